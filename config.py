@@ -1,0 +1,199 @@
+"""Configuration classes, read strictly from the environment.
+
+Each setting is read once through a small parser that raises on junk, so a typo in a deployment's environment
+stops start-up with a message instead of silently falling back to a default. Production has no literal fallbacks
+for secrets: it refuses to start without ``SECRET_KEY`` and ``DATABASE_URL``.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, ClassVar
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = BASE_DIR / "instance"
+
+
+class ImproperlyConfigured(RuntimeError):
+    """Raised at start-up when the environment does not describe a usable configuration."""
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name} must be a boolean (true/false), got {raw!r}")
+
+
+def env_int(name: str, default: int, minimum: int = 0) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def env_str(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def env_secret(name: str) -> str | None:
+    """Read a secret from ``NAME`` or from the file named by ``NAME_FILE`` (as container secrets are mounted)."""
+    path = os.environ.get(f"{name}_FILE")
+    if path:
+        try:
+            return Path(path).read_text().strip()
+        except OSError as exc:
+            raise ImproperlyConfigured(f"{name}_FILE points at {path!r}, which cannot be read: {exc}") from None
+    return os.environ.get(name) or None
+
+
+def sqlite_url(filename: str) -> str:
+    return f"sqlite:///{INSTANCE_DIR / filename}"
+
+
+class Config:
+    """Settings shared by every environment. Subclasses change only what differs."""
+
+    ENV_NAME: ClassVar[str] = "base"
+
+    SECRET_KEY: str | None = None
+    SQLALCHEMY_DATABASE_URI: str = ""
+    SQLALCHEMY_ENGINE_OPTIONS: ClassVar[dict[str, Any]] = {"pool_pre_ping": True}
+
+    # Sessions: server-side records (see tracker.auth.sessions); the cookie only carries a random token.
+    IDLE_TIMEOUT = timedelta(minutes=15)
+    ABSOLUTE_SESSION_LIFETIME = timedelta(hours=12)
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+    REMEMBER_COOKIE_DURATION = timedelta(seconds=0)  # no "remember me" for health data
+
+    # CSRF tokens live as long as the login session; the idle timeout governs expiry, so a long note
+    # is not lost to a token that expired while the clinician was typing (RELIABILITY.md finding 7).
+    WTF_CSRF_TIME_LIMIT: int | None = None
+
+    # Passwords (ASVS 6.2.1 / 6.2.9): length only, no composition rules; capped before hashing.
+    PASSWORD_MIN_LENGTH = 12
+    PASSWORD_MAX_LENGTH = 128
+    # Argon2id parameters; argon2-cffi's defaults (RFC 9106 low-memory) are above OWASP's minimum.
+    ARGON2_TIME_COST = 3
+    ARGON2_MEMORY_COST = 65536
+    ARGON2_PARALLELISM = 4
+
+    # Failed-login throttles, per submitted account name and per client address.
+    LOGIN_LIMIT_PER_ACCOUNT = "5 per 15 minutes"
+    LOGIN_LIMIT_PER_ADDRESS = "20 per 15 minutes"
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_HEADERS_ENABLED = True
+
+    BOOTSTRAP_SERVE_LOCAL = True  # clinics run on closed networks: never a CDN
+
+    PATIENTS_PER_PAGE = 25
+    AUDIT_EVENTS_PER_PAGE = 50
+
+    # Where the protocol templates are read from, in addition to the ones the package ships.
+    EXTRA_PROTOCOL_DIR: str | None = None
+
+    @classmethod
+    def load(cls) -> dict[str, Any]:
+        """Read the environment into a plain dict of settings for ``app.config.from_mapping``."""
+        settings = {key: getattr(cls, key) for key in dir(cls) if key.isupper()}
+        settings["SECRET_KEY"] = env_secret("SECRET_KEY") or settings["SECRET_KEY"]
+        settings["SQLALCHEMY_DATABASE_URI"] = os.environ.get("DATABASE_URL") or settings["SQLALCHEMY_DATABASE_URI"]
+        idle = env_int("IDLE_TIMEOUT_MINUTES", int(cls.IDLE_TIMEOUT.total_seconds() // 60), minimum=1)
+        settings["IDLE_TIMEOUT"] = timedelta(minutes=idle)
+        settings["RATELIMIT_STORAGE_URI"] = env_str("RATELIMIT_STORAGE_URI", cls.RATELIMIT_STORAGE_URI)
+        settings["EXTRA_PROTOCOL_DIR"] = os.environ.get("PROTOCOL_DIR") or cls.EXTRA_PROTOCOL_DIR
+        settings["PERMANENT_SESSION_LIFETIME"] = settings["ABSOLUTE_SESSION_LIFETIME"]
+        cls.validate(settings)
+        return settings
+
+    @classmethod
+    def validate(cls, settings: dict[str, Any]) -> None:
+        if not settings["SECRET_KEY"]:
+            raise ImproperlyConfigured("SECRET_KEY is not set")
+        if not settings["SQLALCHEMY_DATABASE_URI"]:
+            raise ImproperlyConfigured("DATABASE_URL is not set")
+
+
+class DevelopmentConfig(Config):
+    """`make run`: SQLite in the instance folder, a fixed development key, nothing to configure."""
+
+    ENV_NAME = "development"
+    SECRET_KEY = "development-only-key-not-for-patient-data"  # noqa: S105 - never used by ProductionConfig
+    SQLALCHEMY_DATABASE_URI = sqlite_url("tracker.sqlite")
+
+
+class TestConfig(Config):
+    """The test suite: cheap password hashing, strict templates, a throwaway database."""
+
+    ENV_NAME = "test"
+    TESTING = True
+    SECRET_KEY = "test-only-key"  # noqa: S105
+    SQLALCHEMY_DATABASE_URI = sqlite_url("test.sqlite")
+    # Argon2id at its smallest valid cost: tests check behaviour, not hash strength.
+    ARGON2_TIME_COST = 1
+    ARGON2_MEMORY_COST = 8
+    ARGON2_PARALLELISM = 1
+    WTF_CSRF_ENABLED = False  # one dedicated test client turns it back on
+
+    @classmethod
+    def load(cls) -> dict[str, Any]:
+        settings = super().load()
+        settings["SQLALCHEMY_DATABASE_URI"] = (
+            os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL") or cls.SQLALCHEMY_DATABASE_URI
+        )
+        return settings
+
+
+class ProductionConfig(Config):
+    """Behind TLS: secure cookies; secrets and the database come only from the environment."""
+
+    ENV_NAME = "production"
+    SESSION_COOKIE_SECURE = True
+    SESSION_COOKIE_NAME = "__Host-session"
+
+    @classmethod
+    def validate(cls, settings: dict[str, Any]) -> None:
+        if not env_secret("SECRET_KEY"):
+            raise ImproperlyConfigured("ProductionConfig needs SECRET_KEY (or SECRET_KEY_FILE) in the environment")
+        if not os.environ.get("DATABASE_URL"):
+            raise ImproperlyConfigured("ProductionConfig needs DATABASE_URL in the environment")
+        if len(settings["SECRET_KEY"]) < 32:
+            raise ImproperlyConfigured("SECRET_KEY must be at least 32 characters long")
+        if settings["RATELIMIT_STORAGE_URI"] == "memory://" and not env_bool("ALLOW_MEMORY_RATELIMIT", False):
+            # Per-process counters multiply the limit by the number of workers.
+            raise ImproperlyConfigured("Set RATELIMIT_STORAGE_URI (e.g. redis://...) or ALLOW_MEMORY_RATELIMIT=true")
+
+
+CONFIGS: dict[str, type[Config]] = {
+    "development": DevelopmentConfig,
+    "test": TestConfig,
+    "production": ProductionConfig,
+}
+
+
+def config_from_env() -> type[Config]:
+    """The config class named by ``TRACKER_ENV`` (development when unset)."""
+    name = os.environ.get("TRACKER_ENV", "development")
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise ImproperlyConfigured(f"TRACKER_ENV must be one of {sorted(CONFIGS)}, got {name!r}") from None

@@ -1,0 +1,92 @@
+"""The application factory: it wires configuration, extensions, blueprints, hooks and commands, and nothing else
+(no migrations, no data writes)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+
+from config import Config, config_from_env
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: Endpoints anonymous users may reach; every other request is sent to the login page.
+PUBLIC_ENDPOINTS = frozenset({"auth.login", "static", "bootstrap.static"})
+
+
+def create_app(config_class: type[Config] | None = None, **overrides: Any) -> Flask:
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=str(ROOT / "instance"),
+    )
+    app.config.from_mapping((config_class or config_from_env()).load())
+    app.config.update(overrides)
+    Path(app.instance_path).mkdir(exist_ok=True)
+
+    _init_extensions(app)
+    _register_blueprints(app)
+    _register_hooks(app)
+
+    from tracker import cli, errors, protocols, security
+
+    app.extensions["protocols"] = protocols.load_protocols(
+        [app.config["EXTRA_PROTOCOL_DIR"]] if app.config["EXTRA_PROTOCOL_DIR"] else []
+    )
+    errors.init_app(app)
+    security.init_app(app)
+    cli.init_app(app)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from tracker.database import configure_engine
+    from tracker.extensions import bootstrap, csrf, db, limiter, login_manager, migrate
+
+    db.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.session_protection = None  # server-side sessions do this job (RELIABILITY.md section 4)
+    limiter.init_app(app)
+    bootstrap.init_app(app)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from tracker import admin, auditlog, auth, main, patients
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(main.bp)
+    app.register_blueprint(patients.bp, url_prefix="/patients")
+    app.register_blueprint(admin.bp, url_prefix="/admin")
+    app.register_blueprint(auditlog.bp, url_prefix="/audit")
+
+
+def _register_hooks(app: Flask) -> None:
+    from tracker.auth.views import login_redirect
+    from tracker.extensions import login_manager
+
+    login_manager.unauthorized_handler(login_redirect)
+
+    @app.before_request
+    def deny_anonymous() -> ResponseReturnValue | None:
+        """Deny by default: only the allow-listed endpoints are open without signing in."""
+        from flask import request
+
+        if request.endpoint in PUBLIC_ENDPOINTS or current_user.is_authenticated:
+            return None
+        return login_redirect()
+
+    @app.context_processor
+    def inject_navigation() -> dict[str, Any]:
+        from tracker.auth.forms import EmptyForm
+        from tracker.models import Role
+
+        return {"Role": Role, "logout_form": EmptyForm()}

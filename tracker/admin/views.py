@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+from sqlalchemy import select
+from wtforms import Field
+from sqlalchemy.orm import joinedload
+
+from tracker.admin import bp
+from tracker.admin.forms import AccountForm, NewAccountForm
+from tracker.admin.services import AccountDetails, AccountError, create_user, set_active, update_user
+from tracker.auth.forms import EmptyForm
+from tracker.extensions import db
+from tracker.models import Role, User
+from tracker.permissions import clinic_users, require_role
+
+
+def _actor() -> User:
+    user: User = current_user._get_current_object()
+    return user
+
+
+def _supervisor_choices(form: AccountForm) -> None:
+    supervisors = db.session.scalars(
+        select(User).where(clinic_users(_actor()), User.is_supervisor.is_(True), User.active.is_(True))
+        .order_by(User.full_name)
+    )
+    form.supervisor_id.choices = [(0, "— none —")] + [(u.id, u.full_name) for u in supervisors]
+
+
+def _details(form: AccountForm) -> AccountDetails:
+    roles = {role for role, flag in ((Role.THERAPIST, form.is_therapist), (Role.SUPERVISOR, form.is_supervisor),
+                                      (Role.ADMIN, form.is_admin)) if flag.data}
+    return AccountDetails(form.full_name.data or "", frozenset(roles), form.supervisor_id.data or None)
+
+
+def _user_or_404(user_id: int) -> User:
+    user = db.session.scalar(select(User).where(User.id == user_id, clinic_users(_actor())))
+    if user is None:
+        abort(404)
+    return user
+
+
+def _field_for(form: AccountForm, name: str) -> Field:
+    """The form field an error belongs to; role errors show under the Therapist box."""
+    field: Field = getattr(form, name, None) or form.is_therapist
+    return field
+
+
+@bp.route("/users")
+@require_role(Role.ADMIN)
+def users() -> ResponseReturnValue:
+    page = db.paginate(
+        select(User).where(clinic_users(_actor())).options(joinedload(User.supervisor))
+        .order_by(User.active.desc(), User.full_name),
+        per_page=50, error_out=False,
+    )
+    return render_template("admin/users.html", page=page, toggle_form=EmptyForm())
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@require_role(Role.ADMIN)
+def new_user() -> ResponseReturnValue:
+    form = NewAccountForm()
+    _supervisor_choices(form)
+    if form.validate_on_submit():
+        try:
+            user = create_user(_actor(), _actor().clinic_id, form.username.data or "", form.password.data or "",
+                               _details(form))
+        except AccountError as error:
+            _field_for(form, error.field).errors.append(str(error))
+        else:
+            db.session.commit()
+            flash(f"Account {user.username} created.", "success")
+            return redirect(url_for("admin.users"))
+    return render_template("admin/user_form.html", form=form, user=None), 422 if form.errors else 200
+
+
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@require_role(Role.ADMIN)
+def edit_user(user_id: int) -> ResponseReturnValue:
+    user = _user_or_404(user_id)
+    form = AccountForm(obj=user)
+    _supervisor_choices(form)
+    if request.method == "GET":
+        form.supervisor_id.data = user.supervisor_id or 0
+    if form.validate_on_submit():
+        try:
+            changes = update_user(_actor(), user, _details(form))
+        except AccountError as error:
+            db.session.rollback()
+            _field_for(form, error.field).errors.append(str(error))
+        else:
+            db.session.commit()
+            flash("Account updated." if changes else "Nothing had changed.", "success")
+            return redirect(url_for("admin.users"))
+    return render_template("admin/user_form.html", form=form, user=user), 422 if form.errors else 200
+
+
+@bp.route("/users/<int:user_id>/active", methods=["POST"])
+@require_role(Role.ADMIN)
+def toggle_active(user_id: int) -> ResponseReturnValue:
+    user = _user_or_404(user_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    activate = request.form.get("active") == "1"
+    try:
+        set_active(_actor(), user, activate)
+    except AccountError as error:
+        flash(str(error), "danger")
+        return redirect(url_for("admin.users")), 303
+    db.session.commit()
+    flash(f"{user.full_name} {'reactivated' if activate else 'deactivated'}.", "success")
+    return redirect(url_for("admin.users")), 303

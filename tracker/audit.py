@@ -1,0 +1,70 @@
+"""The one writer of the audit trail.
+
+Every read and write of patient data, and every security event, goes through ``record`` inside the same
+transaction as the change it describes, so a change and its audit row commit or roll back together.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Mapping
+from typing import Any
+
+from flask import has_request_context, request
+
+from tracker.extensions import db
+from tracker.models import AuditEvent, Patient, User
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    return value
+
+
+def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """Field-level changes as ``{field: [old, new]}``, leaving out fields that did not change."""
+    return {
+        field: [_jsonable(before.get(field)), _jsonable(after.get(field))]
+        for field in after
+        if before.get(field) != after.get(field)
+    }
+
+
+def client_address() -> str | None:
+    return request.remote_addr if has_request_context() else None
+
+
+def record(
+    actor: User | None,
+    action: str,
+    summary: str,
+    *,
+    patient: Patient | None = None,
+    target_type: str | None = None,
+    target_id: object | None = None,
+    data: Mapping[str, Any] | None = None,
+    clinic_id: int | None = None,
+) -> AuditEvent:
+    """Add an audit row for ``action`` to the current transaction (the caller commits).
+
+    ``data`` must never hold passwords, tokens or note text; for updates pass ``{"changes": diff(...)}``.
+    """
+    if clinic_id is None:
+        clinic_id = patient.clinic_id if patient is not None else (actor.clinic_id if actor else None)
+    event = AuditEvent(
+        actor_id=actor.id if actor is not None else None,
+        action=action,
+        summary=summary[:255],
+        patient_id=patient.id if patient is not None else None,
+        target_type=target_type,
+        target_id=str(target_id) if target_id is not None else None,
+        data={key: _jsonable(value) for key, value in data.items()} if data else None,
+        clinic_id=clinic_id,
+        ip=client_address(),
+    )
+    db.session.add(event)
+    return event

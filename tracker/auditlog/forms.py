@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import DateField, IntegerField, SelectField, StringField
+from wtforms.validators import Length, NumberRange, Optional, ValidationError
+
+from tracker.validators import no_control_characters, strip
+
+
+class AuditFilterForm(FlaskForm):
+    """Filters read from the query string (a GET form: no CSRF, nothing changes)."""
+
+    class Meta:
+        csrf = False
+
+    user = SelectField("User", coerce=int, validators=[Optional()])
+    patient = StringField(
+        "Patient record number", validators=[Optional(), Length(max=40), no_control_characters], filters=[strip]
+    )
+    start = DateField("From", validators=[Optional()])
+    end = DateField("To", validators=[Optional()])
+    page = IntegerField(validators=[Optional(), NumberRange(min=1, message="Pages start at 1.")])
+
+    def validate_end(self, field: DateField) -> None:
+        if field.data and self.start.data and field.data < self.start.data:
+            raise ValidationError("The end date is before the start date.")

@@ -1,0 +1,75 @@
+"""Server-side login sessions (RELIABILITY.md finding 3, ASVS 7.3, 7.4).
+
+The cookie holds only a random token; its SHA-256 is stored in ``login_session``. Logging out, idling past the
+timeout, passing the absolute lifetime, or being deactivated ends the row, and a copy of the cookie taken before
+then opens nothing afterwards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, joinedload
+
+from tracker.models import LoginSession, SessionEnd, User
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start(session: Session, user: User, ip: str | None, now: datetime) -> str:
+    """Open a login session for ``user`` and return the token to put in the cookie."""
+    token = secrets.token_urlsafe(32)
+    session.add(LoginSession(token_hash=_digest(token), user_id=user.id, created_at=now, last_seen_at=now, ip=ip))
+    user.attach_login(token)
+    return token
+
+
+@dataclass(frozen=True)
+class Resumed:
+    user: User | None
+    ended: SessionEnd | None = None  # why the session just ended, for the login page
+
+
+def resume(session: Session, token: str, now: datetime, idle: timedelta, lifetime: timedelta) -> Resumed:
+    """The user behind ``token`` if the session is still open; otherwise end it and say why."""
+    row = session.scalar(
+        select(LoginSession).where(LoginSession.token_hash == _digest(token)).options(joinedload(LoginSession.user))
+    )
+    if row is None or row.ended_at is not None:
+        return Resumed(None)
+    reason = None
+    if not row.user.active:
+        reason = SessionEnd.DEACTIVATED
+    elif now - row.last_seen_at > idle:
+        reason = SessionEnd.IDLE
+    elif now - row.created_at > lifetime:
+        reason = SessionEnd.EXPIRED
+    if reason is not None:
+        row.ended_at, row.end_reason = now, reason.value
+        return Resumed(None, reason)
+    row.last_seen_at = now
+    row.user.attach_login(token)
+    return Resumed(row.user)
+
+
+def end(session: Session, token: str, reason: SessionEnd, now: datetime) -> None:
+    session.execute(
+        update(LoginSession)
+        .where(LoginSession.token_hash == _digest(token), LoginSession.ended_at.is_(None))
+        .values(ended_at=now, end_reason=reason.value)
+    )
+
+
+def end_all_for(session: Session, user: User, reason: SessionEnd, now: datetime) -> None:
+    """End every open session of ``user`` (deactivation, password change)."""
+    session.execute(
+        update(LoginSession)
+        .where(LoginSession.user_id == user.id, LoginSession.ended_at.is_(None))
+        .values(ended_at=now, end_reason=reason.value)
+    )

@@ -1,0 +1,39 @@
+"""Engine settings that make SQLite safe for concurrent clinical writes (RELIABILITY.md section 5.3).
+
+pysqlite's legacy transaction mode on Python 3.11 does not emit BEGIN before a SELECT, so two read-modify-write
+transactions silently lose one update; a deferred BEGIN fails with "database is locked" instead of waiting. Every
+transaction therefore starts with ``BEGIN IMMEDIATE``, in WAL mode with a busy timeout. PostgreSQL needs none of
+this and is left alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, event
+
+SQLITE_PRAGMAS = (
+    "journal_mode=WAL",  # readers do not block the writer
+    "foreign_keys=ON",  # off by default in SQLite
+    "busy_timeout=5000",  # wait up to 5 s for the write lock rather than fail
+    "synchronous=FULL",  # a committed note survives a power cut
+    "secure_delete=ON",  # overwrite deleted health information
+)
+
+
+def configure_engine(engine: Engine) -> None:
+    """Install the SQLite connection and transaction hooks on ``engine``; a no-op for other databases."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # let SQLAlchemy (below) emit BEGIN itself
+        cursor = dbapi_connection.cursor()
+        for pragma in SQLITE_PRAGMAS:
+            cursor.execute("PRAGMA " + pragma)
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,0 +1,71 @@
+"""The demo clinic loaded by ``flask seed-demo`` (and ``make run``): two clinics, every role, patients in every
+phase. Idempotent: it does nothing if the demo clinics exist already."""
+
+from __future__ import annotations
+
+from faker import Faker
+from sqlalchemy import select
+
+from tracker import workflow
+from tracker.factories import PROTOCOL_INDICATIONS, make_clinic, make_patient, make_user
+from tracker.extensions import db
+from tracker.models import Clinic, Phase, Role, User
+from tracker.protocols import Protocol
+
+DEMO_PASSWORD = "demo-password-2026"  # noqa: S105 - printed by `make run`; demo data only
+
+#: (username, full name, roles, supervisor username) for each clinic; the second clinic gets a "b-" prefix.
+DEMO_STAFF = [
+    ("supervisor", "Dr. Maya Okafor", (Role.SUPERVISOR,), None),
+    ("therapist", "Sam Rivera", (Role.THERAPIST,), "supervisor"),
+    ("cotherapist", "Jordan Lee", (Role.THERAPIST,), "supervisor"),
+    ("lead", "Dr. Priya Nair", (Role.THERAPIST, Role.SUPERVISOR), "supervisor"),
+    ("admin", "Chris Admin", (Role.ADMIN,), None),
+]
+
+#: The path each demo patient has travelled, from preparation.
+DEMO_PATHS: list[list[Phase]] = [
+    [],
+    [Phase.DOSING],
+    [Phase.DOSING, Phase.INTEGRATION],
+    [Phase.DOSING, Phase.INTEGRATION, Phase.DOSING],
+    [Phase.ON_HOLD],
+    [Phase.DOSING, Phase.INTEGRATION, Phase.COMPLETED],
+    [Phase.DISCONTINUED],
+]
+
+CLINICS = [("Harbour Psychedelic Therapy Clinic", ""), ("Northside Integration Centre", "b-")]
+
+
+def seed_demo(protocols: dict[str, Protocol], patients_per_clinic: int = 14) -> bool:
+    """Load the demo clinics; returns False (and adds nothing) when they are already there."""
+    if db.session.scalar(select(Clinic.id).where(Clinic.name == CLINICS[0][0])) is not None:
+        return False
+    fake = Faker("en_US")
+    Faker.seed(2026)
+    for clinic_name, prefix in CLINICS:
+        clinic = make_clinic(clinic_name)
+        staff: dict[str, User] = {}
+        for username, full_name, roles, supervisor in DEMO_STAFF:
+            staff[username] = make_user(
+                clinic, *roles, username=prefix + username, full_name=full_name, password=DEMO_PASSWORD,
+                supervisor=staff.get(supervisor) if supervisor else None,
+            )
+        therapists = [staff["therapist"], staff["lead"]]
+        codes = list(PROTOCOL_INDICATIONS)
+        for index in range(patients_per_clinic):
+            lead = therapists[index % 2]
+            code = codes[index % len(codes)]
+            patient = make_patient(
+                lead, staff["cotherapist"], protocols=protocols, protocol_code=code,
+                given_name=fake.first_name(), family_name=fake.last_name(),
+                record_number=f"{prefix.upper() or 'H-'}{1000 + index}",
+                date_of_birth=fake.date_of_birth(minimum_age=21, maximum_age=75),
+            )
+            for target in DEMO_PATHS[index % len(DEMO_PATHS)]:
+                reason = "Demo: travel abroad for two months" if target is Phase.ON_HOLD else None
+                if target is Phase.DISCONTINUED:
+                    reason = "Demo: patient chose to stop treatment"
+                workflow.move(db.session, patient, target, lead, protocols[code], reason)
+            db.session.flush()
+    return True

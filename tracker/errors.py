@@ -1,0 +1,84 @@
+"""Error pages. A database error rolls the transaction back and says plainly that nothing was saved."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, render_template, request
+from flask.typing import ResponseReturnValue
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from werkzeug.exceptions import HTTPException
+
+from tracker.extensions import db
+
+log = logging.getLogger(__name__)
+
+TITLES = {
+    400: "The request could not be understood",
+    403: "You do not have access to this page",
+    404: "Page not found",
+    405: "That action is not allowed here",
+    409: "The record changed while you were working",
+    429: "Too many attempts",
+}
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> ResponseReturnValue:
+        code = error.code or 500
+        title = TITLES.get(code, error.name)
+        return render_template("errors/error.html", code=code, title=title, description=error.description), code
+
+    @app.errorhandler(429)
+    def too_many_attempts(error: HTTPException) -> ResponseReturnValue:
+        """The login throttle: the sign-in page again, saying how long to wait."""
+        if request.endpoint != "auth.login":
+            return http_error(error)
+        from tracker.auth.forms import LoginForm
+
+        message = (
+            "Too many failed sign-in attempts. Wait 15 minutes before trying again, "
+            "or ask your clinic's administrator for help."
+        )
+        return render_template("auth/login.html", form=LoginForm(), notice=None, rate_limited=message), 429
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError) -> ResponseReturnValue:
+        return (
+            render_template(
+                "errors/error.html",
+                code=400,
+                title="The form expired",
+                description="The form was open too long or in another window. Go back, reload it, and submit again.",
+            ),
+            400,
+        )
+
+    @app.errorhandler(SQLAlchemyError)
+    def database_error(error: SQLAlchemyError) -> ResponseReturnValue:
+        # session.rollback() also copes with SQLite having rolled back by itself (disk full: finding 8).
+        db.session.rollback()
+        log.exception("database error")
+        busy = isinstance(error, OperationalError) and "locked" in str(error.orig)
+        description = (
+            "The record is busy. Nothing was saved; go back and try again in a moment."
+            if busy
+            else "The database could not complete the request. Nothing was saved."
+        )
+        response = render_template("errors/error.html", code=503, title="Not saved", description=description)
+        return response, 503, {"Retry-After": "2"}
+
+    @app.errorhandler(500)
+    def internal_error(error: Exception) -> ResponseReturnValue:
+        db.session.rollback()
+        return (
+            render_template(
+                "errors/error.html",
+                code=500,
+                title="Something went wrong",
+                description="The error has been logged. Nothing from this request was saved.",
+            ),
+            500,
+        )

@@ -1,0 +1,43 @@
+"""The audit trail: one append-only row per read or write of patient data and per security event.
+
+Rows are written only by ``tracker.audit.record``; database triggers (see the migration) refuse UPDATE and DELETE.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from tracker.models.base import Base, UTCDateTime, utcnow
+from tracker.models.patient import Patient
+from tracker.models.user import User
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_event"
+    __table_args__ = (
+        Index("ix_audit_event_clinic_created", "clinic_id", "created_at"),
+        Index("ix_audit_event_patient_created", "patient_id", "created_at"),
+        Index("ix_audit_event_actor_created", "actor_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: None only for events with no known clinic, such as a failed login for an unknown name.
+    clinic_id: Mapped[int | None] = mapped_column(ForeignKey("clinic.id"))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    #: Dotted verb such as ``patient.view``, ``patient.update``, ``auth.login_failed``.
+    action: Mapped[str] = mapped_column(String(60))
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patient.id"))
+    target_type: Mapped[str | None] = mapped_column(String(40))
+    target_id: Mapped[str | None] = mapped_column(String(40))
+    summary: Mapped[str] = mapped_column(String(255))
+    #: Structured detail; for updates ``{"changes": {field: [old, new]}}``. Never passwords or tokens.
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    ip: Mapped[str | None] = mapped_column(String(45))
+
+    actor: Mapped[User | None] = relationship(lazy="raise_on_sql")
+    patient: Mapped[Patient | None] = relationship(lazy="raise_on_sql")

@@ -1,0 +1,104 @@
+"""Staff accounts, their roles and supervision links, and their server-side login sessions."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String, false, true
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from tracker.models.base import Base, UTCDateTime, utcnow
+from tracker.models.clinic import Clinic
+
+
+class Role(enum.StrEnum):
+    THERAPIST = "therapist"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
+class User(UserMixin, Base):
+    __tablename__ = "user_account"  # "user" is reserved in PostgreSQL
+    __table_args__ = (
+        CheckConstraint("is_therapist OR is_supervisor OR is_admin", name="has_a_role"),
+        CheckConstraint("supervisor_id IS NULL OR supervisor_id <> id", name="not_own_supervisor"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"), index=True)
+    #: Login name, stored case-folded so "Ana" and "ana" cannot be two accounts.
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    full_name: Mapped[str] = mapped_column(String(120))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_therapist: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    is_supervisor: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    is_admin: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    #: The supervisor who reviews this therapist's caseload.
+    supervisor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
+    #: Deactivated accounts keep their history (audit rows point at them) but cannot log in.
+    active: Mapped[bool] = mapped_column(Boolean, server_default=true())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    clinic: Mapped[Clinic] = relationship(lazy="raise_on_sql")
+    supervisor: Mapped[User | None] = relationship(remote_side=[id], lazy="raise_on_sql")
+
+    def attach_login(self, token: str) -> None:
+        """Remember the login session this object was loaded for (not a column).
+
+        Flask-Login stores ``get_id()`` in the cookie; returning the session token instead of the user id means
+        that ending the session on the server ends the cookie too (RELIABILITY.md finding 3).
+        """
+        self._login_token = token
+
+    def get_id(self) -> str | None:
+        return getattr(self, "_login_token", None)
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def roles(self) -> set[Role]:
+        flags = {Role.THERAPIST: self.is_therapist, Role.SUPERVISOR: self.is_supervisor, Role.ADMIN: self.is_admin}
+        return {role for role, held in flags.items() if held}
+
+    def has_role(self, *roles: Role) -> bool:
+        return bool(self.roles.intersection(roles))
+
+    @property
+    def is_clinician(self) -> bool:
+        """Clinical content is for therapists and supervisors; an admin-only account never sees it."""
+        return self.is_therapist or self.is_supervisor
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.username!r}>"
+
+
+class SessionEnd(enum.StrEnum):
+    LOGOUT = "logout"
+    IDLE = "idle"
+    EXPIRED = "expired"
+    DEACTIVATED = "deactivated"
+
+
+class LoginSession(Base):
+    """One login, held on the server. The cookie carries only a random token whose hash is stored here."""
+
+    __tablename__ = "login_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    end_reason: Mapped[str | None] = mapped_column(String(20))
+    ip: Mapped[str | None] = mapped_column(String(45))
+
+    user: Mapped[User] = relationship(lazy="raise_on_sql")

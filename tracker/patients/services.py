@@ -1,0 +1,244 @@
+"""Patient operations. Each takes the acting user, changes the models, writes the audit row, and leaves the
+commit to the caller (the view or CLI command), so a change and its audit row land together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload, selectinload
+
+from tracker import audit, workflow
+from tracker.extensions import db
+from tracker.models import CareRole, CareTeamMember, Indication, Patient, Phase, PhaseTransition, User
+from tracker.permissions import assignable_therapists, patient_scope
+from tracker.protocols import Protocol
+
+
+class PatientError(ValueError):
+    """A patient change refused for a reason the form shows next to ``field``."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class StaleEdit(Exception):
+    """The patient changed since the form was opened; ``current`` holds the saved values."""
+
+    def __init__(self, current: dict[str, Any]) -> None:
+        super().__init__("stale edit")
+        self.current = current
+
+
+@dataclass
+class PatientDetails:
+    """The fields a clinician edits on the patient form (never phase, clinic or version: no mass assignment)."""
+
+    given_name: str
+    family_name: str
+    date_of_birth: date
+    record_number: str
+    indication: Indication
+    protocol_code: str
+    phone: str | None = None
+    email: str | None = None
+    support_contact_name: str | None = None
+    support_contact_relationship: str | None = None
+    support_contact_phone: str | None = None
+
+
+DETAIL_FIELDS = [f.name for f in fields(PatientDetails)]
+
+
+@dataclass(frozen=True)
+class CareTeam:
+    lead_id: int
+    co_therapist_ids: tuple[int, ...] = ()
+
+
+def _check_protocol(details: PatientDetails, protocols: dict[str, Protocol]) -> None:
+    protocol = protocols.get(details.protocol_code)
+    if protocol is None:
+        raise PatientError("protocol_code", "Choose a protocol from the list.")
+    if details.indication not in protocol.indications:
+        wanted = ", ".join(i.label for i in protocol.indications)
+        raise PatientError("protocol_code", f"{protocol.name} is for: {wanted}.")
+
+
+def _check_team(actor: User, team: CareTeam) -> dict[int, User]:
+    ids = {team.lead_id, *team.co_therapist_ids}
+    if team.lead_id in team.co_therapist_ids:
+        raise PatientError("co_therapist_ids", "The lead therapist cannot also be listed as a co-therapist.")
+    therapists = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(ids), assignable_therapists(actor)))}
+    if team.lead_id not in therapists:
+        raise PatientError("lead_therapist_id", "Choose an active therapist of your clinic.")
+    if set(team.co_therapist_ids) - therapists.keys():
+        raise PatientError("co_therapist_ids", "Choose active therapists of your clinic.")
+    visible = actor.id in ids or (actor.is_supervisor and any(u.supervisor_id == actor.id for u in therapists.values()))
+    if not visible:
+        raise PatientError(
+            "lead_therapist_id",
+            "You would lose access to this patient: put yourself, or a therapist you supervise, on the care team.",
+        )
+    return therapists
+
+
+def _apply_team(patient: Patient, team: CareTeam) -> dict[str, Any]:
+    """Make the care team match ``team``; return the change for the audit row."""
+    wanted = {team.lead_id: CareRole.LEAD, **{uid: CareRole.CO_THERAPIST for uid in team.co_therapist_ids}}
+    before = {m.user_id: m.role.value for m in patient.care_team}
+    for member in list(patient.care_team):
+        if member.user_id not in wanted:
+            patient.care_team.remove(member)
+        else:
+            member.role = wanted[member.user_id]
+    present = {m.user_id for m in patient.care_team}
+    for user_id, role in wanted.items():
+        if user_id not in present:
+            patient.care_team.append(CareTeamMember(user_id=user_id, role=role))
+    after = {uid: role.value for uid, role in wanted.items()}
+    return {"care_team": [before, after]} if before != after else {}
+
+
+def _flush_or_duplicate() -> None:
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except IntegrityError:
+        raise PatientError("record_number", "Another patient of this clinic already has this record number.") from None
+
+
+def _record_number_taken(actor: User, record_number: str, exclude_id: int | None = None) -> bool:
+    query = select(Patient.id).where(Patient.clinic_id == actor.clinic_id, Patient.record_number == record_number)
+    if exclude_id is not None:
+        query = query.where(Patient.id != exclude_id)
+    return db.session.scalar(query) is not None
+
+
+def create_patient(
+    actor: User, details: PatientDetails, team: CareTeam, protocols: dict[str, Protocol]
+) -> Patient:
+    """Enrol a patient in ``actor``'s clinic, starting in preparation.
+
+    :raise PatientError: unknown protocol, protocol not for this indication, bad care team, duplicate record number.
+    """
+    _check_protocol(details, protocols)
+    _check_team(actor, team)
+    if _record_number_taken(actor, details.record_number):
+        raise PatientError("record_number", "Another patient of this clinic already has this record number.")
+    patient = Patient(clinic_id=actor.clinic_id, care_team=[], transitions=[], **vars(details))
+    _apply_team(patient, team)
+    db.session.add(patient)
+    workflow.enrol(db.session, patient, actor)
+    _flush_or_duplicate()
+    audit.record(
+        actor, "patient.create", f"Enrolled patient {patient.record_number}", patient=patient,
+        target_type="patient", target_id=patient.id,
+        data={"changes": audit.diff({}, {**vars(details), "care_team": _team_values(team)})},
+    )
+    return patient
+
+
+def _team_values(team: CareTeam) -> dict[str, str]:
+    return {str(team.lead_id): CareRole.LEAD.value, **{str(u): CareRole.CO_THERAPIST.value for u in team.co_therapist_ids}}
+
+
+def update_patient(
+    actor: User, patient: Patient, details: PatientDetails, team: CareTeam, seen_version: int,
+    protocols: dict[str, Protocol],
+) -> dict[str, Any]:
+    """Save an edit made from a form showing version ``seen_version``; return the field-level changes.
+
+    :raise StaleEdit: someone saved the patient after the form was opened; nothing is changed.
+    :raise PatientError: as for ``create_patient``.
+    """
+    if seen_version != patient.version_id:
+        raise StaleEdit({name: getattr(patient, name) for name in DETAIL_FIELDS})
+    _check_protocol(details, protocols)
+    _check_team(actor, team)
+    if _record_number_taken(actor, details.record_number, exclude_id=patient.id):
+        raise PatientError("record_number", "Another patient of this clinic already has this record number.")
+    before = {name: getattr(patient, name) for name in DETAIL_FIELDS}
+    for name, value in vars(details).items():
+        setattr(patient, name, value)
+    changes = audit.diff(before, vars(details))
+    team_change = _apply_team(patient, team)
+    if team_change:
+        changes["care_team"] = [
+            {str(k): v for k, v in team_change["care_team"][0].items()},
+            {str(k): v for k, v in team_change["care_team"][1].items()},
+        ]
+    if changes:
+        _flush_or_duplicate()
+        audit.record(
+            actor, "patient.update", f"Edited patient {patient.record_number}", patient=patient,
+            target_type="patient", target_id=patient.id, data={"changes": changes},
+        )
+    return changes
+
+
+def change_phase(
+    actor: User, patient: Patient, target: Phase, reason: str | None, protocol: Protocol | None
+) -> PhaseTransition:
+    """Move the patient through the workflow and audit it.
+
+    :raise workflow.TransitionError: the move is not allowed now, with every reason.
+    """
+    source = patient.phase
+    transition = workflow.move(db.session, patient, target, actor, protocol, reason)
+    audit.record(
+        actor, "patient.phase_change", f"{source.label} -> {target.label}", patient=patient,
+        target_type="patient", target_id=patient.id,
+        data={"changes": {"phase": [source.value, target.value]}, "reason": transition.reason},
+    )
+    return transition
+
+
+SORTS: dict[str, tuple[Any, ...]] = {
+    "name": (Patient.family_name, Patient.given_name, Patient.id),
+    "record": (Patient.record_number, Patient.id),
+    "dob": (Patient.date_of_birth, Patient.id),
+    "phase": (Patient.phase, Patient.family_name, Patient.id),
+    "changed": (Patient.phase_changed_at, Patient.id),
+}
+
+
+def caseload_query(actor: User, search: str | None, sort: str, descending: bool) -> Select[tuple[Patient]]:
+    """The patients ``actor`` may see, filtered by name or record number, in the requested order."""
+    query = (
+        select(Patient)
+        .where(patient_scope(actor))
+        .options(selectinload(Patient.care_team).joinedload(CareTeamMember.user))
+    )
+    if search:
+        escaped = search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        term = f"%{escaped}%"
+        full_name = func.lower(Patient.given_name + " " + Patient.family_name)
+        query = query.where(
+            or_(
+                full_name.like(term, escape="\\"),
+                func.lower(Patient.record_number).like(term, escape="\\"),
+            )
+        )
+    columns = SORTS.get(sort, SORTS["name"])
+    return query.order_by(*(c.desc() if descending else c.asc() for c in columns))
+
+
+def load_for_page(actor: User, patient_id: int) -> Patient:
+    """The patient with everything the patient page shows, in a constant number of queries."""
+    from tracker.permissions import get_patient_for_user_or_404
+
+    return get_patient_for_user_or_404(
+        actor,
+        patient_id,
+        selectinload(Patient.care_team).joinedload(CareTeamMember.user),
+        selectinload(Patient.transitions).joinedload(PhaseTransition.actor),
+    )
+
+
+def therapist_choices(actor: User) -> list[User]:
+    return list(db.session.scalars(select(User).where(assignable_therapists(actor)).order_by(User.full_name)))

@@ -1,0 +1,197 @@
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+from sqlalchemy.orm.exc import StaleDataError
+
+from tracker import audit
+from tracker.extensions import db
+from tracker.models import Patient, Phase, User
+from tracker.patients import bp
+from tracker.patients.forms import PageArgs, PatientForm, PhaseForm, SearchForm
+from tracker.patients.services import (
+    DETAIL_FIELDS,
+    CareTeam,
+    PatientDetails,
+    PatientError,
+    StaleEdit,
+    caseload_query,
+    change_phase,
+    create_patient,
+    load_for_page,
+    therapist_choices,
+    update_patient,
+)
+from tracker.permissions import CLINICAL_ROLES, require_role
+from tracker.protocols import Protocol
+from tracker.workflow import TransitionError, allowed_targets
+
+SEARCH_KEY = "patient_search"  # kept in the session, so names typed into search never appear in URLs or logs
+
+
+def _actor() -> User:
+    user: User = current_user._get_current_object()
+    return user
+
+
+def _protocols() -> dict[str, Protocol]:
+    protocols: dict[str, Protocol] = current_app.extensions["protocols"]
+    return protocols
+
+
+@bp.route("/")
+@require_role(*CLINICAL_ROLES)
+def index() -> ResponseReturnValue:
+    args = PageArgs(formdata=request.args)
+    if not args.validate():
+        bad = ", ".join(f"{name}: {'; '.join(errors)}" for name, errors in args.errors.items())
+        abort(400, description=f"The list cannot be shown with these settings ({bad}).")
+    search = session.get(SEARCH_KEY) or None
+    query = caseload_query(_actor(), search, args.sort.data or "name", args.order.data == "desc")
+    page = db.paginate(
+        query, page=max(args.page.data or 1, 1), per_page=current_app.config["PATIENTS_PER_PAGE"], error_out=False
+    )
+    audit.record(
+        _actor(), "patient.list", f"Listed {len(page.items)} patients",
+        data={"patient_ids": [p.id for p in page.items], "search": bool(search)},
+    )
+    db.session.commit()
+    return render_template(
+        "patients/list.html", page=page, search_form=SearchForm(q=search), search=search,
+        sort=args.sort.data or "name", order=args.order.data or "asc", protocols=_protocols(),
+    )
+
+
+@bp.route("/search", methods=["POST"])
+@require_role(*CLINICAL_ROLES)
+def search() -> ResponseReturnValue:
+    form = SearchForm()
+    if not form.validate_on_submit():
+        flash("; ".join(form.q.errors) or "The search could not be read.", "danger")
+        return redirect(url_for("patients.index")), 303
+    session[SEARCH_KEY] = form.q.data or None
+    return redirect(url_for("patients.index")), 303
+
+
+def _details(form: PatientForm) -> PatientDetails:
+    return PatientDetails(**{name: getattr(form, name).data for name in DETAIL_FIELDS})
+
+
+def _team(form: PatientForm) -> CareTeam:
+    return CareTeam(lead_id=form.lead_therapist_id.data or 0, co_therapist_ids=tuple(form.co_therapist_ids.data or ()))
+
+
+def _prepare_form(form: PatientForm) -> None:
+    therapists = therapist_choices(_actor())
+    form.lead_therapist_id.choices = [(t.id, t.full_name) for t in therapists]
+    form.co_therapist_ids.choices = [(t.id, t.full_name) for t in therapists]
+    form.protocol_code.choices = [(p.code, p.name) for p in _protocols().values()]
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@require_role(*CLINICAL_ROLES)
+def create() -> ResponseReturnValue:
+    form = PatientForm()
+    _prepare_form(form)
+    if request.method == "GET" and current_user.is_therapist:
+        form.lead_therapist_id.data = current_user.id
+    if form.validate_on_submit():
+        try:
+            patient = create_patient(_actor(), _details(form), _team(form), _protocols())
+        except PatientError as error:
+            getattr(form, error.field).errors.append(str(error))
+        else:
+            db.session.commit()
+            flash(f"{patient.full_name} was enrolled and starts in preparation.", "success")
+            return redirect(url_for("patients.detail", patient_id=patient.id))
+    status = 422 if form.errors else 200
+    return render_template("patients/form.html", form=form, patient=None), status
+
+
+@bp.route("/<int:patient_id>")
+@require_role(*CLINICAL_ROLES)
+def detail(patient_id: int) -> ResponseReturnValue:
+    patient = load_for_page(_actor(), patient_id)
+    audit.record(_actor(), "patient.view", f"Viewed patient {patient.record_number}", patient=patient)
+    db.session.commit()
+    return _render_detail(patient, PhaseForm())
+
+
+def _render_detail(patient: Patient, phase_form: PhaseForm, status: int = 200) -> ResponseReturnValue:
+    protocol = _protocols().get(patient.protocol_code)
+    return (
+        render_template(
+            "patients/detail.html", patient=patient, protocol=protocol, phase_form=phase_form,
+            allowed=sorted(allowed_targets(patient), key=list(Phase).index),
+        ),
+        status,
+    )
+
+
+@bp.route("/<int:patient_id>/edit", methods=["GET", "POST"])
+@require_role(*CLINICAL_ROLES)
+def edit(patient_id: int) -> ResponseReturnValue:
+    patient = load_for_page(_actor(), patient_id)
+    form = PatientForm(obj=patient)
+    _prepare_form(form)
+    conflict: dict[str, Any] | None = None
+    if request.method == "GET":
+        form.version_id.data = str(patient.version_id)
+        form.lead_therapist_id.data = patient.lead_therapist.id if patient.lead_therapist else None
+        form.co_therapist_ids.data = [u.id for u in patient.co_therapists]
+        audit.record(_actor(), "patient.view", f"Opened patient {patient.record_number} for editing", patient=patient)
+        db.session.commit()
+    elif form.validate_on_submit():
+        try:
+            seen = int(form.version_id.data or -1)
+        except ValueError:
+            seen = -1
+        try:
+            changes = update_patient(_actor(), patient, _details(form), _team(form), seen, _protocols())
+            db.session.commit()
+        except PatientError as error:
+            db.session.rollback()
+            getattr(form, error.field).errors.append(str(error))
+        except (StaleEdit, StaleDataError) as stale:
+            db.session.rollback()
+            conflict = stale.current if isinstance(stale, StaleEdit) else None
+            return _conflict(patient_id, form, conflict)
+        else:
+            flash("Changes saved." if changes else "Nothing had changed.", "success")
+            return redirect(url_for("patients.detail", patient_id=patient.id))
+    status = 422 if form.errors else 200
+    return render_template("patients/form.html", form=form, patient=patient, conflict=conflict), status
+
+
+def _conflict(patient_id: int, form: PatientForm, current: dict[str, Any] | None) -> ResponseReturnValue:
+    """Someone else saved first: show their saved values beside what this user typed, which is kept."""
+    patient = load_for_page(_actor(), patient_id)
+    if current is None:
+        current = {name: getattr(patient, name) for name in DETAIL_FIELDS}
+    form.version_id.data = str(patient.version_id)
+    return (
+        render_template("patients/form.html", form=form, patient=patient, conflict=current),
+        409,
+    )
+
+
+@bp.route("/<int:patient_id>/phase", methods=["POST"])
+@require_role(*CLINICAL_ROLES)
+def move_phase(patient_id: int) -> ResponseReturnValue:
+    patient = load_for_page(_actor(), patient_id)
+    form = PhaseForm()
+    if form.validate_on_submit():
+        try:
+            change_phase(_actor(), patient, Phase(form.target.data), form.reason.data, _protocols().get(patient.protocol_code))
+        except TransitionError as refused:
+            db.session.rollback()
+            form.target.errors.extend(refused.reasons)
+            patient = load_for_page(_actor(), patient_id)
+            return _render_detail(patient, form, 409)
+        db.session.commit()
+        flash(f"Moved to {patient.phase.label.lower()}.", "success")
+        return redirect(url_for("patients.detail", patient_id=patient.id))
+    return _render_detail(patient, form, 422)

@@ -1,0 +1,107 @@
+"""Who may see what: the one place a reviewer checks access.
+
+Deny by default. Every view declares its policy with ``@public`` or ``@require_role(...)``; a test walks the URL
+map and fails on any view with neither. Patient access is decided in SQL by ``patient_scope``: a therapist sees
+the patients whose care team they are on; a supervisor also sees the patients of the therapists they supervise;
+nobody sees patients of another clinic; an admin-only account sees no patient.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import abort
+from flask_login import current_user
+from sqlalchemy import ColumnElement, and_, false, or_, select
+from sqlalchemy.orm.interfaces import LoaderOption
+
+from tracker import audit
+from tracker.extensions import db
+from tracker.models import CareTeamMember, Patient, Role, User
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: The roles that see clinical content.
+CLINICAL_ROLES = (Role.THERAPIST, Role.SUPERVISOR)
+
+
+def public(view: F) -> F:
+    """Mark a view as open to anonymous users (the login page)."""
+    view._access_policy = "public"  # type: ignore[attr-defined]
+    return view
+
+
+def require_role(*roles: Role) -> Callable[[F], F]:
+    """Let in only users holding one of ``roles``; others get 403. Anonymous users were already sent to login
+    by the app-wide ``before_request`` hook."""
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated or not current_user.has_role(*roles):
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapper._access_policy = frozenset(roles)  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def any_signed_in_user(view: F) -> F:
+    """Mark a view as open to every signed-in user, whatever their role (home page, logout)."""
+    view._access_policy = "authenticated"  # type: ignore[attr-defined]
+    return view
+
+
+def access_policy(view: Callable[..., Any]) -> object:
+    return getattr(view, "_access_policy", None)
+
+
+def patient_scope(user: User) -> ColumnElement[bool]:
+    """SQL condition selecting exactly the patients ``user`` may see."""
+    if not user.is_clinician:
+        return false()
+    on_team = CareTeamMember.user_id == user.id
+    if user.is_supervisor:
+        supervisees = select(User.id).where(User.supervisor_id == user.id, User.clinic_id == user.clinic_id)
+        on_team = or_(on_team, CareTeamMember.user_id.in_(supervisees))
+    visible_ids = select(CareTeamMember.patient_id).where(on_team)
+    return and_(Patient.clinic_id == user.clinic_id, Patient.id.in_(visible_ids))
+
+
+def can_view_patient(user: User, patient_id: int) -> bool:
+    found = db.session.scalar(select(Patient.id).where(Patient.id == patient_id, patient_scope(user)))
+    return found is not None
+
+
+def get_patient_for_user_or_404(user: User, patient_id: int, *options: LoaderOption) -> Patient:
+    """The patient, if ``user`` may see it.
+
+    :raise 404: the patient does not exist, or ``user`` may not see it (the same answer, so ids outside a
+        caseload cannot be probed). The refusal is audited and committed before the 404 is raised.
+    """
+    patient = db.session.scalar(select(Patient).where(Patient.id == patient_id, patient_scope(user)).options(*options))
+    if patient is None:
+        audit.record(
+            user,
+            "patient.access_denied",
+            f"Refused access to patient #{patient_id}",
+            target_type="patient",
+            target_id=patient_id,
+        )
+        db.session.commit()
+        abort(404)
+    return patient
+
+
+def clinic_users(user: User) -> ColumnElement[bool]:
+    """SQL condition selecting the staff accounts of ``user``'s clinic."""
+    return User.clinic_id == user.clinic_id
+
+
+def assignable_therapists(actor: User) -> ColumnElement[bool]:
+    """Therapists ``actor`` may put on a care team: any active therapist of the same clinic."""
+    return and_(clinic_users(actor), User.is_therapist.is_(True), User.active.is_(True))
