@@ -4,7 +4,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
-from wtforms import Field
+from wtforms import Field, SelectChoice
 from sqlalchemy.orm import joinedload
 
 from tracker.admin import bp
@@ -26,7 +26,7 @@ def _supervisor_choices(form: AccountForm) -> None:
         select(User).where(clinic_users(_actor()), User.is_supervisor.is_(True), User.active.is_(True))
         .order_by(User.full_name)
     )
-    form.supervisor_id.choices = [(0, "— none —")] + [(u.id, u.full_name) for u in supervisors]
+    form.supervisor_id.choices = [SelectChoice(0, "— none —")] + [SelectChoice(u.id, u.full_name) for u in supervisors]
 
 
 def _details(form: AccountForm) -> AccountDetails:

@@ -7,6 +7,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import Select, select
 from sqlalchemy.orm import joinedload
+from wtforms import SelectChoice
 
 from tracker import audit
 from tracker.auditlog import bp
@@ -34,7 +35,7 @@ def visible_events(user: User) -> Select[tuple[AuditEvent]]:
 def index() -> ResponseReturnValue:
     form = AuditFilterForm(formdata=request.args)
     users = db.session.scalars(select(User).where(clinic_users(_actor())).order_by(User.full_name)).all()
-    form.user.choices = [(0, "Anyone")] + [(u.id, u.full_name) for u in users]
+    form.user.choices = [SelectChoice(0, "Anyone")] + [SelectChoice(u.id, u.full_name) for u in users]
     query = visible_events(_actor()).options(joinedload(AuditEvent.actor), joinedload(AuditEvent.patient))
     valid = form.validate()
     if valid:

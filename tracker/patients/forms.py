@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import date
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, HiddenField, IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import DateField, SelectChoice, HiddenField, IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, Regexp
 
 from tracker.models import Indication, Phase
@@ -49,7 +49,7 @@ class PatientForm(FlaskForm):
     support_contact_phone = _text("Support contact phone", 40)
     indication = SelectField(
         "Indication",
-        choices=[(i.value, i.label) for i in Indication],
+        choices=[SelectChoice(i.value, i.label) for i in Indication],
         validators=[InputRequired(message="Choose the indication.")],
     )
     protocol_code = SelectField("Protocol", validators=[InputRequired(message="Choose a protocol.")])
@@ -71,7 +71,7 @@ class PatientForm(FlaskForm):
 
 class PhaseForm(FlaskForm):
     target = SelectField(
-        "Move to", choices=[(p.value, p.label) for p in Phase], validators=[InputRequired(message="Choose a phase.")]
+        "Move to", choices=[SelectChoice(p.value, p.label) for p in Phase], validators=[InputRequired(message="Choose a phase.")]
     )
     reason = TextAreaField(
         "Reason",

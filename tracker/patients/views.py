@@ -6,6 +6,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
+from wtforms import SelectChoice
 
 from tracker import audit
 from tracker.extensions import db
@@ -86,9 +87,9 @@ def _team(form: PatientForm) -> CareTeam:
 
 def _prepare_form(form: PatientForm) -> None:
     therapists = therapist_choices(_actor())
-    form.lead_therapist_id.choices = [(t.id, t.full_name) for t in therapists]
-    form.co_therapist_ids.choices = [(t.id, t.full_name) for t in therapists]
-    form.protocol_code.choices = [(p.code, p.name) for p in _protocols().values()]
+    form.lead_therapist_id.choices = [SelectChoice(t.id, t.full_name) for t in therapists]
+    form.co_therapist_ids.choices = [SelectChoice(t.id, t.full_name) for t in therapists]
+    form.protocol_code.choices = [SelectChoice(p.code, p.name) for p in _protocols().values()]
 
 
 @bp.route("/new", methods=["GET", "POST"])
