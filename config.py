@@ -121,7 +121,9 @@ class Config:
         settings["IDLE_TIMEOUT"] = timedelta(minutes=idle)
         settings["RATELIMIT_STORAGE_URI"] = env_str("RATELIMIT_STORAGE_URI", cls.RATELIMIT_STORAGE_URI)
         settings["EXTRA_PROTOCOL_DIR"] = os.environ.get("PROTOCOL_DIR") or cls.EXTRA_PROTOCOL_DIR
-        settings["PERMANENT_SESSION_LIFETIME"] = settings["ABSOLUTE_SESSION_LIFETIME"]
+        # The signed cookie outlives the server-side session by an hour, so the server (which can say why the
+        # session ended) is what ends it.
+        settings["PERMANENT_SESSION_LIFETIME"] = settings["ABSOLUTE_SESSION_LIFETIME"] + timedelta(hours=1)
         cls.validate(settings)
         return settings
 

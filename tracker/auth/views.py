@@ -56,9 +56,9 @@ def login() -> ResponseReturnValue:
             return redirect(target)
         db.session.commit()  # keep the failed-login audit row
         form.password.errors.append(LOGIN_FAILED)
-        return render_template("auth/login.html", form=form, notice=notice), 401
+        return render_template("auth/login.html", form=form, notice=notice, rate_limited=None), 401
     status = 400 if form.errors else 200
-    return render_template("auth/login.html", form=form, notice=notice), status
+    return render_template("auth/login.html", form=form, notice=notice, rate_limited=None), status
 
 
 @bp.route("/logout", methods=["POST"])

@@ -109,7 +109,7 @@ def create() -> ResponseReturnValue:
             flash(f"{patient.full_name} was enrolled and starts in preparation.", "success")
             return redirect(url_for("patients.detail", patient_id=patient.id))
     status = 422 if form.errors else 200
-    return render_template("patients/form.html", form=form, patient=None), status
+    return render_template("patients/form.html", form=form, patient=None, conflict=None), status
 
 
 @bp.route("/<int:patient_id>")
