@@ -1,0 +1,112 @@
+"""Account administration through the admin pages and the command line."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from tests.conftest import PASSWORD, login
+from tracker.extensions import db
+from tracker.models import AuditEvent, User
+
+
+def _new(people, **overrides):
+    data = {"username": "new.therapist", "password": "a long enough secret", "full_name": "New Therapist",
+            "is_therapist": "y", "supervisor_id": str(people.supervisor.id)}
+    data.update(overrides)
+    return data
+
+
+def test_an_admin_adds_an_account(client, people):
+    login(client, people.admin)
+    response = client.post("/admin/users/new", data=_new(people))
+    assert response.status_code == 302
+    user = db.session.scalar(select(User).where(User.username == "new.therapist"))
+    assert user.is_therapist and user.supervisor_id == people.supervisor.id and user.clinic_id == people.clinic.id
+    assert user.password_hash.startswith("$argon2id$")
+    event = db.session.scalar(
+        select(AuditEvent).where(AuditEvent.action == "user.create", AuditEvent.target_id == str(user.id))
+    )
+    assert event.actor_id == people.admin.id
+    assert "a long enough secret" not in str(event.data) and "argon2" not in str(event.data)
+
+
+def test_account_rules_are_shown_next_to_the_fields(client, people):
+    login(client, people.admin)
+    cases = {
+        "password": ({"password": "short"}, "Use at least 12 characters."),
+        "username": ({"username": people.lead.username.upper()}, "This username is taken."),
+        "supervisor_id": ({"supervisor_id": "0"}, "Every therapist needs a supervisor."),
+        "is_therapist": ({"is_therapist": ""}, "Give the account at least one role."),
+    }
+    for field, (overrides, message) in cases.items():
+        response = client.post("/admin/users/new", data=_new(people, **overrides))
+        assert response.status_code == 422, field
+        assert message in response.text, field
+        assert f'id="{field}-error"' in response.text, field
+
+
+def test_an_admin_changes_roles_and_it_is_audited(client, people):
+    login(client, people.admin)
+    response = client.post(f"/admin/users/{people.lead.id}", data={
+        "full_name": people.lead.full_name, "is_therapist": "y", "is_supervisor": "y",
+        "supervisor_id": str(people.supervisor.id),
+    })
+    assert response.status_code == 302
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "user.update"))
+    assert event.data["changes"]["roles"] == [["therapist"], ["supervisor", "therapist"]]
+
+
+def test_an_admin_cannot_remove_their_own_admin_role_or_deactivate_themselves(client, people):
+    login(client, people.admin)
+    response = client.post(f"/admin/users/{people.admin.id}", data={"full_name": "Ada", "is_therapist": "y",
+                                                                     "supervisor_id": str(people.supervisor.id)})
+    assert response.status_code == 422 and "cannot remove your own admin role" in response.text
+    response = client.post(f"/admin/users/{people.admin.id}/active", data={"active": "0"}, follow_redirects=True)
+    assert "cannot deactivate your own account" in response.text
+
+
+def test_deactivated_accounts_cannot_sign_in_and_can_be_reactivated(client, people):
+    login(client, people.admin)
+    client.post(f"/admin/users/{people.lead.id}/active", data={"active": "0"})
+    db.session.expire_all()
+    assert db.session.get(User, people.lead.id).active is False
+    fresh = client.application.test_client()
+    assert fresh.post("/login", data={"username": people.lead.username, "password": PASSWORD}).status_code == 401
+    client.post(f"/admin/users/{people.lead.id}/active", data={"active": "1"})
+    assert fresh.post("/login", data={"username": people.lead.username, "password": PASSWORD}).status_code == 302
+
+
+def test_admins_see_no_clinical_content(client, people):
+    login(client, people.admin)
+    assert client.get("/").location == "/admin/users"
+    nav = client.get("/admin/users").text
+    assert 'href="/patients/"' not in nav
+    assert client.get(f"/patients/{people.patient.id}").status_code == 403
+
+
+def test_the_navigation_shows_only_what_the_role_can_open(client, people):
+    login(client, people.lead)
+    nav = client.get("/patients/").text
+    assert 'href="/patients/"' in nav and 'href="/audit/"' not in nav and 'href="/admin/users"' not in nav
+    login(client, people.supervisor)
+    nav = client.get("/patients/").text
+    assert 'href="/audit/"' in nav and 'href="/admin/users"' not in nav
+
+
+def test_the_cli_creates_the_first_admin(app):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=[
+        "users", "create", "firstadmin", "--name", "First Admin", "--clinic", "New Clinic", "--role", "admin",
+        "--password", "a long enough secret",
+    ])
+    assert result.exit_code == 0, result.output
+    assert "Created firstadmin (admin) in New Clinic." in result.output
+    user = db.session.scalar(select(User).where(User.username == "firstadmin"))
+    assert user.is_admin and not user.is_clinician
+
+
+def test_the_cli_refuses_a_short_password(app):
+    result = app.test_cli_runner().invoke(args=[
+        "users", "create", "shorty", "--name", "S", "--clinic", "New Clinic", "--role", "admin", "--password", "short",
+    ])
+    assert result.exit_code != 0 and "Use at least 12 characters." in result.output

@@ -1,0 +1,81 @@
+"""The audit trail: written for every read and write of patient data, filterable, scoped, append-only."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
+
+from tests.conftest import login
+from tracker import audit
+from tracker.extensions import db
+from tracker.models import AuditEvent
+
+
+def test_diff_lists_only_changed_fields():
+    before = {"a": 1, "b": date(2020, 1, 1), "c": "x"}
+    after = {"a": 1, "b": date(2021, 1, 1), "c": "y"}
+    assert audit.diff(before, after) == {"b": ["2020-01-01", "2021-01-01"], "c": ["x", "y"]}
+
+
+def test_the_supervisor_sees_their_supervisees_patients_events(client, people):
+    login(client, people.lead)
+    client.get(f"/patients/{people.patient.id}")
+    login(client, people.supervisor)
+    page = client.get("/audit/")
+    assert page.status_code == 200 and "CANARY-1" in page.text and "patient.view" in page.text
+    login(client, people.other_supervisor)
+    assert "CANARY-1" not in client.get("/audit/").text
+
+
+def test_the_admin_sees_the_clinics_events_and_filters_them(client, people):
+    login(client, people.lead)
+    client.get(f"/patients/{people.patient.id}")
+    login(client, people.admin)
+    page = client.get(f"/audit/?user={people.lead.id}")
+    assert page.status_code == 200 and "patient.view" in page.text
+    assert "Lena Lead" in page.text
+    by_patient = client.get("/audit/?patient=CANARY-1").text
+    assert "patient.create" in by_patient
+    nothing = client.get("/audit/?patient=NOPE").text
+    assert "No events match" in nothing
+    future = client.get("/audit/?start=2999-01-01").text
+    assert "No events match" in future
+
+
+@pytest.mark.parametrize("query,message", [
+    ("start=yesterday", "Not a valid date value."),
+    ("start=2026-02-01&end=2026-01-01", "The end date is before the start date."),
+    ("page=0", "Pages start at 1."),
+    ("user=abc", "Invalid Choice"),
+])
+def test_bad_filters_are_refused_with_a_message(client, people, query, message):
+    login(client, people.admin)
+    response = client.get(f"/audit/?{query}")
+    assert response.status_code == 400
+    assert message in response.text
+
+
+def test_viewing_the_audit_trail_is_itself_audited(client, people):
+    login(client, people.admin)
+    client.get("/audit/")
+    assert db.session.scalar(select(AuditEvent).order_by(AuditEvent.id.desc())).action == "audit.view"
+
+
+def test_the_database_refuses_to_change_audit_rows(people):
+    with pytest.raises(DBAPIError), db.session.begin_nested():
+        db.session.execute(text("UPDATE audit_event SET summary = 'edited'"))
+    with pytest.raises(DBAPIError), db.session.begin_nested():
+        db.session.execute(text("DELETE FROM audit_event"))
+
+
+def test_the_audit_page_paginates(client, people):
+    for number in range(60):
+        audit.record(people.admin, "test.event", f"event {number}")
+    db.session.commit()
+    login(client, people.admin)
+    first = client.get("/audit/").text
+    assert "event 59" in first and "event 0<" not in first
+    assert 'aria-label="Pages"' in first
