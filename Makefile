@@ -47,7 +47,7 @@ run: demo
 	@echo
 	@echo "Log in at http://$(HOST):$(PORT)/login  (Ctrl-C stops the server)"
 	@echo
-	TRACKER_ENV=development $(FLASK) run --no-debug --host $(HOST) --port $(PORT)
+	TRACKER_ENV=development exec $(FLASK) run --no-debug --host $(HOST) --port $(PORT)
 
 test: install system-deps-test
 	$(BIN)/pytest $(PYTEST_ARGS)
