@@ -168,3 +168,13 @@ def test_the_database_refuses_an_on_hold_patient_without_a_phase_to_resume(peopl
     people.patient.phase = Phase.ON_HOLD  # bypassing the workflow
     with pytest.raises(IntegrityError), db.session.begin_nested():
         db.session.flush()
+
+
+def test_the_workflow_module_is_plain_python():
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(workflow))
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    assert not any(name.split(".")[0] in {"flask", "flask_login", "flask_sqlalchemy"} for name in imported)

@@ -1,0 +1,57 @@
+"""Configuration is read strictly; production refuses to start without its secrets."""
+
+from __future__ import annotations
+
+import pytest
+
+from config import ImproperlyConfigured, ProductionConfig, config_from_env, env_bool, env_int
+
+
+def test_production_refuses_to_start_without_secret_key(monkeypatch):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://x@localhost/db")
+    with pytest.raises(ImproperlyConfigured, match="SECRET_KEY"):
+        ProductionConfig.load()
+
+
+def test_production_refuses_to_start_without_database_url(monkeypatch):
+    monkeypatch.setenv("SECRET_KEY", "k" * 40)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    with pytest.raises(ImproperlyConfigured, match="DATABASE_URL"):
+        ProductionConfig.load()
+
+
+def test_production_starts_with_both(monkeypatch):
+    monkeypatch.setenv("SECRET_KEY", "k" * 40)
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://x@localhost/db")
+    monkeypatch.setenv("RATELIMIT_STORAGE_URI", "redis://localhost:6379")
+    settings = ProductionConfig.load()
+    assert settings["SESSION_COOKIE_SECURE"] is True and settings["SESSION_COOKIE_NAME"] == "__Host-session"
+
+
+def test_a_secret_can_come_from_a_file(monkeypatch, tmp_path):
+    secret = tmp_path / "key"
+    secret.write_text("s" * 40 + "\n")
+    monkeypatch.setenv("SECRET_KEY_FILE", str(secret))
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://x@localhost/db")
+    monkeypatch.setenv("ALLOW_MEMORY_RATELIMIT", "true")
+    assert ProductionConfig.load()["SECRET_KEY"] == "s" * 40
+
+
+def test_junk_values_are_refused(monkeypatch):
+    monkeypatch.setenv("FLAG", "maybe")
+    with pytest.raises(ImproperlyConfigured, match="FLAG must be a boolean"):
+        env_bool("FLAG", False)
+    monkeypatch.setenv("IDLE", "ten")
+    with pytest.raises(ImproperlyConfigured, match="IDLE must be an integer"):
+        env_int("IDLE", 15)
+    monkeypatch.setenv("TRACKER_ENV", "staging")
+    with pytest.raises(ImproperlyConfigured, match="TRACKER_ENV must be one of"):
+        config_from_env()
+
+
+def test_the_idle_timeout_is_configurable(monkeypatch):
+    from config import DevelopmentConfig
+
+    monkeypatch.setenv("IDLE_TIMEOUT_MINUTES", "5")
+    assert DevelopmentConfig.load()["IDLE_TIMEOUT"].total_seconds() == 300
