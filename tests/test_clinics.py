@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from tests.conftest import login
 from tracker.demo import seed_demo
 from tracker.extensions import db
 from tracker.models import Clinic, Patient, User
-from sqlalchemy import select
 
 
 def _demo(protocols):
@@ -32,7 +33,10 @@ def test_nothing_crosses_between_the_demo_clinics(client, protocols):
             assert patient.family_name not in listing or patient.family_name in {p.family_name for p in ours}
             assert client.get(f"/patients/{patient.id}").status_code == 404
             assert client.get(f"/patients/{patient.id}/edit").status_code == 404
-            assert client.post(f"/patients/{patient.id}/phase", data={"target": "on_hold", "reason": "x"}).status_code == 404
+            assert (
+                client.post(f"/patients/{patient.id}/phase", data={"target": "on_hold", "reason": "x"}).status_code
+                == 404
+            )
         audit_page = client.get("/audit/")
         if audit_page.status_code == 200:
             for patient in theirs:
@@ -52,11 +56,19 @@ def test_a_care_team_cannot_include_another_clinics_therapist(client, protocols)
     _demo(protocols)
     lead, foreign = _user("lead"), _user("b-cotherapist")
     login(client, lead)
-    response = client.post("/patients/new", data={
-        "given_name": "A", "family_name": "B", "date_of_birth": "1980-01-01", "record_number": "X-1",
-        "indication": "ptsd", "protocol_code": "mdma-ptsd", "lead_therapist_id": str(lead.id),
-        "co_therapist_ids": [str(foreign.id)],
-    })
+    response = client.post(
+        "/patients/new",
+        data={
+            "given_name": "A",
+            "family_name": "B",
+            "date_of_birth": "1980-01-01",
+            "record_number": "X-1",
+            "indication": "ptsd",
+            "protocol_code": "mdma-ptsd",
+            "lead_therapist_id": str(lead.id),
+            "co_therapist_ids": [str(foreign.id)],
+        },
+    )
     assert response.status_code == 422
     assert "is not a valid choice for this field." in response.text
 

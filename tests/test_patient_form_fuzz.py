@@ -11,16 +11,45 @@ from tracker.extensions import db
 from tracker.models import Patient
 
 FIELDS = [
-    "given_name", "family_name", "date_of_birth", "record_number", "phone", "email", "support_contact_name",
-    "support_contact_relationship", "support_contact_phone", "indication", "protocol_code", "lead_therapist_id",
-    "co_therapist_ids", "version_id", "phase", "clinic_id",
+    "given_name",
+    "family_name",
+    "date_of_birth",
+    "record_number",
+    "phone",
+    "email",
+    "support_contact_name",
+    "support_contact_relationship",
+    "support_contact_phone",
+    "indication",
+    "protocol_code",
+    "lead_therapist_id",
+    "co_therapist_ids",
+    "version_id",
+    "phase",
+    "clinic_id",
 ]
 
 text = st.one_of(
     st.text(max_size=120),
     st.text(alphabet=st.characters(codec="utf-8"), max_size=300),
-    st.sampled_from(["", " ", "\x00", "1984-02-29", "2999-12-31", "ptsd", "mdma-ptsd", "-1", "1", "99999999999999999999",
-                     "<script>alert(1)</script>", "' OR 1=1 --", "\u202e", "😀" * 50]),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "\x00",
+            "1984-02-29",
+            "2999-12-31",
+            "ptsd",
+            "mdma-ptsd",
+            "-1",
+            "1",
+            "99999999999999999999",
+            "<script>alert(1)</script>",
+            "' OR 1=1 --",
+            "\u202e",
+            "😀" * 50,
+        ]
+    ),
 )
 
 
@@ -30,8 +59,13 @@ def test_random_patient_forms_never_fail_with_a_server_error(client, people, dat
     """Random values over a valid form, so both the refusals and the saves are exercised."""
     login(client, people.lead)
     valid = {
-        "given_name": "Robin", "family_name": "Ash", "date_of_birth": "1984-02-29", "record_number": "F-1",
-        "indication": "ptsd", "protocol_code": "mdma-ptsd", "lead_therapist_id": str(people.lead.id),
+        "given_name": "Robin",
+        "family_name": "Ash",
+        "date_of_birth": "1984-02-29",
+        "record_number": "F-1",
+        "indication": "ptsd",
+        "protocol_code": "mdma-ptsd",
+        "lead_therapist_id": str(people.lead.id),
     }
     response = client.post("/patients/new", data={**valid, **data})
     assert response.status_code in (302, 422), response.status_code

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Engine, event
+from sqlalchemy.orm import Session, scoped_session
 
 SQLITE_PRAGMAS = (
     "journal_mode=WAL",  # readers do not block the writer
@@ -37,3 +38,7 @@ def configure_engine(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+#: What services accept as a database session: a plain Session (tests, scripts) or Flask-SQLAlchemy's scoped one.
+AnySession = Session | scoped_session[Any]

@@ -7,8 +7,8 @@ from faker import Faker
 from sqlalchemy import select
 
 from tracker import workflow
-from tracker.factories import PROTOCOL_INDICATIONS, make_clinic, make_patient, make_user
 from tracker.extensions import db
+from tracker.factories import PROTOCOL_INDICATIONS, make_clinic, make_patient, make_user
 from tracker.models import Clinic, Phase, Role, User
 from tracker.protocols import Protocol
 

@@ -38,7 +38,7 @@ def make_user(
     username: str | None = None,
     full_name: str | None = None,
     supervisor: User | None = None,
-    password: str = "correct horse battery",
+    password: str = "correct horse battery",  # noqa: S107 - test and demo data only
     actor: User | None = None,
 ) -> User:
     """A staff account. A therapist without a supervisor gets one made for them."""

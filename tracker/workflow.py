@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
+from tracker.database import AnySession
 from tracker.models import ACTIVE_PHASES, CareRole, CareTeamMember, Patient, Phase, PhaseTransition, User
 from tracker.models.base import utcnow
 from tracker.protocols import Protocol
@@ -50,7 +50,7 @@ class TransitionError(Exception):
 
 @dataclass(frozen=True)
 class GuardContext:
-    session: Session
+    session: AnySession
     patient: Patient
     protocol: Protocol | None
     target: Phase
@@ -104,7 +104,7 @@ def refusals(ctx: GuardContext, reason: str | None) -> list[str]:
 
 
 def move(
-    session: Session,
+    session: AnySession,
     patient: Patient,
     target: Phase,
     actor: User,
@@ -135,7 +135,7 @@ def move(
     return transition
 
 
-def enrol(session: Session, patient: Patient, actor: User) -> PhaseTransition:
+def enrol(session: AnySession, patient: Patient, actor: User) -> PhaseTransition:
     """The first history row of a new patient, who starts in preparation."""
     patient.phase = Phase.PREPARATION
     transition = PhaseTransition(patient=patient, from_phase=None, to_phase=Phase.PREPARATION, actor_id=actor.id)
@@ -143,7 +143,7 @@ def enrol(session: Session, patient: Patient, actor: User) -> PhaseTransition:
     return transition
 
 
-def dosing_sessions_started(session: Session, patient: Patient) -> int:
+def dosing_sessions_started(session: AnySession, patient: Patient) -> int:
     """How many times the patient has entered dosing (one per dosing cycle)."""
     return session.scalar(
         select(func.count())

@@ -4,8 +4,8 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
-from wtforms import Field, SelectChoice
 from sqlalchemy.orm import joinedload
+from wtforms import Field, SelectChoice
 
 from tracker.admin import bp
 from tracker.admin.forms import AccountForm, NewAccountForm
@@ -36,7 +36,7 @@ def _details(form: AccountForm) -> AccountDetails:
 
 
 def _user_or_404(user_id: int) -> User:
-    user = db.session.scalar(select(User).where(User.id == user_id, clinic_users(_actor())))
+    user: User | None = db.session.scalar(select(User).where(User.id == user_id, clinic_users(_actor())))
     if user is None:
         abort(404)
     return user

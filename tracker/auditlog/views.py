@@ -22,7 +22,7 @@ def _actor() -> User:
     return user
 
 
-def visible_events(user: User) -> Select[tuple[AuditEvent]]:
+def visible_events(user: User) -> Select[AuditEvent]:
     """Admins see their clinic's whole trail; a supervisor sees the events about patients they may see."""
     query = select(AuditEvent).where(AuditEvent.clinic_id == user.clinic_id)
     if not user.is_admin:
@@ -43,16 +43,22 @@ def index() -> ResponseReturnValue:
             query = query.where(AuditEvent.actor_id == form.user.data)
         if form.patient.data:
             query = query.where(
-                AuditEvent.patient_id.in_(select(Patient.id).where(
-                    Patient.clinic_id == _actor().clinic_id, Patient.record_number == form.patient.data))
+                AuditEvent.patient_id.in_(
+                    select(Patient.id).where(
+                        Patient.clinic_id == _actor().clinic_id, Patient.record_number == form.patient.data
+                    )
+                )
             )
         if form.start.data:
             query = query.where(AuditEvent.created_at >= datetime.combine(form.start.data, time.min, UTC))
         if form.end.data:
-            query = query.where(AuditEvent.created_at < datetime.combine(form.end.data + timedelta(days=1), time.min, UTC))
+            query = query.where(
+                AuditEvent.created_at < datetime.combine(form.end.data + timedelta(days=1), time.min, UTC)
+            )
     page = db.paginate(
         query.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc()),
-        page=(form.page.data or 1) if valid else 1, per_page=current_app.config["AUDIT_EVENTS_PER_PAGE"],
+        page=(form.page.data or 1) if valid else 1,
+        per_page=current_app.config["AUDIT_EVENTS_PER_PAGE"],
         error_out=False,
     )
     audit.record(_actor(), "audit.view", "Viewed the audit trail", data={"filters": request.args.to_dict()})

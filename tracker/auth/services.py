@@ -27,7 +27,7 @@ def authenticate(username: str, password: str, ip: str | None) -> User | None:
     Failures are audited with the name as typed. A deactivated account fails exactly like a wrong password.
     """
     name = normalise_username(username)
-    user = db.session.scalar(select(User).where(User.username == name))
+    user: User | None = db.session.scalar(select(User).where(User.username == name))
     valid = passwords.verify_password(user.password_hash if user else None, password)
     if user is None or not valid or not user.active:
         audit.record(
@@ -69,4 +69,5 @@ def load_user(token: str) -> User | None:
     if resumed.ended is not None:
         g.session_ended = resumed.ended
     db.session.commit()
-    return resumed.user
+    user: User | None = resumed.user
+    return user

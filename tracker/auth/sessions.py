@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import joinedload
 
+from tracker.database import AnySession
 from tracker.models import LoginSession, SessionEnd, User
 
 
@@ -22,7 +23,7 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def start(session: Session, user: User, ip: str | None, now: datetime) -> str:
+def start(session: AnySession, user: User, ip: str | None, now: datetime) -> str:
     """Open a login session for ``user`` and return the token to put in the cookie."""
     token = secrets.token_urlsafe(32)
     session.add(LoginSession(token_hash=_digest(token), user_id=user.id, created_at=now, last_seen_at=now, ip=ip))
@@ -36,7 +37,7 @@ class Resumed:
     ended: SessionEnd | None = None  # why the session just ended, for the login page
 
 
-def resume(session: Session, token: str, now: datetime, idle: timedelta, lifetime: timedelta) -> Resumed:
+def resume(session: AnySession, token: str, now: datetime, idle: timedelta, lifetime: timedelta) -> Resumed:
     """The user behind ``token`` if the session is still open; otherwise end it and say why."""
     row = session.scalar(
         select(LoginSession).where(LoginSession.token_hash == _digest(token)).options(joinedload(LoginSession.user))
@@ -58,7 +59,7 @@ def resume(session: Session, token: str, now: datetime, idle: timedelta, lifetim
     return Resumed(row.user)
 
 
-def end(session: Session, token: str, reason: SessionEnd, now: datetime) -> None:
+def end(session: AnySession, token: str, reason: SessionEnd, now: datetime) -> None:
     session.execute(
         update(LoginSession)
         .where(LoginSession.token_hash == _digest(token), LoginSession.ended_at.is_(None))
@@ -66,7 +67,7 @@ def end(session: Session, token: str, reason: SessionEnd, now: datetime) -> None
     )
 
 
-def end_all_for(session: Session, user: User, reason: SessionEnd, now: datetime) -> None:
+def end_all_for(session: AnySession, user: User, reason: SessionEnd, now: datetime) -> None:
     """End every open session of ``user`` (deactivation, password change)."""
     session.execute(
         update(LoginSession)

@@ -87,4 +87,4 @@ def login_redirect() -> ResponseReturnValue:
     flash_message = None if ended else "Sign in to see this page."
     if flash_message:
         flash(flash_message, "info")
-    return redirect(url_for("auth.login", **args))
+    return redirect(url_for("auth.login", **args))  # type: ignore[arg-type]

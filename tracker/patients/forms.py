@@ -3,7 +3,16 @@ from __future__ import annotations
 from datetime import date
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, SelectChoice, HiddenField, IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import (
+    DateField,
+    HiddenField,
+    IntegerField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, Regexp
 
 from tracker.models import Indication, Phase
@@ -55,7 +64,9 @@ class PatientForm(FlaskForm):
     protocol_code = SelectField("Protocol", validators=[InputRequired(message="Choose a protocol.")])
     lead_therapist_id = SelectField("Lead therapist", coerce=int, validators=[InputRequired()])
     co_therapist_ids = SelectMultipleField(
-        "Co-therapists", coerce=int, validators=[Optional()],
+        "Co-therapists",
+        coerce=int,
+        validators=[Optional()],
         description="Hold Ctrl (Cmd on a Mac) to choose several. MDMA and psilocybin protocols need one.",
     )
     version_id = HiddenField()
@@ -71,7 +82,9 @@ class PatientForm(FlaskForm):
 
 class PhaseForm(FlaskForm):
     target = SelectField(
-        "Move to", choices=[SelectChoice(p.value, p.label) for p in Phase], validators=[InputRequired(message="Choose a phase.")]
+        "Move to",
+        choices=[SelectChoice(p.value, p.label) for p in Phase],
+        validators=[InputRequired(message="Choose a phase.")],
     )
     reason = TextAreaField(
         "Reason",

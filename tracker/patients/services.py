@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import selectinload
 
 from tracker import audit, workflow
 from tracker.extensions import db
@@ -73,7 +73,9 @@ def _check_team(actor: User, team: CareTeam) -> dict[int, User]:
     ids = {team.lead_id, *team.co_therapist_ids}
     if team.lead_id in team.co_therapist_ids:
         raise PatientError("co_therapist_ids", "The lead therapist cannot also be listed as a co-therapist.")
-    therapists = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(ids), assignable_therapists(actor)))}
+    therapists = {
+        u.id: u for u in db.session.scalars(select(User).where(User.id.in_(ids), assignable_therapists(actor)))
+    }
     if team.lead_id not in therapists:
         raise PatientError("lead_therapist_id", "Choose an active therapist of your clinic.")
     if set(team.co_therapist_ids) - therapists.keys():
@@ -119,9 +121,7 @@ def _record_number_taken(actor: User, record_number: str, exclude_id: int | None
     return db.session.scalar(query) is not None
 
 
-def create_patient(
-    actor: User, details: PatientDetails, team: CareTeam, protocols: dict[str, Protocol]
-) -> Patient:
+def create_patient(actor: User, details: PatientDetails, team: CareTeam, protocols: dict[str, Protocol]) -> Patient:
     """Enrol a patient in ``actor``'s clinic, starting in preparation.
 
     :raise PatientError: unknown protocol, protocol not for this indication, bad care team, duplicate record number.
@@ -136,19 +136,30 @@ def create_patient(
     workflow.enrol(db.session, patient, actor)
     _flush_or_duplicate()
     audit.record(
-        actor, "patient.create", f"Enrolled patient {patient.record_number}", patient=patient,
-        target_type="patient", target_id=patient.id,
+        actor,
+        "patient.create",
+        f"Enrolled patient {patient.record_number}",
+        patient=patient,
+        target_type="patient",
+        target_id=patient.id,
         data={"changes": audit.diff({}, {**vars(details), "care_team": _team_values(team)})},
     )
     return patient
 
 
 def _team_values(team: CareTeam) -> dict[str, str]:
-    return {str(team.lead_id): CareRole.LEAD.value, **{str(u): CareRole.CO_THERAPIST.value for u in team.co_therapist_ids}}
+    return {
+        str(team.lead_id): CareRole.LEAD.value,
+        **{str(u): CareRole.CO_THERAPIST.value for u in team.co_therapist_ids},
+    }
 
 
 def update_patient(
-    actor: User, patient: Patient, details: PatientDetails, team: CareTeam, seen_version: int,
+    actor: User,
+    patient: Patient,
+    details: PatientDetails,
+    team: CareTeam,
+    seen_version: int,
     protocols: dict[str, Protocol],
 ) -> dict[str, Any]:
     """Save an edit made from a form showing version ``seen_version``; return the field-level changes.
@@ -175,8 +186,13 @@ def update_patient(
     if changes:
         _flush_or_duplicate()
         audit.record(
-            actor, "patient.update", f"Edited patient {patient.record_number}", patient=patient,
-            target_type="patient", target_id=patient.id, data={"changes": changes},
+            actor,
+            "patient.update",
+            f"Edited patient {patient.record_number}",
+            patient=patient,
+            target_type="patient",
+            target_id=patient.id,
+            data={"changes": changes},
         )
     return changes
 
@@ -191,8 +207,12 @@ def change_phase(
     source = patient.phase
     transition = workflow.move(db.session, patient, target, actor, protocol, reason)
     audit.record(
-        actor, "patient.phase_change", f"{source.label} -> {target.label}", patient=patient,
-        target_type="patient", target_id=patient.id,
+        actor,
+        "patient.phase_change",
+        f"{source.label} -> {target.label}",
+        patient=patient,
+        target_type="patient",
+        target_id=patient.id,
         data={"changes": {"phase": [source.value, target.value]}, "reason": transition.reason},
     )
     return transition
@@ -207,7 +227,7 @@ SORTS: dict[str, tuple[Any, ...]] = {
 }
 
 
-def caseload_query(actor: User, search: str | None, sort: str, descending: bool) -> Select[tuple[Patient]]:
+def caseload_query(actor: User, search: str | None, sort: str, descending: bool) -> Select[Patient]:
     """The patients ``actor`` may see, filtered by name or record number, in the requested order."""
     query = (
         select(Patient)

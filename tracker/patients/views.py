@@ -56,13 +56,20 @@ def index() -> ResponseReturnValue:
         query, page=max(args.page.data or 1, 1), per_page=current_app.config["PATIENTS_PER_PAGE"], error_out=False
     )
     audit.record(
-        _actor(), "patient.list", f"Listed {len(page.items)} patients",
+        _actor(),
+        "patient.list",
+        f"Listed {len(page.items)} patients",
         data={"patient_ids": [p.id for p in page.items], "search": bool(search)},
     )
     db.session.commit()
     return render_template(
-        "patients/list.html", page=page, search_form=SearchForm(q=search), search=search,
-        sort=args.sort.data or "name", order=args.order.data or "asc", protocols=_protocols(),
+        "patients/list.html",
+        page=page,
+        search_form=SearchForm(q=search),
+        search=search,
+        sort=args.sort.data or "name",
+        order=args.order.data or "asc",
+        protocols=_protocols(),
     )
 
 
@@ -125,7 +132,10 @@ def _render_detail(patient: Patient, phase_form: PhaseForm, status: int = 200) -
     protocol = _protocols().get(patient.protocol_code)
     return (
         render_template(
-            "patients/detail.html", patient=patient, protocol=protocol, phase_form=phase_form,
+            "patients/detail.html",
+            patient=patient,
+            protocol=protocol,
+            phase_form=phase_form,
             allowed=sorted(allowed_targets(patient), key=list(Phase).index),
         ),
         status,
@@ -186,7 +196,9 @@ def move_phase(patient_id: int) -> ResponseReturnValue:
     form = PhaseForm()
     if form.validate_on_submit():
         try:
-            change_phase(_actor(), patient, Phase(form.target.data), form.reason.data, _protocols().get(patient.protocol_code))
+            change_phase(
+                _actor(), patient, Phase(form.target.data), form.reason.data, _protocols().get(patient.protocol_code)
+            )
         except TransitionError as refused:
             db.session.rollback()
             form.target.errors.extend(refused.reasons)

@@ -42,7 +42,7 @@ def _field(data: dict[str, Any], name: str, kind: type, path: Path, required: bo
             raise ProtocolError(f"{path.name}: missing field '{name}'")
         return None
     value = data[name]
-    if kind is int and isinstance(value, bool) or not isinstance(value, kind):
+    if (kind is int and isinstance(value, bool)) or not isinstance(value, kind):
         raise ProtocolError(f"{path.name}: field '{name}' must be {kind.__name__}, got {type(value).__name__}")
     return value
 
