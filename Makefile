@@ -52,9 +52,12 @@ run: demo
 test: install system-deps-test
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# Both tools run even when the first one finds something; the target fails if either did.
 lint: install
-	$(BIN)/ruff check .
-	$(BIN)/mypy
+	@status=0; \
+	$(BIN)/ruff check . || status=1; \
+	$(BIN)/mypy || status=1; \
+	exit $$status
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis test-artifacts
