@@ -129,14 +129,16 @@ def detail(patient_id: int) -> ResponseReturnValue:
 
 
 def _render_detail(patient: Patient, phase_form: PhaseForm, status: int = 200) -> ResponseReturnValue:
+    """The patient page. The move form offers every other phase, so a refused move is explained, not hidden;
+    it starts on the first move the rules allow."""
+    allowed = sorted(allowed_targets(patient), key=list(Phase).index)
+    phase_form.target.choices = [SelectChoice(p.value, p.label) for p in Phase if p is not patient.phase]
+    if phase_form.target.data is None and allowed:
+        phase_form.target.data = allowed[0].value
     protocol = _protocols().get(patient.protocol_code)
     return (
         render_template(
-            "patients/detail.html",
-            patient=patient,
-            protocol=protocol,
-            phase_form=phase_form,
-            allowed=sorted(allowed_targets(patient), key=list(Phase).index),
+            "patients/detail.html", patient=patient, protocol=protocol, phase_form=phase_form, allowed=allowed
         ),
         status,
     )
