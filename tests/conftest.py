@@ -23,13 +23,13 @@ from sqlalchemy import event, text
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
 from config import TestConfig
+from tests.databases import reset_database
 from tracker import create_app
 from tracker.auth import sessions
 from tracker.extensions import db, limiter
 from tracker.factories import make_clinic, make_patient, make_user
 from tracker.models import Clinic, Patient, Role, User
 from tracker.models.base import utcnow
-from tests.databases import reset_database
 
 settings.register_profile("ci", max_examples=300, deadline=None, derandomize=True)
 settings.register_profile("dev", max_examples=60, deadline=None)
