@@ -79,3 +79,15 @@ def test_the_audit_page_paginates(client, people):
     first = client.get("/audit/").text
     assert "event 59" in first and "event 0<" not in first
     assert 'aria-label="Pages"' in first
+
+
+def test_an_admin_sees_who_touched_a_patient_but_not_the_clinical_detail(client, people):
+    login(client, people.lead)
+    client.post(f"/patients/{people.patient.id}/phase", data={"target": "on_hold", "reason": "Zzreason of hold"})
+    login(client, people.admin)
+    page = client.get("/audit/?patient=CANARY-1").text
+    assert "patient.phase_change" in page and "CANARY-1" in page
+    assert "Zzreason" not in page and "Canary" not in page and "1980-05-17" not in page
+    login(client, people.supervisor)
+    page = client.get("/audit/?patient=CANARY-1").text
+    assert "Preparation -&gt; On hold" in page
