@@ -1,0 +1,139 @@
+"""Fixtures for the browser tests: the app served by a subprocess on 127.0.0.1, and Debian's Chromium driven
+headless by Playwright.
+
+Without ``/usr/bin/chromium`` (or Playwright) the tests are skipped on a workstation, but fail when ``CI`` is
+set: CI must never pass by skipping them.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.databases import fresh_database
+
+CHROMIUM = Path("/usr/bin/chromium")
+ROOT = Path(__file__).resolve().parent.parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+STARTUP_SECONDS = 60
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}; browser tests may not be skipped in CI")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The base URL of the app, served by ``tests.browser.server`` on a fresh, migrated, seeded database."""
+    log_path = tmp_path_factory.mktemp("browser") / "server.log"
+    with fresh_database() as url, log_path.open("w") as log:
+        env = {**os.environ, "TRACKER_ENV": "test", "BROWSER_TEST_DATABASE_URL": url, "PYTHONUNBUFFERED": "1"}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tests.browser.server"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
+        try:
+            assert process.stdout is not None
+            line = process.stdout.readline().strip()  # blocks until the port is printed or the process dies
+            if not line.isdigit():
+                process.wait(timeout=10)
+                pytest.fail(f"the test server did not start:\n{log_path.read_text()}")
+            base_url = f"http://127.0.0.1:{line}"
+            _wait_until_up(base_url + "/login", process, log_path)
+            yield base_url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            if process.stdout is not None:
+                process.stdout.close()
+
+
+def _wait_until_up(url: str, process: subprocess.Popen[str], log_path: Path) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the test server exited with {process.returncode}:\n{log_path.read_text()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - our own http://127.0.0.1 URL
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError):
+            pass
+        time.sleep(0.1)
+    pytest.fail(f"the test server did not answer within {STARTUP_SECONDS}s:\n{log_path.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        _unavailable(f"{CHROMIUM} is not installed")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("Playwright is not installed")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(browser: Any, live_server: str) -> Iterator[Any]:
+    """A tablet-sized page in a fresh browser context.
+
+    Script errors, console errors (CSP violations among them) and failed sub-resources (stylesheets, scripts)
+    fail the test. Pages answered with an error status are left to the test (a refused move is a 409 page).
+    """
+    context = browser.new_context(base_url=live_server, viewport={"width": 1024, "height": 768})
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    problems: list[str] = []
+
+    def on_console(message: Any) -> None:
+        # Chromium also logs every response with an error status; those are checked below, by resource type.
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+            problems.append(f"console: {message.text} ({message.location.get('url')})")
+
+    def on_response(response: Any) -> None:
+        if response.status >= 400 and response.request.resource_type != "document":
+            problems.append(f"{response.status} for {response.request.resource_type} {response.url}")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
+    page.on("response", on_response)
+    page.on("requestfailed", lambda request: problems.append(f"failed: {request.url} {request.failure}"))
+    try:
+        yield page
+    finally:
+        context.close()
+    assert not problems, "the browser reported problems:\n" + "\n".join(problems)

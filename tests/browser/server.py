@@ -1,0 +1,63 @@
+"""The app as the browser test sees it: run in its own process, on its own database, on 127.0.0.1.
+
+``python -m tests.browser.server`` migrates the empty database named by ``BROWSER_TEST_DATABASE_URL``, seeds a
+small clinic, prints the port it listens on (one line on stdout), and serves until it is killed. Running in a
+separate process keeps it clear of the main suite's per-test session swapping on the shared ``db`` object.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from flask import Flask
+from flask_migrate import upgrade
+from werkzeug.serving import make_server
+
+from config import TestConfig
+from tracker import create_app
+from tracker.extensions import db
+from tracker.factories import make_clinic, make_patient, make_user
+from tracker.models import Role
+
+PASSWORD = "correct horse battery"
+THERAPIST = "browser.therapist"
+THERAPIST_NAME = "Tess Therapist"
+CO_THERAPIST_NAME = "Cole Cotherapist"
+
+
+def seed(app: Flask) -> None:
+    protocols = app.extensions["protocols"]
+    clinic = make_clinic("Browser Test Clinic")
+    supervisor = make_user(clinic, Role.SUPERVISOR, username="browser.sup", full_name="Sara Supervisor")
+    therapist = make_user(
+        clinic,
+        Role.THERAPIST,
+        username=THERAPIST,
+        full_name=THERAPIST_NAME,
+        supervisor=supervisor,
+        password=PASSWORD,
+    )
+    co = make_user(
+        clinic, Role.THERAPIST, username="browser.co", full_name=CO_THERAPIST_NAME, supervisor=supervisor
+    )
+    # One patient already on the caseload, so the list page shows its table rather than the empty state.
+    make_patient(therapist, co, protocols=protocols, given_name="Existing", family_name="Caseload")
+    db.session.commit()
+
+
+def main() -> None:
+    app = create_app(
+        TestConfig, SQLALCHEMY_DATABASE_URI=os.environ["BROWSER_TEST_DATABASE_URL"], WTF_CSRF_ENABLED=True
+    )
+    with app.app_context():
+        upgrade()
+        seed(app)
+        db.session.remove()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    print(server.server_port, flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""The foundation walkthrough in a real browser: sign in, enrol a patient, have a forbidden move refused with
+its reason, make an allowed move, sign out; axe checks every page on the way."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from tests.browser.conftest import ARTIFACTS
+from tests.browser.server import CO_THERAPIST_NAME, PASSWORD, THERAPIST, THERAPIST_NAME
+
+pytestmark = pytest.mark.browser
+
+BLOCKING_IMPACTS = ("serious", "critical")
+
+
+def check_accessibility(page: Any, checked: list[str]) -> None:
+    """Run axe-core on the page as it is now; fail on any serious or critical violation."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    violations = Axe().run(page).response["violations"]
+    blocking = [v for v in violations if v["impact"] in BLOCKING_IMPACTS]
+    checked.append(page.url)
+    assert not blocking, f"axe found serious or critical problems on {page.url}:\n" + "\n".join(
+        f"- {v['id']} ({v['impact']}): {v['help']} [{v['helpUrl']}]\n    at "
+        + ", ".join(" ".join(map(str, node["target"])) for node in v["nodes"])
+        for v in blocking
+    )
+
+
+def test_enrol_refused_move_allowed_move_sign_out(page: Any) -> None:
+    from playwright.sync_api import expect
+
+    checked: list[str] = []
+
+    # Sign in.
+    page.goto("/login")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    check_accessibility(page, checked)
+    page.get_by_label("Username").fill(THERAPIST)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+    # The caseload.
+    expect(page).to_have_url(re.compile(r"/patients/$"))
+    expect(page.get_by_role("heading", name="Patients")).to_be_visible()
+    expect(page.get_by_role("navigation", name="Main")).to_contain_text(THERAPIST_NAME)
+    expect(page.get_by_role("link", name="Caseload, Existing")).to_be_visible()
+    check_accessibility(page, checked)
+
+    # Enrol a patient through the real form (CSRF on).
+    page.get_by_role("link", name="Enrol a patient").click()
+    expect(page.get_by_role("heading", name="Enrol a patient")).to_be_visible()
+    check_accessibility(page, checked)
+    page.get_by_label("Given name", exact=True).fill("Robin")
+    page.get_by_label("Family name", exact=True).fill("Browserton")
+    page.get_by_label("Date of birth", exact=True).fill("1985-03-14")
+    page.get_by_label("Record number", exact=True).fill("BRW-0001")
+    page.get_by_label("Indication", exact=True).select_option(label="PTSD")
+    page.get_by_label("Protocol", exact=True).select_option(value="mdma-ptsd")
+    lead = page.get_by_label("Lead therapist", exact=True)
+    expect(lead.locator("option:checked")).to_have_text(THERAPIST_NAME)  # a therapist leads by default
+    page.get_by_label("Co-therapists", exact=True).select_option(label=CO_THERAPIST_NAME)
+    page.get_by_role("button", name="Enrol patient").click()
+
+    # The new patient's page, in preparation.
+    expect(page).to_have_url(re.compile(r"/patients/\d+$"))
+    expect(page.get_by_role("heading", name="Robin Browserton", level=1)).to_be_visible()
+    expect(page.get_by_role("status").filter(has_text="was enrolled")).to_have_text(
+        "Robin Browserton was enrolled and starts in preparation."
+    )
+    history = page.get_by_role("list", name="Phase history")
+    expect(history.get_by_role("listitem")).to_have_count(1)
+    expect(history.get_by_role("listitem").first).to_contain_text("Preparation (enrolled)")
+    check_accessibility(page, checked)
+
+    # A move the workflow forbids: refused, with the reason next to the field, and nothing changed.
+    move_to = page.get_by_label("Move to", exact=True)
+    move_to.select_option(label="Completed")
+    with page.expect_response(lambda r: r.request.method == "POST" and r.url.endswith("/phase")) as refused:
+        page.get_by_role("button", name="Move patient").click()
+    assert refused.value.status == 409
+    reason = "A patient in preparation cannot move to completed. Allowed next: discontinued, dosing, on hold."
+    move_to = page.get_by_label("Move to", exact=True)
+    expect(move_to).to_have_attribute("aria-invalid", "true")
+    expect(move_to).to_have_accessible_description(re.compile(re.escape(reason)))
+    expect(page.get_by_role("alert")).to_contain_text(reason)
+    expect(history.get_by_role("listitem")).to_have_count(1)
+    check_accessibility(page, checked)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "patient-page-refused-move.png"), full_page=True)
+
+    # An allowed move (the MDMA protocol's co-therapist guard is met).
+    move_to.select_option(label="Dosing")
+    page.get_by_role("button", name="Move patient").click()
+    expect(page.get_by_role("status").filter(has_text="Moved to")).to_have_text("Moved to dosing.")
+    expect(history.get_by_role("listitem")).to_have_count(2)
+    expect(history.get_by_role("listitem").first).to_contain_text("Dosing from preparation")
+    expect(page.get_by_role("alert")).to_have_count(0)
+    check_accessibility(page, checked)
+    page.screenshot(path=str(ARTIFACTS / "patient-page.png"), full_page=True)
+
+    # Sign out.
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(re.compile(r"/login\?ended=logout$"))
+    expect(page.get_by_role("status")).to_have_text("You have signed out.")
+    expect(page.get_by_role("button", name="Sign out")).to_have_count(0)
+    check_accessibility(page, checked)
+
+    assert len(checked) == 7, checked
