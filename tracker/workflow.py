@@ -86,7 +86,8 @@ def refusals(ctx: GuardContext, reason: str | None) -> list[str]:
     if target is patient.phase:
         return [f"The patient is already in {target.label.lower()}."]
     if target not in allowed_targets(patient):
-        allowed = ", ".join(sorted(p.label.lower() for p in allowed_targets(patient))) or "none (final phase)"
+        targets = sorted(allowed_targets(patient), key=list(Phase).index)
+        allowed = ", ".join(p.label.lower() for p in targets) or "none (final phase)"
         return [
             f"A patient in {patient.phase.label.lower()} cannot move to {target.label.lower()}. "
             f"Allowed next: {allowed}."

@@ -82,7 +82,7 @@ def test_enrol_refused_move_allowed_move_sign_out(page: Any) -> None:
     with page.expect_response(lambda r: r.request.method == "POST" and r.url.endswith("/phase")) as refused:
         page.get_by_role("button", name="Move patient").click()
     assert refused.value.status == 409
-    reason = "A patient in preparation cannot move to completed. Allowed next: discontinued, dosing, on hold."
+    reason = "A patient in preparation cannot move to completed. Allowed next: dosing, on hold, discontinued."
     move_to = page.get_by_label("Move to", exact=True)
     expect(move_to).to_have_attribute("aria-invalid", "true")
     expect(move_to).to_have_accessible_description(re.compile(re.escape(reason)))

@@ -135,6 +135,9 @@ def _render_detail(patient: Patient, phase_form: PhaseForm, status: int = 200) -
     phase_form.target.choices = [SelectChoice(p.value, p.label) for p in Phase if p is not patient.phase]
     if phase_form.target.data is None and allowed:
         phase_form.target.data = allowed[0].value
+    phase_form.target.description = (
+        "Allowed next: " + ", ".join(p.label.lower() for p in allowed) + "." if allowed else ""
+    )
     protocol = _protocols().get(patient.protocol_code)
     return (
         render_template(
