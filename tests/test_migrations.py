@@ -1,0 +1,259 @@
+"""The migrations build exactly the models' schema, every revision goes down and up again, and the audit trail is
+append-only in the database itself (STYLE.md guideline 13; RELIABILITY.md section 5).
+
+Each test migrates its own fresh database (``tests.databases.fresh_database``), never the suite's shared one. The
+shared ``tracker.extensions.db`` picks the engine of the app whose context is pushed, so ``db.engine`` below is
+the fresh database's; these tests use Core connections only, because ``db.session`` is swapped by the autouse
+fixture in ``conftest.py`` and points at the shared database.
+
+Seen failing (temporarily, in a scratch copy of the project, never committed), on SQLite and PostgreSQL:
+- schema: widening ``Patient.phone`` and indexing it in the models without a migration (``modify_type`` and
+  ``add_index`` in the diff); adding a member to ``Phase`` (the enum CHECK constraints no longer match; alembic
+  never compares CHECK constraints, hence the separate comparison); changing the predicate of the partial index
+  ``uq_care_team_member_one_lead`` (alembic compares its columns, not its WHERE). A further test guards against
+  a comparison that silently looks at nothing.
+- up/down: removing ``op.drop_table('clinic')`` from the downgrade; removing ``drop_audit_triggers()`` fails on
+  PostgreSQL (the trigger function survives; SQLite drops triggers with their table).
+- append-only: removing the ``create_audit_triggers()`` call from the upgrade let UPDATE and DELETE through.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask import Flask, current_app
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import CheckConstraint, Connection, Index, MetaData, String, insert, inspect, text
+from sqlalchemy.exc import DBAPIError
+
+from config import TestConfig
+from tests.databases import fresh_database
+from tracker import create_app
+from tracker.extensions import db
+from tracker.models import AuditEvent, Base
+from tracker.models.base import NAMING_CONVENTION
+
+VERSION_TABLE = "alembic_version"
+
+
+@pytest.fixture
+def fresh_app() -> Iterator[Flask]:
+    """An app on a new, empty database, with its app context pushed; the engine is disposed afterwards."""
+    with fresh_database() as url:
+        app = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=url)
+        with app.app_context():
+            try:
+                yield app
+            finally:
+                db.engine.dispose()
+
+
+# --- helpers -------------------------------------------------------------------------------------------------
+
+
+def schema_diff(connection: Connection, metadata: MetaData) -> list[Any]:
+    """Alembic's autogenerate comparison of the live database with ``metadata`` (tables, columns and their types,
+    nullability, server defaults, indexes, unique constraints, foreign keys), ignoring alembic's own table."""
+    context = MigrationContext.configure(
+        connection,
+        opts={
+            "compare_type": True,
+            "compare_server_default": True,
+            "include_name": lambda name, type_, _parent: not (type_ == "table" and name == VERSION_TABLE),
+        },
+    )
+    return list(compare_metadata(context, metadata))
+
+
+def literals(sql: str) -> set[str]:
+    """The quoted string literals in a piece of SQL: enough to compare CHECK constraints across dialects, whose
+    reflected text is rewritten by the database (PostgreSQL turns ``x IN ('a')`` into ``x = ANY (ARRAY[...])``)."""
+    return set(re.findall(r"'((?:[^']|'')*)'", sql))
+
+
+def compiled(clause: Any, connection: Connection) -> str:
+    return str(clause.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
+
+
+def check_constraint_mismatches(connection: Connection, metadata: MetaData) -> list[str]:
+    """CHECK constraints (alembic's autogenerate does not compare them): same names per table, same literals."""
+    inspector = inspect(connection)
+    problems = []
+    for table in metadata.sorted_tables:
+        wanted = {
+            c.name: literals(compiled(c.sqltext, connection))
+            for c in table.constraints
+            if isinstance(c, CheckConstraint)
+        }
+        found = {c["name"]: literals(c["sqltext"]) for c in inspector.get_check_constraints(table.name)}
+        if set(wanted) != set(found):
+            problems.append(
+                f"{table.name}: CHECK constraints {sorted(found)} in the database, {sorted(wanted)} in the models"
+            )
+            continue
+        for name, values in wanted.items():
+            if values != found[name]:
+                problems.append(f"{table.name}.{name}: database allows {sorted(found[name])}, models {sorted(values)}")
+    return problems
+
+
+def partial_index_mismatches(connection: Connection, metadata: MetaData) -> list[str]:
+    """The WHERE clause of partial indexes (alembic compares their columns and uniqueness, not the predicate)."""
+    dialect = connection.dialect.name
+    inspector = inspect(connection)
+    problems = []
+    for table in metadata.sorted_tables:
+        reflected = {ix["name"]: ix for ix in inspector.get_indexes(table.name)}
+        for index in table.indexes:
+            where = index.dialect_options[dialect]._non_defaults.get("where")
+            if where is None:
+                continue
+            found = reflected.get(str(index.name), {}).get("dialect_options", {}).get(f"{dialect}_where")
+            if found is None:
+                problems.append(f"{index.name}: not a partial index in the database")
+            elif literals(str(found)) != literals(compiled(where, connection)):
+                problems.append(
+                    f"{index.name}: WHERE {found} in the database, {compiled(where, connection)} in the models"
+                )
+    return problems
+
+
+def application_objects(connection: Connection) -> set[str]:
+    """Every table, view, index and trigger the application could have left behind (and, on PostgreSQL, functions
+    and types in the public schema)."""
+    if connection.dialect.name == "sqlite":
+        rows = connection.execute(
+            text("SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' AND name <> :version"),
+            {"version": VERSION_TABLE},
+        )
+        return {f"{kind} {name}" for kind, name in rows}
+    rows = connection.execute(
+        text(
+            """
+            SELECT 'relation ' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = 'public' AND c.relname NOT IN (:version, :version_pk)
+            UNION ALL
+            SELECT 'trigger ' || t.tgname FROM pg_trigger t WHERE NOT t.tgisinternal
+            UNION ALL
+            SELECT 'function ' || p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+             WHERE n.nspname = 'public'
+            UNION ALL
+            SELECT 'type ' || t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+             WHERE n.nspname = 'public' AND t.typname NOT IN (:version, '_' || :version)
+            """
+        ),
+        {"version": VERSION_TABLE, "version_pk": f"{VERSION_TABLE}_pkc"},
+    )
+    return {row[0] for row in rows}
+
+
+def revisions_base_to_head() -> list[str]:
+    config = current_app.extensions["migrate"].migrate.get_config()
+    script = ScriptDirectory.from_config(config)
+    return [revision.revision for revision in reversed(list(script.walk_revisions(base="base", head="heads")))]
+
+
+def assert_schema_matches_models() -> None:
+    with db.engine.connect() as connection:
+        diff = schema_diff(connection, Base.metadata)
+        assert diff == [], "migrated schema differs from the models:\n" + "\n".join(map(repr, diff))
+        problems = check_constraint_mismatches(connection, Base.metadata)
+        problems += partial_index_mismatches(connection, Base.metadata)
+        assert problems == [], "\n".join(problems)
+
+
+# --- tests ---------------------------------------------------------------------------------------------------
+
+
+def test_it_builds_exactly_the_models_schema(fresh_app: Flask) -> None:
+    upgrade()
+    assert_schema_matches_models()
+
+
+def test_the_comparison_sees_differences(fresh_app: Flask) -> None:
+    """Guard against a comparison that finds nothing because it looks at nothing: a copy of the models with one
+    extra index, one wider column, one extra enum value and one fewer CHECK constraint must differ from the database."""
+    upgrade()
+    altered = MetaData(naming_convention=NAMING_CONVENTION)
+    for table in Base.metadata.sorted_tables:
+        table.to_metadata(altered)
+    patient = altered.tables["patient"]
+    Index("ix_patient_phone", patient.c.phone)
+    patient.c.phone.type = String(41)
+    user_account = altered.tables["user_account"]
+    user_account.constraints.remove(
+        next(c for c in user_account.constraints if c.name == "ck_user_account_not_own_supervisor")
+    )
+    held = next(c for c in patient.constraints if c.name == "ck_patient_held_from_active")
+    held.sqltext = text("held_from_phase IN ('preparation', 'dosing', 'integration', 'on_hold')")
+
+    with db.engine.connect() as connection:
+        diff = schema_diff(connection, altered)
+        kinds = {entry[0] if isinstance(entry, tuple) else entry[0][0] for entry in diff}
+        assert {"add_index", "modify_type"} <= kinds, diff
+        problems = check_constraint_mismatches(connection, altered)
+    assert any("ck_user_account_not_own_supervisor" in p for p in problems), problems
+    assert any("ck_patient_held_from_active" in p for p in problems), problems
+
+
+def test_each_revision_goes_up_and_down(fresh_app: Flask) -> None:
+    """SecureDrop's ``test_alembic_migration_up_and_down``: one revision at a time, upgrade, downgrade one step
+    (which must leave exactly what was there before), upgrade again; then all the way down and back up."""
+    revisions = revisions_base_to_head()
+    assert revisions, "no migrations found"
+    with db.engine.connect() as connection:
+        before = application_objects(connection)
+    assert before == set()
+    for revision in revisions:
+        upgrade(revision=revision)
+        with db.engine.connect() as connection:
+            after = application_objects(connection)
+        assert after != before, f"{revision} changed nothing"
+        downgrade(revision="-1")
+        with db.engine.connect() as connection:
+            left = application_objects(connection)
+        assert left == before, f"downgrade of {revision} left {sorted(left - before)}, lost {sorted(before - left)}"
+        upgrade(revision=revision)
+        with db.engine.connect() as connection:
+            before = application_objects(connection)
+        assert before == after, f"{revision} is not the same after a round trip"
+
+    assert_schema_matches_models()
+
+    downgrade(revision="base")
+    with db.engine.connect() as connection:
+        assert application_objects(connection) == set()
+        tables = set(inspect(connection).get_table_names())
+    assert tables <= {VERSION_TABLE}
+
+    upgrade()
+    assert_schema_matches_models()
+
+
+def test_the_audit_trail_is_append_only_in_the_database(fresh_app: Flask) -> None:
+    upgrade()
+    row = {"created_at": datetime.now(UTC), "action": "test.event", "summary": "Written once"}
+    with db.engine.begin() as connection:
+        event_id = connection.execute(insert(AuditEvent).values(row).returning(AuditEvent.id)).scalar_one()
+
+    with pytest.raises(DBAPIError, match="append-only"), db.engine.begin() as connection:
+        connection.execute(text("UPDATE audit_event SET summary = 'rewritten' WHERE id = :id"), {"id": event_id})
+    with pytest.raises(DBAPIError, match="append-only"), db.engine.begin() as connection:
+        connection.execute(text("DELETE FROM audit_event WHERE id = :id"), {"id": event_id})
+    with pytest.raises(DBAPIError, match="append-only"), db.engine.begin() as connection:
+        connection.execute(text("DELETE FROM audit_event"))
+
+    with db.engine.connect() as connection:
+        rows = connection.execute(text("SELECT id, summary FROM audit_event")).all()
+    assert [tuple(r) for r in rows] == [(event_id, "Written once")]
+
+    with db.engine.begin() as connection:  # appending still works after the refusals
+        connection.execute(insert(AuditEvent).values({**row, "summary": "Written twice"}))
+        assert connection.execute(text("SELECT count(*) FROM audit_event")).scalar_one() == 2
