@@ -10,11 +10,18 @@ from sqlalchemy import func, select
 from tests.conftest import Clinicians
 from tracker import workflow
 from tracker.extensions import db
-from tracker.factories import make_patient
+from tracker.factories import clear_for_dosing, make_patient
 from tracker.models import Patient, Phase, PhaseTransition
 from tracker.workflow import TransitionError
 
 ACTIVE = [Phase.PREPARATION, Phase.DOSING, Phase.INTEGRATION]
+
+
+@pytest.fixture(autouse=True)
+def _cleared(people, protocols):
+    """The canary patient has passed screening, so these tests exercise the state machine itself
+    (the dosing gate has tests of its own in test_dosing_gate.py)."""
+    clear_for_dosing(people.patient, people.lead, protocols)
 
 
 def _put_in(patient: Patient, phase: Phase, people: Clinicians, protocols) -> None:
@@ -125,6 +132,7 @@ def test_multi_dose_protocols_cycle_until_the_planned_dosing_sessions_are_done(p
 
 def test_a_hold_during_dosing_does_not_use_up_a_dosing_session(people, protocols):
     patient = make_patient(people.lead, people.co_therapist, protocols=protocols, protocol_code="psilocybin-mdd")
+    clear_for_dosing(patient, people.lead, protocols)
     psilocybin = protocols["psilocybin-mdd"]  # 2 dosing sessions (Davis 2021)
     for step in (Phase.DOSING, Phase.ON_HOLD, Phase.DOSING, Phase.INTEGRATION, Phase.DOSING):
         workflow.move(db.session, patient, step, people.lead, psilocybin, "pause")
@@ -134,18 +142,22 @@ def test_a_hold_during_dosing_does_not_use_up_a_dosing_session(people, protocols
 
 def test_co_therapy_protocols_need_a_co_therapist_before_dosing(people, protocols):
     alone = make_patient(people.lead, protocols=protocols, protocol_code="mdma-ptsd")
-    db.session.flush()
-    with pytest.raises(TransitionError, match="needs a co-therapist"):
+    clear_for_dosing(alone, people.lead, protocols)
+    with pytest.raises(TransitionError) as refused:
         workflow.move(db.session, alone, Phase.DOSING, people.lead, protocols["mdma-ptsd"])
+    assert refused.value.reasons == [
+        "MDMA-assisted therapy for PTSD (MAPP1/MAPP2 structure) needs a co-therapist on the care team before any "
+        "dosing session."
+    ]
     ketamine = make_patient(people.lead, protocols=protocols, protocol_code="ketamine-iv-trd")
-    db.session.flush()
+    clear_for_dosing(ketamine, people.lead, protocols)
     workflow.move(db.session, ketamine, Phase.DOSING, people.lead, protocols["ketamine-iv-trd"])
     assert ketamine.phase is Phase.DOSING
 
 
 def test_a_refusal_lists_every_reason(people, protocols):
     alone = make_patient(people.lead, protocols=protocols, protocol_code="mdma-ptsd")
-    db.session.flush()
+    clear_for_dosing(alone, people.lead, protocols)
     workflow.GUARDS.setdefault((Phase.PREPARATION, Phase.DOSING), []).append(lambda ctx: "Screening not cleared.")
     try:
         with pytest.raises(TransitionError) as refused:

@@ -8,7 +8,14 @@ from sqlalchemy import select
 
 from tracker import workflow
 from tracker.extensions import db
-from tracker.factories import PROTOCOL_INDICATIONS, make_clinic, make_patient, make_user
+from tracker.factories import (
+    PROTOCOL_INDICATIONS,
+    answer_screening,
+    clear_for_dosing,
+    make_clinic,
+    make_patient,
+    make_user,
+)
 from tracker.models import Clinic, Phase, Role, User
 from tracker.protocols import Protocol
 
@@ -48,7 +55,11 @@ def seed_demo(protocols: dict[str, Protocol], patients_per_clinic: int = 14) -> 
         staff: dict[str, User] = {}
         for username, full_name, roles, supervisor in DEMO_STAFF:
             staff[username] = make_user(
-                clinic, *roles, username=prefix + username, full_name=full_name, password=DEMO_PASSWORD,
+                clinic,
+                *roles,
+                username=prefix + username,
+                full_name=full_name,
+                password=DEMO_PASSWORD,
                 supervisor=staff.get(supervisor) if supervisor else None,
             )
         therapists = [staff["therapist"], staff["lead"]]
@@ -57,12 +68,23 @@ def seed_demo(protocols: dict[str, Protocol], patients_per_clinic: int = 14) -> 
             lead = therapists[index % 2]
             code = codes[index % len(codes)]
             patient = make_patient(
-                lead, staff["cotherapist"], protocols=protocols, protocol_code=code,
-                given_name=fake.first_name(), family_name=fake.last_name(),
+                lead,
+                staff["cotherapist"],
+                protocols=protocols,
+                protocol_code=code,
+                given_name=fake.first_name(),
+                family_name=fake.last_name(),
                 record_number=f"{prefix.upper() or 'H-'}{1000 + index}",
                 date_of_birth=fake.date_of_birth(minimum_age=21, maximum_age=75),
             )
-            for target in DEMO_PATHS[index % len(DEMO_PATHS)]:
+            path = DEMO_PATHS[index % len(DEMO_PATHS)]
+            if Phase.DOSING in path:
+                clear_for_dosing(patient, lead, protocols)
+            elif index % len(DEMO_PATHS) == 0 and index // len(DEMO_PATHS) == 0:
+                # One patient in preparation whose screening flagged an item for the supervisor's review.
+                flagged = next(i.id for i in protocols[code].screening if i.kind.value == "review")
+                answer_screening(patient, lead, protocols[code], yes=(flagged,))
+            for target in path:
                 reason = "Demo: travel abroad for two months" if target is Phase.ON_HOLD else None
                 if target is Phase.DISCONTINUED:
                     reason = "Demo: patient chose to stop treatment"

@@ -6,13 +6,15 @@ They call the same services as the pages, so demo and test data obey the same ru
 from __future__ import annotations
 
 import itertools
-from datetime import date
+from datetime import date, timedelta
 
 from tracker.admin.services import AccountDetails, create_user
 from tracker.extensions import db
-from tracker.models import Clinic, Indication, Patient, Role, User
+from tracker.models import AnswerValue, Clinic, Indication, Patient, Role, SessionKind, TherapySession, User
+from tracker.models.base import utcnow
 from tracker.patients.services import CareTeam, PatientDetails, create_patient
-from tracker.protocols import Protocol
+from tracker.protocols import ItemKind, Protocol
+from tracker.screening.services import AnswerInput, answer_item, current_checklist, sign_off
 
 _counter = itertools.count(1)
 
@@ -77,3 +79,38 @@ def make_patient(
     )
     team = CareTeam(lead.id, tuple(u.id for u in co_therapists))
     return create_patient(actor or lead, details, team, protocols)
+
+
+def log_sessions(patient: Patient, actor: User, kind: SessionKind, count: int, days_ago: int = 7) -> None:
+    """``count`` sessions of ``kind`` held before today."""
+    for number in range(count):
+        held = utcnow() - timedelta(days=days_ago + number)
+        db.session.add(
+            TherapySession(patient_id=patient.id, kind=kind, held_at=held, duration_minutes=60, logged_by_id=actor.id)
+        )
+
+
+def answer_screening(patient: Patient, actor: User, protocol: Protocol, yes: tuple[str, ...] = ()) -> None:
+    """Answer every item: "no" to exclusions and reviews (except the ``yes`` ones), acceptable requirements today."""
+    checklist = current_checklist(db.session, patient)
+    assert checklist is not None
+    today = utcnow().date()
+    for item in protocol.screening:
+        if item.kind is ItemKind.REQUIREMENT:
+            value = item.acceptable[0] if item.acceptable else "recorded"
+            given = AnswerInput(AnswerValue.RECORDED, value, today)
+        else:
+            given = AnswerInput(AnswerValue.YES if item.id in yes else AnswerValue.NO)
+        answer_item(actor, checklist, protocol, item.id, given, today)
+    db.session.flush()
+
+
+def clear_for_dosing(patient: Patient, actor: User, protocols: dict[str, Protocol]) -> None:
+    """Everything the dosing gate asks for: a clean, signed-off screening and the preparation sessions held."""
+    protocol = protocols[patient.protocol_code]
+    answer_screening(patient, actor, protocol)
+    checklist = current_checklist(db.session, patient)
+    assert checklist is not None
+    sign_off(actor, checklist, protocol)
+    log_sessions(patient, actor, SessionKind.PREPARATION, protocol.sessions.preparation)
+    db.session.flush()

@@ -56,9 +56,9 @@ class GuardContext:
     target: Phase
 
 
-Guard = Callable[[GuardContext], str | None]
+Guard = Callable[[GuardContext], str | list[str] | None]
 
-#: Guards per move; each returns None when satisfied, or the reason the move is refused.
+#: Guards per move; each returns None (or an empty list) when satisfied, or the reasons the move is refused.
 GUARDS: dict[tuple[Phase, Phase], list[Guard]] = {}
 
 
@@ -99,8 +99,10 @@ def refusals(ctx: GuardContext, reason: str | None) -> list[str]:
         problems.append(f"Keep the reason under {REASON_MAX_LENGTH} characters.")
     for check in GUARDS.get((patient.phase, target), []):
         problem = check(ctx)
-        if problem:
+        if isinstance(problem, str):
             problems.append(problem)
+        elif problem:
+            problems.extend(problem)
     return problems
 
 

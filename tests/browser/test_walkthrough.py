@@ -92,12 +92,15 @@ def test_enrol_refused_move_allowed_move_sign_out(page: Any) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "patient-page-refused-move.png"), full_page=True)
 
-    # An allowed move (the MDMA protocol's co-therapist guard is met).
-    move_to.select_option(label="Dosing")
+    # An allowed move: on hold, with the reason the workflow asks for. (Dosing waits for screening: the
+    # screening walkthrough covers that gate.)
+    move_to.select_option(label="On hold")
+    page.get_by_label("Reason", exact=True).fill("Travelling for three weeks")
     page.get_by_role("button", name="Move patient").click()
-    expect(page.get_by_role("status").filter(has_text="Moved to")).to_have_text("Moved to dosing.")
+    expect(page.get_by_role("status").filter(has_text="Moved to")).to_have_text("Moved to on hold.")
     expect(history.get_by_role("listitem")).to_have_count(2)
-    expect(history.get_by_role("listitem").first).to_contain_text("Dosing from preparation")
+    expect(history.get_by_role("listitem").first).to_contain_text("On hold from preparation")
+    expect(history.get_by_role("listitem").first).to_contain_text("Travelling for three weeks")
     expect(page.get_by_role("alert")).to_have_count(0)
     check_accessibility(page, checked)
     page.screenshot(path=str(ARTIFACTS / "patient-page.png"), full_page=True)

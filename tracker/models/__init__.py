@@ -12,10 +12,20 @@ from tracker.models.patient import (
     Phase,
     PhaseTransition,
 )
+from tracker.models.screening import (
+    AnswerValue,
+    Medication,
+    ReviewDecision,
+    ScreeningAnswer,
+    ScreeningChecklist,
+    ScreeningReview,
+)
+from tracker.models.session import SessionKind, TherapySession
 from tracker.models.user import LoginSession, Role, SessionEnd, User
 
 __all__ = [
     "ACTIVE_PHASES",
+    "AnswerValue",
     "AuditEvent",
     "Base",
     "CareRole",
@@ -23,10 +33,17 @@ __all__ = [
     "Clinic",
     "Indication",
     "LoginSession",
+    "Medication",
     "Patient",
     "Phase",
     "PhaseTransition",
+    "ReviewDecision",
     "Role",
+    "ScreeningAnswer",
+    "ScreeningChecklist",
+    "ScreeningReview",
     "SessionEnd",
+    "SessionKind",
+    "TherapySession",
     "User",
 ]

@@ -16,6 +16,7 @@ from tracker.extensions import db
 from tracker.models import CareRole, CareTeamMember, Indication, Patient, Phase, PhaseTransition, User
 from tracker.permissions import assignable_therapists, patient_scope
 from tracker.protocols import Protocol
+from tracker.screening.services import start_checklist
 
 
 class PatientError(ValueError):
@@ -134,6 +135,7 @@ def create_patient(actor: User, details: PatientDetails, team: CareTeam, protoco
     _apply_team(patient, team)
     db.session.add(patient)
     workflow.enrol(db.session, patient, actor)
+    start_checklist(db.session, patient, actor)
     _flush_or_duplicate()
     audit.record(
         actor,
@@ -176,6 +178,8 @@ def update_patient(
     before = {name: getattr(patient, name) for name in DETAIL_FIELDS}
     for name, value in vars(details).items():
         setattr(patient, name, value)
+    if patient.protocol_code != before["protocol_code"]:
+        start_checklist(db.session, patient, actor)  # a new protocol needs a new screening
     changes = audit.diff(before, vars(details))
     team_change = _apply_team(patient, team)
     if team_change:
