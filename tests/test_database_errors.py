@@ -96,14 +96,14 @@ def test_a_locked_database_gives_503_and_saves_nothing(
     assert client.get("/patients/").status_code == 200  # the next request is served normally
 
 
-def test_a_failed_flush_is_rolled_back_before_the_error_page_renders(
+def test_a_broken_constraint_gives_409_and_is_rolled_back_before_the_error_page_renders(
     client: FlaskClient, people: Clinicians, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A real constraint violation raised by the database during flush leaves the session unusable until it is
     rolled back; the error page (whose layout shows the signed-in user) must still render.
 
     Seen failing with ``db.session.rollback()`` removed from the handler: rendering the page raised
-    ``PendingRollbackError`` and the test client got the exception instead of the 503 page.
+    ``PendingRollbackError`` and the test client got the exception instead of the error page.
     """
 
     def break_a_check_constraint(patient: Patient) -> None:
@@ -118,8 +118,8 @@ def test_a_failed_flush_is_rolled_back_before_the_error_page_renders(
     response = client.post("/patients/new", data=_form(people))
 
     assert flushed
-    assert response.status_code == 503
-    assert "The database could not complete the request. Nothing was saved." in response.text
+    assert response.status_code == 409  # a rule the database enforced: a conflict, not an outage
+    assert "conflicts with what is already saved" in response.text and "Nothing was saved" in response.text
     assert people.lead.full_name in response.text  # the layout could use the session after the rollback
     _assert_no_leak(response.text)
     _assert_nothing_saved(before)

@@ -7,7 +7,7 @@ import logging
 from flask import Flask, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from tracker.extensions import db
@@ -61,6 +61,13 @@ def init_app(app: Flask) -> None:
         # session.rollback() also copes with SQLite having rolled back by itself (disk full: finding 8).
         db.session.rollback()
         log.exception("database error")
+        if isinstance(error, IntegrityError):
+            # The forms check what they can; this is a rule the database enforced (RELIABILITY.md 5.6: 409).
+            description = (
+                "The change conflicts with what is already saved (for example a duplicate, or a record changed "
+                "by someone else). Nothing was saved; go back, reload the page and try again."
+            )
+            return render_template("errors/error.html", code=409, title="Not saved", description=description), 409
         busy = isinstance(error, OperationalError) and "locked" in str(error.orig)
         description = (
             "The record is busy. Nothing was saved; go back and try again in a moment."
