@@ -236,3 +236,11 @@ def test_the_patient_page_runs_the_same_queries_for_small_and_long_histories(cli
     with count_queries() as large:
         assert client.get(f"/patients/{people.patient.id}").status_code == 200
     assert len(small) == len(large)
+
+
+def test_a_bad_search_is_refused_next_to_the_search_box(client, people):
+    login(client, people.lead)
+    response = client.post("/patients/search", data={"q": "x" * 81})
+    assert response.status_code == 422
+    assert 'id="q-error"' in response.text and "Use at most 80 characters." in response.text
+    assert "Zzpatient" in response.text  # the list is still there

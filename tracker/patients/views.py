@@ -46,6 +46,10 @@ def _protocols() -> dict[str, Protocol]:
 @bp.route("/")
 @require_role(*CLINICAL_ROLES)
 def index() -> ResponseReturnValue:
+    return _render_list(SearchForm(q=session.get(SEARCH_KEY) or None))
+
+
+def _render_list(search_form: SearchForm, status: int = 200) -> ResponseReturnValue:
     args = PageArgs(formdata=request.args)
     if not args.validate():
         bad = ", ".join(f"{name}: {'; '.join(errors)}" for name, errors in args.errors.items())
@@ -62,14 +66,17 @@ def index() -> ResponseReturnValue:
         data={"patient_ids": [p.id for p in page.items], "search": bool(search)},
     )
     db.session.commit()
-    return render_template(
-        "patients/list.html",
-        page=page,
-        search_form=SearchForm(q=search),
-        search=search,
-        sort=args.sort.data or "name",
-        order=args.order.data or "asc",
-        protocols=_protocols(),
+    return (
+        render_template(
+            "patients/list.html",
+            page=page,
+            search_form=search_form,
+            search=search,
+            sort=args.sort.data or "name",
+            order=args.order.data or "asc",
+            protocols=_protocols(),
+        ),
+        status,
     )
 
 
@@ -78,8 +85,7 @@ def index() -> ResponseReturnValue:
 def search() -> ResponseReturnValue:
     form = SearchForm()
     if not form.validate_on_submit():
-        flash("; ".join(form.q.errors) or "The search could not be read.", "danger")
-        return redirect(url_for("patients.index")), 303
+        return _render_list(form, 422)  # the error shows next to the search box; the search in force is kept
     session[SEARCH_KEY] = form.q.data or None
     return redirect(url_for("patients.index")), 303
 
