@@ -1,4 +1,4 @@
-"""Account administration: add staff, change their roles and supervisor, deactivate them."""
+"""Administration: add staff, change their roles and supervisor, deactivate them; read the protocol templates."""
 
 from flask import Blueprint
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
@@ -14,6 +14,7 @@ from tracker.auth.forms import EmptyForm
 from tracker.extensions import db
 from tracker.models import Role, User
 from tracker.permissions import clinic_users, require_role
+from tracker.protocols import ItemKind, Protocol
 
 
 def _actor() -> User:
@@ -113,3 +114,42 @@ def toggle_active(user_id: int) -> ResponseReturnValue:
     db.session.commit()
     flash(f"{user.full_name} {'reactivated' if activate else 'deactivated'}.", "success")
     return redirect(url_for("admin.users")), 303
+
+
+def _protocols() -> dict[str, Protocol]:
+    catalogue: dict[str, Protocol] = current_app.extensions["protocols"]
+    return catalogue
+
+
+#: Screening item kinds in the order the protocol page shows them, with their headings.
+ITEM_GROUPS = (
+    (ItemKind.EXCLUSION, "Absolute exclusions", "“Yes” makes the patient ineligible; no one can override it."),
+    (ItemKind.REVIEW, "Items for a supervisor's review", "“Yes” needs a supervisor's written decision."),
+    (ItemKind.REQUIREMENT, "Requirements", "Must be recorded, with the value and the date."),
+)
+
+
+@bp.route("/protocols")
+@require_role(Role.ADMIN)
+def protocols() -> ResponseReturnValue:
+    """The protocol templates loaded at start-up. No patient data, so nothing to audit."""
+    catalogue = sorted(_protocols().values(), key=lambda p: p.name.casefold())
+    return render_template(
+        "admin/protocols.html", protocols=catalogue, protocol_dir=current_app.config["EXTRA_PROTOCOL_DIR"]
+    )
+
+
+@bp.route("/protocols/<code>")
+@require_role(Role.ADMIN)
+def protocol(code: str) -> ResponseReturnValue:
+    """One protocol template in full.
+
+    :raise 404: no protocol with this code was loaded.
+    """
+    found = _protocols().get(code)
+    if found is None:
+        abort(404)
+    groups = [(kind, title, hint, [i for i in found.screening if i.kind is kind]) for kind, title, hint in ITEM_GROUPS]
+    return render_template(
+        "admin/protocol.html", protocol=found, groups=groups, protocol_dir=current_app.config["EXTRA_PROTOCOL_DIR"]
+    )
