@@ -130,6 +130,8 @@ def _flagged(
     review = reviews.get(item.id)
     if review is not None and review.basis == current:
         if review.decision == "cleared":
+            if answer is None:  # a decision on what a medication raised does not answer the question itself
+                return Reason(item.id, Status.INCOMPLETE, f"Not answered yet: {item.text}."), None
             return None, None
         return Reason(
             item.id, Status.INELIGIBLE, f"Declined by the supervisor: {item.text}. “{review.rationale}”"
