@@ -1,4 +1,5 @@
-"""The gate before every dosing session: guards on preparation -> dosing and integration -> dosing.
+"""The gate before every dosing session: guards on preparation -> dosing, integration -> dosing, and on hold ->
+dosing (a dosing session resumed after a hold: medications or test dates may have changed in the meantime).
 
 A move to dosing is refused, with every unmet condition in words a clinician can act on, unless the screening
 is eligible, the protocol's preparation sessions have been held (before the first dosing session), each
@@ -112,7 +113,7 @@ def tapers_finished(ctx: GuardContext) -> list[str]:
     return problems
 
 
-for _source in (Phase.PREPARATION, Phase.INTEGRATION):
+for _source in (Phase.PREPARATION, Phase.INTEGRATION, Phase.ON_HOLD):
     guard(_source, Phase.DOSING)(screening_eligible)
     guard(_source, Phase.DOSING)(pre_dosing_checks)
     guard(_source, Phase.DOSING)(tapers_finished)
