@@ -53,8 +53,10 @@ def test_a_clinic_adds_a_protocol_without_code(tmp_path: Path):
 
 @pytest.mark.parametrize("change,message", [
     (lambda s: s.replace('\ndosing = 1\n', '\n'), "custom.toml: missing field 'sessions.dosing'"),
-    (lambda s: s.replace('\ndosing = 1', '\ndosing = "one"'), "custom.toml: field 'sessions.dosing' must be int, got str"),
-    (lambda s: s.replace('\ndosing = 1', '\ndosing = true'), "custom.toml: field 'sessions.dosing' must be int, got bool"),
+    (lambda s: s.replace('\ndosing = 1', '\ndosing = "one"'),
+     "custom.toml: field 'sessions.dosing' must be int, got str"),
+    (lambda s: s.replace('\ndosing = 1', '\ndosing = true'),
+     "custom.toml: field 'sessions.dosing' must be int, got bool"),
     (lambda s: s.replace('kind = "requirement"', 'kind = "maybe"'),
      "custom.toml: field 'screening[0].kind' must be one of exclusion, review, requirement, got 'maybe'"),
     (lambda s: s.replace('text = "Consent signed"\n', ''), "custom.toml: missing field 'screening[0].text'"),
@@ -70,4 +72,131 @@ def test_a_clinic_adds_a_protocol_without_code(tmp_path: Path):
 def test_a_broken_protocol_file_stops_start_up_naming_file_and_field(tmp_path: Path, change, message):
     (tmp_path / "custom.toml").write_text(change(VALID))
     with pytest.raises(ProtocolError, match=message.replace("(", r"\(").replace("[", r"\[")):
+        create_app(TestConfig, EXTRA_PROTOCOL_DIR=str(tmp_path))
+
+
+#: VALID plus an exclusion (screening[1]) and a review item (screening[2]), an interaction rule and a pre-dosing check.
+FULL = VALID + """
+[[screening]]
+id = "psychosis"
+kind = "exclusion"
+text = "Personal history of psychosis"
+source = "Clinic policy"
+
+[[screening]]
+id = "maoi"
+kind = "review"
+text = "Takes an MAOI"
+source = "Clinic policy"
+
+[[pre_dosing]]
+id = "consent-current"
+text = "Consent still current"
+requirement = "consent"
+within_days = 30
+source = "Clinic policy"
+
+[[interactions]]
+id = "maoi"
+drug_classes = ["maoi"]
+drug_names = ["Phenelzine"]
+raises = "maoi"
+note = "Serotonin toxicity"
+source = "Clinic policy"
+taper_before_dosing = true
+
+[[vital_limits]]
+sign = "systolic"
+high = 160
+source = "Clinic policy"
+
+[[measures]]
+instrument = "phq9"
+timepoints = ["baseline"]
+source = "Clinic policy"
+"""
+
+
+def _load(tmp_path: Path, text: str):
+    (tmp_path / "custom.toml").write_text(text)
+    return load_protocols([tmp_path])["clinic-custom"]
+
+
+def test_a_full_protocol_file_loads_every_section(tmp_path: Path):
+    protocol = _load(tmp_path, FULL)
+    assert [item.kind.value for item in protocol.screening] == ["requirement", "exclusion", "review"]
+    assert protocol.pre_dosing[0].within_days == 30
+    rule = protocol.interactions[0]
+    assert rule.drug_names == ("phenelzine",) and rule.taper_before_dosing  # names match whatever their case
+    assert protocol.vital_limits[0].high == 160.0 and protocol.vital_limits[0].low is None
+    assert protocol.measures[0].timepoints == ("baseline",)
+    assert protocol.path == str(tmp_path / "custom.toml")
+
+
+def _with(old: str, new: str):
+    def change(text: str) -> str:
+        assert old in text, old
+        return text.replace(old, new, 1)
+
+    return change
+
+
+@pytest.mark.parametrize("change,message", [
+    # Interaction rules must raise an exclusion or review item of the same protocol.
+    (_with('raises = "maoi"', 'raises = "nope"'),
+     "custom.toml: field 'interactions[0].raises' must name an exclusion or review item of this protocol, got 'nope'"),
+    (_with('raises = "maoi"', 'raises = "consent"'),
+     "custom.toml: field 'interactions[0].raises' must name an exclusion or review item of this protocol, "
+     "got 'consent'"),
+    (_with('drug_classes = ["maoi"]', 'drug_classes = ["ssris"]'),
+     "custom.toml: field 'interactions[0].drug_classes' has unknown classes ['ssris']"),
+    (_with('drug_classes = ["maoi"]\ndrug_names = ["Phenelzine"]', 'drug_classes = []'),
+     "custom.toml: field 'interactions[0].drug_classes' or drug_names must name at least one drug"),
+    # Requirement-only keys on other kinds of item.
+    (_with('text = "Personal history of psychosis"', 'text = "Psychosis"\nacceptable = ["no"]'),
+     "custom.toml: field 'screening[1]' only requirement items take acceptable, choices or allow_not_applicable"),
+    (_with('text = "Takes an MAOI"', 'text = "MAOI"\nallow_not_applicable = true'),
+     "custom.toml: field 'screening[2]' only requirement items take acceptable, choices or allow_not_applicable"),
+    (_with('text = "Consent signed"', 'text = "Consent signed"\nchoices = ["signed"]\nacceptable = ["yes"]'),
+     "custom.toml: field 'screening[0].acceptable' must be among its choices"),
+    (_with('id = "psychosis"', 'id = "consent"'), "custom.toml: field 'screening[1].id' repeats 'consent'"),
+    # Pre-dosing checks name a requirement.
+    (_with('requirement = "consent"', 'requirement = "psychosis"'),
+     "custom.toml: field 'pre_dosing[0].requirement' must name a requirement item of this protocol, got 'psychosis'"),
+    (_with("within_days = 30", "within_days = -1"),
+     "custom.toml: field 'pre_dosing[0].within_days' must not be negative"),
+    # Sessions, limits, measures.
+    (_with("preparation = 1", "preparation = -1"), "custom.toml: field 'sessions.preparation' must not be negative"),
+    (_with("\ndosing = 1", "\ndosing = 0"), "custom.toml: field 'sessions.dosing' must be at least 1"),
+    (_with("high = 160", "high = 160\nlow = 170"), "custom.toml: field 'vital_limits[0].low' must be below high"),
+    (_with("high = 160\n", ""), "custom.toml: field 'vital_limits[0].high' or low must be given"),
+    (_with('timepoints = ["baseline"]', 'timepoints = ["weekly"]'),
+     "custom.toml: field 'measures[0].timepoints' must be some of baseline"),
+    (_with('timepoints = ["baseline"]', "timepoints = []"), "custom.toml: field 'measures[0].timepoints' must be some"),
+    # A misspelt optional field would silently drop what it sets (a time window, a taper): it is refused.
+    (_with("within_days = 30", "within_day = 30"),
+     "custom.toml: field 'pre_dosing[0].within_day' is not a known field; check its spelling"),
+    (_with("taper_before_dosing = true", "taper_before_dosng = true"),
+     "custom.toml: field 'interactions[0].taper_before_dosng' is not a known field"),
+    (_with('text = "Consent signed"', 'text = "Consent signed"\nallow_not_aplicable = true'),
+     "custom.toml: field 'screening[0].allow_not_aplicable' is not a known field"),
+    (_with("integration_per_dosing = 1", "integration_per_dosing = 1\ndosing_spacing_day = 28"),
+     "custom.toml: field 'sessions.dosing_spacing_day' is not a known field"),
+    (_with("high = 160", "high = 160\nsetting_notes = 'clinic'"),
+     "custom.toml: field 'vital_limits[0].setting_notes' is not a known field"),
+    (_with('instrument = "phq9"', 'instrument = "phq9"\nwhen = "weekly"'),
+     "custom.toml: field 'measures[0].when' is not a known field"),
+    (_with("co_therapy_required = false", "co_therapy_required = false\nminimum_observation_minute = 60"),
+     "custom.toml: field 'minimum_observation_minute' is not a known field"),
+])
+def test_a_protocol_file_mistake_names_file_and_field(tmp_path: Path, change, message):
+    (tmp_path / "custom.toml").write_text(change(FULL))
+    with pytest.raises(ProtocolError) as error:
+        load_protocols([tmp_path])
+    assert str(error.value).startswith(message)
+
+
+def test_a_misspelt_field_stops_start_up(tmp_path: Path):
+    (tmp_path / "custom.toml").write_text(FULL.replace("within_days = 30", "within_day = 30"))
+    with pytest.raises(ProtocolError, match=r"custom\.toml: field 'pre_dosing\[0\]\.within_day' is not a known"):
         create_app(TestConfig, EXTRA_PROTOCOL_DIR=str(tmp_path))

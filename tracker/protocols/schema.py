@@ -154,6 +154,8 @@ class _Reader:
         if not isinstance(data, dict):
             raise ProtocolError(f"{file.name}: field '{prefix or '(top)'}' must be a table")
         self.data, self.file, self.prefix = data, file, prefix
+        #: The fields read so far; anything else in the table is a mistake (see ``reject_unknown``).
+        self.known: set[str] = set()
 
     def where(self, name: str) -> str:
         return f"{self.prefix}.{name}" if self.prefix else name
@@ -162,6 +164,7 @@ class _Reader:
         return ProtocolError(f"{self.file.name}: field '{self.where(name)}' {message}")
 
     def get(self, name: str, kind: type[T], default: Any = ...) -> T:
+        self.known.add(name)
         if name not in self.data:
             if default is ...:
                 raise ProtocolError(f"{self.file.name}: missing field '{self.where(name)}'")
@@ -186,6 +189,13 @@ class _Reader:
             raise self.fail(name, f"must be one of {', '.join(allowed)}, got {value!r}")
         return value
 
+    def reject_unknown(self) -> None:
+        """Refuse fields the schema does not read: a misspelt optional field (``within_day``,
+        ``taper_before_dosng``) would otherwise be dropped silently, and with it a safety check."""
+        unknown = sorted(set(self.data) - self.known)
+        if unknown:
+            raise self.fail(unknown[0], "is not a known field; check its spelling")
+
     def tables(self, name: str) -> list[_Reader]:
         values = self.get(name, list, [])
         return [_Reader(value, self.file, f"{self.where(name)}[{index}]") for index, value in enumerate(values)]
@@ -198,7 +208,7 @@ class _Reader:
 
 
 def _screening(reader: _Reader) -> ScreeningItem:
-    return ScreeningItem(
+    item = ScreeningItem(
         id=reader.get("id", str),
         kind=ItemKind(reader.choice("kind", ItemKind)),
         text=reader.get("text", str),
@@ -208,6 +218,8 @@ def _screening(reader: _Reader) -> ScreeningItem:
         allow_not_applicable=reader.get("allow_not_applicable", bool, False),
         note=reader.get("note", str, None),
     )
+    reader.reject_unknown()
+    return item
 
 
 def _check_unique(reader: _Reader, name: str, ids: list[str]) -> None:
@@ -235,6 +247,7 @@ def parse_protocol(data: dict[str, Any], path: Path) -> Protocol:
         dosing_spacing_days=plan.positive("dosing_spacing_days", None),
         note=plan.get("note", str, None),
     )
+    plan.reject_unknown()
     if sessions.dosing < 1:
         raise plan.fail("dosing", "must be at least 1")
     screening = tuple(_screening(r) for r in top.tables("screening"))
@@ -257,6 +270,7 @@ def parse_protocol(data: dict[str, Any], path: Path) -> Protocol:
             within_days=reader.positive("within_days", None),
             setting_note=reader.get("setting_note", str, None),
         )
+        reader.reject_unknown()
         target = by_id.get(check.requirement)
         if target is None or target.kind is not ItemKind.REQUIREMENT:
             raise reader.fail(
@@ -274,6 +288,7 @@ def parse_protocol(data: dict[str, Any], path: Path) -> Protocol:
             source=reader.get("source", str),
             taper_before_dosing=reader.get("taper_before_dosing", bool, False),
         )
+        reader.reject_unknown()
         unknown = set(rule.drug_classes) - set(DRUG_CLASSES)
         if unknown:
             raise reader.fail("drug_classes", f"has unknown classes {sorted(unknown)}; use {', '.join(DRUG_CLASSES)}")
@@ -292,6 +307,7 @@ def parse_protocol(data: dict[str, Any], path: Path) -> Protocol:
             source=reader.get("source", str),
             setting_note=reader.get("setting_note", str, None),
         )
+        reader.reject_unknown()
         if limit.low is None and limit.high is None:
             raise reader.fail("high", "or low must be given")
         if limit.low is not None and limit.high is not None and limit.low >= limit.high:
@@ -311,7 +327,8 @@ def parse_protocol(data: dict[str, Any], path: Path) -> Protocol:
                 setting_note=reader.get("setting_note", str, None),
             )
         )
-    return Protocol(
+        reader.reject_unknown()
+    protocol = Protocol(
         code=top.get("code", str),
         name=top.get("name", str),
         substance=top.get("substance", str),
@@ -329,3 +346,5 @@ def parse_protocol(data: dict[str, Any], path: Path) -> Protocol:
         integration_plan_sections=top.strings("integration_plan_sections", ()),
         path=str(path),
     )
+    top.reject_unknown()
+    return protocol
