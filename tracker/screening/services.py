@@ -148,11 +148,15 @@ def answer_item(
 ) -> ScreeningAnswer:
     """Record or revise the answer to one item; the earlier answer stays in the history.
 
+    Sign-off locks the answers, except the requirements a pre-dosing check asks to be recorded again before each
+    dosing session (a pregnancy test dated within 7 days): the dosing gate tells the clinician to record those here.
+
     :raise ScreeningError: the checklist is signed off, the item is unknown, or the answer does not fit the item.
     """
-    if checklist.signed_off_at is not None:
-        raise ScreeningError("answer", "The checklist has been signed off; answers can no longer be changed.")
     item = next((i for i in protocol.screening if i.id == item_id), None)
+    renewed_before_dosing = any(check.requirement == item_id for check in protocol.pre_dosing)
+    if checklist.signed_off_at is not None and not renewed_before_dosing:
+        raise ScreeningError("answer", "The checklist has been signed off; answers can no longer be changed.")
     if item is None:
         raise ScreeningError("answer", "This item is not part of the patient's protocol.")
     _check_answer(item, given, today)
