@@ -33,12 +33,11 @@ def create_app(config_class: type[Config] | None = None, **overrides: Any) -> Fl
     _register_blueprints(app)
     _register_hooks(app)
 
-    from tracker import cli, errors, protocols, screening, security
+    from tracker import cli, errors, protocols, security
 
     app.extensions["protocols"] = protocols.load_protocols(
         [app.config["EXTRA_PROTOCOL_DIR"]] if app.config["EXTRA_PROTOCOL_DIR"] else []
     )
-    del screening  # imported for the dosing gate's guards
     errors.init_app(app)
     security.init_app(app)
     cli.init_app(app)
@@ -61,11 +60,12 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from tracker import admin, auditlog, auth, main, patients
+    from tracker import admin, auditlog, auth, main, patients, screening
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(main.bp)
     app.register_blueprint(patients.bp, url_prefix="/patients")
+    app.register_blueprint(screening.bp)  # also registers the dosing gate's guards with the workflow
     app.register_blueprint(admin.bp, url_prefix="/admin")
     app.register_blueprint(auditlog.bp, url_prefix="/audit")
 

@@ -1,0 +1,250 @@
+"""The screening checklist page: items by kind, answers with their history, bad input, sign-off, the verdict."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.conftest import audit_actions, count_queries, login
+from tracker.extensions import db
+from tracker.factories import answer_screening
+from tracker.models import AnswerValue, ScreeningAnswer, ScreeningChecklist
+from tracker.models.base import utcnow
+from tracker.screening.services import (
+    AnswerInput,
+    MedicationInput,
+    ScreeningError,
+    add_medication,
+    answer_item,
+    current_checklist,
+    sign_off,
+)
+
+PROTOCOL = "mdma-ptsd"
+EXCLUSION, REVIEW, CONSENT, CONTACT, PREGNANCY = (
+    "psychotic-disorder", "substance-use-disorder", "informed-consent", "support-contact", "pregnancy-test",
+)
+
+
+def url(people, suffix=""):
+    return f"/patients/{people.patient.id}/screening{suffix}"
+
+
+def answers(item_id: str | None = None) -> int:
+    query = select(func.count()).select_from(ScreeningAnswer)
+    if item_id:
+        query = query.where(ScreeningAnswer.item_id == item_id)
+    return db.session.scalar(query)
+
+
+def checklist(people) -> ScreeningChecklist:
+    db.session.expire_all()
+    found = current_checklist(db.session, people.patient)
+    assert found is not None
+    return found
+
+
+def today() -> str:
+    return utcnow().date().isoformat()
+
+
+def test_it_groups_the_items_by_kind_with_text_and_source(client, people, protocols):
+    login(client, people.lead)
+    page = client.get(url(people))
+    assert page.status_code == 200
+    text = page.text
+    headings = ["Absolute exclusions", "Items needing a supervisor&#39;s review", "Requirements"]
+    assert [text.index(h) for h in headings] == sorted(text.index(h) for h in headings)
+    for item in protocols[PROTOCOL].screening:
+        assert f'id="item-{item.id}"' in text
+    assert "Source: [V] [75]" in text
+    assert "Eligibility: <span class=\"text-uppercase\">Incomplete</span>" in text
+    assert "Not answered yet: Personal history of a primary psychotic disorder" in text
+
+
+def test_viewing_the_checklist_is_audited(client, people):
+    login(client, people.co_therapist)
+    client.get(url(people))
+    assert audit_actions()[-1] == "screening.view"
+
+
+def test_it_saves_an_answer_and_keeps_every_revision(client, people):
+    login(client, people.lead)
+    first = client.post(url(people, f"/items/{REVIEW}"), data={f"{REVIEW}-answer": "no"})
+    assert first.status_code == 302 and first.location.endswith(f"/screening#item-{REVIEW}")
+    login(client, people.co_therapist)
+    second = client.post(
+        url(people, f"/items/{REVIEW}"), data={f"{REVIEW}-answer": "yes", f"{REVIEW}-note": "Alcohol, in remission"}
+    )
+    assert second.status_code == 302
+    assert answers(REVIEW) == 2
+    assert audit_actions()[-2:] == ["screening.answer", "screening.answer"]
+    page = client.get(second.location).text
+    assert "Answer: Yes</strong>" in page and "by Cody Co" in page
+    assert "“Alcohol, in remission”" in page
+    assert "History (2 answers)" in page
+    history = page[page.index("History (2 answers)"):]
+    assert "No <span class=\"text-body-secondary\">by Lena Lead" in history  # the earlier answer stays visible
+
+
+def test_it_records_a_requirement_with_its_value_and_date(client, people):
+    login(client, people.lead)
+    response = client.post(
+        url(people, f"/items/{CONSENT}"),
+        data={f"{CONSENT}-answer": "recorded", f"{CONSENT}-value": "signed", f"{CONSENT}-done_on": today()},
+    )
+    assert response.status_code == 302
+    row = db.session.scalar(select(ScreeningAnswer).where(ScreeningAnswer.item_id == CONSENT))
+    assert (row.answer, row.value, row.done_on.isoformat()) == (AnswerValue.RECORDED, "signed", today())
+    assert f"Recorded: signed, done {today()}" in client.get(response.location).text
+
+
+def test_a_requirement_that_allows_it_can_be_marked_not_applicable(client, people):
+    login(client, people.lead)
+    response = client.post(url(people, f"/items/{PREGNANCY}"), data={f"{PREGNANCY}-answer": "not_applicable"})
+    assert response.status_code == 302
+    assert answers(PREGNANCY) == 1
+
+
+BAD_ANSWERS = [
+    (REVIEW, {"answer": ""}, "answer", "Choose yes or no."),
+    (REVIEW, {"answer": "maybe"}, "answer", "Not a valid choice"),
+    (EXCLUSION, {"answer": "recorded"}, "answer", "Not a valid choice"),
+    (REVIEW, {"answer": "no", "note": "x" * 2001}, "note", "Use at most 2000 characters."),
+    (REVIEW, {"answer": "no", "note": "a\x00b"}, "note", "Remove the invisible control characters"),
+    (CONSENT, {"answer": "recorded", "done_on": "2026-01-01"}, "value", "Choose the value or result."),
+    (CONSENT, {"answer": "recorded", "value": "perhaps", "done_on": "2026-01-01"}, "value", "Not a valid choice"),
+    (CONTACT, {"answer": "recorded", "done_on": "2026-01-01"}, "value", "Record the value or result."),
+    (CONTACT, {"answer": "recorded", "value": "x" * 201, "done_on": "2026-01-01"}, "value", "at most 200"),
+    (CONTACT, {"answer": "recorded", "value": "Kim Ash"}, "done_on", "Enter the date it was done."),
+    (CONTACT, {"answer": "recorded", "value": "Kim Ash", "done_on": "01/02/2026"}, "done_on", "Not a valid date"),
+    (CONTACT, {"answer": "recorded", "value": "Kim Ash", "done_on": "2999-01-01"}, "done_on", "in the future"),
+    (CONTACT, {"answer": "not_applicable"}, "answer", "Not a valid choice"),  # not offered for this item
+]
+
+
+@pytest.mark.parametrize("item_id,data,field,message", BAD_ANSWERS)
+def test_bad_answers_are_refused_next_to_the_field_and_nothing_is_saved(client, people, item_id, data, field, message):
+    login(client, people.lead)
+    response = client.post(url(people, f"/items/{item_id}"), data={f"{item_id}-{k}": v for k, v in data.items()})
+    assert response.status_code == 422
+    assert f'id="{item_id}-{field}-error"' in response.text
+    error = response.text.split(f'id="{item_id}-{field}-error">', 1)[1].split("</div>", 1)[0]
+    assert message in error
+    assert 'aria-invalid="true"' in response.text
+    assert answers() == 0
+
+
+def test_an_unknown_item_is_not_found(client, people):
+    login(client, people.lead)
+    assert client.post(url(people, "/items/no-such-item"), data={"no-such-item-answer": "no"}).status_code == 404
+    assert answers() == 0
+
+
+def test_sign_off_is_refused_while_items_are_unanswered(client, people):
+    login(client, people.lead)
+    client.post(url(people, f"/items/{REVIEW}"), data={f"{REVIEW}-answer": "no"})
+    response = client.post(url(people, "/sign-off"), data={"confirm": "y"})
+    assert response.status_code == 422
+    assert 'id="confirm-error"' in response.text and "Answer every item first (14 left)." in response.text
+    assert checklist(people).signed_off_at is None
+
+
+def test_sign_off_needs_the_confirmation(client, people, protocols):
+    answer_screening(people.patient, people.lead, protocols[PROTOCOL])
+    db.session.commit()
+    login(client, people.lead)
+    response = client.post(url(people, "/sign-off"), data={})
+    assert response.status_code == 422 and "Tick the box to confirm the sign-off." in response.text
+    assert checklist(people).signed_off_at is None
+
+
+def test_sign_off_locks_the_answers(client, people, protocols):
+    answer_screening(people.patient, people.lead, protocols[PROTOCOL])
+    db.session.commit()
+    login(client, people.lead)
+    response = client.post(url(people, "/sign-off"), data={"confirm": "y"})
+    assert response.status_code == 302
+    assert audit_actions()[-1] == "screening.sign_off"
+    page = client.get(response.location).text
+    assert "Signed off <span class=\"text-body-secondary\">by Lena Lead" in page
+    assert "Eligibility: <span class=\"text-uppercase\">Eligible</span>" in page
+    assert f'action="/patients/{people.patient.id}/screening/items/{EXCLUSION}"' not in page  # no answer form
+    before = answers()
+    refused = client.post(url(people, f"/items/{EXCLUSION}"), data={f"{EXCLUSION}-answer": "yes"})
+    assert refused.status_code == 422
+    assert "answers can no longer be changed" in refused.text and f'id="{EXCLUSION}-answer-error"' in refused.text
+    assert answers() == before
+    again = client.post(url(people, "/sign-off"), data={"confirm": "y"})
+    assert again.status_code == 422 and "already signed off" in again.text
+
+
+def test_a_test_repeated_before_each_dosing_session_can_be_recorded_after_sign_off(people, protocols):
+    """The dosing gate asks for a pregnancy test dated within 7 days of each session: sign-off must not lock it."""
+    protocol = protocols[PROTOCOL]
+    answer_screening(people.patient, people.lead, protocol)
+    sheet = checklist(people)
+    sign_off(people.lead, sheet, protocol)
+    today_ = utcnow().date()
+    answer_item(people.lead, sheet, protocol, PREGNANCY, AnswerInput(AnswerValue.RECORDED, "negative", today_), today_)
+    with pytest.raises(ScreeningError, match="signed off"):
+        answer_item(people.lead, sheet, protocol, CONTACT, AnswerInput(AnswerValue.RECORDED, "Kim", today_), today_)
+
+
+def test_the_page_still_offers_the_repeated_test_after_sign_off(client, people, protocols):
+    protocol = protocols[PROTOCOL]
+    answer_screening(people.patient, people.lead, protocol)
+    sign_off(people.lead, checklist(people), protocol)
+    db.session.commit()
+    login(client, people.lead)
+    page = client.get(url(people)).text
+    assert f'action="/patients/{people.patient.id}/screening/items/{PREGNANCY}"' in page
+    assert f'action="/patients/{people.patient.id}/screening/items/{CONTACT}"' not in page
+    response = client.post(
+        url(people, f"/items/{PREGNANCY}"),
+        data={f"{PREGNANCY}-answer": "recorded", f"{PREGNANCY}-value": "negative", f"{PREGNANCY}-done_on": today()},
+    )
+    assert response.status_code == 302
+    assert answers(PREGNANCY) == 2
+
+
+def test_an_absolute_exclusion_offers_discontinue_or_change_of_protocol(client, people, protocols):
+    answer_screening(people.patient, people.lead, protocols[PROTOCOL], yes=(EXCLUSION,))
+    db.session.commit()
+    login(client, people.supervisor)
+    page = client.get(url(people)).text
+    assert "Eligibility: <span class=\"text-uppercase\">Ineligible</span>" in page
+    assert "Absolute exclusion: Personal history of a primary psychotic disorder" in page
+    options = page[page.index('id="exclusion-options"'):]
+    assert f'href="/patients/{people.patient.id}#phase-heading">Discontinue the patient' in options
+    assert f'href="/patients/{people.patient.id}/edit">Change the protocol' in options
+    assert f"/screening/items/{EXCLUSION}/review" not in page  # never reviewable
+
+
+def test_a_matching_medication_raises_the_item_on_the_checklist(client, people, protocols):
+    add_medication(people.lead, people.patient, MedicationInput("Sertraline", "ssri", "50 mg"))
+    db.session.commit()
+    login(client, people.lead)
+    page = client.get(url(people)).text
+    item = page[page.index('id="item-psychiatric-medication-taper"'):]
+    item = item[: item.index("</li>")]
+    assert "Raised by a current medication" in item and "Sertraline" in item
+    assert "Needs a supervisor&#39;s review: Takes a psychiatric medication" in page
+    assert "(raised by a current medication)" in page
+
+
+def test_the_checklist_runs_the_same_queries_for_short_and_long_histories(client, people, protocols):
+    protocol = protocols[PROTOCOL]
+    login(client, people.supervisor)
+    with count_queries() as small:
+        assert client.get(url(people)).status_code == 200
+    for _ in range(5):
+        answer_screening(people.patient, people.lead, protocol, yes=(REVIEW, "maoi"))
+        answer_screening(people.patient, people.co_therapist, protocol)
+    for number in range(15):
+        add_medication(people.lead, people.patient, MedicationInput(f"Drug {number}", "ssri" if number % 2 else "maoi"))
+    db.session.commit()
+    with count_queries() as large:
+        assert client.get(url(people)).status_code == 200
+    assert len(small) == len(large)
+    assert len(small) <= 14

@@ -1,0 +1,230 @@
+"""What the screening pages show, loaded in a constant number of queries: one patient's screening state, and the
+supervisor's queue of review items waiting for a decision.
+
+Reads only: the pages audit what they show, and changes go through ``tracker.screening.services``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from flask_sqlalchemy.pagination import Pagination
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from tracker import eligibility
+from tracker.database import AnySession
+from tracker.models import (
+    AnswerValue,
+    CareTeamMember,
+    Medication,
+    Patient,
+    Phase,
+    ScreeningAnswer,
+    ScreeningChecklist,
+    ScreeningReview,
+    User,
+)
+from tracker.permissions import patient_scope
+from tracker.protocols import InteractionRule, ItemKind, Protocol, ScreeningItem
+from tracker.screening.services import (
+    assess,
+    current_checklist,
+    latest_answers,
+    latest_reviews,
+    may_review,
+    medication_facts,
+    medications_of,
+)
+
+#: The groups of the checklist page, in the order a screening is usually worked through.
+KIND_HEADINGS = {
+    ItemKind.EXCLUSION: "Absolute exclusions",
+    ItemKind.REVIEW: "Items needing a supervisor's review",
+    ItemKind.REQUIREMENT: "Requirements",
+}
+
+
+@dataclass(frozen=True)
+class ScreeningState:
+    """A patient's screening as the pages show it: the checklist, its history, medications and the verdict."""
+
+    protocol: Protocol
+    checklist: ScreeningChecklist | None
+    medications: list[Medication]
+    assessment: eligibility.Eligibility
+    #: Item id -> the current medications that raise it through an interaction rule.
+    raised: dict[str, list[Medication]] = field(default_factory=dict)
+    answers: dict[str, ScreeningAnswer] = field(default_factory=dict)
+    reviews: dict[str, ScreeningReview] = field(default_factory=dict)
+    #: Item id -> every answer given, newest first.
+    history: dict[str, list[ScreeningAnswer]] = field(default_factory=dict)
+    #: Item id -> every review decision, newest first.
+    decisions: dict[str, list[ScreeningReview]] = field(default_factory=dict)
+
+    @property
+    def signed_off(self) -> bool:
+        return self.checklist is not None and self.checklist.signed_off_at is not None
+
+    @property
+    def groups(self) -> list[tuple[str, list[ScreeningItem]]]:
+        return [
+            (heading, [item for item in self.protocol.screening if item.kind is kind])
+            for kind, heading in KIND_HEADINGS.items()
+            if any(item.kind is kind for item in self.protocol.screening)
+        ]
+
+    @property
+    def excluded(self) -> list[ScreeningItem]:
+        """Absolute exclusions that hold: the patient cannot continue under this protocol."""
+        ids = {r.item_id for r in self.assessment.reasons if r.status is eligibility.Status.INELIGIBLE}
+        return [item for item in self.protocol.screening if item.id in ids and item.kind is ItemKind.EXCLUSION]
+
+    @property
+    def revisable_after_sign_off(self) -> frozenset[str]:
+        """Requirements a pre-dosing check asks to be recorded again before each dosing session."""
+        return frozenset(check.requirement for check in self.protocol.pre_dosing)
+
+    def may_answer(self, item: ScreeningItem) -> bool:
+        return self.checklist is not None and (not self.signed_off or item.id in self.revisable_after_sign_off)
+
+
+def build_state(
+    protocol: Protocol, checklist: ScreeningChecklist | None, medications: Sequence[Medication], today: date
+) -> ScreeningState:
+    """The state from rows already loaded (no queries)."""
+    by_id = {m.id: m for m in medications}
+    raised_ids = eligibility.raised_by_medications(protocol, medication_facts(medications, today))
+    history: dict[str, list[ScreeningAnswer]] = {}
+    decisions: dict[str, list[ScreeningReview]] = {}
+    if checklist is not None:
+        for answer in reversed(checklist.answers):
+            history.setdefault(answer.item_id, []).append(answer)
+        for review in reversed(checklist.reviews):
+            decisions.setdefault(review.item_id, []).append(review)
+    return ScreeningState(
+        protocol=protocol,
+        checklist=checklist,
+        medications=list(medications),
+        assessment=assess(checklist, protocol, medications, today),
+        raised={item_id: [by_id[i] for i in ids] for item_id, ids in raised_ids.items()},
+        answers=latest_answers(checklist) if checklist else {},
+        reviews=latest_reviews(checklist) if checklist else {},
+        history=history,
+        decisions=decisions,
+    )
+
+
+def screening_state(session: AnySession, patient: Patient, protocol: Protocol, today: date) -> ScreeningState:
+    """The patient's current screening, in four queries whatever the length of its history."""
+    checklist = current_checklist(session, patient)
+    return build_state(protocol, checklist, medications_of(session, [patient.id])[patient.id], today)
+
+
+def interactions_of(
+    protocol: Protocol, medications: Sequence[Medication], today: date
+) -> dict[int, list[tuple[InteractionRule, ScreeningItem]]]:
+    """Medication id -> the protocol's interaction rules it matches (current medications only), each paired with
+    the screening item it raises: ``[(rule, item), ...]``."""
+    result: dict[int, list[tuple[InteractionRule, ScreeningItem]]] = {}
+    for fact in medication_facts(medications, today):
+        if fact.current:
+            result[fact.id] = [
+                (rule, protocol.item(rule.raises)) for rule in protocol.interactions if eligibility.matches(rule, fact)
+            ]
+    return result
+
+
+@dataclass(frozen=True)
+class PendingReview:
+    """One flagged review item waiting for a supervisor's decision."""
+
+    patient: Patient
+    item: ScreeningItem
+    #: Since when the decision has been waiting: the newest of the "yes" answer and the raising medications,
+    #: because a decision holds only for what it was made about.
+    since: datetime
+    answer: ScreeningAnswer | None
+    medications: list[Medication]
+
+
+#: Final phases: a patient there will never be dosed again, so a waiting review is moot.
+FINAL_PHASES = (Phase.COMPLETED, Phase.DISCONTINUED)
+
+
+def _reviewable_patients(session: AnySession, actor: User) -> list[Patient]:
+    supervised_on_team = select(CareTeamMember.patient_id).join(User, User.id == CareTeamMember.user_id).where(
+        User.supervisor_id == actor.id
+    )
+    rows = session.scalars(
+        select(Patient)
+        .where(patient_scope(actor), Patient.id.in_(supervised_on_team), Patient.phase.not_in(FINAL_PHASES))
+        .options(selectinload(Patient.care_team).joinedload(CareTeamMember.user))
+    )
+    return [patient for patient in rows if may_review(actor, patient.care_team)]
+
+
+def _current_checklists(session: AnySession, patient_ids: Sequence[int]) -> dict[int, ScreeningChecklist]:
+    """Each patient's newest checklist for their current protocol (as ``current_checklist``), in three queries."""
+    newest = (
+        select(func.max(ScreeningChecklist.id))
+        .join(Patient, Patient.id == ScreeningChecklist.patient_id)
+        .where(
+            ScreeningChecklist.patient_id.in_(patient_ids),
+            ScreeningChecklist.protocol_code == Patient.protocol_code,
+        )
+        .group_by(ScreeningChecklist.patient_id)
+    )
+    rows = session.scalars(
+        select(ScreeningChecklist)
+        .where(ScreeningChecklist.id.in_(newest))
+        .options(
+            selectinload(ScreeningChecklist.answers).joinedload(ScreeningAnswer.answered_by),
+            selectinload(ScreeningChecklist.reviews),
+        )
+    )
+    return {checklist.patient_id: checklist for checklist in rows}
+
+
+def pending_reviews(
+    session: AnySession, actor: User, protocols: dict[str, Protocol], today: date
+) -> list[PendingReview]:
+    """Every review item waiting for a decision ``actor`` may make (``may_review``), oldest first.
+
+    A constant number of queries whatever the caseload: the patients with their care teams, their checklists
+    with answers and reviews, and their medications.
+    """
+    patients = _reviewable_patients(session, actor)
+    ids = [p.id for p in patients]
+    checklists = _current_checklists(session, ids) if ids else {}
+    medications = medications_of(session, ids) if ids else {}
+    waiting: list[PendingReview] = []
+    for patient in patients:
+        protocol = protocols.get(patient.protocol_code)
+        checklist = checklists.get(patient.id)
+        if protocol is None or checklist is None:
+            continue
+        state = build_state(protocol, checklist, medications[patient.id], today)
+        for item_id in state.assessment.pending_reviews:
+            answer = state.answers.get(item_id)
+            flagged_by = answer if answer is not None and answer.answer is AnswerValue.YES else None
+            raising = state.raised.get(item_id, [])
+            times = [m.created_at for m in raising] + ([flagged_by.answered_at] if flagged_by else [])
+            waiting.append(PendingReview(patient, protocol.item(item_id), max(times), flagged_by, raising))
+    return sorted(waiting, key=lambda row: (row.since, row.patient.id, row.item.id))
+
+
+class ListPagination(Pagination):
+    """Pages over a list already in memory (the queue is computed in Python, after a constant number of
+    queries), with the same interface as ``db.paginate`` for the pagination macro."""
+
+    def _query_items(self) -> list[Any]:
+        items: list[Any] = self._query_args["items"]
+        start = (self.page - 1) * self.per_page
+        return items[start : start + self.per_page]
+
+    def _query_count(self) -> int:
+        return len(self._query_args["items"])
