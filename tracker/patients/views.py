@@ -11,6 +11,7 @@ from wtforms import SelectChoice
 from tracker import audit
 from tracker.extensions import db
 from tracker.models import Patient, Phase, User
+from tracker.models.base import utcnow
 from tracker.patients import bp
 from tracker.patients.forms import PageArgs, PatientForm, PhaseForm, SearchForm
 from tracker.patients.services import (
@@ -28,6 +29,9 @@ from tracker.patients.services import (
 )
 from tracker.permissions import CLINICAL_ROLES, require_role
 from tracker.protocols import Protocol
+from tracker.screening.queries import screening_state
+from tracker.sessions.forms import SessionForm
+from tracker.sessions.services import SessionError, log_session, preparation_held, sessions_of
 from tracker.workflow import TransitionError, allowed_targets
 
 SEARCH_KEY = "patient_search"  # kept in the session, so names typed into search never appear in URLs or logs
@@ -134,9 +138,12 @@ def detail(patient_id: int) -> ResponseReturnValue:
     return _render_detail(patient, PhaseForm())
 
 
-def _render_detail(patient: Patient, phase_form: PhaseForm, status: int = 200) -> ResponseReturnValue:
+def _render_detail(
+    patient: Patient, phase_form: PhaseForm, status: int = 200, session_form: SessionForm | None = None
+) -> ResponseReturnValue:
     """The patient page. The move form offers every other phase, so a refused move is explained, not hidden;
-    it starts on the first move the rules allow."""
+    it starts on the first move the rules allow. The screening verdict and the sessions held are shown beside it,
+    since they are what the dosing gate asks for."""
     allowed = sorted(allowed_targets(patient), key=list(Phase).index)
     phase_form.target.choices = [SelectChoice(p.value, p.label) for p in Phase if p is not patient.phase]
     if phase_form.target.data is None and allowed:
@@ -145,9 +152,19 @@ def _render_detail(patient: Patient, phase_form: PhaseForm, status: int = 200) -
         "Allowed next: " + ", ".join(p.label.lower() for p in allowed) + "." if allowed else ""
     )
     protocol = _protocols().get(patient.protocol_code)
+    screening = screening_state(db.session, patient, protocol, utcnow().date()) if protocol else None
+    sessions = sessions_of(db.session, patient)
     return (
         render_template(
-            "patients/detail.html", patient=patient, protocol=protocol, phase_form=phase_form, allowed=allowed
+            "patients/detail.html",
+            patient=patient,
+            protocol=protocol,
+            phase_form=phase_form,
+            allowed=allowed,
+            screening=screening,
+            sessions=sessions,
+            preparation_held=preparation_held(sessions),
+            session_form=session_form or SessionForm(formdata=None),
         ),
         status,
     )
@@ -219,3 +236,20 @@ def move_phase(patient_id: int) -> ResponseReturnValue:
         flash(f"Moved to {patient.phase.label.lower()}.", "success")
         return redirect(url_for("patients.detail", patient_id=patient.id))
     return _render_detail(patient, form, 422)
+
+
+@bp.route("/<int:patient_id>/sessions", methods=["POST"])
+@require_role(*CLINICAL_ROLES)
+def log_session_held(patient_id: int) -> ResponseReturnValue:
+    patient = load_for_page(_actor(), patient_id)
+    form = SessionForm()
+    if form.validate_on_submit():
+        try:
+            held = log_session(_actor(), patient, form.to_input(), utcnow())
+        except SessionError as error:
+            getattr(form, error.field).errors.append(str(error))
+        else:
+            db.session.commit()
+            flash(f"{held.kind.label} session logged.", "success")
+            return redirect(url_for("patients.detail", patient_id=patient.id, _anchor="sessions-heading"))
+    return _render_detail(patient, PhaseForm(formdata=None), 422, session_form=form)
