@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -199,4 +200,16 @@ def test_a_protocol_file_mistake_names_file_and_field(tmp_path: Path, change, me
 def test_a_misspelt_field_stops_start_up(tmp_path: Path):
     (tmp_path / "custom.toml").write_text(FULL.replace("within_days = 30", "within_day = 30"))
     with pytest.raises(ProtocolError, match=r"custom\.toml: field 'pre_dosing\[0\]\.within_day' is not a known"):
+        create_app(TestConfig, EXTRA_PROTOCOL_DIR=str(tmp_path))
+
+
+@pytest.mark.parametrize("extra,message", [
+    ('\n[[interactions]]\nid = "x"\ndrug_names = [""]\nraises = "consent"\nnote = "n"\nsource = "s"\n',
+     "field 'interactions[0].drug_names' must not hold an empty name"),
+    ('\n[[pre_dosing]]\nid = "p"\ntext = "t"\nrequirement = "consent"\nsource = "s"\n' * 2,
+     "field 'pre_dosing[1].id' repeats 'p'"),
+])
+def test_rules_that_would_misfire_are_refused(tmp_path: Path, extra, message):
+    (tmp_path / "custom.toml").write_text(VALID + extra)
+    with pytest.raises(ProtocolError, match=re.escape(message)):
         create_app(TestConfig, EXTRA_PROTOCOL_DIR=str(tmp_path))

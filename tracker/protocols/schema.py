@@ -294,10 +294,14 @@ def parse_protocol(data: dict[str, Any], path: Path) -> Protocol:
             raise reader.fail("drug_classes", f"has unknown classes {sorted(unknown)}; use {', '.join(DRUG_CLASSES)}")
         if not rule.drug_classes and not rule.drug_names:
             raise reader.fail("drug_classes", "or drug_names must name at least one drug")
+        if any(not name.strip() for name in rule.drug_names):
+            raise reader.fail("drug_names", "must not hold an empty name (it would match every medication)")
         raised = by_id.get(rule.raises)
         if raised is None or raised.kind is ItemKind.REQUIREMENT:
             raise reader.fail("raises", f"must name an exclusion or review item of this protocol, got {rule.raises!r}")
         interactions.append(rule)
+    _check_unique(top, "pre_dosing", [check.id for check in pre_dosing])
+    _check_unique(top, "interactions", [rule.id for rule in interactions])
     vital_limits = []
     for reader in top.tables("vital_limits"):
         limit = VitalLimit(
