@@ -34,6 +34,7 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 STARTUP_SECONDS = 60
+BLOCKING_IMPACTS = ("serious", "critical")
 
 
 def _unavailable(reason: str) -> None:
@@ -137,3 +138,17 @@ def page(browser: Any, live_server: str) -> Iterator[Any]:
     finally:
         context.close()
     assert not problems, "the browser reported problems:\n" + "\n".join(problems)
+
+
+def check_accessibility(page: Any, checked: list[str]) -> None:
+    """Run axe-core on the page as it is now; fail on any serious or critical violation."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    violations = Axe().run(page).response["violations"]
+    blocking = [v for v in violations if v["impact"] in BLOCKING_IMPACTS]
+    checked.append(page.url)
+    assert not blocking, f"axe found serious or critical problems on {page.url}:\n" + "\n".join(
+        f"- {v['id']} ({v['impact']}): {v['help']} [{v['helpUrl']}]\n    at "
+        + ", ".join(" ".join(map(str, node["target"])) for node in v["nodes"])
+        for v in blocking
+    )

@@ -24,12 +24,20 @@ PASSWORD = "correct horse battery"
 THERAPIST = "browser.therapist"
 THERAPIST_NAME = "Tess Therapist"
 CO_THERAPIST_NAME = "Cole Cotherapist"
+SUPERVISOR = "browser.sup"
+SUPERVISOR_NAME = "Sara Supervisor"
+# The screening walkthrough's patient: in preparation, on a protocol with one preparation session and no co-therapy.
+GATE_PROTOCOL = "ketamine-iv-trd"
+GATE_GIVEN_NAME = "Kim"
+GATE_FAMILY_NAME = "Gatekeeper"
 
 
 def seed(app: Flask) -> None:
     protocols = app.extensions["protocols"]
     clinic = make_clinic("Browser Test Clinic")
-    supervisor = make_user(clinic, Role.SUPERVISOR, username="browser.sup", full_name="Sara Supervisor")
+    supervisor = make_user(
+        clinic, Role.SUPERVISOR, username=SUPERVISOR, full_name=SUPERVISOR_NAME, password=PASSWORD
+    )
     therapist = make_user(
         clinic,
         Role.THERAPIST,
@@ -43,6 +51,15 @@ def seed(app: Flask) -> None:
     )
     # One patient already on the caseload, so the list page shows its table rather than the empty state.
     make_patient(therapist, co, protocols=protocols, given_name="Existing", family_name="Caseload")
+    # Screened, reviewed and moved to dosing by test_screening_gate; nothing else touches this patient.
+    make_patient(
+        therapist,
+        protocols=protocols,
+        protocol_code=GATE_PROTOCOL,
+        given_name=GATE_GIVEN_NAME,
+        family_name=GATE_FAMILY_NAME,
+        record_number="BRW-GATE-1",
+    )
     db.session.commit()
 
 

@@ -8,26 +8,10 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import ARTIFACTS
+from tests.browser.conftest import ARTIFACTS, check_accessibility
 from tests.browser.server import CO_THERAPIST_NAME, PASSWORD, THERAPIST, THERAPIST_NAME
 
 pytestmark = pytest.mark.browser
-
-BLOCKING_IMPACTS = ("serious", "critical")
-
-
-def check_accessibility(page: Any, checked: list[str]) -> None:
-    """Run axe-core on the page as it is now; fail on any serious or critical violation."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    violations = Axe().run(page).response["violations"]
-    blocking = [v for v in violations if v["impact"] in BLOCKING_IMPACTS]
-    checked.append(page.url)
-    assert not blocking, f"axe found serious or critical problems on {page.url}:\n" + "\n".join(
-        f"- {v['id']} ({v['impact']}): {v['help']} [{v['helpUrl']}]\n    at "
-        + ", ".join(" ".join(map(str, node["target"])) for node in v["nodes"])
-        for v in blocking
-    )
 
 
 def test_enrol_refused_move_allowed_move_sign_out(page: Any) -> None:
