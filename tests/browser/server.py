@@ -8,7 +8,6 @@ separate process keeps it clear of the main suite's per-test session swapping on
 from __future__ import annotations
 
 import os
-import sys
 
 from flask import Flask
 from flask_migrate import upgrade
@@ -77,4 +76,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
