@@ -53,6 +53,25 @@ def env_str(name: str, default: str) -> str:
     return os.environ.get(name, default)
 
 
+def env_int_list(name: str, default: tuple[int, ...], minimum: int = 0) -> tuple[int, ...]:
+    """Comma-separated whole numbers ("90,180"); an empty value means none."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    values = []
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        try:
+            value = int(part)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name} must be whole numbers separated by commas, got {raw!r}") from None
+        if value < minimum:
+            raise ImproperlyConfigured(f"{name} values must be at least {minimum}, got {value}")
+        values.append(value)
+    return tuple(values)
+
+
 def env_secret(name: str) -> str | None:
     """Read a secret from ``NAME`` or from the file named by ``NAME_FILE`` (as container secrets are mounted)."""
     path = os.environ.get(f"{name}_FILE")
@@ -111,6 +130,26 @@ class Config:
     # Where the protocol templates are read from, in addition to the ones the package ships.
     EXTRA_PROTOCOL_DIR: str | None = None
 
+    # When outcome measures are due (tracker/schedule.py). DOMAIN.md gives the timepoints of each protocol but no
+    # windows around them [U], so every window is a clinic setting, in days.
+    #: A baseline result counts if dated at most this long before the first dosing session.
+    MEASURE_BASELINE_MAX_AGE_DAYS = 30
+    #: "After each dosing" is due from the day after a dosing session for this long (or until the next one).
+    MEASURE_AFTER_DOSING_WINDOW_DAYS = 14
+    #: Until the patient is moved to completed, treatment is expected to end this long after the last planned
+    #: dosing session (MAPP's integration after the third session took about a month [V] DOMAIN.md [41]).
+    MEASURE_END_OF_TREATMENT_AFTER_LAST_DOSING_DAYS = 28
+    #: The end-of-treatment measure counts this many days either side of the end of treatment.
+    MEASURE_END_OF_TREATMENT_WINDOW_DAYS = 14
+    #: Follow-ups, in days after the end of treatment, and the window either side of each.
+    MEASURE_FOLLOW_UP_DAYS: tuple[int, ...] = (90, 180)
+    MEASURE_FOLLOW_UP_WINDOW_DAYS = 14
+    MEASURE_RESULTS_PER_PAGE = 25
+    SAFETY_ALERTS_PER_PAGE = 25
+
+    #: The crisis line printed in every integration plan (local to the clinic, so no default; DOMAIN.md 5.18).
+    CRISIS_LINE = ""
+
     @classmethod
     def load(cls) -> dict[str, Any]:
         """Read the environment into a plain dict of settings for ``app.config.from_mapping``."""
@@ -121,6 +160,16 @@ class Config:
         settings["IDLE_TIMEOUT"] = timedelta(minutes=idle)
         settings["RATELIMIT_STORAGE_URI"] = env_str("RATELIMIT_STORAGE_URI", cls.RATELIMIT_STORAGE_URI)
         settings["EXTRA_PROTOCOL_DIR"] = os.environ.get("PROTOCOL_DIR") or cls.EXTRA_PROTOCOL_DIR
+        for name, minimum in (
+            ("MEASURE_BASELINE_MAX_AGE_DAYS", 0),
+            ("MEASURE_AFTER_DOSING_WINDOW_DAYS", 1),
+            ("MEASURE_END_OF_TREATMENT_AFTER_LAST_DOSING_DAYS", 0),
+            ("MEASURE_END_OF_TREATMENT_WINDOW_DAYS", 0),
+            ("MEASURE_FOLLOW_UP_WINDOW_DAYS", 0),
+        ):
+            settings[name] = env_int(name, getattr(cls, name), minimum=minimum)
+        settings["MEASURE_FOLLOW_UP_DAYS"] = env_int_list("MEASURE_FOLLOW_UP_DAYS", cls.MEASURE_FOLLOW_UP_DAYS, 1)
+        settings["CRISIS_LINE"] = env_str("CRISIS_LINE", cls.CRISIS_LINE).strip()
         # The signed cookie outlives the server-side session by an hour, so the server (which can say why the
         # session ended) is what ends it.
         settings["PERMANENT_SESSION_LIFETIME"] = settings["ABSOLUTE_SESSION_LIFETIME"] + timedelta(hours=1)

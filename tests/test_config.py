@@ -55,3 +55,23 @@ def test_the_idle_timeout_is_configurable(monkeypatch):
 
     monkeypatch.setenv("IDLE_TIMEOUT_MINUTES", "5")
     assert DevelopmentConfig.load()["IDLE_TIMEOUT"].total_seconds() == 300
+
+
+def test_the_measure_windows_are_read_strictly(monkeypatch):
+    from config import DevelopmentConfig
+
+    monkeypatch.setenv("MEASURE_FOLLOW_UP_DAYS", "30, 90,180")
+    monkeypatch.setenv("MEASURE_AFTER_DOSING_WINDOW_DAYS", "7")
+    monkeypatch.setenv("CRISIS_LINE", "  Crisis line 0800 000 000 ")
+    settings = DevelopmentConfig.load()
+    assert settings["MEASURE_FOLLOW_UP_DAYS"] == (30, 90, 180)
+    assert settings["MEASURE_AFTER_DOSING_WINDOW_DAYS"] == 7
+    assert settings["CRISIS_LINE"] == "Crisis line 0800 000 000"
+    monkeypatch.setenv("MEASURE_FOLLOW_UP_DAYS", "90,soon")
+    with pytest.raises(ImproperlyConfigured, match="MEASURE_FOLLOW_UP_DAYS must be whole numbers"):
+        DevelopmentConfig.load()
+    monkeypatch.setenv("MEASURE_FOLLOW_UP_DAYS", "")
+    assert DevelopmentConfig.load()["MEASURE_FOLLOW_UP_DAYS"] == ()
+    monkeypatch.setenv("MEASURE_AFTER_DOSING_WINDOW_DAYS", "0")
+    with pytest.raises(ImproperlyConfigured, match="MEASURE_AFTER_DOSING_WINDOW_DAYS must be at least 1"):
+        DevelopmentConfig.load()
