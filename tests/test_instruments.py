@@ -372,3 +372,23 @@ def test_without_change_rules_only_the_difference_is_given(code):
 def test_change_refuses_what_it_cannot_read(code, baseline, current, message):
     with pytest.raises(ScoringError, match=message):
         change(code, baseline, current)
+
+
+@pytest.mark.parametrize(
+    ("code", "answers", "item"),
+    [
+        ("phq9", [0, 0, None, 0, 0, 0, 0, 0, 0], 3),
+        ("phq9", [0, 0, 0, 0, 0, 0, 0, 0, 4], 9),
+        ("pcl5", [0] * 19 + ["2"], 20),
+        ("cssrs", ["no", "no", "no", None, None, "no"], 3),
+        ("cssrs", ["no", "yes", "no", "no", "no", "maybe"], 6),
+        ("phq9", [0] * 8, None),
+    ],
+)
+def test_a_scoring_error_names_the_item_for_the_form(code, answers, item):
+    """The recording form shows the message next to ``error.item``."""
+    with pytest.raises(ScoringError) as caught:
+        score(code, answers)
+    assert caught.value.item == item
+    if item is not None:
+        assert f"item {item}:" in str(caught.value)

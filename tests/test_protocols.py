@@ -174,6 +174,10 @@ def _with(old: str, new: str):
     (_with('timepoints = ["baseline"]', 'timepoints = ["weekly"]'),
      "custom.toml: field 'measures[0].timepoints' must be some of baseline"),
     (_with('timepoints = ["baseline"]', "timepoints = []"), "custom.toml: field 'measures[0].timepoints' must be some"),
+    # A misspelt instrument would drop the measure from the schedule and the dosing gate.
+    (_with('instrument = "phq9"', 'instrument = "phq-9"'),
+     "custom.toml: field 'measures[0].instrument' must be one of cssrs, gad7, madrs, pcl5, phq9, qids_sr16, "
+     "got 'phq-9'"),
     # A misspelt optional field would silently drop what it sets (a time window, a taper): it is refused.
     (_with("within_days = 30", "within_day = 30"),
      "custom.toml: field 'pre_dosing[0].within_day' is not a known field; check its spelling"),

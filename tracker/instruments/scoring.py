@@ -15,7 +15,15 @@ from tracker.instruments.rules import RULES, Answers, subscale_score
 
 
 class ScoringError(ValueError):
-    """Answers (or totals, or a setting) that cannot be scored, with the instrument and item named."""
+    """Answers (or totals, or a setting) that cannot be scored, with the instrument and item named.
+
+    ``item`` is the number of the item at fault (from 1), or None when the fault is not one item's (a wrong
+    count, an unknown instrument), so a form can show the message next to the item.
+    """
+
+    def __init__(self, message: str, item: int | None = None) -> None:
+        super().__init__(message)
+        self.item = item
 
 
 @dataclass(frozen=True)
@@ -97,22 +105,23 @@ def _check_answer(instrument: Instrument, item: Item, answer: object, asked: boo
         if not asked:
             return None
         because = f" (asked because item {condition.item} is {condition.equals!r})" if condition else ""
-        raise ScoringError(f"{where}: answer missing{because}")
+        raise ScoringError(f"{where}: answer missing{because}", item.number)
     if not asked:
         assert condition is not None
         raise ScoringError(
             f"{where}: must be left unanswered (None) because item {condition.item} is not {condition.equals!r} "
-            f"(skip logic), got {_show(answer)}"
+            f"(skip logic), got {_show(answer)}",
+            item.number,
         )
     scale = item.scale
     if scale.numeric:
         if isinstance(answer, bool) or not isinstance(answer, int):
-            raise ScoringError(f"{where}: {_show(answer)} is not a whole number {scale.describe()}")
+            raise ScoringError(f"{where}: {_show(answer)} is not a whole number {scale.describe()}", item.number)
         if not scale.lowest <= answer <= scale.highest:
-            raise ScoringError(f"{where}: {answer} is outside {scale.describe()}")
+            raise ScoringError(f"{where}: {answer} is outside {scale.describe()}", item.number)
         return int(answer)
     if not isinstance(answer, str) or answer not in scale.values:
-        raise ScoringError(f"{where}: {_show(answer)} is not one of {scale.describe()}")
+        raise ScoringError(f"{where}: {_show(answer)} is not one of {scale.describe()}", item.number)
     return str(answer)
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from tracker.instruments import instruments
 from tracker.models import Indication
 
 T = TypeVar("T")
@@ -325,7 +326,8 @@ def parse_protocol(data: dict[str, Any], path: Path) -> Protocol:
             raise reader.fail("timepoints", f"must be some of {', '.join(TIMEPOINTS)}")
         measures.append(
             MeasureDue(
-                instrument=reader.get("instrument", str),
+                # A misspelt instrument would silently drop a measure from the schedule and the dosing gate.
+                instrument=reader.choice("instrument", tuple(sorted(instruments()))),
                 timepoints=timepoints,
                 source=reader.get("source", str),
                 setting_note=reader.get("setting_note", str, None),
