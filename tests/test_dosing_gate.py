@@ -17,7 +17,7 @@ from sqlalchemy import select
 from tests.conftest import Clinicians
 from tracker import workflow
 from tracker.extensions import db
-from tracker.factories import clear_for_dosing, log_sessions, make_patient
+from tracker.factories import clear_for_dosing, log_sessions, make_patient, record_baseline_measures
 from tracker.models import (
     AnswerValue,
     Medication,
@@ -64,9 +64,11 @@ def screen(
     skip: tuple[str, ...] = (),
     signed_off: bool = True,
     preparation: int | None = None,
+    baseline: bool = True,
 ) -> None:
     """What ``clear_for_dosing`` does, with the changes a test asks for: answers that pass unless ``given``,
-    items skipped, sign-off, and the number of preparation sessions held."""
+    items skipped, sign-off, the number of preparation sessions held, and the baseline measures (their own gate
+    tests are in test_measure_gate.py)."""
     checklist = current_checklist(db.session, patient)
     assert checklist is not None
     for item in protocol.screening:
@@ -83,6 +85,8 @@ def screen(
         sign_off(people.lead, checklist, protocol)
     count = protocol.sessions.preparation if preparation is None else preparation
     log_sessions(patient, people.lead, SessionKind.PREPARATION, count)
+    if baseline:
+        record_baseline_measures(patient, people.lead, protocol)
     db.session.flush()
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from tests.conftest import audit_actions, login
 from tracker import workflow
 from tracker.extensions import db
-from tracker.factories import answer_screening
+from tracker.factories import answer_screening, record_baseline_measures
 from tracker.models import AuditEvent, Phase, SessionKind, TherapySession
 from tracker.models.base import utcnow
 from tracker.screening.services import current_checklist, sign_off
@@ -92,6 +92,8 @@ def test_the_dosing_gate_counts_the_logged_preparation_sessions(client, people, 
     assert not [p for p in workflow.refusals(
         workflow.GuardContext(db.session, people.patient, protocol, Phase.DOSING), None
     ) if "preparation" in p]
+    record_baseline_measures(people.patient, people.lead, protocol)  # the gate also asks for baseline measures
+    db.session.commit()
     assert client.post(f"/patients/{people.patient.id}/phase", data={"target": "dosing"}).status_code == 302
 
 

@@ -7,11 +7,24 @@ from __future__ import annotations
 
 import itertools
 from datetime import date, timedelta
+from typing import Any
 
 from tracker.admin.services import AccountDetails, create_user
 from tracker.extensions import db
-from tracker.models import AnswerValue, Clinic, Indication, Patient, Role, SessionKind, TherapySession, User
+from tracker.instruments import get_instrument
+from tracker.models import (
+    AnswerValue,
+    Clinic,
+    Indication,
+    MeasureResult,
+    Patient,
+    Role,
+    SessionKind,
+    TherapySession,
+    User,
+)
 from tracker.models.base import utcnow
+from tracker.outcomes.services import MODES, ResultInput, record_result
 from tracker.patients.services import CareTeam, PatientDetails, create_patient
 from tracker.protocols import ItemKind, Protocol
 from tracker.screening.services import AnswerInput, answer_item, current_checklist, sign_off
@@ -105,12 +118,60 @@ def answer_screening(patient: Patient, actor: User, protocol: Protocol, yes: tup
     db.session.flush()
 
 
+def sample_answers(code: str, level: float = 0.3, flagged: bool = False) -> list[Any]:
+    """Valid answers to instrument ``code``: each numeric item at about ``level`` of its highest answer (0 to 1).
+
+    Items that raise a flag on their own (PHQ-9 item 9, QIDS-SR16 item 12) are 0 unless ``flagged``, so factory
+    data raises no safety alert by accident; the C-SSRS screener answers "no" throughout (skipping 3 to 5), or
+    "yes" to questions 1 and 2 and a plan (question 4) when ``flagged``.
+    """
+    instrument = get_instrument(code)
+    flag_items = {rule.item for rule in instrument.flags if rule.item is not None}
+    answers: list[Any] = []
+    for item in instrument.items:
+        if item.scale.numeric:
+            value = round(level * item.scale.highest)
+            if item.number in flag_items:
+                value = max(value, 1) if flagged else 0
+            answers.append(value)
+        elif item.ask_if is not None and not item.ask_if.holds(answers):
+            answers.append(None)
+        else:
+            answers.append("yes" if flagged and item.number in (1, 2, 4) else item.scale.options[0].value)
+    return answers
+
+
+def record_measure(
+    patient: Patient,
+    actor: User,
+    code: str,
+    answers: list[Any] | None = None,
+    on: date | None = None,
+    level: float = 0.3,
+) -> MeasureResult:
+    """One result through the same service as the recording page (``sample_answers`` unless ``answers``)."""
+    mode = MODES[get_instrument(code).administration][0]
+    given = ResultInput(code, answers if answers is not None else sample_answers(code, level), on or utcnow().date(),
+                        mode)
+    return record_result(actor, patient, given, utcnow().date())
+
+
+def record_baseline_measures(patient: Patient, actor: User, protocol: Protocol, on: date | None = None) -> None:
+    """A result of every measure the protocol wants at baseline, dated ``on`` (default today)."""
+    for measure in protocol.measures:
+        if "baseline" in measure.timepoints:
+            record_measure(patient, actor, measure.instrument, on=on, level=0.6)
+    db.session.flush()
+
+
 def clear_for_dosing(patient: Patient, actor: User, protocols: dict[str, Protocol]) -> None:
-    """Everything the dosing gate asks for: a clean, signed-off screening and the preparation sessions held."""
+    """Everything the dosing gate asks for: a clean, signed-off screening, the preparation sessions held and the
+    baseline measures recorded."""
     protocol = protocols[patient.protocol_code]
     answer_screening(patient, actor, protocol)
     checklist = current_checklist(db.session, patient)
     assert checklist is not None
     sign_off(actor, checklist, protocol)
     log_sessions(patient, actor, SessionKind.PREPARATION, protocol.sessions.preparation)
+    record_baseline_measures(patient, actor, protocol)
     db.session.flush()

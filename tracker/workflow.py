@@ -54,6 +54,8 @@ class GuardContext:
     patient: Patient
     protocol: Protocol | None
     target: Phase
+    #: The moment of the move when ``move`` was given one (a back-dated move in the demo data); None means now.
+    now: datetime | None = None
 
 
 Guard = Callable[[GuardContext], str | list[str] | None]
@@ -119,7 +121,7 @@ def move(
 
     :raise TransitionError: the move is not allowed or a guard fails; nothing is changed.
     """
-    problems = refusals(GuardContext(session, patient, protocol, target), reason)
+    problems = refusals(GuardContext(session, patient, protocol, target, now), reason)
     if problems:
         raise TransitionError(problems)
     when = now or utcnow()

@@ -3,6 +3,7 @@
 from tracker.models.audit import AuditEvent
 from tracker.models.base import Base
 from tracker.models.clinic import Clinic
+from tracker.models.outcome import AdministrationMode, MeasureResult, SafetyAlert
 from tracker.models.patient import (
     ACTIVE_PHASES,
     CareRole,
@@ -25,6 +26,7 @@ from tracker.models.user import LoginSession, Role, SessionEnd, User
 
 __all__ = [
     "ACTIVE_PHASES",
+    "AdministrationMode",
     "AnswerValue",
     "AuditEvent",
     "Base",
@@ -33,12 +35,14 @@ __all__ = [
     "Clinic",
     "Indication",
     "LoginSession",
+    "MeasureResult",
     "Medication",
     "Patient",
     "Phase",
     "PhaseTransition",
     "ReviewDecision",
     "Role",
+    "SafetyAlert",
     "ScreeningAnswer",
     "ScreeningChecklist",
     "ScreeningReview",

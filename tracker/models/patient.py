@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tracker.models.base import Base, UTCDateTime, enum_type, utcnow
 from tracker.models.user import User
+
+if TYPE_CHECKING:
+    from tracker.models.outcome import SafetyAlert
 
 
 class Phase(enum.StrEnum):
@@ -92,6 +96,14 @@ class Patient(Base):
     )
     transitions: Mapped[list[PhaseTransition]] = relationship(
         back_populates="patient", lazy="raise_on_sql", order_by="PhaseTransition.id"
+    )
+    #: Safety alerts not yet acknowledged, for the banner on every patient page (read-only; the loaders of the
+    #: patient pages load it with ``tracker.models.outcome.with_open_alerts``).
+    open_alerts: Mapped[list[SafetyAlert]] = relationship(
+        primaryjoin="and_(SafetyAlert.patient_id == Patient.id, SafetyAlert.acknowledged_at.is_(None))",
+        viewonly=True,
+        lazy="raise_on_sql",
+        order_by="(SafetyAlert.raised_at, SafetyAlert.id)",
     )
 
     @property

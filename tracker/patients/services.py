@@ -14,6 +14,7 @@ from sqlalchemy.orm import selectinload
 from tracker import audit, workflow
 from tracker.extensions import db
 from tracker.models import CareRole, CareTeamMember, Indication, Patient, Phase, PhaseTransition, User
+from tracker.models.outcome import with_open_alerts
 from tracker.permissions import assignable_therapists, patient_scope
 from tracker.protocols import Protocol
 from tracker.screening.services import start_checklist
@@ -253,7 +254,11 @@ def caseload_query(actor: User, search: str | None, sort: str, descending: bool)
 
 
 def load_for_page(actor: User, patient_id: int) -> Patient:
-    """The patient with everything the patient page shows, in a constant number of queries."""
+    """The patient with everything the patient pages show (care team, phase history, open safety alerts for the
+    banner), in a constant number of queries.
+
+    :raise 404: unknown patient, or outside the user's scope (audited by the loader).
+    """
     from tracker.permissions import get_patient_for_user_or_404
 
     return get_patient_for_user_or_404(
@@ -261,6 +266,7 @@ def load_for_page(actor: User, patient_id: int) -> Patient:
         patient_id,
         selectinload(Patient.care_team).joinedload(CareTeamMember.user),
         selectinload(Patient.transitions).joinedload(PhaseTransition.actor),
+        with_open_alerts(),
     )
 
 

@@ -12,6 +12,7 @@ from tracker import audit
 from tracker.extensions import db
 from tracker.models import Patient, Phase, User
 from tracker.models.base import utcnow
+from tracker.outcomes.queries import measures_state, patients_with_open_alerts
 from tracker.patients import bp
 from tracker.patients.forms import PageArgs, PatientForm, PhaseForm, SearchForm
 from tracker.patients.services import (
@@ -63,6 +64,7 @@ def _render_list(search_form: SearchForm, status: int = 200) -> ResponseReturnVa
     page = db.paginate(
         query, page=max(args.page.data or 1, 1), per_page=current_app.config["PATIENTS_PER_PAGE"], error_out=False
     )
+    alerted = patients_with_open_alerts(db.session, [p.id for p in page.items])
     audit.record(
         _actor(),
         "patient.list",
@@ -79,6 +81,7 @@ def _render_list(search_form: SearchForm, status: int = 200) -> ResponseReturnVa
             sort=args.sort.data or "name",
             order=args.order.data or "asc",
             protocols=_protocols(),
+            alerted=alerted,
         ),
         status,
     )
@@ -142,8 +145,8 @@ def _render_detail(
     patient: Patient, phase_form: PhaseForm, status: int = 200, session_form: SessionForm | None = None
 ) -> ResponseReturnValue:
     """The patient page. The move form offers every other phase, so a refused move is explained, not hidden;
-    it starts on the first move the rules allow. The screening verdict and the sessions held are shown beside it,
-    since they are what the dosing gate asks for."""
+    it starts on the first move the rules allow. The screening verdict, the sessions held and the measures due are
+    shown beside it, since they are what the dosing gate asks for."""
     allowed = sorted(allowed_targets(patient), key=list(Phase).index)
     phase_form.target.choices = [SelectChoice(p.value, p.label) for p in Phase if p is not patient.phase]
     if phase_form.target.data is None and allowed:
@@ -154,6 +157,7 @@ def _render_detail(
     protocol = _protocols().get(patient.protocol_code)
     screening = screening_state(db.session, patient, protocol, utcnow().date()) if protocol else None
     sessions = sessions_of(db.session, patient)
+    measures = measures_state(db.session, patient, protocol, utcnow().date(), with_trends=False)
     return (
         render_template(
             "patients/detail.html",
@@ -165,6 +169,7 @@ def _render_detail(
             sessions=sessions,
             preparation_held=preparation_held(sessions),
             session_form=session_form or SessionForm(formdata=None),
+            measures=measures,
         ),
         status,
     )

@@ -13,6 +13,7 @@ from tracker import audit
 from tracker.extensions import db
 from tracker.models import CareTeamMember, Patient, ReviewDecision, Role, User
 from tracker.models.base import utcnow
+from tracker.models.outcome import with_open_alerts
 from tracker.permissions import CLINICAL_ROLES, get_patient_for_user_or_404, require_role
 from tracker.protocols import Protocol, ScreeningItem
 from tracker.screening import bp
@@ -46,12 +47,13 @@ def protocols() -> dict[str, Protocol]:
 
 
 def load_patient(patient_id: int) -> Patient:
-    """The patient with their care team (which decides who may review), if the user may see them.
+    """The patient with their care team (which decides who may review) and open safety alerts (the banner), if
+    the user may see them.
 
     :raise 404: unknown patient, or outside the user's scope (audited by the loader).
     """
     return get_patient_for_user_or_404(
-        actor(), patient_id, selectinload(Patient.care_team).joinedload(CareTeamMember.user)
+        actor(), patient_id, selectinload(Patient.care_team).joinedload(CareTeamMember.user), with_open_alerts()
     )
 
 

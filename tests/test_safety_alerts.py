@@ -1,0 +1,323 @@
+"""Safety alerts: each trigger creates exactly one alert; the alert shows on every page of its patient and in the
+supervisor's queue until acknowledged with the action taken; acknowledging requires an action, is recorded and
+audited, and happens once (also at the SQL level)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from flask import Flask
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
+
+from tests.conftest import audit_actions, count_queries, login
+from tracker.extensions import db
+from tracker.factories import make_patient, record_measure
+from tracker.instruments import get_instrument, instruments, score
+from tracker.models import AuditEvent, MeasureResult, SafetyAlert, ScreeningAnswer
+from tracker.models.base import utcnow
+from tracker.outcomes.services import ResultInput, correct_result
+from tracker.screening.services import MedicationInput, add_medication
+
+NO_IDEATION = ["no", "no", None, None, None, "no"]
+BANNER = 'id="safety-alerts"'
+
+
+def alerts() -> list[SafetyAlert]:
+    db.session.expire_all()
+    return list(db.session.scalars(select(SafetyAlert).order_by(SafetyAlert.id)))
+
+
+def phq9(item9: int, rest: int = 1) -> list[int]:
+    return [rest] * 8 + [item9]
+
+
+TRIGGERS = [
+    ("phq9", phq9(1), "phq9-item9"),
+    ("phq9", phq9(2, 0), "phq9-item9"),
+    ("phq9", phq9(3, 3), "phq9-item9"),
+    ("cssrs", ["yes", "yes", "yes", "no", "no", "no"], "cssrs-moderate-risk"),
+    ("cssrs", ["no", "no", None, None, None, "lifetime"], "cssrs-moderate-risk"),
+    ("cssrs", ["yes", "yes", "no", "yes", "no", "no"], "cssrs-high-risk"),
+    ("cssrs", ["yes", "yes", "no", "no", "yes", "no"], "cssrs-high-risk"),
+    ("cssrs", ["no", "no", None, None, None, "past_3_months"], "cssrs-high-risk"),
+]
+NOT_TRIGGERS = [
+    ("phq9", phq9(0, 3)),  # severe, but item 9 is 0
+    ("cssrs", ["yes", "no", None, None, None, "no"]),  # low risk
+    ("cssrs", NO_IDEATION),
+    ("gad7", [3] * 7),  # "warrants evaluation" is a flag, not an urgent one
+    ("qids_sr16", [0] * 11 + [2] + [0] * 4),  # item 12 flag: not urgent (a clinic setting in its file)
+    ("pcl5", [4] * 20),
+    ("madrs", [6] * 10),
+]
+
+
+@pytest.mark.parametrize(("code", "answers", "flag"), TRIGGERS)
+def test_each_trigger_creates_exactly_one_alert(people, code, answers, flag):
+    row = record_measure(people.patient, people.lead, code, answers)
+    (alert,) = alerts()
+    assert (alert.result_id, alert.patient_id, alert.is_open) == (row.id, people.patient.id, True)
+    assert [f["code"] for f in row.urgent_flags] == [flag]
+    raised = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "alert.raise")).one()
+    assert raised.target_id == str(alert.id) and raised.data == {"result": row.id, "flags": [flag]}
+
+
+@pytest.mark.parametrize(("code", "answers"), NOT_TRIGGERS)
+def test_no_alert_without_an_urgent_flag(people, code, answers):
+    record_measure(people.patient, people.lead, code, answers)
+    assert alerts() == []
+
+
+def test_one_alert_per_result_however_many_flags(people):
+    """PHQ-9 item 9 and a severe total: one result, one alert (the database also allows only one)."""
+    row = record_measure(people.patient, people.lead, "phq9", phq9(3, 3))
+    record_measure(people.patient, people.lead, "phq9", phq9(1))
+    assert len(alerts()) == 2
+    with pytest.raises(DBAPIError), db.session.begin_nested():
+        db.session.add(SafetyAlert(patient_id=people.patient.id, result_id=row.id, raised_at=utcnow()))
+        db.session.flush()
+
+
+def answers_for(code: str) -> st.SearchStrategy[list]:
+    """Valid answers to ``code``, following its skip logic."""
+    instrument = get_instrument(code)
+
+    @st.composite
+    def build(draw):
+        answers: list = []
+        for item in instrument.items:
+            if item.ask_if is not None and not item.ask_if.holds(answers):
+                answers.append(None)
+            else:
+                answers.append(draw(st.sampled_from(item.scale.values)))
+        return answers
+
+    return build()
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=40)
+@given(data=st.data(), code=st.sampled_from(sorted(instruments())))
+def test_an_alert_exactly_when_a_flag_is_urgent(people, data, code):
+    """"Any flag an instrument defines as urgent": whatever the instrument and the answers."""
+    answers = data.draw(answers_for(code))
+    before = len(alerts())
+    record_measure(people.patient, people.lead, code, answers)
+    assert len(alerts()) - before == (1 if score(code, answers).urgent else 0)
+
+
+def test_a_correction_raises_its_own_alert_and_leaves_the_first_open(people):
+    """An alert is never dismissed without an action, not even by correcting the result behind it."""
+    old = record_measure(people.patient, people.lead, "phq9", phq9(1))
+    fixed = ResultInput("phq9", phq9(0), old.administered_on, old.mode)
+    correct_result(people.lead, people.patient, old, fixed, "Item 9 was 0 on the paper form", utcnow().date())
+    assert [(a.result_id, a.is_open) for a in alerts()] == [(old.id, True)]
+    again = ResultInput("phq9", phq9(2), old.administered_on, old.mode)
+    newest = db.session.scalar(select(MeasureResult).order_by(MeasureResult.id.desc()))
+    correct_result(people.lead, people.patient, newest, again, "It was 2 after all", utcnow().date())
+    assert [a.is_open for a in alerts()] == [True, True]
+
+
+# Acknowledging --------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def alert(people) -> SafetyAlert:
+    record_measure(people.patient, people.lead, "phq9", phq9(1))
+    db.session.commit()
+    return alerts()[0]
+
+
+def url(people, alert) -> str:
+    return f"/patients/{people.patient.id}/alerts/{alert.id}"
+
+
+@pytest.mark.parametrize("action", ["", "   ", "\n\t"])
+def test_acknowledging_requires_an_action(client, people, alert, action):
+    login(client, people.supervisor)
+    response = client.post(url(people, alert), data={"action_taken": action})
+    assert response.status_code == 422
+    assert 'id="action_taken-error"' in response.text
+    assert "Describe the action taken; an alert cannot be dismissed without one." in response.text
+    assert alerts()[0].is_open and "alert.acknowledge" not in audit_actions()
+    assert BANNER in response.text
+
+
+def test_an_action_too_long_or_with_control_characters_is_refused(client, people, alert):
+    login(client, people.lead)
+    assert client.post(url(people, alert), data={"action_taken": "x" * 4001}).status_code == 422
+    assert client.post(url(people, alert), data={"action_taken": "Called\x00"}).status_code == 422
+    assert alerts()[0].is_open
+
+
+def test_acknowledging_records_who_when_and_the_action_and_is_audited(client, people, alert):
+    login(client, people.supervisor)
+    response = client.post(url(people, alert), data={"action_taken": "  Called the patient; safety plan reviewed.  "})
+    assert response.status_code == 302 and response.location == url(people, alert)
+    stored = alerts()[0]
+    assert not stored.is_open
+    assert (stored.acknowledged_by_id, stored.action_taken) == (people.supervisor.id,
+                                                                "Called the patient; safety plan reviewed.")
+    assert utcnow() - stored.acknowledged_at < timedelta(minutes=1)
+    event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "alert.acknowledge")).one()
+    assert (event.actor_id, event.patient_id, event.target_id) == (people.supervisor.id, people.patient.id,
+                                                                   str(stored.id))
+    page = client.get(url(people, alert)).text
+    assert "Acknowledged by <strong>Sue Pervisor</strong>" in page and "safety plan reviewed" in page
+    assert BANNER not in page
+
+
+def test_an_acknowledged_alert_cannot_be_acknowledged_again(client, people, alert):
+    login(client, people.lead)
+    assert client.post(url(people, alert), data={"action_taken": "Called her"}).status_code == 302
+    login(client, people.supervisor)
+    response = client.post(url(people, alert), data={"action_taken": "Something else"})
+    assert response.status_code == 409 and "Already acknowledged by Lena Lead." in response.text
+    assert alerts()[0].action_taken == "Called her"
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE safety_alert SET action_taken = 'rewritten' WHERE id = :id",
+        "UPDATE safety_alert SET acknowledged_at = NULL, acknowledged_by_id = NULL, action_taken = NULL WHERE id = :id",
+        "DELETE FROM safety_alert WHERE id = :id",
+    ],
+)
+def test_the_database_keeps_an_acknowledgement(people, alert, statement):
+    db.session.execute(
+        text("UPDATE safety_alert SET acknowledged_at = :now, acknowledged_by_id = :by, action_taken = 'Called' "
+             "WHERE id = :id"),
+        {"now": utcnow(), "by": people.lead.id, "id": alert.id},
+    )
+    with pytest.raises(DBAPIError, match="safety_alert"), db.session.begin_nested():
+        db.session.execute(text(statement), {"id": alert.id})
+    assert db.session.execute(text("SELECT action_taken FROM safety_alert")).scalar_one() == "Called"
+
+
+def test_the_database_refuses_an_acknowledgement_without_an_action_or_a_moved_alert(people, alert):
+    with pytest.raises(DBAPIError), db.session.begin_nested():
+        db.session.execute(text("UPDATE safety_alert SET acknowledged_at = :now, acknowledged_by_id = :by "
+                                "WHERE id = :id"), {"now": utcnow(), "by": people.lead.id, "id": alert.id})
+    with pytest.raises(DBAPIError), db.session.begin_nested():
+        db.session.execute(text("UPDATE safety_alert SET acknowledged_at = :now, acknowledged_by_id = :by, "
+                                "action_taken = '  ' WHERE id = :id"),
+                           {"now": utcnow(), "by": people.lead.id, "id": alert.id})
+    with pytest.raises(DBAPIError, match="safety_alert"), db.session.begin_nested():
+        db.session.execute(text("UPDATE safety_alert SET result_id = result_id + 1 WHERE id = :id"), {"id": alert.id})
+    with pytest.raises(DBAPIError, match="safety_alert"), db.session.begin_nested():
+        db.session.execute(text("DELETE FROM safety_alert"))
+    assert alerts()[0].is_open
+
+
+# On every page of the patient -----------------------------------------------------------------------------------
+
+
+def patient_pages(app: Flask, ids: dict[str, int]) -> list[str]:
+    """Every GET route with a patient in it, filled in from ``ids``; a new route with an argument not in ``ids``
+    fails here, so it is added to this walk."""
+    urls = []
+    for rule in app.url_map.iter_rules():
+        if "patient_id" not in rule.arguments or "GET" not in rule.methods:
+            continue
+        missing = set(rule.arguments) - set(ids)
+        assert not missing, f"{rule.rule}: add {missing} to the ids of this test"
+        urls.append(rule.build({name: ids[name] for name in rule.arguments})[1])
+    return urls
+
+
+def test_the_banner_is_on_every_page_of_the_patient_until_acknowledged(app, client, people, alert, protocols):
+    medication = add_medication(people.lead, people.patient, MedicationInput("Sertraline", "ssri"))
+    db.session.commit()
+    ids = {"patient_id": people.patient.id, "medication_id": medication.id, "result_id": alert.result_id,
+           "alert_id": alert.id, "code": "phq9"}
+    pages = patient_pages(app, ids)
+    assert len(pages) >= 10
+    for persona in ("lead", "co_therapist", "supervisor"):
+        login(client, getattr(people, persona))
+        for page in pages:
+            response = client.get(page)
+            assert response.status_code == 200, page
+            banner = response.text.split(BANNER, 1)
+            assert len(banner) == 2, f"no banner on {page}"
+            assert "PHQ-9 of " in banner[1] and "Item 9 (thoughts of death or of self-harm)" in banner[1]
+            assert f'href="/patients/{people.patient.id}/alerts/{alert.id}"' in banner[1]
+    client.post(url(people, alert), data={"action_taken": "Called the patient the same day."})
+    for page in pages:
+        assert BANNER not in client.get(page).text, page
+    # Another patient's pages never show this patient's alert.
+    other = make_patient(people.lead, people.co_therapist, protocols=protocols)
+    db.session.commit()
+    assert BANNER not in client.get(f"/patients/{other.id}").text
+
+
+def test_the_caseload_list_marks_patients_with_an_open_alert(client, people, alert):
+    login(client, people.co_therapist)
+    pattern = rf'<tr>\s*<td><a href="/patients/{people.patient.id}".*?</tr>'
+    row = re.search(pattern, client.get("/patients/").text, re.S)
+    assert row and "Open safety alert" in row.group(0)
+
+
+# The supervisor's queue -----------------------------------------------------------------------------------------
+
+
+def test_the_queue_lists_open_alerts_until_acknowledged(client, people, alert):
+    login(client, people.supervisor)
+    queue = client.get("/alerts")
+    assert queue.status_code == 200
+    assert "Zzpatient, Canary" in queue.text and f'href="/patients/{people.patient.id}/alerts/{alert.id}"' in queue.text
+    assert "Item 9 (thoughts of death or of self-harm)" in queue.text
+    assert audit_actions()[-1] == "alert.queue"
+    event = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1)).one()
+    assert event.data == {"patient_ids": [people.patient.id], "alert_ids": [alert.id]}
+    client.post(url(people, alert), data={"action_taken": "Called"})
+    assert "No open safety alerts." in client.get("/alerts").text
+
+
+@pytest.mark.parametrize(("persona", "status", "listed"), [
+    ("supervisor", 200, True),
+    ("other_supervisor", 200, False),
+    ("outsider", 200, False),
+    ("lead", 403, False),
+    ("co_therapist", 403, False),
+    ("other_therapist", 403, False),
+    ("admin", 403, False),
+])
+def test_the_queue_is_for_supervisors_and_shows_only_their_patients(client, people, alert, persona, status, listed):
+    login(client, getattr(people, persona))
+    response = client.get("/alerts")
+    assert response.status_code == status
+    assert ("Zzpatient" in response.text) is listed
+
+
+def test_the_queue_runs_the_same_queries_for_one_and_many_alerts_and_pages(client, people, alert, protocols, app):
+    login(client, people.supervisor)
+    with count_queries() as small:
+        assert client.get("/alerts").status_code == 200
+    for number in range(30):
+        patient = make_patient(people.lead if number % 2 else people.co_therapist, protocols=protocols)
+        record_measure(patient, people.lead, "phq9", phq9(1))
+    db.session.commit()
+    with count_queries() as large:
+        page = client.get("/alerts")
+    assert len(small) == len(large)
+    assert "31 open alerts, page 1 of 2" in page.text
+    assert "page 2 of 2" in client.get("/alerts?page=2").text
+    assert client.get("/alerts?page=x").status_code == 400
+
+
+def test_nothing_of_the_alert_reaches_people_outside_the_care_team(client, people, alert):
+    for persona, status in (("other_therapist", 404), ("other_supervisor", 404), ("outsider", 404), ("admin", 403)):
+        login(client, getattr(people, persona))
+        for method in ("get", "post"):
+            response = getattr(client, method)(url(people, alert), data={"action_taken": "x"})
+            assert response.status_code == status
+            assert "Zzpatient" not in response.text and "Item 9" not in response.text
+        if status == 404:
+            assert audit_actions()[-1] == "patient.access_denied"
+    assert alerts()[0].is_open
+    assert db.session.scalar(select(func.count()).select_from(ScreeningAnswer)) == 0

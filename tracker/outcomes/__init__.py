@@ -1,0 +1,19 @@
+"""Outcome measures: recording and correcting results, the schedule, trends, and the safety alerts they raise."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+from tracker.instruments import Instrument, get_instrument
+from tracker.outcomes import gate  # noqa: F401  (registers the baseline guard with the workflow)
+
+bp = Blueprint("outcomes", __name__)
+
+
+@bp.app_template_global("get_instrument")
+def instrument_for_templates(code: str) -> Instrument:
+    """An instrument's definition by code, for templates (names, items, wording notes)."""
+    return get_instrument(code)
+
+
+from tracker.outcomes import alert_views, views  # noqa: E402,F401  (registers the routes on bp)

@@ -1,0 +1,182 @@
+"""The measure pages: a patient's schedule, trends and results; recording a measure; one result; correcting it."""
+
+from __future__ import annotations
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from tracker import audit
+from tracker.extensions import db
+from tracker.instruments import Instrument, ScoringError, get_instrument, instruments
+from tracker.models import MeasureResult, Patient
+from tracker.outcomes import bp
+from tracker.outcomes.forms import CorrectionForm, MeasureForm, PageArgs, field_for_item, measure_form
+from tracker.outcomes.queries import alerts_of, measures_state
+from tracker.outcomes.services import MeasureError, correct_result, record_result
+from tracker.patients.services import load_for_page
+from tracker.permissions import CLINICAL_ROLES, require_role
+from tracker.screening.queries import ListPagination
+from tracker.screening.views import actor, protocols, today
+
+
+def _instrument_or_404(code: str) -> Instrument:
+    """:raise 404: no instrument has this code."""
+    found = instruments().get(code)
+    if found is None:
+        abort(404)
+    return found
+
+
+def _result_or_404(patient: Patient, result_id: int) -> MeasureResult:
+    """:raise 404: no such result for this patient."""
+    result = db.session.scalar(
+        select(MeasureResult)
+        .where(MeasureResult.id == result_id, MeasureResult.patient_id == patient.id)
+        .options(joinedload(MeasureResult.entered_by), joinedload(MeasureResult.supersedes))
+    )
+    if result is None:
+        abort(404)
+    return result
+
+
+@bp.route("/patients/<int:patient_id>/measures")
+@require_role(*CLINICAL_ROLES)
+def overview(patient_id: int) -> ResponseReturnValue:
+    patient = load_for_page(actor(), patient_id)
+    args = PageArgs(formdata=request.args)
+    if not args.validate():
+        abort(400, description="The results cannot be shown with these settings (page: use a whole number).")
+    state = measures_state(db.session, patient, protocols().get(patient.protocol_code), today())
+    page = ListPagination(
+        page=max(args.page.data or 1, 1),
+        per_page=current_app.config["MEASURE_RESULTS_PER_PAGE"],
+        error_out=False,
+        items=state.results,
+    )
+    alerts = alerts_of(db.session, patient.id)
+    audit.record(
+        actor(),
+        "measure.view",
+        f"Viewed the measures of patient {patient.record_number}",
+        patient=patient,
+        data={"result_ids": [r.id for r in page.items]},
+    )
+    db.session.commit()
+    return render_template(
+        "outcomes/overview.html", patient=patient, state=state, page=page, alerts=alerts, catalogue=instruments()
+    )
+
+
+def _render_form(
+    patient: Patient, form: MeasureForm, status: int = 200, correcting: MeasureResult | None = None
+) -> ResponseReturnValue:
+    return render_template("outcomes/form.html", patient=patient, form=form, correcting=correcting), status
+
+
+def _save_failed(form: MeasureForm, error: ScoringError | MeasureError) -> None:
+    if isinstance(error, ScoringError):
+        field_for_item(form, error.item).errors.append(str(error))
+    else:
+        form[error.field].errors.append(str(error))
+
+
+@bp.route("/patients/<int:patient_id>/measures/<code>/new", methods=["GET", "POST"])
+@require_role(*CLINICAL_ROLES)
+def record(patient_id: int, code: str) -> ResponseReturnValue:
+    """Record one administration. A refused answer is shown next to its item (422) and nothing is saved.
+
+    :raise 404: patient outside the user's scope, or an unknown instrument.
+    """
+    patient = load_for_page(actor(), patient_id)
+    instrument = _instrument_or_404(code)
+    form = measure_form(instrument)
+    if request.method == "GET":
+        form.administered_on.data = today()
+        audit.record(actor(), "measure.form", f"Opened the {instrument.short_name} form", patient=patient)
+        db.session.commit()
+        return _render_form(patient, form)
+    if form.validate_on_submit():
+        try:
+            saved = record_result(actor(), patient, form.to_input(), today())
+        except (ScoringError, MeasureError) as error:  # raised before anything is written
+            _save_failed(form, error)
+        else:
+            db.session.commit()
+            flash(_saved_message(saved, instrument), "success")
+            return redirect(url_for("outcomes.result", patient_id=patient.id, result_id=saved.id))
+    return _render_form(patient, form, 422)
+
+
+def _saved_message(saved: MeasureResult, instrument: Instrument) -> str:
+    score = f"{saved.total} ({saved.band})" if saved.total is not None else saved.band
+    message = f"Saved the {instrument.short_name}: {score}."
+    if saved.urgent_flags:
+        message += " A safety alert was raised for the care team and the supervisor."
+    return message
+
+
+@bp.route("/patients/<int:patient_id>/measures/results/<int:result_id>")
+@require_role(*CLINICAL_ROLES)
+def result(patient_id: int, result_id: int) -> ResponseReturnValue:
+    patient = load_for_page(actor(), patient_id)
+    row = _result_or_404(patient, result_id)
+    replaced_by = db.session.scalar(select(MeasureResult.id).where(MeasureResult.supersedes_id == row.id))
+    alerts = [a for a in alerts_of(db.session, patient.id) if a.result_id == row.id]
+    audit.record(
+        actor(),
+        "measure.view_result",
+        f"Viewed a {get_instrument(row.instrument).short_name} result",
+        patient=patient,
+        target_type="measure_result",
+        target_id=row.id,
+    )
+    db.session.commit()
+    return render_template(
+        "outcomes/result.html",
+        patient=patient,
+        row=row,
+        instrument=get_instrument(row.instrument),
+        replaced_by=replaced_by,
+        alert=alerts[0] if alerts else None,
+    )
+
+
+@bp.route("/patients/<int:patient_id>/measures/results/<int:result_id>/correct", methods=["GET", "POST"])
+@require_role(*CLINICAL_ROLES)
+def correct(patient_id: int, result_id: int) -> ResponseReturnValue:
+    """A correction: a new result with the answers as they should have been, superseding this one.
+
+    :raise 404: patient outside the user's scope, or no such result for this patient.
+    """
+    patient = load_for_page(actor(), patient_id)
+    old = _result_or_404(patient, result_id)
+    instrument = get_instrument(old.instrument)
+    form = measure_form(instrument, correction=True)
+    if request.method == "GET":
+        form.administered_on.data = old.administered_on
+        form.mode.data = old.mode.value
+        for field, answer in zip(form.answer_fields(), old.answers, strict=True):
+            field.data = answer
+        audit.record(
+            actor(),
+            "measure.view_result",
+            f"Opened a {instrument.short_name} result to correct it",
+            patient=patient,
+            target_type="measure_result",
+            target_id=old.id,
+        )
+        db.session.commit()
+        return _render_form(patient, form, correcting=old)
+    assert isinstance(form, CorrectionForm)
+    if form.validate_on_submit():
+        try:
+            saved = correct_result(actor(), patient, old, form.to_input(), form.reason.data or "", today())
+        except (ScoringError, MeasureError) as error:  # raised before anything is written
+            _save_failed(form, error)
+        else:
+            db.session.commit()
+            flash(_saved_message(saved, instrument) + " The earlier result is kept, marked as corrected.", "success")
+            return redirect(url_for("outcomes.result", patient_id=patient.id, result_id=saved.id))
+    return _render_form(patient, form, 422, correcting=old)
