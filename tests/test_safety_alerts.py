@@ -21,6 +21,7 @@ from tracker.instruments import get_instrument, instruments, score
 from tracker.models import AuditEvent, MeasureResult, SafetyAlert, ScreeningAnswer
 from tracker.models.base import utcnow
 from tracker.outcomes.services import ResultInput, correct_result
+from tracker.plans.services import save_version
 from tracker.screening.services import MedicationInput, add_medication
 
 NO_IDEATION = ["no", "no", None, None, None, "no"]
@@ -234,7 +235,7 @@ def test_the_banner_is_on_every_page_of_the_patient_until_acknowledged(app, clie
     medication = add_medication(people.lead, people.patient, MedicationInput("Sertraline", "ssri"))
     db.session.commit()
     ids = {"patient_id": people.patient.id, "medication_id": medication.id, "result_id": alert.result_id,
-           "alert_id": alert.id, "code": "phq9"}
+           "alert_id": alert.id, "code": "phq9", **extra_ids(people)}
     pages = patient_pages(app, ids)
     assert len(pages) >= 10
     for persona in ("lead", "co_therapist", "supervisor"):
@@ -253,6 +254,13 @@ def test_the_banner_is_on_every_page_of_the_patient_until_acknowledged(app, clie
     other = make_patient(people.lead, people.co_therapist, protocols=protocols)
     db.session.commit()
     assert BANNER not in client.get(f"/patients/{other.id}").text
+
+
+def extra_ids(people) -> dict[str, int]:
+    """Ids of other patient sub-pages (the integration plan's versions), when they exist."""
+    version = save_version(people.lead, people.patient, {"Insights and themes": "x"}, "Crisis line 0800", 0)
+    db.session.commit()
+    return {"number": version.number}
 
 
 def test_the_caseload_list_marks_patients_with_an_open_alert(client, people, alert):

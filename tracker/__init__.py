@@ -60,13 +60,14 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from tracker import admin, auditlog, auth, main, outcomes, patients, screening
+    from tracker import admin, auditlog, auth, main, outcomes, patients, plans, screening
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(main.bp)
     app.register_blueprint(patients.bp, url_prefix="/patients")
     app.register_blueprint(screening.bp)  # also registers the dosing gate's guards with the workflow
     app.register_blueprint(outcomes.bp)  # also registers the baseline-measures guard
+    app.register_blueprint(plans.bp)
     app.register_blueprint(admin.bp, url_prefix="/admin")
     app.register_blueprint(auditlog.bp, url_prefix="/audit")
 

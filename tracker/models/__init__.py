@@ -13,6 +13,7 @@ from tracker.models.patient import (
     Phase,
     PhaseTransition,
 )
+from tracker.models.plan import IntegrationPlanVersion, PlanHandout
 from tracker.models.screening import (
     AnswerValue,
     Medication,
@@ -34,12 +35,14 @@ __all__ = [
     "CareTeamMember",
     "Clinic",
     "Indication",
+    "IntegrationPlanVersion",
     "LoginSession",
     "MeasureResult",
     "Medication",
     "Patient",
     "Phase",
     "PhaseTransition",
+    "PlanHandout",
     "ReviewDecision",
     "Role",
     "SafetyAlert",
