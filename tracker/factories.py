@@ -164,14 +164,16 @@ def record_baseline_measures(patient: Patient, actor: User, protocol: Protocol, 
     db.session.flush()
 
 
-def clear_for_dosing(patient: Patient, actor: User, protocols: dict[str, Protocol]) -> None:
+def clear_for_dosing(
+    patient: Patient, actor: User, protocols: dict[str, Protocol], baseline_on: date | None = None
+) -> None:
     """Everything the dosing gate asks for: a clean, signed-off screening, the preparation sessions held and the
-    baseline measures recorded."""
+    baseline measures recorded (dated ``baseline_on``, default today)."""
     protocol = protocols[patient.protocol_code]
     answer_screening(patient, actor, protocol)
     checklist = current_checklist(db.session, patient)
     assert checklist is not None
     sign_off(actor, checklist, protocol)
     log_sessions(patient, actor, SessionKind.PREPARATION, protocol.sessions.preparation)
-    record_baseline_measures(patient, actor, protocol)
+    record_baseline_measures(patient, actor, protocol, on=baseline_on)
     db.session.flush()
