@@ -392,3 +392,17 @@ def test_a_scoring_error_names_the_item_for_the_form(code, answers, item):
     assert caught.value.item == item
     if item is not None:
         assert f"item {item}:" in str(caught.value)
+
+
+def test_item_problems_lists_every_bad_item_at_once():
+    from tracker.instruments import item_problems
+
+    cssrs = get_instrument("cssrs")
+    assert item_problems(cssrs, [None, "yes", None, "no", "maybe", None]) == {
+        1: "C-SSRS item 1: answer missing",
+        3: "C-SSRS item 3: answer missing (asked because item 2 is 'yes')",
+        5: "C-SSRS item 5: 'maybe' is not one of 'no', 'yes'",
+        6: "C-SSRS item 6: answer missing",
+    }
+    assert item_problems(cssrs, ["no", "no", None, None, None, "no"]) == {}
+    assert item_problems(get_instrument("phq9"), [0] * 8) == {}  # a wrong count is score()'s to explain

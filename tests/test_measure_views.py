@@ -141,6 +141,22 @@ def test_bad_answers_are_refused_next_to_the_item_and_nothing_is_saved(client, p
     assert saved() == [] and "measure.record" not in audit_actions()
 
 
+def test_every_bad_item_is_shown_at_once(client, people):
+    login(client, people.lead)
+    data = post_data("pcl5", [1] * 20)
+    for name in ("item_4", "item_11", "item_19"):
+        data.pop(name)
+    data["item_7"] = "5"
+    page = client.post(new_url(people, "pcl5"), data=data).text
+    errors = re.findall(r'id="(item_\d+)-error">([^<]*)<', page)
+    assert errors == [
+        ("item_4", "PCL-5 item 4: answer missing"),
+        ("item_7", "PCL-5 item 7: 5 is outside 0\u20134"),
+        ("item_11", "PCL-5 item 11: answer missing"),
+        ("item_19", "PCL-5 item 19: answer missing"),
+    ]
+
+
 def test_a_refused_form_keeps_the_answers_given(client, people):
     login(client, people.lead)
     data = post_data("phq9", [2, 1, 0, 3, 0, 0, 0, 0, 0])

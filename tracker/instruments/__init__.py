@@ -34,6 +34,7 @@ from tracker.instruments.scoring import (
     ScoringError,
     SubscaleScore,
     change_between,
+    item_problems,
     score_answers,
 )
 
@@ -58,6 +59,7 @@ __all__ = [
     "change",
     "get_instrument",
     "instruments",
+    "item_problems",
     "load_instrument_file",
     "load_instruments",
     "score",

@@ -140,6 +140,24 @@ def check_answers(instrument: Instrument, answers: object) -> Answers:
     return tuple(checked)
 
 
+def item_problems(instrument: Instrument, answers: Sequence[object]) -> dict[int, str]:
+    """Every item's problem at once, by item number (``check_answers`` stops at the first): for a form, so that a
+    clinician entering a long questionnaire from paper sees every missing or bad answer in one go. Empty when the
+    answers are fine or are not one answer per item (``score`` then says what is wrong)."""
+    if isinstance(answers, str | bytes) or len(answers) != len(instrument.items):
+        return {}
+    given: list[object] = []
+    problems: dict[int, str] = {}
+    for item, answer in zip(instrument.items, answers, strict=True):
+        asked = item.ask_if is None or item.ask_if.holds(given)  # type: ignore[arg-type]
+        try:
+            _check_answer(instrument, item, answer, asked)
+        except ScoringError as error:
+            problems[item.number] = str(error)
+        given.append(answer)
+    return problems
+
+
 def _band_index(bands: tuple[Band, ...], total: int) -> int:
     return next(index for index, band in enumerate(bands) if band.contains(total))
 

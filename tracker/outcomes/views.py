@@ -9,7 +9,7 @@ from sqlalchemy.orm import joinedload
 
 from tracker import audit
 from tracker.extensions import db
-from tracker.instruments import Instrument, ScoringError, get_instrument, instruments
+from tracker.instruments import Instrument, ScoringError, get_instrument, instruments, item_problems
 from tracker.models import MeasureResult, Patient
 from tracker.outcomes import bp
 from tracker.outcomes.forms import CorrectionForm, MeasureForm, PageArgs, field_for_item, measure_form
@@ -76,8 +76,11 @@ def _render_form(
 
 
 def _save_failed(form: MeasureForm, error: ScoringError | MeasureError) -> None:
+    """Each message next to its field: every item's problem at once (``item_problems``), not only the first."""
     if isinstance(error, ScoringError):
-        field_for_item(form, error.item).errors.append(str(error))
+        problems = item_problems(form.instrument, form.answers()) or {error.item or 0: str(error)}
+        for number, message in problems.items():
+            field_for_item(form, number).errors.append(message)
     else:
         form[error.field].errors.append(str(error))
 
