@@ -111,8 +111,16 @@ def test_a_risk_level_chart_without_totals():
     levels = ["no risk", "low risk", "moderate risk", "high risk"]
     root = parse(trend_svg(chart([0, 2, 1], bands=[Band(i, i, label) for i, label in enumerate(levels)],
                                  y_min=-0.5, y_max=3.5, ticks=[], y_label="Risk level")))
-    labels = [t.text for t in root.iter(SVG + "text")]
+    labels = [" ".join(t.itertext()) for t in root.iter(SVG + "text")]
     assert all(level in labels for level in levels)
+
+
+def test_long_band_labels_wrap_beside_the_plot():
+    root = parse(trend_svg(chart([40], bands=[Band(0, 32, "below provisional cut-point"),
+                                              Band(33, 80, "at or above provisional cut-point")], y_max=80)))
+    label = next(t for t in root.iter(SVG + "text") if "at or above" in " ".join(t.itertext()))
+    assert [span.text for span in label.iter(SVG + "tspan")] == ["at or above provisional", "cut-point"]
+    assert float(label.get("x")) > max(float(c.get("cx")) for c in by_class(root, "circle", "point"))
 
 
 @given(
@@ -128,4 +136,4 @@ def test_any_data_gives_a_well_formed_chart_inside_its_box(values, gaps, dosing)
     assert len(circles) == len(points)
     assert len(by_class(root, "g", "dosing")) == len(dosing)
     for circle in circles:
-        assert 0 <= float(circle.get("cx")) <= 640 and 0 <= float(circle.get("cy")) <= 260
+        assert 0 <= float(circle.get("cx")) <= 720 and 0 <= float(circle.get("cy")) <= 260

@@ -72,9 +72,10 @@ class Chart:
 class _Frame:
     width: int
     height: int
-    left: int = 52
-    right: int = 16
-    top: int = 26
+    left: int = 44
+    #: Room for the band labels, beside the plot so that no point can hide one.
+    right: int = 150
+    top: int = 28
     bottom: int = 44
 
     @property
@@ -100,6 +101,17 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-") or "chart"
 
 
+def _wrap(label: str, width: int = 26) -> list[str]:
+    """A band label in lines of about ``width`` characters (SVG text does not wrap by itself)."""
+    lines: list[str] = []
+    for word in label.split():
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines or [""]
+
+
 def _date_range(chart: Chart) -> tuple[date, date]:
     days = [p.on for p in chart.points] + list(chart.dosing)
     if not days:
@@ -112,7 +124,7 @@ def _date_range(chart: Chart) -> tuple[date, date]:
     return first - timedelta(days=pad), last + timedelta(days=pad)
 
 
-def trend_svg(chart: Chart, width: int = 640, height: int = 260) -> Markup:
+def trend_svg(chart: Chart, width: int = 720, height: int = 260) -> Markup:
     """The chart as an inline ``<svg>`` element: bands shaded, the values joined in date order, one circle per
     point, one dashed line per dosing session. Safe to insert into HTML as is."""
     frame = _Frame(width, height)
@@ -145,10 +157,15 @@ def trend_svg(chart: Chart, width: int = 640, height: int = 260) -> Markup:
             f'<rect class="band" x="{left}" y="{_num(top)}" width="{frame.plot_width}" '
             f'height="{_num(bottom - top)}" fill="{fill}"><title>{escape(band.label)}</title></rect>'
         )
-        if bottom - top >= 11:
+        lines = _wrap(band.label)
+        if bottom - top >= 11 * len(lines):
+            first, label_x = (top + bottom) / 2 + 4 - 5.5 * (len(lines) - 1), right + 6
+            spans = "".join(
+                f'<tspan x="{label_x}" dy="{0 if i == 0 else 11}">{escape(line)}</tspan>'
+                for i, line in enumerate(lines)
+            )
             parts.append(
-                f'<text x="{right - 4}" y="{_num((top + bottom) / 2 + 4)}" text-anchor="end" fill="{TEXT}" '
-                f'font-size="10">{escape(band.label)}</text>'
+                f'<text x="{label_x}" y="{_num(first)}" text-anchor="start" fill="{TEXT}" font-size="10">{spans}</text>'
             )
     parts.append("</g>")
     bottom_edge = frame.top + frame.plot_height
@@ -164,9 +181,7 @@ def trend_svg(chart: Chart, width: int = 640, height: int = 260) -> Markup:
         parts.append(
             f'<text x="{_num(x(on))}" y="{bottom_edge + 16}" text-anchor="middle">{on.isoformat()}</text>'
         )
-    parts.append(
-        f'<text x="{left}" y="{frame.top - 10}" text-anchor="start" font-weight="bold">{escape(chart.y_label)}</text>'
-    )
+    parts.append(f'<text x="4" y="12" text-anchor="start" font-weight="bold">{escape(chart.y_label)}</text>')
     parts.append("</g>")
     for number, on in enumerate(sorted(chart.dosing), start=1):
         position = _num(x(on))
