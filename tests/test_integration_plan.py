@@ -213,7 +213,7 @@ def test_the_patients_copy_leaves_out_empty_sections_and_prints_the_crisis_line(
     copy = page.split('<article class="plan', 1)[1].split("</article>", 1)[0]
     assert "Intentions and goals" in copy and "I will call Sam on Sundays.\nAnd rest." in copy
     assert "Insights and themes" not in copy
-    assert f"Call <strong>{CRISIS}</strong>" in copy
+    assert f"Crisis line: <strong>{CRISIS}</strong>." in copy
     assert "Not written in this version (left out of the patient's copy): Insights and themes;" in page
 
 
