@@ -1,7 +1,14 @@
 """The demo clinic loaded by ``flask seed-demo`` (and ``make run``): two clinics, every role, patients in every
-phase. Idempotent: it does nothing if the demo clinics exist already."""
+phase, with outcome measures over time (so the trend charts show something), safety alerts open and acknowledged,
+and integration plans. Idempotent: it does nothing if the demo clinics exist already.
+
+Patients who have been dosed are placed in the past: their phase moves, dosing sessions and results are back-dated
+along one timeline per patient, so the schedule and the charts read like a real course of treatment.
+"""
 
 from __future__ import annotations
+
+from datetime import date, datetime, timedelta
 
 from faker import Faker
 from sqlalchemy import select
@@ -15,8 +22,14 @@ from tracker.factories import (
     make_clinic,
     make_patient,
     make_user,
+    record_measure,
+    sample_answers,
 )
-from tracker.models import Clinic, Phase, Role, User
+from tracker.models import Clinic, Patient, Phase, Role, SessionKind, TherapySession, User
+from tracker.models.base import utcnow
+from tracker.outcomes.queries import open_alerts
+from tracker.outcomes.services import acknowledge_alert
+from tracker.plans.services import mark_given, save_version
 from tracker.protocols import Protocol
 
 DEMO_PASSWORD = "demo-password-2026"  # noqa: S105 - printed by `make run`; demo data only
@@ -41,7 +54,25 @@ DEMO_PATHS: list[list[Phase]] = [
     [Phase.DISCONTINUED],
 ]
 
+#: How many days ago each move of a path was made (same order as DEMO_PATHS); moves not listed are made now.
+DEMO_DAYS_AGO: dict[int, list[int]] = {1: [5], 2: [24, 23], 3: [58, 57, 20], 5: [150, 149, 90]}
+
 CLINICS = [("Harbour Psychedelic Therapy Clinic", ""), ("Northside Integration Centre", "b-")]
+
+#: Plain-language plan text for the demo, by section title.
+DEMO_PLAN = {
+    "Insights and themes": "You described feeling safe in your body for the first time in years. The theme you "
+    "want to keep: \"I can be with hard memories without being swept away.\"",
+    "Intentions and goals": "I will walk for 20 minutes every morning.\nI will call my sister every Sunday.\n"
+    "I will write three lines in my journal before bed.",
+    "Practices (sleep, movement, nature, breathwork, contemplative practice, nutrition)": "Lights out by 11 pm. "
+    "Box breathing (4 counts in, hold, out, hold) when you notice your chest tightening. A walk by the sea on "
+    "weekends.",
+    "Support people": "Your sister Ana, and your friend Tom from the running club.",
+    "Warning signs and crisis plan": "Warning signs: not sleeping for two nights, pulling away from Ana, thoughts "
+    "that you would be better off gone. Then: tell Ana, call the clinic, and if you feel unsafe call the crisis "
+    "line below.",
+}
 
 
 def seed_demo(protocols: dict[str, Protocol], patients_per_clinic: int = 14) -> bool:
@@ -77,17 +108,97 @@ def seed_demo(protocols: dict[str, Protocol], patients_per_clinic: int = 14) -> 
                 record_number=f"{prefix.upper() or 'H-'}{1000 + index}",
                 date_of_birth=fake.date_of_birth(minimum_age=21, maximum_age=75),
             )
-            path = DEMO_PATHS[index % len(DEMO_PATHS)]
-            if Phase.DOSING in path:
-                clear_for_dosing(patient, lead, protocols)
-            elif index % len(DEMO_PATHS) == 0 and index // len(DEMO_PATHS) == 0:
-                # One patient in preparation whose screening flagged an item for the supervisor's review.
-                flagged = next(i.id for i in protocols[code].screening if i.kind.value == "review")
-                answer_screening(patient, lead, protocols[code], yes=(flagged,))
-            for target in path:
-                reason = "Demo: travel abroad for two months" if target is Phase.ON_HOLD else None
-                if target is Phase.DISCONTINUED:
-                    reason = "Demo: patient chose to stop treatment"
-                workflow.move(db.session, patient, target, lead, protocols[code], reason)
+            path_index = index % len(DEMO_PATHS)
+            _walk(patient, lead, protocols[code], protocols, path_index, first_round=index < len(DEMO_PATHS))
+            db.session.flush()
+            if path_index == 2:  # in integration: the PHQ-9 or C-SSRS after dosing flagged a risk
+                acknowledged = index >= len(DEMO_PATHS)
+                _safety_alert(patient, lead, staff["supervisor"], protocols[code], acknowledged)
+            if path_index in (2, 3, 5):
+                _plan(patient, lead, protocols[code], given=path_index == 5)
             db.session.flush()
     return True
+
+
+def _walk(
+    patient: Patient, lead: User, protocol: Protocol, protocols: dict[str, Protocol], path_index: int,
+    first_round: bool,
+) -> None:
+    """Move the patient along its path on a back-dated timeline, with sessions and results along the way."""
+    path = DEMO_PATHS[path_index]
+    now = utcnow()
+    moments = [now - timedelta(days=days) for days in DEMO_DAYS_AGO.get(path_index, [])]
+    moments += [now] * (len(path) - len(moments))
+    start = (moments[0] if Phase.DOSING in path else now) - timedelta(days=35)
+    _backdate_enrolment(patient, start)
+    if Phase.DOSING in path:
+        first = moments[0]
+        clear_for_dosing(
+            patient, lead, protocols, (first - timedelta(days=4)).date(), sessions_days_ago=(now - first).days + 7
+        )
+    elif path_index == 0 and first_round:
+        # One patient in preparation whose screening flagged an item for the supervisor's review.
+        flagged = next(i.id for i in protocol.screening if i.kind.value == "review")
+        answer_screening(patient, lead, protocol, yes=(flagged,))
+    severity = 0.7 if patient.id % 2 else 0.55
+    dosed = 0
+    for target, when in zip(path, moments, strict=True):
+        reason = "Demo: travel abroad for two months" if target is Phase.ON_HOLD else None
+        if target is Phase.DISCONTINUED:
+            reason = "Demo: patient chose to stop treatment"
+        if target is Phase.COMPLETED:
+            _results(patient, lead, protocol, (when - timedelta(days=2)).date(), severity * 0.4, "end_of_treatment")
+            follow_up = (when + timedelta(days=85)).date()
+            if follow_up <= now.date():  # the first follow-up (90 days after the end, a clinic setting)
+                _results(patient, lead, protocol, follow_up, severity * 0.45, "follow_up")
+        workflow.move(db.session, patient, target, lead, protocol, reason, now=when)
+        if target is Phase.DOSING:
+            dosed += 1
+            db.session.add(TherapySession(patient_id=patient.id, kind=SessionKind.DOSING, held_at=when,
+                                          duration_minutes=480, logged_by_id=lead.id))
+            after = (when + timedelta(days=6)).date()
+            if after <= now.date():
+                _results(patient, lead, protocol, after, severity * (0.78 ** dosed), "after_each_dosing")
+        if target is Phase.INTEGRATION:
+            db.session.add(TherapySession(patient_id=patient.id, kind=SessionKind.INTEGRATION, duration_minutes=90,
+                                          held_at=when + timedelta(days=1), logged_by_id=lead.id))
+
+
+def _backdate_enrolment(patient: Patient, start: datetime) -> None:
+    """Demo only: the patient was enrolled before the back-dated course of treatment began."""
+    patient.created_at = start
+    patient.phase_changed_at = start
+    for transition in patient.transitions:
+        transition.created_at = start
+
+
+def _results(patient: Patient, lead: User, protocol: Protocol, on: date, level: float, timepoint: str) -> None:
+    for measure in protocol.measures:
+        if timepoint in measure.timepoints:
+            record_measure(patient, lead, measure.instrument, on=on, level=level)
+
+
+def _safety_alert(patient: Patient, lead: User, supervisor: User, protocol: Protocol, acknowledged: bool) -> None:
+    """A result with an urgent flag three days ago; in the second round, already acknowledged by the supervisor."""
+    code = next((m.instrument for m in protocol.measures if m.instrument in ("phq9", "cssrs")), "phq9")
+    on = utcnow().date() - timedelta(days=3)
+    record_measure(patient, lead, code, sample_answers(code, 0.4, flagged=True), on=on)
+    if acknowledged:
+        for alert in open_alerts(db.session, patient.id):
+            acknowledge_alert(
+                supervisor, patient, alert,
+                "Called the patient the same afternoon: passive thoughts, no plan or intent. Safety plan reviewed "
+                "with her; next session brought forward to Friday.",
+                utcnow(),
+            )
+
+
+def _plan(patient: Patient, lead: User, protocol: Protocol, given: bool) -> None:
+    texts = {title: DEMO_PLAN.get(title, "") for title in protocol.integration_plan_sections}
+    crisis = "Crisis line 988 (call or text, 24 hours); the clinic on 555-0100 in office hours"
+    first = save_version(lead, patient, texts, crisis, 0)
+    if given and first is not None:
+        texts["Therapy and referrals"] = "Monthly sessions with Dr. Nair until June. Your GP, Dr. Hale, has a copy."
+        second = save_version(lead, patient, texts, crisis, first.number)
+        if second is not None:
+            mark_given(lead, patient, second, utcnow().date(), utcnow().date())

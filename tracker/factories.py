@@ -130,7 +130,8 @@ def sample_answers(code: str, level: float = 0.3, flagged: bool = False) -> list
     answers: list[Any] = []
     for item in instrument.items:
         if item.scale.numeric:
-            value = round(level * item.scale.highest)
+            # Dithered by item, so the total follows ``level`` closely instead of in steps of one item's range.
+            value = min(int(level * item.scale.highest + (item.number * 0.618) % 1), item.scale.highest)
             if item.number in flag_items:
                 value = max(value, 1) if flagged else 0
             answers.append(value)
@@ -165,15 +166,19 @@ def record_baseline_measures(patient: Patient, actor: User, protocol: Protocol, 
 
 
 def clear_for_dosing(
-    patient: Patient, actor: User, protocols: dict[str, Protocol], baseline_on: date | None = None
+    patient: Patient,
+    actor: User,
+    protocols: dict[str, Protocol],
+    baseline_on: date | None = None,
+    sessions_days_ago: int = 7,
 ) -> None:
-    """Everything the dosing gate asks for: a clean, signed-off screening, the preparation sessions held and the
-    baseline measures recorded (dated ``baseline_on``, default today)."""
+    """Everything the dosing gate asks for: a clean, signed-off screening, the preparation sessions held (the last
+    ``sessions_days_ago``) and the baseline measures recorded (dated ``baseline_on``, default today)."""
     protocol = protocols[patient.protocol_code]
     answer_screening(patient, actor, protocol)
     checklist = current_checklist(db.session, patient)
     assert checklist is not None
     sign_off(actor, checklist, protocol)
-    log_sessions(patient, actor, SessionKind.PREPARATION, protocol.sessions.preparation)
+    log_sessions(patient, actor, SessionKind.PREPARATION, protocol.sessions.preparation, sessions_days_ago)
     record_baseline_measures(patient, actor, protocol, on=baseline_on)
     db.session.flush()
