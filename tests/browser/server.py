@@ -16,7 +16,7 @@ from werkzeug.serving import make_server
 from config import TestConfig
 from tracker import create_app
 from tracker.extensions import db
-from tracker.factories import make_clinic, make_patient, make_user
+from tracker.factories import make_clinic, make_patient, make_user, record_baseline_measures
 from tracker.models import Role
 
 PASSWORD = "correct horse battery"
@@ -29,6 +29,9 @@ SUPERVISOR_NAME = "Sara Supervisor"
 GATE_PROTOCOL = "ketamine-iv-trd"
 GATE_GIVEN_NAME = "Kim"
 GATE_FAMILY_NAME = "Gatekeeper"
+# The safety alert walkthrough's patient: gets a PHQ-9 with item 9 above 0 in test_safety_alert.
+ALERT_GIVEN_NAME = "Alma"
+ALERT_FAMILY_NAME = "Alertson"
 
 
 def seed(app: Flask) -> None:
@@ -50,14 +53,24 @@ def seed(app: Flask) -> None:
     )
     # One patient already on the caseload, so the list page shows its table rather than the empty state.
     make_patient(therapist, co, protocols=protocols, given_name="Existing", family_name="Caseload")
-    # Screened, reviewed and moved to dosing by test_screening_gate; nothing else touches this patient.
-    make_patient(
+    # Screened, reviewed and moved to dosing by test_screening_gate; nothing else touches this patient. Its baseline
+    # PHQ-9 is recorded here: that walkthrough is about screening (test_safety_alert records a PHQ-9 by hand).
+    gated = make_patient(
         therapist,
         protocols=protocols,
         protocol_code=GATE_PROTOCOL,
         given_name=GATE_GIVEN_NAME,
         family_name=GATE_FAMILY_NAME,
         record_number="BRW-GATE-1",
+    )
+    record_baseline_measures(gated, therapist, protocols[GATE_PROTOCOL])
+    make_patient(
+        therapist,
+        protocols=protocols,
+        protocol_code=GATE_PROTOCOL,
+        given_name=ALERT_GIVEN_NAME,
+        family_name=ALERT_FAMILY_NAME,
+        record_number="BRW-ALERT-1",
     )
     db.session.commit()
 
