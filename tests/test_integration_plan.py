@@ -224,6 +224,8 @@ def test_the_plan_pages_run_the_same_queries_for_one_and_many_versions(client, p
         assert client.get(plan_url(people)).status_code == 200
     with count_queries() as small_edit:
         assert client.get(plan_url(people, "/edit")).status_code == 200
+    with count_queries() as small_version:
+        assert client.get(plan_url(people, "/versions/1")).status_code == 200
     for number in range(1, 30):
         version = save_version(people.lead, people.patient, {"Insights and themes": f"v{number + 1}"}, CRISIS, number)
         mark_given(people.lead, people.patient, version, utcnow().date(), utcnow().date())
@@ -232,7 +234,10 @@ def test_the_plan_pages_run_the_same_queries_for_one_and_many_versions(client, p
         page = client.get(plan_url(people))
     with count_queries() as large_edit:
         assert client.get(plan_url(people, "/edit")).status_code == 200
+    with count_queries() as large_version:
+        assert client.get(plan_url(people, "/versions/1")).status_code == 200
     assert len(small) == len(large) and len(small_edit) == len(large_edit)
+    assert len(small_version) == len(large_version)
     assert "30 versions, newest first" in page.text and "?page=2" in page.text
     assert client.get(plan_url(people) + "?page=2").status_code == 200
     assert client.get(plan_url(people) + "?page=two").status_code == 400

@@ -297,17 +297,21 @@ def grow(people, treated, count: int) -> None:
     for number in range(count):
         record_measure(people.patient, people.lead, ["pcl5", "cssrs", "phq9"][number % 3],
                        on=treated + timedelta(days=number % 30), level=(number % 10) / 10)
-    record_measure(people.patient, people.lead, "phq9", [1] * 8 + [2])  # and an alert
+    for _ in range(5):
+        record_measure(people.patient, people.lead, "phq9", [1] * 8 + [2])  # and more alerts in the banner
     db.session.commit()
 
 
 def test_the_measure_pages_run_the_same_queries_for_short_and_long_histories(client, people, treated):
     result = record_measure(people.patient, people.lead, "pcl5")
+    record_measure(people.patient, people.lead, "phq9", [0] * 8 + [1])
     db.session.commit()
+    alert = db.session.scalars(select(SafetyAlert)).one()
     pid = people.patient.id
     pages = [f"/patients/{pid}", f"/patients/{pid}/measures", f"/patients/{pid}/measures?page=2",
              f"/patients/{pid}/measures/pcl5/new", f"/patients/{pid}/measures/results/{result.id}",
-             f"/patients/{pid}/measures/results/{result.id}/correct"]
+             f"/patients/{pid}/measures/results/{result.id}/correct", f"/patients/{pid}/alerts/{alert.id}",
+             "/patients/"]
     login(client, people.supervisor)
     small = {}
     for url in pages:
