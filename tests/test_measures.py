@@ -74,8 +74,10 @@ def test_qids_stores_its_domains_and_cssrs_its_risk_level(people):
 @pytest.mark.parametrize(
     ("code", "mode", "message"),
     [
-        ("phq9", AdministrationMode.CLINICIAN_RATED, "PHQ-9 is self-report: choose filled in with the patient or"),
-        ("madrs", AdministrationMode.WITH_PATIENT, "MADRS is clinician: choose asked and rated by the clinician or"),
+        ("phq9", AdministrationMode.CLINICIAN_RATED,
+         "PHQ-9 is a self-report questionnaire: choose filled in with the patient or entered from a paper form."),
+        ("madrs", AdministrationMode.WITH_PATIENT,
+         "MADRS is rated by a clinician: choose asked and rated in an interview or entered from a paper form."),
     ],
 )
 def test_the_mode_must_fit_the_instrument(people, code, mode, message):

@@ -39,7 +39,8 @@ class AdministrationMode(enum.StrEnum):
         return {
             AdministrationMode.WITH_PATIENT: "Filled in with the patient",
             AdministrationMode.FROM_PAPER: "Entered from a paper form",
-            AdministrationMode.CLINICIAN_RATED: "Asked and rated by the clinician",
+            # Who may ask is the instrument's rule (MADRS: a clinician; C-SSRS: a clinician or trained lay staff).
+            AdministrationMode.CLINICIAN_RATED: "Asked and rated in an interview",
         }[self]
 
 

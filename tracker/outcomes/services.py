@@ -34,6 +34,14 @@ MODES: dict[Administration, tuple[AdministrationMode, ...]] = {
 }
 
 
+#: The administration rule in words, for refusals.
+ADMINISTERED = {
+    Administration.SELF_REPORT: "a self-report questionnaire",
+    Administration.CLINICIAN: "rated by a clinician",
+    Administration.CLINICIAN_OR_TRAINED_STAFF: "asked by a clinician or trained lay staff",
+}
+
+
 class MeasureError(ValueError):
     """A result or acknowledgement refused for a reason shown next to ``field``."""
 
@@ -55,7 +63,8 @@ class ResultInput:
 def _check(instrument: Instrument, given: ResultInput, today: date) -> None:
     if given.mode not in MODES[instrument.administration]:
         allowed = " or ".join(m.label.lower() for m in MODES[instrument.administration])
-        raise MeasureError("mode", f"{instrument.short_name} is {instrument.administration.value}: choose {allowed}.")
+        administered = ADMINISTERED[instrument.administration]
+        raise MeasureError("mode", f"{instrument.short_name} is {administered}: choose {allowed}.")
     if not EARLIEST <= given.administered_on <= today:
         raise MeasureError("administered_on", "The date cannot be in the future (or before 1900).")
 
