@@ -195,7 +195,7 @@ def _safety_alert(patient: Patient, lead: User, supervisor: User, protocol: Prot
 
 def _plan(patient: Patient, lead: User, protocol: Protocol, given: bool) -> None:
     texts = {title: DEMO_PLAN.get(title, "") for title in protocol.integration_plan_sections}
-    crisis = "Crisis line 988 (call or text, 24 hours); the clinic on 555-0100 in office hours"
+    crisis = "988 (call or text, 24 hours); the clinic on 555-0100 in office hours"
     first = save_version(lead, patient, texts, crisis, 0)
     if given and first is not None:
         texts["Therapy and referrals"] = "Monthly sessions with Dr. Nair until June. Your GP, Dr. Hale, has a copy."
