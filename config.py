@@ -124,6 +124,9 @@ class Config:
 
     BOOTSTRAP_SERVE_LOCAL = True  # clinics run on closed networks: never a CDN
 
+    # Emergency access lasts this long; the user must ask again after it (RELIABILITY.md section 1: time-boxed).
+    EMERGENCY_ACCESS_HOURS = 4
+
     PATIENTS_PER_PAGE = 25
     AUDIT_EVENTS_PER_PAGE = 50
 

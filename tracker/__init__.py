@@ -60,7 +60,7 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from tracker import admin, auditlog, auth, main, outcomes, patients, plans, screening
+    from tracker import admin, auditlog, auth, emergency, main, outcomes, patients, plans, screening
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(main.bp)
@@ -70,6 +70,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(plans.bp)
     app.register_blueprint(admin.bp, url_prefix="/admin")
     app.register_blueprint(auditlog.bp, url_prefix="/audit")
+    app.register_blueprint(emergency.bp)
 
 
 def _register_hooks(app: Flask) -> None:

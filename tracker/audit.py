@@ -11,7 +11,7 @@ import enum
 from collections.abc import Mapping
 from typing import Any
 
-from flask import has_request_context, request
+from flask import g, has_request_context, request
 
 from tracker.extensions import db
 from tracker.models import AuditEvent, Patient, User
@@ -32,6 +32,16 @@ def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list[
         for field in after
         if before.get(field) != after.get(field)
     }
+
+
+def mark_emergency_access(patient_id: int) -> None:
+    """This request reaches ``patient_id`` under an emergency grant: flag every audit row about that patient."""
+    if has_request_context():
+        g.emergency_patient_ids = {*g.get("emergency_patient_ids", set()), patient_id}
+
+
+def under_emergency_access(patient_id: int | None) -> bool:
+    return has_request_context() and patient_id is not None and patient_id in g.get("emergency_patient_ids", set())
 
 
 def client_address() -> str | None:
@@ -55,6 +65,8 @@ def record(
     """
     if clinic_id is None:
         clinic_id = patient.clinic_id if patient is not None else (actor.clinic_id if actor else None)
+    if patient is not None and under_emergency_access(patient.id):
+        data = {**(data or {}), "emergency_access": True}
     event = AuditEvent(
         actor_id=actor.id if actor is not None else None,
         action=action,

@@ -3,6 +3,7 @@
 Deny by default. Every view declares its policy with ``@public`` or ``@require_role(...)``; a test walks the URL
 map and fails on any view with neither. Patient access is decided in SQL by ``patient_scope``: a therapist sees
 the patients whose care team they are on; a supervisor also sees the patients of the therapists they supervise;
+a clinician with an unexpired emergency-access grant sees that patient, every action flagged in the audit trail;
 nobody sees patients of another clinic; an admin-only account sees no patient.
 """
 
@@ -19,7 +20,8 @@ from sqlalchemy.orm.interfaces import LoaderOption
 
 from tracker import audit
 from tracker.extensions import db
-from tracker.models import CareTeamMember, Patient, Role, User
+from tracker.models import CareTeamMember, EmergencyAccess, Patient, Role, User
+from tracker.models.base import utcnow
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -60,8 +62,8 @@ def access_policy(view: Callable[..., Any]) -> object:
     return getattr(view, "_access_policy", None)
 
 
-def patient_scope(user: User) -> ColumnElement[bool]:
-    """SQL condition selecting exactly the patients ``user`` may see."""
+def care_scope(user: User) -> ColumnElement[bool]:
+    """SQL condition selecting the patients in ``user``'s care: their care teams, and their supervisees'."""
     if not user.is_clinician:
         return false()
     on_team = CareTeamMember.user_id == user.id
@@ -72,18 +74,39 @@ def patient_scope(user: User) -> ColumnElement[bool]:
     return and_(Patient.clinic_id == user.clinic_id, Patient.id.in_(visible_ids))
 
 
+def emergency_scope(user: User) -> ColumnElement[bool]:
+    """SQL condition selecting the patients ``user`` holds an unexpired emergency-access grant for."""
+    if not user.is_clinician:
+        return false()
+    granted = select(EmergencyAccess.patient_id).where(
+        EmergencyAccess.user_id == user.id, EmergencyAccess.expires_at > utcnow()
+    )
+    return and_(Patient.clinic_id == user.clinic_id, Patient.id.in_(granted))
+
+
+def patient_scope(user: User) -> ColumnElement[bool]:
+    """SQL condition selecting exactly the patients ``user`` may see."""
+    return or_(care_scope(user), emergency_scope(user))
+
+
 def can_view_patient(user: User, patient_id: int) -> bool:
     found = db.session.scalar(select(Patient.id).where(Patient.id == patient_id, patient_scope(user)))
     return found is not None
 
 
 def get_patient_for_user_or_404(user: User, patient_id: int, *options: LoaderOption) -> Patient:
-    """The patient, if ``user`` may see it.
+    """The patient, if ``user`` may see it. Seen under an emergency grant, the request is marked so every audit
+    row it writes for this patient is flagged, and every page shows the banner.
 
     :raise 404: the patient does not exist, or ``user`` may not see it (the same answer, so ids outside a
         caseload cannot be probed). The refusal is audited and committed before the 404 is raised.
     """
-    patient = db.session.scalar(select(Patient).where(Patient.id == patient_id, patient_scope(user)).options(*options))
+    query = select(Patient).where(Patient.id == patient_id).options(*options)
+    patient: Patient | None = db.session.scalar(query.where(care_scope(user)))
+    if patient is None:
+        patient = db.session.scalar(query.where(emergency_scope(user)))
+        if patient is not None:
+            audit.mark_emergency_access(patient.id)
     if patient is None:
         audit.record(
             user,

@@ -1,7 +1,7 @@
 """Outcome measure results (immutable, corrections supersede) and safety alerts
 
 Revision ID: d7e37858d609
-Revises: 1b1f2691b052
+Revises: 8ac4edb7fe1f
 Create Date: 2026-11-22 03:46:36.825730
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'd7e37858d609'
-down_revision = '1b1f2691b052'
+down_revision = '8ac4edb7fe1f'  # rebased after main's emergency access grants (one head)
 branch_labels = None
 depends_on = None
 

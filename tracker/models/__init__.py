@@ -3,6 +3,7 @@
 from tracker.models.audit import AuditEvent
 from tracker.models.base import Base
 from tracker.models.clinic import Clinic
+from tracker.models.emergency import EmergencyAccess
 from tracker.models.outcome import AdministrationMode, MeasureResult, SafetyAlert
 from tracker.models.patient import (
     ACTIVE_PHASES,
@@ -34,6 +35,7 @@ __all__ = [
     "CareRole",
     "CareTeamMember",
     "Clinic",
+    "EmergencyAccess",
     "Indication",
     "IntegrationPlanVersion",
     "LoginSession",

@@ -1,0 +1,30 @@
+"""Emergency ("break-glass") access: a clinician opens a patient outside their care for a limited time, with a
+written reason and their password, and everything they do under it is flagged in the audit trail
+(HIPAA 164.312(a)(2)(ii); RELIABILITY.md section 1)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from tracker.models.base import Base, UTCDateTime, utcnow
+from tracker.models.patient import Patient
+from tracker.models.user import User
+
+
+class EmergencyAccess(Base):
+    __tablename__ = "emergency_access"
+    __table_args__ = (Index("ix_emergency_access_user_expires", "user_id", "expires_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: The grant ends by itself; the user asks again (and is audited again) if the emergency goes on.
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    user: Mapped[User] = relationship(lazy="raise_on_sql")
+    patient: Mapped[Patient] = relationship(lazy="raise_on_sql")
