@@ -329,3 +329,18 @@ def test_nothing_of_the_alert_reaches_people_outside_the_care_team(client, peopl
             assert audit_actions()[-1] == "patient.access_denied"
     assert alerts()[0].is_open
     assert db.session.scalar(select(func.count()).select_from(ScreeningAnswer)) == 0
+
+
+def test_emergency_access_shows_the_alert_but_does_not_put_it_in_that_supervisors_queue(client, people, alert):
+    """Someone opening the patient in an emergency must see the alert; their queue stays about their own care."""
+    login(client, people.other_supervisor)
+    granted = client.post("/emergency-access", data={"record_number": "CANARY-1", "password": "correct horse battery",
+                                                     "reason": "Crisis call from the patient; the team is away"})
+    assert granted.status_code == 302
+    page = client.get(f"/patients/{people.patient.id}").text
+    assert BANNER in page and "Emergency access." in page
+    assert "Zzpatient" not in client.get("/alerts").text
+    response = client.post(url(people, alert), data={"action_taken": "Called the patient back; crisis team informed"})
+    assert response.status_code == 302 and not alerts()[0].is_open
+    event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "alert.acknowledge")).one()
+    assert event.data["emergency_access"] is True

@@ -27,7 +27,7 @@ from tracker.models import (
     User,
 )
 from tracker.outcomes.trends import Trend, trends
-from tracker.permissions import patient_scope
+from tracker.permissions import care_scope
 from tracker.protocols import Protocol
 from tracker.schedule import Course, Dated, Occurrence, Settings, schedule
 
@@ -191,16 +191,17 @@ def patients_with_open_alerts(session: AnySession, patient_ids: Sequence[int]) -
 
 
 def alert_queue(actor: User) -> Select[SafetyAlert]:
-    """Open alerts of every patient ``actor`` may see, oldest first, for ``db.paginate`` (three queries a page:
+    """Open alerts of every patient in ``actor``'s care, oldest first, for ``db.paginate`` (three queries a page:
     the count, the alerts with their results and patients, and the patients' care teams).
 
     Wider than the screening review queue on purpose: a supervisor sees the open alerts of their own care teams as
-    well as their supervisees', since an alert must not wait for the one person whose queue it landed in.
+    well as their supervisees', since an alert must not wait for the one person whose queue it landed in. Patients
+    opened under an emergency grant are left out: they are someone else's care, and stay in their queues.
     """
     return (
         select(SafetyAlert)
         .join(Patient, Patient.id == SafetyAlert.patient_id)
-        .where(SafetyAlert.acknowledged_at.is_(None), patient_scope(actor))
+        .where(SafetyAlert.acknowledged_at.is_(None), care_scope(actor))
         .options(
             joinedload(SafetyAlert.result).joinedload(MeasureResult.entered_by),
             joinedload(SafetyAlert.patient).selectinload(Patient.care_team).joinedload(CareTeamMember.user),
