@@ -3,6 +3,20 @@
 from tracker.models.audit import AuditEvent
 from tracker.models.base import Base
 from tracker.models.clinic import Clinic
+from tracker.models.note import (
+    AdverseEvent,
+    CosignDecision,
+    CosignOutcome,
+    DoseUnit,
+    FormDraft,
+    NoteAddendum,
+    Outcome,
+    ProcessNote,
+    Route,
+    SessionNote,
+    Severity,
+    VitalReading,
+)
 from tracker.models.patient import (
     ACTIVE_PHASES,
     CareRole,
@@ -20,30 +34,43 @@ from tracker.models.screening import (
     ScreeningChecklist,
     ScreeningReview,
 )
-from tracker.models.session import SessionKind, TherapySession
+from tracker.models.session import SessionKind, TherapySession, session_therapist
 from tracker.models.user import LoginSession, Role, SessionEnd, User
 
 __all__ = [
     "ACTIVE_PHASES",
+    "AdverseEvent",
     "AnswerValue",
     "AuditEvent",
     "Base",
     "CareRole",
     "CareTeamMember",
     "Clinic",
+    "CosignDecision",
+    "CosignOutcome",
+    "DoseUnit",
+    "FormDraft",
     "Indication",
     "LoginSession",
     "Medication",
+    "NoteAddendum",
+    "Outcome",
     "Patient",
     "Phase",
     "PhaseTransition",
+    "ProcessNote",
     "ReviewDecision",
     "Role",
+    "Route",
     "ScreeningAnswer",
     "ScreeningChecklist",
     "ScreeningReview",
     "SessionEnd",
     "SessionKind",
+    "SessionNote",
+    "Severity",
     "TherapySession",
     "User",
+    "VitalReading",
+    "session_therapist",
 ]
