@@ -6,22 +6,24 @@ from __future__ import annotations
 from faker import Faker
 from sqlalchemy import select
 
-from tracker import workflow
 from tracker.extensions import db
 from tracker.factories import (
     PROTOCOL_INDICATIONS,
     answer_screening,
     clear_for_dosing,
+    complete_dosing,
     make_clinic,
     make_patient,
     make_user,
+    walk_to,
 )
 from tracker.models import Clinic, Phase, Role, User
 from tracker.protocols import Protocol
 
 DEMO_PASSWORD = "demo-password-2026"  # noqa: S105 - printed by `make run`; demo data only
 
-#: (username, full name, roles, supervisor username) for each clinic; the second clinic gets a "b-" prefix.
+#: (username, full name, roles, supervisor username) for each clinic; the second clinic gets a "b-" prefix. The
+#: therapist is in training: their signed notes wait for the supervisor's co-signature (``NEEDS_COSIGN``).
 DEMO_STAFF = [
     ("supervisor", "Dr. Maya Okafor", (Role.SUPERVISOR,), None),
     ("therapist", "Sam Rivera", (Role.THERAPIST,), "supervisor"),
@@ -40,6 +42,8 @@ DEMO_PATHS: list[list[Phase]] = [
     [Phase.DOSING, Phase.INTEGRATION, Phase.COMPLETED],
     [Phase.DISCONTINUED],
 ]
+
+NEEDS_COSIGN = frozenset({"therapist"})
 
 CLINICS = [("Harbour Psychedelic Therapy Clinic", ""), ("Northside Integration Centre", "b-")]
 
@@ -61,6 +65,7 @@ def seed_demo(protocols: dict[str, Protocol], patients_per_clinic: int = 14) -> 
                 full_name=full_name,
                 password=DEMO_PASSWORD,
                 supervisor=staff.get(supervisor) if supervisor else None,
+                needs_cosign=username in NEEDS_COSIGN,
             )
         therapists = [staff["therapist"], staff["lead"]]
         codes = list(PROTOCOL_INDICATIONS)
@@ -88,6 +93,9 @@ def seed_demo(protocols: dict[str, Protocol], patients_per_clinic: int = 14) -> 
                 reason = "Demo: travel abroad for two months" if target is Phase.ON_HOLD else None
                 if target is Phase.DISCONTINUED:
                     reason = "Demo: patient chose to stop treatment"
-                workflow.move(db.session, patient, target, lead, protocols[code], reason)
+                walk_to(patient, target, lead, protocols, reason, password=DEMO_PASSWORD)
+            if path == [Phase.DOSING]:
+                # In dosing now: today's session is under way, its note a draft with one reading out of range.
+                complete_dosing(patient, lead, protocols, password=DEMO_PASSWORD, sign=False, out_of_range=True)
             db.session.flush()
     return True
