@@ -60,12 +60,13 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from tracker import admin, auditlog, auth, main, patients, screening
+    from tracker import admin, auditlog, auth, main, patients, screening, sessions
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(main.bp)
     app.register_blueprint(patients.bp, url_prefix="/patients")
     app.register_blueprint(screening.bp)  # also registers the dosing gate's guards with the workflow
+    app.register_blueprint(sessions.bp)  # also registers the guards that need signed notes
     app.register_blueprint(admin.bp, url_prefix="/admin")
     app.register_blueprint(auditlog.bp, url_prefix="/audit")
 
