@@ -74,6 +74,7 @@ def _time(label: str, required: bool = False, description: str = "") -> DateTime
 def _amount(label: str, high: float, description: str = "") -> DecimalField:
     return DecimalField(
         label,
+        places=None,  # shown as entered: rounding for display would change the dose on the next save
         validators=[Optional(), finite, NumberRange(min=0.001, max=high, message=f"Enter a number above 0 and at most "
                                                                                 f"{high:g}.")],
         description=description,
@@ -186,7 +187,8 @@ class DosingNoteForm(NoteForm):
     body = _area(BODY_LABEL[SessionKind.DOSING], BODY_LIMIT)
 
     def validate_dose_amount(self, field: DecimalField) -> None:
-        unit = DoseUnit(self.dose_unit.data) if self.dose_unit.data else None
+        units = {member.value: member for member in DoseUnit}
+        unit = units.get(self.dose_unit.data or "")  # the unit field is checked after this one
         if field.data is not None and unit is not None and field.data > MAX_DOSE[unit]:
             raise StopValidation(f"Enter at most {MAX_DOSE[unit]} {unit.label}; check the unit.")
 
@@ -212,9 +214,10 @@ NOTE_FORMS: dict[SessionKind, type[NoteForm]] = {
 
 
 def _sign_value(label: str, unit: str, decimal: bool = False) -> Field:
-    field_class = DecimalField if decimal else IntegerField
-    validators: list[Any] = [Optional(), finite] if decimal else [Optional()]
-    return field_class(f"{label} ({unit})", validators=validators, render_kw={"inputmode": "decimal"})
+    if decimal:
+        return DecimalField(f"{label} ({unit})", places=None, validators=[Optional(), finite],
+                            render_kw={"inputmode": "decimal"})
+    return IntegerField(f"{label} ({unit})", validators=[Optional()], render_kw={"inputmode": "numeric"})
 
 
 class VitalsForm(FlaskForm):

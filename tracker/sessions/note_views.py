@@ -3,12 +3,12 @@ user's typing), its vital signs and its adverse events. Every write to a signed 
 
 from __future__ import annotations
 
-from flask import flash, redirect, url_for
+from flask import abort, flash, redirect, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm.exc import StaleDataError
 
 from tracker.extensions import db
-from tracker.models import AdverseEvent, Patient, SessionNote, TherapySession
+from tracker.models import AdverseEvent, Patient, SessionKind, SessionNote, TherapySession
 from tracker.models.base import utcnow
 from tracker.permissions import CLINICAL_ROLES, require_role
 from tracker.sessions import bp, drafts, queries
@@ -45,6 +45,11 @@ def _reload(patient_id: int, session_id: int) -> tuple[Patient, TherapySession]:
 def _signed(patient: Patient, session: TherapySession) -> ResponseReturnValue:
     """409: the note is signed; the page shows it as signed, with the addendum form."""
     return render_session(*_reload(patient.id, session.id), Forms(notices=[SIGNED_NOTICE]), 409)
+
+
+def _dosing_only(session: TherapySession) -> None:
+    if session.kind is not SessionKind.DOSING:
+        abort(404, description="Vital signs and adverse events are recorded on dosing sessions.")
 
 
 def _back(patient: Patient, session: TherapySession, anchor: str | None = None) -> ResponseReturnValue:
@@ -91,7 +96,9 @@ def _conflict(patient_id: int, session_id: int, form: object) -> ResponseReturnV
 @bp.route("/patients/<int:patient_id>/sessions/<int:session_id>/vitals", methods=["POST"])
 @require_role(*CLINICAL_ROLES)
 def add_vitals(patient_id: int, session_id: int) -> ResponseReturnValue:
+    """:raise 404: not a dosing session (only those record vital signs)."""
     patient, session, note = _load(patient_id, session_id)
+    _dosing_only(session)
     if note is not None and note.is_signed:
         return _signed(patient, session)
     form = VitalsForm()
@@ -132,7 +139,9 @@ def remove_vitals(patient_id: int, session_id: int, reading_id: int) -> Response
 @require_role(*CLINICAL_ROLES)
 @drafts.keeps_draft("ae-{session_id}", "sessions.detail")
 def add_event(patient_id: int, session_id: int) -> ResponseReturnValue:
+    """:raise 404: not a dosing session (only those record adverse events here)."""
     patient, session, note = _load(patient_id, session_id)
+    _dosing_only(session)
     if note is not None and note.is_signed:
         return _signed(patient, session)
     form = AdverseEventForm()

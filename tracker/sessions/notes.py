@@ -108,19 +108,22 @@ def _check_dosing(values: dict[str, Any], session: TherapySession, now: datetime
 
 
 def new_note(actor: User, session: TherapySession, now: datetime) -> SessionNote:
-    note = SessionNote(
+    """An empty draft, not yet in the database (``_insert`` adds it)."""
+    return SessionNote(
         session_id=session.id, author_id=actor.id, updated_by_id=actor.id, created_at=now, updated_at=now,
         fields={name: None for name in field_names(session.kind)}, body="", vitals=[], adverse_events=[],
         addenda=[], cosign_decisions=[],
     )
+
+
+def _insert(note: SessionNote) -> None:
+    """:raise StaleNote: someone else started the note of this session a moment ago (theirs is the one to edit)."""
     db.session.add(note)
     try:
         with db.session.begin_nested():
             db.session.flush()
     except IntegrityError:
-        # Someone else started the note of this session a moment ago: their draft is the one to edit.
         raise StaleNote({}) from None
-    return note
 
 
 def ensure_note(actor: User, patient: Patient, session: TherapySession, note: SessionNote | None,
@@ -134,6 +137,7 @@ def ensure_note(actor: User, patient: Patient, session: TherapySession, note: Se
             raise NoteSigned()
         return note
     note = new_note(actor, session, now)
+    _insert(note)
     audit.record(actor, "note.create", f"Started the note of a {session.kind.label.lower()} session",
                  patient=patient, target_type="session_note", target_id=note.id)
     return note
@@ -177,7 +181,10 @@ def save_note(
     changed = sorted(name for name in after if before.get(name) != after.get(name))
     if changed or created:
         note.updated_at, note.updated_by_id = now, actor.id
-        db.session.flush()
+        if created:
+            _insert(note)
+        else:
+            db.session.flush()
         typed = [n for n in changed if n in DOSING_FIELDS and n not in TEXT_DOSING_FIELDS]
         audit.record(
             actor,

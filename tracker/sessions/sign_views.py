@@ -18,15 +18,18 @@ from tracker.sessions.notes import NoteError, NoteSigned
 from tracker.sessions.pages import Forms, actor, label_of, load_patient, protocol_of, protocols, render_session
 from tracker.sessions.signing import (
     ContentChanged,
+    CosignState,
     NotTheirSupervisor,
     SignRefused,
     add_addendum,
+    cosign_state,
     decide_cosign,
     follow_up_ok,
     sign_note,
 )
 
 LIST_PAGE_SIZE = 25
+DRAFT_NOTICE = "This note is still a draft: edit it instead of adding an addendum."
 CHANGED = "The note changed after you opened it (someone saved or added to it). Read it again, then sign."
 
 
@@ -87,8 +90,8 @@ def addendum(patient_id: int, session_id: int) -> ResponseReturnValue:
     patient = load_patient(patient_id)
     session = queries.load_session_or_404(db.session, patient, session_id)
     note = queries.load_note(db.session, session)
-    if note is None:
-        abort(404, description="This session has no note yet.")
+    if note is None or not note.is_signed:
+        return render_session(patient, session, Forms(notices=[DRAFT_NOTICE]), 409)
     form = AddendumForm()
     if form.validate_on_submit():
         try:
@@ -97,8 +100,7 @@ def addendum(patient_id: int, session_id: int) -> ResponseReturnValue:
         except NoteError as error:
             db.session.commit()  # the audit row of a wrong password
             getattr(form, error.field).errors.append(str(error))
-            status = 409 if error.field == "body" else 422
-            return render_session(*_fresh(patient_id, session_id), Forms(addendum=form), status)
+            return render_session(*_fresh(patient_id, session_id), Forms(addendum=form), 422)
         drafts.discard(actor(), patient, f"addendum-{session.id}")
         db.session.commit()
         flash("Addendum signed and added beneath the note.", "success")
@@ -121,6 +123,8 @@ def cosign(patient_id: int, session_id: int) -> ResponseReturnValue:
         abort(404, description="This session has no signed note.")
     if note.signed_by.supervisor_id != actor().id:
         abort(403, description="Only the supervisor of the therapist who signed can co-sign or return this note.")
+    if cosign_state(note) is not CosignState.PENDING:
+        return render_session(patient, session, Forms(notices=["This note is not waiting for a co-signature."]), 409)
     form = CosignForm()
     if form.validate_on_submit():
         decision = CosignOutcome(form.decision.data)

@@ -87,7 +87,8 @@ def _render_form(
 
 
 def _field(form: SessionDetailsForm, name: str) -> Any:
-    return getattr(form, name, None) or form.kind
+    """The field an error belongs to; the kind's (or, when editing, the cycle's) when the form has no such field."""
+    return getattr(form, name, None) or getattr(form, "kind", None) or form.cycle
 
 
 @bp.route("/patients/<int:patient_id>/sessions/new", methods=["GET", "POST"])
@@ -148,7 +149,7 @@ def edit(patient_id: int, session_id: int) -> ResponseReturnValue:
     if note_is_signed(db.session, session):
         abort(409, description=LOCKED)
     form = SessionDetailsForm(obj=session)
-    form.kind.data = session.kind.value
+    del form.kind  # fixed once the session exists
     _prepare(form, patient)
     if request.method == "GET":
         for name in ("held_at", "scheduled_at"):
