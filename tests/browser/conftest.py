@@ -101,6 +101,9 @@ def check_accessibility(page: Any, checked: list[str]) -> None:
     """Run axe-core on the page as it is now; fail on any serious or critical violation."""
     from axe_playwright_python.sync_playwright import Axe
 
+    # A click returns once the next page's navigation commits; axe run before its stylesheets have loaded judged
+    # the navigation links by Bootstrap's 55%-white default instead of our white (seen as a flaky 2.36:1).
+    page.wait_for_load_state("load")
     violations = Axe().run(page).response["violations"]
     blocking = [v for v in violations if v["impact"] in BLOCKING_IMPACTS]
     checked.append(page.url)
