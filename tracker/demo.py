@@ -16,6 +16,7 @@ from tracker.factories import (
     make_patient,
     make_user,
     walk_to,
+    write_preparation_notes,
 )
 from tracker.models import Clinic, Phase, Role, User
 from tracker.protocols import Protocol
@@ -85,6 +86,10 @@ def seed_demo(protocols: dict[str, Protocol], patients_per_clinic: int = 14) -> 
             path = DEMO_PATHS[index % len(DEMO_PATHS)]
             if Phase.DOSING in path:
                 clear_for_dosing(patient, lead, protocols)
+                # Preparation notes signed, except the newest of the patient now in dosing: it shows among the
+                # therapist's unsigned notes older than 24 hours.
+                write_preparation_notes(patient, lead, protocols, password=DEMO_PASSWORD,
+                                        leave_last=path == [Phase.DOSING])
             elif index % len(DEMO_PATHS) == 0 and index // len(DEMO_PATHS) == 0:
                 # One patient in preparation whose screening flagged an item for the supervisor's review.
                 flagged = next(i.id for i in protocols[code].screening if i.kind.value == "review")

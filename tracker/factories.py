@@ -266,6 +266,37 @@ def complete_integration(
     return made
 
 
+def write_preparation_notes(
+    patient: Patient, actor: User, protocols: dict[str, Protocol], *, password: str = PASSWORD, leave_last: bool = False
+) -> None:
+    """A signed note for each preparation session held that has none (``leave_last``: the newest stays a draft,
+    so it shows among its author's unsigned notes)."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import selectinload
+
+    from tracker.models import SessionNote
+    from tracker.sessions import notes, signing
+
+    protocol = protocols[patient.protocol_code]
+    held = list(db.session.scalars(
+        select(TherapySession).outerjoin(SessionNote, SessionNote.session_id == TherapySession.id).where(
+            TherapySession.patient_id == patient.id, TherapySession.kind == SessionKind.PREPARATION,
+            TherapySession.held_at.is_not(None), SessionNote.id.is_(None),
+        ).order_by(TherapySession.held_at).options(selectinload(TherapySession.present))
+    ))
+    now = utcnow()
+    for number, session in enumerate(held, start=1):
+        note, _ = notes.save_note(actor, patient, session, None, notes.NoteInput(fields={
+            "topics": "What to expect on the dosing day; the room, music and eyeshades; the support plan.",
+            "intention": "To face the memories I avoid, without being swept away by them.",
+            "consent": "Treatment consent reviewed; recording of sessions agreed; supportive touch: hand only.",
+            "questions": "Can I stop the session? (Yes, and the therapists stay with you.)",
+        }, body=f"Preparation session {number}."), None, now)
+        if not (leave_last and number == len(held)):
+            signing.sign_note(actor, patient, session, note, protocol, password, None, True, now)
+    db.session.flush()
+
+
 def walk_to(
     patient: Patient, target: Phase, actor: User, protocols: dict[str, Protocol], reason: str | None = None,
     *, password: str = PASSWORD,

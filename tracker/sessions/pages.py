@@ -81,6 +81,10 @@ def note_form_data(note: SessionNote | None, kind: SessionKind, protocol: Protoc
     for name in ("dose_unit", "route"):
         if data.get(name) is not None:
             data[name] = data[name].value
+    for name in ("dose_amount", "weight_kg", "supplemental_mg"):
+        value = data.get(name)
+        if isinstance(value, float) and value.is_integer():
+            data[name] = int(value)  # "120", not "120.0"
     data["version_id"] = str(note.version_id)
     return data
 
