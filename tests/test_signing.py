@@ -288,3 +288,26 @@ def test_signing_checks_each_kind_has_content(client, people, protocols):
     assert response.status_code == 409
     assert "The note is empty." in response.text and "Record the risk check." in response.text
     assert db.session.scalar(select(func.count()).select_from(VitalReading)) == 0
+
+
+def test_the_verify_command_recomputes_every_hash(app, people, signed):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["notes", "verify"])
+    assert result.exit_code == 0, result.output
+    assert "Checked 1 signed notes and their addenda: 0 mismatch(es)." in result.output
+
+
+def test_the_verify_command_reports_a_note_changed_behind_the_triggers_back(app, people, signed):
+    """A database owner can still switch the trigger off: the stored hash then shows what changed. (Inside the
+    test's transaction, rolled back afterwards.)"""
+    note = fresh_note(signed)
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.execute(text("DROP TRIGGER session_note_signed_no_update"))
+    else:
+        db.session.execute(text("ALTER TABLE session_note DISABLE TRIGGER session_note_signed_immutable"))
+    db.session.execute(text("UPDATE session_note SET lot_number = 'FORGED' WHERE id = :id"), {"id": note.id})
+    expected = f"MISMATCH note #{note.id}: stored {note.content_sha256}"
+    db.session.expire_all()  # the command runs in this test's app context and session
+    result = app.test_cli_runner().invoke(args=["notes", "verify"])
+    assert result.exit_code == 1
+    assert expected in result.output
