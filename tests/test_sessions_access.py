@@ -184,3 +184,36 @@ def test_every_sessions_route_is_in_the_matrix(app: Flask):
                                                      "sessions.cosign_queue", "sessions.my_notes"}
     endpoints = {rule.endpoint for rule in app.url_map.iter_rules() if rule.endpoint.startswith("sessions.")}
     assert endpoints == covered
+
+
+#: The audit row each write leaves (in the same transaction as the change).
+WRITE_AUDIT = {
+    "sessions.new POST": "session.schedule",
+    "sessions.edit POST": "session.update",
+    "sessions.save_note_draft": "note.update",
+    "sessions.add_vitals": "vitals.add",
+    "sessions.remove_vitals": "vitals.remove",
+    "sessions.add_event": "adverse_event.add",
+    "sessions.remove_event": "adverse_event.remove",
+    "sessions.sign": "note.sign",
+    "sessions.addendum": "note.addendum",
+    "sessions.start_private_note": "process_note.create",
+    "sessions.save_draft": "draft.save",
+    "sessions.discard_draft": "draft.discard",
+}
+
+
+@pytest.mark.parametrize("route", list(WRITE_AUDIT))
+def test_each_write_is_audited_with_the_patient(client, people, world, route):
+    method, template, data, status = ROUTES[route]
+    login(client, people.co_therapist)
+    if route == "sessions.discard_draft":
+        client.post(_url(P + "/drafts/note-{dosing}", world), data={"body": "typing"})
+    response = client.open(_url(template, world), method=method, data=_data(data, world))
+    assert response.status_code == status
+    from tracker.models import AuditEvent
+
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == WRITE_AUDIT[route])
+                              .order_by(AuditEvent.id.desc()))
+    assert event is not None and event.actor_id == people.co_therapist.id
+    assert event.patient_id == world.patient_id
