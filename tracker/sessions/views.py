@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from wtforms import SelectChoice
 
@@ -18,6 +18,7 @@ from tracker.permissions import CLINICAL_ROLES, require_role
 from tracker.sessions import bp, queries
 from tracker.sessions.forms import SessionDetailsForm
 from tracker.sessions.pages import actor, label_of, load_patient, minute, protocol_of, render_session
+from tracker.sessions.plan import progress
 from tracker.sessions.services import (
     SessionError,
     SessionLocked,
@@ -48,8 +49,6 @@ def index(patient_id: int) -> ResponseReturnValue:
         queries.sessions_query(patient), page=int(page_number), per_page=SESSIONS_PER_PAGE, error_out=False
     )
     counts = queries.tallies(db.session, patient)
-    from tracker.sessions.plan import progress
-
     summary = (
         progress(protocol.sessions, counts, patient.phase, current_cycle(db.session, patient),
                  patient.held_from_phase)
@@ -184,4 +183,5 @@ def session_url(session: TherapySession) -> str:
 
 @bp.app_context_processor
 def session_helpers() -> dict[str, Any]:
-    return {"label_of": label_of, "protocols_catalogue": current_app.extensions["protocols"]}
+    """``label_of(session, protocol)`` for any template that lists sessions (the patient page among them)."""
+    return {"label_of": label_of}
