@@ -110,3 +110,26 @@ def test_the_cli_refuses_a_short_password(app):
         "users", "create", "shorty", "--name", "S", "--clinic", "New Clinic", "--role", "admin", "--password", "short",
     ])
     assert result.exit_code != 0 and "Use at least 12 characters." in result.output
+
+
+def test_an_admin_flags_a_therapist_as_needing_co_signature(client, people):
+    login(client, people.admin)
+    assert 'name="needs_cosign"' in client.get(f"/admin/users/{people.lead.id}").text
+    response = client.post(f"/admin/users/{people.lead.id}", data={
+        "full_name": people.lead.full_name, "is_therapist": "y", "supervisor_id": str(people.supervisor.id),
+        "needs_cosign": "y",
+    })
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(User, people.lead.id).needs_cosign
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "user.update"))
+    assert event.data["changes"]["needs_cosign"] == [False, True]
+    assert "co-signs notes" in client.get("/admin/users").text
+
+
+def test_co_signature_needs_a_supervisor(client, people):
+    login(client, people.admin)
+    response = client.post("/admin/users/new", data=_new(people, is_therapist="", is_supervisor="y",
+                                                         supervisor_id="0", needs_cosign="y"))
+    assert response.status_code == 422
+    assert 'id="supervisor_id-error"' in response.text and "Co-signature needs a supervisor" in response.text

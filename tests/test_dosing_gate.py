@@ -17,7 +17,14 @@ from sqlalchemy import select
 from tests.conftest import Clinicians
 from tracker import workflow
 from tracker.extensions import db
-from tracker.factories import clear_for_dosing, log_sessions, make_patient, record_baseline_measures
+from tracker.factories import (
+    clear_for_dosing,
+    complete_dosing,
+    complete_integration,
+    log_sessions,
+    make_patient,
+    record_baseline_measures,
+)
 from tracker.models import (
     AnswerValue,
     Medication,
@@ -215,7 +222,7 @@ def test_a_missing_preparation_session_is_refused_for_that_alone(people, mdma):
 def test_an_unheld_preparation_session_does_not_count(people, mdma):
     screen(people.patient, people, mdma, preparation=2)
     db.session.add(TherapySession(patient_id=people.patient.id, kind=SessionKind.PREPARATION, held_at=None,
-                                  logged_by_id=people.lead.id))
+                                  scheduled_at=utcnow() + timedelta(days=1), logged_by_id=people.lead.id))
     db.session.flush()
     assert refused(people.patient, people, mdma) == [
         "2 of 3 preparation sessions held; all 3 are needed before the first dosing session."
@@ -307,7 +314,9 @@ def test_each_later_dosing_cycle_passes_the_gate_again(people, protocols, mdma):
     patient = people.patient
     clear_for_dosing(patient, people.lead, protocols)
     moves_to_dosing(patient, people, mdma)
+    complete_dosing(patient, people.lead, protocols)
     workflow.move(db.session, patient, Phase.INTEGRATION, people.lead, mdma)
+    complete_integration(patient, people.lead, protocols)
     db.session.flush()
     with time_machine.travel(utcnow() + timedelta(days=28), tick=False):
         (reason,) = refused(patient, people, mdma)
@@ -322,7 +331,9 @@ def test_a_medication_started_during_integration_blocks_the_next_dosing_cycle(pe
     patient = people.patient
     clear_for_dosing(patient, people.lead, protocols)
     moves_to_dosing(patient, people, mdma)
+    complete_dosing(patient, people.lead, protocols)
     workflow.move(db.session, patient, Phase.INTEGRATION, people.lead, mdma)
+    complete_integration(patient, people.lead, protocols)
     add_medication(people.lead, patient, MedicationInput("Escitalopram", "ssri", "10 mg", started_on=today()))
     db.session.flush()
     reasons = refused(patient, people, mdma)

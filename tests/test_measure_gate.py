@@ -17,6 +17,7 @@ from tracker.factories import (
     log_sessions,
     record_baseline_measures,
     record_measure,
+    walk_to,
 )
 from tracker.models import Phase, SessionKind
 from tracker.models.base import utcnow
@@ -95,7 +96,7 @@ def test_later_dosing_cycles_do_not_ask_for_a_baseline_again(people, protocols):
     mdma = screened(people, protocols)
     record_baseline_measures(people.patient, people.lead, mdma)
     workflow.move(db.session, people.patient, Phase.DOSING, people.lead, mdma)
-    workflow.move(db.session, people.patient, Phase.INTEGRATION, people.lead, mdma)
+    walk_to(people.patient, Phase.INTEGRATION, people.lead, protocols)  # with the signed dosing note it needs
     db.session.flush()
     with time_machine.travel(utcnow() + timedelta(days=60), tick=False):
         # The pregnancy test is 60 days old now; the baseline is not asked for again.

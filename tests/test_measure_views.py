@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from tests.conftest import audit_actions, count_queries, login
 from tracker import workflow
 from tracker.extensions import db
-from tracker.factories import clear_for_dosing, record_measure, sample_answers
+from tracker.factories import clear_for_dosing, complete_dosing, complete_integration, record_measure, sample_answers
 from tracker.instruments import get_instrument, instruments
 from tracker.models import AuditEvent, MeasureResult, Phase, SafetyAlert
 from tracker.models.base import utcnow
@@ -221,8 +221,10 @@ def treated(people, protocols):
     clear_for_dosing(patient, people.lead, protocols, baseline_on=start.date() - timedelta(days=3))
     record_measure(patient, people.lead, "pcl5", [3] * 12 + [2] * 8, on=start.date() - timedelta(days=2))  # 52
     workflow.move(db.session, patient, Phase.DOSING, people.lead, mdma, now=start)
+    complete_dosing(patient, people.lead, protocols, held_at=start + timedelta(hours=1))  # the signed dosing note
     workflow.move(db.session, patient, Phase.INTEGRATION, people.lead, mdma, now=start + timedelta(days=1))
     record_measure(patient, people.lead, "pcl5", [2] * 18 + [1] * 2, on=start.date() + timedelta(days=7))  # 38
+    complete_integration(patient, people.lead, protocols)  # the cycle's signed integration sessions
     workflow.move(db.session, patient, Phase.DOSING, people.lead, mdma, now=start + timedelta(days=28))
     db.session.commit()
     return start.date()

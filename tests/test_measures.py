@@ -12,7 +12,14 @@ from sqlalchemy.exc import DBAPIError
 
 from tracker import workflow
 from tracker.extensions import db
-from tracker.factories import clear_for_dosing, record_baseline_measures, record_measure, sample_answers
+from tracker.factories import (
+    clear_for_dosing,
+    complete_dosing,
+    complete_integration,
+    record_baseline_measures,
+    record_measure,
+    sample_answers,
+)
 from tracker.instruments import ScoringError, score
 from tracker.models import (
     AdministrationMode,
@@ -184,8 +191,8 @@ def test_the_database_keeps_corrections_a_chain_with_a_reason(people):
 # Dosing days ----------------------------------------------------------------------------------------------------
 
 
-def _dosing_session(people, when: datetime) -> None:
-    db.session.add(TherapySession(patient_id=people.patient.id, kind=SessionKind.DOSING, held_at=when,
+def _dosing_session(people, when: datetime, cycle: int) -> None:
+    db.session.add(TherapySession(patient_id=people.patient.id, kind=SessionKind.DOSING, held_at=when, cycle=cycle,
                                   duration_minutes=480, logged_by_id=people.lead.id))
 
 
@@ -195,21 +202,22 @@ def test_dosing_days_come_from_dosing_sessions_and_from_cycles_without_one(peopl
     start = datetime.combine(today() - timedelta(days=90), datetime.min.time(), UTC) + timedelta(hours=9)
     record_baseline_measures(people.patient, people.lead, protocol, on=start.date() - timedelta(days=2))
     workflow.move(db.session, people.patient, Phase.DOSING, people.lead, protocol, now=start)
-    _dosing_session(people, start + timedelta(hours=1))
+    complete_dosing(people.patient, people.lead, protocols, held_at=start + timedelta(hours=1))  # signed note
     workflow.move(db.session, people.patient, Phase.INTEGRATION, people.lead, protocol, now=start + timedelta(days=1))
     # Cycle 2: moved to dosing, no session logged; a hold in the middle is the same cycle.
     second = start + timedelta(days=28)
+    complete_integration(people.patient, people.lead, protocols)  # the cycle's signed integration sessions
     workflow.move(db.session, people.patient, Phase.DOSING, people.lead, protocol, now=second)
     workflow.move(db.session, people.patient, Phase.ON_HOLD, people.lead, protocol, "ill",
                   now=second + timedelta(days=1))
     workflow.move(db.session, people.patient, Phase.DOSING, people.lead, protocol, now=second + timedelta(days=3))
     # A scheduled, not yet held, dosing session is not a dosing day.
-    db.session.add(TherapySession(patient_id=people.patient.id, kind=SessionKind.DOSING, held_at=None,
+    db.session.add(TherapySession(patient_id=people.patient.id, kind=SessionKind.DOSING, held_at=None, cycle=3,
                                   scheduled_at=second + timedelta(days=40), logged_by_id=people.lead.id))
     db.session.flush()
     assert dosing_dates(db.session, people.patient.id) == [start.date(), second.date()]
     # Logging the session of cycle 2 (a day after the move) replaces the move's day with the session's.
-    _dosing_session(people, second + timedelta(days=1))
+    _dosing_session(people, second + timedelta(days=1), cycle=2)
     db.session.flush()
     assert dosing_dates(db.session, people.patient.id) == [start.date(), second.date() + timedelta(days=1)]
     moves = db.session.scalar(select(func.count()).select_from(PhaseTransition).where(

@@ -16,9 +16,9 @@ from sqlalchemy.exc import DBAPIError
 
 from tests.conftest import audit_actions, count_queries, login
 from tracker.extensions import db
-from tracker.factories import make_patient, record_measure
+from tracker.factories import log_sessions, make_patient, record_measure
 from tracker.instruments import get_instrument, instruments, score
-from tracker.models import AuditEvent, MeasureResult, SafetyAlert, ScreeningAnswer
+from tracker.models import AuditEvent, MeasureResult, SafetyAlert, ScreeningAnswer, SessionKind, TherapySession
 from tracker.models.base import utcnow
 from tracker.outcomes.services import ResultInput, correct_result
 from tracker.plans.services import save_version
@@ -225,6 +225,8 @@ def patient_pages(app: Flask, ids: dict[str, int]) -> list[str]:
     for rule in app.url_map.iter_rules():
         if "patient_id" not in rule.arguments or "GET" not in rule.methods:
             continue
+        if rule.endpoint == "sessions.private_note":
+            continue  # only its author may open it (everyone else gets 404); it extends the same patient layout
         missing = set(rule.arguments) - set(ids)
         assert not missing, f"{rule.rule}: add {missing} to the ids of this test"
         urls.append(rule.build({name: ids[name] for name in rule.arguments})[1])
@@ -259,8 +261,10 @@ def test_the_banner_is_on_every_page_of_the_patient_until_acknowledged(app, clie
 def extra_ids(people) -> dict[str, int]:
     """Ids of other patient sub-pages (the integration plan's versions), when they exist."""
     version = save_version(people.lead, people.patient, {"Insights and themes": "x"}, "Crisis line 0800", 0)
+    log_sessions(people.patient, people.lead, SessionKind.PREPARATION, 1)
     db.session.commit()
-    return {"number": version.number}
+    session_id = db.session.scalar(select(TherapySession.id).where(TherapySession.patient_id == people.patient.id))
+    return {"number": version.number, "session_id": session_id}
 
 
 def test_the_caseload_list_marks_patients_with_an_open_alert(client, people, alert):

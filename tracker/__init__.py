@@ -60,7 +60,7 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from tracker import admin, auditlog, auth, emergency, main, outcomes, patients, plans, screening
+    from tracker import admin, auditlog, auth, emergency, main, outcomes, patients, plans, screening, sessions
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(main.bp)
@@ -68,6 +68,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(screening.bp)  # also registers the dosing gate's guards with the workflow
     app.register_blueprint(outcomes.bp)  # also registers the baseline-measures guard
     app.register_blueprint(plans.bp)
+    app.register_blueprint(sessions.bp)  # also registers the guards that need signed notes
     app.register_blueprint(admin.bp, url_prefix="/admin")
     app.register_blueprint(auditlog.bp, url_prefix="/audit")
     app.register_blueprint(emergency.bp)

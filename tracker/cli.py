@@ -71,7 +71,48 @@ def demo_accounts_command() -> None:
             click.echo(f"    {prefix + username:<16} {full_name:<20} {', '.join(r.value for r in roles)}")
 
 
+notes = AppGroup("notes", help="Session notes.")
+
+
+@notes.command("verify")
+@click.option("--batch", default=200, show_default=True, help="Notes loaded per query.")
+def verify_notes_command(batch: int) -> None:
+    """Recompute the hash of every signed note and addendum and report any that differ from the one stored at
+    signing (RELIABILITY.md 5.2). Exits 1 when something differs."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import selectinload
+
+    from tracker.models import SessionNote, TherapySession
+    from tracker.sessions.signing import verify
+
+    checked, found, last = 0, [], 0
+    while True:
+        rows = list(db.session.scalars(
+            select(SessionNote)
+            .where(SessionNote.signed_at.is_not(None), SessionNote.id > last)
+            .order_by(SessionNote.id)
+            .limit(batch)
+            .options(
+                selectinload(SessionNote.session).selectinload(TherapySession.present),
+                selectinload(SessionNote.vitals),
+                selectinload(SessionNote.adverse_events),
+                selectinload(SessionNote.addenda),
+            )
+        ))
+        if not rows:
+            break
+        found += verify([(note, note.session) for note in rows])
+        checked, last = checked + len(rows), rows[-1].id
+        db.session.expunge_all()
+    for mismatch in found:
+        click.echo(f"MISMATCH {mismatch.kind} #{mismatch.id}: stored {mismatch.stored}, now {mismatch.computed}")
+    click.echo(f"Checked {checked} signed notes and their addenda: {len(found)} mismatch(es).")
+    if found:
+        raise SystemExit(1)
+
+
 def init_app(app: Flask) -> None:
+    app.cli.add_command(notes)
     app.cli.add_command(users)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(demo_accounts_command)

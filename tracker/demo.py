@@ -19,13 +19,16 @@ from tracker.factories import (
     PROTOCOL_INDICATIONS,
     answer_screening,
     clear_for_dosing,
+    complete_dosing,
+    complete_integration,
     make_clinic,
     make_patient,
     make_user,
     record_measure,
     sample_answers,
+    write_preparation_notes,
 )
-from tracker.models import Clinic, Patient, Phase, Role, SessionKind, TherapySession, User
+from tracker.models import Clinic, Patient, Phase, Role, User
 from tracker.models.base import utcnow
 from tracker.outcomes.queries import open_alerts
 from tracker.outcomes.services import acknowledge_alert
@@ -34,7 +37,8 @@ from tracker.protocols import Protocol
 
 DEMO_PASSWORD = "demo-password-2026"  # noqa: S105 - printed by `make run`; demo data only
 
-#: (username, full name, roles, supervisor username) for each clinic; the second clinic gets a "b-" prefix.
+#: (username, full name, roles, supervisor username) for each clinic; the second clinic gets a "b-" prefix. The
+#: therapist is in training: their signed notes wait for the supervisor's co-signature (``NEEDS_COSIGN``).
 DEMO_STAFF = [
     ("supervisor", "Dr. Maya Okafor", (Role.SUPERVISOR,), None),
     ("therapist", "Sam Rivera", (Role.THERAPIST,), "supervisor"),
@@ -56,6 +60,8 @@ DEMO_PATHS: list[list[Phase]] = [
 
 #: How many days ago each move of a path was made (same order as DEMO_PATHS); moves not listed are made now.
 DEMO_DAYS_AGO: dict[int, list[int]] = {1: [5], 2: [24, 23], 3: [58, 57, 20], 5: [150, 149, 90]}
+
+NEEDS_COSIGN = frozenset({"therapist"})
 
 CLINICS = [("Harbour Psychedelic Therapy Clinic", ""), ("Northside Integration Centre", "b-")]
 
@@ -92,6 +98,7 @@ def seed_demo(protocols: dict[str, Protocol], patients_per_clinic: int = 14) -> 
                 full_name=full_name,
                 password=DEMO_PASSWORD,
                 supervisor=staff.get(supervisor) if supervisor else None,
+                needs_cosign=username in NEEDS_COSIGN,
             )
         therapists = [staff["therapist"], staff["lead"]]
         codes = list(PROTOCOL_INDICATIONS)
@@ -116,6 +123,9 @@ def seed_demo(protocols: dict[str, Protocol], patients_per_clinic: int = 14) -> 
                 _safety_alert(patient, lead, staff["supervisor"], protocols[code], acknowledged)
             if path_index in (2, 3, 5):
                 _plan(patient, lead, protocols[code], given=path_index == 5)
+            if DEMO_PATHS[path_index] == [Phase.DOSING]:
+                # In dosing now: today's session is under way, its note a draft with one reading out of range.
+                complete_dosing(patient, lead, protocols, password=DEMO_PASSWORD, sign=False, out_of_range=True)
             db.session.flush()
     return True
 
@@ -136,12 +146,16 @@ def _walk(
         clear_for_dosing(
             patient, lead, protocols, (first - timedelta(days=4)).date(), sessions_days_ago=(now - first).days + 7
         )
+        # Preparation notes signed, except the newest of the patient now in dosing: it shows among the
+        # therapist's unsigned notes older than 24 hours.
+        write_preparation_notes(patient, lead, protocols, password=DEMO_PASSWORD, leave_last=path == [Phase.DOSING])
     elif path_index == 0 and first_round:
         # One patient in preparation whose screening flagged an item for the supervisor's review.
         flagged = next(i.id for i in protocol.screening if i.kind.value == "review")
         answer_screening(patient, lead, protocol, yes=(flagged,))
     severity = 0.7 if patient.id % 2 else 0.55
     dosed = 0
+    dosed_at = now
     for target, when in zip(path, moments, strict=True):
         reason = "Demo: travel abroad for two months" if target is Phase.ON_HOLD else None
         if target is Phase.DISCONTINUED:
@@ -151,17 +165,19 @@ def _walk(
             follow_up = (when + timedelta(days=85)).date()
             if follow_up <= now.date():  # the first follow-up (90 days after the end, a clinic setting)
                 _results(patient, lead, protocol, follow_up, severity * 0.45, "follow_up")
+        # The paperwork the session guards ask for: a signed dosing note before integration, the cycle's signed
+        # integration sessions before the next dosing.
+        if patient.phase is Phase.DOSING and target is Phase.INTEGRATION:
+            complete_dosing(patient, lead, protocols, password=DEMO_PASSWORD, held_at=dosed_at)
+        if patient.phase is Phase.INTEGRATION and target is Phase.DOSING:
+            complete_integration(patient, lead, protocols, password=DEMO_PASSWORD)
         workflow.move(db.session, patient, target, lead, protocol, reason, now=when)
         if target is Phase.DOSING:
             dosed += 1
-            db.session.add(TherapySession(patient_id=patient.id, kind=SessionKind.DOSING, held_at=when,
-                                          duration_minutes=480, logged_by_id=lead.id))
+            dosed_at = when
             after = (when + timedelta(days=6)).date()
             if after <= now.date():
                 _results(patient, lead, protocol, after, severity * (0.78 ** dosed), "after_each_dosing")
-        if target is Phase.INTEGRATION:
-            db.session.add(TherapySession(patient_id=patient.id, kind=SessionKind.INTEGRATION, duration_minutes=90,
-                                          held_at=when + timedelta(days=1), logged_by_id=lead.id))
 
 
 def _backdate_enrolment(patient: Patient, start: datetime) -> None:

@@ -46,6 +46,11 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError) -> ResponseReturnValue:
+        from tracker.sessions.drafts import rescue
+
+        kept = rescue()  # a note form: keep what was typed as a draft and go back to it
+        if kept is not None:
+            return kept
         return (
             render_template(
                 "errors/error.html",

@@ -6,7 +6,7 @@ They call the same services as the pages, so demo and test data obey the same ru
 from __future__ import annotations
 
 import itertools
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from tracker.admin.services import AccountDetails, create_user
@@ -15,10 +15,13 @@ from tracker.instruments import get_instrument
 from tracker.models import (
     AnswerValue,
     Clinic,
+    DoseUnit,
     Indication,
     MeasureResult,
     Patient,
+    Phase,
     Role,
+    Route,
     SessionKind,
     TherapySession,
     User,
@@ -55,6 +58,7 @@ def make_user(
     supervisor: User | None = None,
     password: str = "correct horse battery",  # noqa: S107 - test and demo data only
     actor: User | None = None,
+    needs_cosign: bool = False,
 ) -> User:
     """A staff account. A therapist without a supervisor gets one made for them."""
     roles = roles or (Role.THERAPIST,)
@@ -65,6 +69,7 @@ def make_user(
         full_name=full_name or f"Staff {number}",
         roles=frozenset(roles),
         supervisor_id=supervisor.id if supervisor else None,
+        needs_cosign=needs_cosign,
     )
     return create_user(actor, clinic.id, username or f"user{number}", password, details)
 
@@ -181,4 +186,187 @@ def clear_for_dosing(
     sign_off(actor, checklist, protocol)
     log_sessions(patient, actor, SessionKind.PREPARATION, protocol.sessions.preparation, sessions_days_ago)
     record_baseline_measures(patient, actor, protocol, on=baseline_on)
+    db.session.flush()
+
+
+# Sessions with signed notes: what the workflow's guards ask for before integration and before the next dosing. ----
+
+PASSWORD = "correct horse battery"  # noqa: S105 - make_user's default; test and demo data only
+
+
+def _team_ids(patient: Patient) -> tuple[int, ...]:
+    from sqlalchemy import select
+
+    from tracker.models import CareTeamMember
+
+    return tuple(db.session.scalars(select(CareTeamMember.user_id).where(CareTeamMember.patient_id == patient.id)))
+
+
+def complete_dosing(
+    patient: Patient,
+    actor: User,
+    protocols: dict[str, Protocol],
+    *,
+    password: str = PASSWORD,
+    held_at: datetime | None = None,
+    sign: bool = True,
+    out_of_range: bool = False,
+) -> TherapySession:
+    """The current cycle's dosing session, held, with a complete note (administration, three readings within the
+    protocol's limits, discharge), its next-day follow-up contact scheduled, and the note signed by ``actor``
+    (``sign=False`` leaves it a draft). ``out_of_range`` adds a flagged reading mid-session. The patient must be in
+    dosing. Idempotent for a cycle whose dosing note is already signed."""
+    from sqlalchemy import select
+
+    from tracker.models import SessionNote
+    from tracker.sessions import notes, queries, signing
+    from tracker.sessions.services import SessionInput, current_cycle, record_session
+    from tracker.vitals import Reading
+
+    protocol = protocols[patient.protocol_code]
+    cycle = current_cycle(db.session, patient)
+    existing = db.session.scalar(
+        select(TherapySession).where(
+            TherapySession.patient_id == patient.id, TherapySession.kind == SessionKind.DOSING,
+            TherapySession.cycle == cycle,
+        )
+    )
+    if existing is not None and db.session.scalar(
+        select(SessionNote.signed_at).where(SessionNote.session_id == existing.id)
+    ):
+        return existing
+    now = utcnow()
+    observation = protocol.minimum_observation_minutes or 240
+    start = held_at or now - timedelta(minutes=observation + 180)
+    session = record_session(
+        actor, patient,
+        SessionInput(SessionKind.DOSING, start, observation + 90, cycle=cycle, location="Session room 1",
+                     present_ids=_team_ids(patient)),
+        protocol, now,
+    )
+    given = start + timedelta(minutes=15)
+    amount, unit, route = _DOSES.get(protocol.code, (10.0, DoseUnit.MG, Route.ORAL))
+    note, _ = notes.save_note(actor, patient, session, None, notes.NoteInput(
+        body="Calm onset; the patient used the eyeshades and music for most of the session. Processing of the "
+             "index trauma in the second hour; stable and oriented at discharge.",
+        dosing={
+            "substance": protocol.substance, "dose_amount": amount, "dose_unit": unit, "weight_kg": 72.5,
+            "route": route, "lot_number": f"LOT-{cycle:02d}-2026",
+            "dose_given_at": given, "supplemental_mg": None, "supplemental_given_at": None,
+            "distress_baseline": 4, "distress_at_discharge": 2, "escort_name": "Partner (drives home)",
+            "discharged_at": given + timedelta(minutes=observation + 30),
+        },
+    ), None, now)
+    readings = [Reading(122, 78, 72, 36.7, 98), Reading(134, 84, 88, 37.0, 97), Reading(124, 80, 74, 36.8, 98)]
+    if out_of_range:
+        readings.insert(2, Reading(171, 104, 112, 37.4, 96))
+    for index, reading in enumerate(readings):  # evenly spaced, the last one 20 minutes before discharge
+        minutes = index * (observation + 10) // (len(readings) - 1)
+        notes.add_vital_reading(actor, patient, session, note, given + timedelta(minutes=minutes), reading,
+                                protocol, now)
+    record_session(
+        actor, patient,
+        SessionInput(SessionKind.FOLLOW_UP, None, None, scheduled_at=start + timedelta(days=1), scheduled_minutes=15,
+                     cycle=cycle, location="Phone", present_ids=(actor.id,)),
+        protocol, now,
+    )
+    if sign:
+        follow = signing.follow_up_ok(session, queries.follow_ups(db.session, session))
+        signing.sign_note(actor, patient, session, note, protocol, password, None, follow, now)
+    db.session.flush()
+    return session
+
+
+#: A usual dose per protocol, for test and demo data (DOMAIN.md sections 2a-2c): amount, unit, route.
+_DOSES = {
+    "mdma-ptsd": (120.0, DoseUnit.MG, Route.ORAL),
+    "psilocybin-mdd": (25.0, DoseUnit.MG, Route.ORAL),
+    "ketamine-iv-trd": (0.5, DoseUnit.MG_PER_KG, Route.INTRAVENOUS),
+    "esketamine-rems-trd": (56.0, DoseUnit.MG, Route.INTRANASAL),
+}
+
+
+def complete_integration(
+    patient: Patient, actor: User, protocols: dict[str, Protocol], *, password: str = PASSWORD
+) -> list[TherapySession]:
+    """The protocol's integration sessions after the current dosing session, held, with signed notes."""
+    from sqlalchemy import func, select
+
+    from tracker.sessions import notes, signing
+    from tracker.sessions.services import SessionInput, current_cycle, record_session
+
+    protocol = protocols[patient.protocol_code]
+    cycle = current_cycle(db.session, patient)
+    held = db.session.scalar(
+        select(func.count()).select_from(TherapySession).where(
+            TherapySession.patient_id == patient.id, TherapySession.kind == SessionKind.INTEGRATION,
+            TherapySession.cycle == cycle,
+        )
+    ) or 0
+    now = utcnow()
+    made = []
+    for number in range(held, protocol.sessions.integration_per_dosing):
+        session = record_session(
+            actor, patient,
+            SessionInput(SessionKind.INTEGRATION, now - timedelta(days=3 - number, hours=2), 60, cycle=cycle,
+                         location="Therapy room 2", present_ids=(actor.id,)),
+            protocol, now,
+        )
+        note, _ = notes.save_note(actor, patient, session, None, notes.NoteInput(fields={
+            "themes": "Grief for the years lost to avoidance; a felt sense of safety with the partner.",
+            "practices": "Daily walk at dawn; ten minutes of breath-counting before sleep.",
+            "plan_updates": "Reconnect with a friend from before the accident; journal after nightmares.",
+            "risk_notes": "Asked about thoughts of self-harm: none since the session.",
+            "risk_check": "no_concern",
+        }, body=f"Integration session {number + 1} after dosing {cycle}."), None, now)
+        signing.sign_note(actor, patient, session, note, protocol, password, None, True, now)
+        made.append(session)
+    db.session.flush()
+    return made
+
+
+def write_preparation_notes(
+    patient: Patient, actor: User, protocols: dict[str, Protocol], *, password: str = PASSWORD, leave_last: bool = False
+) -> None:
+    """A signed note for each preparation session held that has none (``leave_last``: the newest stays a draft,
+    so it shows among its author's unsigned notes)."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import selectinload
+
+    from tracker.models import SessionNote
+    from tracker.sessions import notes, signing
+
+    protocol = protocols[patient.protocol_code]
+    held = list(db.session.scalars(
+        select(TherapySession).outerjoin(SessionNote, SessionNote.session_id == TherapySession.id).where(
+            TherapySession.patient_id == patient.id, TherapySession.kind == SessionKind.PREPARATION,
+            TherapySession.held_at.is_not(None), SessionNote.id.is_(None),
+        ).order_by(TherapySession.held_at).options(selectinload(TherapySession.present))
+    ))
+    now = utcnow()
+    for number, session in enumerate(held, start=1):
+        note, _ = notes.save_note(actor, patient, session, None, notes.NoteInput(fields={
+            "topics": "What to expect on the dosing day; the room, music and eyeshades; the support plan.",
+            "intention": "To face the memories I avoid, without being swept away by them.",
+            "consent": "Treatment consent reviewed; recording of sessions agreed; supportive touch: hand only.",
+            "questions": "Can I stop the session? (Yes, and the therapists stay with you.)",
+        }, body=f"Preparation session {number}."), None, now)
+        if not (leave_last and number == len(held)):
+            signing.sign_note(actor, patient, session, note, protocol, password, None, True, now)
+    db.session.flush()
+
+
+def walk_to(
+    patient: Patient, target: Phase, actor: User, protocols: dict[str, Protocol], reason: str | None = None,
+    *, password: str = PASSWORD,
+) -> None:
+    """Move ``patient`` to ``target`` after doing the paperwork the guards ask for: a signed dosing note before
+    integration, the signed integration sessions before the next dosing."""
+    from tracker import workflow
+
+    if patient.phase is Phase.DOSING and target is Phase.INTEGRATION:
+        complete_dosing(patient, actor, protocols, password=password)
+    if patient.phase is Phase.INTEGRATION and target is Phase.DOSING:
+        complete_integration(patient, actor, protocols, password=password)
+    workflow.move(db.session, patient, target, actor, protocols[patient.protocol_code], reason)
     db.session.flush()

@@ -8,6 +8,7 @@ separate process keeps it clear of the main suite's per-test session swapping on
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 
 from flask import Flask
 from flask_migrate import upgrade
@@ -16,8 +17,11 @@ from werkzeug.serving import make_server
 from config import TestConfig
 from tracker import create_app
 from tracker.extensions import db
-from tracker.factories import make_clinic, make_patient, make_user, record_baseline_measures
-from tracker.models import Role
+from tracker.factories import clear_for_dosing, make_clinic, make_patient, make_user, record_baseline_measures, walk_to
+from tracker.models import Phase, Role, SessionKind
+from tracker.models.base import utcnow
+from tracker.sessions.notes import NoteInput, save_note
+from tracker.sessions.services import SessionInput, record_session
 
 PASSWORD = "correct horse battery"
 THERAPIST = "browser.therapist"
@@ -32,6 +36,14 @@ GATE_FAMILY_NAME = "Gatekeeper"
 # The safety alert walkthrough's patient: gets a PHQ-9 with item 9 above 0 in test_safety_alert.
 ALERT_GIVEN_NAME = "Alma"
 ALERT_FAMILY_NAME = "Alertson"
+# The dosing walkthrough's patient: cleared and in dosing on the ketamine protocol (vital limits 180/100 mmHg,
+# 60 minutes' observation, no co-therapy); the browser test records the dosing session itself.
+DOSING_PROTOCOL = "ketamine-iv-trd"
+DOSING_GIVEN_NAME = "Dana"
+DOSING_FAMILY_NAME = "Dosewell"
+# The concurrency test's patient: a held preparation session whose draft note several clients save at once.
+NOTES_GIVEN_NAME = "Nora"
+NOTES_FAMILY_NAME = "Notewright"
 
 
 def seed(app: Flask) -> None:
@@ -72,6 +84,20 @@ def seed(app: Flask) -> None:
         family_name=ALERT_FAMILY_NAME,
         record_number="BRW-ALERT-1",
     )
+    dosing = make_patient(
+        therapist, protocols=protocols, protocol_code=DOSING_PROTOCOL, given_name=DOSING_GIVEN_NAME,
+        family_name=DOSING_FAMILY_NAME, record_number="BRW-DOSE-1",
+    )
+    clear_for_dosing(dosing, therapist, protocols)
+    walk_to(dosing, Phase.DOSING, therapist, protocols, password=PASSWORD)
+    notes = make_patient(
+        therapist, co, protocols=protocols, given_name=NOTES_GIVEN_NAME, family_name=NOTES_FAMILY_NAME,
+        record_number="BRW-NOTE-1",
+    )
+    now = utcnow()
+    held = record_session(therapist, notes, SessionInput(SessionKind.PREPARATION, now - timedelta(hours=2), 60),
+                          protocols["mdma-ptsd"], now)
+    save_note(therapist, notes, held, None, NoteInput(fields={"topics": "Draft"}), None, now)
     db.session.commit()
 
 

@@ -162,7 +162,8 @@ def test_flagged_screening_blocks_dosing_until_the_supervisor_clears_it(page: An
     sessions.get_by_role("button", name="Log session").click()
     expect(flash(page, "session logged")).to_have_text("Preparation session logged.")
     expect(sessions).to_contain_text("Preparation sessions: 1 of 1 held.")
-    expect(sessions.get_by_role("table").get_by_role("row")).to_have_count(2)  # the header and the session
+    latest = sessions.get_by_role("table", name="Latest sessions, newest first")
+    expect(latest.get_by_role("row")).to_have_count(2)  # the header and the session
     check_accessibility(page, checked)
 
     history = page.get_by_role("list", name="Phase history")

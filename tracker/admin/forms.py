@@ -17,6 +17,10 @@ class AccountForm(FlaskForm):
     is_supervisor = BooleanField("Supervisor", description="Sees the caseloads of the therapists they supervise.")
     is_admin = BooleanField("Admin", description="Manages accounts; sees no clinical content without another role.")
     supervisor_id = SelectField("Supervisor", coerce=int, description="Required for therapists.")
+    needs_cosign = BooleanField(
+        "Needs co-signature",
+        description="Their signed notes go to their supervisor's co-sign queue (trainees, supervised licences).",
+    )
 
 
 class NewAccountForm(AccountForm):

@@ -27,6 +27,8 @@ class AccountDetails:
     full_name: str
     roles: frozenset[Role]
     supervisor_id: int | None = None
+    #: Their signed notes wait for their supervisor's co-signature.
+    needs_cosign: bool = False
 
 
 def _check(clinic_id: int, details: AccountDetails, user_id: int | None = None) -> None:
@@ -40,6 +42,8 @@ def _check(clinic_id: int, details: AccountDetails, user_id: int | None = None) 
             raise AccountError("supervisor_id", "Choose a supervisor of this clinic.")
     if Role.THERAPIST in details.roles and details.supervisor_id is None:
         raise AccountError("supervisor_id", "Every therapist needs a supervisor.")
+    if details.needs_cosign and details.supervisor_id is None:
+        raise AccountError("supervisor_id", "Co-signature needs a supervisor to co-sign.")
 
 
 def _apply(user: User, details: AccountDetails) -> None:
@@ -48,6 +52,7 @@ def _apply(user: User, details: AccountDetails) -> None:
     user.is_supervisor = Role.SUPERVISOR in details.roles
     user.is_admin = Role.ADMIN in details.roles
     user.supervisor_id = details.supervisor_id
+    user.needs_cosign = details.needs_cosign
 
 
 def _snapshot(user: User) -> dict[str, object]:
@@ -55,6 +60,7 @@ def _snapshot(user: User) -> dict[str, object]:
         "full_name": user.full_name,
         "roles": sorted(r.value for r in user.roles),
         "supervisor_id": user.supervisor_id,
+        "needs_cosign": user.needs_cosign,
         "active": user.active,
     }
 

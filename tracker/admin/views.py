@@ -33,7 +33,9 @@ def _supervisor_choices(form: AccountForm) -> None:
 def _details(form: AccountForm) -> AccountDetails:
     roles = {role for role, flag in ((Role.THERAPIST, form.is_therapist), (Role.SUPERVISOR, form.is_supervisor),
                                       (Role.ADMIN, form.is_admin)) if flag.data}
-    return AccountDetails(form.full_name.data or "", frozenset(roles), form.supervisor_id.data or None)
+    return AccountDetails(
+        form.full_name.data or "", frozenset(roles), form.supervisor_id.data or None, bool(form.needs_cosign.data)
+    )
 
 
 def _user_or_404(user_id: int) -> User:

@@ -84,6 +84,12 @@ def login_redirect() -> ResponseReturnValue:
         args["ended"] = ended.value
     if request.method == "GET" and is_safe_next(request.full_path.rstrip("?")):
         args["next"] = request.full_path.rstrip("?")
+    else:
+        from tracker.sessions.drafts import return_to
+
+        page = return_to()  # a note posted after the session ended: back to it (its draft was autosaved)
+        if page is not None:
+            args["next"] = page
     flash_message = None if ended else "Sign in to see this page."
     if flash_message:
         flash(flash_message, "info")

@@ -4,6 +4,20 @@ from tracker.models.audit import AuditEvent
 from tracker.models.base import Base
 from tracker.models.clinic import Clinic
 from tracker.models.emergency import EmergencyAccess
+from tracker.models.note import (
+    AdverseEvent,
+    CosignDecision,
+    CosignOutcome,
+    DoseUnit,
+    FormDraft,
+    NoteAddendum,
+    Outcome,
+    ProcessNote,
+    Route,
+    SessionNote,
+    Severity,
+    VitalReading,
+)
 from tracker.models.outcome import AdministrationMode, MeasureResult, SafetyAlert
 from tracker.models.patient import (
     ACTIVE_PHASES,
@@ -23,36 +37,49 @@ from tracker.models.screening import (
     ScreeningChecklist,
     ScreeningReview,
 )
-from tracker.models.session import SessionKind, TherapySession
+from tracker.models.session import SessionKind, TherapySession, session_therapist
 from tracker.models.user import LoginSession, Role, SessionEnd, User
 
 __all__ = [
     "ACTIVE_PHASES",
     "AdministrationMode",
+    "AdverseEvent",
     "AnswerValue",
     "AuditEvent",
     "Base",
     "CareRole",
     "CareTeamMember",
     "Clinic",
+    "CosignDecision",
+    "CosignOutcome",
+    "DoseUnit",
     "EmergencyAccess",
+    "FormDraft",
     "Indication",
     "IntegrationPlanVersion",
     "LoginSession",
     "MeasureResult",
     "Medication",
+    "NoteAddendum",
+    "Outcome",
     "Patient",
     "Phase",
     "PhaseTransition",
     "PlanHandout",
+    "ProcessNote",
     "ReviewDecision",
     "Role",
+    "Route",
     "SafetyAlert",
     "ScreeningAnswer",
     "ScreeningChecklist",
     "ScreeningReview",
     "SessionEnd",
     "SessionKind",
+    "SessionNote",
+    "Severity",
     "TherapySession",
     "User",
+    "VitalReading",
+    "session_therapist",
 ]

@@ -41,6 +41,8 @@ class User(UserMixin, Base):
     is_admin: Mapped[bool] = mapped_column(Boolean, server_default=false())
     #: The supervisor who reviews this therapist's caseload.
     supervisor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
+    #: Their signed notes wait for their supervisor's co-signature (trainees, supervised licences).
+    needs_cosign: Mapped[bool] = mapped_column(Boolean, server_default=false())
     #: Deactivated accounts keep their history (audit rows point at them) but cannot log in.
     active: Mapped[bool] = mapped_column(Boolean, server_default=true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

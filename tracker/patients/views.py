@@ -32,7 +32,8 @@ from tracker.permissions import CLINICAL_ROLES, require_role
 from tracker.protocols import Protocol
 from tracker.screening.queries import screening_state
 from tracker.sessions.forms import SessionForm
-from tracker.sessions.services import SessionError, log_session, preparation_held, sessions_of
+from tracker.sessions.queries import patient_sessions
+from tracker.sessions.services import SessionError, current_cycle, log_session
 from tracker.workflow import TransitionError, allowed_targets
 
 SEARCH_KEY = "patient_search"  # kept in the session, so names typed into search never appear in URLs or logs
@@ -145,8 +146,9 @@ def _render_detail(
     patient: Patient, phase_form: PhaseForm, status: int = 200, session_form: SessionForm | None = None
 ) -> ResponseReturnValue:
     """The patient page. The move form offers every other phase, so a refused move is explained, not hidden;
-    it starts on the first move the rules allow. The screening verdict, the sessions held and the measures due are
-    shown beside it, since they are what the dosing gate asks for."""
+    it starts on the first move the rules allow. The screening verdict, the sessions (planned against done, what
+    is next, out-of-range vital signs) and the measures due are shown beside it, since they are what the
+    workflow's guards ask for."""
     allowed = sorted(allowed_targets(patient), key=list(Phase).index)
     phase_form.target.choices = [SelectChoice(p.value, p.label) for p in Phase if p is not patient.phase]
     if phase_form.target.data is None and allowed:
@@ -156,7 +158,7 @@ def _render_detail(
     )
     protocol = _protocols().get(patient.protocol_code)
     screening = screening_state(db.session, patient, protocol, utcnow().date()) if protocol else None
-    sessions = sessions_of(db.session, patient)
+    sessions = patient_sessions(db.session, patient, protocol, current_cycle(db.session, patient), utcnow())
     measures = measures_state(db.session, patient, protocol, utcnow().date(), with_trends=False)
     return (
         render_template(
@@ -167,7 +169,6 @@ def _render_detail(
             allowed=allowed,
             screening=screening,
             sessions=sessions,
-            preparation_held=preparation_held(sessions),
             session_form=session_form or SessionForm(formdata=None),
             measures=measures,
         ),
@@ -250,9 +251,9 @@ def log_session_held(patient_id: int) -> ResponseReturnValue:
     form = SessionForm()
     if form.validate_on_submit():
         try:
-            held = log_session(_actor(), patient, form.to_input(), utcnow())
+            held = log_session(_actor(), patient, form.to_input(), utcnow(), _protocols().get(patient.protocol_code))
         except SessionError as error:
-            getattr(form, error.field).errors.append(str(error))
+            getattr(form, error.field, form.kind).errors.append(str(error))
         else:
             db.session.commit()
             flash(f"{held.kind.label} session logged.", "success")

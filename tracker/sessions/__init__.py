@@ -1,2 +1,12 @@
-"""Sessions with the patient. For now: logging a session that took place (the dosing gate counts the preparation
-sessions held), shown on the patient page. Session notes, vitals and signing come with the sessions issue."""
+"""Sessions and their notes: scheduling and recording sessions against the protocol's plan, structured notes per
+session kind, vital signs, adverse events, discharge, signing, addenda, co-signature, private process notes, and
+drafts kept on the server so no typing is lost. Importing the package registers the workflow guards that depend
+on signed notes (``tracker.sessions.guards``)."""
+
+from flask import Blueprint
+
+from tracker.sessions import guards  # noqa: F401  (registers the dosing -> integration -> dosing guards)
+
+bp = Blueprint("sessions", __name__)
+
+from tracker.sessions import note_views, private_views, sign_views, views  # noqa: E402,F401  (registers the routes)

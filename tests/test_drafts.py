@@ -1,0 +1,155 @@
+"""No lost work: typing is kept on the server as a draft and restored; a form that expired (CSRF) keeps what was
+posted; a note posted after the session ended leads, after signing in again, back to the note with its draft."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+import time_machine
+from sqlalchemy import func, select
+
+from tests.conftest import PASSWORD, audit_actions, csrf_token, login
+from tests.session_data import dosing_note, held_session, in_dosing, session_url
+from tracker.extensions import db
+from tracker.models import FormDraft, SessionKind, SessionNote
+from tracker.models.base import utcnow
+
+LONG_TEXT = "She spoke about the accident for the first time without dissociating. " * 40
+
+
+def drafts() -> int:
+    db.session.expire_all()
+    return db.session.scalar(select(func.count()).select_from(FormDraft))
+
+
+@pytest.fixture
+def prep(people, protocols):
+    return held_session(people.patient, people.lead, protocols, kind=SessionKind.PREPARATION)
+
+
+def autosave(client, patient, key, **fields):
+    return client.post(f"/patients/{patient.id}/drafts/{key}", data=fields)
+
+
+def test_autosaved_typing_is_restored_on_the_page_and_can_be_discarded(client, people, prep):
+    login(client, people.lead)
+    response = autosave(client, people.patient, f"note-{prep.id}", topics=LONG_TEXT, password="never kept",
+                        version_id="")
+    assert response.status_code == 200 and response.json["saved"] is True
+    assert autosave(client, people.patient, f"note-{prep.id}", topics=LONG_TEXT + "More.").status_code == 200
+    draft = db.session.scalar(select(FormDraft))
+    assert draft.data["topics"] == [LONG_TEXT + "More."] and "password" not in draft.data
+    assert audit_actions().count("draft.save") == 1  # starting a draft is audited, not each keystroke pause
+    page = client.get(session_url(people.patient, prep)).text
+    assert "Unsaved typing from before was kept as a draft" in page and "More." in page
+    assert audit_actions()[-2:] == ["draft.restore", "session.view"]
+    discard = client.post(f"/patients/{people.patient.id}/drafts/note-{prep.id}/discard")
+    assert discard.status_code == 303 and drafts() == 0
+    assert "More." not in client.get(session_url(people.patient, prep)).text
+
+
+def test_saving_the_note_drops_the_draft(client, people, prep):
+    login(client, people.lead)
+    autosave(client, people.patient, f"note-{prep.id}", topics="typing")
+    client.post(session_url(people.patient, prep, "/note"), data={"topics": "typing, saved"})
+    assert drafts() == 0
+
+
+def test_a_draft_older_than_the_users_own_save_is_not_offered(client, people, prep):
+    login(client, people.lead)
+    autosave(client, people.patient, f"note-{prep.id}", topics="old typing")
+    with time_machine.travel(utcnow() + timedelta(minutes=1)):
+        client.post(session_url(people.patient, prep, "/note"), data={"topics": "saved later"})
+        autosave(client, people.patient, f"note-{prep.id}", topics="old typing")  # a late autosave
+        db.session.execute(
+            FormDraft.__table__.update().values(saved_at=utcnow() - timedelta(minutes=5))
+        )
+        db.session.commit()
+        page = client.get(session_url(people.patient, prep)).text
+    assert "Unsaved typing" not in page and "saved later" in page
+
+
+@pytest.mark.parametrize("key", ["../etc", "note", "note-x", "a" * 70])
+def test_unknown_draft_keys_are_refused(client, people, key):
+    login(client, people.lead)
+    response = autosave(client, people.patient, key, topics="x")
+    assert response.status_code in (404, 422)
+    assert drafts() == 0
+
+
+def test_a_huge_draft_is_refused(client, people, prep):
+    login(client, people.lead)
+    response = autosave(client, people.patient, f"note-{prep.id}", topics="x" * 200_001)
+    assert response.status_code == 422 and drafts() == 0
+
+
+def test_an_expired_form_keeps_what_was_typed(csrf_app, people, prep):
+    """The CSRF token no longer matches (the user signed in again in another tab): nothing is saved into the
+    record, the typing is kept as the user's draft and they land back on the page showing it."""
+    client = csrf_app.test_client()
+    login(client, people.lead)
+    client.get(session_url(people.patient, prep))
+    response = client.post(session_url(people.patient, prep, "/note"),
+                           data={"topics": LONG_TEXT, "csrf_token": "expired-token", "version_id": ""})
+    assert response.status_code == 303
+    assert response.location.endswith(session_url(people.patient, prep))
+    assert db.session.scalar(select(SessionNote)) is None
+    page = client.get(response.location).text
+    assert "The form had expired, so nothing was saved yet" in page and LONG_TEXT[:60] in page
+    token = csrf_token(page)
+    saved = client.post(session_url(people.patient, prep, "/note"),
+                        data={"topics": LONG_TEXT, "csrf_token": token, "version_id": ""})
+    assert saved.status_code == 302 and db.session.scalar(select(SessionNote)).fields["topics"] == LONG_TEXT.strip()
+
+
+def test_an_expired_form_of_a_patient_one_may_not_see_keeps_nothing(csrf_app, people, prep):
+    client = csrf_app.test_client()
+    login(client, people.other_therapist)
+    response = client.post(session_url(people.patient, prep, "/note"),
+                           data={"topics": "x", "csrf_token": "expired-token"})
+    assert response.status_code == 400 and drafts() == 0
+
+
+def test_a_note_posted_after_the_session_ended_comes_back_with_its_draft(app, client, people, prep):
+    login(client, people.lead)
+    autosave(client, people.patient, f"note-{prep.id}", topics=LONG_TEXT)
+    with time_machine.travel(utcnow() + app.config["IDLE_TIMEOUT"] + timedelta(minutes=1), tick=False):
+        response = client.post(session_url(people.patient, prep, "/note"), data={"topics": LONG_TEXT})
+        assert response.status_code == 302
+        assert "ended=idle" in response.location
+        next_page = re.search(r"next=([^&]+)", response.location).group(1)
+        assert next_page.replace("%2F", "/") == session_url(people.patient, prep)
+        signed_in = client.post("/login", data={"username": people.lead.username, "password": PASSWORD,
+                                                "next": session_url(people.patient, prep)})
+        assert signed_in.location == session_url(people.patient, prep)
+        page = client.get(signed_in.location).text
+    assert "Unsaved typing from before was kept as a draft" in page and LONG_TEXT[:60] in page
+    assert db.session.scalar(select(SessionNote)) is None  # nothing reached the record unseen
+
+
+def test_private_notes_keep_their_drafts_too(client, people, protocols, prep):
+    login(client, people.lead)
+    start = client.post(session_url(people.patient, prep, "/private-notes"))
+    assert start.status_code == 303
+    note_id = int(start.location.rsplit("/", 1)[1])
+    autosave(client, people.patient, f"private-{note_id}", body="My countertransference today...")
+    page = client.get(start.location).text
+    assert "kept as a draft" in page and "My countertransference today..." in page
+    saved = client.post(start.location, data={"body": "My countertransference today...", "version_id": "1"})
+    assert saved.status_code == 302 and drafts() == 0
+    stale = client.post(start.location, data={"body": "From an old window", "version_id": "1"})
+    assert stale.status_code == 409 and "From an old window" in stale.text and "countertransference" in stale.text
+
+
+def test_the_dosing_note_form_autosaves_to_its_own_key(client, people, protocols):
+    in_dosing(people.patient, people.lead, protocols)
+    session = held_session(people.patient, people.lead, protocols)
+    login(client, people.lead)
+    page = client.get(session_url(people.patient, session)).text
+    assert f'data-draft-url="/patients/{people.patient.id}/drafts/note-{session.id}"' in page
+    assert f'data-draft-url="/patients/{people.patient.id}/drafts/ae-{session.id}"' in page
+    assert 'data-draft-status aria-live="polite"' in page and "/static/js/drafts.js" in page
+    autosave(client, people.patient, f"note-{session.id}", **dosing_note(lot_number="DRAFT-LOT"))
+    assert 'value="DRAFT-LOT"' in client.get(session_url(people.patient, session)).text

@@ -1,0 +1,146 @@
+"""What a note of each session kind holds, and the canonical form of a note that its signature hashes.
+
+The structured text fields per kind follow the issue and the care model (DOMAIN.md section 2): preparation
+covers topics, intention, consent and questions; integration covers themes and insights, practices, plan updates
+and a risk check; dosing notes keep the administration, vital signs, adverse events and discharge in typed
+columns and tables (they are queried); every kind has free text.
+
+``note_content`` is the signed record: the session's facts (times, place, therapists present), every field, and
+every vital-sign reading and adverse event. ``sha256`` hashes its canonical JSON (sorted keys, no spaces), so the
+stored hash can be recomputed from the database at any time (``tracker.sessions.signing.verify``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from tracker.models import AdverseEvent, SessionKind, SessionNote, TherapySession, VitalReading
+
+
+@dataclass(frozen=True)
+class TextField:
+    name: str
+    label: str
+    help: str = ""
+
+
+TEXT_FIELDS: dict[SessionKind, tuple[TextField, ...]] = {
+    SessionKind.PREPARATION: (
+        TextField("topics", "Topics covered", "What was discussed: expectations, the setting, the session day."),
+        TextField("intention", "Intention", "The patient's intention for treatment, in their words where possible."),
+        TextField("consent", "Consent items", "Consents discussed or confirmed: treatment, recording, touch, data."),
+        TextField("questions", "Questions raised", "The patient's questions and the answers given."),
+    ),
+    SessionKind.DOSING: (),
+    SessionKind.INTEGRATION: (
+        TextField("themes", "Themes and insights"),
+        TextField("practices", "Practices discussed", "Sleep, movement, nature, breathwork, contemplative practice."),
+        TextField("plan_updates", "Integration plan updates"),
+        TextField("risk_notes", "Risk check: details", "What was asked and found; the safety plan if one was made."),
+    ),
+    SessionKind.FOLLOW_UP: (),
+}
+
+#: The integration risk check (a structured answer, required before signing an integration note).
+RISK_CHECK = {
+    "no_concern": "No safety concern identified",
+    "concern_plan": "Concern identified; safety plan reviewed with the patient",
+    "concern_escalated": "Concern identified; escalated (supervisor, crisis team or emergency services)",
+}
+
+#: Dosing-note columns, in form order: the administration, the supplemental dose, discharge.
+DOSING_FIELDS = (
+    "substance",
+    "dose_amount",
+    "dose_unit",
+    "weight_kg",
+    "route",
+    "lot_number",
+    "dose_given_at",
+    "supplemental_mg",
+    "supplemental_given_at",
+    "distress_baseline",
+    "distress_at_discharge",
+    "escort_name",
+    "discharged_at",
+)
+
+BODY_LABEL = {
+    SessionKind.PREPARATION: "Further notes",
+    SessionKind.DOSING: "Session narrative",
+    SessionKind.INTEGRATION: "Further notes",
+    SessionKind.FOLLOW_UP: "Contact summary",
+}
+
+
+def field_names(kind: SessionKind) -> list[str]:
+    """The keys a note of ``kind`` may keep in ``SessionNote.fields``."""
+    names = [f.name for f in TEXT_FIELDS[kind]]
+    return [*names, "risk_check"] if kind is SessionKind.INTEGRATION else names
+
+
+def _value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if hasattr(value, "value"):  # enums
+        return value.value
+    return value
+
+
+def _vital(reading: VitalReading) -> dict[str, Any]:
+    return {
+        "id": reading.id,
+        "taken_at": _value(reading.taken_at),
+        "systolic": reading.systolic,
+        "diastolic": reading.diastolic,
+        "heart_rate": reading.heart_rate,
+        "temperature": reading.temperature,
+        "spo2": reading.spo2,
+        "flags": reading.flags,
+    }
+
+
+def _event(event: AdverseEvent) -> dict[str, Any]:
+    names = ("id", "description", "onset_at", "severity", "serious", "action_taken", "outcome", "rescue_medication",
+             "rescue_dose", "rescue_given_at")
+    return {name: _value(getattr(event, name)) for name in names}
+
+
+def note_content(note: SessionNote, session: TherapySession) -> dict[str, Any]:
+    """The note as signed: needs ``session.present``, ``note.vitals`` and ``note.adverse_events`` loaded."""
+    content: dict[str, Any] = {
+        "note_id": note.id,
+        "session": {
+            "id": session.id,
+            "patient_id": session.patient_id,
+            "kind": session.kind.value,
+            "cycle": session.cycle,
+            "held_at": _value(session.held_at),
+            "duration_minutes": session.duration_minutes,
+            "scheduled_at": _value(session.scheduled_at),
+            "scheduled_minutes": session.scheduled_minutes,
+            "location": session.location,
+            "present": sorted(user.id for user in session.present),
+        },
+        "fields": {name: note.fields.get(name) for name in field_names(session.kind)},
+        "body": note.body,
+    }
+    if session.kind is SessionKind.DOSING:
+        content["dosing"] = {name: _value(getattr(note, name)) for name in (*DOSING_FIELDS, "dose_total_mg")}
+        ordered_vitals = sorted(note.vitals, key=lambda r: (r.taken_at, r.id))
+        content["vitals"] = [_vital(r) for r in ordered_vitals]
+        ordered_events = sorted(note.adverse_events, key=lambda e: (e.onset_at, e.id))
+        content["adverse_events"] = [_event(e) for e in ordered_events]
+    return content
+
+
+def canonical_json(content: Any) -> str:
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def sha256(content: Any) -> str:
+    return hashlib.sha256(canonical_json(content).encode("utf-8")).hexdigest()

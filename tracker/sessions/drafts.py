@@ -1,0 +1,165 @@
+"""No lost work: what a user types into a note is kept on the server as a draft until the form is saved.
+
+Three paths lead back to the text (RELIABILITY.md finding 7, section 1 "automatic logoff"):
+
+- *Autosave*: ``static/js/drafts.js`` posts a form's fields to ``sessions.save_draft`` a moment after typing
+  stops; reopening the page restores the draft, with a notice and a button to discard it. Autosaving is typing,
+  so it keeps the login session alive while the clinician writes.
+- *An expired form*: when a form posted by a signed-in user fails the CSRF check (a token from before a new
+  sign-in, say), ``rescue`` keeps what was posted as the draft and sends the user back to the page, which shows it.
+- *An ended session*: a post after the idle timeout goes to the sign-in page, and from there back to the form's
+  page (``return_to``), where the autosaved draft is restored.
+
+Drafts hold the user's own unsaved text, never passwords or CSRF tokens. Starting, restoring and discarding a
+draft are audited; overwriting one's own draft while typing is not (it would add a row per pause in typing), and
+the save into the record is audited with its fields, as always.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from flask import current_app, flash, redirect, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+from sqlalchemy import delete, select
+from werkzeug.datastructures import MultiDict
+
+from tracker import audit
+from tracker.extensions import db
+from tracker.models import FormDraft, Patient, User
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+KEY = re.compile(r"^[a-z]+-[0-9]{1,12}$")
+#: Never kept in a draft.
+SECRET_FIELDS = frozenset({"csrf_token", "password"})
+MAX_FIELDS = 60
+MAX_CHARACTERS = 200_000
+
+
+class DraftError(ValueError):
+    """A draft that cannot be kept (bad key, too large)."""
+
+
+@dataclass(frozen=True)
+class DraftSpec:
+    #: Format string over the view's arguments, e.g. ``"note-{session_id}"``.
+    key: str
+    #: The endpoint of the page showing the form (it takes the same view arguments).
+    page: str
+
+
+def keeps_draft(key: str, page: str) -> Callable[[F], F]:
+    """Mark a POST view whose form is kept as a draft when it fails for an expired form or session. Put it below
+    ``@require_role`` (whose wrapper copies the mark)."""
+
+    def decorate(view: F) -> F:
+        view._draft = DraftSpec(key, page)  # type: ignore[attr-defined]
+        return view
+
+    return decorate
+
+
+def spec_of(endpoint: str | None) -> DraftSpec | None:
+    view = current_app.view_functions.get(endpoint or "")
+    return getattr(view, "_draft", None)
+
+
+def return_to() -> str | None:
+    """For a POST to a form kept as a draft: the page to come back to after signing in again."""
+    spec = spec_of(request.endpoint)
+    if spec is None or request.method != "POST" or not request.view_args:
+        return None
+    return url_for(spec.page, **request.view_args)
+
+
+def clean(form: MultiDict[str, str]) -> dict[str, list[str]]:
+    """The posted fields worth keeping: no secrets, within size limits.
+
+    :raise DraftError: too many fields or too much text.
+    """
+    data = {name: form.getlist(name) for name in form if name not in SECRET_FIELDS}
+    if len(data) > MAX_FIELDS or sum(len(v) for values in data.values() for v in values) > MAX_CHARACTERS:
+        raise DraftError("This draft is too large to keep.")
+    return data
+
+
+def save(actor: User, patient: Patient, key: str, data: dict[str, list[str]], now: datetime) -> FormDraft:
+    """Keep ``data`` as ``actor``'s draft of the form ``key`` for ``patient``, replacing an older one.
+
+    :raise DraftError: a malformed key.
+    """
+    if not KEY.match(key):
+        raise DraftError("Unknown form.")
+    draft = db.session.scalar(select(FormDraft).where(FormDraft.user_id == actor.id, FormDraft.key == key))
+    if draft is None:
+        draft = FormDraft(user_id=actor.id, patient_id=patient.id, key=key, data=data, saved_at=now)
+        db.session.add(draft)
+        db.session.flush()
+        audit.record(actor, "draft.save", "Kept unsaved typing as a draft", patient=patient,
+                     target_type="form_draft", target_id=key)
+    else:
+        draft.patient_id, draft.data, draft.saved_at = patient.id, data, now
+    return draft
+
+
+def load(actor: User, patient: Patient, keys: Iterable[str]) -> dict[str, FormDraft]:
+    """``actor``'s drafts of the forms ``keys`` for ``patient``, by key (one query)."""
+    rows = db.session.scalars(
+        select(FormDraft).where(
+            FormDraft.user_id == actor.id, FormDraft.patient_id == patient.id, FormDraft.key.in_(list(keys))
+        )
+    )
+    return {row.key: row for row in rows}
+
+
+def restored(actor: User, patient: Patient, draft: FormDraft) -> MultiDict[str, str]:
+    """The draft as form data, auditing that it was shown again."""
+    audit.record(actor, "draft.restore", "Restored a draft of unsaved typing", patient=patient,
+                 target_type="form_draft", target_id=draft.key)
+    return MultiDict([(name, value) for name, values in draft.data.items() for value in values])
+
+
+def discard(actor: User, patient: Patient, key: str, *, on_request: bool = False) -> bool:
+    """Drop ``actor``'s draft of ``key`` (after the form was saved, or ``on_request``, which is audited); returns
+    whether there was one."""
+    result = db.session.execute(
+        delete(FormDraft).where(FormDraft.user_id == actor.id, FormDraft.key == key)
+    )
+    gone = bool(getattr(result, "rowcount", 0))
+    if gone and on_request:
+        audit.record(actor, "draft.discard", "Discarded a draft of unsaved typing", patient=patient,
+                     target_type="form_draft", target_id=key)
+    return gone
+
+
+def rescue() -> ResponseReturnValue | None:
+    """On a CSRF failure: keep a signed-in user's posted form as their draft and send them back to its page.
+    None when the request is not such a form, or the user may not see the patient (the usual error page then)."""
+    from tracker.models.base import utcnow
+    from tracker.permissions import can_view_patient
+
+    spec = spec_of(request.endpoint)
+    if spec is None or request.method != "POST" or not current_user.is_authenticated or not request.view_args:
+        return None
+    actor: User = current_user._get_current_object()
+    patient_id = request.view_args.get("patient_id")
+    if not isinstance(patient_id, int) or not can_view_patient(actor, patient_id):
+        return None
+    patient = db.session.get(Patient, patient_id)
+    assert patient is not None
+    try:
+        save(actor, patient, spec.key.format(**request.view_args), clean(request.form), utcnow())
+    except DraftError:
+        return None
+    db.session.commit()
+    flash(
+        "The form had expired, so nothing was saved yet; what you typed is kept below. Check it and save again.",
+        "warning",
+    )
+    return redirect(url_for(spec.page, **request.view_args)), 303

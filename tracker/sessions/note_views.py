@@ -1,0 +1,178 @@
+"""Writing a draft note: its fields (optimistic locking: a stale save answers 409 with both versions and keeps the
+user's typing), its vital signs and its adverse events. Every write to a signed note answers 409."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, url_for
+from flask.typing import ResponseReturnValue
+from sqlalchemy.orm.exc import StaleDataError
+
+from tracker.extensions import db
+from tracker.models import AdverseEvent, Patient, SessionKind, SessionNote, TherapySession
+from tracker.models.base import utcnow
+from tracker.permissions import CLINICAL_ROLES, require_role
+from tracker.sessions import bp, drafts, queries
+from tracker.sessions.note_forms import NOTE_FORMS, AdverseEventForm, VitalsForm
+from tracker.sessions.notes import (
+    NoteError,
+    NoteSigned,
+    StaleNote,
+    add_adverse_event,
+    add_vital_reading,
+    remove_adverse_event,
+    remove_vital_reading,
+    save_note,
+    saved_values,
+)
+from tracker.sessions.pages import Forms, actor, load_patient, protocol_of, render_session
+
+SIGNED_NOTICE = "This note is signed and can no longer be changed; corrections are added as addenda."
+
+
+def _load(patient_id: int, session_id: int) -> tuple[Patient, TherapySession, SessionNote | None]:
+    patient = load_patient(patient_id)
+    session = queries.load_session_or_404(db.session, patient, session_id)
+    return patient, session, queries.load_note(db.session, session)
+
+
+def _reload(patient_id: int, session_id: int) -> tuple[Patient, TherapySession]:
+    """After a rollback: everything loaded before is expired, and its relationships cannot load lazily."""
+    db.session.rollback()
+    patient = load_patient(patient_id)
+    return patient, queries.load_session_or_404(db.session, patient, session_id)
+
+
+def _signed(patient: Patient, session: TherapySession) -> ResponseReturnValue:
+    """409: the note is signed; the page shows it as signed, with the addendum form."""
+    return render_session(*_reload(patient.id, session.id), Forms(notices=[SIGNED_NOTICE]), 409)
+
+
+def _dosing_only(session: TherapySession) -> None:
+    if session.kind is not SessionKind.DOSING:
+        abort(404, description="Vital signs and adverse events are recorded on dosing sessions.")
+
+
+def _back(patient: Patient, session: TherapySession, anchor: str | None = None) -> ResponseReturnValue:
+    return redirect(url_for("sessions.detail", patient_id=patient.id, session_id=session.id, _anchor=anchor))
+
+
+@bp.route("/patients/<int:patient_id>/sessions/<int:session_id>/note", methods=["POST"])
+@require_role(*CLINICAL_ROLES)
+@drafts.keeps_draft("note-{session_id}", "sessions.detail")
+def save_note_draft(patient_id: int, session_id: int) -> ResponseReturnValue:
+    patient, session, note = _load(patient_id, session_id)
+    if note is not None and note.is_signed:
+        return _signed(patient, session)
+    form = NOTE_FORMS[session.kind]()
+    if not form.validate_on_submit():
+        return render_session(patient, session, Forms(note=form), 422)
+    try:
+        note, changed = save_note(actor(), patient, session, note, form.to_input(), form.seen_version(), utcnow())
+        drafts.discard(actor(), patient, f"note-{session.id}")
+        db.session.commit()
+    except NoteError as error:
+        getattr(form, error.field).errors.append(str(error))
+        return render_session(*_reload(patient_id, session_id), Forms(note=form), 422)
+    except NoteSigned:
+        return _signed(patient, session)
+    except (StaleNote, StaleDataError):
+        return _conflict(patient_id, session_id, form)
+    flash("Draft saved." if changed else "Nothing had changed.", "success")
+    return _back(patient, session, "note")
+
+
+def _conflict(patient_id: int, session_id: int, form: object) -> ResponseReturnValue:
+    """Someone saved the note after this user opened it: show the saved version beside what this user typed
+    (kept in the form, now at the current version, so saving again keeps this user's text)."""
+    db.session.rollback()
+    patient, session, note = _load(patient_id, session_id)
+    if note is not None and note.is_signed:
+        return _signed(patient, session)
+    current = saved_values(note, session.kind) if note is not None else {}
+    form.version_id.data = str(note.version_id) if note is not None else ""  # type: ignore[attr-defined]
+    return render_session(patient, session, Forms(note=form, conflict=current), 409)  # type: ignore[arg-type]
+
+
+@bp.route("/patients/<int:patient_id>/sessions/<int:session_id>/vitals", methods=["POST"])
+@require_role(*CLINICAL_ROLES)
+def add_vitals(patient_id: int, session_id: int) -> ResponseReturnValue:
+    """:raise 404: not a dosing session (only those record vital signs)."""
+    patient, session, note = _load(patient_id, session_id)
+    _dosing_only(session)
+    if note is not None and note.is_signed:
+        return _signed(patient, session)
+    form = VitalsForm()
+    if form.validate_on_submit():
+        try:
+            row = add_vital_reading(actor(), patient, session, note, form.taken(), form.reading(),
+                                    protocol_of(patient), utcnow())
+        except NoteError as error:
+            getattr(form, error.field).errors.append(str(error))
+        except NoteSigned:
+            return _signed(patient, session)
+        else:
+            db.session.commit()
+            if row.flags:
+                flash("Reading saved. Out of range: " + "; ".join(row.flags.values()) + ".", "warning")
+            else:
+                flash("Reading saved; all values within the protocol's limits.", "success")
+            return _back(patient, session, "vitals")
+    return render_session(*_reload(patient_id, session_id), Forms(vitals=form), 422)
+
+
+@bp.route("/patients/<int:patient_id>/sessions/<int:session_id>/vitals/<int:reading_id>/remove", methods=["POST"])
+@require_role(*CLINICAL_ROLES)
+def remove_vitals(patient_id: int, session_id: int, reading_id: int) -> ResponseReturnValue:
+    patient, session, note = _load(patient_id, session_id)
+    row = next((r for r in note.vitals if r.id == reading_id), None) if note else None
+    if note is None or row is None:
+        return render_session(patient, session, Forms(notices=["That reading is not on this note."]), 404)
+    if note.is_signed:
+        return _signed(patient, session)
+    remove_vital_reading(actor(), patient, note, row)
+    db.session.commit()
+    flash("Reading removed from the draft.", "success")
+    return _back(patient, session, "vitals")
+
+
+@bp.route("/patients/<int:patient_id>/sessions/<int:session_id>/adverse-events", methods=["POST"])
+@require_role(*CLINICAL_ROLES)
+@drafts.keeps_draft("ae-{session_id}", "sessions.detail")
+def add_event(patient_id: int, session_id: int) -> ResponseReturnValue:
+    """:raise 404: not a dosing session (only those record adverse events here)."""
+    patient, session, note = _load(patient_id, session_id)
+    _dosing_only(session)
+    if note is not None and note.is_signed:
+        return _signed(patient, session)
+    form = AdverseEventForm()
+    if form.validate_on_submit():
+        try:
+            add_adverse_event(actor(), patient, session, note, form.to_input(), utcnow())
+            drafts.discard(actor(), patient, f"ae-{session.id}")
+        except NoteError as error:
+            getattr(form, error.field).errors.append(str(error))
+        except NoteSigned:
+            return _signed(patient, session)
+        else:
+            db.session.commit()
+            flash("Adverse event recorded.", "success")
+            return _back(patient, session, "adverse-events")
+    return render_session(*_reload(patient_id, session_id), Forms(adverse_event=form), 422)
+
+
+@bp.route(
+    "/patients/<int:patient_id>/sessions/<int:session_id>/adverse-events/<int:event_id>/remove", methods=["POST"]
+)
+@require_role(*CLINICAL_ROLES)
+def remove_event(patient_id: int, session_id: int, event_id: int) -> ResponseReturnValue:
+    patient, session, note = _load(patient_id, session_id)
+    row: AdverseEvent | None = next((e for e in note.adverse_events if e.id == event_id), None) if note else None
+    if note is None or row is None:
+        return render_session(patient, session, Forms(notices=["That event is not on this note."]), 404)
+    if note.is_signed:
+        return _signed(patient, session)
+    remove_adverse_event(actor(), patient, note, row)
+    db.session.commit()
+    flash("Adverse event removed from the draft.", "success")
+    return _back(patient, session, "adverse-events")
+

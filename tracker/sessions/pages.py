@@ -1,0 +1,190 @@
+"""What the session views share: the acting user, the patient loader, and the session page with every form on it.
+
+The session page is rendered by its GET view and again by each POST view whose form failed, with that form (its
+errors and the user's typing) in place of the blank one, so nothing typed is lost on a refusal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app, render_template
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+from sqlalchemy.orm import selectinload
+
+from tracker.auth.forms import EmptyForm
+from tracker.extensions import db
+from tracker.models import CareTeamMember, FormDraft, Patient, SessionKind, SessionNote, TherapySession, User
+from tracker.models.base import utcnow
+from tracker.models.outcome import with_open_alerts
+from tracker.permissions import get_patient_for_user_or_404
+from tracker.protocols import Protocol
+from tracker.sessions import discharge, drafts, private, queries
+from tracker.sessions.content import BODY_LABEL, DOSING_FIELDS, RISK_CHECK, TEXT_FIELDS
+from tracker.sessions.note_forms import (
+    NOTE_FORMS,
+    AddendumForm,
+    AdverseEventForm,
+    CosignForm,
+    NoteForm,
+    SignForm,
+    VitalsForm,
+)
+from tracker.sessions.notes import saved_values
+from tracker.sessions.plan import session_label
+from tracker.sessions.signing import CosignState, blockers, content_hash, cosign_state, follow_up_ok, review_hash
+
+
+def actor() -> User:
+    user: User = current_user._get_current_object()
+    return user
+
+
+def protocols() -> dict[str, Protocol]:
+    catalogue: dict[str, Protocol] = current_app.extensions["protocols"]
+    return catalogue
+
+
+def protocol_of(patient: Patient) -> Protocol | None:
+    return protocols().get(patient.protocol_code)
+
+
+def load_patient(patient_id: int) -> Patient:
+    """The patient with their care team and open safety alerts (the banner every patient page shows), if the
+    user may see them.
+
+    :raise 404: unknown patient, or outside the user's scope (audited by the loader).
+    """
+    return get_patient_for_user_or_404(
+        actor(), patient_id, selectinload(Patient.care_team).joinedload(CareTeamMember.user), with_open_alerts()
+    )
+
+
+def label_of(session: TherapySession, protocol: Protocol | None) -> str:
+    return session_label(session.kind, session.cycle, session.ordinal, protocol.sessions if protocol else None)
+
+
+def minute(moment: datetime) -> datetime:
+    return moment.replace(second=0, microsecond=0, tzinfo=None)
+
+
+def note_form_data(note: SessionNote | None, kind: SessionKind, protocol: Protocol | None) -> dict[str, Any]:
+    """The form's initial values: the saved note, or an empty one with the protocol's substance."""
+    if note is None:
+        dosing = kind is SessionKind.DOSING and protocol is not None
+        return {"substance": protocol.substance} if dosing and protocol else {}
+    data = saved_values(note, kind)
+    for name in ("dose_given_at", "supplemental_given_at", "discharged_at"):
+        if data.get(name) is not None:
+            data[name] = data[name].replace(tzinfo=None)
+    for name in ("dose_unit", "route"):
+        if data.get(name) is not None:
+            data[name] = data[name].value
+    for name in ("dose_amount", "weight_kg", "supplemental_mg"):
+        value = data.get(name)
+        if isinstance(value, float) and value.is_integer():
+            data[name] = int(value)  # "120", not "120.0"
+    data["version_id"] = str(note.version_id)
+    return data
+
+
+def draft_keys(session: TherapySession) -> dict[str, str]:
+    return {form: f"{form}-{session.id}" for form in ("note", "addendum", "ae")}
+
+
+def _fresh_draft(draft: FormDraft | None, note: SessionNote | None, user: User) -> FormDraft | None:
+    """A draft older than the user's own last save of the note is what they already saved."""
+    if draft is None or note is None or note.updated_by_id != user.id:
+        return draft
+    return draft if draft.saved_at > note.updated_at else None
+
+
+@dataclass
+class Forms:
+    """Forms submitted with errors, to show in place of the blank ones."""
+
+    note: NoteForm | None = None
+    vitals: VitalsForm | None = None
+    adverse_event: AdverseEventForm | None = None
+    sign: SignForm | None = None
+    addendum: AddendumForm | None = None
+    cosign: CosignForm | None = None
+    #: Saved values of a note someone else saved first (the 409 conflict view).
+    conflict: dict[str, Any] | None = None
+    notices: list[str] = field(default_factory=list)
+
+
+def render_session(
+    patient: Patient, session: TherapySession, forms: Forms | None = None, status: int = 200
+) -> ResponseReturnValue:
+    """The session page: its facts, the note (as a form while a draft, as the record once signed), vital signs,
+    adverse events, discharge, signature, addenda and co-signature."""
+    forms = forms or Forms()
+    user, protocol = actor(), protocol_of(patient)
+    note = queries.load_note(db.session, session)
+    signed = note is not None and note.is_signed
+    keys = draft_keys(session)
+    kept = drafts.load(user, patient, keys.values())
+    restored: list[str] = []
+
+    def from_draft(name: str, form_class: Any, **defaults: Any) -> Any:
+        draft = kept.get(keys[name])
+        if name == "note":
+            draft = _fresh_draft(draft, note, user)
+        if draft is None:
+            return form_class(formdata=None, **defaults)
+        restored.append(name)
+        return form_class(formdata=drafts.restored(user, patient, draft))
+
+    note_form = forms.note
+    if note_form is None and not signed:
+        note_form = from_draft("note", NOTE_FORMS[session.kind], data=note_form_data(note, session.kind, protocol))
+    follow = queries.follow_ups(db.session, session) if session.kind is SessionKind.DOSING else []
+    follows_ok = follow_up_ok(session, follow)
+    cosign = cosign_state(note) if note is not None else CosignState.NOT_REQUIRED
+    is_cosigner = bool(
+        note is not None and note.signed_by is not None and note.signed_by.supervisor_id == user.id
+    )
+    context: dict[str, Any] = {
+        "patient": patient,
+        "session": session,
+        "protocol": protocol,
+        "label": label_of(session, protocol),
+        "note": note,
+        "signed": signed,
+        "text_fields": TEXT_FIELDS[session.kind],
+        "dosing_fields": DOSING_FIELDS,
+        "risk_labels": RISK_CHECK,
+        "note_form": note_form,
+        "vitals_form": forms.vitals or VitalsForm(formdata=None, taken_at=minute(utcnow())),
+        "ae_form": forms.adverse_event or from_draft("ae", AdverseEventForm),
+        "sign_form": forms.sign or SignForm(
+            formdata=None, content_hash=content_hash(note, session) if note and not signed else ""
+        ),
+        "addendum_form": forms.addendum or (from_draft("addendum", AddendumForm) if signed else None),
+        "cosign_form": forms.cosign or CosignForm(
+            formdata=None, content_hash=review_hash(note) if note is not None and signed else ""
+        ),
+        "conflict": forms.conflict,
+        "notices": forms.notices,
+        "restored": restored,
+        "draft_keys": keys,
+        "blockers": blockers(note, session, protocol, follows_ok) if note is not None and not signed else [],
+        "criteria": (
+            discharge.criteria(note, note.vitals, protocol.minimum_observation_minutes if protocol else None)
+            if note is not None and session.kind is SessionKind.DOSING else []
+        ),
+        "follow_ups": follow,
+        "follow_up_ok": follows_ok,
+        "cosign": cosign,
+        "is_cosigner": is_cosigner,
+        "process_note_id": private.own_note_id(user, session),
+        "remove_form": EmptyForm(formdata=None),
+        "now": utcnow(),
+        "body_label": BODY_LABEL[session.kind],
+        "follow_up_at": (session.held_at + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M") if session.held_at else "",
+    }
+    return render_template("sessions/detail.html", **context), status

@@ -1,0 +1,121 @@
+"""Private process notes (author only; everyone else gets 404) and the autosave of drafts."""
+
+from __future__ import annotations
+
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_wtf import FlaskForm
+
+from tracker import audit
+from tracker.auth.forms import EmptyForm
+from tracker.extensions import db
+from tracker.models import Role
+from tracker.models.base import utcnow
+from tracker.permissions import CLINICAL_ROLES, require_role
+from tracker.sessions import bp, drafts, private, queries
+from tracker.sessions.note_forms import ProcessNoteForm
+from tracker.sessions.notes import StaleNote
+from tracker.sessions.pages import actor, label_of, load_patient, protocol_of
+
+
+@bp.route("/patients/<int:patient_id>/sessions/<int:session_id>/private-notes", methods=["POST"])
+@require_role(*CLINICAL_ROLES)
+def start_private_note(patient_id: int, session_id: int) -> ResponseReturnValue:
+    """Open the user's own process note on the session, starting it if needed."""
+    patient = load_patient(patient_id)
+    session = queries.load_session_or_404(db.session, patient, session_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    note = private.start(actor(), patient, session, utcnow())
+    db.session.commit()
+    return redirect(url_for("sessions.private_note", patient_id=patient.id, note_id=note.id)), 303
+
+
+# Admins reach the view so that, like everyone but the author, they get the 404 of a note that does not exist.
+@bp.route("/patients/<int:patient_id>/private-notes/<int:note_id>", methods=["GET", "POST"])
+@require_role(Role.THERAPIST, Role.SUPERVISOR, Role.ADMIN)
+@drafts.keeps_draft("private-{note_id}", "sessions.private_note")
+def private_note(patient_id: int, note_id: int) -> ResponseReturnValue:
+    """The author's private process note.
+
+    :raise 404: the user is not the author (or may not see the patient), whoever they are.
+    """
+    patient = load_patient(patient_id)
+    note = private.get_for_author_or_404(actor(), patient, note_id)
+    session = queries.load_session_or_404(db.session, patient, note.session_id)
+    key = f"private-{note.id}"
+    form = ProcessNoteForm()
+    conflict = None
+    status = 200
+    restored = False
+    if request.method == "GET":
+        kept = drafts.load(actor(), patient, [key]).get(key)
+        if kept is not None and kept.saved_at > note.updated_at:
+            form = ProcessNoteForm(formdata=drafts.restored(actor(), patient, kept))
+            restored = True
+        else:
+            form = ProcessNoteForm(formdata=None, body=note.body, version_id=str(note.version_id))
+        audit.record(actor(), "process_note.view", "Opened a private process note", patient=patient,
+                     target_type="process_note", target_id=note.id)
+        db.session.commit()
+    elif form.validate_on_submit():
+        try:
+            changed = private.save(actor(), patient, note, form.body.data or "", form.seen_version(), utcnow())
+            drafts.discard(actor(), patient, key)
+            db.session.commit()
+        except StaleNote as stale:
+            db.session.rollback()
+            conflict = stale.current
+            patient = load_patient(patient_id)
+            note = private.get_for_author_or_404(actor(), patient, note_id)
+            session = queries.load_session_or_404(db.session, patient, note.session_id)
+            form.version_id.data = str(note.version_id)
+            status = 409
+        else:
+            flash("Private note saved." if changed else "Nothing had changed.", "success")
+            return redirect(url_for("sessions.private_note", patient_id=patient.id, note_id=note.id))
+    else:
+        status = 422
+    return (
+        render_template(
+            "sessions/private_note.html", patient=patient, session=session, note=note, form=form,
+            conflict=conflict, restored=restored, draft_key=key, discard_form=EmptyForm(formdata=None),
+            label=label_of(session, protocol_of(patient)),
+        ),
+        status,
+    )
+
+
+class DraftForm(FlaskForm):
+    """Only the CSRF token is checked; the other posted fields are the draft."""
+
+
+@bp.route("/patients/<int:patient_id>/drafts/<key>", methods=["POST"])
+@require_role(*CLINICAL_ROLES)
+def save_draft(patient_id: int, key: str) -> ResponseReturnValue:
+    """Autosave (``static/js/drafts.js``): keep what the user typed into the form ``key``. Answers JSON."""
+    patient = load_patient(patient_id)
+    if not DraftForm().validate_on_submit():
+        return jsonify(saved=False, error="The form has expired; reload the page."), 400
+    try:
+        draft = drafts.save(actor(), patient, key, drafts.clean(request.form), utcnow())
+    except drafts.DraftError as error:
+        return jsonify(saved=False, error=str(error)), 422
+    db.session.commit()
+    return jsonify(saved=True, saved_at=draft.saved_at.strftime("%H:%M:%S UTC"))
+
+
+@bp.route("/patients/<int:patient_id>/drafts/<key>/discard", methods=["POST"])
+@require_role(*CLINICAL_ROLES)
+def discard_draft(patient_id: int, key: str) -> ResponseReturnValue:
+    """Drop the user's draft of ``key`` and go back to the form, which shows the saved version again."""
+    patient = load_patient(patient_id)
+    if not EmptyForm().validate_on_submit() or not drafts.KEY.match(key):
+        abort(400)
+    drafts.discard(actor(), patient, key, on_request=True)
+    db.session.commit()
+    flash("Draft discarded.", "success")
+    form_name, number = key.split("-")
+    if form_name == "private":
+        return redirect(url_for("sessions.private_note", patient_id=patient.id, note_id=int(number))), 303
+    return redirect(url_for("sessions.detail", patient_id=patient.id, session_id=int(number))), 303

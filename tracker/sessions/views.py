@@ -1,0 +1,187 @@
+"""Session pages: a patient's sessions against the protocol's plan, scheduling or recording a session, editing it
+until its note is signed, and the session page itself (``pages.render_session``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from wtforms import SelectChoice
+
+from tracker import audit
+from tracker.extensions import db
+from tracker.models import Patient, SessionKind, TherapySession
+from tracker.models.base import utcnow
+from tracker.permissions import CLINICAL_ROLES, require_role
+from tracker.sessions import bp, queries
+from tracker.sessions.forms import SessionDetailsForm
+from tracker.sessions.pages import actor, label_of, load_patient, minute, protocol_of, render_session
+from tracker.sessions.plan import progress
+from tracker.sessions.services import (
+    SessionError,
+    SessionLocked,
+    current_cycle,
+    default_cycle,
+    note_is_signed,
+    record_session,
+    update_session,
+)
+
+SESSIONS_PER_PAGE = 25
+LOCKED = (
+    "This session's note is signed, so the session is part of the signed record and cannot be changed. "
+    "Add an addendum to the note instead."
+)
+
+
+@bp.route("/patients/<int:patient_id>/sessions")
+@require_role(*CLINICAL_ROLES)
+def index(patient_id: int) -> ResponseReturnValue:
+    """Every session of the patient, newest first, a page at a time, with planned against done."""
+    patient = load_patient(patient_id)
+    page_number = request.args.get("page", "1")
+    if not page_number.isdigit() or int(page_number) < 1:
+        abort(400, description="Pages start at 1.")
+    protocol = protocol_of(patient)
+    page = db.paginate(
+        queries.sessions_query(patient), page=int(page_number), per_page=SESSIONS_PER_PAGE, error_out=False
+    )
+    counts = queries.tallies(db.session, patient)
+    summary = (
+        progress(protocol.sessions, counts, patient.phase, current_cycle(db.session, patient),
+                 patient.held_from_phase)
+        if protocol else None
+    )
+    audit.record(
+        actor(), "session.list", f"Listed the sessions of patient {patient.record_number}", patient=patient,
+        data={"session_ids": [s.id for s in page.items]},
+    )
+    db.session.commit()
+    return render_template(
+        "sessions/list.html", patient=patient, protocol=protocol, page=page, summary=summary,
+        notes=queries.note_states(db.session, [s.id for s in page.items]),
+        labels={s.id: label_of(s, protocol) for s in page.items},
+    )
+
+
+def _prepare(form: SessionDetailsForm, patient: Patient) -> None:
+    team = sorted((m.user for m in patient.care_team), key=lambda u: u.full_name)
+    people = team if actor() in team else [*team, actor()]
+    form.present_ids.choices = [SelectChoice(u.id, u.full_name) for u in people]
+
+
+def _render_form(
+    patient: Patient, form: SessionDetailsForm, session: TherapySession | None, status: int = 200
+) -> ResponseReturnValue:
+    protocol = protocol_of(patient)
+    return (
+        render_template(
+            "sessions/form.html", patient=patient, form=form, session=session, protocol=protocol,
+            label=label_of(session, protocol) if session else None,
+        ),
+        status,
+    )
+
+
+def _field(form: SessionDetailsForm, name: str) -> Any:
+    """The field an error belongs to; the kind's (or, when editing, the cycle's) when the form has no such field."""
+    return getattr(form, name, None) or getattr(form, "kind", None) or form.cycle
+
+
+@bp.route("/patients/<int:patient_id>/sessions/new", methods=["GET", "POST"])
+@require_role(*CLINICAL_ROLES)
+def new(patient_id: int) -> ResponseReturnValue:
+    """Schedule a session or record one that took place. Query arguments pre-fill the form (the dosing page's
+    "schedule the next-day follow-up" link uses ``kind``, ``cycle`` and ``scheduled_at``)."""
+    patient = load_patient(patient_id)
+    form = SessionDetailsForm()
+    _prepare(form, patient)
+    if request.method == "GET":
+        kind = request.args.get("kind", SessionKind.PREPARATION.value)
+        form.kind.data = kind if kind in {k.value for k in SessionKind} else SessionKind.PREPARATION.value
+        form.cycle.data = default_cycle(db.session, patient, SessionKind(form.kind.data))
+        if request.args.get("cycle", "").isdigit():
+            form.cycle.data = int(request.args["cycle"])
+        try:
+            form.scheduled_at.data = datetime.strptime(request.args.get("scheduled_at", ""), "%Y-%m-%dT%H:%M")
+        except ValueError:
+            form.scheduled_at.data = None
+        form.present_ids.data = [actor().id] if actor().is_therapist else []
+        return _render_form(patient, form, None)
+    if form.validate_on_submit():
+        try:
+            session = record_session(actor(), patient, form.to_input(), protocol_of(patient), utcnow())
+        except SessionError as error:
+            _field(form, error.field).errors.append(str(error))
+        else:
+            db.session.commit()
+            flash(f"{session.kind.label} session {'logged' if session.held_at else 'scheduled'}.", "success")
+            return redirect(url_for("sessions.detail", patient_id=patient.id, session_id=session.id))
+    return _render_form(patient, form, None, 422)
+
+
+@bp.route("/patients/<int:patient_id>/sessions/<int:session_id>")
+@require_role(*CLINICAL_ROLES)
+def detail(patient_id: int, session_id: int) -> ResponseReturnValue:
+    patient = load_patient(patient_id)
+    session = queries.load_session_or_404(db.session, patient, session_id)
+    response = render_session(patient, session)
+    audit.record(
+        actor(), "session.view", f"Viewed a {session.kind.label.lower()} session and its note", patient=patient,
+        target_type="therapy_session", target_id=session.id,
+    )
+    db.session.commit()
+    return response
+
+
+@bp.route("/patients/<int:patient_id>/sessions/<int:session_id>/edit", methods=["GET", "POST"])
+@require_role(*CLINICAL_ROLES)
+def edit(patient_id: int, session_id: int) -> ResponseReturnValue:
+    """Change a session's times, cycle, place and therapists present.
+
+    :raise 409: the session's note is signed (the session is part of the signed record).
+    """
+    patient = load_patient(patient_id)
+    session = queries.load_session_or_404(db.session, patient, session_id)
+    if note_is_signed(db.session, session):
+        abort(409, description=LOCKED)
+    form = SessionDetailsForm(obj=session)
+    del form.kind  # fixed once the session exists
+    _prepare(form, patient)
+    if request.method == "GET":
+        for name in ("held_at", "scheduled_at"):
+            value = getattr(session, name)
+            getattr(form, name).data = minute(value) if value else None
+        form.present_ids.data = [u.id for u in session.present]
+        audit.record(actor(), "session.view", f"Opened a {session.kind.label.lower()} session for editing",
+                     patient=patient, target_type="therapy_session", target_id=session.id)
+        db.session.commit()
+        return _render_form(patient, form, session)
+    if form.validate_on_submit():
+        try:
+            changes = update_session(actor(), patient, session, form.to_input(session.kind), protocol_of(patient),
+                                     utcnow())
+        except SessionLocked:
+            abort(409, description=LOCKED)
+        except SessionError as error:
+            db.session.rollback()
+            session = queries.load_session_or_404(db.session, patient, session_id)
+            _field(form, error.field).errors.append(str(error))
+        else:
+            db.session.commit()
+            flash("Session saved." if changes else "Nothing had changed.", "success")
+            return redirect(url_for("sessions.detail", patient_id=patient.id, session_id=session.id))
+    return _render_form(patient, form, session, 422)
+
+
+@bp.app_template_global()
+def session_url(session: TherapySession) -> str:
+    return url_for("sessions.detail", patient_id=session.patient_id, session_id=session.id)
+
+
+@bp.app_context_processor
+def session_helpers() -> dict[str, Any]:
+    """``label_of(session, protocol)`` for any template that lists sessions (the patient page among them)."""
+    return {"label_of": label_of}
