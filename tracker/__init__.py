@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, request
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
@@ -83,8 +83,6 @@ def _register_hooks(app: Flask) -> None:
     @app.before_request
     def deny_anonymous() -> ResponseReturnValue | None:
         """Deny by default: only the allow-listed endpoints are open without signing in."""
-        from flask import request
-
         if request.endpoint in PUBLIC_ENDPOINTS or current_user.is_authenticated:
             return None
         return login_redirect()

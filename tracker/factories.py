@@ -9,11 +9,16 @@ import itertools
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from tracker import workflow
 from tracker.admin.services import AccountDetails, create_user
 from tracker.extensions import db
 from tracker.instruments import get_instrument
 from tracker.models import (
     AnswerValue,
+    CareTeamMember,
     Clinic,
     DoseUnit,
     Indication,
@@ -23,6 +28,7 @@ from tracker.models import (
     Role,
     Route,
     SessionKind,
+    SessionNote,
     TherapySession,
     User,
 )
@@ -31,6 +37,9 @@ from tracker.outcomes.services import MODES, ResultInput, record_result
 from tracker.patients.services import CareTeam, PatientDetails, create_patient
 from tracker.protocols import ItemKind, Protocol
 from tracker.screening.services import AnswerInput, answer_item, current_checklist, sign_off
+from tracker.sessions import notes, queries, signing
+from tracker.sessions.services import SessionInput, current_cycle, record_session
+from tracker.vitals import Reading
 
 _counter = itertools.count(1)
 
@@ -195,10 +204,6 @@ PASSWORD = "correct horse battery"  # noqa: S105 - make_user's default; test and
 
 
 def _team_ids(patient: Patient) -> tuple[int, ...]:
-    from sqlalchemy import select
-
-    from tracker.models import CareTeamMember
-
     return tuple(db.session.scalars(select(CareTeamMember.user_id).where(CareTeamMember.patient_id == patient.id)))
 
 
@@ -216,13 +221,6 @@ def complete_dosing(
     protocol's limits, discharge), its next-day follow-up contact scheduled, and the note signed by ``actor``
     (``sign=False`` leaves it a draft). ``out_of_range`` adds a flagged reading mid-session. The patient must be in
     dosing. Idempotent for a cycle whose dosing note is already signed."""
-    from sqlalchemy import select
-
-    from tracker.models import SessionNote
-    from tracker.sessions import notes, queries, signing
-    from tracker.sessions.services import SessionInput, current_cycle, record_session
-    from tracker.vitals import Reading
-
     protocol = protocols[patient.protocol_code]
     cycle = current_cycle(db.session, patient)
     existing = db.session.scalar(
@@ -290,11 +288,6 @@ def complete_integration(
     patient: Patient, actor: User, protocols: dict[str, Protocol], *, password: str = PASSWORD
 ) -> list[TherapySession]:
     """The protocol's integration sessions after the current dosing session, held, with signed notes."""
-    from sqlalchemy import func, select
-
-    from tracker.sessions import notes, signing
-    from tracker.sessions.services import SessionInput, current_cycle, record_session
-
     protocol = protocols[patient.protocol_code]
     cycle = current_cycle(db.session, patient)
     held = db.session.scalar(
@@ -330,12 +323,6 @@ def write_preparation_notes(
 ) -> None:
     """A signed note for each preparation session held that has none (``leave_last``: the newest stays a draft,
     so it shows among its author's unsigned notes)."""
-    from sqlalchemy import select
-    from sqlalchemy.orm import selectinload
-
-    from tracker.models import SessionNote
-    from tracker.sessions import notes, signing
-
     protocol = protocols[patient.protocol_code]
     held = list(db.session.scalars(
         select(TherapySession).outerjoin(SessionNote, SessionNote.session_id == TherapySession.id).where(
@@ -362,8 +349,6 @@ def walk_to(
 ) -> None:
     """Move ``patient`` to ``target`` after doing the paperwork the guards ask for: a signed dosing note before
     integration, the signed integration sessions before the next dosing."""
-    from tracker import workflow
-
     if patient.phase is Phase.DOSING and target is Phase.INTEGRATION:
         complete_dosing(patient, actor, protocols, password=password)
     if patient.phase is Phase.INTEGRATION and target is Phase.DOSING:

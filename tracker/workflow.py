@@ -19,17 +19,17 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from tracker.database import AnySession
-from tracker.models import ACTIVE_PHASES, CareRole, CareTeamMember, Patient, Phase, PhaseTransition, User
+from tracker.models import CareRole, CareTeamMember, Patient, Phase, PhaseTransition, User
 from tracker.models.base import utcnow
 from tracker.protocols import Protocol
 
-#: The moves the care model allows, before guards. On hold returns only to the phase it was entered from.
+#: The moves the care model allows, before guards. On hold is not listed: it returns only to the phase it was
+#: entered from, or ends in discontinued (``allowed_targets``).
 ALLOWED_MOVES: dict[Phase, frozenset[Phase]] = {
     Phase.PREPARATION: frozenset({Phase.DOSING, Phase.ON_HOLD, Phase.DISCONTINUED}),
     Phase.DOSING: frozenset({Phase.INTEGRATION, Phase.ON_HOLD, Phase.DISCONTINUED}),
     # Multi-dose protocols cycle integration -> dosing; the guard below stops it when no dosing session is left.
     Phase.INTEGRATION: frozenset({Phase.DOSING, Phase.COMPLETED, Phase.ON_HOLD, Phase.DISCONTINUED}),
-    Phase.ON_HOLD: frozenset(ACTIVE_PHASES | {Phase.DISCONTINUED}),
     Phase.COMPLETED: frozenset(),
     Phase.DISCONTINUED: frozenset(),
 }

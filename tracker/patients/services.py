@@ -15,7 +15,7 @@ from tracker import audit, workflow
 from tracker.extensions import db
 from tracker.models import CareRole, CareTeamMember, Indication, Patient, Phase, PhaseTransition, User
 from tracker.models.outcome import with_open_alerts
-from tracker.permissions import assignable_therapists, patient_scope
+from tracker.permissions import assignable_therapists, get_patient_for_user_or_404, patient_scope
 from tracker.protocols import Protocol
 from tracker.screening.services import start_checklist
 
@@ -91,10 +91,10 @@ def _check_team(actor: User, team: CareTeam) -> dict[int, User]:
     return therapists
 
 
-def _apply_team(patient: Patient, team: CareTeam) -> dict[str, Any]:
-    """Make the care team match ``team``; return the change for the audit row."""
+def _apply_team(patient: Patient, team: CareTeam) -> tuple[dict[str, str], dict[str, str]]:
+    """Make the care team match ``team``; return the team before and after as ``{user id: role}`` for the audit."""
     wanted = {team.lead_id: CareRole.LEAD, **{uid: CareRole.CO_THERAPIST for uid in team.co_therapist_ids}}
-    before = {m.user_id: m.role.value for m in patient.care_team}
+    before = {str(m.user_id): m.role.value for m in patient.care_team}
     for member in list(patient.care_team):
         if member.user_id not in wanted:
             patient.care_team.remove(member)
@@ -104,8 +104,7 @@ def _apply_team(patient: Patient, team: CareTeam) -> dict[str, Any]:
     for user_id, role in wanted.items():
         if user_id not in present:
             patient.care_team.append(CareTeamMember(user_id=user_id, role=role))
-    after = {uid: role.value for uid, role in wanted.items()}
-    return {"care_team": [before, after]} if before != after else {}
+    return before, {str(uid): role.value for uid, role in wanted.items()}
 
 
 def _flush_or_duplicate() -> None:
@@ -133,7 +132,7 @@ def create_patient(actor: User, details: PatientDetails, team: CareTeam, protoco
     if _record_number_taken(actor, details.record_number):
         raise PatientError("record_number", "Another patient of this clinic already has this record number.")
     patient = Patient(clinic_id=actor.clinic_id, care_team=[], transitions=[], **vars(details))
-    _apply_team(patient, team)
+    _, team_after = _apply_team(patient, team)
     db.session.add(patient)
     workflow.enrol(db.session, patient, actor)
     start_checklist(db.session, patient, actor)
@@ -145,16 +144,9 @@ def create_patient(actor: User, details: PatientDetails, team: CareTeam, protoco
         patient=patient,
         target_type="patient",
         target_id=patient.id,
-        data={"changes": audit.diff({}, {**vars(details), "care_team": _team_values(team)})},
+        data={"changes": audit.diff({}, {**vars(details), "care_team": team_after})},
     )
     return patient
-
-
-def _team_values(team: CareTeam) -> dict[str, str]:
-    return {
-        str(team.lead_id): CareRole.LEAD.value,
-        **{str(u): CareRole.CO_THERAPIST.value for u in team.co_therapist_ids},
-    }
 
 
 def update_patient(
@@ -182,12 +174,9 @@ def update_patient(
     if patient.protocol_code != before["protocol_code"]:
         start_checklist(db.session, patient, actor)  # a new protocol needs a new screening
     changes = audit.diff(before, vars(details))
-    team_change = _apply_team(patient, team)
-    if team_change:
-        changes["care_team"] = [
-            {str(k): v for k, v in team_change["care_team"][0].items()},
-            {str(k): v for k, v in team_change["care_team"][1].items()},
-        ]
+    team_before, team_after = _apply_team(patient, team)
+    if team_before != team_after:
+        changes["care_team"] = [team_before, team_after]
     if changes:
         _flush_or_duplicate()
         audit.record(
@@ -259,8 +248,6 @@ def load_for_page(actor: User, patient_id: int) -> Patient:
 
     :raise 404: unknown patient, or outside the user's scope (audited by the loader).
     """
-    from tracker.permissions import get_patient_for_user_or_404
-
     return get_patient_for_user_or_404(
         actor,
         patient_id,

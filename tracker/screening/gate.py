@@ -13,26 +13,37 @@ from datetime import date, timedelta
 from sqlalchemy import func, select
 
 from tracker import eligibility
-from tracker.models import Medication, Phase, ScreeningAnswer, SessionKind, TherapySession
-from tracker.screening.services import assess, current_checklist, latest_answers
+from tracker.models import Medication, Phase, ScreeningChecklist, SessionKind, TherapySession
+from tracker.models.base import utcnow
+from tracker.protocols import Protocol
+from tracker.screening.services import (
+    assess,
+    current_checklist,
+    latest_answers,
+    medication_facts,
+    medications_of,
+)
 from tracker.workflow import GuardContext, guard
 
 
-def _today() -> date:
-    from tracker.models.base import utcnow
-
-    return utcnow().date()
-
-
-def _medications(ctx: GuardContext) -> list[Medication]:
-    return list(ctx.session.scalars(select(Medication).where(Medication.patient_id == ctx.patient.id)))
-
-
-def screening_eligible(ctx: GuardContext) -> list[str]:
+def screening_gate(ctx: GuardContext) -> list[str]:
+    """Eligibility, pre-dosing checks and tapers, from one load of the checklist and the medications."""
     if ctx.protocol is None:
         return ["The patient's protocol is not known, so screening cannot be checked."]
     checklist = current_checklist(ctx.session, ctx.patient)
-    result = assess(checklist, ctx.protocol, _medications(ctx), _today())
+    medications = medications_of(ctx.session, [ctx.patient.id])[ctx.patient.id]
+    today = utcnow().date()
+    return (
+        screening_eligible(checklist, ctx.protocol, medications, today)
+        + pre_dosing_checks(checklist, ctx.protocol, today)
+        + tapers_finished(ctx.protocol, medications, today)
+    )
+
+
+def screening_eligible(
+    checklist: ScreeningChecklist | None, protocol: Protocol, medications: list[Medication], today: date
+) -> list[str]:
+    result = assess(checklist, protocol, medications, today)
     if result.is_eligible:
         return []
     problems = [reason.text for reason in result.reasons if reason.status is not eligibility.Status.INCOMPLETE]
@@ -43,6 +54,40 @@ def screening_eligible(ctx: GuardContext) -> list[str]:
             "or recorded yet (see the screening checklist)."
         )
     problems += [r.text for r in result.reasons if r.status is eligibility.Status.INCOMPLETE and not r.item_id]
+    return problems
+
+
+def pre_dosing_checks(checklist: ScreeningChecklist | None, protocol: Protocol, today: date) -> list[str]:
+    answers = latest_answers(checklist) if checklist else {}
+    problems = []
+    for check in protocol.pre_dosing:
+        answer = answers.get(check.requirement)
+        if answer is not None and answer.answer.value == "not_applicable":
+            continue
+        if answer is None or answer.done_on is None:
+            problems.append(f"Before dosing: {check.text} - not recorded.")
+        elif check.within_days is not None and answer.done_on < today - timedelta(days=check.within_days):
+            problems.append(
+                f"Before dosing: {check.text} - the last one is dated {answer.done_on.isoformat()}, "
+                f"more than {check.within_days} days ago. Record a new one in the screening checklist."
+            )
+    return problems
+
+
+def tapers_finished(protocol: Protocol, medications: list[Medication], today: date) -> list[str]:
+    by_id = {m.id: m for m in medications}
+    problems = []
+    for rule in protocol.interactions:
+        if not rule.taper_before_dosing:
+            continue
+        for fact in medication_facts(medications, today):
+            if fact.current and eligibility.matches(rule, fact):
+                medication = by_id[fact.id]
+                end = medication.taper_end_on.isoformat() if medication.taper_end_on else "no end date planned"
+                problems.append(
+                    f"{medication.name} must be stopped before dosing ({rule.note}); taper ends: {end}. "
+                    "Record the stop date in the medication review."
+                )
     return problems
 
 
@@ -70,51 +115,6 @@ def preparation_held(ctx: GuardContext) -> str | None:
     return None
 
 
-def pre_dosing_checks(ctx: GuardContext) -> list[str]:
-    if ctx.protocol is None or not ctx.protocol.pre_dosing:
-        return []
-    checklist = current_checklist(ctx.session, ctx.patient)
-    answers: dict[str, ScreeningAnswer] = latest_answers(checklist) if checklist else {}
-    today = _today()
-    problems = []
-    for check in ctx.protocol.pre_dosing:
-        answer = answers.get(check.requirement)
-        if answer is not None and answer.answer.value == "not_applicable":
-            continue
-        if answer is None or answer.done_on is None:
-            problems.append(f"Before dosing: {check.text} - not recorded.")
-        elif check.within_days is not None and answer.done_on < today - timedelta(days=check.within_days):
-            problems.append(
-                f"Before dosing: {check.text} - the last one is dated {answer.done_on.isoformat()}, "
-                f"more than {check.within_days} days ago. Record a new one in the screening checklist."
-            )
-    return problems
-
-
-def tapers_finished(ctx: GuardContext) -> list[str]:
-    if ctx.protocol is None:
-        return []
-    today = _today()
-    facts = {m.id: m for m in _medications(ctx)}
-    problems = []
-    for rule in ctx.protocol.interactions:
-        if not rule.taper_before_dosing:
-            continue
-        for medication in facts.values():
-            fact = eligibility.MedicationFact(
-                medication.id, medication.name, medication.drug_class, medication.is_current(today)
-            )
-            if fact.current and eligibility.matches(rule, fact):
-                end = medication.taper_end_on.isoformat() if medication.taper_end_on else "no end date planned"
-                problems.append(
-                    f"{medication.name} must be stopped before dosing ({rule.note}); taper ends: {end}. "
-                    "Record the stop date in the medication review."
-                )
-    return problems
-
-
 for _source in (Phase.PREPARATION, Phase.INTEGRATION, Phase.ON_HOLD):
-    guard(_source, Phase.DOSING)(screening_eligible)
-    guard(_source, Phase.DOSING)(pre_dosing_checks)
-    guard(_source, Phase.DOSING)(tapers_finished)
+    guard(_source, Phase.DOSING)(screening_gate)
 guard(Phase.PREPARATION, Phase.DOSING)(preparation_held)
