@@ -1,6 +1,7 @@
 # make run   - set up and serve the demo clinic on http://127.0.0.1:5000
 # make test  - set up and run the whole test suite (PYTEST_ARGS="..." passes arguments to pytest)
 # make lint  - ruff and mypy
+# make bench - seed the bench clinics (bench/.data/) and time the pages; results in bench/results.jsonl
 
 PYTHON ?= python3
 VENV := .venv
@@ -11,12 +12,13 @@ PORT ?= 5000
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint install db demo system-deps-run system-deps-test clean
+.PHONY: help run test lint bench install db demo system-deps-run system-deps-test clean
 
 help:
 	@echo "make run    set up, migrate, load the demo clinic and serve on http://$(HOST):$(PORT)"
 	@echo "make test   set up and run the test suite (PYTEST_ARGS=... for pytest)"
 	@echo "make lint   ruff and mypy"
+	@echo "make bench  seed 500- and 5,000-patient clinics (cached) and time the pages; bench/results.jsonl"
 
 # The virtualenv, rebuilt only when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -52,6 +54,11 @@ run: demo
 test: install system-deps-test
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# Its own SQLite files under bench/.data/ (never instance/ or the test database); BENCH_ARGS="--sizes 500" etc.
+BENCH_ARGS ?=
+bench: install system-deps-run
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
 # Both tools run even when the first one finds something; the target fails if either did.
 lint: install
 	@status=0; \
@@ -60,4 +67,4 @@ lint: install
 	exit $$status
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis test-artifacts
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis test-artifacts bench/.data
