@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
-    results = run(sizes, args.repeats, args.data_dir)
+    results = run(sizes, args.repeats, args.data_dir.resolve())  # Flask-SQLAlchemy reads relative paths from instance/
     extra = reports_rows()
     write(args.output, [*results, *extra])
     print()
