@@ -30,19 +30,23 @@ def test_the_supervisor_sees_their_supervisees_patients_events(client, people):
     assert "CANARY-1" not in client.get("/audit/").text
 
 
-def test_the_supervisor_sees_only_patient_events_of_their_clinic(client, people, protocols):
-    """The supervisor's query goes by patient alone (``make bench``: it lets SQLite count a page from the patient
-    index); clinic-wide events and another clinic's patients stay out of it."""
-    from tracker.auditlog.views import visible_events
+def test_the_page_count_matches_the_events_shown(client, people, protocols):
+    """The count is a query of its own (by patient, for speed: ``make bench``); it counts what the pages list,
+    and leaves out clinic-wide events and another clinic's patients."""
+    from tracker.auditlog.views import _visible_count, visible_events
     from tracker.factories import make_patient
 
     elsewhere = make_patient(people.outsider, protocols=protocols, record_number="ELSEWHERE-1")
     audit.record(people.outsider, "patient.view", "Viewed patient ELSEWHERE-1", patient=elsewhere)
     audit.record(people.supervisor, "user.update", "Clinic-wide event")
+    audit.record(people.lead, "patient.view", "Viewed patient CANARY-1", patient=people.patient)
     db.session.commit()
-    seen = db.session.scalars(visible_events(people.supervisor)).all()
-    assert seen and all(e.patient_id == people.patient.id for e in seen)
-    assert "audit_event.clinic_id" not in str(visible_events(people.supervisor)).split("WHERE", 1)[1]
+    for user in (people.supervisor, people.admin, people.other_supervisor):
+        shown = db.session.scalars(visible_events(user)).all()
+        assert _visible_count(user, []) == len(shown)
+        viewed = [AuditEvent.action == "patient.view"]
+        assert _visible_count(user, viewed) == len(db.session.scalars(visible_events(user).where(*viewed)).all())
+    assert all(e.patient_id == people.patient.id for e in db.session.scalars(visible_events(people.supervisor)))
 
 
 def test_the_admin_sees_the_clinics_events_and_filters_them(client, people):
