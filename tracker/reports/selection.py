@@ -8,7 +8,7 @@ checked against the user's scope by ``exports.export_batch``, which refuses the 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import select
 
@@ -21,7 +21,7 @@ ORDER = (Patient.family_name, Patient.given_name, Patient.record_number)
 
 def seen_on(session: AnySession, actor: User, day: date) -> list[int]:
     """Patients in ``actor``'s scope with a session held on ``day`` (UTC)."""
-    start = datetime.combine(day, time())
+    start = datetime.combine(day, time(), tzinfo=UTC)
     held = select(TherapySession.patient_id).where(
         TherapySession.held_at >= start, TherapySession.held_at < start + timedelta(days=1)
     )
