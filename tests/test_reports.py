@@ -11,7 +11,6 @@ from tests.reports_data import CRISIS, course, extra_sessions, pages, text, writ
 from tracker.extensions import db
 from tracker.factories import clear_for_dosing, complete_dosing, walk_to
 from tracker.models import AuditEvent, Clinic, Phase, SessionKind, TherapySession
-from tracker.sessions.notes import NoteInput  # noqa: F401  (the note service the factories use)
 
 CANARY = "Zzpatient"
 HEADER = ("Canary Zzpatient", "Record CANARY-1", "Confidential — contains health information", "Generated")
