@@ -27,13 +27,19 @@ TARGETS_MS = {"pdf: minimal document": None, "pdf: integration plan": 300, "pdf:
 
 def _seed(app: Any) -> tuple[list[str], str, str]:
     """Return (50 plan documents, one plan, one summary), HTML strings built by the report code."""
-    from tracker.extensions import db
-    from tracker.factories import (
-        clear_for_dosing, complete_integration, log_sessions, make_clinic, make_patient, make_user, record_measure,
-        walk_to,
-    )
     from sqlalchemy import func, select
 
+    from tracker.extensions import db
+    from tracker.factories import (
+        clear_for_dosing,
+        complete_integration,
+        log_sessions,
+        make_clinic,
+        make_patient,
+        make_user,
+        record_measure,
+        walk_to,
+    )
     from tracker.models import MeasureResult, Patient, Phase, Role, SessionKind, TherapySession
     from tracker.models.base import utcnow
     from tracker.plans.services import save_version
