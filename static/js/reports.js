@@ -22,7 +22,12 @@
       if (state.ready) {
         show("All " + state.total + " ready: downloading the PDF.");
         button.disabled = false;
-        window.location.assign(job.download_url);
+        var link = document.createElement("a");
+        link.href = job.download_url;
+        link.download = "";
+        document.body.appendChild(link);
+        link.click();
+        link.remove();
         return;
       }
       show(state.done + " of " + state.total + " ready");
