@@ -20,8 +20,8 @@ from tracker.extensions import db
 from tracker.factories import clear_for_dosing, make_clinic, make_patient, make_user, record_baseline_measures, walk_to
 from tracker.models import Phase, Role, SessionKind
 from tracker.models.base import utcnow
-from tracker.sessions.notes import NoteInput, save_note
 from tracker.plans.services import save_version
+from tracker.sessions.notes import NoteInput, save_note
 from tracker.sessions.services import SessionInput, record_session
 
 PASSWORD = "correct horse battery"
