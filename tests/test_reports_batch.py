@@ -228,3 +228,17 @@ def test_admins_get_403_on_jobs(client, people):
     login(client, people.admin)
     assert client.post("/reports/batch/jobs", data=ticked([1])).status_code == 403
     assert client.get("/reports/batch/jobs/nope").status_code == 403
+
+
+def test_a_patient_opened_under_emergency_access_is_flagged_in_the_batch_audit(client, people, caseload):
+    from tests.conftest import PASSWORD
+
+    login(client, people.other_therapist)
+    granted = client.post("/emergency-access", data={"record_number": "CANARY-1", "password": PASSWORD,
+                                                     "reason": "Crisis call while the care team is away"})
+    assert granted.status_code == 302
+    response = client.post("/reports/batch", data=ticked([people.patient.id]))
+    assert response.status_code == 200
+    row = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "report.exported"))
+    assert row.patient_id == people.patient.id
+    assert row.data["emergency_access"] is True

@@ -44,3 +44,18 @@ def test_the_pool_is_reused_and_runs_outside_this_process():
     pdfs = list(renderer.render_each([f"<p>document {n}</p>" for n in range(4)], 2))
     merged = pages(renderer.merge(pdfs))
     assert [text.strip() for text in merged] == [f"document {n}" for n in range(4)]
+
+
+def _die(_: str) -> None:
+    os._exit(1)
+
+
+def test_a_dead_worker_is_replaced_by_a_new_pool():
+    from concurrent.futures.process import BrokenProcessPool
+
+    pool = renderer.pool(2)
+    with pytest.raises(BrokenProcessPool):
+        pool.submit(_die, "x").result()
+    assert renderer.render("<p>again</p>", 2).startswith(b"%PDF")  # in a new pool
+    assert renderer.pool(2) is not pool
+    renderer.shutdown()

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from tracker import audit
 from tracker.extensions import db
 from tracker.models import Patient, User
-from tracker.permissions import get_patient_for_user_or_404, patient_scope
+from tracker.permissions import care_scope, get_patient_for_user_or_404, patient_scope
 from tracker.reports.content import (
     NothingToPrint,
     ReportKind,
@@ -118,6 +118,10 @@ def export_batch(actor: User, kind: ReportKind, patient_ids: Sequence[int], stam
         )
         raise BatchRefused(len(refused))
     patients = [loaded[pid] for pid in wanted]
+    in_care = set(db.session.scalars(select(Patient.id).where(Patient.id.in_(wanted), care_scope(actor))))
+    for patient in patients:
+        if patient.id not in in_care:
+            audit.mark_emergency_access(patient.id)  # reached under an emergency grant: its audit row says so
     if kind is ReportKind.PLAN:
         documents = plan_documents(db.session, patients, stamp)
     else:

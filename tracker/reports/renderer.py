@@ -17,6 +17,7 @@ import resource
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from io import BytesIO
 
 from pypdf import PdfWriter
@@ -26,6 +27,8 @@ from tracker.reports.fetcher import BASE_URL, AssetOnlyFetcher
 
 #: A worker is replaced after this many documents (WeasyPrint's RSS creeps; PERFORMANCE.md 1.3 "Memory").
 TASKS_PER_WORKER = 100
+#: The longest one document may take in the pool (a summary takes about half a second).
+RENDER_TIMEOUT_SECONDS = 120
 
 _pool: ProcessPoolExecutor | None = None
 _pool_size = 0
@@ -76,11 +79,24 @@ def shutdown() -> None:
 atexit.register(shutdown)
 
 
+def _discard_broken_pool() -> None:
+    """A worker died (killed for memory, say): the executor is unusable, so the next report starts a new one."""
+    global _pool
+    with _pool_lock:
+        if _pool is not None:
+            _pool.shutdown(wait=False, cancel_futures=True)
+        _pool = None
+
+
 def render(html: str, workers: int) -> bytes:
     """One PDF, in the pool when ``workers`` > 0."""
     if workers <= 0:
         return render_pdf(html)
-    return pool(workers).submit(render_pdf, html).result()
+    try:
+        return pool(workers).submit(render_pdf, html).result(timeout=RENDER_TIMEOUT_SECONDS)
+    except BrokenProcessPool:  # a worker died since the last report: once more, in a new pool
+        _discard_broken_pool()
+        return pool(workers).submit(render_pdf, html).result(timeout=RENDER_TIMEOUT_SECONDS)
 
 
 def render_each(
@@ -98,9 +114,12 @@ def render_each(
     futures: list[Future[bytes]] = [executor.submit(render_pdf, html) for html in documents]
     try:
         for done, future in enumerate(futures, start=1):
-            yield future.result()
+            yield future.result(timeout=RENDER_TIMEOUT_SECONDS)
             if progress:
                 progress(done)
+    except BrokenProcessPool:
+        _discard_broken_pool()
+        raise
     finally:
         for future in futures:
             future.cancel()

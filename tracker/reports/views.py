@@ -7,7 +7,6 @@ renders (``tracker.reports.exports``): the database write lock is never held whi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -101,7 +100,7 @@ def _batch_form() -> BatchForm:
         for p in selection.pickable(db.session, actor(), PICKABLE)
     ]
     if request.method == "GET" and form.day.data is None:
-        form.day.data = date.today()
+        form.day.data = utcnow().date()
     return form
 
 
