@@ -250,3 +250,10 @@ def test_the_print_buttons_are_on_the_patient_plan_and_session_pages(client, peo
     assert db.session.scalar(select(TherapySession.kind).where(TherapySession.id == int(session_id))) is (
         SessionKind.DOSING
     )
+
+
+def test_every_reports_route_is_covered_by_these_access_tests(app):
+    """A new report route fails here until it is added to the access tests (here and tests/test_reports_batch.py)."""
+    covered = {"reports.plan_pdf", "reports.summary_pdf", "reports.record_pdf", "reports.batch", "reports.start_job",
+               "reports.job_status", "reports.job_pdf"}
+    assert {rule.endpoint for rule in app.url_map.iter_rules() if rule.endpoint.startswith("reports.")} == covered
