@@ -153,6 +153,10 @@ class Config:
     #: The crisis line printed in every integration plan (local to the clinic, so no default; DOMAIN.md 5.18).
     CRISIS_LINE = ""
 
+    #: PDF reports are rendered by this many reused worker processes (tracker/reports/renderer.py); 0 renders in
+    #: the web process itself. Two match the two cores this was measured on (PERFORMANCE.md 1.5).
+    REPORT_WORKERS = 2
+
     @classmethod
     def load(cls) -> dict[str, Any]:
         """Read the environment into a plain dict of settings for ``app.config.from_mapping``."""
@@ -173,6 +177,7 @@ class Config:
             settings[name] = env_int(name, getattr(cls, name), minimum=minimum)
         settings["MEASURE_FOLLOW_UP_DAYS"] = env_int_list("MEASURE_FOLLOW_UP_DAYS", cls.MEASURE_FOLLOW_UP_DAYS, 1)
         settings["CRISIS_LINE"] = env_str("CRISIS_LINE", cls.CRISIS_LINE).strip()
+        settings["REPORT_WORKERS"] = env_int("REPORT_WORKERS", cls.REPORT_WORKERS, minimum=0)
         # The signed cookie outlives the server-side session by an hour, so the server (which can say why the
         # session ended) is what ends it.
         settings["PERMANENT_SESSION_LIFETIME"] = settings["ABSOLUTE_SESSION_LIFETIME"] + timedelta(hours=1)
@@ -207,6 +212,7 @@ class TestConfig(Config):
     ARGON2_MEMORY_COST = 8
     ARGON2_PARALLELISM = 1
     WTF_CSRF_ENABLED = False  # one dedicated test client turns it back on
+    REPORT_WORKERS = 0  # render in the test process; tests/test_reports_pool.py goes through the pool
 
     @classmethod
     def load(cls) -> dict[str, Any]:

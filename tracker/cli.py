@@ -11,6 +11,7 @@ from tracker.admin.services import AccountDetails, AccountError, create_user
 from tracker.demo import CLINICS, DEMO_PASSWORD, DEMO_STAFF, seed_demo
 from tracker.extensions import db
 from tracker.models import Clinic, Role
+from tracker.reports.cli import reports
 
 users = AppGroup("users", help="Manage staff accounts.")
 
@@ -114,5 +115,6 @@ def verify_notes_command(batch: int) -> None:
 def init_app(app: Flask) -> None:
     app.cli.add_command(notes)
     app.cli.add_command(users)
+    app.cli.add_command(reports)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(demo_accounts_command)

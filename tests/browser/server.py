@@ -20,6 +20,7 @@ from tracker.extensions import db
 from tracker.factories import clear_for_dosing, make_clinic, make_patient, make_user, record_baseline_measures, walk_to
 from tracker.models import Phase, Role, SessionKind
 from tracker.models.base import utcnow
+from tracker.plans.services import save_version
 from tracker.sessions.notes import NoteInput, save_note
 from tracker.sessions.services import SessionInput, record_session
 
@@ -44,6 +45,9 @@ DOSING_FAMILY_NAME = "Dosewell"
 # The concurrency test's patient: a held preparation session whose draft note several clients save at once.
 NOTES_GIVEN_NAME = "Nora"
 NOTES_FAMILY_NAME = "Notewright"
+# The reports walkthrough's patient: an integration plan written, printed in a batch by test_reports.
+PLAN_GIVEN_NAME = "Pia"
+PLAN_FAMILY_NAME = "Printwell"
 
 
 def seed(app: Flask) -> None:
@@ -98,6 +102,11 @@ def seed(app: Flask) -> None:
     held = record_session(therapist, notes, SessionInput(SessionKind.PREPARATION, now - timedelta(hours=2), 60),
                           protocols["mdma-ptsd"], now)
     save_note(therapist, notes, held, None, NoteInput(fields={"topics": "Draft"}), None, now)
+    printed = make_patient(
+        therapist, protocols=protocols, given_name=PLAN_GIVEN_NAME, family_name=PLAN_FAMILY_NAME,
+        record_number="BRW-PLAN-1",
+    )
+    save_version(therapist, printed, {"Insights and themes": "Feeling safe in my body."}, "Crisis line 0800 1", 0)
     db.session.commit()
 
 

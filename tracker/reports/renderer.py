@@ -1,0 +1,137 @@
+"""HTML string in, PDF bytes out: the only place WeasyPrint runs.
+
+Rendering takes about half a second of CPU per clinical document (PERFORMANCE.md 1.2, 1.5), so it runs with no
+database transaction open (the callers commit first) and, when ``REPORT_WORKERS`` is above zero, in a small pool
+of reused worker processes: started once per web process with ``forkserver`` (never a fork of a process holding
+database connections), recycled after ``TASKS_PER_WORKER`` documents so WeasyPrint's memory creep stays bounded,
+and given nothing but HTML strings. ``REPORT_WORKERS = 0`` renders in the calling process (tests, the CLI).
+
+This module imports neither the app nor the models, so a worker holds only WeasyPrint.
+"""
+
+from __future__ import annotations
+
+import atexit
+import multiprocessing
+import resource
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from io import BytesIO
+
+from pypdf import PdfWriter
+from weasyprint import HTML
+
+from tracker.reports.fetcher import BASE_URL, AssetOnlyFetcher
+
+#: A worker is replaced after this many documents (WeasyPrint's RSS creeps; PERFORMANCE.md 1.3 "Memory").
+TASKS_PER_WORKER = 100
+#: The longest one document may take in the pool (a summary takes about half a second).
+RENDER_TIMEOUT_SECONDS = 120
+
+_pool: ProcessPoolExecutor | None = None
+_pool_size = 0
+_pool_lock = threading.Lock()
+
+
+def render_pdf(html: str) -> bytes:
+    """Render one document in this process, fetching nothing but the bundled assets."""
+    pdf: bytes = HTML(string=html, base_url=BASE_URL, url_fetcher=AssetOnlyFetcher()).write_pdf()
+    return pdf
+
+
+def _render_measured(html: str) -> tuple[bytes, int]:
+    """``render_pdf`` plus the worker's peak RSS in kB so far (the bench reads it)."""
+    return render_pdf(html), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _warm_up() -> None:
+    """Import and lay out once when the worker starts, so the first real document does not pay for it."""
+    render_pdf("<p>warm</p>")
+
+
+def pool(workers: int) -> ProcessPoolExecutor:
+    """The process's pool of ``workers`` renderers, created on first use and reused afterwards."""
+    global _pool, _pool_size
+    with _pool_lock:
+        if _pool is None or _pool_size != workers:
+            if _pool is not None:
+                _pool.shutdown(wait=False, cancel_futures=True)
+            _pool = ProcessPoolExecutor(
+                max_workers=workers,
+                mp_context=multiprocessing.get_context("forkserver"),
+                initializer=_warm_up,
+                max_tasks_per_child=TASKS_PER_WORKER,
+            )
+            _pool_size = workers
+        return _pool
+
+
+def shutdown() -> None:
+    global _pool
+    with _pool_lock:
+        if _pool is not None:
+            _pool.shutdown(wait=True, cancel_futures=True)
+            _pool = None
+
+
+atexit.register(shutdown)
+
+
+def _discard_broken_pool() -> None:
+    """A worker died (killed for memory, say): the executor is unusable, so the next report starts a new one."""
+    global _pool
+    with _pool_lock:
+        if _pool is not None:
+            _pool.shutdown(wait=False, cancel_futures=True)
+        _pool = None
+
+
+def render(html: str, workers: int) -> bytes:
+    """One PDF, in the pool when ``workers`` > 0."""
+    if workers <= 0:
+        return render_pdf(html)
+    try:
+        return pool(workers).submit(render_pdf, html).result(timeout=RENDER_TIMEOUT_SECONDS)
+    except BrokenProcessPool:  # a worker died since the last report: once more, in a new pool
+        _discard_broken_pool()
+        return pool(workers).submit(render_pdf, html).result(timeout=RENDER_TIMEOUT_SECONDS)
+
+
+def render_each(
+    documents: Sequence[str], workers: int, progress: Callable[[int], None] | None = None
+) -> Iterator[bytes]:
+    """Each document's PDF, in the order given, rendered in parallel by the pool (in process when ``workers`` is
+    0). ``progress`` is told how many are done after each one."""
+    if workers <= 0:
+        for done, html in enumerate(documents, start=1):
+            yield render_pdf(html)
+            if progress:
+                progress(done)
+        return
+    executor = pool(workers)
+    futures: list[Future[bytes]] = [executor.submit(render_pdf, html) for html in documents]
+    try:
+        for done, future in enumerate(futures, start=1):
+            yield future.result(timeout=RENDER_TIMEOUT_SECONDS)
+            if progress:
+                progress(done)
+    except BrokenProcessPool:
+        _discard_broken_pool()
+        raise
+    finally:
+        for future in futures:
+            future.cancel()
+
+
+def merge(pdfs: Sequence[bytes]) -> bytes:
+    """One PDF holding every page of ``pdfs`` in order (each keeps its own "page N of M")."""
+    if len(pdfs) == 1:
+        return pdfs[0]
+    writer = PdfWriter()
+    for pdf in pdfs:
+        writer.append(BytesIO(pdf))
+    out = BytesIO()
+    writer.write(out)
+    return out.getvalue()

@@ -1,0 +1,58 @@
+"""Which patients a batch prints, in the order it prints them (family name, given name, record number).
+
+"Seen on a day" reads the patients the user may see (a therapist's batch of today's patients is their own); "a
+therapist's caseload in a phase" and "ticked patients" name patients directly, so they are taken as asked and
+checked against the user's scope by ``exports.export_batch``, which refuses the whole batch if any is outside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import select
+
+from tracker.database import AnySession
+from tracker.models import CareTeamMember, Patient, Phase, TherapySession, User
+from tracker.permissions import patient_scope
+
+ORDER = (Patient.family_name, Patient.given_name, Patient.record_number)
+
+
+def seen_on(session: AnySession, actor: User, day: date) -> list[int]:
+    """Patients in ``actor``'s scope with a session held on ``day`` (UTC)."""
+    start = datetime.combine(day, time(), tzinfo=UTC)
+    held = select(TherapySession.patient_id).where(
+        TherapySession.held_at >= start, TherapySession.held_at < start + timedelta(days=1)
+    )
+    return list(session.scalars(select(Patient.id).where(Patient.id.in_(held), patient_scope(actor)).order_by(*ORDER)))
+
+
+def caseload_in_phase(session: AnySession, actor: User, therapist_id: int, phase: Phase) -> list[int]:
+    """Patients of the clinic on ``therapist_id``'s care teams in ``phase`` (scope is checked by the export)."""
+    teams = select(CareTeamMember.patient_id).where(CareTeamMember.user_id == therapist_id)
+    return list(
+        session.scalars(
+            select(Patient.id)
+            .where(Patient.clinic_id == actor.clinic_id, Patient.id.in_(teams), Patient.phase == phase)
+            .order_by(*ORDER)
+        )
+    )
+
+
+def in_order(session: AnySession, patient_ids: Sequence[int]) -> list[int]:
+    """The ticked ids in print order; ids of no patient at all are kept at the end (the export refuses them)."""
+    known = list(session.scalars(select(Patient.id).where(Patient.id.in_(patient_ids)).order_by(*ORDER)))
+    return known + [pid for pid in dict.fromkeys(patient_ids) if pid not in set(known)]
+
+
+def pickable(session: AnySession, actor: User, limit: int) -> list[Patient]:
+    """Patients ``actor`` may tick on the batch page: their scope, active phases first by name."""
+    return list(
+        session.scalars(
+            select(Patient)
+            .where(patient_scope(actor), Patient.phase.in_([Phase.PREPARATION, Phase.DOSING, Phase.INTEGRATION]))
+            .order_by(*ORDER)
+            .limit(limit)
+        )
+    )

@@ -1,0 +1,199 @@
+"""The report routes: one patient's plan, summary or session record as a PDF; the batch page and its jobs.
+
+Each view builds the HTML and writes the audit rows inside the request's transaction, commits, and only then
+renders (``tracker.reports.exports``): the database write lock is never held while WeasyPrint works.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+from sqlalchemy import select
+
+from tracker.extensions import db
+from tracker.models import Phase, User
+from tracker.models.base import utcnow
+from tracker.permissions import CLINICAL_ROLES, assignable_therapists, require_role
+from tracker.reports import jobs, renderer, selection
+from tracker.reports.content import NothingToPrint, ReportKind, Stamp
+from tracker.reports.exports import MAX_BATCH, BatchRefused, Export, export_batch, export_one
+from tracker.reports.forms import BatchForm, ReportArgs
+
+bp = Blueprint("reports", __name__)
+
+#: How many patients the batch page offers to tick (the rest are reached through the other selections).
+PICKABLE = 300
+
+
+def actor() -> User:
+    user: User = current_user._get_current_object()
+    return user
+
+
+def workers() -> int:
+    return int(current_app.config["REPORT_WORKERS"])
+
+
+def pdf_response(pdf: bytes, filename: str) -> Response:
+    response = Response(pdf, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
+    return response
+
+
+def _stamp() -> Stamp:
+    args = ReportArgs(formdata=request.args)
+    try:
+        draft = args.validate() and args.wants_draft()
+    except ValueError as error:
+        abort(400, description=f"The report cannot be made with these settings: {error}")
+    if args.errors:
+        abort(400, description="The report cannot be made with these settings: draft must be 0 or 1.")
+    return Stamp(by=actor(), at=utcnow(), draft=draft)
+
+
+def _single(kind: ReportKind, patient_id: int, session_id: int | None = None) -> ResponseReturnValue:
+    stamp = _stamp()
+    try:
+        export = export_one(actor(), kind, patient_id, stamp, session_id)
+    except NothingToPrint as reason:
+        abort(409, description=str(reason))
+    db.session.commit()  # the audit rows, and the end of the transaction: nothing is locked while rendering
+    return pdf_response(renderer.render(export.documents[0], workers()), export.filename)
+
+
+@bp.route("/patients/<int:patient_id>/reports/plan.pdf")
+@require_role(*CLINICAL_ROLES)
+def plan_pdf(patient_id: int) -> ResponseReturnValue:
+    """The current integration plan as the patient takes it home."""
+    return _single(ReportKind.PLAN, patient_id)
+
+
+@bp.route("/patients/<int:patient_id>/reports/summary.pdf")
+@require_role(*CLINICAL_ROLES)
+def summary_pdf(patient_id: int) -> ResponseReturnValue:
+    """The clinician-facing summary, for referrals and supervision."""
+    return _single(ReportKind.SUMMARY, patient_id)
+
+
+@bp.route("/patients/<int:patient_id>/sessions/<int:session_id>/record.pdf")
+@require_role(*CLINICAL_ROLES)
+def record_pdf(patient_id: int, session_id: int) -> ResponseReturnValue:
+    """A session's signed note with its addenda and signatures (a dosing session's full record).
+
+    :raise 409: the note is not signed and no draft was asked for.
+    """
+    return _single(ReportKind.RECORD, patient_id, session_id)
+
+
+# Batches ---------------------------------------------------------------------------------------------------------
+
+
+def _batch_form() -> BatchForm:
+    form = BatchForm()
+    therapists = db.session.scalars(select(User).where(assignable_therapists(actor())).order_by(User.full_name))
+    form.therapist_id.choices = [(0, "— choose —")] + [(u.id, u.full_name) for u in therapists]
+    form.patient_ids.choices = [
+        (p.id, f"{p.family_name}, {p.given_name} ({p.record_number}) · {p.phase.label}")
+        for p in selection.pickable(db.session, actor(), PICKABLE)
+    ]
+    if request.method == "GET" and form.day.data is None:
+        form.day.data = utcnow().date()
+    return form
+
+
+def _selected(form: BatchForm) -> list[int]:
+    if form.selection.data == "seen":
+        assert form.day.data is not None
+        return selection.seen_on(db.session, actor(), form.day.data)
+    if form.selection.data == "caseload":
+        return selection.caseload_in_phase(db.session, actor(), form.therapist_id.data, Phase(form.phase.data))
+    return selection.in_order(db.session, form.patient_ids.data or [])
+
+
+def _render_page(form: BatchForm, status: int, message: str | None = None) -> ResponseReturnValue:
+    return render_template("reports/batch.html", form=form, message=message, max_batch=MAX_BATCH), status
+
+
+@dataclass(frozen=True)
+class Refusal:
+    message: str
+    status: int
+
+
+def _prepare(form: BatchForm, batch_id: str) -> Export | Refusal:
+    """The batch's documents, audited and committed; or why nothing was printed."""
+    ids = _selected(form)
+    if not ids:
+        return Refusal("No patient matches this selection, so there is nothing to print.", 422)
+    if len(ids) > MAX_BATCH:
+        return Refusal(f"{len(ids)} patients are selected; print at most {MAX_BATCH} at a time.", 422)
+    stamp = Stamp(by=actor(), at=utcnow(), draft=form.draft.data == "1")
+    try:
+        export = export_batch(actor(), ReportKind(form.kind.data), ids, stamp, batch_id)
+    except BatchRefused as refused:
+        db.session.commit()  # the refusal's audit row
+        return Refusal(str(refused), 404)
+    db.session.commit()
+    return export
+
+
+@bp.route("/reports/batch", methods=["GET", "POST"])
+@require_role(*CLINICAL_ROLES)
+def batch() -> ResponseReturnValue:
+    """Choose a selection of patients and print one report each into one PDF. Without JavaScript the POST answers
+    with the PDF itself; the page's script uses ``start_job`` instead, to show progress."""
+    form = _batch_form()
+    if request.method == "GET" or not form.validate_on_submit():
+        return _render_page(form, 200 if request.method == "GET" else 422)
+    prepared = _prepare(form, jobs.new_id())
+    if isinstance(prepared, Refusal):
+        return _render_page(form, prepared.status, prepared.message)
+    return pdf_response(renderer.merge(list(renderer.render_each(prepared.documents, workers()))), prepared.filename)
+
+
+@bp.route("/reports/batch/jobs", methods=["POST"])
+@require_role(*CLINICAL_ROLES)
+def start_job() -> ResponseReturnValue:
+    """Start rendering a batch in the background; answers where to poll and where to download."""
+    form = _batch_form()
+    if not form.validate_on_submit():
+        errors = {name: messages for name, messages in form.errors.items()}
+        return jsonify(error="Check the form: " + " ".join(m for ms in errors.values() for m in ms)), 422
+    job_id = jobs.new_id()
+    prepared = _prepare(form, job_id)
+    if isinstance(prepared, Refusal):
+        return jsonify(error=prepared.message), prepared.status
+    try:
+        job = jobs.start(job_id, actor().id, prepared.documents, prepared.filename, workers())
+    except jobs.TooManyJobs:
+        return jsonify(error=f"You already have {jobs.MAX_JOBS_PER_USER} batches in progress; wait for one."), 429
+    return jsonify(
+        total=job.total,
+        status_url=url_for("reports.job_status", job_id=job.id),
+        download_url=url_for("reports.job_pdf", job_id=job.id),
+    ), 202
+
+
+@bp.route("/reports/batch/jobs/<job_id>")
+@require_role(*CLINICAL_ROLES)
+def job_status(job_id: str) -> ResponseReturnValue:
+    """How far the user's batch has got ("12 of 50 ready"). :raise 404: not this user's job, or expired."""
+    job = jobs.get(job_id, actor().id)
+    if job is None:
+        abort(404)
+    return jsonify(done=job.done, total=job.total, ready=job.ready, error=job.error)
+
+
+@bp.route("/reports/batch/jobs/<job_id>/pdf")
+@require_role(*CLINICAL_ROLES)
+def job_pdf(job_id: str) -> ResponseReturnValue:
+    """The finished batch, once. :raise 404: not this user's job, expired, already downloaded or not ready."""
+    job = jobs.take(job_id, actor().id)
+    if job is None or job.pdf is None:
+        abort(404, description="This batch is not ready, has expired or was already downloaded.")
+    response = pdf_response(job.pdf, job.filename)
+    response.headers["Content-Disposition"] = f'attachment; filename="{job.filename}"'
+    return response
