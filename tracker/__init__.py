@@ -60,7 +60,19 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from tracker import admin, auditlog, auth, emergency, main, outcomes, patients, plans, screening, sessions
+    from tracker import (
+        admin,
+        auditlog,
+        auth,
+        dashboard,
+        emergency,
+        main,
+        outcomes,
+        patients,
+        plans,
+        screening,
+        sessions,
+    )
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(main.bp)
@@ -72,6 +84,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin.bp, url_prefix="/admin")
     app.register_blueprint(auditlog.bp, url_prefix="/audit")
     app.register_blueprint(emergency.bp)
+    app.register_blueprint(dashboard.bp)
 
 
 def _register_hooks(app: Flask) -> None:
