@@ -159,6 +159,9 @@ class Config:
     #: A patient in preparation, dosing or integration with no session held for this many days is listed.
     ATTENTION_NO_SESSION_DAYS = 30
     DASHBOARD_ITEMS_PER_PAGE = 25
+    #: The clinic overview's figures are recomputed when older than this (0: every time). Its outcome figures read
+    #: every primary-measure result of the clinic, so they are not recomputed for each page view.
+    OVERVIEW_CACHE_SECONDS = 300
 
     #: The crisis line printed in every integration plan (local to the clinic, so no default; DOMAIN.md 5.18).
     CRISIS_LINE = ""
@@ -182,6 +185,7 @@ class Config:
             ("ATTENTION_NOTE_UNSIGNED_HOURS", 1),
             ("ATTENTION_SERIOUS_AE_DAYS", 1),
             ("ATTENTION_NO_SESSION_DAYS", 1),
+            ("OVERVIEW_CACHE_SECONDS", 0),
         ):
             settings[name] = env_int(name, getattr(cls, name), minimum=minimum)
         settings["MEASURE_FOLLOW_UP_DAYS"] = env_int_list("MEASURE_FOLLOW_UP_DAYS", cls.MEASURE_FOLLOW_UP_DAYS, 1)
@@ -220,6 +224,7 @@ class TestConfig(Config):
     ARGON2_MEMORY_COST = 8
     ARGON2_PARALLELISM = 1
     WTF_CSRF_ENABLED = False  # one dedicated test client turns it back on
+    OVERVIEW_CACHE_SECONDS = 0  # each test sees the figures of its own data
 
     @classmethod
     def load(cls) -> dict[str, Any]:

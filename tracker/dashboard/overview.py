@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from threading import Lock
 
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import aliased
@@ -160,3 +161,48 @@ def outcomes(session: AnySession, clinic_id: int, protocols: Mapping[str, Protoc
         if result.clinically_meaningful is not None:
             summary.improved = (summary.improved or 0) + (result.clinically_meaningful and result.difference < 0)
     return sorted(summaries.values(), key=lambda s: s.protocol.name)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything the overview shows, as computed at ``computed_at``."""
+
+    computed_at: datetime
+    phases: dict[tuple[str, Phase], int]
+    weeks: list[tuple[date, int]]
+    events: list[SeverityCount]
+    outcomes: list[OutcomeSummary]
+
+
+def snapshot(session: AnySession, clinic_id: int, protocols: Mapping[str, Protocol], now: datetime) -> Snapshot:
+    return Snapshot(
+        computed_at=now,
+        phases=phase_counts(session, clinic_id),
+        weeks=sessions_per_week(session, clinic_id, now.date()),
+        events=adverse_events(session, clinic_id),
+        outcomes=outcomes(session, clinic_id, protocols),
+    )
+
+
+_cache: dict[int, Snapshot] = {}
+_cache_lock = Lock()
+
+
+def cached_snapshot(
+    session: AnySession, clinic_id: int, protocols: Mapping[str, Protocol], now: datetime, max_age: timedelta
+) -> Snapshot:
+    """The clinic's snapshot, recomputed when older than ``max_age`` (config ``OVERVIEW_CACHE_SECONDS``).
+
+    Why a cache: the outcome figures read every primary-measure result of the clinic (about 100,000 rows in the
+    5,000-patient clinic: 250-350 ms on SQLite), which no index makes constant; trends over weeks do not need to be
+    live to the second. Kept per process, so each worker recomputes at most once per ``max_age``.
+    """
+    with _cache_lock:
+        found = _cache.get(clinic_id)
+    if found is not None and timedelta(0) <= now - found.computed_at < max_age:
+        return found
+    fresh = snapshot(session, clinic_id, protocols, now)
+    if max_age > timedelta(0):
+        with _cache_lock:
+            _cache[clinic_id] = fresh
+    return fresh

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, func, literal, null, or_, select, true, union_all
 
 from tracker.attention import BY_KIND, RULES, Kind, Policy, Rule, Scope, queue
 from tracker.database import AnySession
@@ -118,44 +118,69 @@ def _order(item: Any, sort: str) -> list[Any]:
 def attention_page(
     session: AnySession, scope: Scope, filters: Filters, page: int, per_page: int
 ) -> QueuePage:
-    """Tab counts and one page of the queue: two statements."""
-    everything = queue(scope).subquery("every_item")
-    counts = {
-        Kind(kind): total
-        for kind, total in session.execute(
-            select(everything.c.kind, func.count()).group_by(everything.c.kind)
+    """Tab counts and one page of the queue, in one statement: the union of the rules is a CTE (evaluated once),
+    grouped for the counts and joined to the patients for the page's rows only."""
+    items = queue(scope).cte("item")
+    counts = select(
+        literal("count").label("row_type"), items.c.kind, func.count().label("total"),
+        *(null().label(name) for name in _ITEM_COLUMNS),
+    ).group_by(items.c.kind)
+    ordered = (
+        select(
+            items.c.kind,
+            func.row_number().over(order_by=_order(items, filters.sort)).label("position"),
+            items.c.patient_id, items.c.since, items.c.target_id, items.c.number,
+            Patient.given_name, Patient.family_name, Patient.record_number, Patient.phase, Patient.protocol_code,
         )
-    }
-    total = counts.get(filters.kind, 0) if filters.kind is not None else sum(counts.values())
-    page = min(page, max((total + per_page - 1) // per_page, 1))
-    item = queue(scope, [filters.kind] if filters.kind else None).subquery("item")
-    rows = session.execute(
-        select(item, Patient.given_name, Patient.family_name, Patient.record_number, Patient.phase,
-               Patient.protocol_code)
-        .join(Patient, Patient.id == item.c.patient_id)
-        .order_by(*_order(item, filters.sort))
+        .join(Patient, Patient.id == items.c.patient_id)
+        .where(items.c.kind == filters.kind.value if filters.kind else true())
+        .order_by(*_order(items, filters.sort))
         .limit(per_page)
-        .offset((page - 1) * per_page)
+        .offset((max(page, 1) - 1) * per_page)
+        .subquery("page_item")
     )
-    items = []
-    for row in rows:
-        rule = BY_KIND[Kind(row.kind)]
-        since = _aware(row.since)
-        after = rule.due_after(scope.policy, row.protocol_code)
-        items.append(
-            Item(
-                rule=rule,
-                patient_id=row.patient_id,
-                patient_name=f"{row.family_name}, {row.given_name}",
-                record_number=row.record_number,
-                phase=Phase(row.phase),
-                since=since,
-                due=since + after if after is not None else None,
-                target_id=row.target_id,
-                number=row.number,
-            )
-        )
-    return QueuePage(items, {rule.kind: counts.get(rule.kind, 0) for rule in RULES}, page, per_page, total)
+    rows_of_page = select(
+        literal("item").label("row_type"), ordered.c.kind, ordered.c.position,
+        *(ordered.c[name] for name in _ITEM_COLUMNS),
+    )
+    found: dict[Kind, int] = {}
+    rows = []
+    for row in session.execute(union_all(counts, rows_of_page)):
+        if row.row_type == "count":
+            found[Kind(row.kind)] = row.total
+        else:
+            rows.append(row)
+    total = found.get(filters.kind, 0) if filters.kind is not None else sum(found.values())
+    last = max((total + per_page - 1) // per_page, 1)
+    if page > last:  # past the end (items were dealt with meanwhile): show the last page instead
+        return attention_page(session, scope, filters, last, per_page)
+    rows.sort(key=lambda row: row.total)  # ``total`` holds the position for item rows
+    items_shown = [_item(row, scope) for row in rows]
+    return QueuePage(items_shown, {rule.kind: found.get(rule.kind, 0) for rule in RULES}, page, per_page, total)
+
+
+#: The columns of an item row after ``row_type``, ``kind`` and the position.
+_ITEM_COLUMNS = (
+    "patient_id", "since", "target_id", "number", "given_name", "family_name", "record_number", "phase",
+    "protocol_code",
+)
+
+
+def _item(row: Any, scope: Scope) -> Item:
+    rule = BY_KIND[Kind(row.kind)]
+    since = _aware(row.since)
+    after = rule.due_after(scope.policy, row.protocol_code)
+    return Item(
+        rule=rule,
+        patient_id=row.patient_id,
+        patient_name=f"{row.family_name}, {row.given_name}",
+        record_number=row.record_number,
+        phase=Phase(row.phase),
+        since=since,
+        due=since + after if after is not None else None,
+        target_id=row.target_id,
+        number=row.number,
+    )
 
 
 def _aware(value: datetime | str) -> datetime:
@@ -237,4 +262,7 @@ def week_sessions(session: AnySession, user: User, today: date, limit: int = 200
 
 
 def make_scope(ids: Select[Any], now: datetime, config: Mapping[str, Any], protocols: Mapping[str, Any]) -> Scope:
-    return Scope(ids, now, Policy.from_config(config, protocols))
+    """The rules' scope: ``ids`` as a CTE, so the statement works out whose patients they are once, not once per
+    rule."""
+    patients = ids.cte("scope_patient")
+    return Scope(select(patients.c.id), now, Policy.from_config(config, protocols))

@@ -3,6 +3,7 @@ was shown, render. Bad filters answer 400 with the message next to the filter.""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from flask import current_app, render_template, request, url_for
@@ -133,11 +134,9 @@ def overview() -> ResponseReturnValue:
     """The clinic at a glance, for supervisors: counts and rates only, no patient named."""
     user = actor()
     protocols = _protocols()
-    today = utcnow().date()
-    phases = clinic.phase_counts(db.session, user.clinic_id)
-    weeks = clinic.sessions_per_week(db.session, user.clinic_id, today)
-    events = clinic.adverse_events(db.session, user.clinic_id)
-    outcomes = clinic.outcomes(db.session, user.clinic_id, protocols)
+    max_age = timedelta(seconds=current_app.config["OVERVIEW_CACHE_SECONDS"])
+    figures = clinic.cached_snapshot(db.session, user.clinic_id, protocols, utcnow(), max_age)
+    phases, weeks, events, outcomes = figures.phases, figures.weeks, figures.events, figures.outcomes
     audit.record(user, "dashboard.overview", "Viewed the clinic overview (counts only)")
     db.session.commit()
     codes = sorted({code for code, _ in phases}, key=lambda c: protocols[c].name if c in protocols else c)
@@ -159,6 +158,7 @@ def overview() -> ResponseReturnValue:
     return render_template(
         "dashboard/overview.html", phases=phases, codes=codes, protocols=protocols, Phase=Phase, weeks=weeks,
         events=events, outcomes=outcomes, charts=charts, outcome_chart=_outcome_chart(outcomes),
+        computed_at=figures.computed_at,
     )
 
 
