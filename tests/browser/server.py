@@ -44,6 +44,9 @@ DOSING_FAMILY_NAME = "Dosewell"
 # The concurrency test's patient: a held preparation session whose draft note several clients save at once.
 NOTES_GIVEN_NAME = "Nora"
 NOTES_FAMILY_NAME = "Notewright"
+# The dashboard walkthrough's patient: the co-therapist's, with a session held three days ago and no note yet.
+DASHBOARD_GIVEN_NAME = "Dora"
+DASHBOARD_FAMILY_NAME = "Dashwood"
 
 
 def seed(app: Flask) -> None:
@@ -98,6 +101,12 @@ def seed(app: Flask) -> None:
     held = record_session(therapist, notes, SessionInput(SessionKind.PREPARATION, now - timedelta(hours=2), 60),
                           protocols["mdma-ptsd"], now)
     save_note(therapist, notes, held, None, NoteInput(fields={"topics": "Draft"}), None, now)
+    dashboard = make_patient(
+        co, protocols=protocols, given_name=DASHBOARD_GIVEN_NAME, family_name=DASHBOARD_FAMILY_NAME,
+        record_number="BRW-DASH-1",
+    )
+    record_session(co, dashboard, SessionInput(SessionKind.PREPARATION, now - timedelta(days=3), 60),
+                   protocols["mdma-ptsd"], now)
     db.session.commit()
 
 
