@@ -275,3 +275,18 @@ def test_a_constant_number_of_statements_whatever_the_clinic_size(client, people
         counts.append(len(statements))
     assert counts[0] == counts[1], counts
     assert counts[0] <= 12
+
+
+def test_the_day_leaves_out_what_only_a_supervisor_acts_on(client, people, protocols):
+    from tracker.factories import answer_screening
+    from tracker.protocols import ItemKind
+
+    item = next(i.id for i in protocols["mdma-ptsd"].screening if i.kind is ItemKind.REVIEW)
+    answer_screening(people.patient, people.lead, protocols["mdma-ptsd"], yes=(item,))
+    db.session.commit()
+    login(client, people.supervisor)
+    assert 'data-kind="screening_review"' in client.get("/dashboard").text
+    login(client, people.lead)
+    day = client.get("/today")
+    assert 'data-kind="screening_review"' not in day.text and "Screening reviews" not in day.text
+    assert client.get("/today?kind=screening_review").status_code == 400

@@ -372,6 +372,8 @@ class Rule:
     since_label: str
     #: How long after ``since`` it was due, for a protocol code; None when it is due at ``since``.
     due_after: Callable[[Policy, str], timedelta | None] = field(default=lambda policy, code: None)
+    #: Acted on by a supervisor only (a review decision, a co-signature): not on the therapist's day.
+    supervisors_only: bool = False
 
 
 RULES: tuple[Rule, ...] = (
@@ -379,8 +381,8 @@ RULES: tuple[Rule, ...] = (
     Rule(Kind.SERIOUS_ADVERSE_EVENT, "Serious adverse events", serious_adverse_events, "onset"),
     Rule(Kind.FOLLOW_UP_CONTACT, "Follow-up contacts not made", follow_up_contacts, "dosing held",
          lambda policy, code: FOLLOW_UP_WINDOW),
-    Rule(Kind.SCREENING_REVIEW, "Screening reviews", screening_reviews, "answered"),
-    Rule(Kind.COSIGNATURE, "Co-signatures", cosignatures, "signed"),
+    Rule(Kind.SCREENING_REVIEW, "Screening reviews", screening_reviews, "answered", supervisors_only=True),
+    Rule(Kind.COSIGNATURE, "Co-signatures", cosignatures, "signed", supervisors_only=True),
     Rule(Kind.UNSIGNED_NOTE, "Unsigned notes", unsigned_notes, "session held",
          lambda policy, code: policy.note_unsigned_after),
     Rule(Kind.INTEGRATION_SESSION, "Integration sessions not held", integration_sessions, "dosing held",
@@ -392,6 +394,8 @@ RULES: tuple[Rule, ...] = (
 )
 
 BY_KIND: dict[Kind, Rule] = {rule.kind: rule for rule in RULES}
+#: The rules of the therapist's day: everything a therapist acts on themselves.
+THERAPIST_RULES: tuple[Rule, ...] = tuple(rule for rule in RULES if not rule.supervisors_only)
 
 
 def queue(scope: Scope, kinds: Sequence[Kind] | None = None) -> CompoundSelect[Any]:

@@ -220,15 +220,15 @@ class Bar:
 
 def bar_svg(
     chart_id: str, title: str, description: str, bars: Sequence[Bar], maximum: float | None = None,
-    width: int = 520, bar_height: int = 22,
+    width: int = 520, bar_height: int = 22, label_width: int = 190,
 ) -> Markup:
     """A horizontal bar chart as an inline ``<svg>``: one labelled bar per row, its value written at its end.
     The same rules as ``trend_svg``: presentation attributes only, every text escaped, ``role="img"`` with a title
     and description. ``maximum`` fixes the scale (100 for percentages); otherwise the largest value sets it."""
-    label_width, gap, top = 190, 6, 8
+    gap, top, value_width = 6, 8, 120
     height = top * 2 + len(bars) * (bar_height + gap)
     scale_to = maximum if maximum else max((b.value for b in bars), default=0) or 1
-    plot = width - label_width - 70
+    plot = width - label_width - value_width
     slug = _slug(chart_id)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart bar-chart" role="img" width="{width}" '

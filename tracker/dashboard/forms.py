@@ -9,7 +9,7 @@ from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectChoice, SelectField
 from wtforms.validators import NumberRange, Optional
 
-from tracker.attention import RULES, Kind
+from tracker.attention import RULES, THERAPIST_RULES, Kind, Rule
 from tracker.dashboard.queries import SORTS, Filters
 from tracker.models import Phase
 from tracker.protocols import Protocol
@@ -29,13 +29,17 @@ class PageArgs(FlaskForm):
 
 
 class DayArgs(PageArgs):
+    """The query string of ``/today``: a kind among the therapist's rules, and the page."""
+
+    rules: tuple[Rule, ...] = THERAPIST_RULES
+
     kind = SelectField(
         "Kind of item", validators=[Optional()], default="", invalid_choice_message="Choose one of the listed kinds."
     )
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
-        self.kind.choices = [ALL, *(SelectChoice(rule.kind.value, rule.label) for rule in RULES)]
+        self.kind.choices = [ALL, *(SelectChoice(rule.kind.value, rule.label) for rule in self.rules)]
 
     @property
     def chosen_kind(self) -> Kind | None:
@@ -44,6 +48,8 @@ class DayArgs(PageArgs):
 
 class DashboardArgs(DayArgs):
     """The query string of ``/dashboard``. Choices are set per request: the therapists are the supervisor's."""
+
+    rules = RULES
 
     therapist = SelectField(
         "Therapist", validators=[Optional()], default="",

@@ -116,11 +116,12 @@ def _order(item: Any, sort: str) -> list[Any]:
 
 
 def attention_page(
-    session: AnySession, scope: Scope, filters: Filters, page: int, per_page: int
+    session: AnySession, scope: Scope, filters: Filters, page: int, per_page: int,
+    rules: Sequence[Rule] = RULES,
 ) -> QueuePage:
-    """Tab counts and one page of the queue, in one statement: the union of the rules is a CTE (evaluated once),
-    grouped for the counts and joined to the patients for the page's rows only."""
-    items = queue(scope).cte("item")
+    """Tab counts and one page of the queue (of ``rules``), in one statement: the union of the rules is a CTE
+    (evaluated once), grouped for the counts and joined to the patients for the page's rows only."""
+    items = queue(scope, [rule.kind for rule in rules]).cte("item")
     counts = select(
         literal("count").label("row_type"), items.c.kind, func.count().label("total"),
         *(null().label(name) for name in _ITEM_COLUMNS),
@@ -153,10 +154,10 @@ def attention_page(
     total = found.get(filters.kind, 0) if filters.kind is not None else sum(found.values())
     last = max((total + per_page - 1) // per_page, 1)
     if page > last:  # past the end (items were dealt with meanwhile): show the last page instead
-        return attention_page(session, scope, filters, last, per_page)
+        return attention_page(session, scope, filters, last, per_page, rules)
     rows.sort(key=lambda row: row.total)  # ``total`` holds the position for item rows
     items_shown = [_item(row, scope) for row in rows]
-    return QueuePage(items_shown, {rule.kind: found.get(rule.kind, 0) for rule in RULES}, page, per_page, total)
+    return QueuePage(items_shown, {rule.kind: found.get(rule.kind, 0) for rule in rules}, page, per_page, total)
 
 
 #: The columns of an item row after ``row_type``, ``kind`` and the position.

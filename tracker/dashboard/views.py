@@ -10,7 +10,7 @@ from flask import current_app, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from tracker import audit
-from tracker.attention import RULES, Kind
+from tracker.attention import RULES, THERAPIST_RULES, Kind
 from tracker.charts import Bar, bar_svg
 from tracker.dashboard import bp
 from tracker.dashboard import overview as clinic
@@ -106,18 +106,18 @@ def _filter_args(args: DashboardArgs) -> dict[str, str]:
 @bp.route("/today")
 @require_role(Role.THERAPIST)
 def today() -> ResponseReturnValue:
-    """The therapist's day: this week's sessions of their own patients, and the same queue as the dashboard for
-    their own patients (their unsigned notes, alerts and overdue items)."""
+    """The therapist's day: this week's sessions of their own patients, and the dashboard's queue for their own
+    patients (their unsigned notes, alerts and overdue items), without what only a supervisor acts on."""
     user = actor()
     args = DayArgs(formdata=request.args)
     if not args.validate():
         return render_template("dashboard/today.html", args=args, queue=None, sessions=[], item_url=item_url,
-                               today=utcnow().date()), 400
+                               today=utcnow().date(), rules=THERAPIST_RULES), 400
     now = utcnow()
     filters = Filters(kind=args.chosen_kind)
     scope = make_scope(patient_ids(user, filters, own_only=True), now, current_app.config, _protocols())
     shown = attention_page(db.session, scope, filters, args.page.data or 1,
-                           current_app.config["DASHBOARD_ITEMS_PER_PAGE"])
+                           current_app.config["DASHBOARD_ITEMS_PER_PAGE"], THERAPIST_RULES)
     sessions = week_sessions(db.session, user, now.date())
     audit.record(
         user, "dashboard.today", f"Viewed their day: {len(shown.items)} items, {len(sessions)} sessions",
@@ -125,7 +125,7 @@ def today() -> ResponseReturnValue:
     )
     db.session.commit()
     return render_template("dashboard/today.html", args=args, queue=shown, sessions=sessions, item_url=item_url,
-                           today=now.date())
+                           today=now.date(), rules=THERAPIST_RULES)
 
 
 @bp.route("/overview")
@@ -166,7 +166,7 @@ def _outcome_chart(outcomes: list[clinic.OutcomeSummary]) -> Any:
     bars = []
     for summary in outcomes:
         for name, count in (("response", summary.response), ("remission", summary.remission),
-                            ("clinically meaningful improvement", summary.improved)):
+                            ("meaningful improvement", summary.improved)):
             share = summary.share(count)
             if share is not None:
                 bars.append(Bar(f"{summary.protocol.code}: {name}", share * 100,
@@ -175,4 +175,5 @@ def _outcome_chart(outcomes: list[clinic.OutcomeSummary]) -> Any:
         return None
     return bar_svg("chart-outcomes", "Outcome change by protocol",
                    "Share of patients with a response, remission or clinically meaningful improvement on their "
-                   "protocol's primary measure, where the instrument's sources define one.", bars, maximum=100)
+                   "protocol's primary measure, where the instrument's sources define one.", bars, maximum=100,
+                   width=640, label_width=300)
