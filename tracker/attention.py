@@ -283,9 +283,9 @@ def unsigned_notes(scope: Scope) -> Select[Any]:
 
 
 def integration_sessions(scope: Scope) -> Select[Any]:
-    """Dosing sessions of active patients with no integration session of their cycle held (or scheduled and held
-    late) within the protocol's ``integration_within_days``; protocols without integration sessions, or without
-    that window, have no such rule."""
+    """Dosing sessions of active patients with no integration session of their cycle held once the protocol's
+    ``integration_within_days`` have passed; listed until one is held (late or not). Protocols without
+    integration sessions, or without that window, have no such rule."""
     windows = {code: w for code in scope.policy.protocols if (w := scope.policy.integration_window(code))}
     dosing = _held_dosing()
     later = aliased(TherapySession, name="integration")
