@@ -353,3 +353,14 @@ def test_rules_only_see_the_patients_of_the_scope(people, now):
         assert found(user, Kind.UNSIGNED_NOTE) == []
     trainee = make_user(people.clinic, supervisor=people.supervisor)
     assert found(trainee, Kind.UNSIGNED_NOTE) == []
+
+
+def test_the_window_closes_early_on_the_day_of_the_next_dosing_session(people, now):
+    first = _dosed_days_ago(people, now, 8)
+    second = session(people.patient, people.lead, SessionKind.DOSING, first.held_at + timedelta(days=5), cycle=2)
+    # After the first: closed on the second's day (three days ago), with nothing recorded; after the second: open.
+    assert found(people.supervisor, Kind.MEASURE_OVERDUE) == [(people.patient.id, first.id)]
+    for code in ("pcl5", "cssrs"):  # recorded on the day of the second session: still inside the first's window
+        record_measure(people.patient, people.lead, code, on=second.held_at.date())
+    db.session.flush()
+    assert found(people.supervisor, Kind.MEASURE_OVERDUE) == []

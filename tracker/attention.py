@@ -33,6 +33,7 @@ from sqlalchemy import (
     Select,
     String,
     and_,
+    case,
     cast,
     exists,
     false,
@@ -63,7 +64,7 @@ from tracker.models import (
 from tracker.protocols import ItemKind, Protocol
 from tracker.sessions.queries import cosign_pending
 from tracker.sessions.signing import FOLLOW_UP_WINDOW
-from tracker.sqldates import days_after
+from tracker.sqldates import day_of, days_after
 
 
 class Kind(enum.StrEnum):
@@ -314,11 +315,15 @@ def integration_sessions(scope: Scope) -> Select[Any]:
 
 def measures_overdue(scope: Scope) -> Select[Any]:
     """Dosing sessions of active patients after which a measure the protocol wants after each dosing session has
-    no result dated from the day after the session to the end of the window (``MEASURE_AFTER_DOSING_WINDOW_DAYS``,
-    as ``tracker.schedule`` reads it), once that window has closed. One row per dosing session."""
+    no result in its window, once the window has closed. The window is ``tracker.schedule``'s: from the day after
+    the session for ``MEASURE_AFTER_DOSING_WINDOW_DAYS``, closing early on the day of the next dosing session
+    (both ends included). One row per dosing session."""
     days = scope.policy.after_dosing_window_days
-    closed_before = datetime.combine(scope.today - timedelta(days=days), time(0), tzinfo=UTC)
     dosing = _held_dosing()
+    following = aliased(TherapySession, name="next_dosing")
+    next_day = day_of(following.held_at)
+    # CASE rather than LEAST/min(), which SQLite and PostgreSQL spell differently; no next session: the full window.
+    closes = case((next_day < days_after(dosing.held_at, days), next_day), else_=days_after(dosing.held_at, days))
     missing = [
         and_(
             Patient.protocol_code.in_(codes),
@@ -326,7 +331,7 @@ def measures_overdue(scope: Scope) -> Select[Any]:
                 MeasureResult.patient_id == dosing.patient_id,
                 MeasureResult.instrument == instrument,
                 MeasureResult.administered_on >= days_after(dosing.held_at, 1),
-                MeasureResult.administered_on <= days_after(dosing.held_at, days),
+                MeasureResult.administered_on <= closes,
             ),
         )
         for instrument, codes in sorted(scope.policy.measures_after_dosing().items())
@@ -334,11 +339,23 @@ def measures_overdue(scope: Scope) -> Select[Any]:
     return (
         select(*_row(Kind.MEASURE_OVERDUE, dosing.patient_id, dosing.held_at, dosing.id, dosing.cycle))
         .join(Patient, Patient.id == dosing.patient_id)
+        # The next dosing session, if held: one lookup in the unique (patient, cycle) index of dosing sessions.
+        .outerjoin(
+            following,
+            and_(
+                following.patient_id == dosing.patient_id,
+                following.kind == SessionKind.DOSING,
+                following.cycle == dosing.cycle + 1,
+                following.held_at.is_not(None),
+            ),
+        )
         .where(
             dosing.kind == SessionKind.DOSING,
-            dosing.held_at < closed_before,
+            # The window opens the day after the session, so it cannot have closed before yesterday.
+            dosing.held_at < datetime.combine(scope.today - timedelta(days=1), time(0), tzinfo=UTC),
             dosing.patient_id.in_(scope.patient_ids),
             Patient.phase.in_([p.value for p in ACTIVE_PHASES]),
+            closes < scope.today,
             or_(*missing) if missing else false(),
         )
     )
