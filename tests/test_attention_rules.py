@@ -364,3 +364,18 @@ def test_the_window_closes_early_on_the_day_of_the_next_dosing_session(people, n
         record_measure(people.patient, people.lead, code, on=second.held_at.date())
     db.session.flush()
     assert found(people.supervisor, Kind.MEASURE_OVERDUE) == []
+
+
+def test_each_dosing_session_closes_on_its_own_patients_next_session(people, protocols, now):
+    """Another patient's next dosing session must not close this one's window (the rule correlates per patient)."""
+    other = make_patient(people.lead, protocols=protocols)
+    first = _dosed_days_ago(people, now, 30)
+    session(people.patient, people.lead, SessionKind.DOSING, first.held_at + timedelta(days=2), cycle=2)
+    for code in ("pcl5", "cssrs"):
+        record_measure(people.patient, people.lead, code, on=first.held_at.date() + timedelta(days=1))
+    theirs = session(other, people.lead, SessionKind.DOSING,
+                     datetime.combine(now.date() - timedelta(days=25), time(10), tzinfo=UTC), cycle=1)
+    for code in ("pcl5", "cssrs"):
+        record_measure(other, people.lead, code, on=theirs.held_at.date() + timedelta(days=10))
+    db.session.flush()
+    assert other.id not in patients_of(people.supervisor, Kind.MEASURE_OVERDUE)
