@@ -150,6 +150,19 @@ class Config:
     MEASURE_RESULTS_PER_PAGE = 25
     SAFETY_ALERTS_PER_PAGE = 25
 
+    # What the supervisor dashboard and the therapist's day list (tracker/attention.py). These windows are clinic
+    # policy, not clinical facts: DOMAIN.md gives none of them; the defaults are the issue's.
+    #: A held session's note still unsigned this many hours later is listed (the "My notes" page uses 24 too).
+    ATTENTION_NOTE_UNSIGNED_HOURS = 24
+    #: Serious adverse events whose onset was within this many days are listed for supervisors.
+    ATTENTION_SERIOUS_AE_DAYS = 30
+    #: A patient in preparation, dosing or integration with no session held for this many days is listed.
+    ATTENTION_NO_SESSION_DAYS = 30
+    DASHBOARD_ITEMS_PER_PAGE = 25
+    #: The clinic overview's figures are recomputed when older than this (0: every time). Its outcome figures read
+    #: every primary-measure result of the clinic, so they are not recomputed for each page view.
+    OVERVIEW_CACHE_SECONDS = 300
+
     #: The crisis line printed in every integration plan (local to the clinic, so no default; DOMAIN.md 5.18).
     CRISIS_LINE = ""
 
@@ -173,6 +186,10 @@ class Config:
             ("MEASURE_END_OF_TREATMENT_AFTER_LAST_DOSING_DAYS", 0),
             ("MEASURE_END_OF_TREATMENT_WINDOW_DAYS", 0),
             ("MEASURE_FOLLOW_UP_WINDOW_DAYS", 0),
+            ("ATTENTION_NOTE_UNSIGNED_HOURS", 1),
+            ("ATTENTION_SERIOUS_AE_DAYS", 1),
+            ("ATTENTION_NO_SESSION_DAYS", 1),
+            ("OVERVIEW_CACHE_SECONDS", 0),
         ):
             settings[name] = env_int(name, getattr(cls, name), minimum=minimum)
         settings["MEASURE_FOLLOW_UP_DAYS"] = env_int_list("MEASURE_FOLLOW_UP_DAYS", cls.MEASURE_FOLLOW_UP_DAYS, 1)
@@ -213,6 +230,7 @@ class TestConfig(Config):
     ARGON2_PARALLELISM = 1
     WTF_CSRF_ENABLED = False  # one dedicated test client turns it back on
     REPORT_WORKERS = 0  # render in the test process; tests/test_reports_pool.py goes through the pool
+    OVERVIEW_CACHE_SECONDS = 0  # each test sees the figures of its own data
 
     @classmethod
     def load(cls) -> dict[str, Any]:

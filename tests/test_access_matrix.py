@@ -10,7 +10,8 @@ import pytest
 
 from tests.conftest import audit_actions, login
 from tracker.extensions import db
-from tracker.models import Patient
+from tracker.factories import log_sessions
+from tracker.models import Patient, SessionKind
 
 CANARY = "Zzpatient"
 
@@ -137,3 +138,37 @@ def test_a_hidden_patient_looks_exactly_like_a_missing_one(client, people):
     hidden = client.get(f"/patients/{people.patient.id}")
     assert missing.status_code == hidden.status_code == 404
     assert missing.text == hidden.text
+
+
+#: persona -> expectation for the dashboard pages: True/False = 200 with/without the canary patient listed.
+DASHBOARD_PAGES = {
+    "/dashboard": {
+        "lead": DENY_403, "co_therapist": DENY_403, "supervisor": True, "other_therapist": DENY_403,
+        "other_supervisor": False, "admin": DENY_403, "outsider": False,
+    },
+    "/today": {
+        "lead": True, "co_therapist": True, "supervisor": DENY_403, "other_therapist": False,
+        "other_supervisor": DENY_403, "admin": DENY_403, "outsider": False,
+    },
+    "/overview": {
+        "lead": DENY_403, "co_therapist": DENY_403, "supervisor": False, "other_therapist": DENY_403,
+        "other_supervisor": False, "admin": DENY_403, "outsider": False,
+    },
+}
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+@pytest.mark.parametrize("page", list(DASHBOARD_PAGES))
+def test_dashboard_pages(client, people, persona, page):
+    """The canary has a session held two days ago with no note: an item on the queues of those who follow them.
+    The overview never names anyone."""
+    log_sessions(people.patient, people.lead, SessionKind.PREPARATION, 1, days_ago=2)
+    db.session.commit()
+    login(client, getattr(people, persona))
+    response = client.get(page)
+    expected = DASHBOARD_PAGES[page][persona]
+    if expected is DENY_403:
+        assert response.status_code == 403
+    else:
+        assert response.status_code == 200
+        assert (CANARY in response.text) is expected

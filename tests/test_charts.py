@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tracker.charts import Band, Chart, Point, trend_svg
+from tracker.charts import Band, Bar, Chart, Point, bar_svg, trend_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
 PHQ9_BANDS = [Band(0, 4, "minimal"), Band(5, 9, "mild"), Band(10, 14, "moderate"),
@@ -137,3 +137,25 @@ def test_any_data_gives_a_well_formed_chart_inside_its_box(values, gaps, dosing)
     assert len(by_class(root, "g", "dosing")) == len(dosing)
     for circle in circles:
         assert 0 <= float(circle.get("cx")) <= 720 and 0 <= float(circle.get("cy")) <= 260
+
+
+# Bar charts (the clinic overview) --------------------------------------------------------------------------------
+
+
+def test_bar_charts_scale_bars_label_them_and_escape_every_text():
+    hostile = '<script>alert("x")</script> & </svg>'
+    markup = bar_svg('"><x', hostile, hostile, [Bar(hostile, 50, hostile), Bar("Full", 100, "100%")], maximum=100,
+                     width=500, label_width=200)
+    root = parse(markup)
+    assert "<script" not in markup and root.get("role") == "img"
+    assert root.find(SVG + "title").text == hostile
+    widths = [float(rect.get("width")) for rect in root.iter(SVG + "rect")]
+    assert widths == [90, 180]  # 500 - 200 labels - 120 values = 180 for 100%
+    assert all(not e.tag.endswith("x") for e in root.iter())
+    for element in root.iter():
+        assert "style" not in element.attrib and not any("href" in name for name in element.attrib)
+
+
+def test_a_bar_chart_of_zeros_draws_empty_bars():
+    root = parse(bar_svg("zeros", "None yet", "Nothing recorded.", [Bar("Mild", 0, "0")]))
+    assert [rect.get("width") for rect in root.iter(SVG + "rect")] == ["0"]

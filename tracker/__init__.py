@@ -60,7 +60,19 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from tracker import admin, auditlog, auth, emergency, main, outcomes, patients, plans, screening, sessions
+    from tracker import (
+        admin,
+        auditlog,
+        auth,
+        dashboard,
+        emergency,
+        main,
+        outcomes,
+        patients,
+        plans,
+        screening,
+        sessions,
+    )
     from tracker.reports.views import bp as reports_bp
 
     app.register_blueprint(auth.bp)
@@ -74,6 +86,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(auditlog.bp, url_prefix="/audit")
     app.register_blueprint(emergency.bp)
     app.register_blueprint(reports_bp)
+    app.register_blueprint(dashboard.bp)
 
 
 def _register_hooks(app: Flask) -> None:

@@ -208,3 +208,43 @@ def trend_svg(chart: Chart, width: int = 720, height: int = 260) -> Markup:
     )
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - every piece of text above went through escape()
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    value: float
+    #: What the bar's own ``<title>`` and its end label say (e.g. "12 sessions", "40%").
+    text: str
+
+
+def bar_svg(
+    chart_id: str, title: str, description: str, bars: Sequence[Bar], maximum: float | None = None,
+    width: int = 520, bar_height: int = 22, label_width: int = 190,
+) -> Markup:
+    """A horizontal bar chart as an inline ``<svg>``: one labelled bar per row, its value written at its end.
+    The same rules as ``trend_svg``: presentation attributes only, every text escaped, ``role="img"`` with a title
+    and description. ``maximum`` fixes the scale (100 for percentages); otherwise the largest value sets it."""
+    gap, top, value_width = 6, 8, 120
+    height = top * 2 + len(bars) * (bar_height + gap)
+    scale_to = maximum if maximum else max((b.value for b in bars), default=0) or 1
+    plot = width - label_width - value_width
+    slug = _slug(chart_id)
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart bar-chart" role="img" width="{width}" '
+        f'height="{height}" viewBox="0 0 {width} {height}" aria-labelledby="{slug}-title {slug}-desc" '
+        f'font-family="{_attr(FONT)}" font-size="12" fill="{TEXT}">',
+        f'<title id="{slug}-title">{escape(title)}</title><desc id="{slug}-desc">{escape(description)}</desc>',
+    ]
+    for index, bar in enumerate(bars):
+        y = top + index * (bar_height + gap)
+        length = max(bar.value, 0) / scale_to * plot
+        middle = _num(y + bar_height / 2 + 4)
+        parts.append(
+            f'<g class="bar"><title>{escape(bar.label)}: {escape(bar.text)}</title>'
+            f'<text x="{label_width - 8}" y="{middle}" text-anchor="end">{escape(bar.label)}</text>'
+            f'<rect x="{label_width}" y="{y}" width="{_num(length)}" height="{bar_height}" fill="{LINE}"/>'
+            f'<text x="{_num(label_width + length + 6)}" y="{middle}">{escape(bar.text)}</text></g>'
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))  # noqa: S704 - every piece of text above went through escape()

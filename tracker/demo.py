@@ -28,12 +28,14 @@ from tracker.factories import (
     sample_answers,
     write_preparation_notes,
 )
-from tracker.models import Clinic, Patient, Phase, Role, User
+from tracker.models import Clinic, Outcome, Patient, Phase, Role, Severity, TherapySession, User
 from tracker.models.base import utcnow
 from tracker.outcomes.queries import open_alerts
 from tracker.outcomes.services import acknowledge_alert
 from tracker.plans.services import mark_given, save_version
 from tracker.protocols import Protocol
+from tracker.sessions import notes
+from tracker.sessions.queries import load_note
 
 DEMO_PASSWORD = "demo-password-2026"  # noqa: S105 - printed by `make run`; demo data only
 
@@ -125,7 +127,11 @@ def seed_demo(protocols: dict[str, Protocol], patients_per_clinic: int = 14) -> 
                 _plan(patient, lead, protocols[code], given=path_index == 5)
             if DEMO_PATHS[path_index] == [Phase.DOSING]:
                 # In dosing now: today's session is under way, its note a draft with one reading out of range.
-                complete_dosing(patient, lead, protocols, password=DEMO_PASSWORD, sign=False, out_of_range=True)
+                session = complete_dosing(
+                    patient, lead, protocols, password=DEMO_PASSWORD, sign=False, out_of_range=True
+                )
+                if index < len(DEMO_PATHS):  # and one serious adverse event, for the supervisor's dashboard
+                    _serious_event(patient, lead, session)
             db.session.flush()
     return True
 
@@ -176,8 +182,21 @@ def _walk(
             dosed += 1
             dosed_at = when
             after = (when + timedelta(days=6)).date()
-            if after <= now.date():
+            # In the second round the patient in integration missed the measures after dosing: overdue on the
+            # dashboard once the window has closed.
+            if after <= now.date() and (first_round or path_index != 2):
                 _results(patient, lead, protocol, after, severity * (0.78 ** dosed), "after_each_dosing")
+
+
+def _serious_event(patient: Patient, lead: User, session: TherapySession) -> None:
+    """A serious adverse event on today's dosing session (listed on the dashboard for 30 days)."""
+    onset = (session.held_at or utcnow()) + timedelta(minutes=90)
+    event = notes.AdverseEventInput(
+        description="Demo: chest pain with blood pressure 182/108; transferred to the emergency department.",
+        onset_at=min(onset, utcnow()), severity=Severity.SEVERE, serious=True,
+        action_taken="Session stopped, ambulance called, handed over to the ED team.", outcome=Outcome.RECOVERING,
+    )
+    notes.add_adverse_event(lead, patient, session, load_note(db.session, session), event, utcnow())
 
 
 def _backdate_enrolment(patient: Patient, start: datetime) -> None:

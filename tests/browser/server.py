@@ -48,6 +48,9 @@ NOTES_FAMILY_NAME = "Notewright"
 # The reports walkthrough's patient: an integration plan written, printed in a batch by test_reports.
 PLAN_GIVEN_NAME = "Pia"
 PLAN_FAMILY_NAME = "Printwell"
+# The dashboard walkthrough's patient: the co-therapist's, with a session held three days ago and no note yet.
+DASHBOARD_GIVEN_NAME = "Dora"
+DASHBOARD_FAMILY_NAME = "Dashwood"
 
 
 def seed(app: Flask) -> None:
@@ -107,6 +110,12 @@ def seed(app: Flask) -> None:
         record_number="BRW-PLAN-1",
     )
     save_version(therapist, printed, {"Insights and themes": "Feeling safe in my body."}, "Crisis line 0800 1", 0)
+    dashboard = make_patient(
+        co, protocols=protocols, given_name=DASHBOARD_GIVEN_NAME, family_name=DASHBOARD_FAMILY_NAME,
+        record_number="BRW-DASH-1",
+    )
+    record_session(co, dashboard, SessionInput(SessionKind.PREPARATION, now - timedelta(days=3), 60),
+                   protocols["mdma-ptsd"], now)
     db.session.commit()
 
 

@@ -60,9 +60,12 @@ def sign_in(page: Any, checked: list[str], username: str, full_name: str) -> Non
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(r"/patients/$"))
+    # Therapists land on their day, supervisors on their dashboard; the walkthroughs start from the patient list.
+    expect(page).to_have_url(re.compile(r"/(today|dashboard)$"))
     expect(page.get_by_role("navigation", name="Main")).to_contain_text(full_name)
     check_accessibility(page, checked)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Patients").click()
+    expect(page).to_have_url(re.compile(r"/patients/$"))
 
 
 def sign_out(page: Any, checked: list[str]) -> None:

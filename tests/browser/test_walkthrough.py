@@ -27,7 +27,11 @@ def test_enrol_refused_move_allowed_move_sign_out(page: Any) -> None:
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
 
-    # The caseload.
+    # The therapist's day, then the caseload.
+    expect(page).to_have_url(re.compile(r"/today$"))
+    expect(page.get_by_role("heading", name="My day")).to_be_visible()
+    check_accessibility(page, checked)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Patients").click()
     expect(page).to_have_url(re.compile(r"/patients/$"))
     expect(page.get_by_role("heading", name="Patients")).to_be_visible()
     expect(page.get_by_role("navigation", name="Main")).to_contain_text(THERAPIST_NAME)
@@ -96,4 +100,4 @@ def test_enrol_refused_move_allowed_move_sign_out(page: Any) -> None:
     expect(page.get_by_role("button", name="Sign out")).to_have_count(0)
     check_accessibility(page, checked)
 
-    assert len(checked) == 7, checked
+    assert len(checked) == 8, checked  # with the therapist's day they land on

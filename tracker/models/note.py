@@ -218,6 +218,8 @@ class AdverseEvent(Base):
 
     __tablename__ = "adverse_event"
     __table_args__ = (
+        # The dashboard lists serious events by onset (tracker.attention.serious_adverse_events).
+        Index("ix_adverse_event_onset_at", "onset_at"),
         CheckConstraint(
             "(rescue_medication IS NULL) = (rescue_dose IS NULL) "
             "AND (rescue_medication IS NULL) = (rescue_given_at IS NULL)",

@@ -136,6 +136,9 @@ class CareTeamMember(Base):
 
     __tablename__ = "care_team_member"
     __table_args__ = (
+        # Whose patients a user sees (``permissions.care_scope``): looked up by user, with the patient in the index,
+        # so the dashboard's scope never scans every care team of the clinic.
+        Index("ix_care_team_member_user_patient", "user_id", "patient_id"),
         Index(
             "uq_care_team_member_one_lead",
             "patient_id",

@@ -44,6 +44,10 @@ class TherapySession(Base):
     __tablename__ = "therapy_session"
     __table_args__ = (
         Index("ix_therapy_session_patient_kind", "patient_id", "kind"),
+        # The dashboard's rules: last session held per patient, sessions held before a cut-off.
+        Index("ix_therapy_session_patient_held", "patient_id", "held_at"),
+        # The clinic overview: sessions held per week.
+        Index("ix_therapy_session_held_at", "held_at"),
         # One dosing session per dosing cycle: the workflow guards look it up by cycle.
         Index(
             "uq_therapy_session_dosing_cycle",

@@ -80,6 +80,8 @@ class SessionPlan:
     dosing: int
     integration_per_dosing: int
     dosing_spacing_days: int | None = None
+    #: The first integration session after a dosing session is due within this many days of it; None: no rule.
+    integration_within_days: int | None = None
     note: str | None = None
 
 
@@ -246,6 +248,7 @@ def parse_protocol(data: dict[str, Any], path: Path) -> Protocol:
         dosing=plan.positive("dosing"),
         integration_per_dosing=plan.positive("integration_per_dosing"),
         dosing_spacing_days=plan.positive("dosing_spacing_days", None),
+        integration_within_days=plan.positive("integration_within_days", None),
         note=plan.get("note", str, None),
     )
     plan.reject_unknown()

@@ -202,7 +202,13 @@ def patient_sessions(
 
 
 def _addendum_after(decision: Any) -> Any:
-    return exists().where(NoteAddendum.note_id == SessionNote.id, NoteAddendum.signed_at > decision.decided_at)
+    # Correlated to the note two levels up, not only to the enclosing decision: without ``correlate_except``
+    # SQLAlchemy adds ``session_note`` to this subquery's FROM, and any addendum of any note would count.
+    return (
+        exists()
+        .where(NoteAddendum.note_id == SessionNote.id, NoteAddendum.signed_at > decision.decided_at)
+        .correlate_except(NoteAddendum)
+    )
 
 
 def cosign_pending() -> ColumnElement[bool]:
