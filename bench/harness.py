@@ -58,7 +58,7 @@ BASELINE = Case("baseline (minimal signed-in page)", "therapist", "/emergency-ac
 CASES: tuple[Case, ...] = (
     BASELINE,
     Case("supervisor dashboard", "supervisor", "/dashboard"),
-    Case("dashboard: one therapist + kind", "supervisor", "/dashboard?therapist={therapist}&kind=overdue_notes"),
+    Case("dashboard: one therapist + kind", "supervisor", "/dashboard?therapist={therapist}&kind=unsigned_note"),
     Case("therapist's day", "therapist", "/today"),
     Case("supervisor overview", "supervisor", "/overview"),
     Case("patient list", "supervisor", "/patients/"),
