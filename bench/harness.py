@@ -66,8 +66,10 @@ CASES: tuple[Case, ...] = (
     Case("patient page", "supervisor", "/patients/{patient}"),
     Case("audit page", "supervisor", "/audit/"),
     Case("alert queue", "supervisor", "/alerts"),
-    Case("summary PDF", "supervisor", "/patients/{patient}/reports/summary.pdf", repeats=5),
-    Case("integration plan PDF", "supervisor", "/patients/{patient}/reports/plan.pdf", repeats=5),
+    # A PDF cannot meet a page's 100 ms: WeasyPrint alone takes ~300 ms to lay out a summary (PERFORMANCE.md 1.2).
+    # The PDF issue's own targets apply to these two (one plan under 300 ms, one summary under 600 ms).
+    Case("summary PDF", "supervisor", "/patients/{patient}/reports/summary.pdf", repeats=9, target_ms=600.0),
+    Case("integration plan PDF", "supervisor", "/patients/{patient}/reports/plan.pdf", repeats=9, target_ms=300.0),
 )
 
 
