@@ -30,7 +30,6 @@ from tracker.sessions.plan import Progress, Tally, progress
 RECENT_SESSIONS = 8
 FLAGGED_READINGS = 20
 #: Unsigned notes older than this are listed for their author.
-OVERDUE_AFTER = timedelta(hours=24)
 
 
 def _when(entity: Any = TherapySession) -> ColumnElement[datetime]:
@@ -261,8 +260,11 @@ def cosign_queue(actor: User) -> Select[SessionNote]:
 MY_LISTS = ("overdue", "returned", "waiting")
 
 
-def my_notes(actor: User, which: str, now: datetime) -> Select[TherapySession, SessionNote]:
-    """``actor``'s own notes needing attention: ``overdue`` (sessions held over 24 hours ago whose note they
+def my_notes(
+    actor: User, which: str, now: datetime, overdue_after: timedelta
+) -> Select[TherapySession, SessionNote]:
+    """``actor``'s own notes needing attention: ``overdue`` (sessions held over ``overdue_after`` ago — the
+    dashboard's ``ATTENTION_NOTE_UNSIGNED_HOURS``, so both lists agree — whose note they
     started, or logged without starting one, and nobody has signed), ``returned`` by their supervisor, or
     ``waiting`` for co-signature. Rows are (session, note or None)."""
     base = (
@@ -276,7 +278,7 @@ def my_notes(actor: User, which: str, now: datetime) -> Select[TherapySession, S
         mine = or_(SessionNote.author_id == actor.id, and_(SessionNote.id.is_(None),
                                                            TherapySession.logged_by_id == actor.id))
         return base.where(
-            TherapySession.held_at < now - OVERDUE_AFTER, SessionNote.signed_at.is_(None), mine
+            TherapySession.held_at < now - overdue_after, SessionNote.signed_at.is_(None), mine
         ).order_by(TherapySession.held_at, TherapySession.id)
     condition = cosign_returned() if which == "returned" else cosign_pending()
     return base.where(SessionNote.signed_by_id == actor.id, condition).order_by(

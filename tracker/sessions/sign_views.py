@@ -3,7 +3,9 @@ the supervisor's co-sign queue and each author's notes needing attention."""
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from datetime import timedelta
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from tracker import audit
@@ -159,11 +161,12 @@ def cosign_queue() -> ResponseReturnValue:
     return render_template("sessions/cosign_queue.html", page=page, labels=labels)
 
 
-MY_TITLES = {
-    "overdue": "Unsigned notes older than 24 hours",
-    "returned": "Returned by your supervisor",
-    "waiting": "Waiting for co-signature",
-}
+def _my_titles(overdue_hours: int) -> dict[str, str]:
+    return {
+        "overdue": f"Unsigned notes older than {overdue_hours} hour{'' if overdue_hours == 1 else 's'}",
+        "returned": "Returned by your supervisor",
+        "waiting": "Waiting for co-signature",
+    }
 
 
 @bp.route("/notes/mine")
@@ -174,13 +177,16 @@ def my_notes() -> ResponseReturnValue:
     if show not in queries.MY_LISTS:
         abort(400, description="Choose one of the lists: overdue, returned or waiting.")
     now = utcnow()
-    counts = {name: queries.count(db.session, queries.my_notes(actor(), name, now)) for name in queries.MY_LISTS}
-    query = queries.my_notes(actor(), show, now)
+    hours = current_app.config["ATTENTION_NOTE_UNSIGNED_HOURS"]
+    titles = _my_titles(hours)
+    lists = {name: queries.my_notes(actor(), name, now, timedelta(hours=hours)) for name in queries.MY_LISTS}
+    counts = {name: queries.count(db.session, query) for name, query in lists.items()}
+    query = lists[show]
     total = counts[show]
     number = _page()
     rows = db.session.execute(query.limit(LIST_PAGE_SIZE).offset((number - 1) * LIST_PAGE_SIZE)).all()
     audit.record(
-        actor(), "note.my_list", f"Listed own notes: {MY_TITLES[show].lower()}",
+        actor(), "note.my_list", f"Listed own notes: {titles[show].lower()}",
         data={"session_ids": [session.id for session, _ in rows]},
     )
     db.session.commit()
@@ -188,6 +194,6 @@ def my_notes() -> ResponseReturnValue:
     labels = {session.id: label_of(session, catalogue.get(session.patient.protocol_code)) for session, _ in rows}
     pages = max(1, -(-total // LIST_PAGE_SIZE))
     return render_template(
-        "sessions/my_notes.html", rows=rows, labels=labels, show=show, counts=counts, titles=MY_TITLES,
+        "sessions/my_notes.html", rows=rows, labels=labels, show=show, counts=counts, titles=titles,
         page=number, pages=pages, now=now,
     )
