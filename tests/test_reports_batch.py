@@ -164,6 +164,16 @@ def test_the_batch_page_lists_only_the_users_patients(client, people, persona):
     assert (CANARY in response.text) is (persona in ("lead", "co_therapist", "supervisor"))
 
 
+def test_the_tick_list_says_when_it_is_cut_short(client, people, caseload, monkeypatch):
+    from tracker.reports import views
+
+    login(client, people.lead)
+    assert 'id="tick-limit"' not in client.get("/reports/batch").text
+    monkeypatch.setattr(views, "PICKABLE", 2)
+    page = client.get("/reports/batch").text
+    assert 'id="tick-limit"' in page and "Only the first 2 by name are listed here" in page
+
+
 EXPORT = {"lead": 200, "co_therapist": 200, "supervisor": 200, "other_therapist": 404,
           "other_supervisor": 404, "admin": 403, "outsider": 404}
 

@@ -114,7 +114,11 @@ def _selected(form: BatchForm) -> list[int]:
 
 
 def _render_page(form: BatchForm, status: int, message: str | None = None) -> ResponseReturnValue:
-    return render_template("reports/batch.html", form=form, message=message, max_batch=MAX_BATCH), status
+    shown = len(form.patient_ids.choices or [])
+    return render_template(
+        "reports/batch.html", form=form, message=message, max_batch=MAX_BATCH, tick_limit=PICKABLE if shown >= PICKABLE
+        else None,
+    ), status
 
 
 @dataclass(frozen=True)
