@@ -169,8 +169,9 @@ def _outcome_chart(outcomes: list[clinic.OutcomeSummary]) -> Any:
                             ("meaningful improvement", summary.improved)):
             share = summary.share(count)
             if share is not None:
-                bars.append(Bar(f"{summary.protocol.code}: {name}", share * 100,
-                                f"{share:.0%} of {summary.patients}"))
+                # Named as clinicians say it, e.g. "MDMA (PCL-5): meaningful improvement".
+                label = f"{summary.protocol.substance} ({summary.instrument.short_name}): {name}"
+                bars.append(Bar(label, share * 100, f"{share:.0%} of {summary.patients}"))
     if not bars:
         return None
     return bar_svg("chart-outcomes", "Outcome change by protocol",
