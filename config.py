@@ -159,9 +159,6 @@ class Config:
     #: A patient in preparation, dosing or integration with no session held for this many days is listed.
     ATTENTION_NO_SESSION_DAYS = 30
     DASHBOARD_ITEMS_PER_PAGE = 25
-    #: The clinic overview's figures are recomputed when older than this (0: every time). Its outcome figures read
-    #: every primary-measure result of the clinic, so they are not recomputed for each page view.
-    OVERVIEW_CACHE_SECONDS = 300
 
     #: The crisis line printed in every integration plan (local to the clinic, so no default; DOMAIN.md 5.18).
     CRISIS_LINE = ""
@@ -189,7 +186,6 @@ class Config:
             ("ATTENTION_NOTE_UNSIGNED_HOURS", 1),
             ("ATTENTION_SERIOUS_AE_DAYS", 1),
             ("ATTENTION_NO_SESSION_DAYS", 1),
-            ("OVERVIEW_CACHE_SECONDS", 0),
         ):
             settings[name] = env_int(name, getattr(cls, name), minimum=minimum)
         settings["MEASURE_FOLLOW_UP_DAYS"] = env_int_list("MEASURE_FOLLOW_UP_DAYS", cls.MEASURE_FOLLOW_UP_DAYS, 1)
@@ -230,7 +226,6 @@ class TestConfig(Config):
     ARGON2_PARALLELISM = 1
     WTF_CSRF_ENABLED = False  # one dedicated test client turns it back on
     REPORT_WORKERS = 0  # render in the test process; tests/test_reports_pool.py goes through the pool
-    OVERVIEW_CACHE_SECONDS = 0  # each test sees the figures of its own data
 
     @classmethod
     def load(cls) -> dict[str, Any]:

@@ -3,7 +3,6 @@ was shown, render. Bad filters answer 400 with the message next to the filter.""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from flask import current_app, render_template, request, url_for
@@ -134,8 +133,7 @@ def overview() -> ResponseReturnValue:
     """The clinic at a glance, for supervisors: counts and rates only, no patient named."""
     user = actor()
     protocols = _protocols()
-    max_age = timedelta(seconds=current_app.config["OVERVIEW_CACHE_SECONDS"])
-    figures = clinic.cached_snapshot(db.session, user.clinic_id, protocols, utcnow(), max_age)
+    figures = clinic.snapshot(db.session, user.clinic_id, protocols, utcnow())
     phases, weeks, events, outcomes = figures.phases, figures.weeks, figures.events, figures.outcomes
     audit.record(user, "dashboard.overview", "Viewed the clinic overview (counts only)")
     db.session.commit()
