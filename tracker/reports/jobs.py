@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from tracker.models.base import utcnow
@@ -30,7 +30,6 @@ class Job:
     done: int = 0
     pdf: bytes | None = None
     error: str | None = None
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def ready(self) -> bool:
