@@ -62,6 +62,12 @@ def access_policy(view: Callable[..., Any]) -> object:
     return getattr(view, "_access_policy", None)
 
 
+def actor() -> User:
+    """The signed-in user as a ``User`` (not Flask-Login's proxy), for services and audit rows."""
+    user: User = current_user._get_current_object()
+    return user
+
+
 def care_scope(user: User) -> ColumnElement[bool]:
     """SQL condition selecting the patients in ``user``'s care: their care teams, and their supervisees'."""
     if not user.is_clinician:

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from wtforms import Field, SelectChoice
@@ -13,18 +12,13 @@ from tracker.admin.services import AccountDetails, AccountError, create_user, se
 from tracker.auth.forms import EmptyForm
 from tracker.extensions import db
 from tracker.models import Role, User
-from tracker.permissions import clinic_users, require_role
+from tracker.permissions import actor, clinic_users, require_role
 from tracker.protocols import ItemKind, Protocol
-
-
-def _actor() -> User:
-    user: User = current_user._get_current_object()
-    return user
 
 
 def _supervisor_choices(form: AccountForm) -> None:
     supervisors = db.session.scalars(
-        select(User).where(clinic_users(_actor()), User.is_supervisor.is_(True), User.active.is_(True))
+        select(User).where(clinic_users(actor()), User.is_supervisor.is_(True), User.active.is_(True))
         .order_by(User.full_name)
     )
     form.supervisor_id.choices = [SelectChoice(0, "— none —")] + [SelectChoice(u.id, u.full_name) for u in supervisors]
@@ -39,7 +33,7 @@ def _details(form: AccountForm) -> AccountDetails:
 
 
 def _user_or_404(user_id: int) -> User:
-    user: User | None = db.session.scalar(select(User).where(User.id == user_id, clinic_users(_actor())))
+    user: User | None = db.session.scalar(select(User).where(User.id == user_id, clinic_users(actor())))
     if user is None:
         abort(404)
     return user
@@ -55,7 +49,7 @@ def _field_for(form: AccountForm, name: str) -> Field:
 @require_role(Role.ADMIN)
 def users() -> ResponseReturnValue:
     page = db.paginate(
-        select(User).where(clinic_users(_actor())).options(joinedload(User.supervisor))
+        select(User).where(clinic_users(actor())).options(joinedload(User.supervisor))
         .order_by(User.active.desc(), User.full_name),
         per_page=50, error_out=False,
     )
@@ -69,7 +63,7 @@ def new_user() -> ResponseReturnValue:
     _supervisor_choices(form)
     if form.validate_on_submit():
         try:
-            user = create_user(_actor(), _actor().clinic_id, form.username.data or "", form.password.data or "",
+            user = create_user(actor(), actor().clinic_id, form.username.data or "", form.password.data or "",
                                _details(form))
         except AccountError as error:
             _field_for(form, error.field).errors.append(str(error))
@@ -90,7 +84,7 @@ def edit_user(user_id: int) -> ResponseReturnValue:
         form.supervisor_id.data = user.supervisor_id or 0
     if form.validate_on_submit():
         try:
-            changes = update_user(_actor(), user, _details(form))
+            changes = update_user(actor(), user, _details(form))
         except AccountError as error:
             db.session.rollback()
             _field_for(form, error.field).errors.append(str(error))
@@ -109,7 +103,7 @@ def toggle_active(user_id: int) -> ResponseReturnValue:
         abort(400)
     activate = request.form.get("active") == "1"
     try:
-        set_active(_actor(), user, activate)
+        set_active(actor(), user, activate)
     except AccountError as error:
         flash(str(error), "danger")
         return redirect(url_for("admin.users")), 303

@@ -4,7 +4,6 @@ from datetime import UTC, datetime, time, timedelta
 
 from flask import current_app, render_template, request
 from flask.typing import ResponseReturnValue
-from flask_login import current_user
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import joinedload
 from wtforms import SelectChoice
@@ -14,12 +13,7 @@ from tracker.auditlog import bp
 from tracker.auditlog.forms import AuditFilterForm
 from tracker.extensions import db
 from tracker.models import AuditEvent, Patient, Role, User
-from tracker.permissions import clinic_users, patient_scope, require_role
-
-
-def _actor() -> User:
-    user: User = current_user._get_current_object()
-    return user
+from tracker.permissions import actor, clinic_users, patient_scope, require_role
 
 
 def visible_events(user: User) -> Select[AuditEvent]:
@@ -49,7 +43,7 @@ def _visible_count(user: User, conditions: list[ColumnElement[bool]]) -> int:
 @require_role(Role.SUPERVISOR, Role.ADMIN)
 def index() -> ResponseReturnValue:
     form = AuditFilterForm(formdata=request.args)
-    users = db.session.scalars(select(User).where(clinic_users(_actor())).order_by(User.full_name)).all()
+    users = db.session.scalars(select(User).where(clinic_users(actor())).order_by(User.full_name)).all()
     form.user.choices = [SelectChoice(0, "Anyone")] + [SelectChoice(u.id, u.full_name) for u in users]
     conditions: list[ColumnElement[bool]] = []
     valid = form.validate()
@@ -60,7 +54,7 @@ def index() -> ResponseReturnValue:
             conditions.append(
                 AuditEvent.patient_id.in_(
                     select(Patient.id).where(
-                        Patient.clinic_id == _actor().clinic_id, Patient.record_number == form.patient.data
+                        Patient.clinic_id == actor().clinic_id, Patient.record_number == form.patient.data
                     )
                 )
             )
@@ -70,7 +64,7 @@ def index() -> ResponseReturnValue:
             conditions.append(
                 AuditEvent.created_at < datetime.combine(form.end.data + timedelta(days=1), time.min, UTC)
             )
-    query = visible_events(_actor()).where(*conditions).options(
+    query = visible_events(actor()).where(*conditions).options(
         joinedload(AuditEvent.actor), joinedload(AuditEvent.patient)
     )
     page = db.paginate(
@@ -80,7 +74,7 @@ def index() -> ResponseReturnValue:
         error_out=False,
         count=False,
     )
-    page.total = _visible_count(_actor(), conditions)
-    audit.record(_actor(), "audit.view", "Viewed the audit trail", data={"filters": request.args.to_dict()})
+    page.total = _visible_count(actor(), conditions)
+    audit.record(actor(), "audit.view", "Viewed the audit trail", data={"filters": request.args.to_dict()})
     db.session.commit()
     return render_template("auditlog/index.html", form=form, page=page), 200 if valid else 400

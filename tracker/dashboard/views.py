@@ -28,9 +28,8 @@ from tracker.dashboard.queries import (
 from tracker.extensions import db
 from tracker.models import Phase, Role
 from tracker.models.base import utcnow
-from tracker.permissions import require_role
+from tracker.permissions import actor, require_role
 from tracker.protocols import Protocol
-from tracker.screening.views import actor
 
 
 @bp.context_processor

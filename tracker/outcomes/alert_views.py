@@ -17,8 +17,7 @@ from tracker.outcomes.forms import AcknowledgeForm, PageArgs
 from tracker.outcomes.queries import alert_queue
 from tracker.outcomes.services import MeasureError, acknowledge_alert
 from tracker.patients.services import load_for_page
-from tracker.permissions import CLINICAL_ROLES, require_role
-from tracker.screening.views import actor
+from tracker.permissions import CLINICAL_ROLES, actor, require_role
 
 
 def _alert_or_404(patient: Patient, alert_id: int) -> SafetyAlert:

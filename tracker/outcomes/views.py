@@ -16,9 +16,9 @@ from tracker.outcomes.forms import CorrectionForm, MeasureForm, PageArgs, field_
 from tracker.outcomes.queries import alerts_of, measures_state
 from tracker.outcomes.services import MeasureError, correct_result, record_result
 from tracker.patients.services import load_for_page
-from tracker.permissions import CLINICAL_ROLES, require_role
+from tracker.permissions import CLINICAL_ROLES, actor, require_role
 from tracker.screening.queries import ListPagination
-from tracker.screening.views import actor, protocols, today
+from tracker.screening.views import protocols, today
 
 
 def _instrument_or_404(code: str) -> Instrument:

@@ -10,7 +10,7 @@ from wtforms import SelectChoice
 
 from tracker import audit
 from tracker.extensions import db
-from tracker.models import Patient, Phase, User
+from tracker.models import Patient, Phase
 from tracker.models.base import utcnow
 from tracker.outcomes.queries import measures_state, patients_with_open_alerts
 from tracker.patients import bp
@@ -28,7 +28,7 @@ from tracker.patients.services import (
     therapist_choices,
     update_patient,
 )
-from tracker.permissions import CLINICAL_ROLES, require_role
+from tracker.permissions import CLINICAL_ROLES, actor, require_role
 from tracker.protocols import Protocol
 from tracker.screening.queries import screening_state
 from tracker.sessions.forms import SessionForm
@@ -38,10 +38,6 @@ from tracker.workflow import TransitionError, allowed_targets
 
 SEARCH_KEY = "patient_search"  # kept in the session, so names typed into search never appear in URLs or logs
 
-
-def _actor() -> User:
-    user: User = current_user._get_current_object()
-    return user
 
 
 def _protocols() -> dict[str, Protocol]:
@@ -61,13 +57,13 @@ def _render_list(search_form: SearchForm, status: int = 200) -> ResponseReturnVa
         bad = ", ".join(f"{name}: {'; '.join(errors)}" for name, errors in args.errors.items())
         abort(400, description=f"The list cannot be shown with these settings ({bad}).")
     search = session.get(SEARCH_KEY) or None
-    query = caseload_query(_actor(), search, args.sort.data or "name", args.order.data == "desc")
+    query = caseload_query(actor(), search, args.sort.data or "name", args.order.data == "desc")
     page = db.paginate(
         query, page=max(args.page.data or 1, 1), per_page=current_app.config["PATIENTS_PER_PAGE"], error_out=False
     )
     alerted = patients_with_open_alerts(db.session, [p.id for p in page.items])
     audit.record(
-        _actor(),
+        actor(),
         "patient.list",
         f"Listed {len(page.items)} patients",
         data={"patient_ids": [p.id for p in page.items], "search": bool(search)},
@@ -107,7 +103,7 @@ def _team(form: PatientForm) -> CareTeam:
 
 
 def _prepare_form(form: PatientForm) -> None:
-    therapists = therapist_choices(_actor())
+    therapists = therapist_choices(actor())
     form.lead_therapist_id.choices = [SelectChoice(t.id, t.full_name) for t in therapists]
     form.co_therapist_ids.choices = [SelectChoice(t.id, t.full_name) for t in therapists]
     form.protocol_code.choices = [SelectChoice(p.code, p.name) for p in _protocols().values()]
@@ -122,7 +118,7 @@ def create() -> ResponseReturnValue:
         form.lead_therapist_id.data = current_user.id
     if form.validate_on_submit():
         try:
-            patient = create_patient(_actor(), _details(form), _team(form), _protocols())
+            patient = create_patient(actor(), _details(form), _team(form), _protocols())
         except PatientError as error:
             getattr(form, error.field).errors.append(str(error))
         else:
@@ -136,8 +132,8 @@ def create() -> ResponseReturnValue:
 @bp.route("/<int:patient_id>")
 @require_role(*CLINICAL_ROLES)
 def detail(patient_id: int) -> ResponseReturnValue:
-    patient = load_for_page(_actor(), patient_id)
-    audit.record(_actor(), "patient.view", f"Viewed patient {patient.record_number}", patient=patient)
+    patient = load_for_page(actor(), patient_id)
+    audit.record(actor(), "patient.view", f"Viewed patient {patient.record_number}", patient=patient)
     db.session.commit()
     return _render_detail(patient, PhaseForm())
 
@@ -179,7 +175,7 @@ def _render_detail(
 @bp.route("/<int:patient_id>/edit", methods=["GET", "POST"])
 @require_role(*CLINICAL_ROLES)
 def edit(patient_id: int) -> ResponseReturnValue:
-    patient = load_for_page(_actor(), patient_id)
+    patient = load_for_page(actor(), patient_id)
     form = PatientForm(obj=patient)
     _prepare_form(form)
     conflict: dict[str, Any] | None = None
@@ -187,7 +183,7 @@ def edit(patient_id: int) -> ResponseReturnValue:
         form.version_id.data = str(patient.version_id)
         form.lead_therapist_id.data = patient.lead_therapist.id if patient.lead_therapist else None
         form.co_therapist_ids.data = [u.id for u in patient.co_therapists]
-        audit.record(_actor(), "patient.view", f"Opened patient {patient.record_number} for editing", patient=patient)
+        audit.record(actor(), "patient.view", f"Opened patient {patient.record_number} for editing", patient=patient)
         db.session.commit()
     elif form.validate_on_submit():
         try:
@@ -195,7 +191,7 @@ def edit(patient_id: int) -> ResponseReturnValue:
         except ValueError:
             seen = -1
         try:
-            changes = update_patient(_actor(), patient, _details(form), _team(form), seen, _protocols())
+            changes = update_patient(actor(), patient, _details(form), _team(form), seen, _protocols())
             db.session.commit()
         except PatientError as error:
             db.session.rollback()
@@ -213,7 +209,7 @@ def edit(patient_id: int) -> ResponseReturnValue:
 
 def _conflict(patient_id: int, form: PatientForm, current: dict[str, Any] | None) -> ResponseReturnValue:
     """Someone else saved first: show their saved values beside what this user typed, which is kept."""
-    patient = load_for_page(_actor(), patient_id)
+    patient = load_for_page(actor(), patient_id)
     if current is None:
         current = {name: getattr(patient, name) for name in DETAIL_FIELDS}
     form.version_id.data = str(patient.version_id)
@@ -226,17 +222,17 @@ def _conflict(patient_id: int, form: PatientForm, current: dict[str, Any] | None
 @bp.route("/<int:patient_id>/phase", methods=["POST"])
 @require_role(*CLINICAL_ROLES)
 def move_phase(patient_id: int) -> ResponseReturnValue:
-    patient = load_for_page(_actor(), patient_id)
+    patient = load_for_page(actor(), patient_id)
     form = PhaseForm()
     if form.validate_on_submit():
         try:
             change_phase(
-                _actor(), patient, Phase(form.target.data), form.reason.data, _protocols().get(patient.protocol_code)
+                actor(), patient, Phase(form.target.data), form.reason.data, _protocols().get(patient.protocol_code)
             )
         except TransitionError as refused:
             db.session.rollback()
             form.target.errors.extend(refused.reasons)
-            patient = load_for_page(_actor(), patient_id)
+            patient = load_for_page(actor(), patient_id)
             return _render_detail(patient, form, 409)
         db.session.commit()
         flash(f"Moved to {patient.phase.label.lower()}.", "success")
@@ -247,11 +243,11 @@ def move_phase(patient_id: int) -> ResponseReturnValue:
 @bp.route("/<int:patient_id>/sessions", methods=["POST"])
 @require_role(*CLINICAL_ROLES)
 def log_session_held(patient_id: int) -> ResponseReturnValue:
-    patient = load_for_page(_actor(), patient_id)
+    patient = load_for_page(actor(), patient_id)
     form = SessionForm()
     if form.validate_on_submit():
         try:
-            held = log_session(_actor(), patient, form.to_input(), utcnow(), _protocols().get(patient.protocol_code))
+            held = log_session(actor(), patient, form.to_input(), utcnow(), _protocols().get(patient.protocol_code))
         except SessionError as error:
             getattr(form, error.field, form.kind).errors.append(str(error))
         else:

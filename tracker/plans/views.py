@@ -17,12 +17,12 @@ from tracker.instruments import get_instrument
 from tracker.models import IntegrationPlanVersion, Patient, PlanHandout
 from tracker.outcomes.queries import measures_state
 from tracker.patients.services import load_for_page
-from tracker.permissions import CLINICAL_ROLES, require_role
+from tracker.permissions import CLINICAL_ROLES, actor, require_role
 from tracker.plans import bp
 from tracker.plans.forms import GivenForm, PageArgs, PlanForm, plan_form
 from tracker.plans.services import PlanError, StalePlan, current_version, mark_given, save_version
 from tracker.schedule import Status, Timepoint
-from tracker.screening.views import actor, protocols, today
+from tracker.screening.views import protocols, today
 
 FOLLOW_UP_SECTION = "Follow-up sessions and measures"
 VERSIONS_PER_PAGE = 20

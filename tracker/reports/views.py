@@ -10,13 +10,12 @@ from dataclasses import dataclass
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import current_user
 from sqlalchemy import select
 
 from tracker.extensions import db
 from tracker.models import Phase, User
 from tracker.models.base import utcnow
-from tracker.permissions import CLINICAL_ROLES, assignable_therapists, require_role
+from tracker.permissions import CLINICAL_ROLES, actor, assignable_therapists, require_role
 from tracker.reports import jobs, renderer, selection
 from tracker.reports.content import NothingToPrint, ReportKind, Stamp
 from tracker.reports.exports import MAX_BATCH, BatchRefused, Export, export_batch, export_one
@@ -27,10 +26,6 @@ bp = Blueprint("reports", __name__)
 #: How many patients the batch page offers to tick (the rest are reached through the other selections).
 PICKABLE = 300
 
-
-def actor() -> User:
-    user: User = current_user._get_current_object()
-    return user
 
 
 def workers() -> int:

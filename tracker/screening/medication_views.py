@@ -13,12 +13,12 @@ from sqlalchemy.orm.exc import StaleDataError
 from tracker import audit
 from tracker.extensions import db
 from tracker.models import Medication, Patient
-from tracker.permissions import CLINICAL_ROLES, require_role
+from tracker.permissions import CLINICAL_ROLES, actor, require_role
 from tracker.screening import bp
 from tracker.screening.forms import MedicationForm, drug_class_label
 from tracker.screening.queries import ScreeningState, interactions_of
 from tracker.screening.services import MEDICATION_FIELDS, ScreeningError, add_medication, update_medication
-from tracker.screening.views import actor, load_patient, load_state, today
+from tracker.screening.views import load_patient, load_state, today
 
 
 def _render_list(

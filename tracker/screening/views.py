@@ -6,15 +6,14 @@ from datetime import date
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from tracker import audit
 from tracker.extensions import db
-from tracker.models import CareTeamMember, Patient, ReviewDecision, Role, User
+from tracker.models import CareTeamMember, Patient, ReviewDecision, Role
 from tracker.models.base import utcnow
 from tracker.models.outcome import with_open_alerts
-from tracker.permissions import CLINICAL_ROLES, get_patient_for_user_or_404, require_role
+from tracker.permissions import CLINICAL_ROLES, actor, get_patient_for_user_or_404, require_role
 from tracker.protocols import Protocol, ScreeningItem
 from tracker.screening import bp
 from tracker.screening.forms import (
@@ -31,10 +30,6 @@ from tracker.screening.services import ScreeningError, answer_item, may_review, 
 
 REVIEWS_PER_PAGE = 25
 
-
-def actor() -> User:
-    user: User = current_user._get_current_object()
-    return user
 
 
 def today() -> date:

@@ -10,7 +10,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from tracker.extensions import db
 from tracker.models import AdverseEvent, Patient, SessionKind, SessionNote, TherapySession
 from tracker.models.base import utcnow
-from tracker.permissions import CLINICAL_ROLES, require_role
+from tracker.permissions import CLINICAL_ROLES, actor, require_role
 from tracker.sessions import bp, drafts, queries
 from tracker.sessions.note_forms import NOTE_FORMS, AdverseEventForm, VitalsForm
 from tracker.sessions.notes import (
@@ -24,7 +24,7 @@ from tracker.sessions.notes import (
     save_note,
     saved_values,
 )
-from tracker.sessions.pages import Forms, actor, load_patient, protocol_of, render_session
+from tracker.sessions.pages import Forms, load_patient, protocol_of, render_session
 
 SIGNED_NOTICE = "This note is signed and can no longer be changed; corrections are added as addenda."
 

@@ -12,7 +12,6 @@ from typing import Any
 
 from flask import current_app, render_template
 from flask.typing import ResponseReturnValue
-from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from tracker.auth.forms import EmptyForm
@@ -20,7 +19,7 @@ from tracker.extensions import db
 from tracker.models import CareTeamMember, FormDraft, Patient, SessionKind, SessionNote, TherapySession, User
 from tracker.models.base import utcnow
 from tracker.models.outcome import with_open_alerts
-from tracker.permissions import get_patient_for_user_or_404
+from tracker.permissions import actor, get_patient_for_user_or_404
 from tracker.protocols import Protocol
 from tracker.sessions import discharge, drafts, private, queries
 from tracker.sessions.content import BODY_LABEL, DOSING_FIELDS, RISK_CHECK, TEXT_FIELDS
@@ -36,11 +35,6 @@ from tracker.sessions.note_forms import (
 from tracker.sessions.notes import saved_values
 from tracker.sessions.plan import session_label
 from tracker.sessions.signing import CosignState, blockers, content_hash, cosign_state, follow_up_ok, review_hash
-
-
-def actor() -> User:
-    user: User = current_user._get_current_object()
-    return user
 
 
 def protocols() -> dict[str, Protocol]:

@@ -11,11 +11,11 @@ from tracker.auth.forms import EmptyForm
 from tracker.extensions import db
 from tracker.models import Role
 from tracker.models.base import utcnow
-from tracker.permissions import CLINICAL_ROLES, require_role
+from tracker.permissions import CLINICAL_ROLES, actor, require_role
 from tracker.sessions import bp, drafts, private, queries
 from tracker.sessions.note_forms import ProcessNoteForm
 from tracker.sessions.notes import StaleNote
-from tracker.sessions.pages import actor, label_of, load_patient, protocol_of
+from tracker.sessions.pages import label_of, load_patient, protocol_of
 
 
 @bp.route("/patients/<int:patient_id>/sessions/<int:session_id>/private-notes", methods=["POST"])

@@ -12,12 +12,12 @@ from tracker import audit
 from tracker.extensions import db
 from tracker.models import CosignOutcome, Patient, Role, TherapySession
 from tracker.models.base import utcnow
-from tracker.permissions import CLINICAL_ROLES, require_role
+from tracker.permissions import CLINICAL_ROLES, actor, require_role
 from tracker.sessions import bp, drafts, queries
 from tracker.sessions.note_forms import AddendumForm, CosignForm, SignForm
 from tracker.sessions.note_views import SIGNED_NOTICE
 from tracker.sessions.notes import NoteError, NoteSigned
-from tracker.sessions.pages import Forms, actor, label_of, load_patient, protocol_of, protocols, render_session
+from tracker.sessions.pages import Forms, label_of, load_patient, protocol_of, protocols, render_session
 from tracker.sessions.signing import (
     ContentChanged,
     CosignState,

@@ -14,10 +14,10 @@ from tracker import audit
 from tracker.extensions import db
 from tracker.models import Patient, SessionKind, TherapySession
 from tracker.models.base import utcnow
-from tracker.permissions import CLINICAL_ROLES, require_role
+from tracker.permissions import CLINICAL_ROLES, actor, require_role
 from tracker.sessions import bp, queries
 from tracker.sessions.forms import SessionDetailsForm
-from tracker.sessions.pages import actor, label_of, load_patient, minute, protocol_of, render_session
+from tracker.sessions.pages import label_of, load_patient, minute, protocol_of, render_session
 from tracker.sessions.plan import progress
 from tracker.sessions.services import (
     SessionError,
