@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy import select
 
@@ -11,6 +11,7 @@ from tracker.admin.services import AccountDetails, AccountError, create_user
 from tracker.demo import CLINICS, DEMO_PASSWORD, DEMO_STAFF, seed_demo
 from tracker.extensions import db
 from tracker.models import Clinic, Role
+from tracker.protocols import loaded_protocols
 from tracker.reports.cli import reports
 
 users = AppGroup("users", help="Manage staff accounts.")
@@ -55,7 +56,7 @@ def create_user_command(
 @click.command("seed-demo")
 def seed_demo_command() -> None:
     """Load two demo clinics with staff and patients (does nothing if they are already there)."""
-    if seed_demo(current_app.extensions["protocols"]):
+    if seed_demo(loaded_protocols()):
         db.session.commit()
         click.echo("Demo clinics loaded.")
     else:

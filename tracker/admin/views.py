@@ -13,7 +13,7 @@ from tracker.auth.forms import EmptyForm
 from tracker.extensions import db
 from tracker.models import Role, User
 from tracker.permissions import actor, clinic_users, require_role
-from tracker.protocols import ItemKind, Protocol
+from tracker.protocols import ItemKind, loaded_protocols
 
 
 def _supervisor_choices(form: AccountForm) -> None:
@@ -112,10 +112,6 @@ def toggle_active(user_id: int) -> ResponseReturnValue:
     return redirect(url_for("admin.users")), 303
 
 
-def _protocols() -> dict[str, Protocol]:
-    catalogue: dict[str, Protocol] = current_app.extensions["protocols"]
-    return catalogue
-
 
 #: Screening item kinds in the order the protocol page shows them, with their headings.
 ITEM_GROUPS = (
@@ -129,7 +125,7 @@ ITEM_GROUPS = (
 @require_role(Role.ADMIN)
 def protocols() -> ResponseReturnValue:
     """The protocol templates loaded at start-up. No patient data, so nothing to audit."""
-    catalogue = sorted(_protocols().values(), key=lambda p: p.name.casefold())
+    catalogue = sorted(loaded_protocols().values(), key=lambda p: p.name.casefold())
     return render_template(
         "admin/protocols.html", protocols=catalogue, protocol_dir=current_app.config["EXTRA_PROTOCOL_DIR"]
     )
@@ -142,7 +138,7 @@ def protocol(code: str) -> ResponseReturnValue:
 
     :raise 404: no protocol with this code was loaded.
     """
-    found = _protocols().get(code)
+    found = loaded_protocols().get(code)
     if found is None:
         abort(404)
     groups = [(kind, title, hint, [i for i in found.screening if i.kind is kind]) for kind, title, hint in ITEM_GROUPS]

@@ -29,16 +29,13 @@ from tracker.extensions import db
 from tracker.models import Phase, Role
 from tracker.models.base import utcnow
 from tracker.permissions import actor, require_role
-from tracker.protocols import Protocol
+from tracker.protocols import loaded_protocols
 
 
 @bp.context_processor
 def _rules() -> dict[str, Any]:
     return {"rules": RULES}
 
-
-def _protocols() -> dict[str, Protocol]:
-    return current_app.extensions["protocols"]  # type: ignore[no-any-return]
 
 
 def item_url(item: Item) -> str:
@@ -74,13 +71,13 @@ def dashboard() -> ResponseReturnValue:
     user = actor()
     therapists = supervised_therapists(db.session, user)
     args = DashboardArgs(formdata=request.args)
-    args.set_choices(therapists, _protocols())
+    args.set_choices(therapists, loaded_protocols())
     if not args.validate():
         return render_template("dashboard/dashboard.html", args=args, queue=None, caseloads=[], Phase=Phase,
                                item_url=item_url, query_args={}), 400
     filters = args.filters()
     ids = patient_ids(user, filters)
-    scope = make_scope(ids, utcnow(), current_app.config, _protocols())
+    scope = make_scope(ids, utcnow(), current_app.config, loaded_protocols())
     shown = attention_page(db.session, scope, filters, args.page.data or 1,
                            current_app.config["DASHBOARD_ITEMS_PER_PAGE"])
     loads = caseloads(db.session, therapists, patient_ids(user, Filters(filters.therapist_id, None,
@@ -113,7 +110,7 @@ def today() -> ResponseReturnValue:
                                today=utcnow().date(), rules=THERAPIST_RULES), 400
     now = utcnow()
     filters = Filters(kind=args.chosen_kind)
-    scope = make_scope(patient_ids(user, filters, own_only=True), now, current_app.config, _protocols())
+    scope = make_scope(patient_ids(user, filters, own_only=True), now, current_app.config, loaded_protocols())
     shown = attention_page(db.session, scope, filters, args.page.data or 1,
                            current_app.config["DASHBOARD_ITEMS_PER_PAGE"], THERAPIST_RULES)
     sessions = week_sessions(db.session, user, now.date())
@@ -131,7 +128,7 @@ def today() -> ResponseReturnValue:
 def overview() -> ResponseReturnValue:
     """The clinic at a glance, for supervisors: counts and rates only, no patient named."""
     user = actor()
-    protocols = _protocols()
+    protocols = loaded_protocols()
     figures = clinic.snapshot(db.session, user.clinic_id, protocols, utcnow())
     phases, weeks, events, outcomes = figures.phases, figures.weeks, figures.events, figures.outcomes
     audit.record(user, "dashboard.overview", "Viewed the clinic overview (counts only)")

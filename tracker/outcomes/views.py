@@ -17,8 +17,9 @@ from tracker.outcomes.queries import alerts_of, measures_state
 from tracker.outcomes.services import MeasureError, correct_result, record_result
 from tracker.patients.services import load_for_page
 from tracker.permissions import CLINICAL_ROLES, actor, require_role
+from tracker.protocols import loaded_protocols
 from tracker.screening.queries import ListPagination
-from tracker.screening.views import protocols, today
+from tracker.screening.views import today
 
 
 def _instrument_or_404(code: str) -> Instrument:
@@ -48,7 +49,7 @@ def overview(patient_id: int) -> ResponseReturnValue:
     args = PageArgs(formdata=request.args)
     if not args.validate():
         abort(400, description="The results cannot be shown with these settings (page: use a whole number).")
-    state = measures_state(db.session, patient, protocols().get(patient.protocol_code), today())
+    state = measures_state(db.session, patient, loaded_protocols().get(patient.protocol_code), today())
     page = ListPagination(
         page=max(args.page.data or 1, 1),
         per_page=current_app.config["MEASURE_RESULTS_PER_PAGE"],

@@ -29,7 +29,7 @@ from tracker.patients.services import (
     update_patient,
 )
 from tracker.permissions import CLINICAL_ROLES, actor, require_role
-from tracker.protocols import Protocol
+from tracker.protocols import loaded_protocols
 from tracker.screening.queries import screening_state
 from tracker.sessions.forms import SessionForm
 from tracker.sessions.queries import patient_sessions
@@ -39,10 +39,6 @@ from tracker.workflow import TransitionError, allowed_targets
 SEARCH_KEY = "patient_search"  # kept in the session, so names typed into search never appear in URLs or logs
 
 
-
-def _protocols() -> dict[str, Protocol]:
-    protocols: dict[str, Protocol] = current_app.extensions["protocols"]
-    return protocols
 
 
 @bp.route("/")
@@ -77,7 +73,7 @@ def _render_list(search_form: SearchForm, status: int = 200) -> ResponseReturnVa
             search=search,
             sort=args.sort.data or "name",
             order=args.order.data or "asc",
-            protocols=_protocols(),
+            protocols=loaded_protocols(),
             alerted=alerted,
         ),
         status,
@@ -106,7 +102,7 @@ def _prepare_form(form: PatientForm) -> None:
     therapists = therapist_choices(actor())
     form.lead_therapist_id.choices = [SelectChoice(t.id, t.full_name) for t in therapists]
     form.co_therapist_ids.choices = [SelectChoice(t.id, t.full_name) for t in therapists]
-    form.protocol_code.choices = [SelectChoice(p.code, p.name) for p in _protocols().values()]
+    form.protocol_code.choices = [SelectChoice(p.code, p.name) for p in loaded_protocols().values()]
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -118,7 +114,7 @@ def create() -> ResponseReturnValue:
         form.lead_therapist_id.data = current_user.id
     if form.validate_on_submit():
         try:
-            patient = create_patient(actor(), _details(form), _team(form), _protocols())
+            patient = create_patient(actor(), _details(form), _team(form), loaded_protocols())
         except PatientError as error:
             getattr(form, error.field).errors.append(str(error))
         else:
@@ -152,7 +148,7 @@ def _render_detail(
     phase_form.target.description = (
         "Allowed next: " + ", ".join(p.label.lower() for p in allowed) + "." if allowed else ""
     )
-    protocol = _protocols().get(patient.protocol_code)
+    protocol = loaded_protocols().get(patient.protocol_code)
     screening = screening_state(db.session, patient, protocol, utcnow().date()) if protocol else None
     sessions = patient_sessions(db.session, patient, protocol, current_cycle(db.session, patient), utcnow())
     measures = measures_state(db.session, patient, protocol, utcnow().date(), with_trends=False)
@@ -191,7 +187,7 @@ def edit(patient_id: int) -> ResponseReturnValue:
         except ValueError:
             seen = -1
         try:
-            changes = update_patient(actor(), patient, _details(form), _team(form), seen, _protocols())
+            changes = update_patient(actor(), patient, _details(form), _team(form), seen, loaded_protocols())
             db.session.commit()
         except PatientError as error:
             db.session.rollback()
@@ -227,7 +223,8 @@ def move_phase(patient_id: int) -> ResponseReturnValue:
     if form.validate_on_submit():
         try:
             change_phase(
-                actor(), patient, Phase(form.target.data), form.reason.data, _protocols().get(patient.protocol_code)
+                actor(), patient, Phase(form.target.data), form.reason.data,
+                loaded_protocols().get(patient.protocol_code),
             )
         except TransitionError as refused:
             db.session.rollback()
@@ -247,7 +244,8 @@ def log_session_held(patient_id: int) -> ResponseReturnValue:
     form = SessionForm()
     if form.validate_on_submit():
         try:
-            held = log_session(actor(), patient, form.to_input(), utcnow(), _protocols().get(patient.protocol_code))
+            protocol = loaded_protocols().get(patient.protocol_code)
+            held = log_session(actor(), patient, form.to_input(), utcnow(), protocol)
         except SessionError as error:
             getattr(form, error.field, form.kind).errors.append(str(error))
         else:

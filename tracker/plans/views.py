@@ -21,8 +21,9 @@ from tracker.permissions import CLINICAL_ROLES, actor, require_role
 from tracker.plans import bp
 from tracker.plans.forms import GivenForm, PageArgs, PlanForm, plan_form
 from tracker.plans.services import PlanError, StalePlan, current_version, mark_given, save_version
+from tracker.protocols import loaded_protocols
 from tracker.schedule import Status, Timepoint
-from tracker.screening.views import protocols, today
+from tracker.screening.views import today
 
 FOLLOW_UP_SECTION = "Follow-up sessions and measures"
 VERSIONS_PER_PAGE = 20
@@ -126,7 +127,7 @@ def given(patient_id: int, number: int) -> ResponseReturnValue:
 def _titles(patient: Patient, current: IntegrationPlanVersion | None) -> list[str]:
     """The protocol's sections, then any section of the current version the protocol no longer has (a change of
     protocol must not drop what was written)."""
-    protocol = protocols().get(patient.protocol_code)
+    protocol = loaded_protocols().get(patient.protocol_code)
     titles = list(protocol.integration_plan_sections) if protocol else []
     if current is not None:
         titles += [s["title"] for s in current.sections if s["title"] not in titles and s["text"]]
@@ -135,7 +136,7 @@ def _titles(patient: Patient, current: IntegrationPlanVersion | None) -> list[st
 
 def _follow_up_draft(patient: Patient) -> str:
     """A first draft of the follow-up section, from the measures schedule: what is still to come, with dates."""
-    protocol = protocols().get(patient.protocol_code)
+    protocol = loaded_protocols().get(patient.protocol_code)
     state = measures_state(db.session, patient, protocol, today(), with_trends=False)
     lines = []
     for occurrence in state.schedule or []:

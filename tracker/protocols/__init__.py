@@ -11,6 +11,8 @@ import tomllib
 from collections.abc import Iterable
 from pathlib import Path
 
+from flask import current_app
+
 from tracker.protocols.schema import (
     InteractionRule,
     ItemKind,
@@ -26,6 +28,12 @@ from tracker.protocols.schema import (
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
+
+def loaded_protocols() -> dict[str, Protocol]:
+    """The app's protocols by code, as loaded and validated at start-up (``create_app``)."""
+    catalogue: dict[str, Protocol] = current_app.extensions["protocols"]
+    return catalogue
+
 __all__ = [
     "InteractionRule",
     "ItemKind",
@@ -38,6 +46,7 @@ __all__ = [
     "VitalLimit",
     "load_protocol_file",
     "load_protocols",
+    "loaded_protocols",
 ]
 
 

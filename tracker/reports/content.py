@@ -35,7 +35,7 @@ from tracker.models import (
 from tracker.models.outcome import with_open_alerts
 from tracker.outcomes.queries import measures_state
 from tracker.plans.services import current_version
-from tracker.protocols import Protocol
+from tracker.protocols import Protocol, loaded_protocols
 from tracker.reports.fetcher import PRINT_CSS
 from tracker.screening.queries import screening_state
 from tracker.sessions import discharge
@@ -89,10 +89,6 @@ def _clinic(session: AnySession, clinic_id: int) -> Clinic:
     assert clinic is not None
     return clinic
 
-
-def _protocols() -> dict[str, Protocol]:
-    catalogue: dict[str, Protocol] = current_app.extensions["protocols"]
-    return catalogue
 
 
 def _page(template: str, patient: Patient, clinic: Clinic, stamp: Stamp, title: str, **context: object) -> str:
@@ -152,7 +148,7 @@ def plan_documents(session: AnySession, patients: Sequence[Patient], stamp: Stam
         raise NothingToPrint("No integration plan has been written for this patient yet.")
     documents = []
     for patient in patients:
-        protocol = _protocols().get(patient.protocol_code)
+        protocol = loaded_protocols().get(patient.protocol_code)
         documents.append(
             _page(
                 "reports/plan.html",
@@ -225,7 +221,7 @@ def session_lines(
 def summary_document(session: AnySession, patient: Patient, stamp: Stamp) -> str:
     """The clinician's summary of one patient (loaded with ``patient_loader_options``), in a constant number of
     queries whatever the length of the course."""
-    protocol = _protocols().get(patient.protocol_code)
+    protocol = loaded_protocols().get(patient.protocol_code)
     today = stamp.at.date()
     lines, left_out = session_lines(session, patient, protocol, stamp.draft)
     return _page(
@@ -261,7 +257,7 @@ def record_document(session: AnySession, patient: Patient, therapy_session: Ther
             "This note is not signed, so it cannot be printed as a record. Sign it first, or print a draft "
             "(marked DRAFT on every page)."
         )
-    protocol = _protocols().get(patient.protocol_code)
+    protocol = loaded_protocols().get(patient.protocol_code)
     dosing = therapy_session.kind is SessionKind.DOSING
     return _page(
         "reports/record.html",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import selectinload
 
@@ -14,7 +14,7 @@ from tracker.models import CareTeamMember, Patient, ReviewDecision, Role
 from tracker.models.base import utcnow
 from tracker.models.outcome import with_open_alerts
 from tracker.permissions import CLINICAL_ROLES, actor, get_patient_for_user_or_404, require_role
-from tracker.protocols import Protocol, ScreeningItem
+from tracker.protocols import ScreeningItem, loaded_protocols
 from tracker.screening import bp
 from tracker.screening.forms import (
     QueueArgs,
@@ -36,10 +36,6 @@ def today() -> date:
     return utcnow().date()
 
 
-def protocols() -> dict[str, Protocol]:
-    catalogue: dict[str, Protocol] = current_app.extensions["protocols"]
-    return catalogue
-
 
 def load_patient(patient_id: int) -> Patient:
     """The patient with their care team (which decides who may review) and open safety alerts (the banner), if
@@ -54,7 +50,7 @@ def load_patient(patient_id: int) -> Patient:
 
 def load_state(patient: Patient) -> ScreeningState:
     """:raise 404: the patient's protocol is not installed, so there is nothing to screen against."""
-    protocol = protocols().get(patient.protocol_code)
+    protocol = loaded_protocols().get(patient.protocol_code)
     if protocol is None:
         abort(404, description=f"The protocol {patient.protocol_code!r} is not installed, so no screening is shown.")
     return screening_state(db.session, patient, protocol, today())
@@ -194,7 +190,7 @@ def review_queue() -> ResponseReturnValue:
     args = QueueArgs(formdata=request.args)
     if not args.validate():
         abort(400, description="The queue cannot be shown with these settings (page: use a whole number).")
-    waiting = pending_reviews(db.session, actor(), protocols(), today())
+    waiting = pending_reviews(db.session, actor(), loaded_protocols(), today())
     page = ListPagination(page=max(args.page.data or 1, 1), per_page=REVIEWS_PER_PAGE, error_out=False, items=waiting)
     audit.record(
         actor(),

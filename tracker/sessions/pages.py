@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import current_app, render_template
+from flask import render_template
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import selectinload
 
@@ -20,7 +20,7 @@ from tracker.models import CareTeamMember, FormDraft, Patient, SessionKind, Sess
 from tracker.models.base import utcnow
 from tracker.models.outcome import with_open_alerts
 from tracker.permissions import actor, get_patient_for_user_or_404
-from tracker.protocols import Protocol
+from tracker.protocols import Protocol, loaded_protocols
 from tracker.sessions import discharge, drafts, private, queries
 from tracker.sessions.content import BODY_LABEL, DOSING_FIELDS, RISK_CHECK, TEXT_FIELDS
 from tracker.sessions.note_forms import (
@@ -37,13 +37,8 @@ from tracker.sessions.plan import session_label
 from tracker.sessions.signing import CosignState, blockers, content_hash, cosign_state, follow_up_ok, review_hash
 
 
-def protocols() -> dict[str, Protocol]:
-    catalogue: dict[str, Protocol] = current_app.extensions["protocols"]
-    return catalogue
-
-
 def protocol_of(patient: Patient) -> Protocol | None:
-    return protocols().get(patient.protocol_code)
+    return loaded_protocols().get(patient.protocol_code)
 
 
 def load_patient(patient_id: int) -> Patient:

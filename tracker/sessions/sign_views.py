@@ -13,11 +13,12 @@ from tracker.extensions import db
 from tracker.models import CosignOutcome, Patient, Role, TherapySession
 from tracker.models.base import utcnow
 from tracker.permissions import CLINICAL_ROLES, actor, require_role
+from tracker.protocols import loaded_protocols
 from tracker.sessions import bp, drafts, queries
 from tracker.sessions.note_forms import AddendumForm, CosignForm, SignForm
 from tracker.sessions.note_views import SIGNED_NOTICE
 from tracker.sessions.notes import NoteError, NoteSigned
-from tracker.sessions.pages import Forms, label_of, load_patient, protocol_of, protocols, render_session
+from tracker.sessions.pages import Forms, label_of, load_patient, protocol_of, render_session
 from tracker.sessions.signing import (
     ContentChanged,
     CosignState,
@@ -156,7 +157,7 @@ def cosign_queue() -> ResponseReturnValue:
         data={"note_ids": [n.id for n in page.items]},
     )
     db.session.commit()
-    catalogue = protocols()
+    catalogue = loaded_protocols()
     labels = {n.id: label_of(n.session, catalogue.get(n.session.patient.protocol_code)) for n in page.items}
     return render_template("sessions/cosign_queue.html", page=page, labels=labels)
 
@@ -190,7 +191,7 @@ def my_notes() -> ResponseReturnValue:
         data={"session_ids": [session.id for session, _ in rows]},
     )
     db.session.commit()
-    catalogue = protocols()
+    catalogue = loaded_protocols()
     labels = {session.id: label_of(session, catalogue.get(session.patient.protocol_code)) for session, _ in rows}
     pages = max(1, -(-total // LIST_PAGE_SIZE))
     return render_template(
