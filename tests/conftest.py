@@ -11,6 +11,7 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -36,6 +37,10 @@ settings.register_profile("dev", max_examples=60, deadline=None)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 PASSWORD = "correct horse battery"
+
+#: How long before the test the ``people`` fixture's patient was enrolled (within the dashboard's 30 days without a
+#: session, so the patient raises no item for that).
+ENROLLED_DAYS_AGO = 20
 
 
 class RequestClient(FlaskClient):
@@ -154,6 +159,8 @@ def people(protocols: dict[str, Any]) -> Clinicians:
     patient = make_patient(
         lead, co, protocols=protocols, given_name="Canary", family_name="Zzpatient", record_number="CANARY-1"
     )
+    # Enrolled some days ago, so the sessions tests log hours or days back fall after the enrolment.
+    patient.created_at = utcnow() - timedelta(days=ENROLLED_DAYS_AGO)
     db.session.commit()
     return Clinicians(clinic, supervisor, lead, co, other, other_supervisor, admin, outsider, patient)
 

@@ -33,15 +33,20 @@ def in_dosing(patient: Patient, actor: User, protocols: dict[str, Any]) -> Patie
     return patient
 
 
+#: How long ago the test's dosing session started: the MDMA protocol observes for 8 hours after the dose.
+STARTED = 600
+
+
 def held_session(
     patient: Patient, actor: User, protocols: dict[str, Any], kind: SessionKind = SessionKind.DOSING,
-    started_minutes_ago: int = 300, duration: int = 240,
+    started_minutes_ago: int = STARTED, duration: int = 540,
 ) -> TherapySession:
-    """A session of ``kind`` held a few hours ago (a dosing one needs the patient in dosing: ``in_dosing``)."""
+    """A session of ``kind`` held some hours ago (a dosing one needs the patient in dosing, ``in_dosing``, and has
+    the whole care team present)."""
+    present = tuple(m.user_id for m in patient.care_team) if kind is SessionKind.DOSING else (actor.id,)
     row = record_session(
         actor, patient,
-        SessionInput(kind, ago(started_minutes_ago), duration, location="Room 1",
-                     present_ids=(actor.id,)),
+        SessionInput(kind, ago(started_minutes_ago), duration, location="Room 1", present_ids=present),
         protocols[patient.protocol_code], utcnow(),
     )
     db.session.commit()
@@ -52,19 +57,24 @@ def session_url(patient: Patient, session: TherapySession, suffix: str = "") -> 
     return f"/patients/{patient.id}/sessions/{session.id}{suffix}"
 
 
-def dosing_note(started_minutes_ago: int = 300, **overrides: str) -> dict[str, str]:
-    """A complete dosing note for a session that started ``started_minutes_ago`` (MDMA: no minimum observation)."""
+def dosing_note(started_minutes_ago: int = STARTED, **overrides: str) -> dict[str, str]:
+    """A complete dosing note for a session that started ``started_minutes_ago`` (MDMA: 120 mg, the half dose 90
+    minutes later, discharge 8 h 20 min after the supplemental dose)."""
     given = ago(started_minutes_ago - 10)
     data = {
         "substance": "MDMA", "dose_amount": "120", "dose_unit": "mg", "weight_kg": "70", "route": "oral",
         "lot_number": "LOT-A1", "dose_given_at": stamp(given),
         "supplemental_mg": "60", "supplemental_given_at": stamp(given + timedelta(minutes=90)),
         "distress_baseline": "5", "distress_at_discharge": "3", "escort_name": "Sam (partner), driving",
-        "discharged_at": stamp(given + timedelta(minutes=230)), "body": "Steady session; processing in hour two.",
+        "discharged_at": stamp(given + timedelta(minutes=580)), "body": "Steady session; processing in hour two.",
         "version_id": "",
     }
     data.update(overrides)
     return data
+
+
+#: A full set of the MDMA protocol's monitored signs, within its limits.
+FULL_SET = {"systolic": "124", "diastolic": "80", "heart_rate": "74", "temperature": "36.8"}
 
 
 def vitals_form(minutes: float = 60, **values: str) -> dict[str, str]:

@@ -8,7 +8,7 @@ dosing session, SSRIs and SNRIs tapered off) with a lead therapist and a co-ther
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 import time_machine
@@ -24,6 +24,8 @@ from tracker.factories import (
     log_sessions,
     make_patient,
     record_baseline_measures,
+    walk_to,
+    write_preparation_notes,
 )
 from tracker.models import (
     AnswerValue,
@@ -33,6 +35,7 @@ from tracker.models import (
     PhaseTransition,
     ReviewDecision,
     SessionKind,
+    SexAtBirth,
     TherapySession,
 )
 from tracker.models.base import utcnow
@@ -40,6 +43,7 @@ from tracker.protocols import ItemKind, Protocol, ScreeningItem
 from tracker.screening.services import (
     AnswerInput,
     MedicationInput,
+    ScreeningError,
     add_medication,
     answer_item,
     assess,
@@ -54,7 +58,13 @@ NOT_SIGNED_OFF = "The screening checklist has not been signed off."
 SUD_REVIEW = "Needs a supervisor's review: Substance use disorder (reviewed case by case by the screening physician)."
 TAPER_REVIEW = (
     "Needs a supervisor's review: Takes a psychiatric medication that must be tapered off before baseline "
-    "(e.g. SSRI, SNRI) (raised by a current medication)."
+    "(any psychiatric medication, e.g. SSRI, SNRI, lithium, antipsychotic, benzodiazepine) (raised by a current "
+    "medication)."
+)
+MAOI_EXCLUSION = (
+    "Absolute exclusion: Currently takes a monoamine oxidase inhibitor (MAOI: dangerous with MDMA, risk of "
+    "serotonin toxicity) (raised by a current medication). This cannot be overridden: discontinue, or change "
+    "protocol with a new screening."
 )
 
 
@@ -92,6 +102,8 @@ def screen(
         sign_off(people.lead, checklist, protocol)
     count = protocol.sessions.preparation if preparation is None else preparation
     log_sessions(patient, people.lead, SessionKind.PREPARATION, count)
+    db.session.flush()
+    write_preparation_notes(patient, people.lead, {protocol.code: protocol})
     if baseline:
         record_baseline_measures(patient, people.lead, protocol)
     db.session.flush()
@@ -118,10 +130,10 @@ def refused(patient: Patient, people: Clinicians, protocol: Protocol) -> list[st
     return refusal.value.reasons
 
 
-def moves_to_dosing(patient: Patient, people: Clinicians, protocol: Protocol) -> None:
+def moves_to_dosing(patient: Patient, people: Clinicians, protocol: Protocol, at: datetime | None = None) -> None:
     before = transitions(patient)
     source = patient.phase
-    transition = workflow.move(db.session, patient, Phase.DOSING, people.lead, protocol)
+    transition = workflow.move(db.session, patient, Phase.DOSING, people.lead, protocol, now=at)
     db.session.flush()
     assert patient.phase is Phase.DOSING
     assert transitions(patient) == [*before, (source, Phase.DOSING)]
@@ -215,8 +227,20 @@ def test_an_absolute_exclusion_answered_yes_is_refused_for_that_alone(people, md
 def test_a_missing_preparation_session_is_refused_for_that_alone(people, mdma):
     screen(people.patient, people, mdma, preparation=2)
     assert refused(people.patient, people, mdma) == [
-        "2 of 3 preparation sessions held; all 3 are needed before the first dosing session."
+        "2 of 3 preparation sessions held with a signed note; all 3 are needed before the first dosing session."
     ]
+
+
+def test_a_preparation_session_counts_only_once_its_note_is_signed(people, mdma):
+    screen(people.patient, people, mdma, preparation=2)
+    log_sessions(people.patient, people.lead, SessionKind.PREPARATION, 1, days_ago=2)
+    db.session.flush()
+    assert refused(people.patient, people, mdma) == [
+        "2 of 3 preparation sessions held with a signed note; all 3 are needed before the first dosing session "
+        "(1 held but not signed yet)."
+    ]
+    write_preparation_notes(people.patient, people.lead, {mdma.code: mdma})
+    moves_to_dosing(people.patient, people, mdma)
 
 
 def test_an_unheld_preparation_session_does_not_count(people, mdma):
@@ -225,7 +249,7 @@ def test_an_unheld_preparation_session_does_not_count(people, mdma):
                                   scheduled_at=utcnow() + timedelta(days=1), logged_by_id=people.lead.id))
     db.session.flush()
     assert refused(people.patient, people, mdma) == [
-        "2 of 3 preparation sessions held; all 3 are needed before the first dosing session."
+        "2 of 3 preparation sessions held with a signed note; all 3 are needed before the first dosing session."
     ]
 
 
@@ -237,7 +261,7 @@ def test_a_pregnancy_test_older_than_seven_days_is_refused_for_that_alone(people
     screen(people.patient, people, mdma, given=_pregnancy_test(8))
     (reason,) = refused(people.patient, people, mdma)
     assert reason.startswith("Before dosing: Negative pregnancy test dated within 7 days before the session")
-    assert f"the last one is dated {(today() - timedelta(days=8)).isoformat()}, more than 7 days ago" in reason
+    assert f"the last one is dated {(today() - timedelta(days=8)).isoformat()}, more than 7 days before" in reason
     assert "Record a new one in the screening checklist." in reason
 
 
@@ -246,9 +270,25 @@ def test_a_pregnancy_test_seven_days_old_still_counts(people, mdma):
     moves_to_dosing(people.patient, people, mdma)
 
 
-def test_a_pregnancy_test_marked_not_applicable_passes(people, mdma):
-    screen(people.patient, people, mdma, given={"pregnancy-test": AnswerInput(AnswerValue.NOT_APPLICABLE)})
+def test_a_pregnancy_test_cannot_be_marked_not_applicable(people, mdma):
+    """Whether it applies follows the patient's record, never an answer given each time."""
+    with pytest.raises(ScreeningError, match="follows the patient's record"):
+        screen(people.patient, people, mdma, given={"pregnancy-test": AnswerInput(AnswerValue.NOT_APPLICABLE)})
+
+
+@pytest.mark.parametrize("record", [{"sex_at_birth": SexAtBirth.MALE}, {"can_become_pregnant": False}])
+def test_no_pregnancy_test_is_asked_when_the_record_says_no_pregnancy_is_possible(people, mdma, record):
+    for name, value in record.items():
+        setattr(people.patient, name, value)
+    screen(people.patient, people, mdma, skip=("pregnancy-test",))
     moves_to_dosing(people.patient, people, mdma)
+
+
+def test_a_pregnancy_test_is_asked_while_the_record_leaves_it_open(people, mdma):
+    people.patient.sex_at_birth = SexAtBirth.FEMALE  # can_become_pregnant not recorded: the test applies
+    screen(people.patient, people, mdma, skip=("pregnancy-test",), signed_off=False)
+    with pytest.raises(ScreeningError, match="Answer every item first"):
+        sign_off(people.lead, current_checklist(db.session, people.patient), mdma)
 
 
 def test_a_positive_pregnancy_test_is_refused(people, mdma):
@@ -266,9 +306,8 @@ def test_a_medication_to_taper_blocks_dosing_until_reviewed_and_stopped(people, 
     reasons = refused(patient, people, mdma)
     assert reasons == [
         TAPER_REVIEW,
-        "Sertraline must be stopped before dosing (Psychiatric medications were tapered off before baseline in MAPP; "
-        "SSRIs attenuate MDMA effects); taper ends: no end date planned. Record the stop date in the medication "
-        "review.",
+        "Sertraline must be stopped before dosing (MAPP tapered every psychiatric medication off before baseline); "
+        "taper ends: no end date planned. Record the stop date in the medication review.",
     ]
     # The supervisor agrees to the taper: only the taper itself is left.
     _review(people, mdma, "psychiatric-medication-taper", ReviewDecision.CLEARED, "Taper over 6 weeks")
@@ -300,7 +339,7 @@ def test_psilocybin_with_lithium_is_refused_as_an_absolute_exclusion(people, pro
     psilocybin = protocols["psilocybin-mdd"]
     patient = make_patient(people.lead, people.co_therapist, protocols=protocols, protocol_code="psilocybin-mdd")
     clear_for_dosing(patient, people.lead, protocols)
-    add_medication(people.lead, patient, MedicationInput("Lithium carbonate", "mood_stabiliser"))
+    add_medication(people.lead, patient, MedicationInput("Lithium carbonate", ""))
     db.session.flush()
     (reason,) = refused(patient, people, psilocybin)
     assert reason.startswith("Absolute exclusion: Takes lithium (raised by a current medication).")
@@ -313,7 +352,7 @@ def test_each_later_dosing_cycle_passes_the_gate_again(people, protocols, mdma):
     """Integration -> dosing checks the pre-dosing conditions again: a pregnancy test has a 7-day window."""
     patient = people.patient
     clear_for_dosing(patient, people.lead, protocols)
-    moves_to_dosing(patient, people, mdma)
+    moves_to_dosing(patient, people, mdma, at=utcnow() - timedelta(days=1))
     complete_dosing(patient, people.lead, protocols)
     workflow.move(db.session, patient, Phase.INTEGRATION, people.lead, mdma)
     complete_integration(patient, people.lead, protocols)
@@ -321,7 +360,7 @@ def test_each_later_dosing_cycle_passes_the_gate_again(people, protocols, mdma):
     with time_machine.travel(utcnow() + timedelta(days=28), tick=False):
         (reason,) = refused(patient, people, mdma)
         assert reason.startswith("Before dosing: Negative pregnancy test dated within 7 days before the session")
-        assert "more than 7 days ago" in reason
+        assert "more than 7 days before" in reason
     with time_machine.travel(utcnow() + timedelta(days=5), tick=False):
         moves_to_dosing(patient, people, mdma)
     assert workflow.dosing_sessions_started(db.session, patient) == 2
@@ -330,7 +369,7 @@ def test_each_later_dosing_cycle_passes_the_gate_again(people, protocols, mdma):
 def test_a_medication_started_during_integration_blocks_the_next_dosing_cycle(people, protocols, mdma):
     patient = people.patient
     clear_for_dosing(patient, people.lead, protocols)
-    moves_to_dosing(patient, people, mdma)
+    moves_to_dosing(patient, people, mdma, at=utcnow() - timedelta(days=1))
     complete_dosing(patient, people.lead, protocols)
     workflow.move(db.session, patient, Phase.INTEGRATION, people.lead, mdma)
     complete_integration(patient, people.lead, protocols)
@@ -348,12 +387,29 @@ def test_resuming_dosing_after_a_hold_passes_the_gate_again(people, protocols, m
     clear_for_dosing(patient, people.lead, protocols)
     moves_to_dosing(patient, people, mdma)
     workflow.move(db.session, patient, Phase.ON_HOLD, people.lead, mdma, "Admitted to hospital")
-    add_medication(people.lead, patient, MedicationInput("Phenelzine", "maoi", started_on=today()))
+    phenelzine = add_medication(people.lead, patient, MedicationInput("Phenelzine", "maoi", started_on=today()))
     db.session.flush()
     assert refused(patient, people, mdma) == [
-        "Needs a supervisor's review: Takes a monoamine oxidase inhibitor (dangerous combination with MDMA: "
-        "serotonin toxicity) (raised by a current medication)."
+        MAOI_EXCLUSION,
+        "Phenelzine must be stopped before dosing (MAOI with MDMA: risk of serotonin toxicity); taper ends: no end "
+        "date planned. Record the stop date in the medication review.",
     ]
-    _review(people, mdma, "maoi", ReviewDecision.CLEARED, "Discussed with the prescriber")
-    moves_to_dosing(patient, people, mdma)
+    # Never cleared while taken; stopped, it still needs 14 whole days without it before dosing.
+    update_medication(people.lead, patient, phenelzine,
+                      MedicationInput("Phenelzine", "maoi", started_on=today(), stopped_on=today()))
+    db.session.flush()
+    stopped = today()
+    with time_machine.travel(utcnow() + timedelta(days=14), tick=False):
+        reasons = refused(patient, people, mdma)
+        assert reasons[0].startswith("Before dosing: Negative pregnancy test")  # two weeks old by then
+        assert reasons[1] == (
+            f"Phenelzine was last taken on {stopped.isoformat()}; MAOI with MDMA: risk of serotonin toxicity: 14 "
+            f"days without it are needed before dosing, so dosing is possible from "
+            f"{(stopped + timedelta(days=15)).isoformat()}."
+        )
+    with time_machine.travel(utcnow() + timedelta(days=15), tick=False):
+        renew = AnswerInput(AnswerValue.RECORDED, "negative", utcnow().date())
+        answer_item(people.lead, current_checklist(db.session, patient), mdma, "pregnancy-test", renew,
+                    utcnow().date())
+        moves_to_dosing(patient, people, mdma)
     assert workflow.dosing_sessions_started(db.session, patient) == 1  # the same dosing cycle, resumed

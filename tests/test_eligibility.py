@@ -23,7 +23,7 @@ from tracker.eligibility import (
 )
 from tracker.models import Indication
 from tracker.protocols import InteractionRule, ItemKind, Protocol, ScreeningItem, SessionPlan, load_protocols
-from tracker.protocols.schema import DRUG_CLASSES
+from tracker.medicines import DRUG_CLASSES
 
 PSYCHOSIS = ScreeningItem("psychosis", ItemKind.EXCLUSION, "Personal history of psychosis", "Source A")
 LITHIUM = ScreeningItem("lithium", ItemKind.EXCLUSION, "Takes lithium", "Source B")

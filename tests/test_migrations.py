@@ -125,15 +125,29 @@ def partial_index_mismatches(connection: Connection, metadata: MetaData) -> list
     return problems
 
 
+def columns_and_checks(connection: Connection) -> set[str]:
+    """Every column (with its type) and CHECK constraint of the application's tables: a revision may change only
+    these."""
+    inspector = inspect(connection)
+    found = set()
+    for table in inspector.get_table_names():
+        if table == VERSION_TABLE:
+            continue
+        found |= {f"column {table}.{c['name']} {c['type']}" for c in inspector.get_columns(table)}
+        found |= {f"check {table}.{c['name']} {sorted(literals(c['sqltext']))}"
+                  for c in inspector.get_check_constraints(table)}
+    return found
+
+
 def application_objects(connection: Connection) -> set[str]:
-    """Every table, view, index and trigger the application could have left behind (and, on PostgreSQL, functions
-    and types in the public schema)."""
+    """Every table, view, index, trigger, column and CHECK constraint the application could have left behind (and,
+    on PostgreSQL, functions and types in the public schema)."""
     if connection.dialect.name == "sqlite":
         rows = connection.execute(
             text("SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' AND name <> :version"),
             {"version": VERSION_TABLE},
         )
-        return {f"{kind} {name}" for kind, name in rows}
+        return {f"{kind} {name}" for kind, name in rows} | columns_and_checks(connection)
     rows = connection.execute(
         text(
             """
@@ -151,7 +165,7 @@ def application_objects(connection: Connection) -> set[str]:
         ),
         {"version": VERSION_TABLE, "version_pk": f"{VERSION_TABLE}_pkc"},
     )
-    return {row[0] for row in rows}
+    return {row[0] for row in rows} | columns_and_checks(connection)
 
 
 def revisions_base_to_head() -> list[str]:

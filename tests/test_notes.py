@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from tests.conftest import audit_actions, login
 from tests.session_data import (
+    STARTED,
     adverse_event_form,
     dosing_note,
     held_session,
@@ -19,6 +20,7 @@ from tests.session_data import (
     vitals_form,
 )
 from tracker.extensions import db
+from tracker.factories import make_patient
 from tracker.models import AdverseEvent, AuditEvent, SessionKind, SessionNote, VitalReading
 
 
@@ -38,6 +40,20 @@ def dosing(people, protocols):
     return held_session(people.patient, people.lead, protocols)
 
 
+@pytest.fixture
+def ketamine(people, protocols):
+    """A ketamine patient (dosed in mg/kg) with a held infusion session."""
+    patient = make_patient(people.lead, protocols=protocols, protocol_code="ketamine-iv-trd")
+    in_dosing(patient, people.lead, protocols)
+    return patient, held_session(patient, people.lead, protocols)
+
+
+def ketamine_note(**overrides: str) -> dict[str, str]:
+    values = {"substance": "Ketamine (IV)", "dose_amount": "0.5", "dose_unit": "mg_per_kg", "weight_kg": "72.5",
+              "route": "intravenous", "supplemental_mg": "", "supplemental_given_at": ""}
+    return dosing_note(**{**values, **overrides})
+
+
 def test_a_dosing_note_saves_the_administration_and_computes_the_total(client, people, dosing):
     login(client, people.co_therapist)
     response = client.post(session_url(people.patient, dosing, "/note"), data=dosing_note())
@@ -47,18 +63,19 @@ def test_a_dosing_note_saves_the_administration_and_computes_the_total(client, p
     assert note.author_id == people.co_therapist.id and note.version_id == 1
     page = client.get(response.location).text
     assert "Draft saved." in page and "Dose given: 120 mg" in page and "180 mg in all" in page
-    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "note.create"))
+    event = db.session.scalar(
+        select(AuditEvent).where(AuditEvent.action == "note.create", AuditEvent.target_id == note.id)
+    )
     assert "body" in event.data["fields"] and "Steady session" not in str(event.data)  # names, never the text
     assert event.data["changes"]["lot_number"] == [None, "LOT-A1"]
 
 
-def test_mg_per_kg_multiplies_by_the_weight_measured_that_day(client, people, dosing):
+def test_mg_per_kg_multiplies_by_the_weight_measured_that_day(client, people, ketamine):
+    patient, session = ketamine
     login(client, people.lead)
-    client.post(session_url(people.patient, dosing, "/note"), data=dosing_note(dose_amount="0.5",
-                                                                               dose_unit="mg_per_kg", weight_kg="72.5"))
-    assert note_of(dosing).dose_total_mg == 36.25
-    refused = client.post(session_url(people.patient, dosing, "/note"),
-                          data=dosing_note(dose_amount="0.5", dose_unit="mg_per_kg", weight_kg="", version_id="1"))
+    client.post(session_url(patient, session, "/note"), data=ketamine_note())
+    assert note_of(session).dose_total_mg == 36.25
+    refused = client.post(session_url(patient, session, "/note"), data=ketamine_note(weight_kg="", version_id="1"))
     assert refused.status_code == 422 and 'id="weight_kg-error"' in refused.text
     assert "Enter the weight measured today" in refused.text
 
@@ -188,10 +205,10 @@ def test_bad_note_input_is_refused_beside_the_field_and_nothing_is_saved(client,
 
 def test_cross_field_dose_times_are_checked(client, people, dosing):
     login(client, people.lead)
-    early = dosing_note(supplemental_given_at=minutes_ago(295))  # before the first dose
+    early = dosing_note(supplemental_given_at=minutes_ago(STARTED - 5))  # before the first dose
     response = client.post(session_url(people.patient, dosing, "/note"), data=early)
     assert response.status_code == 422 and "The supplemental dose comes after the first dose." in response.text
-    before_start = dosing_note(dose_given_at=minutes_ago(400), supplemental_mg="", supplemental_given_at="")
+    before_start = dosing_note(dose_given_at=minutes_ago(STARTED + 100), supplemental_mg="", supplemental_given_at="")
     response = client.post(session_url(people.patient, dosing, "/note"), data=before_start)
     assert response.status_code == 422 and "before the session started" in response.text
     assert note_of(dosing) is None
@@ -254,10 +271,10 @@ def test_vitals_and_adverse_events_belong_to_dosing_sessions(client, people, pro
     assert rows(VitalReading) == rows(AdverseEvent) == 0
 
 
-def test_a_saved_dose_is_shown_as_entered_so_saving_again_changes_nothing(client, people, dosing):
+def test_a_saved_dose_is_shown_as_entered_so_saving_again_changes_nothing(client, people, ketamine):
+    patient, dosing = ketamine
     login(client, people.lead)
-    client.post(session_url(people.patient, dosing, "/note"),
-                data=dosing_note(dose_amount="0.125", dose_unit="mg_per_kg", weight_kg="68.35"))
-    page = client.get(session_url(people.patient, dosing)).text
+    client.post(session_url(patient, dosing, "/note"), data=ketamine_note(dose_amount="0.125", weight_kg="68.35"))
+    page = client.get(session_url(patient, dosing)).text
     assert re.search(r'id="dose_amount"[^>]*value="0.125"', page)
     assert re.search(r'id="weight_kg"[^>]*value="68.35"', page)

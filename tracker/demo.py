@@ -25,10 +25,21 @@ from tracker.factories import (
     make_patient,
     make_user,
     record_measure,
+    renew_pre_dosing,
     sample_answers,
-    write_preparation_notes,
 )
-from tracker.models import Clinic, Outcome, Patient, Phase, Role, Severity, TherapySession, User
+from tracker.models import (
+    Clinic,
+    Outcome,
+    Patient,
+    Phase,
+    Role,
+    SessionKind,
+    Severity,
+    SexAtBirth,
+    TherapySession,
+    User,
+)
 from tracker.models.base import utcnow
 from tracker.outcomes.queries import open_alerts
 from tracker.outcomes.services import acknowledge_alert
@@ -36,6 +47,7 @@ from tracker.plans.services import mark_given, save_version
 from tracker.protocols import Protocol
 from tracker.sessions import notes
 from tracker.sessions.queries import load_note
+from tracker.sessions.services import SessionInput, record_session
 
 DEMO_PASSWORD = "demo-password-2026"  # noqa: S105 - printed by `make run`; demo data only
 
@@ -107,15 +119,19 @@ def seed_demo(protocols: dict[str, Protocol], patients_per_clinic: int = 14) -> 
         for index in range(patients_per_clinic):
             lead = therapists[index % 2]
             code = codes[index % len(codes)]
+            female = index % 2 == 0
             patient = make_patient(
                 lead,
                 staff["cotherapist"],
                 protocols=protocols,
                 protocol_code=code,
-                given_name=fake.first_name(),
+                given_name=fake.first_name_female() if female else fake.first_name_male(),
                 family_name=fake.last_name(),
                 record_number=f"{prefix.upper() or 'H-'}{1000 + index}",
                 date_of_birth=fake.date_of_birth(minimum_age=21, maximum_age=75),
+                sex_at_birth=SexAtBirth.FEMALE if female else SexAtBirth.MALE,
+                # Some women in the demo are past menopause: their pregnancy tests do not apply.
+                can_become_pregnant=(index % 4 == 0) if female else False,
             )
             path_index = index % len(DEMO_PATHS)
             _walk(patient, lead, protocols[code], protocols, path_index, first_round=index < len(DEMO_PATHS))
@@ -125,8 +141,14 @@ def seed_demo(protocols: dict[str, Protocol], patients_per_clinic: int = 14) -> 
                 _safety_alert(patient, lead, staff["supervisor"], protocols[code], acknowledged)
             if path_index in (2, 3, 5):
                 _plan(patient, lead, protocols[code], given=path_index == 5)
+            if path_index == 2:
+                # An integration session two days ago whose note is still a draft: it shows among the
+                # therapist's unsigned notes older than 24 hours.
+                _draft_integration_note(patient, lead, protocols[code])
             if DEMO_PATHS[path_index] == [Phase.DOSING]:
-                # In dosing now: today's session is under way, its note a draft with one reading out of range.
+                # In dosing now: today's session is under way, its note a draft with one reading out of range;
+                # the pregnancy test before it was done yesterday.
+                renew_pre_dosing(patient, lead, protocols[code], utcnow() - timedelta(days=1))
                 session = complete_dosing(
                     patient, lead, protocols, password=DEMO_PASSWORD, sign=False, out_of_range=True
                 )
@@ -150,11 +172,9 @@ def _walk(
     if Phase.DOSING in path:
         first = moments[0]
         clear_for_dosing(
-            patient, lead, protocols, (first - timedelta(days=4)).date(), sessions_days_ago=(now - first).days + 7
+            patient, lead, protocols, (first - timedelta(days=4)).date(), sessions_days_ago=(now - first).days + 7,
+            at=first - timedelta(days=3), password=DEMO_PASSWORD,
         )
-        # Preparation notes signed, except the newest of the patient now in dosing: it shows among the
-        # therapist's unsigned notes older than 24 hours.
-        write_preparation_notes(patient, lead, protocols, password=DEMO_PASSWORD, leave_last=path == [Phase.DOSING])
     elif path_index == 0 and first_round:
         # One patient in preparation whose screening flagged an item for the supervisor's review.
         flagged = next(i.id for i in protocol.screening if i.kind.value == "review")
@@ -176,7 +196,8 @@ def _walk(
         if patient.phase is Phase.DOSING and target is Phase.INTEGRATION:
             complete_dosing(patient, lead, protocols, password=DEMO_PASSWORD, held_at=dosed_at)
         if patient.phase is Phase.INTEGRATION and target is Phase.DOSING:
-            complete_integration(patient, lead, protocols, password=DEMO_PASSWORD)
+            complete_integration(patient, lead, protocols, password=DEMO_PASSWORD, before=when)
+            renew_pre_dosing(patient, lead, protocol, when - timedelta(days=1))
         workflow.move(db.session, patient, target, lead, protocol, reason, now=when)
         if target is Phase.DOSING:
             dosed += 1
@@ -186,6 +207,16 @@ def _walk(
             # dashboard once the window has closed.
             if after <= now.date() and (first_round or path_index != 2):
                 _results(patient, lead, protocol, after, severity * (0.78 ** dosed), "after_each_dosing")
+
+
+def _draft_integration_note(patient: Patient, lead: User, protocol: Protocol) -> None:
+    held = utcnow() - timedelta(days=2, hours=3)
+    given = SessionInput(SessionKind.INTEGRATION, held, 60, cycle=1, location="Therapy room 2", present_ids=(lead.id,))
+    session = record_session(lead, patient, given, protocol, utcnow())
+    notes.save_note(lead, patient, session, None, notes.NoteInput(fields={
+        "themes": "Anger at the years of avoidance; relief at telling the story once, start to end.",
+        "practices": "Morning walk most days; breathing exercise twice this week.",
+    }), None, utcnow(), protocol)
 
 
 def _serious_event(patient: Patient, lead: User, session: TherapySession) -> None:

@@ -8,8 +8,15 @@ review queue and the dosing gate all show the same answer.
 - A review item answered "yes" (or raised by a medication) needs a supervisor's written decision: ``needs
   review`` until cleared; a declined review makes the patient ``ineligible``.
 - A requirement must be recorded; a recorded value outside the protocol's acceptable values (a positive
-  pregnancy test) makes the patient ``ineligible`` until a new value is recorded.
+  pregnancy test) makes the patient ``ineligible`` until a new value is recorded. A requirement that applies only
+  when a fact of the patient's record holds (a pregnancy test when a pregnancy is possible) is skipped when it does
+  not, and may never be answered "not applicable" when it does: the record decides, not the answer.
+- An answer that lifts what an earlier one held (an absolute exclusion once answered "yes" now answered "no", or a
+  requirement marked "not applicable" after sign-off) counts only once a supervisor has reviewed it in writing.
 - Unanswered items, or a checklist not yet signed off, leave the screening ``incomplete``.
+
+``answers_as_of`` picks the answer standing at a given moment from the full history, so the dosing gate can ask
+whether the screening held *at the time of a session*, not only now.
 """
 
 from __future__ import annotations
@@ -17,8 +24,9 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
+from tracker.medicines import classes_of, names_match
 from tracker.protocols import InteractionRule, ItemKind, Protocol, ScreeningItem
 
 
@@ -35,6 +43,20 @@ class Answer:
     value: str  # "yes", "no", "recorded", "not_applicable"
     recorded: str | None = None
     done_on: date | None = None
+    #: The answer lifts what an earlier one held: it counts only once a supervisor has reviewed it.
+    lifts: bool = False
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One stored answer, as the history keeps it."""
+
+    id: int
+    item_id: str
+    value: str
+    recorded: str | None
+    done_on: date | None
+    answered_at: datetime
 
 
 @dataclass(frozen=True)
@@ -44,6 +66,8 @@ class MedicationFact:
     drug_class: str
     current: bool
     taper_end_on: date | None = None
+    #: The last day taken (None while current).
+    stopped_on: date | None = None
 
 
 @dataclass(frozen=True)
@@ -73,8 +97,57 @@ class Eligibility:
 
 
 def matches(rule: InteractionRule, medication: MedicationFact) -> bool:
-    name = medication.name.casefold()
-    return medication.drug_class in rule.drug_classes or any(drug in name for drug in rule.drug_names)
+    """Whether ``medication`` falls under ``rule``: by its class (the one chosen, plus the one its name identifies in
+    the medication vocabulary) or by one of the rule's drug names."""
+    if classes_of(medication.name, medication.drug_class) & set(rule.drug_classes):
+        return True
+    return names_match(rule.drug_names, medication.name)
+
+
+def _stands_at(answer: Recorded, item: ScreeningItem, at: datetime | None, day: date | None) -> bool:
+    """Whether ``answer`` was on record at ``at``: a recorded requirement counts from the day it was done (it may
+    have been typed in later), anything else from when it was given."""
+    if at is None or day is None:
+        return True
+    if item.kind is ItemKind.REQUIREMENT and answer.value == "recorded":
+        return answer.done_on is not None and answer.done_on <= day
+    return answer.answered_at <= at
+
+
+def answers_as_of(
+    protocol: Protocol,
+    history: Sequence[Recorded],
+    signed_off_at: datetime | None,
+    at: datetime | None = None,
+    day: date | None = None,
+) -> dict[str, Answer]:
+    """The answer standing for each item at ``at`` (None: now), with ``lifts`` set where it needs a review.
+
+    ``history`` is every answer of the checklist in the order given (ids ascending); ``day`` is ``at``'s date in the
+    clinic's time.
+    """
+    items = {item.id: item for item in protocol.screening}
+    standing: dict[str, Answer] = {}
+    earlier_yes: set[str] = set()
+    for answer in sorted(history, key=lambda a: a.id):
+        item = items.get(answer.item_id)
+        if item is None or not _stands_at(answer, item, at, day):
+            continue
+        lifts = (item.kind is not ItemKind.REQUIREMENT and answer.value == "no" and item.id in earlier_yes) or (
+            item.kind is ItemKind.REQUIREMENT
+            and answer.value == "not_applicable"
+            and signed_off_at is not None
+            and answer.answered_at > signed_off_at
+        )
+        if answer.value == "yes":
+            earlier_yes.add(item.id)
+        standing[item.id] = Answer(answer.id, answer.value, answer.recorded, answer.done_on, lifts)
+    return standing
+
+
+def lifting(answer: Answer | None) -> str | None:
+    """The review basis of an answer that lifts an earlier one; None for any other answer."""
+    return f"correction:{answer.id}" if answer is not None and answer.lifts else None
 
 
 def raised_by_medications(protocol: Protocol, medications: Sequence[MedicationFact]) -> dict[str, list[int]]:
@@ -99,16 +172,54 @@ def basis(answer: Answer | None, medication_ids: Sequence[int]) -> str:
     return ";".join(parts)
 
 
-def _requirement(item: ScreeningItem, answer: Answer | None) -> Reason | None:
+APPLICABILITY_TEXT = {
+    "pregnancy_possible": "the patient's record says a pregnancy is possible",
+}
+
+
+def applies(item: ScreeningItem, record: Mapping[str, bool]) -> bool:
+    """Whether ``item`` applies to a patient whose record holds the facts ``record`` (unknown facts apply)."""
+    return item.applies_if is None or record.get(item.applies_if, True)
+
+
+def _reviewed(
+    item: ScreeningItem, answer: Answer, reviews: Mapping[str, Review], pending_text: str, declined_text: str
+) -> tuple[Reason | None, str | None]:
+    """The reason an answer that lifts an earlier one holds the patient back until a supervisor reviews it."""
+    basis = lifting(answer)
+    assert basis is not None
+    review = reviews.get(item.id)
+    if review is not None and review.basis == basis:
+        if review.decision == "cleared":
+            return None, None
+        return Reason(item.id, Status.INELIGIBLE, f"{declined_text} “{review.rationale}”"), None
+    return Reason(item.id, Status.NEEDS_REVIEW, pending_text), basis
+
+
+def _requirement(
+    item: ScreeningItem, answer: Answer | None, reviews: Mapping[str, Review], record: Mapping[str, bool]
+) -> tuple[Reason | None, str | None]:
+    if not applies(item, record):
+        return None, None
     if answer is None or answer.value not in ("recorded", "not_applicable"):
-        return Reason(item.id, Status.INCOMPLETE, f"Not recorded yet: {item.text}.")
+        return Reason(item.id, Status.INCOMPLETE, f"Not recorded yet: {item.text}."), None
     if answer.value == "not_applicable":
-        if item.allow_not_applicable:
-            return None
-        return Reason(item.id, Status.INCOMPLETE, f"Must be recorded (cannot be marked not applicable): {item.text}.")
+        if item.applies_if is not None:
+            why = APPLICABILITY_TEXT[item.applies_if]
+            return Reason(item.id, Status.INCOMPLETE, f"Must be recorded ({why}): {item.text}."), None
+        if not item.allow_not_applicable:
+            text = f"Must be recorded (cannot be marked not applicable): {item.text}."
+            return Reason(item.id, Status.INCOMPLETE, text), None
+        if answer.lifts:
+            return _reviewed(
+                item, answer, reviews,
+                f"Needs a supervisor's review: marked not applicable after the sign-off: {item.text}.",
+                f"Declined by the supervisor: {item.text} must be recorded.",
+            )
+        return None, None
     if item.acceptable and (answer.recorded or "") not in item.acceptable:
-        return Reason(item.id, Status.INELIGIBLE, f"{item.text}: recorded as {answer.recorded!r}.")
-    return None
+        return Reason(item.id, Status.INELIGIBLE, f"{item.text}: recorded as {answer.recorded!r}."), None
+    return None, None
 
 
 def _flagged(
@@ -117,6 +228,12 @@ def _flagged(
     """The reason an exclusion or review item holds the patient back, and the basis of a pending review."""
     if answer is None and not medication_ids:
         return Reason(item.id, Status.INCOMPLETE, f"Not answered yet: {item.text}."), None
+    if answer is not None and answer.lifts and not medication_ids:
+        return _reviewed(
+            item, answer, reviews,
+            f"Needs a supervisor's review: “{item.text}” was answered yes before, and is now answered no.",
+            f"Declined by the supervisor: the answer yes stands: {item.text}.",
+        )
     if (answer is None or answer.value != "yes") and not medication_ids:
         return None, None
     why = " (raised by a current medication)" if medication_ids and not (answer and answer.value == "yes") else ""
@@ -145,19 +262,21 @@ def evaluate(
     medications: Sequence[MedicationFact] = (),
     reviews: Mapping[str, Review] | None = None,
     signed_off: bool = False,
+    record: Mapping[str, bool] | None = None,
 ) -> Eligibility:
-    """The eligibility of a patient for ``protocol``, with every reason that holds them back."""
+    """The eligibility of a patient for ``protocol``, with every reason that holds them back. ``record`` holds the
+    facts of the patient's record items may depend on (``ScreeningItem.applies_if``); a missing fact applies."""
     raised = raised_by_medications(protocol, medications)
     reasons: list[Reason] = []
     pending: dict[str, str] = {}
     for item in protocol.screening:
         answer = answers.get(item.id)
         if item.kind is ItemKind.REQUIREMENT:
-            reason = _requirement(item, answer)
+            reason, pending_basis = _requirement(item, answer, reviews or {}, record or {})
         else:
             reason, pending_basis = _flagged(item, answer, raised.get(item.id, []), reviews or {})
-            if pending_basis:
-                pending[item.id] = pending_basis
+        if pending_basis:
+            pending[item.id] = pending_basis
         if reason is not None:
             reasons.append(reason)
     if not signed_off:

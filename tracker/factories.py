@@ -25,10 +25,12 @@ from tracker.models import (
     MeasureResult,
     Patient,
     Phase,
+    PhaseTransition,
     Role,
     Route,
     SessionKind,
     SessionNote,
+    SexAtBirth,
     TherapySession,
     User,
 )
@@ -42,6 +44,8 @@ from tracker.sessions.services import SessionInput, current_cycle, record_sessio
 from tracker.vitals import Reading
 
 _counter = itertools.count(1)
+
+PASSWORD = "correct horse battery"  # noqa: S105 - make_user's default; test and demo data only
 
 #: Protocol code and indication pairs that match (a patient needs both to be enrolled).
 PROTOCOL_INDICATIONS = {
@@ -93,6 +97,8 @@ def make_patient(
     record_number: str | None = None,
     date_of_birth: date = date(1980, 5, 17),
     actor: User | None = None,
+    sex_at_birth: SexAtBirth | None = None,
+    can_become_pregnant: bool | None = None,
 ) -> Patient:
     """A patient in preparation with ``lead`` as lead therapist, enrolled by ``actor`` (default: the lead)."""
     number = next(_counter)
@@ -103,32 +109,65 @@ def make_patient(
         record_number=record_number or f"MRN-{number:05d}",
         indication=PROTOCOL_INDICATIONS[protocol_code],
         protocol_code=protocol_code,
+        sex_at_birth=sex_at_birth,
+        can_become_pregnant=can_become_pregnant,
     )
     team = CareTeam(lead.id, tuple(u.id for u in co_therapists))
     return create_patient(actor or lead, details, team, protocols)
 
 
 def log_sessions(patient: Patient, actor: User, kind: SessionKind, count: int, days_ago: int = 7) -> None:
-    """``count`` sessions of ``kind`` held before today."""
+    """``count`` sessions of ``kind`` held before today (rows only: no note, no audit)."""
     for number in range(count):
         held = utcnow() - timedelta(days=days_ago + number)
+        backdate_enrolment(patient, held - timedelta(days=1))
         db.session.add(
             TherapySession(patient_id=patient.id, kind=kind, held_at=held, duration_minutes=60, logged_by_id=actor.id)
         )
 
 
-def answer_screening(patient: Patient, actor: User, protocol: Protocol, yes: tuple[str, ...] = ()) -> None:
-    """Answer every item: "no" to exclusions and reviews (except the ``yes`` ones), acceptable requirements today."""
+def backdate_enrolment(patient: Patient, moment: datetime) -> None:
+    """Test and demo data only: place the patient's enrolment at ``moment`` if it is later (a course of treatment
+    laid out in the past needs a patient enrolled before it)."""
+    if patient.created_at > moment:
+        patient.created_at = moment
+        patient.phase_changed_at = min(patient.phase_changed_at, moment)
+        for transition in db.session.scalars(select(PhaseTransition).where(
+            PhaseTransition.patient_id == patient.id, PhaseTransition.from_phase.is_(None)
+        )):
+            transition.created_at = moment
+
+
+def answer_screening(
+    patient: Patient, actor: User, protocol: Protocol, yes: tuple[str, ...] = (), at: datetime | None = None
+) -> None:
+    """Answer every item at ``at`` (default now): "no" to exclusions and reviews (except the ``yes`` ones),
+    acceptable requirements done that day."""
     checklist = current_checklist(db.session, patient)
     assert checklist is not None
-    today = utcnow().date()
+    moment = at or utcnow()
     for item in protocol.screening:
         if item.kind is ItemKind.REQUIREMENT:
             value = item.acceptable[0] if item.acceptable else "recorded"
-            given = AnswerInput(AnswerValue.RECORDED, value, today)
+            given = AnswerInput(AnswerValue.RECORDED, value, moment.date())
         else:
             given = AnswerInput(AnswerValue.YES if item.id in yes else AnswerValue.NO)
-        answer_item(actor, checklist, protocol, item.id, given, today)
+        answer_item(actor, checklist, protocol, item.id, given, utcnow().date(), now=moment)
+    db.session.flush()
+
+
+def renew_pre_dosing(patient: Patient, actor: User, protocol: Protocol, at: datetime) -> None:
+    """Record again, done on ``at``'s day, each requirement a pre-dosing check wants recent (a pregnancy test
+    before each MDMA session)."""
+    checklist = current_checklist(db.session, patient)
+    assert checklist is not None
+    for check in protocol.pre_dosing:
+        if check.within_days is None:
+            continue
+        item = protocol.item(check.requirement)
+        value = item.acceptable[0] if item.acceptable else "recorded"
+        given = AnswerInput(AnswerValue.RECORDED, value, at.date())
+        answer_item(actor, checklist, protocol, item.id, given, utcnow().date(), now=at)
     db.session.flush()
 
 
@@ -179,28 +218,40 @@ def record_baseline_measures(patient: Patient, actor: User, protocol: Protocol, 
     db.session.flush()
 
 
+#: When ``clear_for_dosing`` screens a patient by default: before the move to dosing (``walk_to``, a day ago) and
+#: the dosing session that follows it.
+SCREENED_DAYS_AGO = 2
+
+
 def clear_for_dosing(
     patient: Patient,
     actor: User,
     protocols: dict[str, Protocol],
     baseline_on: date | None = None,
     sessions_days_ago: int = 7,
+    at: datetime | None = None,
+    *,
+    password: str = PASSWORD,
 ) -> None:
-    """Everything the dosing gate asks for: a clean, signed-off screening, the preparation sessions held (the last
-    ``sessions_days_ago``) and the baseline measures recorded (dated ``baseline_on``, default today)."""
+    """Everything the dosing gate asks for: a clean screening answered and signed off at ``at`` (default two days
+    ago, with its tests done that day), the preparation sessions held (the last ``sessions_days_ago`` days ago)
+    with signed notes, and the baseline measures recorded (dated ``baseline_on``, default ``at``'s day)."""
     protocol = protocols[patient.protocol_code]
-    answer_screening(patient, actor, protocol)
+    moment = at or utcnow() - timedelta(days=SCREENED_DAYS_AGO)
+    backdate_enrolment(patient, moment - timedelta(days=1))
+    answer_screening(patient, actor, protocol, at=moment)
     checklist = current_checklist(db.session, patient)
     assert checklist is not None
-    sign_off(actor, checklist, protocol)
+    sign_off(actor, checklist, protocol, now=moment)
     log_sessions(patient, actor, SessionKind.PREPARATION, protocol.sessions.preparation, sessions_days_ago)
-    record_baseline_measures(patient, actor, protocol, on=baseline_on)
+    db.session.flush()
+    write_preparation_notes(patient, actor, protocols, password=password)
+    record_baseline_measures(patient, actor, protocol, on=baseline_on or moment.date())
     db.session.flush()
 
 
 # Sessions with signed notes: what the workflow's guards ask for before integration and before the next dosing. ----
 
-PASSWORD = "correct horse battery"  # noqa: S105 - make_user's default; test and demo data only
 
 
 def _team_ids(patient: Patient) -> tuple[int, ...]:
@@ -217,10 +268,11 @@ def complete_dosing(
     sign: bool = True,
     out_of_range: bool = False,
 ) -> TherapySession:
-    """The current cycle's dosing session, held, with a complete note (administration, three readings within the
-    protocol's limits, discharge), its next-day follow-up contact scheduled, and the note signed by ``actor``
-    (``sign=False`` leaves it a draft). ``out_of_range`` adds a flagged reading mid-session. The patient must be in
-    dosing. Idempotent for a cycle whose dosing note is already signed."""
+    """The current cycle's dosing session, held, with a complete note (the protocol's dose, a reading before it,
+    readings of every monitored sign after it within the limits, discharge), its next-day follow-up contact
+    scheduled, and the note signed by ``actor`` (``sign=False`` leaves it a draft). ``out_of_range`` adds a flagged
+    reading mid-session. The patient must be in dosing, moved there on or before the session's day (``walk_to``
+    moves a day back). Idempotent for a cycle whose dosing note is already signed."""
     protocol = protocols[patient.protocol_code]
     cycle = current_cycle(db.session, patient)
     existing = db.session.scalar(
@@ -243,7 +295,7 @@ def complete_dosing(
         protocol, now,
     )
     given = start + timedelta(minutes=15)
-    amount, unit, route = _DOSES.get(protocol.code, (10.0, DoseUnit.MG, Route.ORAL))
+    amount, unit, route = usual_dose(protocol, cycle)
     note, _ = notes.save_note(actor, patient, session, None, notes.NoteInput(
         body="Calm onset; the patient used the eyeshades and music for most of the session. Processing of the "
              "index trauma in the second hour; stable and oriented at discharge.",
@@ -252,14 +304,18 @@ def complete_dosing(
             "route": route, "lot_number": f"LOT-{cycle:02d}-2026",
             "dose_given_at": given, "supplemental_mg": None, "supplemental_given_at": None,
             "distress_baseline": 4, "distress_at_discharge": 2, "escort_name": "Partner (drives home)",
-            "discharged_at": given + timedelta(minutes=observation + 30),
+            "discharged_at": given + timedelta(minutes=observation + 30), "pre_dose_decision": None,
         },
-    ), None, now)
-    readings = [Reading(122, 78, 72, 36.7, 98), Reading(134, 84, 88, 37.0, 97), Reading(124, 80, 74, 36.8, 98)]
+    ), None, now, protocol)
+    # Minutes after the dose: one reading before it, one at 40 minutes (esketamine's label asks for it), then
+    # through the observation time, the last one 20 minutes before discharge.
+    times = [-5, 40, (observation + 10) // 2, observation + 10]
+    readings = [Reading(122, 78, 72, 36.7, 98), Reading(134, 84, 88, 37.0, 97), Reading(128, 82, 80, 36.9, 98),
+                Reading(124, 80, 74, 36.8, 98)]
     if out_of_range:
-        readings.insert(2, Reading(171, 104, 112, 37.4, 96))
-    for index, reading in enumerate(readings):  # evenly spaced, the last one 20 minutes before discharge
-        minutes = index * (observation + 10) // (len(readings) - 1)
+        times.insert(3, (observation + 10) * 3 // 4)
+        readings.insert(3, Reading(171, 104, 112, 37.4, 96))
+    for minutes, reading in zip(times, readings, strict=True):
         notes.add_vital_reading(actor, patient, session, note, given + timedelta(minutes=minutes), reading,
                                 protocol, now)
     record_session(
@@ -275,19 +331,34 @@ def complete_dosing(
     return session
 
 
-#: A usual dose per protocol, for test and demo data (DOMAIN.md sections 2a-2c): amount, unit, route.
+def usual_dose(protocol: Protocol, cycle: int) -> tuple[float, DoseUnit, Route]:
+    """A dose the protocol allows at ``cycle``, for test and demo data: its first-session dose, else the highest of
+    its fixed doses, else its conventional dose; in its unit, by its first route."""
+    rule = protocol.dose
+    if rule is None:
+        return _DOSES.get(protocol.code, (10.0, DoseUnit.MG, Route.ORAL))
+    if cycle == 1 and rule.first_session:
+        amount = rule.first_session[0]
+    elif rule.allowed:
+        amount = rule.allowed[-1]
+    else:
+        amount = _DOSES[protocol.code][0] if protocol.code in _DOSES else rule.minimum
+    return amount, rule.unit, rule.routes[0]
+
+
+#: A conventional dose where a protocol gives a range, for test and demo data: ketamine 0.5 mg/kg over 40 minutes
+#: (Andrade C 2017, J Clin Psychiatry 78:e852, doi:10.4088/JCP.17f11738).
 _DOSES = {
-    "mdma-ptsd": (120.0, DoseUnit.MG, Route.ORAL),
-    "psilocybin-mdd": (25.0, DoseUnit.MG, Route.ORAL),
     "ketamine-iv-trd": (0.5, DoseUnit.MG_PER_KG, Route.INTRAVENOUS),
-    "esketamine-rems-trd": (56.0, DoseUnit.MG, Route.INTRANASAL),
 }
 
 
 def complete_integration(
-    patient: Patient, actor: User, protocols: dict[str, Protocol], *, password: str = PASSWORD
+    patient: Patient, actor: User, protocols: dict[str, Protocol], *, password: str = PASSWORD,
+    before: datetime | None = None,
 ) -> list[TherapySession]:
-    """The protocol's integration sessions after the current dosing session, held, with signed notes."""
+    """The protocol's integration sessions after the current dosing session's dose, held with signed notes: a day
+    apart from the day after the dose, or (when that would reach ``before``, default now) in the hours before it."""
     protocol = protocols[patient.protocol_code]
     cycle = current_cycle(db.session, patient)
     held = db.session.scalar(
@@ -297,11 +368,22 @@ def complete_integration(
         )
     ) or 0
     now = utcnow()
+    end = before or now
+    dosed = db.session.execute(
+        select(func.coalesce(SessionNote.dose_given_at, TherapySession.held_at))
+        .select_from(TherapySession).outerjoin(SessionNote, SessionNote.session_id == TherapySession.id)
+        .where(TherapySession.patient_id == patient.id, TherapySession.kind == SessionKind.DOSING,
+               TherapySession.cycle == cycle)
+    ).scalar() or end - timedelta(days=4)
+    needed = protocol.sessions.integration_per_dosing
     made = []
-    for number in range(held, protocol.sessions.integration_per_dosing):
+    for number in range(held, needed):
+        when = dosed + timedelta(days=number + 1)
+        if when >= end - timedelta(hours=1):
+            when = end - timedelta(minutes=20 * (needed - number) + 1)
         session = record_session(
             actor, patient,
-            SessionInput(SessionKind.INTEGRATION, now - timedelta(days=3 - number, hours=2), 60, cycle=cycle,
+            SessionInput(SessionKind.INTEGRATION, when, 60, cycle=cycle,
                          location="Therapy room 2", present_ids=(actor.id,)),
             protocol, now,
         )
@@ -311,7 +393,7 @@ def complete_integration(
             "plan_updates": "Reconnect with a friend from before the accident; journal after nightmares.",
             "risk_notes": "Asked about thoughts of self-harm: none since the session.",
             "risk_check": "no_concern",
-        }, body=f"Integration session {number + 1} after dosing {cycle}."), None, now)
+        }, body=f"Integration session {number + 1} after dosing {cycle}."), None, now, protocol)
         signing.sign_note(actor, patient, session, note, protocol, password, None, True, now)
         made.append(session)
     db.session.flush()
@@ -345,13 +427,18 @@ def write_preparation_notes(
 
 def walk_to(
     patient: Patient, target: Phase, actor: User, protocols: dict[str, Protocol], reason: str | None = None,
-    *, password: str = PASSWORD,
+    *, password: str = PASSWORD, at: datetime | None = None,
 ) -> None:
-    """Move ``patient`` to ``target`` after doing the paperwork the guards ask for: a signed dosing note before
-    integration, the signed integration sessions before the next dosing."""
+    """Move ``patient`` to ``target`` after doing the paperwork the gate asks for: a signed dosing note before
+    integration, the signed integration sessions before the next dosing. A move into dosing from preparation is
+    made a day back by default (``at``), so the day's dosing session (``complete_dosing``) follows it; later cycles
+    need their spacing, so tests reach them by travelling in time."""
     if patient.phase is Phase.DOSING and target is Phase.INTEGRATION:
         complete_dosing(patient, actor, protocols, password=password)
     if patient.phase is Phase.INTEGRATION and target is Phase.DOSING:
         complete_integration(patient, actor, protocols, password=password)
-    workflow.move(db.session, patient, target, actor, protocols[patient.protocol_code], reason)
+    moment = at
+    if moment is None and target is Phase.DOSING and patient.phase is Phase.PREPARATION:
+        moment = utcnow() - timedelta(days=1)
+    workflow.move(db.session, patient, target, actor, protocols[patient.protocol_code], reason, now=moment)
     db.session.flush()

@@ -6,7 +6,7 @@ each citing its source; DOMAIN.md sections 2 and 4). This module turns those int
 
 - **baseline**: before the first dosing session. A result counts if dated on or before the first dosing day and
   at most ``baseline_max_age_days`` before it; while no dosing session has been held, the window ends today.
-  Missing baselines also block the move to dosing (``baseline_problems``, used by tracker/outcomes/gate.py).
+  Missing baselines also block the move to dosing (``baseline_problems``, a condition of ``tracker.gate``).
 - **after_each_dosing**: one occurrence per dosing session, due from the day after it for
   ``after_dosing_window_days``, and closing early on the day of the next dosing session. Sessions planned by the
   protocol but not held yet are listed as upcoming, without dates.

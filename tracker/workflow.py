@@ -1,25 +1,20 @@
-"""The phase workflow: which moves between phases are allowed, the guards that must hold, and the history row.
+"""The phase workflow: which moves between phases are allowed, the conditions that must hold, and the history row.
 
-Plain Python over the ORM (no Flask): the patients service calls ``move`` and audits the result; tests call it
-directly. A refused move raises ``TransitionError`` listing every reason, and writes nothing.
+Plain Python over the ORM (no Flask): the patients service and the CLI call ``move`` and audit the result; tests
+call it directly. A refused move raises ``TransitionError`` listing every reason, and writes nothing.
 
-Adding a guard is one decorated function::
-
-    @guard(Phase.PREPARATION, Phase.DOSING)
-    def screening_cleared(ctx: GuardContext) -> str | None:
-        return None if ... else "Screening has not been cleared."
+The conditions of a move into dosing or integration are the dosing gate's (``tracker.gate``): one table, judged the
+same way whoever calls ``move``, from a page, a command or a script. Nothing registers itself on import.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
-
+from tracker import gate
 from tracker.database import AnySession
-from tracker.models import CareRole, CareTeamMember, Patient, Phase, PhaseTransition, User
+from tracker.gate.load import dosing_entries
+from tracker.models import Patient, Phase, PhaseTransition, User
 from tracker.models.base import utcnow
 from tracker.protocols import Protocol
 
@@ -48,30 +43,8 @@ class TransitionError(Exception):
         self.reasons = reasons
 
 
-@dataclass(frozen=True)
-class GuardContext:
-    session: AnySession
-    patient: Patient
-    protocol: Protocol | None
-    target: Phase
-    #: The moment of the move when ``move`` was given one (a back-dated move in the demo data); None means now.
-    now: datetime | None = None
-
-
-Guard = Callable[[GuardContext], str | list[str] | None]
-
-#: Guards per move; each returns None (or an empty list) when satisfied, or the reasons the move is refused.
-GUARDS: dict[tuple[Phase, Phase], list[Guard]] = {}
-
-
-def guard(source: Phase, target: Phase) -> Callable[[Guard], Guard]:
-    """Register a guard for the move ``source -> target``."""
-
-    def register(func_: Guard) -> Guard:
-        GUARDS.setdefault((source, target), []).append(func_)
-        return func_
-
-    return register
+#: The gate's door for a move into these phases.
+DOORS = {Phase.DOSING: gate.Door.MOVE_TO_DOSING, Phase.INTEGRATION: gate.Door.MOVE_TO_INTEGRATION}
 
 
 def allowed_targets(patient: Patient) -> frozenset[Phase]:
@@ -82,9 +55,12 @@ def allowed_targets(patient: Patient) -> frozenset[Phase]:
     return ALLOWED_MOVES[patient.phase]
 
 
-def refusals(ctx: GuardContext, reason: str | None) -> list[str]:
-    """Every reason the move in ``ctx`` would be refused; empty when it is allowed."""
-    patient, target = ctx.patient, ctx.target
+def refusals(
+    session: AnySession, patient: Patient, protocol: Protocol | None, target: Phase, reason: str | None,
+    now: datetime | None = None,
+) -> list[str]:
+    """Every reason the move would be refused; empty when it is allowed. ``now`` is the moment of the move (a
+    back-dated move in the demo data); None means now."""
     if target is patient.phase:
         return [f"The patient is already in {target.label.lower()}."]
     if target not in allowed_targets(patient):
@@ -99,12 +75,10 @@ def refusals(ctx: GuardContext, reason: str | None) -> list[str]:
         problems.append(f"Give a reason for moving the patient to {target.label.lower()}.")
     if reason and len(reason) > REASON_MAX_LENGTH:
         problems.append(f"Keep the reason under {REASON_MAX_LENGTH} characters.")
-    for check in GUARDS.get((patient.phase, target), []):
-        problem = check(ctx)
-        if isinstance(problem, str):
-            problems.append(problem)
-        elif problem:
-            problems.extend(problem)
+    door = DOORS.get(target)
+    if door is not None:
+        moment = now or utcnow()
+        problems += [u.message for u in gate.check(session, patient, protocol, door, now=moment, at=moment)]
     return problems
 
 
@@ -121,7 +95,7 @@ def move(
 
     :raise TransitionError: the move is not allowed or a guard fails; nothing is changed.
     """
-    problems = refusals(GuardContext(session, patient, protocol, target, now), reason)
+    problems = refusals(session, patient, protocol, target, reason, now)
     if problems:
         raise TransitionError(problems)
     when = now or utcnow()
@@ -150,43 +124,4 @@ def enrol(session: AnySession, patient: Patient, actor: User) -> PhaseTransition
 
 def dosing_sessions_started(session: AnySession, patient: Patient) -> int:
     """How many times the patient has entered dosing (one per dosing cycle)."""
-    return session.scalar(
-        select(func.count())
-        .select_from(PhaseTransition)
-        .where(
-            PhaseTransition.patient_id == patient.id,
-            PhaseTransition.to_phase == Phase.DOSING,
-            PhaseTransition.from_phase != Phase.ON_HOLD,
-        )
-    ) or 0
-
-
-@guard(Phase.INTEGRATION, Phase.DOSING)
-def dosing_session_remaining(ctx: GuardContext) -> str | None:
-    """Multi-dose protocols cycle back to dosing only while planned dosing sessions remain."""
-    if ctx.protocol is None:
-        return "The patient's protocol is not known, so the number of dosing sessions cannot be checked."
-    done = dosing_sessions_started(ctx.session, ctx.patient)
-    if done >= ctx.protocol.dosing_sessions:
-        return (
-            f"All {ctx.protocol.dosing_sessions} planned dosing sessions of {ctx.protocol.name} have been held; "
-            "move the patient to completed, or change the plan."
-        )
-    return None
-
-
-def _has_co_therapist(ctx: GuardContext) -> str | None:
-    if ctx.protocol is None or not ctx.protocol.co_therapy_required:
-        return None
-    count = ctx.session.scalar(
-        select(func.count())
-        .select_from(CareTeamMember)
-        .where(CareTeamMember.patient_id == ctx.patient.id, CareTeamMember.role == CareRole.CO_THERAPIST)
-    )
-    if not count:
-        return f"{ctx.protocol.name} needs a co-therapist on the care team before any dosing session."
-    return None
-
-
-for _source in (Phase.PREPARATION, Phase.INTEGRATION, Phase.ON_HOLD):
-    guard(_source, Phase.DOSING)(_has_co_therapist)
+    return len(dosing_entries(session, patient.id))

@@ -27,6 +27,7 @@ from tracker.models.patient import (
     Patient,
     Phase,
     PhaseTransition,
+    SexAtBirth,
 )
 from tracker.models.plan import IntegrationPlanVersion, PlanHandout
 from tracker.models.screening import (
@@ -75,6 +76,7 @@ __all__ = [
     "ScreeningChecklist",
     "ScreeningReview",
     "SessionEnd",
+    "SexAtBirth",
     "SessionKind",
     "SessionNote",
     "Severity",

@@ -31,10 +31,26 @@ from tracker.vitals import PLAUSIBLE
 class DoseUnit(enum.StrEnum):
     MG = "mg"
     MG_PER_KG = "mg_per_kg"
+    #: Weight-adjusted to a 70 kg adult, as the Johns Hopkins psilocybin trials dosed (Davis AK et al. 2021, JAMA
+    #: Psychiatry 78:481, doi:10.1001/jamapsychiatry.2020.3285): the dose in mg is amount x weight / 70.
+    MG_PER_70KG = "mg_per_70kg"
 
     @property
     def label(self) -> str:
-        return "mg" if self is DoseUnit.MG else "mg/kg"
+        return {"mg": "mg", "mg_per_kg": "mg/kg", "mg_per_70kg": "mg/70 kg"}[self.value]
+
+    @property
+    def per_weight(self) -> bool:
+        """Whether the dose depends on the weight measured on the day."""
+        return self is not DoseUnit.MG
+
+    def total_mg(self, amount: float, weight_kg: float | None) -> float | None:
+        """The dose in mg (None when the weight it needs is missing)."""
+        if self is DoseUnit.MG:
+            return round(amount, 3)
+        if weight_kg is None:
+            return None
+        return round(amount * weight_kg / (70 if self is DoseUnit.MG_PER_70KG else 1), 3)
 
 
 class Route(enum.StrEnum):
@@ -63,7 +79,7 @@ class SessionNote(Base):
         CheckConstraint("weight_kg IS NULL OR weight_kg > 0", name="weight_positive"),
         CheckConstraint("supplemental_mg IS NULL OR supplemental_mg > 0", name="supplemental_positive"),
         CheckConstraint(
-            "dose_unit IS NULL OR dose_unit <> 'mg_per_kg' OR weight_kg IS NOT NULL", name="weight_for_mg_per_kg"
+            "dose_unit IS NULL OR dose_unit = 'mg' OR weight_kg IS NOT NULL", name="weight_for_mg_per_kg"
         ),
         CheckConstraint("distress_baseline IS NULL OR distress_baseline BETWEEN 0 AND 10", name="suds_baseline"),
         CheckConstraint(
@@ -103,6 +119,9 @@ class SessionNote(Base):
     distress_at_discharge: Mapped[int | None]
     escort_name: Mapped[str | None] = mapped_column(String(120))
     discharged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: The clinician's written decision to give the dose although the pre-dose blood pressure was above the
+    #: protocol's threshold (``Protocol.pre_dose_blood_pressure``: esketamine's label asks to weigh the risk).
+    pre_dose_decision: Mapped[str | None] = mapped_column(Text)
 
     # Signature: set together in one UPDATE; afterwards the row is immutable (database trigger).
     signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -6,7 +6,7 @@ import enum
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tracker.models.base import Base, UTCDateTime, enum_type, utcnow
@@ -56,6 +56,16 @@ class Indication(enum.StrEnum):
         }[self]
 
 
+class SexAtBirth(enum.StrEnum):
+    FEMALE = "female"
+    MALE = "male"
+    INTERSEX = "intersex"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
 class Patient(Base):
     __tablename__ = "patient"
     __table_args__ = (
@@ -78,6 +88,10 @@ class Patient(Base):
     support_contact_name: Mapped[str | None] = mapped_column(String(120))
     support_contact_relationship: Mapped[str | None] = mapped_column(String(60))
     support_contact_phone: Mapped[str | None] = mapped_column(String(40))
+    #: Recorded once, so whether a pregnancy test applies follows the record, not a clinician's answer each time.
+    sex_at_birth: Mapped[SexAtBirth | None] = mapped_column(enum_type(SexAtBirth, "sex_at_birth"))
+    #: Whether the patient can become pregnant (None: not recorded, which counts as possible).
+    can_become_pregnant: Mapped[bool | None] = mapped_column(Boolean)
     indication: Mapped[Indication] = mapped_column(enum_type(Indication, "indication"))
     #: Code of the protocol template (``tracker.protocols``) the patient is treated under.
     protocol_code: Mapped[str] = mapped_column(String(40))
@@ -109,6 +123,11 @@ class Patient(Base):
     @property
     def full_name(self) -> str:
         return f"{self.given_name} {self.family_name}"
+
+    @property
+    def pregnancy_possible(self) -> bool:
+        """A pregnancy test applies unless the record says male at birth or unable to become pregnant."""
+        return not (self.sex_at_birth is SexAtBirth.MALE or self.can_become_pregnant is False)
 
     @property
     def lead_therapist(self) -> User | None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import Blueprint
 
 from tracker.instruments import Instrument, get_instrument
-from tracker.outcomes import gate  # noqa: F401  (registers the baseline guard with the workflow)
 
 bp = Blueprint("outcomes", __name__)
 

@@ -15,7 +15,9 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, Regexp
 
-from tracker.models import Indication, Phase
+import enum
+
+from tracker.models import Indication, Phase, SexAtBirth
 from tracker.validators import DateRange, empty_to_none, no_control_characters, strip
 
 PHONE = Regexp(r"^\+?[0-9 ()\-.]{6,40}$", message="Use digits, spaces, brackets, dashes, and an optional leading +.")
@@ -25,6 +27,17 @@ def _text(label: str, max_length: int, required: bool = False, **kwargs: object)
     validators = [DataRequired(message=f"Enter the {label.lower()}.")] if required else [Optional()]
     validators += [Length(max=max_length, message=f"Use at most {max_length} characters."), no_control_characters]
     return StringField(label, validators=validators, filters=[strip] if required else [empty_to_none], **kwargs)
+
+
+def _choice_value(value: object) -> str:
+    """A select's value from what the record holds: None as "", an enum by its value, a yes/no by its word."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, enum.Enum):
+        return str(value.value)
+    return str(value)
 
 
 class PatientForm(FlaskForm):
@@ -56,6 +69,23 @@ class PatientForm(FlaskForm):
     support_contact_name = _text("Support contact", 120, description="Reachable in an emergency; escorts home.")
     support_contact_relationship = _text("Relationship", 60)
     support_contact_phone = _text("Support contact phone", 40)
+    sex_at_birth = SelectField(
+        "Sex at birth",
+        choices=[SelectChoice("", "Not recorded")] + [SelectChoice(s.value, s.label) for s in SexAtBirth],
+        coerce=_choice_value,
+        validators=[Optional()],
+    )
+    can_become_pregnant = SelectField(
+        "Can become pregnant",
+        choices=[
+            SelectChoice("", "Not recorded (pregnancy tests then apply)"),
+            SelectChoice("yes", "Yes"),
+            SelectChoice("no", "No"),
+        ],
+        coerce=_choice_value,
+        validators=[Optional()],
+        description="Decides whether a protocol's pregnancy tests apply; a change is kept in the audit trail.",
+    )
     indication = SelectField(
         "Indication",
         choices=[SelectChoice(i.value, i.label) for i in Indication],

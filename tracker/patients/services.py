@@ -13,7 +13,7 @@ from sqlalchemy.orm import selectinload
 
 from tracker import audit, workflow
 from tracker.extensions import db
-from tracker.models import CareRole, CareTeamMember, Indication, Patient, Phase, PhaseTransition, User
+from tracker.models import CareRole, CareTeamMember, Indication, Patient, Phase, PhaseTransition, SexAtBirth, User
 from tracker.models.outcome import with_open_alerts
 from tracker.permissions import assignable_therapists, get_patient_for_user_or_404, patient_scope
 from tracker.protocols import Protocol
@@ -51,6 +51,8 @@ class PatientDetails:
     support_contact_name: str | None = None
     support_contact_relationship: str | None = None
     support_contact_phone: str | None = None
+    sex_at_birth: SexAtBirth | None = None
+    can_become_pregnant: bool | None = None
 
 
 DETAIL_FIELDS = [f.name for f in fields(PatientDetails)]
@@ -107,6 +109,21 @@ def _apply_team(patient: Patient, team: CareTeam) -> tuple[dict[str, str], dict[
     return before, {str(uid): role.value for uid, role in wanted.items()}
 
 
+def _check_protocol_change(patient: Patient) -> None:
+    """A protocol changes only in preparation, or on hold (the patient then resumes in preparation): a patient in
+    dosing or integration would otherwise continue under a protocol whose screening never happened.
+
+    :raise PatientError: on ``protocol_code``.
+    """
+    if patient.phase not in (Phase.PREPARATION, Phase.ON_HOLD):
+        raise PatientError(
+            "protocol_code",
+            f"The protocol can be changed only in preparation or on hold (the patient is in "
+            f"{patient.phase.label.lower()}): put the patient on hold first; they resume in preparation, with a "
+            "new screening for the new protocol.",
+        )
+
+
 def _flush_or_duplicate() -> None:
     try:
         with db.session.begin_nested():
@@ -135,7 +152,7 @@ def create_patient(actor: User, details: PatientDetails, team: CareTeam, protoco
     _, team_after = _apply_team(patient, team)
     db.session.add(patient)
     workflow.enrol(db.session, patient, actor)
-    start_checklist(db.session, patient, actor)
+    start_checklist(db.session, patient, actor, protocols)
     _flush_or_duplicate()
     audit.record(
         actor,
@@ -168,11 +185,16 @@ def update_patient(
     _check_team(actor, team)
     if _record_number_taken(actor, details.record_number, exclude_id=patient.id):
         raise PatientError("record_number", "Another patient of this clinic already has this record number.")
+    changes_protocol = details.protocol_code != patient.protocol_code
+    if changes_protocol:
+        _check_protocol_change(patient)
     before = {name: getattr(patient, name) for name in DETAIL_FIELDS}
     for name, value in vars(details).items():
         setattr(patient, name, value)
-    if patient.protocol_code != before["protocol_code"]:
-        start_checklist(db.session, patient, actor)  # a new protocol needs a new screening
+    if changes_protocol:
+        if patient.phase is Phase.ON_HOLD:
+            patient.held_from_phase = Phase.PREPARATION  # the new protocol starts with its own screening
+        start_checklist(db.session, patient, actor, protocols)  # a new protocol needs a new screening
     changes = audit.diff(before, vars(details))
     team_before, team_after = _apply_team(patient, team)
     if team_before != team_after:

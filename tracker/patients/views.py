@@ -10,7 +10,7 @@ from wtforms import SelectChoice
 
 from tracker import audit
 from tracker.extensions import db
-from tracker.models import Patient, Phase
+from tracker.models import Patient, Phase, SexAtBirth
 from tracker.models.base import utcnow
 from tracker.outcomes.queries import measures_state, patients_with_open_alerts
 from tracker.patients import bp
@@ -91,7 +91,10 @@ def search() -> ResponseReturnValue:
 
 
 def _details(form: PatientForm) -> PatientDetails:
-    return PatientDetails(**{name: getattr(form, name).data for name in DETAIL_FIELDS})
+    values = {name: getattr(form, name).data for name in DETAIL_FIELDS}
+    values["sex_at_birth"] = SexAtBirth(values["sex_at_birth"]) if values["sex_at_birth"] else None
+    values["can_become_pregnant"] = {"yes": True, "no": False}.get(values["can_become_pregnant"] or "")
+    return PatientDetails(**values)
 
 
 def _team(form: PatientForm) -> CareTeam:
@@ -247,7 +250,7 @@ def log_session_held(patient_id: int) -> ResponseReturnValue:
             protocol = loaded_protocols().get(patient.protocol_code)
             held = log_session(actor(), patient, form.to_input(), utcnow(), protocol)
         except SessionError as error:
-            getattr(form, error.field, form.kind).errors.append(str(error))
+            getattr(form, error.field, form.kind).errors.extend(error.reasons)
         else:
             db.session.commit()
             flash(f"{held.kind.label} session logged.", "success")

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from tracker.instruments import instruments
-from tracker.models import Indication
+from tracker.medicines import DRUG_CLASSES
+from tracker.models import DoseUnit, Indication, Route
 
 T = TypeVar("T")
 
@@ -41,8 +42,12 @@ class ScreeningItem:
     acceptable: tuple[str, ...] = ()
     #: For requirements: a choice list for the value; empty means free text.
     choices: tuple[str, ...] = ()
-    #: For requirements that do not apply to everyone (a pregnancy test).
+    #: For requirements that do not apply to everyone: "not applicable" may be answered (with a reason and a
+    #: supervisor's review once the checklist is signed off).
     allow_not_applicable: bool = False
+    #: The item applies only when this fact of the patient's record holds (``APPLICABILITY``); it is then
+    #: required, and "not applicable" is never accepted for it: the record decides, not the answer.
+    applies_if: str | None = None
     note: str | None = None
 
 
@@ -72,6 +77,15 @@ class InteractionRule:
     source: str
     #: The medication must be stopped (its taper finished) before any dosing session.
     taper_before_dosing: bool = False
+    #: Whole days without the medication between its last day taken and a dosing day (None: none beyond the
+    #: stop itself). Implies the medication must be stopped.
+    washout_days: int | None = None
+    #: Set when the washout is a clinic setting rather than a sourced fact.
+    setting_note: str | None = None
+
+    @property
+    def must_stop(self) -> bool:
+        return self.taper_before_dosing or self.washout_days is not None
 
 
 @dataclass(frozen=True)
@@ -97,6 +111,58 @@ class VitalLimit:
 
 
 @dataclass(frozen=True)
+class SupplementalDose:
+    """An optional second dose in the same session, as the protocol defines it (MDMA: half the initial dose,
+    1.5 to 2 hours after it)."""
+
+    fraction_of_initial: float
+    earliest_minutes: int
+    latest_minutes: int
+    source: str
+
+
+@dataclass(frozen=True)
+class DoseRule:
+    """What may be given in a dosing session: the protocol's substance (``Protocol.substance``) by one of its
+    routes, in its unit, within its bounds."""
+
+    unit: DoseUnit
+    routes: tuple[Route, ...]
+    minimum: float
+    maximum: float
+    source: str
+    #: When set, only these doses (in ``unit``) may be given.
+    allowed: tuple[float, ...] = ()
+    #: When set, the first dosing session's dose must be one of these.
+    first_session: tuple[float, ...] = ()
+    #: Everything given in one session, supplemental dose included, in mg.
+    max_total_mg: float | None = None
+    supplemental: SupplementalDose | None = None
+    setting_note: str | None = None
+
+
+@dataclass(frozen=True)
+class PreDoseBloodPressure:
+    """A blood pressure reading is required before the dose; above these values the clinician records a written
+    decision to proceed (esketamine's label: weigh the risk of a short rise in blood pressure)."""
+
+    systolic: float
+    diastolic: float
+    source: str
+
+
+@dataclass(frozen=True)
+class RequiredReading:
+    """A reading of ``signs`` required about ``after_dose_minutes`` after the dose (within the tolerance)."""
+
+    after_dose_minutes: int
+    tolerance_minutes: int
+    signs: tuple[str, ...]
+    source: str
+    setting_note: str | None = None
+
+
+@dataclass(frozen=True)
 class MeasureDue:
     instrument: str
     timepoints: tuple[str, ...]
@@ -106,21 +172,8 @@ class MeasureDue:
 
 VITAL_SIGNS = ("systolic", "diastolic", "heart_rate", "temperature", "spo2")
 TIMEPOINTS = ("baseline", "after_each_dosing", "end_of_treatment", "follow_up")
-DRUG_CLASSES = (
-    "ssri",
-    "snri",
-    "maoi",
-    "tricyclic",
-    "lithium",
-    "antipsychotic",
-    "mood_stabiliser",
-    "benzodiazepine",
-    "sedative_hypnotic",
-    "psychostimulant",
-    "opioid",
-    "other_psychiatric",
-    "other",
-)
+#: Facts of the patient's record a screening item may depend on (``ScreeningItem.applies_if``).
+APPLICABILITY = ("pregnancy_possible",)
 
 
 @dataclass(frozen=True)
@@ -136,8 +189,14 @@ class Protocol:
     pre_dosing: tuple[PreDosingCheck, ...] = ()
     interactions: tuple[InteractionRule, ...] = ()
     vital_limits: tuple[VitalLimit, ...] = ()
+    #: The vital signs monitored during a dosing session: each has a low and a high limit, and discharge needs a
+    #: reading of each after the dose.
+    monitored_signs: tuple[str, ...] = ()
     vitals_schedule: str | None = None
     minimum_observation_minutes: int | None = None
+    dose: DoseRule | None = None
+    pre_dose_blood_pressure: PreDoseBloodPressure | None = None
+    required_readings: tuple[RequiredReading, ...] = ()
     measures: tuple[MeasureDue, ...] = ()
     integration_plan_sections: tuple[str, ...] = ()
     path: str = field(default="", compare=False)
@@ -148,6 +207,9 @@ class Protocol:
 
     def item(self, item_id: str) -> ScreeningItem:
         return next(i for i in self.screening if i.id == item_id)
+
+    def limit(self, sign: str) -> VitalLimit | None:
+        return next((limit for limit in self.vital_limits if limit.sign == sign), None)
 
 
 class _Reader:
@@ -192,6 +254,15 @@ class _Reader:
             raise self.fail(name, f"must be one of {', '.join(allowed)}, got {value!r}")
         return value
 
+    def choice_in(self, value: str, options: type[enum.Enum]) -> str:
+        """``value`` (an element of a list field) when it is one of ``options``."""
+        allowed = tuple(m.value for m in options)
+        if value not in allowed:
+            raise ProtocolError(
+                f"{self.file.name}: field '{self.prefix}' holds {value!r}; use {', '.join(allowed)}"
+            )
+        return value
+
     def reject_unknown(self) -> None:
         """Refuse fields the schema does not read: a misspelt optional field (``within_day``,
         ``taper_before_dosng``) would otherwise be dropped silently, and with it a safety check."""
@@ -219,9 +290,13 @@ def _screening(reader: _Reader) -> ScreeningItem:
         acceptable=reader.strings("acceptable", ()),
         choices=reader.strings("choices", ()),
         allow_not_applicable=reader.get("allow_not_applicable", bool, False),
+        applies_if=reader.choice("applies_if", APPLICABILITY) if "applies_if" in reader.data else None,
         note=reader.get("note", str, None),
     )
+    reader.known.add("applies_if")
     reader.reject_unknown()
+    if item.applies_if and item.allow_not_applicable:
+        raise reader.fail("allow_not_applicable", "cannot be set with applies_if: the patient's record decides")
     return item
 
 
@@ -258,9 +333,11 @@ def parse_protocol(data: dict[str, Any], path: Path) -> Protocol:
     _check_unique(top, "screening", [i.id for i in screening])
     by_id = {item.id: item for item in screening}
     for index, item in enumerate(screening):
-        if item.kind is not ItemKind.REQUIREMENT and (item.acceptable or item.choices or item.allow_not_applicable):
+        if item.kind is not ItemKind.REQUIREMENT and (
+            item.acceptable or item.choices or item.allow_not_applicable or item.applies_if
+        ):
             raise top.fail(
-                f"screening[{index}]", "only requirement items take acceptable, choices or allow_not_applicable"
+                f"screening[{index}]", "only requirement items take acceptable, choices, allow_not_applicable or applies_if"
             )
         if item.choices and not set(item.acceptable) <= set(item.choices):
             raise top.fail(f"screening[{index}].acceptable", "must be among its choices")
@@ -291,6 +368,8 @@ def parse_protocol(data: dict[str, Any], path: Path) -> Protocol:
             note=reader.get("note", str),
             source=reader.get("source", str),
             taper_before_dosing=reader.get("taper_before_dosing", bool, False),
+            washout_days=reader.positive("washout_days", None),
+            setting_note=reader.get("setting_note", str, None),
         )
         reader.reject_unknown()
         unknown = set(rule.drug_classes) - set(DRUG_CLASSES)
@@ -321,6 +400,17 @@ def parse_protocol(data: dict[str, Any], path: Path) -> Protocol:
         if limit.low is not None and limit.high is not None and limit.low >= limit.high:
             raise reader.fail("low", "must be below high")
         vital_limits.append(limit)
+    _check_unique_signs(top, vital_limits)
+    monitored = top.strings("monitored_signs", ())
+    for sign in monitored:
+        if sign not in VITAL_SIGNS:
+            raise top.fail("monitored_signs", f"has unknown sign {sign!r}; use {', '.join(VITAL_SIGNS)}")
+        limit = next((item for item in vital_limits if item.sign == sign), None)
+        if limit is None or limit.low is None or limit.high is None:
+            raise top.fail("monitored_signs", f"{sign!r} is monitored, so vital_limits needs its low and high")
+    dose = _dose(top)
+    pre_dose = _pre_dose_blood_pressure(top)
+    required_readings = tuple(_required_reading(reader) for reader in top.tables("required_readings"))
     measures = []
     for reader in top.tables("measures"):
         timepoints = reader.strings("timepoints")
@@ -349,11 +439,107 @@ def parse_protocol(data: dict[str, Any], path: Path) -> Protocol:
         pre_dosing=tuple(pre_dosing),
         interactions=tuple(interactions),
         vital_limits=tuple(vital_limits),
+        monitored_signs=monitored,
         vitals_schedule=top.get("vitals_schedule", str, None),
         minimum_observation_minutes=top.positive("minimum_observation_minutes", None),
+        dose=dose,
+        pre_dose_blood_pressure=pre_dose,
+        required_readings=required_readings,
         measures=tuple(measures),
         integration_plan_sections=top.strings("integration_plan_sections", ()),
         path=str(path),
     )
     top.reject_unknown()
     return protocol
+
+
+def _check_unique_signs(top: _Reader, limits: list[VitalLimit]) -> None:
+    seen: set[str] = set()
+    for index, limit in enumerate(limits):
+        if limit.sign in seen:
+            raise top.fail(f"vital_limits[{index}].sign", f"repeats {limit.sign!r}: one limit per sign")
+        seen.add(limit.sign)
+
+
+def _number(reader: _Reader, name: str, default: Any = ...) -> Any:
+    value: float | None = reader.get(name, float, default)
+    if value is not None and value <= 0:
+        raise reader.fail(name, "must be above 0")
+    return value
+
+
+def _numbers(reader: _Reader, name: str) -> tuple[float, ...]:
+    values = reader.get(name, list, [])
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in values):
+        raise reader.fail(name, "must be a list of numbers above 0")
+    return tuple(float(v) for v in values)
+
+
+def _dose(top: _Reader) -> DoseRule | None:
+    """The ``[dose]`` table: unit, routes, bounds, optional discrete doses, total cap and supplemental dose."""
+    if "dose" not in top.data:
+        top.known.add("dose")
+        return None
+    reader = _Reader(top.get("dose", dict), top.file, "dose")
+    routes = tuple(Route(reader.choice_in(name, Route)) for name in reader.strings("routes"))
+    if not routes:
+        raise reader.fail("routes", "must name at least one route")
+    supplemental = None
+    if "supplemental" in reader.data:
+        extra = _Reader(reader.get("supplemental", dict), top.file, "dose.supplemental")
+        supplemental = SupplementalDose(
+            fraction_of_initial=_number(extra, "fraction_of_initial"),
+            earliest_minutes=extra.positive("earliest_minutes"),
+            latest_minutes=extra.positive("latest_minutes"),
+            source=extra.get("source", str),
+        )
+        extra.reject_unknown()
+        if supplemental.earliest_minutes > supplemental.latest_minutes:
+            raise extra.fail("earliest_minutes", "must not be after latest_minutes")
+    reader.known.add("supplemental")
+    rule = DoseRule(
+        unit=DoseUnit(reader.choice("unit", DoseUnit)),
+        routes=routes,
+        minimum=_number(reader, "min"),
+        maximum=_number(reader, "max"),
+        source=reader.get("source", str),
+        allowed=_numbers(reader, "allowed"),
+        first_session=_numbers(reader, "first_session"),
+        max_total_mg=_number(reader, "max_total_mg", None),
+        supplemental=supplemental,
+        setting_note=reader.get("setting_note", str, None),
+    )
+    reader.reject_unknown()
+    if rule.minimum > rule.maximum:
+        raise reader.fail("min", "must not be above max")
+    for name, values in (("allowed", rule.allowed), ("first_session", rule.first_session)):
+        if any(not rule.minimum <= value <= rule.maximum for value in values):
+            raise reader.fail(name, "must lie between min and max")
+    return rule
+
+
+def _pre_dose_blood_pressure(top: _Reader) -> PreDoseBloodPressure | None:
+    if "pre_dose_blood_pressure" not in top.data:
+        top.known.add("pre_dose_blood_pressure")
+        return None
+    reader = _Reader(top.get("pre_dose_blood_pressure", dict), top.file, "pre_dose_blood_pressure")
+    check = PreDoseBloodPressure(
+        systolic=_number(reader, "systolic"), diastolic=_number(reader, "diastolic"), source=reader.get("source", str)
+    )
+    reader.reject_unknown()
+    return check
+
+
+def _required_reading(reader: _Reader) -> RequiredReading:
+    signs = reader.strings("signs")
+    if not signs or set(signs) - set(VITAL_SIGNS):
+        raise reader.fail("signs", f"must be some of {', '.join(VITAL_SIGNS)}")
+    required = RequiredReading(
+        after_dose_minutes=reader.positive("after_dose_minutes"),
+        tolerance_minutes=reader.positive("tolerance_minutes"),
+        signs=signs,
+        source=reader.get("source", str),
+        setting_note=reader.get("setting_note", str, None),
+    )
+    reader.reject_unknown()
+    return required

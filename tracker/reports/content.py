@@ -38,7 +38,7 @@ from tracker.plans.services import current_version
 from tracker.protocols import Protocol, loaded_protocols
 from tracker.reports.fetcher import PRINT_CSS
 from tracker.screening.queries import screening_state
-from tracker.sessions import discharge
+from tracker import discharge
 from tracker.sessions.content import BODY_LABEL, RISK_CHECK, TEXT_FIELDS
 from tracker.sessions.pages import label_of
 from tracker.sessions.queries import follow_ups, load_note, with_ordinal
@@ -272,7 +272,7 @@ def record_document(session: AnySession, patient: Patient, therapy_session: Ther
         risk_labels=RISK_CHECK,
         body_label=BODY_LABEL[therapy_session.kind],
         criteria=(
-            discharge.criteria(note, note.vitals, protocol.minimum_observation_minutes if protocol else None)
+            discharge.criteria(note, note.vitals, protocol)
             if dosing else []
         ),
         follow_ups=follow_ups(session, therapy_session) if dosing else [],

@@ -1,8 +1,7 @@
-"""Preparation-phase screening: checklists, medication review, supervisors' reviews, and the dosing gate."""
+"""Preparation-phase screening: checklists, medication review and supervisors' reviews (the dosing gate reads them:
+``tracker.gate``)."""
 
 from flask import Blueprint
-
-from tracker.screening import gate  # noqa: F401  (registers the dosing gate's guards with the workflow)
 
 bp = Blueprint("screening", __name__)
 

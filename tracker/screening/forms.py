@@ -23,40 +23,23 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional, St
 
 from tracker.models import AnswerValue, ReviewDecision
 from tracker.protocols import ItemKind, ScreeningItem
-from tracker.protocols.schema import DRUG_CLASSES
+from tracker.medicines import DRUG_CLASSES
 from tracker.screening.services import AnswerInput, MedicationInput
 from tracker.validators import DateRange, empty_to_none, no_control_characters, strip
 
 EARLIEST = date(1900, 1, 1)
 CHOOSE = SelectChoice("", "Choose…")
 
-#: Readable names for ``DRUG_CLASSES`` (the protocol files use the codes).
-DRUG_CLASS_LABELS = {
-    "ssri": "SSRI (selective serotonin reuptake inhibitor)",
-    "snri": "SNRI (serotonin-noradrenaline reuptake inhibitor)",
-    "maoi": "MAOI (monoamine oxidase inhibitor)",
-    "tricyclic": "Tricyclic antidepressant",
-    "lithium": "Lithium",
-    "antipsychotic": "Antipsychotic",
-    "mood_stabiliser": "Mood stabiliser (other than lithium)",
-    "benzodiazepine": "Benzodiazepine",
-    "sedative_hypnotic": "Sedative or hypnotic (non-benzodiazepine)",
-    "psychostimulant": "Psychostimulant",
-    "opioid": "Opioid",
-    "other_psychiatric": "Other psychiatric medication",
-    "other": "Other",
-}
-
-
 def drug_class_label(code: str) -> str:
-    return DRUG_CLASS_LABELS.get(code, code.replace("_", " ").capitalize())
+    return DRUG_CLASSES.get(code, code.replace("_", " ").capitalize())
 
 
-def _note() -> TextAreaField:
+def _note(description: str = "") -> TextAreaField:
     return TextAreaField(
         "Note",
         validators=[Optional(), Length(max=2000, message="Use at most 2000 characters."), no_control_characters],
         filters=[empty_to_none],
+        description=description,
         render_kw={"rows": 2},
     )
 
@@ -86,7 +69,9 @@ class YesNoForm(FlaskForm):
         choices=[CHOOSE, SelectChoice("yes", "Yes"), SelectChoice("no", "No")],
         validators=[InputRequired(message="Choose yes or no.")],
     )
-    note = _note()
+    note = _note(
+        "Changing a yes to no needs the reason here; a supervisor then reviews it before it counts."
+    )
 
     def to_input(self) -> AnswerInput:
         return AnswerInput(AnswerValue(self.answer.data), note=self.note.data)
@@ -112,7 +97,7 @@ class RequirementForm(FlaskForm):
             DateRange(EARLIEST, "The date cannot be in the future (or before 1900)."),
         ],
     )
-    note = _note()
+    note = _note("Marking it not applicable after the sign-off needs the reason here, and a supervisor's review.")
 
     def to_input(self) -> AnswerInput:
         answer = AnswerValue(self.answer.data)
@@ -207,9 +192,11 @@ class MedicationForm(FlaskForm):
     )
     drug_class = SelectField(
         "Drug class",
-        choices=[CHOOSE] + [SelectChoice(code, drug_class_label(code)) for code in DRUG_CLASSES],
-        validators=[InputRequired(message="Choose the drug class.")],
-        description="The protocol's interaction rules match on the class (and on some names).",
+        choices=[SelectChoice("", "Identify from the name")]
+        + [SelectChoice(code, drug_class_label(code)) for code in DRUG_CLASSES],
+        validators=[Optional()],
+        description="The protocol's interaction rules match on the class. A drug the tracker knows by name "
+        "(WHO ATC classification) gets its class from the name; choose one for any other.",
     )
     dose = _optional_text("Dose", 80, description="e.g. 50 mg once daily.")
     started_on = DateField(

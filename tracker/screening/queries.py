@@ -38,6 +38,7 @@ from tracker.screening.services import (
     may_review,
     medication_facts,
     medications_of,
+    record_of,
 )
 
 #: The groups of the checklist page, in the order a screening is usually worked through.
@@ -64,6 +65,8 @@ class ScreeningState:
     history: dict[str, list[ScreeningAnswer]] = field(default_factory=dict)
     #: Item id -> every review decision, newest first.
     decisions: dict[str, list[ScreeningReview]] = field(default_factory=dict)
+    #: The facts of the patient's record items may depend on.
+    record: dict[str, bool] = field(default_factory=dict)
 
     @property
     def signed_off(self) -> bool:
@@ -88,14 +91,23 @@ class ScreeningState:
         """Requirements a pre-dosing check asks to be recorded again before each dosing session."""
         return frozenset(check.requirement for check in self.protocol.pre_dosing)
 
+    def applies(self, item: ScreeningItem) -> bool:
+        """Whether the item applies to this patient (a pregnancy test only when a pregnancy is possible)."""
+        return eligibility.applies(item, self.record)
+
     def may_answer(self, item: ScreeningItem) -> bool:
         return self.checklist is not None and (not self.signed_off or item.id in self.revisable_after_sign_off)
 
 
 def build_state(
-    protocol: Protocol, checklist: ScreeningChecklist | None, medications: Sequence[Medication], today: date
+    protocol: Protocol,
+    checklist: ScreeningChecklist | None,
+    medications: Sequence[Medication],
+    today: date,
+    record: dict[str, bool] | None = None,
 ) -> ScreeningState:
-    """The state from rows already loaded (no queries)."""
+    """The state from rows already loaded (no queries); ``record``: the facts of the patient's record the items
+    may depend on (``screening.services.record_of``)."""
     by_id = {m.id: m for m in medications}
     raised_ids = eligibility.raised_by_medications(protocol, medication_facts(medications, today))
     history: dict[str, list[ScreeningAnswer]] = {}
@@ -109,7 +121,8 @@ def build_state(
         protocol=protocol,
         checklist=checklist,
         medications=list(medications),
-        assessment=assess(checklist, protocol, medications, today),
+        assessment=assess(checklist, protocol, medications, today, record),
+        record=record or {},
         raised={item_id: [by_id[i] for i in ids] for item_id, ids in raised_ids.items()},
         answers=latest_answers(checklist) if checklist else {},
         reviews=latest_reviews(checklist) if checklist else {},
@@ -121,7 +134,8 @@ def build_state(
 def screening_state(session: AnySession, patient: Patient, protocol: Protocol, today: date) -> ScreeningState:
     """The patient's current screening, in four queries whatever the length of its history."""
     checklist = current_checklist(session, patient)
-    return build_state(protocol, checklist, medications_of(session, [patient.id])[patient.id], today)
+    medications = medications_of(session, [patient.id])[patient.id]
+    return build_state(protocol, checklist, medications, today, record_of(patient))
 
 
 def interactions_of(
@@ -207,7 +221,7 @@ def pending_reviews(
         checklist = checklists.get(patient.id)
         if protocol is None or checklist is None:
             continue
-        state = build_state(protocol, checklist, medications[patient.id], today)
+        state = build_state(protocol, checklist, medications[patient.id], today, record_of(patient))
         for item_id in state.assessment.pending_reviews:
             answer = state.answers.get(item_id)
             flagged_by = answer if answer is not None and answer.answer is AnswerValue.YES else None

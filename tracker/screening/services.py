@@ -6,13 +6,13 @@ Each takes the acting user, writes the audit row and leaves the commit to the ca
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
-from tracker import audit, eligibility
+from tracker import audit, eligibility, medicines
 from tracker.database import AnySession
 from tracker.extensions import db
 from tracker.models import (
@@ -38,11 +38,62 @@ class ScreeningError(ValueError):
         self.field = field
 
 
-def start_checklist(session: AnySession, patient: Patient, actor: User) -> ScreeningChecklist:
-    """A new, empty checklist for the patient's protocol (at enrolment, or after a change of protocol)."""
-    checklist = ScreeningChecklist(patient=patient, protocol_code=patient.protocol_code, created_by_id=actor.id)
+def start_checklist(
+    session: AnySession, patient: Patient, actor: User, protocols: dict[str, Protocol] | None = None
+) -> ScreeningChecklist:
+    """A new checklist for the patient's protocol (at enrolment, or after a change of protocol).
+
+    An exclusion or review item answered "yes" on an earlier checklist of the same protocol, and never lifted by a
+    reviewed correction, is carried over as "yes": switching protocol away and back never yields a fresh checklist
+    that forgets it (lifting it needs a written reason and a supervisor's review, like any other correction).
+    """
+    checklist = ScreeningChecklist(
+        patient=patient, protocol_code=patient.protocol_code, created_by_id=actor.id, answers=[], reviews=[]
+    )
     session.add(checklist)
+    protocol = (protocols or {}).get(patient.protocol_code)
+    if protocol is None or patient.id is None:
+        return checklist
+    now = utcnow()
+    for item_id, since in standing_yes(session, patient, protocol).items():
+        checklist.answers.append(ScreeningAnswer(
+            item_id=item_id, answer=AnswerValue.YES, answered_by_id=actor.id, answered_at=now,
+            note=f"Carried over from the screening started on {since.isoformat()} under this protocol: an answer "
+            "of yes stays on the record.",
+        ))
     return checklist
+
+
+def standing_yes(session: AnySession, patient: Patient, protocol: Protocol) -> dict[str, date]:
+    """Exclusion and review items answered "yes" on the patient's earlier checklists of ``protocol`` and not lifted
+    by a correction a supervisor cleared: item id -> the day that checklist was started."""
+    earlier = list(session.scalars(
+        select(ScreeningChecklist)
+        .where(ScreeningChecklist.patient_id == patient.id, ScreeningChecklist.protocol_code == protocol.code)
+        .order_by(ScreeningChecklist.id)
+        .options(selectinload(ScreeningChecklist.answers), selectinload(ScreeningChecklist.reviews))
+    ))
+    standing: dict[str, date] = {}
+    for checklist in earlier:
+        answers = eligibility.answers_as_of(protocol, recorded(checklist), checklist.signed_off_at)
+        cleared = {r.basis for r in checklist.reviews if r.decision is ReviewDecision.CLEARED}
+        for item in protocol.screening:
+            answer = answers.get(item.id)
+            if item.kind is ItemKind.REQUIREMENT or answer is None:
+                continue
+            if answer.value == "yes" or (answer.lifts and eligibility.lifting(answer) not in cleared):
+                standing.setdefault(item.id, checklist.created_at.date())
+            else:
+                standing.pop(item.id, None)
+    return standing
+
+
+def recorded(checklist: ScreeningChecklist) -> list[eligibility.Recorded]:
+    """The checklist's answers as the eligibility rules read them (``answers`` must be loaded)."""
+    return [
+        eligibility.Recorded(a.id, a.item_id, a.answer.value, a.value, a.done_on, a.answered_at)
+        for a in checklist.answers
+    ]
 
 
 def current_checklist(session: AnySession, patient: Patient) -> ScreeningChecklist | None:
@@ -85,29 +136,37 @@ def latest_reviews(checklist: ScreeningChecklist) -> dict[str, ScreeningReview]:
 
 def medication_facts(medications: Sequence[Medication], today: date) -> list[eligibility.MedicationFact]:
     return [
-        eligibility.MedicationFact(m.id, m.name, m.drug_class, m.is_current(today), m.taper_end_on) for m in medications
+        eligibility.MedicationFact(m.id, m.name, m.drug_class, m.is_current(today), m.taper_end_on, m.stopped_on)
+        for m in medications
     ]
 
 
+def record_of(patient: Patient) -> dict[str, bool]:
+    """The facts of the patient's record screening items may depend on (``ScreeningItem.applies_if``)."""
+    return {"pregnancy_possible": patient.pregnancy_possible}
+
+
 def assess(
-    checklist: ScreeningChecklist | None, protocol: Protocol, medications: Sequence[Medication], today: date
+    checklist: ScreeningChecklist | None,
+    protocol: Protocol,
+    medications: Sequence[Medication],
+    today: date,
+    record: dict[str, bool] | None = None,
 ) -> eligibility.Eligibility:
-    """Eligibility from the stored checklist, reviews and medications."""
+    """Eligibility from the stored checklist, reviews and medications, as it stands now."""
     if checklist is None:
         return eligibility.Eligibility(
             eligibility.Status.INCOMPLETE,
             (eligibility.Reason("", eligibility.Status.INCOMPLETE, "No screening checklist has been started."),),
         )
-    answers = {
-        item_id: eligibility.Answer(a.id, a.answer.value, a.value, a.done_on)
-        for item_id, a in latest_answers(checklist).items()
-    }
+    answers = eligibility.answers_as_of(protocol, recorded(checklist), checklist.signed_off_at)
     reviews = {
         item_id: eligibility.Review(r.decision.value, r.rationale, r.basis)
         for item_id, r in latest_reviews(checklist).items()
     }
     return eligibility.evaluate(
-        protocol, answers, medication_facts(medications, today), reviews, signed_off=checklist.signed_off_at is not None
+        protocol, answers, medication_facts(medications, today), reviews,
+        signed_off=checklist.signed_off_at is not None, record=record,
     )
 
 
@@ -126,10 +185,20 @@ class AnswerInput:
     note: str | None = None
 
 
+#: The shortest written reason accepted for an answer that lifts an earlier one.
+REASON_MIN_LENGTH = 10
+
+
 def _check_answer(item: ScreeningItem, given: AnswerInput, today: date) -> None:
     if given.answer not in ALLOWED_ANSWERS[item.kind]:
         options = " or ".join(a.label.lower() for a in sorted(ALLOWED_ANSWERS[item.kind]))
         raise ScreeningError("answer", f"Answer {options}.")
+    if given.answer is AnswerValue.NOT_APPLICABLE and item.applies_if is not None:
+        raise ScreeningError(
+            "answer",
+            "Whether this applies follows the patient's record (sex at birth, whether they can become pregnant), "
+            "not an answer: record the result, or correct the patient's record.",
+        )
     if given.answer is AnswerValue.NOT_APPLICABLE and not item.allow_not_applicable:
         raise ScreeningError("answer", "This requirement applies to every patient.")
     if given.answer is AnswerValue.RECORDED:
@@ -144,14 +213,18 @@ def _check_answer(item: ScreeningItem, given: AnswerInput, today: date) -> None:
 
 
 def answer_item(
-    actor: User, checklist: ScreeningChecklist, protocol: Protocol, item_id: str, given: AnswerInput, today: date
+    actor: User, checklist: ScreeningChecklist, protocol: Protocol, item_id: str, given: AnswerInput, today: date,
+    now: datetime | None = None,
 ) -> ScreeningAnswer:
     """Record or revise the answer to one item; the earlier answer stays in the history.
 
     Sign-off locks the answers, except the requirements a pre-dosing check asks to be recorded again before each
     dosing session (a pregnancy test dated within 7 days): the dosing gate tells the clinician to record those here.
+    An answer that lifts an earlier one (a "yes" now "no"; "not applicable" after sign-off) needs a written reason
+    in ``given.note``, and counts only once a supervisor has reviewed it (``tracker.eligibility``).
 
-    :raise ScreeningError: the checklist is signed off, the item is unknown, or the answer does not fit the item.
+    :raise ScreeningError: the checklist is signed off, the item is unknown, the answer does not fit the item, or a
+        lifting answer comes without a reason.
     """
     item = next((i for i in protocol.screening if i.id == item_id), None)
     renewed_before_dosing = any(check.requirement == item_id for check in protocol.pre_dosing)
@@ -161,6 +234,12 @@ def answer_item(
         raise ScreeningError("answer", "This item is not part of the patient's protocol.")
     _check_answer(item, given, today)
     previous = latest_answers(checklist).get(item_id)
+    if _lifts(item, checklist, given) and len((given.note or "").strip()) < REASON_MIN_LENGTH:
+        raise ScreeningError(
+            "note",
+            "Write why (at least 10 characters): this answer lifts an earlier one, so a supervisor reviews it "
+            "before it counts.",
+        )
     row = ScreeningAnswer(
         checklist=checklist,
         item_id=item_id,
@@ -169,7 +248,7 @@ def answer_item(
         done_on=given.done_on if given.answer is AnswerValue.RECORDED else None,
         note=given.note,
         answered_by_id=actor.id,
-        answered_at=utcnow(),
+        answered_at=now or utcnow(),
     )
     db.session.add(row)
     before = {"answer": previous.answer, "value": previous.value, "done_on": previous.done_on} if previous else {}
@@ -186,18 +265,31 @@ def answer_item(
     return row
 
 
-def sign_off(actor: User, checklist: ScreeningChecklist, protocol: Protocol) -> None:
-    """Lock the answers. Every item must be answered first.
+def _lifts(item: ScreeningItem, checklist: ScreeningChecklist, given: AnswerInput) -> bool:
+    """Whether ``given`` would lift what an earlier answer held (``eligibility.answers_as_of``'s rule)."""
+    if item.kind is ItemKind.REQUIREMENT:
+        return given.answer is AnswerValue.NOT_APPLICABLE and checklist.signed_off_at is not None
+    return given.answer is AnswerValue.NO and any(
+        a.item_id == item.id and a.answer is AnswerValue.YES for a in checklist.answers
+    )
+
+
+def sign_off(actor: User, checklist: ScreeningChecklist, protocol: Protocol, now: datetime | None = None) -> None:
+    """Lock the answers. Every item that applies to the patient must be answered first.
 
     :raise ScreeningError: already signed off, or items left unanswered.
     """
     if checklist.signed_off_at is not None:
         raise ScreeningError("confirm", "The checklist is already signed off.")
     answered = latest_answers(checklist)
-    missing = [item.text for item in protocol.screening if item.id not in answered]
+    record = record_of(checklist.patient)
+    missing = [
+        item.text for item in protocol.screening
+        if item.id not in answered and eligibility.applies(item, record)
+    ]
     if missing:
         raise ScreeningError("confirm", f"Answer every item first ({len(missing)} left).")
-    checklist.signed_off_at = utcnow()
+    checklist.signed_off_at = now or utcnow()
     checklist.signed_off_by_id = actor.id
     audit.record(
         actor,
@@ -267,6 +359,30 @@ class MedicationInput:
     taper_end_on: date | None = None
 
 
+def resolve_class(given: MedicationInput) -> MedicationInput:
+    """The medication with its class settled: a drug the vocabulary knows takes its class from the name, and a
+    chosen class cannot contradict it; any other drug needs a chosen class.
+
+    :raise ScreeningError: on ``drug_class``.
+    """
+    known = medicines.identify(given.name)
+    if known is None:
+        if not given.drug_class:
+            raise ScreeningError(
+                "drug_class", f"“{given.name}” is not in the tracker's medication list: choose its drug class."
+            )
+        if given.drug_class not in medicines.DRUG_CLASSES:
+            raise ScreeningError("drug_class", "Choose a drug class from the list.")
+        return given
+    if given.drug_class and given.drug_class != known.drug_class:
+        raise ScreeningError(
+            "drug_class",
+            f"{known.name.capitalize()} is classed as {medicines.DRUG_CLASSES[known.drug_class]} (WHO ATC {known.atc}): "
+            "choose that class, or leave the class to be identified from the name.",
+        )
+    return replace(given, drug_class=known.drug_class)
+
+
 def _check_medication(given: MedicationInput) -> None:
     if given.started_on and given.stopped_on and given.stopped_on < given.started_on:
         raise ScreeningError("stopped_on", "The stop date is before the start date.")
@@ -275,6 +391,8 @@ def _check_medication(given: MedicationInput) -> None:
 
 
 def add_medication(actor: User, patient: Patient, given: MedicationInput) -> Medication:
+    """:raise ScreeningError: dates out of order, or a drug class missing or contradicting the name."""
+    given = resolve_class(given)
     _check_medication(given)
     medication = Medication(patient_id=patient.id, **vars(given))
     db.session.add(medication)
@@ -292,6 +410,8 @@ def add_medication(actor: User, patient: Patient, given: MedicationInput) -> Med
 
 
 def update_medication(actor: User, patient: Patient, medication: Medication, given: MedicationInput) -> None:
+    """:raise ScreeningError: as for ``add_medication``."""
+    given = resolve_class(given)
     _check_medication(given)
     before = {name: getattr(medication, name) for name in MEDICATION_FIELDS}
     for name, value in vars(given).items():

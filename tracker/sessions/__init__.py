@@ -1,11 +1,8 @@
 """Sessions and their notes: scheduling and recording sessions against the protocol's plan, structured notes per
 session kind, vital signs, adverse events, discharge, signing, addenda, co-signature, private process notes, and
-drafts kept on the server so no typing is lost. Importing the package registers the workflow guards that depend
-on signed notes (``tracker.sessions.guards``)."""
+drafts kept on the server so no typing is lost."""
 
 from flask import Blueprint
-
-from tracker.sessions import guards  # noqa: F401  (registers the dosing -> integration -> dosing guards)
 
 bp = Blueprint("sessions", __name__)
 

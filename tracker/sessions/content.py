@@ -67,7 +67,12 @@ DOSING_FIELDS = (
     "distress_at_discharge",
     "escort_name",
     "discharged_at",
+    "pre_dose_decision",
 )
+
+#: Dosing fields added after notes were first signed: hashed only when filled in, so an earlier note's signed
+#: content (which never held them) hashes as it did when it was signed.
+LATER_DOSING_FIELDS = frozenset({"pre_dose_decision"})
 
 BODY_LABEL = {
     SessionKind.PREPARATION: "Further notes",
@@ -130,7 +135,11 @@ def note_content(note: SessionNote, session: TherapySession) -> dict[str, Any]:
         "body": note.body,
     }
     if session.kind is SessionKind.DOSING:
-        content["dosing"] = {name: _value(getattr(note, name)) for name in (*DOSING_FIELDS, "dose_total_mg")}
+        content["dosing"] = {
+            name: _value(getattr(note, name))
+            for name in (*DOSING_FIELDS, "dose_total_mg")
+            if name not in LATER_DOSING_FIELDS or getattr(note, name) is not None
+        }
         ordered_vitals = sorted(note.vitals, key=lambda r: (r.taken_at, r.id))
         content["vitals"] = [_vital(r) for r in ordered_vitals]
         ordered_events = sorted(note.adverse_events, key=lambda e: (e.onset_at, e.id))

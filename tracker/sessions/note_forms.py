@@ -35,7 +35,7 @@ TEXT_LIMIT = 20_000
 BODY_LIMIT = 50_000
 TIME = "%Y-%m-%dT%H:%M"
 #: Upper bounds that catch a slipped decimal point, not clinical maxima.
-MAX_DOSE = {DoseUnit.MG: 2000, DoseUnit.MG_PER_KG: 20}
+MAX_DOSE = {DoseUnit.MG: 2000, DoseUnit.MG_PER_KG: 20, DoseUnit.MG_PER_70KG: 2000}
 
 
 def finite(form: Form, field: Field) -> None:
@@ -153,7 +153,7 @@ class DosingNoteForm(NoteForm):
     )
     dose_amount = _amount("Dose", 2000, "In the unit chosen below.")
     dose_unit = SelectField("Unit", choices=_choices(DoseUnit), validators=[Optional()])
-    weight_kg = _amount("Weight today (kg)", 350, "Measured on the day; needed for mg/kg dosing.")
+    weight_kg = _amount("Weight today (kg)", 350, "Measured on the day; needed for mg/kg and mg/70 kg dosing.")
     route = SelectField("Route", choices=_choices(Route), validators=[Optional()])
     lot_number = StringField(
         "Lot number",
@@ -184,6 +184,11 @@ class DosingNoteForm(NoteForm):
         description="Who takes the patient home.",
     )
     discharged_at = _time("Discharged at (UTC)")
+    pre_dose_decision = _area(
+        "Decision to dose despite the blood pressure", 4000,
+        "Where the protocol asks for it: why the dose was given although the blood pressure before it was above "
+        "the protocol's threshold.",
+    )
     body = _area(BODY_LABEL[SessionKind.DOSING], BODY_LIMIT)
 
     def validate_dose_amount(self, field: DecimalField) -> None:
@@ -201,6 +206,7 @@ class DosingNoteForm(NoteForm):
             values[name] = _utc(values[name])
         values["dose_unit"] = DoseUnit(values["dose_unit"]) if values["dose_unit"] else None
         values["route"] = Route(values["route"]) if values["route"] else None
+        values["pre_dose_decision"] = values["pre_dose_decision"] or None
         given.dosing = values
         return given
 

@@ -67,11 +67,12 @@ def save_note_draft(patient_id: int, session_id: int) -> ResponseReturnValue:
     if not form.validate_on_submit():
         return render_session(patient, session, Forms(note=form), 422)
     try:
-        note, changed = save_note(actor(), patient, session, note, form.to_input(), form.seen_version(), utcnow())
+        note, changed = save_note(actor(), patient, session, note, form.to_input(), form.seen_version(), utcnow(),
+                                  protocol_of(patient))
         drafts.discard(actor(), patient, f"note-{session.id}")
         db.session.commit()
     except NoteError as error:
-        getattr(form, error.field).errors.append(str(error))
+        getattr(form, error.field).errors.extend(error.reasons)
         return render_session(*_reload(patient_id, session_id), Forms(note=form), 422)
     except NoteSigned:
         return _signed(patient, session)

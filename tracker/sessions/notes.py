@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from tracker import audit, vitals
+from tracker import audit, gate, vitals
 from tracker.extensions import db
 from tracker.models import (
     AdverseEvent,
@@ -31,15 +31,20 @@ from tracker.protocols import Protocol
 from tracker.sessions.content import DOSING_FIELDS, field_names
 
 #: Typed dosing values go into the audit diff; free text only by field name.
-TEXT_DOSING_FIELDS = frozenset({"escort_name"})
+TEXT_DOSING_FIELDS = frozenset({"escort_name", "pre_dose_decision"})
+
+#: Saving any of these saves a dose: the dosing gate must hold (``gate.Door.DOSE``).
+DOSE_FIELDS = ("dose_amount", "route", "dose_given_at", "supplemental_mg", "supplemental_given_at")
 
 
 class NoteError(ValueError):
-    """A change refused for a reason the form shows next to ``field``."""
+    """A change refused for a reason the form shows next to ``field`` (``reasons``: every sentence, when the
+    dosing gate refuses for several)."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, reasons: list[str] | None = None) -> None:
         super().__init__(message)
         self.field = field
+        self.reasons = reasons or [message]
 
 
 class NoteSigned(Exception):
@@ -72,10 +77,6 @@ def saved_values(note: SessionNote, kind: SessionKind) -> dict[str, Any]:
     return values
 
 
-def _round(value: float) -> float:
-    return round(value, 3)
-
-
 def _check_dosing(values: dict[str, Any], session: TherapySession, now: datetime) -> None:
     """Cross-field rules of the administration and discharge (the forms check each field alone).
 
@@ -85,9 +86,10 @@ def _check_dosing(values: dict[str, Any], session: TherapySession, now: datetime
         moment = values.get(name)
         if moment is not None and moment > now:
             raise NoteError(name, "This time is in the future.")
-    per_kg = values.get("dose_unit") is DoseUnit.MG_PER_KG and values.get("dose_amount") is not None
-    if per_kg and values.get("weight_kg") is None:
-        raise NoteError("weight_kg", "Enter the weight measured today: the dose is per kilogram.")
+    unit = values.get("dose_unit")
+    per_weight = isinstance(unit, DoseUnit) and unit.per_weight and values.get("dose_amount") is not None
+    if per_weight and values.get("weight_kg") is None:
+        raise NoteError("weight_kg", f"Enter the weight measured today: the dose is in {unit.label}.")
     supplement, supplement_at = values.get("supplemental_mg"), values.get("supplemental_given_at")
     if (supplement is None) != (supplement_at is None):
         missing = "supplemental_given_at" if supplement_at is None else "supplemental_mg"
@@ -105,6 +107,34 @@ def _check_dosing(values: dict[str, Any], session: TherapySession, now: datetime
             raise NoteError("discharged_at", "Discharge comes after the last dose.")
     if given_at is not None and session.held_at is not None and given_at < session.held_at:
         raise NoteError("dose_given_at", "The dose cannot be given before the session started.")
+    if given_at is not None and session.held_at is None:
+        raise NoteError("dose_given_at", "Record when the session was held before recording the dose.")
+
+
+#: Where each gate condition's refusal is shown on the dosing note form.
+GATE_FIELDS = {"dose_within_protocol": "dose_amount", "pre_dose_decision": "pre_dose_decision"}
+
+
+def _check_gate(
+    patient: Patient, session: TherapySession, note: SessionNote | None, values: dict[str, Any],
+    protocol: Protocol | None, now: datetime,
+) -> None:
+    """Saving a dose opens the gate's dose door: judged at the session's time, with the values as they would be
+    saved.
+
+    :raise NoteError: on the field of the first unmet condition, with every reason.
+    """
+    if all(values.get(name) is None for name in DOSE_FIELDS):
+        return  # a draft without a dose (the narrative, discharge) records no dose
+    present = list(session.present)
+    unmet = gate.check(
+        db.session, patient, protocol, gate.Door.DOSE, now=now, visit=gate.visit_of(session, present),
+        administration=gate.Administration(**{k: values.get(k) for k in gate.Administration.__dataclass_fields__}),
+        note_id=note.id if note is not None else None,
+    )
+    if unmet:
+        reasons = [u.message for u in unmet]
+        raise NoteError(GATE_FIELDS.get(unmet[0].condition, "dose_amount"), reasons[0], reasons)
 
 
 def new_note(actor: User, session: TherapySession, now: datetime) -> SessionNote:
@@ -151,13 +181,15 @@ def save_note(
     given: NoteInput,
     seen_version: int | None,
     now: datetime,
+    protocol: Protocol | None = None,
 ) -> tuple[SessionNote, list[str]]:
     """Save a draft from a form opened at ``seen_version`` (None: the form was opened before any note existed);
-    returns the note and the names of the fields that changed.
+    returns the note and the names of the fields that changed. A dosing note that holds a dose is saved only
+    through the dosing gate (``protocol`` is the patient's; the session's therapists present must be loaded).
 
     :raise NoteSigned: the note is signed (nothing changes).
     :raise StaleNote: someone saved the note after the form was opened (nothing changes).
-    :raise NoteError: a cross-field rule fails (nothing changes).
+    :raise NoteError: a cross-field rule fails, or the gate refuses the dose (nothing changes).
     """
     if note is not None and note.is_signed:
         raise NoteSigned()
@@ -167,6 +199,7 @@ def save_note(
     if session.kind is SessionKind.DOSING:
         values = {name: given.dosing.get(name) for name in DOSING_FIELDS}
         _check_dosing(values, session, now)
+        _check_gate(patient, session, note, values, protocol, now)
     created = note is None
     if note is None:
         note = new_note(actor, session, now)
@@ -202,14 +235,10 @@ def save_note(
 
 
 def _total(note: SessionNote) -> float | None:
-    """The dose in mg: the amount, or amount x the weight on the day for mg/kg dosing."""
+    """The dose in mg: the amount, or the amount scaled by the weight on the day for weight-based units."""
     if note.dose_amount is None or note.dose_unit is None:
         return None
-    if note.dose_unit is DoseUnit.MG:
-        return _round(note.dose_amount)
-    if note.weight_kg is None:
-        return None
-    return _round(note.dose_amount * note.weight_kg)
+    return note.dose_unit.total_mg(note.dose_amount, note.weight_kg)
 
 
 def add_vital_reading(

@@ -17,11 +17,12 @@ from sqlalchemy.orm import selectinload
 from tracker.auth.forms import EmptyForm
 from tracker.extensions import db
 from tracker.models import CareTeamMember, FormDraft, Patient, SessionKind, SessionNote, TherapySession, User
+from tracker import discharge
 from tracker.models.base import utcnow
 from tracker.models.outcome import with_open_alerts
 from tracker.permissions import actor, get_patient_for_user_or_404
 from tracker.protocols import Protocol, loaded_protocols
-from tracker.sessions import discharge, drafts, private, queries
+from tracker.sessions import drafts, private, queries
 from tracker.sessions.content import BODY_LABEL, DOSING_FIELDS, RISK_CHECK, TEXT_FIELDS
 from tracker.sessions.note_forms import (
     NOTE_FORMS,
@@ -161,9 +162,10 @@ def render_session(
         "notices": forms.notices,
         "restored": restored,
         "draft_keys": keys,
-        "blockers": blockers(note, session, protocol, follows_ok) if note is not None and not signed else [],
+        "blockers": blockers(patient, note, session, protocol, follows_ok, utcnow())
+        if note is not None and not signed else [],
         "criteria": (
-            discharge.criteria(note, note.vitals, protocol.minimum_observation_minutes if protocol else None)
+            discharge.criteria(note, note.vitals, protocol)
             if note is not None and session.kind is SessionKind.DOSING else []
         ),
         "follow_ups": follow,

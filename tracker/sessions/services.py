@@ -4,12 +4,12 @@ the acting user, writes the audit row and leaves the commit to the caller."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
-from tracker import audit
+from tracker import audit, gate
 from tracker.database import AnySession
 from tracker.extensions import db
 from tracker.models import Patient, Phase, SessionKind, SessionNote, TherapySession, User
@@ -19,16 +19,21 @@ from tracker.workflow import dosing_sessions_started
 #: The longest session that can be logged, in minutes (an MDMA dosing day runs about 8 hours plus observation).
 MAX_DURATION_MINUTES = 720
 
+#: How far ahead a session may be scheduled: further is a typing mistake in the year.
+MAX_SCHEDULE_AHEAD = timedelta(days=2 * 366)
+
 #: The session facts audited (and compared) on every change.
 SESSION_FIELDS = ["held_at", "duration_minutes", "scheduled_at", "scheduled_minutes", "cycle", "location"]
 
 
 class SessionError(ValueError):
-    """A session refused for a reason shown next to ``field``."""
+    """A session refused for a reason shown next to ``field``; ``reasons`` holds every sentence (the dosing gate
+    can refuse for several)."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, reasons: list[str] | None = None) -> None:
         super().__init__(message)
         self.field = field
+        self.reasons = reasons or [message]
 
 
 class SessionLocked(Exception):
@@ -77,13 +82,7 @@ def _check(
     """:raise SessionError: with the field and the message for the form."""
     if given.held_at is None and given.scheduled_at is None:
         raise SessionError("held_at", "Enter when the session took place, or when it is scheduled.")
-    if given.held_at is not None:
-        if given.held_at > now:
-            raise SessionError("held_at", "A session that took place cannot be in the future.")
-        if given.duration_minutes is None:
-            raise SessionError("duration_minutes", "Enter the duration in minutes.")
-    elif given.duration_minutes is not None:
-        raise SessionError("held_at", "Enter when the session started, or leave the duration empty.")
+    _check_times(patient, given, now)
     for field in ("duration_minutes", "scheduled_minutes"):
         minutes = getattr(given, field)
         if minutes is not None and not 1 <= minutes <= MAX_DURATION_MINUTES:
@@ -95,24 +94,46 @@ def _check(
         planned = protocol.dosing_sessions if protocol else None
         if given.cycle is None or given.cycle < 1 or (planned is not None and given.cycle > planned):
             raise SessionError("cycle", f"Choose a dosing cycle between 1 and {planned or 'the planned number'}.")
-    if given.kind is SessionKind.DOSING:
-        _check_dosing(patient, given, editing)
     if given.present_ids is not None:
         allowed = care_team_ids(patient) | {actor.id}
         if not set(given.present_ids) <= allowed:
             raise SessionError("present_ids", "Choose therapists of the patient's care team.")
+    if given.kind is SessionKind.DOSING:
+        _check_dosing(actor, patient, given, protocol, now, editing)
 
 
-def _check_dosing(patient: Patient, given: SessionInput, editing: TherapySession | None) -> None:
-    started = current_cycle(db.session, patient)
-    if given.held_at is not None and (patient.phase is not Phase.DOSING or given.cycle != started):
-        if patient.phase is not Phase.DOSING:
+def _check_times(patient: Patient, given: SessionInput, now: datetime) -> None:
+    """Plausible times: a session held is not in the future; nothing is dated before the patient's enrolment day,
+    or scheduled years ahead."""
+    enrolled = patient.created_at.date()
+    if given.held_at is not None:
+        if given.held_at > now:
+            raise SessionError("held_at", "A session that took place cannot be in the future.")
+        if given.held_at.date() < enrolled:
             raise SessionError(
-                "kind",
-                f"A dosing session can be recorded as held only while the patient is in dosing (now: "
-                f"{patient.phase.label.lower()}); the move to dosing checks the dosing gate. Schedule it instead.",
+                "held_at", f"This is before the patient was enrolled ({enrolled.isoformat()}); check the date."
             )
-        raise SessionError("cycle", f"The patient is in dosing {started}; record the session under that cycle.")
+        if given.duration_minutes is None:
+            raise SessionError("duration_minutes", "Enter the duration in minutes.")
+    elif given.duration_minutes is not None:
+        raise SessionError("held_at", "Enter when the session started, or leave the duration empty.")
+    if given.scheduled_at is not None:
+        if given.scheduled_at.date() < enrolled:
+            raise SessionError(
+                "scheduled_at", f"This is before the patient was enrolled ({enrolled.isoformat()}); check the date."
+            )
+        if given.scheduled_at > now + MAX_SCHEDULE_AHEAD:
+            raise SessionError("scheduled_at", "This is more than two years ahead; check the year.")
+
+
+def _check_dosing(
+    actor: User, patient: Patient, given: SessionInput, protocol: Protocol | None, now: datetime,
+    editing: TherapySession | None,
+) -> None:
+    """One dosing session per cycle; a held one only through the dosing gate, judged at its time.
+
+    :raise SessionError: on ``kind`` (or ``cycle``), with every unmet condition of the gate.
+    """
     taken = db.session.scalar(
         select(TherapySession.id).where(
             TherapySession.patient_id == patient.id,
@@ -123,6 +144,20 @@ def _check_dosing(patient: Patient, given: SessionInput, editing: TherapySession
     )
     if taken is not None:
         raise SessionError("cycle", f"Dosing {given.cycle} already has a session on record; open and edit that one.")
+    if given.held_at is None:
+        return  # scheduling a dosing session plans it; holding it is what the gate guards
+    present = _present(actor, patient, given) if given.present_ids is not None or editing is None else None
+    therapists = present if present is not None else (editing.present if editing else [])
+    visit = gate.Visit(
+        editing.id if editing else None, SessionKind.DOSING, given.cycle, given.held_at,
+        present_therapists=sum(1 for u in therapists if u.is_therapist),
+    )
+    recording = editing is None or editing.held_at is None
+    unmet = gate.check(db.session, patient, protocol, gate.Door.SESSION, now=now, visit=visit, recording=recording)
+    if unmet:
+        reasons = [u.message for u in unmet]
+        field = "held_at" if unmet[0].condition in ("session_time", "in_dosing", "dose_spacing") else "kind"
+        raise SessionError(field, reasons[0], reasons)
 
 
 def _present(actor: User, patient: Patient, given: SessionInput) -> list[User]:

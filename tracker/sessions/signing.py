@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from tracker import audit, passwords
+from tracker import audit, gate, passwords
 from tracker.extensions import db
 from tracker.models import (
     CosignDecision,
@@ -30,7 +30,6 @@ from tracker.models import (
     User,
 )
 from tracker.protocols import Protocol
-from tracker.sessions import discharge
 from tracker.sessions.content import TEXT_FIELDS, note_content, sha256
 from tracker.sessions.notes import NoteError, NoteSigned
 
@@ -70,25 +69,22 @@ def follow_up_ok(session: TherapySession, follow_ups: Sequence[TherapySession]) 
     )
 
 
-def blockers(note: SessionNote, session: TherapySession, protocol: Protocol | None, follow_ups_ok: bool) -> list[str]:
-    """Why the note cannot be signed yet; empty when it can. Needs the note's vitals loaded."""
+def blockers(
+    patient: Patient, note: SessionNote, session: TherapySession, protocol: Protocol | None, follow_ups_ok: bool,
+    now: datetime,
+) -> list[str]:
+    """Why the note cannot be signed yet; empty when it can. A dosing note is signed only through the dosing gate
+    (``gate.Door.SIGN``: the session, the dose, discharge and the follow-up contact); other notes need content.
+    Needs the session's therapists present loaded."""
+    if session.kind is SessionKind.DOSING:
+        unmet = gate.check(
+            db.session, patient, protocol, gate.Door.SIGN, now=now, visit=gate.visit_of(session),
+            administration=gate.administration_of(note), note_id=note.id, follow_up_ok=follow_ups_ok,
+        )
+        return [u.message for u in unmet]
     reasons = []
     if session.held_at is None:
         reasons.append("The session has not taken place yet: record when it was held first.")
-    if session.kind is SessionKind.DOSING:
-        missing = discharge.missing_dose_items(note)
-        if missing:
-            reasons.append("The administration record is incomplete: " + ", ".join(missing) + ".")
-        minimum = protocol.minimum_observation_minutes if protocol else None
-        unmet = [c.label.lower() for c in discharge.criteria(note, note.vitals, minimum) if not c.met]
-        if unmet:
-            reasons.append("Discharge is not complete: " + "; ".join(unmet) + ".")
-        if not follow_ups_ok:
-            reasons.append(
-                f"Schedule the next-day follow-up contact after dosing {session.cycle} (within "
-                f"{int(FOLLOW_UP_WINDOW.total_seconds() // 3600)} hours of the session's start)."
-            )
-        return reasons
     names = [f.name for f in TEXT_FIELDS[session.kind]]
     if not note.body.strip() and not any((note.fields.get(n) or "").strip() for n in names):
         reasons.append("The note is empty.")
@@ -126,7 +122,7 @@ def sign_note(
     if note.is_signed:
         raise NoteSigned()
     check_password(actor, patient, password, f"a {session.kind.label.lower()} note")
-    reasons = blockers(note, session, protocol, follow_ups_ok)
+    reasons = blockers(patient, note, session, protocol, follow_ups_ok, now)
     if reasons:
         raise SignRefused(reasons)
     digest = content_hash(note, session)

@@ -114,7 +114,7 @@ def new(patient_id: int) -> ResponseReturnValue:
         try:
             session = record_session(actor(), patient, form.to_input(), protocol_of(patient), utcnow())
         except SessionError as error:
-            _field(form, error.field).errors.append(str(error))
+            _field(form, error.field).errors.extend(error.reasons)
         else:
             db.session.commit()
             flash(f"{session.kind.label} session {'logged' if session.held_at else 'scheduled'}.", "success")
@@ -168,7 +168,7 @@ def edit(patient_id: int, session_id: int) -> ResponseReturnValue:
         except SessionError as error:
             db.session.rollback()
             session = queries.load_session_or_404(db.session, patient, session_id)
-            _field(form, error.field).errors.append(str(error))
+            _field(form, error.field).errors.extend(error.reasons)
         else:
             db.session.commit()
             flash("Session saved." if changes else "Nothing had changed.", "success")

@@ -1,0 +1,194 @@
+"""When a patient may go home after a dosing session, and whether the administration is fully recorded.
+
+Pure functions over a note's administration and its vital-sign readings (ORM rows or the gate's plain facts: both
+carry the same attribute names). The criteria:
+
+- vital signs: every sign the protocol monitors has a reading after the dose, the latest full set (a reading of
+  every monitored sign) is within the protocol's limits, and nothing read after that set is outside them; so one
+  temperature-only reading cannot discharge a patient whose blood pressure was last 220;
+- distress at or below baseline (SUDS 0-10, as the MAPS treatment manual's end-of-session criteria: "subjective
+  units of distress at or below baseline": MAPS, A Manual for MDMA-Assisted Psychotherapy in the Treatment of
+  PTSD, 2005, https://maps.org/research-archive/mdma/ptsd_study/treatment-manual/);
+- the protocol's minimum observation time after the last dose (SPRAVATO REMS: at least 2 hours, and until the
+  patient is clinically stable: https://www.spravatorems.com);
+- an escort or driver named, and the time of discharge.
+A dosing note cannot be signed until all hold (``tracker.gate``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol as Structure
+
+from tracker import vitals
+from tracker.models import DoseUnit
+from tracker.protocols import Protocol
+
+
+class NoteLike(Structure):
+    @property
+    def dose_amount(self) -> float | None: ...
+    @property
+    def dose_unit(self) -> DoseUnit | None: ...
+    @property
+    def weight_kg(self) -> float | None: ...
+    @property
+    def substance(self) -> str | None: ...
+    @property
+    def route(self) -> object: ...
+    @property
+    def lot_number(self) -> str | None: ...
+    @property
+    def dose_given_at(self) -> datetime | None: ...
+    @property
+    def supplemental_given_at(self) -> datetime | None: ...
+    @property
+    def distress_baseline(self) -> int | None: ...
+    @property
+    def distress_at_discharge(self) -> int | None: ...
+    @property
+    def escort_name(self) -> str | None: ...
+    @property
+    def discharged_at(self) -> datetime | None: ...
+
+
+class ReadingLike(Structure):
+    @property
+    def taken_at(self) -> datetime: ...
+    @property
+    def systolic(self) -> int | None: ...
+    @property
+    def diastolic(self) -> int | None: ...
+    @property
+    def heart_rate(self) -> int | None: ...
+    @property
+    def temperature(self) -> float | None: ...
+    @property
+    def spo2(self) -> int | None: ...
+
+
+@dataclass(frozen=True)
+class Criterion:
+    label: str
+    met: bool
+    detail: str
+
+
+VITALS_LABEL = "Vital signs back within the protocol's limits"
+
+
+def as_reading(row: ReadingLike) -> vitals.Reading:
+    return vitals.Reading(row.systolic, row.diastolic, row.heart_rate, row.temperature, row.spo2)
+
+
+def _signs(signs: Sequence[str]) -> str:
+    return ", ".join(vitals.LABELS[sign] for sign in signs)
+
+
+def _order(row: ReadingLike) -> tuple[datetime, int]:
+    return row.taken_at, getattr(row, "id", 0) or 0
+
+
+def _monitored(protocol: Protocol | None, readings: Sequence[ReadingLike]) -> tuple[str, ...]:
+    """The signs a full set holds: the protocol's monitored signs, or (a protocol monitoring none) the signs of
+    the latest reading."""
+    if protocol is not None and protocol.monitored_signs:
+        return protocol.monitored_signs
+    latest = max(readings, key=_order, default=None)
+    return tuple(as_reading(latest).values()) if latest is not None else ()
+
+
+def vitals_criterion(note: NoteLike, readings: Sequence[ReadingLike], protocol: Protocol | None) -> Criterion:
+    """Every monitored sign read after the dose; the latest full set, and anything read after it, in range."""
+    limits = protocol.vital_limits if protocol else ()
+    dose_at = note.dose_given_at
+    if dose_at is None:
+        return Criterion(VITALS_LABEL, False, "Record the time the dose was given; readings after it count.")
+    after = sorted((r for r in readings if r.taken_at >= dose_at), key=_order)
+    monitored = _monitored(protocol, after)
+    if not after or not monitored:
+        return Criterion(VITALS_LABEL, False, "No reading recorded after the dose yet.")
+    read = {sign for row in after for sign in as_reading(row).values()}
+    missing = [sign for sign in monitored if sign not in read]
+    if missing:
+        return Criterion(VITALS_LABEL, False, f"No reading after the dose of: {_signs(missing)}.")
+    full = [row for row in after if set(monitored) <= set(as_reading(row).values())]
+    if not full:
+        return Criterion(
+            VITALS_LABEL, False, f"No full set after the dose (one reading of {_signs(monitored)} together)."
+        )
+    last = full[-1]
+    flags = vitals.check(as_reading(last), limits)
+    if flags:
+        detail = "; ".join(flag.text for flag in flags)
+        return Criterion(VITALS_LABEL, False, f"Latest full set ({last.taken_at:%H:%M}): {detail}.")
+    for row in after[after.index(last) + 1 :]:
+        later = vitals.check(as_reading(row), limits)
+        if later:
+            detail = "; ".join(flag.text for flag in later)
+            return Criterion(VITALS_LABEL, False, f"A later reading ({row.taken_at:%H:%M}): {detail}.")
+    return Criterion(VITALS_LABEL, True, f"Latest full set ({last.taken_at:%H:%M}) in range.")
+
+
+def _minutes(delta: timedelta) -> int:
+    return int(delta.total_seconds() // 60)
+
+
+def _observation(note: NoteLike, minimum_minutes: int | None) -> Criterion:
+    last_dose = max((t for t in (note.dose_given_at, note.supplemental_given_at) if t is not None), default=None)
+    label = "Minimum observation time met"
+    if note.discharged_at is None or last_dose is None:
+        return Criterion(label, False, "Record the time the dose was given and the time of discharge.")
+    observed = _minutes(note.discharged_at - last_dose)
+    if minimum_minutes is None:
+        return Criterion(
+            label, observed >= 0, f"Observed {observed} min after the last dose; the protocol sets no minimum."
+        )
+    return Criterion(
+        label,
+        observed >= minimum_minutes,
+        f"Observed {observed} min after the last dose; the protocol asks for at least {minimum_minutes} min.",
+    )
+
+
+def criteria(note: NoteLike, readings: Sequence[ReadingLike], protocol: Protocol | None) -> list[Criterion]:
+    """Every discharge criterion with whether it is met and why, in the order the page lists them."""
+    baseline, now = note.distress_baseline, note.distress_at_discharge
+    if baseline is None or now is None:
+        distress = Criterion("Distress at or below baseline", False, "Record the SUDS at baseline and at discharge.")
+    else:
+        distress = Criterion(
+            "Distress at or below baseline", now <= baseline, f"SUDS {now} at discharge, baseline {baseline}."
+        )
+    escort = Criterion(
+        "Escort or driver named",
+        bool(note.escort_name and note.escort_name.strip()),
+        note.escort_name or "Name the person taking the patient home.",
+    )
+    minimum = protocol.minimum_observation_minutes if protocol else None
+    return [vitals_criterion(note, readings, protocol), distress, _observation(note, minimum), escort]
+
+
+def is_complete(note: NoteLike, readings: Sequence[ReadingLike], protocol: Protocol | None) -> bool:
+    return all(c.met for c in criteria(note, readings, protocol))
+
+
+def missing_dose_items(note: NoteLike) -> list[str]:
+    """What the administration record still lacks: dose, lot number, route and time, as the SPRAVATO REMS
+    Patient Monitoring Form asks for every session (https://www.spravatorems.com)."""
+    missing = []
+    if not note.substance:
+        missing.append("substance")
+    if note.dose_amount is None or note.dose_unit is None:
+        missing.append("dose and unit")
+    elif note.dose_unit.per_weight and note.weight_kg is None:
+        missing.append("weight on the day")
+    if note.route is None:
+        missing.append("route")
+    if not note.lot_number:
+        missing.append("lot number")
+    if note.dose_given_at is None:
+        missing.append("time given")
+    return missing

@@ -1,0 +1,239 @@
+"""Gathers the gate's facts about one patient from the database: a fixed handful of queries whatever the length of
+the patient's history (phase moves, screening, medications, sessions, measure results, the note's readings)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from flask import current_app, has_app_context
+from sqlalchemy import func, select
+
+from tracker.database import AnySession
+from tracker.eligibility import Recorded
+from tracker.gate.facts import Administration, Door, Facts, Medication, Reading, Review, Visit
+from tracker.models import (
+    CareRole,
+    CareTeamMember,
+    MeasureResult,
+    Patient,
+    Phase,
+    PhaseTransition,
+    ScreeningAnswer,
+    ScreeningChecklist,
+    ScreeningReview,
+    SessionKind,
+    SessionNote,
+    TherapySession,
+    User,
+    VitalReading,
+    session_therapist,
+)
+from tracker.models import Medication as MedicationRow
+from tracker.protocols import Protocol
+from tracker.schedule import Dated, Settings
+
+#: Administration columns of ``SessionNote`` the gate reads.
+ADMINISTRATION_FIELDS = tuple(Administration.__dataclass_fields__)
+
+
+def dosing_entries(session: AnySession, patient_id: int) -> dict[int, datetime]:
+    """Dosing cycle -> when the patient moved into dosing for it (a return from a hold starts no new cycle)."""
+    rows = session.execute(
+        select(PhaseTransition.from_phase, PhaseTransition.created_at)
+        .where(PhaseTransition.patient_id == patient_id, PhaseTransition.to_phase == Phase.DOSING)
+        .order_by(PhaseTransition.id)
+    )
+    entries: dict[int, datetime] = {}
+    for source, when in rows:
+        if source is not Phase.ON_HOLD:
+            entries[len(entries) + 1] = when
+    return entries
+
+
+def _screening(
+    session: AnySession, patient: Patient
+) -> tuple[bool, datetime | None, tuple[Recorded, ...], tuple[Review, ...]]:
+    row = session.execute(
+        select(ScreeningChecklist.id, ScreeningChecklist.signed_off_at)
+        .where(ScreeningChecklist.patient_id == patient.id, ScreeningChecklist.protocol_code == patient.protocol_code)
+        .order_by(ScreeningChecklist.id.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return False, None, (), ()
+    checklist_id, signed_off_at = row
+    answers = tuple(
+        Recorded(a.id, a.item_id, a.answer.value, a.value, a.done_on, a.answered_at)
+        for a in session.execute(
+            select(
+                ScreeningAnswer.id, ScreeningAnswer.item_id, ScreeningAnswer.answer, ScreeningAnswer.value,
+                ScreeningAnswer.done_on, ScreeningAnswer.answered_at,
+            )
+            .where(ScreeningAnswer.checklist_id == checklist_id)
+            .order_by(ScreeningAnswer.id)
+        )
+    )
+    reviews = tuple(
+        Review(r.item_id, r.decision.value, r.rationale, r.basis, r.decided_at)
+        for r in session.execute(
+            select(
+                ScreeningReview.item_id, ScreeningReview.decision, ScreeningReview.rationale, ScreeningReview.basis,
+                ScreeningReview.decided_at,
+            )
+            .where(ScreeningReview.checklist_id == checklist_id)
+            .order_by(ScreeningReview.id)
+        )
+    )
+    return True, signed_off_at, answers, reviews
+
+
+def _medications(session: AnySession, patient_id: int) -> tuple[Medication, ...]:
+    return tuple(
+        Medication(m.id, m.name, m.drug_class, m.started_on, m.stopped_on, m.taper_end_on)
+        for m in session.execute(
+            select(
+                MedicationRow.id, MedicationRow.name, MedicationRow.drug_class, MedicationRow.started_on,
+                MedicationRow.stopped_on, MedicationRow.taper_end_on,
+            )
+            .where(MedicationRow.patient_id == patient_id)
+            .order_by(MedicationRow.id)
+        )
+    )
+
+
+def _visits(session: AnySession, patient_id: int) -> tuple[Visit, ...]:
+    therapists = (
+        select(func.count())
+        .select_from(session_therapist)
+        .join(User, User.id == session_therapist.c.user_id)
+        .where(session_therapist.c.session_id == TherapySession.id, User.is_therapist.is_(True))
+        .correlate(TherapySession)
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        select(
+            TherapySession.id, TherapySession.kind, TherapySession.cycle, TherapySession.held_at,
+            SessionNote.signed_at, SessionNote.dose_given_at, therapists,
+        )
+        .outerjoin(SessionNote, SessionNote.session_id == TherapySession.id)
+        .where(TherapySession.patient_id == patient_id)
+        .order_by(TherapySession.id)
+    )
+    return tuple(
+        Visit(row.id, row.kind, row.cycle, row.held_at, row.signed_at is not None, row.dose_given_at, row[6])
+        for row in rows
+    )
+
+
+def _results(session: AnySession, patient_id: int) -> tuple[Dated, ...]:
+    rows = list(
+        session.execute(
+            select(MeasureResult.id, MeasureResult.instrument, MeasureResult.administered_on,
+                   MeasureResult.supersedes_id).where(MeasureResult.patient_id == patient_id)
+        )
+    )
+    replaced = {row.supersedes_id for row in rows if row.supersedes_id is not None}
+    return tuple(Dated(row.id, row.instrument, row.administered_on) for row in rows if row.id not in replaced)
+
+
+def _co_therapists(session: AnySession, patient_id: int) -> int:
+    return session.scalar(
+        select(func.count())
+        .select_from(CareTeamMember)
+        .where(CareTeamMember.patient_id == patient_id, CareTeamMember.role == CareRole.CO_THERAPIST)
+    ) or 0
+
+
+def readings_of(session: AnySession, note_id: int | None) -> tuple[Reading, ...]:
+    if note_id is None:
+        return ()
+    return tuple(
+        Reading(r.taken_at, r.systolic, r.diastolic, r.heart_rate, r.temperature, r.spo2, r.id)
+        for r in session.execute(
+            select(
+                VitalReading.id, VitalReading.taken_at, VitalReading.systolic, VitalReading.diastolic,
+                VitalReading.heart_rate, VitalReading.temperature, VitalReading.spo2,
+            )
+            .where(VitalReading.note_id == note_id)
+            .order_by(VitalReading.taken_at, VitalReading.id)
+        )
+    )
+
+
+def administration_of(note: SessionNote | None) -> Administration | None:
+    if note is None:
+        return None
+    return Administration(**{name: getattr(note, name) for name in ADMINISTRATION_FIELDS})
+
+
+def record_of(patient: Patient) -> dict[str, bool]:
+    """The facts of the patient's record that screening items may depend on."""
+    return {"pregnancy_possible": patient.pregnancy_possible}
+
+
+def visit_of(row: TherapySession, present: Sequence[User] | None = None) -> Visit:
+    """The gate's view of a session as it would be saved (``present``: the people present after the change; None
+    keeps the row's, which must be loaded)."""
+    people = row.present if present is None else present
+    return Visit(row.id, row.kind, row.cycle, row.held_at, False, None, sum(1 for u in people if u.is_therapist))
+
+
+def load_facts(
+    session: AnySession,
+    patient: Patient,
+    protocol: Protocol | None,
+    door: Door,
+    *,
+    now: datetime,
+    at: datetime | None = None,
+    visit: Visit | None = None,
+    recording: bool = False,
+    administration: Administration | None = None,
+    note_id: int | None = None,
+    follow_up_ok: bool = False,
+) -> Facts:
+    """The facts for ``door``: at a session door, ``visit`` is the dosing session concerned as it would be saved
+    (its time is the moment judged) and ``administration`` the note's values as they would be saved; a move is
+    judged at ``at`` (default ``now``)."""
+    entries = dosing_entries(session, patient.id)
+    current = len(entries)
+    visits = _visits(session, patient.id)
+    if visit is not None:
+        visits = tuple(v for v in visits if v.id != visit.id or visit.id is None)
+        cycle = visit.cycle or current
+        moment = visit.held_at or now
+    else:
+        cycle = current if patient.phase is Phase.ON_HOLD or door is Door.MOVE_TO_INTEGRATION else current + 1
+        moment = at or now
+    has_checklist, signed_off_at, answers, reviews = _screening(session, patient)
+    return Facts(
+        protocol=protocol,
+        protocol_code=patient.protocol_code,
+        now=now,
+        at=moment,
+        cycle=cycle,
+        phase=patient.phase,
+        enrolled_at=patient.created_at,
+        current_cycle=current,
+        record=record_of(patient),
+        entered_dosing=entries,
+        signed_off_at=signed_off_at,
+        has_checklist=has_checklist,
+        answers=answers,
+        reviews=reviews,
+        medications=_medications(session, patient.id),
+        visits=visits,
+        results=_results(session, patient.id),
+        settings=Settings.from_config(current_app.config) if has_app_context() else Settings(),
+        co_therapists=_co_therapists(session, patient.id),
+        session=visit,
+        recording=recording,
+        administration=administration,
+        readings=readings_of(session, note_id),
+        follow_up_ok=follow_up_ok,
+    )
+
+
+def dosing_visit(visits: Sequence[Visit], cycle: int) -> Visit | None:
+    return next((v for v in visits if v.kind is SessionKind.DOSING and v.cycle == cycle), None)
