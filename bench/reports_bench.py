@@ -40,7 +40,7 @@ def _seed(app: Any) -> tuple[list[str], str, str]:
         make_patient,
         make_user,
         record_measure,
-        walk_to,
+        walk_course,
     )
     from tracker.models import MeasureResult, Patient, Phase, Role, SessionKind, TherapySession
     from tracker.models.base import utcnow
@@ -64,12 +64,13 @@ def _seed(app: Any) -> tuple[list[str], str, str]:
         save_version(lead, patient, texts, "Crisis line 0800 111 222", 0)
         patients.append(patient)
     full = patients[0]
-    clear_for_dosing(full, lead, protocols)  # 3 preparation sessions
+    start = utcnow() - timedelta(days=100)  # three dosing sessions a month apart, the last 40 days ago
+    clear_for_dosing(full, lead, protocols, at=start - timedelta(days=3))  # 3 preparation sessions
+    steps = []
     for cycle in range(3):
-        if cycle:
-            complete_integration(full, lead, protocols)
-        walk_to(full, Phase.DOSING, lead, protocols)
-        walk_to(full, Phase.INTEGRATION, lead, protocols)  # a signed dosing note and its follow-up contact
+        dosed = start + timedelta(days=30 * cycle)
+        steps += [(Phase.DOSING, dosed, None), (Phase.INTEGRATION, dosed + timedelta(days=1), None)]
+    walk_course(full, lead, protocols, steps)  # signed dosing notes, their follow-up contacts, integration
     complete_integration(full, lead, protocols)
     db.session.flush()
     others = db.session.scalar(select(func.count(TherapySession.id)).where(

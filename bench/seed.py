@@ -38,7 +38,7 @@ from bench.app import bench_app
 from tracker import ROOT
 from tracker.demo import DEMO_PLAN
 from tracker.extensions import db
-from tracker.factories import _DOSES, PROTOCOL_INDICATIONS, make_clinic, sample_answers
+from tracker.factories import PROTOCOL_INDICATIONS, make_clinic, sample_answers, usual_dose
 from tracker.instruments import get_instrument, score
 from tracker.models import (
     AdverseEvent,
@@ -67,7 +67,7 @@ from tracker.protocols import ItemKind, Protocol
 from tracker.sessions.content import note_content, sha256
 
 #: Bump when the generated data changes shape, so cached bench databases are rebuilt.
-SEED_FORMAT = 1
+SEED_FORMAT = 2
 PASSWORD = "bench-password-2026"  # noqa: S105 - synthetic bench accounts only
 DATA_DIR = Path(__file__).resolve().parent / ".data"
 CHUNK = 5000
@@ -500,15 +500,14 @@ class _Seeder:
         event: what ``factories.complete_dosing`` records, with the dose of the protocol."""
         rng, protocol = self.rng, course.protocol
         observation = protocol.minimum_observation_minutes or 240
-        amount, unit, route = _DOSES.get(protocol.code, (10.0, None, None))
+        amount, unit, route = usual_dose(protocol, session["cycle"])
         weight = float(rng.randint(55, 95))
         given = session["held_at"] + timedelta(minutes=15)
         note.update(
             body=DOSING_BODY, substance=protocol.substance, dose_amount=amount, dose_unit=unit, weight_kg=weight,
-            dose_total_mg=round(amount * weight, 3) if unit is not None and unit.value == "mg_per_kg" else amount,
-            route=route, lot_number=f"LOT-{session['cycle']:02d}-2026", dose_given_at=given,
-            distress_baseline=4, distress_at_discharge=2, escort_name="Partner (drives home)",
-            discharged_at=given + timedelta(minutes=observation + 30),
+            dose_total_mg=unit.total_mg(amount, weight), route=route, lot_number=f"LOT-{session['cycle']:02d}-2026",
+            dose_given_at=given, distress_baseline=4, distress_at_discharge=2, escort_name="Partner (drives home)",
+            discharged_at=given + timedelta(minutes=observation + 30), pre_dose_decision=None,
         )
         readings: list[tuple[int, int, int, float, int, dict[str, str] | None]] = [
             (122, 78, 72, 36.7, 98, None), (134, 84, 88, 37.0, 97, None), (124, 80, 74, 36.8, 98, None),

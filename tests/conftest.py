@@ -20,7 +20,7 @@ from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from flask_sqlalchemy.session import _app_ctx_id
 from hypothesis import settings
-from sqlalchemy import event, text
+from sqlalchemy import event, text, update
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
 from config import TestConfig
@@ -159,9 +159,13 @@ def people(protocols: dict[str, Any]) -> Clinicians:
     patient = make_patient(
         lead, co, protocols=protocols, given_name="Canary", family_name="Zzpatient", record_number="CANARY-1"
     )
-    # Enrolled some days ago, so the sessions tests log hours or days back fall after the enrolment.
-    patient.created_at = utcnow() - timedelta(days=ENROLLED_DAYS_AGO)
+    # Enrolled some days ago, so the sessions tests log hours or days back fall after the enrolment (a Core UPDATE:
+    # the record stays at version 1, as a patient just enrolled is).
+    db.session.execute(
+        update(Patient).where(Patient.id == patient.id).values(created_at=utcnow() - timedelta(days=ENROLLED_DAYS_AGO))
+    )
     db.session.commit()
+    db.session.refresh(patient)
     return Clinicians(clinic, supervisor, lead, co, other, other_supervisor, admin, outsider, patient)
 
 

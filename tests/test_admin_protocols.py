@@ -77,7 +77,7 @@ def test_it_shows_every_section_of_a_protocol(client, people, protocols, code):
 def test_it_groups_screening_items_by_kind(client, people):
     login(client, people.admin)
     page = _text(client.get("/admin/protocols/mdma-ptsd"))
-    exclusions, rest = page.split("Absolute exclusions (7)")[1].split("Items for a supervisor's review (3)")
+    exclusions, rest = page.split("Absolute exclusions (8)")[1].split("Items for a supervisor's review (2)")
     reviews, requirements = rest.split("Requirements (5)")
     assert "Eating disorder with active purging" in exclusions and "Eating disorder" not in reviews
     assert "Substance use disorder" in reviews and "Substance use disorder" not in requirements
@@ -90,7 +90,7 @@ def test_it_flags_clinic_settings_with_their_note(client, people):
     # The 7-day pregnancy-test window, the vital limits and the measures carry setting notes.
     assert "7 days before the session" in mdma
     assert "The 7-day window is a clinic setting: the sources say 'before each session' without a window." in mdma
-    assert "Comparator, not a phase 3 stopping rule [U]: clinic setting." in mdma
+    assert "Comparators, not phase 3 stopping rules [U]: clinic setting." in mdma
     assert mdma.count("Clinic setting</span>") >= 6
     # The psilocybin vitals schedule has no setting note, but its text is marked uncertain with [U].
     psilocybin = _text(client.get("/admin/protocols/psilocybin-mdd"))

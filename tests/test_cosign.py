@@ -22,9 +22,9 @@ from tracker.models.base import utcnow
 @pytest.fixture
 def trainee_note(client, people, protocols):
     """The lead needs co-signature; they sign a complete dosing note."""
+    in_dosing(people.patient, people.lead, protocols)  # its preparation notes signed before the flag is set
     people.lead.needs_cosign = True
     db.session.commit()
-    in_dosing(people.patient, people.lead, protocols)
     session = complete_dosing(people.patient, people.lead, protocols, sign=False)
     db.session.commit()
     login(client, people.lead)

@@ -24,7 +24,6 @@ from tracker.factories import (
     log_sessions,
     make_patient,
     record_baseline_measures,
-    walk_to,
     write_preparation_notes,
 )
 from tracker.models import (

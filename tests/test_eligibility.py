@@ -21,9 +21,9 @@ from tracker.eligibility import (
     evaluate,
     raised_by_medications,
 )
+from tracker.medicines import DRUG_CLASSES
 from tracker.models import Indication
 from tracker.protocols import InteractionRule, ItemKind, Protocol, ScreeningItem, SessionPlan, load_protocols
-from tracker.medicines import DRUG_CLASSES
 
 PSYCHOSIS = ScreeningItem("psychosis", ItemKind.EXCLUSION, "Personal history of psychosis", "Source A")
 LITHIUM = ScreeningItem("lithium", ItemKind.EXCLUSION, "Takes lithium", "Source B")

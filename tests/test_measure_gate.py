@@ -18,6 +18,7 @@ from tracker.factories import (
     record_baseline_measures,
     record_measure,
     walk_to,
+    write_preparation_notes,
 )
 from tracker.models import Phase, SessionKind
 from tracker.models.base import utcnow
@@ -28,14 +29,17 @@ from tracker.workflow import TransitionError
 MISSING = "Baseline {} not recorded: record it on the patient's measures page before the first dosing session."
 
 
-def screened(people, protocols, code="mdma-ptsd"):
-    """Everything the dosing gate asks for except the baseline measures."""
+def screened(people, protocols, code="mdma-ptsd", days_ago=2):
+    """Everything the dosing gate asks for except the baseline measures: the screening done ``days_ago`` days ago,
+    the preparation sessions before it."""
     patient = people.patient
     protocol = protocols[code]
-    answer_screening(patient, people.lead, protocol)
-    sign_off(people.lead, current_checklist(db.session, patient), protocol)
-    log_sessions(patient, people.lead, SessionKind.PREPARATION, protocol.sessions.preparation)
+    at = utcnow() - timedelta(days=days_ago)
+    answer_screening(patient, people.lead, protocol, at=at)
+    sign_off(people.lead, current_checklist(db.session, patient), protocol, now=at)
+    log_sessions(patient, people.lead, SessionKind.PREPARATION, protocol.sessions.preparation, days_ago + 2)
     db.session.flush()
+    write_preparation_notes(patient, people.lead, protocols)
     return protocol
 
 
@@ -94,21 +98,19 @@ def test_a_corrected_baseline_counts_through_its_correction(people, protocols):
 
 def test_later_dosing_cycles_do_not_ask_for_a_baseline_again(people, protocols):
     mdma = screened(people, protocols)
-    record_baseline_measures(people.patient, people.lead, mdma)
-    workflow.move(db.session, people.patient, Phase.DOSING, people.lead, mdma)
+    record_baseline_measures(people.patient, people.lead, mdma, on=utcnow().date() - timedelta(days=2))
+    walk_to(people.patient, Phase.DOSING, people.lead, protocols)
     walk_to(people.patient, Phase.INTEGRATION, people.lead, protocols)  # with the signed dosing note it needs
     db.session.flush()
     with time_machine.travel(utcnow() + timedelta(days=60), tick=False):
         # The pregnancy test is 60 days old now; the baseline is not asked for again.
-        reasons = workflow.refusals(
-            workflow.GuardContext(db.session, people.patient, mdma, Phase.DOSING), None
-        )
+        reasons = workflow.refusals(db.session, people.patient, mdma, Phase.DOSING, None)
     assert reasons and not any("Baseline" in reason for reason in reasons)
 
 
 def test_the_gate_counts_results_dated_before_a_back_dated_move(people, protocols):
     """The demo data moves patients with a past date: results after that day are not a baseline for it."""
-    mdma = screened(people, protocols)
+    mdma = screened(people, protocols, days_ago=12)
     record_baseline_measures(people.patient, people.lead, mdma)  # dated today
     with pytest.raises(TransitionError) as refusal:
         workflow.move(db.session, people.patient, Phase.DOSING, people.lead, mdma, now=utcnow() - timedelta(days=10))

@@ -13,7 +13,14 @@ from sqlalchemy import func, select
 from tests.conftest import audit_actions, count_queries, login
 from tracker import workflow
 from tracker.extensions import db
-from tracker.factories import clear_for_dosing, complete_dosing, complete_integration, record_measure, sample_answers
+from tracker.factories import (
+    clear_for_dosing,
+    complete_dosing,
+    complete_integration,
+    record_measure,
+    renew_pre_dosing,
+    sample_answers,
+)
 from tracker.instruments import get_instrument, instruments
 from tracker.models import AuditEvent, MeasureResult, Phase, SafetyAlert
 from tracker.models.base import utcnow
@@ -218,13 +225,16 @@ def treated(people, protocols):
     mdma = protocols["mdma-ptsd"]
     patient = people.patient
     start = utcnow() - timedelta(days=40)
-    clear_for_dosing(patient, people.lead, protocols, baseline_on=start.date() - timedelta(days=3))
+    clear_for_dosing(patient, people.lead, protocols, baseline_on=start.date() - timedelta(days=3),
+                     at=start - timedelta(days=3))
     record_measure(patient, people.lead, "pcl5", [3] * 12 + [2] * 8, on=start.date() - timedelta(days=2))  # 52
     workflow.move(db.session, patient, Phase.DOSING, people.lead, mdma, now=start)
     complete_dosing(patient, people.lead, protocols, held_at=start + timedelta(hours=1))  # the signed dosing note
     workflow.move(db.session, patient, Phase.INTEGRATION, people.lead, mdma, now=start + timedelta(days=1))
     record_measure(patient, people.lead, "pcl5", [2] * 18 + [1] * 2, on=start.date() + timedelta(days=7))  # 38
-    complete_integration(patient, people.lead, protocols)  # the cycle's signed integration sessions
+    # The cycle's signed integration sessions, and the pregnancy test again before the next dosing session.
+    complete_integration(patient, people.lead, protocols, before=start + timedelta(days=28))
+    renew_pre_dosing(patient, people.lead, mdma, start + timedelta(days=27))
     workflow.move(db.session, patient, Phase.DOSING, people.lead, mdma, now=start + timedelta(days=28))
     db.session.commit()
     return start.date()

@@ -18,6 +18,7 @@ from tracker.factories import (
     complete_integration,
     record_baseline_measures,
     record_measure,
+    renew_pre_dosing,
     sample_answers,
 )
 from tracker.instruments import ScoringError, score
@@ -198,18 +199,20 @@ def _dosing_session(people, when: datetime, cycle: int) -> None:
 
 def test_dosing_days_come_from_dosing_sessions_and_from_cycles_without_one(people, protocols):
     protocol = protocols["mdma-ptsd"]
-    clear_for_dosing(people.patient, people.lead, protocols)
     start = datetime.combine(today() - timedelta(days=90), datetime.min.time(), UTC) + timedelta(hours=9)
+    clear_for_dosing(people.patient, people.lead, protocols, at=start - timedelta(days=3))
     record_baseline_measures(people.patient, people.lead, protocol, on=start.date() - timedelta(days=2))
     workflow.move(db.session, people.patient, Phase.DOSING, people.lead, protocol, now=start)
     complete_dosing(people.patient, people.lead, protocols, held_at=start + timedelta(hours=1))  # signed note
     workflow.move(db.session, people.patient, Phase.INTEGRATION, people.lead, protocol, now=start + timedelta(days=1))
     # Cycle 2: moved to dosing, no session logged; a hold in the middle is the same cycle.
     second = start + timedelta(days=28)
-    complete_integration(people.patient, people.lead, protocols)  # the cycle's signed integration sessions
+    complete_integration(people.patient, people.lead, protocols, before=second)  # the cycle's signed sessions
+    renew_pre_dosing(people.patient, people.lead, protocol, second - timedelta(days=1))
     workflow.move(db.session, people.patient, Phase.DOSING, people.lead, protocol, now=second)
     workflow.move(db.session, people.patient, Phase.ON_HOLD, people.lead, protocol, "ill",
                   now=second + timedelta(days=1))
+    renew_pre_dosing(people.patient, people.lead, protocol, second + timedelta(days=2))
     workflow.move(db.session, people.patient, Phase.DOSING, people.lead, protocol, now=second + timedelta(days=3))
     # A scheduled, not yet held, dosing session is not a dosing day.
     db.session.add(TherapySession(patient_id=people.patient.id, kind=SessionKind.DOSING, held_at=None, cycle=3,

@@ -10,9 +10,9 @@ from sqlalchemy import func, select
 
 from tests.conftest import audit_actions, count_queries, login
 from tracker.extensions import db
+from tracker.medicines import DRUG_CLASSES
 from tracker.models import AuditEvent, Medication
 from tracker.models.base import utcnow
-from tracker.medicines import DRUG_CLASSES
 from tracker.screening.services import MedicationInput, add_medication
 
 
@@ -67,13 +67,13 @@ def test_a_current_medication_shows_the_rules_it_matches_with_note_source_and_ta
     login(client, people.lead)
     page = client.get(url(people)).text
     sertraline = page[page.index("Sertraline"):page.index("Phenelzine")]
-    assert "Psychiatric medications were tapered off before baseline in MAPP" in sertraline
-    assert "Source: [V] [50][75]; [S] [83]" in sertraline
+    assert "MAPP tapered every psychiatric medication off before baseline" in sertraline
+    assert "Source: [V] Mitchell 2023 (methods); Numinus; SSRIs attenuate MDMA effects [S] (DanceSafe)" in sertraline
     assert f"Must be stopped before dosing; taper ends {days(20)}." in sertraline
     assert "needs a supervisor&#39;s review" in sertraline
     phenelzine = page[page.index("Phenelzine"):page.index("Ibuprofen")]
-    assert "MAOI with MDMA: risk of serotonin toxicity" in phenelzine
-    assert "Must be stopped before dosing" not in phenelzine
+    assert "MAOI with MDMA: risk of serotonin toxicity" in phenelzine and "absolute exclusion" in phenelzine
+    assert "Must be stopped before dosing, then 14 days without it" in phenelzine
     ibuprofen = page[page.index("Ibuprofen"):]
     assert "No interaction rule of this protocol matches." in ibuprofen
 
@@ -184,7 +184,8 @@ def test_the_page_runs_the_same_queries_for_few_and_many_medications(client, peo
     with count_queries() as small:
         assert client.get(url(people)).status_code == 200
     for number in range(30):
-        add_medication(people.lead, people.patient, MedicationInput(f"Drug {number}", list(DRUG_CLASSES)[number % len(DRUG_CLASSES)]))
+        drug_class = list(DRUG_CLASSES)[number % len(DRUG_CLASSES)]
+        add_medication(people.lead, people.patient, MedicationInput(f"Drug {number}", drug_class))
     db.session.commit()
     with count_queries() as large:
         assert client.get(url(people)).status_code == 200

@@ -155,9 +155,9 @@ def _with(old: str, new: str):
      "custom.toml: field 'interactions[0].drug_classes' or drug_names must name at least one drug"),
     # Requirement-only keys on other kinds of item.
     (_with('text = "Personal history of psychosis"', 'text = "Psychosis"\nacceptable = ["no"]'),
-     "custom.toml: field 'screening[1]' only requirement items take acceptable, choices or allow_not_applicable"),
+     "custom.toml: field 'screening[1]' only requirement items take acceptable, choices, allow_not_applicable"),
     (_with('text = "Takes an MAOI"', 'text = "MAOI"\nallow_not_applicable = true'),
-     "custom.toml: field 'screening[2]' only requirement items take acceptable, choices or allow_not_applicable"),
+     "custom.toml: field 'screening[2]' only requirement items take acceptable, choices, allow_not_applicable"),
     (_with('text = "Consent signed"', 'text = "Consent signed"\nchoices = ["signed"]\nacceptable = ["yes"]'),
      "custom.toml: field 'screening[0].acceptable' must be among its choices"),
     (_with('id = "psychosis"', 'id = "consent"'), "custom.toml: field 'screening[1].id' repeats 'consent'"),

@@ -72,7 +72,7 @@ def test_the_summary_holds_identity_timeline_screening_sessions_trends_alerts_an
     texts = assert_every_page_has_the_header(pdf, people.clinic.name)
     body = " ".join(texts)
     for part in ("Patient summary", "1980-05-17", "MDMA", "Phase timeline", "Preparation → Dosing", "Screening",
-                 "eligible", "Medication review", "Sessions", "Dosing 1 of 3", "120 mg", "3 readings", "signed",
+                 "eligible", "Medication review", "Sessions", "Dosing 1 of 3", "120 mg", "4 readings", "signed",
                  "Outcome measures", "PCL-5", "Open safety alerts", "None open", "Current integration plan",
                  "Feeling safe in my body."):
         assert part in body, part

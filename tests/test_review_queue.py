@@ -220,7 +220,7 @@ def _flagged_patients(people, protocols, count, start=0):
         checklist = current_checklist(db.session, patient)
         answer_item(people.lead, checklist, protocol, REVIEW, AnswerInput(AnswerValue.YES), today)
         if number % 3 == 0:
-            add_medication(people.lead, patient, MedicationInput("Phenelzine", "maoi"))
+            add_medication(people.lead, patient, MedicationInput("Sertraline", ""))
         made.append(patient)
     db.session.commit()
     return made
@@ -238,7 +238,7 @@ def test_the_queue_is_oldest_first_and_paginated(client, people, protocols, monk
     rows = first[first.index("<tbody>"):]
     assert rows.index("Queue004") < rows.index("Queue000")
     assert "30 days ago" in rows
-    assert "7 items waiting, page 1 of 2" in first  # 5 substance-use items + 2 raised by an MAOI
+    assert "7 items waiting, page 1 of 2" in first  # 5 substance-use items + 2 raised by an SSRI to taper
     second = client.get(f"{QUEUE}?page=2").text
     assert "page 2 of 2" in second
     assert client.get(f"{QUEUE}?page=abc").status_code == 400

@@ -57,7 +57,7 @@ def test_it_groups_the_items_by_kind_with_text_and_source(client, people, protoc
     assert [text.index(h) for h in headings] == sorted(text.index(h) for h in headings)
     for item in protocols[PROTOCOL].screening:
         assert f'id="item-{item.id}"' in text
-    assert "Source: [V] [75]" in text
+    assert "Source: [V] Numinus" in text
     assert "Eligibility: <span class=\"text-uppercase\">Incomplete</span>" in text
     assert "Not answered yet: Personal history of a primary psychotic disorder" in text
 
@@ -99,11 +99,14 @@ def test_it_records_a_requirement_with_its_value_and_date(client, people):
     assert f"Recorded: signed, done {today()}" in client.get(response.location).text
 
 
-def test_a_requirement_that_allows_it_can_be_marked_not_applicable(client, people):
+def test_a_pregnancy_test_cannot_be_marked_not_applicable(client, people):
+    """Whether it applies follows the patient's record (sex at birth, able to become pregnant)."""
     login(client, people.lead)
+    page = client.get(url(people)).text
+    assert '<option value="not_applicable">' not in page.split(f'id="item-{PREGNANCY}"')[1].split('id="item-')[0]
     response = client.post(url(people, f"/items/{PREGNANCY}"), data={f"{PREGNANCY}-answer": "not_applicable"})
-    assert response.status_code == 302
-    assert answers(PREGNANCY) == 1
+    assert response.status_code == 422 and "Not a valid choice" in response.text
+    assert answers(PREGNANCY) == 0
 
 
 BAD_ANSWERS = [
@@ -240,7 +243,7 @@ def test_the_checklist_runs_the_same_queries_for_short_and_long_histories(client
         assert client.get(url(people)).status_code == 200
     for _ in range(5):
         answer_screening(people.patient, people.lead, protocol, yes=(REVIEW, "maoi"))
-        answer_screening(people.patient, people.co_therapist, protocol)
+        answer_screening(people.patient, people.co_therapist, protocol, yes=(REVIEW, "maoi"))
     for number in range(15):
         add_medication(people.lead, people.patient, MedicationInput(f"Drug {number}", "ssri" if number % 2 else "maoi"))
     db.session.commit()

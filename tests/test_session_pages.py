@@ -3,7 +3,10 @@ after dosing 2"), planned against done and what is next on the patient page, edi
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+import time_machine
 from sqlalchemy import func, select
 
 from tests.conftest import audit_actions, login
@@ -19,6 +22,9 @@ from tracker.sessions.plan import Tally, progress, session_label
 def sessions() -> int:
     db.session.expire_all()
     return db.session.scalar(select(func.count()).select_from(TherapySession))
+
+
+NEXT_MONTH = stamp(ago(-60 * 24 * 30))
 
 
 def form(**overrides: str) -> dict[str, object]:
@@ -53,18 +59,19 @@ def test_it_schedules_a_session_and_records_it_when_held(client, people):
 def test_labels_follow_the_plan_and_the_patient_page_says_what_is_next(client, people, protocols):
     patient = in_dosing(people.patient, people.lead, protocols)
     walk_to(patient, Phase.INTEGRATION, people.lead, protocols)
-    walk_to(patient, Phase.DOSING, people.lead, protocols)
-    walk_to(patient, Phase.INTEGRATION, people.lead, protocols)  # now after dosing 2
-    db.session.commit()
-    first = held_session(patient, people.lead, protocols, kind=SessionKind.INTEGRATION)
-    login(client, people.lead)
-    assert "Integration 1 of 3 after dosing 2" in client.get(session_url(patient, first)).text
-    page = client.get(f"/patients/{patient.id}").text
-    assert "Integration 2 of 3 after dosing 2." in page  # what is next
-    assert "Dosing 2 of 3" in page and "Integration 3 of 3 after dosing 1" in page
-    listing = client.get(f"/patients/{patient.id}/sessions").text
-    assert "Dosing 1 of 3" in listing and "Follow-up contact 1 after dosing 2" in listing
-    assert audit_actions()[-1] == "session.list"
+    with time_machine.travel(utcnow() + timedelta(days=30)):  # dosing sessions are 3 weeks apart at least
+        walk_to(patient, Phase.DOSING, people.lead, protocols)
+        walk_to(patient, Phase.INTEGRATION, people.lead, protocols)  # now after dosing 2
+        db.session.commit()
+        first = held_session(patient, people.lead, protocols, kind=SessionKind.INTEGRATION)
+        login(client, people.lead)
+        assert "Integration 1 of 3 after dosing 2" in client.get(session_url(patient, first)).text
+        page = client.get(f"/patients/{patient.id}").text
+        assert "Integration 2 of 3 after dosing 2." in page  # what is next
+        assert "Dosing 2 of 3" in page and "Integration 3 of 3 after dosing 1" in page
+        listing = client.get(f"/patients/{patient.id}/sessions").text
+        assert "Dosing 1 of 3" in listing and "Follow-up contact 1 after dosing 2" in listing
+        assert audit_actions()[-1] == "session.list"
 
 
 def test_a_held_dosing_session_waits_for_the_dosing_phase(client, people):
@@ -108,14 +115,17 @@ BAD = [
     ({}, "held_at", "Enter when the session took place, or when it is scheduled."),
     ({"held_at": "yesterday"}, "held_at", "Not a valid datetime value."),
     ({"held_at": "2999-01-01T10:00", "duration_minutes": "60"}, "held_at", "cannot be in the future"),
-    ({"held_at": "2020-01-01T10:00"}, "duration_minutes", "Enter the duration in minutes."),
-    ({"held_at": "2020-01-01T10:00", "duration_minutes": "721"}, "duration_minutes", "between 1 and 720"),
-    ({"scheduled_at": "2030-01-01T10:00", "scheduled_minutes": "0"}, "scheduled_minutes", "between 1 and 720"),
-    ({"scheduled_at": "2030-01-01T10:00", "cycle": "2"}, "cycle", "belong to no dosing cycle"),
-    ({"kind": "integration", "scheduled_at": "2030-01-01T10:00", "cycle": "4"}, "cycle", "between 1 and 3"),
-    ({"kind": "integration", "scheduled_at": "2030-01-01T10:00", "cycle": "0"}, "cycle", "from 1"),
-    ({"scheduled_at": "2030-01-01T10:00", "location": "x" * 121}, "location", "at most 120"),
-    ({"scheduled_at": "2030-01-01T10:00", "present_ids": ["999999"]}, "present_ids", "not a valid choice"),
+    ({"held_at": minutes_ago(60)}, "duration_minutes", "Enter the duration in minutes."),
+    ({"held_at": minutes_ago(60), "duration_minutes": "721"}, "duration_minutes", "between 1 and 720"),
+    ({"held_at": "2020-01-01T10:00", "duration_minutes": "60"}, "held_at", "before the patient was enrolled"),
+    ({"scheduled_at": "2020-01-01T10:00"}, "scheduled_at", "before the patient was enrolled"),
+    ({"scheduled_at": "2999-01-01T10:00"}, "scheduled_at", "more than two years ahead"),
+    ({"scheduled_at": NEXT_MONTH, "scheduled_minutes": "0"}, "scheduled_minutes", "between 1 and 720"),
+    ({"scheduled_at": NEXT_MONTH, "cycle": "2"}, "cycle", "belong to no dosing cycle"),
+    ({"kind": "integration", "scheduled_at": NEXT_MONTH, "cycle": "4"}, "cycle", "between 1 and 3"),
+    ({"kind": "integration", "scheduled_at": NEXT_MONTH, "cycle": "0"}, "cycle", "from 1"),
+    ({"scheduled_at": NEXT_MONTH, "location": "x" * 121}, "location", "at most 120"),
+    ({"scheduled_at": NEXT_MONTH, "present_ids": ["999999"]}, "present_ids", "not a valid choice"),
 ]
 
 
@@ -131,7 +141,7 @@ def test_bad_session_input_is_refused_beside_the_field(client, people, values, f
 def test_therapists_present_must_be_on_the_care_team(client, people):
     login(client, people.lead)
     response = client.post(f"/patients/{people.patient.id}/sessions/new",
-                           data=form(scheduled_at="2030-01-01T10:00", present_ids=[str(people.other_therapist.id)]))
+                           data=form(scheduled_at=NEXT_MONTH, present_ids=[str(people.other_therapist.id)]))
     assert response.status_code == 422 and 'id="present_ids-error"' in response.text
 
 

@@ -10,7 +10,7 @@ import time_machine
 from tests.conftest import PASSWORD, count_queries, login
 from tests.session_data import ago, held_session, in_dosing, session_url
 from tracker.extensions import db
-from tracker.factories import complete_dosing, make_patient
+from tracker.factories import backdate_enrolment, complete_dosing, make_patient
 from tracker.models import SessionKind
 from tracker.models.base import utcnow
 from tracker.sessions import notes, signing
@@ -83,6 +83,7 @@ def test_the_patient_page_and_the_sessions_list(client, people, protocols):
 def _trainee_notes(people, protocols, count: int) -> None:
     for _ in range(count):
         patient = make_patient(people.lead, people.co_therapist, protocols=protocols, protocol_code="ketamine-iv-trd")
+        backdate_enrolment(patient, utcnow() - timedelta(days=20))
         session = held_session(patient, people.lead, protocols, kind=SessionKind.PREPARATION)
         note, _ = notes.save_note(people.lead, patient, session, None, notes.NoteInput(fields={"topics": "x"}),
                                   None, utcnow())

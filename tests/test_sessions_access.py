@@ -5,6 +5,7 @@ process notes: 404 to everyone but their author. Each allowed read leaves an aud
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 from flask import Flask
@@ -27,7 +28,7 @@ from tracker.models import (
     VitalReading,
 )
 from tracker.models.base import utcnow
-from tracker.sessions import notes, private, signing
+from tracker.sessions import notes, private, queries, signing
 
 
 @dataclass
@@ -39,6 +40,8 @@ class World:
     version: int
     prep: int  # a preparation session whose note the lead (needing co-signature) signed
     private: int  # the lead's private process note on the dosing session
+    held_at: str  # the dosing session's start, as the edit form shows it
+    present: tuple[int, ...]  # the therapists present at it
 
 
 @pytest.fixture
@@ -46,7 +49,7 @@ def world(people, protocols) -> World:
     people.lead.needs_cosign = True
     patient = in_dosing(people.patient, people.lead, protocols)
     dosing = complete_dosing(patient, people.lead, protocols, sign=False)
-    note = db.session.scalar(select(SessionNote).where(SessionNote.session_id == dosing.id))
+    note = queries.load_note(db.session, dosing)
     event = notes.add_adverse_event(people.lead, patient, dosing, note, notes.AdverseEventInput(
         "Headache", utcnow(), notes.Severity.MILD, False, "Water and rest", notes.Outcome.RECOVERED), utcnow())
     prep = held_session(patient, people.lead, protocols, kind=SessionKind.PREPARATION)
@@ -55,7 +58,9 @@ def world(people, protocols) -> World:
     signing.sign_note(people.lead, patient, prep, prep_note, protocols["mdma-ptsd"], PASSWORD, None, True, utcnow())
     process = private.start(people.lead, patient, dosing, utcnow())
     db.session.commit()
-    return World(patient.id, dosing.id, note.vitals[0].id, event.id, note.version_id, prep.id, process.id)
+    present = tuple(m.user_id for m in patient.care_team)
+    return World(patient.id, dosing.id, note.vitals[0].id, event.id, note.version_id, prep.id, process.id,
+                 dosing.held_at.strftime("%Y-%m-%dT%H:%M"), present)
 
 
 def state() -> tuple[object, ...]:
@@ -72,13 +77,14 @@ def state() -> tuple[object, ...]:
 
 
 P = "/patients/{patient_id}"
+NEXT_MONTH = (utcnow() + timedelta(days=30)).strftime("%Y-%m-%dT10:00")
 S = P + "/sessions/{dosing}"
 
 #: name -> (method, url, form data or None, status for the care team and their supervisor)
 ROUTES = {
     "sessions.index": ("GET", P + "/sessions", None, 200),
     "sessions.new": ("GET", P + "/sessions/new", None, 200),
-    "sessions.new POST": ("POST", P + "/sessions/new", {"kind": "preparation", "scheduled_at": "2031-01-01T10:00"},
+    "sessions.new POST": ("POST", P + "/sessions/new", {"kind": "preparation", "scheduled_at": NEXT_MONTH},
                           302),
     "sessions.detail": ("GET", S, None, 200),
     "sessions.edit": ("GET", S + "/edit", None, 200),
@@ -105,7 +111,8 @@ def _data(data, world: World):
     if data == "note":
         return dosing_note(version_id=str(world.version), body="A new narrative")
     if data == "edit":
-        return {"held_at": "2020-01-01T10:00", "duration_minutes": "300", "cycle": "1", "location": "Room 9"}
+        return {"held_at": world.held_at, "duration_minutes": "300", "cycle": "1", "location": "Room 9",
+                "present_ids": [str(i) for i in world.present]}
     return data
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from tests.conftest import audit_actions, login
 from tracker import workflow
 from tracker.extensions import db
-from tracker.factories import answer_screening, record_baseline_measures
+from tracker.factories import answer_screening, record_baseline_measures, write_preparation_notes
 from tracker.models import AuditEvent, Phase, SessionKind, TherapySession
 from tracker.models.base import utcnow
 from tracker.screening.services import current_checklist, sign_off
@@ -89,9 +89,11 @@ def test_the_dosing_gate_counts_the_logged_preparation_sessions(client, people, 
     assert refused.status_code == 409 and "0 of 3 preparation sessions held" in refused.text
     for hours in (72, 48, 24):
         assert client.post(url(people), data=form(held_at=hours_ago(hours))).status_code == 302
-    assert not [p for p in workflow.refusals(
-        workflow.GuardContext(db.session, people.patient, protocol, Phase.DOSING), None
-    ) if "preparation" in p]
+    reasons = workflow.refusals(db.session, people.patient, protocol, Phase.DOSING, None)
+    assert "0 of 3 preparation sessions held with a signed note" in " ".join(reasons)  # held, not yet signed
+    write_preparation_notes(people.patient, people.lead, protocols)
+    assert not [p for p in workflow.refusals(db.session, people.patient, protocol, Phase.DOSING, None)
+                if "preparation" in p]
     record_baseline_measures(people.patient, people.lead, protocol)  # the gate also asks for baseline measures
     db.session.commit()
     assert client.post(f"/patients/{people.patient.id}/phase", data={"target": "dosing"}).status_code == 302

@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError
 
 from tests.conftest import PASSWORD, audit_actions, login
 from tests.session_data import (
+    FULL_SET,
     adverse_event_form,
     dosing_note,
     held_session,
@@ -65,8 +66,10 @@ def test_an_empty_dosing_note_lists_everything_missing_before_signing(client, pe
     assert refused.status_code == 409
     text_ = refused.text
     assert "The administration record is incomplete: dose and unit, route, lot number, time given." in text_
-    assert ("Discharge is not complete: vital signs back within the protocol&#39;s limits; distress at or below "
-            "baseline; minimum observation time met; escort or driver named.") in text_
+    assert "Discharge is not complete: vital signs back within the protocol&#39;s limits (" in text_
+    for criterion in ("; distress at or below baseline (", "; minimum observation time met (",
+                      "; escort or driver named ("):
+        assert criterion in text_
     assert "Schedule the next-day follow-up contact after dosing 1" in text_
     assert fresh_note(session).signed_at is None
 
@@ -76,13 +79,43 @@ def test_discharge_waits_for_vitals_back_in_range(client, people, protocols):
     session = held_session(people.patient, people.lead, protocols)
     login(client, people.lead)
     client.post(session_url(people.patient, session, "/note"), data=dosing_note())
-    client.post(session_url(people.patient, session, "/vitals"), data=vitals_form(100, heart_rate="118"))
+    client.post(session_url(people.patient, session, "/vitals"),
+                data=vitals_form(100, **{**FULL_SET, "heart_rate": "118"}))
     page = client.get(session_url(people.patient, session)).text
-    assert "Latest reading" in page and "Heart rate 118 bpm is above" in page
-    assert "Discharge is not complete: vital signs back within the protocol&#39;s limits." in page
-    client.post(session_url(people.patient, session, "/vitals"), data=vitals_form(70, heart_rate="84"))
+    assert "Latest full set" in page and "Heart rate 118 bpm is above" in page
+    assert "Discharge is not complete: vital signs back within the protocol&#39;s limits" in page
+    client.post(session_url(people.patient, session, "/vitals"), data=vitals_form(70, **FULL_SET))
     page = client.get(session_url(people.patient, session)).text
     assert "Discharge is not complete" not in page
+
+
+def test_every_monitored_sign_needs_a_reading_after_the_dose(client, people, protocols):
+    in_dosing(people.patient, people.lead, protocols)
+    session = held_session(people.patient, people.lead, protocols)
+    login(client, people.lead)
+    client.post(session_url(people.patient, session, "/note"), data=dosing_note())
+    client.post(session_url(people.patient, session, "/vitals"),
+                data=vitals_form(70, systolic="124", diastolic="80", heart_rate="74"))
+    page = client.get(session_url(people.patient, session)).text
+    assert "No reading after the dose of: Temperature." in page
+
+
+def test_one_partial_reading_does_not_discharge_a_patient_whose_blood_pressure_was_high(client, people, protocols):
+    in_dosing(people.patient, people.lead, protocols)
+    session = held_session(people.patient, people.lead, protocols)
+    login(client, people.lead)
+    client.post(session_url(people.patient, session, "/note"), data=dosing_note())
+    client.post(session_url(people.patient, session, "/vitals"),
+                data=vitals_form(90, **{**FULL_SET, "systolic": "220", "diastolic": "120"}))
+    client.post(session_url(people.patient, session, "/vitals"), data=vitals_form(60, temperature="36.7"))
+    page = client.get(session_url(people.patient, session)).text
+    assert "Latest full set" in page and "Systolic BP 220 mmHg is above" in page
+    assert sign(client, people.patient, session).status_code == 409
+    # A later reading outside the limits holds discharge back even after a full set in range.
+    client.post(session_url(people.patient, session, "/vitals"), data=vitals_form(50, **FULL_SET))
+    client.post(session_url(people.patient, session, "/vitals"), data=vitals_form(40, heart_rate="130"))
+    page = client.get(session_url(people.patient, session)).text
+    assert "A later reading" in page and "Heart rate 130 bpm is above" in page
 
 
 def test_the_minimum_observation_time_of_the_protocol_is_checked(client, people, protocols):
@@ -95,7 +128,7 @@ def test_the_minimum_observation_time_of_the_protocol_is_checked(client, people,
     db.session.commit()
     session = held_session(patient, people.lead, protocols)
     login(client, people.lead)
-    note = dosing_note(substance="Esketamine", dose_amount="56", route="intranasal", supplemental_mg="",
+    note = dosing_note(substance="Esketamine (intranasal)", dose_amount="56", route="intranasal", supplemental_mg="",
                        supplemental_given_at="", discharged_at=dosing_note()["dose_given_at"][:-2] + "59")
     client.post(session_url(patient, session, "/note"), data=note)
     page = client.get(session_url(patient, session)).text
@@ -123,7 +156,7 @@ def test_signing_stores_signer_time_and_the_hash_of_the_content(client, people, 
     session = fresh_session(ready)
     canonical = json.dumps(note_content(note, session), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert note.content_sha256 == hashlib.sha256(canonical.encode()).hexdigest() == shown
-    assert len(json.loads(canonical)["vitals"]) == 3 and json.loads(canonical)["dosing"]["lot_number"]
+    assert len(json.loads(canonical)["vitals"]) == 4 and json.loads(canonical)["dosing"]["lot_number"]
     assert verify([(note, session)]) == []
     signed_page = client.get(response.location).text
     assert note.content_sha256 in signed_page and "Cody Co" in signed_page
@@ -294,7 +327,9 @@ def test_the_verify_command_recomputes_every_hash(app, people, signed):
     runner = app.test_cli_runner()
     result = runner.invoke(args=["notes", "verify"])
     assert result.exit_code == 0, result.output
-    assert "Checked 1 signed notes and their addenda: 0 mismatch(es)." in result.output
+    signed_notes = db.session.scalar(select(func.count()).where(SessionNote.signed_at.is_not(None)))
+    assert signed_notes == 4  # three preparation notes and the dosing note
+    assert f"Checked {signed_notes} signed notes and their addenda: 0 mismatch(es)." in result.output
 
 
 def test_the_verify_command_reports_a_note_changed_behind_the_triggers_back(app, people, signed):

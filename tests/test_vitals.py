@@ -21,43 +21,75 @@ def reading(sign: str, value: float) -> Reading:
 
 # Each shipped threshold, at and just beyond the limit -------------------------------------------------------------
 
-#: (protocol, sign, value just inside, value just outside), from the protocol files and their sources.
+#: (protocol, sign, value just inside, value just outside, direction), from the protocol files and their sources.
 THRESHOLDS = [
-    ("mdma-ptsd", "systolic", 160, 161),  # SBP > 160 in 33% [46]
-    ("mdma-ptsd", "heart_rate", 100, 101),  # HR > 100 in 29% [46]
-    ("mdma-ptsd", "temperature", 38.0, 38.1),  # > 38 C in 19% [46]
-    ("ketamine-iv-trd", "systolic", 180, 181),  # SmPC > 180/100 [66]
-    ("ketamine-iv-trd", "diastolic", 100, 101),
-    ("esketamine-rems-trd", "systolic", 140, 141),  # label > 140/90 [70]
-    ("esketamine-rems-trd", "diastolic", 90, 91),
-    ("esketamine-rems-trd", "spo2", 93, 92),  # pulse oximetry; alert below 93 (clinic setting)
+    ("mdma-ptsd", "systolic", 160, 161, "above"),  # SBP > 160 in 33% (Vizeli 2017)
+    ("mdma-ptsd", "systolic", 90, 89, "below"),  # below 90/60 (AHA)
+    ("mdma-ptsd", "diastolic", 100, 101, "above"),  # ESH/ESC 2018 grade 2
+    ("mdma-ptsd", "diastolic", 60, 59, "below"),
+    ("mdma-ptsd", "heart_rate", 100, 101, "above"),  # HR > 100 in 29% (Vizeli 2017)
+    ("mdma-ptsd", "heart_rate", 41, 40, "below"),  # NEWS2 scores 40 or less 3
+    ("mdma-ptsd", "temperature", 38.0, 38.1, "above"),  # > 38 C in 19% (Vizeli 2017)
+    ("mdma-ptsd", "temperature", 35.1, 35.0, "below"),  # NEWS2 scores 35.0 or less 3
+    ("psilocybin-mdd", "systolic", 160, 161, "above"),
+    ("psilocybin-mdd", "systolic", 90, 89, "below"),
+    ("psilocybin-mdd", "diastolic", 100, 101, "above"),
+    ("psilocybin-mdd", "diastolic", 60, 59, "below"),
+    ("psilocybin-mdd", "heart_rate", 130, 131, "above"),  # NEWS2 scores 131 or more 3
+    ("psilocybin-mdd", "heart_rate", 41, 40, "below"),
+    ("ketamine-iv-trd", "systolic", 180, 181, "above"),  # SmPC > 180/100
+    ("ketamine-iv-trd", "systolic", 90, 89, "below"),
+    ("ketamine-iv-trd", "diastolic", 100, 101, "above"),
+    ("ketamine-iv-trd", "diastolic", 60, 59, "below"),
+    ("ketamine-iv-trd", "heart_rate", 130, 131, "above"),
+    ("ketamine-iv-trd", "heart_rate", 41, 40, "below"),
+    ("ketamine-iv-trd", "spo2", 92, 91, "below"),  # NEWS2 scores 91 or less 3
+    ("esketamine-rems-trd", "systolic", 180, 181, "above"),  # ESH/ESC 2018 grade 3 (the label's 140/90 is pre-dose)
+    ("esketamine-rems-trd", "systolic", 90, 89, "below"),
+    ("esketamine-rems-trd", "diastolic", 110, 111, "above"),
+    ("esketamine-rems-trd", "diastolic", 60, 59, "below"),
+    ("esketamine-rems-trd", "spo2", 93, 92, "below"),  # pulse oximetry; alert below 93 (clinic setting)
 ]
 
 
-@pytest.mark.parametrize("code,sign,inside,outside", THRESHOLDS)
-def test_each_protocol_threshold_flags_only_beyond_the_limit(code, sign, inside, outside):
+@pytest.mark.parametrize("code,sign,inside,outside,direction", THRESHOLDS)
+def test_each_protocol_threshold_flags_only_beyond_the_limit(code, sign, inside, outside, direction):
     limits = PROTOCOLS[code].vital_limits
     assert vitals.check(reading(sign, inside), limits) == []
     (flag,) = vitals.check(reading(sign, outside), limits)
     assert flag.sign == sign and flag.value == outside
-    assert flag.direction == ("below" if sign == "spo2" else "above")
+    assert flag.direction == direction
     assert flag.source  # every flag carries the threshold's source
     assert vitals.LABELS[sign] in flag.text and "protocol's limit" in flag.text
 
 
 def test_the_thresholds_cover_every_limit_shipped():
-    assert {(code, limit.sign) for code, limit in LIMITS} == {(code, sign) for code, sign, _, _ in THRESHOLDS}
+    """Every low and every high limit a protocol ships, except an SpO2 ceiling of 100% (nothing lies above it)."""
+    shipped = {
+        (code, limit.sign, direction)
+        for code, limit in LIMITS
+        for direction, bound in (("above", limit.high), ("below", limit.low))
+        if bound is not None and not (limit.sign == "spo2" and direction == "above" and bound >= 100)
+    }
+    assert shipped == {(code, sign, direction) for code, sign, _, _, direction in THRESHOLDS}
 
 
-def test_psilocybin_sets_no_limits_so_nothing_is_flagged():
-    assert PROTOCOLS["psilocybin-mdd"].vital_limits == ()
+def test_every_monitored_sign_has_a_low_and_a_high_limit():
+    for protocol in PROTOCOLS.values():
+        assert protocol.monitored_signs, protocol.code
+        for sign in protocol.monitored_signs:
+            limit = protocol.limit(sign)
+            assert limit is not None and limit.low is not None and limit.high is not None, (protocol.code, sign)
+
+
+def test_no_limits_flag_nothing():
     assert vitals.check(Reading(220, 130, 160, 40.0, 80), ()) == []
 
 
 def test_a_reading_flags_every_value_out_of_range_in_a_fixed_order():
     flags = vitals.check(Reading(systolic=171, diastolic=104, heart_rate=112), PROTOCOLS["mdma-ptsd"].vital_limits)
-    assert [f.sign for f in flags] == ["systolic", "heart_rate"]  # MDMA sets no diastolic limit
-    assert flags[1].text == "Heart rate 112 bpm is above the protocol's limit of 100 bpm"
+    assert [f.sign for f in flags] == ["systolic", "diastolic", "heart_rate"]
+    assert flags[2].text == "Heart rate 112 bpm is above the protocol's limit of 100 bpm"
 
 
 # Properties over any value -----------------------------------------------------------------------------------------

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import itertools
+from datetime import timedelta
 
 import pytest
+import time_machine
 from sqlalchemy import func, select
 
 from tests.conftest import Clinicians
@@ -12,6 +14,8 @@ from tracker import workflow
 from tracker.extensions import db
 from tracker.factories import clear_for_dosing, complete_dosing, complete_integration, make_patient, walk_to
 from tracker.models import Patient, Phase, PhaseTransition
+from tracker.models.base import utcnow
+from tracker.screening.services import MedicationInput, add_medication
 from tracker.workflow import TransitionError
 
 ACTIVE = [Phase.PREPARATION, Phase.DOSING, Phase.INTEGRATION]
@@ -121,15 +125,18 @@ def test_a_patient_on_hold_resumes_the_phase_it_left(people, protocols):
 
 
 def test_multi_dose_protocols_cycle_until_the_planned_dosing_sessions_are_done(people, protocols):
-    patient = people.patient  # MDMA: 3 dosing sessions (MAPP1/MAPP2)
+    patient = people.patient  # MDMA: 3 dosing sessions (MAPP1/MAPP2), at least 21 days apart
     mdma = protocols["mdma-ptsd"]
-    for _ in range(mdma.dosing_sessions):
-        walk_to(patient, Phase.DOSING, people.lead, protocols)
-        walk_to(patient, Phase.INTEGRATION, people.lead, protocols)
-    complete_integration(patient, people.lead, protocols)
-    with pytest.raises(TransitionError, match="All 3 planned dosing sessions"):
-        workflow.move(db.session, patient, Phase.DOSING, people.lead, mdma)
-    workflow.move(db.session, patient, Phase.COMPLETED, people.lead, mdma)
+    start = utcnow()
+    for cycle in range(mdma.dosing_sessions):
+        with time_machine.travel(start + timedelta(days=30 * cycle)):
+            walk_to(patient, Phase.DOSING, people.lead, protocols)
+            walk_to(patient, Phase.INTEGRATION, people.lead, protocols)
+    with time_machine.travel(start + timedelta(days=30 * mdma.dosing_sessions)):
+        complete_integration(patient, people.lead, protocols)
+        with pytest.raises(TransitionError, match="All 3 planned dosing sessions"):
+            workflow.move(db.session, patient, Phase.DOSING, people.lead, mdma)
+        workflow.move(db.session, patient, Phase.COMPLETED, people.lead, mdma)
     assert patient.phase is Phase.COMPLETED
 
 
@@ -158,17 +165,17 @@ def test_co_therapy_protocols_need_a_co_therapist_before_dosing(people, protocol
     assert ketamine.phase is Phase.DOSING
 
 
-def test_a_refusal_lists_every_reason(people, protocols):
+def test_a_refusal_lists_every_reason_in_the_gates_order(people, protocols):
     alone = make_patient(people.lead, protocols=protocols, protocol_code="mdma-ptsd")
     clear_for_dosing(alone, people.lead, protocols)
-    workflow.GUARDS.setdefault((Phase.PREPARATION, Phase.DOSING), []).append(lambda ctx: "Screening not cleared.")
-    try:
-        with pytest.raises(TransitionError) as refused:
-            workflow.move(db.session, alone, Phase.DOSING, people.lead, protocols["mdma-ptsd"])
-    finally:
-        workflow.GUARDS[(Phase.PREPARATION, Phase.DOSING)].pop()
-    assert len(refused.value.reasons) == 2
-    assert refused.value.reasons[1] == "Screening not cleared."
+    add_medication(people.lead, alone, MedicationInput("Sertraline", ""))
+    with pytest.raises(TransitionError) as refused:
+        workflow.move(db.session, alone, Phase.DOSING, people.lead, protocols["mdma-ptsd"], reason="Too soon")
+    reasons = refused.value.reasons
+    assert len(reasons) == 3
+    assert reasons[0].startswith("Needs a supervisor's review: Takes a psychiatric medication")  # screening
+    assert reasons[1].startswith("Sertraline must be stopped before dosing")  # medications
+    assert reasons[2].endswith("needs a co-therapist on the care team before any dosing session.")  # the team
 
 
 def test_enrolment_starts_the_history(people):

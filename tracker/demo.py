@@ -13,20 +13,19 @@ from datetime import date, datetime, timedelta
 from faker import Faker
 from sqlalchemy import select
 
-from tracker import workflow
 from tracker.extensions import db
 from tracker.factories import (
     PROTOCOL_INDICATIONS,
     answer_screening,
     clear_for_dosing,
     complete_dosing,
-    complete_integration,
     make_clinic,
     make_patient,
     make_user,
     record_measure,
     renew_pre_dosing,
     sample_answers,
+    walk_course,
 )
 from tracker.models import (
     Clinic,
@@ -179,34 +178,30 @@ def _walk(
         # One patient in preparation whose screening flagged an item for the supervisor's review.
         flagged = next(i.id for i in protocol.screening if i.kind.value == "review")
         answer_screening(patient, lead, protocol, yes=(flagged,))
+    steps = [(target, when, REASONS.get(target)) for target, when in zip(path, moments, strict=True)]
+    walk_course(patient, lead, protocols, steps, password=DEMO_PASSWORD)
     severity = 0.7 if patient.id % 2 else 0.55
     dosed = 0
-    dosed_at = now
     for target, when in zip(path, moments, strict=True):
-        reason = "Demo: travel abroad for two months" if target is Phase.ON_HOLD else None
-        if target is Phase.DISCONTINUED:
-            reason = "Demo: patient chose to stop treatment"
         if target is Phase.COMPLETED:
             _results(patient, lead, protocol, (when - timedelta(days=2)).date(), severity * 0.4, "end_of_treatment")
             follow_up = (when + timedelta(days=85)).date()
             if follow_up <= now.date():  # the first follow-up (90 days after the end, a clinic setting)
                 _results(patient, lead, protocol, follow_up, severity * 0.45, "follow_up")
-        # The paperwork the session guards ask for: a signed dosing note before integration, the cycle's signed
-        # integration sessions before the next dosing.
-        if patient.phase is Phase.DOSING and target is Phase.INTEGRATION:
-            complete_dosing(patient, lead, protocols, password=DEMO_PASSWORD, held_at=dosed_at)
-        if patient.phase is Phase.INTEGRATION and target is Phase.DOSING:
-            complete_integration(patient, lead, protocols, password=DEMO_PASSWORD, before=when)
-            renew_pre_dosing(patient, lead, protocol, when - timedelta(days=1))
-        workflow.move(db.session, patient, target, lead, protocol, reason, now=when)
         if target is Phase.DOSING:
             dosed += 1
-            dosed_at = when
             after = (when + timedelta(days=6)).date()
             # In the second round the patient in integration missed the measures after dosing: overdue on the
             # dashboard once the window has closed.
             if after <= now.date() and (first_round or path_index != 2):
                 _results(patient, lead, protocol, after, severity * (0.78 ** dosed), "after_each_dosing")
+
+
+#: Why the demo patients were put on hold or discontinued.
+REASONS = {
+    Phase.ON_HOLD: "Demo: travel abroad for two months",
+    Phase.DISCONTINUED: "Demo: patient chose to stop treatment",
+}
 
 
 def _draft_integration_note(patient: Patient, lead: User, protocol: Protocol) -> None:

@@ -6,6 +6,7 @@ They call the same services as the pages, so demo and test data obey the same ru
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -243,7 +244,8 @@ def clear_for_dosing(
     checklist = current_checklist(db.session, patient)
     assert checklist is not None
     sign_off(actor, checklist, protocol, now=moment)
-    log_sessions(patient, actor, SessionKind.PREPARATION, protocol.sessions.preparation, sessions_days_ago)
+    days_ago = max(sessions_days_ago, (utcnow() - moment).days + 1)  # the preparation came before the screening
+    log_sessions(patient, actor, SessionKind.PREPARATION, protocol.sessions.preparation, days_ago)
     db.session.flush()
     write_preparation_notes(patient, actor, protocols, password=password)
     record_baseline_measures(patient, actor, protocol, on=baseline_on or moment.date())
@@ -425,20 +427,51 @@ def write_preparation_notes(
     db.session.flush()
 
 
+def walk_course(
+    patient: Patient, actor: User, protocols: dict[str, Protocol], steps: Sequence[tuple[Phase, datetime, str | None]],
+    *, password: str = PASSWORD,
+) -> None:
+    """Move ``patient`` through ``steps`` (target phase, when, reason) on a back-dated timeline, doing the paperwork
+    of each move at its time: the dosing session (at the moment of the move into dosing) signed before integration;
+    before a later dosing cycle, the integration sessions after that dose and the pre-dosing tests the day before."""
+    protocol = protocols[patient.protocol_code]
+    entered: datetime | None = None
+    for target, when, reason in steps:
+        if patient.phase is Phase.DOSING and target is Phase.INTEGRATION:
+            complete_dosing(patient, actor, protocols, password=password, held_at=entered)
+        if patient.phase is Phase.INTEGRATION and target is Phase.DOSING:
+            complete_integration(patient, actor, protocols, password=password, before=when)
+            renew_pre_dosing(patient, actor, protocol, when - timedelta(days=1))
+        workflow.move(db.session, patient, target, actor, protocol, reason, now=when)
+        if target is Phase.DOSING:
+            entered = when
+    db.session.flush()
+
+
 def walk_to(
     patient: Patient, target: Phase, actor: User, protocols: dict[str, Protocol], reason: str | None = None,
     *, password: str = PASSWORD, at: datetime | None = None,
 ) -> None:
     """Move ``patient`` to ``target`` after doing the paperwork the gate asks for: a signed dosing note before
-    integration, the signed integration sessions before the next dosing. A move into dosing from preparation is
-    made a day back by default (``at``), so the day's dosing session (``complete_dosing``) follows it; later cycles
-    need their spacing, so tests reach them by travelling in time."""
+    integration; before a later dosing cycle, the signed integration sessions and the pre-dosing tests done again.
+    A move into dosing is made a day back by default (``at``), so the day's dosing session (``complete_dosing``)
+    follows it; a later cycle needs its spacing from the one before, so tests reach it by travelling in time."""
+    protocol = protocols[patient.protocol_code]
+    moment = at
+    if moment is None and target is Phase.DOSING:
+        latest = db.session.scalar(
+            select(func.max(PhaseTransition.created_at)).where(
+                PhaseTransition.patient_id == patient.id, PhaseTransition.from_phase.is_not(None)
+            )
+        )
+        moment = utcnow() - timedelta(days=1)
+        if latest is not None and latest > moment:
+            moment = latest
     if patient.phase is Phase.DOSING and target is Phase.INTEGRATION:
         complete_dosing(patient, actor, protocols, password=password)
     if patient.phase is Phase.INTEGRATION and target is Phase.DOSING:
-        complete_integration(patient, actor, protocols, password=password)
-    moment = at
-    if moment is None and target is Phase.DOSING and patient.phase is Phase.PREPARATION:
-        moment = utcnow() - timedelta(days=1)
-    workflow.move(db.session, patient, target, actor, protocols[patient.protocol_code], reason, now=moment)
+        assert moment is not None
+        complete_integration(patient, actor, protocols, password=password, before=moment)
+        renew_pre_dosing(patient, actor, protocol, moment - timedelta(hours=1))
+    workflow.move(db.session, patient, target, actor, protocol, reason, now=moment)
     db.session.flush()

@@ -17,7 +17,15 @@ from werkzeug.serving import make_server
 from config import TestConfig
 from tracker import create_app
 from tracker.extensions import db
-from tracker.factories import clear_for_dosing, make_clinic, make_patient, make_user, record_baseline_measures, walk_to
+from tracker.factories import (
+    backdate_enrolment,
+    clear_for_dosing,
+    make_clinic,
+    make_patient,
+    make_user,
+    record_baseline_measures,
+    walk_to,
+)
 from tracker.models import Phase, Role, SessionKind
 from tracker.models.base import utcnow
 from tracker.plans.services import save_version
@@ -82,6 +90,7 @@ def seed(app: Flask) -> None:
         family_name=GATE_FAMILY_NAME,
         record_number="BRW-GATE-1",
     )
+    backdate_enrolment(gated, utcnow() - timedelta(days=20))  # its preparation session is logged a day back
     record_baseline_measures(gated, therapist, protocols[GATE_PROTOCOL])
     make_patient(
         therapist,
@@ -102,6 +111,7 @@ def seed(app: Flask) -> None:
         record_number="BRW-NOTE-1",
     )
     now = utcnow()
+    backdate_enrolment(notes, now - timedelta(days=20))
     held = record_session(therapist, notes, SessionInput(SessionKind.PREPARATION, now - timedelta(hours=2), 60),
                           protocols["mdma-ptsd"], now)
     save_note(therapist, notes, held, None, NoteInput(fields={"topics": "Draft"}), None, now)
@@ -114,6 +124,7 @@ def seed(app: Flask) -> None:
         co, protocols=protocols, given_name=DASHBOARD_GIVEN_NAME, family_name=DASHBOARD_FAMILY_NAME,
         record_number="BRW-DASH-1",
     )
+    backdate_enrolment(dashboard, now - timedelta(days=20))
     record_session(co, dashboard, SessionInput(SessionKind.PREPARATION, now - timedelta(days=3), 60),
                    protocols["mdma-ptsd"], now)
     db.session.commit()

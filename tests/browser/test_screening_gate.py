@@ -169,6 +169,22 @@ def test_flagged_screening_blocks_dosing_until_the_supervisor_clears_it(page: An
     expect(latest.get_by_role("row")).to_have_count(2)  # the header and the session
     check_accessibility(page, checked)
 
+    # A preparation session counts for the gate once its note is signed.
+    latest.get_by_role("link", name="Preparation 1 of 1").click()
+    expect(page.get_by_role("heading", name="Preparation 1 of 1", level=1)).to_be_visible()
+    check_accessibility(page, checked)
+    note = page.locator("#note")
+    note.get_by_label("Topics covered", exact=True).fill("The infusion day: the room, the monitoring, the drive home.")
+    note.get_by_role("button", name="Save draft").click()
+    expect(flash(page, "Draft saved")).to_have_text("Draft saved.")
+    signature = page.get_by_role("region", name="Signature")
+    signature.get_by_label("Your password", exact=True).fill(PASSWORD)
+    signature.get_by_role("button", name="Sign note").click()
+    expect(flash(page, "Note signed")).to_contain_text("Note signed.")
+    check_accessibility(page, checked)
+    page.get_by_role("navigation", name="Breadcrumb").get_by_role("link", name=PATIENT_NAME).click()
+    expect(page.get_by_role("heading", name=PATIENT_NAME, level=1)).to_be_visible()
+
     history = page.get_by_role("list", name="Phase history")
     page.get_by_label("Move to", exact=True).select_option(label="Dosing")
     with page.expect_response(lambda r: r.request.method == "POST" and r.url.endswith("/phase")) as refused:
@@ -230,7 +246,7 @@ def test_flagged_screening_blocks_dosing_until_the_supervisor_clears_it(page: An
     check_accessibility(page, checked)
     page.screenshot(path=str(ARTIFACTS / "patient-page-moved-to-dosing.png"), full_page=True)
 
-    # login, caseload, patient, checklist, one page per answer, signed off, patient, session logged, refused
-    # move, signed out; login, caseload, queue, checklist, decided, queue, signed out; login, caseload, patient,
-    # moved.
-    assert len(checked) == 4 + len(ketamine.screening) + 5 + 7 + 4, checked
+    # login, caseload, patient, checklist, one page per answer, signed off, patient, session logged, session page,
+    # note signed, refused move, signed out; login, caseload, queue, checklist, decided, queue, signed out; login,
+    # caseload, patient, moved.
+    assert len(checked) == 4 + len(ketamine.screening) + 7 + 7 + 4, checked

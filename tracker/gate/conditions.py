@@ -82,25 +82,30 @@ def session_time(facts: Facts) -> list[str]:
 
 
 def in_dosing(facts: Facts) -> list[str]:
-    """The patient had moved into this dosing cycle by the session's day; a session is recorded as held only
-    while the patient is in dosing, under the current cycle."""
-    problems = []
-    if facts.recording and facts.phase is not Phase.DOSING:
-        problems.append(
+    """A session is recorded as held only while the patient is in dosing, under the current cycle."""
+    if not facts.recording:
+        return []
+    if facts.phase is not Phase.DOSING:
+        return [
             f"A dosing session can be recorded as held only while the patient is in dosing (now: "
             f"{facts.phase.label.lower()}); the move to dosing checks the gate first."
-        )
+        ]
+    if facts.cycle != facts.current_cycle:
+        return [f"The patient is in dosing {facts.current_cycle}; record the session under that cycle."]
+    return []
+
+
+def after_the_move(facts: Facts) -> list[str]:
+    """The patient had moved into this dosing cycle by the session's day."""
     entered = facts.entered_dosing.get(facts.cycle)
     if entered is None:
-        problems.append(f"The patient has not been moved to dosing {facts.cycle} yet.")
-    elif facts.on < facts.day(entered):
-        problems.append(
+        return [f"The patient has not been moved to dosing {facts.cycle} yet."]
+    if facts.on < facts.day(entered):
+        return [
             f"The session is dated {facts.on.isoformat()}, before the patient moved to dosing {facts.cycle} "
             f"({facts.day(entered).isoformat()})."
-        )
-    elif facts.recording and facts.cycle != facts.current_cycle:
-        problems.append(f"The patient is in dosing {facts.current_cycle}; record the session under that cycle.")
-    return problems
+        ]
+    return []
 
 
 def cycles_remaining(facts: Facts) -> list[str]:
@@ -526,6 +531,8 @@ CONDITIONS: tuple[Condition, ...] = (
     Condition("session_time", _SESSION, session_time,
               "The session took place, not in the future and not before the patient was enrolled."),
     Condition("in_dosing", _SESSION, in_dosing,
+              "A session is recorded as held only while the patient is in dosing, under the current cycle."),
+    Condition("after_the_move", _SESSION, after_the_move,
               "The patient had moved into this dosing cycle by the session's day."),
     Condition("cycles_remaining", _doors(Door.MOVE_TO_DOSING, *SESSION_DOORS), cycles_remaining,
               "A planned dosing session remains."),

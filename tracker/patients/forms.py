@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import enum
 from datetime import date
 
 from flask_wtf import FlaskForm
@@ -14,8 +15,6 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, Regexp
-
-import enum
 
 from tracker.models import Indication, Phase, SexAtBirth
 from tracker.validators import DateRange, empty_to_none, no_control_characters, strip

@@ -337,7 +337,8 @@ def parse_protocol(data: dict[str, Any], path: Path) -> Protocol:
             item.acceptable or item.choices or item.allow_not_applicable or item.applies_if
         ):
             raise top.fail(
-                f"screening[{index}]", "only requirement items take acceptable, choices, allow_not_applicable or applies_if"
+                f"screening[{index}]",
+                "only requirement items take acceptable, choices, allow_not_applicable or applies_if",
             )
         if item.choices and not set(item.acceptable) <= set(item.choices):
             raise top.fail(f"screening[{index}].acceptable", "must be among its choices")
@@ -405,8 +406,8 @@ def parse_protocol(data: dict[str, Any], path: Path) -> Protocol:
     for sign in monitored:
         if sign not in VITAL_SIGNS:
             raise top.fail("monitored_signs", f"has unknown sign {sign!r}; use {', '.join(VITAL_SIGNS)}")
-        limit = next((item for item in vital_limits if item.sign == sign), None)
-        if limit is None or limit.low is None or limit.high is None:
+        found = next((item for item in vital_limits if item.sign == sign), None)
+        if found is None or found.low is None or found.high is None:
             raise top.fail("monitored_signs", f"{sign!r} is monitored, so vital_limits needs its low and high")
     dose = _dose(top)
     pre_dose = _pre_dose_blood_pressure(top)

@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.interfaces import LoaderOption
 
+from tracker import discharge
 from tracker.database import AnySession
 from tracker.models import (
     CareTeamMember,
@@ -38,7 +39,6 @@ from tracker.plans.services import current_version
 from tracker.protocols import Protocol, loaded_protocols
 from tracker.reports.fetcher import PRINT_CSS
 from tracker.screening.queries import screening_state
-from tracker import discharge
 from tracker.sessions.content import BODY_LABEL, RISK_CHECK, TEXT_FIELDS
 from tracker.sessions.pages import label_of
 from tracker.sessions.queries import follow_ups, load_note, with_ordinal

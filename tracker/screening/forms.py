@@ -21,9 +21,9 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, StopValidation
 
+from tracker.medicines import DRUG_CLASSES
 from tracker.models import AnswerValue, ReviewDecision
 from tracker.protocols import ItemKind, ScreeningItem
-from tracker.medicines import DRUG_CLASSES
 from tracker.screening.services import AnswerInput, MedicationInput
 from tracker.validators import DateRange, empty_to_none, no_control_characters, strip
 

@@ -377,8 +377,8 @@ def resolve_class(given: MedicationInput) -> MedicationInput:
     if given.drug_class and given.drug_class != known.drug_class:
         raise ScreeningError(
             "drug_class",
-            f"{known.name.capitalize()} is classed as {medicines.DRUG_CLASSES[known.drug_class]} (WHO ATC {known.atc}): "
-            "choose that class, or leave the class to be identified from the name.",
+            f"{known.name.capitalize()} is classed as {medicines.DRUG_CLASSES[known.drug_class]} (WHO ATC "
+            f"{known.atc}): choose that class, or leave the class to be identified from the name.",
         )
     return replace(given, drug_class=known.drug_class)
 

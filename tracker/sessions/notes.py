@@ -87,8 +87,8 @@ def _check_dosing(values: dict[str, Any], session: TherapySession, now: datetime
         if moment is not None and moment > now:
             raise NoteError(name, "This time is in the future.")
     unit = values.get("dose_unit")
-    per_weight = isinstance(unit, DoseUnit) and unit.per_weight and values.get("dose_amount") is not None
-    if per_weight and values.get("weight_kg") is None:
+    weighed = values.get("weight_kg") is not None
+    if isinstance(unit, DoseUnit) and unit.per_weight and values.get("dose_amount") is not None and not weighed:
         raise NoteError("weight_kg", f"Enter the weight measured today: the dose is in {unit.label}.")
     supplement, supplement_at = values.get("supplemental_mg"), values.get("supplemental_given_at")
     if (supplement is None) != (supplement_at is None):

@@ -14,10 +14,10 @@ from flask import render_template
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import selectinload
 
+from tracker import discharge
 from tracker.auth.forms import EmptyForm
 from tracker.extensions import db
 from tracker.models import CareTeamMember, FormDraft, Patient, SessionKind, SessionNote, TherapySession, User
-from tracker import discharge
 from tracker.models.base import utcnow
 from tracker.models.outcome import with_open_alerts
 from tracker.permissions import actor, get_patient_for_user_or_404

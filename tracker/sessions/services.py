@@ -156,7 +156,7 @@ def _check_dosing(
     unmet = gate.check(db.session, patient, protocol, gate.Door.SESSION, now=now, visit=visit, recording=recording)
     if unmet:
         reasons = [u.message for u in unmet]
-        field = "held_at" if unmet[0].condition in ("session_time", "in_dosing", "dose_spacing") else "kind"
+        field = "held_at" if unmet[0].condition in ("session_time", "after_the_move", "dose_spacing") else "kind"
         raise SessionError(field, reasons[0], reasons)
 
 
