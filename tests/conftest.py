@@ -165,7 +165,7 @@ def people(protocols: dict[str, Any]) -> Clinicians:
         update(Patient).where(Patient.id == patient.id).values(created_at=utcnow() - timedelta(days=ENROLLED_DAYS_AGO))
     )
     db.session.commit()
-    db.session.refresh(patient)
+    db.session.refresh(patient, ["created_at"])
     return Clinicians(clinic, supervisor, lead, co, other, other_supervisor, admin, outsider, patient)
 
 

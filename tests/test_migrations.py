@@ -271,3 +271,70 @@ def test_the_audit_trail_is_append_only_in_the_database(fresh_app: Flask) -> Non
     with db.engine.begin() as connection:  # appending still works after the refusals
         connection.execute(insert(AuditEvent).values({**row, "summary": "Written twice"}))
         assert connection.execute(text("SELECT count(*) FROM audit_event")).scalar_one() == 2
+
+
+def _insert(connection: Connection, table_name: str, **values: Any) -> int:
+    """Insert one row into ``table_name`` as the database stands (reflected, not the models), filling each required
+    column the test does not name with a plain value of its type."""
+    from datetime import date
+
+    from sqlalchemy import Boolean, Date, DateTime, Float, Integer, Table
+
+    table = Table(table_name, MetaData(), autoload_with=connection)
+    row = dict(values)
+    for column in table.columns:
+        if column.name in row or column.nullable or column.primary_key or column.server_default is not None:
+            continue
+        kind = column.type
+        row[column.name] = (
+            datetime.now(UTC) if isinstance(kind, DateTime) else date(2026, 1, 1) if isinstance(kind, Date)
+            else False if isinstance(kind, Boolean) else 1.0 if isinstance(kind, Float)
+            else 1 if isinstance(kind, Integer) else {} if "JSON" in type(kind).__name__.upper() else "x"
+        )
+    return int(connection.execute(insert(table).values(row).returning(table.c.id)).scalar_one())
+
+
+def test_the_dose_unit_migration_keeps_signed_notes_and_their_guards(fresh_app: Flask) -> None:
+    """The mg/70 kg unit changes two CHECK constraints of ``session_note`` in place (on SQLite by editing its stored
+    schema): a database holding signed notes with readings upgrades, keeps every row, still refuses any change to a
+    signed note, and now accepts mg/70 kg with a weight, never without one."""
+    upgrade(revision="d203d994fd6d")
+    now = datetime.now(UTC)
+    with db.engine.begin() as connection:
+        clinic = _insert(connection, "clinic", name="Old Clinic")
+        user = _insert(connection, "user_account", clinic_id=clinic, username="old", full_name="Old Hand",
+                       password_hash="x", is_therapist=True)
+        patient = _insert(connection, "patient", clinic_id=clinic, record_number="OLD-1", given_name="A",
+                          family_name="B", indication="ptsd", protocol_code="mdma-ptsd", phase="dosing",
+                          version_id=1, phase_changed_at=now, created_at=now)
+        sessions = [
+            _insert(connection, "therapy_session", patient_id=patient, kind="dosing", cycle=cycle, held_at=now,
+                    duration_minutes=60, logged_by_id=user, created_at=now)
+            for cycle in (1, 2)
+        ]
+        signed = _insert(connection, "session_note", session_id=sessions[0], author_id=user, updated_by_id=user,
+                         version_id=1, fields={}, body="Signed before the upgrade", dose_amount=0.5,
+                         dose_unit="mg_per_kg", weight_kg=70.0, dose_total_mg=35.0, created_at=now, updated_at=now)
+        _insert(connection, "vital_reading", note_id=signed, taken_at=now, systolic=120, diastolic=80,
+                recorded_by_id=user, created_at=now)
+        connection.execute(text("UPDATE session_note SET signed_at = :now, signed_by_id = :user, "
+                                "content_sha256 = 'abc' WHERE id = :id"), {"now": now, "user": user, "id": signed})
+        draft = _insert(connection, "session_note", session_id=sessions[1], author_id=user, updated_by_id=user,
+                        version_id=1, fields={}, body="A draft", created_at=now, updated_at=now)
+    upgrade()
+    assert_schema_matches_models()
+    with db.engine.connect() as connection:
+        kept = connection.execute(text("SELECT body, dose_unit, weight_kg FROM session_note WHERE id = :id"),
+                                  {"id": signed}).one()
+        assert tuple(kept) == ("Signed before the upgrade", "mg_per_kg", 70.0)
+        assert connection.execute(text("SELECT count(*) FROM vital_reading")).scalar_one() == 1
+    with pytest.raises(DBAPIError, match="signed"), db.engine.begin() as connection:
+        connection.execute(text("UPDATE session_note SET body = 'rewritten' WHERE id = :id"), {"id": signed})
+    with pytest.raises(DBAPIError), db.engine.begin() as connection:
+        connection.execute(text("UPDATE session_note SET dose_unit = 'mg_per_70kg', dose_amount = 20 WHERE id = :id"),
+                           {"id": draft})  # no weight: refused
+    with db.engine.begin() as connection:
+        connection.execute(text("UPDATE session_note SET dose_unit = 'mg_per_70kg', dose_amount = 20, "
+                                "weight_kg = 84 WHERE id = :id"), {"id": draft})
+    with pytest.raises(DBAPIError), db.engine.begin() as connection:
+        connection.execute(text("UPDATE session_note SET dose_unit = 'grains' WHERE id = :id"), {"id": draft})

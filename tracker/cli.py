@@ -11,6 +11,7 @@ from tracker.admin.services import AccountDetails, AccountError, create_user
 from tracker.demo import CLINICS, DEMO_PASSWORD, DEMO_STAFF, seed_demo
 from tracker.extensions import db
 from tracker.models import Clinic, Role
+from tracker.patients.cli import patients
 from tracker.protocols import loaded_protocols
 from tracker.reports.cli import reports
 
@@ -117,5 +118,6 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(notes)
     app.cli.add_command(users)
     app.cli.add_command(reports)
+    app.cli.add_command(patients)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(demo_accounts_command)

@@ -50,6 +50,10 @@ ALERT_FAMILY_NAME = "Alertson"
 DOSING_PROTOCOL = "ketamine-iv-trd"
 DOSING_GIVEN_NAME = "Dana"
 DOSING_FAMILY_NAME = "Dosewell"
+# The refused-dose walkthrough's patient: ketamine, in dosing; the browser test records the session, is refused a
+# dose outside the protocol, then an MAOI stopped three days ago closes the gate for that session.
+REFUSED_GIVEN_NAME = "Rhea"
+REFUSED_FAMILY_NAME = "Gatewood"
 # The concurrency test's patient: a held preparation session whose draft note several clients save at once.
 NOTES_GIVEN_NAME = "Nora"
 NOTES_FAMILY_NAME = "Notewright"
@@ -106,6 +110,12 @@ def seed(app: Flask) -> None:
     )
     clear_for_dosing(dosing, therapist, protocols)
     walk_to(dosing, Phase.DOSING, therapist, protocols, password=PASSWORD)
+    refused = make_patient(
+        therapist, protocols=protocols, protocol_code=DOSING_PROTOCOL, given_name=REFUSED_GIVEN_NAME,
+        family_name=REFUSED_FAMILY_NAME, record_number="BRW-GATE-2",
+    )
+    clear_for_dosing(refused, therapist, protocols)
+    walk_to(refused, Phase.DOSING, therapist, protocols, password=PASSWORD)
     notes = make_patient(
         therapist, co, protocols=protocols, given_name=NOTES_GIVEN_NAME, family_name=NOTES_FAMILY_NAME,
         record_number="BRW-NOTE-1",

@@ -70,7 +70,7 @@ def test_dosing_session_vitals_adverse_event_discharge_sign_and_addendum(page: A
     note.get_by_label("Session narrative", exact=True).fill("Dissociative effects peaked at 30 minutes; calm.")
     note.get_by_role("button", name="Save draft").click()
     expect(flash(page, "Draft saved")).to_have_text("Draft saved.")
-    expect(page.locator("#dose-total")).to_have_text("Dose given: 35 mg (0.5 mg/kg \u00d7 70 kg).")
+    expect(page.locator("#dose-total")).to_have_text("Dose given: 35 mg (0.5 mg/kg at 70 kg).")
     check_accessibility(page, checked)
 
     # Two readings: the first beyond the ketamine limits (180/100 mmHg), flagged where it is entered.

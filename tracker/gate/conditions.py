@@ -240,10 +240,11 @@ def preparation_held(facts: Facts) -> list[str]:
     signed = sum(1 for visit in held if visit.note_signed)
     if signed >= required:
         return []
+    needed = f"all {required} are needed" if required > 1 else "it is needed"
+    unsigned = f" ({len(held) - signed} held but not signed yet)" if len(held) > signed else ""
     return [
-        f"{signed} of {required} preparation sessions held with a signed note; all {required} are needed before "
-        "the first dosing session" + (f" ({len(held) - signed} held but not signed yet)." if len(held) > signed
-                                      else ".")
+        f"{signed} of {required} preparation sessions held with a signed note; {needed} before the first dosing "
+        f"session{unsigned}."
     ]
 
 
@@ -305,9 +306,10 @@ def previous_cycle_complete(facts: Facts) -> list[str]:
         ]
         signed = sum(1 for v in held if v.note_signed)
         if len(held) < needed or signed < needed:
+            every = f"all {needed} must be" if needed > 1 else "it must be"
             problems.append(
                 f"Integration after dosing {previous}: {len(held)} of {needed} sessions held after that dose, "
-                f"{signed} with a signed note; all {needed} must be held and signed before dosing {facts.cycle}."
+                f"{signed} with a signed note; {every} held and signed before dosing {facts.cycle}."
             )
     return problems
 
@@ -353,10 +355,8 @@ def dose_within_protocol(facts: Facts) -> list[str]:
     if rule is None:
         return problems
     if given.route is not None and given.route not in rule.routes:
-        problems.append(
-            f"{protocol.name} gives {protocol.substance} " + " or ".join(r.label.lower() for r in rule.routes)
-            + f", not {given.route.label.lower()}."
-        )
+        routes = " or ".join(r.label.lower() for r in rule.routes)
+        problems.append(f"The route must be the protocol's: {routes} (not {given.route.label.lower()}).")
     if given.dose_amount is not None:
         problems += _dose_amount(facts, given)
     problems += _supplemental(facts, given)

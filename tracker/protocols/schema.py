@@ -140,6 +140,28 @@ class DoseRule:
     supplemental: SupplementalDose | None = None
     setting_note: str | None = None
 
+    def describe(self) -> str:
+        """The rule in a sentence for the dosing note form and the protocol page."""
+
+        def amounts(values: tuple[float, ...]) -> str:
+            return " or ".join(f"{v:g}" for v in values) + f" {self.unit.label}"
+
+        doses = amounts(self.allowed) if self.allowed else f"{self.minimum:g} to {self.maximum:g} {self.unit.label}"
+        parts = [f"{doses}, " + " or ".join(route.label.lower() for route in self.routes)]
+        if self.first_session:
+            parts.append(f"{amounts(self.first_session)} at the first dosing session")
+        if self.supplemental:
+            extra = self.supplemental
+            parts.append(
+                f"an optional supplemental dose of {extra.fraction_of_initial:g} of the initial dose, "
+                f"{extra.earliest_minutes} to {extra.latest_minutes} minutes after it"
+            )
+        else:
+            parts.append("no supplemental dose")
+        if self.max_total_mg is not None:
+            parts.append(f"at most {self.max_total_mg:g} mg in all per session")
+        return "; ".join(parts) + "."
+
 
 @dataclass(frozen=True)
 class PreDoseBloodPressure:

@@ -37,6 +37,12 @@ def today() -> date:
 
 
 
+@bp.app_template_test("applicable")
+def applicable(item: ScreeningItem, state: ScreeningState) -> bool:
+    """Jinja test: the item applies to the patient of ``state`` (``select("applicable", state)``)."""
+    return state.applies(item)
+
+
 def load_patient(patient_id: int) -> Patient:
     """The patient with their care team (which decides who may review) and open safety alerts (the banner), if
     the user may see them.

@@ -10,7 +10,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from wtforms import SelectChoice
 
-from tracker import audit
+from tracker import audit, vitals
 from tracker.extensions import db
 from tracker.models import Patient, SessionKind, TherapySession
 from tracker.models.base import utcnow
@@ -179,6 +179,12 @@ def edit(patient_id: int, session_id: int) -> ResponseReturnValue:
 @bp.app_template_global()
 def session_url(session: TherapySession) -> str:
     return url_for("sessions.detail", patient_id=session.patient_id, session_id=session.id)
+
+
+@bp.app_template_filter("sign_label")
+def sign_label(sign: str) -> str:
+    """A vital sign's name as the pages print it ("Systolic BP")."""
+    return vitals.LABELS.get(sign, sign)
 
 
 @bp.app_context_processor
