@@ -21,7 +21,6 @@ integrity check runs afterwards.
 import sqlalchemy as sa
 from alembic import op
 
-
 # revision identifiers, used by Alembic.
 revision = '5e1f0c2a7b11'
 down_revision = 'd203d994fd6d'
@@ -38,14 +37,18 @@ NEW_WEIGHT = "dose_unit IS NULL OR dose_unit = 'mg' OR weight_kg IS NOT NULL"
 def _sqlite_edit_table(table, replacements):
     """Apply text ``replacements`` to the stored CREATE TABLE statement of ``table`` (see the module docstring)."""
     bind = op.get_bind()
-    sql = bind.execute(sa.text("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = :t"), {"t": table}).scalar()
+    sql = bind.execute(
+        sa.text("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = :t"), {"t": table}
+    ).scalar()
     for old, new in replacements:
         if old not in sql:
             raise RuntimeError(f"{table}: expected {old!r} in its schema")
         sql = sql.replace(old, new)
     version = bind.execute(sa.text("PRAGMA schema_version")).scalar()
     bind.execute(sa.text("PRAGMA writable_schema = ON"))
-    bind.execute(sa.text("UPDATE sqlite_master SET sql = :sql WHERE type = 'table' AND name = :t"), {"sql": sql, "t": table})
+    bind.execute(
+        sa.text("UPDATE sqlite_master SET sql = :sql WHERE type = 'table' AND name = :t"), {"sql": sql, "t": table}
+    )
     bind.execute(sa.text(f"PRAGMA schema_version = {int(version) + 1}"))
     bind.execute(sa.text("PRAGMA writable_schema = OFF"))
     problems = bind.execute(sa.text("PRAGMA integrity_check")).scalars().all()
@@ -55,8 +58,8 @@ def _sqlite_edit_table(table, replacements):
 
 def _session_note(widen: bool):
     bind = op.get_bind()
-    unit_from, unit_to = (OLD_UNIT, NEW_UNIT) if widen else (NEW_UNIT, OLD_UNIT)
-    weight_from, weight_to = (OLD_WEIGHT, NEW_WEIGHT) if widen else (NEW_WEIGHT, OLD_WEIGHT)
+    unit_to = NEW_UNIT if widen else OLD_UNIT
+    weight_to = NEW_WEIGHT if widen else OLD_WEIGHT
     length_from, length_to = ("VARCHAR(9)", "VARCHAR(11)") if widen else ("VARCHAR(11)", "VARCHAR(9)")
     if bind.dialect.name == "sqlite":
         sql = bind.execute(
@@ -81,8 +84,8 @@ def _session_note(widen: bool):
 def _find(sql, name):
     """The ``CONSTRAINT name CHECK (...)`` clause of ``name`` in a CREATE TABLE statement, parentheses balanced."""
     start = sql.index(f"CONSTRAINT {name} CHECK")
-    depth, index = 0, sql.index("(", start)
-    for index in range(index, len(sql)):
+    depth = 0
+    for index in range(sql.index("(", start), len(sql)):
         depth += {"(": 1, ")": -1}.get(sql[index], 0)
         if depth == 0:
             return sql[start:index + 1]
@@ -92,7 +95,9 @@ def _find(sql, name):
 def upgrade():
     bind = op.get_bind()
     if bind.dialect.name == "sqlite":
-        op.execute(f"ALTER TABLE patient ADD COLUMN sex_at_birth VARCHAR(8) CONSTRAINT ck_patient_sex_at_birth CHECK ({SEX})")
+        op.execute(
+            f"ALTER TABLE patient ADD COLUMN sex_at_birth VARCHAR(8) CONSTRAINT ck_patient_sex_at_birth CHECK ({SEX})"
+        )
     else:
         op.add_column("patient", sa.Column("sex_at_birth", sa.String(8), nullable=True))
         op.create_check_constraint(op.f("ck_patient_sex_at_birth"), "patient", SEX)
