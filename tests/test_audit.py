@@ -67,7 +67,8 @@ def test_the_admin_sees_the_clinics_events_and_filters_them(client, people):
 @pytest.mark.parametrize("query,message", [
     ("start=yesterday", "Not a valid date value."),
     ("start=2026-02-01&end=2026-01-01", "The end date is before the start date."),
-    ("page=0", "Pages start at 1."),
+    ("page=0", "Use a page number from 1 to 1,000,000."),
+    ("page=100000000000000000000", "Use a page number from 1 to 1,000,000."),
     ("user=abc", "Invalid Choice"),
 ])
 def test_bad_filters_are_refused_with_a_message(client, people, query, message):

@@ -14,6 +14,7 @@ from tracker.extensions import db
 from tracker.models import Role, User
 from tracker.permissions import actor, clinic_users, require_role
 from tracker.protocols import ItemKind, loaded_protocols
+from tracker.validators import requested_page
 
 
 def _supervisor_choices(form: AccountForm) -> None:
@@ -51,7 +52,7 @@ def users() -> ResponseReturnValue:
     page = db.paginate(
         select(User).where(clinic_users(actor())).options(joinedload(User.supervisor))
         .order_by(User.active.desc(), User.full_name),
-        per_page=50, error_out=False,
+        page=requested_page(request.args.get("page")), per_page=50, error_out=False,
     )
     return render_template("admin/users.html", page=page, toggle_form=EmptyForm())
 

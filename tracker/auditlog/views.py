@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, time
 
 from flask import current_app, render_template, request
 from flask.typing import ResponseReturnValue
@@ -60,10 +60,8 @@ def index() -> ResponseReturnValue:
             )
         if form.start.data:
             conditions.append(AuditEvent.created_at >= datetime.combine(form.start.data, time.min, UTC))
-        if form.end.data:
-            conditions.append(
-                AuditEvent.created_at < datetime.combine(form.end.data + timedelta(days=1), time.min, UTC)
-            )
+        if form.end.data:  # to the end of that day (the day after 9999-12-31 does not exist)
+            conditions.append(AuditEvent.created_at <= datetime.combine(form.end.data, time.max, UTC))
     query = visible_events(actor()).where(*conditions).options(
         joinedload(AuditEvent.actor), joinedload(AuditEvent.patient)
     )

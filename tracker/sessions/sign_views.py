@@ -30,6 +30,7 @@ from tracker.sessions.signing import (
     follow_up_ok,
     sign_note,
 )
+from tracker.validators import requested_page
 
 LIST_PAGE_SIZE = 25
 DRAFT_NOTICE = "This note is still a draft: edit it instead of adding an addendum."
@@ -37,10 +38,7 @@ CHANGED = "The note changed after you opened it (someone saved or added to it). 
 
 
 def _page() -> int:
-    number = request.args.get("page", "1")
-    if not number.isdigit() or int(number) < 1:
-        abort(400, description="Pages start at 1.")
-    return int(number)
+    return requested_page(request.args.get("page"))
 
 
 def _fresh(patient_id: int, session_id: int) -> tuple[Patient, TherapySession]:
