@@ -61,10 +61,12 @@ def is_safe_next(target: str | None) -> bool:
 
 @login_manager.user_loader
 def load_user(token: str) -> User | None:
-    """Resume the login session named by the cookie; commits its last-seen time (the idle clock)."""
+    """Resume the login session named by the cookie; commits its last-seen time (the idle clock), except for a
+    request refused for its CSRF token, which writes nothing."""
     config = current_app.config
     resumed = sessions.resume(
-        db.session, token, utcnow(), config["IDLE_TIMEOUT"], config["ABSOLUTE_SESSION_LIFETIME"]
+        db.session, token, utcnow(), config["IDLE_TIMEOUT"], config["ABSOLUTE_SESSION_LIFETIME"],
+        touch=not g.get("csrf_refused", False),
     )
     if resumed.ended is not None:
         g.session_ended = resumed.ended

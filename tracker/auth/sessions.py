@@ -37,8 +37,11 @@ class Resumed:
     ended: SessionEnd | None = None  # why the session just ended, for the login page
 
 
-def resume(session: AnySession, token: str, now: datetime, idle: timedelta, lifetime: timedelta) -> Resumed:
-    """The user behind ``token`` if the session is still open; otherwise end it and say why."""
+def resume(
+    session: AnySession, token: str, now: datetime, idle: timedelta, lifetime: timedelta, *, touch: bool = True
+) -> Resumed:
+    """The user behind ``token`` if the session is still open; otherwise end it and say why. ``touch=False`` leaves
+    the idle clock alone (a refused, possibly forged, request is not activity)."""
     row = session.scalar(
         select(LoginSession).where(LoginSession.token_hash == _digest(token)).options(joinedload(LoginSession.user))
     )
@@ -54,7 +57,8 @@ def resume(session: AnySession, token: str, now: datetime, idle: timedelta, life
     if reason is not None:
         row.ended_at, row.end_reason = now, reason.value
         return Resumed(None, reason)
-    row.last_seen_at = now
+    if touch:
+        row.last_seen_at = now
     row.user.attach_login(token)
     return Resumed(row.user)
 

@@ -18,7 +18,7 @@ from tracker.sessions import bp, drafts, queries
 from tracker.sessions.note_forms import AddendumForm, CosignForm, SignForm
 from tracker.sessions.note_views import SIGNED_NOTICE
 from tracker.sessions.notes import NoteError, NoteSigned
-from tracker.sessions.pages import Forms, label_of, load_patient, protocol_of, render_session
+from tracker.sessions.pages import Forms, label_of, load_patient, protocol_of, render_session, rerender_with_typing
 from tracker.sessions.signing import (
     ContentChanged,
     CosignState,
@@ -86,7 +86,7 @@ def sign(patient_id: int, session_id: int) -> ResponseReturnValue:
 
 @bp.route("/patients/<int:patient_id>/sessions/<int:session_id>/addenda", methods=["POST"])
 @require_role(*CLINICAL_ROLES)
-@drafts.keeps_draft("addendum-{session_id}", "sessions.detail")
+@drafts.keeps_draft("addendum-{session_id}", "sessions.detail", rerender_with_typing("addendum"))
 def addendum(patient_id: int, session_id: int) -> ResponseReturnValue:
     patient = load_patient(patient_id)
     session = queries.load_session_or_404(db.session, patient, session_id)
