@@ -119,6 +119,10 @@ class Config:
     # Failed-login throttles, per submitted account name and per client address.
     LOGIN_LIMIT_PER_ACCOUNT = "5 per 15 minutes"
     LOGIN_LIMIT_PER_ADDRESS = "20 per 15 minutes"
+    # Re-entering the password (signing, emergency access, account changes) and two-factor codes: this many failures
+    # within the window refuse further attempts for the rest of it, counted in the database (tracker/auth/reauth.py).
+    REAUTH_MAX_FAILURES = 5
+    REAUTH_WINDOW_MINUTES = 15
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_HEADERS_ENABLED = True
 

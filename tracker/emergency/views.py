@@ -25,7 +25,7 @@ def request_access() -> ResponseReturnValue:
                 actor, form.record_number.data or "", form.reason.data or "", form.password.data or "", utcnow(), hours
             )
         except EmergencyAccessError as error:
-            db.session.rollback()
+            db.session.commit()  # nothing but the audit row of a wrong password can be pending
             getattr(form, error.field).errors.append(str(error))
         else:
             db.session.commit()
