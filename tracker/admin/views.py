@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
@@ -8,10 +10,18 @@ from wtforms import Field, SelectChoice
 
 from tracker.admin import bp
 from tracker.admin.forms import AccountForm, NewAccountForm
-from tracker.admin.services import AccountDetails, AccountError, create_user, set_active, update_user
+from tracker.admin.services import (
+    AccountDetails,
+    AccountError,
+    create_user,
+    recent_role_changes,
+    set_active,
+    update_user,
+)
 from tracker.auth.forms import EmptyForm
 from tracker.extensions import db
 from tracker.models import Role, User
+from tracker.models.base import utcnow
 from tracker.permissions import actor, clinic_users, require_role
 from tracker.protocols import ItemKind, loaded_protocols
 from tracker.validators import requested_page
@@ -46,6 +56,11 @@ def _field_for(form: AccountForm, name: str) -> Field:
     return field
 
 
+#: The accounts page lists the role changes of this many last days (at most this many of them).
+ROLE_CHANGES_SHOWN_FOR = timedelta(days=30)
+ROLE_CHANGES_LISTED = 20
+
+
 @bp.route("/users")
 @require_role(Role.ADMIN)
 def users() -> ResponseReturnValue:
@@ -54,7 +69,11 @@ def users() -> ResponseReturnValue:
         .order_by(User.active.desc(), User.full_name),
         page=requested_page(request.args.get("page")), per_page=50, error_out=False,
     )
-    return render_template("admin/users.html", page=page, toggle_form=EmptyForm())
+    changes = recent_role_changes(actor().clinic_id, utcnow() - ROLE_CHANGES_SHOWN_FOR, ROLE_CHANGES_LISTED)
+    return render_template(
+        "admin/users.html", page=page, toggle_form=EmptyForm(), role_changes=changes,
+        role_change_days=ROLE_CHANGES_SHOWN_FOR.days,
+    )
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
