@@ -36,6 +36,7 @@ from sqlalchemy.exc import DBAPIError
 from config import TestConfig
 from tests.databases import fresh_database
 from tracker import create_app
+from tracker.auditchain import NO_CLINIC, chain_rows
 from tracker.extensions import db
 from tracker.models import AuditEvent, Base
 from tracker.models.base import NAMING_CONVENTION
@@ -240,6 +241,7 @@ def test_each_revision_goes_up_and_down(fresh_app: Flask) -> None:
 def test_the_audit_trail_is_append_only_in_the_database(fresh_app: Flask) -> None:
     upgrade()
     row = {"created_at": datetime.now(UTC), "action": "test.event", "summary": "Written once"}
+    head = chain_rows([row], NO_CLINIC)
     with db.engine.begin() as connection:
         event_id = connection.execute(insert(AuditEvent).values(row).returning(AuditEvent.id)).scalar_one()
 
@@ -255,5 +257,7 @@ def test_the_audit_trail_is_append_only_in_the_database(fresh_app: Flask) -> Non
     assert [tuple(r) for r in rows] == [(event_id, "Written once")]
 
     with db.engine.begin() as connection:  # appending still works after the refusals
-        connection.execute(insert(AuditEvent).values({**row, "summary": "Written twice"}))
+        second = {**row, "summary": "Written twice"}
+        chain_rows([second], NO_CLINIC, *head)
+        connection.execute(insert(AuditEvent).values(second))
         assert connection.execute(text("SELECT count(*) FROM audit_event")).scalar_one() == 2

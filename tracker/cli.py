@@ -113,7 +113,32 @@ def verify_notes_command(batch: int) -> None:
         raise SystemExit(1)
 
 
+audit_group = AppGroup("audit", help="The audit trail.")
+
+
+@audit_group.command("verify")
+@click.option("--batch", default=1000, show_default=True, help="Rows loaded per query.")
+def verify_audit_command(batch: int) -> None:
+    """Walk every clinic's hash chain of audit rows and report any row changed, removed or inserted since it was
+    written, then print each chain's head: keep those lines somewhere else to compare next time (a deletion of
+    the newest rows together with a rewritten head is only visible that way). Exits 1 when something is wrong."""
+    from tracker.auditchain import verify
+
+    reports = verify(db.session, batch)
+    problems = [problem for report in reports for problem in report.problems]
+    for problem in problems:
+        click.echo(str(problem))
+    for report in reports:
+        name = f"clinic {report.chain}" if report.chain else "no clinic"
+        click.echo(f"Chain {report.chain} ({name}): {report.rows} rows, head {report.head_seq} {report.head_hash}")
+    click.echo(f"Checked {sum(r.rows for r in reports)} audit rows in {len(reports)} chains: "
+               f"{len(problems)} problem(s).")
+    if problems:
+        raise SystemExit(1)
+
+
 def init_app(app: Flask) -> None:
+    app.cli.add_command(audit_group)
     app.cli.add_command(notes)
     app.cli.add_command(users)
     app.cli.add_command(reports)

@@ -25,7 +25,7 @@ from tracker.permissions import patient_scope
 UNKNOWN_NAME_FAILURE = "auth.login_failed"
 
 
-def visible_events(user: User) -> Select[tuple[AuditEvent]]:
+def visible_events(user: User) -> Select[AuditEvent]:
     """Admins see their clinic's whole trail; a supervisor sees the events about patients they may see."""
     if user.is_admin:
         return select(AuditEvent).where(AuditEvent.clinic_id == user.clinic_id)

@@ -1,6 +1,6 @@
 """All models, imported here so Alembic's autogenerate and the schema test see every table."""
 
-from tracker.models.audit import AuditEvent
+from tracker.models.audit import AuditChainHead, AuditEvent
 from tracker.models.base import Base
 from tracker.models.clinic import Clinic
 from tracker.models.emergency import EmergencyAccess
@@ -45,6 +45,7 @@ __all__ = [
     "AdministrationMode",
     "AdverseEvent",
     "AnswerValue",
+    "AuditChainHead",
     "AuditEvent",
     "Base",
     "CareRole",
