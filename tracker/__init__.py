@@ -15,7 +15,10 @@ from config import Config, config_from_env
 ROOT = Path(__file__).resolve().parent.parent
 
 #: Endpoints anonymous users may reach; every other request is sent to the login page.
-PUBLIC_ENDPOINTS = frozenset({"auth.login", "static", "bootstrap.static"})
+PUBLIC_ENDPOINTS = frozenset({
+    "auth.login", "auth.two_factor", "auth.enrol", "auth.continue_sign_in", "auth.new_password", "auth.set_password",
+    "static", "bootstrap.static",
+})
 
 
 def create_app(config_class: type[Config] | None = None, **overrides: Any) -> Flask:
@@ -62,6 +65,7 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from tracker import (
+        account,
         admin,
         auditlog,
         auth,
@@ -77,6 +81,7 @@ def _register_blueprints(app: Flask) -> None:
     from tracker.reports.views import bp as reports_bp
 
     app.register_blueprint(auth.bp)
+    app.register_blueprint(account.bp)
     app.register_blueprint(main.bp)
     app.register_blueprint(patients.bp, url_prefix="/patients")
     app.register_blueprint(screening.bp)  # also registers the dosing gate's guards with the workflow

@@ -53,6 +53,37 @@ def create_user_command(
     click.echo(f"Created {user.username} ({', '.join(sorted(roles))}) in {clinic.name}.")
 
 
+@users.command("reset-password")
+@click.argument("username")
+@click.option("--next-sign-in", "at_next_sign_in", is_flag=True,
+              help="Ask for a new password at the next sign-in instead of printing a set-password link.")
+@click.option("--base-url", default="http://127.0.0.1:5000", show_default=True,
+              help="Where the app is served, to print the link in full.")
+def reset_password_command(username: str, at_next_sign_in: bool, base_url: str) -> None:
+    """Print a one-time set-password link for an account (or ask for a new password at its next sign-in), ending
+    its sessions; audited as done from the command line. For the clinic's only admin who forgot theirs."""
+    from tracker.auth import credentials
+    from tracker.models import User
+    from tracker.models.base import utcnow
+
+    user = db.session.scalar(select(User).where(User.username == username.strip().casefold()))
+    if user is None:
+        raise click.UsageError(f"No account named {username!r}.")
+    try:
+        if at_next_sign_in:
+            credentials.force_change(None, user, utcnow())
+        else:
+            token = credentials.issue_link(None, user, utcnow())
+    except credentials.CredentialError as error:
+        raise click.UsageError(str(error)) from None
+    db.session.commit()
+    if at_next_sign_in:
+        click.echo(f"{user.username} will choose a new password at their next sign-in.")
+    else:
+        click.echo(f"Set-password link for {user.username} (works once, shown only now):")
+        click.echo(f"{base_url.rstrip('/')}/set-password/{token}")
+
+
 @click.command("seed-demo")
 def seed_demo_command() -> None:
     """Load two demo clinics with staff and patients (does nothing if they are already there)."""

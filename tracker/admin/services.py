@@ -12,7 +12,7 @@ from tracker import audit, passwords
 from tracker.auth import sessions
 from tracker.auth.services import normalise_username
 from tracker.extensions import db
-from tracker.models import AuditEvent, Role, SessionEnd, User
+from tracker.models import AuditEvent, Clinic, Role, SessionEnd, User
 from tracker.models.base import utcnow
 
 
@@ -102,13 +102,15 @@ def create_user(actor: User | None, clinic_id: int, username: str, password: str
     """Add a staff account. ``actor`` is None when created from the command line.
 
     :raise AccountError: name taken, no role, therapist without supervisor.
-    :raise passwords.PasswordPolicyError: password too short or too long.
+    :raise AccountError: also for a password refused by ``passwords.check_new_password``.
     """
     name = normalise_username(username)
     if db.session.scalar(select(User.id).where(User.username == name)) is not None:
         raise AccountError("username", "This username is taken.")
     _check(clinic_id, details)
+    clinic_name = db.session.scalar(select(Clinic.name).where(Clinic.id == clinic_id)) or ""
     try:
+        passwords.check_new_password(password, [name, details.full_name, clinic_name])
         password_hash = passwords.hash_password(password)
     except passwords.PasswordPolicyError as error:
         raise AccountError("password", str(error)) from None

@@ -21,18 +21,19 @@ def normalise_username(username: str) -> str:
     return username.strip().casefold()
 
 
-def authenticate(username: str, password: str, ip: str | None) -> User | None:
-    """The active user with these credentials, signed in with a new login session; None otherwise.
+def check_credentials(username: str, password: str) -> User | None:
+    """The active user with these credentials; None otherwise. Starts no session: the sign-in may have steps
+    left (``tracker.auth.signin``).
 
-    Failures are audited: against the account when the name is one, with nothing typed when it is not. A
-    deactivated account fails exactly like a wrong password.
+    Failures are audited: against the account when the name is one, with nothing typed when it is not (a password
+    typed into the name box would otherwise sit in the trail). A deactivated account fails exactly like a wrong
+    password.
     """
     name = normalise_username(username)
     user: User | None = db.session.scalar(select(User).where(User.username == name))
     valid = passwords.verify_password(user.password_hash if user else None, password)
     if user is None:
-        # Nothing of what was typed is kept: a password typed into the name box would sit in the trail. The row
-        # (time and address) shows admins that names are being guessed (tracker/auditlog/trail.py).
+        # The row (time and address) shows admins that names are being guessed (tracker/auditlog/trail.py).
         audit.record(None, "auth.login_failed", "Failed sign-in with an account name nobody has", clinic_id=None)
         return None
     if not valid or not user.active:
@@ -40,8 +41,21 @@ def authenticate(username: str, password: str, ip: str | None) -> User | None:
         return None
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
+    return user
+
+
+def start_session(user: User, ip: str | None, how: str) -> None:
+    """Open the login session (the last step of a sign-in) and audit it; ``how``: "password", "password+totp",
+    "password+recovery code"."""
     sessions.start(db.session, user, ip, utcnow())
-    audit.record(user, "auth.login", f"{user.username} signed in")
+    audit.record(user, "auth.login", f"{user.username} signed in", data={"with": how})
+
+
+def authenticate(username: str, password: str, ip: str | None) -> User | None:
+    """Password-only sign-in in one call (the command line and tests of accounts without further steps)."""
+    user = check_credentials(username, password)
+    if user is not None:
+        start_session(user, ip, "password")
     return user
 
 

@@ -38,7 +38,7 @@ from tracker.models.screening import (
     ScreeningReview,
 )
 from tracker.models.session import SessionKind, TherapySession, session_therapist
-from tracker.models.user import LoginSession, Role, SessionEnd, User
+from tracker.models.user import LoginSession, PasswordReset, RecoveryCode, Role, SessionEnd, User
 
 __all__ = [
     "ACTIVE_PHASES",
@@ -63,11 +63,13 @@ __all__ = [
     "Medication",
     "NoteAddendum",
     "Outcome",
+    "PasswordReset",
     "Patient",
     "Phase",
     "PhaseTransition",
     "PlanHandout",
     "ProcessNote",
+    "RecoveryCode",
     "ReviewDecision",
     "Role",
     "Route",
