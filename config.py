@@ -166,6 +166,8 @@ class Config:
     ATTENTION_SERIOUS_AE_DAYS = 30
     #: A patient in preparation, dosing or integration with no session held for this many days is listed.
     ATTENTION_NO_SESSION_DAYS = 30
+    #: An emergency access grant still without a supervisor's review this many hours later is listed.
+    ATTENTION_EMERGENCY_REVIEW_HOURS = 24
     DASHBOARD_ITEMS_PER_PAGE = 25
 
     #: The crisis line printed in every integration plan (local to the clinic, so no default; DOMAIN.md 5.18).
@@ -194,6 +196,7 @@ class Config:
             ("ATTENTION_NOTE_UNSIGNED_HOURS", 1),
             ("ATTENTION_SERIOUS_AE_DAYS", 1),
             ("ATTENTION_NO_SESSION_DAYS", 1),
+            ("ATTENTION_EMERGENCY_REVIEW_HOURS", 1),
             ("PASSWORD_RESET_HOURS", 1),
             ("REAUTH_MAX_FAILURES", 1),
             ("REAUTH_WINDOW_MINUTES", 1),

@@ -3,7 +3,7 @@
 from tracker.models.audit import AuditChainHead, AuditEvent
 from tracker.models.base import Base
 from tracker.models.clinic import Clinic
-from tracker.models.emergency import EmergencyAccess
+from tracker.models.emergency import EmergencyAccess, EmergencyReview
 from tracker.models.note import (
     AdverseEvent,
     CosignDecision,
@@ -55,6 +55,7 @@ __all__ = [
     "CosignOutcome",
     "DoseUnit",
     "EmergencyAccess",
+    "EmergencyReview",
     "FormDraft",
     "Indication",
     "IntegrationPlanVersion",
