@@ -154,3 +154,54 @@ def test_a_failed_sign_in_to_a_real_account_is_on_its_clinics_trail(client, peop
     assert row.actor_id == people.lead.id and row.clinic_id == people.clinic.id
     login(client, people.admin)
     assert f"Failed sign-in as {people.lead.username}" in client.get("/audit/").text
+
+
+def _csv(response):
+    import csv
+    import io
+
+    return list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+
+
+def test_the_csv_export_follows_the_filters_and_is_itself_audited(client, people):
+    login(client, people.lead)
+    client.post(f"/patients/{people.patient.id}/phase", data={"target": "on_hold", "reason": "Zzreason of hold"})
+    login(client, people.supervisor)
+    response = client.get("/audit/export.csv?patient=CANARY-1")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert "attachment" in response.headers["Content-Disposition"]
+    rows = _csv(response)
+    assert rows and {r["patient_record_number"] for r in rows} == {"CANARY-1"}
+    changed = next(r for r in rows if r["action"] == "patient.phase_change")
+    assert "Preparation" in changed["summary"] and changed["row_hash"] and changed["chain_position"]
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "audit.export"))
+    assert event.actor_id == people.supervisor.id and event.data == {"filters": {"patient": "CANARY-1"},
+                                                                     "rows": len(rows)}
+
+
+def test_the_csv_export_hides_clinical_detail_and_other_clinics(client, people):
+    people.other_supervisor.is_admin = True
+    db.session.commit()
+    login(client, people.lead)
+    client.post(f"/patients/{people.patient.id}/phase", data={"target": "on_hold", "reason": "Zzreason of hold"})
+    login(client, people.other_supervisor)
+    rows = _csv(client.get("/audit/export.csv"))
+    changed = next(r for r in rows if r["action"] == "patient.phase_change")
+    assert changed["patient_record_number"] == "CANARY-1" and changed["summary"].startswith("[clinical detail")
+    assert "Zzreason" not in repr(rows) and "Preparation" not in repr(rows)
+    people.outsider.is_admin = True
+    db.session.commit()
+    login(client, people.outsider)
+    assert "CANARY-1" not in client.get("/audit/export.csv").get_data(as_text=True)
+    login(client, people.lead)
+    assert client.get("/audit/export.csv").status_code == 403
+
+
+def test_the_csv_export_defuses_spreadsheet_formulas_and_refuses_bad_filters(client, people):
+    audit.record(people.admin, "test.event", "=HYPERLINK(\"http://evil.example\")")
+    db.session.commit()
+    login(client, people.admin)
+    rows = _csv(client.get("/audit/export.csv"))
+    assert any(r["summary"].startswith("'=HYPERLINK") for r in rows)
+    assert client.get("/audit/export.csv?end=9999-12-31&start=0001-01-01").status_code == 200
+    assert client.get("/audit/export.csv?start=2026-02-30").status_code == 400
