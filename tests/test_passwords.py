@@ -143,3 +143,13 @@ def test_the_command_line_prints_a_link_or_forces_a_change(app, people):
     assert runner.invoke(args=["users", "reset-password", "nobody"]).exit_code != 0
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "user.password_link"))
     assert event.actor_id is None and event.target_id == str(people.lead.id)
+
+
+def test_opening_a_link_signs_nobody_out_until_the_password_is_set(app, client, people):
+    token = _issue_link(client, people, people.lead)
+    login(client, people.co_therapist)  # someone else signed in in this browser
+    assert client.get("/set-password/made-up-token").status_code == 404
+    assert client.get(f"/set-password/{token}").status_code == 200
+    assert client.get("/patients/").status_code == 200  # a GET changes nothing
+    assert client.post(f"/set-password/{token}", data={"new_password": NEW, "confirm": NEW}).status_code == 303
+    assert client.get("/patients/").status_code == 302  # signed out after setting the password

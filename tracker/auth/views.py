@@ -170,8 +170,6 @@ def set_password(token: str) -> ResponseReturnValue:
 
     :raise 404: unknown, used, replaced or expired link (one answer for all).
     """
-    if signin.KEY in session or current_user.is_authenticated:
-        logout_current()
     link = credentials.link_for(token, utcnow())
     if link is None:
         abort(404, description="This link is not valid: it was used, replaced by a newer one, or expired. Ask "
@@ -185,6 +183,7 @@ def set_password(token: str) -> ResponseReturnValue:
                 abort(404, description=str(error))
             getattr(form, error.field).errors.append(str(error))
         else:
+            logout_current()  # whoever was signed in here: the link was for its own account
             db.session.commit()
             flash("Your new password is set. Sign in with it.", "success")
             return redirect(url_for("auth.login")), 303
@@ -194,7 +193,8 @@ def set_password(token: str) -> ResponseReturnValue:
 
 
 def logout_current() -> None:
-    """Whoever is signed in (or half signed in) in this browser is signed out first: a link is for its account."""
+    """Whoever is signed in (or half signed in) in this browser is signed out: a set-password link is for its own
+    account, and the next step is signing in with the new password. Only after a valid post (never on a GET)."""
     if current_user.is_authenticated:
         sign_out(current_user._get_current_object())
         db.session.commit()
