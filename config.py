@@ -119,6 +119,14 @@ class Config:
     # Failed-login throttles, per submitted account name and per client address.
     LOGIN_LIMIT_PER_ACCOUNT = "5 per 15 minutes"
     LOGIN_LIMIT_PER_ADDRESS = "20 per 15 minutes"
+    # An admin's set-password link works once, for this long.
+    PASSWORD_RESET_HOURS = 24
+    # The steps after the password at sign-in (second factor, enrolment, new password) must be done within this.
+    SIGN_IN_STEP_MINUTES = 10
+    # Re-entering the password (signing, emergency access, account changes) and two-factor codes: this many failures
+    # within the window refuse further attempts for the rest of it, counted in the database (tracker/auth/reauth.py).
+    REAUTH_MAX_FAILURES = 5
+    REAUTH_WINDOW_MINUTES = 15
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_HEADERS_ENABLED = True
 
@@ -158,6 +166,8 @@ class Config:
     ATTENTION_SERIOUS_AE_DAYS = 30
     #: A patient in preparation, dosing or integration with no session held for this many days is listed.
     ATTENTION_NO_SESSION_DAYS = 30
+    #: An emergency access grant still without a supervisor's review this many hours later is listed.
+    ATTENTION_EMERGENCY_REVIEW_HOURS = 24
     DASHBOARD_ITEMS_PER_PAGE = 25
 
     #: The crisis line printed in every integration plan (local to the clinic, so no default; DOMAIN.md 5.18).
@@ -186,6 +196,10 @@ class Config:
             ("ATTENTION_NOTE_UNSIGNED_HOURS", 1),
             ("ATTENTION_SERIOUS_AE_DAYS", 1),
             ("ATTENTION_NO_SESSION_DAYS", 1),
+            ("ATTENTION_EMERGENCY_REVIEW_HOURS", 1),
+            ("PASSWORD_RESET_HOURS", 1),
+            ("REAUTH_MAX_FAILURES", 1),
+            ("REAUTH_WINDOW_MINUTES", 1),
         ):
             settings[name] = env_int(name, getattr(cls, name), minimum=minimum)
         settings["MEASURE_FOLLOW_UP_DAYS"] = env_int_list("MEASURE_FOLLOW_UP_DAYS", cls.MEASURE_FOLLOW_UP_DAYS, 1)

@@ -36,12 +36,14 @@ from sqlalchemy import Connection, Table, bindparam, insert, update
 
 from bench.app import bench_app
 from tracker import ROOT
+from tracker.auditchain import chain_rows
 from tracker.demo import DEMO_PLAN
 from tracker.extensions import db
 from tracker.factories import PROTOCOL_INDICATIONS, make_clinic, sample_answers, usual_dose
 from tracker.instruments import get_instrument, score
 from tracker.models import (
     AdverseEvent,
+    AuditChainHead,
     AuditEvent,
     CareTeamMember,
     CosignDecision,
@@ -608,6 +610,9 @@ class _Seeder:
             rows = self.rows.get(table.name, [])
             if table is AuditEvent.__table__:
                 rows.sort(key=lambda row: row["created_at"])
+                last_seq, last_hash = chain_rows(rows, self.clinic_id)  # the chain `flask audit verify` walks
+                connection.execute(insert(AuditChainHead.__table__),  # type: ignore[arg-type]
+                                   [{"chain": self.clinic_id, "last_seq": last_seq, "last_hash": last_hash}])
             for start in range(0, len(rows), CHUNK):
                 connection.execute(insert(table), rows[start : start + CHUNK])
         columns = ("signed_at", "signed_by_id", "content_sha256", "cosign_required")

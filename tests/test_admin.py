@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from tests.conftest import PASSWORD, login
 from tracker.extensions import db
-from tracker.models import AuditEvent, User
+from tracker.factories import make_user
+from tracker.models import AuditEvent, Role, User
 
 
 def _new(people, **overrides):
@@ -60,7 +62,7 @@ def test_an_admin_cannot_remove_their_own_admin_role_or_deactivate_themselves(cl
     login(client, people.admin)
     response = client.post(f"/admin/users/{people.admin.id}", data={"full_name": "Ada", "is_therapist": "y",
                                                                      "supervisor_id": str(people.supervisor.id)})
-    assert response.status_code == 422 and "cannot remove your own admin role" in response.text
+    assert response.status_code == 422 and "cannot change your own roles" in response.text
     response = client.post(f"/admin/users/{people.admin.id}/active", data={"active": "0"}, follow_redirects=True)
     assert "cannot deactivate your own account" in response.text
 
@@ -133,3 +135,41 @@ def test_co_signature_needs_a_supervisor(client, people):
                                                          supervisor_id="0", needs_cosign="y"))
     assert response.status_code == 422
     assert 'id="supervisor_id-error"' in response.text and "Co-signature needs a supervisor" in response.text
+
+
+@pytest.mark.parametrize("extra", [{"is_supervisor": "y"}, {"is_therapist": "y", "supervisor_id": "SUP"}])
+def test_an_admin_cannot_give_themselves_a_clinical_role(client, people, extra):
+    """Separation of duties: an admin giving itself the supervisor role would open full records, unseen."""
+    login(client, people.admin)
+    data = {"full_name": people.admin.full_name, "is_admin": "y", "supervisor_id": "0",
+            **{k: str(people.supervisor.id) if v == "SUP" else v for k, v in extra.items()}}
+    response = client.post(f"/admin/users/{people.admin.id}", data=data)
+    assert response.status_code == 422 and "cannot change your own roles" in response.text
+    db.session.expire_all()
+    assert db.session.get(User, people.admin.id).roles == {Role.ADMIN}
+    renamed = client.post(f"/admin/users/{people.admin.id}",
+                          data={"full_name": "Ada Renamed", "is_admin": "y", "supervisor_id": "0"})
+    assert renamed.status_code == 302  # everything else of their own account they may still change
+
+
+def test_role_grants_are_audited_and_shown_to_the_clinics_other_admins(client, people):
+    second = make_user(people.clinic, Role.ADMIN, full_name="Bea Second")
+    db.session.commit()
+    login(client, people.admin)
+    client.post(f"/admin/users/{people.co_therapist.id}", data={
+        "full_name": people.co_therapist.full_name, "is_therapist": "y", "is_supervisor": "y", "is_admin": "y",
+        "supervisor_id": str(people.supervisor.id),
+    })
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "user.roles_change",
+                                                       AuditEvent.target_id == str(people.co_therapist.id))
+                              .order_by(AuditEvent.id.desc()))
+    assert event.actor_id == people.admin.id and event.data["granted"] == ["admin", "supervisor"]
+    login(client, second)
+    page = client.get("/admin/users").text
+    assert "Role changes, last 30 days" in page
+    assert f"<strong>{people.co_therapist.username}</strong>:" in page and "given admin, supervisor" in page
+    assert "by Ada Admin" in page
+    login(client, people.outsider)  # another clinic's admin sees nothing of it
+    people.outsider.is_admin = True
+    db.session.commit()
+    assert f"<strong>{people.co_therapist.username}</strong>" not in client.get("/admin/users").text

@@ -33,7 +33,8 @@ def test_the_supervisor_sees_their_supervisees_patients_events(client, people):
 def test_the_page_count_matches_the_events_shown(client, people, protocols):
     """The count is a query of its own (by patient, for speed: ``make bench``); it counts what the pages list,
     and leaves out clinic-wide events and another clinic's patients."""
-    from tracker.auditlog.views import _visible_count, visible_events
+    from tracker.auditlog.trail import visible_count as _visible_count
+    from tracker.auditlog.trail import visible_events
     from tracker.factories import make_patient
 
     elsewhere = make_patient(people.outsider, protocols=protocols, record_number="ELSEWHERE-1")
@@ -67,7 +68,8 @@ def test_the_admin_sees_the_clinics_events_and_filters_them(client, people):
 @pytest.mark.parametrize("query,message", [
     ("start=yesterday", "Not a valid date value."),
     ("start=2026-02-01&end=2026-01-01", "The end date is before the start date."),
-    ("page=0", "Pages start at 1."),
+    ("page=0", "Use a page number from 1 to 1,000,000."),
+    ("page=100000000000000000000", "Use a page number from 1 to 1,000,000."),
     ("user=abc", "Invalid Choice"),
 ])
 def test_bad_filters_are_refused_with_a_message(client, people, query, message):
@@ -110,3 +112,96 @@ def test_an_admin_sees_who_touched_a_patient_but_not_the_clinical_detail(client,
     login(client, people.supervisor)
     page = client.get("/audit/?patient=CANARY-1").text
     assert "Preparation -&gt; On hold" in page
+
+
+def test_an_admin_and_supervisor_reads_clinical_detail_only_of_patients_they_may_open(client, people):
+    """The issue's finding: an account holding admin and supervisor read, on /audit/, the clinical detail of
+    patients it got 404 for. It still sees who did what to whom (admin), but the detail only of its own care."""
+    people.other_supervisor.is_admin = True
+    db.session.commit()
+    login(client, people.lead)
+    client.post(f"/patients/{people.patient.id}/phase", data={"target": "on_hold", "reason": "Zzreason of hold"})
+    login(client, people.other_supervisor)
+    assert client.get(f"/patients/{people.patient.id}").status_code == 404
+    page = client.get("/audit/?patient=CANARY-1").text
+    assert "patient.phase_change" in page and "CANARY-1" in page
+    assert "Zzreason" not in page and "Preparation -&gt; On hold" not in page and "Canary" not in page
+    assert "Clinical detail shown only to those who may open this patient" in page
+    people.other_supervisor.is_admin, people.supervisor.is_admin = False, True  # the patient's own supervisor
+    db.session.commit()
+    login(client, people.supervisor)
+    assert "Preparation -&gt; On hold" in client.get("/audit/?patient=CANARY-1").text
+
+
+def test_a_failed_sign_in_with_an_unknown_name_keeps_nothing_typed_and_admins_see_it(client, people):
+    typed = "Zz-my-secret-password-typed-as-a-name"
+    client.post("/login", data={"username": typed, "password": "whatever"})
+    row = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "auth.login_failed"))
+    assert row.clinic_id is None and row.actor_id is None and row.data is None
+    stored = db.session.execute(text("SELECT * FROM audit_event")).all()
+    assert typed.casefold() not in repr(stored).casefold()
+    login(client, people.admin)
+    page = client.get("/audit/").text
+    assert "Failed sign-ins with an account name nobody has, last 7 days: 1" in page and "127.0.0.1" in page
+    assert typed not in page
+    login(client, people.supervisor)
+    assert "account name nobody has" not in client.get("/audit/").text
+
+
+def test_a_failed_sign_in_to_a_real_account_is_on_its_clinics_trail(client, people):
+    client.post("/login", data={"username": people.lead.username.upper(), "password": "wrong password here"})
+    row = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "auth.login_failed"))
+    assert row.actor_id == people.lead.id and row.clinic_id == people.clinic.id
+    login(client, people.admin)
+    assert f"Failed sign-in as {people.lead.username}" in client.get("/audit/").text
+
+
+def _csv(response):
+    import csv
+    import io
+
+    return list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+
+
+def test_the_csv_export_follows_the_filters_and_is_itself_audited(client, people):
+    login(client, people.lead)
+    client.post(f"/patients/{people.patient.id}/phase", data={"target": "on_hold", "reason": "Zzreason of hold"})
+    login(client, people.supervisor)
+    response = client.get("/audit/export.csv?patient=CANARY-1")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert "attachment" in response.headers["Content-Disposition"]
+    rows = _csv(response)
+    assert rows and {r["patient_record_number"] for r in rows} == {"CANARY-1"}
+    changed = next(r for r in rows if r["action"] == "patient.phase_change")
+    assert "Preparation" in changed["summary"] and changed["row_hash"] and changed["chain_position"]
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "audit.export"))
+    assert event.actor_id == people.supervisor.id and event.data == {"filters": {"patient": "CANARY-1"},
+                                                                     "rows": len(rows)}
+
+
+def test_the_csv_export_hides_clinical_detail_and_other_clinics(client, people):
+    people.other_supervisor.is_admin = True
+    db.session.commit()
+    login(client, people.lead)
+    client.post(f"/patients/{people.patient.id}/phase", data={"target": "on_hold", "reason": "Zzreason of hold"})
+    login(client, people.other_supervisor)
+    rows = _csv(client.get("/audit/export.csv"))
+    changed = next(r for r in rows if r["action"] == "patient.phase_change")
+    assert changed["patient_record_number"] == "CANARY-1" and changed["summary"].startswith("[clinical detail")
+    assert "Zzreason" not in repr(rows) and "Preparation" not in repr(rows)
+    people.outsider.is_admin = True
+    db.session.commit()
+    login(client, people.outsider)
+    assert "CANARY-1" not in client.get("/audit/export.csv").get_data(as_text=True)
+    login(client, people.lead)
+    assert client.get("/audit/export.csv").status_code == 403
+
+
+def test_the_csv_export_defuses_spreadsheet_formulas_and_refuses_bad_filters(client, people):
+    audit.record(people.admin, "test.event", "=HYPERLINK(\"http://evil.example\")")
+    db.session.commit()
+    login(client, people.admin)
+    rows = _csv(client.get("/audit/export.csv"))
+    assert any(r["summary"].startswith("'=HYPERLINK") for r in rows)
+    assert client.get("/audit/export.csv?end=9999-12-31&start=0001-01-01").status_code == 200
+    assert client.get("/audit/export.csv?start=2026-02-30").status_code == 400

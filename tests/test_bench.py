@@ -81,6 +81,9 @@ def test_signed_notes_in_the_bench_clinic_pass_verification(bench_run):
     assert done.returncode == 0, done.stdout + done.stderr
     assert " 0 mismatch(es)" in done.stdout
     assert "Checked 0 " not in done.stdout
+    chain = subprocess.run([sys.executable, "-m", "flask", "--app", "tracker", "audit", "verify"], cwd=ROOT, env=env,
+                           capture_output=True, text=True, timeout=120)
+    assert chain.returncode == 0 and " 0 problem(s)" in chain.stdout, chain.stdout + chain.stderr
 
 
 def test_the_clinic_scales_staff_with_patients():

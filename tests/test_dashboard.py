@@ -170,7 +170,7 @@ def test_pages_of_the_queue(app, client, people, protocols):
     ("protocol=lsd", "protocol", "Choose one of the protocols."),
     ("kind=gossip", "kind", "Choose one of the listed kinds."),
     ("sort=random", "sort", "Choose one of the orders."),
-    ("page=0", "page", "Use a page number of 1 or more."),
+    ("page=0", "page", "Use a page number from 1 to 1,000,000."),
     ("page=x", "page", "Not a valid integer value."),
 ])
 def test_bad_filters_are_refused_next_to_the_filter(client, people, query, field, message):
@@ -276,7 +276,7 @@ def test_a_constant_number_of_statements_whatever_the_clinic_size(client, people
             assert client.get(url).status_code == 200
         counts.append(len(statements))
     assert counts[0] == counts[1], counts
-    assert counts[0] <= 12
+    assert counts[0] <= 14  # +2: the audit chain head (locked, moved on)
 
 
 def test_the_day_leaves_out_what_only_a_supervisor_acts_on(client, people, protocols):

@@ -1,5 +1,6 @@
-"""No lost work: typing is kept on the server as a draft and restored; a form that expired (CSRF) keeps what was
-posted; a note posted after the session ended leads, after signing in again, back to the note with its draft."""
+"""No lost work: typing is kept on the server as a draft and restored; a form that expired (CSRF) comes back with
+what was posted in it (stored nowhere); a note posted after the session ended leads, after signing in again, back to
+the note with its draft."""
 
 from __future__ import annotations
 
@@ -86,18 +87,18 @@ def test_a_huge_draft_is_refused(client, people, prep):
 
 
 def test_an_expired_form_keeps_what_was_typed(csrf_app, people, prep):
-    """The CSRF token no longer matches (the user signed in again in another tab): nothing is saved into the
-    record, the typing is kept as the user's draft and they land back on the page showing it."""
+    """The CSRF token no longer matches (the user signed in again in another tab): nothing is saved anywhere, not
+    even as a draft (the post may be forged); the page comes back with the typing in the form, to save again."""
     client = csrf_app.test_client()
     login(client, people.lead)
     client.get(session_url(people.patient, prep))
+    actions = audit_actions()
     response = client.post(session_url(people.patient, prep, "/note"),
                            data={"topics": LONG_TEXT, "csrf_token": "expired-token", "version_id": ""})
-    assert response.status_code == 303
-    assert response.location.endswith(session_url(people.patient, prep))
-    assert db.session.scalar(select(SessionNote)) is None
-    page = client.get(response.location).text
-    assert "The form had expired, so nothing was saved yet" in page and LONG_TEXT[:60] in page
+    assert response.status_code == 400
+    assert db.session.scalar(select(SessionNote)) is None and drafts() == 0 and audit_actions() == actions
+    page = response.text
+    assert "The form had expired, so nothing was saved" in page and LONG_TEXT[:60] in page
     token = csrf_token(page)
     saved = client.post(session_url(people.patient, prep, "/note"),
                         data={"topics": LONG_TEXT, "csrf_token": token, "version_id": ""})

@@ -67,7 +67,7 @@ def test_the_grant_expires(app, client, people):
 @pytest.mark.parametrize(
     "overrides,field,message",
     [
-        ({"password": "not my password at all"}, "password", "The password is not correct."),
+        ({"password": "not my password at all"}, "password", "That is not your password."),
         ({"reason": "because"}, "reason", "at least 20 characters"),
         ({"reason": ""}, "reason", "Describe the emergency."),
         ({"record_number": "NOPE-9"}, "record_number", "No patient of your clinic has this record number."),

@@ -36,6 +36,7 @@ from sqlalchemy.exc import DBAPIError
 from config import TestConfig
 from tests.databases import fresh_database
 from tracker import create_app
+from tracker.auditchain import NO_CLINIC, chain_rows
 from tracker.extensions import db
 from tracker.models import AuditEvent, Base
 from tracker.models.base import NAMING_CONVENTION
@@ -254,6 +255,7 @@ def test_each_revision_goes_up_and_down(fresh_app: Flask) -> None:
 def test_the_audit_trail_is_append_only_in_the_database(fresh_app: Flask) -> None:
     upgrade()
     row = {"created_at": datetime.now(UTC), "action": "test.event", "summary": "Written once"}
+    head = chain_rows([row], NO_CLINIC)
     with db.engine.begin() as connection:
         event_id = connection.execute(insert(AuditEvent).values(row).returning(AuditEvent.id)).scalar_one()
 
@@ -269,7 +271,9 @@ def test_the_audit_trail_is_append_only_in_the_database(fresh_app: Flask) -> Non
     assert [tuple(r) for r in rows] == [(event_id, "Written once")]
 
     with db.engine.begin() as connection:  # appending still works after the refusals
-        connection.execute(insert(AuditEvent).values({**row, "summary": "Written twice"}))
+        second = {**row, "summary": "Written twice"}
+        chain_rows([second], NO_CLINIC, *head)
+        connection.execute(insert(AuditEvent).values(second))
         assert connection.execute(text("SELECT count(*) FROM audit_event")).scalar_one() == 2
 
 
@@ -298,7 +302,9 @@ def test_the_dose_unit_migration_keeps_signed_notes_and_their_guards(fresh_app: 
     """The mg/70 kg unit changes two CHECK constraints of ``session_note`` in place (on SQLite by editing its stored
     schema): a database holding signed notes with readings upgrades, keeps every row, still refuses any change to a
     signed note, and now accepts mg/70 kg with a weight, never without one."""
-    upgrade(revision="d203d994fd6d")
+    config = current_app.extensions["migrate"].migrate.get_config()
+    before_it = ScriptDirectory.from_config(config).get_revision("5e1f0c2a7b11").down_revision
+    upgrade(revision=before_it)
     now = datetime.now(UTC)
     with db.engine.begin() as connection:
         clinic = _insert(connection, "clinic", name="Old Clinic")

@@ -141,7 +141,7 @@ def test_a_wrong_password_signs_nothing_and_is_audited(client, people, ready):
     assert response.status_code == 422
     assert 'id="password-error"' in response.text and "That is not your password." in response.text
     assert fresh_note(ready).signed_at is None
-    assert "note.sign_failed" in audit_actions()
+    assert "auth.reauth_failed" in audit_actions()
 
 
 def test_signing_stores_signer_time_and_the_hash_of_the_content(client, people, ready):

@@ -15,7 +15,10 @@ from config import Config, config_from_env
 ROOT = Path(__file__).resolve().parent.parent
 
 #: Endpoints anonymous users may reach; every other request is sent to the login page.
-PUBLIC_ENDPOINTS = frozenset({"auth.login", "static", "bootstrap.static"})
+PUBLIC_ENDPOINTS = frozenset({
+    "auth.login", "auth.two_factor", "auth.enrol", "auth.continue_sign_in", "auth.new_password", "auth.set_password",
+    "static", "bootstrap.static",
+})
 
 
 def create_app(config_class: type[Config] | None = None, **overrides: Any) -> Flask:
@@ -33,11 +36,12 @@ def create_app(config_class: type[Config] | None = None, **overrides: Any) -> Fl
     _register_blueprints(app)
     _register_hooks(app)
 
-    from tracker import cli, errors, protocols, security
+    from tracker import auditchain, cli, errors, protocols, security
 
     app.extensions["protocols"] = protocols.load_protocols(
         [app.config["EXTRA_PROTOCOL_DIR"]] if app.config["EXTRA_PROTOCOL_DIR"] else []
     )
+    auditchain.install()
     errors.init_app(app)
     security.init_app(app)
     cli.init_app(app)
@@ -61,6 +65,7 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from tracker import (
+        account,
         admin,
         auditlog,
         auth,
@@ -76,6 +81,7 @@ def _register_blueprints(app: Flask) -> None:
     from tracker.reports.views import bp as reports_bp
 
     app.register_blueprint(auth.bp)
+    app.register_blueprint(account.bp)
     app.register_blueprint(main.bp)
     app.register_blueprint(patients.bp, url_prefix="/patients")
     app.register_blueprint(screening.bp)  # also registers the dosing gate's guards with the workflow

@@ -15,7 +15,7 @@ Where each window comes from:
   ``sessions.integration_within_days``), the measures due after each dosing session (the protocol's ``measures``
   with ``MEASURE_AFTER_DOSING_WINDOW_DAYS``, as ``tracker.schedule`` reads them);
 - clinic policy (config.py ``ATTENTION_*``): notes unsigned after 24 hours, serious adverse events of the last 30
-  days, patients in an active phase with no session for 30 days.
+  days, patients in an active phase with no session for 30 days, emergency access unreviewed after 24 hours.
 """
 
 from __future__ import annotations
@@ -50,6 +50,8 @@ from tracker.models import (
     ACTIVE_PHASES,
     AdverseEvent,
     AnswerValue,
+    EmergencyAccess,
+    EmergencyReview,
     MeasureResult,
     Patient,
     Phase,
@@ -74,6 +76,7 @@ class Kind(enum.StrEnum):
     SERIOUS_ADVERSE_EVENT = "serious_adverse_event"
     FOLLOW_UP_CONTACT = "follow_up_contact"
     SCREENING_REVIEW = "screening_review"
+    EMERGENCY_REVIEW = "emergency_review"
     COSIGNATURE = "cosignature"
     UNSIGNED_NOTE = "unsigned_note"
     INTEGRATION_SESSION = "integration_session"
@@ -98,6 +101,9 @@ class Policy:
     no_session_after: timedelta = timedelta(days=30)
     #: "After each dosing" measures are due from the next day for this many days (``tracker.schedule``).
     after_dosing_window_days: int = 14
+    #: An emergency access grant still unreviewed this long after it was made is listed
+    #: (``ATTENTION_EMERGENCY_REVIEW_HOURS``).
+    emergency_review_after: timedelta = timedelta(hours=24)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], protocols: Mapping[str, Protocol]) -> Policy:
@@ -107,6 +113,7 @@ class Policy:
             serious_event_within=timedelta(days=config["ATTENTION_SERIOUS_AE_DAYS"]),
             no_session_after=timedelta(days=config["ATTENTION_NO_SESSION_DAYS"]),
             after_dosing_window_days=config["MEASURE_AFTER_DOSING_WINDOW_DAYS"],
+            emergency_review_after=timedelta(hours=config["ATTENTION_EMERGENCY_REVIEW_HOURS"]),
         )
 
     def integration_window(self, protocol_code: str) -> timedelta | None:
@@ -259,6 +266,18 @@ def screening_reviews(scope: Scope) -> Select[Any]:
     )
 
 
+def emergency_reviews(scope: Scope) -> Select[Any]:
+    """Emergency access grants to patients in the scope with no supervisor's review a day after they were made
+    (``tracker.emergency.reviews``); ``target_id`` is the grant."""
+    reviewed = exists().where(EmergencyReview.access_id == EmergencyAccess.id)
+    return select(*_row(Kind.EMERGENCY_REVIEW, EmergencyAccess.patient_id, EmergencyAccess.granted_at,
+                        EmergencyAccess.id)).where(
+        EmergencyAccess.patient_id.in_(scope.patient_ids),
+        EmergencyAccess.granted_at < scope.now - scope.policy.emergency_review_after,
+        ~reviewed,
+    )
+
+
 def cosignatures(scope: Scope) -> Select[Any]:
     """Signed notes waiting for a supervisor's co-signature (the co-sign queue's rule)."""
     return (
@@ -399,6 +418,8 @@ RULES: tuple[Rule, ...] = (
     Rule(Kind.FOLLOW_UP_CONTACT, "Follow-up contacts not made", follow_up_contacts, "dosing held",
          lambda policy, code: FOLLOW_UP_WINDOW),
     Rule(Kind.SCREENING_REVIEW, "Screening reviews", screening_reviews, "answered", supervisors_only=True),
+    Rule(Kind.EMERGENCY_REVIEW, "Emergency access to review", emergency_reviews, "granted",
+         lambda policy, code: policy.emergency_review_after, supervisors_only=True),
     Rule(Kind.COSIGNATURE, "Co-signatures", cosignatures, "signed", supervisors_only=True),
     Rule(Kind.UNSIGNED_NOTE, "Unsigned notes", unsigned_notes, "session held",
          lambda policy, code: policy.note_unsigned_after),

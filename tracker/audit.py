@@ -15,6 +15,7 @@ from flask import g, has_request_context, request
 
 from tracker.extensions import db
 from tracker.models import AuditEvent, Patient, User
+from tracker.models.base import utcnow
 
 
 def _jsonable(value: Any) -> Any:
@@ -61,13 +62,15 @@ def record(
 ) -> AuditEvent:
     """Add an audit row for ``action`` to the current transaction (the caller commits).
 
-    ``data`` must never hold passwords, tokens or note text; for updates pass ``{"changes": diff(...)}``.
+    ``data`` must never hold passwords, tokens or note text; for updates pass ``{"changes": diff(...)}``. The row
+    is chained (``tracker.auditchain``) when the session flushes it.
     """
     if clinic_id is None:
         clinic_id = patient.clinic_id if patient is not None else (actor.clinic_id if actor else None)
     if patient is not None and under_emergency_access(patient.id):
         data = {**(data or {}), "emergency_access": True}
     event = AuditEvent(
+        created_at=utcnow(),
         actor_id=actor.id if actor is not None else None,
         action=action,
         summary=summary[:255],

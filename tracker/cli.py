@@ -54,6 +54,37 @@ def create_user_command(
     click.echo(f"Created {user.username} ({', '.join(sorted(roles))}) in {clinic.name}.")
 
 
+@users.command("reset-password")
+@click.argument("username")
+@click.option("--next-sign-in", "at_next_sign_in", is_flag=True,
+              help="Ask for a new password at the next sign-in instead of printing a set-password link.")
+@click.option("--base-url", default="http://127.0.0.1:5000", show_default=True,
+              help="Where the app is served, to print the link in full.")
+def reset_password_command(username: str, at_next_sign_in: bool, base_url: str) -> None:
+    """Print a one-time set-password link for an account (or ask for a new password at its next sign-in), ending
+    its sessions; audited as done from the command line. For the clinic's only admin who forgot theirs."""
+    from tracker.auth import credentials
+    from tracker.models import User
+    from tracker.models.base import utcnow
+
+    user = db.session.scalar(select(User).where(User.username == username.strip().casefold()))
+    if user is None:
+        raise click.UsageError(f"No account named {username!r}.")
+    try:
+        if at_next_sign_in:
+            credentials.force_change(None, user, utcnow())
+        else:
+            token = credentials.issue_link(None, user, utcnow())
+    except credentials.CredentialError as error:
+        raise click.UsageError(str(error)) from None
+    db.session.commit()
+    if at_next_sign_in:
+        click.echo(f"{user.username} will choose a new password at their next sign-in.")
+    else:
+        click.echo(f"Set-password link for {user.username} (works once, shown only now):")
+        click.echo(f"{base_url.rstrip('/')}/set-password/{token}")
+
+
 @click.command("seed-demo")
 def seed_demo_command() -> None:
     """Load two demo clinics with staff and patients (does nothing if they are already there)."""
@@ -114,7 +145,32 @@ def verify_notes_command(batch: int) -> None:
         raise SystemExit(1)
 
 
+audit_group = AppGroup("audit", help="The audit trail.")
+
+
+@audit_group.command("verify")
+@click.option("--batch", default=1000, show_default=True, help="Rows loaded per query.")
+def verify_audit_command(batch: int) -> None:
+    """Walk every clinic's hash chain of audit rows and report any row changed, removed or inserted since it was
+    written, then print each chain's head: keep those lines somewhere else to compare next time (a deletion of
+    the newest rows together with a rewritten head is only visible that way). Exits 1 when something is wrong."""
+    from tracker.auditchain import verify
+
+    reports = verify(db.session, batch)
+    problems = [problem for report in reports for problem in report.problems]
+    for problem in problems:
+        click.echo(str(problem))
+    for report in reports:
+        name = f"clinic {report.chain}" if report.chain else "no clinic"
+        click.echo(f"Chain {report.chain} ({name}): {report.rows} rows, head {report.head_seq} {report.head_hash}")
+    click.echo(f"Checked {sum(r.rows for r in reports)} audit rows in {len(reports)} chains: "
+               f"{len(problems)} problem(s).")
+    if problems:
+        raise SystemExit(1)
+
+
 def init_app(app: Flask) -> None:
+    app.cli.add_command(audit_group)
     app.cli.add_command(notes)
     app.cli.add_command(users)
     app.cli.add_command(reports)

@@ -8,6 +8,8 @@ this and is left alone.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import Engine, event
@@ -42,3 +44,24 @@ def configure_engine(engine: Engine) -> None:
 
 #: What services accept as a database session: a plain Session (tests, scripts) or Flask-SQLAlchemy's scoped one.
 AnySession = Session | scoped_session[Any]
+
+
+class CommitRefused(RuntimeError):
+    """Something tried to commit inside ``refusing_commits``."""
+
+
+@contextlib.contextmanager
+def refusing_commits(session: AnySession) -> Iterator[None]:
+    """Run the block with every commit of ``session`` refused (``CommitRefused``) and no autoflush: for answering a
+    request that must write nothing, whatever the code it reuses would otherwise commit."""
+    target: Session = session() if isinstance(session, scoped_session) else session
+
+    def refuse(_session: Session) -> None:
+        raise CommitRefused("this request writes nothing")
+
+    event.listen(target, "before_commit", refuse)
+    try:
+        with target.no_autoflush:
+            yield
+    finally:
+        event.remove(target, "before_commit", refuse)

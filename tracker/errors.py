@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, render_template, request
+from flask import Flask, g, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
@@ -46,9 +46,12 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError) -> ResponseReturnValue:
+        """A post without a valid token may be forged: it writes nothing (not even the idle clock), and a note
+        form comes back with what was typed in it."""
         from tracker.sessions.drafts import rescue
 
-        kept = rescue()  # a note form: keep what was typed as a draft and go back to it
+        g.csrf_refused = True
+        kept = rescue()
         if kept is not None:
             return kept
         return (

@@ -6,8 +6,9 @@ import re
 from datetime import date
 from typing import Any
 
-from wtforms import Field, Form
-from wtforms.validators import ValidationError
+from flask import abort
+from wtforms import Field, Form, IntegerField
+from wtforms.validators import Optional, ValidationError
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -37,3 +38,33 @@ class DateRange:
     def __call__(self, form: Form, field: Field) -> None:
         if field.data is not None and not (self.earliest <= field.data <= date.today()):
             raise ValidationError(self.message)
+
+
+#: The last page a list opens: far past any clinic's list (a million pages), and small enough that the row offset
+#: fits the 64-bit integers SQLite and PostgreSQL take (``?page=10**20`` once answered 500).
+MAX_PAGE = 1_000_000
+_DIGITS = re.compile(r"^[0-9]{1,7}$")
+PAGE_MESSAGE = f"Use a page number from 1 to {MAX_PAGE:,}."
+
+
+def _page_in_range(form: Form, field: Field) -> None:
+    """WTForms' ``NumberRange`` asks ``math.isnan`` first, which overflows (a 500) on a 400-digit integer."""
+    if field.data is not None and not 1 <= field.data <= MAX_PAGE:
+        raise ValidationError(PAGE_MESSAGE)
+
+
+def page_field() -> IntegerField:
+    """The ``page`` argument of a list's query-string form."""
+    return IntegerField("Page", validators=[Optional(), _page_in_range], default=1)
+
+
+def requested_page(raw: str | None) -> int:
+    """The page number from a query string read by hand (1 when absent).
+
+    :raise 400: not a whole number from 1 to ``MAX_PAGE``.
+    """
+    if raw is None or raw == "":
+        return 1
+    if not _DIGITS.match(raw) or not 1 <= int(raw) <= MAX_PAGE:
+        abort(400, description=PAGE_MESSAGE)
+    return int(raw)

@@ -1,7 +1,7 @@
 """Dosing gate: sex at birth and pregnancy potential on the patient, the mg/70 kg dose unit, the pre-dose decision
 
 Revision ID: 5e1f0c2a7b11
-Revises: d203d994fd6d
+Revises: 3e8d5f0a9b12
 Create Date: 2026-12-03 09:00:00
 
 - patient.sex_at_birth and patient.can_become_pregnant: whether a protocol's pregnancy tests apply follows the
@@ -23,7 +23,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '5e1f0c2a7b11'
-down_revision = 'd203d994fd6d'
+down_revision = '3e8d5f0a9b12'
 branch_labels = None
 depends_on = None
 

@@ -39,3 +39,11 @@ class NewAccountForm(AccountForm):
         description="At least 12 characters. Tell the person in person, not by email.",
         render_kw={"autocomplete": "new-password"},
     )
+
+
+class ClinicSettingsForm(FlaskForm):
+    require_two_factor = BooleanField(
+        "Require two-factor sign-in for every therapist and supervisor",
+        description="Those without it set it up at their next sign-in (an authenticator app on their phone). "
+        "Admin-only accounts may turn it on themselves under Account.",
+    )

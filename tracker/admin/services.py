@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from tracker import audit, passwords
 from tracker.auth import sessions
 from tracker.auth.services import normalise_username
 from tracker.extensions import db
-from tracker.models import Role, SessionEnd, User
+from tracker.models import AuditEvent, Clinic, Role, SessionEnd, User
 from tracker.models.base import utcnow
 
 
@@ -65,17 +67,50 @@ def _snapshot(user: User) -> dict[str, object]:
     }
 
 
+#: Audit action of every role given or taken away, which the clinic's admins see on the accounts page.
+ROLES_CHANGED = "user.roles_change"
+
+
+def _record_role_change(actor: User | None, user: User, before: frozenset[Role]) -> None:
+    """A separate audit row for each change of roles (a grant of access), listed for every admin of the clinic."""
+    after = frozenset(user.roles)
+    if after == before:
+        return
+    granted, removed = sorted(r.value for r in after - before), sorted(r.value for r in before - after)
+    parts = [f"gave {', '.join(granted)}"] if granted else []
+    parts += [f"took away {', '.join(removed)}"] if removed else []
+    audit.record(
+        actor, ROLES_CHANGED, f"Roles of {user.username}: {'; '.join(parts)}", target_type="user",
+        target_id=user.id, data={"account": user.username, "granted": granted, "removed": removed},
+        clinic_id=user.clinic_id,
+    )
+
+
+def recent_role_changes(clinic_id: int, since: datetime, limit: int) -> list[AuditEvent]:
+    """The clinic's role grants and removals since ``since``, newest first (the accounts page shows them to every
+    admin, so no admin's grant goes unseen by the others)."""
+    return list(db.session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.clinic_id == clinic_id, AuditEvent.action == ROLES_CHANGED, AuditEvent.created_at >= since)
+        .options(joinedload(AuditEvent.actor))
+        .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+        .limit(limit)
+    ))
+
+
 def create_user(actor: User | None, clinic_id: int, username: str, password: str, details: AccountDetails) -> User:
     """Add a staff account. ``actor`` is None when created from the command line.
 
     :raise AccountError: name taken, no role, therapist without supervisor.
-    :raise passwords.PasswordPolicyError: password too short or too long.
+    :raise AccountError: also for a password refused by ``passwords.check_new_password``.
     """
     name = normalise_username(username)
     if db.session.scalar(select(User.id).where(User.username == name)) is not None:
         raise AccountError("username", "This username is taken.")
     _check(clinic_id, details)
+    clinic_name = db.session.scalar(select(Clinic.name).where(Clinic.id == clinic_id)) or ""
     try:
+        passwords.check_new_password(password, [name, details.full_name, clinic_name])
         password_hash = passwords.hash_password(password)
     except passwords.PasswordPolicyError as error:
         raise AccountError("password", str(error)) from None
@@ -87,18 +122,21 @@ def create_user(actor: User | None, clinic_id: int, username: str, password: str
         actor, "user.create", f"Created account {name}", target_type="user", target_id=user.id,
         data={"changes": audit.diff({}, _snapshot(user))}, clinic_id=clinic_id,
     )
+    _record_role_change(actor, user, frozenset())
     return user
 
 
 def update_user(actor: User, user: User, details: AccountDetails) -> dict[str, list[object]]:
     """Change name, roles and supervisor; returns the audited changes.
 
-    :raise AccountError: as for ``create_user``, or an admin removing their own admin role.
+    :raise AccountError: as for ``create_user``, or an admin changing their own roles (separation of duties: an
+        admin cannot make themselves a clinician and open patients, nor drop a role unseen).
     """
-    if user.id == actor.id and Role.ADMIN not in details.roles:
-        raise AccountError("roles", "You cannot remove your own admin role.")
+    if user.id == actor.id and details.roles != frozenset(user.roles):
+        raise AccountError("roles", "You cannot change your own roles: another admin of the clinic must do it.")
     _check(user.clinic_id, details, user.id)
     before = _snapshot(user)
+    roles_before = frozenset(user.roles)
     _apply(user, details)
     changes = audit.diff(before, _snapshot(user))
     if changes:
@@ -106,6 +144,7 @@ def update_user(actor: User, user: User, details: AccountDetails) -> dict[str, l
             actor, "user.update", f"Changed account {user.username}", target_type="user", target_id=user.id,
             data={"changes": changes},
         )
+    _record_role_change(actor, user, roles_before)
     return changes
 
 

@@ -1,19 +1,32 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload
 from wtforms import Field, SelectChoice
 
+from tracker import audit
 from tracker.admin import bp
-from tracker.admin.forms import AccountForm, NewAccountForm
-from tracker.admin.services import AccountDetails, AccountError, create_user, set_active, update_user
+from tracker.admin.forms import AccountForm, ClinicSettingsForm, NewAccountForm
+from tracker.admin.services import (
+    AccountDetails,
+    AccountError,
+    create_user,
+    recent_role_changes,
+    set_active,
+    update_user,
+)
+from tracker.auth import credentials, sessions, twofactor
 from tracker.auth.forms import EmptyForm
 from tracker.extensions import db
-from tracker.models import Role, User
+from tracker.models import Clinic, Role, SessionEnd, User
+from tracker.models.base import utcnow
 from tracker.permissions import actor, clinic_users, require_role
 from tracker.protocols import ItemKind, loaded_protocols
+from tracker.validators import requested_page
 
 
 def _supervisor_choices(form: AccountForm) -> None:
@@ -45,15 +58,24 @@ def _field_for(form: AccountForm, name: str) -> Field:
     return field
 
 
+#: The accounts page lists the role changes of this many last days (at most this many of them).
+ROLE_CHANGES_SHOWN_FOR = timedelta(days=30)
+ROLE_CHANGES_LISTED = 20
+
+
 @bp.route("/users")
 @require_role(Role.ADMIN)
 def users() -> ResponseReturnValue:
     page = db.paginate(
         select(User).where(clinic_users(actor())).options(joinedload(User.supervisor))
         .order_by(User.active.desc(), User.full_name),
-        per_page=50, error_out=False,
+        page=requested_page(request.args.get("page")), per_page=50, error_out=False,
     )
-    return render_template("admin/users.html", page=page, toggle_form=EmptyForm())
+    changes = recent_role_changes(actor().clinic_id, utcnow() - ROLE_CHANGES_SHOWN_FOR, ROLE_CHANGES_LISTED)
+    return render_template(
+        "admin/users.html", page=page, toggle_form=EmptyForm(), role_changes=changes,
+        role_change_days=ROLE_CHANGES_SHOWN_FOR.days,
+    )
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
@@ -92,7 +114,84 @@ def edit_user(user_id: int) -> ResponseReturnValue:
             db.session.commit()
             flash("Account updated." if changes else "Nothing had changed.", "success")
             return redirect(url_for("admin.users"))
-    return render_template("admin/user_form.html", form=form, user=user), 422 if form.errors else 200
+    return render_template("admin/user_form.html", form=form, user=user, action_form=EmptyForm()), (
+        422 if form.errors else 200
+    )
+
+
+@bp.route("/users/<int:user_id>/password", methods=["POST"])
+@require_role(Role.ADMIN)
+def reset_password(user_id: int) -> ResponseReturnValue:
+    """A set-password link (shown once, on this page, never in a cookie or the audit trail), or a new password
+    asked at the next sign-in. Not for one's own account.
+
+    :raise 404: an account of another clinic.
+    """
+    user = _user_or_404(user_id)
+    how = request.form.get("how")
+    if not EmptyForm().validate_on_submit() or how not in ("link", "next_sign_in"):
+        abort(400)
+    try:
+        if how == "link":
+            token = credentials.issue_link(actor(), user, utcnow())
+        else:
+            credentials.force_change(actor(), user, utcnow())
+    except credentials.CredentialError as error:
+        db.session.rollback()
+        flash(str(error), "danger")
+        return redirect(url_for("admin.edit_user", user_id=user.id)), 303
+    db.session.commit()
+    if how == "next_sign_in":
+        flash(f"{user.full_name} will choose a new password at their next sign-in; they were signed out.", "success")
+        return redirect(url_for("admin.edit_user", user_id=user.id)), 303
+    link = url_for("auth.set_password", token=token, _external=True)
+    return render_template("admin/password_link.html", user=user, link=link,
+                           hours=current_app.config["PASSWORD_RESET_HOURS"])
+
+
+@bp.route("/users/<int:user_id>/two-factor/reset", methods=["POST"])
+@require_role(Role.ADMIN)
+def reset_two_factor(user_id: int) -> ResponseReturnValue:
+    """Remove a user's second factor (a lost phone); they enrol again at next sign-in if the clinic requires it.
+    Not for one's own account (an admin turns their own off under Account, with a code).
+
+    :raise 404: an account of another clinic.
+    """
+    user = _user_or_404(user_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    if user.id == actor().id:
+        flash("Manage your own two-factor sign-in under Account.", "danger")
+        return redirect(url_for("admin.edit_user", user_id=user.id)), 303
+    twofactor.remove(user, actor(), utcnow())
+    sessions.end_all_for(db.session, user, SessionEnd.PASSWORD_CHANGED, utcnow())
+    db.session.commit()
+    flash(f"Two-factor sign-in of {user.full_name} removed; they were signed out.", "success")
+    return redirect(url_for("admin.edit_user", user_id=user.id)), 303
+
+
+@bp.route("/clinic", methods=["GET", "POST"])
+@require_role(Role.ADMIN)
+def clinic_settings() -> ResponseReturnValue:
+    """The clinic's sign-in policy: two-factor sign-in for every therapist and supervisor."""
+    clinic = db.session.get_one(Clinic, actor().clinic_id)
+    form = ClinicSettingsForm(obj=clinic)
+    if form.validate_on_submit():
+        wanted = bool(form.require_two_factor.data)
+        if wanted != clinic.require_two_factor:
+            clinic.require_two_factor = wanted
+            audit.record(actor(), "clinic.settings", f"Two-factor sign-in {'required' if wanted else 'optional'} "
+                         "for clinical accounts", data={"changes": {"require_two_factor": [not wanted, wanted]}})
+        db.session.commit()
+        flash("Settings saved.", "success")
+        return redirect(url_for("admin.clinic_settings")), 303
+    missing = db.session.scalar(
+        select(func.count(User.id)).where(
+            clinic_users(actor()), User.active.is_(True), User.totp_enabled_at.is_(None),
+            or_(User.is_therapist.is_(True), User.is_supervisor.is_(True)),
+        )
+    )
+    return render_template("admin/clinic.html", form=form, clinic=clinic, missing=missing)
 
 
 @bp.route("/users/<int:user_id>/active", methods=["POST"])

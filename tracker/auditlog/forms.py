@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, IntegerField, SelectField, StringField
-from wtforms.validators import Length, NumberRange, Optional, ValidationError
+from wtforms import DateField, SelectField, StringField
+from wtforms.validators import Length, Optional, ValidationError
 
-from tracker.validators import no_control_characters, strip
+from tracker.validators import no_control_characters, page_field, strip
 
 
 class AuditFilterForm(FlaskForm):
@@ -19,7 +19,7 @@ class AuditFilterForm(FlaskForm):
     )
     start = DateField("From", validators=[Optional()])
     end = DateField("To", validators=[Optional()])
-    page = IntegerField(validators=[Optional(), NumberRange(min=1, message="Pages start at 1.")])
+    page = page_field()
 
     def validate_end(self, field: DateField) -> None:
         if field.data and self.start.data and field.data < self.start.data:

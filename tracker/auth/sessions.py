@@ -19,14 +19,14 @@ from tracker.database import AnySession
 from tracker.models import LoginSession, SessionEnd, User
 
 
-def _digest(token: str) -> str:
+def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
 def start(session: AnySession, user: User, ip: str | None, now: datetime) -> str:
     """Open a login session for ``user`` and return the token to put in the cookie."""
     token = secrets.token_urlsafe(32)
-    session.add(LoginSession(token_hash=_digest(token), user_id=user.id, created_at=now, last_seen_at=now, ip=ip))
+    session.add(LoginSession(token_hash=digest(token), user_id=user.id, created_at=now, last_seen_at=now, ip=ip))
     user.attach_login(token)
     return token
 
@@ -37,10 +37,13 @@ class Resumed:
     ended: SessionEnd | None = None  # why the session just ended, for the login page
 
 
-def resume(session: AnySession, token: str, now: datetime, idle: timedelta, lifetime: timedelta) -> Resumed:
-    """The user behind ``token`` if the session is still open; otherwise end it and say why."""
+def resume(
+    session: AnySession, token: str, now: datetime, idle: timedelta, lifetime: timedelta, *, touch: bool = True
+) -> Resumed:
+    """The user behind ``token`` if the session is still open; otherwise end it and say why. ``touch=False`` leaves
+    the idle clock alone (a refused, possibly forged, request is not activity)."""
     row = session.scalar(
-        select(LoginSession).where(LoginSession.token_hash == _digest(token)).options(joinedload(LoginSession.user))
+        select(LoginSession).where(LoginSession.token_hash == digest(token)).options(joinedload(LoginSession.user))
     )
     if row is None or row.ended_at is not None:
         return Resumed(None)
@@ -54,7 +57,8 @@ def resume(session: AnySession, token: str, now: datetime, idle: timedelta, life
     if reason is not None:
         row.ended_at, row.end_reason = now, reason.value
         return Resumed(None, reason)
-    row.last_seen_at = now
+    if touch:
+        row.last_seen_at = now
     row.user.attach_login(token)
     return Resumed(row.user)
 
@@ -62,7 +66,7 @@ def resume(session: AnySession, token: str, now: datetime, idle: timedelta, life
 def end(session: AnySession, token: str, reason: SessionEnd, now: datetime) -> None:
     session.execute(
         update(LoginSession)
-        .where(LoginSession.token_hash == _digest(token), LoginSession.ended_at.is_(None))
+        .where(LoginSession.token_hash == digest(token), LoginSession.ended_at.is_(None))
         .values(ended_at=now, end_reason=reason.value)
     )
 

@@ -1,14 +1,15 @@
 from __future__ import annotations
 
-from flask import current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, logout_user
 
-from tracker.auth import bp
-from tracker.auth.forms import EmptyForm, LoginForm
-from tracker.auth.services import LOGIN_FAILED, authenticate, is_safe_next, sign_out
+from tracker.auth import bp, credentials, signin, twofactor
+from tracker.auth.forms import CodeForm, EmptyForm, EnrolForm, LoginForm, NewPasswordForm
+from tracker.auth.services import LOGIN_FAILED, check_credentials, is_safe_next, sign_out
 from tracker.extensions import db, limiter, submitted_username
 from tracker.models import SessionEnd
+from tracker.models.base import utcnow
 from tracker.permissions import any_signed_in_user, public
 
 SESSION_END_MESSAGES = {
@@ -16,6 +17,7 @@ SESSION_END_MESSAGES = {
     SessionEnd.EXPIRED.value: "Your session reached its maximum length. Sign in again to go on.",
     SessionEnd.DEACTIVATED.value: "Your account has been deactivated.",
     SessionEnd.LOGOUT.value: "You have signed out.",
+    SessionEnd.PASSWORD_CHANGED.value: "Your password was changed or reset. Sign in with the new one.",
 }
 
 
@@ -47,13 +49,10 @@ def login() -> ResponseReturnValue:
         minutes = int(current_app.config["IDLE_TIMEOUT"].total_seconds() // 60)
         notice = SESSION_END_MESSAGES[ended].format(minutes=minutes)
     if form.validate_on_submit():
-        user = authenticate(form.username.data or "", form.password.data or "", request.remote_addr)
+        user = check_credentials(form.username.data or "", form.password.data or "")
         if user is not None:
-            session.clear()  # nothing from before sign-in survives it (ASVS 7.2.4)
-            login_user(user)
-            db.session.commit()
             target = form.next.data if is_safe_next(form.next.data) else url_for("main.home")
-            return redirect(target)
+            return signin.proceed(user, signin.begin(user, target))
         db.session.commit()  # keep the failed-login audit row
         form.password.errors.append(LOGIN_FAILED)
         return render_template("auth/login.html", form=form, notice=notice, rate_limited=None), 401
@@ -74,6 +73,133 @@ def logout() -> ResponseReturnValue:
     response = redirect(url_for("auth.login", ended=SessionEnd.LOGOUT.value))
     response.headers["Clear-Site-Data"] = '"cache", "storage"'
     return response
+
+
+def _restart() -> ResponseReturnValue:
+    flash("Sign in again: the sign-in took too long or was not started.", "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/login/two-factor", methods=["GET", "POST"])
+@public
+def two_factor() -> ResponseReturnValue:
+    """Step two of a sign-in: a code from the app, or a recovery code. Wrong codes are throttled per account."""
+    pending = signin.current(utcnow())
+    if pending is None or signin.next_step(*pending) != "auth.two_factor":
+        return _restart()
+    user, state = pending
+    form = CodeForm()
+    if form.validate_on_submit():
+        try:
+            state["second"] = twofactor.check_code(user, form.code.data or "", utcnow())
+        except twofactor.CodeRefused as refused:
+            db.session.commit()  # the audit row of the refusal
+            form.code.errors.append(str(refused))
+        else:
+            if state["second"] == "recovery":
+                flash("You used a recovery code; it will not work again. Make new ones under Account if few are "
+                      "left.", "warning")
+            return signin.proceed(user, state)
+    return render_template("auth/two_factor.html", form=form), 422 if form.errors else 200
+
+
+@bp.route("/login/enrol", methods=["GET", "POST"])
+@public
+def enrol() -> ResponseReturnValue:
+    """Two-factor enrolment required by the clinic, as part of signing in: scan, then confirm with a code."""
+    pending = signin.current(utcnow())
+    if pending is None or signin.next_step(*pending) != "auth.enrol":
+        return _restart()
+    user, state = pending
+    secret = twofactor.enrolment_secret(user)
+    form = EnrolForm()
+    if form.validate_on_submit():
+        try:
+            codes = twofactor.confirm_enrolment(user, form.code.data or "", utcnow())
+        except twofactor.CodeRefused as refused:
+            db.session.commit()
+            form.code.errors.append(str(refused))
+        else:
+            state["second"] = "totp"
+            session[signin.KEY] = state
+            db.session.commit()
+            return render_template("auth/recovery_codes.html", codes=codes,
+                                   next_url=url_for("auth.continue_sign_in"))
+    db.session.commit()  # the enrolment secret, kept on the account (never in the cookie)
+    uri = twofactor.provisioning_uri(user, secret)
+    return render_template("auth/enrol.html", form=form, qr=twofactor.qr_svg(uri), secret=secret,
+                           action=url_for("auth.enrol"), required=True), 422 if form.errors else 200
+
+
+@bp.route("/login/continue")
+@public
+def continue_sign_in() -> ResponseReturnValue:
+    """After the recovery codes were shown: the remaining steps, or the finished sign-in."""
+    pending = signin.current(utcnow())
+    if pending is None or pending[1].get("second") is None:
+        return _restart()
+    return signin.proceed(*pending)
+
+
+@bp.route("/login/new-password", methods=["GET", "POST"])
+@public
+def new_password() -> ResponseReturnValue:
+    """An admin asked this account for a new password: it is set here, before the sign-in ends."""
+    pending = signin.current(utcnow())
+    if pending is None or signin.next_step(*pending) != "auth.new_password":
+        return _restart()
+    user, state = pending
+    form = NewPasswordForm()
+    if form.validate_on_submit():
+        try:
+            credentials.set_at_sign_in(user, form.new_password.data or "", form.confirm.data or "", utcnow())
+        except credentials.CredentialError as error:
+            getattr(form, error.field).errors.append(str(error))
+        else:
+            return signin.proceed(user, state)
+    return render_template("auth/new_password.html", form=form, title="Choose a new password",
+                           intro="Your clinic's administrator asked you to choose a new password before going on."
+                           ), 422 if form.errors else 200
+
+
+@bp.route("/set-password/<token>", methods=["GET", "POST"])
+@limiter.limit(_address_limit, methods=["POST"])
+@public
+def set_password(token: str) -> ResponseReturnValue:
+    """A one-time link from an admin: set a new password, then sign in (with the second factor, if any).
+
+    :raise 404: unknown, used, replaced or expired link (one answer for all).
+    """
+    link = credentials.link_for(token, utcnow())
+    if link is None:
+        abort(404, description="This link is not valid: it was used, replaced by a newer one, or expired. Ask "
+                               "your clinic's administrator for a new one.")
+    form = NewPasswordForm()
+    if form.validate_on_submit():
+        try:
+            credentials.set_with_link(token, form.new_password.data or "", form.confirm.data or "", utcnow())
+        except credentials.CredentialError as error:
+            if error.field == "token":
+                abort(404, description=str(error))
+            getattr(form, error.field).errors.append(str(error))
+        else:
+            logout_current()  # whoever was signed in here: the link was for its own account
+            db.session.commit()
+            flash("Your new password is set. Sign in with it.", "success")
+            return redirect(url_for("auth.login")), 303
+    return render_template("auth/new_password.html", form=form, title="Set your password",
+                           intro="Choose the password you will sign in with. This link works once."
+                           ), 422 if form.errors else 200
+
+
+def logout_current() -> None:
+    """Whoever is signed in (or half signed in) in this browser is signed out: a set-password link is for its own
+    account, and the next step is signing in with the new password. Only after a valid post (never on a GET)."""
+    if current_user.is_authenticated:
+        sign_out(current_user._get_current_object())
+        db.session.commit()
+        logout_user()
+    session.clear()
 
 
 def login_redirect() -> ResponseReturnValue:

@@ -6,13 +6,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, SelectChoice, SelectField
-from wtforms.validators import NumberRange, Optional
+from wtforms import SelectChoice, SelectField
+from wtforms.validators import Optional
 
 from tracker.attention import RULES, THERAPIST_RULES, Kind, Rule
 from tracker.dashboard.queries import SORTS, Filters
 from tracker.models import Phase
 from tracker.protocols import Protocol
+from tracker.validators import page_field
 
 ALL = SelectChoice("", "All")
 
@@ -23,9 +24,7 @@ class PageArgs(FlaskForm):
     class Meta:
         csrf = False
 
-    page = IntegerField(
-        "Page", validators=[Optional(), NumberRange(min=1, message="Use a page number of 1 or more.")], default=1
-    )
+    page = page_field()
 
 
 class DayArgs(PageArgs):

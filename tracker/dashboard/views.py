@@ -48,6 +48,8 @@ def item_url(item: Item) -> str:
         return url_for("sessions.detail", patient_id=patient_id, session_id=target)
     if item.kind is Kind.SCREENING_REVIEW:
         return url_for("screening.checklist", patient_id=patient_id)
+    if item.kind is Kind.EMERGENCY_REVIEW:
+        return url_for("emergency.review", access_id=target)
     if item.kind is Kind.INTEGRATION_SESSION:
         return url_for("sessions.index", patient_id=patient_id)
     if item.kind is Kind.MEASURE_OVERDUE:

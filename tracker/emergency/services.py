@@ -6,7 +6,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from tracker import audit, passwords
+from tracker import audit
+from tracker.auth import reauth
 from tracker.extensions import db
 from tracker.models import EmergencyAccess, Patient, User
 from tracker.permissions import care_scope
@@ -26,13 +27,16 @@ class EmergencyAccessError(ValueError):
 def grant(actor: User, record_number: str, reason: str, password: str, now: datetime, hours: int) -> EmergencyAccess:
     """Open the patient with ``record_number`` (in the actor's clinic) to ``actor`` for ``hours``.
 
-    :raise EmergencyAccessError: wrong password (re-authentication), a reason too short, no such patient in the
-        clinic, or a patient already in the actor's care.
+    :raise EmergencyAccessError: wrong password (re-authentication: throttled per account, audited; the caller
+        commits that row), a reason too short, no such patient in the clinic, or a patient already in the actor's
+        care.
     """
     if not actor.is_clinician:
         raise EmergencyAccessError("record_number", "Only therapists and supervisors can use emergency access.")
-    if not passwords.verify_password(actor.password_hash, password):
-        raise EmergencyAccessError("password", "The password is not correct.")
+    try:
+        reauth.confirm_password(actor, password, "open a patient with emergency access")
+    except reauth.ReauthFailed as failed:
+        raise EmergencyAccessError("password", str(failed)) from None
     if len(reason.strip()) < REASON_MIN_LENGTH:
         raise EmergencyAccessError("reason", f"Describe the emergency in at least {REASON_MIN_LENGTH} characters.")
     patient = db.session.scalar(

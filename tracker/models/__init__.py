@@ -1,9 +1,9 @@
 """All models, imported here so Alembic's autogenerate and the schema test see every table."""
 
-from tracker.models.audit import AuditEvent
+from tracker.models.audit import AuditChainHead, AuditEvent
 from tracker.models.base import Base
 from tracker.models.clinic import Clinic
-from tracker.models.emergency import EmergencyAccess
+from tracker.models.emergency import EmergencyAccess, EmergencyReview
 from tracker.models.note import (
     AdverseEvent,
     CosignDecision,
@@ -39,13 +39,14 @@ from tracker.models.screening import (
     ScreeningReview,
 )
 from tracker.models.session import SessionKind, TherapySession, session_therapist
-from tracker.models.user import LoginSession, Role, SessionEnd, User
+from tracker.models.user import LoginSession, PasswordReset, RecoveryCode, Role, SessionEnd, User
 
 __all__ = [
     "ACTIVE_PHASES",
     "AdministrationMode",
     "AdverseEvent",
     "AnswerValue",
+    "AuditChainHead",
     "AuditEvent",
     "Base",
     "CareRole",
@@ -55,6 +56,7 @@ __all__ = [
     "CosignOutcome",
     "DoseUnit",
     "EmergencyAccess",
+    "EmergencyReview",
     "FormDraft",
     "Indication",
     "IntegrationPlanVersion",
@@ -63,11 +65,13 @@ __all__ = [
     "Medication",
     "NoteAddendum",
     "Outcome",
+    "PasswordReset",
     "Patient",
     "Phase",
     "PhaseTransition",
     "PlanHandout",
     "ProcessNote",
+    "RecoveryCode",
     "ReviewDecision",
     "Role",
     "Route",

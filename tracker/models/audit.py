@@ -1,6 +1,8 @@
 """The audit trail: one append-only row per read or write of patient data and per security event.
 
-Rows are written only by ``tracker.audit.record``; database triggers (see the migration) refuse UPDATE and DELETE.
+Rows are written only by ``tracker.audit.record``; database triggers (see the migrations) refuse UPDATE, DELETE,
+SQLite's INSERT OR REPLACE and PostgreSQL's TRUNCATE. Each row is chained to the one before it in its clinic's
+chain (``tracker.auditchain``), so a change made behind the triggers' back is found by ``flask audit verify``.
 """
 
 from __future__ import annotations
@@ -8,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tracker.models.base import Base, UTCDateTime, utcnow
@@ -22,6 +24,8 @@ class AuditEvent(Base):
         Index("ix_audit_event_clinic_created", "clinic_id", "created_at"),
         Index("ix_audit_event_patient_created", "patient_id", "created_at"),
         Index("ix_audit_event_actor_created", "actor_id", "created_at"),
+        # No two rows at one place of a chain: a forked chain is refused, not stored.
+        UniqueConstraint("chain", "chain_seq", name="uq_audit_event_chain_seq"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -38,6 +42,26 @@ class AuditEvent(Base):
     #: Structured detail; for updates ``{"changes": {field: [old, new]}}``. Never passwords or tokens.
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     ip: Mapped[str | None] = mapped_column(String(45))
+    #: The hash chain the row belongs to: its clinic's id, or 0 for rows of no clinic.
+    chain: Mapped[int]
+    #: Its place in that chain, from 1, without gaps.
+    chain_seq: Mapped[int]
+    #: ``row_hash`` of the row before it in the chain (64 zeros for the first).
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    #: SHA-256 of the row's content, chain, place and ``prev_hash`` (``tracker.auditchain.row_hash``).
+    row_hash: Mapped[str] = mapped_column(String(64))
 
     actor: Mapped[User | None] = relationship(lazy="raise_on_sql")
     patient: Mapped[Patient | None] = relationship(lazy="raise_on_sql")
+
+
+class AuditChainHead(Base):
+    """The newest row of each hash chain: writers lock it to append (one at a time per clinic), and
+    ``flask audit verify`` compares the chain's end with it."""
+
+    __tablename__ = "audit_chain_head"
+
+    #: A clinic's id, or 0 for the rows of no clinic (``tracker.auditchain.NO_CLINIC``).
+    chain: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    last_seq: Mapped[int]
+    last_hash: Mapped[str] = mapped_column(String(64))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import Boolean, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tracker.models.base import Base, UTCDateTime, utcnow
@@ -18,6 +18,8 @@ class Clinic(Base):
     phone: Mapped[str | None] = mapped_column(String(40))
     address: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: Every therapist and supervisor signs in with a second factor (TOTP); those without one enrol at sign-in.
+    require_two_factor: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
     def __repr__(self) -> str:
         return f"<Clinic {self.id} {self.name!r}>"

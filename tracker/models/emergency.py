@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tracker.models.base import Base, UTCDateTime, utcnow
@@ -28,3 +28,21 @@ class EmergencyAccess(Base):
 
     user: Mapped[User] = relationship(lazy="raise_on_sql")
     patient: Mapped[Patient] = relationship(lazy="raise_on_sql")
+
+
+class EmergencyReview(Base):
+    """A supervisor's written judgement of one emergency access grant: justified or not. One per grant, never
+    changed (database triggers), by a supervisor of the clinic other than the one who used the access."""
+
+    __tablename__ = "emergency_review"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    access_id: Mapped[int] = mapped_column(ForeignKey("emergency_access.id"), unique=True)
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    justified: Mapped[bool] = mapped_column(Boolean)
+    #: Why, in the reviewer's words (what was found in the audit trail, what was said with the clinician).
+    comment: Mapped[str] = mapped_column(Text)
+    reviewed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    access: Mapped[EmergencyAccess] = relationship(lazy="raise_on_sql")
+    reviewer: Mapped[User] = relationship(lazy="raise_on_sql")

@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String, false, true
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, String, false, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tracker.models.base import Base, UTCDateTime, utcnow
@@ -46,6 +46,14 @@ class User(UserMixin, Base):
     #: Deactivated accounts keep their history (audit rows point at them) but cannot log in.
     active: Mapped[bool] = mapped_column(Boolean, server_default=true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: An admin asked for a new password: the next sign-in sets one before anything else.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: The TOTP secret (RFC 6238, base32): kept while enrolment is under way, in use once ``totp_enabled_at`` is set.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: The time step of the last code accepted: a code is usable once (ASVS V6.5.1), never an older one either.
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
 
     clinic: Mapped[Clinic] = relationship(lazy="raise_on_sql")
     supervisor: Mapped[User | None] = relationship(remote_side=[id], lazy="raise_on_sql")
@@ -74,6 +82,10 @@ class User(UserMixin, Base):
         return bool(self.roles.intersection(roles))
 
     @property
+    def has_two_factor(self) -> bool:
+        return self.totp_enabled_at is not None
+
+    @property
     def is_clinician(self) -> bool:
         """Clinical content is for therapists and supervisors; an admin-only account never sees it."""
         return self.is_therapist or self.is_supervisor
@@ -87,6 +99,7 @@ class SessionEnd(enum.StrEnum):
     IDLE = "idle"
     EXPIRED = "expired"
     DEACTIVATED = "deactivated"
+    PASSWORD_CHANGED = "password_changed"  # noqa: S105 - why a session ended, not a password
 
 
 class LoginSession(Base):
@@ -104,3 +117,35 @@ class LoginSession(Base):
     ip: Mapped[str | None] = mapped_column(String(45))
 
     user: Mapped[User] = relationship(lazy="raise_on_sql")
+
+
+class PasswordReset(Base):
+    """A one-time, expiring set-password link an admin (or the command line) issued for an account. Only the SHA-256
+    of the link's token is stored; the link itself is shown once, to whoever issued it."""
+
+    __tablename__ = "password_reset"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: None when issued from the command line.
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: Set when the link was used, or cancelled by a newer link; a link works once.
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id], lazy="raise_on_sql")
+
+
+class RecoveryCode(Base):
+    """A single-use two-factor recovery code, for a lost phone. Stored as its SHA-256 (the codes are random, 80
+    bits each, so a fast hash is enough); shown once, when made."""
+
+    __tablename__ = "recovery_code"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

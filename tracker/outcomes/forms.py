@@ -11,13 +11,13 @@ import re
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, IntegerField, RadioField, SelectChoice, SelectField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms import DateField, RadioField, SelectChoice, SelectField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length
 
 from tracker.instruments import Instrument, Item
 from tracker.models import AdministrationMode
 from tracker.outcomes.services import ACTION_MAX_LENGTH, EARLIEST, MODES, REASON_MAX_LENGTH, ResultInput
-from tracker.validators import DateRange, no_control_characters, strip
+from tracker.validators import DateRange, no_control_characters, page_field, strip
 
 CHOOSE = SelectChoice("", "Choose…")
 _WHOLE_NUMBER = re.compile(r"-?[0-9]{1,9}")
@@ -138,4 +138,4 @@ class PageArgs(FlaskForm):
     class Meta:
         csrf = False
 
-    page = IntegerField(validators=[Optional()], default=1)
+    page = page_field()

@@ -7,7 +7,6 @@ from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
     HiddenField,
-    IntegerField,
     SelectChoice,
     SelectField,
     SelectMultipleField,
@@ -17,7 +16,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, Regexp
 
 from tracker.models import Indication, Phase, SexAtBirth
-from tracker.validators import DateRange, empty_to_none, no_control_characters, strip
+from tracker.validators import DateRange, empty_to_none, no_control_characters, page_field, strip
 
 PHONE = Regexp(r"^\+?[0-9 ()\-.]{6,40}$", message="Use digits, spaces, brackets, dashes, and an optional leading +.")
 
@@ -137,6 +136,6 @@ class PageArgs(FlaskForm):
     class Meta:
         csrf = False
 
-    page = IntegerField(validators=[Optional()], default=1)
+    page = page_field()
     sort = SelectField(choices=["name", "record", "dob", "phase", "changed"], validators=[Optional()], default="name")
     order = SelectField(choices=["asc", "desc"], validators=[Optional()], default="asc")

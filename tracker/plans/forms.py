@@ -7,13 +7,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, HiddenField, IntegerField, StringField, TextAreaField
+from wtforms import DateField, HiddenField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from tracker.outcomes.services import EARLIEST
 from tracker.plans.sections import prompt
 from tracker.plans.services import CRISIS_LINE_MAX_LENGTH, SECTION_MAX_LENGTH
-from tracker.validators import DateRange, no_control_characters, strip
+from tracker.validators import DateRange, no_control_characters, page_field, strip
 
 
 class PlanForm(FlaskForm):
@@ -78,4 +78,4 @@ class PageArgs(FlaskForm):
     class Meta:
         csrf = False
 
-    page = IntegerField(validators=[Optional()], default=1)
+    page = page_field()

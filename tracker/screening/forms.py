@@ -13,7 +13,6 @@ from wtforms import (
     Field,
     Form,
     HiddenField,
-    IntegerField,
     SelectChoice,
     SelectField,
     StringField,
@@ -25,7 +24,7 @@ from tracker.medicines import DRUG_CLASSES
 from tracker.models import AnswerValue, ReviewDecision
 from tracker.protocols import ItemKind, ScreeningItem
 from tracker.screening.services import AnswerInput, MedicationInput
-from tracker.validators import DateRange, empty_to_none, no_control_characters, strip
+from tracker.validators import DateRange, empty_to_none, no_control_characters, page_field, strip
 
 EARLIEST = date(1900, 1, 1)
 CHOOSE = SelectChoice("", "Choose…")
@@ -234,4 +233,4 @@ class QueueArgs(FlaskForm):
     class Meta:
         csrf = False
 
-    page = IntegerField(validators=[Optional()], default=1)
+    page = page_field()

@@ -6,7 +6,9 @@ Three paths lead back to the text (RELIABILITY.md finding 7, section 1 "automati
   stops; reopening the page restores the draft, with a notice and a button to discard it. Autosaving is typing,
   so it keeps the login session alive while the clinician writes.
 - *An expired form*: when a form posted by a signed-in user fails the CSRF check (a token from before a new
-  sign-in, say), ``rescue`` keeps what was posted as the draft and sends the user back to the page, which shows it.
+  sign-in, say), ``rescue`` shows the form's page again with what was posted in the form, to check and save again.
+  Nothing is written: a post without a valid token may be forged, so it changes nothing in the database, not even
+  a draft (the page's own audited opening already recorded the read).
 - *An ended session*: a post after the idle timeout goes to the sign-in page, and from there back to the form's
   page (``return_to``), where the autosaved draft is restored.
 
@@ -23,13 +25,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from flask import current_app, flash, redirect, request, url_for
+from flask import current_app, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import delete, select
 from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import HTTPException
 
 from tracker import audit
+from tracker.database import CommitRefused, refusing_commits
 from tracker.extensions import db
 from tracker.models import FormDraft, Patient, User
 
@@ -46,20 +50,26 @@ class DraftError(ValueError):
     """A draft that cannot be kept (bad key, too large)."""
 
 
+#: Shows the form's page again with the posted typing in the form: called with the view's arguments and the typing.
+Rerender = Callable[[dict[str, Any], MultiDict[str, str]], ResponseReturnValue]
+
+
 @dataclass(frozen=True)
 class DraftSpec:
     #: Format string over the view's arguments, e.g. ``"note-{session_id}"``.
     key: str
     #: The endpoint of the page showing the form (it takes the same view arguments).
     page: str
+    #: Renders that page with the typing after a refused CSRF token, writing nothing.
+    rerender: Rerender | None = None
 
 
-def keeps_draft(key: str, page: str) -> Callable[[F], F]:
-    """Mark a POST view whose form is kept as a draft when it fails for an expired form or session. Put it below
+def keeps_draft(key: str, page: str, rerender: Rerender | None = None) -> Callable[[F], F]:
+    """Mark a POST view whose typing is kept when it fails for an expired form or session. Put it below
     ``@require_role`` (whose wrapper copies the mark)."""
 
     def decorate(view: F) -> F:
-        view._draft = DraftSpec(key, page)  # type: ignore[attr-defined]
+        view._draft = DraftSpec(key, page, rerender)  # type: ignore[attr-defined]
         return view
 
     return decorate
@@ -139,27 +149,35 @@ def discard(actor: User, patient: Patient, key: str, *, on_request: bool = False
 
 
 def rescue() -> ResponseReturnValue | None:
-    """On a CSRF failure: keep a signed-in user's posted form as their draft and send them back to its page.
-    None when the request is not such a form, or the user may not see the patient (the usual error page then)."""
-    from tracker.models.base import utcnow
+    """On a CSRF failure: the form's page again, for a signed-in user who may see the patient, with what they
+    posted in the form (never secrets) and a notice, answered 400. None when the request is not such a form (the
+    usual error page then). Whatever rendering the page queued (audit rows of drafts shown) is rolled back: a post
+    without a valid token writes nothing."""
     from tracker.permissions import can_view_patient
 
     spec = spec_of(request.endpoint)
-    if spec is None or request.method != "POST" or not current_user.is_authenticated or not request.view_args:
+    if spec is None or spec.rerender is None or request.method != "POST" or not request.view_args:
+        return None
+    if not current_user.is_authenticated:
         return None
     actor: User = current_user._get_current_object()
     patient_id = request.view_args.get("patient_id")
     if not isinstance(patient_id, int) or not can_view_patient(actor, patient_id):
         return None
-    patient = db.session.get(Patient, patient_id)
-    assert patient is not None
     try:
-        save(actor, patient, spec.key.format(**request.view_args), clean(request.form), utcnow())
+        typing = MultiDict([(name, value) for name, values in clean(request.form).items() for value in values])
     except DraftError:
         return None
-    db.session.commit()
-    flash(
-        "The form had expired, so nothing was saved yet; what you typed is kept below. Check it and save again.",
-        "warning",
-    )
-    return redirect(url_for(spec.page, **request.view_args)), 303
+    try:
+        with refusing_commits(db.session):
+            return spec.rerender(dict(request.view_args), typing)
+    except (HTTPException, CommitRefused):  # e.g. a note of someone else: the usual error page, nothing written
+        return None
+    finally:
+        db.session.rollback()
+
+
+#: Shown above a form that came back after a refused CSRF token.
+EXPIRED_NOTICE = (
+    "The form had expired, so nothing was saved; what you typed is shown below. Check it and save again."
+)

@@ -24,7 +24,7 @@ from tracker.sessions.notes import (
     save_note,
     saved_values,
 )
-from tracker.sessions.pages import Forms, load_patient, protocol_of, render_session
+from tracker.sessions.pages import Forms, load_patient, protocol_of, render_session, rerender_with_typing
 
 SIGNED_NOTICE = "This note is signed and can no longer be changed; corrections are added as addenda."
 
@@ -58,7 +58,7 @@ def _back(patient: Patient, session: TherapySession, anchor: str | None = None) 
 
 @bp.route("/patients/<int:patient_id>/sessions/<int:session_id>/note", methods=["POST"])
 @require_role(*CLINICAL_ROLES)
-@drafts.keeps_draft("note-{session_id}", "sessions.detail")
+@drafts.keeps_draft("note-{session_id}", "sessions.detail", rerender_with_typing("note"))
 def save_note_draft(patient_id: int, session_id: int) -> ResponseReturnValue:
     patient, session, note = _load(patient_id, session_id)
     if note is not None and note.is_signed:
@@ -138,7 +138,7 @@ def remove_vitals(patient_id: int, session_id: int, reading_id: int) -> Response
 
 @bp.route("/patients/<int:patient_id>/sessions/<int:session_id>/adverse-events", methods=["POST"])
 @require_role(*CLINICAL_ROLES)
-@drafts.keeps_draft("ae-{session_id}", "sessions.detail")
+@drafts.keeps_draft("ae-{session_id}", "sessions.detail", rerender_with_typing("adverse_event"))
 def add_event(patient_id: int, session_id: int) -> ResponseReturnValue:
     """:raise 404: not a dosing session (only those record adverse events here)."""
     patient, session, note = _load(patient_id, session_id)

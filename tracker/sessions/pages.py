@@ -13,6 +13,7 @@ from typing import Any
 from flask import render_template
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import selectinload
+from werkzeug.datastructures import MultiDict
 
 from tracker import discharge
 from tracker.auth.forms import EmptyForm
@@ -179,3 +180,22 @@ def render_session(
         "follow_up_at": (session.held_at + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M") if session.held_at else "",
     }
     return render_template("sessions/detail.html", **context), status
+
+
+#: The session page's forms whose typing is kept after a refused CSRF token.
+_KEPT_FORMS = {"note": None, "addendum": AddendumForm, "adverse_event": AdverseEventForm}
+
+
+def rerender_with_typing(form_name: str) -> drafts.Rerender:
+    """For ``drafts.keeps_draft``: the session page with the posted typing in the form ``form_name`` (``note``,
+    ``addendum`` or ``adverse_event``), a notice, and 400; the caller rolls back whatever it queued."""
+
+    def rerender(view_args: dict[str, Any], typing: MultiDict[str, str]) -> ResponseReturnValue:
+        patient = load_patient(view_args["patient_id"])
+        session = queries.load_session_or_404(db.session, patient, view_args["session_id"])
+        form_class = _KEPT_FORMS[form_name] or NOTE_FORMS[session.kind]
+        kept = Forms(notices=[drafts.EXPIRED_NOTICE])
+        setattr(kept, form_name, form_class(formdata=typing))
+        return render_session(patient, session, kept, 400)
+
+    return rerender

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
+from werkzeug.datastructures import MultiDict
 
 from tracker import audit
 from tracker.auth.forms import EmptyForm
 from tracker.extensions import db
-from tracker.models import Role
+from tracker.models import Patient, ProcessNote, Role, TherapySession
 from tracker.models.base import utcnow
 from tracker.permissions import CLINICAL_ROLES, actor, require_role
 from tracker.sessions import bp, drafts, private, queries
@@ -31,10 +34,29 @@ def start_private_note(patient_id: int, session_id: int) -> ResponseReturnValue:
     return redirect(url_for("sessions.private_note", patient_id=patient.id, note_id=note.id)), 303
 
 
+def _rerender_private(view_args: dict[str, Any], typing: MultiDict[str, str]) -> ResponseReturnValue:
+    """After a refused CSRF token: the author's note page with the posted typing (``drafts.rescue``)."""
+    patient = load_patient(view_args["patient_id"])
+    note = private.get_for_author_or_404(actor(), patient, view_args["note_id"])
+    session = queries.load_session_or_404(db.session, patient, note.session_id)
+    return _page(patient, session, note, ProcessNoteForm(formdata=typing), notice=drafts.EXPIRED_NOTICE), 400
+
+
+def _page(
+    patient: Patient, session: TherapySession, note: ProcessNote, form: ProcessNoteForm, *,
+    conflict: dict[str, Any] | None = None, restored: bool = False, notice: str | None = None,
+) -> str:
+    return render_template(
+        "sessions/private_note.html", patient=patient, session=session, note=note, form=form,
+        conflict=conflict, restored=restored, draft_key=f"private-{note.id}", discard_form=EmptyForm(formdata=None),
+        label=label_of(session, protocol_of(patient)), notice=notice,
+    )
+
+
 # Admins reach the view so that, like everyone but the author, they get the 404 of a note that does not exist.
 @bp.route("/patients/<int:patient_id>/private-notes/<int:note_id>", methods=["GET", "POST"])
 @require_role(Role.THERAPIST, Role.SUPERVISOR, Role.ADMIN)
-@drafts.keeps_draft("private-{note_id}", "sessions.private_note")
+@drafts.keeps_draft("private-{note_id}", "sessions.private_note", _rerender_private)
 def private_note(patient_id: int, note_id: int) -> ResponseReturnValue:
     """The author's private process note.
 
@@ -76,14 +98,7 @@ def private_note(patient_id: int, note_id: int) -> ResponseReturnValue:
             return redirect(url_for("sessions.private_note", patient_id=patient.id, note_id=note.id))
     else:
         status = 422
-    return (
-        render_template(
-            "sessions/private_note.html", patient=patient, session=session, note=note, form=form,
-            conflict=conflict, restored=restored, draft_key=key, discard_form=EmptyForm(formdata=None),
-            label=label_of(session, protocol_of(patient)),
-        ),
-        status,
-    )
+    return _page(patient, session, note, form, conflict=conflict, restored=restored), status
 
 
 class DraftForm(FlaskForm):

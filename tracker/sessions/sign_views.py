@@ -18,7 +18,7 @@ from tracker.sessions import bp, drafts, queries
 from tracker.sessions.note_forms import AddendumForm, CosignForm, SignForm
 from tracker.sessions.note_views import SIGNED_NOTICE
 from tracker.sessions.notes import NoteError, NoteSigned
-from tracker.sessions.pages import Forms, label_of, load_patient, protocol_of, render_session
+from tracker.sessions.pages import Forms, label_of, load_patient, protocol_of, render_session, rerender_with_typing
 from tracker.sessions.signing import (
     ContentChanged,
     CosignState,
@@ -30,6 +30,7 @@ from tracker.sessions.signing import (
     follow_up_ok,
     sign_note,
 )
+from tracker.validators import requested_page
 
 LIST_PAGE_SIZE = 25
 DRAFT_NOTICE = "This note is still a draft: edit it instead of adding an addendum."
@@ -37,10 +38,7 @@ CHANGED = "The note changed after you opened it (someone saved or added to it). 
 
 
 def _page() -> int:
-    number = request.args.get("page", "1")
-    if not number.isdigit() or int(number) < 1:
-        abort(400, description="Pages start at 1.")
-    return int(number)
+    return requested_page(request.args.get("page"))
 
 
 def _fresh(patient_id: int, session_id: int) -> tuple[Patient, TherapySession]:
@@ -88,7 +86,7 @@ def sign(patient_id: int, session_id: int) -> ResponseReturnValue:
 
 @bp.route("/patients/<int:patient_id>/sessions/<int:session_id>/addenda", methods=["POST"])
 @require_role(*CLINICAL_ROLES)
-@drafts.keeps_draft("addendum-{session_id}", "sessions.detail")
+@drafts.keeps_draft("addendum-{session_id}", "sessions.detail", rerender_with_typing("addendum"))
 def addendum(patient_id: int, session_id: int) -> ResponseReturnValue:
     patient = load_patient(patient_id)
     session = queries.load_session_or_404(db.session, patient, session_id)

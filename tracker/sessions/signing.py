@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from tracker import audit, gate, passwords
+from tracker import audit, gate
+from tracker.auth import reauth
 from tracker.extensions import db
 from tracker.models import (
     CosignDecision,
@@ -36,8 +37,6 @@ from tracker.sessions.notes import NoteError, NoteSigned
 #: How long after a dosing session its follow-up contact may be: "next day" with room for a clinic whose local
 #: next day straddles a UTC date (the tracker keeps UTC).
 FOLLOW_UP_WINDOW = timedelta(hours=48)
-
-WRONG_PASSWORD = "That is not your password. Enter the password you sign in with."  # noqa: S105 - a message
 
 
 class SignRefused(Exception):
@@ -98,13 +97,15 @@ def content_hash(note: SessionNote, session: TherapySession) -> str:
 
 
 def check_password(actor: User, patient: Patient, password: str, what: str) -> None:
-    """Re-authentication before a signature (HIPAA 164.312(d)); a failure is audited.
+    """Re-authentication before a signature (HIPAA 164.312(d)): throttled per account, every failure audited
+    (``tracker.auth.reauth``).
 
-    :raise NoteError: on the ``password`` field, when it does not match.
+    :raise NoteError: on the ``password`` field, when it is wrong or re-entry is throttled.
     """
-    if not passwords.verify_password(actor.password_hash, password):
-        audit.record(actor, "note.sign_failed", f"Wrong password when signing {what}", patient=patient)
-        raise NoteError("password", WRONG_PASSWORD)
+    try:
+        reauth.confirm_password(actor, password, f"sign {what}", patient=patient)
+    except reauth.ReauthFailed as failed:
+        raise NoteError("password", str(failed)) from None
 
 
 def sign_note(

@@ -28,6 +28,7 @@ from tracker.sessions.services import (
     record_session,
     update_session,
 )
+from tracker.validators import requested_page
 
 SESSIONS_PER_PAGE = 25
 LOCKED = (
@@ -41,12 +42,10 @@ LOCKED = (
 def index(patient_id: int) -> ResponseReturnValue:
     """Every session of the patient, newest first, a page at a time, with planned against done."""
     patient = load_patient(patient_id)
-    page_number = request.args.get("page", "1")
-    if not page_number.isdigit() or int(page_number) < 1:
-        abort(400, description="Pages start at 1.")
+    page_number = requested_page(request.args.get("page"))
     protocol = protocol_of(patient)
     page = db.paginate(
-        queries.sessions_query(patient), page=int(page_number), per_page=SESSIONS_PER_PAGE, error_out=False
+        queries.sessions_query(patient), page=page_number, per_page=SESSIONS_PER_PAGE, error_out=False
     )
     counts = queries.tallies(db.session, patient)
     summary = (

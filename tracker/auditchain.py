@@ -1,0 +1,229 @@
+"""The audit trail as a hash chain per clinic: each row holds the SHA-256 of its own content and of the row before it
+in its clinic's chain, so a row changed, removed or slipped in afterwards breaks the chain where it happened, even
+when the database triggers that refuse such writes were bypassed (a copied and edited SQLite file, a superuser).
+
+Rows are chained when they are flushed (a SQLAlchemy ``before_flush`` hook: every writer, ``tracker.audit.record``
+and anything else that adds an ``AuditEvent`` through the ORM, gets it). Each chain has a head row
+(``audit_chain_head``: last position and last hash). A writer reads the head with ``SELECT ... FOR UPDATE``, so on
+PostgreSQL concurrent writers to one clinic queue on that row until the first commits, and never both continue from
+the same row (the unique ``(chain, chain_seq)`` would refuse a fork anyway); SQLite has one writer at a time already
+(``BEGIN IMMEDIATE``, tracker/database.py).
+
+``verify`` walks every chain: a changed row no longer matches its hash, a removed one leaves a gap and a broken link,
+a row inserted at the end lies beyond the head. A deletion of the newest rows together with a rewrite of the head
+cannot be seen from inside the database: note the heads ``flask audit verify`` prints somewhere else (a ticket, the
+backup log) and compare them next time.
+
+Canonical JSON with sorted keys and no whitespace (RFC 8785's idea, not its full number rules: the trail holds no
+floats that would need them), so two fields can never run into each other as OpenEMR's concatenated fields could.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import event, insert, inspect, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from tracker.database import AnySession
+from tracker.models import AuditChainHead, AuditEvent
+from tracker.models.base import utcnow
+
+#: The ``prev_hash`` of the first row of a chain.
+GENESIS = "0" * 64
+#: The chain of rows that belong to no clinic (failed sign-ins with an unknown name).
+NO_CLINIC = 0
+
+#: The columns a row's hash covers, besides its chain position and the previous hash.
+HASHED = ("created_at", "clinic_id", "actor_id", "action", "patient_id", "target_type", "target_id", "summary",
+          "data", "ip")
+
+
+def chain_of(clinic_id: int | None) -> int:
+    return clinic_id if clinic_id is not None else NO_CLINIC
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC).isoformat()
+    return value
+
+
+def canonical(values: Mapping[str, Any]) -> str:
+    return json.dumps(
+        {key: _plain(value) for key, value in values.items()}, sort_keys=True, separators=(",", ":"),
+        ensure_ascii=False,
+    )
+
+
+def row_hash(values: Mapping[str, Any], chain: int, seq: int, prev_hash: str) -> str:
+    """SHA-256 of a row's content (``HASHED`` taken from ``values``), its place in its chain and the previous hash."""
+    content = {name: values.get(name) for name in HASHED}
+    content.update(chain=chain, chain_seq=seq, prev_hash=prev_hash)
+    return hashlib.sha256(canonical(content).encode()).hexdigest()
+
+
+def normalised_data(data: Any) -> Any:
+    """``data`` as it will read back from the JSON column (string keys, plain values), so the hash taken before the
+    insert is the hash of what is stored."""
+    if data is None:
+        return None
+    return json.loads(json.dumps(data, default=_plain))
+
+
+# Chaining at flush time ----------------------------------------------------------------------------------------
+
+
+def _lock_head(session: Session, chain: int) -> AuditChainHead:
+    """The chain's head, locked for this transaction (created on a chain's first row)."""
+    head = session.scalar(select(AuditChainHead).where(AuditChainHead.chain == chain).with_for_update())
+    if head is None:
+        # Two first writers of a new clinic may both get here: one inserts, the other's insert does nothing.
+        dialect = session.get_bind().dialect.name
+        statement: Any = insert(AuditChainHead)
+        if dialect == "postgresql":
+            statement = postgresql.insert(AuditChainHead).on_conflict_do_nothing()
+        elif dialect == "sqlite":
+            statement = sqlite.insert(AuditChainHead).on_conflict_do_nothing()
+        session.execute(statement.values(chain=chain, last_seq=0, last_hash=GENESIS))
+        head = session.scalar(
+            select(AuditChainHead).where(AuditChainHead.chain == chain).with_for_update().execution_options(
+                populate_existing=True
+            )
+        )
+    assert head is not None
+    return head
+
+
+def chain_new_rows(session: Session) -> None:
+    """Give every audit row pending in ``session`` its chain, position and hashes, in the order they were recorded,
+    moving each chain's head along."""
+    pending = sorted(
+        (row for row in session.new if isinstance(row, AuditEvent)), key=lambda row: inspect(row).insert_order or 0
+    )
+    if not pending:
+        return
+    with session.no_autoflush:
+        by_chain: dict[int, list[AuditEvent]] = {}
+        for row in pending:
+            by_chain.setdefault(chain_of(row.clinic_id), []).append(row)
+        for chain in sorted(by_chain):  # one lock order for every writer
+            head = _lock_head(session, chain)
+            for row in by_chain[chain]:
+                row.created_at = row.created_at or utcnow()
+                row.data = normalised_data(row.data)
+                seq = head.last_seq + 1
+                row.chain, row.chain_seq, row.prev_hash = chain, seq, head.last_hash
+                row.row_hash = row_hash(_values(row), chain, seq, head.last_hash)
+                head.last_seq, head.last_hash = seq, row.row_hash
+
+
+def _values(row: AuditEvent) -> dict[str, Any]:
+    return {name: getattr(row, name) for name in HASHED}
+
+
+def install() -> None:
+    """Chain audit rows in every ORM session of this process (called once by ``create_app``)."""
+    if not event.contains(Session, "before_flush", _before_flush):
+        event.listen(Session, "before_flush", _before_flush)
+
+
+def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
+    chain_new_rows(session)
+
+
+# Bulk writers (the bench's seeder) -----------------------------------------------------------------------------
+
+
+def chain_rows(rows: list[dict[str, Any]], chain: int, last_seq: int = 0, last_hash: str = GENESIS) -> tuple[int, str]:
+    """Fill ``chain``, ``chain_seq``, ``prev_hash`` and ``row_hash`` of plain row dicts about to be bulk-inserted,
+    in list order; returns the new head (last position, last hash)."""
+    for row in rows:
+        row["data"] = normalised_data(row.get("data"))
+        last_seq += 1
+        row.update(chain=chain, chain_seq=last_seq, prev_hash=last_hash)
+        row["row_hash"] = last_hash = row_hash(row, chain, last_seq, row["prev_hash"])
+    return last_seq, last_hash
+
+
+# Verification --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    chain: int
+    seq: int | None
+    row_id: int | None
+    kind: str  # changed | missing | inserted | head
+    detail: str
+
+    def __str__(self) -> str:
+        where = f"chain {self.chain}" + (f" position {self.seq}" if self.seq is not None else "")
+        row = f" (row #{self.row_id})" if self.row_id is not None else ""
+        return f"{self.kind.upper()} {where}{row}: {self.detail}"
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    chain: int
+    rows: int
+    head_seq: int
+    head_hash: str
+    problems: list[Problem]
+
+
+def _rows(session: AnySession, chain: int, batch: int) -> Iterator[Any]:
+    """The chain's rows in order, as plain rows (no ORM objects pile up in the session), ``batch`` per query."""
+    table = AuditEvent.__table__
+    after = 0
+    while True:
+        found = session.execute(
+            select(table).where(table.c.chain == chain, table.c.chain_seq > after)
+            .order_by(table.c.chain_seq).limit(batch)
+        ).mappings().all()
+        if not found:
+            return
+        yield from found
+        after = found[-1]["chain_seq"]
+
+
+def verify_chain(session: AnySession, chain: int, head: tuple[int, str], batch: int = 1000) -> ChainReport:
+    """Walk one chain from its first row and compare its end with ``head`` (last position, last hash)."""
+    problems: list[Problem] = []
+    expected_seq, prev, count = 1, GENESIS, 0
+    head_seq, head_hash = head
+    for row in _rows(session, chain, batch):
+        count += 1
+        seq, row_id = row["chain_seq"], row["id"]
+        if seq != expected_seq:
+            problems.append(Problem(chain, expected_seq, None, "missing",
+                                    f"positions {expected_seq} to {seq - 1} are gone"))
+        if row["prev_hash"] != prev:
+            problems.append(Problem(chain, seq, row_id, "missing" if seq != expected_seq else "inserted",
+                                    "does not follow the row before it in the chain"))
+        if row_hash(row, chain, seq, row["prev_hash"]) != row["row_hash"]:
+            problems.append(Problem(chain, seq, row_id, "changed", "its content no longer matches its hash"))
+        if seq > head_seq:
+            problems.append(Problem(chain, seq, row_id, "inserted", "lies beyond the chain's head"))
+        expected_seq, prev = seq + 1, row["row_hash"]
+    if expected_seq - 1 < head_seq:
+        problems.append(Problem(chain, head_seq, None, "missing",
+                                f"the head says {head_seq} rows, the chain ends at {expected_seq - 1}"))
+    elif expected_seq - 1 == head_seq and prev != head_hash:
+        problems.append(Problem(chain, head_seq, None, "head", "the last row's hash differs from the head's"))
+    return ChainReport(chain, count, head_seq, head_hash, problems)
+
+
+def verify(session: AnySession, batch: int = 1000) -> list[ChainReport]:
+    """Check every chain (each clinic's, and the rows of no clinic) from its first row to its head."""
+    heads = {row.chain: (row.last_seq, row.last_hash) for row in session.execute(select(AuditChainHead.__table__))}
+    chains = set(heads) | set(session.scalars(select(AuditEvent.chain).distinct()))
+    return [verify_chain(session, chain, heads.get(chain, (0, GENESIS)), batch) for chain in sorted(chains)]
