@@ -29,6 +29,7 @@ from tracker.models.patient import (
     PhaseTransition,
 )
 from tracker.models.plan import IntegrationPlanVersion, PlanHandout
+from tracker.models.questionnaire import QuestionnaireLink
 from tracker.models.screening import (
     AnswerValue,
     Medication,
@@ -67,6 +68,7 @@ __all__ = [
     "PhaseTransition",
     "PlanHandout",
     "ProcessNote",
+    "QuestionnaireLink",
     "ReviewDecision",
     "Role",
     "Route",
