@@ -66,6 +66,7 @@ def _register_blueprints(app: Flask) -> None:
         auth,
         dashboard,
         emergency,
+        fhir,
         main,
         outcomes,
         patients,
@@ -87,6 +88,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(emergency.bp)
     app.register_blueprint(reports_bp)
     app.register_blueprint(dashboard.bp)
+    app.register_blueprint(fhir.bp)
 
 
 def _register_hooks(app: Flask) -> None:
