@@ -166,6 +166,9 @@ class Config:
     #: PDF reports are rendered by this many reused worker processes (tracker/reports/renderer.py); 0 renders in
     #: the web process itself. Two match the two cores this was measured on (PERFORMANCE.md 1.5).
     REPORT_WORKERS = 2
+    #: Background jobs that read the database (the FHIR bulk export) run before the request returns instead of in a
+    #: thread: only for the test suite, whose one database connection cannot be shared with a thread.
+    JOBS_RUN_INLINE = False
 
     @classmethod
     def load(cls) -> dict[str, Any]:
@@ -226,6 +229,7 @@ class TestConfig(Config):
     ARGON2_PARALLELISM = 1
     WTF_CSRF_ENABLED = False  # one dedicated test client turns it back on
     REPORT_WORKERS = 0  # render in the test process; tests/test_reports_pool.py goes through the pool
+    JOBS_RUN_INLINE = True
 
     @classmethod
     def load(cls) -> dict[str, Any]:

@@ -71,6 +71,7 @@ def _register_blueprints(app: Flask) -> None:
         outcomes,
         patients,
         plans,
+        research,
         screening,
         sessions,
     )
@@ -89,6 +90,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(reports_bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(fhir.bp)
+    app.register_blueprint(research.bp)
 
 
 def _register_hooks(app: Flask) -> None:
