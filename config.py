@@ -160,6 +160,12 @@ class Config:
     ATTENTION_NO_SESSION_DAYS = 30
     DASHBOARD_ITEMS_PER_PAGE = 25
 
+    #: A questionnaire link sent to a patient (tracker/questionnaires) expires this many hours after it was sent.
+    QUESTIONNAIRE_LINK_HOURS = 72
+    #: Requests to the public questionnaire page per client address, and refused links (unknown, used, expired).
+    QUESTIONNAIRE_LIMIT_PER_ADDRESS = "60 per 10 minutes"
+    QUESTIONNAIRE_REFUSED_LIMIT_PER_ADDRESS = "10 per 15 minutes"
+
     #: The crisis line printed in every integration plan (local to the clinic, so no default; DOMAIN.md 5.18).
     CRISIS_LINE = ""
 
@@ -193,6 +199,7 @@ class Config:
             settings[name] = env_int(name, getattr(cls, name), minimum=minimum)
         settings["MEASURE_FOLLOW_UP_DAYS"] = env_int_list("MEASURE_FOLLOW_UP_DAYS", cls.MEASURE_FOLLOW_UP_DAYS, 1)
         settings["CRISIS_LINE"] = env_str("CRISIS_LINE", cls.CRISIS_LINE).strip()
+        settings["QUESTIONNAIRE_LINK_HOURS"] = env_int("QUESTIONNAIRE_LINK_HOURS", cls.QUESTIONNAIRE_LINK_HOURS, 1)
         settings["REPORT_WORKERS"] = env_int("REPORT_WORKERS", cls.REPORT_WORKERS, minimum=0)
         # The signed cookie outlives the server-side session by an hour, so the server (which can say why the
         # session ended) is what ends it.

@@ -28,10 +28,17 @@ def test_it_declares_an_access_policy_on_every_view(app):
     assert undeclared == []
 
 
-def test_it_only_makes_the_login_page_public(app):
+def test_it_only_makes_the_login_page_and_the_questionnaire_link_public(app):
     public = {e for e, v in app.view_functions.items() if access_policy(v) == "public"}
-    assert public == {"auth.login"}
-    assert {"auth.login", "static", "bootstrap.static"} == PUBLIC_ENDPOINTS
+    assert public == {"auth.login", "questionnaires.fill"}
+    assert {"auth.login", "questionnaires.fill", "static", "bootstrap.static"} == PUBLIC_ENDPOINTS
+
+
+def test_the_public_questionnaire_route_shows_nothing_without_a_valid_token(client):
+    """Anonymous, with a made-up token: a refusal page, no redirect to login and nothing of any record."""
+    response = client.get("/q/x")
+    assert response.status_code == 404
+    assert "does not open a questionnaire" in response.text
 
 
 def test_it_sends_anonymous_users_to_login_from_every_route(app, client):

@@ -14,8 +14,9 @@ from config import Config, config_from_env
 
 ROOT = Path(__file__).resolve().parent.parent
 
-#: Endpoints anonymous users may reach; every other request is sent to the login page.
-PUBLIC_ENDPOINTS = frozenset({"auth.login", "static", "bootstrap.static"})
+#: Endpoints anonymous users may reach; every other request is sent to the login page. Besides the login page, the one
+#: public page is a questionnaire link opened on the patient's own device (tracker/questionnaires/public.py).
+PUBLIC_ENDPOINTS = frozenset({"auth.login", "questionnaires.fill", "static", "bootstrap.static"})
 
 
 def create_app(config_class: type[Config] | None = None, **overrides: Any) -> Flask:
@@ -71,6 +72,7 @@ def _register_blueprints(app: Flask) -> None:
         outcomes,
         patients,
         plans,
+        questionnaires,
         research,
         screening,
         sessions,
@@ -91,6 +93,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(fhir.bp)
     app.register_blueprint(research.bp)
+    app.register_blueprint(questionnaires.bp)
 
 
 def _register_hooks(app: Flask) -> None:

@@ -94,6 +94,13 @@ class MeasureResult(Base):
     supersedes: Mapped[MeasureResult | None] = relationship(remote_side=[id], lazy="raise_on_sql")
 
     @property
+    def entered_by_text(self) -> str:
+        """Who entered it, in words (``entered_by`` must be loaded): the patient, for a result from a link."""
+        if self.mode is AdministrationMode.PATIENT_DEVICE:
+            return f"the patient, on their own device (link sent by {self.entered_by.full_name})"
+        return self.entered_by.full_name
+
+    @property
     def urgent_flags(self) -> list[dict[str, Any]]:
         return [flag for flag in self.flags if flag.get("urgent")]
 
