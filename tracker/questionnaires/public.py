@@ -45,10 +45,11 @@ def _refused(response: object) -> bool:
     return getattr(response, "status_code", 200) in (404, 410)
 
 
-def crisis_line(clinic: Clinic) -> str:
-    """Who to call now: the clinic's crisis line setting, else the clinic's phone, else emergency services."""
-    return str(current_app.config["CRISIS_LINE"] or (f"{clinic.name}: {clinic.phone}" if clinic.phone else "")
-               or "your local emergency number")
+def crisis_line(clinic: Clinic) -> str | None:
+    """Who to call now: the clinic's crisis line (the ``CRISIS_LINE`` setting), else the clinic's phone; None when
+    neither is set (the page then names the local emergency number alone)."""
+    line = str(current_app.config["CRISIS_LINE"] or "")
+    return line or (f"{clinic.name}, {clinic.phone}" if clinic.phone else None)
 
 
 def _urgent_options(instrument: Instrument) -> dict[int, set[int | str]]:
