@@ -61,7 +61,8 @@ def full_course(patient: Patient, lead: User, supervisor: User, protocols: dict[
     note = _note(dosing)
     notes.add_adverse_event(lead, patient, dosing, note, notes.AdverseEventInput(
         "Nausea and one episode of vomiting", now - timedelta(hours=4), Severity.MODERATE, False,
-        "Ondansetron given; rested", Outcome.RECOVERED, "Ondansetron", "4 mg orally", now - timedelta(hours=3, minutes=50),
+        "Ondansetron given; rested", Outcome.RECOVERED, "Ondansetron", "4 mg orally",
+        now - timedelta(hours=3, minutes=50),
     ), now)
     db.session.flush()
     note = _note(dosing)

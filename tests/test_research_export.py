@@ -126,7 +126,7 @@ def test_the_data_dictionary_is_redcaps_and_names_every_column(client, course):
     names = [row[0] for row in dictionary[1:]]
     assert len(names) == len(set(names))
     assert all(re.fullmatch(r"[a-z][a-z0-9_]*", name) for name in names)
-    for code, instrument in instruments().items():
+    for code in instruments():
         header = next(csv.reader(io.StringIO(files[f"{code}.csv"])))
         assert set(header[3:]) <= set(names)
     cssrs_3 = next(row for row in dictionary if row[0] == "cssrs_3")

@@ -14,9 +14,8 @@ the migration's transaction, and would drop the triggers that keep results immut
 The downgrade narrows the constraint again and refuses if any result was filled in on a patient's device (results
 are never deleted, so there is nothing to narrow it over).
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '5b1e2c9a7d40'
@@ -36,7 +35,9 @@ def _set_mode_check(old: str, new: str) -> None:
         return
     if bind.dialect.name != "sqlite":
         raise NotImplementedError(f"no mode constraint change for {bind.dialect.name}")
-    sql = bind.exec_driver_sql("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'measure_result'").scalar()
+    sql = bind.exec_driver_sql(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'measure_result'"
+    ).scalar()
     before = f"CONSTRAINT ck_measure_result_mode CHECK (mode IN ({old}))"
     if sql is None or sql.count(before) != 1:
         raise RuntimeError("measure_result's mode constraint is not the one this migration expects")
@@ -64,16 +65,21 @@ def upgrade():
     sa.Column('result_ids', sa.JSON(none_as_null=True), nullable=True),
     sa.Column('withdrawn_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('withdrawn_by_id', sa.Integer(), nullable=True),
-    sa.CheckConstraint('(used_at IS NULL) = (result_ids IS NULL)', name=op.f('ck_questionnaire_link_results_iff_used')),
+    sa.CheckConstraint('(used_at IS NULL) = (result_ids IS NULL)',
+                       name=op.f('ck_questionnaire_link_results_iff_used')),
     sa.CheckConstraint('expires_at > created_at', name=op.f('ck_questionnaire_link_expires_after_creation')),
-    sa.CheckConstraint('used_at IS NULL OR withdrawn_at IS NULL', name=op.f('ck_questionnaire_link_used_or_withdrawn')),
-    sa.ForeignKeyConstraint(['created_by_id'], ['user_account.id'], name=op.f('fk_questionnaire_link_created_by_id_user_account')),
+    sa.CheckConstraint('used_at IS NULL OR withdrawn_at IS NULL',
+                       name=op.f('ck_questionnaire_link_used_or_withdrawn')),
+    sa.ForeignKeyConstraint(['created_by_id'], ['user_account.id'],
+                            name=op.f('fk_questionnaire_link_created_by_id_user_account')),
     sa.ForeignKeyConstraint(['patient_id'], ['patient.id'], name=op.f('fk_questionnaire_link_patient_id_patient')),
-    sa.ForeignKeyConstraint(['withdrawn_by_id'], ['user_account.id'], name=op.f('fk_questionnaire_link_withdrawn_by_id_user_account')),
+    sa.ForeignKeyConstraint(['withdrawn_by_id'], ['user_account.id'],
+                            name=op.f('fk_questionnaire_link_withdrawn_by_id_user_account')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_questionnaire_link')),
     sa.UniqueConstraint('token_hash', name=op.f('uq_questionnaire_link_token_hash'))
     )
-    op.create_index('ix_questionnaire_link_patient_created', 'questionnaire_link', ['patient_id', 'created_at'], unique=False)
+    op.create_index('ix_questionnaire_link_patient_created', 'questionnaire_link', ['patient_id', 'created_at'],
+                    unique=False)
 
 
 def downgrade():
@@ -81,5 +87,7 @@ def downgrade():
     op.drop_table('questionnaire_link')
     used = op.get_bind().exec_driver_sql("SELECT count(*) FROM measure_result WHERE mode = 'patient_device'").scalar()
     if used:
-        raise RuntimeError(f"{used} results were filled in on a patient's device; they cannot be kept without 'patient_device'")
+        raise RuntimeError(
+            f"{used} results were filled in on a patient's device; they cannot be kept without 'patient_device'"
+        )
     _set_mode_check(NEW_MODES, OLD_MODES)

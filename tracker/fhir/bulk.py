@@ -118,7 +118,8 @@ def export_clinic(clinic: Clinic, actor: User, output: Path, progress: Progress 
         "transactionTime": instant(started),
         "request": f"clinic {clinic.name}: {'whole clinic' if actor.is_admin else 'supervisor scope'}",
         "requiresAccessToken": False,
-        "output": [{"type": kind, "url": f"{kind}.ndjson", "count": files.counts[kind]} for kind in sorted(files.counts)],
+        "output": [{"type": kind, "url": f"{kind}.ndjson", "count": files.counts[kind]}
+                   for kind in sorted(files.counts)],
         "error": [],
     }
     (output / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")

@@ -20,7 +20,9 @@ fhir = AppGroup("fhir", help="FHIR R4B export.")
 
 
 def _user(username: str) -> User:
-    user = db.session.scalar(select(User).where(User.username == username.casefold(), User.active.is_(True)))
+    user: User | None = db.session.scalar(
+        select(User).where(User.username == username.casefold(), User.active.is_(True))
+    )
     if user is None or not user.is_clinician:
         raise click.ClickException(f"No active clinician account {username!r}.")
     return user

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.interfaces import LoaderOption
 
 from tracker.database import AnySession
 from tracker.models import (
@@ -43,7 +44,7 @@ class PatientRecord:
     plan: IntegrationPlanVersion | None = None
 
 
-def patient_options() -> tuple[object, ...]:
+def patient_options() -> tuple[LoaderOption, ...]:
     """Loader options for the patients given to ``load_records``: care team and phase history."""
     return (
         selectinload(Patient.care_team).joinedload(CareTeamMember.user),
@@ -63,8 +64,8 @@ def load_records(session: AnySession, clinic: Clinic, patients: Sequence[Patient
         .options(selectinload(TherapySession.present))
         .order_by(TherapySession.held_at, TherapySession.id)
     )
-    for row in held:
-        records[row.patient_id].sessions.append(row)
+    for held_session in held:
+        records[held_session.patient_id].sessions.append(held_session)
     session_ids = {s.id: s.patient_id for r in records.values() for s in r.sessions}
     if session_ids:
         notes = session.scalars(

@@ -13,7 +13,6 @@ from tracker.instruments import Instrument
 from tracker.outcomes.forms import AnswerField
 
 
-
 class SendForm(FlaskForm):
     instruments = SelectMultipleField(
         "Measures to send", validate_choice=True, option_widget=CheckboxInput(),

@@ -43,7 +43,8 @@ def item_variable(instrument: Instrument, item: Item) -> str:
 def participant_rows(protocols: list[str]) -> Iterator[list[str]]:
     yield _row("study_id", PARTICIPANTS, "text", "Study ID",
                note="Random per export: the same patient has the same study ID in every file of one export only.")
-    yield _row("protocol", PARTICIPANTS, "dropdown", "Protocol", _choices([(p.replace("-", "_"), p) for p in protocols]))
+    yield _row("protocol", PARTICIPANTS, "dropdown", "Protocol",
+               _choices([(p.replace("-", "_"), p) for p in protocols]))
     yield _row("indication", PARTICIPANTS, "dropdown", "Indication",
                _choices([(i.value, i.label) for i in Indication]))
     yield _row("phase", PARTICIPANTS, "dropdown", "Phase at the time of the export",

@@ -64,7 +64,8 @@ def _first_dosing(patient_ids: Sequence[int]) -> dict[int, date]:
             TherapySession.held_at.is_not(None),
         )
     ):
-        held[patient_id].append(when.date())
+        if when is not None:
+            held[patient_id].append(when.date())
     starts: dict[int, list[date]] = defaultdict(list)
     for patient_id, when in db.session.execute(
         select(PhaseTransition.patient_id, PhaseTransition.created_at).where(
@@ -87,7 +88,9 @@ def _csv(rows: list[list[object]]) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-def _result_row(instrument: Instrument, study_id: str, instance: int, row: MeasureResult, first: date | None) -> list[object]:
+def _result_row(
+    instrument: Instrument, study_id: str, instance: int, row: MeasureResult, first: date | None
+) -> list[object]:
     subscales = {s["code"]: s["score"] for s in row.subscales}
     values: list[object] = [
         study_id, instrument.code, instance,
@@ -125,12 +128,12 @@ def research_export(actor: User, seed: int | None = None) -> ResearchExport:
         ):
             by_patient[row.patient_id].append(row)
     files: dict[str, bytes] = {"README.txt": README.encode("utf-8")}
-    participants = [["study_id", "protocol", "indication", "phase", "dosing_sessions"]]
+    participants: list[list[object]] = [["study_id", "protocol", "indication", "phase", "dosing_sessions"]]
     held_dosings = _dosing_counts(ids)
     for patient in sorted(patients, key=lambda p: study[p.id]):
         participants.append([study[patient.id], patient.protocol_code.replace("-", "_"), patient.indication.value,
                              patient.phase.value, held_dosings.get(patient.id, 0)])
-    files["participants.csv"] = _csv(participants)  # type: ignore[arg-type]
+    files["participants.csv"] = _csv(participants)
     exported = 0
     for instrument in instruments().values():
         rows: list[list[object]] = [list(columns(instrument))]
@@ -140,9 +143,10 @@ def research_export(actor: User, seed: int | None = None) -> ResearchExport:
                 rows.append(_result_row(instrument, study[patient.id], instance, row, first.get(patient.id)))
         exported += len(rows) - 1
         files[f"{instrument.code}.csv"] = _csv(rows)
-    dictionary: list[list[object]] = [list(HEADER), *participant_rows(sorted(loaded_protocols()))]
+    dictionary: list[list[object]] = [list(HEADER)]
+    dictionary += [list(row) for row in participant_rows(sorted(loaded_protocols()))]
     for instrument in instruments().values():
-        dictionary += list(instrument_rows(instrument))
+        dictionary += [list(row) for row in instrument_rows(instrument)]
     files["data_dictionary.csv"] = _csv(dictionary)
     for patient in patients:
         audit.record(actor, "research.export", "Included in a de-identified research export", patient=patient,
