@@ -57,3 +57,11 @@ def test_it_sends_anonymous_users_to_login_from_every_route(app, client):
 def test_it_keeps_public_pages_open(client, path):
     with client.get(path) as response:
         assert response.status_code == 200
+
+
+def test_an_id_past_the_database_range_is_a_404_not_a_500(client, people):
+    from tests.conftest import login
+
+    login(client, people.lead)
+    for path in ("/patients/2147483648", "/patients/99999999999999999999/fhir", "/patients/2147483648/measures"):
+        assert client.get(path).status_code == 404, path

@@ -30,6 +30,9 @@ def create_app(config_class: type[Config] | None = None, **overrides: Any) -> Fl
     app.config.update(overrides)
     Path(app.instance_path).mkdir(exist_ok=True)
 
+    from tracker import urls
+
+    urls.init_app(app)  # before any blueprint adds its rules
     _init_extensions(app)
     _register_blueprints(app)
     _register_hooks(app)

@@ -13,7 +13,7 @@ from flask.typing import ResponseReturnValue
 from flask_limiter.util import get_remote_address
 
 from tracker import audit
-from tracker.extensions import db, limiter
+from tracker.extensions import csrf, db, limiter
 from tracker.instruments import Instrument, get_instrument
 from tracker.models import Clinic, Patient, QuestionnaireLink
 from tracker.models.base import utcnow
@@ -83,9 +83,13 @@ def _render(link: QuestionnaireLink, clinic: Clinic, form: PatientForm, status: 
 @bp.route("/q/<token>", methods=["GET", "POST"])
 @limiter.limit(_refused_limit, key_func=get_remote_address, deduct_when=_refused)
 @limiter.limit(_address_limit, key_func=get_remote_address)
+@csrf.exempt
 @public
 def fill(token: str) -> ResponseReturnValue:
     """The questionnaire of an open link (GET), and its one submission (POST).
+
+    No CSRF token and no cookie: the link's token is the secret (a page that could forge the POST would need the
+    token, and with it could post directly), and a patient whose phone refuses cookies can still send.
 
     :raise 404: unknown token; 410: used, withdrawn or expired (each audited, each with a page saying so).
     """
@@ -98,15 +102,13 @@ def fill(token: str) -> ResponseReturnValue:
     assert patient is not None
     clinic = db.session.get(Clinic, patient.clinic_id)
     assert clinic is not None
-    form = patient_form([get_instrument(code) for code in link.instruments])
+    form = patient_form([get_instrument(code) for code in link.instruments], meta={"csrf": False})
     if not form.is_submitted():
         audit.record(None, "questionnaire.open", "The patient opened a questionnaire link", patient=patient,
                      target_type="questionnaire_link", target_id=link.id)
         db.session.commit()
         return _render(link, clinic, form)
-    if not form.validate_on_submit():  # only the CSRF token can fail here: the answers are judged by ``score``
-        form.form_errors.append("This page had expired. Please answer again and send.")
-        return _render(link, clinic, form, 400)
+    form.validate()  # no field validators: the answers are judged by ``score``, below
     try:
         submitted = submit(link, form.answers(), now.date(), now)
     except AnswersRefused as refused:
