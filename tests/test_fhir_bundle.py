@@ -145,3 +145,20 @@ def test_only_those_who_see_the_patient_get_the_bundle(client, people, persona):
     response = client.get(f"/patients/{people.patient.id}/fhir")
     assert response.status_code == PERSONAS[persona]
     assert ("Zzpatient" in response.text) is (PERSONAS[persona] == 200)
+
+
+def test_the_bundle_takes_the_same_number_of_queries_however_long_the_record(client, people, protocols):
+    from tests.conftest import count_queries
+    from tracker.factories import record_measure
+
+    full_course(people.patient, people.lead, people.supervisor, protocols)
+    db.session.commit()
+    login(client, people.lead)
+    with count_queries() as short:
+        assert client.get(f"/patients/{people.patient.id}/fhir").status_code == 200
+    for _ in range(5):
+        record_measure(people.patient, people.lead, "gad7")
+    db.session.commit()
+    with count_queries() as longer:
+        assert client.get(f"/patients/{people.patient.id}/fhir").status_code == 200
+    assert len(longer) == len(short)

@@ -171,3 +171,17 @@ def test_only_those_who_see_the_patient_send_and_withdraw_links(client, people, 
     assert sent.status_code == expected
     withdrawn = client.post(f"/patients/{people.patient.id}/questionnaires/{link.id}/withdraw")
     assert withdrawn.status_code == (302 if expected == 200 else expected)
+
+
+def test_the_links_page_takes_the_same_number_of_queries_however_many_links(client, people):
+    from tests.conftest import count_queries
+
+    make_link(people)
+    login(client, people.lead)
+    with count_queries() as one:
+        assert client.get(f"/patients/{people.patient.id}/questionnaires").status_code == 200
+    for _ in range(5):
+        make_link(people, ("gad7",))
+    with count_queries() as six:
+        assert client.get(f"/patients/{people.patient.id}/questionnaires").status_code == 200
+    assert len(six) == len(one)
