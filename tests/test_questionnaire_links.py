@@ -185,3 +185,16 @@ def test_the_links_page_takes_the_same_number_of_queries_however_many_links(clie
     with count_queries() as six:
         assert client.get(f"/patients/{people.patient.id}/questionnaires").status_code == 200
     assert len(six) == len(one)
+
+
+def test_two_submissions_of_one_link_at_once_count_once(people):
+    """Both requests found the link open; the UPDATE that closes it matches only once."""
+    from tracker.questionnaires.services import LinkClosed, find_open, submit
+
+    token = make_link(people)
+    now = utcnow()
+    first, second = find_open(token, now), find_open(token, now)
+    submit(first, {"phq9": PHQ9_CALM}, now.date(), now)
+    with pytest.raises(LinkClosed):
+        submit(second, {"phq9": PHQ9_CALM}, now.date(), now)
+    assert len(db.session.scalars(select(MeasureResult)).all()) == 1
