@@ -118,7 +118,11 @@ def test_questionnaires_are_generated_from_every_instrument_file():
         items = [i for i in resource["item"] if i["type"] == "choice"]
         assert len(items) == len(instrument.items)
         entry = codes().instrument(instrument.code)
-        assert (entry.panel is None) == (instrument.code in codes().uncoded or entry.panel is None)
+        system = resource["code"][0]["system"]
+        if entry.panel is not None:
+            assert (system, resource["code"][0]["code"]) == ("http://loinc.org", entry.panel.code)
+        else:
+            assert system == "urn:care-tracker:instrument" and instrument.code in codes().uncoded
 
 
 def test_every_instrument_has_loinc_codes_or_says_why_not():
