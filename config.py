@@ -170,12 +170,21 @@ class Config:
     ATTENTION_EMERGENCY_REVIEW_HOURS = 24
     DASHBOARD_ITEMS_PER_PAGE = 25
 
+    #: A questionnaire link sent to a patient (tracker/questionnaires) expires this many hours after it was sent.
+    QUESTIONNAIRE_LINK_HOURS = 72
+    #: Requests to the public questionnaire page per client address, and refused links (unknown, used, expired).
+    QUESTIONNAIRE_LIMIT_PER_ADDRESS = "60 per 10 minutes"
+    QUESTIONNAIRE_REFUSED_LIMIT_PER_ADDRESS = "10 per 15 minutes"
+
     #: The crisis line printed in every integration plan (local to the clinic, so no default; DOMAIN.md 5.18).
     CRISIS_LINE = ""
 
     #: PDF reports are rendered by this many reused worker processes (tracker/reports/renderer.py); 0 renders in
     #: the web process itself. Two match the two cores this was measured on (PERFORMANCE.md 1.5).
     REPORT_WORKERS = 2
+    #: Background jobs that read the database (the FHIR bulk export) run before the request returns instead of in a
+    #: thread: only for the test suite, whose one database connection cannot be shared with a thread.
+    JOBS_RUN_INLINE = False
 
     @classmethod
     def load(cls) -> dict[str, Any]:
@@ -204,6 +213,7 @@ class Config:
             settings[name] = env_int(name, getattr(cls, name), minimum=minimum)
         settings["MEASURE_FOLLOW_UP_DAYS"] = env_int_list("MEASURE_FOLLOW_UP_DAYS", cls.MEASURE_FOLLOW_UP_DAYS, 1)
         settings["CRISIS_LINE"] = env_str("CRISIS_LINE", cls.CRISIS_LINE).strip()
+        settings["QUESTIONNAIRE_LINK_HOURS"] = env_int("QUESTIONNAIRE_LINK_HOURS", cls.QUESTIONNAIRE_LINK_HOURS, 1)
         settings["REPORT_WORKERS"] = env_int("REPORT_WORKERS", cls.REPORT_WORKERS, minimum=0)
         # The signed cookie outlives the server-side session by an hour, so the server (which can say why the
         # session ended) is what ends it.
@@ -240,6 +250,7 @@ class TestConfig(Config):
     ARGON2_PARALLELISM = 1
     WTF_CSRF_ENABLED = False  # one dedicated test client turns it back on
     REPORT_WORKERS = 0  # render in the test process; tests/test_reports_pool.py goes through the pool
+    JOBS_RUN_INLINE = True
 
     @classmethod
     def load(cls) -> dict[str, Any]:

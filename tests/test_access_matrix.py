@@ -38,7 +38,9 @@ PERSONAS = list(PATIENT_PAGE)
 
 
 @pytest.mark.parametrize("persona", PERSONAS)
-@pytest.mark.parametrize("page", ["/patients/{id}", "/patients/{id}/edit"])
+@pytest.mark.parametrize(
+    "page", ["/patients/{id}", "/patients/{id}/edit", "/patients/{id}/fhir", "/patients/{id}/questionnaires"]
+)
 def test_patient_pages(client, people, persona, page):
     login(client, getattr(people, persona))
     response = client.get(page.format(id=people.patient.id))

@@ -75,3 +75,14 @@ def test_the_measure_windows_are_read_strictly(monkeypatch):
     monkeypatch.setenv("MEASURE_AFTER_DOSING_WINDOW_DAYS", "0")
     with pytest.raises(ImproperlyConfigured, match="MEASURE_AFTER_DOSING_WINDOW_DAYS must be at least 1"):
         DevelopmentConfig.load()
+
+
+def test_the_questionnaire_link_lifetime_is_a_setting_of_at_least_an_hour(monkeypatch):
+    from config import TestConfig
+
+    assert TestConfig.load()["QUESTIONNAIRE_LINK_HOURS"] == 72
+    monkeypatch.setenv("QUESTIONNAIRE_LINK_HOURS", "24")
+    assert TestConfig.load()["QUESTIONNAIRE_LINK_HOURS"] == 24
+    monkeypatch.setenv("QUESTIONNAIRE_LINK_HOURS", "0")
+    with pytest.raises(ImproperlyConfigured, match="QUESTIONNAIRE_LINK_HOURS"):
+        TestConfig.load()

@@ -28,11 +28,18 @@ def test_it_declares_an_access_policy_on_every_view(app):
     assert undeclared == []
 
 
-def test_it_only_makes_the_login_page_public(app):
+def test_it_only_makes_the_login_page_and_the_questionnaire_link_public(app):
     public = {e for e, v in app.view_functions.items() if access_policy(v) == "public"}
     assert public == {"auth.login", "auth.two_factor", "auth.enrol", "auth.continue_sign_in", "auth.new_password",
-                      "auth.set_password"}
+                      "auth.set_password", "questionnaires.fill"}
     assert public | {"static", "bootstrap.static"} == PUBLIC_ENDPOINTS
+
+
+def test_the_public_questionnaire_route_shows_nothing_without_a_valid_token(client):
+    """Anonymous, with a made-up token: a refusal page, no redirect to login and nothing of any record."""
+    response = client.get("/q/x")
+    assert response.status_code == 404
+    assert "does not open a questionnaire" in response.text
 
 
 def test_it_sends_anonymous_users_to_login_from_every_route(app, client):
@@ -51,3 +58,11 @@ def test_it_sends_anonymous_users_to_login_from_every_route(app, client):
 def test_it_keeps_public_pages_open(client, path):
     with client.get(path) as response:
         assert response.status_code == 200
+
+
+def test_an_id_past_the_database_range_is_a_404_not_a_500(client, people):
+    from tests.conftest import login
+
+    login(client, people.lead)
+    for path in ("/patients/2147483648", "/patients/99999999999999999999/fhir", "/patients/2147483648/measures"):
+        assert client.get(path).status_code == 404, path

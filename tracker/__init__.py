@@ -14,10 +14,11 @@ from config import Config, config_from_env
 
 ROOT = Path(__file__).resolve().parent.parent
 
-#: Endpoints anonymous users may reach; every other request is sent to the login page.
+#: Endpoints anonymous users may reach; every other request is sent to the login page. Besides the sign-in steps, the
+#: one public page is a questionnaire link opened on the patient's own device (tracker/questionnaires/public.py).
 PUBLIC_ENDPOINTS = frozenset({
     "auth.login", "auth.two_factor", "auth.enrol", "auth.continue_sign_in", "auth.new_password", "auth.set_password",
-    "static", "bootstrap.static",
+    "questionnaires.fill", "static", "bootstrap.static",
 })
 
 
@@ -32,6 +33,9 @@ def create_app(config_class: type[Config] | None = None, **overrides: Any) -> Fl
     app.config.update(overrides)
     Path(app.instance_path).mkdir(exist_ok=True)
 
+    from tracker import urls
+
+    urls.init_app(app)  # before any blueprint adds its rules
     _init_extensions(app)
     _register_blueprints(app)
     _register_hooks(app)
@@ -71,10 +75,13 @@ def _register_blueprints(app: Flask) -> None:
         auth,
         dashboard,
         emergency,
+        fhir,
         main,
         outcomes,
         patients,
         plans,
+        questionnaires,
+        research,
         screening,
         sessions,
     )
@@ -93,6 +100,9 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(emergency.bp)
     app.register_blueprint(reports_bp)
     app.register_blueprint(dashboard.bp)
+    app.register_blueprint(fhir.bp)
+    app.register_blueprint(research.bp)
+    app.register_blueprint(questionnaires.bp)
 
 
 def _register_hooks(app: Flask) -> None:

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from tracker.admin.services import AccountDetails, AccountError, create_user
 from tracker.demo import CLINICS, DEMO_PASSWORD, DEMO_STAFF, seed_demo
 from tracker.extensions import db
+from tracker.fhir.cli import fhir
 from tracker.models import Clinic, Role
 from tracker.patients.cli import patients
 from tracker.protocols import loaded_protocols
@@ -175,5 +176,6 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(users)
     app.cli.add_command(reports)
     app.cli.add_command(patients)
+    app.cli.add_command(fhir)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(demo_accounts_command)

@@ -134,3 +134,23 @@ def clinic_users(user: User) -> ColumnElement[bool]:
 def assignable_therapists(actor: User) -> ColumnElement[bool]:
     """Therapists ``actor`` may put on a care team: any active therapist of the same clinic."""
     return and_(clinic_users(actor), User.is_therapist.is_(True), User.active.is_(True))
+
+
+def may_export_in_bulk(user: User) -> bool:
+    """The clinic-wide FHIR export is for admins who also hold a clinical role, and for supervisors (their scope)."""
+    return (user.is_admin and user.is_clinician) or user.is_supervisor
+
+
+def bulk_export_scope(user: User) -> ColumnElement[bool]:
+    """SQL condition selecting the patients a bulk export by ``user`` holds: the whole clinic for an admin with a
+    clinical role; a supervisor's care scope (their own and their supervisees' patients, never emergency grants)."""
+    if not may_export_in_bulk(user):
+        return false()
+    if user.is_admin:
+        return Patient.clinic_id == user.clinic_id
+    return care_scope(user)
+
+
+def research_export_scope(user: User) -> ColumnElement[bool]:
+    """SQL condition selecting the patients of a supervisor's de-identified research export: their care scope."""
+    return care_scope(user) if user.is_supervisor else false()

@@ -26,9 +26,10 @@ from tracker.factories import (
     record_baseline_measures,
     walk_to,
 )
-from tracker.models import Phase, Role, SessionKind
+from tracker.models import Phase, QuestionnaireLink, Role, SessionKind
 from tracker.models.base import utcnow
 from tracker.plans.services import save_version
+from tracker.questionnaires.services import hash_token
 from tracker.sessions.notes import NoteInput, save_note
 from tracker.sessions.services import SessionInput, record_session
 
@@ -60,6 +61,11 @@ NOTES_FAMILY_NAME = "Notewright"
 # The reports walkthrough's patient: an integration plan written, printed in a batch by test_reports.
 PLAN_GIVEN_NAME = "Pia"
 PLAN_FAMILY_NAME = "Printwell"
+# The questionnaire walkthrough's patient: the therapist sends a PHQ-9 to her device; a link of hers sent four days
+# ago has expired (its token is known here so the test can open it).
+QUESTIONNAIRE_GIVEN_NAME = "Quinn"
+QUESTIONNAIRE_FAMILY_NAME = "Phoneworth"
+EXPIRED_TOKEN = "expired-browser-token-0123456789abcdefghijklmnop"
 # The dashboard walkthrough's patient: the co-therapist's, with a session held three days ago and no note yet.
 DASHBOARD_GIVEN_NAME = "Dora"
 DASHBOARD_FAMILY_NAME = "Dashwood"
@@ -137,6 +143,14 @@ def seed(app: Flask) -> None:
     backdate_enrolment(dashboard, now - timedelta(days=20))
     record_session(co, dashboard, SessionInput(SessionKind.PREPARATION, now - timedelta(days=3), 60),
                    protocols["mdma-ptsd"], now)
+    phone = make_patient(
+        therapist, protocols=protocols, given_name=QUESTIONNAIRE_GIVEN_NAME, family_name=QUESTIONNAIRE_FAMILY_NAME,
+        record_number="BRW-PHONE-1",
+    )
+    db.session.add(QuestionnaireLink(
+        patient_id=phone.id, instruments=["phq9"], token_hash=hash_token(EXPIRED_TOKEN), created_by_id=therapist.id,
+        created_at=now - timedelta(days=4), expires_at=now - timedelta(days=1),
+    ))
     db.session.commit()
 
 

@@ -30,6 +30,7 @@ from tracker.models.patient import (
     SexAtBirth,
 )
 from tracker.models.plan import IntegrationPlanVersion, PlanHandout
+from tracker.models.questionnaire import QuestionnaireLink
 from tracker.models.screening import (
     AnswerValue,
     Medication,
@@ -71,6 +72,7 @@ __all__ = [
     "PhaseTransition",
     "PlanHandout",
     "ProcessNote",
+    "QuestionnaireLink",
     "RecoveryCode",
     "ReviewDecision",
     "Role",

@@ -33,6 +33,9 @@ class AdministrationMode(enum.StrEnum):
     WITH_PATIENT = "with_patient"
     FROM_PAPER = "from_paper"
     CLINICIAN_RATED = "clinician_rated"
+    #: Filled in by the patient, alone, through a questionnaire link (``tracker.questionnaires``); never offered on
+    #: the clinician's recording form.
+    PATIENT_DEVICE = "patient_device"
 
     @property
     def label(self) -> str:
@@ -41,6 +44,7 @@ class AdministrationMode(enum.StrEnum):
             AdministrationMode.FROM_PAPER: "Entered from a paper form",
             # Who may ask is the instrument's rule (MADRS: a clinician; C-SSRS: a clinician or trained lay staff).
             AdministrationMode.CLINICIAN_RATED: "Asked and rated in an interview",
+            AdministrationMode.PATIENT_DEVICE: "Filled in by the patient on their own device",
         }[self]
 
 
@@ -77,6 +81,8 @@ class MeasureResult(Base):
     provisional_diagnosis: Mapped[bool | None]
     #: The cut-point the band was read at (PCL-5's clinic-set provisional cut-point).
     cut_point: Mapped[int | None] = mapped_column(Integer)
+    #: Who entered the answers; for a result the patient filled in through a link (mode ``patient_device``), the
+    #: clinician who sent the link.
     entered_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     entered_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     #: The result this one corrects; that one stays, marked as superseded.
@@ -86,6 +92,13 @@ class MeasureResult(Base):
     patient: Mapped[Patient] = relationship(lazy="raise_on_sql")
     entered_by: Mapped[User] = relationship(lazy="raise_on_sql")
     supersedes: Mapped[MeasureResult | None] = relationship(remote_side=[id], lazy="raise_on_sql")
+
+    @property
+    def entered_by_text(self) -> str:
+        """Who entered it, in words (``entered_by`` must be loaded): the patient, for a result from a link."""
+        if self.mode is AdministrationMode.PATIENT_DEVICE:
+            return f"the patient, on their own device (link sent by {self.entered_by.full_name})"
+        return self.entered_by.full_name
 
     @property
     def urgent_flags(self) -> list[dict[str, Any]]:

@@ -65,6 +65,12 @@ def dosing_dates(session: AnySession, patient_id: int) -> list[date]:
             )
         )
     )
+    return dosing_days(held, starts)
+
+
+def dosing_days(held: Sequence[date], starts: Sequence[date]) -> list[date]:
+    """``dosing_dates``'s rule as a pure function of the days dosing sessions were held and the days of the moves
+    into dosing (both sorted), for callers that load them for many patients at once (the research export)."""
     days = set(held)
     for index, start in enumerate(starts):
         end = starts[index + 1] if index + 1 < len(starts) else None

@@ -70,6 +70,7 @@ def _check(instrument: Instrument, given: ResultInput, today: date) -> None:
 
 
 def _row(actor: User, patient: Patient, given: ResultInput, result: ScoreResult) -> MeasureResult:
+    """The result row; ``actor`` is who entered it (for a patient's own entry, the clinician who sent the link)."""
     return MeasureResult(
         patient_id=patient.id,
         instrument=given.instrument,
@@ -92,7 +93,9 @@ def _row(actor: User, patient: Patient, given: ResultInput, result: ScoreResult)
     )
 
 
-def _raise_alert(actor: User, patient: Patient, row: MeasureResult, result: ScoreResult) -> SafetyAlert | None:
+def _raise_alert(
+    actor: User | None, patient: Patient, row: MeasureResult, result: ScoreResult
+) -> SafetyAlert | None:
     """One alert for a result with any urgent flag: PHQ-9 item 9 above 0 [S] DOMAIN.md [86], C-SSRS moderate or
     high risk [S] [97] / [V] [98], or whatever flag an instrument's data file marks urgent."""
     if not result.urgent:
@@ -135,6 +138,36 @@ def record_result(actor: User, patient: Patient, given: ResultInput, today: date
         data={"instrument": instrument.code, "administered_on": given.administered_on},
     )
     _raise_alert(actor, patient, row, result)
+    return row
+
+
+def record_patient_reported(sender: User, patient: Patient, code: str, answers: list[Any], today: date,
+                            link_id: int) -> MeasureResult:
+    """Score and store what the patient answered on their own device through a questionnaire link, and raise its
+    safety alert exactly as ``record_result`` does. The audit rows have no actor (the patient has no account) and
+    name the link; the result names ``sender`` as the one who entered it, with the mode ``patient_device``.
+
+    :raise ScoringError: as for ``record_result``.
+    :raise MeasureError: the instrument is not a self-report questionnaire (only those are sent to patients).
+    """
+    instrument = get_instrument(code)
+    if instrument.administration is not Administration.SELF_REPORT:
+        raise MeasureError("instrument", f"{instrument.short_name} is {ADMINISTERED[instrument.administration]}.")
+    given = ResultInput(code, answers, today, AdministrationMode.PATIENT_DEVICE)
+    result = score(instrument.code, given.answers)
+    row = _row(sender, patient, given, result)
+    db.session.add(row)
+    db.session.flush()
+    audit.record(
+        None,
+        "measure.record_by_patient",
+        f"The patient filled in a {instrument.short_name} through a questionnaire link",
+        patient=patient,
+        target_type="measure_result",
+        target_id=row.id,
+        data={"instrument": instrument.code, "administered_on": today, "link": link_id},
+    )
+    _raise_alert(None, patient, row, result)
     return row
 
 

@@ -1,7 +1,8 @@
-"""Batch jobs kept in the memory of this process: the PDFs are rendered by the pool while the browser polls.
+"""Background jobs kept in the memory of this process: a batch of PDFs rendered by the pool, or any other task
+(the FHIR bulk export), while the browser polls.
 
 A job belongs to the user who started it (anyone else gets 404), expires ``JOB_TTL`` after it was started, and its
-PDF lives only here (never on disk) until downloaded. This assumes one web process, as ``make run`` serves; a
+output lives only here (never on disk) until downloaded. This assumes one web process, as ``make run`` serves; a
 deployment with several processes needs sticky sessions or a shared job store (README, "Reports").
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -28,12 +29,13 @@ class Job:
     filename: str
     started_at: datetime
     done: int = 0
-    pdf: bytes | None = None
+    #: The finished document (a PDF, a zip...), once ready.
+    output: bytes | None = None
     error: str | None = None
 
     @property
     def ready(self) -> bool:
-        return self.pdf is not None
+        return self.output is not None
 
 
 _jobs: dict[str, Job] = {}
@@ -53,8 +55,15 @@ def new_id() -> str:
     return secrets.token_urlsafe(12)
 
 
-def start(job_id: str, user_id: int, documents: Sequence[str], filename: str, workers: int) -> Job:
-    """Render ``documents`` in a background thread (which only hands HTML to the pool: no database access).
+#: A job's work: given a callback for "this many done", it returns the finished document.
+Task = Callable[[Callable[[int], None]], bytes]
+
+
+def start_task(
+    job_id: str, user_id: int, total: int, filename: str, task: Task, *, label: str = "PDF", inline: bool = False
+) -> Job:
+    """Run ``task`` in a background thread (or, with ``inline``, before returning: the test suite's single database
+    connection cannot be shared with a thread).
 
     :raise TooManyJobs: the user already has ``MAX_JOBS_PER_USER`` jobs running or waiting to be downloaded.
     """
@@ -63,7 +72,7 @@ def start(job_id: str, user_id: int, documents: Sequence[str], filename: str, wo
         _expire(now)
         if sum(1 for job in _jobs.values() if job.user_id == user_id) >= MAX_JOBS_PER_USER:
             raise TooManyJobs
-        job = Job(job_id, user_id, len(documents), filename, now)
+        job = Job(job_id, user_id, total, filename, now)
         _jobs[job_id] = job
 
     def run() -> None:
@@ -71,12 +80,25 @@ def start(job_id: str, user_id: int, documents: Sequence[str], filename: str, wo
             job.done = done
 
         try:
-            job.pdf = renderer.merge(list(renderer.render_each(documents, workers, tick)))
+            job.output = task(tick)
         except Exception as error:  # reported to the user through the status endpoint
-            job.error = f"The PDF could not be made ({type(error).__name__})."
+            job.error = f"The {label} could not be made ({type(error).__name__})."
 
-    threading.Thread(target=run, name=f"report-job-{job_id[:6]}", daemon=True).start()
+    if inline:
+        run()
+    else:
+        threading.Thread(target=run, name=f"job-{job_id[:6]}", daemon=True).start()
     return job
+
+
+def start(job_id: str, user_id: int, documents: Sequence[str], filename: str, workers: int) -> Job:
+    """Render ``documents`` into one PDF in a background thread (which only hands HTML to the pool: no database
+    access). :raise TooManyJobs: as ``start_task``."""
+
+    def render(tick: Callable[[int], None]) -> bytes:
+        return renderer.merge(list(renderer.render_each(documents, workers, tick)))
+
+    return start_task(job_id, user_id, len(documents), filename, render)
 
 
 def get(job_id: str, user_id: int) -> Job | None:

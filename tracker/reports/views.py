@@ -191,8 +191,8 @@ def job_status(job_id: str) -> ResponseReturnValue:
 def job_pdf(job_id: str) -> ResponseReturnValue:
     """The finished batch, once. :raise 404: not this user's job, expired, already downloaded or not ready."""
     job = jobs.take(job_id, actor().id)
-    if job is None or job.pdf is None:
+    if job is None or job.output is None:
         abort(404, description="This batch is not ready, has expired or was already downloaded.")
-    response = pdf_response(job.pdf, job.filename)
+    response = pdf_response(job.output, job.filename)
     response.headers["Content-Disposition"] = f'attachment; filename="{job.filename}"'
     return response
