@@ -26,6 +26,7 @@ from config import TestConfig
 from tests.databases import reset_database
 from tracker import create_app
 from tracker.auth import sessions
+from tracker.database import PlainSession
 from tracker.extensions import db, limiter
 from tracker.factories import make_clinic, make_patient, make_user
 from tracker.models import Clinic, Patient, Role, User
@@ -77,7 +78,9 @@ def _transaction(app: Flask) -> Iterator[None]:
         connection = db.engine.connect()
         outer = connection.begin()
         original = db.session
-        factory = sessionmaker(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+        factory = sessionmaker(
+            bind=connection, class_=PlainSession, join_transaction_mode="create_savepoint", expire_on_commit=False
+        )
         db.session = scoped_session(factory, scopefunc=_app_ctx_id)
         limiter.reset()
         try:

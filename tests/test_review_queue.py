@@ -253,4 +253,4 @@ def test_the_queue_runs_the_same_queries_for_3_and_60_patients(client, people, p
     with count_queries() as large:
         assert client.get(QUEUE).status_code == 200
     assert len(small) == len(large)
-    assert len(small) <= 14
+    assert len(small) <= 16  # 2 of them: the audit row's own short write transaction

@@ -247,4 +247,4 @@ def test_the_checklist_runs_the_same_queries_for_short_and_long_histories(client
     with count_queries() as large:
         assert client.get(url(people)).status_code == 200
     assert len(small) == len(large)
-    assert len(small) <= 14
+    assert len(small) <= 16  # 2 of them: the audit row's own short write transaction

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from tracker import audit, passwords
 from tracker.auth import sessions
+from tracker.database import writing
 from tracker.extensions import db, login_manager
 from tracker.models import SessionEnd, User
 from tracker.models.base import utcnow
@@ -63,11 +64,12 @@ def is_safe_next(target: str | None) -> bool:
 def load_user(token: str) -> User | None:
     """Resume the login session named by the cookie; commits its last-seen time (the idle clock)."""
     config = current_app.config
-    resumed = sessions.resume(
-        db.session, token, utcnow(), config["IDLE_TIMEOUT"], config["ABSOLUTE_SESSION_LIFETIME"]
-    )
+    with writing(db.session):  # a short write transaction of its own, in read requests too
+        resumed = sessions.resume(
+            db.session, token, utcnow(), config["IDLE_TIMEOUT"], config["ABSOLUTE_SESSION_LIFETIME"]
+        )
+        db.session.commit()
     if resumed.ended is not None:
         g.session_ended = resumed.ended
-    db.session.commit()
     user: User | None = resumed.user
     return user

@@ -12,6 +12,7 @@ from flask import Blueprint, Response, abort, current_app, jsonify, render_templ
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
+from tracker.database import reads_only
 from tracker.extensions import db
 from tracker.models import Phase, User
 from tracker.models.base import utcnow
@@ -141,6 +142,7 @@ def _prepare(form: BatchForm, batch_id: str) -> Export | Refusal:
 
 @bp.route("/reports/batch", methods=["GET", "POST"])
 @require_role(*CLINICAL_ROLES)
+@reads_only
 def batch() -> ResponseReturnValue:
     """Choose a selection of patients and print one report each into one PDF. Without JavaScript the POST answers
     with the PDF itself; the page's script uses ``start_job`` instead, to show progress."""
