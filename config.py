@@ -116,11 +116,12 @@ class Config:
     ARGON2_MEMORY_COST = 65536
     ARGON2_PARALLELISM = 4
 
-    # Failed-login throttles, per submitted account name and per client address.
-    LOGIN_LIMIT_PER_ACCOUNT = "5 per 15 minutes"
-    LOGIN_LIMIT_PER_ADDRESS = "20 per 15 minutes"
-    RATELIMIT_STORAGE_URI = "memory://"
-    RATELIMIT_HEADERS_ENABLED = True
+    # Failed sign-ins, counted in the database so every worker and host shares the count (tracker/auth/throttle.py).
+    #: An account name is refused after this many failures within the window (ASVS 5.0 6.3.1).
+    LOGIN_FAILURES_PER_ACCOUNT = 5
+    LOGIN_FAILURE_WINDOW = timedelta(minutes=15)
+    #: Failures from one client address are never refused (a clinic's NAT), but this many flag the address.
+    LOGIN_FAILURES_FLAG_ADDRESS = 20
 
     BOOTSTRAP_SERVE_LOCAL = True  # clinics run on closed networks: never a CDN
 
@@ -175,7 +176,6 @@ class Config:
         settings["SQLALCHEMY_DATABASE_URI"] = os.environ.get("DATABASE_URL") or settings["SQLALCHEMY_DATABASE_URI"]
         idle = env_int("IDLE_TIMEOUT_MINUTES", int(cls.IDLE_TIMEOUT.total_seconds() // 60), minimum=1)
         settings["IDLE_TIMEOUT"] = timedelta(minutes=idle)
-        settings["RATELIMIT_STORAGE_URI"] = env_str("RATELIMIT_STORAGE_URI", cls.RATELIMIT_STORAGE_URI)
         settings["EXTRA_PROTOCOL_DIR"] = os.environ.get("PROTOCOL_DIR") or cls.EXTRA_PROTOCOL_DIR
         for name, minimum in (
             ("MEASURE_BASELINE_MAX_AGE_DAYS", 0),
@@ -251,9 +251,6 @@ class ProductionConfig(Config):
             raise ImproperlyConfigured("ProductionConfig needs DATABASE_URL in the environment")
         if len(settings["SECRET_KEY"]) < 32:
             raise ImproperlyConfigured("SECRET_KEY must be at least 32 characters long")
-        if settings["RATELIMIT_STORAGE_URI"] == "memory://" and not env_bool("ALLOW_MEMORY_RATELIMIT", False):
-            # Per-process counters multiply the limit by the number of workers.
-            raise ImproperlyConfigured("Set RATELIMIT_STORAGE_URI (e.g. redis://...) or ALLOW_MEMORY_RATELIMIT=true")
 
 
 CONFIGS: dict[str, type[Config]] = {

@@ -27,7 +27,7 @@ from tests.databases import reset_database
 from tracker import create_app
 from tracker.auth import sessions
 from tracker.database import PlainSession
-from tracker.extensions import db, limiter
+from tracker.extensions import db
 from tracker.factories import make_clinic, make_patient, make_user
 from tracker.models import Clinic, Patient, Role, User
 from tracker.models.base import utcnow
@@ -82,7 +82,6 @@ def _transaction(app: Flask) -> Iterator[None]:
             bind=connection, class_=PlainSession, join_transaction_mode="create_savepoint", expire_on_commit=False
         )
         db.session = scoped_session(factory, scopefunc=_app_ctx_id)
-        limiter.reset()
         try:
             yield
         finally:

@@ -46,7 +46,7 @@ def create_app(config_class: type[Config] | None = None, **overrides: Any) -> Fl
 
 def _init_extensions(app: Flask) -> None:
     from tracker.database import configure_engine
-    from tracker.extensions import bootstrap, csrf, db, limiter, login_manager, migrate
+    from tracker.extensions import bootstrap, csrf, db, login_manager, migrate
 
     db.init_app(app)
     with app.app_context():
@@ -55,7 +55,6 @@ def _init_extensions(app: Flask) -> None:
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.session_protection = None  # server-side sessions do this job (RELIABILITY.md section 4)
-    limiter.init_app(app)
     bootstrap.init_app(app)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, render_template, request
+from flask import Flask, render_template
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
@@ -30,19 +30,6 @@ def init_app(app: Flask) -> None:
         code = error.code or 500
         title = TITLES.get(code, error.name)
         return render_template("errors/error.html", code=code, title=title, description=error.description), code
-
-    @app.errorhandler(429)
-    def too_many_attempts(error: HTTPException) -> ResponseReturnValue:
-        """The login throttle: the sign-in page again, saying how long to wait."""
-        if request.endpoint != "auth.login":
-            return http_error(error)
-        from tracker.auth.forms import LoginForm
-
-        message = (
-            "Too many failed sign-in attempts. Wait 15 minutes before trying again, "
-            "or ask your clinic's administrator for help."
-        )
-        return render_template("auth/login.html", form=LoginForm(), notice=None, rate_limited=message), 429
 
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError) -> ResponseReturnValue:

@@ -6,8 +6,8 @@ from flask_login import current_user, login_user, logout_user
 
 from tracker.auth import bp
 from tracker.auth.forms import EmptyForm, LoginForm
-from tracker.auth.services import LOGIN_FAILED, authenticate, is_safe_next, sign_out
-from tracker.extensions import db, limiter, submitted_username
+from tracker.auth.services import LOGIN_FAILED, Throttled, authenticate, is_safe_next, sign_out
+from tracker.extensions import db
 from tracker.models import SessionEnd
 from tracker.permissions import any_signed_in_user, public
 
@@ -19,21 +19,13 @@ SESSION_END_MESSAGES = {
 }
 
 
-def _only_failures(response: object) -> bool:
-    return getattr(response, "status_code", 200) != 302
-
-
-def _account_limit() -> str:
-    return str(current_app.config["LOGIN_LIMIT_PER_ACCOUNT"])
-
-
-def _address_limit() -> str:
-    return str(current_app.config["LOGIN_LIMIT_PER_ADDRESS"])
+THROTTLED = (
+    "Too many failed sign-in attempts. Wait {minutes} minutes before trying again, or ask your clinic's "
+    "administrator for help."
+)
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_account_limit, key_func=submitted_username, methods=["POST"], deduct_when=_only_failures)
-@limiter.limit(_address_limit, methods=["POST"], deduct_when=_only_failures)
 @public
 def login() -> ResponseReturnValue:
     if current_user.is_authenticated:
@@ -47,7 +39,12 @@ def login() -> ResponseReturnValue:
         minutes = int(current_app.config["IDLE_TIMEOUT"].total_seconds() // 60)
         notice = SESSION_END_MESSAGES[ended].format(minutes=minutes)
     if form.validate_on_submit():
-        user = authenticate(form.username.data or "", form.password.data or "", request.remote_addr)
+        try:
+            user = authenticate(form.username.data or "", form.password.data or "", request.remote_addr)
+        except Throttled:
+            minutes = int(current_app.config["LOGIN_FAILURE_WINDOW"].total_seconds() // 60)
+            message = THROTTLED.format(minutes=minutes)
+            return render_template("auth/login.html", form=LoginForm(), notice=None, rate_limited=message), 429
         if user is not None:
             session.clear()  # nothing from before sign-in survives it (ASVS 7.2.4)
             login_user(user)

@@ -38,6 +38,7 @@ from tracker.models.screening import (
     ScreeningReview,
 )
 from tracker.models.session import SessionKind, TherapySession, session_therapist
+from tracker.models.throttle import LoginThrottle
 from tracker.models.user import LoginSession, Role, SessionEnd, User
 
 __all__ = [
@@ -58,6 +59,7 @@ __all__ = [
     "Indication",
     "IntegrationPlanVersion",
     "LoginSession",
+    "LoginThrottle",
     "MeasureResult",
     "Medication",
     "NoteAddendum",
