@@ -2,9 +2,10 @@
 
 Rendering takes about half a second of CPU per clinical document (PERFORMANCE.md 1.2, 1.5), so it runs with no
 database transaction open (the callers commit first) and, when ``REPORT_WORKERS`` is above zero, in a small pool
-of reused worker processes: started once per web process with ``forkserver`` (never a fork of a process holding
+of reused worker processes: started once per process with ``forkserver`` (never a fork of a process holding
 database connections), recycled after ``TASKS_PER_WORKER`` documents so WeasyPrint's memory creep stays bounded,
-and given nothing but HTML strings. ``REPORT_WORKERS = 0`` renders in the calling process (tests, the CLI).
+given nothing but HTML strings, and never outliving the process that started them: each watches its parent and
+exits when it dies, however it died (a SIGKILL runs no clean-up; tests/test_renderer_lifetime.py). ``REPORT_WORKERS = 0`` renders in the calling process (tests, the CLI).
 
 This module imports neither the app nor the models, so a worker holds only WeasyPrint.
 """
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 import atexit
 import multiprocessing
+import multiprocessing.process
+import os
 import resource
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -46,9 +49,18 @@ def _render_measured(html: str) -> tuple[bytes, int]:
     return render_pdf(html), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def _warm_up() -> None:
-    """Import and lay out once when the worker starts, so the first real document does not pay for it."""
+def _start_worker() -> None:
+    """In each new worker: exit as soon as the process that started the pool is gone, then warm up (import and lay
+    out once, so the first real document does not pay for it)."""
+    parent = multiprocessing.parent_process()  # its sentinel closes when the parent exits, even by SIGKILL
+    if parent is not None:
+        threading.Thread(target=_exit_with, args=(parent,), name="parent-watch", daemon=True).start()
     render_pdf("<p>warm</p>")
+
+
+def _exit_with(parent: multiprocessing.process.BaseProcess) -> None:
+    parent.join()
+    os._exit(0)
 
 
 def pool(workers: int) -> ProcessPoolExecutor:
@@ -61,7 +73,7 @@ def pool(workers: int) -> ProcessPoolExecutor:
             _pool = ProcessPoolExecutor(
                 max_workers=workers,
                 mp_context=multiprocessing.get_context("forkserver"),
-                initializer=_warm_up,
+                initializer=_start_worker,
                 max_tasks_per_child=TASKS_PER_WORKER,
             )
             _pool_size = workers
