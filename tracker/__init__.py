@@ -33,11 +33,12 @@ def create_app(config_class: type[Config] | None = None, **overrides: Any) -> Fl
     _register_blueprints(app)
     _register_hooks(app)
 
-    from tracker import cli, errors, protocols, security
+    from tracker import cli, errors, protocols, queue, security
 
     app.extensions["protocols"] = protocols.load_protocols(
         [app.config["EXTRA_PROTOCOL_DIR"]] if app.config["EXTRA_PROTOCOL_DIR"] else []
     )
+    queue.init_app(app)
     errors.init_app(app)
     security.init_app(app)
     cli.init_app(app)

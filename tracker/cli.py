@@ -113,9 +113,22 @@ def verify_notes_command(batch: int) -> None:
         raise SystemExit(1)
 
 
+@click.command("worker")
+@click.option("--threads", default=2, show_default=True, help="Tasks run at once (each batch renders in the pool).")
+def worker_command(threads: int) -> None:
+    """Run the background worker (batch reports and housekeeping) until stopped: SIGTERM stops at once, Ctrl-C
+    after the running tasks. A job cut short is queued again by the housekeeping."""
+    from flask import current_app
+
+    from tracker.queue import run_worker
+
+    run_worker(current_app._get_current_object(), threads)  # type: ignore[attr-defined]
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(notes)
     app.cli.add_command(users)
     app.cli.add_command(reports)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(demo_accounts_command)
+    app.cli.add_command(worker_command)

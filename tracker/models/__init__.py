@@ -29,6 +29,7 @@ from tracker.models.patient import (
     PhaseTransition,
 )
 from tracker.models.plan import IntegrationPlanVersion, PlanHandout
+from tracker.models.report_job import JobStatus, ReportJob, ReportJobDocument
 from tracker.models.screening import (
     AnswerValue,
     Medication,
@@ -58,6 +59,7 @@ __all__ = [
     "FormDraft",
     "Indication",
     "IntegrationPlanVersion",
+    "JobStatus",
     "LoginSession",
     "LoginThrottle",
     "MeasureResult",
@@ -69,6 +71,8 @@ __all__ = [
     "PhaseTransition",
     "PlanHandout",
     "ProcessNote",
+    "ReportJob",
+    "ReportJobDocument",
     "ReviewDecision",
     "Role",
     "Route",

@@ -1,96 +1,191 @@
-"""Batch jobs kept in the memory of this process: the PDFs are rendered by the pool while the browser polls.
+"""Batch jobs: the request builds and audits the documents and records the job; the worker renders them; the
+browser polls, then downloads the PDF once.
 
-A job belongs to the user who started it (anyone else gets 404), expires ``JOB_TTL`` after it was started, and its
-PDF lives only here (never on disk) until downloaded. This assumes one web process, as ``make run`` serves; a
-deployment with several processes needs sticky sessions or a shared job store (README, "Reports").
+The job record, its documents and the finished PDF live in the database, so every web process and every worker
+sees them and a restart loses nothing. A job belongs to the user who started it (anyone else gets the same 404 as
+for a job that never existed), and expires ``JOB_TTL`` after it was started, when the housekeeping task deletes it
+with its PDF. A job whose worker died (or whose queue message was lost) is queued again by the housekeeping,
+up to ``MAX_ATTEMPTS`` runs; each run claims the job, so a run that has been replaced stops at its next step.
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask import current_app
+from sqlalchemy import ColumnElement, delete, func, select, update
+
+from tracker.database import AnySession, add_on_commit
+from tracker.extensions import db
+from tracker.models import JobStatus, ReportJob, ReportJobDocument
 from tracker.models.base import utcnow
+from tracker.queue import background_task, enqueue, every_minute
 from tracker.reports import renderer
+
+log = logging.getLogger(__name__)
 
 JOB_TTL = timedelta(minutes=15)
 MAX_JOBS_PER_USER = 3
+#: A running job with no progress for this long is taken to have lost its worker (above the renderer's per-document
+#: timeout, so a slow document is not mistaken for a dead worker).
+STALE_AFTER = timedelta(seconds=renderer.RENDER_TIMEOUT_SECONDS + 30)
+MAX_ATTEMPTS = 3
 
-
-@dataclass
-class Job:
-    id: str
-    user_id: int
-    total: int
-    filename: str
-    started_at: datetime
-    done: int = 0
-    pdf: bytes | None = None
-    error: str | None = None
-
-    @property
-    def ready(self) -> bool:
-        return self.pdf is not None
-
-
-_jobs: dict[str, Job] = {}
-_lock = threading.Lock()
+_OPEN = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.READY)
 
 
 class TooManyJobs(Exception):
     pass
 
 
-def _expire(now: datetime) -> None:
-    for key in [k for k, job in _jobs.items() if now - job.started_at > JOB_TTL]:
-        del _jobs[key]
+class Superseded(Exception):
+    """Another run has claimed the job (this one was taken for dead); stop quietly."""
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: int
+    total: int
+    status: JobStatus
+    error: str | None
+
+    @property
+    def ready(self) -> bool:
+        return self.status is JobStatus.READY
 
 
 def new_id() -> str:
-    return secrets.token_urlsafe(12)
+    return secrets.token_urlsafe(16)
 
 
-def start(job_id: str, user_id: int, documents: Sequence[str], filename: str, workers: int) -> Job:
-    """Render ``documents`` in a background thread (which only hands HTML to the pool: no database access).
+def _alive(now: datetime) -> ColumnElement[bool]:
+    return ReportJob.created_at > now - JOB_TTL
 
-    :raise TooManyJobs: the user already has ``MAX_JOBS_PER_USER`` jobs running or waiting to be downloaded.
-    """
+
+def check_room(session: AnySession, user_id: int, now: datetime) -> None:
+    """:raise TooManyJobs: the user already has ``MAX_JOBS_PER_USER`` batches in progress or waiting for download."""
+    count = session.scalar(
+        select(func.count()).where(ReportJob.user_id == user_id, ReportJob.status.in_(_OPEN), _alive(now))
+    )
+    if (count or 0) >= MAX_JOBS_PER_USER:
+        raise TooManyJobs
+
+
+def create(session: AnySession, job_id: str, user_id: int, documents: Sequence[str], filename: str) -> None:
+    """Add the job and its documents to the transaction that also holds the export's audit rows (in a read
+    request both are written by the commit's short write transaction)."""
+    job = ReportJob(
+        id=job_id, user_id=user_id, total=len(documents), filename=filename, status=JobStatus.QUEUED, done=0,
+        attempts=0, created_at=utcnow(),
+        documents=[ReportJobDocument(position=n, html=html) for n, html in enumerate(documents)],
+    )
+    add_on_commit(session, job)
+
+
+def start(job_id: str) -> None:
+    """Queue the rendering (after the job is committed). :raise Exception: the queue cannot be reached."""
+    enqueue(render_batch, job_id)
+
+
+def progress(session: AnySession, job_id: str, user_id: int, now: datetime) -> Progress | None:
+    """How far the user's own, unexpired job has got; None for anyone else's, an expired or a downloaded one."""
+    row = session.execute(
+        select(ReportJob.done, ReportJob.total, ReportJob.status, ReportJob.error).where(
+            ReportJob.id == job_id, ReportJob.user_id == user_id, ReportJob.status != JobStatus.TAKEN, _alive(now)
+        )
+    ).one_or_none()
+    return Progress(row.done, row.total, row.status, row.error) if row else None
+
+
+def take(session: AnySession, job_id: str, user_id: int, now: datetime) -> tuple[bytes, str] | None:
+    """The user's finished PDF and its file name, deleted from the database as it is handed over (a batch is
+    downloaded once). Call inside a write transaction: of two simultaneous downloads only one gets it."""
+    job = session.scalar(
+        select(ReportJob)
+        .where(ReportJob.id == job_id, ReportJob.user_id == user_id, ReportJob.status == JobStatus.READY, _alive(now))
+        .with_for_update()
+    )
+    if job is None or job.pdf is None:
+        return None
+    pdf, filename = job.pdf, job.filename
+    job.pdf, job.status = None, JobStatus.TAKEN
+    return pdf, filename
+
+
+# The worker's side -----------------------------------------------------------------------------------------------
+
+
+@background_task
+def render_batch(job_id: str) -> None:
+    """Render the job's documents in order, report progress, store the merged PDF; a failure is stored as a message
+    for the user. Safe to run again: a new run claims the job and starts over."""
+    claim = secrets.token_hex(8)
     now = utcnow()
-    with _lock:
-        _expire(now)
-        if sum(1 for job in _jobs.values() if job.user_id == user_id) >= MAX_JOBS_PER_USER:
-            raise TooManyJobs
-        job = Job(job_id, user_id, len(documents), filename, now)
-        _jobs[job_id] = job
-
-    def run() -> None:
-        def tick(done: int) -> None:
-            job.done = done
-
-        try:
-            job.pdf = renderer.merge(list(renderer.render_each(documents, workers, tick)))
-        except Exception as error:  # reported to the user through the status endpoint
-            job.error = f"The PDF could not be made ({type(error).__name__})."
-
-    threading.Thread(target=run, name=f"report-job-{job_id[:6]}", daemon=True).start()
-    return job
-
-
-def get(job_id: str, user_id: int) -> Job | None:
-    """The user's own job, if it exists and has not expired."""
-    with _lock:
-        _expire(utcnow())
-        job = _jobs.get(job_id)
-    return job if job is not None and job.user_id == user_id else None
+    job = db.session.scalar(select(ReportJob).where(ReportJob.id == job_id, _alive(now)).with_for_update())
+    if job is None or job.status not in (JobStatus.QUEUED, JobStatus.RUNNING):
+        db.session.commit()
+        return
+    job.status, job.claim, job.heartbeat_at, job.done = JobStatus.RUNNING, claim, now, 0
+    job.attempts += 1
+    documents = list(db.session.scalars(
+        select(ReportJobDocument.html).where(ReportJobDocument.job_id == job_id).order_by(ReportJobDocument.position)
+    ))
+    db.session.commit()
+    try:
+        pdfs = renderer.render_each(documents, int(current_app.config["REPORT_WORKERS"]),
+                                    lambda done: _step(job_id, claim, done=done))
+        merged = renderer.merge(list(pdfs))
+    except Superseded:
+        log.info("report job %s was claimed by another run; this one stops", job_id)
+        return
+    except Exception as error:
+        log.exception("report job %s failed", job_id)
+        _step(job_id, claim, status=JobStatus.FAILED, error=f"The PDF could not be made ({type(error).__name__}).")
+        return
+    _step(job_id, claim, status=JobStatus.READY, pdf=merged, done=len(documents))
+    db.session.execute(delete(ReportJobDocument).where(ReportJobDocument.job_id == job_id))
+    db.session.commit()
 
 
-def take(job_id: str, user_id: int) -> Job | None:
-    """The user's finished job, removed from memory (a PDF is downloaded once)."""
-    with _lock:
-        job = _jobs.get(job_id)
-        if job is None or job.user_id != user_id or not job.ready:
-            return None
-        return _jobs.pop(job_id)
+def _step(job_id: str, claim: str, **values: object) -> None:
+    """Write progress or the outcome, if this run still owns the job. :raise Superseded: it does not."""
+    result = db.session.execute(
+        update(ReportJob)
+        .where(ReportJob.id == job_id, ReportJob.claim == claim, ReportJob.status == JobStatus.RUNNING)
+        .values(heartbeat_at=utcnow(), **values)
+    )
+    db.session.commit()
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        raise Superseded
+
+
+@every_minute
+def tidy_jobs() -> None:
+    """Delete expired jobs with their documents and PDFs; queue again the jobs whose worker went quiet."""
+    now = utcnow()
+    expired = select(ReportJob.id).where(ReportJob.created_at <= now - JOB_TTL)
+    db.session.execute(delete(ReportJobDocument).where(ReportJobDocument.job_id.in_(expired)))
+    db.session.execute(delete(ReportJob).where(ReportJob.created_at <= now - JOB_TTL))
+    quiet = now - STALE_AFTER
+    stalled = list(db.session.scalars(
+        select(ReportJob).where(
+            ReportJob.status.in_((JobStatus.QUEUED, JobStatus.RUNNING)),
+            func.coalesce(ReportJob.heartbeat_at, ReportJob.created_at) <= quiet,
+            _alive(now),
+        ).with_for_update()
+    ))
+    again = []
+    for job in stalled:
+        if job.attempts >= MAX_ATTEMPTS:
+            job.status, job.error = JobStatus.FAILED, "The PDF could not be made (the worker stopped repeatedly)."
+        else:
+            job.heartbeat_at, job.claim = now, None  # the old run, if it wakes up, no longer owns the job
+            again.append(job.id)
+    db.session.commit()
+    for job_id in again:
+        log.warning("report job %s lost its worker; queued again", job_id)
+        enqueue(render_batch, job_id)

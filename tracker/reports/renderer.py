@@ -5,7 +5,8 @@ database transaction open (the callers commit first) and, when ``REPORT_WORKERS`
 of reused worker processes: started once per process with ``forkserver`` (never a fork of a process holding
 database connections), recycled after ``TASKS_PER_WORKER`` documents so WeasyPrint's memory creep stays bounded,
 given nothing but HTML strings, and never outliving the process that started them: each watches its parent and
-exits when it dies, however it died (a SIGKILL runs no clean-up; tests/test_renderer_lifetime.py). ``REPORT_WORKERS = 0`` renders in the calling process (tests, the CLI).
+exits when it dies, however it died (a SIGKILL runs no clean-up; tests/test_renderer_lifetime.py).
+``REPORT_WORKERS = 0`` renders in the calling process (tests, the CLI).
 
 This module imports neither the app nor the models, so a worker holds only WeasyPrint.
 """
