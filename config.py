@@ -123,6 +123,9 @@ class Config:
     #: Failures from one client address are never refused (a clinic's NAT), but this many flag the address.
     LOGIN_FAILURES_FLAG_ADDRESS = 20
 
+    #: The largest request body accepted (413 above it): a long note is a few tens of kB; nginx has the same cap.
+    MAX_CONTENT_LENGTH = 1024 * 1024
+
     BOOTSTRAP_SERVE_LOCAL = True  # clinics run on closed networks: never a CDN
 
     # Emergency access lasts this long; the user must ask again after it (RELIABILITY.md section 1: time-boxed).
@@ -195,6 +198,7 @@ class Config:
         settings["MEASURE_FOLLOW_UP_DAYS"] = env_int_list("MEASURE_FOLLOW_UP_DAYS", cls.MEASURE_FOLLOW_UP_DAYS, 1)
         settings["CRISIS_LINE"] = env_str("CRISIS_LINE", cls.CRISIS_LINE).strip()
         settings["REPORT_WORKERS"] = env_int("REPORT_WORKERS", cls.REPORT_WORKERS, minimum=0)
+        settings["MAX_CONTENT_LENGTH"] = env_int("MAX_REQUEST_KB", cls.MAX_CONTENT_LENGTH // 1024, minimum=64) * 1024
         settings["JOB_QUEUE_URL"] = env_str("JOB_QUEUE_URL", cls.JOB_QUEUE_URL).strip()
         # The signed cookie outlives the server-side session by an hour, so the server (which can say why the
         # session ended) is what ends it.

@@ -15,7 +15,7 @@ from config import Config, config_from_env
 ROOT = Path(__file__).resolve().parent.parent
 
 #: Endpoints anonymous users may reach; every other request is sent to the login page.
-PUBLIC_ENDPOINTS = frozenset({"auth.login", "static", "bootstrap.static"})
+PUBLIC_ENDPOINTS = frozenset({"auth.login", "health.healthz", "static", "bootstrap.static"})
 
 
 def create_app(config_class: type[Config] | None = None, **overrides: Any) -> Flask:
@@ -29,6 +29,9 @@ def create_app(config_class: type[Config] | None = None, **overrides: Any) -> Fl
     app.config.update(overrides)
     Path(app.instance_path).mkdir(exist_ok=True)
 
+    from tracker import requestlog
+
+    requestlog.init_app(app)  # first, so every later hook and log line has the request id
     _init_extensions(app)
     _register_blueprints(app)
     _register_hooks(app)
@@ -66,6 +69,7 @@ def _register_blueprints(app: Flask) -> None:
         auth,
         dashboard,
         emergency,
+        health,
         main,
         outcomes,
         patients,
@@ -77,6 +81,7 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(main.bp)
+    app.register_blueprint(health.bp)
     app.register_blueprint(patients.bp, url_prefix="/patients")
     app.register_blueprint(screening.bp)  # also registers the dosing gate's guards with the workflow
     app.register_blueprint(outcomes.bp)  # also registers the baseline-measures guard
@@ -107,4 +112,4 @@ def _register_hooks(app: Flask) -> None:
         from tracker.auth.forms import EmptyForm
         from tracker.models import Role
 
-        return {"Role": Role, "logout_form": EmptyForm()}
+        return {"Role": Role, "logout_form": EmptyForm(formdata=None)}  # never reads the request body

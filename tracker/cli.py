@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 from flask import Flask
 from flask.cli import AppGroup
@@ -113,6 +115,44 @@ def verify_notes_command(batch: int) -> None:
         raise SystemExit(1)
 
 
+@click.command("backup")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write the copy (default: instance/backups/tracker-DATE-TIME.sqlite).")
+def backup_command(output: Path | None) -> None:
+    """Copy the SQLite database while it is in use (SQLite's online backup API) and check the copy. For
+    PostgreSQL use pg_dump (README, Backups)."""
+    from flask import current_app
+
+    from tracker.backup import BackupError, back_up, default_target
+    from tracker.models.base import utcnow
+
+    target = output or default_target(Path(current_app.instance_path) / "backups", utcnow())
+    try:
+        written = back_up(current_app.config["SQLALCHEMY_DATABASE_URI"], target)
+    except BackupError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Backed up to {written} (integrity check ok).")
+
+
+@click.command("restore")
+@click.argument("backup", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.confirmation_option(prompt="This replaces everything in the database. Are the web and worker stopped?")
+def restore_command(backup: Path) -> None:
+    """Replace the SQLite database with BACKUP (checked first). Stop the web processes and the worker first; run
+    `flask db upgrade` afterwards if the backup is from an older release."""
+    from flask import current_app
+
+    from tracker.backup import BackupError, restore
+    from tracker.extensions import db
+
+    db.engine.dispose()  # no pooled connection of ours keeps the old file's pages
+    try:
+        restore(backup, current_app.config["SQLALCHEMY_DATABASE_URI"])
+    except BackupError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Restored from {backup} (integrity check ok).")
+
+
 @click.command("worker")
 @click.option("--threads", default=2, show_default=True, help="Tasks run at once (each batch renders in the pool).")
 def worker_command(threads: int) -> None:
@@ -132,3 +172,5 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(demo_accounts_command)
     app.cli.add_command(worker_command)
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)

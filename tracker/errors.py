@@ -20,11 +20,24 @@ TITLES = {
     404: "Page not found",
     405: "That action is not allowed here",
     409: "The record changed while you were working",
+    413: "Too large to accept",
     429: "Too many attempts",
 }
 
 
 def init_app(app: Flask) -> None:
+    @app.context_processor
+    def inject_request_id() -> dict[str, str | None]:
+        from tracker.requestlog import request_id
+
+        return {"request_id": request_id()}
+
+    @app.errorhandler(413)
+    def too_large(error: HTTPException) -> ResponseReturnValue:
+        limit = app.config["MAX_CONTENT_LENGTH"] // 1024
+        description = f"The request was larger than the {limit} kB this server accepts. Nothing was saved."
+        return render_template("errors/error.html", code=413, title=TITLES[413], description=description), 413
+
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> ResponseReturnValue:
         code = error.code or 500
