@@ -123,6 +123,10 @@ class Config:
     #: Failures from one client address are never refused (a clinic's NAT), but this many flag the address.
     LOGIN_FAILURES_FLAG_ADDRESS = 20
 
+    #: Proxies in front of the app that set X-Forwarded-For and X-Forwarded-Proto (nginx: 1). The client address in
+    #: the audit trail and the sign-in counters is taken that many hops back; 0 trusts no such header.
+    TRUSTED_PROXY_HOPS = 0
+
     #: The largest request body accepted (413 above it): a long note is a few tens of kB; nginx has the same cap.
     MAX_CONTENT_LENGTH = 1024 * 1024
 
@@ -199,6 +203,7 @@ class Config:
         settings["CRISIS_LINE"] = env_str("CRISIS_LINE", cls.CRISIS_LINE).strip()
         settings["REPORT_WORKERS"] = env_int("REPORT_WORKERS", cls.REPORT_WORKERS, minimum=0)
         settings["MAX_CONTENT_LENGTH"] = env_int("MAX_REQUEST_KB", cls.MAX_CONTENT_LENGTH // 1024, minimum=64) * 1024
+        settings["TRUSTED_PROXY_HOPS"] = env_int("TRUSTED_PROXY_HOPS", cls.TRUSTED_PROXY_HOPS, minimum=0)
         settings["JOB_QUEUE_URL"] = env_str("JOB_QUEUE_URL", cls.JOB_QUEUE_URL).strip()
         # The signed cookie outlives the server-side session by an hour, so the server (which can say why the
         # session ended) is what ends it.
@@ -270,9 +275,31 @@ CONFIGS: dict[str, type[Config]] = {
 }
 
 
+def _looks_deployed() -> list[str]:
+    """Signs that this start is a deployment rather than a checkout on a developer's machine."""
+    signs = []
+    if "gunicorn" in os.environ.get("SERVER_SOFTWARE", ""):
+        signs.append("served by gunicorn")
+    for name in ("DATABASE_URL", "SECRET_KEY", "SECRET_KEY_FILE", "JOB_QUEUE_URL"):
+        if os.environ.get(name):
+            signs.append(f"{name} is set")
+    return signs
+
+
 def config_from_env() -> type[Config]:
-    """The config class named by ``TRACKER_ENV`` (development when unset)."""
-    name = os.environ.get("TRACKER_ENV", "development")
+    """The config class named by ``TRACKER_ENV``. Unset, it means development only on a bare checkout: a start that
+    looks like a deployment (gunicorn, or a database or key in the environment) must say which it is, so a server
+    never falls back to development settings (a known key, no secure cookies) because one variable was forgotten.
+    """
+    name = os.environ.get("TRACKER_ENV")
+    if name is None:
+        signs = _looks_deployed()
+        if signs:
+            raise ImproperlyConfigured(
+                f"TRACKER_ENV is not set, but this looks like a deployment ({', '.join(signs)}): set "
+                "TRACKER_ENV=production, or TRACKER_ENV=development for a local run"
+            )
+        name = "development"
     try:
         return CONFIGS[name]
     except KeyError:

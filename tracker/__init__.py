@@ -9,8 +9,9 @@ from typing import Any
 from flask import Flask, request
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from config import Config, config_from_env
+from config import Config, ImproperlyConfigured, config_from_env
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,7 +28,12 @@ def create_app(config_class: type[Config] | None = None, **overrides: Any) -> Fl
     )
     app.config.from_mapping((config_class or config_from_env()).load())
     app.config.update(overrides)
+    if app.config["ENV_NAME"] == "production" and app.debug:
+        raise ImproperlyConfigured("Production refuses debug mode: unset FLASK_DEBUG and drop --debug")
     Path(app.instance_path).mkdir(exist_ok=True)
+    if app.config["TRUSTED_PROXY_HOPS"]:
+        hops = app.config["TRUSTED_PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
     from tracker import requestlog
 

@@ -57,7 +57,12 @@ def create_user_command(
 
 @click.command("seed-demo")
 def seed_demo_command() -> None:
-    """Load two demo clinics with staff and patients (does nothing if they are already there)."""
+    """Load two demo clinics with staff and patients (does nothing if they are already there). Refused in
+    production: demo accounts with a published password must never reach a clinic's database."""
+    from flask import current_app
+
+    if current_app.config["ENV_NAME"] == "production":
+        raise click.ClickException("seed-demo is refused in production (TRACKER_ENV=production).")
     if seed_demo(loaded_protocols()):
         db.session.commit()
         click.echo("Demo clinics loaded.")

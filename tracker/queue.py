@@ -110,5 +110,6 @@ def run_worker(app: Flask, threads: int) -> None:
     for name, function in _every_minute.items():
         log.info("housekeeping at start: %s", name)
         _in_app(app, function)()
-    consumer = queue.huey.create_consumer(workers=threads, worker_type="thread", periodic=True)
+    # Poll an idle SQLite queue every second at most (Huey backs off to 10 s by default); Redis blocks on a pop.
+    consumer = queue.huey.create_consumer(workers=threads, worker_type="thread", periodic=True, max_delay=1.0)
     consumer.run()

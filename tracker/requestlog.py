@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sys
 import time
@@ -94,6 +95,7 @@ def init_app(app: Flask) -> None:
                 "duration_ms": round((time.perf_counter() - started) * 1000, 1) if started else None,
                 "user_id": user.id if user is not None and user.is_authenticated else None,
                 "client": request.remote_addr,
+                "pid": os.getpid(),  # which worker process answered
                 "bytes": response.calculate_content_length(),
             },
         )
