@@ -23,19 +23,23 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from io import BytesIO
+from typing import TypeVar
 
 from pypdf import PdfWriter
 from weasyprint import HTML
 
 from tracker.reports.fetcher import BASE_URL, AssetOnlyFetcher
 
-#: A worker is replaced after this many documents (WeasyPrint's RSS creeps; PERFORMANCE.md 1.3 "Memory").
+#: The pool is replaced after this many documents per worker (WeasyPrint's RSS creeps; PERFORMANCE.md 1.3 "Memory").
 TASKS_PER_WORKER = 100
 #: The longest one document may take in the pool (a summary takes about half a second).
 RENDER_TIMEOUT_SECONDS = 120
 
+_T = TypeVar("_T")
+
 _pool: ProcessPoolExecutor | None = None
 _pool_size = 0
+_submitted = 0  # documents given to the current pool
 _pool_lock = threading.Lock()
 
 
@@ -65,20 +69,37 @@ def _exit_with(parent: multiprocessing.process.BaseProcess) -> None:
 
 
 def pool(workers: int) -> ProcessPoolExecutor:
-    """The process's pool of ``workers`` renderers, created on first use and reused afterwards."""
-    global _pool, _pool_size
+    """The process's pool of ``workers`` renderers, created on first use and reused until it is retired."""
     with _pool_lock:
-        if _pool is None or _pool_size != workers:
-            if _pool is not None:
-                _pool.shutdown(wait=False, cancel_futures=True)
-            _pool = ProcessPoolExecutor(
-                max_workers=workers,
-                mp_context=multiprocessing.get_context("forkserver"),
-                initializer=_start_worker,
-                max_tasks_per_child=TASKS_PER_WORKER,
-            )
-            _pool_size = workers
-        return _pool
+        return _current(workers)
+
+
+def _current(workers: int) -> ProcessPoolExecutor:
+    global _pool, _pool_size, _submitted
+    if _pool is None or _pool_size != workers:
+        if _pool is not None:
+            _pool.shutdown(wait=False, cancel_futures=True)
+        _pool = ProcessPoolExecutor(
+            max_workers=workers, mp_context=multiprocessing.get_context("forkserver"), initializer=_start_worker
+        )
+        _pool_size, _submitted = workers, 0
+    return _pool
+
+
+def submit(function: Callable[[str], _T], html: str, workers: int) -> Future[_T]:
+    """Hand one document to the pool. Once a pool has been given ``TASKS_PER_WORKER`` documents per worker it is
+    retired: it finishes what it holds, its processes exit, and the next document starts a fresh pool. (Not
+    ``max_tasks_per_child``: on Python 3.11 a pool using it stops taking work once its first worker retires, so a
+    batch past the limit waited for the timeout.)"""
+    global _pool, _submitted
+    with _pool_lock:
+        executor = _current(workers)
+        future = executor.submit(function, html)
+        _submitted += 1
+        if _submitted >= TASKS_PER_WORKER * workers:
+            executor.shutdown(wait=False)  # queued documents still render; then the processes exit
+            _pool = None
+        return future
 
 
 def shutdown() -> None:
@@ -106,10 +127,10 @@ def render(html: str, workers: int) -> bytes:
     if workers <= 0:
         return render_pdf(html)
     try:
-        return pool(workers).submit(render_pdf, html).result(timeout=RENDER_TIMEOUT_SECONDS)
+        return submit(render_pdf, html, workers).result(timeout=RENDER_TIMEOUT_SECONDS)
     except BrokenProcessPool:  # a worker died since the last report: once more, in a new pool
         _discard_broken_pool()
-        return pool(workers).submit(render_pdf, html).result(timeout=RENDER_TIMEOUT_SECONDS)
+        return submit(render_pdf, html, workers).result(timeout=RENDER_TIMEOUT_SECONDS)
 
 
 def render_each(
@@ -123,8 +144,7 @@ def render_each(
             if progress:
                 progress(done)
         return
-    executor = pool(workers)
-    futures: list[Future[bytes]] = [executor.submit(render_pdf, html) for html in documents]
+    futures: list[Future[bytes]] = [submit(render_pdf, html, workers) for html in documents]
     try:
         for done, future in enumerate(futures, start=1):
             yield future.result(timeout=RENDER_TIMEOUT_SECONDS)
