@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# scripts/with-worker.sh COMMAND...: run the background worker (`flask worker`) beside COMMAND (the web server);
-# when either ends, or this script is stopped (Ctrl-C, SIGTERM), both are stopped. `make run` and `make serve` start
-# the app this way, so the embedded queue (a SQLite file in instance/) always has its worker.
+# scripts/with-worker.sh COMMAND...: run the background worker (`flask worker`) beside COMMAND (the web server).
+# A worker that dies is started again (its unfinished job is queued again by the housekeeping); when COMMAND ends,
+# or this script is stopped (Ctrl-C, SIGTERM), both are stopped. `make run` and `make serve` start the app this
+# way, so the embedded queue (a SQLite file in instance/) always has its worker.
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
@@ -18,8 +19,14 @@ trap stop_both EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-"$FLASK" --app tracker worker &
-worker=$!
 "$@" &
 server=$!
-wait -n "$worker" "$server"
+while kill -0 "$server" 2>/dev/null; do
+    "$FLASK" --app tracker worker &
+    worker=$!
+    wait -n "$worker" "$server"
+    if kill -0 "$server" 2>/dev/null; then
+        echo "with-worker: the worker stopped; starting it again in 2 s" >&2
+        sleep 2
+    fi
+done
