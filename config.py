@@ -127,6 +127,9 @@ class Config:
     #: the audit trail and the sign-in counters is taken that many hops back; 0 trusts no such header.
     TRUSTED_PROXY_HOPS = 0
 
+    #: Host names the app answers to (Flask refuses any other Host header with 400); empty answers to any.
+    TRUSTED_HOSTS: list[str] | None = None
+
     #: The largest request body accepted (413 above it): a long note is a few tens of kB; nginx has the same cap.
     MAX_CONTENT_LENGTH = 1024 * 1024
 
@@ -203,6 +206,8 @@ class Config:
         settings["CRISIS_LINE"] = env_str("CRISIS_LINE", cls.CRISIS_LINE).strip()
         settings["REPORT_WORKERS"] = env_int("REPORT_WORKERS", cls.REPORT_WORKERS, minimum=0)
         settings["MAX_CONTENT_LENGTH"] = env_int("MAX_REQUEST_KB", cls.MAX_CONTENT_LENGTH // 1024, minimum=64) * 1024
+        hosts = [h.strip() for h in env_str("TRUSTED_HOSTS", "").split(",") if h.strip()]
+        settings["TRUSTED_HOSTS"] = hosts or cls.TRUSTED_HOSTS
         settings["TRUSTED_PROXY_HOPS"] = env_int("TRUSTED_PROXY_HOPS", cls.TRUSTED_PROXY_HOPS, minimum=0)
         settings["JOB_QUEUE_URL"] = env_str("JOB_QUEUE_URL", cls.JOB_QUEUE_URL).strip()
         # The signed cookie outlives the server-side session by an hour, so the server (which can say why the

@@ -97,3 +97,11 @@ def test_an_oversized_request_is_refused_with_413_and_saves_nothing(client, peop
     assert "larger than the 1024 kB this server accepts" in response.text
     db.session.refresh(people.patient)
     assert people.patient.phone == before
+
+
+def test_trusted_hosts_refuse_a_forged_host_header(monkeypatch):
+    monkeypatch.setenv("TRUSTED_HOSTS", "tracker.clinic.example, localhost")
+    app = create_app(TestConfig)
+    client = app.test_client()
+    assert client.get("/healthz", headers={"Host": "tracker.clinic.example"}).status_code == 200
+    assert client.get("/healthz", headers={"Host": "evil.example"}).status_code == 400

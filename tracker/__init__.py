@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, request
+from flask.globals import request_ctx
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -109,6 +110,8 @@ def _register_hooks(app: Flask) -> None:
     @app.before_request
     def deny_anonymous() -> ResponseReturnValue | None:
         """Deny by default: only the allow-listed endpoints are open without signing in."""
+        if request_ctx.url_adapter is None:  # a Host outside TRUSTED_HOSTS: Flask answers 400, nothing else runs
+            return None
         if request.endpoint in PUBLIC_ENDPOINTS or current_user.is_authenticated:
             return None
         return login_redirect()

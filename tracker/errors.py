@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, render_template
+from flask.globals import request_ctx
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
@@ -42,6 +43,8 @@ def init_app(app: Flask) -> None:
     def http_error(error: HTTPException) -> ResponseReturnValue:
         code = error.code or 500
         title = TITLES.get(code, error.name)
+        if request_ctx.url_adapter is None:  # a Host outside TRUSTED_HOSTS: no page can be built for it
+            return f"{code} {title}\n", code, {"Content-Type": "text/plain; charset=utf-8"}
         return render_template("errors/error.html", code=code, title=title, description=error.description), code
 
     @app.errorhandler(CSRFError)
