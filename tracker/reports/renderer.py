@@ -30,7 +30,7 @@ from weasyprint import HTML
 
 from tracker.reports.fetcher import BASE_URL, AssetOnlyFetcher
 
-#: The pool is replaced after this many documents per worker (WeasyPrint's RSS creeps; PERFORMANCE.md 1.3 "Memory").
+#: The pool is replaced after this many documents per worker (WeasyPrint's memory creeps from render to render).
 TASKS_PER_WORKER = 100
 #: The longest one document may take in the pool (a summary takes about half a second).
 RENDER_TIMEOUT_SECONDS = 120
