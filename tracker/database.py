@@ -2,17 +2,19 @@
 
 pysqlite's legacy transaction mode on Python 3.11 does not emit BEGIN before a SELECT, so two read-modify-write
 transactions silently lose one update (SQLAlchemy's SQLite dialect documentation, "Serializable isolation /
-Savepoints / Transactional DDL"), and a deferred BEGIN that later writes fails with "database is locked" instead of
-waiting (SQLITE_BUSY_SNAPSHOT: https://www.sqlite.org/rescode.html#busy_snapshot). So a transaction that may write starts with ``BEGIN IMMEDIATE`` (in WAL mode, with a busy
-timeout): writers queue for the lock and never lose an update.
+Savepoints / Transactional DDL"), and a deferred BEGIN that later writes fails with "database is locked" instead
+of waiting (SQLITE_BUSY_SNAPSHOT: https://www.sqlite.org/rescode.html#busy_snapshot). So a transaction that may
+write starts with ``BEGIN IMMEDIATE`` (in WAL mode, with a busy timeout): writers queue for the lock and never
+lose an update.
 
 A request that only reads (GET, HEAD, or a POST view marked ``@reads_only``) must not hold that lock while it loads
 and lays out a page, or one slow page (a batch of 200 reports) makes every other writer time out. Its transaction
-starts with a plain ``BEGIN``: a WAL snapshot, no lock (https://www.sqlite.org/wal.html, "Concurrency"). It writes nothing but append-only rows (its audit rows, a
-job record), which wait in the session until ``commit()``; the commit ends the snapshot and writes them in a short
-``BEGIN IMMEDIATE`` transaction of their own, before the page is sent. A read request that tries to change a row
-fails loudly (``WriteInReadRequest``): a change belongs in a write request, where its audit row shares its
-transaction. PostgreSQL takes the same path without the BEGIN statements, which it does not need.
+starts with a plain ``BEGIN``: a WAL snapshot, no lock (https://www.sqlite.org/wal.html, "Concurrency"). It writes
+nothing but append-only rows (its audit rows, a job record), which wait in the session until ``commit()``; the
+commit ends the snapshot and writes them in a short ``BEGIN IMMEDIATE`` transaction of their own, before the page
+is sent. A read request that tries to change a row fails loudly (``WriteInReadRequest``): a change belongs in a
+write request, where its audit row shares its transaction. PostgreSQL takes the same path without the BEGIN
+statements, which it does not need.
 """
 
 from __future__ import annotations
