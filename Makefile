@@ -1,4 +1,5 @@
-# make run   - set up and serve the demo clinic on http://127.0.0.1:5000
+# make run   - set up and serve the demo clinic on http://127.0.0.1:5000 (development server and worker)
+# make serve - serve the production way on this machine: gunicorn and the worker (needs SECRET_KEY, DATABASE_URL)
 # make test  - set up and run the whole test suite (PYTEST_ARGS="..." passes arguments to pytest)
 # make lint  - ruff and mypy
 # make bench - seed the bench clinics (bench/.data/) and time the pages; results in bench/results.jsonl
@@ -12,10 +13,11 @@ PORT ?= 5000
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint bench install db demo system-deps-run system-deps-test clean
+.PHONY: help run serve test lint bench install db demo system-deps-run system-deps-test clean
 
 help:
 	@echo "make run    set up, migrate, load the demo clinic and serve on http://$(HOST):$(PORT)"
+	@echo "make serve  migrate and serve the production way: gunicorn + worker (needs SECRET_KEY, DATABASE_URL)"
 	@echo "make test   set up and run the test suite (PYTEST_ARGS=... for pytest)"
 	@echo "make lint   ruff and mypy"
 	@echo "make bench  seed 500- and 5,000-patient clinics (cached) and time the pages; bench/results.jsonl"
@@ -34,7 +36,7 @@ system-deps-run:
 	bash scripts/system-deps.sh pdf
 
 system-deps-test:
-	bash scripts/system-deps.sh pdf browser
+	bash scripts/system-deps.sh pdf browser redis
 
 # `make run` always uses the development settings, so it never loads demo data into a production database.
 db: install system-deps-run
@@ -47,9 +49,15 @@ run: demo
 	@echo
 	@TRACKER_ENV=development $(FLASK) demo-accounts
 	@echo
-	@echo "Log in at http://$(HOST):$(PORT)/login  (Ctrl-C stops the server)"
+	@echo "Log in at http://$(HOST):$(PORT)/login  (Ctrl-C stops the server and the worker)"
 	@echo
-	TRACKER_ENV=development exec $(FLASK) run --no-debug --host $(HOST) --port $(PORT)
+	TRACKER_ENV=development exec bash scripts/with-worker.sh $(FLASK) run --no-debug --host $(HOST) --port $(PORT)
+
+# Production settings on one machine: the operator supplies SECRET_KEY (or SECRET_KEY_FILE) and DATABASE_URL (README,
+# "Deployment"); the migrations run first, then gunicorn (gunicorn.conf.py) and the worker, stopped together.
+serve: install system-deps-run
+	TRACKER_ENV=production $(FLASK) db upgrade
+	TRACKER_ENV=production exec bash scripts/with-worker.sh $(BIN)/gunicorn -c gunicorn.conf.py
 
 test: install system-deps-test
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -116,9 +116,6 @@ class Config:
     ARGON2_MEMORY_COST = 65536
     ARGON2_PARALLELISM = 4
 
-    # Failed-login throttles, per submitted account name and per client address.
-    LOGIN_LIMIT_PER_ACCOUNT = "5 per 15 minutes"
-    LOGIN_LIMIT_PER_ADDRESS = "20 per 15 minutes"
     # An admin's set-password link works once, for this long.
     PASSWORD_RESET_HOURS = 24
     # The steps after the password at sign-in (second factor, enrolment, new password) must be done within this.
@@ -127,8 +124,24 @@ class Config:
     # within the window refuse further attempts for the rest of it, counted in the database (tracker/auth/reauth.py).
     REAUTH_MAX_FAILURES = 5
     REAUTH_WINDOW_MINUTES = 15
-    RATELIMIT_STORAGE_URI = "memory://"
-    RATELIMIT_HEADERS_ENABLED = True
+    # Failed sign-ins, counted in the database so every worker and host shares the count (tracker/auth/throttle.py).
+    #: An account name is refused after this many failures within the window (ASVS 5.0 6.3.1).
+    LOGIN_FAILURES_PER_ACCOUNT = 5
+    LOGIN_FAILURE_WINDOW = timedelta(minutes=15)
+    #: Failures from one client address are never refused (a clinic's NAT), but this many flag the address.
+    LOGIN_FAILURES_FLAG_ADDRESS = 20
+    #: Set-password links that do not work, tried from one address within LOGIN_FAILURE_WINDOW, before it waits.
+    LINK_REFUSALS_PER_ADDRESS = 20
+
+    #: Proxies in front of the app that set X-Forwarded-For and X-Forwarded-Proto (nginx: 1). The client address in
+    #: the audit trail and the sign-in counters is taken that many hops back; 0 trusts no such header.
+    TRUSTED_PROXY_HOPS = 0
+
+    #: Host names the app answers to (Flask refuses any other Host header with 400); empty answers to any.
+    TRUSTED_HOSTS: list[str] | None = None
+
+    #: The largest request body accepted (413 above it): a long note is a few tens of kB; nginx has the same cap.
+    MAX_CONTENT_LENGTH = 1024 * 1024
 
     BOOTSTRAP_SERVE_LOCAL = True  # clinics run on closed networks: never a CDN
 
@@ -173,11 +186,17 @@ class Config:
     #: A questionnaire link sent to a patient (tracker/questionnaires) expires this many hours after it was sent.
     QUESTIONNAIRE_LINK_HOURS = 72
     #: Requests to the public questionnaire page per client address, and refused links (unknown, used, expired).
-    QUESTIONNAIRE_LIMIT_PER_ADDRESS = "60 per 10 minutes"
-    QUESTIONNAIRE_REFUSED_LIMIT_PER_ADDRESS = "10 per 15 minutes"
+    QUESTIONNAIRE_REQUESTS_PER_ADDRESS = 60
+    QUESTIONNAIRE_REQUEST_WINDOW = timedelta(minutes=10)
+    QUESTIONNAIRE_REFUSALS_PER_ADDRESS = 10
+    QUESTIONNAIRE_REFUSAL_WINDOW = timedelta(minutes=15)
 
     #: The crisis line printed in every integration plan (local to the clinic, so no default; DOMAIN.md 5.18).
     CRISIS_LINE = ""
+
+    #: Where background work waits for ``flask worker`` (tracker/queue.py): a SQLite file on one machine (the
+    #: default), ``redis://host:6379/0`` for several hosts.
+    JOB_QUEUE_URL = f"sqlite:///{INSTANCE_DIR / 'queue.sqlite'}"
 
     #: PDF reports are rendered by this many reused worker processes (tracker/reports/renderer.py); 0 renders in
     #: the web process itself. Two match the two cores this was measured on (PERFORMANCE.md 1.5).
@@ -194,7 +213,6 @@ class Config:
         settings["SQLALCHEMY_DATABASE_URI"] = os.environ.get("DATABASE_URL") or settings["SQLALCHEMY_DATABASE_URI"]
         idle = env_int("IDLE_TIMEOUT_MINUTES", int(cls.IDLE_TIMEOUT.total_seconds() // 60), minimum=1)
         settings["IDLE_TIMEOUT"] = timedelta(minutes=idle)
-        settings["RATELIMIT_STORAGE_URI"] = env_str("RATELIMIT_STORAGE_URI", cls.RATELIMIT_STORAGE_URI)
         settings["EXTRA_PROTOCOL_DIR"] = os.environ.get("PROTOCOL_DIR") or cls.EXTRA_PROTOCOL_DIR
         for name, minimum in (
             ("MEASURE_BASELINE_MAX_AGE_DAYS", 0),
@@ -215,6 +233,11 @@ class Config:
         settings["CRISIS_LINE"] = env_str("CRISIS_LINE", cls.CRISIS_LINE).strip()
         settings["QUESTIONNAIRE_LINK_HOURS"] = env_int("QUESTIONNAIRE_LINK_HOURS", cls.QUESTIONNAIRE_LINK_HOURS, 1)
         settings["REPORT_WORKERS"] = env_int("REPORT_WORKERS", cls.REPORT_WORKERS, minimum=0)
+        settings["MAX_CONTENT_LENGTH"] = env_int("MAX_REQUEST_KB", cls.MAX_CONTENT_LENGTH // 1024, minimum=64) * 1024
+        hosts = [h.strip() for h in env_str("TRUSTED_HOSTS", "").split(",") if h.strip()]
+        settings["TRUSTED_HOSTS"] = hosts or cls.TRUSTED_HOSTS
+        settings["TRUSTED_PROXY_HOPS"] = env_int("TRUSTED_PROXY_HOPS", cls.TRUSTED_PROXY_HOPS, minimum=0)
+        settings["JOB_QUEUE_URL"] = env_str("JOB_QUEUE_URL", cls.JOB_QUEUE_URL).strip()
         # The signed cookie outlives the server-side session by an hour, so the server (which can say why the
         # session ended) is what ends it.
         settings["PERMANENT_SESSION_LIFETIME"] = settings["ABSOLUTE_SESSION_LIFETIME"] + timedelta(hours=1)
@@ -251,6 +274,7 @@ class TestConfig(Config):
     WTF_CSRF_ENABLED = False  # one dedicated test client turns it back on
     REPORT_WORKERS = 0  # render in the test process; tests/test_reports_pool.py goes through the pool
     JOBS_RUN_INLINE = True
+    JOB_QUEUE_URL = "memory://"  # a queued task runs at once, inside the request that queues it
 
     @classmethod
     def load(cls) -> dict[str, Any]:
@@ -276,9 +300,6 @@ class ProductionConfig(Config):
             raise ImproperlyConfigured("ProductionConfig needs DATABASE_URL in the environment")
         if len(settings["SECRET_KEY"]) < 32:
             raise ImproperlyConfigured("SECRET_KEY must be at least 32 characters long")
-        if settings["RATELIMIT_STORAGE_URI"] == "memory://" and not env_bool("ALLOW_MEMORY_RATELIMIT", False):
-            # Per-process counters multiply the limit by the number of workers.
-            raise ImproperlyConfigured("Set RATELIMIT_STORAGE_URI (e.g. redis://...) or ALLOW_MEMORY_RATELIMIT=true")
 
 
 CONFIGS: dict[str, type[Config]] = {
@@ -288,9 +309,31 @@ CONFIGS: dict[str, type[Config]] = {
 }
 
 
+def _looks_deployed() -> list[str]:
+    """Signs that this start is a deployment rather than a checkout on a developer's machine."""
+    signs = []
+    if "gunicorn" in os.environ.get("SERVER_SOFTWARE", ""):
+        signs.append("served by gunicorn")
+    for name in ("DATABASE_URL", "SECRET_KEY", "SECRET_KEY_FILE", "JOB_QUEUE_URL"):
+        if os.environ.get(name):
+            signs.append(f"{name} is set")
+    return signs
+
+
 def config_from_env() -> type[Config]:
-    """The config class named by ``TRACKER_ENV`` (development when unset)."""
-    name = os.environ.get("TRACKER_ENV", "development")
+    """The config class named by ``TRACKER_ENV``. Unset, it means development only on a bare checkout: a start that
+    looks like a deployment (gunicorn, or a database or key in the environment) must say which it is, so a server
+    never falls back to development settings (a known key, no secure cookies) because one variable was forgotten.
+    """
+    name = os.environ.get("TRACKER_ENV")
+    if name is None:
+        signs = _looks_deployed()
+        if signs:
+            raise ImproperlyConfigured(
+                f"TRACKER_ENV is not set, but this looks like a deployment ({', '.join(signs)}): set "
+                "TRACKER_ENV=production, or TRACKER_ENV=development for a local run"
+            )
+        name = "development"
     try:
         return CONFIGS[name]
     except KeyError:

@@ -19,7 +19,6 @@ class BenchConfig(Config):
     ARGON2_MEMORY_COST = 8
     ARGON2_PARALLELISM = 1
     WTF_CSRF_ENABLED = False
-    RATELIMIT_ENABLED = False
 
 
 def bench_app(database_url: str) -> Flask:

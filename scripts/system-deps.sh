@@ -5,13 +5,14 @@
 #   pdf       WeasyPrint's libraries and a font (make run, make test)
 #   browser   Chromium, for the browser tests (make test)
 #   postgres  the PostgreSQL 15 server, and make (.ci/run)
+#   redis     the Redis server, for the served test of the distributed queue (make test, .ci/run)
 #
 # As root, missing packages are installed with apt-get (one `apt-get update`, only when something is missing).
 # Otherwise the script stops and prints the exact command to run.
 set -euo pipefail
 
 usage() {
-    sed -n '2,10s/^# \{0,1\}//p' "$0" >&2
+    sed -n '2,11s/^# \{0,1\}//p' "$0" >&2
     exit 2
 }
 
@@ -54,6 +55,9 @@ for group in "$@"; do
             ;;
         browser)
             need chromium test -x /usr/bin/chromium
+            ;;
+        redis)
+            need redis-server test -x /usr/bin/redis-server
             ;;
         postgres)
             need postgresql test -x /usr/lib/postgresql/15/bin/initdb -a -x /usr/lib/postgresql/15/bin/pg_ctl

@@ -22,12 +22,14 @@ from flask_sqlalchemy.session import _app_ctx_id
 from hypothesis import settings
 from sqlalchemy import event, text, update
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 
 from config import TestConfig
 from tests.databases import reset_database
 from tracker import create_app
 from tracker.auth import sessions
-from tracker.extensions import db, limiter
+from tracker.database import PlainSession
+from tracker.extensions import db
 from tracker.factories import make_clinic, make_patient, make_user
 from tracker.models import Clinic, Patient, Role, User
 from tracker.models.base import utcnow
@@ -82,9 +84,10 @@ def _transaction(app: Flask) -> Iterator[None]:
         connection = db.engine.connect()
         outer = connection.begin()
         original = db.session
-        factory = sessionmaker(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+        factory = sessionmaker(
+            bind=connection, class_=PlainSession, join_transaction_mode="create_savepoint", expire_on_commit=False
+        )
         db.session = scoped_session(factory, scopefunc=_app_ctx_id)
-        limiter.reset()
         try:
             yield
         finally:
@@ -161,11 +164,10 @@ def people(protocols: dict[str, Any]) -> Clinicians:
     )
     # Enrolled some days ago, so the sessions tests log hours or days back fall after the enrolment (a Core UPDATE:
     # the record stays at version 1, as a patient just enrolled is).
-    db.session.execute(
-        update(Patient).where(Patient.id == patient.id).values(created_at=utcnow() - timedelta(days=ENROLLED_DAYS_AGO))
-    )
+    enrolled = utcnow() - timedelta(days=ENROLLED_DAYS_AGO)
+    db.session.execute(update(Patient).where(Patient.id == patient.id).values(created_at=enrolled))
     db.session.commit()
-    db.session.refresh(patient, ["created_at"])
+    set_committed_value(patient, "created_at", enrolled)  # no refresh: the test's first query begins its transaction
     return Clinicians(clinic, supervisor, lead, co, other, other_supervisor, admin, outsider, patient)
 
 

@@ -24,7 +24,6 @@ def test_production_refuses_to_start_without_database_url(monkeypatch):
 def test_production_starts_with_both(monkeypatch):
     monkeypatch.setenv("SECRET_KEY", "k" * 40)
     monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://x@localhost/db")
-    monkeypatch.setenv("RATELIMIT_STORAGE_URI", "redis://localhost:6379")
     settings = ProductionConfig.load()
     assert settings["SESSION_COOKIE_SECURE"] is True and settings["SESSION_COOKIE_NAME"] == "__Host-session"
 
@@ -34,7 +33,6 @@ def test_a_secret_can_come_from_a_file(monkeypatch, tmp_path):
     secret.write_text("s" * 40 + "\n")
     monkeypatch.setenv("SECRET_KEY_FILE", str(secret))
     monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://x@localhost/db")
-    monkeypatch.setenv("ALLOW_MEMORY_RATELIMIT", "true")
     assert ProductionConfig.load()["SECRET_KEY"] == "s" * 40
 
 

@@ -64,7 +64,7 @@ def test_a_dosing_note_saves_the_administration_and_computes_the_total(client, p
     page = client.get(response.location).text
     assert "Draft saved." in page and "Dose given: 120 mg" in page and "180 mg in all" in page
     event = db.session.scalar(
-        select(AuditEvent).where(AuditEvent.action == "note.create", AuditEvent.target_id == note.id)
+        select(AuditEvent).where(AuditEvent.action == "note.create", AuditEvent.target_id == str(note.id))
     )
     assert "body" in event.data["fields"] and "Steady session" not in str(event.data)  # names, never the text
     assert event.data["changes"]["lot_number"] == [None, "LOT-A1"]

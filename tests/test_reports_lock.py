@@ -20,6 +20,7 @@ from tests.conftest import RequestClient, login
 from tests.databases import fresh_database
 from tests.reports_data import write_plan
 from tracker import create_app
+from tracker.database import AppSession
 from tracker.extensions import db
 from tracker.factories import make_clinic, make_patient, make_user
 from tracker.models import Clinic, Role
@@ -39,7 +40,7 @@ def test_another_writer_commits_while_a_report_renders(monkeypatch):
         app = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=url)
         app.test_client_class = RequestClient
         # The suite's per-test fixture points the shared ``db.session`` at its own connection; this app gets its own.
-        monkeypatch.setattr(db, "session", db._make_scoped_session({}))
+        monkeypatch.setattr(db, "session", db._make_scoped_session({"class_": AppSession, "expire_on_commit": False}))
         monkeypatch.setattr(renderer, "render_pdf", blocking_render)
         client = app.test_client()
         with app.app_context():

@@ -59,3 +59,15 @@ def test_a_dead_worker_is_replaced_by_a_new_pool():
     assert renderer.render("<p>again</p>", 2).startswith(b"%PDF")  # in a new pool
     assert renderer.pool(2) is not pool
     renderer.shutdown()
+
+
+def test_a_batch_longer_than_a_pools_life_renders_whole_in_a_fresh_pool(monkeypatch):
+    """Seen failing with ``max_tasks_per_child``: the pool stopped after its workers' quota, and the batch waited
+    for the timeout (a 200-patient batch failed at 100 of 200)."""
+    monkeypatch.setattr(renderer, "TASKS_PER_WORKER", 2)
+    renderer.shutdown()
+    first = renderer.pool(1)
+    pdfs = list(renderer.render_each([f"<p>document {n}</p>" for n in range(7)], 1))
+    assert [text.strip() for text in pages(renderer.merge(pdfs))] == [f"document {n}" for n in range(7)]
+    assert renderer.pool(1) is not first  # retired after its quota; a fresh one took over
+    renderer.shutdown()

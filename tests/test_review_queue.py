@@ -253,4 +253,4 @@ def test_the_queue_runs_the_same_queries_for_3_and_60_patients(client, people, p
     with count_queries() as large:
         assert client.get(QUEUE).status_code == 200
     assert len(small) == len(large)
-    assert len(small) <= 16  # +2: the audit chain head (locked, moved on)
+    assert len(small) <= 18  # +2: the audit chain head (locked, moved on); +2: the write step after the reads

@@ -28,10 +28,10 @@ def test_it_declares_an_access_policy_on_every_view(app):
     assert undeclared == []
 
 
-def test_it_only_makes_the_login_page_and_the_questionnaire_link_public(app):
+def test_it_only_makes_sign_in_the_health_check_and_the_questionnaire_link_public(app):
     public = {e for e, v in app.view_functions.items() if access_policy(v) == "public"}
     assert public == {"auth.login", "auth.two_factor", "auth.enrol", "auth.continue_sign_in", "auth.new_password",
-                      "auth.set_password", "questionnaires.fill"}
+                      "auth.set_password", "questionnaires.fill", "health.healthz"}
     assert public | {"static", "bootstrap.static"} == PUBLIC_ENDPOINTS
 
 
@@ -54,7 +54,7 @@ def test_it_sends_anonymous_users_to_login_from_every_route(app, client):
     assert checked >= 10
 
 
-@pytest.mark.parametrize("path", ["/login", "/static/css/app.css"])
+@pytest.mark.parametrize("path", ["/login", "/healthz", "/static/css/app.css"])
 def test_it_keeps_public_pages_open(client, path):
     with client.get(path) as response:
         assert response.status_code == 200

@@ -250,4 +250,4 @@ def test_the_checklist_runs_the_same_queries_for_short_and_long_histories(client
     with count_queries() as large:
         assert client.get(url(people)).status_code == 200
     assert len(small) == len(large)
-    assert len(small) <= 16  # +2: the audit chain head (locked, moved on)
+    assert len(small) <= 18  # +2: the audit chain head (locked, moved on); +2: the write step after the reads

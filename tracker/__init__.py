@@ -7,18 +7,21 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, request
+from flask.globals import request_ctx
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from config import Config, config_from_env
+from config import Config, ImproperlyConfigured, config_from_env
 
 ROOT = Path(__file__).resolve().parent.parent
 
-#: Endpoints anonymous users may reach; every other request is sent to the login page. Besides the sign-in steps, the
-#: one public page is a questionnaire link opened on the patient's own device (tracker/questionnaires/public.py).
+#: Endpoints anonymous users may reach; every other request is sent to the login page. Besides the sign-in steps and
+#: the health check, the one public page is a questionnaire link opened on the patient's own device
+#: (tracker/questionnaires/public.py).
 PUBLIC_ENDPOINTS = frozenset({
     "auth.login", "auth.two_factor", "auth.enrol", "auth.continue_sign_in", "auth.new_password", "auth.set_password",
-    "questionnaires.fill", "static", "bootstrap.static",
+    "questionnaires.fill", "health.healthz", "static", "bootstrap.static",
 })
 
 
@@ -31,7 +34,16 @@ def create_app(config_class: type[Config] | None = None, **overrides: Any) -> Fl
     )
     app.config.from_mapping((config_class or config_from_env()).load())
     app.config.update(overrides)
+    if app.config["ENV_NAME"] == "production" and app.debug:
+        raise ImproperlyConfigured("Production refuses debug mode: unset FLASK_DEBUG and drop --debug")
     Path(app.instance_path).mkdir(exist_ok=True)
+    if app.config["TRUSTED_PROXY_HOPS"]:
+        hops = app.config["TRUSTED_PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+
+    from tracker import requestlog
+
+    requestlog.init_app(app)  # first, so every later hook and log line has the request id
 
     from tracker import urls
 
@@ -40,12 +52,13 @@ def create_app(config_class: type[Config] | None = None, **overrides: Any) -> Fl
     _register_blueprints(app)
     _register_hooks(app)
 
-    from tracker import auditchain, cli, errors, protocols, security
+    from tracker import auditchain, cli, errors, protocols, queue, security
 
     app.extensions["protocols"] = protocols.load_protocols(
         [app.config["EXTRA_PROTOCOL_DIR"]] if app.config["EXTRA_PROTOCOL_DIR"] else []
     )
     auditchain.install()
+    queue.init_app(app)
     errors.init_app(app)
     security.init_app(app)
     cli.init_app(app)
@@ -54,7 +67,7 @@ def create_app(config_class: type[Config] | None = None, **overrides: Any) -> Fl
 
 def _init_extensions(app: Flask) -> None:
     from tracker.database import configure_engine
-    from tracker.extensions import bootstrap, csrf, db, limiter, login_manager, migrate
+    from tracker.extensions import bootstrap, csrf, db, login_manager, migrate
 
     db.init_app(app)
     with app.app_context():
@@ -63,7 +76,6 @@ def _init_extensions(app: Flask) -> None:
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.session_protection = None  # server-side sessions do this job (RELIABILITY.md section 4)
-    limiter.init_app(app)
     bootstrap.init_app(app)
 
 
@@ -76,6 +88,7 @@ def _register_blueprints(app: Flask) -> None:
         dashboard,
         emergency,
         fhir,
+        health,
         main,
         outcomes,
         patients,
@@ -90,6 +103,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(main.bp)
+    app.register_blueprint(health.bp)
     app.register_blueprint(patients.bp, url_prefix="/patients")
     app.register_blueprint(screening.bp)  # also registers the dosing gate's guards with the workflow
     app.register_blueprint(outcomes.bp)  # also registers the baseline-measures guard
@@ -114,6 +128,8 @@ def _register_hooks(app: Flask) -> None:
     @app.before_request
     def deny_anonymous() -> ResponseReturnValue | None:
         """Deny by default: only the allow-listed endpoints are open without signing in."""
+        if request_ctx.url_adapter is None:  # a Host outside TRUSTED_HOSTS: Flask answers 400, nothing else runs
+            return None
         if request.endpoint in PUBLIC_ENDPOINTS or current_user.is_authenticated:
             return None
         return login_redirect()
@@ -123,4 +139,4 @@ def _register_hooks(app: Flask) -> None:
         from tracker.auth.forms import EmptyForm
         from tracker.models import Role
 
-        return {"Role": Role, "logout_form": EmptyForm()}
+        return {"Role": Role, "logout_form": EmptyForm(formdata=None)}  # never reads the request body

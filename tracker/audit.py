@@ -1,7 +1,8 @@
 """The one writer of the audit trail.
 
-Every read and write of patient data, and every security event, goes through ``record`` inside the same
-transaction as the change it describes, so a change and its audit row commit or roll back together.
+Every read and write of patient data, and every security event, goes through ``record``. A change and its audit
+row share one transaction, so they commit or roll back together; a request that only reads writes its audit rows
+when it commits, in a short write transaction of their own, before the page is sent (tracker/database.py).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from flask import g, has_request_context, request
 
+from tracker.database import add_on_commit
 from tracker.extensions import db
 from tracker.models import AuditEvent, Patient, User
 from tracker.models.base import utcnow
@@ -81,5 +83,5 @@ def record(
         clinic_id=clinic_id,
         ip=client_address(),
     )
-    db.session.add(event)
+    add_on_commit(db.session, event)  # in a read request, written by the commit's short write transaction
     return event

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 from flask import Flask
 from flask.cli import AppGroup
@@ -88,7 +90,12 @@ def reset_password_command(username: str, at_next_sign_in: bool, base_url: str) 
 
 @click.command("seed-demo")
 def seed_demo_command() -> None:
-    """Load two demo clinics with staff and patients (does nothing if they are already there)."""
+    """Load two demo clinics with staff and patients (does nothing if they are already there). Refused in
+    production: demo accounts with a published password must never reach a clinic's database."""
+    from flask import current_app
+
+    if current_app.config["ENV_NAME"] == "production":
+        raise click.ClickException("seed-demo is refused in production (TRACKER_ENV=production).")
     if seed_demo(loaded_protocols()):
         db.session.commit()
         click.echo("Demo clinics loaded.")
@@ -168,6 +175,54 @@ def verify_audit_command(batch: int) -> None:
                f"{len(problems)} problem(s).")
     if problems:
         raise SystemExit(1)
+@click.command("backup")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write the copy (default: instance/backups/tracker-DATE-TIME.sqlite).")
+def backup_command(output: Path | None) -> None:
+    """Copy the SQLite database while it is in use (SQLite's online backup API) and check the copy. For
+    PostgreSQL use pg_dump (README, Backups)."""
+    from flask import current_app
+
+    from tracker.backup import BackupError, back_up, default_target
+    from tracker.models.base import utcnow
+
+    target = output or default_target(Path(current_app.instance_path) / "backups", utcnow())
+    try:
+        written = back_up(current_app.config["SQLALCHEMY_DATABASE_URI"], target)
+    except BackupError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Backed up to {written} (integrity check ok).")
+
+
+@click.command("restore")
+@click.argument("backup", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.confirmation_option(prompt="This replaces everything in the database. Are the web and worker stopped?")
+def restore_command(backup: Path) -> None:
+    """Replace the SQLite database with BACKUP (checked first). Stop the web processes and the worker first; run
+    `flask db upgrade` afterwards if the backup is from an older release."""
+    from flask import current_app
+
+    from tracker.backup import BackupError, restore
+    from tracker.extensions import db
+
+    db.engine.dispose()  # no pooled connection of ours keeps the old file's pages
+    try:
+        restore(backup, current_app.config["SQLALCHEMY_DATABASE_URI"])
+    except BackupError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Restored from {backup} (integrity check ok).")
+
+
+@click.command("worker")
+@click.option("--threads", default=2, show_default=True, help="Tasks run at once (each batch renders in the pool).")
+def worker_command(threads: int) -> None:
+    """Run the background worker (batch reports and housekeeping) until stopped: SIGTERM stops at once, Ctrl-C
+    after the running tasks. A job cut short is queued again by the housekeeping."""
+    from flask import current_app
+
+    from tracker.queue import run_worker
+
+    run_worker(current_app._get_current_object(), threads)  # type: ignore[attr-defined]
 
 
 def init_app(app: Flask) -> None:
@@ -179,3 +234,6 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(fhir)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(demo_accounts_command)
+    app.cli.add_command(worker_command)
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)

@@ -1,19 +1,33 @@
-"""Engine settings that make SQLite safe for concurrent clinical writes (RELIABILITY.md section 5.3).
+"""Transactions: writers serialise, readers read a snapshot.
 
 pysqlite's legacy transaction mode on Python 3.11 does not emit BEGIN before a SELECT, so two read-modify-write
-transactions silently lose one update; a deferred BEGIN fails with "database is locked" instead of waiting. Every
-transaction therefore starts with ``BEGIN IMMEDIATE``, in WAL mode with a busy timeout. PostgreSQL needs none of
-this and is left alone.
+transactions silently lose one update (SQLAlchemy's SQLite dialect documentation, "Serializable isolation /
+Savepoints / Transactional DDL"), and a deferred BEGIN that later writes fails with "database is locked" instead
+of waiting (SQLITE_BUSY_SNAPSHOT: https://www.sqlite.org/rescode.html#busy_snapshot). So a transaction that may
+write starts with ``BEGIN IMMEDIATE`` (in WAL mode, with a busy timeout): writers queue for the lock and never
+lose an update.
+
+A request that only reads (GET, HEAD, or a POST view marked ``@reads_only``) must not hold that lock while it loads
+and lays out a page, or one slow page (a batch of 200 reports) makes every other writer time out. Its transaction
+starts with a plain ``BEGIN``: a WAL snapshot, no lock (https://www.sqlite.org/wal.html, "Concurrency"). It writes
+nothing but append-only rows (its audit rows, a job record), which wait in the session until ``commit()``; the
+commit ends the snapshot and writes them in a short ``BEGIN IMMEDIATE`` transaction of their own, before the page
+is sent. A read request that tries to change a row fails loudly (``WriteInReadRequest``): a change belongs in a
+write request, where its audit row shares its transaction. PostgreSQL takes the same path without the BEGIN
+statements, which it does not need.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from typing import Any, TypeVar
 
+import flask_sqlalchemy.session
+from flask import current_app, has_request_context, request
 from sqlalchemy import Engine, event
-from sqlalchemy.orm import Session, scoped_session
+from sqlalchemy.orm import Session, SessionTransaction, scoped_session
 
 SQLITE_PRAGMAS = (
     "journal_mode=WAL",  # readers do not block the writer
@@ -22,6 +36,127 @@ SQLITE_PRAGMAS = (
     "synchronous=FULL",  # a committed note survives a power cut
     "secure_delete=ON",  # overwrite deleted health information
 )
+
+#: Methods that read; every other method is a write request unless its view is marked ``@reads_only``.
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_writing: ContextVar[bool] = ContextVar("tracker_writing", default=False)
+_HELD = "tracker_rows_held_for_commit"
+_READ_ONLY = "tracker_read_only_transaction"
+
+
+class WriteInReadRequest(RuntimeError):
+    """A read request tried to change a row. Make it a write request (a POST), or wrap the write in ``writing``."""
+
+
+def reads_only(view: F) -> F:
+    """Mark a POST view that only reads and audits (a batch of reports): it runs as a read request."""
+    view._reads_only = True  # type: ignore[attr-defined]
+    return view
+
+
+def in_read_request() -> bool:
+    """True inside a request that only reads, outside any ``writing`` block."""
+    if _writing.get() or not has_request_context():
+        return False
+    if request.method in READ_METHODS:
+        return True
+    view = current_app.view_functions.get(request.endpoint or "")
+    return bool(getattr(view, "_reads_only", False))
+
+
+@contextlib.contextmanager
+def writing(session: AnySession) -> Iterator[None]:
+    """Inside a read request, make the transaction begun in this block a write transaction (``BEGIN IMMEDIATE``):
+    for the few reads that must write, such as a login session's idle clock. A read snapshot already open is
+    committed first, so the write starts from fresh data."""
+    target = session() if isinstance(session, scoped_session) else session
+    if target.info.get(_READ_ONLY) and target.in_transaction():
+        target.commit()
+    token = _writing.set(True)
+    try:
+        yield
+    finally:
+        _writing.reset(token)
+
+
+class ReadThenWrite:
+    """Session behaviour (a mixin): in a read transaction, rows given to ``add_on_commit`` wait for ``commit``,
+    which ends the snapshot and writes them in a short write transaction of their own."""
+
+    info: dict[Any, Any]
+
+    def add_on_commit(self, instance: object) -> None:
+        """Insert ``instance`` with this transaction, or, in a read transaction, in the commit's write step."""
+        session: Session = self  # type: ignore[assignment]
+        if session.info.get(_READ_ONLY) and session.in_transaction():
+            session.info.setdefault(_HELD, []).append(instance)
+        else:
+            session.add(instance)
+
+    def commit(self) -> None:
+        held = self.info.pop(_HELD, [])
+        super().commit()  # type: ignore[misc]
+        if held:
+            with _write_step():
+                self.add_all(held)  # type: ignore[attr-defined]
+                super().commit()  # type: ignore[misc]
+
+    def rollback(self) -> None:
+        self.info.pop(_HELD, None)
+        super().rollback()  # type: ignore[misc]
+
+    def close(self) -> None:
+        self.info.pop(_HELD, None)
+        super().close()  # type: ignore[misc]
+
+
+@contextlib.contextmanager
+def _write_step() -> Iterator[None]:
+    token = _writing.set(True)
+    try:
+        yield
+    finally:
+        _writing.reset(token)
+
+
+def add_on_commit(session: AnySession, instance: object) -> None:
+    """``ReadThenWrite.add_on_commit`` for any session (a plain one just adds the row)."""
+    target = session() if isinstance(session, scoped_session) else session
+    if isinstance(target, ReadThenWrite):
+        target.add_on_commit(instance)
+    else:
+        target.add(instance)
+
+
+class AppSession(ReadThenWrite, flask_sqlalchemy.session.Session):
+    """``db.session``'s class."""
+
+
+class PlainSession(ReadThenWrite, Session):
+    """The same behaviour for sessions bound to one connection (the test suite's per-test transaction)."""
+
+
+@event.listens_for(Session, "after_begin")
+def _note_read_only(session: Session, _transaction: SessionTransaction, _connection: Any) -> None:
+    session.info[_READ_ONLY] = in_read_request()
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_read_only(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_READ_ONLY, None)
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_writes_in_read_requests(session: Session, _context: Any, _instances: Any) -> None:
+    if session.info.get(_READ_ONLY) and (session.new or session.dirty or session.deleted):
+        changed = sorted({type(obj).__name__ for obj in [*session.new, *session.dirty, *session.deleted]})
+        raise WriteInReadRequest(
+            f"a read request tried to write {', '.join(changed)}; make it a write request or use database.writing"
+        )
 
 
 def configure_engine(engine: Engine) -> None:
@@ -39,7 +174,7 @@ def configure_engine(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN" if in_read_request() else "BEGIN IMMEDIATE")
 
 
 #: What services accept as a database session: a plain Session (tests, scripts) or Flask-SQLAlchemy's scoped one.

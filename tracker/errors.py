@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, g, render_template, request
+from flask import Flask, g, render_template
+from flask.globals import request_ctx
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
@@ -20,29 +21,31 @@ TITLES = {
     404: "Page not found",
     405: "That action is not allowed here",
     409: "The record changed while you were working",
+    413: "Too large to accept",
     429: "Too many attempts",
 }
 
 
 def init_app(app: Flask) -> None:
+    @app.context_processor
+    def inject_request_id() -> dict[str, str | None]:
+        from tracker.requestlog import request_id
+
+        return {"request_id": request_id()}
+
+    @app.errorhandler(413)
+    def too_large(error: HTTPException) -> ResponseReturnValue:
+        limit = app.config["MAX_CONTENT_LENGTH"] // 1024
+        description = f"The request was larger than the {limit} kB this server accepts. Nothing was saved."
+        return render_template("errors/error.html", code=413, title=TITLES[413], description=description), 413
+
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> ResponseReturnValue:
         code = error.code or 500
         title = TITLES.get(code, error.name)
+        if request_ctx.url_adapter is None:  # a Host outside TRUSTED_HOSTS: no page can be built for it
+            return f"{code} {title}\n", code, {"Content-Type": "text/plain; charset=utf-8"}
         return render_template("errors/error.html", code=code, title=title, description=error.description), code
-
-    @app.errorhandler(429)
-    def too_many_attempts(error: HTTPException) -> ResponseReturnValue:
-        """The login throttle: the sign-in page again, saying how long to wait."""
-        if request.endpoint != "auth.login":
-            return http_error(error)
-        from tracker.auth.forms import LoginForm
-
-        message = (
-            "Too many failed sign-in attempts. Wait 15 minutes before trying again, "
-            "or ask your clinic's administrator for help."
-        )
-        return render_template("auth/login.html", form=LoginForm(), notice=None, rate_limited=message), 429
 
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError) -> ResponseReturnValue:

@@ -5,26 +5,19 @@ Keeping them out of ``tracker/__init__.py`` lets models and services import ``db
 
 from __future__ import annotations
 
-from flask import request
 from flask_bootstrap import Bootstrap5
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 
+from tracker.database import AppSession
 from tracker.models.base import Base
 
 # expire_on_commit=False: a view commits once, then renders what it loaded without reloading every row.
-db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
+# AppSession: read requests read a snapshot and write their audit rows at commit (tracker/database.py).
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False, "class_": AppSession})
 migrate = Migrate()
 csrf = CSRFProtect()
 login_manager = LoginManager()
 bootstrap = Bootstrap5()
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
-
-
-def submitted_username() -> str:
-    """Rate-limit key for the per-account login throttle: the account name as typed, case-folded."""
-    return "account:" + (request.form.get("username") or "").strip().casefold()

@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from tracker.auth import twofactor
 from tracker.auth.services import start_session
+from tracker.database import writing
 from tracker.extensions import db
 from tracker.models import Clinic, User
 from tracker.models.base import utcnow
@@ -72,7 +73,8 @@ def proceed(user: User, state: dict[str, Any]) -> ResponseReturnValue:
         return redirect(url_for(step))
     session.clear()
     how = "password" + (f"+{state['second']}" if state.get("second") else "")
-    start_session(user, request.remote_addr, how)
-    login_user(user)
-    db.session.commit()
+    with writing(db.session):  # a write, even at the end of a GET (after the recovery codes were shown)
+        start_session(user, request.remote_addr, how)
+        login_user(user)
+        db.session.commit()
     return redirect(state.get("next") or url_for("main.home"))

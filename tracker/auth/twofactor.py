@@ -24,6 +24,7 @@ from sqlalchemy import delete, or_, update
 
 from tracker import audit
 from tracker.auth.reauth import recent_failures, throttled_message
+from tracker.database import writing
 from tracker.extensions import db
 from tracker.models import RecoveryCode, User
 
@@ -138,7 +139,12 @@ def enrolment_secret(user: User) -> str:
     if user.has_two_factor:
         raise ValueError("two-factor sign-in is already on")
     if not user.totp_secret:
-        user.totp_secret = new_secret()
+        with writing(db.session):  # a write of its own, on the GET that shows the QR code too
+            db.session.refresh(user, ["totp_secret"])  # two pages opened at once show one secret
+            if not user.totp_secret:
+                user.totp_secret = new_secret()
+            db.session.commit()
+    assert user.totp_secret is not None
     return user.totp_secret
 
 

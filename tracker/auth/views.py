@@ -4,10 +4,11 @@ from flask import abort, current_app, flash, g, redirect, render_template, reque
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, logout_user
 
-from tracker.auth import bp, credentials, signin, twofactor
+from tracker.auth import bp, credentials, signin, throttle, twofactor
 from tracker.auth.forms import CodeForm, EmptyForm, EnrolForm, LoginForm, NewPasswordForm
-from tracker.auth.services import LOGIN_FAILED, check_credentials, is_safe_next, sign_out
-from tracker.extensions import db, limiter, submitted_username
+from tracker.auth.services import LOGIN_FAILED, Throttled, check_credentials, is_safe_next, sign_out
+from tracker.database import writing
+from tracker.extensions import db
 from tracker.models import SessionEnd
 from tracker.models.base import utcnow
 from tracker.permissions import any_signed_in_user, public
@@ -21,21 +22,13 @@ SESSION_END_MESSAGES = {
 }
 
 
-def _only_failures(response: object) -> bool:
-    return getattr(response, "status_code", 200) != 302
-
-
-def _account_limit() -> str:
-    return str(current_app.config["LOGIN_LIMIT_PER_ACCOUNT"])
-
-
-def _address_limit() -> str:
-    return str(current_app.config["LOGIN_LIMIT_PER_ADDRESS"])
+THROTTLED = (
+    "Too many failed sign-in attempts. Wait {minutes} minutes before trying again, or ask your clinic's "
+    "administrator for help."
+)
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_account_limit, key_func=submitted_username, methods=["POST"], deduct_when=_only_failures)
-@limiter.limit(_address_limit, methods=["POST"], deduct_when=_only_failures)
 @public
 def login() -> ResponseReturnValue:
     if current_user.is_authenticated:
@@ -49,7 +42,12 @@ def login() -> ResponseReturnValue:
         minutes = int(current_app.config["IDLE_TIMEOUT"].total_seconds() // 60)
         notice = SESSION_END_MESSAGES[ended].format(minutes=minutes)
     if form.validate_on_submit():
-        user = check_credentials(form.username.data or "", form.password.data or "")
+        try:
+            user = check_credentials(form.username.data or "", form.password.data or "", request.remote_addr)
+        except Throttled:
+            minutes = int(current_app.config["LOGIN_FAILURE_WINDOW"].total_seconds() // 60)
+            message = THROTTLED.format(minutes=minutes)
+            return render_template("auth/login.html", form=LoginForm(), notice=None, rate_limited=message), 429
         if user is not None:
             target = form.next.data if is_safe_next(form.next.data) else url_for("main.home")
             return signin.proceed(user, signin.begin(user, target))
@@ -163,21 +161,28 @@ def new_password() -> ResponseReturnValue:
 
 
 @bp.route("/set-password/<token>", methods=["GET", "POST"])
-@limiter.limit(_address_limit, methods=["POST"])
 @public
 def set_password(token: str) -> ResponseReturnValue:
     """A one-time link from an admin: set a new password, then sign in (with the second factor, if any).
 
     :raise 404: unknown, used, replaced or expired link (one answer for all).
     """
-    link = credentials.link_for(token, utcnow())
+    now, config = utcnow(), current_app.config
+    window, allowed = config["LOGIN_FAILURE_WINDOW"], config["LINK_REFUSALS_PER_ADDRESS"]
+    if throttle.refused_address(db.session, "set-password", request.remote_addr, now, window, allowed):
+        abort(429, description="Too many links that do not work were tried from here. Wait a quarter of an hour, "
+                               "or ask your clinic's administrator for a new link.")
+    link = credentials.link_for(token, now)
     if link is None:
+        with writing(db.session):
+            throttle.charge_address(db.session, "set-password", request.remote_addr, now, window)
+            db.session.commit()
         abort(404, description="This link is not valid: it was used, replaced by a newer one, or expired. Ask "
                                "your clinic's administrator for a new one.")
     form = NewPasswordForm()
     if form.validate_on_submit():
         try:
-            credentials.set_with_link(token, form.new_password.data or "", form.confirm.data or "", utcnow())
+            credentials.set_with_link(token, form.new_password.data or "", form.confirm.data or "", now)
         except credentials.CredentialError as error:
             if error.field == "token":
                 abort(404, description=str(error))

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
 
-from flask import Flask, Response, abort, current_app, flash, redirect, render_template, url_for
+from flask import Response, abort, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 
 from tracker import audit
 from tracker.auth.forms import EmptyForm
+from tracker.database import writing
 from tracker.extensions import db
 from tracker.fhir import bp
-from tracker.fhir.bulk import patients_in_scope, run_export
+from tracker.fhir.bulk import patients_in_scope
 from tracker.fhir.bundle import FHIR_JSON, dumps, patient_bundle
-from tracker.models import Role, User
+from tracker.models import JobKind, Role, User
 from tracker.models.base import utcnow
 from tracker.permissions import CLINICAL_ROLES, actor, may_export_in_bulk, require_role
 from tracker.reports import jobs
+
+log = logging.getLogger(__name__)
 
 
 @bp.route("/patients/<int:patient_id>/fhir")
@@ -41,19 +44,6 @@ def _exporter() -> User:
     return user
 
 
-def _task(app: Flask, clinic_id: int, actor_id: int) -> jobs.Task:
-    """The job's work, in its own app context and database session (a thread of its own, or a queue's worker)."""
-
-    def work(tick: Callable[[int], None]) -> bytes:
-        with app.app_context():
-            try:
-                return run_export(clinic_id, actor_id, lambda done, _total: tick(done))
-            finally:
-                db.session.remove()
-
-    return work
-
-
 @bp.route("/exports/fhir")
 @require_role(Role.SUPERVISOR, Role.ADMIN)
 def bulk() -> ResponseReturnValue:
@@ -68,23 +58,27 @@ def bulk() -> ResponseReturnValue:
 @bp.route("/exports/fhir/jobs", methods=["POST"])
 @require_role(Role.SUPERVISOR, Role.ADMIN)
 def start_bulk() -> ResponseReturnValue:
-    """Start the export as a background job and go to its progress page."""
+    """Record the export and queue it for the worker, then go to its progress page."""
     user = _exporter()
     if not EmptyForm().validate_on_submit():
         abort(400, description="The form has expired: open the export page again.")
-    job_id = jobs.new_id()
-    stamp = utcnow().strftime("%Y%m%d-%H%M")
-    total = patients_in_scope(user)
-    db.session.commit()  # end this request's transaction first: the job reads and writes in its own
+    now = utcnow()
     try:
-        jobs.start_task(
-            job_id, user.id, total, f"fhir-export-{stamp}.zip",
-            _task(current_app._get_current_object(), user.clinic_id, user.id),  # type: ignore[attr-defined]
-            label="FHIR export", inline=current_app.config["JOBS_RUN_INLINE"],
-        )
+        jobs.check_room(db.session, user.id, now)
     except jobs.TooManyJobs:
+        db.session.rollback()
         flash(f"You already have {jobs.MAX_JOBS_PER_USER} exports or batches in progress; wait for one.", "warning")
         return redirect(url_for("fhir.bulk"))
+    job_id = jobs.new_id()
+    jobs.create_export(db.session, job_id, user.id, patients_in_scope(user),
+                       f"fhir-export-{now.strftime('%Y%m%d-%H%M')}.zip")
+    audit.record(user, "fhir.bulk_export_started", "Started a bulk FHIR export", target_type="fhir_export",
+                 target_id=job_id)
+    db.session.commit()
+    try:
+        jobs.start(job_id, JobKind.FHIR_EXPORT)
+    except Exception:  # the queue is unreachable: the housekeeping queues it again once it is back
+        log.exception("could not queue FHIR export %s", job_id)
     return redirect(url_for("fhir.bulk_status", job_id=job_id))
 
 
@@ -93,10 +87,11 @@ def start_bulk() -> ResponseReturnValue:
 def bulk_status(job_id: str) -> ResponseReturnValue:
     """Progress (the page reloads itself until the export is ready). :raise 404: not this user's job, or expired."""
     user = _exporter()
-    job = jobs.get(job_id, user.id)
-    if job is None:
+    state = jobs.progress(db.session, job_id, user.id, utcnow(), JobKind.FHIR_EXPORT)
+    db.session.commit()
+    if state is None:
         abort(404)
-    return render_template("fhir/status.html", job=job)
+    return render_template("fhir/status.html", job=state, job_id=job_id)
 
 
 @bp.route("/exports/fhir/jobs/<job_id>/download")
@@ -104,12 +99,15 @@ def bulk_status(job_id: str) -> ResponseReturnValue:
 def bulk_download(job_id: str) -> ResponseReturnValue:
     """The zip of NDJSON files, once. :raise 404: not this user's job, expired, downloaded already or not ready."""
     user = _exporter()
-    job = jobs.take(job_id, user.id)
-    if job is None or job.output is None:
-        abort(404, description="This export is not ready, has expired or was already downloaded.")
-    audit.record(user, "fhir.bulk_download", "Downloaded a bulk FHIR export", target_type="fhir_export",
-                 data={"bytes": len(job.output)})
-    db.session.commit()
-    response = Response(job.output, mimetype="application/zip")
-    response.headers["Content-Disposition"] = f'attachment; filename="{job.filename}"'
+    with writing(db.session):  # handing the zip over deletes it: of two downloads only one gets it
+        taken = jobs.take(db.session, job_id, user.id, utcnow(), JobKind.FHIR_EXPORT)
+        if taken is None:
+            db.session.commit()
+            abort(404, description="This export is not ready, has expired or was already downloaded.")
+        output, filename = taken
+        audit.record(user, "fhir.bulk_download", "Downloaded a bulk FHIR export", target_type="fhir_export",
+                     target_id=job_id, data={"bytes": len(output)})
+        db.session.commit()
+    response = Response(output, mimetype="application/zip")
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

@@ -31,6 +31,7 @@ from tracker.models.patient import (
 )
 from tracker.models.plan import IntegrationPlanVersion, PlanHandout
 from tracker.models.questionnaire import QuestionnaireLink
+from tracker.models.report_job import JobKind, JobStatus, ReportJob, ReportJobDocument
 from tracker.models.screening import (
     AnswerValue,
     Medication,
@@ -40,6 +41,7 @@ from tracker.models.screening import (
     ScreeningReview,
 )
 from tracker.models.session import SessionKind, TherapySession, session_therapist
+from tracker.models.throttle import LoginThrottle
 from tracker.models.user import LoginSession, PasswordReset, RecoveryCode, Role, SessionEnd, User
 
 __all__ = [
@@ -61,7 +63,10 @@ __all__ = [
     "FormDraft",
     "Indication",
     "IntegrationPlanVersion",
+    "JobKind",
+    "JobStatus",
     "LoginSession",
+    "LoginThrottle",
     "MeasureResult",
     "Medication",
     "NoteAddendum",
@@ -74,6 +79,8 @@ __all__ = [
     "ProcessNote",
     "QuestionnaireLink",
     "RecoveryCode",
+    "ReportJob",
+    "ReportJobDocument",
     "ReviewDecision",
     "Role",
     "Route",

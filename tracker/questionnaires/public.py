@@ -8,12 +8,13 @@ guessed at speed; a token is 256 random bits in any case.
 
 from __future__ import annotations
 
-from flask import current_app, render_template
+from flask import abort, current_app, render_template, request
 from flask.typing import ResponseReturnValue
-from flask_limiter.util import get_remote_address
 
 from tracker import audit
-from tracker.extensions import csrf, db, limiter
+from tracker.auth import throttle
+from tracker.database import writing
+from tracker.extensions import csrf, db
 from tracker.instruments import Instrument, get_instrument
 from tracker.models import Clinic, Patient, QuestionnaireLink
 from tracker.models.base import utcnow
@@ -33,16 +34,23 @@ REFUSALS = {
 }
 
 
-def _address_limit() -> str:
-    return str(current_app.config["QUESTIONNAIRE_LIMIT_PER_ADDRESS"])
+TOO_MANY = ("Too many requests came from this connection. Wait a few minutes and open the link again; if you "
+            "need help now, call the clinic.")
 
 
-def _refused_limit() -> str:
-    return str(current_app.config["QUESTIONNAIRE_REFUSED_LIMIT_PER_ADDRESS"])
-
-
-def _refused(response: object) -> bool:
-    return getattr(response, "status_code", 200) in (404, 410)
+def _limit_address() -> None:
+    """Count this request against the client address, refusing it (429) past either limit: requests of any kind,
+    and refused links (so tokens cannot be guessed at speed). Counted in the database, for every worker."""
+    config, now, address = current_app.config, utcnow(), request.remote_addr
+    with writing(db.session):  # a short write of its own, in a GET too
+        requests = throttle.charge_address(db.session, "questionnaire", address, now,
+                                           config["QUESTIONNAIRE_REQUEST_WINDOW"])
+        refused = throttle.refused_address(db.session, "questionnaire-refused", address, now,
+                                           config["QUESTIONNAIRE_REFUSAL_WINDOW"],
+                                           config["QUESTIONNAIRE_REFUSALS_PER_ADDRESS"])
+        db.session.commit()
+    if refused or requests > config["QUESTIONNAIRE_REQUESTS_PER_ADDRESS"]:
+        abort(429, description=TOO_MANY)
 
 
 def crisis_line(clinic: Clinic) -> str | None:
@@ -69,6 +77,10 @@ def _refusal(closed: LinkClosed) -> ResponseReturnValue:
                  patient=patient, target_type="questionnaire_link",
                  target_id=closed.link.id if closed.link is not None else None, data={"reason": closed.reason})
     db.session.commit()
+    with writing(db.session):
+        throttle.charge_address(db.session, "questionnaire-refused", request.remote_addr, utcnow(),
+                                current_app.config["QUESTIONNAIRE_REFUSAL_WINDOW"])
+        db.session.commit()
     status, message = REFUSALS[closed.reason]
     return render_template("questionnaires/refused.html", message=message, clinic=None), status
 
@@ -81,8 +93,6 @@ def _render(link: QuestionnaireLink, clinic: Clinic, form: PatientForm, status: 
 
 
 @bp.route("/q/<token>", methods=["GET", "POST"])
-@limiter.limit(_refused_limit, key_func=get_remote_address, deduct_when=_refused)
-@limiter.limit(_address_limit, key_func=get_remote_address)
 @csrf.exempt
 @public
 def fill(token: str) -> ResponseReturnValue:
@@ -93,6 +103,7 @@ def fill(token: str) -> ResponseReturnValue:
 
     :raise 404: unknown token; 410: used, withdrawn or expired (each audited, each with a page saying so).
     """
+    _limit_address()
     now = utcnow()
     try:
         link = find_open(token, now)

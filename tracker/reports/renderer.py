@@ -2,9 +2,11 @@
 
 Rendering takes about half a second of CPU per clinical document (PERFORMANCE.md 1.2, 1.5), so it runs with no
 database transaction open (the callers commit first) and, when ``REPORT_WORKERS`` is above zero, in a small pool
-of reused worker processes: started once per web process with ``forkserver`` (never a fork of a process holding
+of reused worker processes: started once per process with ``forkserver`` (never a fork of a process holding
 database connections), recycled after ``TASKS_PER_WORKER`` documents so WeasyPrint's memory creep stays bounded,
-and given nothing but HTML strings. ``REPORT_WORKERS = 0`` renders in the calling process (tests, the CLI).
+given nothing but HTML strings, and never outliving the process that started them: each watches its parent and
+exits when it dies, however it died (a SIGKILL runs no clean-up; tests/test_renderer_lifetime.py).
+``REPORT_WORKERS = 0`` renders in the calling process (tests, the CLI).
 
 This module imports neither the app nor the models, so a worker holds only WeasyPrint.
 """
@@ -13,25 +15,31 @@ from __future__ import annotations
 
 import atexit
 import multiprocessing
+import multiprocessing.process
+import os
 import resource
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from io import BytesIO
+from typing import TypeVar
 
 from pypdf import PdfWriter
 from weasyprint import HTML
 
 from tracker.reports.fetcher import BASE_URL, AssetOnlyFetcher
 
-#: A worker is replaced after this many documents (WeasyPrint's RSS creeps; PERFORMANCE.md 1.3 "Memory").
+#: The pool is replaced after this many documents per worker (WeasyPrint's memory creeps from render to render).
 TASKS_PER_WORKER = 100
 #: The longest one document may take in the pool (a summary takes about half a second).
 RENDER_TIMEOUT_SECONDS = 120
 
+_T = TypeVar("_T")
+
 _pool: ProcessPoolExecutor | None = None
 _pool_size = 0
+_submitted = 0  # documents given to the current pool
 _pool_lock = threading.Lock()
 
 
@@ -46,26 +54,52 @@ def _render_measured(html: str) -> tuple[bytes, int]:
     return render_pdf(html), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def _warm_up() -> None:
-    """Import and lay out once when the worker starts, so the first real document does not pay for it."""
+def _start_worker() -> None:
+    """In each new worker: exit as soon as the process that started the pool is gone, then warm up (import and lay
+    out once, so the first real document does not pay for it)."""
+    parent = multiprocessing.parent_process()  # its sentinel closes when the parent exits, even by SIGKILL
+    if parent is not None:
+        threading.Thread(target=_exit_with, args=(parent,), name="parent-watch", daemon=True).start()
     render_pdf("<p>warm</p>")
 
 
+def _exit_with(parent: multiprocessing.process.BaseProcess) -> None:
+    parent.join()
+    os._exit(0)
+
+
 def pool(workers: int) -> ProcessPoolExecutor:
-    """The process's pool of ``workers`` renderers, created on first use and reused afterwards."""
-    global _pool, _pool_size
+    """The process's pool of ``workers`` renderers, created on first use and reused until it is retired."""
     with _pool_lock:
-        if _pool is None or _pool_size != workers:
-            if _pool is not None:
-                _pool.shutdown(wait=False, cancel_futures=True)
-            _pool = ProcessPoolExecutor(
-                max_workers=workers,
-                mp_context=multiprocessing.get_context("forkserver"),
-                initializer=_warm_up,
-                max_tasks_per_child=TASKS_PER_WORKER,
-            )
-            _pool_size = workers
-        return _pool
+        return _current(workers)
+
+
+def _current(workers: int) -> ProcessPoolExecutor:
+    global _pool, _pool_size, _submitted
+    if _pool is None or _pool_size != workers:
+        if _pool is not None:
+            _pool.shutdown(wait=False, cancel_futures=True)
+        _pool = ProcessPoolExecutor(
+            max_workers=workers, mp_context=multiprocessing.get_context("forkserver"), initializer=_start_worker
+        )
+        _pool_size, _submitted = workers, 0
+    return _pool
+
+
+def submit(function: Callable[[str], _T], html: str, workers: int) -> Future[_T]:
+    """Hand one document to the pool. Once a pool has been given ``TASKS_PER_WORKER`` documents per worker it is
+    retired: it finishes what it holds, its processes exit, and the next document starts a fresh pool. (Not
+    ``max_tasks_per_child``: on Python 3.11 a pool using it stops taking work once its first worker retires, so a
+    batch past the limit waited for the timeout.)"""
+    global _pool, _submitted
+    with _pool_lock:
+        executor = _current(workers)
+        future = executor.submit(function, html)
+        _submitted += 1
+        if _submitted >= TASKS_PER_WORKER * workers:
+            executor.shutdown(wait=False)  # queued documents still render; then the processes exit
+            _pool = None
+        return future
 
 
 def shutdown() -> None:
@@ -93,10 +127,10 @@ def render(html: str, workers: int) -> bytes:
     if workers <= 0:
         return render_pdf(html)
     try:
-        return pool(workers).submit(render_pdf, html).result(timeout=RENDER_TIMEOUT_SECONDS)
+        return submit(render_pdf, html, workers).result(timeout=RENDER_TIMEOUT_SECONDS)
     except BrokenProcessPool:  # a worker died since the last report: once more, in a new pool
         _discard_broken_pool()
-        return pool(workers).submit(render_pdf, html).result(timeout=RENDER_TIMEOUT_SECONDS)
+        return submit(render_pdf, html, workers).result(timeout=RENDER_TIMEOUT_SECONDS)
 
 
 def render_each(
@@ -110,8 +144,7 @@ def render_each(
             if progress:
                 progress(done)
         return
-    executor = pool(workers)
-    futures: list[Future[bytes]] = [executor.submit(render_pdf, html) for html in documents]
+    futures: list[Future[bytes]] = [submit(render_pdf, html, workers) for html in documents]
     try:
         for done, future in enumerate(futures, start=1):
             yield future.result(timeout=RENDER_TIMEOUT_SECONDS)

@@ -6,12 +6,14 @@ renders (``tracker.reports.exports``): the database write lock is never held whi
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
+from tracker.database import reads_only, writing
 from tracker.extensions import db
 from tracker.models import Phase, User
 from tracker.models.base import utcnow
@@ -20,6 +22,8 @@ from tracker.reports import jobs, renderer, selection
 from tracker.reports.content import NothingToPrint, ReportKind, Stamp
 from tracker.reports.exports import MAX_BATCH, BatchRefused, Export, export_batch, export_one
 from tracker.reports.forms import BatchForm, ReportArgs
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("reports", __name__)
 
@@ -123,7 +127,7 @@ class Refusal:
 
 
 def _prepare(form: BatchForm, batch_id: str) -> Export | Refusal:
-    """The batch's documents, audited and committed; or why nothing was printed."""
+    """The batch's documents, audited (the caller commits); or why nothing was printed (committed)."""
     ids = _selected(form)
     if not ids:
         return Refusal("No patient matches this selection, so there is nothing to print.", 422)
@@ -131,16 +135,15 @@ def _prepare(form: BatchForm, batch_id: str) -> Export | Refusal:
         return Refusal(f"{len(ids)} patients are selected; print at most {MAX_BATCH} at a time.", 422)
     stamp = Stamp(by=actor(), at=utcnow(), draft=form.draft.data == "1")
     try:
-        export = export_batch(actor(), ReportKind(form.kind.data), ids, stamp, batch_id)
+        return export_batch(actor(), ReportKind(form.kind.data), ids, stamp, batch_id)
     except BatchRefused as refused:
         db.session.commit()  # the refusal's audit row
         return Refusal(str(refused), 404)
-    db.session.commit()
-    return export
 
 
 @bp.route("/reports/batch", methods=["GET", "POST"])
 @require_role(*CLINICAL_ROLES)
+@reads_only
 def batch() -> ResponseReturnValue:
     """Choose a selection of patients and print one report each into one PDF. Without JavaScript the POST answers
     with the PDF itself; the page's script uses ``start_job`` instead, to show progress."""
@@ -150,29 +153,39 @@ def batch() -> ResponseReturnValue:
     prepared = _prepare(form, jobs.new_id())
     if isinstance(prepared, Refusal):
         return _render_page(form, prepared.status, prepared.message)
+    db.session.commit()  # the audit rows; nothing is locked while rendering
     return pdf_response(renderer.merge(list(renderer.render_each(prepared.documents, workers()))), prepared.filename)
 
 
 @bp.route("/reports/batch/jobs", methods=["POST"])
 @require_role(*CLINICAL_ROLES)
+@reads_only
 def start_job() -> ResponseReturnValue:
-    """Start rendering a batch in the background; answers where to poll and where to download."""
+    """Record a batch and queue it for the worker; answers where to poll and where to download. The documents are
+    built and audited here, without the write lock; the audit rows, the job and its documents are written together
+    by the commit."""
     form = _batch_form()
     if not form.validate_on_submit():
         errors = {name: messages for name, messages in form.errors.items()}
         return jsonify(error="Check the form: " + " ".join(m for ms in errors.values() for m in ms)), 422
+    try:
+        jobs.check_room(db.session, actor().id, utcnow())
+    except jobs.TooManyJobs:
+        return jsonify(error=f"You already have {jobs.MAX_JOBS_PER_USER} batches in progress; wait for one."), 429
     job_id = jobs.new_id()
     prepared = _prepare(form, job_id)
     if isinstance(prepared, Refusal):
         return jsonify(error=prepared.message), prepared.status
+    jobs.create(db.session, job_id, actor().id, prepared.documents, prepared.filename)
+    db.session.commit()
     try:
-        job = jobs.start(job_id, actor().id, prepared.documents, prepared.filename, workers())
-    except jobs.TooManyJobs:
-        return jsonify(error=f"You already have {jobs.MAX_JOBS_PER_USER} batches in progress; wait for one."), 429
+        jobs.start(job_id)
+    except Exception:  # the queue is unreachable: the housekeeping queues it again once it is back
+        log.exception("could not queue report job %s", job_id)
     return jsonify(
-        total=job.total,
-        status_url=url_for("reports.job_status", job_id=job.id),
-        download_url=url_for("reports.job_pdf", job_id=job.id),
+        total=len(prepared.documents),
+        status_url=url_for("reports.job_status", job_id=job_id),
+        download_url=url_for("reports.job_pdf", job_id=job_id),
     ), 202
 
 
@@ -180,19 +193,23 @@ def start_job() -> ResponseReturnValue:
 @require_role(*CLINICAL_ROLES)
 def job_status(job_id: str) -> ResponseReturnValue:
     """How far the user's batch has got ("12 of 50 ready"). :raise 404: not this user's job, or expired."""
-    job = jobs.get(job_id, actor().id)
-    if job is None:
+    state = jobs.progress(db.session, job_id, actor().id, utcnow())
+    db.session.commit()
+    if state is None:
         abort(404)
-    return jsonify(done=job.done, total=job.total, ready=job.ready, error=job.error)
+    return jsonify(done=state.done, total=state.total, ready=state.ready, error=state.error)
 
 
 @bp.route("/reports/batch/jobs/<job_id>/pdf")
 @require_role(*CLINICAL_ROLES)
 def job_pdf(job_id: str) -> ResponseReturnValue:
     """The finished batch, once. :raise 404: not this user's job, expired, already downloaded or not ready."""
-    job = jobs.take(job_id, actor().id)
-    if job is None or job.output is None:
+    with writing(db.session):  # handing the PDF over deletes it: a write, so two downloads cannot both get it
+        taken = jobs.take(db.session, job_id, actor().id, utcnow())
+        db.session.commit()
+    if taken is None:
         abort(404, description="This batch is not ready, has expired or was already downloaded.")
-    response = pdf_response(job.output, job.filename)
-    response.headers["Content-Disposition"] = f'attachment; filename="{job.filename}"'
+    pdf, filename = taken
+    response = pdf_response(pdf, filename)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

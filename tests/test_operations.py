@@ -1,0 +1,107 @@
+"""What a clinic's IT department runs it by: the health check, request ids and structured request logs, the
+request size limit."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from sqlalchemy import func, select
+
+from config import TestConfig
+from tests.conftest import login
+from tracker import create_app
+from tracker.database import AppSession
+from tracker.extensions import db
+from tracker.models import AuditEvent, LoginSession
+from tracker.requestlog import JsonFormatter, RequestIdFilter
+
+# /healthz ---------------------------------------------------------------------------------------------------------
+
+
+def test_the_health_check_answers_without_signing_in_and_leaves_no_trace(client):
+    before = db.session.scalar(select(func.count()).select_from(AuditEvent))
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok", "database": "ok"}
+    assert response.headers["Cache-Control"] == "no-store"
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == before
+
+
+def test_the_health_check_does_not_touch_a_login_session(client, people):
+    login(client, people.lead)
+    seen = db.session.scalar(select(LoginSession.last_seen_at))
+    assert client.get("/healthz").status_code == 200
+    assert db.session.scalar(select(LoginSession.last_seen_at).execution_options(populate_existing=True)) == seen
+
+
+def test_the_health_check_says_503_when_the_database_does_not_answer(monkeypatch, tmp_path):
+    broken = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'missing' / 'no.sqlite'}")
+    monkeypatch.setattr(db, "session", db._make_scoped_session({"class_": AppSession}))
+    response = broken.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json() == {"status": "unavailable", "database": "unreachable"}
+
+
+# Request ids and the request log -----------------------------------------------------------------------------------
+
+
+def test_every_response_carries_a_request_id_and_one_log_line(client, people, caplog):
+    login(client, people.lead)
+    with caplog.at_level(logging.INFO, logger="tracker.request"):
+        response = client.get("/patients/?page=1")
+    request_id = response.headers["X-Request-ID"]
+    assert len(request_id) == 32
+    [line] = [r for r in caplog.records if r.name == "tracker.request"]
+    assert (line.method, line.path, line.status, line.user_id) == ("GET", "/patients/", 200, people.lead.id)
+    assert line.duration_ms >= 0 and line.client == "127.0.0.1"
+    assert "page=1" not in json.dumps(vars(line), default=str)  # never the query string
+
+
+def test_a_proxys_request_id_is_kept_and_a_malformed_one_replaced(client):
+    assert client.get("/healthz", headers={"X-Request-ID": "nginx-1234abcd"}).headers["X-Request-ID"] == (
+        "nginx-1234abcd"
+    )
+    forged = client.get("/healthz", headers={"X-Request-ID": "bad id <script>"}).headers["X-Request-ID"]
+    assert forged != "bad id <script>" and len(forged) == 32
+
+
+def test_log_lines_are_json_with_the_request_id(app):
+    record = logging.LogRecord("tracker.x", logging.WARNING, __file__, 1, "disk %s", ("full",), None)
+    record.client = "10.0.0.1"
+    with app.test_request_context("/healthz"):
+        from flask import g
+
+        g.request_id = "abc12345"
+        RequestIdFilter().filter(record)
+    line = json.loads(JsonFormatter().format(record))
+    assert line["message"] == "disk full" and line["level"] == "WARNING" and line["request_id"] == "abc12345"
+    assert line["client"] == "10.0.0.1" and line["time"].endswith("Z")
+
+
+def test_an_error_page_names_the_request_id(client, people):
+    login(client, people.lead)
+    response = client.get("/patients/999999")
+    assert response.status_code == 404
+    assert f"Reference {response.headers['X-Request-ID']}" in response.text
+
+
+# Request size -----------------------------------------------------------------------------------------------------
+
+
+def test_an_oversized_request_is_refused_with_413_and_saves_nothing(client, people):
+    login(client, people.lead)
+    before = people.patient.phone
+    response = client.post(f"/patients/{people.patient.id}/edit", data={"phone": "1" * (1024 * 1024 + 1)})
+    assert response.status_code == 413
+    assert "larger than the 1024 kB this server accepts" in response.text
+    db.session.refresh(people.patient)
+    assert people.patient.phone == before
+
+
+def test_trusted_hosts_refuse_a_forged_host_header(monkeypatch):
+    monkeypatch.setenv("TRUSTED_HOSTS", "tracker.clinic.example, localhost")
+    app = create_app(TestConfig)
+    client = app.test_client()
+    assert client.get("/healthz", headers={"Host": "tracker.clinic.example"}).status_code == 200
+    assert client.get("/healthz", headers={"Host": "evil.example"}).status_code == 400
