@@ -276,7 +276,7 @@ def test_a_constant_number_of_statements_whatever_the_clinic_size(client, people
             assert client.get(url).status_code == 200
         counts.append(len(statements))
     assert counts[0] == counts[1], counts
-    assert counts[0] <= 15  # +2: the audit chain head (locked, moved on); +1: the audit row's write step after the reads
+    assert counts[0] <= 15  # +2: the audit chain head (locked, moved on); +1: the write step after the reads
 
 
 def test_the_day_leaves_out_what_only_a_supervisor_acts_on(client, people, protocols):
