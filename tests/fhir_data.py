@@ -75,7 +75,7 @@ def full_course(patient: Patient, lead: User, supervisor: User, protocols: dict[
     assert dosing is not None
     follow = signing.follow_up_ok(dosing, queries.follow_ups(db.session, dosing))
     lead.needs_cosign = True  # this note waits for the supervisor's co-signature
-    signing.sign_note(lead, patient, dosing, note, protocol, PASSWORD, None, follow, now)
+    signing.sign_note(lead, patient, dosing, note, protocol, PASSWORD, None, follow, start + timedelta(hours=12))
     lead.needs_cosign = False
     db.session.flush()
     note = db.session.scalar(

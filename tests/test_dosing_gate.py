@@ -321,9 +321,9 @@ def test_a_medication_to_taper_blocks_dosing_until_reviewed_and_stopped(people, 
     update_medication(people.lead, patient, sertraline, replace(planned, stopped_on=today()))
     db.session.flush()
     assert len(refused(patient, people, mdma)) == 1
-    update_medication(people.lead, patient, sertraline, replace(planned, stopped_on=today() - timedelta(days=1)))
-    db.session.flush()
-    moves_to_dosing(patient, people, mdma)
+    db.session.commit()
+    with time_machine.travel(utcnow() + timedelta(days=1)):  # stopped yesterday: no longer taken today
+        moves_to_dosing(patient, people, mdma)
 
 
 def test_a_medication_stopped_before_it_was_added_raises_nothing(people, protocols, mdma):

@@ -44,9 +44,16 @@ def full_set(minutes: int, **values: float) -> Reading:
     return Reading(GIVEN + timedelta(minutes=minutes), **{**base, **values}, id=minutes + 1000)
 
 
+def signed_after(held: datetime, signed: bool = True) -> datetime | None:
+    """When a note of a session held at ``held`` was signed (an hour later), or None."""
+    return held + timedelta(hours=1) if signed else None
+
+
 def prep_visits(count: int = 3, signed: bool = True, held: datetime = datetime(2026, 5, 20, 10, tzinfo=UTC)) -> tuple:
     return tuple(
-        Visit(100 + n, SessionKind.PREPARATION, None, held + timedelta(days=n), signed) for n in range(count)
+        Visit(100 + n, SessionKind.PREPARATION, None, held + timedelta(days=n),
+              signed_after(held + timedelta(days=n), signed))
+        for n in range(count)
     )
 
 
@@ -68,14 +75,14 @@ def base(protocol: Protocol = MDMA, **changes: object) -> Facts:
         visits=prep_visits(protocol.sessions.preparation),
         results=tuple(Dated(n, m.instrument, date(2026, 6, 1)) for n, m in enumerate(protocol.measures)),
         co_therapists=1,
-        session=Visit(10, SessionKind.DOSING, 1, HELD, present_therapists=2),
+        session=Visit(10, SessionKind.DOSING, 1, HELD, present_therapists=2, duration_minutes=720),
         administration=Administration(
             substance="MDMA", dose_amount=120.0, dose_unit=DoseUnit.MG, weight_kg=70.0, route=Route.ORAL,
             lot_number="LOT-1", dose_given_at=GIVEN, supplemental_mg=60.0,
             supplemental_given_at=GIVEN + timedelta(minutes=100), distress_baseline=4, distress_at_discharge=2,
             escort_name="Sam", discharged_at=GIVEN + timedelta(minutes=600),
         ),
-        readings=(full_set(-5), full_set(60), full_set(300), full_set(560)),
+        readings=(full_set(-5), full_set(60), full_set(300), full_set(590)),
         follow_up_ok=True,
     )
     return replace(facts, **changes)  # type: ignore[arg-type]
@@ -119,8 +126,7 @@ SESSION_ONLY = frozenset({Door.SESSION, Door.DOSE, Door.SIGN})
 LATER = NOW + timedelta(hours=1)
 
 BROKEN = [
-    ("held in the future", dict(at=LATER, session=Visit(10, SessionKind.DOSING, 1, LATER, present_therapists=2)),
-     "session_time", "cannot be in the future"),
+    ("held in the future", dict(now=HELD - timedelta(hours=1)), "session_time", "cannot be in the future"),
     ("held before enrolment", dict(enrolled_at=datetime(2026, 6, 11, tzinfo=UTC)), "session_time",
      "before the patient was enrolled"),
     ("before the move to dosing", dict(entered_dosing={1: datetime(2026, 6, 11, 9, tzinfo=UTC)}),
@@ -230,11 +236,19 @@ def _cycle_two(integration_at: datetime, signed: bool = True, held: datetime = H
     screened = first - timedelta(days=2)
     visits = (
         *prep_visits(),
-        Visit(20, SessionKind.DOSING, 1, first, True, first + timedelta(minutes=15), 2),
-        *(Visit(30 + n, SessionKind.INTEGRATION, 1, integration_at + timedelta(days=n), signed) for n in range(3)),
+        Visit(20, SessionKind.DOSING, 1, first, first + timedelta(hours=11), first + timedelta(minutes=15), 2, 720),
+        *(Visit(30 + n, SessionKind.INTEGRATION, 1, integration_at + timedelta(days=n),
+                signed_after(integration_at + timedelta(days=n), signed)) for n in range(3)),
     )
+    moved = held - HELD
+    given = base().administration
+    assert given is not None
+    administration = replace(given, **{name: getattr(given, name) + moved for name in (
+        "dose_given_at", "supplemental_given_at", "discharged_at")})
+    readings = tuple(replace(r, taken_at=r.taken_at + moved) for r in base().readings)
     return base(cycle=2, current_cycle=2, entered_dosing={1: first, 2: held - timedelta(hours=20)}, visits=visits,
-                session=Visit(10, SessionKind.DOSING, 2, held, present_therapists=2), at=held,
+                session=Visit(10, SessionKind.DOSING, 2, held, present_therapists=2, duration_minutes=720), at=held,
+                administration=administration, readings=readings,
                 signed_off_at=screened + timedelta(hours=1),
                 answers=answers(MDMA, screened,
                                 pregnancy_test=("recorded", "negative", held.date() - timedelta(days=1))))
@@ -332,7 +346,7 @@ def test_one_temperature_reading_does_not_discharge_a_patient_whose_blood_pressu
 
 
 def test_a_later_reading_out_of_range_holds_discharge_back():
-    readings = (*base().readings, Reading(GIVEN + timedelta(minutes=580), heart_rate=125, id=6000))
+    readings = (*base().readings, Reading(GIVEN + timedelta(minutes=595), heart_rate=125, id=6000))
     assert "A later reading" in evaluate(base(readings=readings), Door.SIGN)[0].message
 
 
@@ -389,10 +403,10 @@ def test_the_move_to_dosing_needs_a_co_therapist_on_the_team():
 
 
 def test_the_move_to_integration_needs_the_cycles_dosing_note_signed():
-    facts = base(visits=(*prep_visits(), Visit(10, SessionKind.DOSING, 1, HELD, False)), session=None, at=NOW)
+    facts = base(visits=(*prep_visits(), Visit(10, SessionKind.DOSING, 1, HELD, None)), session=None, at=NOW)
     unmet = evaluate(facts, Door.MOVE_TO_INTEGRATION)
     assert [u.message for u in unmet] == ["The note of dosing session 1 is not signed."]
-    signed = replace(facts, visits=(*prep_visits(), Visit(10, SessionKind.DOSING, 1, HELD, True)))
+    signed = replace(facts, visits=(*prep_visits(), Visit(10, SessionKind.DOSING, 1, HELD, NOW)))
     assert evaluate(signed, Door.MOVE_TO_INTEGRATION) == []
 
 
@@ -423,3 +437,118 @@ def test_the_gate_module_is_plain_python():
         imported |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
         assert not any(name.split(".")[0] in {"flask", "sqlalchemy", "flask_sqlalchemy"} for name in imported)
     assert SESSION_ONLY <= ALL_DOORS
+
+
+# --- Times: every door judges the moment itself, not the day ------------------------------------------------------
+
+
+def test_a_negative_test_back_dated_behind_a_positive_one_does_not_lift_it():
+    """Entered last, dated first: a result stands by the day it was done, so the positive test stays."""
+    history = (
+        *answers(MDMA),
+        Recorded(90, "pregnancy-test", "recorded", "positive", HELD.date() - timedelta(days=1),
+                 NOW - timedelta(days=1)),
+        Recorded(91, "pregnancy-test", "recorded", "negative", HELD.date() - timedelta(days=3), NOW),
+    )
+    assert "screening_eligible" in refused(base(answers=history), Door.SIGN)
+    newer = (*history, Recorded(92, "pregnancy-test", "recorded", "negative", HELD.date(), NOW))
+    assert refused(base(answers=newer), Door.SIGN) == []  # a test done after the positive one does
+
+
+def test_a_session_that_started_before_the_move_the_same_day_is_refused():
+    moved = HELD + timedelta(minutes=30)
+    assert refused(base(entered_dosing={1: moved}), Door.SESSION) == ["after_the_move"]
+
+
+def test_a_preparation_note_signed_after_the_dosing_session_does_not_count_for_it():
+    late = tuple(replace(v, signed_at=HELD + timedelta(hours=2)) if n == 0 else v
+                 for n, v in enumerate(prep_visits(MDMA.sessions.preparation)))
+    assert refused(base(visits=late), Door.SIGN) == ["preparation_held"]
+
+
+def test_the_dose_must_be_given_during_the_session():
+    given = base().administration
+    assert given is not None
+    for later in (timedelta(hours=13), timedelta(days=3)):
+        moved = replace(given, dose_given_at=HELD + later, supplemental_given_at=None, supplemental_mg=None)
+        for door in (Door.SESSION, Door.DOSE):
+            assert "within_the_session" in refused(base(administration=moved), door)
+    early = replace(given, dose_given_at=HELD - timedelta(minutes=5))
+    assert "within_the_session" in refused(base(administration=early), Door.DOSE)
+
+
+def test_readings_from_another_day_fall_outside_the_session_and_are_no_pre_dose_reading():
+    esk = PROTOCOLS["esketamine-rems-trd"]
+    old = Reading(HELD - timedelta(days=2), systolic=120, diastolic=80, heart_rate=70, spo2=98, id=1)
+    unmet = evaluate(base(esk, readings=(old,)), Door.SIGN)
+    assert "within_the_session" in [u.condition for u in unmet]
+    assert "pre_dose_reading" in [u.condition for u in unmet]
+
+
+def test_readings_after_discharge_do_not_discharge():
+    given = base().administration
+    assert given is not None
+    left_early = replace(given, discharged_at=GIVEN + timedelta(minutes=590))
+    after = (full_set(-5), full_set(60), full_set(300, systolic=200, diastolic=110), full_set(595))
+    unmet = evaluate(base(administration=left_early, readings=after), Door.SIGN)
+    assert [u.condition for u in unmet] == ["discharge_complete"]
+    assert "Systolic BP 200" in unmet[0].message
+
+
+def test_discharge_needs_a_full_set_after_the_last_dose_and_close_to_discharge():
+    given = base().administration
+    assert given is not None
+    before_supplement = (full_set(-5), full_set(60))
+    short = replace(given, supplemental_given_at=GIVEN + timedelta(minutes=100),
+                    discharged_at=GIVEN + timedelta(minutes=600))
+    unmet = evaluate(base(administration=short, readings=before_supplement), Door.SIGN)
+    assert "No full set after the last dose" in unmet[0].message
+    stale = (full_set(-5), full_set(200))
+    unmet = evaluate(base(readings=stale), Door.SIGN)
+    assert "more than 30 minutes before discharge" in unmet[0].message
+
+
+def test_a_supplemental_dose_needs_the_initial_dose_first():
+    given = base().administration
+    assert given is not None
+    alone = replace(given, dose_amount=None, dose_given_at=None)
+    unmet = evaluate(base(administration=alone), Door.DOSE)
+    assert "Record the initial dose (amount and time) before a supplemental dose." in [u.message for u in unmet]
+
+
+def test_a_weight_outside_what_a_person_weighs_is_refused():
+    psilocybin = PROTOCOLS["psilocybin-mdd"]
+    dose = Administration(substance=psilocybin.substance, dose_amount=25.0, dose_unit=DoseUnit.MG_PER_70KG,
+                          weight_kg=350.0, route=Route.ORAL, dose_given_at=GIVEN)
+    unmet = evaluate(base(psilocybin, administration=dose), Door.DOSE)
+    assert any("350 kg is outside 30-250 kg" in u.message for u in unmet)
+
+
+@pytest.mark.parametrize("escort", ["none", "N/A", "-", "self", "x"])
+def test_an_escort_must_be_a_person(escort):
+    given = base().administration
+    assert given is not None
+    unmet = evaluate(base(administration=replace(given, escort_name=escort)), Door.SIGN)
+    assert [u.condition for u in unmet] == ["discharge_complete"] and "escort" in unmet[0].message.lower()
+
+
+def test_spacing_counts_from_the_day_of_each_dose():
+    first = datetime(2026, 5, 12, 8, 0, tzinfo=UTC)
+    too_soon = _cycle_two(datetime(2026, 5, 13, 10, tzinfo=UTC), held=datetime(2026, 6, 2, 8, tzinfo=UTC))
+    late_dose = replace(too_soon, visits=tuple(
+        replace(v, dose_given_at=first + timedelta(days=1, hours=1)) if v.id == 20 else v for v in too_soon.visits))
+    unmet = evaluate(replace(late_dose, now=datetime(2026, 6, 3, 20, tzinfo=UTC)), Door.SESSION)
+    assert [u.condition for u in unmet] == ["dose_spacing"]  # 21 days from the dose on 13 May, not the 12th
+
+
+def test_ketamine_infusions_are_never_two_on_one_day():
+    assert PROTOCOLS["ketamine-iv-trd"].sessions.dosing_spacing_days == 1
+
+
+def test_a_test_the_record_required_at_sign_off_stays_required():
+    from tracker.eligibility import record_for
+
+    record = record_for({"pregnancy_possible": False}, {"pregnancy_possible": True})
+    without = tuple(a for a in answers(MDMA) if a.item_id != "pregnancy-test")
+    assert refused(base(answers=without, record=record), Door.SIGN) == ["screening_eligible", "pre_dosing_checks"]
+    assert record_for({"pregnancy_possible": True}, {"pregnancy_possible": False}) == {"pregnancy_possible": True}

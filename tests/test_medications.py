@@ -133,10 +133,10 @@ def test_it_edits_a_medication_and_audits_the_changed_fields(client, people):
     page = client.get(url(people, f"/{medication.id}/edit"))
     assert page.status_code == 200 and 'name="version_id" type="hidden" value="1"' in page.text
     assert audit_actions()[-1] == "medication.view"
-    response = client.post(url(people, f"/{medication.id}/edit"), data=form(stopped_on=days(-1), version_id="1"))
+    response = client.post(url(people, f"/{medication.id}/edit"), data=form(stopped_on=days(0), version_id="1"))
     assert response.status_code == 302
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "medication.update"))
-    assert event.data["changes"]["stopped_on"] == [None, days(-1)]
+    assert event.data["changes"]["stopped_on"] == [None, days(0)]
     db.session.expire_all()
     assert db.session.get(Medication, medication.id).version_id == 2
 

@@ -116,19 +116,28 @@ def _edit(client, people, protocol_code, indication):
 
 
 def test_a_protocol_changes_only_in_preparation_or_on_hold(client, people, protocols):
-    clear_for_dosing(people.patient, people.lead, protocols)
-    walk_to(people.patient, Phase.DOSING, people.lead, protocols)
-    db.session.commit()
     login(client, people.lead)
-    refused = _edit(client, people, "psilocybin-mdd", "major_depression")
-    assert refused.status_code == 422 and 'id="protocol_code-error"' in refused.text
-    assert "can be changed only in preparation or on hold" in refused.text
     walk_to(people.patient, Phase.ON_HOLD, people.lead, protocols, "Depression now in the foreground")
     db.session.commit()
     assert _edit(client, people, "psilocybin-mdd", "major_depression").status_code == 302
     db.session.expire_all()
     assert people.patient.protocol_code == "psilocybin-mdd"
     assert people.patient.held_from_phase is Phase.PREPARATION  # it resumes with the new protocol's screening
+
+
+def test_a_protocol_never_changes_once_dosing_has_begun(client, people, protocols):
+    clear_for_dosing(people.patient, people.lead, protocols)
+    walk_to(people.patient, Phase.DOSING, people.lead, protocols)
+    db.session.commit()
+    login(client, people.lead)
+    refused = _edit(client, people, "psilocybin-mdd", "major_depression")
+    assert refused.status_code == 422 and 'id="protocol_code-error"' in refused.text
+    assert "Dosing has begun under this protocol" in refused.text
+    walk_to(people.patient, Phase.ON_HOLD, people.lead, protocols, "Travelling")
+    db.session.commit()
+    assert _edit(client, people, "psilocybin-mdd", "major_depression").status_code == 422  # on hold too
+    db.session.expire_all()
+    assert people.patient.protocol_code == "mdma-ptsd"
 
 
 def test_an_exclusion_stays_on_the_record_when_the_protocol_changes_away_and_back(client, people, protocols):

@@ -172,12 +172,15 @@ def test_sign_off_locks_the_answers(client, people, protocols):
     page = client.get(response.location).text
     assert "Signed off <span class=\"text-body-secondary\">by Lena Lead" in page
     assert "Eligibility: <span class=\"text-uppercase\">Eligible</span>" in page
-    assert f'action="/patients/{people.patient.id}/screening/items/{EXCLUSION}"' not in page  # no answer form
+    assert "Record a new finding or a correction" in page  # what may still be recorded after sign-off
     before = answers()
-    refused = client.post(url(people, f"/items/{EXCLUSION}"), data={f"{EXCLUSION}-answer": "yes"})
+    refused = client.post(url(people, f"/items/{EXCLUSION}"), data={f"{EXCLUSION}-answer": "no"})
     assert refused.status_code == 422
-    assert "answers can no longer be changed" in refused.text and f'id="{EXCLUSION}-answer-error"' in refused.text
+    assert "can no longer be changed" in refused.text and f'id="{EXCLUSION}-answer-error"' in refused.text
     assert answers() == before
+    finding = client.post(url(people, f"/items/{EXCLUSION}"), data={f"{EXCLUSION}-answer": "yes"})
+    assert finding.status_code == 302 and answers() == before + 1  # a new finding is never kept off the record
+    assert "Ineligible" in client.get(finding.location).text
     again = client.post(url(people, "/sign-off"), data={"confirm": "y"})
     assert again.status_code == 422 and "already signed off" in again.text
 

@@ -11,7 +11,10 @@ carry the same attribute names). The criteria:
   PTSD, 2005, https://maps.org/research-archive/mdma/ptsd_study/treatment-manual/);
 - the protocol's minimum observation time after the last dose (SPRAVATO REMS: at least 2 hours, and until the
   patient is clinically stable: https://www.spravatorems.com);
-- an escort or driver named, and the time of discharge.
+- an escort or driver named (a person, not "none" or "self"), and the time of discharge;
+- the latest full set of readings taken after the last dose, and within the protocol's ``discharge_reading_minutes``
+  before discharge (the SPRAVATO Patient Monitoring Form records a pre-discharge blood pressure:
+  https://www.spravatorems.com; how close to discharge is a clinic setting); readings after discharge do not count.
 A dosing note cannot be signed until all hold (``tracker.gate``).
 """
 
@@ -100,13 +103,22 @@ def _monitored(protocol: Protocol | None, readings: Sequence[ReadingLike]) -> tu
     return tuple(as_reading(latest).values()) if latest is not None else ()
 
 
+def _last_dose(note: NoteLike) -> datetime | None:
+    return max((t for t in (note.dose_given_at, note.supplemental_given_at) if t is not None), default=None)
+
+
 def vitals_criterion(note: NoteLike, readings: Sequence[ReadingLike], protocol: Protocol | None) -> Criterion:
-    """Every monitored sign read after the dose; the latest full set, and anything read after it, in range."""
+    """Every monitored sign read after the dose; the latest full set taken after the last dose and shortly before
+    discharge (the protocol's ``discharge_reading_minutes``), and it and anything read after it in range. Readings
+    after the time of discharge do not count for it."""
     limits = protocol.vital_limits if protocol else ()
-    dose_at = note.dose_given_at
+    dose_at, discharged = note.dose_given_at, note.discharged_at
     if dose_at is None:
         return Criterion(VITALS_LABEL, False, "Record the time the dose was given; readings after it count.")
-    after = sorted((r for r in readings if r.taken_at >= dose_at), key=_order)
+    after = sorted(
+        (r for r in readings if r.taken_at >= dose_at and (discharged is None or r.taken_at <= discharged)),
+        key=_order,
+    )
     monitored = _monitored(protocol, after)
     if not after or not monitored:
         return Criterion(VITALS_LABEL, False, "No reading recorded after the dose yet.")
@@ -129,6 +141,18 @@ def vitals_criterion(note: NoteLike, readings: Sequence[ReadingLike], protocol: 
         if later:
             detail = "; ".join(flag.text for flag in later)
             return Criterion(VITALS_LABEL, False, f"A later reading ({row.taken_at:%H:%M}): {detail}.")
+    last_dose = _last_dose(note)
+    if last_dose is not None and last.taken_at < last_dose:
+        return Criterion(
+            VITALS_LABEL, False, f"No full set after the last dose ({last_dose:%H:%M}); take one before discharge."
+        )
+    window = protocol.discharge_reading_minutes if protocol else None
+    if window is not None and discharged is not None and last.taken_at < discharged - timedelta(minutes=window):
+        return Criterion(
+            VITALS_LABEL, False,
+            f"The latest full set ({last.taken_at:%H:%M}) is more than {window} minutes before discharge "
+            f"({discharged:%H:%M}): take one before the patient leaves.",
+        )
     return Criterion(VITALS_LABEL, True, f"Latest full set ({last.taken_at:%H:%M}) in range.")
 
 
@@ -137,7 +161,7 @@ def _minutes(delta: timedelta) -> int:
 
 
 def _observation(note: NoteLike, minimum_minutes: int | None) -> Criterion:
-    last_dose = max((t for t in (note.dose_given_at, note.supplemental_given_at) if t is not None), default=None)
+    last_dose = _last_dose(note)
     label = "Minimum observation time met"
     if note.discharged_at is None or last_dose is None:
         return Criterion(label, False, "Record the time the dose was given and the time of discharge.")
@@ -162,13 +186,24 @@ def criteria(note: NoteLike, readings: Sequence[ReadingLike], protocol: Protocol
         distress = Criterion(
             "Distress at or below baseline", now <= baseline, f"SUDS {now} at discharge, baseline {baseline}."
         )
+    named = is_a_name(note.escort_name)
     escort = Criterion(
         "Escort or driver named",
-        bool(note.escort_name and note.escort_name.strip()),
-        note.escort_name or "Name the person taking the patient home.",
+        named,
+        (note.escort_name or "") if named else "Name the person taking the patient home.",
     )
     minimum = protocol.minimum_observation_minutes if protocol else None
     return [vitals_criterion(note, readings, protocol), distress, _observation(note, minimum), escort]
+
+
+#: What is typed when nobody is there; an escort must be a person.
+NOBODY = frozenset({"none", "no", "no one", "noone", "nobody", "n a", "na", "nil", "unknown", "self", "alone", "tbd"})
+
+
+def is_a_name(text: str | None) -> bool:
+    """Whether ``text`` names someone: two letters or more, and not a word for nobody ("none", "n/a", "self")."""
+    words = " ".join("".join(ch if ch.isalpha() else " " for ch in (text or "").casefold()).split())
+    return sum(ch.isalpha() for ch in words) >= 2 and words not in NOBODY
 
 
 def is_complete(note: NoteLike, readings: Sequence[ReadingLike], protocol: Protocol | None) -> bool:
@@ -191,4 +226,7 @@ def missing_dose_items(note: NoteLike) -> list[str]:
         missing.append("lot number")
     if note.dose_given_at is None:
         missing.append("time given")
+    supplemental_mg = getattr(note, "supplemental_mg", None)
+    if supplemental_mg is not None and note.supplemental_given_at is None:
+        missing.append("time of the supplemental dose")
     return missing

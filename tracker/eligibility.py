@@ -24,7 +24,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, tzinfo
 
 from tracker.medicines import classes_of, names_match
 from tracker.protocols import InteractionRule, ItemKind, Protocol, ScreeningItem
@@ -114,22 +114,31 @@ def _stands_at(answer: Recorded, item: ScreeningItem, at: datetime | None, day: 
     return answer.answered_at <= at
 
 
+def standing_order(answer: Recorded, tz: tzinfo = UTC) -> tuple[date, int]:
+    """The order in which answers replace each other: a recorded result by the day it was *done* (a result typed
+    in later but dated earlier never hides a newer one: a negative test back-dated behind a positive one does not
+    lift it), any other answer by the day it was given; the later entry on the same day."""
+    if answer.value == "recorded" and answer.done_on is not None:
+        return answer.done_on, answer.id
+    return answer.answered_at.astimezone(tz).date(), answer.id
+
+
 def answers_as_of(
     protocol: Protocol,
     history: Sequence[Recorded],
     signed_off_at: datetime | None,
     at: datetime | None = None,
     day: date | None = None,
+    tz: tzinfo = UTC,
 ) -> dict[str, Answer]:
     """The answer standing for each item at ``at`` (None: now), with ``lifts`` set where it needs a review.
 
-    ``history`` is every answer of the checklist in the order given (ids ascending); ``day`` is ``at``'s date in the
-    clinic's time.
+    ``history`` is every answer of the checklist; ``day`` is ``at``'s date in the clinic's time zone ``tz``.
     """
     items = {item.id: item for item in protocol.screening}
     standing: dict[str, Answer] = {}
     earlier_yes: set[str] = set()
-    for answer in sorted(history, key=lambda a: a.id):
+    for answer in sorted(history, key=lambda a: standing_order(a, tz)):
         item = items.get(answer.item_id)
         if item is None or not _stands_at(answer, item, at, day):
             continue
@@ -175,6 +184,16 @@ def basis(answer: Answer | None, medication_ids: Sequence[int]) -> str:
 APPLICABILITY_TEXT = {
     "pregnancy_possible": "the patient's record says a pregnancy is possible",
 }
+
+
+def record_for(now: Mapping[str, bool], at_sign_off: Mapping[str, bool] | None) -> dict[str, bool]:
+    """The record facts screening is judged by: a fact that held at sign-off keeps holding (a pregnancy test that
+    applied then still applies, even if the record was changed since); a fact that holds now applies too. Changing
+    the record can add a test, never remove one that a signed-off screening required: that needs a new screening."""
+    merged = dict(now)
+    for name, held in (at_sign_off or {}).items():
+        merged[name] = bool(merged.get(name, True)) or bool(held)
+    return merged
 
 
 def applies(item: ScreeningItem, record: Mapping[str, bool]) -> bool:

@@ -328,7 +328,9 @@ def complete_dosing(
     )
     if sign:
         follow = signing.follow_up_ok(session, queries.follow_ups(db.session, session))
-        signing.sign_note(actor, patient, session, note, protocol, password, None, follow, now)
+        # Signed after discharge (a back-dated course signs at its own time: the next move judges the signature).
+        signed = min(now, given + timedelta(minutes=observation + 40))
+        signing.sign_note(actor, patient, session, note, protocol, password, None, follow, signed)
     db.session.flush()
     return session
 
@@ -380,12 +382,12 @@ def complete_integration(
     needed = protocol.sessions.integration_per_dosing
     made = []
     for number in range(held, needed):
-        when = dosed + timedelta(days=number + 1)
+        when, minutes = dosed + timedelta(days=number + 1), 60
         if when >= end - timedelta(hours=1):
-            when = end - timedelta(minutes=20 * (needed - number) + 1)
+            when, minutes = end - timedelta(minutes=20 * (needed - number) + 1), 15
         session = record_session(
             actor, patient,
-            SessionInput(SessionKind.INTEGRATION, when, 60, cycle=cycle,
+            SessionInput(SessionKind.INTEGRATION, when, minutes, cycle=cycle,
                          location="Therapy room 2", present_ids=(actor.id,)),
             protocol, now,
         )
@@ -396,7 +398,8 @@ def complete_integration(
             "risk_notes": "Asked about thoughts of self-harm: none since the session.",
             "risk_check": "no_concern",
         }, body=f"Integration session {number + 1} after dosing {cycle}."), None, now, protocol)
-        signing.sign_note(actor, patient, session, note, protocol, password, None, True, now)
+        signed = min(now, when + timedelta(minutes=minutes))  # as the session ended, before the next dose
+        signing.sign_note(actor, patient, session, note, protocol, password, None, True, signed)
         made.append(session)
     db.session.flush()
     return made
@@ -414,8 +417,10 @@ def write_preparation_notes(
             TherapySession.held_at.is_not(None), SessionNote.id.is_(None),
         ).order_by(TherapySession.held_at).options(selectinload(TherapySession.present))
     ))
-    now = utcnow()
     for number, session in enumerate(held, start=1):
+        assert session.held_at is not None
+        # Written and signed as the session ended: the dosing gate counts a note signed before the dosing session.
+        now = min(utcnow(), session.held_at + timedelta(minutes=session.duration_minutes or 60))
         note, _ = notes.save_note(actor, patient, session, None, notes.NoteInput(fields={
             "topics": "What to expect on the dosing day; the room, music and eyeshades; the support plan.",
             "intention": "To face the memories I avoid, without being swept away by them.",

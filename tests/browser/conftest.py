@@ -89,7 +89,13 @@ def page(browser: Any, live_server: str) -> Iterator[Any]:
     page.on("console", on_console)
     page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
     page.on("response", on_response)
-    page.on("requestfailed", lambda request: problems.append(f"failed: {request.url} {request.failure}"))
+    def on_failed(request: Any) -> None:
+        # ERR_ABORTED: the browser cancelled the load because the page navigated on (a click or a redirect while a
+        # script was still loading, as on a loaded CI machine); not a resource the page could not get.
+        if "ERR_ABORTED" not in str(request.failure):
+            problems.append(f"failed: {request.url} {request.failure}")
+
+    page.on("requestfailed", on_failed)
     try:
         yield page
     finally:

@@ -12,13 +12,15 @@ from typing import Any
 
 from tracker.database import AnySession
 from tracker.gate.conditions import CONDITIONS, Condition, Unmet, conditions_for, evaluate
-from tracker.gate.facts import Administration, Door, Facts, Reading, Visit
+from tracker.gate.facts import ARRIVAL, SESSION_SPAN, Administration, Door, Facts, Reading, Visit
 from tracker.gate.load import administration_of, load_facts, visit_of
 from tracker.models import Patient
 from tracker.protocols import Protocol
 
 __all__ = [
+    "ARRIVAL",
     "CONDITIONS",
+    "SESSION_SPAN",
     "Administration",
     "Condition",
     "Door",

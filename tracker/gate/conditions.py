@@ -14,10 +14,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from tracker import discharge, eligibility, vitals
-from tracker.gate.facts import DOSING_DOORS, SESSION_DOORS, Administration, Door, Facts, Medication, Visit
+from tracker.gate.facts import (
+    ARRIVAL,
+    DOSING_DOORS,
+    SESSION_DOORS,
+    SESSION_SPAN,
+    Administration,
+    Door,
+    Facts,
+    Medication,
+    Visit,
+)
 from tracker.models import Phase, SessionKind
 from tracker.protocols import InteractionRule, Protocol
 from tracker.schedule import baseline_problems
@@ -45,6 +55,11 @@ class Condition:
 
 def _date(moment: object) -> str:
     return moment.isoformat() if hasattr(moment, "isoformat") else str(moment)
+
+
+def _moment(facts: Facts, moment: datetime) -> str:
+    """A time as the clinic reads it."""
+    return moment.astimezone(facts.tz).strftime("%Y-%m-%d %H:%M")
 
 
 def _when(facts: Facts) -> str:
@@ -96,14 +111,15 @@ def in_dosing(facts: Facts) -> list[str]:
 
 
 def after_the_move(facts: Facts) -> list[str]:
-    """The patient had moved into this dosing cycle by the session's day."""
+    """The patient had moved into this dosing cycle by the session's start (the move checked what only it checks,
+    such as a co-therapist on the care team)."""
     entered = facts.entered_dosing.get(facts.cycle)
     if entered is None:
         return [f"The patient has not been moved to dosing {facts.cycle} yet."]
-    if facts.on < facts.day(entered):
+    if facts.at < entered:
         return [
-            f"The session is dated {facts.on.isoformat()}, before the patient moved to dosing {facts.cycle} "
-            f"({facts.day(entered).isoformat()})."
+            f"The session is recorded as starting at {_moment(facts, facts.at)}, before the patient moved to dosing "
+            f"{facts.cycle} ({_moment(facts, entered)})."
         ]
     return []
 
@@ -237,7 +253,7 @@ def preparation_held(facts: Facts) -> list[str]:
         visit for visit in facts.visits
         if visit.kind is SessionKind.PREPARATION and visit.held_at is not None and visit.held_at <= facts.at
     ]
-    signed = sum(1 for visit in held if visit.note_signed)
+    signed = sum(1 for visit in held if visit.signed_by(facts.at))
     if signed >= required:
         return []
     needed = f"all {required} are needed" if required > 1 else "it is needed"
@@ -294,17 +310,17 @@ def previous_cycle_complete(facts: Facts) -> list[str]:
         return []
     problems = []
     dosing = _dosing_visit(facts, previous)
-    if dosing is None or dosing.held_at is None or not dosing.note_signed:
-        problems.append(f"The note of dosing session {previous} is not signed.")
+    if dosing is None or dosing.held_at is None or not dosing.signed_by(facts.at):
+        problems.append(f"The note of dosing session {previous} was not signed before {_when(facts)}.")
     needed = protocol.sessions.integration_per_dosing
     if needed:
-        dosed_at = (dosing.dose_given_at or dosing.held_at) if dosing is not None else None
+        dosed_at = dosing.dosed_at if dosing is not None else None
         held = [
             v for v in facts.visits
             if v.kind is SessionKind.INTEGRATION and v.cycle == previous and v.held_at is not None
             and v.held_at <= facts.at and (dosed_at is None or v.held_at >= dosed_at)
         ]
-        signed = sum(1 for v in held if v.note_signed)
+        signed = sum(1 for v in held if v.signed_by(facts.at))
         if len(held) < needed or signed < needed:
             every = f"all {needed} must be" if needed > 1 else "it must be"
             problems.append(
@@ -315,23 +331,64 @@ def previous_cycle_complete(facts: Facts) -> list[str]:
 
 
 def dose_spacing(facts: Facts) -> list[str]:
-    """At least the protocol's ``dosing_spacing_days`` between this dosing session and the one before."""
+    """At least the protocol's ``dosing_spacing_days`` between the day of the previous dose and the day of this one
+    (the dose's own time where recorded, else the session's start)."""
     protocol = _protocol(facts)
     spacing = protocol.sessions.dosing_spacing_days
     previous = _dosing_visit(facts, facts.cycle - 1)
-    if not spacing or previous is None or previous.held_at is None:
+    if not spacing or previous is None or previous.dosed_at is None:
         return []
-    earliest = facts.day(previous.held_at) + timedelta(days=spacing)
-    if facts.on < earliest:
+    last = facts.day(previous.dosed_at)
+    this = facts.day(_administration(facts).dose_given_at or facts.at)
+    earliest = last + timedelta(days=spacing)
+    if this < earliest:
         return [
-            f"Dosing {facts.cycle} on {facts.on.isoformat()} would come "
-            f"{(facts.on - facts.day(previous.held_at)).days} days after dosing {facts.cycle - 1}; {protocol.name} "
-            f"spaces dosing sessions at least {spacing} days apart (from {earliest.isoformat()})."
+            f"Dosing {facts.cycle} on {this.isoformat()} would come {(this - last).days} days after dosing "
+            f"{facts.cycle - 1}; {protocol.name} spaces dosing sessions at least {spacing} days apart (from "
+            f"{earliest.isoformat()})."
         ]
     return []
 
 
+def within_the_session(facts: Facts) -> list[str]:
+    """What a dosing note records happens during its session: the doses between the session's start and its end as
+    recorded, discharge and the readings from an hour before the start (arrival) to ``SESSION_SPAN`` after it (an
+    overnight stay). Moving the session, or typing a time, cannot leave a dose outside the session the gate judged."""
+    session = facts.session
+    if session is None or session.held_at is None:
+        return []
+    given = _administration(facts)
+    start, end = session.held_at, session.ends_at
+    problems = []
+    for label, moment in (("The dose", given.dose_given_at), ("The supplemental dose", given.supplemental_given_at)):
+        if moment is not None and (moment < start or (end is not None and moment > end)):
+            until = f" to {_moment(facts, end)}" if end is not None else ""
+            problems.append(
+                f"{label} is recorded at {_moment(facts, moment)}, outside the session ({_moment(facts, start)}"
+                f"{until}): correct its time, or the session's start and duration."
+            )
+    latest = start + SESSION_SPAN
+    if given.discharged_at is not None and not start <= given.discharged_at <= latest:
+        problems.append(
+            f"Discharge is recorded at {_moment(facts, given.discharged_at)}: it must fall after the session's start "
+            f"and within {int(SESSION_SPAN.total_seconds() // 3600)} hours of it."
+        )
+    outside = sorted(r.taken_at for r in facts.readings if not start - ARRIVAL <= r.taken_at <= latest)
+    if outside:
+        times = ", ".join(_moment(facts, t) for t in outside[:3]) + (" ..." if len(outside) > 3 else "")
+        problems.append(
+            f"{len(outside)} vital-sign reading{'s' if len(outside) != 1 else ''} fall outside the session (from an "
+            f"hour before its start to {int(SESSION_SPAN.total_seconds() // 3600)} hours after): {times}. Remove "
+            "them, or correct the session's time."
+        )
+    return problems
+
+
 # --- The dose -----------------------------------------------------------------------------------------------------
+
+
+#: The weights a dose is calculated from: a guard against typing errors (350 for 35.0), not a clinical limit.
+PLAUSIBLE_WEIGHT_KG = (30.0, 250.0)
 
 
 def _administration(facts: Facts) -> Administration:
@@ -380,6 +437,9 @@ def _dose_amount(facts: Facts, given: Administration) -> list[str]:
         return [f"{protocol.name} doses in {unit}, not {given.dose_unit.label}."]
     if rule.unit.per_weight and given.weight_kg is None:
         return [f"Enter the weight measured on the day: the dose is in {unit}."]
+    low, high = PLAUSIBLE_WEIGHT_KG
+    if given.weight_kg is not None and not low <= given.weight_kg <= high:
+        return [f"A weight of {_number(given.weight_kg)} kg is outside {_number(low)}-{_number(high)} kg: check it."]
     amount = given.dose_amount
     if facts.cycle == 1 and rule.first_session and not any(abs(amount - d) < 1e-9 for d in rule.first_session):
         doses = " or ".join(f"{_number(d)} {unit}" for d in rule.first_session)
@@ -399,8 +459,12 @@ def _supplemental(facts: Facts, given: Administration) -> list[str]:
     protocol = _protocol(facts)
     rule = protocol.dose
     assert rule is not None
-    if given.supplemental_mg is None:
+    if given.supplemental_mg is None and given.supplemental_given_at is None:
         return []
+    if given.dose_amount is None or given.dose_given_at is None:
+        return ["Record the initial dose (amount and time) before a supplemental dose."]
+    if given.supplemental_mg is None:
+        return ["Enter the amount of the supplemental dose, or clear its time."]
     extra = rule.supplemental
     if extra is None:
         return [f"{protocol.name} has no supplemental dose."]
@@ -427,9 +491,11 @@ def _pre_dose_reading(facts: Facts) -> discharge.ReadingLike | None:
     given = _administration(facts)
     if given.dose_given_at is None:
         return None
+    earliest = facts.session.held_at - ARRIVAL if facts.session and facts.session.held_at else None
     before = [
         r for r in facts.readings
-        if r.taken_at <= given.dose_given_at and r.systolic is not None and r.diastolic is not None
+        if r.taken_at <= given.dose_given_at and (earliest is None or r.taken_at >= earliest)
+        and r.systolic is not None and r.diastolic is not None
     ]
     return max(before, key=lambda r: (r.taken_at, r.id), default=None)
 
@@ -440,7 +506,10 @@ def pre_dose_reading(facts: Facts) -> list[str]:
     if _protocol(facts).pre_dose_blood_pressure is None or _administration(facts).dose_given_at is None:
         return []
     if _pre_dose_reading(facts) is None:
-        return ["Record a blood pressure reading taken before the dose (time at or before the time given)."]
+        return [
+            "Record a blood pressure reading taken before the dose, at this session (at or before the time given, "
+            "and no more than an hour before the session's start)."
+        ]
     return []
 
 
@@ -533,7 +602,7 @@ CONDITIONS: tuple[Condition, ...] = (
     Condition("in_dosing", _SESSION, in_dosing,
               "A session is recorded as held only while the patient is in dosing, under the current cycle."),
     Condition("after_the_move", _SESSION, after_the_move,
-              "The patient had moved into this dosing cycle by the session's day."),
+              "The patient had moved into this dosing cycle before the session started."),
     Condition("cycles_remaining", _doors(Door.MOVE_TO_DOSING, *SESSION_DOORS), cycles_remaining,
               "A planned dosing session remains."),
     Condition("screening_eligible", DOSING_DOORS, screening_eligible,
@@ -543,7 +612,7 @@ CONDITIONS: tuple[Condition, ...] = (
     Condition("medications_stopped", DOSING_DOORS, medications_stopped,
               "Every medication to taper stopped, its washout over, by the session's day."),
     Condition("preparation_held", DOSING_DOORS, preparation_held,
-              "The preparation sessions held before the session, each note signed."),
+              "The preparation sessions held, and their notes signed, before the session."),
     Condition("baseline_measures", DOSING_DOORS, baseline_measures,
               "The baseline measures recorded before the first dosing session."),
     Condition("co_therapist_on_team", _doors(Door.MOVE_TO_DOSING), co_therapist_on_team,
@@ -553,7 +622,9 @@ CONDITIONS: tuple[Condition, ...] = (
     Condition("previous_cycle_complete", DOSING_DOORS, previous_cycle_complete,
               "The previous dosing note signed and its integration sessions held after that dose and signed."),
     Condition("dose_spacing", _SESSION, dose_spacing,
-              "At least the protocol's days between dosing sessions."),
+              "At least the protocol's days between the previous dose and this one."),
+    Condition("within_the_session", _SESSION, within_the_session,
+              "The doses within the session's recorded time; discharge and readings during it."),
     Condition("dose_within_protocol", _DOSE, dose_within_protocol,
               "The protocol's substance, route, unit and dose bounds; the supplemental dose as it defines."),
     Condition("pre_dose_decision", _DOSE, pre_dose_decision,

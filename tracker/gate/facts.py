@@ -7,7 +7,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from tracker.eligibility import Recorded
 from tracker.models import DoseUnit, Phase, Route, SessionKind
@@ -68,6 +68,14 @@ class Medication:
         return started and (self.stopped_on is None or self.stopped_on >= day)
 
 
+#: Readings taken on arrival count for a session that starts up to this long after them (a plausibility bound on
+#: what a dosing note may hold, not a clinical rule).
+ARRIVAL = timedelta(minutes=60)
+#: Discharge and the readings of a dosing note fall within this long of the session's start: a day session, or an
+#: overnight stay after it (MDMA-assisted therapy: NCT03537014, an overnight stay after each experimental session).
+SESSION_SPAN = timedelta(hours=36)
+
+
 @dataclass(frozen=True)
 class Visit:
     """A therapy session as the gate sees it."""
@@ -76,11 +84,33 @@ class Visit:
     kind: SessionKind
     cycle: int | None
     held_at: datetime | None
-    note_signed: bool = False
+    #: When its note was signed (None: not signed).
+    signed_at: datetime | None = None
     #: For a dosing session: when the dose was given (None when not recorded).
     dose_given_at: datetime | None = None
     #: How many of the therapists present hold the therapist role.
     present_therapists: int = 0
+    duration_minutes: int | None = None
+
+    @property
+    def note_signed(self) -> bool:
+        return self.signed_at is not None
+
+    def signed_by(self, moment: datetime) -> bool:
+        """Its note was signed at or before ``moment``."""
+        return self.signed_at is not None and self.signed_at <= moment
+
+    @property
+    def ends_at(self) -> datetime | None:
+        """The end of the session as recorded (its start plus its duration)."""
+        if self.held_at is None or self.duration_minutes is None:
+            return None
+        return self.held_at + timedelta(minutes=self.duration_minutes)
+
+    @property
+    def dosed_at(self) -> datetime | None:
+        """When the dose was given, or (none recorded) when the session started."""
+        return self.dose_given_at or self.held_at
 
 
 @dataclass(frozen=True)

@@ -4,13 +4,14 @@ the patient's history (phase moves, screening, medications, sessions, measure re
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app, has_app_context
 from sqlalchemy import func, select
 
 from tracker.database import AnySession
-from tracker.eligibility import Recorded
+from tracker.eligibility import Recorded, record_for
 from tracker.gate.facts import Administration, Door, Facts, Medication, Reading, Review, Visit
 from tracker.models import (
     CareRole,
@@ -51,18 +52,25 @@ def dosing_entries(session: AnySession, patient_id: int) -> dict[int, datetime]:
     return entries
 
 
-def _screening(
-    session: AnySession, patient: Patient
-) -> tuple[bool, datetime | None, tuple[Recorded, ...], tuple[Review, ...]]:
+@dataclass(frozen=True)
+class _Screening:
+    started: bool = False
+    signed_off_at: datetime | None = None
+    record_at_sign_off: dict[str, bool] | None = None
+    answers: tuple[Recorded, ...] = ()
+    reviews: tuple[Review, ...] = ()
+
+
+def _screening(session: AnySession, patient: Patient) -> _Screening:
     row = session.execute(
-        select(ScreeningChecklist.id, ScreeningChecklist.signed_off_at)
+        select(ScreeningChecklist.id, ScreeningChecklist.signed_off_at, ScreeningChecklist.record_at_sign_off)
         .where(ScreeningChecklist.patient_id == patient.id, ScreeningChecklist.protocol_code == patient.protocol_code)
         .order_by(ScreeningChecklist.id.desc())
         .limit(1)
     ).first()
     if row is None:
-        return False, None, (), ()
-    checklist_id, signed_off_at = row
+        return _Screening()
+    checklist_id, signed_off_at, record_at_sign_off = row
     answers = tuple(
         Recorded(a.id, a.item_id, a.answer.value, a.value, a.done_on, a.answered_at)
         for a in session.execute(
@@ -85,7 +93,7 @@ def _screening(
             .order_by(ScreeningReview.id)
         )
     )
-    return True, signed_off_at, answers, reviews
+    return _Screening(True, signed_off_at, record_at_sign_off, answers, reviews)
 
 
 def _medications(session: AnySession, patient_id: int) -> tuple[Medication, ...]:
@@ -114,14 +122,14 @@ def _visits(session: AnySession, patient_id: int) -> tuple[Visit, ...]:
     rows = session.execute(
         select(
             TherapySession.id, TherapySession.kind, TherapySession.cycle, TherapySession.held_at,
-            SessionNote.signed_at, SessionNote.dose_given_at, therapists,
+            SessionNote.signed_at, SessionNote.dose_given_at, therapists, TherapySession.duration_minutes,
         )
         .outerjoin(SessionNote, SessionNote.session_id == TherapySession.id)
         .where(TherapySession.patient_id == patient_id)
         .order_by(TherapySession.id)
     )
     return tuple(
-        Visit(row.id, row.kind, row.cycle, row.held_at, row.signed_at is not None, row.dose_given_at, row[6])
+        Visit(row.id, row.kind, row.cycle, row.held_at, row.signed_at, row.dose_given_at, row[6], row.duration_minutes)
         for row in rows
     )
 
@@ -176,7 +184,14 @@ def visit_of(row: TherapySession, present: Sequence[User] | None = None) -> Visi
     """The gate's view of a session as it would be saved (``present``: the people present after the change; None
     keeps the row's, which must be loaded)."""
     people = row.present if present is None else present
-    return Visit(row.id, row.kind, row.cycle, row.held_at, False, None, sum(1 for u in people if u.is_therapist))
+    return Visit(row.id, row.kind, row.cycle, row.held_at, None, None, sum(1 for u in people if u.is_therapist),
+                 row.duration_minutes)
+
+
+def _note_of(session: AnySession, session_id: int) -> tuple[Administration | None, int | None]:
+    """A held session's note as the gate reads it (its administration and id), for a change of the session itself."""
+    note = session.scalar(select(SessionNote).where(SessionNote.session_id == session_id))
+    return (administration_of(note), note.id) if note is not None else (None, None)
 
 
 def load_facts(
@@ -206,7 +221,9 @@ def load_facts(
     else:
         cycle = current if patient.phase is Phase.ON_HOLD or door is Door.MOVE_TO_INTEGRATION else current + 1
         moment = at or now
-    has_checklist, signed_off_at, answers, reviews = _screening(session, patient)
+    if door is Door.SESSION and visit is not None and visit.id is not None and administration is None:
+        administration, note_id = _note_of(session, visit.id)  # moving a session must keep its dose inside it
+    screening = _screening(session, patient)
     return Facts(
         protocol=protocol,
         protocol_code=patient.protocol_code,
@@ -216,12 +233,12 @@ def load_facts(
         phase=patient.phase,
         enrolled_at=patient.created_at,
         current_cycle=current,
-        record=record_of(patient),
+        record=record_for(record_of(patient), screening.record_at_sign_off),
         entered_dosing=entries,
-        signed_off_at=signed_off_at,
-        has_checklist=has_checklist,
-        answers=answers,
-        reviews=reviews,
+        signed_off_at=screening.signed_off_at,
+        has_checklist=screening.started,
+        answers=screening.answers,
+        reviews=screening.reviews,
         medications=_medications(session, patient.id),
         visits=visits,
         results=_results(session, patient.id),

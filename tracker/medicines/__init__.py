@@ -53,8 +53,9 @@ class VocabularyError(ValueError):
 
 
 def _words(text: str) -> str:
-    """Lower case, with every run of non-letters and non-digits made one space, padded: whole-word matching."""
-    return " " + " ".join(re.findall(r"[a-z0-9]+", text.casefold())) + " "
+    """Lower case, letters apart from digits ("Nardil15mg" reads "nardil 15 mg"), every other character a space,
+    padded: whole-word matching."""
+    return " " + " ".join(re.findall(r"[a-z]+|[0-9]+", text.casefold())) + " "
 
 
 @cache
@@ -72,17 +73,34 @@ def _index() -> tuple[tuple[str, KnownDrug], ...]:
     return tuple(sorted(entries, key=lambda entry: -len(entry[0])))
 
 
-def identify(name: str) -> KnownDrug | None:
-    """The known drug named in ``name`` (generic or brand, anywhere in the text as whole words), or None."""
+def identify_all(name: str) -> list[KnownDrug]:
+    """Every known drug named in ``name`` (generic or brand names, anywhere in the text as whole words), once each,
+    in the order the text names them: "Zoloft + Nardil" is sertraline and phenelzine."""
     text = _words(name)
-    return next((drug for key, drug in _index() if key in text), None)
+    found: dict[str, tuple[int, KnownDrug]] = {}
+    taken: list[tuple[int, int]] = []
+    for key, drug in _index():  # longest names first, so "desvenlafaxine" is not also read as "venlafaxine"
+        start = text.find(key)
+        while start != -1:
+            span = (start + 1, start + len(key) - 1)  # the words, without the padding spaces they share
+            if not any(a < span[1] and span[0] < b for a, b in taken):
+                taken.append(span)
+                found.setdefault(drug.name, (start, drug))
+            start = text.find(key, start + 1)
+    return [drug for _, drug in sorted(found.values(), key=lambda entry: entry[0])]
+
+
+def identify(name: str) -> KnownDrug | None:
+    """The known drug named in ``name`` when it names exactly one; None when it names none or several."""
+    drugs = identify_all(name)
+    return drugs[0] if len(drugs) == 1 else None
 
 
 def classes_of(name: str, chosen_class: str) -> frozenset[str]:
-    """Every class a medication counts as for interaction rules: the class chosen on the form, plus the known
-    class of the drug its name identifies (a chosen class never downgrades a known drug)."""
-    known = identify(name)
-    return frozenset({chosen_class} | ({known.drug_class} if known else set()))
+    """Every class a medication counts as for interaction rules: the class chosen on the form, plus the known class
+    of every drug its name identifies (a chosen class never downgrades a known drug; a combination counts as all
+    its drugs)."""
+    return frozenset({chosen_class} | {drug.drug_class for drug in identify_all(name)})
 
 
 def names_match(rule_names: tuple[str, ...], name: str) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tracker.models.base import Base, UTCDateTime, enum_type, utcnow
@@ -28,6 +28,9 @@ class ScreeningChecklist(Base):
     #: Once signed off, answers can no longer be revised.
     signed_off_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     signed_off_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    #: The facts of the patient's record items depended on at sign-off (``ScreeningItem.applies_if``): a test that
+    #: applied then keeps applying, whatever the record says later (``tracker.eligibility.record_for``).
+    record_at_sign_off: Mapped[dict[str, bool] | None] = mapped_column(JSON)
 
     patient: Mapped[Patient] = relationship(lazy="raise_on_sql")
     signed_off_by: Mapped[User | None] = relationship(foreign_keys=[signed_off_by_id], lazy="raise_on_sql")
@@ -115,6 +118,9 @@ class Medication(Base):
     taper_plan: Mapped[str | None] = mapped_column(Text)
     #: When the taper is planned to finish.
     taper_end_on: Mapped[date | None] = mapped_column(Date)
+    #: The last day the record showed it as still taken: a stop date entered later cannot be earlier than this, so
+    #: back-dating a stop cannot shorten a washout the record already contradicts.
+    last_current_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     version_id: Mapped[int] = mapped_column(Integer)
 

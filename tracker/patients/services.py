@@ -13,6 +13,7 @@ from sqlalchemy.orm import selectinload
 
 from tracker import audit, workflow
 from tracker.extensions import db
+from tracker.gate.load import dosing_entries
 from tracker.models import CareRole, CareTeamMember, Indication, Patient, Phase, PhaseTransition, SexAtBirth, User
 from tracker.models.outcome import with_open_alerts
 from tracker.permissions import assignable_therapists, get_patient_for_user_or_404, patient_scope
@@ -62,6 +63,18 @@ DETAIL_FIELDS = [f.name for f in fields(PatientDetails)]
 class CareTeam:
     lead_id: int
     co_therapist_ids: tuple[int, ...] = ()
+
+
+def _check_record(details: PatientDetails) -> None:
+    """The record's facts agree with each other (they decide which screening tests apply).
+
+    :raise PatientError: on ``can_become_pregnant``.
+    """
+    if details.sex_at_birth is SexAtBirth.MALE and details.can_become_pregnant is True:
+        raise PatientError(
+            "can_become_pregnant",
+            "The record says male at birth, so a pregnancy is not possible: correct the sex at birth, or answer no.",
+        )
 
 
 def _check_protocol(details: PatientDetails, protocols: dict[str, Protocol]) -> None:
@@ -115,6 +128,13 @@ def _check_protocol_change(patient: Patient) -> None:
 
     :raise PatientError: on ``protocol_code``.
     """
+    if dosing_entries(db.session, patient.id):
+        raise PatientError(
+            "protocol_code",
+            "Dosing has begun under this protocol, so it cannot be changed: the number of dosing sessions, the "
+            "first session's dose and the spacing between doses belong to this course. Complete or discontinue "
+            "this course; another protocol is a new course, with its own enrolment and screening.",
+        )
     if patient.phase not in (Phase.PREPARATION, Phase.ON_HOLD):
         raise PatientError(
             "protocol_code",
@@ -144,6 +164,7 @@ def create_patient(actor: User, details: PatientDetails, team: CareTeam, protoco
 
     :raise PatientError: unknown protocol, protocol not for this indication, bad care team, duplicate record number.
     """
+    _check_record(details)
     _check_protocol(details, protocols)
     _check_team(actor, team)
     if _record_number_taken(actor, details.record_number):
@@ -181,6 +202,7 @@ def update_patient(
     """
     if seen_version != patient.version_id:
         raise StaleEdit({name: getattr(patient, name) for name in DETAIL_FIELDS})
+    _check_record(details)
     _check_protocol(details, protocols)
     _check_team(actor, team)
     if _record_number_taken(actor, details.record_number, exclude_id=patient.id):

@@ -216,6 +216,8 @@ class Protocol:
     monitored_signs: tuple[str, ...] = ()
     vitals_schedule: str | None = None
     minimum_observation_minutes: int | None = None
+    #: The latest full set of readings must be this recent at discharge (a clinic setting).
+    discharge_reading_minutes: int | None = None
     dose: DoseRule | None = None
     pre_dose_blood_pressure: PreDoseBloodPressure | None = None
     required_readings: tuple[RequiredReading, ...] = ()
@@ -465,6 +467,7 @@ def parse_protocol(data: dict[str, Any], path: Path) -> Protocol:
         monitored_signs=monitored,
         vitals_schedule=top.get("vitals_schedule", str, None),
         minimum_observation_minutes=top.positive("minimum_observation_minutes", None),
+        discharge_reading_minutes=top.positive("discharge_reading_minutes", None),
         dose=dose,
         pre_dose_blood_pressure=pre_dose,
         required_readings=required_readings,

@@ -96,7 +96,11 @@ class ScreeningState:
         return eligibility.applies(item, self.record)
 
     def may_answer(self, item: ScreeningItem) -> bool:
-        return self.checklist is not None and (not self.signed_off or item.id in self.revisable_after_sign_off)
+        """Before sign-off, every item; after it, the tests recorded again before each dosing session, and the
+        exclusion and review items (a new finding, or a reasoned correction a supervisor reviews)."""
+        if self.checklist is None:
+            return False
+        return not self.signed_off or item.id in self.revisable_after_sign_off or item.kind is not ItemKind.REQUIREMENT
 
 
 def build_state(
@@ -108,6 +112,7 @@ def build_state(
 ) -> ScreeningState:
     """The state from rows already loaded (no queries); ``record``: the facts of the patient's record the items
     may depend on (``screening.services.record_of``)."""
+    record = eligibility.record_for(record or {}, checklist.record_at_sign_off if checklist else None)
     by_id = {m.id: m for m in medications}
     raised_ids = eligibility.raised_by_medications(protocol, medication_facts(medications, today))
     history: dict[str, list[ScreeningAnswer]] = {}
@@ -122,7 +127,7 @@ def build_state(
         checklist=checklist,
         medications=list(medications),
         assessment=assess(checklist, protocol, medications, today, record),
-        record=record or {},
+        record=record,
         raised={item_id: [by_id[i] for i in ids] for item_id, ids in raised_ids.items()},
         answers=latest_answers(checklist) if checklist else {},
         reviews=latest_reviews(checklist) if checklist else {},

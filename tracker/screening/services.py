@@ -43,9 +43,10 @@ def start_checklist(
 ) -> ScreeningChecklist:
     """A new checklist for the patient's protocol (at enrolment, or after a change of protocol).
 
-    An exclusion or review item answered "yes" on an earlier checklist of the same protocol, and never lifted by a
-    reviewed correction, is carried over as "yes": switching protocol away and back never yields a fresh checklist
-    that forgets it (lifting it needs a written reason and a supervisor's review, like any other correction).
+    An exclusion or review item answered "yes" on any earlier checklist of the patient (under this protocol or
+    another one asking the same item), and never lifted by a reviewed correction, is carried over as "yes":
+    switching protocol never yields a fresh checklist that forgets it (lifting it needs a written reason and a
+    supervisor's review, like any other correction).
     """
     checklist = ScreeningChecklist(
         patient=patient, protocol_code=patient.protocol_code, created_by_id=actor.id, answers=[], reviews=[]
@@ -55,34 +56,42 @@ def start_checklist(
     if protocol is None or patient.id is None:
         return checklist
     now = utcnow()
-    for item_id, since in standing_yes(session, patient, protocol).items():
+    for item_id, (since, source) in standing_yes(session, patient, protocol, protocols or {}).items():
+        under = "this protocol" if source.code == protocol.code else source.name
         checklist.answers.append(ScreeningAnswer(
             item_id=item_id, answer=AnswerValue.YES, answered_by_id=actor.id, answered_at=now,
-            note=f"Carried over from the screening started on {since.isoformat()} under this protocol: an answer "
-            "of yes stays on the record.",
+            note=f"Carried over from the screening started on {since.isoformat()} under {under}: an answer of yes "
+            "stays on the record.",
         ))
     return checklist
 
 
-def standing_yes(session: AnySession, patient: Patient, protocol: Protocol) -> dict[str, date]:
-    """Exclusion and review items answered "yes" on the patient's earlier checklists of ``protocol`` and not lifted
-    by a correction a supervisor cleared: item id -> the day that checklist was started."""
+def standing_yes(
+    session: AnySession, patient: Patient, protocol: Protocol, protocols: dict[str, Protocol]
+) -> dict[str, tuple[date, Protocol]]:
+    """Exclusion and review items of ``protocol`` answered "yes" on the patient's earlier checklists (of any
+    protocol asking an item of the same id) and not lifted by a correction a supervisor cleared: item id -> the
+    day that checklist was started and its protocol."""
     earlier = list(session.scalars(
         select(ScreeningChecklist)
-        .where(ScreeningChecklist.patient_id == patient.id, ScreeningChecklist.protocol_code == protocol.code)
+        .where(ScreeningChecklist.patient_id == patient.id)
         .order_by(ScreeningChecklist.id)
         .options(selectinload(ScreeningChecklist.answers), selectinload(ScreeningChecklist.reviews))
     ))
-    standing: dict[str, date] = {}
+    asked = {item.id for item in protocol.screening if item.kind is not ItemKind.REQUIREMENT}
+    standing: dict[str, tuple[date, Protocol]] = {}
     for checklist in earlier:
-        answers = eligibility.answers_as_of(protocol, recorded(checklist), checklist.signed_off_at)
+        source = protocols.get(checklist.protocol_code, protocol if checklist.protocol_code == protocol.code else None)
+        if source is None:
+            continue
+        answers = eligibility.answers_as_of(source, recorded(checklist), checklist.signed_off_at)
         cleared = {r.basis for r in checklist.reviews if r.decision is ReviewDecision.CLEARED}
-        for item in protocol.screening:
+        for item in source.screening:
             answer = answers.get(item.id)
-            if item.kind is ItemKind.REQUIREMENT or answer is None:
+            if item.id not in asked or item.kind is ItemKind.REQUIREMENT or answer is None:
                 continue
             if answer.value == "yes" or (answer.lifts and eligibility.lifting(answer) not in cleared):
-                standing.setdefault(item.id, checklist.created_at.date())
+                standing.setdefault(item.id, (checklist.created_at.date(), source))
             else:
                 standing.pop(item.id, None)
     return standing
@@ -121,9 +130,12 @@ def medications_of(session: AnySession, patient_ids: Sequence[int]) -> dict[int,
 
 
 def latest_answers(checklist: ScreeningChecklist) -> dict[str, ScreeningAnswer]:
+    """The answer standing for each item, in the eligibility rules' order (``eligibility.standing_order``)."""
+    rows = list(checklist.answers)  # by id, then those not yet flushed (no id yet), in the order added
+    history = [replace(entry, id=n) for n, entry in enumerate(recorded(checklist))]
     latest: dict[str, ScreeningAnswer] = {}
-    for answer in checklist.answers:  # ordered by id: later rows replace earlier ones
-        latest[answer.item_id] = answer
+    for answer in sorted(history, key=eligibility.standing_order):
+        latest[answer.item_id] = rows[answer.id]
     return latest
 
 
@@ -227,11 +239,14 @@ def answer_item(
         lifting answer comes without a reason.
     """
     item = next((i for i in protocol.screening if i.id == item_id), None)
-    renewed_before_dosing = any(check.requirement == item_id for check in protocol.pre_dosing)
-    if checklist.signed_off_at is not None and not renewed_before_dosing:
-        raise ScreeningError("answer", "The checklist has been signed off; answers can no longer be changed.")
     if item is None:
         raise ScreeningError("answer", "This item is not part of the patient's protocol.")
+    if checklist.signed_off_at is not None and not _open_after_sign_off(item, protocol, checklist, given):
+        raise ScreeningError(
+            "answer",
+            "The checklist has been signed off; this answer can no longer be changed. A new finding (a yes) can "
+            "still be recorded, and a yes corrected with a written reason for a supervisor's review.",
+        )
     _check_answer(item, given, today)
     previous = latest_answers(checklist).get(item_id)
     if _lifts(item, checklist, given) and len((given.note or "").strip()) < REASON_MIN_LENGTH:
@@ -265,6 +280,18 @@ def answer_item(
     return row
 
 
+def _open_after_sign_off(
+    item: ScreeningItem, protocol: Protocol, checklist: ScreeningChecklist, given: AnswerInput
+) -> bool:
+    """What may still be answered once the checklist is signed off: the requirements a pre-dosing check asks to be
+    recorded again before each dosing session (a pregnancy test dated within 7 days); a new "yes" to an exclusion
+    or review item (something learnt since must never be kept out of the record); and a correction of a "yes",
+    which counts only after a supervisor's review."""
+    if item.kind is ItemKind.REQUIREMENT:
+        return any(check.requirement == item.id for check in protocol.pre_dosing)
+    return given.answer is AnswerValue.YES or _lifts(item, checklist, given)
+
+
 def _lifts(item: ScreeningItem, checklist: ScreeningChecklist, given: AnswerInput) -> bool:
     """Whether ``given`` would lift what an earlier answer held (``eligibility.answers_as_of``'s rule)."""
     if item.kind is ItemKind.REQUIREMENT:
@@ -291,6 +318,7 @@ def sign_off(actor: User, checklist: ScreeningChecklist, protocol: Protocol, now
         raise ScreeningError("confirm", f"Answer every item first ({len(missing)} left).")
     checklist.signed_off_at = now or utcnow()
     checklist.signed_off_by_id = actor.id
+    checklist.record_at_sign_off = record
     audit.record(
         actor,
         "screening.sign_off",
@@ -299,6 +327,14 @@ def sign_off(actor: User, checklist: ScreeningChecklist, protocol: Protocol, now
         target_type="screening_checklist",
         target_id=checklist.id,
     )
+
+
+def _corrected_answer(checklist: ScreeningChecklist, basis: str) -> ScreeningAnswer | None:
+    """The answer a correction review is about (basis ``correction:<answer id>``), if it is one."""
+    if not basis.startswith("correction:"):
+        return None
+    answer_id = basis.removeprefix("correction:")
+    return next((a for a in checklist.answers if str(a.id) == answer_id), None)
 
 
 def may_review(actor: User, care_team: Sequence[CareTeamMember]) -> bool:
@@ -321,6 +357,13 @@ def review_item(
     basis = assessment.pending_reviews.get(item_id)
     if basis is None:
         raise ScreeningError("decision", "This item is not waiting for a review.")
+    corrected = _corrected_answer(checklist, basis)
+    if corrected is not None and corrected.answered_by_id == actor.id:
+        raise ScreeningError(
+            "decision",
+            "You gave this correction, so another supervisor reviews it (a correction is never cleared by its "
+            "author).",
+        )
     if not rationale.strip():
         raise ScreeningError("rationale", "Write the rationale for the decision.")
     review = ScreeningReview(
@@ -365,7 +408,11 @@ def resolve_class(given: MedicationInput) -> MedicationInput:
 
     :raise ScreeningError: on ``drug_class``.
     """
-    known = medicines.identify(given.name)
+    named = medicines.identify_all(given.name)
+    if len(named) > 1:
+        drugs = " and ".join(drug.name for drug in named)
+        raise ScreeningError("name", f"This names {drugs}: record each medication on its own line.")
+    known = named[0] if named else None
     if known is None:
         if not given.drug_class:
             raise ScreeningError(
@@ -383,18 +430,39 @@ def resolve_class(given: MedicationInput) -> MedicationInput:
     return replace(given, drug_class=known.drug_class)
 
 
-def _check_medication(given: MedicationInput) -> None:
+#: No medication date is earlier than this (a typing guard: "0001-01-01" would end every washout).
+EARLIEST_DATE = date(1900, 1, 1)
+
+
+def _check_medication(given: MedicationInput, today: date) -> None:
+    for name in ("started_on", "stopped_on", "taper_end_on"):
+        value = getattr(given, name)
+        if value is not None and value < EARLIEST_DATE:
+            raise ScreeningError(name, f"This date is before {EARLIEST_DATE.year}: check the year.")
+    if given.started_on and given.started_on > today:
+        raise ScreeningError("started_on", "The start date cannot be in the future.")
+    if given.stopped_on and given.stopped_on > today:
+        raise ScreeningError(
+            "stopped_on", "Record the stop once it has happened; a planned end goes in the taper's end date."
+        )
     if given.started_on and given.stopped_on and given.stopped_on < given.started_on:
         raise ScreeningError("stopped_on", "The stop date is before the start date.")
     if given.taper_end_on and given.started_on and given.taper_end_on < given.started_on:
         raise ScreeningError("taper_end_on", "The taper cannot end before the medication was started.")
 
 
-def add_medication(actor: User, patient: Patient, given: MedicationInput) -> Medication:
-    """:raise ScreeningError: dates out of order, or a drug class missing or contradicting the name."""
+def _today(today: date | None) -> date:
+    return today or utcnow().date()
+
+
+def add_medication(actor: User, patient: Patient, given: MedicationInput, today: date | None = None) -> Medication:
+    """:raise ScreeningError: implausible dates, or a drug class missing or contradicting the name."""
+    day = _today(today)
     given = resolve_class(given)
-    _check_medication(given)
+    _check_medication(given, day)
     medication = Medication(patient_id=patient.id, **vars(given))
+    if medication.is_current(day):
+        medication.last_current_on = day
     db.session.add(medication)
     db.session.flush()
     audit.record(
@@ -409,13 +477,40 @@ def add_medication(actor: User, patient: Patient, given: MedicationInput) -> Med
     return medication
 
 
-def update_medication(actor: User, patient: Patient, medication: Medication, given: MedicationInput) -> None:
-    """:raise ScreeningError: as for ``add_medication``."""
+def update_medication(
+    actor: User, patient: Patient, medication: Medication, given: MedicationInput, today: date | None = None
+) -> None:
+    """Change a medication. What the record already showed cannot be undone by an edit: a stop date cannot be
+    earlier than the last day the record showed the medication as still taken (a back-dated stop would shorten a
+    washout), and a change of name or class cannot drop a drug class the medication had (an MAOI renamed away);
+    such a correction is recorded as this medication stopped and a new one added.
+
+    :raise ScreeningError: as for ``add_medication``, or an edit that would undo what the record showed.
+    """
+    day = _today(today)
     given = resolve_class(given)
-    _check_medication(given)
+    _check_medication(given, day)
+    known_current = medication.last_current_on
+    if given.stopped_on is not None and known_current is not None and given.stopped_on < known_current:
+        raise ScreeningError(
+            "stopped_on",
+            f"The record showed {medication.name} as still taken on {known_current.isoformat()}, so it cannot have "
+            f"stopped before that: enter {known_current.isoformat()} or later.",
+        )
+    had = medicines.classes_of(medication.name, medication.drug_class) - {"other"}
+    dropped = had - medicines.classes_of(given.name, given.drug_class)
+    if dropped:
+        labels = ", ".join(medicines.DRUG_CLASSES.get(c, c).split(" (")[0] for c in sorted(dropped))
+        raise ScreeningError(
+            "name",
+            f"This change would take away what {medication.name} is ({labels}). If it was entered by mistake, "
+            "record its stop date and add the right medication as a new one.",
+        )
     before = {name: getattr(medication, name) for name in MEDICATION_FIELDS}
     for name, value in vars(given).items():
         setattr(medication, name, value)
+    if medication.is_current(day):
+        medication.last_current_on = day
     changes = audit.diff(before, vars(given))
     if changes:
         audit.record(

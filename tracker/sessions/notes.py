@@ -112,7 +112,12 @@ def _check_dosing(values: dict[str, Any], session: TherapySession, now: datetime
 
 
 #: Where each gate condition's refusal is shown on the dosing note form.
-GATE_FIELDS = {"dose_within_protocol": "dose_amount", "pre_dose_decision": "pre_dose_decision"}
+GATE_FIELDS = {
+    "dose_within_protocol": "dose_amount",
+    "pre_dose_decision": "pre_dose_decision",
+    "within_the_session": "dose_given_at",
+    "dose_spacing": "dose_given_at",
+}
 
 
 def _check_gate(
@@ -258,6 +263,15 @@ def add_vital_reading(
         raise NoteError(field_name, message)
     if taken_at > now:
         raise NoteError("taken_at", "This time is in the future.")
+    if session.held_at is None:
+        raise NoteError("taken_at", "Record when the session started first: readings belong to a held session.")
+    if not session.held_at - gate.ARRIVAL <= taken_at <= session.held_at + gate.SESSION_SPAN:
+        hours = int(gate.SESSION_SPAN.total_seconds() // 3600)
+        raise NoteError(
+            "taken_at",
+            f"This time is outside the session: readings are taken from an hour before its start to {hours} hours "
+            "after it. Check the date and time.",
+        )
     note = ensure_note(actor, patient, session, note, now)
     flags = vitals.check(reading, protocol.vital_limits if protocol else ())
     row = VitalReading(

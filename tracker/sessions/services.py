@@ -12,7 +12,7 @@ from sqlalchemy.orm import joinedload
 from tracker import audit, gate
 from tracker.database import AnySession
 from tracker.extensions import db
-from tracker.models import Patient, Phase, SessionKind, SessionNote, TherapySession, User
+from tracker.models import Patient, Phase, SessionKind, SessionNote, TherapySession, User, VitalReading
 from tracker.protocols import Protocol
 from tracker.workflow import dosing_sessions_started
 
@@ -145,19 +145,36 @@ def _check_dosing(
     if taken is not None:
         raise SessionError("cycle", f"Dosing {given.cycle} already has a session on record; open and edit that one.")
     if given.held_at is None:
+        if editing is not None and editing.held_at is not None and _records_a_dose(editing):
+            raise SessionError(
+                "held_at",
+                "This session's note records a dose or vital signs, so the session stays recorded as held. Correct "
+                "its start time if it is wrong.",
+            )
         return  # scheduling a dosing session plans it; holding it is what the gate guards
     present = _present(actor, patient, given) if given.present_ids is not None or editing is None else None
     therapists = present if present is not None else (editing.present if editing else [])
     visit = gate.Visit(
         editing.id if editing else None, SessionKind.DOSING, given.cycle, given.held_at,
-        present_therapists=sum(1 for u in therapists if u.is_therapist),
+        present_therapists=sum(1 for u in therapists if u.is_therapist), duration_minutes=given.duration_minutes,
     )
     recording = editing is None or editing.held_at is None
     unmet = gate.check(db.session, patient, protocol, gate.Door.SESSION, now=now, visit=visit, recording=recording)
     if unmet:
         reasons = [u.message for u in unmet]
-        field = "held_at" if unmet[0].condition in ("session_time", "after_the_move", "dose_spacing") else "kind"
+        timing = ("session_time", "after_the_move", "dose_spacing", "within_the_session")
+        field = "held_at" if unmet[0].condition in timing else "kind"
         raise SessionError(field, reasons[0], reasons)
+
+
+def _records_a_dose(row: TherapySession) -> bool:
+    """Whether the session's note holds a dose or a vital-sign reading (which only a held session can have)."""
+    note = db.session.scalar(select(SessionNote).where(SessionNote.session_id == row.id))
+    if note is None:
+        return False
+    if any(getattr(note, name) is not None for name in ("dose_amount", "dose_given_at", "supplemental_mg")):
+        return True
+    return db.session.scalar(select(VitalReading.id).where(VitalReading.note_id == note.id).limit(1)) is not None
 
 
 def _present(actor: User, patient: Patient, given: SessionInput) -> list[User]:
