@@ -282,6 +282,7 @@ class _Seeder:
             held_from = "integration" if stop.get("dosed", 0) else "preparation"
         self.add(
             "patient", id=patient_id, clinic_id=self.clinic_id, record_number=f"B-{number + 1:06d}",
+            record_number_folded=f"b-{number + 1:06d}",
             given_name=self.fake.first_name(), family_name=self.fake.last_name(),
             date_of_birth=date(1950, 1, 1) + timedelta(days=rng.randint(0, 365 * 50)),
             phone=None, email=None, support_contact_name=self.fake.name(), support_contact_relationship="Partner",

@@ -112,6 +112,7 @@ def run_workers(url: str) -> Run:
                     insert(Patient).values(
                         clinic_id=clinic_id,
                         record_number=variant,
+                        record_number_folded=variant,
                         given_name="Count",
                         family_name="Er",
                         date_of_birth=date(1980, 1, 1),

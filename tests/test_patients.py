@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import audit_actions, count_queries, login
@@ -244,3 +245,63 @@ def test_a_bad_search_is_refused_next_to_the_search_box(client, people):
     assert response.status_code == 422
     assert 'id="q-error"' in response.text and "Use at most 80 characters." in response.text
     assert "Zzpatient" in response.text  # the list is still there
+
+
+# --- Finding a patient, and not enrolling one twice ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("typed", ["Noble, Tina", "tina noble", "NOBLE", "h-7001", "noble h-7001"])
+def test_a_patient_is_found_by_names_in_any_order_and_by_record_number(client, people, protocols, typed):
+    make_patient(people.lead, people.co_therapist, protocols=protocols, given_name="Tina", family_name="Noble",
+                 record_number="H-7001")
+    db.session.commit()
+    login(client, people.lead)
+    found = client.post("/patients/search", data={"q": typed}, follow_redirects=True)
+    assert found.status_code == 200 and "Noble, Tina" in found.text and "Zzpatient" not in found.text
+
+
+def test_every_page_has_the_patient_search_in_its_menu(client, people):
+    login(client, people.lead)
+    page = client.get("/patients/").text
+    assert 'id="nav-search"' in page and 'action="/patients/search"' in page
+
+
+def test_a_record_number_differing_only_in_case_is_refused(client, people):
+    login(client, people.lead)
+    assert client.post("/patients/new", data=_form(people, record_number="H-3001")).status_code == 302
+    again = client.post("/patients/new", data=_form(people, record_number="h-3001", given_name="Other",
+                                                    date_of_birth="1990-01-01"))
+    assert again.status_code == 422 and "already has this record number" in again.text
+    assert _patients() == 2  # the people fixture's patient and the first one
+
+
+def test_the_database_refuses_a_record_number_differing_only_in_case(people, protocols):
+    from sqlalchemy.exc import IntegrityError
+
+    make_patient(people.lead, protocols=protocols, record_number="CASE-1")
+    other = make_patient(people.lead, protocols=protocols, record_number="CASE-2")
+    db.session.flush()
+    with pytest.raises(IntegrityError), db.session.begin_nested():
+        other.record_number = "case-1"  # past the service's check, as a script might
+        db.session.flush()
+
+
+def test_enrolling_the_same_name_and_birth_date_asks_first(client, people):
+    login(client, people.lead)
+    assert client.post("/patients/new", data=_form(people)).status_code == 302
+    twin = client.post("/patients/new", data=_form(people, record_number="H-2002", given_name="ROBIN"))
+    assert twin.status_code == 422 and 'id="possible-duplicate"' in twin.text and "H-2001" in twin.text
+    assert _patients() == 2
+    anyway = client.post("/patients/new", data=_form(people, record_number="H-2002", enrol_anyway="y"))
+    assert anyway.status_code == 302 and _patients() == 3
+
+
+def test_the_duplicate_warning_names_no_record_outside_ones_caseload(client, people):
+    login(client, people.lead)
+    assert client.post("/patients/new", data=_form(people)).status_code == 302
+    client.post("/logout")
+    login(client, people.other_therapist)
+    twin = client.post("/patients/new", data=_form(people, record_number="H-2002",
+                                                   lead_therapist_id=str(people.other_therapist.id),
+                                                   co_therapist_ids=[]))
+    assert twin.status_code == 422 and "a patient outside your caseload" in twin.text and "H-2001" not in twin.text

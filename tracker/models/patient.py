@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from tracker.models.base import Base, UTCDateTime, enum_type, utcnow
 from tracker.models.user import User
@@ -70,6 +70,8 @@ class Patient(Base):
     __tablename__ = "patient"
     __table_args__ = (
         UniqueConstraint("clinic_id", "record_number", name="uq_patient_clinic_record_number"),
+        # "h-1000" and "H-1000" are one record number (tracker.patients.services checks first, with a message).
+        Index("uq_patient_clinic_record_number_folded", "clinic_id", "record_number_folded", unique=True),
         # A patient on hold remembers the phase to resume, and only then (indico-style state constraint).
         CheckConstraint("(phase = 'on_hold') = (held_from_phase IS NOT NULL)", name="held_from_phase_iff_on_hold"),
         CheckConstraint("held_from_phase IN ('preparation', 'dosing', 'integration')", name="held_from_active"),
@@ -79,6 +81,8 @@ class Patient(Base):
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"), index=True)
     #: The clinic's own record number (MRN), unique within the clinic.
     record_number: Mapped[str] = mapped_column(String(40))
+    #: The record number in lower case, kept by ``_fold_record_number``: unique per clinic, so case never makes two.
+    record_number_folded: Mapped[str | None] = mapped_column(String(40))
     given_name: Mapped[str] = mapped_column(String(80))
     family_name: Mapped[str] = mapped_column(String(80), index=True)
     date_of_birth: Mapped[date] = mapped_column(Date)
@@ -136,6 +140,11 @@ class Patient(Base):
     @property
     def co_therapists(self) -> list[User]:
         return [m.user for m in self.care_team if m.role is CareRole.CO_THERAPIST]
+
+    @validates("record_number")
+    def _fold_record_number(self, _key: str, value: str) -> str:
+        self.record_number_folded = value.casefold()
+        return value
 
     def __repr__(self) -> str:
         return f"<Patient {self.id} {self.record_number!r}>"

@@ -5,6 +5,7 @@ from datetime import date
 
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     DateField,
     HiddenField,
     SelectChoice,
@@ -98,6 +99,8 @@ class PatientForm(FlaskForm):
         description="Hold Ctrl (Cmd on a Mac) to choose several. MDMA and psilocybin protocols need one.",
     )
     version_id = HiddenField()
+    #: Shown only when a patient of the same name and date of birth is already enrolled.
+    enrol_anyway = BooleanField("This is a different person: enrol anyway")
 
     def validate_phone(self, field: StringField) -> None:
         if field.data:

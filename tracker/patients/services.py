@@ -3,6 +3,7 @@ commit to the caller (the view or CLI command), so a change and its audit row la
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, fields
 from datetime import date
 from typing import Any
@@ -153,10 +154,26 @@ def _flush_or_duplicate() -> None:
 
 
 def _record_number_taken(actor: User, record_number: str, exclude_id: int | None = None) -> bool:
-    query = select(Patient.id).where(Patient.clinic_id == actor.clinic_id, Patient.record_number == record_number)
+    """Whether another patient of the clinic has this record number, whatever its case ("h-1000" is "H-1000")."""
+    query = select(Patient.id).where(
+        Patient.clinic_id == actor.clinic_id, func.lower(Patient.record_number) == record_number.casefold()
+    )
     if exclude_id is not None:
         query = query.where(Patient.id != exclude_id)
     return db.session.scalar(query) is not None
+
+
+def possible_duplicates(actor: User, details: PatientDetails) -> list[Patient]:
+    """Patients of the clinic with the same names (in any case) and date of birth: one person enrolled twice splits
+    their record, so enrolment asks first."""
+    return list(db.session.scalars(
+        select(Patient).where(
+            Patient.clinic_id == actor.clinic_id,
+            func.lower(Patient.given_name) == details.given_name.casefold(),
+            func.lower(Patient.family_name) == details.family_name.casefold(),
+            Patient.date_of_birth == details.date_of_birth,
+        ).order_by(Patient.id).limit(5)
+    ))
 
 
 def create_patient(actor: User, details: PatientDetails, team: CareTeam, protocols: dict[str, Protocol]) -> Patient:
@@ -265,6 +282,12 @@ SORTS: dict[str, tuple[Any, ...]] = {
 }
 
 
+def search_words(search: str | None) -> list[str]:
+    """The words of a search, each of which must match a name or the record number, in any order: "Noble, Tina",
+    "tina noble" and "h-1000" all find the patient the list prints as "Noble, Tina" (H-1000)."""
+    return [word for word in re.split(r"[\s,;]+", (search or "").casefold()) if word][:6]
+
+
 def caseload_query(actor: User, search: str | None, sort: str, descending: bool) -> Select[Patient]:
     """The patients ``actor`` may see, filtered by name or record number, in the requested order."""
     query = (
@@ -272,15 +295,11 @@ def caseload_query(actor: User, search: str | None, sort: str, descending: bool)
         .where(patient_scope(actor))
         .options(selectinload(Patient.care_team).joinedload(CareTeamMember.user))
     )
-    if search:
-        escaped = search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        term = f"%{escaped}%"
-        full_name = func.lower(Patient.given_name + " " + Patient.family_name)
+    for word in search_words(search):
+        term = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         query = query.where(
-            or_(
-                full_name.like(term, escape="\\"),
-                func.lower(Patient.record_number).like(term, escape="\\"),
-            )
+            or_(*(func.lower(column).like(term, escape="\\") for column in
+                  (Patient.given_name, Patient.family_name, Patient.record_number)))
         )
     columns = SORTS.get(sort, SORTS["name"])
     return query.order_by(*(c.desc() if descending else c.asc() for c in columns))

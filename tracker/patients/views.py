@@ -5,6 +5,7 @@ from typing import Any
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
+from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 from wtforms import SelectChoice
 
@@ -25,10 +26,11 @@ from tracker.patients.services import (
     change_phase,
     create_patient,
     load_for_page,
+    possible_duplicates,
     therapist_choices,
     update_patient,
 )
-from tracker.permissions import CLINICAL_ROLES, actor, require_role
+from tracker.permissions import CLINICAL_ROLES, actor, patient_scope, require_role
 from tracker.protocols import loaded_protocols
 from tracker.screening.queries import screening_state
 from tracker.sessions.forms import SessionForm
@@ -115,17 +117,30 @@ def create() -> ResponseReturnValue:
     _prepare_form(form)
     if request.method == "GET" and current_user.is_therapist:
         form.lead_therapist_id.data = current_user.id
+    duplicates: list[str] | None = None
     if form.validate_on_submit():
-        try:
-            patient = create_patient(actor(), _details(form), _team(form), loaded_protocols())
-        except PatientError as error:
-            getattr(form, error.field).errors.append(str(error))
+        details = _details(form)
+        found = possible_duplicates(actor(), details)
+        if found and not form.enrol_anyway.data:
+            visible = {p.id for p in db.session.scalars(select(Patient).where(
+                Patient.id.in_([p.id for p in found]), patient_scope(actor())))}
+            duplicates = [p.record_number if p.id in visible else "a patient outside your caseload" for p in found]
+            form.enrol_anyway.errors.append(
+                "A patient with this name and date of birth is already enrolled. Open that record instead, or tick "
+                "the box if this is a different person."
+            )
         else:
-            db.session.commit()
-            flash(f"{patient.full_name} was enrolled and starts in preparation.", "success")
-            return redirect(url_for("patients.detail", patient_id=patient.id))
+            try:
+                patient = create_patient(actor(), details, _team(form), loaded_protocols())
+            except PatientError as error:
+                getattr(form, error.field).errors.append(str(error))
+            else:
+                db.session.commit()
+                flash(f"{patient.full_name} was enrolled and starts in preparation.", "success")
+                return redirect(url_for("patients.detail", patient_id=patient.id))
     status = 422 if form.errors else 200
-    return render_template("patients/form.html", form=form, patient=None, conflict=None), status
+    return render_template("patients/form.html", form=form, patient=None, conflict=None,
+                           duplicates=duplicates), status
 
 
 @bp.route("/<int:patient_id>")
