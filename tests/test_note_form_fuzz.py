@@ -72,3 +72,12 @@ def test_random_adverse_events_never_fail_with_a_server_error(client, people, pr
     response = client.post(f"/patients/{people.patient.id}/sessions/{session.id}/adverse-events",
                            data={**adverse_event_form(), **data})
     assert response.status_code in (302, 422), response.status_code
+
+
+def test_a_blank_unit_or_route_is_read_as_none(client, people, protocols):
+    session = _session(people, protocols)
+    login(client, people.lead)
+    for field in ("dose_unit", "route"):
+        response = client.post(f"/patients/{people.patient.id}/sessions/{session.id}/note",
+                                data={**dosing_note(), field: " "})
+        assert response.status_code in (302, 409, 422), (field, response.status_code)

@@ -305,3 +305,10 @@ def test_the_duplicate_warning_names_no_record_outside_ones_caseload(client, peo
                                                    lead_therapist_id=str(people.other_therapist.id),
                                                    co_therapist_ids=[]))
     assert twin.status_code == 422 and "a patient outside your caseload" in twin.text and "H-2001" not in twin.text
+
+
+@pytest.mark.parametrize("field", ["sex_at_birth", "can_become_pregnant"])
+def test_a_blank_choice_is_read_as_not_recorded_never_a_server_error(client, people, field):
+    login(client, people.lead)
+    response = client.post("/patients/new", data=_form(people, **{field: " "}))
+    assert response.status_code in (302, 422)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import enum
 import re
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import abort
 from wtforms import Field, Form, IntegerField
@@ -68,3 +69,13 @@ def requested_page(raw: str | None) -> int:
     if not _DIGITS.match(raw) or not 1 <= int(raw) <= MAX_PAGE:
         abort(400, description=PAGE_MESSAGE)
     return int(raw)
+
+
+_E = TypeVar("_E", bound=enum.Enum)
+
+
+def enum_member(kind: type[_E], value: object) -> _E | None:
+    """The member a select's value names; None for an empty, blank or unknown one (a blank value passes
+    ``Optional`` without the field's choices being checked, so it must not reach ``kind(value)``)."""
+    text = str(value or "").strip()
+    return next((member for member in kind if member.value == text), None)

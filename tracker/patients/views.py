@@ -36,6 +36,7 @@ from tracker.screening.queries import screening_state
 from tracker.sessions.forms import SessionForm
 from tracker.sessions.queries import patient_sessions
 from tracker.sessions.services import SessionError, current_cycle, log_session
+from tracker.validators import enum_member
 from tracker.workflow import TransitionError, allowed_targets
 
 SEARCH_KEY = "patient_search"  # kept in the session, so names typed into search never appear in URLs or logs
@@ -94,7 +95,7 @@ def search() -> ResponseReturnValue:
 
 def _details(form: PatientForm) -> PatientDetails:
     values = {name: getattr(form, name).data for name in DETAIL_FIELDS}
-    values["sex_at_birth"] = SexAtBirth(values["sex_at_birth"]) if values["sex_at_birth"] else None
+    values["sex_at_birth"] = enum_member(SexAtBirth, values["sex_at_birth"])
     values["can_become_pregnant"] = {"yes": True, "no": False}.get(values["can_become_pregnant"] or "")
     return PatientDetails(**values)
 

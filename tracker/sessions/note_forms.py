@@ -29,7 +29,7 @@ from tracker import vitals
 from tracker.models import CosignOutcome, DoseUnit, Outcome, Route, SessionKind, Severity
 from tracker.sessions.content import BODY_LABEL, DOSING_FIELDS, RISK_CHECK, TEXT_FIELDS, TextField
 from tracker.sessions.notes import AdverseEventInput, NoteInput
-from tracker.validators import empty_to_none, no_control_characters, strip
+from tracker.validators import empty_to_none, enum_member, no_control_characters, strip
 
 TEXT_LIMIT = 20_000
 BODY_LIMIT = 50_000
@@ -204,8 +204,8 @@ class DosingNoteForm(NoteForm):
             values[name] = _float(values[name])
         for name in ("dose_given_at", "supplemental_given_at", "discharged_at"):
             values[name] = _utc(values[name])
-        values["dose_unit"] = DoseUnit(values["dose_unit"]) if values["dose_unit"] else None
-        values["route"] = Route(values["route"]) if values["route"] else None
+        values["dose_unit"] = enum_member(DoseUnit, values["dose_unit"])
+        values["route"] = enum_member(Route, values["route"])
         values["pre_dose_decision"] = values["pre_dose_decision"] or None
         given.dosing = values
         return given
