@@ -78,6 +78,25 @@ NEEDS_COSIGN = frozenset({"therapist"})
 
 CLINICS = [("Harbour Psychedelic Therapy Clinic", ""), ("Northside Integration Centre", "b-")]
 
+#: Where the demo clinics are: one east of UTC (UTC+10/+11, summer time from October to April), one west of it
+#: (UTC-7/-6), so the demo shows every time on a clock other than UTC. Phone numbers are from the ranges set aside
+#: for fiction (ACMA: 02 5550 xxxx; the North American 555-01xx); the crisis lines are the real national ones.
+DEMO_CLINIC_SETTINGS: dict[str, dict[str, str]] = {
+    "Harbour Psychedelic Therapy Clinic": {
+        "time_zone": "Australia/Sydney",
+        "phone": "(02) 5550 0142",
+        "address": "Level 3, 12 Harbour Street, Sydney NSW 2000",
+        "crisis_line": "Lifeline 13 11 14 (24 hours); the clinic on (02) 5550 0142 in office hours",
+    },
+    "Northside Integration Centre": {
+        "time_zone": "America/Denver",
+        "phone": "303-555-0100",
+        "address": "1420 North Pearl Street, Suite 2, Denver, CO 80203",
+        "crisis_line": "988 Suicide & Crisis Lifeline (call or text 988, 24 hours); the clinic on 303-555-0100 in "
+        "office hours",
+    },
+}
+
 #: Plain-language plan text for the demo, by section title.
 DEMO_PLAN = {
     "Insights and themes": "You described feeling safe in your body for the first time in years. The theme you "
@@ -101,7 +120,7 @@ def seed_demo(protocols: dict[str, Protocol], patients_per_clinic: int = 14) -> 
     fake = Faker("en_US")
     Faker.seed(2026)
     for clinic_name, prefix in CLINICS:
-        clinic = make_clinic(clinic_name)
+        clinic = make_clinic(clinic_name, **DEMO_CLINIC_SETTINGS[clinic_name])
         staff: dict[str, User] = {}
         for username, full_name, roles, supervisor in DEMO_STAFF:
             staff[username] = make_user(
@@ -256,7 +275,7 @@ def _safety_alert(patient: Patient, lead: User, supervisor: User, protocol: Prot
 
 def _plan(patient: Patient, lead: User, protocol: Protocol, given: bool) -> None:
     texts = {title: DEMO_PLAN.get(title, "") for title in protocol.integration_plan_sections}
-    crisis = "988 (call or text, 24 hours); the clinic on 555-0100 in office hours"
+    crisis = db.session.get_one(Clinic, patient.clinic_id).crisis_line or ""
     first = save_version(lead, patient, texts, crisis, 0)
     if given and first is not None:
         texts["Therapy and referrals"] = "Monthly sessions with Dr. Nair until June. Your GP, Dr. Hale, has a copy."

@@ -15,6 +15,8 @@ from sqlalchemy.orm import selectinload
 
 from tracker import workflow
 from tracker.admin.services import AccountDetails, create_user
+from tracker.clinics import new_clinic
+from tracker.clinictime import DEFAULT_ZONE
 from tracker.extensions import db
 from tracker.instruments import get_instrument
 from tracker.models import (
@@ -57,11 +59,8 @@ PROTOCOL_INDICATIONS = {
 }
 
 
-def make_clinic(name: str | None = None) -> Clinic:
-    clinic = Clinic(name=name or f"Clinic {next(_counter)}")
-    db.session.add(clinic)
-    db.session.flush()
-    return clinic
+def make_clinic(name: str | None = None, time_zone: str = DEFAULT_ZONE, **settings: Any) -> Clinic:
+    return new_clinic(name or f"Clinic {next(_counter)}", time_zone, **settings)
 
 
 def make_user(
