@@ -13,6 +13,7 @@ from tracker import clinictime
 from tracker.clinictime import NonexistentTime, day_bounds, day_of, from_local, is_ambiguous, shown, zone
 
 DENVER = zone("America/Denver")
+DASH = "\u2013"
 SYDNEY = zone("Australia/Sydney")
 
 
@@ -109,3 +110,13 @@ def test_every_local_time_that_exists_comes_back_as_typed(typed, name):
         return
     assert moment.tzinfo is UTC
     assert clinictime.local(moment, tz).replace(tzinfo=None) == typed
+
+
+def test_a_range_names_the_zone_once_or_both_across_a_change():
+    start = from_local(datetime(2027, 1, 12, 9, 0), DENVER)
+    assert clinictime.shown_range(start, start + timedelta(minutes=90), DENVER) == f"2027-01-12 09:00 {DASH} 10:30 MST"
+    overnight = clinictime.shown_range(start, start + timedelta(hours=20), DENVER)
+    assert overnight == f"2027-01-12 09:00 {DASH} 2027-01-13 05:00 MST"
+    fold = from_local(datetime(2026, 11, 1, 0, 30), DENVER)
+    assert clinictime.shown_range(fold, fold + timedelta(hours=2), DENVER) == f"2026-11-01 00:30 MDT {DASH} 01:30 MST"
+    assert clinictime.shown_range(start, None, DENVER) == "2027-01-12 09:00 MST"

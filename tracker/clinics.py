@@ -22,7 +22,7 @@ from flask import Flask, current_app, g, has_app_context, has_request_context
 from flask_login import current_user
 from jinja2 import pass_context
 from jinja2.runtime import Context
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 
 from tracker import audit, clinictime
 from tracker.database import AnySession
@@ -143,6 +143,9 @@ def parse_follow_ups(text: str) -> str:
 def _check(given: ClinicSettings) -> ClinicSettings:
     if not given.name.strip():
         raise SettingsError("name", "Enter the clinic's name.")
+    for column, limit in (("name", 120), ("phone", 40), ("address", 255), ("crisis_line", 200)):
+        if len(getattr(given, column) or "") > limit:
+            raise SettingsError(column, f"Use at most {limit} characters.")
     if not clinictime.is_zone_name(given.time_zone):
         raise SettingsError("time_zone", "Choose a time zone from the list.")
     for column, minimum in MINIMUMS.items():
@@ -163,6 +166,8 @@ def update_settings(actor: User, clinic: Clinic, given: ClinicSettings) -> dict[
     if not actor.is_admin or actor.clinic_id != clinic.id:
         raise PermissionError("only an admin of the clinic changes its settings")
     checked = _check(given)
+    if checked.name != clinic.name and db.session.scalar(select(Clinic.id).where(Clinic.name == checked.name)):
+        raise SettingsError("name", "Another clinic already has this name.")
     before = ClinicSettings.of(clinic)
     changes = audit.diff(
         {f: getattr(before, f) for f in SETTINGS_FIELDS}, {f: getattr(checked, f) for f in SETTINGS_FIELDS}
@@ -238,9 +243,16 @@ def local_day_filter(context: Context, moment: datetime | None) -> date | None:
     return None if moment is None else clinictime.day_of(moment, _zone(context))
 
 
+@pass_context
+def local_range_filter(context: Context, start: datetime | None, end: datetime | None) -> str:
+    """``{{ start | local_range(end) }}``: ``tracker.clinictime.shown_range`` on the clinic's clock."""
+    return clinictime.shown_range(start, end, _zone(context))
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["local"] = local_filter
     app.jinja_env.filters["local_day"] = local_day_filter
+    app.jinja_env.filters["local_range"] = local_range_filter
 
     @app.context_processor
     def inject_clinic_zone() -> dict[str, Any]:

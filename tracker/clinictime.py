@@ -22,6 +22,7 @@ DEFAULT_ZONE = "UTC"
 INPUT_FORMAT = "%Y-%m-%dT%H:%M"
 #: How the pages show a moment.
 SHOWN_FORMAT = "%Y-%m-%d %H:%M"
+EN_DASH = " \u2013 "
 
 #: Prefixes of names that are in the database only as old aliases or for compatibility ("US/Mountain",
 #: "Etc/GMT+7", whose sign is the reverse of what one reads); left out of the choices offered, still accepted.
@@ -149,6 +150,18 @@ def shown(moment: datetime | None, tz: tzinfo, fmt: str = SHOWN_FORMAT, with_zon
     at = local(moment, tz)
     text = at.strftime(fmt)
     return f"{text} {abbreviation(at)}" if with_zone else text
+
+
+def shown_range(start: datetime | None, end: datetime | None, tz: tzinfo) -> str:
+    """From ``start`` to ``end`` on the clinic's clock: "2026-03-08 09:00 - 10:30 MST" (an en dash); the end's date
+    when it falls on another day, and both abbreviations when they differ (across a daylight-saving change)."""
+    if start is None or end is None:
+        return shown(start, tz)
+    first, last = local(start, tz), local(end, tz)
+    end_format = "%H:%M" if first.date() == last.date() else SHOWN_FORMAT
+    if abbreviation(first) != abbreviation(last):
+        return f"{shown(start, tz)}{EN_DASH}{shown(end, tz, end_format)}"
+    return f"{first.strftime(SHOWN_FORMAT)}{EN_DASH}{last.strftime(end_format)} {abbreviation(last)}"
 
 
 def abbreviation(moment: datetime) -> str:
