@@ -209,10 +209,13 @@ def current_zone() -> ZoneInfo:
 
     :raise RuntimeError: no signed-in user (a page without one shows no clinic times).
     """
-    clinic = current_clinic()
-    if clinic is None:
-        raise RuntimeError("no signed-in user, so no clinic time zone: pass clinic_zone to the template")
-    return clinic.zone
+    found: ZoneInfo | None = g.get("tracker_zone") if has_request_context() else None
+    if found is None:
+        clinic = current_clinic()
+        if clinic is None:
+            raise RuntimeError("no signed-in user, so no clinic time zone: pass clinic_zone to the template")
+        found = g.tracker_zone = clinic.zone  # kept for the request: a rollback later would expire the clinic
+    return found
 
 
 def local_today() -> date:
@@ -256,5 +259,4 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def inject_clinic_zone() -> dict[str, Any]:
-        clinic = current_clinic()
-        return {"clinic_zone": clinic.zone} if clinic is not None else {}
+        return {"clinic_zone": current_zone()} if current_clinic() is not None else {}

@@ -109,7 +109,7 @@ class ClinicSettingsForm(FlaskForm):
         "A note still unsigned this many hours after its session is listed", "attention_note_unsigned_hours",
         "On the supervisor's dashboard, the therapist's day and My notes.")
     attention_serious_ae_days = _window(
-        "Serious adverse events of the last this many days are listed", "attention_serious_ae_days", "")
+        "Serious adverse events are listed for this many days after onset", "attention_serious_ae_days", "")
     attention_no_session_days = _window(
         "A patient in treatment with no session for this many days is listed", "attention_no_session_days", "")
     attention_emergency_review_hours = _window(
