@@ -154,8 +154,9 @@ class Config:
     # Where the protocol templates are read from, in addition to the ones the package ships.
     EXTRA_PROTOCOL_DIR: str | None = None
 
-    # When outcome measures are due (tracker/schedule.py). DOMAIN.md gives the timepoints of each protocol but no
-    # windows around them [U], so every window is a clinic setting, in days.
+    # When outcome measures are due (tracker/schedule.py). The protocols give the timepoints but no windows around
+    # them, so every window is a clinic setting, in days: these are a new clinic's values (each clinic changes its own
+    # on the clinic settings page; tracker/clinics.py), and what the migration gave the clinics that existed.
     #: A baseline result counts if dated at most this long before the first dosing session.
     MEASURE_BASELINE_MAX_AGE_DAYS = 30
     #: "After each dosing" is due from the day after a dosing session for this long (or until the next one).
@@ -172,7 +173,7 @@ class Config:
     SAFETY_ALERTS_PER_PAGE = 25
 
     # What the supervisor dashboard and the therapist's day list (tracker/attention.py). These windows are clinic
-    # policy, not clinical facts: DOMAIN.md gives none of them; the defaults are the issue's.
+    # policy, not clinical facts: a new clinic's values, which each clinic changes on its settings page.
     #: A held session's note still unsigned this many hours later is listed (the "My notes" page uses 24 too).
     ATTENTION_NOTE_UNSIGNED_HOURS = 24
     #: Serious adverse events whose onset was within this many days are listed for supervisors.
@@ -191,7 +192,8 @@ class Config:
     QUESTIONNAIRE_REFUSALS_PER_ADDRESS = 10
     QUESTIONNAIRE_REFUSAL_WINDOW = timedelta(minutes=15)
 
-    #: The crisis line printed in every integration plan (local to the clinic, so no default; DOMAIN.md 5.18).
+    #: A new clinic's crisis line, printed on every integration plan (local to the clinic, so no default; each clinic
+    #: sets its own on its settings page).
     CRISIS_LINE = ""
 
     #: Where background work waits for ``flask worker`` (tracker/queue.py): a SQLite file on one machine (the

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from tests.conftest import PASSWORD, login
 from tracker.extensions import db
 from tracker.factories import make_user
-from tracker.models import AuditEvent, Role, User
+from tracker.models import AuditEvent, Clinic, Role, User
 
 
 def _new(people, **overrides):
@@ -99,17 +99,32 @@ def test_the_cli_creates_the_first_admin(app):
     runner = app.test_cli_runner()
     result = runner.invoke(args=[
         "users", "create", "firstadmin", "--name", "First Admin", "--clinic", "New Clinic", "--role", "admin",
-        "--password", "a long enough secret",
+        "--time-zone", "America/Denver", "--password", "a long enough secret",
     ])
     assert result.exit_code == 0, result.output
     assert "Created firstadmin (admin) in New Clinic." in result.output
     user = db.session.scalar(select(User).where(User.username == "firstadmin"))
     assert user.is_admin and not user.is_clinician
+    assert db.session.get(Clinic, user.clinic_id).time_zone == "America/Denver"
+
+
+@pytest.mark.parametrize("zone_args, message", [
+    ([], "give its --time-zone"),
+    (["--time-zone", "Mars/Olympus_Mons"], "is not a time zone name"),
+])
+def test_the_cli_asks_a_new_clinic_for_a_real_time_zone(app, zone_args, message):
+    result = app.test_cli_runner().invoke(args=[
+        "users", "create", "firstadmin", "--name", "First Admin", "--clinic", "Zoneless Clinic", "--role", "admin",
+        "--password", "a long enough secret", *zone_args,
+    ])
+    assert result.exit_code != 0 and message in result.output
+    assert db.session.scalar(select(Clinic).where(Clinic.name == "Zoneless Clinic")) is None
 
 
 def test_the_cli_refuses_a_short_password(app):
     result = app.test_cli_runner().invoke(args=[
         "users", "create", "shorty", "--name", "S", "--clinic", "New Clinic", "--role", "admin", "--password", "short",
+        "--time-zone", "Europe/London",
     ])
     assert result.exit_code != 0 and "Use at least 12 characters." in result.output
 

@@ -22,6 +22,7 @@ from tracker.factories import (
 )
 from tracker.models import (
     AdverseEvent,
+    Clinic,
     CosignDecision,
     CosignOutcome,
     NoteAddendum,
@@ -51,7 +52,7 @@ def found(user: User, kind: Kind, now: datetime | None = None) -> list[tuple[int
     scope = Scope(
         patient_ids(user, Filters()),
         now or utcnow(),
-        Policy.from_config(current_app.config, current_app.extensions["protocols"]),
+        Policy.of_clinic(db.session.get_one(Clinic, user.clinic_id), current_app.extensions["protocols"]),
     )
     return [(row.patient_id, row.target_id) for row in db.session.execute(BY_KIND[kind].query(scope))]
 
@@ -291,7 +292,7 @@ def _dosed_days_ago(people, now: datetime, days: int) -> TherapySession:
 
 
 def test_measures_after_dosing_are_overdue_once_the_window_closes(people, now):
-    window = current_app.config["MEASURE_AFTER_DOSING_WINDOW_DAYS"]
+    window = people.clinic.measure_after_dosing_window_days
     _dosed_days_ago(people, now, window)
     assert found(people.supervisor, Kind.MEASURE_OVERDUE) == []  # the window closes today
     people_session = db.session.scalar(select(TherapySession).where(TherapySession.patient_id == people.patient.id))
@@ -301,7 +302,7 @@ def test_measures_after_dosing_are_overdue_once_the_window_closes(people, now):
 
 
 def test_every_instrument_due_after_dosing_must_have_a_result_in_the_window(people, now):
-    window = current_app.config["MEASURE_AFTER_DOSING_WINDOW_DAYS"]
+    window = people.clinic.measure_after_dosing_window_days
     dosing = _dosed_days_ago(people, now, window + 1)
     dosed_on = dosing.held_at.date()
     record_measure(people.patient, people.lead, "pcl5", on=dosed_on + timedelta(days=1))
@@ -312,7 +313,7 @@ def test_every_instrument_due_after_dosing_must_have_a_result_in_the_window(peop
 
 
 def test_a_result_on_the_dosing_day_itself_does_not_count(people, now):
-    window = current_app.config["MEASURE_AFTER_DOSING_WINDOW_DAYS"]
+    window = people.clinic.measure_after_dosing_window_days
     dosing = _dosed_days_ago(people, now, window + 1)
     for code in ("pcl5", "cssrs"):
         record_measure(people.patient, people.lead, code, on=dosing.held_at.date())

@@ -140,19 +140,17 @@ def test_unsigned_notes_older_than_24_hours_are_listed_for_their_author(client, 
     assert untouched.id
 
 
-def test_the_author_s_list_and_the_dashboard_share_the_clinic_s_unsigned_note_setting(app, client, people, protocols):
+def test_the_author_s_list_and_the_dashboard_share_the_clinic_s_unsigned_note_setting(client, people, protocols):
     session = held_session(people.patient, people.lead, protocols, kind=SessionKind.PREPARATION)
     login(client, people.lead)
     client.post(session_url(people.patient, session, "/note"), data={"topics": "Started"})
-    app.config["ATTENTION_NOTE_UNSIGNED_HOURS"] = 1
-    try:
-        with time_machine.travel(utcnow() + timedelta(hours=2), tick=False):
-            login(client, people.lead)
-            page = client.get("/notes/mine").text
-            assert "Unsigned notes older than 1 hour" in page and "Preparation 1 of 3" in page
-            assert 'data-kind="unsigned_note"' in client.get("/today").text
-    finally:
-        app.config["ATTENTION_NOTE_UNSIGNED_HOURS"] = 24
+    people.clinic.attention_note_unsigned_hours = 1
+    db.session.commit()
+    with time_machine.travel(utcnow() + timedelta(hours=2), tick=False):
+        login(client, people.lead)
+        page = client.get("/notes/mine").text
+        assert "Unsigned notes older than 1 hour" in page and "Preparation 1 of 3" in page
+        assert 'data-kind="unsigned_note"' in client.get("/today").text
 
 
 @pytest.mark.parametrize("query", ["show=nothing", "page=0", "page=x"])

@@ -36,13 +36,11 @@ def versions() -> list[IntegrationPlanVersion]:
     return list(db.session.scalars(select(IntegrationPlanVersion).order_by(IntegrationPlanVersion.number)))
 
 
-def test_the_form_has_the_protocols_sections_with_prompts_and_the_clinics_crisis_line(client, people, app):
-    app.config["CRISIS_LINE"] = "Lifeline 13 11 14"
-    try:
-        login(client, people.lead)
-        page = client.get(plan_url(people, "/edit")).text
-    finally:
-        app.config["CRISIS_LINE"] = ""
+def test_the_form_has_the_protocols_sections_with_prompts_and_the_clinics_crisis_line(client, people):
+    people.clinic.crisis_line = "Lifeline 13 11 14"
+    db.session.commit()
+    login(client, people.lead)
+    page = client.get(plan_url(people, "/edit")).text
     labels = re.findall(r'<label class="form-label fw-semibold" for="section_\d+">([^<]+)</label>', page)
     assert labels == [
         "Insights and themes", "Intentions and goals",

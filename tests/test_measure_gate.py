@@ -61,7 +61,7 @@ def test_each_missing_baseline_is_named(people, protocols):
     assert people.patient.phase is Phase.DOSING
 
 
-def test_a_baseline_older_than_the_clinic_setting_is_refused(people, protocols, app):
+def test_a_baseline_older_than_the_clinic_setting_is_refused(people, protocols):
     mdma = screened(people, protocols)
     record_baseline_measures(people.patient, people.lead, mdma, on=utcnow().date() - timedelta(days=31))
     old = (utcnow().date() - timedelta(days=31)).isoformat()
@@ -71,11 +71,9 @@ def test_a_baseline_older_than_the_clinic_setting_is_refused(people, protocols, 
         f"Baseline C-SSRS: the latest is dated {old}, more than 30 days before this first dosing session. "
         "Record a new one.",
     ]
-    app.config["MEASURE_BASELINE_MAX_AGE_DAYS"] = 31
-    try:
-        workflow.move(db.session, people.patient, Phase.DOSING, people.lead, mdma)
-    finally:
-        app.config["MEASURE_BASELINE_MAX_AGE_DAYS"] = 30
+    people.clinic.measure_baseline_max_age_days = 31  # the clinic's setting
+    db.session.flush()
+    workflow.move(db.session, people.patient, Phase.DOSING, people.lead, mdma)
 
 
 def test_thirty_days_old_still_counts(people, protocols):

@@ -218,11 +218,11 @@ def test_dosing_days_come_from_dosing_sessions_and_from_cycles_without_one(peopl
     db.session.add(TherapySession(patient_id=people.patient.id, kind=SessionKind.DOSING, held_at=None, cycle=3,
                                   scheduled_at=second + timedelta(days=40), logged_by_id=people.lead.id))
     db.session.flush()
-    assert dosing_dates(db.session, people.patient.id) == [start.date(), second.date()]
+    assert dosing_dates(db.session, people.patient.id, UTC) == [start.date(), second.date()]
     # Logging the session of cycle 2 (a day after the move) replaces the move's day with the session's.
     _dosing_session(people, second + timedelta(days=1), cycle=2)
     db.session.flush()
-    assert dosing_dates(db.session, people.patient.id) == [start.date(), second.date() + timedelta(days=1)]
+    assert dosing_dates(db.session, people.patient.id, UTC) == [start.date(), second.date() + timedelta(days=1)]
     moves = db.session.scalar(select(func.count()).select_from(PhaseTransition).where(
         PhaseTransition.patient_id == people.patient.id, PhaseTransition.to_phase == Phase.DOSING))
     assert moves == 3

@@ -344,3 +344,28 @@ def test_the_dose_unit_migration_keeps_signed_notes_and_their_guards(fresh_app: 
                                 "weight_kg = 84 WHERE id = :id"), {"id": draft})
     with pytest.raises(DBAPIError), db.engine.begin() as connection:
         connection.execute(text("UPDATE session_note SET dose_unit = 'grains' WHERE id = :id"), {"id": draft})
+
+
+def test_existing_clinics_keep_utc_and_take_the_configured_windows_and_crisis_line(fresh_app: Flask) -> None:
+    """The clinic settings revision: a clinic made before it keeps running on UTC (its admin then chooses the zone)
+    and takes the deployment's configured windows and crisis line, which were the clinic's settings until then."""
+    config = current_app.extensions["migrate"].migrate.get_config()
+    before_it = ScriptDirectory.from_config(config).get_revision("b6907acc5f49").down_revision
+    upgrade(revision=before_it)
+    with db.engine.begin() as connection:
+        clinic = _insert(connection, "clinic", name="Old Clinic")
+    configured = {"MEASURE_AFTER_DOSING_WINDOW_DAYS": 7, "MEASURE_FOLLOW_UP_DAYS": (30, 365),
+                  "CRISIS_LINE": "Crisis line 0800 111 222"}
+    saved = {key: fresh_app.config[key] for key in configured}
+    fresh_app.config.update(configured)
+    try:
+        upgrade()
+    finally:
+        fresh_app.config.update(saved)
+    assert_schema_matches_models()
+    with db.engine.connect() as connection:
+        row = connection.execute(
+            text("SELECT time_zone, measure_after_dosing_window_days, measure_follow_up_days, crisis_line, "
+                 "attention_note_unsigned_hours FROM clinic WHERE id = :id"), {"id": clinic}
+        ).one()
+    assert tuple(row) == ("UTC", 7, "30,365", "Crisis line 0800 111 222", 24)

@@ -86,16 +86,14 @@ def test_the_patient_answers_once_and_the_result_is_patient_reported(client, peo
     assert audit_actions()[-1] == "questionnaire.refused"
 
 
-def test_an_urgent_answer_raises_the_alert_and_shows_the_crisis_line(app, client, people):
-    app.config["CRISIS_LINE"] = "Crisis line 0800 123 456"
-    try:
-        token = make_link(people)
-        page = client.get(f"/q/{token}")
-        assert "Crisis line 0800 123 456" in page.text  # in the box the page shows when item 9 is above 0
-        assert page.text.count('data-urgent="1"') == 3  # item 9: several days, more than half, nearly every day
-        done = client.post(f"/q/{token}", data=answers("phq9", PHQ9_ITEM9))
-    finally:
-        app.config["CRISIS_LINE"] = ""
+def test_an_urgent_answer_raises_the_alert_and_shows_the_crisis_line(client, people):
+    people.clinic.crisis_line = "Crisis line 0800 123 456"  # the clinic's setting
+    db.session.commit()
+    token = make_link(people)
+    page = client.get(f"/q/{token}")
+    assert "Crisis line 0800 123 456" in page.text  # in the box the page shows when item 9 is above 0
+    assert page.text.count('data-urgent="1"') == 3  # item 9: several days, more than half, nearly every day
+    done = client.post(f"/q/{token}", data=answers("phq9", PHQ9_ITEM9))
     assert done.status_code == 200
     assert "Crisis line 0800 123 456" in done.text and "Please reach out now" in done.text
     alert = db.session.scalar(select(SafetyAlert).where(SafetyAlert.patient_id == people.patient.id))

@@ -7,7 +7,7 @@ import csv
 import io
 import re
 import zipfile
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 
@@ -89,7 +89,7 @@ def test_it_has_one_file_per_instrument_with_items_scores_and_days(client, cours
 
 def test_days_count_from_the_first_dosing(course, protocols):
     patient = course.patient
-    first = dosing_dates(db.session, patient.id)[0]
+    first = dosing_dates(db.session, patient.id, UTC)[0]
     record_measure(patient, course.lead, "gad7", on=first - timedelta(days=3))
     db.session.commit()
     made = research_export(course.supervisor, seed=1)

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tracker.models import Clinic
 from tracker.protocols import MeasureDue
 from tracker.schedule import (
     Course,
@@ -223,7 +224,14 @@ def test_the_windows_are_settings():
     assert of(found, "baseline").status is Status.DONE
     assert of(found, "after_each_dosing").status is Status.DONE
     assert len([o for o in found if o.timepoint is Timepoint.FOLLOW_UP]) == 1
-    assert Settings.from_config({"MEASURE_FOLLOW_UP_DAYS": (30,), "OTHER": 1}) == Settings(follow_up_days=(30,))
+
+
+
+def test_a_clinic_s_settings_are_its_windows():
+    clinic = Clinic(measure_baseline_max_age_days=20, measure_after_dosing_window_days=7,
+                    measure_end_after_last_dosing_days=21, measure_end_window_days=10, measure_follow_up_days="30,365",
+                    measure_follow_up_window_days=5)
+    assert Settings.of_clinic(clinic) == Settings(20, 7, 21, 10, (30, 365), 5)
 
 
 # Properties -----------------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import pyotp
 import time_machine
 from sqlalchemy import func, select
 
+from tests.clinic_data import settings_form
 from tests.conftest import PASSWORD, login
 from tracker.auth import twofactor
 from tracker.extensions import db
@@ -106,7 +107,7 @@ def test_a_clinic_requiring_it_makes_clinical_accounts_enrol_at_sign_in(app, cli
     login(client, people.admin)
     page = client.get("/admin/clinic")
     assert "without two-factor sign-in yet" in page.text
-    assert client.post("/admin/clinic", data={"require_two_factor": "y"}).status_code == 303
+    assert client.post("/admin/clinic", data=settings_form(people.clinic, require_two_factor="y")).status_code == 303
     browser = app.test_client()
     assert _password(browser, people.lead).location.endswith("/login/enrol")
     enrol = browser.get("/login/enrol")

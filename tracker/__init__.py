@@ -52,7 +52,7 @@ def create_app(config_class: type[Config] | None = None, **overrides: Any) -> Fl
     _register_blueprints(app)
     _register_hooks(app)
 
-    from tracker import auditchain, cli, errors, protocols, queue, security
+    from tracker import auditchain, cli, clinics, errors, protocols, queue, security
 
     app.extensions["protocols"] = protocols.load_protocols(
         [app.config["EXTRA_PROTOCOL_DIR"]] if app.config["EXTRA_PROTOCOL_DIR"] else []
@@ -61,6 +61,7 @@ def create_app(config_class: type[Config] | None = None, **overrides: Any) -> Fl
     queue.init_app(app)
     errors.init_app(app)
     security.init_app(app)
+    clinics.init_app(app)
     cli.init_app(app)
     return app
 

@@ -14,8 +14,11 @@ Where each window comes from:
   signing a dosing note checks), the integration session after a dosing session (the protocol's
   ``sessions.integration_within_days``), the measures due after each dosing session (the protocol's ``measures``
   with ``MEASURE_AFTER_DOSING_WINDOW_DAYS``, as ``tracker.schedule`` reads them);
-- clinic policy (config.py ``ATTENTION_*``): notes unsigned after 24 hours, serious adverse events of the last 30
-  days, patients in an active phase with no session for 30 days, emergency access unreviewed after 24 hours.
+- clinic policy (each clinic's settings; config.py ``ATTENTION_*`` gives a new clinic its values): notes unsigned
+  after 24 hours, serious adverse events of the last 30 days, patients in an active phase with no session for 30
+  days, emergency access unreviewed after 24 hours.
+
+Days (the measures' windows, "today") are the clinic's calendar days, in its time zone (``tracker.sqldates``).
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     ColumnElement,
@@ -46,10 +50,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import QueryableAttribute, aliased
 
+from tracker.clinictime import DEFAULT_ZONE, day_of, start_of_day, zone
 from tracker.models import (
     ACTIVE_PHASES,
     AdverseEvent,
     AnswerValue,
+    Clinic,
     EmergencyAccess,
     EmergencyReview,
     MeasureResult,
@@ -66,7 +72,8 @@ from tracker.models import (
 from tracker.protocols import ItemKind, Protocol
 from tracker.sessions.queries import cosign_pending
 from tracker.sessions.signing import FOLLOW_UP_WINDOW
-from tracker.sqldates import day_of, days_after
+from tracker.sqldates import day_of as sql_day_of
+from tracker.sqldates import days_after
 
 
 class Kind(enum.StrEnum):
@@ -90,31 +97,39 @@ RANKS: dict[Kind, int] = {kind: rank for rank, kind in enumerate(Kind, start=1)}
 
 @dataclass(frozen=True)
 class Policy:
-    """Everything the rules need besides the database: the protocols and the clinic's windows."""
+    """Everything the rules need besides the database: the protocols and the clinic's windows and time zone."""
 
     protocols: Mapping[str, Protocol]
-    #: A held session's note unsigned this long after the session (config ``ATTENTION_NOTE_UNSIGNED_HOURS``).
+    #: A held session's note unsigned this long after the session (the clinic's ``attention_note_unsigned_hours``).
     note_unsigned_after: timedelta = timedelta(hours=24)
-    #: Serious adverse events this recent are listed (``ATTENTION_SERIOUS_AE_DAYS``).
+    #: Serious adverse events this recent are listed (``attention_serious_ae_days``).
     serious_event_within: timedelta = timedelta(days=30)
-    #: An active patient with no session held this long is listed (``ATTENTION_NO_SESSION_DAYS``).
+    #: An active patient with no session held this long is listed (``attention_no_session_days``).
     no_session_after: timedelta = timedelta(days=30)
     #: "After each dosing" measures are due from the next day for this many days (``tracker.schedule``).
     after_dosing_window_days: int = 14
     #: An emergency access grant still unreviewed this long after it was made is listed
-    #: (``ATTENTION_EMERGENCY_REVIEW_HOURS``).
+    #: (``attention_emergency_review_hours``).
     emergency_review_after: timedelta = timedelta(hours=24)
+    #: The clinic's IANA time zone: whose calendar days the measures' windows count.
+    zone_name: str = DEFAULT_ZONE
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any], protocols: Mapping[str, Protocol]) -> Policy:
+    def of_clinic(cls, clinic: Clinic, protocols: Mapping[str, Protocol]) -> Policy:
+        """The policy of ``clinic`` (a ``tracker.models.Clinic``)."""
         return cls(
             protocols=protocols,
-            note_unsigned_after=timedelta(hours=config["ATTENTION_NOTE_UNSIGNED_HOURS"]),
-            serious_event_within=timedelta(days=config["ATTENTION_SERIOUS_AE_DAYS"]),
-            no_session_after=timedelta(days=config["ATTENTION_NO_SESSION_DAYS"]),
-            after_dosing_window_days=config["MEASURE_AFTER_DOSING_WINDOW_DAYS"],
-            emergency_review_after=timedelta(hours=config["ATTENTION_EMERGENCY_REVIEW_HOURS"]),
+            note_unsigned_after=timedelta(hours=clinic.attention_note_unsigned_hours),
+            serious_event_within=timedelta(days=clinic.attention_serious_ae_days),
+            no_session_after=timedelta(days=clinic.attention_no_session_days),
+            after_dosing_window_days=clinic.measure_after_dosing_window_days,
+            emergency_review_after=timedelta(hours=clinic.attention_emergency_review_hours),
+            zone_name=clinic.zone.key,
         )
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return zone(self.zone_name)
 
     def integration_window(self, protocol_code: str) -> timedelta | None:
         protocol = self.protocols.get(protocol_code)
@@ -143,7 +158,8 @@ class Scope:
 
     @property
     def today(self) -> date:
-        return self.now.astimezone(UTC).date()
+        """The clinic's date at ``now``."""
+        return day_of(self.now, self.policy.zone)
 
 
 #: A column or an ORM attribute.
@@ -337,19 +353,20 @@ def measures_overdue(scope: Scope) -> Select[Any]:
     no result in its window, once the window has closed. The window is ``tracker.schedule``'s: from the day after
     the session for ``MEASURE_AFTER_DOSING_WINDOW_DAYS``, closing early on the day of the next dosing session
     (both ends included). One row per dosing session."""
-    days = scope.policy.after_dosing_window_days
+    days, zone_name = scope.policy.after_dosing_window_days, scope.policy.zone_name
     dosing = _held_dosing()
     following = aliased(TherapySession, name="next_dosing")
-    next_day = day_of(following.held_at)
+    next_day = sql_day_of(following.held_at, zone_name)
+    full = days_after(dosing.held_at, days, zone_name)
     # CASE rather than LEAST/min(), which SQLite and PostgreSQL spell differently; no next session: the full window.
-    closes = case((next_day < days_after(dosing.held_at, days), next_day), else_=days_after(dosing.held_at, days))
+    closes = case((next_day < full, next_day), else_=full)
     missing = [
         and_(
             Patient.protocol_code.in_(codes),
             ~exists().where(
                 MeasureResult.patient_id == dosing.patient_id,
                 MeasureResult.instrument == instrument,
-                MeasureResult.administered_on >= days_after(dosing.held_at, 1),
+                MeasureResult.administered_on >= days_after(dosing.held_at, 1, zone_name),
                 MeasureResult.administered_on <= closes,
             ),
         )
@@ -371,7 +388,7 @@ def measures_overdue(scope: Scope) -> Select[Any]:
         .where(
             dosing.kind == SessionKind.DOSING,
             # The window opens the day after the session, so it cannot have closed before yesterday.
-            dosing.held_at < datetime.combine(scope.today - timedelta(days=1), time(0), tzinfo=UTC),
+            dosing.held_at < start_of_day(scope.today - timedelta(days=1), scope.policy.zone),
             dosing.patient_id.in_(scope.patient_ids),
             Patient.phase.in_([p.value for p in ACTIVE_PHASES]),
             closes < scope.today,

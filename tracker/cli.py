@@ -10,6 +10,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from tracker.admin.services import AccountDetails, AccountError, create_user
+from tracker.clinics import SettingsError, new_clinic
 from tracker.demo import CLINICS, DEMO_PASSWORD, DEMO_STAFF, seed_demo
 from tracker.extensions import db
 from tracker.fhir.cli import fhir
@@ -26,23 +27,36 @@ users = AppGroup("users", help="Manage staff accounts.")
 @click.option("--name", "full_name", required=True, help="The person's full name.")
 @click.option("--clinic", "clinic_name", required=True, help="Clinic name; created if it does not exist.")
 @click.option(
+    "--time-zone", "time_zone", default=None,
+    help="The clinic's IANA time zone (e.g. America/Denver): required when the clinic is created.",
+)
+@click.option(
     "--role", "roles", multiple=True, required=True, type=click.Choice([r.value for r in Role]),
     help="Repeat for several roles.",
 )
 @click.option("--supervisor", "supervisor_username", default=None, help="Username of the therapist's supervisor.")
 @click.password_option("--password", help="At least 12 characters; prompted for when not given.")
 def create_user_command(
-    username: str, full_name: str, clinic_name: str, roles: tuple[str, ...], supervisor_username: str | None,
-    password: str,
+    username: str, full_name: str, clinic_name: str, time_zone: str | None, roles: tuple[str, ...],
+    supervisor_username: str | None, password: str,
 ) -> None:
     """Create a staff account (the first admin of a new deployment is made this way)."""
     from tracker.models import User
 
     clinic = db.session.scalar(select(Clinic).where(Clinic.name == clinic_name))
     if clinic is None:
-        clinic = Clinic(name=clinic_name)
-        db.session.add(clinic)
-        db.session.flush()
+        if time_zone is None:
+            raise click.UsageError(
+                f"{clinic_name!r} is a new clinic: give its --time-zone, an IANA name such as America/Denver "
+                "(every time is typed and shown in it; an admin can change it later under Clinic settings)."
+            )
+        try:
+            clinic = new_clinic(clinic_name, time_zone)
+        except SettingsError as error:
+            raise click.UsageError(str(error)) from None
+    elif time_zone is not None and time_zone != clinic.time_zone:
+        raise click.UsageError(f"{clinic.name} already exists, in {clinic.time_zone}: change its zone under Clinic "
+                               "settings.")
     supervisor_id = None
     if supervisor_username:
         supervisor_id = db.session.scalar(select(User.id).where(User.username == supervisor_username.casefold()))

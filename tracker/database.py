@@ -29,6 +29,8 @@ from flask import current_app, has_request_context, request
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, SessionTransaction, scoped_session
 
+from tracker import sqldates
+
 SQLITE_PRAGMAS = (
     "journal_mode=WAL",  # readers do not block the writer
     "foreign_keys=ON",  # off by default in SQLite
@@ -171,6 +173,7 @@ def configure_engine(engine: Engine) -> None:
         for pragma in SQLITE_PRAGMAS:
             cursor.execute("PRAGMA " + pragma)
         cursor.close()
+        sqldates.register_functions(dbapi_connection)  # the clinic's day of a timestamp (no zones in SQLite)
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:

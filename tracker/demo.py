@@ -18,6 +18,7 @@ from tracker.factories import (
     PROTOCOL_INDICATIONS,
     answer_screening,
     clear_for_dosing,
+    clinic_day,
     complete_dosing,
     make_clinic,
     make_patient,
@@ -78,6 +79,25 @@ NEEDS_COSIGN = frozenset({"therapist"})
 
 CLINICS = [("Harbour Psychedelic Therapy Clinic", ""), ("Northside Integration Centre", "b-")]
 
+#: Where the demo clinics are: one east of UTC (UTC+10/+11, summer time from October to April), one west of it
+#: (UTC-7/-6), so the demo shows every time on a clock other than UTC. Phone numbers are from the ranges set aside
+#: for fiction (ACMA: 02 5550 xxxx; the North American 555-01xx); the crisis lines are the real national ones.
+DEMO_CLINIC_SETTINGS: dict[str, dict[str, str]] = {
+    "Harbour Psychedelic Therapy Clinic": {
+        "time_zone": "Australia/Sydney",
+        "phone": "(02) 5550 0142",
+        "address": "Level 3, 12 Harbour Street, Sydney NSW 2000",
+        "crisis_line": "Lifeline 13 11 14 (24 hours); the clinic on (02) 5550 0142 in office hours",
+    },
+    "Northside Integration Centre": {
+        "time_zone": "America/Denver",
+        "phone": "303-555-0100",
+        "address": "1420 North Pearl Street, Suite 2, Denver, CO 80203",
+        "crisis_line": "988 Suicide & Crisis Lifeline (call or text 988, 24 hours); the clinic on 303-555-0100 in "
+        "office hours",
+    },
+}
+
 #: Plain-language plan text for the demo, by section title.
 DEMO_PLAN = {
     "Insights and themes": "You described feeling safe in your body for the first time in years. The theme you "
@@ -101,7 +121,7 @@ def seed_demo(protocols: dict[str, Protocol], patients_per_clinic: int = 14) -> 
     fake = Faker("en_US")
     Faker.seed(2026)
     for clinic_name, prefix in CLINICS:
-        clinic = make_clinic(clinic_name)
+        clinic = make_clinic(clinic_name, **DEMO_CLINIC_SETTINGS[clinic_name])
         staff: dict[str, User] = {}
         for username, full_name, roles, supervisor in DEMO_STAFF:
             staff[username] = make_user(
@@ -171,7 +191,8 @@ def _walk(
     if Phase.DOSING in path:
         first = moments[0]
         clear_for_dosing(
-            patient, lead, protocols, (first - timedelta(days=4)).date(), sessions_days_ago=(now - first).days + 7,
+            patient, lead, protocols, clinic_day(patient, first - timedelta(days=4)),
+            sessions_days_ago=(now - first).days + 7,
             at=first - timedelta(days=3), password=DEMO_PASSWORD,
         )
     elif path_index == 0 and first_round:
@@ -184,16 +205,17 @@ def _walk(
     dosed = 0
     for target, when in zip(path, moments, strict=True):
         if target is Phase.COMPLETED:
-            _results(patient, lead, protocol, (when - timedelta(days=2)).date(), severity * 0.4, "end_of_treatment")
-            follow_up = (when + timedelta(days=85)).date()
-            if follow_up <= now.date():  # the first follow-up (90 days after the end, a clinic setting)
+            _results(patient, lead, protocol, clinic_day(patient, when - timedelta(days=2)), severity * 0.4,
+                     "end_of_treatment")
+            follow_up = clinic_day(patient, when + timedelta(days=85))
+            if follow_up <= clinic_day(patient, now):  # the first follow-up (90 days after the end, a clinic setting)
                 _results(patient, lead, protocol, follow_up, severity * 0.45, "follow_up")
         if target is Phase.DOSING:
             dosed += 1
-            after = (when + timedelta(days=6)).date()
+            after = clinic_day(patient, when + timedelta(days=6))
             # In the second round the patient in integration missed the measures after dosing: overdue on the
             # dashboard once the window has closed.
-            if after <= now.date() and (first_round or path_index != 2):
+            if after <= clinic_day(patient, now) and (first_round or path_index != 2):
                 _results(patient, lead, protocol, after, severity * (0.78 ** dosed), "after_each_dosing")
 
 
@@ -242,7 +264,7 @@ def _results(patient: Patient, lead: User, protocol: Protocol, on: date, level: 
 def _safety_alert(patient: Patient, lead: User, supervisor: User, protocol: Protocol, acknowledged: bool) -> None:
     """A result with an urgent flag three days ago; in the second round, already acknowledged by the supervisor."""
     code = next((m.instrument for m in protocol.measures if m.instrument in ("phq9", "cssrs")), "phq9")
-    on = utcnow().date() - timedelta(days=3)
+    on = clinic_day(patient) - timedelta(days=3)
     record_measure(patient, lead, code, sample_answers(code, 0.4, flagged=True), on=on)
     if acknowledged:
         for alert in open_alerts(db.session, patient.id):
@@ -256,10 +278,10 @@ def _safety_alert(patient: Patient, lead: User, supervisor: User, protocol: Prot
 
 def _plan(patient: Patient, lead: User, protocol: Protocol, given: bool) -> None:
     texts = {title: DEMO_PLAN.get(title, "") for title in protocol.integration_plan_sections}
-    crisis = "988 (call or text, 24 hours); the clinic on 555-0100 in office hours"
+    crisis = db.session.get_one(Clinic, patient.clinic_id).crisis_line or ""
     first = save_version(lead, patient, texts, crisis, 0)
     if given and first is not None:
         texts["Therapy and referrals"] = "Monthly sessions with Dr. Nair until June. Your GP, Dr. Hale, has a copy."
         second = save_version(lead, patient, texts, crisis, first.number)
         if second is not None:
-            mark_given(lead, patient, second, utcnow().date(), utcnow().date())
+            mark_given(lead, patient, second, clinic_day(patient), clinic_day(patient))

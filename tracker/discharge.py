@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Protocol as Structure
 
 from tracker import vitals
@@ -107,10 +107,16 @@ def _last_dose(note: NoteLike) -> datetime | None:
     return max((t for t in (note.dose_given_at, note.supplemental_given_at) if t is not None), default=None)
 
 
-def vitals_criterion(note: NoteLike, readings: Sequence[ReadingLike], protocol: Protocol | None) -> Criterion:
+def _clock(moment: datetime, tz: tzinfo) -> str:
+    return moment.astimezone(tz).strftime("%H:%M")
+
+
+def vitals_criterion(
+    note: NoteLike, readings: Sequence[ReadingLike], protocol: Protocol | None, tz: tzinfo = UTC
+) -> Criterion:
     """Every monitored sign read after the dose; the latest full set taken after the last dose and shortly before
     discharge (the protocol's ``discharge_reading_minutes``), and it and anything read after it in range. Readings
-    after the time of discharge do not count for it."""
+    after the time of discharge do not count for it. Times are named on the clinic's clock ``tz``."""
     limits = protocol.vital_limits if protocol else ()
     dose_at, discharged = note.dose_given_at, note.discharged_at
     if dose_at is None:
@@ -135,25 +141,26 @@ def vitals_criterion(note: NoteLike, readings: Sequence[ReadingLike], protocol: 
     flags = vitals.check(as_reading(last), limits)
     if flags:
         detail = "; ".join(flag.text for flag in flags)
-        return Criterion(VITALS_LABEL, False, f"Latest full set ({last.taken_at:%H:%M}): {detail}.")
+        return Criterion(VITALS_LABEL, False, f"Latest full set ({_clock(last.taken_at, tz)}): {detail}.")
     for row in after[after.index(last) + 1 :]:
         later = vitals.check(as_reading(row), limits)
         if later:
             detail = "; ".join(flag.text for flag in later)
-            return Criterion(VITALS_LABEL, False, f"A later reading ({row.taken_at:%H:%M}): {detail}.")
+            return Criterion(VITALS_LABEL, False, f"A later reading ({_clock(row.taken_at, tz)}): {detail}.")
     last_dose = _last_dose(note)
     if last_dose is not None and last.taken_at < last_dose:
         return Criterion(
-            VITALS_LABEL, False, f"No full set after the last dose ({last_dose:%H:%M}); take one before discharge."
+            VITALS_LABEL, False,
+            f"No full set after the last dose ({_clock(last_dose, tz)}); take one before discharge.",
         )
     window = protocol.discharge_reading_minutes if protocol else None
     if window is not None and discharged is not None and last.taken_at < discharged - timedelta(minutes=window):
         return Criterion(
             VITALS_LABEL, False,
-            f"The latest full set ({last.taken_at:%H:%M}) is more than {window} minutes before discharge "
-            f"({discharged:%H:%M}): take one before the patient leaves.",
+            f"The latest full set ({_clock(last.taken_at, tz)}) is more than {window} minutes before discharge "
+            f"({_clock(discharged, tz)}): take one before the patient leaves.",
         )
-    return Criterion(VITALS_LABEL, True, f"Latest full set ({last.taken_at:%H:%M}) in range.")
+    return Criterion(VITALS_LABEL, True, f"Latest full set ({_clock(last.taken_at, tz)}) in range.")
 
 
 def _minutes(delta: timedelta) -> int:
@@ -177,7 +184,9 @@ def _observation(note: NoteLike, minimum_minutes: int | None) -> Criterion:
     )
 
 
-def criteria(note: NoteLike, readings: Sequence[ReadingLike], protocol: Protocol | None) -> list[Criterion]:
+def criteria(
+    note: NoteLike, readings: Sequence[ReadingLike], protocol: Protocol | None, tz: tzinfo = UTC
+) -> list[Criterion]:
     """Every discharge criterion with whether it is met and why, in the order the page lists them."""
     baseline, now = note.distress_baseline, note.distress_at_discharge
     if baseline is None or now is None:
@@ -193,7 +202,7 @@ def criteria(note: NoteLike, readings: Sequence[ReadingLike], protocol: Protocol
         (note.escort_name or "") if named else "Name the person taking the patient home.",
     )
     minimum = protocol.minimum_observation_minutes if protocol else None
-    return [vitals_criterion(note, readings, protocol), distress, _observation(note, minimum), escort]
+    return [vitals_criterion(note, readings, protocol, tz), distress, _observation(note, minimum), escort]
 
 
 #: What is typed when nobody is there; an escort must be a person.
@@ -207,7 +216,7 @@ def is_a_name(text: str | None) -> bool:
 
 
 def is_complete(note: NoteLike, readings: Sequence[ReadingLike], protocol: Protocol | None) -> bool:
-    return all(c.met for c in criteria(note, readings, protocol))
+    return all(c.met for c in criteria(note, readings, protocol))  # the clock only words the reasons
 
 
 def missing_dose_items(note: NoteLike) -> list[str]:

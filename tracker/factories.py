@@ -15,6 +15,8 @@ from sqlalchemy.orm import selectinload
 
 from tracker import workflow
 from tracker.admin.services import AccountDetails, create_user
+from tracker.clinics import clinic_of, new_clinic
+from tracker.clinictime import DEFAULT_ZONE, day_of
 from tracker.extensions import db
 from tracker.instruments import get_instrument
 from tracker.models import (
@@ -57,11 +59,8 @@ PROTOCOL_INDICATIONS = {
 }
 
 
-def make_clinic(name: str | None = None) -> Clinic:
-    clinic = Clinic(name=name or f"Clinic {next(_counter)}")
-    db.session.add(clinic)
-    db.session.flush()
-    return clinic
+def make_clinic(name: str | None = None, time_zone: str = DEFAULT_ZONE, **settings: Any) -> Clinic:
+    return new_clinic(name or f"Clinic {next(_counter)}", time_zone, **settings)
 
 
 def make_user(
@@ -117,6 +116,11 @@ def make_patient(
     return create_patient(actor or lead, details, team, protocols)
 
 
+def clinic_day(patient: Patient, moment: datetime | None = None) -> date:
+    """The day of ``moment`` (default now) on the patient's clinic's calendar."""
+    return day_of(moment or utcnow(), clinic_of(db.session, patient.clinic_id).zone)
+
+
 def log_sessions(patient: Patient, actor: User, kind: SessionKind, count: int, days_ago: int = 7) -> None:
     """``count`` sessions of ``kind`` held before today (rows only: no note, no audit)."""
     for number in range(count):
@@ -150,10 +154,10 @@ def answer_screening(
     for item in protocol.screening:
         if item.kind is ItemKind.REQUIREMENT:
             value = item.acceptable[0] if item.acceptable else "recorded"
-            given = AnswerInput(AnswerValue.RECORDED, value, moment.date())
+            given = AnswerInput(AnswerValue.RECORDED, value, clinic_day(patient, moment))
         else:
             given = AnswerInput(AnswerValue.YES if item.id in yes else AnswerValue.NO)
-        answer_item(actor, checklist, protocol, item.id, given, utcnow().date(), now=moment)
+        answer_item(actor, checklist, protocol, item.id, given, clinic_day(patient), now=moment)
     db.session.flush()
 
 
@@ -167,8 +171,8 @@ def renew_pre_dosing(patient: Patient, actor: User, protocol: Protocol, at: date
             continue
         item = protocol.item(check.requirement)
         value = item.acceptable[0] if item.acceptable else "recorded"
-        given = AnswerInput(AnswerValue.RECORDED, value, at.date())
-        answer_item(actor, checklist, protocol, item.id, given, utcnow().date(), now=at)
+        given = AnswerInput(AnswerValue.RECORDED, value, clinic_day(patient, at))
+        answer_item(actor, checklist, protocol, item.id, given, clinic_day(patient), now=at)
     db.session.flush()
 
 
@@ -206,9 +210,9 @@ def record_measure(
 ) -> MeasureResult:
     """One result through the same service as the recording page (``sample_answers`` unless ``answers``)."""
     mode = MODES[get_instrument(code).administration][0]
-    given = ResultInput(code, answers if answers is not None else sample_answers(code, level), on or utcnow().date(),
-                        mode)
-    return record_result(actor, patient, given, utcnow().date())
+    today = clinic_day(patient)
+    given = ResultInput(code, answers if answers is not None else sample_answers(code, level), on or today, mode)
+    return record_result(actor, patient, given, today)
 
 
 def record_baseline_measures(patient: Patient, actor: User, protocol: Protocol, on: date | None = None) -> None:
@@ -248,7 +252,7 @@ def clear_for_dosing(
     log_sessions(patient, actor, SessionKind.PREPARATION, protocol.sessions.preparation, days_ago)
     db.session.flush()
     write_preparation_notes(patient, actor, protocols, password=password)
-    record_baseline_measures(patient, actor, protocol, on=baseline_on or moment.date())
+    record_baseline_measures(patient, actor, protocol, on=baseline_on or clinic_day(patient, moment))
     db.session.flush()
 
 

@@ -15,7 +15,8 @@ each citing its source; DOMAIN.md sections 2 and 4). This module turns those int
   (never before the day after the last dosing session).
 - **follow_up**: ``follow_up_days`` after the end of treatment, ``follow_up_window_days`` either side.
 
-Every window is a clinic setting (config.py ``MEASURE_*``): DOMAIN.md names the timepoints but gives no windows [U].
+Every window is a clinic setting (``Settings``; config.py ``MEASURE_*`` gives a new clinic its values): the protocols
+name the timepoints but give no windows. Days are the clinic's calendar days (``tracker.clinictime``).
 A result counts for every occurrence whose window holds its date, so one administration can serve two timepoints
 (after the last dosing session and the end of treatment, when they meet). Statuses: done (a result in the window),
 upcoming (the window has not opened, or its date is not known yet), due (open today) and overdue (closed with no
@@ -25,10 +26,10 @@ result; a result from paper dated inside the window still makes it done).
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import Protocol as Structure
 
 from tracker.instruments import get_instrument
 from tracker.protocols import MeasureDue
@@ -52,9 +53,23 @@ class Status(enum.StrEnum):
         return self.value.capitalize()
 
 
+class ClinicWindows(Structure):
+    """What ``Settings`` reads of a clinic (``tracker.models.Clinic``)."""
+
+    measure_baseline_max_age_days: int
+    measure_after_dosing_window_days: int
+    measure_end_after_last_dosing_days: int
+    measure_end_window_days: int
+    measure_follow_up_window_days: int
+
+    @property
+    def follow_up_days(self) -> tuple[int, ...]: ...
+
+
 @dataclass(frozen=True)
 class Settings:
-    """The clinic's windows, in days (config.py ``MEASURE_*`` names each one and why it is a setting)."""
+    """The clinic's windows, in days: each clinic sets its own (the clinic settings page); config.py ``MEASURE_*``
+    gives a new clinic its values and says why each is a setting."""
 
     baseline_max_age_days: int = 30
     after_dosing_window_days: int = 14
@@ -64,17 +79,15 @@ class Settings:
     follow_up_window_days: int = 14
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> Settings:
-        """The settings in a Flask config (or any mapping); missing keys keep the defaults above."""
-        names = {
-            "baseline_max_age_days": "MEASURE_BASELINE_MAX_AGE_DAYS",
-            "after_dosing_window_days": "MEASURE_AFTER_DOSING_WINDOW_DAYS",
-            "end_after_last_dosing_days": "MEASURE_END_OF_TREATMENT_AFTER_LAST_DOSING_DAYS",
-            "end_window_days": "MEASURE_END_OF_TREATMENT_WINDOW_DAYS",
-            "follow_up_days": "MEASURE_FOLLOW_UP_DAYS",
-            "follow_up_window_days": "MEASURE_FOLLOW_UP_WINDOW_DAYS",
-        }
-        return cls(**{field: config[key] for field, key in names.items() if key in config})
+    def of_clinic(cls, clinic: ClinicWindows) -> Settings:
+        return cls(
+            baseline_max_age_days=clinic.measure_baseline_max_age_days,
+            after_dosing_window_days=clinic.measure_after_dosing_window_days,
+            end_after_last_dosing_days=clinic.measure_end_after_last_dosing_days,
+            end_window_days=clinic.measure_end_window_days,
+            follow_up_days=clinic.follow_up_days,
+            follow_up_window_days=clinic.measure_follow_up_window_days,
+        )
 
 
 @dataclass(frozen=True)

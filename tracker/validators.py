@@ -1,15 +1,19 @@
-"""Validators shared by every form."""
+"""Validators and fields shared by every form."""
 
 from __future__ import annotations
 
 import enum
 import re
-from datetime import date
+from collections.abc import Sequence
+from datetime import date, datetime
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from flask import abort
-from wtforms import Field, Form, IntegerField
+from wtforms import DateTimeLocalField, Field, Form, IntegerField
 from wtforms.validators import Optional, ValidationError
+
+from tracker import clinictime
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -37,8 +41,60 @@ class DateRange:
         self.message = message
 
     def __call__(self, form: Form, field: Field) -> None:
-        if field.data is not None and not (self.earliest <= field.data <= date.today()):
+        if field.data is not None and not (self.earliest <= field.data <= _clinic_today()):
             raise ValidationError(self.message)
+
+
+def _clinic_today() -> date:
+    from tracker.clinics import local_today
+
+    return local_today()
+
+
+def _clinic_zone() -> ZoneInfo:
+    from tracker.clinics import current_zone
+
+    return current_zone()
+
+
+class LocalDateTimeField(DateTimeLocalField):
+    """A date and time typed and shown on the clinic's clock, held as an aware UTC ``datetime``: the one field every
+    form uses for a moment. The label names the zone. A time the clocks skip (the hour lost when summer time starts)
+    is refused next to the field; the hour repeated when they go back is read as its first occurrence
+    (``tracker.clinictime.from_local``). The zone is the signed-in user's clinic's (``tracker.clinics``)."""
+
+    def __init__(self, label: str | None = None, validators: Sequence[Any] | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("format", clinictime.INPUT_FORMAT)
+        super().__init__(label, validators, **kwargs)
+        self.zone = _clinic_zone()
+        self.label.text = f"{self.label.text} ({self.zone.key})"
+
+    def _value(self) -> str:
+        if self.raw_data:
+            return " ".join(self.raw_data)
+        return clinictime.input_value(self.data, self.zone)
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        if not valuelist:
+            return
+        text = " ".join(str(v) for v in valuelist)
+        self.data = None
+        stored = self.object_data
+        if isinstance(stored, datetime) and stored.tzinfo is not None and text == clinictime.input_value(
+            stored, self.zone
+        ):
+            self.data = stored  # unchanged: keep the stored moment (its seconds, and its side of a repeated hour)
+            return
+        try:
+            typed = datetime.strptime(text, clinictime.INPUT_FORMAT)  # the clinic's clock: made UTC below
+        except ValueError:
+            raise ValueError("Not a valid datetime value.") from None
+        try:
+            self.data = clinictime.from_local(typed, self.zone)
+        except clinictime.NonexistentTime:
+            raise
+        except (OverflowError, ValueError):
+            raise ValueError("Enter a real date and time.") from None
 
 
 #: The last page a list opens: far past any clinic's list (a million pages), and small enough that the row offset

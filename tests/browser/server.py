@@ -69,6 +69,16 @@ EXPIRED_TOKEN = "expired-browser-token-0123456789abcdefghijklmnop"
 # The dashboard walkthrough's patient: the co-therapist's, with a session held three days ago and no note yet.
 DASHBOARD_GIVEN_NAME = "Dora"
 DASHBOARD_FAMILY_NAME = "Dashwood"
+# A second clinic, east of UTC, for the clinic clock walkthrough: its therapist logs a session on Sydney's clock and
+# its admin changes the clinic's settings.
+SYDNEY_CLINIC = "Browser Harbour Clinic"
+SYDNEY_ZONE = "Australia/Sydney"
+SYDNEY_THERAPIST = "browser.harbour"
+SYDNEY_THERAPIST_NAME = "Hana Harbour"
+SYDNEY_ADMIN = "browser.harbour.admin"
+SYDNEY_ADMIN_NAME = "Abe Admin"
+SYDNEY_GIVEN_NAME = "Sid"
+SYDNEY_FAMILY_NAME = "Quayside"
 
 
 def seed(app: Flask) -> None:
@@ -151,6 +161,14 @@ def seed(app: Flask) -> None:
         patient_id=phone.id, instruments=["phq9"], token_hash=hash_token(EXPIRED_TOKEN), created_by_id=therapist.id,
         created_at=now - timedelta(days=4), expires_at=now - timedelta(days=1),
     ))
+    harbour = make_clinic(SYDNEY_CLINIC, SYDNEY_ZONE)
+    harbour_supervisor = make_user(harbour, Role.SUPERVISOR, password=PASSWORD)
+    harbour_therapist = make_user(harbour, Role.THERAPIST, username=SYDNEY_THERAPIST, full_name=SYDNEY_THERAPIST_NAME,
+                                  supervisor=harbour_supervisor, password=PASSWORD)
+    make_user(harbour, Role.ADMIN, username=SYDNEY_ADMIN, full_name=SYDNEY_ADMIN_NAME, password=PASSWORD)
+    quayside = make_patient(harbour_therapist, protocols=protocols, given_name=SYDNEY_GIVEN_NAME,
+                            family_name=SYDNEY_FAMILY_NAME, record_number="BRW-SYD-1")
+    backdate_enrolment(quayside, now - timedelta(days=20))
     db.session.commit()
 
 

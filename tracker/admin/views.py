@@ -21,6 +21,7 @@ from tracker.admin.services import (
 )
 from tracker.auth import credentials, sessions, twofactor
 from tracker.auth.forms import EmptyForm
+from tracker.clinics import SettingsError, update_settings
 from tracker.extensions import db
 from tracker.models import Clinic, Role, SessionEnd, User
 from tracker.models.base import utcnow
@@ -173,25 +174,36 @@ def reset_two_factor(user_id: int) -> ResponseReturnValue:
 @bp.route("/clinic", methods=["GET", "POST"])
 @require_role(Role.ADMIN)
 def clinic_settings() -> ResponseReturnValue:
-    """The clinic's sign-in policy: two-factor sign-in for every therapist and supervisor."""
+    """The admin's own clinic: name, address, phone, crisis line, time zone, the windows of the measure schedule
+    and the attention queue, and the sign-in policy. Every change is audited, field by field."""
     clinic = db.session.get_one(Clinic, actor().clinic_id)
     form = ClinicSettingsForm(obj=clinic)
+    if clinic.time_zone not in {c.value for c in form.time_zone.choices or []}:  # an old alias set elsewhere
+        form.time_zone.choices = [SelectChoice(clinic.time_zone, clinic.time_zone), *(form.time_zone.choices or [])]
     if form.validate_on_submit():
-        wanted = bool(form.require_two_factor.data)
-        if wanted != clinic.require_two_factor:
-            clinic.require_two_factor = wanted
-            audit.record(actor(), "clinic.settings", f"Two-factor sign-in {'required' if wanted else 'optional'} "
-                         "for clinical accounts", data={"changes": {"require_two_factor": [not wanted, wanted]}})
-        db.session.commit()
-        flash("Settings saved.", "success")
-        return redirect(url_for("admin.clinic_settings")), 303
+        try:
+            changes = update_settings(actor(), clinic, form.settings())
+        except SettingsError as error:
+            getattr(form, error.field).errors.append(str(error))
+        else:
+            wanted = bool(form.require_two_factor.data)
+            if wanted != clinic.require_two_factor:
+                clinic.require_two_factor = wanted
+                changes["require_two_factor"] = [not wanted, wanted]
+                audit.record(actor(), "clinic.settings", f"Two-factor sign-in {'required' if wanted else 'optional'} "
+                             "for clinical accounts", data={"changes": {"require_two_factor": [not wanted, wanted]}})
+            db.session.commit()
+            flash("Settings saved." if changes else "Nothing had changed.", "success")
+            return redirect(url_for("admin.clinic_settings")), 303
     missing = db.session.scalar(
         select(func.count(User.id)).where(
             clinic_users(actor()), User.active.is_(True), User.totp_enabled_at.is_(None),
             or_(User.is_therapist.is_(True), User.is_supervisor.is_(True)),
         )
     )
-    return render_template("admin/clinic.html", form=form, clinic=clinic, missing=missing)
+    return render_template("admin/clinic.html", form=form, clinic=clinic, missing=missing, now=utcnow()), (
+        422 if form.errors else 200
+    )
 
 
 @bp.route("/users/<int:user_id>/active", methods=["POST"])

@@ -13,10 +13,13 @@ page and its CSV export.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Select, func, select
 
+from tracker.clinics import clinic_of
+from tracker.clinictime import start_of_day
 from tracker.extensions import db
 from tracker.models import AuditEvent, Patient, User
 from tracker.permissions import patient_scope
@@ -54,7 +57,7 @@ def filter_conditions(
     user: User, actor_id: int | None, record_number: str | None, start: date | None, end: date | None
 ) -> list[ColumnElement[bool]]:
     """The audit filters as SQL: who acted, about which patient (by record number in the user's clinic), from and
-    to which day (both whole days, UTC)."""
+    to which day (both whole days of the clinic's calendar; a day too far off for the calendar sets no bound)."""
     conditions: list[ColumnElement[bool]] = []
     if actor_id:
         conditions.append(AuditEvent.actor_id == actor_id)
@@ -64,11 +67,20 @@ def filter_conditions(
                 select(Patient.id).where(Patient.clinic_id == user.clinic_id, Patient.record_number == record_number)
             )
         )
-    if start:
-        conditions.append(AuditEvent.created_at >= datetime.combine(start, time.min, UTC))
-    if end:  # to the end of that day (the day after 9999-12-31 does not exist)
-        conditions.append(AuditEvent.created_at <= datetime.combine(end, time.max, UTC))
+    tz = clinic_of(db.session, user.clinic_id).zone
+    if start and (since := _start_of(start, tz)) is not None:
+        conditions.append(AuditEvent.created_at >= since)
+    if end and end < date.max and (until := _start_of(end + timedelta(days=1), tz)) is not None:
+        conditions.append(AuditEvent.created_at < until)  # to the end of that day
     return conditions
+
+
+def _start_of(day: date, tz: ZoneInfo) -> datetime | None:
+    """The first moment of ``day`` at the clinic, or None at the ends of the calendar (year 1, year 9999)."""
+    try:
+        return start_of_day(day, tz)
+    except OverflowError:
+        return None
 
 
 def openable_patients(user: User, events: Iterable[AuditEvent]) -> set[int]:

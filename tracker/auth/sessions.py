@@ -43,7 +43,10 @@ def resume(
     """The user behind ``token`` if the session is still open; otherwise end it and say why. ``touch=False`` leaves
     the idle clock alone (a refused, possibly forged, request is not activity)."""
     row = session.scalar(
-        select(LoginSession).where(LoginSession.token_hash == digest(token)).options(joinedload(LoginSession.user))
+        select(LoginSession)
+        .where(LoginSession.token_hash == digest(token))
+        # The user's clinic in the same statement: every page reads its time zone (tracker.clinics).
+        .options(joinedload(LoginSession.user).joinedload(User.clinic))
     )
     if row is None or row.ended_at is not None:
         return Resumed(None)

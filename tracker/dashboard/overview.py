@@ -14,14 +14,26 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, ScalarSelect, case, exists, func, select
 from sqlalchemy.orm import aliased
 
+from tracker import clinictime
+from tracker.clinictime import start_of_day, week_start
 from tracker.database import AnySession
 from tracker.instruments import Instrument, change, get_instrument
-from tracker.models import AdverseEvent, MeasureResult, Patient, Phase, SessionNote, Severity, TherapySession
+from tracker.models import (
+    AdverseEvent,
+    Clinic,
+    MeasureResult,
+    Patient,
+    Phase,
+    SessionNote,
+    Severity,
+    TherapySession,
+)
 from tracker.protocols import Protocol
 from tracker.sqldates import day_of
 
@@ -46,15 +58,15 @@ def phase_counts(session: AnySession, clinic_id: int) -> dict[tuple[str, Phase],
     return {(code, Phase(phase)): total for code, phase, total in rows}
 
 
-def sessions_per_week(session: AnySession, clinic_id: int, today: date) -> list[tuple[date, int]]:
-    """Sessions held in each of the last ``WEEKS`` weeks (Monday to Sunday, UTC), oldest first."""
-    this_monday = today - timedelta(days=today.weekday())
-    first = this_monday - timedelta(weeks=WEEKS - 1)
-    day = day_of(TherapySession.held_at)
+def sessions_per_week(session: AnySession, clinic_id: int, today: date, tz: ZoneInfo) -> list[tuple[date, int]]:
+    """Sessions held in each of the last ``WEEKS`` weeks (Monday to Sunday on the clinic's calendar, ``tz``),
+    oldest first."""
+    first = week_start(today) - timedelta(weeks=WEEKS - 1)
+    day = day_of(TherapySession.held_at, tz.key)
     rows = session.execute(
         select(day, func.count())
         .join(Patient, Patient.id == TherapySession.patient_id)
-        .where(Patient.clinic_id == clinic_id, TherapySession.held_at >= datetime.combine(first, time(0), tzinfo=UTC),
+        .where(Patient.clinic_id == clinic_id, TherapySession.held_at >= start_of_day(first, tz),
                TherapySession.held_at.is_not(None))
         .group_by(day)
     )
@@ -177,11 +189,11 @@ class Snapshot:
     outcomes: list[OutcomeSummary]
 
 
-def snapshot(session: AnySession, clinic_id: int, protocols: Mapping[str, Protocol], now: datetime) -> Snapshot:
+def snapshot(session: AnySession, clinic: Clinic, protocols: Mapping[str, Protocol], now: datetime) -> Snapshot:
     return Snapshot(
         computed_at=now,
-        phases=phase_counts(session, clinic_id),
-        weeks=sessions_per_week(session, clinic_id, now.date()),
-        events=adverse_events(session, clinic_id),
-        outcomes=outcomes(session, clinic_id, protocols),
+        phases=phase_counts(session, clinic.id),
+        weeks=sessions_per_week(session, clinic.id, clinictime.today(clinic.zone, now), clinic.zone),
+        events=adverse_events(session, clinic.id),
+        outcomes=outcomes(session, clinic.id, protocols),
     )

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import Select, and_, func, literal, null, or_, select, true, union_all
 
 from tracker.attention import BY_KIND, RULES, Kind, Policy, Rule, Scope, queue
+from tracker.clinictime import start_of_day, week_start
 from tracker.database import AnySession
-from tracker.models import CareTeamMember, Patient, Phase, SessionKind, TherapySession, User
+from tracker.models import CareTeamMember, Clinic, Patient, Phase, SessionKind, TherapySession, User
 from tracker.permissions import care_scope
 
 #: Queue orders offered on the dashboard: most urgent first (the default), oldest or newest first, by patient.
@@ -231,12 +232,12 @@ class DaySession:
     held: bool
 
 
-def week_sessions(session: AnySession, user: User, today: date, limit: int = 200) -> list[DaySession]:
-    """The sessions of ``user``'s own patients this week (Monday to Sunday, UTC), held or scheduled, in time order:
-    one statement with the patients' names."""
-    monday = today - timedelta(days=today.weekday())
-    start = datetime.combine(monday, time(0), tzinfo=UTC)
-    end = start + timedelta(days=7)
+def week_sessions(session: AnySession, user: User, today: date, tz: tzinfo, limit: int = 200) -> list[DaySession]:
+    """The sessions of ``user``'s own patients this week (Monday to Sunday on the clinic's calendar, ``tz``; a week
+    with a daylight-saving change is an hour shorter or longer), held or scheduled, in time order: one statement
+    with the patients' names."""
+    monday = week_start(today)
+    start, end = start_of_day(monday, tz), start_of_day(monday + timedelta(days=7), tz)
     when = func.coalesce(TherapySession.held_at, TherapySession.scheduled_at)
     own = select(CareTeamMember.patient_id).where(CareTeamMember.user_id == user.id)
     rows = session.execute(
@@ -262,8 +263,8 @@ def week_sessions(session: AnySession, user: User, today: date, limit: int = 200
     ]
 
 
-def make_scope(ids: Select[Any], now: datetime, config: Mapping[str, Any], protocols: Mapping[str, Any]) -> Scope:
+def make_scope(ids: Select[Any], now: datetime, clinic: Clinic, protocols: Mapping[str, Any]) -> Scope:
     """The rules' scope: ``ids`` as a CTE, so the statement works out whose patients they are once, not once per
-    rule."""
+    rule; the windows and the calendar are ``clinic``'s."""
     patients = ids.cte("scope_patient")
-    return Scope(select(patients.c.id), now, Policy.from_config(config, protocols))
+    return Scope(select(patients.c.id), now, Policy.of_clinic(clinic, protocols))

@@ -8,9 +8,10 @@ from typing import Any
 from flask import current_app, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from tracker import audit
+from tracker import audit, clinictime
 from tracker.attention import RULES, THERAPIST_RULES, Kind
 from tracker.charts import Bar, bar_svg
+from tracker.clinics import clinic_of
 from tracker.dashboard import bp
 from tracker.dashboard import overview as clinic
 from tracker.dashboard.forms import DashboardArgs, DayArgs
@@ -79,7 +80,7 @@ def dashboard() -> ResponseReturnValue:
                                item_url=item_url, query_args={}), 400
     filters = args.filters()
     ids = patient_ids(user, filters)
-    scope = make_scope(ids, utcnow(), current_app.config, loaded_protocols())
+    scope = make_scope(ids, utcnow(), clinic_of(db.session, user.clinic_id), loaded_protocols())
     shown = attention_page(db.session, scope, filters, args.page.data or 1,
                            current_app.config["DASHBOARD_ITEMS_PER_PAGE"])
     loads = caseloads(db.session, therapists, patient_ids(user, Filters(filters.therapist_id, None,
@@ -107,22 +108,24 @@ def today() -> ResponseReturnValue:
     patients (their unsigned notes, alerts and overdue items), without what only a supervisor acts on."""
     user = actor()
     args = DayArgs(formdata=request.args)
+    home = clinic_of(db.session, user.clinic_id)
+    now = utcnow()
+    today = clinictime.today(home.zone, now)
     if not args.validate():
         return render_template("dashboard/today.html", args=args, queue=None, sessions=[], item_url=item_url,
-                               today=utcnow().date(), rules=THERAPIST_RULES), 400
-    now = utcnow()
+                               today=today, rules=THERAPIST_RULES), 400
     filters = Filters(kind=args.chosen_kind)
-    scope = make_scope(patient_ids(user, filters, own_only=True), now, current_app.config, loaded_protocols())
+    scope = make_scope(patient_ids(user, filters, own_only=True), now, home, loaded_protocols())
     shown = attention_page(db.session, scope, filters, args.page.data or 1,
                            current_app.config["DASHBOARD_ITEMS_PER_PAGE"], THERAPIST_RULES)
-    sessions = week_sessions(db.session, user, now.date())
+    sessions = week_sessions(db.session, user, today, home.zone)
     audit.record(
         user, "dashboard.today", f"Viewed their day: {len(shown.items)} items, {len(sessions)} sessions",
         data={"patient_ids": sorted({i.patient_id for i in shown.items} | {s.patient_id for s in sessions})},
     )
     db.session.commit()
     return render_template("dashboard/today.html", args=args, queue=shown, sessions=sessions, item_url=item_url,
-                           today=now.date(), rules=THERAPIST_RULES)
+                           today=today, rules=THERAPIST_RULES)
 
 
 @bp.route("/overview")
@@ -131,7 +134,7 @@ def overview() -> ResponseReturnValue:
     """The clinic at a glance, for supervisors: counts and rates only, no patient named."""
     user = actor()
     protocols = loaded_protocols()
-    figures = clinic.snapshot(db.session, user.clinic_id, protocols, utcnow())
+    figures = clinic.snapshot(db.session, clinic_of(db.session, user.clinic_id), protocols, utcnow())
     phases, weeks, events, outcomes = figures.phases, figures.weeks, figures.events, figures.outcomes
     audit.record(user, "dashboard.overview", "Viewed the clinic overview (counts only)")
     db.session.commit()

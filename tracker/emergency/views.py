@@ -7,7 +7,8 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import Select
 
-from tracker import audit
+from tracker import audit, clinictime
+from tracker.clinics import current_zone
 from tracker.emergency import bp
 from tracker.emergency import reviews as emergency_reviews
 from tracker.emergency.forms import EmergencyAccessForm, ReviewForm
@@ -36,7 +37,8 @@ def request_access() -> ResponseReturnValue:
         else:
             db.session.commit()
             flash(
-                f"Emergency access granted until {access.expires_at:%H:%M} UTC. Everything you do with this record "
+                f"Emergency access granted until {clinictime.shown(access.expires_at, current_zone(), '%H:%M')}. "
+                "Everything you do with this record "
                 "is flagged in the audit trail.",
                 "warning",
             )

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
+from tracker import clinictime
 from tracker.fhir.codes import LOCAL, Code, codes
 from tracker.fhir.questionnaires import answer_coding, link_id, questionnaire, questionnaire_url
 from tracker.fhir.record import PatientRecord
@@ -28,7 +29,6 @@ from tracker.models import (
     User,
     VitalReading,
 )
-from tracker.models.base import utcnow
 
 JSON = dict[str, Any]
 #: (resource type, id) -> the reference string.
@@ -437,7 +437,7 @@ class RecordResources:
         return resource
 
     def medication_statement(self, medication: Any) -> JSON:
-        today = utcnow().date()
+        today = clinictime.today(self.record.clinic.zone)  # the clinic's date decides "still taken"
         period: JSON = {}
         if medication.started_on:
             period["start"] = medication.started_on.isoformat()

@@ -139,7 +139,7 @@ def cycles_remaining(facts: Facts) -> list[str]:
 
 def _eligibility(facts: Facts) -> eligibility.Eligibility:
     protocol = _protocol(facts)
-    answers = eligibility.answers_as_of(protocol, facts.answers, facts.signed_off_at, facts.at, facts.on)
+    answers = eligibility.answers_as_of(protocol, facts.answers, facts.signed_off_at, facts.at, facts.on, facts.tz)
     reviews = {
         review.item_id: eligibility.Review(review.decision, review.rationale, review.basis)
         for review in sorted(facts.reviews, key=lambda r: r.decided_at)
@@ -182,7 +182,7 @@ def pre_dosing_checks(facts: Facts) -> list[str]:
     """Each pre-dosing check recorded recently enough before the moment judged (a test done after a session does
     not count for it)."""
     protocol = _protocol(facts)
-    answers = eligibility.answers_as_of(protocol, facts.answers, facts.signed_off_at, facts.at, facts.on)
+    answers = eligibility.answers_as_of(protocol, facts.answers, facts.signed_off_at, facts.at, facts.on, facts.tz)
     problems = []
     for check in protocol.pre_dosing:
         item = protocol.item(check.requirement)
@@ -561,7 +561,8 @@ def required_readings(facts: Facts) -> list[str]:
 
 
 def discharge_complete(facts: Facts) -> list[str]:
-    unmet = [c for c in discharge.criteria(_administration(facts), facts.readings, facts.protocol) if not c.met]
+    criteria = discharge.criteria(_administration(facts), facts.readings, facts.protocol, facts.tz)
+    unmet = [c for c in criteria if not c.met]
     if not unmet:
         return []
     return ["Discharge is not complete: " + "; ".join(f"{c.label.lower()} ({c.detail})" for c in unmet)]

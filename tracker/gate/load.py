@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import current_app, has_app_context
 from sqlalchemy import func, select
 
+from tracker.clinics import clinic_of
 from tracker.database import AnySession
 from tracker.eligibility import Recorded, record_for
 from tracker.gate.facts import Administration, Door, Facts, Medication, Reading, Review, Visit
@@ -224,6 +224,7 @@ def load_facts(
     if door is Door.SESSION and visit is not None and visit.id is not None and administration is None:
         administration, note_id = _note_of(session, visit.id)  # moving a session must keep its dose inside it
     screening = _screening(session, patient)
+    clinic = clinic_of(session, patient.clinic_id)  # no statement in a request: loaded with the signed-in user
     return Facts(
         protocol=protocol,
         protocol_code=patient.protocol_code,
@@ -242,13 +243,14 @@ def load_facts(
         medications=_medications(session, patient.id),
         visits=visits,
         results=_results(session, patient.id),
-        settings=Settings.from_config(current_app.config) if has_app_context() else Settings(),
+        settings=Settings.of_clinic(clinic),
         co_therapists=_co_therapists(session, patient.id),
         session=visit,
         recording=recording,
         administration=administration,
         readings=readings_of(session, note_id),
         follow_up_ok=follow_up_ok,
+        tz=clinic.zone,
     )
 
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, tzinfo
 
-from flask import current_app, has_app_context
 from sqlalchemy import Select, select
 from sqlalchemy.orm import joinedload
 
+from tracker.clinics import clinic_of
+from tracker.clinictime import day_of
 from tracker.database import AnySession
 from tracker.models import (
     CareTeamMember,
@@ -32,20 +33,16 @@ from tracker.protocols import Protocol
 from tracker.schedule import Course, Dated, Occurrence, Settings, schedule
 
 
-def schedule_settings() -> Settings:
-    """The clinic's windows from the app config (config.py ``MEASURE_*``); the defaults outside an app."""
-    return Settings.from_config(current_app.config) if has_app_context() else Settings()
-
-
-def dosing_dates(session: AnySession, patient_id: int) -> list[date]:
-    """The days the patient was dosed, oldest first: the only place the outcome pages read sessions.
+def dosing_dates(session: AnySession, patient_id: int, tz: tzinfo) -> list[date]:
+    """The days the patient was dosed (on the clinic's calendar, ``tz``), oldest first: the only place the outcome
+    pages read sessions.
 
     A held session of kind dosing gives its day. A dosing cycle (a move into dosing, not a return from a hold) with
     no dosing session logged between its start and the next cycle gives the day of the move, so a clinic that
     moves patients through the phases but does not log sessions still sees its dosing days. Two queries.
     """
     held = sorted(
-        when.date()
+        day_of(when, tz)
         for when in session.scalars(  # the query leaves out sessions not held yet (held_at NULL)
             select(TherapySession.held_at).where(
                 TherapySession.patient_id == patient_id,
@@ -56,7 +53,7 @@ def dosing_dates(session: AnySession, patient_id: int) -> list[date]:
         if when is not None
     )
     starts = sorted(
-        when.date()
+        day_of(when, tz)
         for when in session.scalars(
             select(PhaseTransition.created_at).where(
                 PhaseTransition.patient_id == patient_id,
@@ -102,9 +99,9 @@ def current_results(results: Sequence[MeasureResult]) -> list[MeasureResult]:
     return [r for r in results if r.id not in replaced]
 
 
-def completed_on(patient: Patient) -> date | None:
-    """The day of the move to completed (``patient.transitions`` must be loaded)."""
-    moves = [t.created_at.date() for t in patient.transitions if t.to_phase is Phase.COMPLETED]
+def completed_on(patient: Patient, tz: tzinfo) -> date | None:
+    """The clinic's day of the move to completed (``patient.transitions`` must be loaded)."""
+    moves = [day_of(t.created_at, tz) for t in patient.transitions if t.to_phase is Phase.COMPLETED]
     return moves[-1] if moves else None
 
 
@@ -136,16 +133,18 @@ def measures_state(
     with_trends: bool = True,
 ) -> MeasuresState:
     """Results, dosing dates, schedule and (unless ``with_trends`` is False: the patient page shows no charts)
-    trends, in three queries (``patient.transitions`` must be loaded)."""
+    trends, in three queries (``patient.transitions`` must be loaded). ``today`` is the clinic's date; the windows
+    are the clinic's unless ``settings`` are given."""
+    clinic = clinic_of(session, patient.clinic_id)
     results = results_of(session, patient.id)
     current = current_results(results)
-    dosing = dosing_dates(session, patient.id)
+    dosing = dosing_dates(session, patient.id, clinic.zone)
     planned = [m.instrument for m in protocol.measures] if protocol else []
     occurrences = None
     if protocol is not None and patient.phase is not Phase.DISCONTINUED:
-        course = Course(protocol.sessions.dosing, tuple(dosing), completed_on(patient))
+        course = Course(protocol.sessions.dosing, tuple(dosing), completed_on(patient, clinic.zone))
         dated = [Dated(r.id, r.instrument, r.administered_on) for r in current]
-        occurrences = schedule(protocol.measures, course, dated, today, settings or schedule_settings())
+        occurrences = schedule(protocol.measures, course, dated, today, settings or Settings.of_clinic(clinic))
     return MeasuresState(
         protocol=protocol,
         results=results,

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from tracker import audit
+from tracker.clinics import local_today
 from tracker.extensions import db
 from tracker.instruments import Instrument, ScoringError, get_instrument, instruments, item_problems
 from tracker.models import MeasureResult, Patient
@@ -19,7 +20,6 @@ from tracker.patients.services import load_for_page
 from tracker.permissions import CLINICAL_ROLES, actor, require_role
 from tracker.protocols import loaded_protocols
 from tracker.screening.queries import ListPagination
-from tracker.screening.views import today
 
 
 def _instrument_or_404(code: str) -> Instrument:
@@ -49,7 +49,7 @@ def overview(patient_id: int) -> ResponseReturnValue:
     args = PageArgs(formdata=request.args)
     if not args.validate():
         abort(400, description="The results cannot be shown with these settings (page: use a whole number).")
-    state = measures_state(db.session, patient, loaded_protocols().get(patient.protocol_code), today())
+    state = measures_state(db.session, patient, loaded_protocols().get(patient.protocol_code), local_today())
     page = ListPagination(
         page=max(args.page.data or 1, 1),
         per_page=current_app.config["MEASURE_RESULTS_PER_PAGE"],
@@ -97,13 +97,13 @@ def record(patient_id: int, code: str) -> ResponseReturnValue:
     instrument = _instrument_or_404(code)
     form = measure_form(instrument)
     if request.method == "GET":
-        form.administered_on.data = today()
+        form.administered_on.data = local_today()
         audit.record(actor(), "measure.form", f"Opened the {instrument.short_name} form", patient=patient)
         db.session.commit()
         return _render_form(patient, form)
     if form.validate_on_submit():
         try:
-            saved = record_result(actor(), patient, form.to_input(), today())
+            saved = record_result(actor(), patient, form.to_input(), local_today())
         except (ScoringError, MeasureError) as error:  # raised before anything is written
             _save_failed(form, error)
         else:
@@ -176,7 +176,7 @@ def correct(patient_id: int, result_id: int) -> ResponseReturnValue:
     assert isinstance(form, CorrectionForm)
     if form.validate_on_submit():
         try:
-            saved = correct_result(actor(), patient, old, form.to_input(), form.reason.data or "", today())
+            saved = correct_result(actor(), patient, old, form.to_input(), form.reason.data or "", local_today())
         except (ScoringError, MeasureError) as error:  # raised before anything is written
             _save_failed(form, error)
         else:

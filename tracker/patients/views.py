@@ -10,6 +10,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from wtforms import SelectChoice
 
 from tracker import audit
+from tracker.clinics import local_today
 from tracker.extensions import db
 from tracker.models import Patient, Phase, SexAtBirth
 from tracker.models.base import utcnow
@@ -168,9 +169,10 @@ def _render_detail(
         "Allowed next: " + ", ".join(p.label.lower() for p in allowed) + "." if allowed else ""
     )
     protocol = loaded_protocols().get(patient.protocol_code)
-    screening = screening_state(db.session, patient, protocol, utcnow().date()) if protocol else None
+    today = local_today()
+    screening = screening_state(db.session, patient, protocol, today) if protocol else None
     sessions = patient_sessions(db.session, patient, protocol, current_cycle(db.session, patient), utcnow())
-    measures = measures_state(db.session, patient, protocol, utcnow().date(), with_trends=False)
+    measures = measures_state(db.session, patient, protocol, today, with_trends=False)
     return (
         render_template(
             "patients/detail.html",

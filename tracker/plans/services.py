@@ -13,6 +13,8 @@ from datetime import date
 from sqlalchemy import select
 
 from tracker import audit
+from tracker.clinics import clinic_of
+from tracker.clinictime import day_of
 from tracker.database import AnySession
 from tracker.extensions import db
 from tracker.models import IntegrationPlanVersion, Patient, PlanHandout, User
@@ -108,8 +110,9 @@ def mark_given(
     """
     if given_on > today:
         raise PlanError("given_on", "The date cannot be in the future.")
-    if given_on < version.created_at.date():
-        raise PlanError("given_on", f"Version {version.number} was only saved on {version.created_at.date()}.")
+    saved_on = day_of(version.created_at, clinic_of(db.session, patient.clinic_id).zone)
+    if given_on < saved_on:
+        raise PlanError("given_on", f"Version {version.number} was only saved on {saved_on.isoformat()}.")
     handout = PlanHandout(version_id=version.id, given_on=given_on, recorded_by_id=actor.id)
     db.session.add(handout)
     db.session.flush()

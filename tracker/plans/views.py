@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.interfaces import LoaderOption
 
 from tracker import audit
+from tracker.clinics import clinic_of, local_today
 from tracker.extensions import db
 from tracker.instruments import get_instrument
 from tracker.models import IntegrationPlanVersion, Patient, PlanHandout
@@ -23,7 +24,6 @@ from tracker.plans.forms import GivenForm, PageArgs, PlanForm, plan_form
 from tracker.plans.services import PlanError, StalePlan, current_version, mark_given, save_version
 from tracker.protocols import loaded_protocols
 from tracker.schedule import Status, Timepoint
-from tracker.screening.views import today
 
 FOLLOW_UP_SECTION = "Follow-up sessions and measures"
 VERSIONS_PER_PAGE = 20
@@ -89,7 +89,7 @@ def plan(patient_id: int) -> ResponseReturnValue:
 def _given_form(**kwargs: object) -> GivenForm:
     form = GivenForm(**kwargs)
     if form.given_on.data is None and not form.given_on.raw_data:
-        form.given_on.data = today()
+        form.given_on.data = local_today()
     return form
 
 
@@ -112,7 +112,7 @@ def given(patient_id: int, number: int) -> ResponseReturnValue:
     form = _given_form()
     if form.validate_on_submit():
         try:
-            handout = mark_given(actor(), patient, shown, form.given_on.data, today())
+            handout = mark_given(actor(), patient, shown, form.given_on.data, local_today())
         except PlanError as error:
             form.given_on.errors.append(str(error))
         else:
@@ -134,10 +134,15 @@ def _titles(patient: Patient, current: IntegrationPlanVersion | None) -> list[st
     return titles
 
 
+def _clinic_crisis_line() -> str | None:
+    """The clinic's crisis line (its settings), what a first version of the plan starts from."""
+    return clinic_of(db.session, actor().clinic_id).crisis_line
+
+
 def _follow_up_draft(patient: Patient) -> str:
     """A first draft of the follow-up section, from the measures schedule: what is still to come, with dates."""
     protocol = loaded_protocols().get(patient.protocol_code)
-    state = measures_state(db.session, patient, protocol, today(), with_trends=False)
+    state = measures_state(db.session, patient, protocol, local_today(), with_trends=False)
     lines = []
     for occurrence in state.schedule or []:
         if occurrence.status is Status.DONE or occurrence.timepoint not in (
@@ -170,7 +175,7 @@ def edit(patient_id: int) -> ResponseReturnValue:
     newer: IntegrationPlanVersion | None = None
     if request.method == "GET":
         form.based_on.data = str(current.number if current else 0)
-        form.crisis_line.data = current.crisis_line if current else current_app.config["CRISIS_LINE"]
+        form.crisis_line.data = current.crisis_line if current else (_clinic_crisis_line() or "")
         for title, field in zip(form.titles, form.section_fields(), strict=True):
             field.data = current.text_of(title) if current else ""
             if current is None and title == FOLLOW_UP_SECTION:

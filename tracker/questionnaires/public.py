@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import abort, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 
-from tracker import audit
+from tracker import audit, clinictime
 from tracker.auth import throttle
 from tracker.database import writing
 from tracker.extensions import csrf, db
@@ -54,10 +54,9 @@ def _limit_address() -> None:
 
 
 def crisis_line(clinic: Clinic) -> str | None:
-    """Who to call now: the clinic's crisis line (the ``CRISIS_LINE`` setting), else the clinic's phone; None when
-    neither is set (the page then names the local emergency number alone)."""
-    line = str(current_app.config["CRISIS_LINE"] or "")
-    return line or (f"{clinic.name}, {clinic.phone}" if clinic.phone else None)
+    """Who to call now: the clinic's crisis line (its settings), else the clinic's phone; None when neither is set
+    (the page then names the local emergency number alone)."""
+    return clinic.crisis_line or (f"{clinic.name}, {clinic.phone}" if clinic.phone else None)
 
 
 def _urgent_options(instrument: Instrument) -> dict[int, set[int | str]]:
@@ -121,7 +120,7 @@ def fill(token: str) -> ResponseReturnValue:
         return _render(link, clinic, form)
     form.validate()  # no field validators: the answers are judged by ``score``, below
     try:
-        submitted = submit(link, form.answers(), now.date(), now)
+        submitted = submit(link, form.answers(), clinictime.today(clinic.zone, now), now)  # the clinic's date
     except AnswersRefused as refused:
         db.session.rollback()
         for (code, number), message in refused.problems.items():

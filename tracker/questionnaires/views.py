@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from tracker import audit
 from tracker.auth.forms import EmptyForm
+from tracker.clinics import local_today
 from tracker.extensions import db
 from tracker.models import Clinic, Patient, QuestionnaireLink
 from tracker.models.base import utcnow
@@ -19,12 +20,11 @@ from tracker.questionnaires import bp
 from tracker.questionnaires.delivery import email_questionnaire_link, qr_svg
 from tracker.questionnaires.forms import SendForm
 from tracker.questionnaires.services import LinkError, links_of, send_link, sendable, withdraw
-from tracker.screening.views import today
 
 
 def _due(patient: Patient) -> list[str]:
     """The sendable measures the protocol has due or overdue now, in the catalogue's order."""
-    state = measures_state(db.session, patient, loaded_protocols().get(patient.protocol_code), today(),
+    state = measures_state(db.session, patient, loaded_protocols().get(patient.protocol_code), local_today(),
                            with_trends=False)
     due = {o.instrument for o in state.attention}
     return [i.code for i in sendable() if i.code in due]

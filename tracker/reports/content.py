@@ -13,14 +13,14 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.interfaces import LoaderOption
 
-from tracker import discharge
+from tracker import clinictime, discharge
 from tracker.database import AnySession
 from tracker.models import (
     CareTeamMember,
@@ -93,9 +93,11 @@ def _clinic(session: AnySession, clinic_id: int) -> Clinic:
 
 def _page(template: str, patient: Patient, clinic: Clinic, stamp: Stamp, title: str, **context: object) -> str:
     """The document's HTML. Rendered without the request's context processors (the navigation, the CSRF token of
-    the sign-out form): a report needs no request, so the CLI makes the same document."""
+    the sign-out form): a report needs no request, so the CLI makes the same document. Times print on the clinic's
+    clock (``clinic_zone``, read by the ``local`` filter), and the footer names the zone."""
     return current_app.jinja_env.get_template(template).render(
-        patient=patient, clinic=clinic, stamp=stamp, draft=stamp.draft, title=title, stylesheet=PRINT_CSS, **context
+        patient=patient, clinic=clinic, stamp=stamp, draft=stamp.draft, title=title, stylesheet=PRINT_CSS,
+        clinic_zone=clinic.zone, **context
     )
 
 
@@ -222,12 +224,13 @@ def summary_document(session: AnySession, patient: Patient, stamp: Stamp) -> str
     """The clinician's summary of one patient (loaded with ``patient_loader_options``), in a constant number of
     queries whatever the length of the course."""
     protocol = loaded_protocols().get(patient.protocol_code)
-    today = stamp.at.date()
+    clinic = _clinic(session, patient.clinic_id)
+    today = clinictime.today(clinic.zone, stamp.at)
     lines, left_out = session_lines(session, patient, protocol, stamp.draft)
     return _page(
         "reports/summary.html",
         patient,
-        _clinic(session, patient.clinic_id),
+        clinic,
         stamp,
         "Patient summary",
         protocol=protocol,
@@ -259,10 +262,11 @@ def record_document(session: AnySession, patient: Patient, therapy_session: Ther
         )
     protocol = loaded_protocols().get(patient.protocol_code)
     dosing = therapy_session.kind is SessionKind.DOSING
+    clinic = _clinic(session, patient.clinic_id)
     return _page(
         "reports/record.html",
         patient,
-        _clinic(session, patient.clinic_id),
+        clinic,
         stamp,
         "Session record",
         session=therapy_session,
@@ -272,17 +276,10 @@ def record_document(session: AnySession, patient: Patient, therapy_session: Ther
         risk_labels=RISK_CHECK,
         body_label=BODY_LABEL[therapy_session.kind],
         criteria=(
-            discharge.criteria(note, note.vitals, protocol)
+            discharge.criteria(note, note.vitals, protocol, clinic.zone)
             if dosing else []
         ),
         follow_ups=follow_ups(session, therapy_session) if dosing else [],
         protocol=protocol,
     )
 
-
-def when(moment: datetime | date | None) -> str:
-    if moment is None:
-        return "—"
-    if isinstance(moment, datetime):
-        return moment.strftime("%Y-%m-%d %H:%M")
-    return moment.isoformat()

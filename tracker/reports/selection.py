@@ -8,10 +8,12 @@ checked against the user's scope by ``exports.export_batch``, which refuses the 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date
 
 from sqlalchemy import select
 
+from tracker.clinics import clinic_of
+from tracker.clinictime import day_bounds
 from tracker.database import AnySession
 from tracker.models import CareTeamMember, Patient, Phase, TherapySession, User
 from tracker.permissions import patient_scope
@@ -20,11 +22,9 @@ ORDER = (Patient.family_name, Patient.given_name, Patient.record_number)
 
 
 def seen_on(session: AnySession, actor: User, day: date) -> list[int]:
-    """Patients in ``actor``'s scope with a session held on ``day`` (UTC)."""
-    start = datetime.combine(day, time(), tzinfo=UTC)
-    held = select(TherapySession.patient_id).where(
-        TherapySession.held_at >= start, TherapySession.held_at < start + timedelta(days=1)
-    )
+    """Patients in ``actor``'s scope with a session held on ``day`` (the clinic's calendar day)."""
+    start, end = day_bounds(day, clinic_of(session, actor.clinic_id).zone)
+    held = select(TherapySession.patient_id).where(TherapySession.held_at >= start, TherapySession.held_at < end)
     return list(session.scalars(select(Patient.id).where(Patient.id.in_(held), patient_scope(actor)).order_by(*ORDER)))
 
 

@@ -13,6 +13,7 @@ from flask import Blueprint, Response, abort, current_app, jsonify, render_templ
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
+from tracker.clinics import local_today
 from tracker.database import reads_only, writing
 from tracker.extensions import db
 from tracker.models import Phase, User
@@ -99,7 +100,7 @@ def _batch_form() -> BatchForm:
         for p in selection.pickable(db.session, actor(), PICKABLE)
     ]
     if request.method == "GET" and form.day.data is None:
-        form.day.data = utcnow().date()
+        form.day.data = local_today()
     return form
 
 

@@ -16,11 +16,13 @@ import zipfile
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, tzinfo
 
 from sqlalchemy import select
 
 from tracker import audit
+from tracker.clinics import clinic_of
+from tracker.clinictime import day_of
 from tracker.extensions import db
 from tracker.instruments import Instrument, instruments
 from tracker.models import MeasureResult, Patient, Phase, PhaseTransition, SessionKind, TherapySession, User
@@ -55,8 +57,9 @@ class ResearchExport:
     results: int
 
 
-def _first_dosing(patient_ids: Sequence[int]) -> dict[int, date]:
-    """Each patient's first dosing day, by ``dosing_dates``'s rule, in two queries for all of them."""
+def _first_dosing(patient_ids: Sequence[int], tz: tzinfo) -> dict[int, date]:
+    """Each patient's first dosing day on the clinic's calendar (``tz``), by ``dosing_dates``'s rule, in two queries
+    for all of them."""
     held: dict[int, list[date]] = defaultdict(list)
     for patient_id, when in db.session.execute(
         select(TherapySession.patient_id, TherapySession.held_at).where(
@@ -65,7 +68,7 @@ def _first_dosing(patient_ids: Sequence[int]) -> dict[int, date]:
         )
     ):
         if when is not None:
-            held[patient_id].append(when.date())
+            held[patient_id].append(day_of(when, tz))
     starts: dict[int, list[date]] = defaultdict(list)
     for patient_id, when in db.session.execute(
         select(PhaseTransition.patient_id, PhaseTransition.created_at).where(
@@ -73,7 +76,7 @@ def _first_dosing(patient_ids: Sequence[int]) -> dict[int, date]:
             PhaseTransition.from_phase != Phase.ON_HOLD,
         )
     ):
-        starts[patient_id].append(when.date())
+        starts[patient_id].append(day_of(when, tz))
     first = {}
     for patient_id in patient_ids:
         days = dosing_days(sorted(held[patient_id]), sorted(starts[patient_id]))
@@ -119,7 +122,7 @@ def research_export(actor: User, seed: int | None = None) -> ResearchExport:
     order = list(patients)
     (random.Random(seed) if seed is not None else random.SystemRandom()).shuffle(order)  # noqa: S311
     study = {p.id: f"S{number:04d}" for number, p in enumerate(order, start=1)}
-    first = _first_dosing(ids) if ids else {}
+    first = _first_dosing(ids, clinic_of(db.session, actor.clinic_id).zone) if ids else {}
     by_patient: dict[int, list[MeasureResult]] = defaultdict(list)
     if ids:
         for row in db.session.scalars(

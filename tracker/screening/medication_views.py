@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from tracker import audit
+from tracker.clinics import local_today
 from tracker.extensions import db
 from tracker.models import Medication, Patient
 from tracker.permissions import CLINICAL_ROLES, actor, require_role
@@ -18,14 +19,14 @@ from tracker.screening import bp
 from tracker.screening.forms import MedicationForm, drug_class_label
 from tracker.screening.queries import ScreeningState, interactions_of
 from tracker.screening.services import MEDICATION_FIELDS, ScreeningError, add_medication, update_medication
-from tracker.screening.views import load_patient, load_state, today
+from tracker.screening.views import load_patient, load_state
 
 
 def _render_list(
     patient: Patient, state: ScreeningState, form: MedicationForm, status: int = 200
 ) -> ResponseReturnValue:
-    current = [m for m in state.medications if m.is_current(today())]
-    past = [m for m in state.medications if not m.is_current(today())]
+    current = [m for m in state.medications if m.is_current(local_today())]
+    past = [m for m in state.medications if not m.is_current(local_today())]
     return (
         render_template(
             "screening/medications.html",
@@ -33,7 +34,7 @@ def _render_list(
             state=state,
             current=current,
             past=past,
-            rules=interactions_of(state.protocol, state.medications, today()),
+            rules=interactions_of(state.protocol, state.medications, local_today()),
             form=form,
             drug_class_label=drug_class_label,
         ),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
 from flask_sqlalchemy.pagination import Pagination
@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from tracker import eligibility
+from tracker.clinics import clinic_of
 from tracker.database import AnySession
 from tracker.models import (
     AnswerValue,
@@ -109,9 +110,10 @@ def build_state(
     medications: Sequence[Medication],
     today: date,
     record: dict[str, bool] | None = None,
+    tz: tzinfo = UTC,
 ) -> ScreeningState:
     """The state from rows already loaded (no queries); ``record``: the facts of the patient's record the items
-    may depend on (``screening.services.record_of``)."""
+    may depend on (``screening.services.record_of``); ``today`` and ``tz``: the clinic's date and time zone."""
     record = eligibility.record_for(record or {}, checklist.record_at_sign_off if checklist else None)
     by_id = {m.id: m for m in medications}
     raised_ids = eligibility.raised_by_medications(protocol, medication_facts(medications, today))
@@ -126,10 +128,10 @@ def build_state(
         protocol=protocol,
         checklist=checklist,
         medications=list(medications),
-        assessment=assess(checklist, protocol, medications, today, record),
+        assessment=assess(checklist, protocol, medications, today, record, tz),
         record=record,
         raised={item_id: [by_id[i] for i in ids] for item_id, ids in raised_ids.items()},
-        answers=latest_answers(checklist) if checklist else {},
+        answers=latest_answers(checklist, tz) if checklist else {},
         reviews=latest_reviews(checklist) if checklist else {},
         history=history,
         decisions=decisions,
@@ -137,10 +139,12 @@ def build_state(
 
 
 def screening_state(session: AnySession, patient: Patient, protocol: Protocol, today: date) -> ScreeningState:
-    """The patient's current screening, in four queries whatever the length of its history."""
+    """The patient's current screening, in four queries whatever the length of its history (``today``: the
+    clinic's date)."""
     checklist = current_checklist(session, patient)
     medications = medications_of(session, [patient.id])[patient.id]
-    return build_state(protocol, checklist, medications, today, record_of(patient))
+    tz = clinic_of(session, patient.clinic_id).zone
+    return build_state(protocol, checklist, medications, today, record_of(patient), tz)
 
 
 def interactions_of(
@@ -217,6 +221,7 @@ def pending_reviews(
     with answers and reviews, and their medications.
     """
     patients = _reviewable_patients(session, actor)
+    tz = clinic_of(session, actor.clinic_id).zone
     ids = [p.id for p in patients]
     checklists = _current_checklists(session, ids) if ids else {}
     medications = medications_of(session, ids) if ids else {}
@@ -226,7 +231,7 @@ def pending_reviews(
         checklist = checklists.get(patient.id)
         if protocol is None or checklist is None:
             continue
-        state = build_state(protocol, checklist, medications[patient.id], today, record_of(patient))
+        state = build_state(protocol, checklist, medications[patient.id], today, record_of(patient), tz)
         for item_id in state.assessment.pending_reviews:
             answer = state.answers.get(item_id)
             flagged_by = answer if answer is not None and answer.answer is AnswerValue.YES else None

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime, tzinfo
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
-from tracker import audit, eligibility, medicines
+from tracker import audit, clinictime, eligibility, medicines
+from tracker.clinics import clinic_of
+from tracker.clinictime import day_of
 from tracker.database import AnySession
 from tracker.extensions import db
 from tracker.models import (
@@ -56,7 +59,8 @@ def start_checklist(
     if protocol is None or patient.id is None:
         return checklist
     now = utcnow()
-    for item_id, (since, source) in standing_yes(session, patient, protocol, protocols or {}).items():
+    tz = clinic_of(session, patient.clinic_id).zone
+    for item_id, (since, source) in standing_yes(session, patient, protocol, protocols or {}, tz).items():
         under = "this protocol" if source.code == protocol.code else source.name
         checklist.answers.append(ScreeningAnswer(
             item_id=item_id, answer=AnswerValue.YES, answered_by_id=actor.id, answered_at=now,
@@ -67,11 +71,11 @@ def start_checklist(
 
 
 def standing_yes(
-    session: AnySession, patient: Patient, protocol: Protocol, protocols: dict[str, Protocol]
+    session: AnySession, patient: Patient, protocol: Protocol, protocols: dict[str, Protocol], tz: tzinfo
 ) -> dict[str, tuple[date, Protocol]]:
     """Exclusion and review items of ``protocol`` answered "yes" on the patient's earlier checklists (of any
     protocol asking an item of the same id) and not lifted by a correction a supervisor cleared: item id -> the
-    day that checklist was started and its protocol."""
+    day that checklist was started (on the clinic's calendar, ``tz``) and its protocol."""
     earlier = list(session.scalars(
         select(ScreeningChecklist)
         .where(ScreeningChecklist.patient_id == patient.id)
@@ -84,14 +88,14 @@ def standing_yes(
         source = protocols.get(checklist.protocol_code, protocol if checklist.protocol_code == protocol.code else None)
         if source is None:
             continue
-        answers = eligibility.answers_as_of(source, recorded(checklist), checklist.signed_off_at)
+        answers = eligibility.answers_as_of(source, recorded(checklist), checklist.signed_off_at, tz=tz)
         cleared = {r.basis for r in checklist.reviews if r.decision is ReviewDecision.CLEARED}
         for item in source.screening:
             answer = answers.get(item.id)
             if item.id not in asked or item.kind is ItemKind.REQUIREMENT or answer is None:
                 continue
             if answer.value == "yes" or (answer.lifts and eligibility.lifting(answer) not in cleared):
-                standing.setdefault(item.id, (checklist.created_at.date(), source))
+                standing.setdefault(item.id, (day_of(checklist.created_at, tz), source))
             else:
                 standing.pop(item.id, None)
     return standing
@@ -129,12 +133,13 @@ def medications_of(session: AnySession, patient_ids: Sequence[int]) -> dict[int,
     return result
 
 
-def latest_answers(checklist: ScreeningChecklist) -> dict[str, ScreeningAnswer]:
-    """The answer standing for each item, in the eligibility rules' order (``eligibility.standing_order``)."""
+def latest_answers(checklist: ScreeningChecklist, tz: tzinfo = UTC) -> dict[str, ScreeningAnswer]:
+    """The answer standing for each item, in the eligibility rules' order (``eligibility.standing_order``, by the
+    days of the clinic's calendar ``tz``)."""
     rows = list(checklist.answers)  # by id, then those not yet flushed (no id yet), in the order added
     history = [replace(entry, id=n) for n, entry in enumerate(recorded(checklist))]
     latest: dict[str, ScreeningAnswer] = {}
-    for answer in sorted(history, key=eligibility.standing_order):
+    for answer in sorted(history, key=lambda a: eligibility.standing_order(a, tz)):
         latest[answer.item_id] = rows[answer.id]
     return latest
 
@@ -144,6 +149,11 @@ def latest_reviews(checklist: ScreeningChecklist) -> dict[str, ScreeningReview]:
     for review in checklist.reviews:
         latest[review.item_id] = review
     return latest
+
+
+def zone_of(checklist: ScreeningChecklist) -> ZoneInfo:
+    """The time zone of the checklist's patient's clinic (``checklist.patient`` loaded, as every caller has it)."""
+    return clinic_of(db.session, checklist.patient.clinic_id).zone
 
 
 def medication_facts(medications: Sequence[Medication], today: date) -> list[eligibility.MedicationFact]:
@@ -164,14 +174,16 @@ def assess(
     medications: Sequence[Medication],
     today: date,
     record: dict[str, bool] | None = None,
+    tz: tzinfo = UTC,
 ) -> eligibility.Eligibility:
-    """Eligibility from the stored checklist, reviews and medications, as it stands now."""
+    """Eligibility from the stored checklist, reviews and medications, as it stands now (``today`` and ``tz``: the
+    clinic's date and time zone)."""
     if checklist is None:
         return eligibility.Eligibility(
             eligibility.Status.INCOMPLETE,
             (eligibility.Reason("", eligibility.Status.INCOMPLETE, "No screening checklist has been started."),),
         )
-    answers = eligibility.answers_as_of(protocol, recorded(checklist), checklist.signed_off_at)
+    answers = eligibility.answers_as_of(protocol, recorded(checklist), checklist.signed_off_at, tz=tz)
     reviews = {
         item_id: eligibility.Review(r.decision.value, r.rationale, r.basis)
         for item_id, r in latest_reviews(checklist).items()
@@ -248,7 +260,7 @@ def answer_item(
             "still be recorded, and a yes corrected with a written reason for a supervisor's review.",
         )
     _check_answer(item, given, today)
-    previous = latest_answers(checklist).get(item_id)
+    previous = latest_answers(checklist, zone_of(checklist)).get(item_id)
     if _lifts(item, checklist, given) and len((given.note or "").strip()) < REASON_MIN_LENGTH:
         raise ScreeningError(
             "note",
@@ -308,7 +320,7 @@ def sign_off(actor: User, checklist: ScreeningChecklist, protocol: Protocol, now
     """
     if checklist.signed_off_at is not None:
         raise ScreeningError("confirm", "The checklist is already signed off.")
-    answered = latest_answers(checklist)
+    answered = latest_answers(checklist, zone_of(checklist))
     record = record_of(checklist.patient)
     missing = [
         item.text for item in protocol.screening
@@ -451,13 +463,13 @@ def _check_medication(given: MedicationInput, today: date) -> None:
         raise ScreeningError("taper_end_on", "The taper cannot end before the medication was started.")
 
 
-def _today(today: date | None) -> date:
-    return today or utcnow().date()
+def _today(today: date | None, patient: Patient) -> date:
+    return today or clinictime.today(clinic_of(db.session, patient.clinic_id).zone)
 
 
 def add_medication(actor: User, patient: Patient, given: MedicationInput, today: date | None = None) -> Medication:
     """:raise ScreeningError: implausible dates, or a drug class missing or contradicting the name."""
-    day = _today(today)
+    day = _today(today, patient)
     given = resolve_class(given)
     _check_medication(given, day)
     medication = Medication(patient_id=patient.id, **vars(given))
@@ -487,7 +499,7 @@ def update_medication(
 
     :raise ScreeningError: as for ``add_medication``, or an edit that would undo what the record showed.
     """
-    day = _today(today)
+    day = _today(today, patient)
     given = resolve_class(given)
     _check_medication(given, day)
     known_current = medication.last_current_on

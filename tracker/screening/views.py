@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import selectinload
 
 from tracker import audit
+from tracker.clinics import local_today
 from tracker.extensions import db
 from tracker.models import CareTeamMember, Patient, ReviewDecision, Role
-from tracker.models.base import utcnow
 from tracker.models.outcome import with_open_alerts
 from tracker.permissions import CLINICAL_ROLES, actor, get_patient_for_user_or_404, require_role
 from tracker.protocols import ScreeningItem, loaded_protocols
@@ -29,11 +27,6 @@ from tracker.screening.queries import ListPagination, ScreeningState, pending_re
 from tracker.screening.services import ScreeningError, answer_item, may_review, review_item, sign_off
 
 REVIEWS_PER_PAGE = 25
-
-
-
-def today() -> date:
-    return utcnow().date()
 
 
 
@@ -59,7 +52,7 @@ def load_state(patient: Patient) -> ScreeningState:
     protocol = loaded_protocols().get(patient.protocol_code)
     if protocol is None:
         abort(404, description=f"The protocol {patient.protocol_code!r} is not installed, so no screening is shown.")
-    return screening_state(db.session, patient, protocol, today())
+    return screening_state(db.session, patient, protocol, local_today())
 
 
 def _item_or_404(state: ScreeningState, item_id: str) -> ScreeningItem:
@@ -132,7 +125,7 @@ def answer(patient_id: int, item_id: str) -> ResponseReturnValue:
     if form.validate_on_submit():
         assert state.checklist is not None  # _item_or_404
         try:
-            saved = answer_item(actor(), state.checklist, state.protocol, item.id, form.to_input(), today())
+            saved = answer_item(actor(), state.checklist, state.protocol, item.id, form.to_input(), local_today())
         except ScreeningError as error:
             getattr(form, error.field, form.answer).errors.append(str(error))
         else:
@@ -196,7 +189,7 @@ def review_queue() -> ResponseReturnValue:
     args = QueueArgs(formdata=request.args)
     if not args.validate():
         abort(400, description="The queue cannot be shown with these settings (page: use a whole number).")
-    waiting = pending_reviews(db.session, actor(), loaded_protocols(), today())
+    waiting = pending_reviews(db.session, actor(), loaded_protocols(), local_today())
     page = ListPagination(page=max(args.page.data or 1, 1), per_page=REVIEWS_PER_PAGE, error_out=False, items=waiting)
     audit.record(
         actor(),
@@ -205,4 +198,4 @@ def review_queue() -> ResponseReturnValue:
         data={"patient_ids": sorted({row.patient.id for row in page.items})},
     )
     db.session.commit()
-    return render_template("screening/reviews.html", page=page, today=today())
+    return render_template("screening/reviews.html", page=page, today=local_today())

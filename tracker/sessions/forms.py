@@ -1,25 +1,20 @@
 """Session forms: the quick "log a session that took place" form of the patient page, and the full form to
-schedule or record a session. Times are UTC, as everywhere else in the tracker."""
+schedule or record a session. Times are typed on the clinic's clock (``LocalDateTimeField``) and held in UTC."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from flask_wtf import FlaskForm
-from wtforms import DateTimeLocalField, IntegerField, SelectChoice, SelectField, SelectMultipleField, StringField
+from wtforms import IntegerField, SelectChoice, SelectField, SelectMultipleField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
 from tracker.models import SessionKind
 from tracker.models.base import utcnow
 from tracker.sessions.services import MAX_DURATION_MINUTES, SessionInput
-from tracker.validators import empty_to_none, no_control_characters
+from tracker.validators import LocalDateTimeField, empty_to_none, no_control_characters
 
 DURATION_MESSAGE = f"Enter a duration between 1 and {MAX_DURATION_MINUTES} minutes."
 KIND_CHOICES = [SelectChoice(k.value, k.label) for k in SessionKind]
-
-
-def utc(value: datetime | None) -> datetime | None:
-    return value.replace(tzinfo=UTC) if value is not None else None
+IN_THE_FUTURE = "A session that took place cannot be in the future."
 
 
 def _minutes(label: str, required: bool = False) -> IntegerField:
@@ -40,19 +35,17 @@ class SessionForm(FlaskForm):
         default=SessionKind.PREPARATION.value,
         validators=[InputRequired(message="Choose the kind of session.")],
     )
-    held_at = DateTimeLocalField(
-        "Held at (UTC)",
-        format="%Y-%m-%dT%H:%M",
-        validators=[InputRequired(message="Enter the date and time the session started.")],
+    held_at = LocalDateTimeField(
+        "Held at", validators=[InputRequired(message="Enter the date and time the session started.")]
     )
     duration_minutes = _minutes("Duration (minutes)", required=True)
 
-    def validate_held_at(self, field: DateTimeLocalField) -> None:
-        if field.data is not None and field.data.replace(tzinfo=UTC) > utcnow():
-            raise ValidationError("A session that took place cannot be in the future.")
+    def validate_held_at(self, field: LocalDateTimeField) -> None:
+        if field.data is not None and field.data > utcnow():
+            raise ValidationError(IN_THE_FUTURE)
 
     def to_input(self) -> SessionInput:
-        return SessionInput(SessionKind(self.kind.data), utc(self.held_at.data), self.duration_minutes.data)
+        return SessionInput(SessionKind(self.kind.data), self.held_at.data, self.duration_minutes.data)
 
 
 class SessionDetailsForm(FlaskForm):
@@ -66,11 +59,10 @@ class SessionDetailsForm(FlaskForm):
         "for preparation, or to use the current cycle.",
         render_kw={"min": 1},
     )
-    scheduled_at = DateTimeLocalField("Scheduled start (UTC)", format="%Y-%m-%dT%H:%M", validators=[Optional()])
+    scheduled_at = LocalDateTimeField("Scheduled start", validators=[Optional()])
     scheduled_minutes = _minutes("Planned length (minutes)")
-    held_at = DateTimeLocalField(
-        "Actual start (UTC)", format="%Y-%m-%dT%H:%M", validators=[Optional()],
-        description="Leave empty while the session is only scheduled.",
+    held_at = LocalDateTimeField(
+        "Actual start", validators=[Optional()], description="Leave empty while the session is only scheduled."
     )
     duration_minutes = _minutes("Actual length (minutes)")
     location = StringField(
@@ -84,16 +76,16 @@ class SessionDetailsForm(FlaskForm):
         description="Hold Ctrl (Cmd on a Mac) to choose several.",
     )
 
-    def validate_held_at(self, field: DateTimeLocalField) -> None:
-        if field.data is not None and field.data.replace(tzinfo=UTC) > utcnow():
-            raise ValidationError("A session that took place cannot be in the future.")
+    def validate_held_at(self, field: LocalDateTimeField) -> None:
+        if field.data is not None and field.data > utcnow():
+            raise ValidationError(IN_THE_FUTURE)
 
     def to_input(self, kind: SessionKind | None = None) -> SessionInput:
         return SessionInput(
             kind=kind or SessionKind(self.kind.data),
-            held_at=utc(self.held_at.data),
+            held_at=self.held_at.data,
             duration_minutes=self.duration_minutes.data,
-            scheduled_at=utc(self.scheduled_at.data),
+            scheduled_at=self.scheduled_at.data,
             scheduled_minutes=self.scheduled_minutes.data,
             cycle=self.cycle.data,
             location=self.location.data,

@@ -5,13 +5,11 @@ fields live in the services, which name the field to show their message next to.
 from __future__ import annotations
 
 import math
-from datetime import UTC
 from decimal import Decimal
 from typing import Any
 
 from flask_wtf import FlaskForm
 from wtforms import (
-    DateTimeLocalField,
     DecimalField,
     Field,
     Form,
@@ -29,11 +27,10 @@ from tracker import vitals
 from tracker.models import CosignOutcome, DoseUnit, Outcome, Route, SessionKind, Severity
 from tracker.sessions.content import BODY_LABEL, DOSING_FIELDS, RISK_CHECK, TEXT_FIELDS, TextField
 from tracker.sessions.notes import AdverseEventInput, NoteInput
-from tracker.validators import empty_to_none, enum_member, no_control_characters, strip
+from tracker.validators import LocalDateTimeField, empty_to_none, enum_member, no_control_characters, strip
 
 TEXT_LIMIT = 20_000
 BODY_LIMIT = 50_000
-TIME = "%Y-%m-%dT%H:%M"
 #: Upper bounds that catch a slipped decimal point, not clinical maxima.
 MAX_DOSE = {DoseUnit.MG: 2000, DoseUnit.MG_PER_KG: 20, DoseUnit.MG_PER_70KG: 2000}
 
@@ -46,10 +43,6 @@ def finite(form: Form, field: Field) -> None:
     ok = value.is_finite() if isinstance(value, Decimal) else math.isfinite(value)
     if not ok:
         raise StopValidation("Enter a number.")
-
-
-def _utc(value: Any) -> Any:
-    return value.replace(tzinfo=UTC) if value is not None else None
 
 
 def _float(value: Decimal | None) -> float | None:
@@ -66,9 +59,10 @@ def _area(label: str, limit: int = TEXT_LIMIT, description: str = "") -> TextAre
     )
 
 
-def _time(label: str, required: bool = False, description: str = "") -> DateTimeLocalField:
+def _time(label: str, required: bool = False, description: str = "") -> LocalDateTimeField:
+    """A moment typed on the clinic's clock (the label names the zone)."""
     first = InputRequired(message="Enter the date and time.") if required else Optional()
-    return DateTimeLocalField(label, format=TIME, validators=[first], description=description)
+    return LocalDateTimeField(label, validators=[first], description=description)
 
 
 def _amount(label: str, high: float, description: str = "") -> DecimalField:
@@ -164,9 +158,9 @@ class DosingNoteForm(NoteForm):
         ],
         filters=[empty_to_none],
     )
-    dose_given_at = _time("Time given (UTC)")
+    dose_given_at = _time("Time given")
     supplemental_mg = _amount("Supplemental dose (mg)", 2000, "Leave empty if none was given.")
-    supplemental_given_at = _time("Supplemental dose given at (UTC)")
+    supplemental_given_at = _time("Supplemental dose given at")
     distress_baseline = IntegerField(
         "Distress at baseline (SUDS 0-10)",
         validators=[Optional(), NumberRange(0, 10, message="Enter a number from 0 to 10.")],
@@ -183,7 +177,7 @@ class DosingNoteForm(NoteForm):
         filters=[empty_to_none],
         description="Who takes the patient home.",
     )
-    discharged_at = _time("Discharged at (UTC)")
+    discharged_at = _time("Discharged at")
     pre_dose_decision = _area(
         "Decision to dose despite the blood pressure", 4000,
         "Where the protocol asks for it: why the dose was given although the blood pressure before it was above "
@@ -202,8 +196,6 @@ class DosingNoteForm(NoteForm):
         values: dict[str, Any] = {name: getattr(self, name).data for name in DOSING_FIELDS}
         for name in ("dose_amount", "weight_kg", "supplemental_mg"):
             values[name] = _float(values[name])
-        for name in ("dose_given_at", "supplemental_given_at", "discharged_at"):
-            values[name] = _utc(values[name])
         values["dose_unit"] = enum_member(DoseUnit, values["dose_unit"])
         values["route"] = enum_member(Route, values["route"])
         values["pre_dose_decision"] = values["pre_dose_decision"] or None
@@ -229,7 +221,7 @@ def _sign_value(label: str, unit: str, decimal: bool = False) -> Field:
 class VitalsForm(FlaskForm):
     """One set of readings. Impossible values are refused next to their field (``tracker.vitals.validate``)."""
 
-    taken_at = _time("Taken at (UTC)", required=True)
+    taken_at = _time("Taken at", required=True)
     systolic = _sign_value("Systolic BP", "mmHg")
     diastolic = _sign_value("Diastolic BP", "mmHg")
     heart_rate = _sign_value("Heart rate", "bpm")
@@ -255,7 +247,7 @@ class VitalsForm(FlaskForm):
         return not self.errors
 
     def taken(self) -> Any:
-        return _utc(self.taken_at.data)
+        return self.taken_at.data
 
 
 class AdverseEventForm(FlaskForm):
@@ -265,7 +257,7 @@ class AdverseEventForm(FlaskForm):
         filters=[strip],
         render_kw={"rows": 2},
     )
-    onset_at = _time("Onset (UTC)", required=True)
+    onset_at = _time("Onset", required=True)
     severity = SelectField("Severity", choices=_choices(Severity, "Choose…"),
                            validators=[InputRequired(message="Choose the severity.")])
     serious = SelectField(
@@ -289,19 +281,21 @@ class AdverseEventForm(FlaskForm):
     rescue_dose = StringField(
         "Rescue dose", validators=[Optional(), Length(max=60), no_control_characters], filters=[empty_to_none]
     )
-    rescue_given_at = _time("Rescue medication given at (UTC)")
+    rescue_given_at = _time("Rescue medication given at")
 
     def to_input(self) -> AdverseEventInput:
+        onset = self.onset_at.data
+        assert onset is not None, "validated: the onset is required"
         return AdverseEventInput(
             description=self.description.data or "",
-            onset_at=_utc(self.onset_at.data),
+            onset_at=onset,
             severity=Severity(self.severity.data),
             serious=self.serious.data == "yes",
             action_taken=self.action_taken.data or "",
             outcome=Outcome(self.outcome.data),
             rescue_medication=self.rescue_medication.data,
             rescue_dose=self.rescue_dose.data,
-            rescue_given_at=_utc(self.rescue_given_at.data),
+            rescue_given_at=self.rescue_given_at.data,
         )
 
 

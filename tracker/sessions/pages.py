@@ -15,8 +15,9 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import MultiDict
 
-from tracker import discharge
+from tracker import clinictime, discharge
 from tracker.auth.forms import EmptyForm
+from tracker.clinics import current_zone
 from tracker.extensions import db
 from tracker.models import CareTeamMember, FormDraft, Patient, SessionKind, SessionNote, TherapySession, User
 from tracker.models.base import utcnow
@@ -59,7 +60,7 @@ def label_of(session: TherapySession, protocol: Protocol | None) -> str:
 
 
 def minute(moment: datetime) -> datetime:
-    return moment.replace(second=0, microsecond=0, tzinfo=None)
+    return moment.replace(second=0, microsecond=0)
 
 
 def note_form_data(note: SessionNote | None, kind: SessionKind, protocol: Protocol | None) -> dict[str, Any]:
@@ -68,9 +69,6 @@ def note_form_data(note: SessionNote | None, kind: SessionKind, protocol: Protoc
         dosing = kind is SessionKind.DOSING and protocol is not None
         return {"substance": protocol.substance} if dosing and protocol else {}
     data = saved_values(note, kind)
-    for name in ("dose_given_at", "supplemental_given_at", "discharged_at"):
-        if data.get(name) is not None:
-            data[name] = data[name].replace(tzinfo=None)
     for name in ("dose_unit", "route"):
         if data.get(name) is not None:
             data[name] = data[name].value
@@ -166,7 +164,7 @@ def render_session(
         "blockers": blockers(patient, note, session, protocol, follows_ok, utcnow())
         if note is not None and not signed else [],
         "criteria": (
-            discharge.criteria(note, note.vitals, protocol)
+            discharge.criteria(note, note.vitals, protocol, current_zone())
             if note is not None and session.kind is SessionKind.DOSING else []
         ),
         "follow_ups": follow,
@@ -177,7 +175,9 @@ def render_session(
         "remove_form": EmptyForm(formdata=None),
         "now": utcnow(),
         "body_label": BODY_LABEL[session.kind],
-        "follow_up_at": (session.held_at + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M") if session.held_at else "",
+        # The next day at the same time on the clinic's clock, as the session form's scheduled start takes it.
+        "follow_up_at": (clinictime.local(session.held_at, current_zone()) + timedelta(days=1)).strftime(
+            clinictime.INPUT_FORMAT) if session.held_at else "",
     }
     return render_template("sessions/detail.html", **context), status
 

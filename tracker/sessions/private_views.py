@@ -9,8 +9,9 @@ from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
 
-from tracker import audit
+from tracker import audit, clinictime
 from tracker.auth.forms import EmptyForm
+from tracker.clinics import current_zone
 from tracker.extensions import db
 from tracker.models import Patient, ProcessNote, Role, TherapySession
 from tracker.models.base import utcnow
@@ -117,7 +118,7 @@ def save_draft(patient_id: int, key: str) -> ResponseReturnValue:
     except drafts.DraftError as error:
         return jsonify(saved=False, error=str(error)), 422
     db.session.commit()
-    return jsonify(saved=True, saved_at=draft.saved_at.strftime("%H:%M:%S UTC"))
+    return jsonify(saved=True, saved_at=clinictime.shown(draft.saved_at, current_zone(), "%H:%M:%S"))
 
 
 @bp.route("/patients/<int:patient_id>/drafts/<key>/discard", methods=["POST"])

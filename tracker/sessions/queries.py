@@ -264,7 +264,7 @@ def my_notes(
     actor: User, which: str, now: datetime, overdue_after: timedelta
 ) -> Select[TherapySession, SessionNote]:
     """``actor``'s own notes needing attention: ``overdue`` (sessions held over ``overdue_after`` ago — the
-    dashboard's ``ATTENTION_NOTE_UNSIGNED_HOURS``, so both lists agree — whose note they
+    dashboard's window, the clinic's ``attention_note_unsigned_hours``, so both lists agree — whose note they
     started, or logged without starting one, and nobody has signed), ``returned`` by their supervisor, or
     ``waiting`` for co-signature. Rows are (session, note or None)."""
     base = (

@@ -10,6 +10,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from tracker import audit, gate
+from tracker.clinics import clinic_of
+from tracker.clinictime import day_of
 from tracker.database import AnySession
 from tracker.extensions import db
 from tracker.models import Patient, Phase, SessionKind, SessionNote, TherapySession, User, VitalReading
@@ -103,13 +105,14 @@ def _check(
 
 
 def _check_times(patient: Patient, given: SessionInput, now: datetime) -> None:
-    """Plausible times: a session held is not in the future; nothing is dated before the patient's enrolment day,
-    or scheduled years ahead."""
-    enrolled = patient.created_at.date()
+    """Plausible times: a session held is not in the future; nothing is dated before the patient's enrolment day
+    (days on the clinic's calendar), or scheduled years ahead."""
+    tz = clinic_of(db.session, patient.clinic_id).zone
+    enrolled = day_of(patient.created_at, tz)
     if given.held_at is not None:
         if given.held_at > now:
             raise SessionError("held_at", "A session that took place cannot be in the future.")
-        if given.held_at.date() < enrolled:
+        if day_of(given.held_at, tz) < enrolled:
             raise SessionError(
                 "held_at", f"This is before the patient was enrolled ({enrolled.isoformat()}); check the date."
             )
@@ -118,7 +121,7 @@ def _check_times(patient: Patient, given: SessionInput, now: datetime) -> None:
     elif given.duration_minutes is not None:
         raise SessionError("held_at", "Enter when the session started, or leave the duration empty.")
     if given.scheduled_at is not None:
-        if given.scheduled_at.date() < enrolled:
+        if day_of(given.scheduled_at, tz) < enrolled:
             raise SessionError(
                 "scheduled_at", f"This is before the patient was enrolled ({enrolled.isoformat()}); check the date."
             )

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from tracker import audit
+from tracker.clinics import clinic_of
 from tracker.extensions import db
 from tracker.models import CosignOutcome, Patient, Role, TherapySession
 from tracker.models.base import utcnow
@@ -176,7 +177,7 @@ def my_notes() -> ResponseReturnValue:
     if show not in queries.MY_LISTS:
         abort(400, description="Choose one of the lists: overdue, returned or waiting.")
     now = utcnow()
-    hours = current_app.config["ATTENTION_NOTE_UNSIGNED_HOURS"]
+    hours = clinic_of(db.session, actor().clinic_id).attention_note_unsigned_hours  # the dashboard's, so both agree
     titles = _my_titles(hours)
     lists = {name: queries.my_notes(actor(), name, now, timedelta(hours=hours)) for name in queries.MY_LISTS}
     counts = {name: queries.count(db.session, query) for name, query in lists.items()}

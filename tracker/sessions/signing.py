@@ -34,8 +34,8 @@ from tracker.protocols import Protocol
 from tracker.sessions.content import TEXT_FIELDS, note_content, sha256
 from tracker.sessions.notes import NoteError, NoteSigned
 
-#: How long after a dosing session its follow-up contact may be: "next day" with room for a clinic whose local
-#: next day straddles a UTC date (the tracker keeps UTC).
+#: How long after a dosing session its follow-up contact may be: "next day", counted in hours (48 of them) so a
+#: session that ends late in the evening still has the whole of the next day on the clinic's clock.
 FOLLOW_UP_WINDOW = timedelta(hours=48)
 
 

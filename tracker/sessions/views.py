@@ -10,7 +10,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from wtforms import SelectChoice
 
-from tracker import audit, vitals
+from tracker import audit, clinictime, vitals
 from tracker.extensions import db
 from tracker.models import Patient, SessionKind, TherapySession
 from tracker.models.base import utcnow
@@ -103,9 +103,10 @@ def new(patient_id: int) -> ResponseReturnValue:
         form.cycle.data = default_cycle(db.session, patient, SessionKind(form.kind.data))
         if request.args.get("cycle", "").isdigit():
             form.cycle.data = int(request.args["cycle"])
-        try:
-            form.scheduled_at.data = datetime.strptime(request.args.get("scheduled_at", ""), "%Y-%m-%dT%H:%M")
-        except ValueError:
+        try:  # on the clinic's clock, as the field shows it
+            typed = datetime.strptime(request.args.get("scheduled_at", ""), clinictime.INPUT_FORMAT)
+            form.scheduled_at.data = clinictime.from_local(typed, form.scheduled_at.zone)
+        except (ValueError, OverflowError):
             form.scheduled_at.data = None
         form.present_ids.data = [actor().id] if actor().is_therapist else []
         return _render_form(patient, form, None)
