@@ -46,15 +46,19 @@ TRIGGERS = [
     ("cssrs", ["yes", "yes", "no", "yes", "no", "no"], "cssrs-high-risk"),
     ("cssrs", ["yes", "yes", "no", "no", "yes", "no"], "cssrs-high-risk"),
     ("cssrs", ["no", "no", None, None, None, "past_3_months"], "cssrs-high-risk"),
+    ("qids_sr16", [0] * 11 + [2] + [0] * 4, "qids-item12-frequent"),
+    ("qids_sr16", [0] * 11 + [3] + [0] * 4, "qids-item12-plan"),
+    ("madrs", [0] * 9 + [4], "madrs-item10"),
+    ("madrs", [6] * 10, "madrs-item10-plans"),
 ]
 NOT_TRIGGERS = [
     ("phq9", phq9(0, 3)),  # severe, but item 9 is 0
     ("cssrs", ["yes", "no", None, None, None, "no"]),  # low risk
     ("cssrs", NO_IDEATION),
     ("gad7", [3] * 7),  # "warrants evaluation" is a flag, not an urgent one
-    ("qids_sr16", [0] * 11 + [2] + [0] * 4),  # item 12 flag: not urgent (a clinic setting in its file)
+    ("qids_sr16", [0] * 11 + [1] + [0] * 4),  # item 12 at 1: a review flag, not an urgent one
     ("pcl5", [4] * 20),
-    ("madrs", [6] * 10),
+    ("madrs", [6] * 9 + [3]),  # severe, but item 10 below 4
 ]
 
 
