@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectField, StringField
-from wtforms.validators import DataRequired, Length, Regexp
+from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
 
 from tracker.validators import no_control_characters, strip
 
@@ -12,6 +12,14 @@ class AccountForm(FlaskForm):
         "Full name",
         validators=[DataRequired(message="Enter the person's name."), Length(max=120), no_control_characters],
         filters=[strip],
+    )
+    email = StringField(
+        "E-mail address",
+        validators=[Optional(), Length(max=254), Email(message="Enter an e-mail address, e.g. name@clinic.example."),
+                    no_control_characters],
+        filters=[strip],
+        description="Urgent safety alerts are sent here (the message holds no patient information). Leave empty to "
+        "tell this person in the app only.",
     )
     is_therapist = BooleanField("Therapist", description="Logs sessions for patients on their care teams.")
     is_supervisor = BooleanField("Supervisor", description="Sees the caseloads of the therapists they supervise.")

@@ -14,7 +14,7 @@ from sqlalchemy.orm import selectinload
 from tracker import audit, workflow
 from tracker.extensions import db
 from tracker.models import CareRole, CareTeamMember, Indication, Patient, Phase, PhaseTransition, SexAtBirth, User
-from tracker.models.outcome import with_open_alerts
+from tracker.models.alert import with_open_alerts
 from tracker.permissions import assignable_therapists, get_patient_for_user_or_404, patient_scope
 from tracker.protocols import Protocol
 from tracker.screening.services import start_checklist

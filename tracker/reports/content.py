@@ -33,7 +33,7 @@ from tracker.models import (
     TherapySession,
     User,
 )
-from tracker.models.outcome import with_open_alerts
+from tracker.models.alert import with_open_alerts
 from tracker.outcomes.queries import measures_state
 from tracker.plans.services import current_version
 from tracker.protocols import Protocol, loaded_protocols
