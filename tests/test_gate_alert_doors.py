@@ -15,11 +15,26 @@ import time_machine
 from sqlalchemy import func, select
 
 from tests.conftest import PASSWORD, login
-from tests.session_data import STARTED, adverse_event_form, ago, dosing_note, held_session, in_dosing, session_url, stamp
+from tests.session_data import (
+    STARTED,
+    adverse_event_form,
+    ago,
+    dosing_note,
+    held_session,
+    in_dosing,
+    session_url,
+    stamp,
+)
 from tracker import gate, workflow
 from tracker.alerts.acknowledge import acknowledge
 from tracker.extensions import db
-from tracker.factories import clear_for_dosing, complete_dosing, complete_integration, record_measure, renew_pre_dosing
+from tracker.factories import (
+    clear_for_dosing,
+    complete_dosing,
+    complete_integration,
+    record_measure,
+    renew_pre_dosing,
+)
 from tracker.models import Patient, Phase, SafetyAlert, SessionKind, SessionNote, TherapySession
 from tracker.models.base import utcnow
 from tracker.workflow import TransitionError
@@ -77,7 +92,8 @@ def test_an_open_high_risk_alert_refuses_the_move_on_the_page_the_command_line_a
     result = app.test_cli_runner().invoke(
         args=["patients", "move", cleared.record_number, "dosing", "--as", people.lead.username])
     assert result.exit_code == 1 and named in result.output and "stays in preparation" in result.output
-    listed = app.test_cli_runner().invoke(args=["patients", "gate", cleared.record_number, "--as", people.lead.username])
+    listed = app.test_cli_runner().invoke(
+        args=["patients", "gate", cleared.record_number, "--as", people.lead.username])
     assert listed.exit_code == 1 and "[unmet] No high-risk safety alert open" in listed.output
     with pytest.raises(TransitionError, match=re.escape(named)):
         workflow.move(db.session, cleared, Phase.DOSING, people.lead, protocols["mdma-ptsd"])
@@ -124,7 +140,8 @@ def _escalated_risk_check(client, people, patient, protocols) -> None:
     session = held_session(patient, people.lead, protocols, SessionKind.INTEGRATION, started_minutes_ago=90,
                            duration=60)
     response = client.post(session_url(patient, session, "/note"), data={
-        "version_id": "", "themes": "Hopelessness since the session", "risk_notes": "Plan disclosed; crisis team called",
+        "version_id": "", "themes": "Hopelessness since the session",
+        "risk_notes": "Plan disclosed; crisis team called",
         "risk_check": "concern_escalated", "body": "",
     })
     assert response.status_code == 302
