@@ -18,8 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from tests.conftest import audit_actions, count_queries, login
 from tracker.extensions import db
 from tracker.factories import log_sessions, make_patient, record_measure
-from tracker.instruments import get_instrument, instruments, score
-from tracker.instruments import standing_only
+from tracker.instruments import get_instrument, instruments, score, standing_only
 from tracker.models import (
     AlertSource,
     AuditEvent,
@@ -244,8 +243,8 @@ def test_an_acknowledged_alert_cannot_be_acknowledged_again(client, people, aler
     "statement",
     [
         "UPDATE safety_alert SET action_taken = 'rewritten' WHERE id = :id",
-        "UPDATE safety_alert SET acknowledged_at = NULL, acknowledged_by_id = NULL, actions = NULL, action_taken = NULL "
-        "WHERE id = :id",
+        "UPDATE safety_alert SET acknowledged_at = NULL, acknowledged_by_id = NULL, actions = NULL, "
+        "action_taken = NULL WHERE id = :id",
         "DELETE FROM safety_alert WHERE id = :id",
     ],
 )
@@ -274,9 +273,10 @@ def test_the_database_refuses_an_acknowledgement_without_an_action_or_a_moved_al
                            {"now": utcnow(), "by": people.lead.id, "id": alert.id})
     with pytest.raises(DBAPIError, match="safety_alert"), db.session.begin_nested():
         db.session.execute(text("UPDATE safety_alert SET result_id = result_id + 1 WHERE id = :id"), {"id": alert.id})
-    for column, value in (("summary", "'moved'"), ("high_risk", "NOT high_risk")):
+    for statement in ("UPDATE safety_alert SET summary = 'moved' WHERE id = :id",
+                      "UPDATE safety_alert SET high_risk = NOT high_risk WHERE id = :id"):
         with pytest.raises(DBAPIError, match="safety_alert"), db.session.begin_nested():
-            db.session.execute(text(f"UPDATE safety_alert SET {column} = {value} WHERE id = :id"), {"id": alert.id})
+            db.session.execute(text(statement), {"id": alert.id})
     with pytest.raises(DBAPIError, match="safety_alert"), db.session.begin_nested():
         db.session.execute(text("DELETE FROM safety_alert"))
     assert alerts()[0].is_open

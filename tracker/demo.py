@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from faker import Faker
 from sqlalchemy import select
 
+from tracker.alerts.acknowledge import acknowledge
 from tracker.extensions import db
 from tracker.factories import (
     PROTOCOL_INDICATIONS,
@@ -41,7 +42,6 @@ from tracker.models import (
 )
 from tracker.models.base import utcnow
 from tracker.outcomes.queries import open_alerts
-from tracker.alerts.acknowledge import acknowledge
 from tracker.plans.services import mark_given, save_version
 from tracker.protocols import Protocol
 from tracker.sessions import notes
@@ -252,7 +252,8 @@ def _safety_alert(patient: Patient, lead: User, supervisor: User, protocol: Prot
     if acknowledged:
         for alert in open_alerts(db.session, patient.id):
             acknowledge(
-                supervisor, patient, alert, ["patient_contacted", "safety_plan_reviewed", "appointment_brought_forward"],
+                supervisor, patient, alert,
+                ["patient_contacted", "safety_plan_reviewed", "appointment_brought_forward"],
                 "Called the patient the same afternoon: passive thoughts, no plan or intent. Safety plan reviewed "
                 "with her; next session brought forward to Friday.",
                 utcnow(),

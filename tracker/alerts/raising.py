@@ -124,7 +124,9 @@ def for_reading(actor: User, patient: Patient, session: TherapySession, row: Vit
     return _raise(actor, patient, alert, {"reading": row.id, "signs": [flag.sign for flag in critical]})
 
 
-def for_adverse_event(actor: User, patient: Patient, session: TherapySession, event: AdverseEvent) -> SafetyAlert | None:
+def for_adverse_event(
+    actor: User, patient: Patient, session: TherapySession, event: AdverseEvent
+) -> SafetyAlert | None:
     """A high-risk alert for a serious adverse event."""
     if not event.serious:
         return None

@@ -46,12 +46,11 @@ from tracker.models.throttle import LoginThrottle
 from tracker.models.user import LoginSession, PasswordReset, RecoveryCode, Role, SessionEnd, User
 
 __all__ = [
-    "AlertNotice",
-    "AlertSource",
-    "NoticeStatus",
     "ACTIVE_PHASES",
     "AdministrationMode",
     "AdverseEvent",
+    "AlertNotice",
+    "AlertSource",
     "AnswerValue",
     "AuditChainHead",
     "AuditEvent",
@@ -74,6 +73,7 @@ __all__ = [
     "MeasureResult",
     "Medication",
     "NoteAddendum",
+    "NoticeStatus",
     "Outcome",
     "PasswordReset",
     "Patient",

@@ -9,7 +9,7 @@ are never changed afterwards (the database refuses it), so a correction is a new
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy import exists, select

@@ -19,8 +19,8 @@ from tracker import discharge
 from tracker.auth.forms import EmptyForm
 from tracker.extensions import db
 from tracker.models import CareTeamMember, FormDraft, Patient, SessionKind, SessionNote, TherapySession, User
-from tracker.models.base import utcnow
 from tracker.models.alert import with_open_alerts
+from tracker.models.base import utcnow
 from tracker.permissions import actor, get_patient_for_user_or_404
 from tracker.protocols import Protocol, loaded_protocols
 from tracker.sessions import drafts, private, queries
