@@ -268,24 +268,27 @@ class Config:
         security = env_str("SMTP_SECURITY", cls.SMTP_SECURITY).strip().lower()
         if security not in ("none", "starttls", "tls"):
             raise ImproperlyConfigured(f"SMTP_SECURITY must be none, starttls or tls, got {security!r}")
-        mail = {
-            "SMTP_HOST": env_str("SMTP_HOST", cls.SMTP_HOST).strip(),
-            "SMTP_PORT": env_int("SMTP_PORT", cls.SMTP_PORT, minimum=1),
+        host = env_str("SMTP_HOST", cls.SMTP_HOST).strip()
+        port = env_int("SMTP_PORT", cls.SMTP_PORT, minimum=1)
+        sender = env_str("MAIL_FROM", cls.MAIL_FROM).strip()
+        base_url = env_str("BASE_URL", cls.BASE_URL).strip()
+        if port > 65535:
+            raise ImproperlyConfigured(f"SMTP_PORT must be at most 65535, got {port}")
+        if host and "@" not in sender:
+            raise ImproperlyConfigured("MAIL_FROM must be an e-mail address when SMTP_HOST is set")
+        if not base_url.startswith(("http://", "https://")):
+            raise ImproperlyConfigured(f"BASE_URL must start with http:// or https://, got {base_url!r}")
+        return {
+            "SMTP_HOST": host,
+            "SMTP_PORT": port,
             "SMTP_SECURITY": security,
             "SMTP_USERNAME": env_str("SMTP_USERNAME", cls.SMTP_USERNAME).strip(),
             "SMTP_PASSWORD": env_secret("SMTP_PASSWORD") or cls.SMTP_PASSWORD,
             "SMTP_TIMEOUT_SECONDS": env_int("SMTP_TIMEOUT_SECONDS", cls.SMTP_TIMEOUT_SECONDS, minimum=1),
-            "MAIL_FROM": env_str("MAIL_FROM", cls.MAIL_FROM).strip(),
-            "BASE_URL": env_str("BASE_URL", cls.BASE_URL).strip(),
+            "MAIL_FROM": sender,
+            "BASE_URL": base_url,
             "ALERT_ESCALATION_MINUTES": env_int("ALERT_ESCALATION_MINUTES", cls.ALERT_ESCALATION_MINUTES, minimum=1),
         }
-        if mail["SMTP_PORT"] > 65535:
-            raise ImproperlyConfigured(f"SMTP_PORT must be at most 65535, got {mail['SMTP_PORT']}")
-        if mail["SMTP_HOST"] and "@" not in mail["MAIL_FROM"]:
-            raise ImproperlyConfigured("MAIL_FROM must be an e-mail address when SMTP_HOST is set")
-        if not mail["BASE_URL"].startswith(("http://", "https://")):
-            raise ImproperlyConfigured(f"BASE_URL must start with http:// or https://, got {mail['BASE_URL']!r}")
-        return mail
 
     @classmethod
     def validate(cls, settings: dict[str, Any]) -> None:

@@ -138,8 +138,9 @@ def _deliver(notice_id: int) -> bool:
     if closed_at is not None or active is False:
         why = "the alert was acknowledged first" if closed_at is not None else "the account is deactivated"
         refused = (NoticeStatus.CANCELLED, f"Not sent: {why}.")
-    if refused is not None:
-        _finish(notice_id, status=refused[0], address=email, last_error=refused[1])
+    if refused is not None or email is None:
+        status, why = refused or (NoticeStatus.FAILED, "No e-mail address on the account.")
+        _finish(notice_id, status=status, address=email, last_error=why)
         return False
     try:
         mail.send(settings, mail.message(settings, email, SUBJECT, body(notice.alert_id, notice.level)))

@@ -79,7 +79,8 @@ def _already_alerted(patient: Patient, row: MeasureResult, standing: Sequence[St
     ).all()
     for alert, answers in earlier:
         if all(answers[s.item - 1] == s.equals for s in standing):
-            return alert
+            found: SafetyAlert = alert
+            return found
     return None
 
 
