@@ -239,3 +239,16 @@ def test_a_supervisor_outside_the_chain_cannot_close_it_even_by_emergency_access
     assert granted.status_code == 302
     response = client.post(alert_url(people.patient, high_risk), data=done())
     assert response.status_code == 403 and alerts(people.patient)[0].is_open
+
+
+def test_the_page_says_when_an_urgent_answer_raised_no_new_alert(client, people):
+    from tracker.models.base import utcnow
+
+    login(client, people.lead)
+    form = {"administered_on": utcnow().date().isoformat(), "mode": "clinician_rated", "item_1": "no", "item_2": "no",
+            "item_6": "lifetime"}
+    first = client.post(f"/patients/{people.patient.id}/measures/cssrs/new", data=form)
+    assert "A safety alert was raised" in client.get(first.location).text
+    again = client.post(f"/patients/{people.patient.id}/measures/cssrs/new", data=form)
+    page = client.get(again.location).text
+    assert "Its urgent answer was alerted on before, so no new alert was raised" in page
