@@ -192,6 +192,23 @@ class Config:
     QUESTIONNAIRE_REFUSALS_PER_ADDRESS = 10
     QUESTIONNAIRE_REFUSAL_WINDOW = timedelta(minutes=15)
 
+    #: Safety alerts (tracker/alerts): an alert still open this long after it was raised is e-mailed to the next
+    #: supervisor up, and again after each further interval while someone is left above. A clinic setting: no source
+    #: gives one; two hours by default.
+    ALERT_ESCALATION_MINUTES = 120
+    ALERT_NOTICES_PER_PAGE = 50
+    #: Where staff reach the app, for the link in alert e-mails (the worker has no request to take it from).
+    BASE_URL = "http://127.0.0.1:5000"
+    #: The SMTP server alert e-mails go through; empty: no e-mail (alerts show in the app only, and every notice is
+    #: listed as not sent on the admin's page). SMTP_SECURITY: none, starttls or tls.
+    SMTP_HOST = ""
+    SMTP_PORT = 587
+    SMTP_SECURITY = "starttls"
+    SMTP_USERNAME = ""
+    SMTP_PASSWORD: str | None = None
+    SMTP_TIMEOUT_SECONDS = 10
+    MAIL_FROM = ""
+
     #: A new clinic's crisis line, printed on every integration plan (local to the clinic, so no default; each clinic
     #: sets its own on its settings page).
     CRISIS_LINE = ""
@@ -240,11 +257,40 @@ class Config:
         settings["TRUSTED_HOSTS"] = hosts or cls.TRUSTED_HOSTS
         settings["TRUSTED_PROXY_HOPS"] = env_int("TRUSTED_PROXY_HOPS", cls.TRUSTED_PROXY_HOPS, minimum=0)
         settings["JOB_QUEUE_URL"] = env_str("JOB_QUEUE_URL", cls.JOB_QUEUE_URL).strip()
+        settings.update(cls.load_mail())
         # The signed cookie outlives the server-side session by an hour, so the server (which can say why the
         # session ended) is what ends it.
         settings["PERMANENT_SESSION_LIFETIME"] = settings["ABSOLUTE_SESSION_LIFETIME"] + timedelta(hours=1)
         cls.validate(settings)
         return settings
+
+    @classmethod
+    def load_mail(cls) -> dict[str, Any]:
+        """The alert e-mail settings: SMTP server, sender, the link's base, the escalation interval."""
+        security = env_str("SMTP_SECURITY", cls.SMTP_SECURITY).strip().lower()
+        if security not in ("none", "starttls", "tls"):
+            raise ImproperlyConfigured(f"SMTP_SECURITY must be none, starttls or tls, got {security!r}")
+        host = env_str("SMTP_HOST", cls.SMTP_HOST).strip()
+        port = env_int("SMTP_PORT", cls.SMTP_PORT, minimum=1)
+        sender = env_str("MAIL_FROM", cls.MAIL_FROM).strip()
+        base_url = env_str("BASE_URL", cls.BASE_URL).strip()
+        if port > 65535:
+            raise ImproperlyConfigured(f"SMTP_PORT must be at most 65535, got {port}")
+        if host and "@" not in sender:
+            raise ImproperlyConfigured("MAIL_FROM must be an e-mail address when SMTP_HOST is set")
+        if not base_url.startswith(("http://", "https://")):
+            raise ImproperlyConfigured(f"BASE_URL must start with http:// or https://, got {base_url!r}")
+        return {
+            "SMTP_HOST": host,
+            "SMTP_PORT": port,
+            "SMTP_SECURITY": security,
+            "SMTP_USERNAME": env_str("SMTP_USERNAME", cls.SMTP_USERNAME).strip(),
+            "SMTP_PASSWORD": env_secret("SMTP_PASSWORD") or cls.SMTP_PASSWORD,
+            "SMTP_TIMEOUT_SECONDS": env_int("SMTP_TIMEOUT_SECONDS", cls.SMTP_TIMEOUT_SECONDS, minimum=1),
+            "MAIL_FROM": sender,
+            "BASE_URL": base_url,
+            "ALERT_ESCALATION_MINUTES": env_int("ALERT_ESCALATION_MINUTES", cls.ALERT_ESCALATION_MINUTES, minimum=1),
+        }
 
     @classmethod
     def validate(cls, settings: dict[str, Any]) -> None:
@@ -302,6 +348,8 @@ class ProductionConfig(Config):
             raise ImproperlyConfigured("ProductionConfig needs DATABASE_URL in the environment")
         if len(settings["SECRET_KEY"]) < 32:
             raise ImproperlyConfigured("SECRET_KEY must be at least 32 characters long")
+        if settings["SMTP_HOST"] and not os.environ.get("BASE_URL"):
+            raise ImproperlyConfigured("ProductionConfig needs BASE_URL (the address staff use) to e-mail alert links")
 
 
 CONFIGS: dict[str, type[Config]] = {

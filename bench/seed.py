@@ -69,7 +69,7 @@ from tracker.protocols import ItemKind, Protocol
 from tracker.sessions.content import note_content, sha256
 
 #: Bump when the generated data changes shape, so cached bench databases are rebuilt.
-SEED_FORMAT = 2
+SEED_FORMAT = 3
 PASSWORD = "bench-password-2026"  # noqa: S105 - synthetic bench accounts only
 DATA_DIR = Path(__file__).resolve().parent / ".data"
 CHUNK = 5000
@@ -574,8 +574,12 @@ class _Seeder:
         acknowledged = None if still_open else on + timedelta(hours=rng.randint(1, 30))
         if acknowledged is not None and acknowledged > self.now:
             acknowledged = self.now - timedelta(minutes=5)
-        self.add("safety_alert", id=alert_id, patient_id=course.patient_id, result_id=result_id, raised_at=on,
+        urgent_flags = [f for f in values["flags"] if f["urgent"]]
+        self.add("safety_alert", id=alert_id, patient_id=course.patient_id, source="measure",
+                 high_risk=any(f["high_risk"] for f in urgent_flags), result_id=result_id, session_id=None,
+                 source_row_id=None, summary=" ".join(f["message"] for f in urgent_flags), raised_at=on,
                  acknowledged_at=acknowledged, acknowledged_by_id=course.lead if acknowledged else None,
+                 actions=["patient_contacted", "safety_plan_reviewed"] if acknowledged else None,
                  action_taken="Called the patient the same day; safety plan reviewed." if acknowledged else None)
         self.audit(on, course.lead, "alert.raise", "Safety alert raised", course.patient_id, ("safety_alert", alert_id))
         if acknowledged:
@@ -660,6 +664,7 @@ class _ResultBank:
         self.cache: dict[tuple[str, float, bool], tuple[dict[str, Any], bool]] = {}
 
     def get(self, code: str, level: float, flagged: bool) -> tuple[dict[str, Any], bool]:
+        """The result's columns, and whether it raises an alert (its flags say whether that alert is high risk)."""
         key = (code, level, flagged)
         if key not in self.cache:
             instrument = get_instrument(code)
@@ -672,8 +677,8 @@ class _ResultBank:
                      "required": s.required, "met": s.met}
                     for s in result.subscales
                 ],
-                "flags": [{"code": f.code, "message": f.message, "urgent": f.urgent, "source": f.source}
-                          for f in result.flags],
+                "flags": [{"code": f.code, "message": f.message, "urgent": f.urgent, "source": f.source,
+                           "high_risk": f.high_risk} for f in result.flags],
                 "provisional_diagnosis": result.provisional_diagnosis, "cut_point": result.cut_point,
             }
             self.cache[key] = (values, result.urgent)

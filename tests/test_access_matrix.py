@@ -101,7 +101,7 @@ def test_enrolment_is_for_clinicians(client, people, persona, url):
     assert response.status_code == (403 if persona == "admin" else 200)
 
 
-ADMIN_PAGES = ["/admin/users", "/admin/users/new", "/admin/users/{user}", "/admin/clinic"]
+ADMIN_PAGES = ["/admin/users", "/admin/users/new", "/admin/users/{user}", "/admin/clinic", "/admin/alert-mail"]
 
 
 @pytest.mark.parametrize("persona", PERSONAS)
@@ -177,3 +177,34 @@ def test_dashboard_pages(client, people, persona, page):
     else:
         assert response.status_code == 200
         assert (CANARY in response.text) is expected
+
+
+#: persona -> expectation for the link in an alert's e-mail (``/alerts/<id>``): where it leads, or the refusal.
+ALERT_LINK = {
+    "lead": "alert", "co_therapist": "alert", "supervisor": "alert", "other_therapist": DENY_404,
+    "other_supervisor": DENY_404, "admin": DENY_403, "outsider": DENY_404,
+}
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_the_alert_link_of_an_e_mail(client, people, persona):
+    """The e-mail names no patient; its link leads those who may open the patient to the alert, and tells nobody
+    else whether the alert exists (the same 404 as for a number that was never an alert)."""
+    from tracker.factories import record_measure
+    from tracker.models import SafetyAlert
+
+    record_measure(people.patient, people.lead, "phq9", [1] * 8 + [2])
+    db.session.commit()
+    alert = db.session.query(SafetyAlert).one()
+    login(client, getattr(people, persona))
+    response = client.get(f"/alerts/{alert.id}")
+    expected = ALERT_LINK[persona]
+    if expected == "alert":
+        assert response.status_code == 302
+        assert response.location == f"/patients/{people.patient.id}/alerts/{alert.id}"
+    else:
+        assert response.status_code == expected
+        assert CANARY not in response.text and people.patient.record_number not in response.text
+        if expected == DENY_404:
+            assert client.get("/alerts/999999").status_code == 404
+

@@ -188,3 +188,21 @@ def test_role_grants_are_audited_and_shown_to_the_clinics_other_admins(client, p
     people.outsider.is_admin = True
     db.session.commit()
     assert f"<strong>{people.co_therapist.username}</strong>" not in client.get("/admin/users").text
+
+
+def test_an_admin_sets_the_e_mail_address_alerts_go_to(client, people):
+    login(client, people.admin)
+    data = {"full_name": people.lead.full_name, "is_therapist": "y", "supervisor_id": str(people.supervisor.id)}
+    refused = client.post(f"/admin/users/{people.lead.id}", data={**data, "email": "lena at clinic"})
+    assert refused.status_code == 422 and 'id="email-error"' in refused.text
+    assert "Enter an e-mail address, e.g. name@clinic.example." in refused.text
+    response = client.post(f"/admin/users/{people.lead.id}", data={**data, "email": " Lena.Lead@Clinic.example "})
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(User, people.lead.id).email == "lena.lead@clinic.example"
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "user.update"))
+    assert event.data["changes"]["email"] == [None, "lena.lead@clinic.example"]
+    cleared = client.post(f"/admin/users/{people.lead.id}", data={**data, "email": ""})
+    assert cleared.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(User, people.lead.id).email is None

@@ -10,6 +10,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
+from tracker.alerts.acknowledge import acknowledge
 from tracker.attention import BY_KIND, Kind, Policy, Scope
 from tracker.dashboard.queries import Filters, patient_ids
 from tracker.extensions import db
@@ -39,7 +40,6 @@ from tracker.models import (
     User,
 )
 from tracker.models.base import utcnow
-from tracker.outcomes.services import acknowledge_alert
 from tracker.protocols import ItemKind
 from tracker.screening.queries import build_state
 from tracker.screening.services import current_checklist, review_item
@@ -98,7 +98,8 @@ def test_an_open_alert_is_listed_until_acknowledged(people, now):
     db.session.flush()
     alert = db.session.scalar(select(SafetyAlert).where(SafetyAlert.result_id == result.id))
     assert found(people.supervisor, Kind.SAFETY_ALERT) == [(people.patient.id, alert.id)]
-    acknowledge_alert(people.lead, people.patient, alert, "Called the patient; safety plan reviewed.", now)
+    acknowledge(people.lead, people.patient, alert, ["patient_contacted"], "Called the patient; safety plan reviewed.",
+                now)
     db.session.flush()
     assert found(people.supervisor, Kind.SAFETY_ALERT) == []
 

@@ -84,3 +84,44 @@ def test_the_questionnaire_link_lifetime_is_a_setting_of_at_least_an_hour(monkey
     monkeypatch.setenv("QUESTIONNAIRE_LINK_HOURS", "0")
     with pytest.raises(ImproperlyConfigured, match="QUESTIONNAIRE_LINK_HOURS"):
         TestConfig.load()
+
+
+def test_the_alert_mail_settings_are_read_strictly(monkeypatch, tmp_path):
+    from config import DevelopmentConfig
+
+    defaults = DevelopmentConfig.load()
+    assert (defaults["SMTP_HOST"], defaults["ALERT_ESCALATION_MINUTES"], defaults["SMTP_SECURITY"]) == ("", 120,
+                                                                                                      "starttls")
+    password = tmp_path / "smtp"
+    password.write_text("relay-secret\n")
+    for name, value in (("SMTP_HOST", " mail.clinic.example "), ("SMTP_PORT", "465"), ("SMTP_SECURITY", "TLS"),
+                        ("SMTP_USERNAME", "tracker"), ("SMTP_PASSWORD_FILE", str(password)),
+                        ("MAIL_FROM", "care-tracker@clinic.example"), ("BASE_URL", "https://tracker.clinic.example"),
+                        ("ALERT_ESCALATION_MINUTES", "45")):
+        monkeypatch.setenv(name, value)
+    settings = DevelopmentConfig.load()
+    assert (settings["SMTP_HOST"], settings["SMTP_PORT"], settings["SMTP_SECURITY"], settings["SMTP_PASSWORD"],
+            settings["ALERT_ESCALATION_MINUTES"]) == ("mail.clinic.example", 465, "tls", "relay-secret", 45)
+    for name, value, words in (
+        ("SMTP_SECURITY", "ssl3", "SMTP_SECURITY must be none, starttls or tls"),
+        ("SMTP_PORT", "70000", "SMTP_PORT must be at most 65535"),
+        ("MAIL_FROM", "tracker", "MAIL_FROM must be an e-mail address"),
+        ("BASE_URL", "tracker.clinic.example", "BASE_URL must start with http"),
+        ("ALERT_ESCALATION_MINUTES", "0", "ALERT_ESCALATION_MINUTES must be at least 1"),
+    ):
+        with monkeypatch.context() as changed:
+            changed.setenv(name, value)
+            with pytest.raises(ImproperlyConfigured, match=words):
+                DevelopmentConfig.load()
+
+
+def test_production_with_e_mail_needs_the_address_staff_use(monkeypatch):
+    monkeypatch.setenv("SECRET_KEY", "k" * 40)
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://x@localhost/db")
+    monkeypatch.setenv("SMTP_HOST", "mail.clinic.example")
+    monkeypatch.setenv("MAIL_FROM", "care-tracker@clinic.example")
+    monkeypatch.delenv("BASE_URL", raising=False)
+    with pytest.raises(ImproperlyConfigured, match="BASE_URL"):
+        ProductionConfig.load()
+    monkeypatch.setenv("BASE_URL", "https://tracker.clinic.example")
+    assert ProductionConfig.load()["BASE_URL"] == "https://tracker.clinic.example"

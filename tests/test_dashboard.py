@@ -229,7 +229,10 @@ def test_the_day_lists_this_weeks_sessions(client, people):
 
 
 def test_the_overview_counts_without_naming_anyone(client, people, protocols, clinic):
-    for level in (0.8, 0.2):
+    dosed_at = utcnow() - timedelta(days=5)
+    db.session.add(TherapySession(patient_id=people.patient.id, kind=SessionKind.DOSING, cycle=1, held_at=dosed_at,
+                                  duration_minutes=480, logged_by_id=people.lead.id))
+    for level in (0.8, 0.2):  # the baseline before the dosing session, the latest after it
         record_measure(people.patient, people.lead, "pcl5", level=level,
                        on=utcnow().date() - timedelta(days=int(level * 10)))
     db.session.commit()

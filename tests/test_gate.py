@@ -12,7 +12,7 @@ import pytest
 from tracker.eligibility import Recorded
 from tracker.gate import conditions
 from tracker.gate.conditions import CONDITIONS, evaluate
-from tracker.gate.facts import Administration, Door, Facts, Medication, Reading, Review, Visit
+from tracker.gate.facts import Administration, Door, Facts, HoldingAlert, Medication, Reading, Review, Visit
 from tracker.models import DoseUnit, Phase, Route, SessionKind
 from tracker.protocols import ItemKind, Protocol, load_protocols
 from tracker.schedule import Dated
@@ -415,6 +415,7 @@ def test_conditions_guard_only_their_doors():
     assert {c.name for c in conditions.conditions_for(Door.MOVE_TO_DOSING)} == {
         "protocol_known", "cycles_remaining", "screening_eligible", "pre_dosing_checks", "medications_stopped",
         "preparation_held", "baseline_measures", "co_therapist_on_team", "previous_cycle_complete",
+        "no_open_high_risk_alert",
     }
     assert {c.name for c in conditions.conditions_for(Door.MOVE_TO_INTEGRATION)} == {
         "protocol_known", "dosing_note_signed",
@@ -552,3 +553,60 @@ def test_a_test_the_record_required_at_sign_off_stays_required():
     without = tuple(a for a in answers(MDMA) if a.item_id != "pregnancy-test")
     assert refused(base(answers=without, record=record), Door.SIGN) == ["screening_eligible", "pre_dosing_checks"]
     assert record_for({"pregnancy_possible": True}, {"pregnancy_possible": False}) == {"pregnancy_possible": True}
+
+
+# --- High-risk safety alerts --------------------------------------------------------------------------------------
+
+ALERT_RAISED = HELD - timedelta(days=1)
+
+
+def alert(raised: datetime = ALERT_RAISED, closed: datetime | None = None) -> HoldingAlert:
+    return HoldingAlert(41, "Serious adverse event", "Serious adverse event (severe) in dosing session 1: chest pain.",
+                        raised, closed)
+
+
+def test_an_open_high_risk_alert_holds_the_move_the_session_and_the_dose_naming_the_alert():
+    facts = base(alerts=(alert(),))
+    for door in (Door.SESSION, Door.DOSE):
+        unmet = evaluate(facts, door)
+        assert [u.condition for u in unmet] == ["no_open_high_risk_alert"], door
+        assert unmet[0].message == (
+            "A high-risk safety alert is open (#41, serious adverse event, raised 2026-06-09 08:00 UTC): Serious "
+            "adverse event (severe) in dosing session 1: chest pain. A supervisor of the care team must close it "
+            "before dosing."
+        )
+    assert refused(move_facts(alerts=(alert(),)), Door.MOVE_TO_DOSING) == ["no_open_high_risk_alert"]
+
+
+def test_signing_records_a_dose_already_given_and_is_not_held():
+    """The doors before it refused the dose; the note (which may hold the serious event itself) can be signed."""
+    assert evaluate(base(alerts=(alert(),)), Door.SIGN) == []
+    assert "no_open_high_risk_alert" not in {c.name for c in conditions.conditions_for(Door.SIGN)}
+    assert "no_open_high_risk_alert" not in {c.name for c in conditions.conditions_for(Door.MOVE_TO_INTEGRATION)}
+
+
+def test_an_alert_closed_by_then_holds_nothing_and_one_closed_later_held_that_session():
+    assert evaluate(base(alerts=(alert(closed=HELD - timedelta(minutes=1)),)), Door.SESSION) == []
+    assert evaluate(move_facts(alerts=(alert(closed=NOW - timedelta(minutes=1)),)), Door.MOVE_TO_DOSING) == []
+    # Closed after the session: it was open when the session was held, which is what the session door judges.
+    assert refused(base(alerts=(alert(closed=HELD + timedelta(hours=2)),)), Door.SESSION) == [
+        "no_open_high_risk_alert"]
+
+
+def test_a_dose_is_judged_at_the_time_it_was_given():
+    """Raised during the session, before the dose: the dose is held; raised after the dose (this session's own
+    serious adverse event): the dose and the session stand."""
+    before_dose = alert(raised=GIVEN - timedelta(minutes=5))
+    assert refused(base(alerts=(before_dose,)), Door.DOSE) == ["no_open_high_risk_alert"]
+    # Recording the session (the loader gives no dose at that door) judges its start, before the alert.
+    assert evaluate(base(alerts=(before_dose,), administration=None), Door.SESSION) == []
+    after_dose = alert(raised=GIVEN + timedelta(minutes=90))
+    for door in (Door.SESSION, Door.DOSE, Door.SIGN):
+        assert evaluate(base(alerts=(after_dose,)), door) == [], door
+
+
+def test_every_open_alert_is_named_oldest_first():
+    older, newer = alert(raised=ALERT_RAISED - timedelta(days=2)), replace(alert(), id=42)
+    unmet = evaluate(move_facts(alerts=(newer, older)), Door.MOVE_TO_DOSING)
+    assert [u.message.split(",")[0] for u in unmet] == ["A high-risk safety alert is open (#41",
+                                                        "A high-risk safety alert is open (#42"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tracker.instruments import ScoringError, change, get_instrument, score
+from tracker.instruments import ScoringError, change, get_instrument, score, standing_only
 
 
 def answers_with_total(code: str, total: int) -> list[int]:
@@ -104,20 +104,68 @@ def test_gad7_total_of_10_warrants_evaluation_but_is_not_urgent():
     assert [(f.code, f.urgent) for f in result.flags] == [("gad7-evaluate", False)]
 
 
-def test_qids_item12_endorsed_raises_a_review_flag_that_is_not_urgent():
+@pytest.mark.parametrize(
+    ("answer", "code", "urgent", "high_risk"),
+    [(1, "qids-item12", False, False), (2, "qids-item12-frequent", True, False), (3, "qids-item12-plan", True, True)],
+)
+def test_qids_item12_each_answer_has_its_flag_two_is_urgent_three_holds_the_dose(answer, code, urgent, high_risk):
+    """Rush 2003: 2 = thoughts of suicide or death several times a week; 3 = several times a day in depth, or
+    specific plans, or an attempt."""
     answers = [0] * 16
     assert score("qids_sr16", answers).flags == ()
-    answers[11] = 1
+    answers[11] = answer
     result = score("qids_sr16", answers)
-    assert [(f.code, f.urgent, f.message) for f in result.flags] == [
-        ("qids-item12", False, "Suicidal ideation item endorsed: review.")
-    ]
-    assert not result.urgent
-    assert "clinic setting" in (get_instrument("qids_sr16").flags[0].setting_note or "").lower()
+    assert [(f.code, f.urgent, f.high_risk) for f in result.flags] == [(code, urgent, high_risk)]
+    assert (result.urgent, result.high_risk) == (urgent, high_risk)
+    assert "Rush AJ et al. 2003" in result.flags[0].source
 
 
-def test_madrs_has_no_item_flags():
-    assert score("madrs", [6] * 10).flags == ()
+@pytest.mark.parametrize(
+    ("rating", "codes", "high_risk"),
+    [(0, [], False), (3, [], False), (4, ["madrs-item10"], False), (5, ["madrs-item10"], False),
+     (6, ["madrs-item10-plans"], True)],
+)
+def test_madrs_item10_at_4_is_urgent_and_explicit_plans_at_6_hold_the_dose(rating, codes, high_risk):
+    result = score("madrs", [6] * 9 + [rating])
+    assert [f.code for f in result.flags] == codes
+    assert (result.urgent, result.high_risk) == (bool(codes), high_risk)
+    assert all("Montgomery SA, \u00c5sberg M 1979" in f.source for f in result.flags)
+
+
+def test_only_cssrs_high_risk_of_the_cssrs_flags_holds_the_dose():
+    assert score("cssrs", ["yes", "yes", "no", "yes", "no", "no"]).high_risk
+    moderate = score("cssrs", ["yes", "yes", "yes", "no", "no", "no"])
+    assert moderate.urgent and not moderate.high_risk
+    assert not score("phq9", [3] * 9).high_risk  # item 9 asks about thoughts, not plans
+
+
+LIFETIME_ONLY = ["no", "no", None, None, None, "lifetime"]
+
+
+@pytest.mark.parametrize(
+    ("answers", "standing"),
+    [
+        (LIFETIME_ONLY, True),
+        (["yes", "no", None, None, None, "lifetime"], True),  # low-risk ideation adds nothing urgent
+        (["yes", "yes", "yes", "no", "no", "lifetime"], False),  # question 3 is new: moderate by itself
+        (["yes", "yes", "no", "yes", "no", "lifetime"], False),  # worse: high risk
+        (["no", "no", None, None, None, "past_3_months"], False),  # behaviour within 3 months: worse
+        (["no", "no", None, None, None, "no"], False),  # not urgent at all
+    ],
+)
+def test_a_lifetime_answer_alone_is_a_standing_answer_and_anything_new_or_worse_is_not(answers, standing):
+    found = standing_only("cssrs", answers)
+    assert bool(found) is standing
+    if standing:
+        assert [(s.item, s.equals) for s in found] == [(6, "lifetime")]
+        assert "Posner K et al. 2011" in found[0].source
+
+
+@pytest.mark.parametrize("code", ["phq9", "gad7", "pcl5", "qids_sr16", "madrs"])
+def test_instruments_without_standing_answers_never_have_one(code):
+    instrument = get_instrument(code)
+    answers = [item.scale.highest for item in instrument.items]
+    assert standing_only(code, answers) == ()
 
 
 # -- PCL-5 clusters and provisional diagnosis --------------------------------------------------------------------
@@ -352,9 +400,30 @@ def test_madrs_response_is_undefined_from_a_baseline_of_zero():
     assert (result.response, result.remission) == (None, True)
 
 
-@pytest.mark.parametrize("code", ["phq9", "gad7", "qids_sr16"])
-def test_without_change_rules_only_the_difference_is_given(code):
-    result = change(code, 15, 8)
+@pytest.mark.parametrize(
+    ("code", "baseline", "current", "response", "remission"),
+    [
+        ("phq9", 20, 10, True, False),  # exactly 50%
+        ("phq9", 20, 11, False, False),
+        ("phq9", 9, 4, True, True),  # remission: below 5
+        ("phq9", 9, 5, False, False),  # 5 is not remission (44% drop)
+        ("phq9", 6, 4, False, True),  # remission without response
+        ("qids_sr16", 16, 8, True, False),
+        ("qids_sr16", 16, 9, False, False),
+        ("qids_sr16", 11, 5, True, True),  # remission: 5 or below
+        ("qids_sr16", 11, 6, False, False),
+        ("qids_sr16", 7, 5, False, True),
+    ],
+)
+def test_phq9_and_qids_response_at_50_percent_remission_below_5_and_at_most_5(code, baseline, current, response,
+                                                                              remission):
+    """PHQ-9: NCQA HEDIS DRR-E (remission < 5); QIDS-SR16: STAR*D, Trivedi 2006 (remission <= 5)."""
+    result = change(code, baseline, current)
+    assert (result.response, result.remission) == (response, remission)
+
+
+def test_without_change_rules_only_the_difference_is_given():
+    result = change("gad7", 15, 8)
     assert result.difference == -7
     assert (result.reliable, result.clinically_meaningful, result.response, result.remission) == (None,) * 4
 

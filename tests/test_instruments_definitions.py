@@ -147,6 +147,13 @@ def _broken(tmp_path, code, old, new):
         ("pcl5", "items = [6, 7]", "items = [6, 21]", "pcl5.toml: field 'subscales[1].items' must be numbers"),
         ("qids_sr16", "items = [15, 16]", "items = [15]", "field 'subscales' must use every item exactly once"),
         ("madrs", "remission_at_or_below = 10", "remission_at_or_below = 61", "'change_rules.remission_at_or_below'"),
+        ("qids_sr16", "urgent = true\nhigh_risk = true", "urgent = false\nhigh_risk = true",
+         "'flags[2].high_risk' needs urgent = true"),
+        ("qids_sr16", "at_most = 2\n", "at_most = 1\n", "'flags[1].at_most' needs an item flag and must not be below"),
+        ("cssrs", 'equals = "lifetime"\nsource', 'equals = "no"\nsource',
+         "'standing_answers[0].equals' must be an answer of item 6 other than its first"),
+        ("cssrs", 'item = 6\nequals = "lifetime"', 'item = 2\nequals = "yes"',
+         "'standing_answers[0].item' must not be one that skip logic depends on"),
     ],
 )
 def test_a_broken_definition_names_the_file_and_field(tmp_path, code, old, new, message):

@@ -369,3 +369,57 @@ def test_existing_clinics_keep_utc_and_take_the_configured_windows_and_crisis_li
                  "attention_note_unsigned_hours FROM clinic WHERE id = :id"), {"id": clinic}
         ).one()
     assert tuple(row) == ("UTC", 7, "30,365", "Crisis line 0800 111 222", 24)
+
+
+def test_the_alert_migration_keeps_every_alert_and_its_guards(fresh_app: Flask) -> None:
+    """Safety alerts from every source rebuild ``safety_alert``: the open and the acknowledged alert keep their ids,
+    patients and acknowledgements; a C-SSRS high risk alert now holds the dose; the table still refuses a change
+    after the acknowledgement, a change of what an alert is about and a delete; new ids follow the old ones."""
+    config = current_app.extensions["migrate"].migrate.get_config()
+    before_it = ScriptDirectory.from_config(config).get_revision("99c39ed23605").down_revision
+    upgrade(revision=before_it)
+    now = datetime.now(UTC)
+    with db.engine.begin() as connection:
+        clinic = _insert(connection, "clinic", name="Old Clinic")
+        user = _insert(connection, "user_account", clinic_id=clinic, username="old", full_name="Old Hand",
+                       password_hash="x", is_therapist=True)
+        patient = _insert(connection, "patient", clinic_id=clinic, record_number="OLD-1", given_name="A",
+                          family_name="B", indication="ptsd", protocol_code="mdma-ptsd", phase="dosing",
+                          version_id=1, phase_changed_at=now, created_at=now)
+        results = [
+            _insert(connection, "measure_result", patient_id=patient, instrument=code, administered_on=now.date(),
+                    mode="with_patient", answers=[], total=None, band=band, band_index=1, subscales=[],
+                    flags=[{"code": code, "message": message, "urgent": True, "source": "s"}], entered_by_id=user,
+                    entered_at=now)
+            for code, band, message in (("phq9", "mild", "Item 9 above 0."), ("cssrs", "high risk", "High risk."))
+        ]
+        open_id = _insert(connection, "safety_alert", patient_id=patient, result_id=results[0], raised_at=now)
+        done_id = _insert(connection, "safety_alert", patient_id=patient, result_id=results[1], raised_at=now,
+                          acknowledged_at=now, acknowledged_by_id=user, action_taken="Called the patient")
+    upgrade()
+    assert_schema_matches_models()
+    with db.engine.connect() as connection:
+        rows = connection.execute(text(
+            "SELECT id, patient_id, source, high_risk, result_id, summary, action_taken FROM safety_alert ORDER BY id"
+        )).all()
+    assert [tuple(r) for r in rows] == [
+        (open_id, patient, "measure", False, results[0], "Item 9 above 0.", None),
+        (done_id, patient, "measure", True, results[1], "High risk.", "Called the patient"),
+    ]
+    for statement in ("UPDATE safety_alert SET action_taken = 'rewritten' WHERE id = :id",
+                      "UPDATE safety_alert SET summary = 'moved' WHERE id = :open",
+                      "DELETE FROM safety_alert WHERE id = :open"):
+        with pytest.raises(DBAPIError, match="safety_alert"), db.engine.begin() as connection:
+            connection.execute(text(statement), {"id": done_id, "open": open_id})
+    with db.engine.begin() as connection:
+        connection.execute(text("UPDATE safety_alert SET acknowledged_at = :now, acknowledged_by_id = :user, "
+                                "actions = '[\"patient_contacted\"]', action_taken = 'Called her' WHERE id = :id"),
+                           {"now": now, "user": user, "id": open_id})
+        session = _insert(connection, "therapy_session", patient_id=patient, kind="dosing", cycle=1, held_at=now,
+                          logged_by_id=user, created_at=now)
+        newest = _insert(connection, "safety_alert", patient_id=patient, source="adverse_event", high_risk=True,
+                         session_id=session, source_row_id=7, summary="Serious adverse event", raised_at=now)
+    assert newest > done_id
+    with pytest.raises(DBAPIError), db.engine.begin() as connection:  # a second alert for the same event
+        _insert(connection, "safety_alert", patient_id=patient, source="adverse_event", high_risk=True,
+                session_id=session, source_row_id=7, summary="Again", raised_at=now)

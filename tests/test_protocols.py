@@ -130,6 +130,7 @@ def test_a_full_protocol_file_loads_every_section(tmp_path: Path):
     rule = protocol.interactions[0]
     assert rule.drug_names == ("phenelzine",) and rule.taper_before_dosing  # names match whatever their case
     assert protocol.vital_limits[0].high == 160.0 and protocol.vital_limits[0].low is None
+    assert protocol.critical_limits == ()
     assert protocol.measures[0].timepoints == ("baseline",)
     assert protocol.path == str(tmp_path / "custom.toml")
 
@@ -171,6 +172,16 @@ def _with(old: str, new: str):
     (_with("\ndosing = 1", "\ndosing = 0"), "custom.toml: field 'sessions.dosing' must be at least 1"),
     (_with("high = 160", "high = 160\nlow = 170"), "custom.toml: field 'vital_limits[0].low' must be below high"),
     (_with("high = 160\n", ""), "custom.toml: field 'vital_limits[0].high' or low must be given"),
+    # A critical limit needs the sign's vital limit, and lies at or beyond it.
+    (lambda s: s + '\n[[critical_limits]]\nsign = "spo2"\nlow = 88\nsource = "x"\n',
+     "custom.toml: field 'critical_limits[0].sign' 'spo2' needs its vital_limits first"),
+    (lambda s: s + '\n[[critical_limits]]\nsign = "systolic"\nhigh = 150\nsource = "x"\n',
+     "custom.toml: field 'critical_limits[0].high' must be at or above the vital limit's high (160.0)"),
+    (lambda s: s + '\n[[critical_limits]]\nsign = "systolic"\nlow = 80\nsource = "x"\n',
+     "custom.toml: field 'critical_limits[0].low' must be at or below the vital limit's low (None)"),
+    (lambda s: s + '\n[[critical_limits]]\nsign = "systolic"\nhigh = 180\nsource = "x"\n'
+     '\n[[critical_limits]]\nsign = "systolic"\nhigh = 190\nsource = "x"\n',
+     "custom.toml: field 'critical_limits[1].sign' repeats 'systolic'"),
     (_with('timepoints = ["baseline"]', 'timepoints = ["weekly"]'),
      "custom.toml: field 'measures[0].timepoints' must be some of baseline"),
     (_with('timepoints = ["baseline"]', "timepoints = []"), "custom.toml: field 'measures[0].timepoints' must be some"),
@@ -217,3 +228,16 @@ def test_rules_that_would_misfire_are_refused(tmp_path: Path, extra, message):
     (tmp_path / "custom.toml").write_text(VALID + extra)
     with pytest.raises(ProtocolError, match=re.escape(message)):
         create_app(TestConfig, EXTRA_PROTOCOL_DIR=str(tmp_path))
+
+
+@pytest.mark.parametrize("code", ["mdma-ptsd", "psilocybin-mdd", "ketamine-iv-trd", "esketamine-rems-trd"])
+def test_each_protocol_has_critical_limits_for_its_monitored_signs_each_sourced_and_marked(protocols, code):
+    """No protocol source gives an in-session critical limit, so each is a clinic setting naming the guideline
+    its value comes from (ACC/AHA 2017 hypertensive crisis, NEWS2 2017 red scores)."""
+    protocol = protocols[code]
+    assert {limit.sign for limit in protocol.critical_limits} == set(protocol.monitored_signs)
+    for limit in protocol.critical_limits:
+        assert "ACC/AHA 2017" in limit.source or "NEWS2 2017" in limit.source
+        assert "clinic setting" in (limit.setting_note or "")
+    sources = " ".join(protocol.sources)
+    assert "doi:10.1161/HYP.0000000000000065" in sources and "NEWS2 2017:" in sources

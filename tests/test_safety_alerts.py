@@ -1,6 +1,7 @@
-"""Safety alerts: each trigger creates exactly one alert; the alert shows on every page of its patient and in the
-supervisor's queue until acknowledged with the action taken; acknowledging requires an action, is recorded and
-audited, and happens once (also at the SQL level)."""
+"""Safety alerts of measure results: each trigger creates exactly one alert; the alert shows on every page of its
+patient and in the supervisor's queue until acknowledged with the action taken; acknowledging requires actions
+chosen and words that say something, is recorded and audited, and happens once (also at the SQL level). The other
+sources, high-risk closing and re-alert fatigue: tests/test_alert_sources.py."""
 
 from __future__ import annotations
 
@@ -17,8 +18,16 @@ from sqlalchemy.exc import DBAPIError
 from tests.conftest import audit_actions, count_queries, login
 from tracker.extensions import db
 from tracker.factories import log_sessions, make_patient, record_measure
-from tracker.instruments import get_instrument, instruments, score
-from tracker.models import AuditEvent, MeasureResult, SafetyAlert, ScreeningAnswer, SessionKind, TherapySession
+from tracker.instruments import get_instrument, instruments, score, standing_only
+from tracker.models import (
+    AlertSource,
+    AuditEvent,
+    MeasureResult,
+    SafetyAlert,
+    ScreeningAnswer,
+    SessionKind,
+    TherapySession,
+)
 from tracker.models.base import utcnow
 from tracker.outcomes.services import ResultInput, correct_result
 from tracker.plans.services import save_version
@@ -46,15 +55,19 @@ TRIGGERS = [
     ("cssrs", ["yes", "yes", "no", "yes", "no", "no"], "cssrs-high-risk"),
     ("cssrs", ["yes", "yes", "no", "no", "yes", "no"], "cssrs-high-risk"),
     ("cssrs", ["no", "no", None, None, None, "past_3_months"], "cssrs-high-risk"),
+    ("qids_sr16", [0] * 11 + [2] + [0] * 4, "qids-item12-frequent"),
+    ("qids_sr16", [0] * 11 + [3] + [0] * 4, "qids-item12-plan"),
+    ("madrs", [0] * 9 + [4], "madrs-item10"),
+    ("madrs", [6] * 10, "madrs-item10-plans"),
 ]
 NOT_TRIGGERS = [
     ("phq9", phq9(0, 3)),  # severe, but item 9 is 0
     ("cssrs", ["yes", "no", None, None, None, "no"]),  # low risk
     ("cssrs", NO_IDEATION),
     ("gad7", [3] * 7),  # "warrants evaluation" is a flag, not an urgent one
-    ("qids_sr16", [0] * 11 + [2] + [0] * 4),  # item 12 flag: not urgent (a clinic setting in its file)
+    ("qids_sr16", [0] * 11 + [1] + [0] * 4),  # item 12 at 1: a review flag, not an urgent one
     ("pcl5", [4] * 20),
-    ("madrs", [6] * 10),
+    ("madrs", [6] * 9 + [3]),  # severe, but item 10 below 4
 ]
 
 
@@ -65,7 +78,9 @@ def test_each_trigger_creates_exactly_one_alert(people, code, answers, flag):
     assert (alert.result_id, alert.patient_id, alert.is_open) == (row.id, people.patient.id, True)
     assert [f["code"] for f in row.urgent_flags] == [flag]
     raised = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "alert.raise")).one()
-    assert raised.target_id == str(alert.id) and raised.data == {"result": row.id, "flags": [flag]}
+    assert raised.target_id == str(alert.id)
+    assert raised.data == {"result": row.id, "flags": [flag], "source": "measure", "high_risk": alert.high_risk}
+    assert alert.summary.startswith(f"{get_instrument(code).short_name} of {row.administered_on.isoformat()}: ")
 
 
 @pytest.mark.parametrize(("code", "answers"), NOT_TRIGGERS)
@@ -80,7 +95,8 @@ def test_one_alert_per_result_however_many_flags(people):
     record_measure(people.patient, people.lead, "phq9", phq9(1))
     assert len(alerts()) == 2
     with pytest.raises(DBAPIError), db.session.begin_nested():
-        db.session.add(SafetyAlert(patient_id=people.patient.id, result_id=row.id, raised_at=utcnow()))
+        db.session.add(SafetyAlert(patient_id=people.patient.id, source=AlertSource.MEASURE, high_risk=False,
+                                   result_id=row.id, summary="again", raised_at=utcnow()))
         db.session.flush()
 
 
@@ -104,11 +120,22 @@ def answers_for(code: str) -> st.SearchStrategy[list]:
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=40)
 @given(data=st.data(), code=st.sampled_from(sorted(instruments())))
 def test_an_alert_exactly_when_a_flag_is_urgent(people, data, code):
-    """"Any flag an instrument defines as urgent": whatever the instrument and the answers."""
+    """"Any flag an instrument defines as urgent": whatever the instrument and the answers (one patient per
+    example, since a standing answer the patient was alerted on before raises no second alert)."""
     answers = data.draw(answers_for(code))
+    patient = make_patient(people.lead, protocols=people_protocols(people))
     before = len(alerts())
-    record_measure(people.patient, people.lead, code, answers)
+    record_measure(patient, people.lead, code, answers)
     assert len(alerts()) - before == (1 if score(code, answers).urgent else 0)
+    if standing_only(code, answers):
+        record_measure(patient, people.lead, code, answers)  # the same standing answer at a re-test
+        assert len(alerts()) - before == 1
+
+
+def people_protocols(people) -> dict:
+    from flask import current_app
+
+    return current_app.extensions["protocols"]  # type: ignore[no-any-return]
 
 
 def test_a_correction_raises_its_own_alert_and_leaves_the_first_open(people):
@@ -137,10 +164,19 @@ def url(people, alert) -> str:
     return f"/patients/{people.patient.id}/alerts/{alert.id}"
 
 
+#: A valid acknowledgement: actions chosen from the list, and words that describe them.
+DONE = {"actions": ["patient_contacted", "safety_plan_reviewed"],
+        "action_taken": "Called the patient the same day; safety plan reviewed."}
+
+
+def done(text: str = DONE["action_taken"], *actions: str) -> dict:
+    return {"actions": list(actions) or DONE["actions"], "action_taken": text}
+
+
 @pytest.mark.parametrize("action", ["", "   ", "\n\t"])
 def test_acknowledging_requires_an_action(client, people, alert, action):
     login(client, people.supervisor)
-    response = client.post(url(people, alert), data={"action_taken": action})
+    response = client.post(url(people, alert), data=done(action))
     assert response.status_code == 422
     assert 'id="action_taken-error"' in response.text
     assert "Describe the action taken; an alert cannot be dismissed without one." in response.text
@@ -148,51 +184,74 @@ def test_acknowledging_requires_an_action(client, people, alert, action):
     assert BANNER in response.text
 
 
+@pytest.mark.parametrize("action", [".", "ok", "Done.", "called pt", "x" * 30, "1234567890 1234567890 12"])
+def test_an_action_that_says_nothing_is_refused(client, people, alert, action):
+    """A minimum length and a few words: a mark, a word or a number does not close an alert."""
+    login(client, people.lead)
+    response = client.post(url(people, alert), data=done(action))
+    assert response.status_code == 422
+    assert "Describe what was done in at least 20 characters and 3 words" in response.text
+    assert alerts()[0].is_open
+
+
+def test_an_action_must_be_chosen_from_the_clinic_list(client, people, alert):
+    login(client, people.lead)
+    none_chosen = client.post(url(people, alert), data={"action_taken": DONE["action_taken"]})
+    assert none_chosen.status_code == 422 and 'id="actions-error"' in none_chosen.text
+    assert "Choose at least one action taken." in none_chosen.text
+    unknown = client.post(url(people, alert), data=done(DONE["action_taken"], "forgot_about_it"))
+    assert unknown.status_code == 422 and 'id="actions-error"' in unknown.text
+    assert alerts()[0].is_open
+
+
 def test_an_action_too_long_or_with_control_characters_is_refused(client, people, alert):
     login(client, people.lead)
-    assert client.post(url(people, alert), data={"action_taken": "x" * 4001}).status_code == 422
-    assert client.post(url(people, alert), data={"action_taken": "Called\x00"}).status_code == 422
+    assert client.post(url(people, alert), data=done("Called the patient " + "x" * 4001)).status_code == 422
+    assert client.post(url(people, alert), data=done("Called the patient back today\x00")).status_code == 422
     assert alerts()[0].is_open
 
 
 def test_acknowledging_records_who_when_and_the_action_and_is_audited(client, people, alert):
     login(client, people.supervisor)
-    response = client.post(url(people, alert), data={"action_taken": "  Called the patient; safety plan reviewed.  "})
+    response = client.post(url(people, alert), data=done("  Called the patient; safety plan reviewed.  "))
     assert response.status_code == 302 and response.location == url(people, alert)
     stored = alerts()[0]
     assert not stored.is_open
-    assert (stored.acknowledged_by_id, stored.action_taken) == (people.supervisor.id,
-                                                                "Called the patient; safety plan reviewed.")
+    assert (stored.acknowledged_by_id, stored.action_taken, stored.actions) == (
+        people.supervisor.id, "Called the patient; safety plan reviewed.", DONE["actions"])
     assert utcnow() - stored.acknowledged_at < timedelta(minutes=1)
     event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "alert.acknowledge")).one()
     assert (event.actor_id, event.patient_id, event.target_id) == (people.supervisor.id, people.patient.id,
                                                                    str(stored.id))
+    assert event.data["actions"] == DONE["actions"]
     page = client.get(url(people, alert)).text
     assert "Acknowledged by <strong>Sue Pervisor</strong>" in page and "safety plan reviewed" in page
+    assert "<li>Contacted the patient</li>" in page and "<li>Safety plan reviewed with the patient</li>" in page
     assert BANNER not in page
 
 
 def test_an_acknowledged_alert_cannot_be_acknowledged_again(client, people, alert):
     login(client, people.lead)
-    assert client.post(url(people, alert), data={"action_taken": "Called her"}).status_code == 302
+    assert client.post(url(people, alert), data=done("Called her the same afternoon")).status_code == 302
     login(client, people.supervisor)
-    response = client.post(url(people, alert), data={"action_taken": "Something else"})
+    response = client.post(url(people, alert), data=done("Something else entirely, later on"))
     assert response.status_code == 409 and "Already acknowledged by Lena Lead." in response.text
-    assert alerts()[0].action_taken == "Called her"
+    assert alerts()[0].action_taken == "Called her the same afternoon"
 
 
 @pytest.mark.parametrize(
     "statement",
     [
         "UPDATE safety_alert SET action_taken = 'rewritten' WHERE id = :id",
-        "UPDATE safety_alert SET acknowledged_at = NULL, acknowledged_by_id = NULL, action_taken = NULL WHERE id = :id",
+        "UPDATE safety_alert SET acknowledged_at = NULL, acknowledged_by_id = NULL, actions = NULL, "
+        "action_taken = NULL WHERE id = :id",
         "DELETE FROM safety_alert WHERE id = :id",
     ],
 )
 def test_the_database_keeps_an_acknowledgement(people, alert, statement):
     db.session.execute(
-        text("UPDATE safety_alert SET acknowledged_at = :now, acknowledged_by_id = :by, action_taken = 'Called' "
-             "WHERE id = :id"),
+        text("UPDATE safety_alert SET acknowledged_at = :now, acknowledged_by_id = :by, action_taken = 'Called', "
+             "actions = '[]' WHERE id = :id"),
         {"now": utcnow(), "by": people.lead.id, "id": alert.id},
     )
     with pytest.raises(DBAPIError, match="safety_alert"), db.session.begin_nested():
@@ -206,10 +265,18 @@ def test_the_database_refuses_an_acknowledgement_without_an_action_or_a_moved_al
                                 "WHERE id = :id"), {"now": utcnow(), "by": people.lead.id, "id": alert.id})
     with pytest.raises(DBAPIError), db.session.begin_nested():
         db.session.execute(text("UPDATE safety_alert SET acknowledged_at = :now, acknowledged_by_id = :by, "
-                                "action_taken = '  ' WHERE id = :id"),
+                                "action_taken = '  ', actions = '[]' WHERE id = :id"),
+                           {"now": utcnow(), "by": people.lead.id, "id": alert.id})
+    with pytest.raises(DBAPIError), db.session.begin_nested():  # words but no actions
+        db.session.execute(text("UPDATE safety_alert SET acknowledged_at = :now, acknowledged_by_id = :by, "
+                                "action_taken = 'Called' WHERE id = :id"),
                            {"now": utcnow(), "by": people.lead.id, "id": alert.id})
     with pytest.raises(DBAPIError, match="safety_alert"), db.session.begin_nested():
         db.session.execute(text("UPDATE safety_alert SET result_id = result_id + 1 WHERE id = :id"), {"id": alert.id})
+    for statement in ("UPDATE safety_alert SET summary = 'moved' WHERE id = :id",
+                      "UPDATE safety_alert SET high_risk = NOT high_risk WHERE id = :id"):
+        with pytest.raises(DBAPIError, match="safety_alert"), db.session.begin_nested():
+            db.session.execute(text(statement), {"id": alert.id})
     with pytest.raises(DBAPIError, match="safety_alert"), db.session.begin_nested():
         db.session.execute(text("DELETE FROM safety_alert"))
     assert alerts()[0].is_open
@@ -253,7 +320,7 @@ def test_the_banner_is_on_every_page_of_the_patient_until_acknowledged(app, clie
             assert len(banner) == 2, f"no banner on {page}"
             assert "PHQ-9 of " in banner[1] and "Item 9 (thoughts of death or of self-harm)" in banner[1]
             assert f'href="/patients/{people.patient.id}/alerts/{alert.id}"' in banner[1]
-    client.post(url(people, alert), data={"action_taken": "Called the patient the same day."})
+    client.post(url(people, alert), data=done())
     for page in pages:
         assert BANNER not in client.get(page).text, page
     # Another patient's pages never show this patient's alert.
@@ -290,7 +357,7 @@ def test_the_queue_lists_open_alerts_until_acknowledged(client, people, alert):
     assert audit_actions()[-1] == "alert.queue"
     event = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1)).one()
     assert event.data == {"patient_ids": [people.patient.id], "alert_ids": [alert.id]}
-    client.post(url(people, alert), data={"action_taken": "Called"})
+    client.post(url(people, alert), data=done())
     assert "No open safety alerts." in client.get("/alerts").text
 
 
@@ -330,7 +397,7 @@ def test_nothing_of_the_alert_reaches_people_outside_the_care_team(client, peopl
     for persona, status in (("other_therapist", 404), ("other_supervisor", 404), ("outsider", 404), ("admin", 403)):
         login(client, getattr(people, persona))
         for method in ("get", "post"):
-            response = getattr(client, method)(url(people, alert), data={"action_taken": "x"})
+            response = getattr(client, method)(url(people, alert), data=done())
             assert response.status_code == status
             assert "Zzpatient" not in response.text and "Item 9" not in response.text
         if status == 404:
@@ -348,7 +415,8 @@ def test_emergency_access_shows_the_alert_but_does_not_put_it_in_that_supervisor
     page = client.get(f"/patients/{people.patient.id}").text
     assert BANNER in page and "Emergency access." in page
     assert "Zzpatient" not in client.get("/alerts").text
-    response = client.post(url(people, alert), data={"action_taken": "Called the patient back; crisis team informed"})
+    response = client.post(url(people, alert), data=done("Called the patient back; crisis team informed",
+                                                         "patient_contacted", "crisis_team_contacted"))
     assert response.status_code == 302 and not alerts()[0].is_open
     event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "alert.acknowledge")).one()
     assert event.data["emergency_access"] is True

@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from faker import Faker
 from sqlalchemy import select
 
+from tracker.alerts.acknowledge import acknowledge
 from tracker.extensions import db
 from tracker.factories import (
     PROTOCOL_INDICATIONS,
@@ -42,7 +43,6 @@ from tracker.models import (
 )
 from tracker.models.base import utcnow
 from tracker.outcomes.queries import open_alerts
-from tracker.outcomes.services import acknowledge_alert
 from tracker.plans.services import mark_given, save_version
 from tracker.protocols import Protocol
 from tracker.sessions import notes
@@ -54,7 +54,9 @@ DEMO_PASSWORD = "demo-password-2026"  # noqa: S105 - printed by `make run`; demo
 #: (username, full name, roles, supervisor username) for each clinic; the second clinic gets a "b-" prefix. The
 #: therapist is in training: their signed notes wait for the supervisor's co-signature (``NEEDS_COSIGN``).
 DEMO_STAFF = [
-    ("supervisor", "Dr. Maya Okafor", (Role.SUPERVISOR,), None),
+    # The clinical director supervises the supervisor: an alert left open is escalated to them.
+    ("director", "Dr. Elena Varga", (Role.SUPERVISOR,), None),
+    ("supervisor", "Dr. Maya Okafor", (Role.SUPERVISOR,), "director"),
     ("therapist", "Sam Rivera", (Role.THERAPIST,), "supervisor"),
     ("cotherapist", "Jordan Lee", (Role.THERAPIST,), "supervisor"),
     ("lead", "Dr. Priya Nair", (Role.THERAPIST, Role.SUPERVISOR), "supervisor"),
@@ -78,6 +80,8 @@ DEMO_DAYS_AGO: dict[int, list[int]] = {1: [5], 2: [24, 23], 3: [58, 57, 20], 5: 
 NEEDS_COSIGN = frozenset({"therapist"})
 
 CLINICS = [("Harbour Psychedelic Therapy Clinic", ""), ("Northside Integration Centre", "b-")]
+#: The demo accounts' e-mail domain per clinic (reserved for examples: RFC 2606), so alert e-mail has somewhere to go.
+MAIL_DOMAINS = {"": "harbour.example", "b-": "northside.example"}
 
 #: Where the demo clinics are: one east of UTC (UTC+10/+11, summer time from October to April), one west of it
 #: (UTC-7/-6), so the demo shows every time on a clock other than UTC. Phone numbers are from the ranges set aside
@@ -132,6 +136,7 @@ def seed_demo(protocols: dict[str, Protocol], patients_per_clinic: int = 14) -> 
                 password=DEMO_PASSWORD,
                 supervisor=staff.get(supervisor) if supervisor else None,
                 needs_cosign=username in NEEDS_COSIGN,
+                email=f"{prefix}{username}@{MAIL_DOMAINS[prefix]}",
             )
         therapists = [staff["therapist"], staff["lead"]]
         codes = list(PROTOCOL_INDICATIONS)
@@ -268,8 +273,9 @@ def _safety_alert(patient: Patient, lead: User, supervisor: User, protocol: Prot
     record_measure(patient, lead, code, sample_answers(code, 0.4, flagged=True), on=on)
     if acknowledged:
         for alert in open_alerts(db.session, patient.id):
-            acknowledge_alert(
+            acknowledge(
                 supervisor, patient, alert,
+                ["patient_contacted", "safety_plan_reviewed", "appointment_brought_forward"],
                 "Called the patient the same afternoon: passive thoughts, no plan or intent. Safety plan reviewed "
                 "with her; next session brought forward to Friday.",
                 utcnow(),

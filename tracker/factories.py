@@ -72,6 +72,7 @@ def make_user(
     password: str = "correct horse battery",  # noqa: S107 - test and demo data only
     actor: User | None = None,
     needs_cosign: bool = False,
+    email: str | None = None,
 ) -> User:
     """A staff account. A therapist without a supervisor gets one made for them."""
     roles = roles or (Role.THERAPIST,)
@@ -83,6 +84,7 @@ def make_user(
         roles=frozenset(roles),
         supervisor_id=supervisor.id if supervisor else None,
         needs_cosign=needs_cosign,
+        email=email,
     )
     return create_user(actor, clinic.id, username or f"user{number}", password, details)
 

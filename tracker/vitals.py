@@ -10,7 +10,8 @@ Two different questions, kept apart:
   next to the field. The bounds are deliberately wide, so any real, even alarming, measurement is accepted.
 - *Is it outside the protocol's thresholds?* ``check`` compares each value with the protocol's ``vital_limits``
   (each with its source in the protocol file) and returns a flag per value strictly above ``high`` or strictly
-  below ``low``; a value equal to a limit is within it (the sources say "SBP > 160", "HR > 100").
+  below ``low``; a value equal to a limit is within it (the sources say "SBP > 160", "HR > 100"). The same
+  function with the protocol's ``critical_limits`` (``critical=True``) finds the values that raise a safety alert.
 """
 
 from __future__ import annotations
@@ -98,11 +99,14 @@ class Flag:
     #: "above" or "below"
     direction: str
     source: str
+    #: Past a critical limit (a safety alert) rather than a flagging limit.
+    critical: bool = False
 
     @property
     def text(self) -> str:
+        kind = "critical limit" if self.critical else "limit"
         return (
-            f"{LABELS[self.sign]} {_format(self.sign, self.value)} is {self.direction} the protocol's limit of "
+            f"{LABELS[self.sign]} {_format(self.sign, self.value)} is {self.direction} the protocol's {kind} of "
             f"{_format(self.sign, self.limit)}"
         )
 
@@ -116,8 +120,9 @@ def outside(value: float, limit: VitalLimit) -> str | None:
     return None
 
 
-def check(reading: Reading, limits: Iterable[VitalLimit]) -> list[Flag]:
-    """Every value of ``reading`` outside one of ``limits``, in the order of ``SIGNS``."""
+def check(reading: Reading, limits: Iterable[VitalLimit], critical: bool = False) -> list[Flag]:
+    """Every value of ``reading`` outside one of ``limits``, in the order of ``SIGNS`` (``critical``: the limits
+    are the protocol's critical limits)."""
     values = reading.values()
     flags = []
     for limit in sorted(limits, key=lambda item: SIGNS.index(item.sign)):
@@ -128,5 +133,5 @@ def check(reading: Reading, limits: Iterable[VitalLimit]) -> list[Flag]:
         if direction is not None:
             bound = limit.high if direction == "above" else limit.low
             assert bound is not None
-            flags.append(Flag(limit.sign, value, bound, direction, limit.source))
+            flags.append(Flag(limit.sign, value, bound, direction, limit.source, critical))
     return flags

@@ -73,7 +73,8 @@ def test_dosing_session_vitals_adverse_event_discharge_sign_and_addendum(page: A
     expect(page.locator("#dose-total")).to_have_text("Dose given: 35 mg (0.5 mg/kg at 70 kg).")
     check_accessibility(page, checked)
 
-    # Two readings: the first beyond the ketamine limits (180/100 mmHg), flagged where it is entered.
+    # Two readings: the first beyond the ketamine limits (180/100 mmHg), flagged where it is entered; its systolic
+    # pressure is also past the critical limit (above 180 mmHg, a hypertensive crisis), which raises a safety alert.
     vitals = page.get_by_role("region", name="Vital signs")
     for minutes, systolic, diastolic, pulse in ((20, "186", "104", "96"), (90, "132", "84", "78")):
         vitals.get_by_label("Taken at (UTC)", exact=True).fill((given + timedelta(minutes=minutes)).strftime(FORMAT))
@@ -87,6 +88,9 @@ def test_dosing_session_vitals_adverse_event_discharge_sign_and_addendum(page: A
             expect(flash(page, "Out of range")).to_contain_text(
                 "Systolic BP 186 mmHg is above the protocol's limit of 180 mmHg"
             )
+            alert = page.get_by_role("region", name=re.compile(r"^Safety alert"))
+            expect(alert).to_contain_text("Vital sign past the critical limit")
+            expect(alert).to_contain_text("Systolic BP 186 mmHg is above the protocol's critical limit of 180 mmHg")
             check_accessibility(page, checked)
     table = page.get_by_role("table", name="Vital signs, in the order taken")
     expect(table.get_by_role("row")).to_have_count(3)

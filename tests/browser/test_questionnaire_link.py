@@ -126,7 +126,9 @@ def test_a_patient_fills_in_a_questionnaire_on_a_phone_through_a_link(page: Any,
 
     # 7. The therapist acknowledges it (the supervisor's queue is left as the other walkthroughs expect it).
     alert.get_by_role("link", name=re.compile("^Review and acknowledge")).click()
-    page.get_by_label("Action taken", exact=True).fill("Called Quinn the same hour: passive thoughts, no plan.")
-    page.get_by_role("button", name="Acknowledge with this action").click()
+    page.get_by_label("Contacted the patient", exact=True).check()
+    page.get_by_label("What was done, in your words", exact=True).fill(
+        "Called Quinn the same hour: passive thoughts, no plan.")
+    page.get_by_role("button", name="Acknowledge with these actions").click()
     expect(page.get_by_role("region", name="Acknowledgement")).to_contain_text(THERAPIST_NAME)
     assert len(checked) >= 8

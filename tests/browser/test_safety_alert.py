@@ -1,6 +1,7 @@
 """A safety alert in a real browser: the therapist records a PHQ-9 with item 9 answered "Several days" (1) and sees
-the alert; the supervisor finds it in the queue, cannot acknowledge it without saying what was done, then
-acknowledges it with the action taken; the banner and the queue entry are gone. axe checks every page on the way."""
+the alert; the supervisor finds it in the queue, cannot acknowledge it with no action chosen and a mark for words,
+then acknowledges it with the actions chosen and the action in words; the banner and the queue entry are gone. axe
+checks every page on the way."""
 
 from __future__ import annotations
 
@@ -94,32 +95,42 @@ def test_a_phq9_item_9_alert_is_seen_then_acknowledged_by_the_supervisor_with_an
     check_accessibility(page, checked)
     page.screenshot(path=str(ARTIFACTS / "safety-alert-queue.png"), full_page=True)
     waiting.get_by_role("link", name=PATIENT_LINK).click()
-    expect(page.get_by_role("heading", name=re.compile(r"^Safety alert: PHQ-9 of"), level=1)).to_be_visible()
+    expect(page.get_by_role("heading", name=re.compile(r"^Safety alert: urgent measure answer, PHQ-9 of"),
+                            level=1)).to_be_visible()
+    expect(page.get_by_role("region", name="Why")).to_contain_text("Source: the PHQ-9 result of")
     check_accessibility(page, checked)
 
-    # 4. Without an action it is refused, next to the field; with one it is acknowledged.
-    action = page.get_by_label("Action taken", exact=True)
+    # 4. No action chosen and a mark for words: refused, next to each field; then acknowledged.
+    actions = page.get_by_role("group", name=re.compile(r"^Actions taken"))
+    words = page.get_by_label("What was done, in your words", exact=True)
+    words.fill(".")
     with page.expect_response(lambda r: r.request.method == "POST" and "/alerts/" in r.url) as refused:
-        page.get_by_role("button", name="Acknowledge with this action").click()
+        page.get_by_role("button", name="Acknowledge with these actions").click()
     assert refused.value.status == 422
-    expect(action).to_have_attribute("aria-invalid", "true")
-    expect(action).to_have_accessible_description(
-        re.compile("Describe the action taken; an alert cannot be dismissed without one.")
-    )
+    expect(words).to_have_attribute("aria-invalid", "true")
+    expect(words).to_have_accessible_description(re.compile("at least 20 characters and 3 words"))
+    expect(page.get_by_role("group", name=re.compile(r"^Actions taken"))).to_contain_text(
+        "Choose at least one action taken.")
     expect(banner(page)).to_contain_text(ITEM_9)
     check_accessibility(page, checked)
-    action.fill(ACTION)
-    page.get_by_role("button", name="Acknowledge with this action").click()
-    expect(flash(page, "acknowledged")).to_have_text("Alert acknowledged; the action taken is recorded.")
-    expect(page.get_by_role("region", name="Acknowledgement")).to_contain_text(f"Acknowledged by {SUPERVISOR_NAME}")
-    expect(page.get_by_role("region", name="Acknowledgement")).to_contain_text(ACTION)
+    actions.get_by_label("Contacted the patient", exact=True).check()
+    actions.get_by_label("Safety plan reviewed with the patient", exact=True).check()
+    words.fill(ACTION)
+    page.get_by_role("button", name="Acknowledge with these actions").click()
+    expect(flash(page, "acknowledged")).to_have_text("Alert acknowledged; the actions taken are recorded.")
+    acknowledgement = page.get_by_role("region", name="Acknowledgement")
+    expect(acknowledgement).to_contain_text(f"Acknowledged by {SUPERVISOR_NAME}")
+    expect(acknowledgement).to_contain_text("Contacted the patient")
+    expect(acknowledgement).to_contain_text("Safety plan reviewed with the patient")
+    expect(acknowledgement).to_contain_text(ACTION)
     expect(banner(page)).to_have_count(0)
     check_accessibility(page, checked)
     page.screenshot(path=str(ARTIFACTS / "safety-alert-acknowledged.png"), full_page=True)
 
-    # 5. The queue is empty and the patient's pages show no banner.
+    # 5. The patient has left the queue (other walkthroughs' alerts may be there) and their pages show no banner.
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Safety alerts").click()
-    expect(page.get_by_text("No open safety alerts.")).to_be_visible()
+    expect(page.get_by_role("heading", name="Safety alerts", level=1)).to_be_visible()
+    expect(page.get_by_role("row").filter(has_text=PATIENT_LINK)).to_have_count(0)
     check_accessibility(page, checked)
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Patients").click()
     page.get_by_role("link", name=PATIENT_LINK).click()

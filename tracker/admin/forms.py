@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, PasswordField, SelectChoice, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
+from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional, Regexp
 
 from tracker.clinics import MAXIMUM_DAYS, MAXIMUM_HOURS, MINIMUMS, ClinicSettings
 from tracker.clinictime import zone_names
@@ -14,6 +14,14 @@ class AccountForm(FlaskForm):
         "Full name",
         validators=[DataRequired(message="Enter the person's name."), Length(max=120), no_control_characters],
         filters=[strip],
+    )
+    email = StringField(
+        "E-mail address",
+        validators=[Optional(), Length(max=254), Email(message="Enter an e-mail address, e.g. name@clinic.example."),
+                    no_control_characters],
+        filters=[strip],
+        description="Urgent safety alerts are sent here (the message holds no patient information). Leave empty to "
+        "tell this person in the app only.",
     )
     is_therapist = BooleanField("Therapist", description="Logs sessions for patients on their care teams.")
     is_supervisor = BooleanField("Supervisor", description="Sees the caseloads of the therapists they supervise.")

@@ -31,6 +31,8 @@ class AccountDetails:
     supervisor_id: int | None = None
     #: Their signed notes wait for their supervisor's co-signature.
     needs_cosign: bool = False
+    #: Where urgent safety alerts are e-mailed (None: in the app only).
+    email: str | None = None
 
 
 def _check(clinic_id: int, details: AccountDetails, user_id: int | None = None) -> None:
@@ -55,6 +57,7 @@ def _apply(user: User, details: AccountDetails) -> None:
     user.is_admin = Role.ADMIN in details.roles
     user.supervisor_id = details.supervisor_id
     user.needs_cosign = details.needs_cosign
+    user.email = details.email.strip().lower() if details.email and details.email.strip() else None
 
 
 def _snapshot(user: User) -> dict[str, object]:
@@ -63,6 +66,7 @@ def _snapshot(user: User) -> dict[str, object]:
         "roles": sorted(r.value for r in user.roles),
         "supervisor_id": user.supervisor_id,
         "needs_cosign": user.needs_cosign,
+        "email": user.email,
         "active": user.active,
     }
 

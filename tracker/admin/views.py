@@ -42,7 +42,8 @@ def _details(form: AccountForm) -> AccountDetails:
     roles = {role for role, flag in ((Role.THERAPIST, form.is_therapist), (Role.SUPERVISOR, form.is_supervisor),
                                       (Role.ADMIN, form.is_admin)) if flag.data}
     return AccountDetails(
-        form.full_name.data or "", frozenset(roles), form.supervisor_id.data or None, bool(form.needs_cosign.data)
+        form.full_name.data or "", frozenset(roles), form.supervisor_id.data or None, bool(form.needs_cosign.data),
+        form.email.data or None,
     )
 
 

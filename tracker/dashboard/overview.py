@@ -1,10 +1,14 @@
 """The clinic overview: counts and rates over the whole clinic, with no patient named or numbered.
 
 Four aggregate queries: patients by phase and protocol, sessions held per week, adverse events by severity, and
-each patient's first and latest result on their protocol's primary measure (the first measure the protocol lists
-that has a total), read with the change rules its instrument file gives (``tracker.instruments.change``: MADRS
-response and remission [V] DOMAIN.md [53]; PCL-5 clinically meaningful change [S] [92]; PHQ-9, GAD-7 and
-QIDS-SR16 have none in DOMAIN.md, so the page says so instead of inventing one).
+each patient's change from baseline on every measure of their protocol that has a total, read with the change rules
+its instrument file gives (``tracker.instruments.change``): PHQ-9 and QIDS-SR16 response and remission for the
+depression protocols (NCQA HEDIS DRR-E; Trivedi et al. 2006, STAR*D), MADRS response and remission (Goodwin et al.
+2022), PCL-5 clinically meaningful change; an instrument whose sources give no rule says so instead of inventing one.
+
+The baseline is the trends page's (``tracker.outcomes.trends``): the newest result on or before the first dosing
+day, against the newest result after it; the first dosing day is ``tracker.outcomes.queries.dosing_days``'s, in SQL
+(``first_dosing_day``), so the two pages read the same change.
 
 Small cells are shown as they are (a count of 1 is a count): the page names no one and is for the clinic's own
 supervisors; suppression would matter for an export, which this is not.
@@ -15,13 +19,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, ScalarSelect, case, exists, func, select
+from sqlalchemy import ColumnElement, ScalarSelect, and_, case, exists, func, literal, or_, select, union_all
 from sqlalchemy.orm import aliased
 
 from tracker import clinictime
-from tracker.clinictime import start_of_day, week_start
+from tracker.clinictime import DEFAULT_ZONE, start_of_day, week_start
 from tracker.database import AnySession
 from tracker.instruments import Instrument, change, get_instrument
 from tracker.models import (
@@ -30,6 +35,8 @@ from tracker.models import (
     MeasureResult,
     Patient,
     Phase,
+    PhaseTransition,
+    SessionKind,
     SessionNote,
     Severity,
     TherapySession,
@@ -40,13 +47,10 @@ from tracker.sqldates import day_of
 WEEKS = 12
 
 
-def primary_measure(protocol: Protocol) -> Instrument | None:
-    """The first measure the protocol lists that has a total (the C-SSRS, a risk screen, has none)."""
-    for measure in protocol.measures:
-        instrument = get_instrument(measure.instrument)
-        if instrument.total_range is not None:
-            return instrument
-    return None
+def measures_with_a_total(protocol: Protocol) -> list[Instrument]:
+    """The measures the protocol lists that have a total, in its order (the C-SSRS, a risk screen, has none)."""
+    found = [get_instrument(measure.instrument) for measure in protocol.measures]
+    return [instrument for instrument in dict.fromkeys(found) if instrument.total_range is not None]
 
 
 def phase_counts(session: AnySession, clinic_id: int) -> dict[tuple[str, Phase], int]:
@@ -101,7 +105,7 @@ def adverse_events(session: AnySession, clinic_id: int) -> list[SeverityCount]:
 
 @dataclass
 class OutcomeSummary:
-    """Change from baseline on a protocol's primary measure, over the patients with at least two results."""
+    """Change from baseline on one measure of a protocol, over the patients with a baseline and a later result."""
 
     protocol: Protocol
     instrument: Instrument
@@ -119,54 +123,86 @@ class OutcomeSummary:
         return None if count is None or not self.patients else count / self.patients
 
 
-def _first_or_latest(instrument: ColumnElement[str], latest: bool) -> ScalarSelect[int]:
-    """The id of the patient's first (or latest) current result on ``instrument``: one index seek per patient
-    (``ix_measure_result_patient_instrument``), rather than sorting every result of the clinic."""
+def first_dosing_day(zone_name: str = DEFAULT_ZONE) -> ColumnElement[Any]:
+    """The patient's first dosing day on the clinic's calendar (``zone_name``), as
+    ``tracker.outcomes.queries.dosing_dates`` reads it (correlated with ``Patient``): the first held dosing session's
+    day, or the day of the first move into dosing (not a return from a hold) when that cycle has no held dosing
+    session and the move came first. None before any dosing."""
+    held = day_of(TherapySession.held_at, zone_name)
+    dosed = (TherapySession.patient_id == Patient.id, TherapySession.kind == SessionKind.DOSING,
+             TherapySession.held_at.is_not(None))
+    first_held = select(func.min(held)).where(*dosed).correlate(Patient).scalar_subquery()
+    moves = (PhaseTransition.patient_id == Patient.id, PhaseTransition.to_phase == Phase.DOSING,
+             PhaseTransition.from_phase != Phase.ON_HOLD)
+    moved = day_of(PhaseTransition.created_at, zone_name)
+    order = (PhaseTransition.created_at, PhaseTransition.id)
+    first_move = select(moved).where(*moves).order_by(*order).limit(1).correlate(Patient).scalar_subquery()
+    second_move = select(moved).where(*moves).order_by(*order).limit(1).offset(1).correlate(Patient).scalar_subquery()
+    cycle_one_held = exists().where(*dosed, held >= first_move,
+                                    or_(second_move.is_(None), held < second_move)).correlate(Patient)
+    earlier = case((or_(first_held.is_(None), first_move < first_held), first_move), else_=first_held)
+    return case((and_(first_move.is_not(None), ~cycle_one_held), earlier), else_=first_held)
+
+
+def _around(patient_id: ColumnElement[int], instrument: ColumnElement[str], first_day: ColumnElement[Any],
+            after: bool) -> ScalarSelect[int]:
+    """The id of the patient's newest current result on ``instrument`` on or before ``first_day`` (the baseline),
+    or after it (the latest): one index seek each (``ix_measure_result_patient_instrument``)."""
     newer = aliased(MeasureResult)
-    order = (MeasureResult.administered_on, MeasureResult.id)
+    when = MeasureResult.administered_on > first_day if after else MeasureResult.administered_on <= first_day
     return (
         select(MeasureResult.id)
         .where(
-            MeasureResult.patient_id == Patient.id,
+            MeasureResult.patient_id == patient_id,
             MeasureResult.instrument == instrument,
             MeasureResult.total.is_not(None),
+            when,
             ~exists().where(newer.supersedes_id == MeasureResult.id),  # a corrected result counts as corrected
         )
-        .order_by(*(o.desc() for o in order) if latest else order)
+        .order_by(MeasureResult.administered_on.desc(), MeasureResult.id.desc())
         .limit(1)
-        .correlate(Patient)
         .scalar_subquery()
     )
 
 
-def outcomes(session: AnySession, clinic_id: int, protocols: Mapping[str, Protocol]) -> list[OutcomeSummary]:
-    """Each patient's first and latest current result on their protocol's primary measure, read with
-    ``tracker.instruments.change``. One statement; about 50 ms for 5,000 patients and 170,000 results on SQLite
-    (``make bench``), where ranking every result with window functions took 340 ms."""
-    primaries = {code: m for code, p in protocols.items() if (m := primary_measure(p)) is not None}
-    if not primaries:
+def outcomes(
+    session: AnySession, clinic_id: int, protocols: Mapping[str, Protocol], tz: ZoneInfo | None = None
+) -> list[OutcomeSummary]:
+    """Each patient's baseline and latest current result on each measure of their protocol that has a total, read
+    with ``tracker.instruments.change`` (days on the clinic's calendar, ``tz``). One statement: the protocol and
+    measure pairs as literal rows, each patient's first dosing day, then the two results either side of it."""
+    measured = {code: measures_with_a_total(p) for code, p in protocols.items()}
+    pairs = [(code, instrument.code) for code, found in measured.items() for instrument in found]
+    if not pairs:
         return []
-    instrument = case({code: m.code for code, m in primaries.items()}, value=Patient.protocol_code)
+    table = union_all(*(select(literal(code).label("protocol_code"), literal(instrument).label("instrument"))
+                        for code, instrument in pairs)).subquery("pair")
+    dosed = (
+        select(Patient.id, Patient.protocol_code, first_dosing_day(tz.key if tz else DEFAULT_ZONE).label("first_day"))
+        .where(Patient.clinic_id == clinic_id, Patient.protocol_code.in_(measured))
+        .subquery("dosed")
+    )
     ends = (
         select(
-            Patient.protocol_code,
-            _first_or_latest(instrument, latest=False).label("first_id"),
-            _first_or_latest(instrument, latest=True).label("latest_id"),
+            dosed.c.protocol_code,
+            table.c.instrument,
+            _around(dosed.c.id, table.c.instrument, dosed.c.first_day, after=False).label("baseline_id"),
+            _around(dosed.c.id, table.c.instrument, dosed.c.first_day, after=True).label("latest_id"),
         )
-        .where(Patient.clinic_id == clinic_id, Patient.protocol_code.in_(primaries))
+        .join(table, table.c.protocol_code == dosed.c.protocol_code)
+        .where(dosed.c.first_day.is_not(None))
         .subquery()
     )
-    first, latest = aliased(MeasureResult), aliased(MeasureResult)
+    baseline, latest = aliased(MeasureResult), aliased(MeasureResult)
     rows = session.execute(
-        select(ends.c.protocol_code, first.total, latest.total)
-        .join(first, first.id == ends.c.first_id)
+        select(ends.c.protocol_code, ends.c.instrument, baseline.total, latest.total)
+        .join(baseline, baseline.id == ends.c.baseline_id)
         .join(latest, latest.id == ends.c.latest_id)
-        .where(ends.c.first_id != ends.c.latest_id)  # a patient with one result has no change yet
     )
-    summaries = {code: OutcomeSummary(protocols[code], m) for code, m in primaries.items()}
-    for code, baseline, current in rows:
-        summary = summaries[code]
-        result = change(summary.instrument.code, baseline, current)
+    summaries = {(code, i.code): OutcomeSummary(protocols[code], i) for code, found in measured.items() for i in found}
+    for code, instrument, before, after in rows:
+        summary = summaries[(code, instrument)]
+        result = change(instrument, before, after)
         summary.patients += 1
         summary.differences.append(result.difference)
         if result.response is not None:
@@ -175,7 +211,9 @@ def outcomes(session: AnySession, clinic_id: int, protocols: Mapping[str, Protoc
             summary.remission = (summary.remission or 0) + result.remission
         if result.clinically_meaningful is not None:
             summary.improved = (summary.improved or 0) + (result.clinically_meaningful and result.difference < 0)
-    return sorted(summaries.values(), key=lambda s: s.protocol.name)
+    order = {code: [i.code for i in found] for code, found in measured.items()}
+    return sorted(summaries.values(),
+                  key=lambda s: (s.protocol.name, order[s.protocol.code].index(s.instrument.code)))
 
 
 @dataclass(frozen=True)
@@ -195,5 +233,5 @@ def snapshot(session: AnySession, clinic: Clinic, protocols: Mapping[str, Protoc
         phases=phase_counts(session, clinic.id),
         weeks=sessions_per_week(session, clinic.id, clinictime.today(clinic.zone, now), clinic.zone),
         events=adverse_events(session, clinic.id),
-        outcomes=outcomes(session, clinic.id, protocols),
+        outcomes=outcomes(session, clinic.id, protocols, clinic.zone),
     )

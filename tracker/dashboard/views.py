@@ -174,6 +174,7 @@ def _outcome_chart(outcomes: list[clinic.OutcomeSummary]) -> Any:
     if not bars:
         return None
     return bar_svg("chart-outcomes", "Outcome change by protocol",
-                   "Share of patients with a response, remission or clinically meaningful improvement on their "
-                   "protocol's primary measure, where the instrument's sources define one.", bars, maximum=100,
+                   "Share of patients with a response, remission or clinically meaningful improvement from "
+                   "baseline on each measure of their protocol, where the instrument's sources define one.", bars,
+                   maximum=100,
                    width=640, label_width=300)

@@ -25,6 +25,8 @@ from tracker.validators import requested_page
 def request_access() -> ResponseReturnValue:
     actor: User = current_user._get_current_object()
     form = EmergencyAccessForm()
+    if request.method == "GET":  # the link of a safety alert escalated to a supervisor names the record
+        form.record_number.data = request.args.get("record_number", "")[:40].strip()
     if form.validate_on_submit():
         hours = int(current_app.config["EMERGENCY_ACCESS_HOURS"])
         try:

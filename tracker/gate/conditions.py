@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from tracker import discharge, eligibility, vitals
+from tracker import clinictime, discharge, eligibility, vitals
 from tracker.gate.facts import (
     ARRIVAL,
     DOSING_DOORS,
@@ -574,6 +574,24 @@ def follow_up_scheduled(facts: Facts) -> list[str]:
     return [f"Schedule the next-day follow-up contact after dosing {facts.cycle} (within 48 hours of the session)."]
 
 
+# --- Safety alerts ------------------------------------------------------------------------------------------------
+
+
+def no_open_high_risk_alert(facts: Facts) -> list[str]:
+    """No high-risk safety alert open at the moment judged: raised by then and not yet closed by a supervisor. A
+    saved dose is judged at the time it was given, so an alert raised during the session before the dose holds it,
+    and one raised after the dose (this session's own serious adverse event) does not hold its record."""
+    given = facts.administration
+    moment = given.dose_given_at if given is not None and given.dose_given_at is not None else facts.at
+    return [
+        f"A high-risk safety alert is open (#{alert.id}, {alert.source.lower()}, raised "
+        f"{clinictime.shown(alert.raised_at, facts.tz)}): {alert.summary} A supervisor of the care team must close "
+        "it before dosing."
+        for alert in sorted(facts.alerts, key=lambda a: (a.raised_at, a.id))
+        if alert.open_at(moment)
+    ]
+
+
 # --- Leaving dosing -----------------------------------------------------------------------------------------------
 
 
@@ -626,6 +644,12 @@ CONDITIONS: tuple[Condition, ...] = (
               "At least the protocol's days between the previous dose and this one."),
     Condition("within_the_session", _SESSION, within_the_session,
               "The doses within the session's recorded time; discharge and readings during it."),
+    # Not at signing: signing records a dose already given (and the note may hold the very serious adverse event
+    # that raised the alert); the doors before it never let a dose through while such an alert was open.
+    Condition("no_open_high_risk_alert", _doors(Door.MOVE_TO_DOSING, Door.SESSION, Door.DOSE),
+              no_open_high_risk_alert,
+              "No high-risk safety alert open (C-SSRS high risk, a suicide-plan answer, a serious adverse event, an "
+              "escalated risk check): a supervisor closes it first."),
     Condition("dose_within_protocol", _DOSE, dose_within_protocol,
               "The protocol's substance, route, unit and dose bounds; the supplemental dose as it defines."),
     Condition("pre_dose_decision", _DOSE, pre_dose_decision,

@@ -158,6 +158,20 @@ class Reading:
 
 
 @dataclass(frozen=True)
+class HoldingAlert:
+    """A high-risk safety alert (``tracker.models.alert``): open from ``raised_at`` until a supervisor closes it."""
+
+    id: int
+    source: str
+    summary: str
+    raised_at: datetime
+    closed_at: datetime | None = None
+
+    def open_at(self, moment: datetime) -> bool:
+        return self.raised_at <= moment and (self.closed_at is None or self.closed_at > moment)
+
+
+@dataclass(frozen=True)
 class Facts:
     """Everything the conditions read. ``at`` is the moment judged: the session's start at a session door, the
     moment of the move otherwise; ``cycle`` is the dosing cycle concerned."""
@@ -191,6 +205,8 @@ class Facts:
     administration: Administration | None = None
     readings: tuple[Reading, ...] = ()
     follow_up_ok: bool = False
+    #: The patient's high-risk safety alerts, open or closed (those closed before the moment judged hold nothing).
+    alerts: tuple[HoldingAlert, ...] = ()
     tz: tzinfo = UTC
 
     def day(self, moment: datetime) -> date:

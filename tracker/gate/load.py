@@ -12,14 +12,16 @@ from sqlalchemy import func, select
 from tracker.clinics import clinic_of
 from tracker.database import AnySession
 from tracker.eligibility import Recorded, record_for
-from tracker.gate.facts import Administration, Door, Facts, Medication, Reading, Review, Visit
+from tracker.gate.facts import Administration, Door, Facts, HoldingAlert, Medication, Reading, Review, Visit
 from tracker.models import (
+    AlertSource,
     CareRole,
     CareTeamMember,
     MeasureResult,
     Patient,
     Phase,
     PhaseTransition,
+    SafetyAlert,
     ScreeningAnswer,
     ScreeningChecklist,
     ScreeningReview,
@@ -153,6 +155,19 @@ def _co_therapists(session: AnySession, patient_id: int) -> int:
     ) or 0
 
 
+def _holding_alerts(session: AnySession, patient_id: int) -> tuple[HoldingAlert, ...]:
+    """The patient's high-risk safety alerts (a handful at most), open or closed."""
+    return tuple(
+        HoldingAlert(row.id, AlertSource(row.source).label, row.summary, row.raised_at, row.acknowledged_at)
+        for row in session.execute(
+            select(SafetyAlert.id, SafetyAlert.source, SafetyAlert.summary, SafetyAlert.raised_at,
+                   SafetyAlert.acknowledged_at)
+            .where(SafetyAlert.patient_id == patient_id, SafetyAlert.high_risk.is_(True))
+            .order_by(SafetyAlert.id)
+        )
+    )
+
+
 def readings_of(session: AnySession, note_id: int | None) -> tuple[Reading, ...]:
     if note_id is None:
         return ()
@@ -251,6 +266,7 @@ def load_facts(
         readings=readings_of(session, note_id),
         follow_up_ok=follow_up_ok,
         tz=clinic.zone,
+        alerts=_holding_alerts(session, patient.id),
     )
 
 

@@ -23,6 +23,7 @@ from tracker.instruments.definition import (
     Instrument,
     InstrumentError,
     Item,
+    StandingAnswer,
     Wording,
 )
 from tracker.instruments.rules import RULES
@@ -37,6 +38,7 @@ from tracker.instruments.scoring import (
     item_problems,
     score_answers,
 )
+from tracker.instruments.scoring import standing_only as _standing_only
 
 DEFINITIONS_DIR = Path(__file__).resolve().parent / "definitions"
 
@@ -54,6 +56,7 @@ __all__ = [
     "Item",
     "ScoreResult",
     "ScoringError",
+    "StandingAnswer",
     "SubscaleScore",
     "Wording",
     "change",
@@ -63,6 +66,7 @@ __all__ = [
     "load_instrument_file",
     "load_instruments",
     "score",
+    "standing_only",
 ]
 
 
@@ -106,11 +110,18 @@ def score(code: str, answers: object, *, cut_point: int | None = None) -> ScoreR
     return score_answers(get_instrument(code), answers, cut_point)
 
 
+def standing_only(code: str, answers: object) -> tuple[StandingAnswer, ...]:
+    """The standing answers (``StandingAnswer``) that alone make this administration of ``code`` urgent; empty when
+    it is not urgent or something new or worse makes it so. :raise ScoringError: as ``score``."""
+    return _standing_only(get_instrument(code), answers)
+
+
 def change(code: str, baseline_total: int, current_total: int) -> ChangeResult:
     """The change between two totals of instrument ``code``, read with the change rules its sources give.
 
     PCL-5: reliable (≥5 points) and clinically meaningful (≥10 points) change; MADRS: response (≥50% drop) and
-    remission (≤10). Instruments without change rules in DOMAIN.md (PHQ-9, GAD-7, QIDS-SR16) give the difference
+    remission (≤10); PHQ-9: response (≥50% drop) and remission (<5, NCQA HEDIS DRR-E); QIDS-SR16: response (≥50%
+    drop) and remission (≤5, STAR*D). An instrument without change rules in its file (GAD-7) gives the difference
     only, with the rule fields None.
 
     :raise ScoringError: for an unknown code, an instrument without a total (C-SSRS), or a total outside its range.

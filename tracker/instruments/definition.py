@@ -162,8 +162,24 @@ class FlagRule:
     at_least: int | None = None
     total_at_least: int | None = None
     band: str | None = None
+    #: With ``item``: the flag is raised up to this answer only (so each answer level carries its own message).
+    at_most: int | None = None
     #: Set when part of the rule (often its urgency) is a clinic choice rather than a sourced fact.
     setting_note: str | None = None
+    #: An urgent flag that also holds the next dose until a supervisor closes its alert (a suicide plan, C-SSRS
+    #: high risk): ``tracker.gate`` reads it from the alert.
+    high_risk: bool = False
+
+
+@dataclass(frozen=True)
+class StandingAnswer:
+    """An answer about the distant past (the C-SSRS's suicidal behaviour "more than 3 months ago"), which every
+    re-test repeats: its urgency is raised once as an alert, and again only when something new or worse comes with
+    it (``tracker.instruments.standing_only``)."""
+
+    item: int
+    equals: int | str
+    source: str
 
 
 @dataclass(frozen=True)
@@ -205,6 +221,7 @@ class Instrument:
     diagnosis: Diagnosis | None = None
     flags: tuple[FlagRule, ...] = ()
     change_rules: ChangeRules | None = None
+    standing_answers: tuple[StandingAnswer, ...] = ()
     notes: tuple[str, ...] = ()
     path: str = field(default="", compare=False)
 

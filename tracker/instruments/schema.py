@@ -27,6 +27,7 @@ from tracker.instruments.definition import (
     Item,
     Option,
     Scale,
+    StandingAnswer,
     Subscale,
     Wording,
     span,
@@ -253,15 +254,25 @@ def _diagnosis(reader: _Reader, subscales: tuple[Subscale, ...]) -> Diagnosis:
 
 
 def _flag(reader: _Reader, instrument: Instrument) -> FlagRule:
-    reader.only("code", "message", "urgent", "source", "item", "at_least", "total_at_least", "band", "setting_note")
+    reader.only(
+        "code", "message", "urgent", "high_risk", "source", "item", "at_least", "at_most", "total_at_least", "band",
+        "setting_note",
+    )
     item = reader.item_number("item", len(instrument.items), None)
     at_least = reader.get("at_least", int, None)
+    at_most = reader.get("at_most", int, None)
     total_at_least = reader.get("total_at_least", int, None)
     band = reader.get("band", str, None)
     if [item is not None, total_at_least is not None, band is not None].count(True) != 1:
         raise reader.fail("item", "or total_at_least or band: exactly one of them must say what raises the flag")
     if item is not None and (at_least is None or not instrument.item(item).scale.numeric):
         raise reader.fail("at_least", f"must be given, and item {item} must have a numeric scale")
+    if at_most is not None and (item is None or at_least is None or at_most < at_least):
+        raise reader.fail("at_most", "needs an item flag and must not be below at_least")
+    urgent = reader.get("urgent", bool)
+    high_risk = reader.get("high_risk", bool, False)
+    if high_risk and not urgent:
+        raise reader.fail("high_risk", "needs urgent = true: a flag that holds the dose raises an alert")
     if total_at_least is not None and instrument.total_range is None:
         raise reader.fail("total_at_least", "needs an instrument with a total")
     if band is not None and band not in {b.label for b in instrument.bands}:
@@ -269,14 +280,30 @@ def _flag(reader: _Reader, instrument: Instrument) -> FlagRule:
     return FlagRule(
         code=reader.get("code", str),
         message=reader.get("message", str),
-        urgent=reader.get("urgent", bool),
+        urgent=urgent,
         source=reader.get("source", str),
         item=item,
         at_least=at_least,
         total_at_least=total_at_least,
         band=band,
+        at_most=at_most,
         setting_note=reader.get("setting_note", str, None),
+        high_risk=high_risk,
     )
+
+
+def _standing_answer(reader: _Reader, instrument: Instrument) -> StandingAnswer:
+    """An answer a re-test repeats (see ``StandingAnswer``). It must be an answer of its item that no other item's
+    skip logic depends on, since the rule asks what the result would be without it."""
+    reader.only("item", "equals", "source")
+    item = reader.item_number("item", len(instrument.items))
+    equals = reader.scalar("equals")
+    scale = instrument.item(item).scale
+    if equals not in scale.values or equals == scale.values[0]:
+        raise reader.fail("equals", f"must be an answer of item {item} other than its first ({scale.describe()})")
+    if any(other.ask_if is not None and other.ask_if.item == item for other in instrument.items):
+        raise reader.fail("item", f"must not be one that skip logic depends on (item {item} is)")
+    return StandingAnswer(item, equals, reader.get("source", str))
 
 
 def _change_rules(reader: _Reader, instrument: Instrument) -> ChangeRules:
@@ -313,7 +340,7 @@ def _change_rules(reader: _Reader, instrument: Instrument) -> ChangeRules:
 _TOP_FIELDS = (
     "code", "name", "short_name", "administration", "recall_period", "licence", "wording", "wording_note", "stem",
     "rule", "total", "sources", "notes", "scale", "scales", "items", "bands", "cut_point", "subscales", "diagnosis",
-    "flags", "change_rules",
+    "flags", "change_rules", "standing_answers",
 )  # fmt: skip
 
 
@@ -365,6 +392,7 @@ def parse_instrument(data: dict[str, Any], path: Path) -> Instrument:
         diagnosis=_diagnosis(diagnosis, instrument.subscales) if diagnosis else None,
         flags=flags,
         change_rules=_change_rules(change, instrument) if change else None,
+        standing_answers=tuple(_standing_answer(r, instrument) for r in top.tables("standing_answers")),
     )
 
 

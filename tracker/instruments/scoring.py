@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tracker.instruments.definition import Answer, Band, FlagRule, Instrument, Item, span
+from tracker.instruments.definition import Answer, Band, FlagRule, Instrument, Item, StandingAnswer, span
 from tracker.instruments.rules import RULES, Answers, subscale_score
 
 
@@ -33,6 +33,8 @@ class Flag:
     #: Needs clinician attention now (e.g. PHQ-9 item 9 above 0, C-SSRS moderate or high risk).
     urgent: bool
     source: str
+    #: Holds the next dose until a supervisor closes the alert (a suicide plan, C-SSRS high risk).
+    high_risk: bool = False
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,10 @@ class ScoreResult:
     @property
     def urgent(self) -> bool:
         return any(flag.urgent for flag in self.flags)
+
+    @property
+    def high_risk(self) -> bool:
+        return any(flag.high_risk for flag in self.flags)
 
     def subscale(self, code: str) -> SubscaleScore:
         """:raise KeyError: if the instrument has no such subscale."""
@@ -165,7 +171,9 @@ def _band_index(bands: tuple[Band, ...], total: int) -> int:
 def _raised(rule: FlagRule, answers: Answers, total: int | None, band: str) -> bool:
     if rule.item is not None:
         answer = answers[rule.item - 1]
-        return isinstance(answer, int) and rule.at_least is not None and answer >= rule.at_least
+        if not isinstance(answer, int) or rule.at_least is None or answer < rule.at_least:
+            return False
+        return rule.at_most is None or answer <= rule.at_most
     if rule.total_at_least is not None:
         return total is not None and total >= rule.total_at_least
     return rule.band == band
@@ -229,11 +237,28 @@ def score_answers(instrument: Instrument, answers: object, cut_point: object = N
         provisional_diagnosis=all(met) if diagnosis else None,
         cut_point=at,
         flags=tuple(
-            Flag(rule.code, rule.message, rule.urgent, rule.source)
+            Flag(rule.code, rule.message, rule.urgent, rule.source, rule.high_risk)
             for rule in instrument.flags
             if _raised(rule, checked, outcome.total, band)
         ),
     )
+
+
+def standing_only(instrument: Instrument, answers: object, cut_point: object = None) -> tuple[StandingAnswer, ...]:
+    """The standing answers given in ``answers`` when they alone make the result urgent: with each of them set back
+    to its item's first option, the result would not be urgent. Empty when the result is not urgent at all, or when
+    something else (a new or worse answer) makes it urgent too.
+
+    :raise ScoringError: as ``score_answers``.
+    """
+    checked = check_answers(instrument, answers)
+    given = tuple(s for s in instrument.standing_answers if checked[s.item - 1] == s.equals)
+    if not given or not score_answers(instrument, checked, cut_point).urgent:
+        return ()
+    without = list(checked)
+    for standing in given:
+        without[standing.item - 1] = instrument.item(standing.item).scale.values[0]
+    return () if score_answers(instrument, without, cut_point).urgent else given
 
 
 def _total(instrument: Instrument, label: str, total: object) -> int:

@@ -1,5 +1,6 @@
 """All models, imported here so Alembic's autogenerate and the schema test see every table."""
 
+from tracker.models.alert import AlertNotice, AlertSource, NoticeStatus, SafetyAlert
 from tracker.models.audit import AuditChainHead, AuditEvent
 from tracker.models.base import Base
 from tracker.models.clinic import Clinic
@@ -18,7 +19,7 @@ from tracker.models.note import (
     Severity,
     VitalReading,
 )
-from tracker.models.outcome import AdministrationMode, MeasureResult, SafetyAlert
+from tracker.models.outcome import AdministrationMode, MeasureResult
 from tracker.models.patient import (
     ACTIVE_PHASES,
     CareRole,
@@ -48,6 +49,8 @@ __all__ = [
     "ACTIVE_PHASES",
     "AdministrationMode",
     "AdverseEvent",
+    "AlertNotice",
+    "AlertSource",
     "AnswerValue",
     "AuditChainHead",
     "AuditEvent",
@@ -70,6 +73,7 @@ __all__ = [
     "MeasureResult",
     "Medication",
     "NoteAddendum",
+    "NoticeStatus",
     "Outcome",
     "PasswordReset",
     "Patient",

@@ -1,4 +1,4 @@
-"""Outcome measures and the safety alerts they raise.
+"""Outcome measures: the results of each administration of an instrument.
 
 A ``MeasureResult`` is one administration of an instrument, scored by ``tracker.instruments.score`` when it was
 recorded, and never changed afterwards (STYLE.md guideline 6; opal's immutable samples): database triggers refuse
@@ -6,10 +6,7 @@ UPDATE and DELETE (see the migration). A correction is a new row whose ``superse
 replaces; both are kept, and the current result is the one nothing supersedes (a unique index lets a result be
 superseded once, so corrections form a chain rather than a fork).
 
-A ``SafetyAlert`` is raised by a result with an urgent flag (PHQ-9 item 9 above 0, C-SSRS moderate or high risk,
-or any flag an instrument marks urgent), one per result. It stays open until someone on the patient's care team or
-their supervisor acknowledges it with the action taken; the trigger refuses deleting an alert, changing what it is
-about, or changing it again once acknowledged.
+A result with an urgent flag raises a safety alert (``tracker.models.alert``).
 """
 
 from __future__ import annotations
@@ -18,9 +15,8 @@ import enum
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, text
-from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
-from sqlalchemy.orm.interfaces import LoaderOption
+from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tracker.models.base import Base, UTCDateTime, enum_type, utcnow
 from tracker.models.patient import Patient
@@ -76,7 +72,8 @@ class MeasureResult(Base):
     band_index: Mapped[int] = mapped_column(Integer)
     #: ``[{"code", "name", "score", "endorsed", "required", "met"}]`` (PCL-5 clusters, QIDS-SR16 domains).
     subscales: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
-    #: ``[{"code", "message", "urgent", "source"}]``.
+    #: ``[{"code", "message", "urgent", "source", "high_risk"}]`` (``high_risk`` since safety alerts of every source;
+    #: absent, it is false).
     flags: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     provisional_diagnosis: Mapped[bool | None]
     #: The cut-point the band was read at (PCL-5's clinic-set provisional cut-point).
@@ -106,49 +103,3 @@ class MeasureResult(Base):
 
     def __repr__(self) -> str:
         return f"<MeasureResult {self.id} {self.instrument} {self.administered_on}>"
-
-
-class SafetyAlert(Base):
-    __tablename__ = "safety_alert"
-    __table_args__ = (
-        # Acknowledged means: by whom, when, and the action taken, all three (indico-style state constraint).
-        CheckConstraint(
-            "(acknowledged_at IS NULL) = (acknowledged_by_id IS NULL) "
-            "AND (acknowledged_at IS NULL) = (action_taken IS NULL)",
-            name="acknowledged_with_action",
-        ),
-        CheckConstraint("action_taken IS NULL OR length(trim(action_taken)) > 0", name="action_not_blank"),
-        Index(
-            "ix_safety_alert_open",
-            "patient_id",
-            sqlite_where=text("acknowledged_at IS NULL"),
-            postgresql_where=text("acknowledged_at IS NULL"),
-        ),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"))
-    #: One alert per result (the result says why: its urgent flags).
-    result_id: Mapped[int] = mapped_column(ForeignKey("measure_result.id"), unique=True)
-    raised_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
-    #: What was done about it (called the patient, safety plan reviewed, referred...), in the clinician's words.
-    action_taken: Mapped[str | None] = mapped_column(Text)
-
-    patient: Mapped[Patient] = relationship(lazy="raise_on_sql")
-    result: Mapped[MeasureResult] = relationship(lazy="raise_on_sql")
-    acknowledged_by: Mapped[User | None] = relationship(lazy="raise_on_sql")
-
-    @property
-    def is_open(self) -> bool:
-        return self.acknowledged_at is None
-
-
-def with_open_alerts() -> LoaderOption:
-    """Loader option for ``Patient.open_alerts`` with each alert's result and who entered it (one more query).
-
-    Every loader of a patient page passes it, so the banner is loaded with the page's data, before the view
-    commits, rather than queried while the template renders.
-    """
-    return selectinload(Patient.open_alerts).joinedload(SafetyAlert.result).joinedload(MeasureResult.entered_by)

@@ -13,7 +13,7 @@ from tracker.models.base import Base, UTCDateTime, enum_type, utcnow
 from tracker.models.user import User
 
 if TYPE_CHECKING:
-    from tracker.models.outcome import SafetyAlert
+    from tracker.models.alert import SafetyAlert
 
 
 class Phase(enum.StrEnum):
@@ -116,7 +116,7 @@ class Patient(Base):
         back_populates="patient", lazy="raise_on_sql", order_by="PhaseTransition.id"
     )
     #: Safety alerts not yet acknowledged, for the banner on every patient page (read-only; the loaders of the
-    #: patient pages load it with ``tracker.models.outcome.with_open_alerts``).
+    #: patient pages load it with ``tracker.models.alert.with_open_alerts``).
     open_alerts: Mapped[list[SafetyAlert]] = relationship(
         primaryjoin="and_(SafetyAlert.patient_id == Patient.id, SafetyAlert.acknowledged_at.is_(None))",
         viewonly=True,

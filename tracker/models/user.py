@@ -35,6 +35,8 @@ class User(UserMixin, Base):
     #: Login name, stored case-folded so "Ana" and "ana" cannot be two accounts.
     username: Mapped[str] = mapped_column(String(80), unique=True)
     full_name: Mapped[str] = mapped_column(String(120))
+    #: Where urgent safety alerts are e-mailed (``tracker.alerts.notices``); None: the person is told in the app only.
+    email: Mapped[str | None] = mapped_column(String(254))
     password_hash: Mapped[str] = mapped_column(String(255))
     is_therapist: Mapped[bool] = mapped_column(Boolean, server_default=false())
     is_supervisor: Mapped[bool] = mapped_column(Boolean, server_default=false())

@@ -1,23 +1,54 @@
-"""Safety alerts: one alert with its acknowledgement form, and the supervisor's queue of open alerts."""
+"""Safety alerts: one alert with its source and its acknowledgement form, the supervisor's queue of open alerts, and
+the link the alert's e-mail carries (``/alerts/<id>``)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import joinedload
 
 from tracker import audit
+from tracker.alerts import recipients
+from tracker.alerts.acknowledge import ACTIONS, AlertError, acknowledge, may_close
 from tracker.extensions import db
 from tracker.instruments import get_instrument
-from tracker.models import MeasureResult, Patient, Role, SafetyAlert
+from tracker.models import (
+    AdverseEvent,
+    AlertNotice,
+    AlertSource,
+    MeasureResult,
+    Patient,
+    Role,
+    SafetyAlert,
+    TherapySession,
+    VitalReading,
+)
 from tracker.models.base import utcnow
 from tracker.outcomes import bp
 from tracker.outcomes.forms import AcknowledgeForm, PageArgs
 from tracker.outcomes.queries import alert_queue
-from tracker.outcomes.services import MeasureError, acknowledge_alert
 from tracker.patients.services import load_for_page
-from tracker.permissions import CLINICAL_ROLES, actor, require_role
+from tracker.permissions import CLINICAL_ROLES, actor, can_view_patient, require_role
+
+#: Where a removed entry of a draft note would have been.
+_ROWS: dict[AlertSource, type[VitalReading] | type[AdverseEvent]] = {
+    AlertSource.VITAL_SIGN: VitalReading, AlertSource.ADVERSE_EVENT: AdverseEvent,
+}
+
+
+@dataclass(frozen=True)
+class AlertPage:
+    alert: SafetyAlert
+    #: The session a non-measure alert came from (None for a measure alert).
+    session: TherapySession | None
+    #: The reading or adverse event was taken out of the draft note after the alert was raised.
+    source_removed: bool
+    #: Who may close it: everyone who may open the patient, or (high risk) these supervisors.
+    closers: list[str]
+    may_close: bool
 
 
 def _alert_or_404(patient: Patient, alert_id: int) -> SafetyAlert:
@@ -35,17 +66,30 @@ def _alert_or_404(patient: Patient, alert_id: int) -> SafetyAlert:
     return alert
 
 
+def _page(patient: Patient, alert: SafetyAlert) -> AlertPage:
+    session = db.session.get(TherapySession, alert.session_id) if alert.session_id is not None else None
+    row = _ROWS.get(alert.source)
+    removed = row is not None and not db.session.scalar(select(exists().where(row.id == alert.source_row_id)))
+    if not alert.high_risk:
+        return AlertPage(alert, session, removed, [], True)
+    chain = recipients.chain_of(db.session, patient)
+    return AlertPage(alert, session, removed, recipients.names(db.session, chain.closers()),
+                     may_close(actor(), alert, chain))
+
+
 def _render(patient: Patient, alert: SafetyAlert, form: AcknowledgeForm, status: int = 200) -> ResponseReturnValue:
-    instrument = get_instrument(alert.result.instrument)
-    page = render_template("outcomes/alert.html", patient=patient, alert=alert, instrument=instrument, form=form)
+    instrument = get_instrument(alert.result.instrument) if alert.result is not None else None
+    page = render_template("outcomes/alert.html", patient=patient, alert=alert, instrument=instrument, form=form,
+                           page=_page(patient, alert), actions=ACTIONS)
     return page, status
 
 
 @bp.route("/patients/<int:patient_id>/alerts/<int:alert_id>", methods=["GET", "POST"])
 @require_role(*CLINICAL_ROLES)
 def alert(patient_id: int, alert_id: int) -> ResponseReturnValue:
-    """An alert, and (while open) the form acknowledging it. Anyone on the care team, or their supervisor, may
-    acknowledge: the action taken is required, recorded with who and when, and audited.
+    """An alert, its source, and (while open) the form acknowledging it: the actions chosen and the action in words,
+    recorded with who and when, and audited. Anyone who may open the patient acknowledges an alert; a high-risk one
+    only a supervisor above the care team (403 for anyone else).
 
     :raise 404: patient outside the user's scope, or no such alert for this patient.
     """
@@ -64,16 +108,23 @@ def alert(patient_id: int, alert_id: int) -> ResponseReturnValue:
             f"Already acknowledged by {found.acknowledged_by.full_name if found.acknowledged_by else 'someone'}."
         ]
         return _render(patient, found, form, 409)
-    if form.validate_on_submit():
-        try:
-            acknowledge_alert(actor(), patient, found, form.action_taken.data or "", utcnow())
-        except MeasureError as error:
-            form.action_taken.errors = [str(error)]
-            return _render(patient, found, form, 409)
+    if found.high_risk and not may_close(actor(), found, recipients.chain_of(db.session, patient)):
+        audit.record(actor(), "alert.acknowledge_refused", "Refused closing a high-risk safety alert",
+                     patient=patient, target_type="safety_alert", target_id=found.id)
         db.session.commit()
-        flash("Alert acknowledged; the action taken is recorded.", "success")
-        return redirect(url_for("outcomes.alert", patient_id=patient.id, alert_id=found.id))
-    return _render(patient, found, form, 422)
+        form.action_taken.errors = ["A high-risk alert holds the next dose and is closed only by a supervisor of "
+                                    "the care team."]
+        return _render(patient, found, form, 403)
+    if not form.validate_on_submit():
+        return _render(patient, found, form, 422)
+    try:
+        acknowledge(actor(), patient, found, form.actions.data or [], form.action_taken.data or "", utcnow())
+    except AlertError as error:
+        getattr(form, error.field).errors = [str(error)]
+        return _render(patient, found, form, 403 if error.forbidden else 409)
+    db.session.commit()
+    flash("Alert acknowledged; the actions taken are recorded.", "success")
+    return redirect(url_for("outcomes.alert", patient_id=patient.id, alert_id=found.id))
 
 
 @bp.route("/alerts")
@@ -97,3 +148,33 @@ def queue() -> ResponseReturnValue:
     )
     db.session.commit()
     return render_template("outcomes/queue.html", page=page)
+
+
+@bp.route("/alerts/<int:alert_id>")
+@require_role(*CLINICAL_ROLES)
+def from_mail(alert_id: int) -> ResponseReturnValue:
+    """The link in an alert's e-mail (which names no patient): to the alert, for someone who may open the patient;
+    for a supervisor it was escalated to who may not, the way to open the record by emergency access.
+
+    :raise 404: no such alert in the user's clinic, or the user may neither open the patient nor was told of it.
+    """
+    row = db.session.execute(
+        select(SafetyAlert.id, SafetyAlert.patient_id, Patient.record_number, Patient.clinic_id)
+        .join(Patient, Patient.id == SafetyAlert.patient_id)
+        .where(SafetyAlert.id == alert_id)
+    ).one_or_none()
+    user = actor()
+    if row is None or row.clinic_id != user.clinic_id:
+        abort(404)
+    if can_view_patient(user, row.patient_id):
+        return redirect(url_for("outcomes.alert", patient_id=row.patient_id, alert_id=alert_id))
+    told = db.session.scalar(select(exists().where(AlertNotice.alert_id == alert_id, AlertNotice.user_id == user.id)))
+    if not told:
+        audit.record(user, "alert.access_denied", f"Refused the link of safety alert #{alert_id}",
+                     target_type="safety_alert", target_id=alert_id)
+        db.session.commit()
+        abort(404)
+    audit.record(user, "alert.escalated_link", "Opened the link of a safety alert escalated to them, outside their "
+                 "care", target_type="safety_alert", target_id=alert_id, data={"patient_id": row.patient_id})
+    db.session.commit()
+    return render_template("outcomes/alert_escalated.html", record_number=row.record_number)

@@ -11,12 +11,14 @@ import re
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, RadioField, SelectChoice, SelectField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length
+from wtforms import DateField, RadioField, SelectChoice, SelectField, SelectMultipleField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
 
+from tracker.alerts.acknowledge import ACTION_MAX_LENGTH, ACTIONS, words_problem
 from tracker.instruments import Instrument, Item
 from tracker.models import AdministrationMode
-from tracker.outcomes.services import ACTION_MAX_LENGTH, EARLIEST, MODES, REASON_MAX_LENGTH, ResultInput
+from tracker.outcomes.services import EARLIEST, MODES, REASON_MAX_LENGTH, ResultInput
 from tracker.validators import DateRange, no_control_characters, page_field, strip
 
 CHOOSE = SelectChoice("", "Choose…")
@@ -117,16 +119,31 @@ def field_for_item(form: MeasureForm, item: int | None) -> Any:
     return fields[0]
 
 
+def _describes_an_action(_form: FlaskForm, field: TextAreaField) -> None:
+    problem = words_problem(field.data or "")
+    if problem:
+        raise ValidationError(problem)
+
+
 class AcknowledgeForm(FlaskForm):
+    actions = SelectMultipleField(
+        "Actions taken",
+        choices=[SelectChoice(code, label) for code, label in ACTIONS.items()],
+        validators=[DataRequired(message="Choose at least one action taken.")],
+        validate_choice=True,
+        option_widget=CheckboxInput(),
+        widget=ListWidget(prefix_label=False),
+    )
     action_taken = TextAreaField(
-        "Action taken",
+        "What was done, in your words",
         validators=[
             DataRequired(message="Describe the action taken; an alert cannot be dismissed without one."),
             Length(max=ACTION_MAX_LENGTH, message=f"Use at most {ACTION_MAX_LENGTH} characters."),
             no_control_characters,
+            _describes_an_action,
         ],
         filters=[strip],
-        description="What was done, by whom: e.g. “Called the patient the same day; safety plan reviewed; no "
+        description="Who did what, and when: e.g. “Called the patient the same day; safety plan reviewed; no "
         "current intent; appointment brought forward.”",
         render_kw={"rows": 4},
     )

@@ -1,4 +1,5 @@
-"""Outcome measure operations: record a result, correct one, acknowledge a safety alert.
+"""Outcome measure operations: record a result, correct one (a result with an urgent flag raises a safety alert
+through ``tracker.alerts.raising``).
 
 Each takes the acting user, writes the rows and their audit rows, and leaves the commit to the caller. Results
 are scored here, once, by ``tracker.instruments.score``, and stored with the answers as they were scored; the rows
@@ -8,20 +9,19 @@ are never changed afterwards (the database refuses it), so a correction is a new
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
-from sqlalchemy import exists, select, update
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy import exists, select
 
 from tracker import audit
+from tracker.alerts import raising
 from tracker.extensions import db
 from tracker.instruments import Administration, Instrument, ScoreResult, get_instrument, score
-from tracker.models import AdministrationMode, MeasureResult, Patient, SafetyAlert, User
+from tracker.models import AdministrationMode, MeasureResult, Patient, User
 from tracker.models.base import utcnow
 
 EARLIEST = date(1900, 1, 1)
-ACTION_MAX_LENGTH = 4000
 REASON_MAX_LENGTH = 2000
 
 #: How each kind of instrument may reach the tracker (DOMAIN.md 4a "Administration"): a self-report is filled in
@@ -43,7 +43,7 @@ ADMINISTERED = {
 
 
 class MeasureError(ValueError):
-    """A result or acknowledgement refused for a reason shown next to ``field``."""
+    """A result refused for a reason shown next to ``field``."""
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
@@ -85,34 +85,13 @@ def _row(actor: User, patient: Patient, given: ResultInput, result: ScoreResult)
              "met": s.met}
             for s in result.subscales
         ],
-        flags=[{"code": f.code, "message": f.message, "urgent": f.urgent, "source": f.source} for f in result.flags],
+        flags=[{"code": f.code, "message": f.message, "urgent": f.urgent, "source": f.source, "high_risk": f.high_risk}
+               for f in result.flags],
         provisional_diagnosis=result.provisional_diagnosis,
         cut_point=result.cut_point,
         entered_by_id=actor.id,
         entered_at=utcnow(),
     )
-
-
-def _raise_alert(
-    actor: User | None, patient: Patient, row: MeasureResult, result: ScoreResult
-) -> SafetyAlert | None:
-    """One alert for a result with any urgent flag: PHQ-9 item 9 above 0 [S] DOMAIN.md [86], C-SSRS moderate or
-    high risk [S] [97] / [V] [98], or whatever flag an instrument's data file marks urgent."""
-    if not result.urgent:
-        return None
-    alert = SafetyAlert(patient_id=patient.id, result_id=row.id, raised_at=row.entered_at)
-    db.session.add(alert)
-    db.session.flush()
-    audit.record(
-        actor,
-        "alert.raise",
-        f"Safety alert raised by a {get_instrument(row.instrument).short_name} result",
-        patient=patient,
-        target_type="safety_alert",
-        target_id=alert.id,
-        data={"result": row.id, "flags": [f.code for f in result.flags if f.urgent]},
-    )
-    return alert
 
 
 def record_result(actor: User, patient: Patient, given: ResultInput, today: date) -> MeasureResult:
@@ -137,7 +116,7 @@ def record_result(actor: User, patient: Patient, given: ResultInput, today: date
         target_id=row.id,
         data={"instrument": instrument.code, "administered_on": given.administered_on},
     )
-    _raise_alert(actor, patient, row, result)
+    raising.for_result(actor, patient, row, result)
     return row
 
 
@@ -167,7 +146,7 @@ def record_patient_reported(sender: User, patient: Patient, code: str, answers: 
         target_id=row.id,
         data={"instrument": instrument.code, "administered_on": today, "link": link_id},
     )
-    _raise_alert(None, patient, row, result)
+    raising.for_result(None, patient, row, result)
     return row
 
 
@@ -211,40 +190,5 @@ def correct_result(
         target_id=row.id,
         data={"instrument": instrument.code, "supersedes": old.id, "administered_on": given.administered_on},
     )
-    _raise_alert(actor, patient, row, result)
+    raising.for_result(actor, patient, row, result)
     return row
-
-
-def acknowledge_alert(actor: User, patient: Patient, alert: SafetyAlert, action: str, now: datetime) -> None:
-    """Close an open alert, recording who did what about it.
-
-    The update only touches a row that is still open, so of two people acknowledging at once one succeeds and the
-    other is told; the database also refuses any later change.
-
-    :raise MeasureError: no action written, too long, or the alert is no longer open.
-    """
-    action = action.strip()
-    if not action:
-        raise MeasureError("action_taken", "Describe the action taken; an alert cannot be dismissed without one.")
-    if len(action) > ACTION_MAX_LENGTH:
-        raise MeasureError("action_taken", f"Use at most {ACTION_MAX_LENGTH} characters.")
-    changed = db.session.execute(
-        update(SafetyAlert)
-        .where(SafetyAlert.id == alert.id, SafetyAlert.acknowledged_at.is_(None))
-        .values(acknowledged_at=now, acknowledged_by_id=actor.id, action_taken=action)
-        .execution_options(synchronize_session=False)
-    )
-    if changed.rowcount != 1:  # type: ignore[attr-defined]
-        raise MeasureError("action_taken", "Someone else has acknowledged this alert already.")
-    # Mirror the UPDATE on the loaded object without marking it dirty (a second UPDATE would hit the trigger).
-    for name, value in (("acknowledged_at", now), ("acknowledged_by_id", actor.id), ("action_taken", action)):
-        set_committed_value(alert, name, value)
-    audit.record(
-        actor,
-        "alert.acknowledge",
-        "Acknowledged a safety alert with the action taken",
-        patient=patient,
-        target_type="safety_alert",
-        target_id=alert.id,
-        data={"result": alert.result_id},
-    )

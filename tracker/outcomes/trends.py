@@ -1,6 +1,6 @@
 """Per instrument: the chart of a patient's results over time and the change from baseline, stated as the sources
-define it (``tracker.instruments.change``: PCL-5 reliable and clinically meaningful change, MADRS response and
-remission; instruments whose sources give no rule get the difference only, and say so).
+define it (``tracker.instruments.change``: PCL-5 reliable and clinically meaningful change; MADRS, PHQ-9 and
+QIDS-SR16 response and remission; an instrument whose sources give no rule gets the difference only, and says so).
 
 Baseline is the newest result on or before the first dosing day (the schedule's baseline, DOMAIN.md 2a-2c); the
 change is read from it to the newest result after that day. No database access: the rows come in.
@@ -93,8 +93,8 @@ def change_sentences(instrument: Instrument, baseline: MeasureResult, latest: Me
     rules = instrument.change_rules
     if rules is None:
         sentences.append(
-            f"The sources give no response, remission or meaningful-change rule for {name} (DOMAIN.md 4a), so only "
-            "the difference is stated."
+            f"The sources give no response, remission or meaningful-change rule for {name}, so only the difference "
+            "is stated."
         )
         return sentences
     if read.reliable is not None:

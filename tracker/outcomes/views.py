@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import joinedload
 
 from tracker import audit
 from tracker.clinics import local_today
 from tracker.extensions import db
 from tracker.instruments import Instrument, ScoringError, get_instrument, instruments, item_problems
-from tracker.models import MeasureResult, Patient
+from tracker.models import MeasureResult, Patient, SafetyAlert
 from tracker.outcomes import bp
 from tracker.outcomes.forms import CorrectionForm, MeasureForm, PageArgs, field_for_item, measure_form
 from tracker.outcomes.queries import alerts_of, measures_state
@@ -117,7 +117,9 @@ def _saved_message(saved: MeasureResult, instrument: Instrument) -> str:
     score = f"{saved.total} ({saved.band})" if saved.total is not None else saved.band
     message = f"Saved the {instrument.short_name}: {score}."
     if saved.urgent_flags:
-        message += " A safety alert was raised for the care team and the supervisor."
+        alerted = db.session.scalar(select(exists().where(SafetyAlert.result_id == saved.id)))
+        message += (" A safety alert was raised for the care team and the supervisor." if alerted else
+                    " Its urgent answer was alerted on before, so no new alert was raised; the result shows it.")
     return message
 
 

@@ -16,7 +16,7 @@ from tracker import audit, workflow
 from tracker.extensions import db
 from tracker.gate.load import dosing_entries
 from tracker.models import CareRole, CareTeamMember, Indication, Patient, Phase, PhaseTransition, SexAtBirth, User
-from tracker.models.outcome import with_open_alerts
+from tracker.models.alert import with_open_alerts
 from tracker.permissions import assignable_therapists, get_patient_for_user_or_404, patient_scope
 from tracker.protocols import Protocol
 from tracker.screening.services import start_checklist

@@ -211,6 +211,9 @@ class Protocol:
     pre_dosing: tuple[PreDosingCheck, ...] = ()
     interactions: tuple[InteractionRule, ...] = ()
     vital_limits: tuple[VitalLimit, ...] = ()
+    #: Beyond these (strictly, as ``vital_limits``) a reading during a dosing session raises a safety alert
+    #: (``tracker.alerts``); each lies at or outside the sign's ``vital_limits``, so a critical value is flagged too.
+    critical_limits: tuple[VitalLimit, ...] = ()
     #: The vital signs monitored during a dosing session: each has a low and a high limit, and discharge needs a
     #: reading of each after the dose.
     monitored_signs: tuple[str, ...] = ()
@@ -410,22 +413,9 @@ def parse_protocol(data: dict[str, Any], path: Path) -> Protocol:
         interactions.append(rule)
     _check_unique(top, "pre_dosing", [check.id for check in pre_dosing])
     _check_unique(top, "interactions", [rule.id for rule in interactions])
-    vital_limits = []
-    for reader in top.tables("vital_limits"):
-        limit = VitalLimit(
-            sign=reader.choice("sign", VITAL_SIGNS),
-            low=reader.get("low", float, None),
-            high=reader.get("high", float, None),
-            source=reader.get("source", str),
-            setting_note=reader.get("setting_note", str, None),
-        )
-        reader.reject_unknown()
-        if limit.low is None and limit.high is None:
-            raise reader.fail("high", "or low must be given")
-        if limit.low is not None and limit.high is not None and limit.low >= limit.high:
-            raise reader.fail("low", "must be below high")
-        vital_limits.append(limit)
-    _check_unique_signs(top, vital_limits)
+    vital_limits = [_vital_limit(reader) for reader in top.tables("vital_limits")]
+    _check_unique_signs(top, vital_limits, "vital_limits")
+    critical_limits = _critical_limits(top, vital_limits)
     monitored = top.strings("monitored_signs", ())
     for sign in monitored:
         if sign not in VITAL_SIGNS:
@@ -464,6 +454,7 @@ def parse_protocol(data: dict[str, Any], path: Path) -> Protocol:
         pre_dosing=tuple(pre_dosing),
         interactions=tuple(interactions),
         vital_limits=tuple(vital_limits),
+        critical_limits=critical_limits,
         monitored_signs=monitored,
         vitals_schedule=top.get("vitals_schedule", str, None),
         minimum_observation_minutes=top.positive("minimum_observation_minutes", None),
@@ -479,11 +470,45 @@ def parse_protocol(data: dict[str, Any], path: Path) -> Protocol:
     return protocol
 
 
-def _check_unique_signs(top: _Reader, limits: list[VitalLimit]) -> None:
+def _vital_limit(reader: _Reader) -> VitalLimit:
+    limit = VitalLimit(
+        sign=reader.choice("sign", VITAL_SIGNS),
+        low=reader.get("low", float, None),
+        high=reader.get("high", float, None),
+        source=reader.get("source", str),
+        setting_note=reader.get("setting_note", str, None),
+    )
+    reader.reject_unknown()
+    if limit.low is None and limit.high is None:
+        raise reader.fail("high", "or low must be given")
+    if limit.low is not None and limit.high is not None and limit.low >= limit.high:
+        raise reader.fail("low", "must be below high")
+    return limit
+
+
+def _critical_limits(top: _Reader, vital_limits: list[VitalLimit]) -> tuple[VitalLimit, ...]:
+    """The critical limits: each for a sign with vital limits, and no closer to normal than them (a critical value
+    is also out of range)."""
+    critical = []
+    for reader in top.tables("critical_limits"):
+        limit = _vital_limit(reader)
+        usual = next((item for item in vital_limits if item.sign == limit.sign), None)
+        if usual is None:
+            raise reader.fail("sign", f"{limit.sign!r} needs its vital_limits first")
+        if limit.high is not None and (usual.high is None or limit.high < usual.high):
+            raise reader.fail("high", f"must be at or above the vital limit's high ({usual.high})")
+        if limit.low is not None and (usual.low is None or limit.low > usual.low):
+            raise reader.fail("low", f"must be at or below the vital limit's low ({usual.low})")
+        critical.append(limit)
+    _check_unique_signs(top, critical, "critical_limits")
+    return tuple(critical)
+
+
+def _check_unique_signs(top: _Reader, limits: list[VitalLimit], name: str) -> None:
     seen: set[str] = set()
     for index, limit in enumerate(limits):
         if limit.sign in seen:
-            raise top.fail(f"vital_limits[{index}].sign", f"repeats {limit.sign!r}: one limit per sign")
+            raise top.fail(f"{name}[{index}].sign", f"repeats {limit.sign!r}: one limit per sign")
         seen.add(limit.sign)
 
 

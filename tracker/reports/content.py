@@ -22,19 +22,22 @@ from sqlalchemy.orm.interfaces import LoaderOption
 
 from tracker import clinictime, discharge
 from tracker.database import AnySession
+from tracker.instruments import get_instrument
 from tracker.models import (
     CareTeamMember,
     Clinic,
     IntegrationPlanVersion,
+    MeasureResult,
     Patient,
     PhaseTransition,
+    SafetyAlert,
     SessionKind,
     SessionNote,
     TherapySession,
     User,
 )
-from tracker.models.outcome import with_open_alerts
-from tracker.outcomes.queries import measures_state
+from tracker.models.alert import with_open_alerts
+from tracker.outcomes.queries import alerts_of, measures_state
 from tracker.plans.services import current_version
 from tracker.protocols import Protocol, loaded_protocols
 from tracker.reports.fetcher import PRINT_CSS
@@ -220,6 +223,42 @@ def session_lines(
     return lines, total - len(rows)
 
 
+@dataclass(frozen=True)
+class UrgentAnswer:
+    """A current result with an urgent flag, the answers that raised it, and what became of its alert."""
+
+    result: MeasureResult
+    #: "Item 9: 2", or for a flag on the risk level the answers other than the first option ("Q4 yes").
+    answers: list[str]
+    messages: list[str]
+    alert: SafetyAlert | None
+
+
+def _answered(result: MeasureResult, flag: dict[str, object]) -> list[str]:
+    instrument = get_instrument(result.instrument)
+    rule = next((r for r in instrument.flags if r.code == flag.get("code")), None)
+    if rule is not None and rule.item is not None:
+        return [f"Item {rule.item} ({instrument.item(rule.item).text}): {result.answers[rule.item - 1]}"]
+    return [
+        f"Q{item.number} ({item.text}): {answer}"
+        for item, answer in zip(instrument.items, result.answers, strict=True)
+        if answer is not None and answer != item.scale.values[0]
+    ]
+
+
+def urgent_answers(current: Sequence[MeasureResult], alerts: Sequence[SafetyAlert]) -> list[UrgentAnswer]:
+    """Every current result with an urgent flag, newest first, each with its alert (None when the answer had been
+    alerted on before: the C-SSRS lifetime answer)."""
+    by_result = {alert.result_id: alert for alert in alerts if alert.result_id is not None}
+    found = []
+    for result in sorted(current, key=lambda r: (r.administered_on, r.id), reverse=True):
+        flags = result.urgent_flags
+        if flags:
+            answers = list(dict.fromkeys(a for flag in flags for a in _answered(result, flag)))
+            found.append(UrgentAnswer(result, answers, [str(f["message"]) for f in flags], by_result.get(result.id)))
+    return found
+
+
 def summary_document(session: AnySession, patient: Patient, stamp: Stamp) -> str:
     """The clinician's summary of one patient (loaded with ``patient_loader_options``), in a constant number of
     queries whatever the length of the course."""
@@ -227,6 +266,7 @@ def summary_document(session: AnySession, patient: Patient, stamp: Stamp) -> str
     clinic = _clinic(session, patient.clinic_id)
     today = clinictime.today(clinic.zone, stamp.at)
     lines, left_out = session_lines(session, patient, protocol, stamp.draft)
+    measures = measures_state(session, patient, protocol, today)
     return _page(
         "reports/summary.html",
         patient,
@@ -235,7 +275,8 @@ def summary_document(session: AnySession, patient: Patient, stamp: Stamp) -> str
         "Patient summary",
         protocol=protocol,
         screening=screening_state(session, patient, protocol, today) if protocol else None,
-        measures=measures_state(session, patient, protocol, today),
+        measures=measures,
+        urgent=urgent_answers(measures.current, alerts_of(session, patient.id)),
         lines=lines,
         left_out=left_out,
         plan=current_version(session, patient.id),

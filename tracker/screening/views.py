@@ -10,7 +10,7 @@ from tracker import audit
 from tracker.clinics import local_today
 from tracker.extensions import db
 from tracker.models import CareTeamMember, Patient, ReviewDecision, Role
-from tracker.models.outcome import with_open_alerts
+from tracker.models.alert import with_open_alerts
 from tracker.permissions import CLINICAL_ROLES, actor, get_patient_for_user_or_404, require_role
 from tracker.protocols import ScreeningItem, loaded_protocols
 from tracker.screening import bp

@@ -1,5 +1,7 @@
 """Draft notes: saving the structured fields and free text under optimistic locking, and the vital signs and
 adverse events of a dosing note. Each operation takes the acting user, audits, and leaves the commit to the caller.
+A reading past the protocol's critical limits, a serious adverse event and an integration risk check marked
+escalated raise a safety alert (``tracker.alerts.raising``) in the same transaction.
 
 Audit rows name the fields that changed but never hold note text (``tracker.audit.record``); typed values (dose,
 times, vital signs) are kept in the diff, as for any other record.
@@ -14,6 +16,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from tracker import audit, gate, vitals
+from tracker.alerts import raising
 from tracker.extensions import db
 from tracker.models import (
     AdverseEvent,
@@ -236,6 +239,8 @@ def save_note(
                 "changes": audit.diff({n: before[n] for n in typed}, {n: after[n] for n in typed}),
             },
         )
+    if session.kind is SessionKind.INTEGRATION:
+        raising.for_risk_check(actor, patient, session, note)
     return note, changed
 
 
@@ -250,7 +255,8 @@ def add_vital_reading(
     actor: User, patient: Patient, session: TherapySession, note: SessionNote | None, taken_at: datetime,
     reading: vitals.Reading, protocol: Protocol | None, now: datetime,
 ) -> VitalReading:
-    """Add a reading to a dosing note (started if needed), flagging values outside the protocol's limits.
+    """Add a reading to a dosing note (started if needed), flagging values outside the protocol's limits; a value
+past its critical limit raises a safety alert.
 
     :raise NoteSigned: the note is signed.
     :raise NoteError: an impossible value (``tracker.vitals.validate``), or a time in the future.
@@ -285,11 +291,13 @@ def add_vital_reading(
         target_type="vital_reading", target_id=row.id,
         data={"taken_at": taken_at, **reading.values(), "out_of_range": sorted(f.sign for f in flags)},
     )
+    raising.for_reading(actor, patient, session, row, reading, protocol)
     return row
 
 
 def remove_vital_reading(actor: User, patient: Patient, note: SessionNote, row: VitalReading) -> None:
-    """Take a mistyped reading out of a draft (the audit row keeps its values).
+    """Take a mistyped reading out of a draft (the audit row keeps its values); a safety alert it raised stays
+    until someone acknowledges it.
 
     :raise NoteSigned: the note is signed.
     """
@@ -320,7 +328,7 @@ def add_adverse_event(
     actor: User, patient: Patient, session: TherapySession, note: SessionNote | None, given: AdverseEventInput,
     now: datetime,
 ) -> AdverseEvent:
-    """Record an adverse event on a dosing note (started if needed).
+    """Record an adverse event on a dosing note (started if needed); a serious one raises a high-risk safety alert.
 
     :raise NoteSigned: the note is signed.
     :raise NoteError: a time in the future, or rescue medication without its dose and time.
@@ -345,11 +353,13 @@ def add_adverse_event(
         data={"severity": given.severity, "serious": given.serious, "outcome": given.outcome,
               "rescue": given.rescue_medication is not None},
     )
+    raising.for_adverse_event(actor, patient, session, row)
     return row
 
 
 def remove_adverse_event(actor: User, patient: Patient, note: SessionNote, row: AdverseEvent) -> None:
-    """Take a mistaken entry out of a draft (audited).
+    """Take a mistaken entry out of a draft (audited); a safety alert it raised stays until someone acknowledges
+    it.
 
     :raise NoteSigned: the note is signed.
     """

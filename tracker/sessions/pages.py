@@ -20,8 +20,8 @@ from tracker.auth.forms import EmptyForm
 from tracker.clinics import current_zone
 from tracker.extensions import db
 from tracker.models import CareTeamMember, FormDraft, Patient, SessionKind, SessionNote, TherapySession, User
+from tracker.models.alert import with_open_alerts
 from tracker.models.base import utcnow
-from tracker.models.outcome import with_open_alerts
 from tracker.permissions import actor, get_patient_for_user_or_404
 from tracker.protocols import Protocol, loaded_protocols
 from tracker.sessions import drafts, private, queries

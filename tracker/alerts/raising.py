@@ -1,0 +1,164 @@
+"""Raising a safety alert, one function per source; each writes the alert, its audit row and its e-mail notices in
+the caller's transaction (the e-mail goes after the commit, through the job queue: ``tracker.alerts.notices``).
+
+The sources and what makes each one urgent:
+
+- a measure result with an urgent flag (``tracker.instruments``: PHQ-9 item 9 above 0, C-SSRS moderate or high
+  risk, QIDS-SR16 item 12 at 2 or 3, MADRS item 10 at 4 or more), high risk when a flag says so (C-SSRS high risk, a
+  suicide-plan answer). A result urgent only through a standing answer (the C-SSRS "lifetime" behaviour answer)
+  raises no new alert when an earlier alert of the patient already carried it: see ``_already_alerted``;
+- a vital sign past the protocol's critical limit during a dosing session (``Protocol.critical_limits``);
+- a serious adverse event (high risk);
+- an integration note whose risk check says the concern was escalated (high risk).
+
+Callers are the services that write those rows (``tracker.outcomes.services``, ``tracker.sessions.notes``), so
+every door that records one (page, questionnaire link, script, demo) raises the alert the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import exists, select
+
+from tracker import audit, clinictime, vitals
+from tracker.alerts import notices
+from tracker.clinics import clinic_of
+from tracker.extensions import db
+from tracker.instruments import ScoreResult, StandingAnswer, get_instrument, standing_only
+from tracker.models import (
+    AdverseEvent,
+    AlertSource,
+    MeasureResult,
+    Patient,
+    SafetyAlert,
+    SessionNote,
+    TherapySession,
+    User,
+    VitalReading,
+)
+from tracker.models.base import utcnow
+from tracker.protocols import Protocol
+from tracker.sessions.content import RISK_CHECK
+
+#: The risk-check answer that raises an alert.
+ESCALATED = "concern_escalated"
+#: A summary quotes at most this much of a typed description.
+QUOTE = 300
+
+
+def _quote(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= QUOTE else text[: QUOTE - 1] + "\u2026"
+
+
+def _raise(actor: User | None, patient: Patient, alert: SafetyAlert, data: dict[str, object]) -> SafetyAlert:
+    db.session.add(alert)
+    db.session.flush()
+    audit.record(
+        actor,
+        "alert.raise",
+        f"Safety alert raised: {alert.source.label.lower()}" + (" (high risk)" if alert.high_risk else ""),
+        patient=patient,
+        target_type="safety_alert",
+        target_id=alert.id,
+        data={"source": alert.source, "high_risk": alert.high_risk, **data},
+    )
+    notices.queue_at_once(db.session, alert, patient)
+    return alert
+
+
+def _already_alerted(patient: Patient, row: MeasureResult, standing: Sequence[StandingAnswer]) -> SafetyAlert | None:
+    """An earlier alert of this patient and instrument whose result carried every one of these standing answers
+    (open or acknowledged): the answer has been seen, so repeating it at a re-test is not new."""
+    earlier = db.session.execute(
+        select(SafetyAlert, MeasureResult.answers)
+        .join(MeasureResult, MeasureResult.id == SafetyAlert.result_id)
+        .where(SafetyAlert.patient_id == patient.id, MeasureResult.instrument == row.instrument,
+               MeasureResult.id != row.id)
+        .order_by(SafetyAlert.raised_at, SafetyAlert.id)
+    ).all()
+    for alert, answers in earlier:
+        if all(answers[s.item - 1] == s.equals for s in standing):
+            found: SafetyAlert = alert
+            return found
+    return None
+
+
+def for_result(actor: User | None, patient: Patient, row: MeasureResult, result: ScoreResult) -> SafetyAlert | None:
+    """One alert for a result with any urgent flag, unless its only urgent answer is a standing one already alerted
+    on (then an ``alert.not_repeated`` audit row names the earlier alert)."""
+    if not result.urgent:
+        return None
+    instrument = get_instrument(row.instrument)
+    standing = standing_only(row.instrument, list(row.answers))
+    if standing:
+        earlier = _already_alerted(patient, row, standing)
+        if earlier is not None:
+            audit.record(
+                actor, "alert.not_repeated",
+                f"No new safety alert: the {instrument.short_name} answer that made the result urgent was alerted on "
+                "before", patient=patient, target_type="measure_result", target_id=row.id,
+                data={"earlier_alert": earlier.id, "items": [s.item for s in standing]},
+            )
+            return None
+    urgent = [f for f in result.flags if f.urgent]
+    alert = SafetyAlert(
+        patient_id=patient.id, source=AlertSource.MEASURE, high_risk=result.high_risk, result_id=row.id,
+        summary=f"{instrument.short_name} of {row.administered_on.isoformat()}: " + " ".join(f.message for f in urgent),
+        raised_at=row.entered_at,
+    )
+    return _raise(actor, patient, alert, {"result": row.id, "flags": [f.code for f in urgent]})
+
+
+def _shown(patient: Patient, moment: datetime | None) -> str:
+    """A moment in an alert's summary (stored text, read long after): on the patient's clinic's clock, zone named."""
+    return clinictime.shown(moment, clinic_of(db.session, patient.clinic_id).zone)
+
+
+def for_reading(actor: User, patient: Patient, session: TherapySession, row: VitalReading,
+                reading: vitals.Reading, protocol: Protocol | None) -> SafetyAlert | None:
+    """An alert for a reading with any value past the protocol's critical limits (``vitals.check``, critical)."""
+    critical = vitals.check(reading, protocol.critical_limits, critical=True) if protocol else []
+    if not critical:
+        return None
+    alert = SafetyAlert(
+        patient_id=patient.id, source=AlertSource.VITAL_SIGN, high_risk=False, session_id=session.id,
+        source_row_id=row.id, raised_at=utcnow(),
+        summary=f"Reading of {_shown(patient, row.taken_at)} during dosing session {session.cycle}: "
+        + "; ".join(flag.text for flag in critical) + ".",
+    )
+    return _raise(actor, patient, alert, {"reading": row.id, "signs": [flag.sign for flag in critical]})
+
+
+def for_adverse_event(
+    actor: User, patient: Patient, session: TherapySession, event: AdverseEvent
+) -> SafetyAlert | None:
+    """A high-risk alert for a serious adverse event."""
+    if not event.serious:
+        return None
+    alert = SafetyAlert(
+        patient_id=patient.id, source=AlertSource.ADVERSE_EVENT, high_risk=True, session_id=session.id,
+        source_row_id=event.id, raised_at=utcnow(),
+        summary=f"Serious adverse event ({event.severity.label.lower()}) in dosing session {session.cycle}, onset "
+        f"{_shown(patient, event.onset_at)}: {_quote(event.description)}",
+    )
+    return _raise(actor, patient, alert, {"adverse_event": event.id, "severity": event.severity})
+
+
+def for_risk_check(actor: User, patient: Patient, session: TherapySession, note: SessionNote) -> SafetyAlert | None:
+    """A high-risk alert the first time an integration note holds a risk check marked escalated (one per note)."""
+    if note.fields.get("risk_check") != ESCALATED:
+        return None
+    raised = db.session.scalar(select(exists().where(
+        SafetyAlert.source == AlertSource.RISK_CHECK, SafetyAlert.source_row_id == note.id
+    )))
+    if raised:
+        return None
+    alert = SafetyAlert(
+        patient_id=patient.id, source=AlertSource.RISK_CHECK, high_risk=True, session_id=session.id,
+        source_row_id=note.id, raised_at=utcnow(),
+        summary=f"Risk check of the integration session of {session.when:%Y-%m-%d}: {RISK_CHECK[ESCALATED]}.",
+    )
+    return _raise(actor, patient, alert, {"note": note.id})
