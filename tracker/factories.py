@@ -188,6 +188,10 @@ def sample_answers(code: str, level: float = 0.3, flagged: bool = False) -> list
             value = min(int(level * item.scale.highest + (item.number * 0.618) % 1), item.scale.highest)
             if item.number in flag_items:
                 value = max(value, 1) if flagged else 0
+            if item.at_most_item is not None:  # heavy drinking days are drinking days
+                value = min(value, answers[item.at_most_item - 1])
+            # The highest answer at or below it (AUDIT items 9 and 10 answer 0, 2 or 4).
+            value = max((v for v in item.scale.values if isinstance(v, int) and v <= value), default=0)
             answers.append(value)
         elif item.ask_if is not None and not item.ask_if.holds(answers):
             answers.append(None)
