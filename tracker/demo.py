@@ -15,7 +15,6 @@ from sqlalchemy import select
 
 from tracker.extensions import db
 from tracker.factories import (
-    PROTOCOL_INDICATIONS,
     answer_screening,
     clear_for_dosing,
     complete_dosing,
@@ -76,6 +75,9 @@ DEMO_DAYS_AGO: dict[int, list[int]] = {1: [5], 2: [24, 23], 3: [58, 57, 20], 5: 
 
 NEEDS_COSIGN = frozenset({"therapist"})
 
+#: The protocols the demo patients take in turn.
+DEMO_ROTATION = ("mdma-ptsd", "psilocybin-mdd", "ketamine-iv-trd", "esketamine-rems-trd")
+
 CLINICS = [("Harbour Psychedelic Therapy Clinic", ""), ("Northside Integration Centre", "b-")]
 
 #: Plain-language plan text for the demo, by section title.
@@ -114,7 +116,7 @@ def seed_demo(protocols: dict[str, Protocol], patients_per_clinic: int = 14) -> 
                 needs_cosign=username in NEEDS_COSIGN,
             )
         therapists = [staff["therapist"], staff["lead"]]
-        codes = list(PROTOCOL_INDICATIONS)
+        codes = list(DEMO_ROTATION)
         for index in range(patients_per_clinic):
             lead = therapists[index % 2]
             code = codes[index % len(codes)]

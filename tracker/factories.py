@@ -54,6 +54,11 @@ PROTOCOL_INDICATIONS = {
     "psilocybin-mdd": Indication.MAJOR_DEPRESSION,
     "ketamine-iv-trd": Indication.TREATMENT_RESISTANT_DEPRESSION,
     "esketamine-rems-trd": Indication.TREATMENT_RESISTANT_DEPRESSION,
+    "psilocybin-cancer-hopkins": Indication.CANCER_RELATED_DISTRESS,
+    "psilocybin-cancer-nyu": Indication.CANCER_RELATED_DISTRESS,
+    "psilocybin-aud": Indication.ALCOHOL_USE_DISORDER,
+    "psilocybin-tobacco": Indication.TOBACCO_USE_DISORDER,
+    "psilocybin-ocd": Indication.OBSESSIVE_COMPULSIVE_DISORDER,
 }
 
 

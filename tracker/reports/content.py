@@ -93,9 +93,15 @@ def _clinic(session: AnySession, clinic_id: int) -> Clinic:
 
 def _page(template: str, patient: Patient, clinic: Clinic, stamp: Stamp, title: str, **context: object) -> str:
     """The document's HTML. Rendered without the request's context processors (the navigation, the CSRF token of
-    the sign-out form): a report needs no request, so the CLI makes the same document."""
+    the sign-out form): a report needs no request, so the CLI makes the same document. A protocol whose regulatory
+    state is "research" puts its marker in every page's running header."""
+    protocol = loaded_protocols().get(patient.protocol_code)
     return current_app.jinja_env.get_template(template).render(
-        patient=patient, clinic=clinic, stamp=stamp, draft=stamp.draft, title=title, stylesheet=PRINT_CSS, **context
+        patient=patient, clinic=clinic, stamp=stamp, draft=stamp.draft, title=title, stylesheet=PRINT_CSS,
+        # "Research protocol - not an approved treatment" on every page where that is the regulatory state.
+        research_marker=protocol.research_marker if protocol else None,
+        regulatory=protocol.regulatory if protocol else None,
+        **context,
     )
 
 
