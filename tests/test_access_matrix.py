@@ -39,7 +39,8 @@ PERSONAS = list(PATIENT_PAGE)
 
 @pytest.mark.parametrize("persona", PERSONAS)
 @pytest.mark.parametrize(
-    "page", ["/patients/{id}", "/patients/{id}/edit", "/patients/{id}/fhir", "/patients/{id}/questionnaires"]
+    "page", ["/patients/{id}", "/patients/{id}/edit", "/patients/{id}/fhir", "/patients/{id}/questionnaires",
+             "/patients/{id}/labs"]
 )
 def test_patient_pages(client, people, persona, page):
     login(client, getattr(people, persona))

@@ -17,6 +17,9 @@ from tracker import workflow
 from tracker.admin.services import AccountDetails, create_user
 from tracker.extensions import db
 from tracker.instruments import get_instrument
+from tracker.labs import markers
+from tracker.labs.services import LabInput
+from tracker.labs.services import record_result as record_lab
 from tracker.models import (
     AnswerValue,
     CareTeamMember,
@@ -228,6 +231,17 @@ def record_baseline_measures(patient: Patient, actor: User, protocol: Protocol, 
     db.session.flush()
 
 
+def record_required_labs(patient: Patient, actor: User, protocol: Protocol, on: date) -> None:
+    """A result within the default range of every laboratory marker the protocol requires before dosing, collected
+    ``on`` that day, through the same service as the results page."""
+    for required in protocol.required_labs:
+        unit = markers()[required.marker].units[0]
+        low, high = unit.low or 0.0, unit.high or (unit.low or 0.0) * 2 + 10
+        given = LabInput(required.marker, round((low + high) / 2, 2), unit.unit, on, laboratory="Demo laboratory")
+        record_lab(actor, patient, given, utcnow().date())
+    db.session.flush()
+
+
 #: When ``clear_for_dosing`` screens a patient by default: before the move to dosing (``walk_to``, a day ago) and
 #: the dosing session that follows it.
 SCREENED_DAYS_AGO = 2
@@ -245,7 +259,8 @@ def clear_for_dosing(
 ) -> None:
     """Everything the dosing gate asks for: a clean screening answered and signed off at ``at`` (default two days
     ago, with its tests done that day), the preparation sessions held (the last ``sessions_days_ago`` days ago)
-    with signed notes, and the baseline measures recorded (dated ``baseline_on``, default ``at``'s day)."""
+    with signed notes, the baseline measures recorded (dated ``baseline_on``, default ``at``'s day), and the
+    laboratory results the protocol requires (collected that day too)."""
     protocol = protocols[patient.protocol_code]
     moment = at or utcnow() - timedelta(days=SCREENED_DAYS_AGO)
     backdate_enrolment(patient, moment - timedelta(days=1))
@@ -258,6 +273,7 @@ def clear_for_dosing(
     db.session.flush()
     write_preparation_notes(patient, actor, protocols, password=password)
     record_baseline_measures(patient, actor, protocol, on=baseline_on or moment.date())
+    record_required_labs(patient, actor, protocol, baseline_on or moment.date())
     db.session.flush()
 
 

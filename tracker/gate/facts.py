@@ -128,6 +128,14 @@ class Reading:
 
 
 @dataclass(frozen=True)
+class LabFact:
+    """A current laboratory result: which marker, and the day its sample was taken."""
+
+    marker: str
+    collected_on: date
+
+
+@dataclass(frozen=True)
 class Facts:
     """Everything the conditions read. ``at`` is the moment judged: the session's start at a session door, the
     moment of the move otherwise; ``cycle`` is the dosing cycle concerned."""
@@ -161,6 +169,8 @@ class Facts:
     administration: Administration | None = None
     readings: tuple[Reading, ...] = ()
     follow_up_ok: bool = False
+    #: Current laboratory results of the markers the protocol requires (``Protocol.required_labs``).
+    labs: tuple[LabFact, ...] = ()
     tz: tzinfo = UTC
 
     def day(self, moment: datetime) -> date:

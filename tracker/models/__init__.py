@@ -4,6 +4,7 @@ from tracker.models.audit import AuditChainHead, AuditEvent
 from tracker.models.base import Base
 from tracker.models.clinic import Clinic
 from tracker.models.emergency import EmergencyAccess, EmergencyReview
+from tracker.models.lab import LabResult
 from tracker.models.note import (
     AdverseEvent,
     CosignDecision,
@@ -65,6 +66,7 @@ __all__ = [
     "IntegrationPlanVersion",
     "JobKind",
     "JobStatus",
+    "LabResult",
     "LoginSession",
     "LoginThrottle",
     "MeasureResult",

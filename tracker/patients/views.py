@@ -10,6 +10,8 @@ from wtforms import SelectChoice
 
 from tracker import audit
 from tracker.extensions import db
+from tracker.labs import markers
+from tracker.labs.queries import latest_per_marker, requirements
 from tracker.models import Patient, Phase, SexAtBirth
 from tracker.models.base import utcnow
 from tracker.outcomes.queries import measures_state, patients_with_open_alerts
@@ -165,9 +167,13 @@ def _render_detail(
     screening = screening_state(db.session, patient, protocol, utcnow().date()) if protocol else None
     sessions = patient_sessions(db.session, patient, protocol, current_cycle(db.session, patient), utcnow())
     measures = measures_state(db.session, patient, protocol, utcnow().date(), with_trends=False)
+    labs = latest_per_marker(db.session, patient.id)
     return (
         render_template(
             "patients/detail.html",
+            labs=labs,
+            lab_requirements=requirements(protocol, labs, utcnow().date()),
+            lab_markers=markers(),
             patient=patient,
             protocol=protocol,
             phase_form=phase_form,

@@ -22,6 +22,8 @@ from sqlalchemy.orm.interfaces import LoaderOption
 
 from tracker import discharge
 from tracker.database import AnySession
+from tracker.labs import markers
+from tracker.labs.queries import latest_per_marker, requirements
 from tracker.models import (
     CareTeamMember,
     Clinic,
@@ -230,6 +232,7 @@ def summary_document(session: AnySession, patient: Patient, stamp: Stamp) -> str
     protocol = loaded_protocols().get(patient.protocol_code)
     today = stamp.at.date()
     lines, left_out = session_lines(session, patient, protocol, stamp.draft)
+    labs = latest_per_marker(session, patient.id)
     return _page(
         "reports/summary.html",
         patient,
@@ -243,6 +246,9 @@ def summary_document(session: AnySession, patient: Patient, stamp: Stamp) -> str
         left_out=left_out,
         plan=current_version(session, patient.id),
         dosing=SessionKind.DOSING,
+        labs=labs,
+        lab_requirements=requirements(protocol, labs, today),
+        lab_markers=markers(),
     )
 
 
