@@ -102,7 +102,7 @@ def test_enrolment_is_for_clinicians(client, people, persona, url):
     assert response.status_code == (403 if persona == "admin" else 200)
 
 
-ADMIN_PAGES = ["/admin/users", "/admin/users/new", "/admin/users/{user}"]
+ADMIN_PAGES = ["/admin/users", "/admin/users/new", "/admin/users/{user}", "/admin/modalities"]
 
 
 @pytest.mark.parametrize("persona", PERSONAS)

@@ -41,6 +41,7 @@ from tracker.models import (
 from tracker.models.base import utcnow
 from tracker.outcomes.services import MODES, ResultInput, record_result
 from tracker.patients.services import CareTeam, PatientDetails, create_patient
+from tracker.plans.services import current_version
 from tracker.protocols import ItemKind, Protocol
 from tracker.screening.services import AnswerInput, answer_item, current_checklist, sign_off
 from tracker.sessions import notes, queries, signing
@@ -403,6 +404,9 @@ def complete_integration(
                TherapySession.cycle == cycle)
     ).scalar() or end - timedelta(days=4)
     needed = protocol.sessions.integration_per_dosing
+    plan = current_version(db.session, patient.id)
+    checkin = {"plan_version": str(plan.number), "answers": ["as_planned" for _ in plan.practice_items]} \
+        if plan is not None and plan.practice_items else None
     made = []
     for number in range(held, needed):
         when = dosed + timedelta(days=number + 1)
@@ -420,6 +424,7 @@ def complete_integration(
             "plan_updates": "Reconnect with a friend from before the accident; journal after nightmares.",
             "risk_notes": "Asked about thoughts of self-harm: none since the session.",
             "risk_check": "no_concern",
+            "practice_checkin": checkin,
         }, body=f"Integration session {number + 1} after dosing {cycle}."), None, now, protocol)
         signing.sign_note(actor, patient, session, note, protocol, password, None, True, now)
         made.append(session)

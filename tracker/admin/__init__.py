@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__)
 
-from tracker.admin import views  # noqa: E402,F401  (registers the routes on bp)
+from tracker.admin import modality_views, views  # noqa: E402,F401  (registers the routes on bp)

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, PasswordField, SelectField, StringField
+from wtforms import BooleanField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Regexp
 
 from tracker.validators import no_control_characters, strip
@@ -46,4 +46,14 @@ class ClinicSettingsForm(FlaskForm):
         "Require two-factor sign-in for every therapist and supervisor",
         description="Those without it set it up at their next sign-in (an authenticator app on their phone). "
         "Admin-only accounts may turn it on themselves under Account.",
+    )
+
+
+class ModalitiesForm(FlaskForm):
+    names = TextAreaField(
+        "Therapeutic modalities, one per line",
+        validators=[DataRequired(message="Give at least one modality."), no_control_characters],
+        description="Offered on preparation and integration notes. A note keeps the name it was given, so renaming or "
+                    "removing a modality here changes no note.",
+        render_kw={"rows": 12},
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, String, false
+from sqlalchemy import JSON, Boolean, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tracker.models.base import Base, UTCDateTime, utcnow
@@ -20,6 +20,8 @@ class Clinic(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     #: Every therapist and supervisor signs in with a second factor (TOTP); those without one enrol at sign-in.
     require_two_factor: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    #: The therapeutic modalities its notes may name (``tracker.modalities``); NULL: the shipped defaults.
+    modalities: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
 
     def __repr__(self) -> str:
         return f"<Clinic {self.id} {self.name!r}>"
