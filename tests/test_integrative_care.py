@@ -247,3 +247,24 @@ def test_a_dosing_note_confirms_the_protocols_set_and_setting(client, people, pr
                          "intention": False}
     page = client.get(session_url(patient, session)).text
     assert 'value="eyeshades" id="set-and-setting-eyeshades" checked' in page
+
+
+def test_the_session_record_pdf_shows_the_modality_and_the_check_in(client, people, protocols):
+    """The printed record of a signed integration note carries what was signed: the modality and the check-in."""
+    from tracker.factories import PASSWORD
+    from tracker.models.base import utcnow
+    from tracker.reports.content import Stamp, record_document
+    from tracker.sessions import notes, signing
+
+    version = _plan_with_practices(people)
+    session = _integration(people, protocols, 900)
+    note, _ = notes.save_note(people.lead, people.patient, session, None, notes.NoteInput(fields={
+        "themes": "x", "risk_check": "no_concern", "modality": "Somatic psychotherapy",
+        "practice_checkin": {"plan_version": str(version.number), "answers": ["partly", "not_discussed"]}}),
+        None, utcnow())
+    signing.sign_note(people.lead, people.patient, session, note, None, PASSWORD, None, True, utcnow())
+    db.session.commit()
+    with client.application.test_request_context():
+        html = record_document(db.session, people.patient, session, Stamp(people.lead, utcnow()))
+    assert "<h3>Therapeutic modality</h3><p>Somatic psychotherapy</p>" in html
+    assert "<li>Breathwork: Partly</li>" in html and "<li>Time in nature: Not discussed</li>" in html

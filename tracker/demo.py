@@ -147,6 +147,7 @@ def seed_demo(protocols: dict[str, Protocol], patients_per_clinic: int = 14) -> 
                                    first_round=False)
             _evaluation(patient, therapists[offset % 2], offset)
             if path_index == 2:
+                _after_the_dose(patient, therapists[offset % 2], protocols[code])
                 _checked_in_integration(patient, therapists[offset % 2], protocols[code], staff)
             db.session.flush()
     return True
@@ -317,6 +318,16 @@ def _evaluation(patient: Patient, lead: User, offset: int) -> None:
     for marker, unit, value, days in DEMO_LABS[: 3 + offset % 3]:
         on = (utcnow() - timedelta(days=days)).date()
         record_lab(lead, patient, LabInput(marker, value, unit, on, laboratory="Harbour Pathology"), utcnow().date())
+
+
+def _after_the_dose(patient: Patient, lead: User, protocol: Protocol) -> None:
+    """The measures after the dosing session: symptoms lower, and an MEQ-30 strong enough on every factor to read
+    as a complete mystical experience."""
+    on = (utcnow() - timedelta(days=DEMO_DAYS_AGO[2][0] - 1)).date()
+    for measure in protocol.measures:
+        if "after_each_dosing" in measure.timepoints:
+            record_measure(patient, lead, measure.instrument, on=on,
+                           level=0.8 if measure.instrument == "meq30" else 0.25)
 
 
 def _checked_in_integration(patient: Patient, lead: User, protocol: Protocol, staff: dict[str, User]) -> None:
