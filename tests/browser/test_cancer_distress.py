@@ -34,14 +34,15 @@ def test_enrol_a_patient_with_cancer_related_distress_and_record_an_meq30(page: 
     page.get_by_role("link", name="Enrol a patient").click()
     expect(page.get_by_role("heading", name="Enrol a patient")).to_be_visible()
     indication = page.get_by_label("Indication", exact=True)
-    expect(indication.locator("option", has_text="Anxiety and depression with life-threatening cancer")).to_have_count(1)
+    cancer = "Anxiety and depression with life-threatening cancer"
+    expect(indication.locator("option", has_text=cancer)).to_have_count(1)
     expect(indication.locator("option", has_text="Other")).to_have_count(0)  # no protocol accepts it
     check_accessibility(page, checked)
     page.get_by_label("Given name", exact=True).fill("Celia")
     page.get_by_label("Family name", exact=True).fill("Oncoward")
     page.get_by_label("Date of birth", exact=True).fill("1961-09-02")
     page.get_by_label("Record number", exact=True).fill("BRW-ONC-1")
-    indication.select_option(label="Anxiety and depression with life-threatening cancer")
+    indication.select_option(label=cancer)
     page.get_by_label("Protocol", exact=True).select_option(value="psilocybin-cancer-hopkins")
     page.get_by_label("Co-therapists", exact=True).select_option(label=CO_THERAPIST_NAME)
     page.get_by_role("button", name="Enrol patient").click()
