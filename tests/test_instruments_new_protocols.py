@@ -189,3 +189,40 @@ def test_ybocs_response_at_35_percent_and_remission_at_12():
     assert change("ybocs", 20, 14).response is False  # 30%
     assert change("ybocs", 30, 12).remission is True
     assert change("ybocs", 30, 13).remission is False
+
+
+# -- how the measures page reads them --------------------------------------------------------------------------
+
+
+def _result(code: str, answers: list[int], on: str):
+    from datetime import date
+
+    from tracker.models import MeasureResult
+
+    scored = score(code, answers)
+    return MeasureResult(id=1, instrument=code, administered_on=date.fromisoformat(on), total=scored.total,
+                         band=scored.band, band_index=scored.band_index,
+                         provisional_diagnosis=scored.provisional_diagnosis)
+
+
+def test_the_hama_trend_says_remission_needs_the_response_too():
+    from tracker.outcomes.trends import change_sentences
+
+    hama = get_instrument("hama")
+    baseline, latest = _result("hama", [4, 4, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], "2026-01-01"), \
+        _result("hama", [3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], "2026-02-05")
+    sentences = change_sentences(hama, baseline, latest)
+    assert "Response (a drop of at least 50% from baseline): yes." in sentences
+    assert "Remission (a drop of at least 50% and 7 or below): yes." in sentences
+
+
+def test_the_meq30_trend_reads_the_session_by_its_classification_not_as_a_change():
+    from datetime import date
+
+    from tracker.outcomes.trends import trends
+
+    (trend,) = trends(["meq30"], [_result("meq30", [3] * 30, "2026-02-02")], [date(2026, 2, 1)])
+    assert trend.change == [
+        "MEQ-30 of 2026-02-02: 90 of 150; complete mystical experience: met (60% of the maximum on every factor; "
+        "Barrett 2015 (the complete-experience method of Griffiths 2006 and 2008, validated for the MEQ30))."
+    ]
