@@ -102,12 +102,12 @@ def _render_correction(patient: Patient, row: LabResult, form: LabCorrectionForm
                            marker=markers().get(row.marker)), status
 
 
-@bp.route("/patients/<int:patient_id>/labs/<int:result_id>/correct", methods=["GET", "POST"])
+@bp.route("/patients/<int:patient_id>/labs/<int:lab_id>/correct", methods=["GET", "POST"])
 @require_role(*CLINICAL_ROLES)
-def correct(patient_id: int, result_id: int) -> ResponseReturnValue:
+def correct(patient_id: int, lab_id: int) -> ResponseReturnValue:
     """Correct a result: a new one supersedes it, both kept. :raise 404: no such result for this patient."""
     patient = load_for_page(actor(), patient_id)
-    row = _result_or_404(patient, result_id)
+    row = _result_or_404(patient, lab_id)
     if request.method == "GET":
         form = LabCorrectionForm(formdata=None, data={
             "marker_unit": f"{row.marker}{SEPARATOR}{row.unit}", "value": row.value, "collected_on": row.collected_on,
@@ -128,7 +128,7 @@ def correct(patient_id: int, result_id: int) -> ResponseReturnValue:
             db.session.rollback()
             _field(form, error.field).errors.append(str(error))
             patient = load_for_page(actor(), patient_id)
-            row = _result_or_404(patient, result_id)
+            row = _result_or_404(patient, lab_id)
         else:
             db.session.commit()
             flash(f"Corrected: the result of {new.collected_on.isoformat()} replaces the one entered before.",
