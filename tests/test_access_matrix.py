@@ -39,7 +39,8 @@ PERSONAS = list(PATIENT_PAGE)
 
 @pytest.mark.parametrize("persona", PERSONAS)
 @pytest.mark.parametrize(
-    "page", ["/patients/{id}", "/patients/{id}/edit", "/patients/{id}/fhir", "/patients/{id}/questionnaires"]
+    "page", ["/patients/{id}", "/patients/{id}/edit", "/patients/{id}/fhir", "/patients/{id}/questionnaires",
+             "/patients/{id}/labs"]
 )
 def test_patient_pages(client, people, persona, page):
     login(client, getattr(people, persona))
@@ -101,7 +102,8 @@ def test_enrolment_is_for_clinicians(client, people, persona, url):
     assert response.status_code == (403 if persona == "admin" else 200)
 
 
-ADMIN_PAGES = ["/admin/users", "/admin/users/new", "/admin/users/{user}", "/admin/clinic", "/admin/alert-mail"]
+ADMIN_PAGES = ["/admin/users", "/admin/users/new", "/admin/users/{user}", "/admin/clinic", "/admin/alert-mail",
+               "/admin/modalities"]
 
 
 @pytest.mark.parametrize("persona", PERSONAS)

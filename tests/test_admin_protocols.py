@@ -9,7 +9,8 @@ import pytest
 from tests.conftest import audit_actions, login
 
 PERSONAS = ["lead", "co_therapist", "supervisor", "other_therapist", "other_supervisor", "admin", "outsider"]
-CODES = ["mdma-ptsd", "psilocybin-mdd", "ketamine-iv-trd", "esketamine-rems-trd"]
+CODES = ["mdma-ptsd", "psilocybin-mdd", "ketamine-iv-trd", "esketamine-rems-trd", "psilocybin-cancer-hopkins",
+         "psilocybin-cancer-nyu", "psilocybin-aud", "psilocybin-tobacco", "psilocybin-ocd"]
 
 
 def _text(response) -> str:
@@ -122,3 +123,19 @@ def test_it_shows_no_patient_data_and_writes_no_audit_rows(client, people):
         response = client.get(url)
         assert "Zzpatient" not in response.text and "CANARY-1" not in response.text
     assert audit_actions() == before
+
+
+def test_it_shows_the_research_marker_set_and_setting_and_required_results(client, people, protocols):
+    login(client, people.admin)
+    listing = _text(client.get("/admin/protocols"))
+    assert listing.count("Research protocol \u2014 not an approved treatment") == 5
+    page = _text(client.get("/admin/protocols/psilocybin-aud"))
+    assert "Research protocol \u2014 not an approved treatment" in page
+    assert protocols["psilocybin-aud"].regulatory.note in page
+    assert "Laboratory results before each dosing session" in page and "Alanine aminotransferase (ALT)" in page
+    assert "90 days before the session" in page
+    assert "Set and setting of a dosing session" in page and "Eyeshades offered" in page
+    ocd = _text(client.get("/admin/protocols/psilocybin-ocd"))
+    assert "Exploratory" in ocd and "(exploratory evidence)" in ocd
+    mdma = _text(client.get("/admin/protocols/mdma-ptsd"))
+    assert "Research protocol \u2014" not in mdma and "Not stated in the protocol file" in mdma

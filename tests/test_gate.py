@@ -416,6 +416,7 @@ def test_conditions_guard_only_their_doors():
         "protocol_known", "cycles_remaining", "screening_eligible", "pre_dosing_checks", "medications_stopped",
         "preparation_held", "baseline_measures", "co_therapist_on_team", "previous_cycle_complete",
         "no_open_high_risk_alert",
+        "required_labs",
     }
     assert {c.name for c in conditions.conditions_for(Door.MOVE_TO_INTEGRATION)} == {
         "protocol_known", "dosing_note_signed",

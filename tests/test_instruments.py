@@ -358,7 +358,7 @@ def test_a_tuple_of_answers_is_as_good_as_a_list():
 
 
 def test_an_unknown_instrument_is_refused():
-    with pytest.raises(ScoringError, match="unknown instrument 'caps5'; known: cssrs, gad7, madrs"):
+    with pytest.raises(ScoringError, match="unknown instrument 'caps5'; known: audit, cssrs, ftnd, gad7"):
         score("caps5", [])
 
 

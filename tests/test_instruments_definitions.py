@@ -22,12 +22,13 @@ from tracker.instruments import (
 from tracker.instruments.scoring import score_answers
 from tracker.protocols import load_protocols
 
-CODES = {"phq9", "gad7", "pcl5", "cssrs", "qids_sr16", "madrs"}
+CODES = {"phq9", "gad7", "pcl5", "cssrs", "qids_sr16", "madrs", "audit", "tlfb", "ftnd", "meq30", "hama", "hads_a",
+         "hads_d", "ybocs"}
 
 # -- the catalogue ---------------------------------------------------------------------------------------------
 
 
-def test_the_six_instruments_load_with_their_facts_and_sources():
+def test_the_instruments_load_with_their_facts_and_sources():
     catalogue = instruments()
     assert set(catalogue) == CODES
     expected = {
@@ -38,6 +39,14 @@ def test_the_six_instruments_load_with_their_facts_and_sources():
         "cssrs": (6, None, Administration.CLINICIAN_OR_TRAINED_STAFF),
         "qids_sr16": (16, (0, 27), Administration.SELF_REPORT),
         "madrs": (10, (0, 60), Administration.CLINICIAN),
+        "audit": (10, (0, 40), Administration.SELF_REPORT),
+        "tlfb": (2, (0, 28), Administration.CLINICIAN),
+        "ftnd": (6, (0, 10), Administration.SELF_REPORT),
+        "meq30": (30, (0, 150), Administration.SELF_REPORT),
+        "hama": (14, (0, 56), Administration.CLINICIAN),
+        "hads_a": (1, (0, 21), Administration.SELF_REPORT),
+        "hads_d": (1, (0, 21), Administration.SELF_REPORT),
+        "ybocs": (1, (0, 40), Administration.CLINICIAN),
     }
     for code, (items, total_range, administration) in expected.items():
         instrument = catalogue[code]
@@ -154,6 +163,18 @@ def _broken(tmp_path, code, old, new):
          "'standing_answers[0].equals' must be an answer of item 6 other than its first"),
         ("cssrs", 'item = 6\nequals = "lifetime"', 'item = 2\nequals = "yes"',
          "'standing_answers[0].item' must not be one that skip logic depends on"),
+        ("audit", '{ value = 2, label = "Yes, but', '{ value = 5, label = "Yes, but',
+         "audit.toml: field 'scales.ever.options' must be whole numbers from 0 up, each above the one before"),
+        ("tlfb", "range = [0, 28]", "range = [0, 28]\noptions = []",
+         "tlfb.toml: field 'scales.days.range' and options cannot both be given"),
+        ("tlfb", "range = [0, 28]", "range = [28, 0]", "tlfb.toml: field 'scales.days.range' must be [low, high]"),
+        ("tlfb", "at_most_item = 1", "at_most_item = 2",
+         "field 'items[1].at_most_item' must be the number of an earlier"),
+        ("tlfb", "total_items = [2]", "total_items = [3]",
+         "tlfb.toml: field 'total_items' must be distinct item numbers"),
+        ("meq30", 'subscales = ["mystical"', 'subscales = ["unity"', "field 'diagnosis.subscales' names 'unity'"),
+        ("meq30", "percent_of_maximum = 60", "percent_of_maximum = 160", "'diagnosis.percent_of_maximum' must be 1 to"),
+        ("hama", "remission_at_or_below = 7\n", "", "'change_rules.remission_requires_response' needs response_"),
     ],
 )
 def test_a_broken_definition_names_the_file_and_field(tmp_path, code, old, new, message):

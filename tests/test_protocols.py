@@ -187,8 +187,8 @@ def _with(old: str, new: str):
     (_with('timepoints = ["baseline"]', "timepoints = []"), "custom.toml: field 'measures[0].timepoints' must be some"),
     # A misspelt instrument would drop the measure from the schedule and the dosing gate.
     (_with('instrument = "phq9"', 'instrument = "phq-9"'),
-     "custom.toml: field 'measures[0].instrument' must be one of cssrs, gad7, madrs, pcl5, phq9, qids_sr16, "
-     "got 'phq-9'"),
+     "custom.toml: field 'measures[0].instrument' must be one of audit, cssrs, ftnd, gad7, hads_a, hads_d, hama, "
+     "madrs, meq30, pcl5, phq9, qids_sr16, tlfb, ybocs, got 'phq-9'"),
     # A misspelt optional field would silently drop what it sets (a time window, a taper): it is refused.
     (_with("within_days = 30", "within_day = 30"),
      "custom.toml: field 'pre_dosing[0].within_day' is not a known field; check its spelling"),
@@ -230,7 +230,7 @@ def test_rules_that_would_misfire_are_refused(tmp_path: Path, extra, message):
         create_app(TestConfig, EXTRA_PROTOCOL_DIR=str(tmp_path))
 
 
-@pytest.mark.parametrize("code", ["mdma-ptsd", "psilocybin-mdd", "ketamine-iv-trd", "esketamine-rems-trd"])
+@pytest.mark.parametrize("code", sorted(load_protocols()))
 def test_each_protocol_has_critical_limits_for_its_monitored_signs_each_sourced_and_marked(protocols, code):
     """No protocol source gives an in-session critical limit, so each is a clinic setting naming the guideline
     its value comes from (ACC/AHA 2017 hypertensive crisis, NEWS2 2017 red scores)."""
@@ -241,3 +241,74 @@ def test_each_protocol_has_critical_limits_for_its_monitored_signs_each_sourced_
         assert "clinic setting" in (limit.setting_note or "")
     sources = " ".join(protocol.sources)
     assert "doi:10.1161/HYP.0000000000000065" in sources and "NEWS2 2017:" in sources
+
+
+# -- the psilocybin protocols of the seed articles' other indications ---------------------------------------------
+
+NEW_PROTOCOLS = {
+    # code: (indication, dosing sessions, dose unit, allowed doses, exploratory)
+    "psilocybin-cancer-hopkins": ("cancer_related_distress", 1, "mg_per_70kg", (22.0, 30.0), False),  # Griffiths 2016
+    "psilocybin-cancer-nyu": ("cancer_related_distress", 1, "mg_per_kg", (0.3,), False),  # Ross 2016
+    "psilocybin-aud": ("alcohol_use_disorder", 2, "mg_per_kg", (0.3, 0.4), False),  # Bogenschutz 2015
+    "psilocybin-tobacco": ("tobacco_use_disorder", 3, "mg_per_70kg", (20.0, 30.0), False),  # Johnson 2014
+    "psilocybin-ocd": ("obsessive_compulsive_disorder", 4, "mg_per_kg", (0.025, 0.1, 0.2, 0.3), True),  # Moreno 2006
+}
+
+
+@pytest.mark.parametrize("code", list(NEW_PROTOCOLS))
+def test_each_new_protocol_loads_validates_and_cites_its_trial(code):
+    protocol = load_protocols()[code]
+    indication, dosing, unit, allowed, exploratory = NEW_PROTOCOLS[code]
+    assert [i.value for i in protocol.indications] == [indication]
+    assert protocol.sessions.dosing == dosing
+    assert protocol.dose is not None and protocol.dose.unit.value == unit and protocol.dose.allowed == allowed
+    assert protocol.research_marker == "Research protocol \u2014 not an approved treatment"
+    assert protocol.regulatory is not None and protocol.regulatory.exploratory is exploratory
+    trial = protocol.regulatory.source.split(";")[0]
+    assert any(source.startswith(f"{trial}: ") and "doi:" in source for source in protocol.sources), trial
+    # Every value cites its source.
+    assert all(i.source for i in protocol.screening) and all(m.source for m in protocol.measures)
+    assert all(s.source for s in protocol.set_and_setting) and all(r.source for r in protocol.required_labs)
+    assert all(limit.source for limit in protocol.vital_limits) and protocol.dose.source
+    assert {item.id for item in protocol.set_and_setting} >= {"room", "music", "eyeshades", "sitter", "touch-consent"}
+
+
+def test_the_indications_the_seed_articles_name_each_have_a_protocol():
+    from tracker.protocols import accepted_indications
+
+    accepted = {i.value for i in accepted_indications(load_protocols().values())}
+    assert accepted == {"ptsd", "major_depression", "treatment_resistant_depression", "cancer_related_distress",
+                        "alcohol_use_disorder", "tobacco_use_disorder", "obsessive_compulsive_disorder"}
+
+
+def test_the_alcohol_protocol_requires_a_liver_test_before_dosing():
+    required = load_protocols()["psilocybin-aud"].required_labs
+    assert [(r.marker, r.within_days) for r in required] == [("alt", 90)]
+    assert required[0].setting_note  # a clinic setting, said so
+
+
+@pytest.mark.parametrize("extra,message", [
+    ('\n[regulatory]\nstatus = "pending"\nnote = "n"\nsource = "s"\n',
+     "custom.toml: field 'regulatory.status' must be one of research, approved, off_label, got 'pending'"),
+    ('\n[regulatory]\nstatus = "research"\nsource = "s"\n', "custom.toml: missing field 'regulatory.note'"),
+    ('\n[regulatory]\nstatus = "research"\nnote = "n"\nsource = "s"\nexplorative = true\n',
+     "custom.toml: field 'regulatory.explorative' is not a known field"),
+    ('\n[[required_labs]]\nmarker = "alanine"\nsource = "s"\n',
+     "custom.toml: field 'required_labs[0].marker' must be one of"),
+    ('\n[[required_labs]]\nmarker = "alt"\nsource = "s"\nwithin_day = 3\n',
+     "custom.toml: field 'required_labs[0].within_day' is not a known field"),
+    ('\n[[set_and_setting]]\nid = "room"\ntext = "Room"\n', "custom.toml: missing field 'set_and_setting[0].source'"),
+    ('\n[[set_and_setting]]\nid = "room"\ntext = "Room"\nsource = "s"\n' * 2,
+     "custom.toml: field 'set_and_setting[1].id' repeats 'room'"),
+])
+def test_the_new_protocol_fields_refuse_mistakes(tmp_path: Path, extra, message):
+    (tmp_path / "custom.toml").write_text(VALID + extra)
+    with pytest.raises(ProtocolError) as error:
+        load_protocols([tmp_path])
+    assert str(error.value).startswith(message)
+
+
+def test_a_protocol_without_a_regulatory_table_shows_no_marker(tmp_path: Path):
+    assert _load(tmp_path, VALID).research_marker is None
+    approved = VALID + '\n[regulatory]\nstatus = "approved"\nnote = "Label"\nsource = "FDA label"\n'
+    assert _load(tmp_path, approved).research_marker is None

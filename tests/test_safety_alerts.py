@@ -19,6 +19,8 @@ from tests.conftest import audit_actions, count_queries, login
 from tracker.extensions import db
 from tracker.factories import log_sessions, make_patient, record_measure
 from tracker.instruments import get_instrument, instruments, score, standing_only
+from tracker.labs.services import LabInput
+from tracker.labs.services import record_result as record_lab
 from tracker.models import (
     AlertSource,
     AuditEvent,
@@ -335,7 +337,9 @@ def extra_ids(people) -> dict[str, int]:
     log_sessions(people.patient, people.lead, SessionKind.PREPARATION, 1)
     db.session.commit()
     session_id = db.session.scalar(select(TherapySession.id).where(TherapySession.patient_id == people.patient.id))
-    return {"number": version.number, "session_id": session_id}
+    lab = record_lab(people.lead, people.patient, LabInput("tsh", 2.0, "mIU/L", utcnow().date()), utcnow().date())
+    db.session.commit()
+    return {"number": version.number, "session_id": session_id, "lab_id": lab.id}
 
 
 def test_the_caseload_list_marks_patients_with_an_open_alert(client, people, alert):

@@ -49,6 +49,16 @@ THRESHOLDS = [
     ("esketamine-rems-trd", "diastolic", 110, 111, "above"),
     ("esketamine-rems-trd", "diastolic", 60, 59, "below"),
     ("esketamine-rems-trd", "spo2", 93, 92, "below"),  # pulse oximetry; alert below 93 (clinic setting)
+    # The psilocybin protocols of the seed articles' other indications keep psilocybin-mdd's limits (same sources).
+    *[
+        (code, sign, inside, outside, direction)
+        for code in ("psilocybin-cancer-hopkins", "psilocybin-cancer-nyu", "psilocybin-aud", "psilocybin-tobacco",
+                     "psilocybin-ocd")
+        for sign, inside, outside, direction in (
+            ("systolic", 160, 161, "above"), ("systolic", 90, 89, "below"), ("diastolic", 100, 101, "above"),
+            ("diastolic", 60, 59, "below"), ("heart_rate", 130, 131, "above"), ("heart_rate", 41, 40, "below"),
+        )
+    ],
 ]
 
 

@@ -99,6 +99,7 @@ def _register_blueprints(app: Flask) -> None:
         screening,
         sessions,
     )
+    from tracker.labs.views import bp as labs_bp
     from tracker.reports.views import bp as reports_bp
 
     app.register_blueprint(auth.bp)
@@ -118,6 +119,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(fhir.bp)
     app.register_blueprint(research.bp)
     app.register_blueprint(questionnaires.bp)
+    app.register_blueprint(labs_bp)
 
 
 def _register_hooks(app: Flask) -> None:

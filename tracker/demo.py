@@ -16,7 +16,6 @@ from sqlalchemy import select
 from tracker.alerts.acknowledge import acknowledge
 from tracker.extensions import db
 from tracker.factories import (
-    PROTOCOL_INDICATIONS,
     answer_screening,
     clear_for_dosing,
     clinic_day,
@@ -29,6 +28,8 @@ from tracker.factories import (
     sample_answers,
     walk_course,
 )
+from tracker.labs.services import LabInput
+from tracker.labs.services import record_result as record_lab
 from tracker.models import (
     Clinic,
     Outcome,
@@ -43,9 +44,9 @@ from tracker.models import (
 )
 from tracker.models.base import utcnow
 from tracker.outcomes.queries import open_alerts
-from tracker.plans.services import mark_given, save_version
+from tracker.plans.services import current_version, mark_given, save_version
 from tracker.protocols import Protocol
-from tracker.sessions import notes
+from tracker.sessions import notes, signing
 from tracker.sessions.queries import load_note
 from tracker.sessions.services import SessionInput, record_session
 
@@ -78,6 +79,27 @@ DEMO_PATHS: list[list[Phase]] = [
 DEMO_DAYS_AGO: dict[int, list[int]] = {1: [5], 2: [24, 23], 3: [58, 57, 20], 5: [150, 149, 90]}
 
 NEEDS_COSIGN = frozenset({"therapist"})
+
+#: The protocols the demo patients take in turn.
+DEMO_ROTATION = ("mdma-ptsd", "psilocybin-mdd", "ketamine-iv-trd", "esketamine-rems-trd")
+
+#: One patient of each protocol for the seed articles' other indications, and the path (``DEMO_PATHS``) they took:
+#: the cancer patient of the Hopkins design has been dosed and is in integration (MEQ-30, practices checked in on),
+#: the alcohol patient is in today's dosing session, the others are in preparation.
+NEW_PROTOCOL_PATIENTS = (
+    ("psilocybin-cancer-hopkins", 2),
+    ("psilocybin-cancer-nyu", 0),
+    ("psilocybin-aud", 1),
+    ("psilocybin-tobacco", 0),
+    ("psilocybin-ocd", 0),
+)
+
+#: The practices of the demo integration plans.
+DEMO_PRACTICES = [
+    {"practice": "Breathwork", "frequency": "daily"},
+    {"practice": "Time in nature", "frequency": "weekly"},
+    {"practice": "Sleep routine (regular hours, morning light)", "frequency": "most_days"},
+]
 
 CLINICS = [("Harbour Psychedelic Therapy Clinic", ""), ("Northside Integration Centre", "b-")]
 #: The demo accounts' e-mail domain per clinic (reserved for examples: RFC 2606), so alert e-mail has somewhere to go.
@@ -139,47 +161,61 @@ def seed_demo(protocols: dict[str, Protocol], patients_per_clinic: int = 14) -> 
                 email=f"{prefix}{username}@{MAIL_DOMAINS[prefix]}",
             )
         therapists = [staff["therapist"], staff["lead"]]
-        codes = list(PROTOCOL_INDICATIONS)
         for index in range(patients_per_clinic):
-            lead = therapists[index % 2]
-            code = codes[index % len(codes)]
-            female = index % 2 == 0
-            patient = make_patient(
-                lead,
-                staff["cotherapist"],
-                protocols=protocols,
-                protocol_code=code,
-                given_name=fake.first_name_female() if female else fake.first_name_male(),
-                family_name=fake.last_name(),
-                record_number=f"{prefix.upper() or 'H-'}{1000 + index}",
-                date_of_birth=fake.date_of_birth(minimum_age=21, maximum_age=75),
-                sex_at_birth=SexAtBirth.FEMALE if female else SexAtBirth.MALE,
-                # Some women in the demo are past menopause: their pregnancy tests do not apply.
-                can_become_pregnant=(index % 4 == 0) if female else False,
-            )
-            path_index = index % len(DEMO_PATHS)
-            _walk(patient, lead, protocols[code], protocols, path_index, first_round=index < len(DEMO_PATHS))
-            db.session.flush()
-            if path_index == 2:  # in integration: the PHQ-9 or C-SSRS after dosing flagged a risk
-                acknowledged = index >= len(DEMO_PATHS)
-                _safety_alert(patient, lead, staff["supervisor"], protocols[code], acknowledged)
-            if path_index in (2, 3, 5):
-                _plan(patient, lead, protocols[code], given=path_index == 5)
+            code = DEMO_ROTATION[index % len(DEMO_ROTATION)]
+            _add_patient(fake, staff, therapists[index % 2], protocols, prefix, index, code, index % len(DEMO_PATHS),
+                         first_round=index < len(DEMO_PATHS))
+        # One patient of each protocol for the seed articles' other indications, after the rotation.
+        for offset, (code, path_index) in enumerate(NEW_PROTOCOL_PATIENTS):
+            index = patients_per_clinic + offset
+            patient = _add_patient(fake, staff, therapists[offset % 2], protocols, prefix, index, code, path_index,
+                                   first_round=False)
+            _evaluation(patient, therapists[offset % 2], offset)
             if path_index == 2:
-                # An integration session two days ago whose note is still a draft: it shows among the
-                # therapist's unsigned notes older than 24 hours.
-                _draft_integration_note(patient, lead, protocols[code])
-            if DEMO_PATHS[path_index] == [Phase.DOSING]:
-                # In dosing now: today's session is under way, its note a draft with one reading out of range;
-                # the pregnancy test before it was done yesterday.
-                renew_pre_dosing(patient, lead, protocols[code], utcnow() - timedelta(days=1))
-                session = complete_dosing(
-                    patient, lead, protocols, password=DEMO_PASSWORD, sign=False, out_of_range=True
-                )
-                if index < len(DEMO_PATHS):  # and one serious adverse event, for the supervisor's dashboard
-                    _serious_event(patient, lead, session)
+                _after_the_dose(patient, therapists[offset % 2], protocols[code])
+                _checked_in_integration(patient, therapists[offset % 2], protocols[code], staff)
             db.session.flush()
     return True
+
+
+def _add_patient(
+    fake: Faker, staff: dict[str, User], lead: User, protocols: dict[str, Protocol], prefix: str, index: int,
+    code: str, path_index: int, first_round: bool,
+) -> Patient:
+    """One demo patient of protocol ``code``, walked along ``DEMO_PATHS[path_index]`` with what that path shows."""
+    female = index % 2 == 0
+    patient = make_patient(
+        lead,
+        staff["cotherapist"],
+        protocols=protocols,
+        protocol_code=code,
+        given_name=fake.first_name_female() if female else fake.first_name_male(),
+        family_name=fake.last_name(),
+        record_number=f"{prefix.upper() or 'H-'}{1000 + index}",
+        date_of_birth=fake.date_of_birth(minimum_age=21, maximum_age=75),
+        sex_at_birth=SexAtBirth.FEMALE if female else SexAtBirth.MALE,
+        # Some women in the demo are past menopause: their pregnancy tests do not apply.
+        can_become_pregnant=(index % 4 == 0) if female else False,
+    )
+    _walk(patient, lead, protocols[code], protocols, path_index, first_round=first_round)
+    db.session.flush()
+    if path_index == 2:  # in integration: the PHQ-9 or C-SSRS after dosing flagged a risk
+        _safety_alert(patient, lead, staff["supervisor"], protocols[code], acknowledged=not first_round)
+    if path_index in (2, 3, 5):
+        _plan(patient, lead, protocols[code], given=path_index == 5)
+    if path_index == 2:
+        # An integration session two days ago whose note is still a draft: it shows among the
+        # therapist's unsigned notes older than 24 hours.
+        _draft_integration_note(patient, lead, protocols[code])
+    if DEMO_PATHS[path_index] == [Phase.DOSING]:
+        # In dosing now: today's session is under way, its note a draft with one reading out of range;
+        # the pregnancy test before it was done yesterday.
+        renew_pre_dosing(patient, lead, protocols[code], utcnow() - timedelta(days=1))
+        session = complete_dosing(patient, lead, protocols, password=DEMO_PASSWORD, sign=False, out_of_range=True)
+        if first_round:  # and one serious adverse event, for the supervisor's dashboard
+            _serious_event(patient, lead, session)
+    db.session.flush()
+    return patient
 
 
 def _walk(
@@ -238,6 +274,7 @@ def _draft_integration_note(patient: Patient, lead: User, protocol: Protocol) ->
     notes.save_note(lead, patient, session, None, notes.NoteInput(fields={
         "themes": "Anger at the years of avoidance; relief at telling the story once, start to end.",
         "practices": "Morning walk most days; breathing exercise twice this week.",
+        "modality": "Internal Family Systems",
     }), None, utcnow(), protocol)
 
 
@@ -285,9 +322,59 @@ def _safety_alert(patient: Patient, lead: User, supervisor: User, protocol: Prot
 def _plan(patient: Patient, lead: User, protocol: Protocol, given: bool) -> None:
     texts = {title: DEMO_PLAN.get(title, "") for title in protocol.integration_plan_sections}
     crisis = db.session.get_one(Clinic, patient.clinic_id).crisis_line or ""
-    first = save_version(lead, patient, texts, crisis, 0)
+    first = save_version(lead, patient, texts, crisis, 0, DEMO_PRACTICES)
     if given and first is not None:
         texts["Therapy and referrals"] = "Monthly sessions with Dr. Nair until June. Your GP, Dr. Hale, has a copy."
         second = save_version(lead, patient, texts, crisis, first.number)
         if second is not None:
             mark_given(lead, patient, second, clinic_day(patient), clinic_day(patient))
+
+
+#: Pre-treatment laboratory results of the new-protocol demo patients: (marker, unit, value, days ago); each patient
+#: gets the first ``3 + offset % 3`` of them, one of them out of its default range.
+DEMO_LABS = [
+    ("glucose_fasting", "mmol/L", 5.1, 20),
+    ("tsh", "mIU/L", 2.2, 20),
+    ("magnesium", "mmol/L", 0.68, 20),
+    ("crp_hs", "mg/L", 1.4, 20),
+    ("omega3_index", "%", 5.2, 18),
+]
+
+
+def _evaluation(patient: Patient, lead: User, offset: int) -> None:
+    """The integrative pre-treatment evaluation: a few laboratory results, magnesium below its range."""
+    for marker, unit, value, days in DEMO_LABS[: 3 + offset % 3]:
+        on = clinic_day(patient, utcnow() - timedelta(days=days))
+        record_lab(lead, patient, LabInput(marker, value, unit, on, laboratory="Harbour Pathology"),
+                   clinic_day(patient))
+
+
+def _after_the_dose(patient: Patient, lead: User, protocol: Protocol) -> None:
+    """The measures after the dosing session: symptoms lower, and an MEQ-30 strong enough on every factor to read
+    as a complete mystical experience."""
+    on = clinic_day(patient, utcnow() - timedelta(days=DEMO_DAYS_AGO[2][0] - 1))
+    for measure in protocol.measures:
+        if "after_each_dosing" in measure.timepoints:
+            record_measure(patient, lead, measure.instrument, on=on,
+                           level=0.8 if measure.instrument == "meq30" else 0.25)
+
+
+def _checked_in_integration(patient: Patient, lead: User, protocol: Protocol, staff: dict[str, User]) -> None:
+    """A signed integration session after the plan was written: the modality and a check-in on each practice, so
+    the supervisor's adherence table beside the measures has something to show."""
+    plan = current_version(db.session, patient.id)
+    if plan is None or not plan.practice_items:
+        return
+    held = utcnow() - timedelta(days=1, hours=2)
+    session = record_session(lead, patient, SessionInput(SessionKind.INTEGRATION, held, 60, cycle=1,
+                                                         location="Therapy room 2", present_ids=(lead.id,)),
+                             protocol, utcnow())
+    answers = ["as_planned", "partly", "not_done"][: len(plan.practice_items)]
+    note, _ = notes.save_note(lead, patient, session, None, notes.NoteInput(fields={
+        "themes": "Peace with the diagnosis; wanting to spend the time left well.",
+        "modality": "Compassionate Inquiry",
+        "risk_check": "no_concern",
+        "practice_checkin": {"plan_version": str(plan.number), "answers": answers},
+    }, body="Integration after the session: the experience of unity keeps coming back in meditation."), None,
+        utcnow(), protocol)
+    signing.sign_note(lead, patient, session, note, protocol, DEMO_PASSWORD, None, True, utcnow())

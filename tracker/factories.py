@@ -19,6 +19,9 @@ from tracker.clinics import clinic_of, new_clinic
 from tracker.clinictime import DEFAULT_ZONE, day_of
 from tracker.extensions import db
 from tracker.instruments import get_instrument
+from tracker.labs import markers
+from tracker.labs.services import LabInput
+from tracker.labs.services import record_result as record_lab
 from tracker.models import (
     AnswerValue,
     CareTeamMember,
@@ -40,6 +43,7 @@ from tracker.models import (
 from tracker.models.base import utcnow
 from tracker.outcomes.services import MODES, ResultInput, record_result
 from tracker.patients.services import CareTeam, PatientDetails, create_patient
+from tracker.plans.services import current_version
 from tracker.protocols import ItemKind, Protocol
 from tracker.screening.services import AnswerInput, answer_item, current_checklist, sign_off
 from tracker.sessions import notes, queries, signing
@@ -56,6 +60,11 @@ PROTOCOL_INDICATIONS = {
     "psilocybin-mdd": Indication.MAJOR_DEPRESSION,
     "ketamine-iv-trd": Indication.TREATMENT_RESISTANT_DEPRESSION,
     "esketamine-rems-trd": Indication.TREATMENT_RESISTANT_DEPRESSION,
+    "psilocybin-cancer-hopkins": Indication.CANCER_RELATED_DISTRESS,
+    "psilocybin-cancer-nyu": Indication.CANCER_RELATED_DISTRESS,
+    "psilocybin-aud": Indication.ALCOHOL_USE_DISORDER,
+    "psilocybin-tobacco": Indication.TOBACCO_USE_DISORDER,
+    "psilocybin-ocd": Indication.OBSESSIVE_COMPULSIVE_DISORDER,
 }
 
 
@@ -194,6 +203,10 @@ def sample_answers(code: str, level: float = 0.3, flagged: bool = False) -> list
             value = min(int(level * item.scale.highest + (item.number * 0.618) % 1), item.scale.highest)
             if item.number in flag_items:
                 value = max(value, 1) if flagged else 0
+            if item.at_most_item is not None:  # heavy drinking days are drinking days
+                value = min(value, answers[item.at_most_item - 1])
+            # The highest answer at or below it (AUDIT items 9 and 10 answer 0, 2 or 4).
+            value = max((v for v in item.scale.values if isinstance(v, int) and v <= value), default=0)
             answers.append(value)
         elif item.ask_if is not None and not item.ask_if.holds(answers):
             answers.append(None)
@@ -225,6 +238,17 @@ def record_baseline_measures(patient: Patient, actor: User, protocol: Protocol, 
     db.session.flush()
 
 
+def record_required_labs(patient: Patient, actor: User, protocol: Protocol, on: date) -> None:
+    """A result within the default range of every laboratory marker the protocol requires before dosing, collected
+    ``on`` that day, through the same service as the results page."""
+    for required in protocol.required_labs:
+        unit = markers()[required.marker].units[0]
+        low, high = unit.low or 0.0, unit.high or (unit.low or 0.0) * 2 + 10
+        given = LabInput(required.marker, round((low + high) / 2, 2), unit.unit, on, laboratory="Demo laboratory")
+        record_lab(actor, patient, given, clinic_day(patient))
+    db.session.flush()
+
+
 #: When ``clear_for_dosing`` screens a patient by default: before the move to dosing (``walk_to``, a day ago) and
 #: the dosing session that follows it.
 SCREENED_DAYS_AGO = 2
@@ -242,7 +266,8 @@ def clear_for_dosing(
 ) -> None:
     """Everything the dosing gate asks for: a clean screening answered and signed off at ``at`` (default two days
     ago, with its tests done that day), the preparation sessions held (the last ``sessions_days_ago`` days ago)
-    with signed notes, and the baseline measures recorded (dated ``baseline_on``, default ``at``'s day)."""
+    with signed notes, the baseline measures recorded (dated ``baseline_on``, default ``at``'s day), and the
+    laboratory results the protocol requires (collected that day too)."""
     protocol = protocols[patient.protocol_code]
     moment = at or utcnow() - timedelta(days=SCREENED_DAYS_AGO)
     backdate_enrolment(patient, moment - timedelta(days=1))
@@ -255,6 +280,7 @@ def clear_for_dosing(
     db.session.flush()
     write_preparation_notes(patient, actor, protocols, password=password)
     record_baseline_measures(patient, actor, protocol, on=baseline_on or clinic_day(patient, moment))
+    record_required_labs(patient, actor, protocol, baseline_on or clinic_day(patient, moment))
     db.session.flush()
 
 
@@ -386,6 +412,9 @@ def complete_integration(
                TherapySession.cycle == cycle)
     ).scalar() or end - timedelta(days=4)
     needed = protocol.sessions.integration_per_dosing
+    plan = current_version(db.session, patient.id)
+    checkin = {"plan_version": str(plan.number), "answers": ["as_planned" for _ in plan.practice_items]} \
+        if plan is not None and plan.practice_items else None
     made = []
     for number in range(held, needed):
         when, minutes = dosed + timedelta(days=number + 1), 60
@@ -403,6 +432,7 @@ def complete_integration(
             "plan_updates": "Reconnect with a friend from before the accident; journal after nightmares.",
             "risk_notes": "Asked about thoughts of self-harm: none since the session.",
             "risk_check": "no_concern",
+            "practice_checkin": checkin,
         }, body=f"Integration session {number + 1} after dosing {cycle}."), None, now, protocol)
         signed = min(now, when + timedelta(minutes=minutes))  # as the session ended, before the next dose
         signing.sign_note(actor, patient, session, note, protocol, password, None, True, signed)

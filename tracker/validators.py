@@ -15,6 +15,9 @@ from wtforms.validators import Optional, ValidationError
 
 from tracker import clinictime
 
+#: The earliest date any form takes: a typing guard (a year typed as 0026), not a clinical rule.
+EARLIEST_DATE = date(1900, 1, 1)
+
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 

@@ -5,4 +5,4 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__)
 
-from tracker.admin import alert_mail, views  # noqa: E402,F401  (registers the routes on bp)
+from tracker.admin import alert_mail, modality_views, views  # noqa: E402,F401  (registers the routes on bp)

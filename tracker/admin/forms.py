@@ -146,3 +146,12 @@ class ClinicSettingsForm(FlaskForm):
             attention_no_session_days=self.attention_no_session_days.data or 0,
             attention_emergency_review_hours=self.attention_emergency_review_hours.data or 0,
         )
+
+class ModalitiesForm(FlaskForm):
+    names = TextAreaField(
+        "Therapeutic modalities, one per line",
+        validators=[DataRequired(message="Give at least one modality."), no_control_characters],
+        description="Offered on preparation and integration notes. A note keeps the name it was given, so renaming or "
+                    "removing a modality here changes no note.",
+        render_kw={"rows": 12},
+    )

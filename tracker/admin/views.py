@@ -23,6 +23,7 @@ from tracker.auth import credentials, sessions, twofactor
 from tracker.auth.forms import EmptyForm
 from tracker.clinics import SettingsError, update_settings
 from tracker.extensions import db
+from tracker.labs import markers
 from tracker.models import Clinic, Role, SessionEnd, User
 from tracker.models.base import utcnow
 from tracker.permissions import actor, clinic_users, require_role
@@ -255,5 +256,6 @@ def protocol(code: str) -> ResponseReturnValue:
         abort(404)
     groups = [(kind, title, hint, [i for i in found.screening if i.kind is kind]) for kind, title, hint in ITEM_GROUPS]
     return render_template(
-        "admin/protocol.html", protocol=found, groups=groups, protocol_dir=current_app.config["EXTRA_PROTOCOL_DIR"]
+        "admin/protocol.html", protocol=found, groups=groups, protocol_dir=current_app.config["EXTRA_PROTOCOL_DIR"],
+        lab_markers=markers(),
     )

@@ -28,6 +28,7 @@ from tracker.gate.facts import (
     Medication,
     Visit,
 )
+from tracker.labs import markers
 from tracker.models import Phase, SessionKind
 from tracker.protocols import InteractionRule, Protocol
 from tracker.schedule import baseline_problems
@@ -197,6 +198,30 @@ def pre_dosing_checks(facts: Facts) -> list[str]:
             problems.append(
                 f"Before {_when(facts)}: {check.text} - the last one is dated {answer.done_on.isoformat()}, more "
                 f"than {check.within_days} days before. Record a new one in the screening checklist."
+            )
+    return problems
+
+
+def required_labs(facts: Facts) -> list[str]:
+    """Each laboratory result the protocol requires, collected on or before the day judged and recently enough (a
+    sample taken after a session does not count for it)."""
+    problems = []
+    for required in _protocol(facts).required_labs:
+        name = markers()[required.marker].name
+        collected = max(
+            (lab.collected_on for lab in facts.labs if lab.marker == required.marker and lab.collected_on <= facts.on),
+            default=None,
+        )
+        window = required.within_days
+        if collected is None:
+            within = f" (collected within {window} days)" if window is not None else ""
+            problems.append(
+                f"Before {_when(facts)}: {name}{within} - not recorded. Record it under laboratory results."
+            )
+        elif window is not None and collected < facts.on - timedelta(days=window):
+            problems.append(
+                f"Before {_when(facts)}: {name} - the last sample was collected on {collected.isoformat()}, more "
+                f"than {window} days before. Record a new result under laboratory results."
             )
     return problems
 
@@ -628,6 +653,8 @@ CONDITIONS: tuple[Condition, ...] = (
               "The screening was complete, signed off and eligible at the time."),
     Condition("pre_dosing_checks", DOSING_DOORS, pre_dosing_checks,
               "Each pre-dosing check recorded within its window before the session."),
+    Condition("required_labs", DOSING_DOORS, required_labs,
+              "Each laboratory result the protocol requires, collected within its window before the session."),
     Condition("medications_stopped", DOSING_DOORS, medications_stopped,
               "Every medication to taper stopped, its washout over, by the session's day."),
     Condition("preparation_held", DOSING_DOORS, preparation_held,

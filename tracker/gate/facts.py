@@ -172,6 +172,14 @@ class HoldingAlert:
 
 
 @dataclass(frozen=True)
+class LabFact:
+    """A current laboratory result: which marker, and the day its sample was taken."""
+
+    marker: str
+    collected_on: date
+
+
+@dataclass(frozen=True)
 class Facts:
     """Everything the conditions read. ``at`` is the moment judged: the session's start at a session door, the
     moment of the move otherwise; ``cycle`` is the dosing cycle concerned."""
@@ -207,6 +215,8 @@ class Facts:
     follow_up_ok: bool = False
     #: The patient's high-risk safety alerts, open or closed (those closed before the moment judged hold nothing).
     alerts: tuple[HoldingAlert, ...] = ()
+    #: Current laboratory results of the markers the protocol requires (``Protocol.required_labs``).
+    labs: tuple[LabFact, ...] = ()
     tz: tzinfo = UTC
 
     def day(self, moment: datetime) -> date:

@@ -1,5 +1,6 @@
 """Gathers the gate's facts about one patient from the database: a fixed handful of queries whatever the length of
-the patient's history (phase moves, screening, medications, sessions, measure results, the note's readings)."""
+the patient's history (phase moves, screening, medications, sessions, measure results, the note's readings, and the
+laboratory results a protocol requires)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ from sqlalchemy import func, select
 from tracker.clinics import clinic_of
 from tracker.database import AnySession
 from tracker.eligibility import Recorded, record_for
-from tracker.gate.facts import Administration, Door, Facts, HoldingAlert, Medication, Reading, Review, Visit
+from tracker.gate.facts import Administration, Door, Facts, HoldingAlert, LabFact, Medication, Reading, Review, Visit
+from tracker.labs.queries import current as current_lab
 from tracker.models import (
     AlertSource,
     CareRole,
     CareTeamMember,
+    LabResult,
     MeasureResult,
     Patient,
     Phase,
@@ -147,6 +150,20 @@ def _results(session: AnySession, patient_id: int) -> tuple[Dated, ...]:
     return tuple(Dated(row.id, row.instrument, row.administered_on) for row in rows if row.id not in replaced)
 
 
+def _labs(session: AnySession, patient_id: int, protocol: Protocol | None) -> tuple[LabFact, ...]:
+    """The current results of the markers the protocol requires: one query, and none for a protocol that requires
+    no laboratory result (so the other protocols' gate reads exactly what it read before)."""
+    required = sorted({r.marker for r in protocol.required_labs}) if protocol is not None else []
+    if not required:
+        return ()
+    rows = session.execute(
+        select(LabResult.marker, LabResult.collected_on)
+        .where(LabResult.patient_id == patient_id, LabResult.marker.in_(required), current_lab())
+        .order_by(LabResult.collected_on, LabResult.id)
+    )
+    return tuple(LabFact(row.marker, row.collected_on) for row in rows)
+
+
 def _co_therapists(session: AnySession, patient_id: int) -> int:
     return session.scalar(
         select(func.count())
@@ -267,6 +284,7 @@ def load_facts(
         follow_up_ok=follow_up_ok,
         tz=clinic.zone,
         alerts=_holding_alerts(session, patient.id),
+        labs=_labs(session, patient.id, protocol),
     )
 
 

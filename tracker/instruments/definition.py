@@ -72,9 +72,17 @@ class Scale:
         assert isinstance(value, int)
         return value
 
+    @property
+    def consecutive(self) -> bool:
+        """Whole numbers counting up by one (AUDIT items 9 and 10 score 0, 2 or 4: not consecutive)."""
+        return self.numeric and list(self.values) == list(range(self.lowest, self.highest + 1))
+
     def describe(self) -> str:
-        if self.numeric:
+        if self.consecutive:
             return span(self.lowest, self.highest)
+        if self.numeric:
+            *first, last = (str(value) for value in self.values)
+            return f"{', '.join(first)} or {last}"
         return ", ".join(repr(value) for value in self.values)
 
 
@@ -96,6 +104,8 @@ class Item:
     scale: Scale
     #: Skip logic: the item is asked only when this holds; otherwise its answer must be None.
     ask_if: Condition | None = None
+    #: The answer cannot exceed the answer to this earlier item (heavy drinking days are drinking days).
+    at_most_item: int | None = None
 
 
 @dataclass(frozen=True)
@@ -139,12 +149,16 @@ class Subscale:
 
 @dataclass(frozen=True)
 class Diagnosis:
-    """A provisional diagnosis: enough endorsed items (answer ≥ ``endorsed_at_least``) in each named subscale."""
+    """A classification read from the subscales: a provisional diagnosis (PCL-5: enough endorsed items, answer
+    ≥ ``endorsed_at_least``, in each named subscale), or, with ``percent_of_maximum``, each named subscale scoring at
+    least that share of its highest possible score (MEQ-30: a "complete mystical experience" at 60% of every
+    factor). ``required`` pairs each subscale with the items needed, or with the points needed in the second case."""
 
     label: str
-    endorsed_at_least: int
-    required: tuple[tuple[str, int], ...]  # (subscale code, items needed)
+    endorsed_at_least: int | None
+    required: tuple[tuple[str, int], ...]  # (subscale code, items or points needed)
     source: str
+    percent_of_maximum: int | None = None
 
     def needs(self, subscale: str) -> int | None:
         return dict(self.required).get(subscale)
@@ -195,6 +209,8 @@ class ChangeRules:
     response_percent_drop: int | None = None
     #: A current total at or below this is remission.
     remission_at_or_below: int | None = None
+    #: Remission also needs a response (Griffiths 2016: a drop of at least 50% and a total of 7 or less).
+    remission_requires_response: bool = False
     note: str | None = None
 
 
@@ -223,6 +239,9 @@ class Instrument:
     change_rules: ChangeRules | None = None
     standing_answers: tuple[StandingAnswer, ...] = ()
     notes: tuple[str, ...] = ()
+    #: The items the total adds up (rule ``sum``); empty: every item. Items outside it are recorded and shown but
+    #: not added (the Timeline Followback's drinking days beside its total of heavy drinking days).
+    total_items: tuple[int, ...] = ()
     path: str = field(default="", compare=False)
 
     def item(self, number: int) -> Item:

@@ -45,8 +45,9 @@ def subscale_score(subscale: Subscale, answers: Answers) -> int:
 
 
 def _sum(instrument: Instrument, answers: Answers) -> Outcome:
-    """Total = the sum of every item (PHQ-9, GAD-7, PCL-5, MADRS)."""
-    return Outcome(total=sum(numbers(answers)))
+    """Total = the sum of every item (PHQ-9, GAD-7, PCL-5, MADRS), or of the items the definition names in
+    ``total_items`` (the Timeline Followback: heavy drinking days, with drinking days recorded beside them)."""
+    return Outcome(total=sum(numbers(answers, instrument.total_items or None)))
 
 
 def _sum_of_subscales(instrument: Instrument, answers: Answers) -> Outcome:

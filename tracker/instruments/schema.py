@@ -9,6 +9,7 @@ least severe first, with ranges that cover the total exactly (the range the rule
 from __future__ import annotations
 
 import enum
+import itertools
 import tomllib
 from dataclasses import replace
 from pathlib import Path
@@ -113,15 +114,26 @@ class _Reader:
 
 
 def _scale(reader: _Reader, name: str) -> Scale:
+    """Options listed one by one, or ``range = [low, high]`` for a count or a total entered as a number (every whole
+    number from low to high, labelled by itself)."""
+    reader.only("options", "range")
+    if "range" in reader.data:
+        if "options" in reader.data:
+            raise reader.fail("range", "and options cannot both be given")
+        bounds = reader.ints("range")
+        if len(bounds) != 2 or not 0 <= bounds[0] < bounds[1] <= 1000:
+            raise reader.fail("range", f"must be [low, high] with 0 <= low < high <= 1000, got {list(bounds)}")
+        return Scale(name, tuple(Option(value, str(value)) for value in range(bounds[0], bounds[1] + 1)))
     options = []
-    for option in reader.only("options").tables("options", required=True):
+    for option in reader.tables("options", required=True):
         option.only("value", "label")
         value = option.scalar("value")
         options.append(Option(value, option.get("label", str, str(value))))
     values = [o.value for o in options]
     if all(isinstance(v, int) for v in values):
-        if values != list(range(int(values[0]), int(values[0]) + len(values))):
-            raise reader.fail("options", f"must be whole numbers counting up by one, got {values}")
+        # Counting up, not always by one: AUDIT items 9 and 10 score 0, 2 or 4 (Babor 2001).
+        if any(int(b) <= int(a) for a, b in itertools.pairwise(values)) or int(values[0]) < 0:
+            raise reader.fail("options", f"must be whole numbers from 0 up, each above the one before, got {values}")
     elif not all(isinstance(v, str) for v in values) or len(set(values)) != len(values):
         raise reader.fail("options", "must be all whole numbers or all distinct strings")
     return Scale(name, tuple(options))
@@ -146,7 +158,7 @@ def _items(top: _Reader, scales: dict[str, Scale]) -> tuple[Item, ...]:
         raise top.fail("scale", f"must name one of the scales ({', '.join(scales)}), got {default!r}")
     items: list[Item] = []
     for index, reader in enumerate(top.tables("items", required=True)):
-        reader.only("number", "text", "scale", "ask_if")
+        reader.only("number", "text", "scale", "ask_if", "at_most_item")
         number = reader.get("number", int)
         if number != index + 1:
             raise reader.fail("number", f"must be {index + 1} (items are numbered in order), got {number}")
@@ -155,7 +167,13 @@ def _items(top: _Reader, scales: dict[str, Scale]) -> tuple[Item, ...]:
             raise reader.fail("scale", f"must name one of the scales ({', '.join(scales)}), got {scale_name!r}")
         condition = reader.table("ask_if")
         ask_if = _condition(condition, items) if condition else None
-        items.append(Item(number, reader.get("text", str), scales[scale_name], ask_if))
+        at_most = reader.get("at_most_item", int, None)
+        if at_most is not None and (
+            not 1 <= at_most <= len(items) or not items[at_most - 1].scale.numeric
+            or not scales[scale_name].numeric
+        ):
+            raise reader.fail("at_most_item", f"must be the number of an earlier numeric item, got {at_most}")
+        items.append(Item(number, reader.get("text", str), scales[scale_name], ask_if, at_most))
     return tuple(items)
 
 
@@ -231,7 +249,35 @@ def _cut_point(reader: _Reader, total_range: tuple[int, int]) -> CutPoint:
     )
 
 
-def _diagnosis(reader: _Reader, subscales: tuple[Subscale, ...]) -> Diagnosis:
+def subscale_maximum(subscale: Subscale, items: tuple[Item, ...]) -> int:
+    highest = [items[n - 1].scale.highest for n in subscale.items]
+    return max(highest) if subscale.combine == "max" else sum(highest)
+
+
+def _share_of_maximum(reader: _Reader, subscales: tuple[Subscale, ...], items: tuple[Item, ...]) -> Diagnosis:
+    """``percent_of_maximum`` and the ``subscales`` that must each reach it: the points needed per subscale are the
+    smallest whole score at or above that share of its maximum (MEQ-30: 60% of 75 = 45)."""
+    reader.only("label", "percent_of_maximum", "subscales", "source")
+    percent = reader.get("percent_of_maximum", int)
+    if not 1 <= percent <= 100:
+        raise reader.fail("percent_of_maximum", "must be 1 to 100")
+    codes = {s.code: s for s in subscales}
+    named = reader.strings("subscales")
+    unknown = [code for code in named if code not in codes]
+    if unknown:
+        raise reader.fail("subscales", f"names {unknown[0]!r}, which is not a subscale")
+    required = tuple(
+        (code, -(-percent * subscale_maximum(codes[code], items) // 100)) for code in named
+    )
+    return Diagnosis(
+        label=reader.get("label", str), endorsed_at_least=None, required=required, source=reader.get("source", str),
+        percent_of_maximum=percent,
+    )
+
+
+def _diagnosis(reader: _Reader, subscales: tuple[Subscale, ...], items: tuple[Item, ...]) -> Diagnosis:
+    if "percent_of_maximum" in reader.data:
+        return _share_of_maximum(reader, subscales, items)
     reader.only("label", "endorsed_at_least", "required", "source")
     required = reader.get("required", dict)
     if not required:
@@ -313,6 +359,7 @@ def _change_rules(reader: _Reader, instrument: Instrument) -> ChangeRules:
         "clinically_meaningful_change",
         "response_percent_drop",
         "remission_at_or_below",
+        "remission_requires_response",
         "note",
     )
     if instrument.total_range is None:
@@ -324,8 +371,13 @@ def _change_rules(reader: _Reader, instrument: Instrument) -> ChangeRules:
         clinically_meaningful_change=reader.get("clinically_meaningful_change", int, None),
         response_percent_drop=reader.get("response_percent_drop", int, None),
         remission_at_or_below=reader.get("remission_at_or_below", int, None),
+        remission_requires_response=reader.get("remission_requires_response", bool, False),
         note=reader.get("note", str, None),
     )
+    if rules.remission_requires_response and (
+        rules.response_percent_drop is None or rules.remission_at_or_below is None
+    ):
+        raise reader.fail("remission_requires_response", "needs response_percent_drop and remission_at_or_below")
     if rules.response_percent_drop is not None and not 0 < rules.response_percent_drop <= 100:
         raise reader.fail("response_percent_drop", "must be 1 to 100")
     for name in ("reliable_change", "clinically_meaningful_change"):
@@ -340,7 +392,7 @@ def _change_rules(reader: _Reader, instrument: Instrument) -> ChangeRules:
 _TOP_FIELDS = (
     "code", "name", "short_name", "administration", "recall_period", "licence", "wording", "wording_note", "stem",
     "rule", "total", "sources", "notes", "scale", "scales", "items", "bands", "cut_point", "subscales", "diagnosis",
-    "flags", "change_rules", "standing_answers",
+    "flags", "change_rules", "standing_answers", "total_items",
 )  # fmt: skip
 
 
@@ -376,7 +428,7 @@ def parse_instrument(data: dict[str, Any], path: Path) -> Instrument:
     if rule.has_total:
         instrument = _with_total(top, instrument)
     else:
-        if "total" in data or "cut_point" in data:
+        if "total" in data or "cut_point" in data or "total_items" in data:
             raise top.fail("total", f"and cut_point do not apply: rule {rule_name!r} gives no total")
         instrument = replace(instrument, bands=_level_bands(top.tables("bands", required=True), items))
     if len({b.label for b in instrument.bands}) != len(instrument.bands):
@@ -389,7 +441,7 @@ def parse_instrument(data: dict[str, Any], path: Path) -> Instrument:
         raise top.fail("flags", f"repeat a code: {codes}")
     return replace(
         instrument,
-        diagnosis=_diagnosis(diagnosis, instrument.subscales) if diagnosis else None,
+        diagnosis=_diagnosis(diagnosis, instrument.subscales, instrument.items) if diagnosis else None,
         flags=flags,
         change_rules=_change_rules(change, instrument) if change else None,
         standing_answers=tuple(_standing_answer(r, instrument) for r in top.tables("standing_answers")),
@@ -405,6 +457,13 @@ def _with_total(top: _Reader, instrument: Instrument) -> Instrument:
         used = sorted(n for s in instrument.subscales for n in s.items)
         if used != list(range(1, len(instrument.items) + 1)):
             raise top.fail("subscales", "must use every item exactly once: the total is the sum of the subscales")
+    if "total_items" in top.data:
+        chosen = top.ints("total_items")
+        if instrument.rule != "sum":
+            raise top.fail("total_items", f"applies to the rule 'sum' only, not {instrument.rule!r}")
+        if len(set(chosen)) != len(chosen) or not all(1 <= n <= len(instrument.items) for n in chosen):
+            raise top.fail("total_items", f"must be distinct item numbers {span(1, len(instrument.items))}")
+        instrument = replace(instrument, total_items=tuple(sorted(chosen)))
     apply = RULES[instrument.rule].apply
     lowest = apply(instrument, tuple(item.scale.lowest for item in instrument.items)).total
     highest = apply(instrument, tuple(item.scale.highest for item in instrument.items)).total

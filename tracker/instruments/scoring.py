@@ -44,7 +44,8 @@ class SubscaleScore:
     code: str
     name: str
     score: int
-    #: For subscales in a provisional diagnosis: items endorsed, items needed, and whether that is enough.
+    #: For subscales in a provisional diagnosis: items endorsed, items needed, and whether that is enough; for a
+    #: share of the maximum (MEQ-30), ``endorsed`` is None and ``required`` the points needed.
     endorsed: int | None = None
     required: int | None = None
     met: bool | None = None
@@ -125,6 +126,8 @@ def _check_answer(instrument: Instrument, item: Item, answer: object, asked: boo
             raise ScoringError(f"{where}: {_show(answer)} is not a whole number {scale.describe()}", item.number)
         if not scale.lowest <= answer <= scale.highest:
             raise ScoringError(f"{where}: {answer} is outside {scale.describe()}", item.number)
+        if answer not in scale.values:
+            raise ScoringError(f"{where}: {answer} is not one of {scale.describe()}", item.number)
         return int(answer)
     if not isinstance(answer, str) or answer not in scale.values:
         raise ScoringError(f"{where}: {_show(answer)} is not one of {scale.describe()}", item.number)
@@ -143,7 +146,22 @@ def check_answers(instrument: Instrument, answers: object) -> Answers:
     for item, answer in zip(instrument.items, answers, strict=True):
         asked = item.ask_if is None or item.ask_if.holds(checked)
         checked.append(_check_answer(instrument, item, answer, asked))
+        _check_bound(instrument, item, checked)
     return tuple(checked)
+
+
+def _check_bound(instrument: Instrument, item: Item, checked: Sequence[object]) -> None:
+    """:raise ScoringError: the item's answer exceeds the earlier item it is bounded by (``at_most_item``)."""
+    if item.at_most_item is None:
+        return
+    answer, bound = checked[item.number - 1], checked[item.at_most_item - 1]
+    if isinstance(answer, int) and isinstance(bound, int) and answer > bound:
+        other = instrument.item(item.at_most_item)
+        raise ScoringError(
+            f"{instrument.short_name} item {item.number}: {answer} is more than the {bound} given for item "
+            f"{other.number} ({other.text})",
+            item.number,
+        )
 
 
 def item_problems(instrument: Instrument, answers: Sequence[object]) -> dict[int, str]:
@@ -158,6 +176,7 @@ def item_problems(instrument: Instrument, answers: Sequence[object]) -> dict[int
         asked = item.ask_if is None or item.ask_if.holds(given)  # type: ignore[arg-type]
         try:
             _check_answer(instrument, item, answer, asked)
+            _check_bound(instrument, item, [*given, answer])
         except ScoringError as error:
             problems[item.number] = str(error)
         given.append(answer)
@@ -213,6 +232,10 @@ def score_answers(instrument: Instrument, answers: object, cut_point: object = N
         if diagnosis is None or needed is None:
             subscales.append(SubscaleScore(subscale.code, subscale.name, subscale_score(subscale, checked)))
             continue
+        points = subscale_score(subscale, checked)
+        if diagnosis.endorsed_at_least is None:  # a share of the subscale's maximum: ``needed`` is in points
+            subscales.append(SubscaleScore(subscale.code, subscale.name, points, required=needed, met=points >= needed))
+            continue
         endorsed = sum(
             1 for n in subscale.items if isinstance(a := checked[n - 1], int) and a >= diagnosis.endorsed_at_least
         )
@@ -220,7 +243,7 @@ def score_answers(instrument: Instrument, answers: object, cut_point: object = N
             SubscaleScore(
                 subscale.code,
                 subscale.name,
-                subscale_score(subscale, checked),
+                points,
                 endorsed=endorsed,
                 required=needed,
                 met=endorsed >= needed,
@@ -294,4 +317,6 @@ def change_between(instrument: Instrument, baseline_total: object, current_total
         response = (baseline - current) * 100 >= rules.response_percent_drop * baseline
     if rules.remission_at_or_below is not None:
         remission = current <= rules.remission_at_or_below
+        if rules.remission_requires_response:
+            remission = remission and bool(response)
     return ChangeResult(instrument.code, baseline, current, difference, reliable, meaningful, response, remission)

@@ -5,6 +5,7 @@ from tracker.models.audit import AuditChainHead, AuditEvent
 from tracker.models.base import Base
 from tracker.models.clinic import Clinic
 from tracker.models.emergency import EmergencyAccess, EmergencyReview
+from tracker.models.lab import LabResult
 from tracker.models.note import (
     AdverseEvent,
     CosignDecision,
@@ -68,6 +69,7 @@ __all__ = [
     "IntegrationPlanVersion",
     "JobKind",
     "JobStatus",
+    "LabResult",
     "LoginSession",
     "LoginThrottle",
     "MeasureResult",

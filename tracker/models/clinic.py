@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Boolean, Integer, String, false
+from sqlalchemy import JSON, Boolean, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tracker.clinictime import DEFAULT_ZONE, zone
@@ -37,6 +37,8 @@ class Clinic(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     #: Every therapist and supervisor signs in with a second factor (TOTP); those without one enrol at sign-in.
     require_two_factor: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    #: The therapeutic modalities its notes may name (``tracker.modalities``); NULL: the shipped defaults.
+    modalities: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
 
     # The measure schedule's windows, in days (``tracker.schedule.Settings``; config.py says why each is a setting).
     measure_baseline_max_age_days: Mapped[int] = _days(30)

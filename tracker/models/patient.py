@@ -39,11 +39,19 @@ ACTIVE_PHASES = frozenset({Phase.PREPARATION, Phase.DOSING, Phase.INTEGRATION})
 
 
 class Indication(enum.StrEnum):
+    """What a patient is treated for. The enrolment form offers only the indications some installed protocol
+    accepts (``Protocol.indications``); "anxiety" and "other" stay for protocols a clinic adds itself."""
+
     PTSD = "ptsd"
     MAJOR_DEPRESSION = "major_depression"
     TREATMENT_RESISTANT_DEPRESSION = "treatment_resistant_depression"
     ANXIETY = "anxiety"
     OTHER = "other"
+    #: Anxiety and depression in life-threatening cancer (Griffiths 2016; Ross 2016).
+    CANCER_RELATED_DISTRESS = "cancer_related_distress"
+    ALCOHOL_USE_DISORDER = "alcohol_use_disorder"
+    TOBACCO_USE_DISORDER = "tobacco_use_disorder"
+    OBSESSIVE_COMPULSIVE_DISORDER = "obsessive_compulsive_disorder"
 
     @property
     def label(self) -> str:
@@ -53,6 +61,10 @@ class Indication(enum.StrEnum):
             Indication.TREATMENT_RESISTANT_DEPRESSION: "Treatment-resistant depression",
             Indication.ANXIETY: "Anxiety",
             Indication.OTHER: "Other",
+            Indication.CANCER_RELATED_DISTRESS: "Anxiety and depression with life-threatening cancer",
+            Indication.ALCOHOL_USE_DISORDER: "Alcohol use disorder",
+            Indication.TOBACCO_USE_DISORDER: "Tobacco use disorder (smoking cessation)",
+            Indication.OBSESSIVE_COMPULSIVE_DISORDER: "Obsessive-compulsive disorder",
         }[self]
 
 

@@ -39,6 +39,9 @@ class IntegrationPlanVersion(Base):
     sections: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     #: The crisis line printed with this version (the clinic's local line, DOMAIN.md 5.18).
     crisis_line: Mapped[str] = mapped_column(String(200))
+    #: ``[{"practice": ..., "frequency": ...}]``: the practices the patient agreed to (``tracker.plans.practices``),
+    #: checked in on at each integration session; NULL on versions saved before practices were structured.
+    practices: Mapped[list[dict[str, str]] | None] = mapped_column(JSON(none_as_null=True))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
 
@@ -47,6 +50,10 @@ class IntegrationPlanVersion(Base):
     handouts: Mapped[list[PlanHandout]] = relationship(
         back_populates="version", lazy="raise_on_sql", order_by="PlanHandout.id"
     )
+
+    @property
+    def practice_items(self) -> list[dict[str, str]]:
+        return list(self.practices or [])
 
     def text_of(self, title: str) -> str:
         return next((s["text"] for s in self.sections if s["title"] == title), "")

@@ -18,7 +18,8 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from tracker.alerts.acknowledge import ACTION_MAX_LENGTH, ACTIONS, words_problem
 from tracker.instruments import Instrument, Item
 from tracker.models import AdministrationMode
-from tracker.outcomes.services import EARLIEST, MODES, REASON_MAX_LENGTH, ResultInput
+from tracker.outcomes.services import MODES, REASON_MAX_LENGTH, ResultInput
+from tracker.validators import EARLIEST_DATE as EARLIEST
 from tracker.validators import DateRange, no_control_characters, page_field, strip
 
 CHOOSE = SelectChoice("", "Choose…")

@@ -20,8 +20,8 @@ from tracker.extensions import db
 from tracker.instruments import Administration, Instrument, ScoreResult, get_instrument, score
 from tracker.models import AdministrationMode, MeasureResult, Patient, User
 from tracker.models.base import utcnow
+from tracker.validators import EARLIEST_DATE as EARLIEST
 
-EARLIEST = date(1900, 1, 1)
 REASON_MAX_LENGTH = 2000
 
 #: How each kind of instrument may reach the tracker (DOMAIN.md 4a "Administration"): a self-report is filled in

@@ -115,7 +115,8 @@ def change_sentences(instrument: Instrument, baseline: MeasureResult, latest: Me
                 f"Response (a drop of at least {rules.response_percent_drop}% from baseline): {_yes(read.response)}."
             )
     if read.remission is not None:
-        sentences.append(f"Remission ({rules.remission_at_or_below} or below): {_yes(read.remission)}.")
+        needs = f"a drop of at least {rules.response_percent_drop}% and " if rules.remission_requires_response else ""
+        sentences.append(f"Remission ({needs}{rules.remission_at_or_below} or below): {_yes(read.remission)}.")
     sentences.append(f"Source: {rules.source}.")
     return sentences
 
@@ -127,8 +128,17 @@ def _trend(instrument: Instrument, results: list[MeasureResult], dosing: Sequenc
     before = [r for r in results if first_dosing is not None and r.administered_on <= first_dosing]
     after = [r for r in results if first_dosing is not None and r.administered_on > first_dosing]
     baseline, latest = (before[-1] if before else None), (after[-1] if after else None)
+    diagnosis = instrument.diagnosis
     if instrument.total_range is None:
         sentences = [f"{instrument.short_name} has no total; the chart shows the risk level at each administration."]
+    elif diagnosis is not None and diagnosis.percent_of_maximum is not None:
+        # A measure of the session itself (MEQ-30), read by its classification, not as a change from baseline.
+        newest = results[-1]
+        sentences = [
+            f"{instrument.short_name} of {newest.administered_on.isoformat()}: {newest.total} of "
+            f"{instrument.total_range[1]}; {diagnosis.label}: {'met' if newest.provisional_diagnosis else 'not met'} "
+            f"({diagnosis.percent_of_maximum}% of the maximum on every factor; {diagnosis.source})."
+        ]
     elif first_dosing is None:
         sentences = ["The change from baseline is stated once there is a result after the first dosing session."]
     elif baseline is None:

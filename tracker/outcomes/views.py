@@ -18,6 +18,7 @@ from tracker.outcomes.queries import alerts_of, measures_state
 from tracker.outcomes.services import MeasureError, correct_result, record_result
 from tracker.patients.services import load_for_page
 from tracker.permissions import CLINICAL_ROLES, actor, require_role
+from tracker.plans.queries import adherence_table
 from tracker.protocols import loaded_protocols
 from tracker.screening.queries import ListPagination
 
@@ -57,6 +58,7 @@ def overview(patient_id: int) -> ResponseReturnValue:
         items=state.results,
     )
     alerts = alerts_of(db.session, patient.id)
+    check_ins, practices = adherence_table(db.session, patient.id)
     audit.record(
         actor(),
         "measure.view",
@@ -66,7 +68,8 @@ def overview(patient_id: int) -> ResponseReturnValue:
     )
     db.session.commit()
     return render_template(
-        "outcomes/overview.html", patient=patient, state=state, page=page, alerts=alerts, catalogue=instruments()
+        "outcomes/overview.html", patient=patient, state=state, page=page, alerts=alerts, catalogue=instruments(),
+        check_ins=check_ins, practices=practices,
     )
 
 

@@ -12,6 +12,8 @@ from wtforms import SelectChoice
 from tracker import audit
 from tracker.clinics import local_today
 from tracker.extensions import db
+from tracker.labs import markers
+from tracker.labs.queries import latest_per_marker, requirements
 from tracker.models import Patient, Phase, SexAtBirth
 from tracker.models.base import utcnow
 from tracker.outcomes.queries import measures_state, patients_with_open_alerts
@@ -32,7 +34,7 @@ from tracker.patients.services import (
     update_patient,
 )
 from tracker.permissions import CLINICAL_ROLES, actor, patient_scope, require_role
-from tracker.protocols import loaded_protocols
+from tracker.protocols import accepted_indications, loaded_protocols
 from tracker.screening.queries import screening_state
 from tracker.sessions.forms import SessionForm
 from tracker.sessions.queries import patient_sessions
@@ -105,11 +107,21 @@ def _team(form: PatientForm) -> CareTeam:
     return CareTeam(lead_id=form.lead_therapist_id.data or 0, co_therapist_ids=tuple(form.co_therapist_ids.data or ()))
 
 
-def _prepare_form(form: PatientForm) -> None:
+def _prepare_form(form: PatientForm, patient: Patient | None = None) -> None:
+    """Choices from the clinic and the installed protocols: only indications some protocol accepts are offered
+    (and the patient's own, should their protocol have been removed), so no enrolment can end in "no protocol
+    accepts this"."""
     therapists = therapist_choices(actor())
     form.lead_therapist_id.choices = [SelectChoice(t.id, t.full_name) for t in therapists]
     form.co_therapist_ids.choices = [SelectChoice(t.id, t.full_name) for t in therapists]
-    form.protocol_code.choices = [SelectChoice(p.code, p.name) for p in loaded_protocols().values()]
+    protocols = list(loaded_protocols().values())
+    form.protocol_code.choices = [
+        SelectChoice(p.code, f"{p.name} (for: {', '.join(i.label for i in p.indications)})") for p in protocols
+    ]
+    offered = accepted_indications(protocols)
+    if patient is not None and patient.indication not in offered:
+        offered.append(patient.indication)
+    form.indication.choices = [SelectChoice(i.value, i.label) for i in offered]
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -173,9 +185,13 @@ def _render_detail(
     screening = screening_state(db.session, patient, protocol, today) if protocol else None
     sessions = patient_sessions(db.session, patient, protocol, current_cycle(db.session, patient), utcnow())
     measures = measures_state(db.session, patient, protocol, today, with_trends=False)
+    labs = latest_per_marker(db.session, patient.id)
     return (
         render_template(
             "patients/detail.html",
+            labs=labs,
+            lab_requirements=requirements(protocol, labs, today),
+            lab_markers=markers(),
             patient=patient,
             protocol=protocol,
             phase_form=phase_form,
@@ -194,7 +210,7 @@ def _render_detail(
 def edit(patient_id: int) -> ResponseReturnValue:
     patient = load_for_page(actor(), patient_id)
     form = PatientForm(obj=patient)
-    _prepare_form(form)
+    _prepare_form(form, patient)
     conflict: dict[str, Any] | None = None
     if request.method == "GET":
         form.version_id.data = str(patient.version_id)

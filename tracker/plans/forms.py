@@ -3,16 +3,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, HiddenField, StringField, TextAreaField
+from wtforms import DateField, HiddenField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from tracker.outcomes.services import EARLIEST
+from tracker.plans.practices import FREQUENCIES, MAX_PRACTICE_LENGTH, MAX_PRACTICES
 from tracker.plans.sections import prompt
 from tracker.plans.services import CRISIS_LINE_MAX_LENGTH, SECTION_MAX_LENGTH
+from tracker.validators import EARLIEST_DATE as EARLIEST
 from tracker.validators import DateRange, no_control_characters, page_field, strip
 
 
@@ -42,10 +43,29 @@ class PlanForm(FlaskForm):
         """:raise ValueError: a tampered hidden field (the view answers 400)."""
         return int(self.based_on.data or "0")
 
+    def practice_fields(self) -> list[tuple[Any, Any]]:
+        """(practice, frequency) field pairs, one per row of the practices table."""
+        return [(self[f"practice_{n}"], self[f"frequency_{n}"]) for n in range(1, self.rows + 1)]
 
-def plan_form(titles: Sequence[str], **kwargs: Any) -> PlanForm:
-    """The form for these section titles, each with its prompt (``tracker.plans.sections``)."""
-    fields = {
+    def practice_rows(self) -> list[tuple[str | None, str | None]]:
+        return [(practice.data, frequency.data or None) for practice, frequency in self.practice_fields()]
+
+    rows: int
+
+
+def practice_row_count(formdata: Mapping[str, Any], saved: int) -> int:
+    """How many practice rows the form has: the rows posted (at most ``MAX_PRACTICES``), or on a new form the
+    saved practices and three empty rows."""
+    posted = [key for key in formdata if key.startswith("practice_") and key[len("practice_"):].isdigit()]
+    if posted:
+        return min(max(int(key[len("practice_"):]) for key in posted), MAX_PRACTICES)
+    return min(saved + 3, MAX_PRACTICES)
+
+
+def plan_form(titles: Sequence[str], rows: int = 3, **kwargs: Any) -> PlanForm:
+    """The form for these section titles, each with its prompt (``tracker.plans.sections``), and ``rows`` rows of
+    practices (practice, frequency)."""
+    fields: dict[str, Any] = {
         f"section_{number}": TextAreaField(
             title,
             validators=[
@@ -59,8 +79,22 @@ def plan_form(titles: Sequence[str], **kwargs: Any) -> PlanForm:
         )
         for number, title in enumerate(titles, start=1)
     }
+    for number in range(1, rows + 1):
+        fields[f"practice_{number}"] = StringField(
+            f"Practice {number}",
+            validators=[Optional(), Length(max=MAX_PRACTICE_LENGTH, message=f"Use at most {MAX_PRACTICE_LENGTH} "
+                                                                           "characters."), no_control_characters],
+            filters=[strip],
+            render_kw={"list": "practice-suggestions"},
+        )
+        fields[f"frequency_{number}"] = SelectField(
+            f"How often (practice {number})",
+            choices=[SelectChoice("", "Choose…")] + [SelectChoice(k, v) for k, v in FREQUENCIES.items()],
+            validators=[Optional()],
+        )
     form: PlanForm = type("IntegrationPlanForm", (PlanForm,), fields)(**kwargs)
     form.titles = list(titles)
+    form.rows = rows
     return form
 
 

@@ -7,7 +7,7 @@ is refused (``StalePlan``) instead of silently replacing a colleague's newer ver
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 
 from sqlalchemy import select
@@ -50,9 +50,11 @@ def current_version(session: AnySession, patient_id: int) -> IntegrationPlanVers
 
 
 def save_version(
-    actor: User, patient: Patient, texts: Mapping[str, str], crisis_line: str, based_on: int
+    actor: User, patient: Patient, texts: Mapping[str, str], crisis_line: str, based_on: int,
+    practices: Sequence[Mapping[str, str]] | None = None,
 ) -> IntegrationPlanVersion | None:
-    """Save the plan as a new version: ``texts`` maps each section title to its text, in the order to keep.
+    """Save the plan as a new version: ``texts`` maps each section title to its text, in the order to keep;
+    ``practices`` are the structured practices (``tracker.plans.practices.clean``), None keeping the current ones.
 
     Returns the new version, or None when nothing differs from the current one (no empty versions, like indico's
     note revisions).
@@ -74,7 +76,12 @@ def save_version(
         raise PlanError("crisis_line", "Give the crisis line the patient can call; it is printed with the plan.")
     if len(crisis_line) > CRISIS_LINE_MAX_LENGTH:
         raise PlanError("crisis_line", f"Use at most {CRISIS_LINE_MAX_LENGTH} characters.")
-    if current is not None and current.sections == sections and current.crisis_line == crisis_line:
+    before = current.practice_items if current is not None else []
+    kept = [dict(p) for p in practices] if practices is not None else before
+    if (
+        current is not None and current.sections == sections and current.crisis_line == crisis_line
+        and before == kept
+    ):
         return None
     version = IntegrationPlanVersion(
         patient_id=patient.id,
@@ -82,6 +89,7 @@ def save_version(
         protocol_code=patient.protocol_code,
         sections=sections,
         crisis_line=crisis_line,
+        practices=kept or None,
         created_by_id=actor.id,
     )
     db.session.add(version)
@@ -96,7 +104,8 @@ def save_version(
         patient=patient,
         target_type="integration_plan_version",
         target_id=version.id,
-        data={"version": version.number, "sections_changed": changed},
+        data={"version": version.number, "sections_changed": changed}
+        | ({"practices": [p["practice"] for p in kept]} if before != kept else {}),
     )
     return version
 

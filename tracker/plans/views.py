@@ -20,7 +20,8 @@ from tracker.outcomes.queries import measures_state
 from tracker.patients.services import load_for_page
 from tracker.permissions import CLINICAL_ROLES, actor, require_role
 from tracker.plans import bp
-from tracker.plans.forms import GivenForm, PageArgs, PlanForm, plan_form
+from tracker.plans.forms import GivenForm, PageArgs, PlanForm, plan_form, practice_row_count
+from tracker.plans.practices import SUGGESTED, PracticeError, clean
 from tracker.plans.services import PlanError, StalePlan, current_version, mark_given, save_version
 from tracker.protocols import loaded_protocols
 from tracker.schedule import Status, Timepoint
@@ -171,7 +172,8 @@ def edit(patient_id: int) -> ResponseReturnValue:
     titles = _titles(patient, current)
     if not titles:
         abort(404, description=f"The protocol {patient.protocol_code!r} is not installed, so the plan has no sections.")
-    form = plan_form(titles)
+    saved = current.practice_items if current else []
+    form = plan_form(titles, practice_row_count(request.form, len(saved)))
     newer: IntegrationPlanVersion | None = None
     if request.method == "GET":
         form.based_on.data = str(current.number if current else 0)
@@ -180,6 +182,8 @@ def edit(patient_id: int) -> ResponseReturnValue:
             field.data = current.text_of(title) if current else ""
             if current is None and title == FOLLOW_UP_SECTION:
                 field.data = _follow_up_draft(patient)
+        for item, (practice, frequency) in zip(saved, form.practice_fields(), strict=False):
+            practice.data, frequency.data = item["practice"], item["frequency"]
         audit.record(actor(), "plan.view", "Opened the integration plan to write a new version", patient=patient)
         db.session.commit()
     elif form.validate_on_submit():
@@ -188,7 +192,11 @@ def edit(patient_id: int) -> ResponseReturnValue:
         except ValueError:
             abort(400, description="The form was altered; reload the plan and write the version again.")
         try:
-            saved = save_version(actor(), patient, form.texts(), form.crisis_line.data or "", based_on)
+            practices = clean(form.practice_rows())
+            version = save_version(actor(), patient, form.texts(), form.crisis_line.data or "", based_on, practices)
+        except PracticeError as error:
+            pair = form.practice_fields()[min(error.row, form.rows - 1)]
+            (pair[1] if error.field == "frequency" else pair[0]).errors.append(str(error))
         except PlanError as error:
             _field_of(form, error.field).errors.append(str(error))
         except StalePlan as stale:
@@ -197,10 +205,10 @@ def edit(patient_id: int) -> ResponseReturnValue:
             return _render_edit(patient, form, newer, 409)
         else:
             db.session.commit()
-            if saved is None:
+            if version is None:
                 flash("Nothing had changed; no new version was saved.", "info")
             else:
-                flash(f"Saved version {saved.number} of the plan; it is now the current one.", "success")
+                flash(f"Saved version {version.number} of the plan; it is now the current one.", "success")
             return redirect(url_for("plans.plan", patient_id=patient.id))
     return _render_edit(patient, form, newer, 422 if form.errors else 200)
 
@@ -214,4 +222,6 @@ def _field_of(form: PlanForm, name: str) -> Any:
 def _render_edit(
     patient: Patient, form: PlanForm, newer: IntegrationPlanVersion | None, status: int
 ) -> ResponseReturnValue:
-    return render_template("plans/edit.html", patient=patient, form=form, newer=newer), status
+    return render_template(
+        "plans/edit.html", patient=patient, form=form, newer=newer, suggestions=SUGGESTED
+    ), status

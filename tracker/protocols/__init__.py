@@ -13,6 +13,7 @@ from pathlib import Path
 
 from flask import current_app
 
+from tracker.models import Indication
 from tracker.protocols.schema import (
     InteractionRule,
     ItemKind,
@@ -20,8 +21,10 @@ from tracker.protocols.schema import (
     PreDosingCheck,
     Protocol,
     ProtocolError,
+    RequiredLab,
     ScreeningItem,
     SessionPlan,
+    SetAndSettingItem,
     VitalLimit,
     parse_protocol,
 )
@@ -41,13 +44,23 @@ __all__ = [
     "PreDosingCheck",
     "Protocol",
     "ProtocolError",
+    "RequiredLab",
     "ScreeningItem",
     "SessionPlan",
+    "SetAndSettingItem",
     "VitalLimit",
+    "accepted_indications",
     "load_protocol_file",
     "load_protocols",
     "loaded_protocols",
 ]
+
+
+def accepted_indications(protocols: Iterable[Protocol]) -> list[Indication]:
+    """The indications at least one of ``protocols`` accepts, in the order ``Indication`` lists them: what a patient
+    can be enrolled for."""
+    accepted = {indication for protocol in protocols for indication in protocol.indications}
+    return [indication for indication in Indication if indication in accepted]
 
 
 def load_protocol_file(path: Path) -> Protocol:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from tracker.instruments import instruments
+from tracker.labs import markers
 from tracker.medicines import DRUG_CLASSES
 from tracker.models import DoseUnit, Indication, Route
 
@@ -192,6 +193,50 @@ class MeasureDue:
     setting_note: str | None = None
 
 
+@dataclass(frozen=True)
+class RegulatoryStatus:
+    """Where the treatment stands with regulators, shown wherever the protocol is: the patient page, the admin's
+    protocol page and every PDF of a patient under it."""
+
+    #: "research" (no regulator has approved it for this indication), "approved", or "off_label".
+    status: str
+    note: str
+    source: str
+    #: Early evidence only (a handful of open-label patients): marked beside the research marker.
+    exploratory: bool = False
+
+    @property
+    def marker(self) -> str | None:
+        """The words shown where the status is "research"."""
+        return RESEARCH_MARKER if self.status == "research" else None
+
+
+RESEARCH_MARKER = "Research protocol \u2014 not an approved treatment"
+REGULATORY_STATUSES = ("research", "approved", "off_label")
+
+
+@dataclass(frozen=True)
+class SetAndSettingItem:
+    """One thing a clinic checks for a dosing session's set and setting (room, music, eyeshades, a sitter, touch
+    consent), confirmed on the dosing note."""
+
+    id: str
+    text: str
+    source: str
+    setting_note: str | None = None
+
+
+@dataclass(frozen=True)
+class RequiredLab:
+    """A laboratory result (``tracker.labs`` marker) that must be on record before each dosing session."""
+
+    marker: str
+    source: str
+    #: Collected at most this many days before the session; None: any date before it.
+    within_days: int | None = None
+    setting_note: str | None = None
+
+
 VITAL_SIGNS = ("systolic", "diastolic", "heart_rate", "temperature", "spo2")
 TIMEPOINTS = ("baseline", "after_each_dosing", "end_of_treatment", "follow_up")
 #: Facts of the patient's record a screening item may depend on (``ScreeningItem.applies_if``).
@@ -226,7 +271,15 @@ class Protocol:
     required_readings: tuple[RequiredReading, ...] = ()
     measures: tuple[MeasureDue, ...] = ()
     integration_plan_sections: tuple[str, ...] = ()
+    regulatory: RegulatoryStatus | None = None
+    set_and_setting: tuple[SetAndSettingItem, ...] = ()
+    required_labs: tuple[RequiredLab, ...] = ()
     path: str = field(default="", compare=False)
+
+    @property
+    def research_marker(self) -> str | None:
+        """"Research protocol - not an approved treatment" where that is the regulatory state, else None."""
+        return self.regulatory.marker if self.regulatory else None
 
     @property
     def dosing_sessions(self) -> int:
@@ -442,6 +495,10 @@ def parse_protocol(data: dict[str, Any], path: Path) -> Protocol:
             )
         )
         reader.reject_unknown()
+    regulatory = _regulatory(top)
+    set_and_setting = tuple(_set_and_setting(reader) for reader in top.tables("set_and_setting"))
+    _check_unique(top, "set_and_setting", [item.id for item in set_and_setting])
+    required_labs = tuple(_required_lab(reader) for reader in top.tables("required_labs"))
     protocol = Protocol(
         code=top.get("code", str),
         name=top.get("name", str),
@@ -464,6 +521,9 @@ def parse_protocol(data: dict[str, Any], path: Path) -> Protocol:
         required_readings=required_readings,
         measures=tuple(measures),
         integration_plan_sections=top.strings("integration_plan_sections", ()),
+        regulatory=regulatory,
+        set_and_setting=set_and_setting,
+        required_labs=required_labs,
         path=str(path),
     )
     top.reject_unknown()
@@ -590,6 +650,45 @@ def _required_reading(reader: _Reader) -> RequiredReading:
         tolerance_minutes=reader.positive("tolerance_minutes"),
         signs=signs,
         source=reader.get("source", str),
+        setting_note=reader.get("setting_note", str, None),
+    )
+    reader.reject_unknown()
+    return required
+
+
+def _regulatory(top: _Reader) -> RegulatoryStatus | None:
+    """The ``[regulatory]`` table: status, the note saying why, its source, and whether the evidence is exploratory."""
+    if "regulatory" not in top.data:
+        top.known.add("regulatory")
+        return None
+    reader = _Reader(top.get("regulatory", dict), top.file, "regulatory")
+    status = RegulatoryStatus(
+        status=reader.choice("status", REGULATORY_STATUSES),
+        note=reader.get("note", str),
+        source=reader.get("source", str),
+        exploratory=reader.get("exploratory", bool, False),
+    )
+    reader.reject_unknown()
+    return status
+
+
+def _set_and_setting(reader: _Reader) -> SetAndSettingItem:
+    item = SetAndSettingItem(
+        id=reader.get("id", str),
+        text=reader.get("text", str),
+        source=reader.get("source", str),
+        setting_note=reader.get("setting_note", str, None),
+    )
+    reader.reject_unknown()
+    return item
+
+
+def _required_lab(reader: _Reader) -> RequiredLab:
+    required = RequiredLab(
+        # A misspelt marker would silently drop a check from the dosing gate.
+        marker=reader.choice("marker", tuple(sorted(markers()))),
+        source=reader.get("source", str),
+        within_days=reader.positive("within_days", None),
         setting_note=reader.get("setting_note", str, None),
     )
     reader.reject_unknown()

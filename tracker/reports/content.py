@@ -23,6 +23,8 @@ from sqlalchemy.orm.interfaces import LoaderOption
 from tracker import clinictime, discharge
 from tracker.database import AnySession
 from tracker.instruments import get_instrument
+from tracker.labs import markers
+from tracker.labs.queries import latest_per_marker, requirements
 from tracker.models import (
     CareTeamMember,
     Clinic,
@@ -97,10 +99,16 @@ def _clinic(session: AnySession, clinic_id: int) -> Clinic:
 def _page(template: str, patient: Patient, clinic: Clinic, stamp: Stamp, title: str, **context: object) -> str:
     """The document's HTML. Rendered without the request's context processors (the navigation, the CSRF token of
     the sign-out form): a report needs no request, so the CLI makes the same document. Times print on the clinic's
-    clock (``clinic_zone``, read by the ``local`` filter), and the footer names the zone."""
+    clock (``clinic_zone``, read by the ``local`` filter), and the footer names the zone. A protocol whose regulatory
+    state is "research" puts its marker in every page's running header."""
+    protocol = loaded_protocols().get(patient.protocol_code)
     return current_app.jinja_env.get_template(template).render(
         patient=patient, clinic=clinic, stamp=stamp, draft=stamp.draft, title=title, stylesheet=PRINT_CSS,
-        clinic_zone=clinic.zone, **context
+        clinic_zone=clinic.zone,
+        # "Research protocol - not an approved treatment" on every page where that is the regulatory state.
+        research_marker=protocol.research_marker if protocol else None,
+        regulatory=protocol.regulatory if protocol else None,
+        **context,
     )
 
 
@@ -267,6 +275,7 @@ def summary_document(session: AnySession, patient: Patient, stamp: Stamp) -> str
     today = clinictime.today(clinic.zone, stamp.at)
     lines, left_out = session_lines(session, patient, protocol, stamp.draft)
     measures = measures_state(session, patient, protocol, today)
+    labs = latest_per_marker(session, patient.id)
     return _page(
         "reports/summary.html",
         patient,
@@ -281,6 +290,9 @@ def summary_document(session: AnySession, patient: Patient, stamp: Stamp) -> str
         left_out=left_out,
         plan=current_version(session, patient.id),
         dosing=SessionKind.DOSING,
+        labs=labs,
+        lab_requirements=requirements(protocol, labs, today),
+        lab_markers=markers(),
     )
 
 

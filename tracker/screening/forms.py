@@ -3,7 +3,6 @@ as its prefix: field ids, error ids and labels stay unique on the page."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from flask_wtf import FlaskForm
@@ -24,9 +23,9 @@ from tracker.medicines import DRUG_CLASSES
 from tracker.models import AnswerValue, ReviewDecision
 from tracker.protocols import ItemKind, ScreeningItem
 from tracker.screening.services import AnswerInput, MedicationInput
+from tracker.validators import EARLIEST_DATE as EARLIEST
 from tracker.validators import DateRange, empty_to_none, no_control_characters, page_field, strip
 
-EARLIEST = date(1900, 1, 1)
 CHOOSE = SelectChoice("", "Choose…")
 
 def drug_class_label(code: str) -> str:

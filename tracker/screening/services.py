@@ -31,6 +31,7 @@ from tracker.models import (
 )
 from tracker.models.base import utcnow
 from tracker.protocols import ItemKind, Protocol, ScreeningItem
+from tracker.validators import EARLIEST_DATE
 
 
 class ScreeningError(ValueError):
@@ -443,7 +444,6 @@ def resolve_class(given: MedicationInput) -> MedicationInput:
 
 
 #: No medication date is earlier than this (a typing guard: "0001-01-01" would end every washout).
-EARLIEST_DATE = date(1900, 1, 1)
 
 
 def _check_medication(given: MedicationInput, today: date) -> None:

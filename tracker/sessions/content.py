@@ -83,9 +83,29 @@ BODY_LABEL = {
 
 
 def field_names(kind: SessionKind) -> list[str]:
-    """The keys a note of ``kind`` may keep in ``SessionNote.fields``."""
+    """The keys a note of ``kind`` always keeps in ``SessionNote.fields`` (None when empty)."""
     names = [f.name for f in TEXT_FIELDS[kind]]
     return [*names, "risk_check"] if kind is SessionKind.INTEGRATION else names
+
+
+#: Structured fields added after notes were first signed: kept in ``SessionNote.fields`` and hashed only when filled
+#: in, so an earlier note's signed content (which never held them) hashes as it did when it was signed.
+#: ``modality``: the clinic's name of the session's therapeutic modality (``tracker.modalities``);
+#: ``practice_checkin``: how each practice of the integration plan went (``tracker.plans.practices``);
+#: ``set_and_setting``: the protocol's set-and-setting checklist as confirmed for the dosing session.
+LATER_FIELDS: dict[SessionKind, tuple[str, ...]] = {
+    SessionKind.PREPARATION: ("modality",),
+    SessionKind.DOSING: ("set_and_setting",),
+    SessionKind.INTEGRATION: ("modality", "practice_checkin"),
+    SessionKind.FOLLOW_UP: (),
+}
+
+
+def note_fields(note: SessionNote, kind: SessionKind) -> dict[str, Any]:
+    """The note's structured fields as signed: every field of the kind, and each later field that is filled in."""
+    fields = {name: note.fields.get(name) for name in field_names(kind)}
+    fields.update({name: note.fields[name] for name in LATER_FIELDS[kind] if note.fields.get(name) is not None})
+    return fields
 
 
 def _value(value: Any) -> Any:
@@ -131,7 +151,7 @@ def note_content(note: SessionNote, session: TherapySession) -> dict[str, Any]:
             "location": session.location,
             "present": sorted(user.id for user in session.present),
         },
-        "fields": {name: note.fields.get(name) for name in field_names(session.kind)},
+        "fields": note_fields(note, session.kind),
         "body": note.body,
     }
     if session.kind is SessionKind.DOSING:

@@ -12,12 +12,14 @@ from flask_wtf import FlaskForm
 from wtforms import (
     DecimalField,
     Field,
+    FieldList,
     Form,
     HiddenField,
     IntegerField,
     PasswordField,
     SelectChoice,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
 )
@@ -25,6 +27,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from tracker import vitals
 from tracker.models import CosignOutcome, DoseUnit, Outcome, Route, SessionKind, Severity
+from tracker.plans.practices import ADHERENCE, MAX_PRACTICES
 from tracker.sessions.content import BODY_LABEL, DOSING_FIELDS, RISK_CHECK, TEXT_FIELDS, TextField
 from tracker.sessions.notes import AdverseEventInput, NoteInput
 from tracker.validators import LocalDateTimeField, empty_to_none, enum_member, no_control_characters, strip
@@ -101,30 +104,75 @@ class NoteForm(FlaskForm):
             return -1
 
 
-def _text_form(name: str, kind: SessionKind, extra: dict[str, Any] | None = None) -> type[NoteForm]:
+def _modality() -> SelectField:
+    """The session's therapeutic modality: choices are the clinic's list (set when the page is built), checked
+    against it by the service (``tracker.modalities.check_choice``)."""
+    return SelectField(
+        "Therapeutic modality", choices=[SelectChoice("", "Not recorded")], validate_choice=False,
+        validators=[Optional()], description="The approach the session followed, from the clinic's list.",
+    )
+
+
+class _ModalityExtras(NoteForm):
+    modality = _modality()
+
+    def to_input(self) -> NoteInput:
+        given = super().to_input()
+        given.fields["modality"] = self.modality.data or None
+        return given
+
+    def offer_modalities(self, names: list[str]) -> None:
+        """The clinic's modalities, and the note's own should the list no longer hold it."""
+        offered = list(names)
+        if self.modality.data and self.modality.data not in offered:
+            offered.append(self.modality.data)
+        self.modality.choices = [SelectChoice("", "Not recorded")] + [SelectChoice(n, n) for n in offered]
+
+
+def _text_form(
+    name: str, kind: SessionKind, extra: dict[str, Any] | None = None, base: type[NoteForm] = NoteForm
+) -> type[NoteForm]:
     attributes: dict[str, Any] = {f.name: _area(f.label, description=f.help) for f in TEXT_FIELDS[kind]}
     attributes["kind"] = kind
     attributes["body"] = _area(BODY_LABEL[kind], BODY_LIMIT)
     attributes.update(extra or {})
-    return type(name, (NoteForm,), attributes)
+    return type(name, (base,), attributes)
 
 
-PreparationNoteForm = _text_form("PreparationNoteForm", SessionKind.PREPARATION)
+PreparationNoteForm = _text_form("PreparationNoteForm", SessionKind.PREPARATION, base=_ModalityExtras)
 FollowUpNoteForm = _text_form("FollowUpNoteForm", SessionKind.FOLLOW_UP)
 
 
-class _IntegrationExtras(NoteForm):
+class _IntegrationExtras(_ModalityExtras):
     risk_check = SelectField(
         "Risk check",
         choices=[SelectChoice("", "Not recorded yet")] + [SelectChoice(k, v) for k, v in RISK_CHECK.items()],
         validators=[Optional()],
         description="Required before signing.",
     )
+    #: One answer per practice of the integration plan, in the plan's order (entries added when the page is built).
+    practice_checkin = FieldList(
+        SelectField(choices=[SelectChoice("", "Not answered yet")] + [SelectChoice(k, v) for k, v in ADHERENCE.items()],
+                    validate_choice=False, validators=[Optional()]),
+        label="Check-in on the plan's practices", min_entries=0, max_entries=MAX_PRACTICES,
+    )
+    #: The plan version the check-in was answered against: a newer plan asks for the check-in again.
+    checkin_plan_version = HiddenField()
 
     def to_input(self) -> NoteInput:
         given = super().to_input()
         given.fields["risk_check"] = self.risk_check.data or None
+        answers = [entry.data or None for entry in self.practice_checkin.entries]
+        if answers or self.checkin_plan_version.data:
+            given.fields["practice_checkin"] = {"plan_version": self.checkin_plan_version.data, "answers": answers}
         return given
+
+    def ask_about(self, plan_number: int | None, practices: list[dict[str, str]]) -> None:
+        """One answer per practice of the current plan (the note's saved answers where it has them)."""
+        if not self.checkin_plan_version.data:
+            self.checkin_plan_version.data = str(plan_number) if plan_number else ""
+        while len(self.practice_checkin.entries) < len(practices):
+            self.practice_checkin.append_entry()
 
 
 IntegrationNoteForm = type(
@@ -178,6 +226,11 @@ class DosingNoteForm(NoteForm):
         description="Who takes the patient home.",
     )
     discharged_at = _time("Discharged at")
+    set_and_setting = SelectMultipleField(
+        "Set and setting confirmed", choices=[], validate_choice=False, validators=[Optional()],
+        description="Each item of the protocol's checklist confirmed for this session (recorded, not a condition "
+                    "of the dose).",
+    )
     pre_dose_decision = _area(
         "Decision to dose despite the blood pressure", 4000,
         "Where the protocol asks for it: why the dose was given although the blood pressure before it was above "
@@ -200,6 +253,7 @@ class DosingNoteForm(NoteForm):
         values["route"] = enum_member(Route, values["route"])
         values["pre_dose_decision"] = values["pre_dose_decision"] or None
         given.dosing = values
+        given.fields["set_and_setting"] = list(self.set_and_setting.data or [])
         return given
 
 

@@ -31,7 +31,8 @@ from tracker.models import (
     VitalReading,
 )
 from tracker.protocols import Protocol
-from tracker.sessions.content import DOSING_FIELDS, field_names
+from tracker.sessions import structured
+from tracker.sessions.content import DOSING_FIELDS, LATER_FIELDS, field_names
 
 #: Typed dosing values go into the audit diff; free text only by field name.
 TEXT_DOSING_FIELDS = frozenset({"escort_name", "pre_dose_decision"})
@@ -64,16 +65,17 @@ class StaleNote(Exception):
 
 @dataclass
 class NoteInput:
-    """What a note form gives: structured text fields, free text, and for dosing notes the typed values."""
+    """What a note form gives: structured fields (text, and the later fields of ``content.LATER_FIELDS``), free text,
+    and for dosing notes the typed values."""
 
-    fields: dict[str, str | None] = field(default_factory=dict)
+    fields: dict[str, Any] = field(default_factory=dict)
     body: str = ""
     dosing: dict[str, Any] = field(default_factory=dict)
 
 
 def saved_values(note: SessionNote, kind: SessionKind) -> dict[str, Any]:
     """The note's saved values under the names the form uses (for the conflict view)."""
-    values: dict[str, Any] = {name: note.fields.get(name) for name in field_names(kind)}
+    values: dict[str, Any] = {name: note.fields.get(name) for name in (*field_names(kind), *LATER_FIELDS[kind])}
     values["body"] = note.body
     if kind is SessionKind.DOSING:
         values.update({name: getattr(note, name) for name in DOSING_FIELDS})
@@ -208,11 +210,16 @@ def save_note(
         values = {name: given.dosing.get(name) for name in DOSING_FIELDS}
         _check_dosing(values, session, now)
         _check_gate(patient, session, note, values, protocol, now)
+    try:
+        later = structured.later_values(db.session, patient, session.kind, note, given.fields, protocol)
+    except structured.StructuredError as error:
+        raise NoteError(error.field, str(error)) from None
     created = note is None
     if note is None:
         note = new_note(actor, session, now)
     before = saved_values(note, session.kind)
     note.fields = {name: given.fields.get(name) for name in field_names(session.kind)}
+    note.fields.update({name: value for name, value in later.items() if value is not None})
     note.body = given.body or ""
     for name, value in values.items():
         setattr(note, name, value)

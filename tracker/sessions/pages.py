@@ -19,10 +19,12 @@ from tracker import clinictime, discharge
 from tracker.auth.forms import EmptyForm
 from tracker.clinics import current_zone
 from tracker.extensions import db
-from tracker.models import CareTeamMember, FormDraft, Patient, SessionKind, SessionNote, TherapySession, User
+from tracker.modalities import clinic_modalities
+from tracker.models import CareTeamMember, Clinic, FormDraft, Patient, SessionKind, SessionNote, TherapySession, User
 from tracker.models.alert import with_open_alerts
 from tracker.models.base import utcnow
 from tracker.permissions import actor, get_patient_for_user_or_404
+from tracker.plans.services import current_version
 from tracker.protocols import Protocol, loaded_protocols
 from tracker.sessions import drafts, private, queries
 from tracker.sessions.content import BODY_LABEL, DOSING_FIELDS, RISK_CHECK, TEXT_FIELDS
@@ -38,6 +40,7 @@ from tracker.sessions.note_forms import (
 from tracker.sessions.notes import saved_values
 from tracker.sessions.plan import session_label
 from tracker.sessions.signing import CosignState, blockers, content_hash, cosign_state, follow_up_ok, review_hash
+from tracker.sessions.structured import confirmed
 
 
 def protocol_of(patient: Patient) -> Protocol | None:
@@ -69,6 +72,11 @@ def note_form_data(note: SessionNote | None, kind: SessionKind, protocol: Protoc
         dosing = kind is SessionKind.DOSING and protocol is not None
         return {"substance": protocol.substance} if dosing and protocol else {}
     data = saved_values(note, kind)
+    # Later structured fields, as the form holds them: the ids confirmed, the answers of the check-in.
+    data["set_and_setting"] = confirmed(data.get("set_and_setting"))
+    checkin = data.pop("practice_checkin", None) or {}
+    data["checkin_plan_version"] = str(checkin.get("plan_version") or "")
+    data["practice_checkin"] = [item.get("adherence") or "" for item in checkin.get("items", [])]
     for name in ("dose_unit", "route"):
         if data.get(name) is not None:
             data[name] = data[name].value
@@ -131,6 +139,7 @@ def render_session(
     note_form = forms.note
     if note_form is None and not signed:
         note_form = from_draft("note", NOTE_FORMS[session.kind], data=note_form_data(note, session.kind, protocol))
+    checkin_practices = _prepare_structured(note_form, patient, session, protocol) if note_form is not None else []
     follow = queries.follow_ups(db.session, session) if session.kind is SessionKind.DOSING else []
     follows_ok = follow_up_ok(session, follow)
     cosign = cosign_state(note) if note is not None else CosignState.NOT_REQUIRED
@@ -145,6 +154,7 @@ def render_session(
         "note": note,
         "signed": signed,
         "text_fields": TEXT_FIELDS[session.kind],
+        "checkin_practices": checkin_practices,
         "dosing_fields": DOSING_FIELDS,
         "risk_labels": RISK_CHECK,
         "note_form": note_form,
@@ -180,6 +190,33 @@ def render_session(
             clinictime.INPUT_FORMAT) if session.held_at else "",
     }
     return render_template("sessions/detail.html", **context), status
+
+
+def _prepare_structured(
+    form: NoteForm, patient: Patient, session: TherapySession, protocol: Protocol | None
+) -> list[dict[str, str]]:
+    """Fill the note form's choices from their sources (the clinic's modalities, the protocol's set-and-setting
+    checklist) and give its check-in one answer per practice of the current plan; returns those practices. A
+    check-in saved against an older plan is asked again, from blank."""
+    clinic = db.session.get(Clinic, patient.clinic_id)
+    assert clinic is not None
+    if "modality" in form:
+        form.offer_modalities(clinic_modalities(clinic))
+    if "set_and_setting" in form and protocol is not None:
+        form.set_and_setting.choices = [(item.id, item.text) for item in protocol.set_and_setting]
+    if "practice_checkin" not in form:
+        return []
+    plan = current_version(db.session, patient.id)
+    practices = plan.practice_items if plan is not None else []
+    number = str(plan.number) if plan is not None else ""
+    if form.checkin_plan_version.data != number:
+        form.checkin_plan_version.data = number
+        for entry in form.practice_checkin.entries:
+            entry.data = ""
+    while len(form.practice_checkin.entries) > len(practices):
+        form.practice_checkin.pop_entry()
+    form.ask_about(plan.number if plan else None, practices)
+    return practices
 
 
 #: The session page's forms whose typing is kept after a refused CSRF token.

@@ -33,6 +33,7 @@ from tracker.models import (
 from tracker.protocols import Protocol
 from tracker.sessions.content import TEXT_FIELDS, note_content, sha256
 from tracker.sessions.notes import NoteError, NoteSigned
+from tracker.sessions.structured import unanswered_practices
 
 #: How long after a dosing session its follow-up contact may be: "next day", counted in hours (48 of them) so a
 #: session that ends late in the evening still has the whole of the next day on the clinic's clock.
@@ -89,6 +90,11 @@ def blockers(
         reasons.append("The note is empty.")
     if session.kind is SessionKind.INTEGRATION and not note.fields.get("risk_check"):
         reasons.append("Record the risk check.")
+    if session.kind is SessionKind.INTEGRATION:
+        missing = unanswered_practices(db.session, patient, note)
+        if missing:
+            reasons.append("Check in on each practice of the integration plan (or mark it not discussed): "
+                           + ", ".join(missing) + ".")
     return reasons
 
 

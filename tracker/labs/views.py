@@ -1,0 +1,137 @@
+"""The laboratory results page of a patient (every result, newest sample first, in pages; the newest of each marker
+against the protocol's requirements; the recording form) and the correction of a result."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+from wtforms import Field
+
+from tracker import audit
+from tracker.clinics import local_today as today
+from tracker.extensions import db
+from tracker.labs import describe_range, markers
+from tracker.labs.forms import SEPARATOR, LabCorrectionForm, LabForm, PageArgs
+from tracker.labs.queries import history, latest_per_marker, requirements
+from tracker.labs.services import LabError, correct_result, is_superseded, record_result
+from tracker.models import LabResult, Patient
+from tracker.patients.services import load_for_page
+from tracker.permissions import CLINICAL_ROLES, actor, require_role
+from tracker.protocols import loaded_protocols
+
+bp = Blueprint("labs", __name__)
+
+RESULTS_PER_PAGE = 50
+
+
+@bp.app_template_global("describe_range")
+def range_for_templates(low: float | None, high: float | None, unit: str) -> str:
+    return describe_range(low, high, unit)
+
+
+def _render(patient: Patient, form: LabForm, status: int = 200) -> ResponseReturnValue:
+    args = PageArgs(formdata=request.args)
+    if not args.validate():
+        abort(400, description="The results cannot be shown with these settings (page: use a whole number).")
+    page = db.paginate(history(patient.id), page=max(args.page.data or 1, 1), per_page=RESULTS_PER_PAGE,
+                       error_out=False)
+    superseded = {r.supersedes_id for r in page.items if r.supersedes_id is not None}
+    latest = latest_per_marker(db.session, patient.id)
+    protocol = loaded_protocols().get(patient.protocol_code)
+    audit.record(actor(), "lab.view", f"Viewed the laboratory results of patient {patient.record_number}",
+                 patient=patient, data={"result_ids": [r.id for r in page.items]})
+    db.session.commit()
+    return render_template(
+        "labs/index.html", patient=patient, page=page, superseded=superseded, latest=latest, form=form,
+        required=requirements(protocol, latest, today()), protocol=protocol, markers=markers(),
+    ), status
+
+
+@bp.route("/patients/<int:patient_id>/labs")
+@require_role(*CLINICAL_ROLES)
+def index(patient_id: int) -> ResponseReturnValue:
+    patient = load_for_page(actor(), patient_id)
+    form = LabForm(formdata=None)
+    form.collected_on.data = today()
+    return _render(patient, form)
+
+
+@bp.route("/patients/<int:patient_id>/labs", methods=["POST"])
+@require_role(*CLINICAL_ROLES)
+def record(patient_id: int) -> ResponseReturnValue:
+    patient = load_for_page(actor(), patient_id)
+    form = LabForm()
+    if form.validate_on_submit():
+        try:
+            row = record_result(actor(), patient, form.to_input(), today())
+        except LabError as error:
+            db.session.rollback()
+            _field(form, error.field).errors.append(str(error))
+            patient = load_for_page(actor(), patient_id)  # reloaded after the rollback
+        else:
+            db.session.commit()
+            shown = f"{markers()[row.marker].name} {row.value:g} {row.unit}"
+            if row.flag:
+                shown_range = describe_range(row.reference_low, row.reference_high, row.unit)
+                flash(f"Saved: {shown}, {row.flag} (range {shown_range}).", "warning")
+            else:
+                flash(f"Saved: {shown}, within the range.", "success")
+            return redirect(url_for("labs.index", patient_id=patient.id))
+    return _render(patient, form, 422)
+
+
+def _field(form: LabForm, name: str) -> Field:
+    return form["marker_unit"] if name in ("marker", "unit") else form[name]
+
+
+def _result_or_404(patient: Patient, result_id: int) -> LabResult:
+    """:raise 404: no such result for this patient."""
+    row = db.session.scalar(
+        select(LabResult).where(LabResult.id == result_id, LabResult.patient_id == patient.id)
+        .options(joinedload(LabResult.entered_by))
+    )
+    if row is None:
+        abort(404)
+    return row
+
+
+def _render_correction(patient: Patient, row: LabResult, form: LabCorrectionForm, status: int) -> ResponseReturnValue:
+    return render_template("labs/correct.html", patient=patient, row=row, form=form,
+                           marker=markers().get(row.marker)), status
+
+
+@bp.route("/patients/<int:patient_id>/labs/<int:lab_id>/correct", methods=["GET", "POST"])
+@require_role(*CLINICAL_ROLES)
+def correct(patient_id: int, lab_id: int) -> ResponseReturnValue:
+    """Correct a result: a new one supersedes it, both kept. :raise 404: no such result for this patient."""
+    patient = load_for_page(actor(), patient_id)
+    row = _result_or_404(patient, lab_id)
+    if request.method == "GET":
+        form = LabCorrectionForm(formdata=None, data={
+            "marker_unit": f"{row.marker}{SEPARATOR}{row.unit}", "value": row.value, "collected_on": row.collected_on,
+            "reference_low": row.reference_low if row.range_from_laboratory else None,
+            "reference_high": row.reference_high if row.range_from_laboratory else None,
+            "laboratory": row.laboratory,
+        })
+        audit.record(actor(), "lab.view", "Opened a laboratory result to correct it", patient=patient,
+                     target_type="lab_result", target_id=row.id)
+        db.session.commit()
+        status = 409 if is_superseded(row) else 200
+        return _render_correction(patient, row, form, status)
+    form = LabCorrectionForm()
+    if form.validate_on_submit():
+        try:
+            new = correct_result(actor(), patient, row, form.to_input(), form.reason.data or "", today())
+        except LabError as error:
+            db.session.rollback()
+            _field(form, error.field).errors.append(str(error))
+            patient = load_for_page(actor(), patient_id)
+            row = _result_or_404(patient, lab_id)
+        else:
+            db.session.commit()
+            flash(f"Corrected: the result of {new.collected_on.isoformat()} replaces the one entered before.",
+                  "success")
+            return redirect(url_for("labs.index", patient_id=patient.id))
+    return _render_correction(patient, row, form, 422)
