@@ -85,7 +85,7 @@ loadtest: install-load system-deps-run
 	$(BIN)/python -m bench.loadtest $(LOADTEST_ARGS)
 
 # Both tools run even when the first one finds something; the target fails if either did.
-lint: install
+lint: install-load
 	@status=0; \
 	$(BIN)/ruff check . || status=1; \
 	$(BIN)/mypy || status=1; \

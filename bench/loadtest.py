@@ -82,8 +82,8 @@ def stats(samples: list[Sample], seconds: float, database: str, patients: int, u
         if not sample.name.endswith("(warm-up)"):
             by_name.setdefault(sample.name, []).append(sample)
     everything = [s for group in by_name.values() for s in group]
-    rows = []
-    for name, group in sorted(by_name.items()) + [("all requests", everything)]:
+    rows: list[dict[str, Any]] = []
+    for name, group in [*sorted(by_name.items()), ("all requests", everything)]:
         if not group:
             continue
         times = [s.ms for s in group]
@@ -265,7 +265,8 @@ def verdicts(rows: list[dict[str, Any]]) -> list[tuple[bool, str]]:
                        if r["users"] == users and r["errors"] and r["page"] != "all requests"]
             out.append((total["errors"] == 0, f"{database}, {users} user(s): {total['errors']} errors in "
                         f"{total['requests']} requests" + (f": {', '.join(failing)}" if failing else "")))
-        single = [r for r in mine if r["users"] == 1 and is_html(r["page"]) and r["page"] not in (MINIMAL, "all requests")]
+        single = [r for r in mine
+                  if r["users"] == 1 and is_html(r["page"]) and r["page"] not in (MINIMAL, "all requests")]
         for row in single:
             out.append((row["ratio_p95_to_minimal"] <= RATIO_LIMIT,
                         f"{database}, one at a time: {row['page']} p95 {row['p95_ms']:.0f} ms = "

@@ -23,12 +23,13 @@ import random
 import time
 import urllib.parse
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 from locust import FastHttpUser, between, events, task
 from locust.exception import StopUser
 
-PLAN: dict[str, Any] = json.loads(open(os.environ["LOAD_PLAN"]).read()) if os.environ.get("LOAD_PLAN") else {}
+PLAN: dict[str, Any] = json.loads(Path(os.environ["LOAD_PLAN"]).read_text()) if os.environ.get("LOAD_PLAN") else {}
 #: Think time between a user's actions (seconds): a busy clinic, each clinician clicking every second or two.
 THINK = between(0.5, 2.5)
 #: Rounds of every page the sequential user makes (after one warm-up round).
@@ -294,8 +295,8 @@ class Supervisor(Clinician):
                     failure = None
                     break
         ready_ms = (time.perf_counter() - started) * 1000
-        events.request.fire(request_type="BATCH", name=name, response_time=ready_ms, response_length=0,
-                            response=None, exception=failure, context={})
+        events.request.fire(request_type="BATCH", name=name, response_time=ready_ms,  # type: ignore[no-untyped-call]
+                            response_length=0, response=None, exception=failure, context={})
         if failure is None:
             self.page(links["download_url"], "batch: download")
 
@@ -326,7 +327,8 @@ class Sequential(Clinician):
             raise StopUser()
         self.account = therapist
         self.cookies = {}
-        for persona, username in (("therapist", therapist["username"]), ("supervisor", PLAN["supervisors"][0]["username"])):
+        supervisor = PLAN["supervisors"][0]["username"]
+        for persona, username in (("therapist", therapist["username"]), ("supervisor", supervisor)):
             self.sign_in(username)
             self.cookies[persona] = self.cookie
         measure, note = therapist["measures"][0], therapist["notes"][-1]
@@ -343,7 +345,8 @@ class Sequential(Clinician):
             self.cookies[persona] = self.cookie
         self.round += 1
         if self.round >= WARM_UP_ROUNDS + ROUNDS:
-            self.environment.runner.quit()  # type: ignore[union-attr]
+            if self.environment.runner is not None:
+                self.environment.runner.quit()
             raise StopUser()
 
 

@@ -164,7 +164,7 @@ def seed_clinic(app: Flask, patients: int, seed: int = 2026) -> dict[str, int]:
     protocols: dict[str, Protocol] = app.extensions["protocols"]
     clinic = make_clinic(f"Bench clinic ({patients:,} patients)")
     db.session.commit()
-    seeder = _Seeder(clinic.id, ClinicSize.of(patients), protocols, random.Random(seed), utcnow())  # noqa: S311
+    seeder = _Seeder(clinic.id, ClinicSize.of(patients), protocols, random.Random(seed), utcnow())
     seeder.staff(hash_password(PASSWORD))
     for number in range(patients):
         seeder.patient(number)

@@ -28,7 +28,7 @@ def test_first_and_latest_are_by_date_not_by_entry(people, protocols):
     db.session.flush()
     summary = _mdma(outcomes(db.session, people.patient.clinic_id, protocols))
     assert summary.patients == 1
-    assert summary.differences == [latest.total - baseline.total]
+    assert (summary.patients, summary.total_change) == (1, latest.total - baseline.total)
 
 
 def test_a_corrected_result_counts_as_corrected_and_one_result_is_no_change(people, protocols):
@@ -43,4 +43,5 @@ def test_a_corrected_result_counts_as_corrected_and_one_result_is_no_change(peop
     assert corrected.total != first.total
     summary = _mdma(outcomes(db.session, people.patient.clinic_id, protocols))
     assert summary.patients == 1  # Una has a single result: no change yet
-    assert summary.differences == [latest.total - corrected.total]  # the baseline is the corrected result
+    # The baseline is the corrected result.
+    assert (summary.patients, summary.total_change) == (1, latest.total - corrected.total)

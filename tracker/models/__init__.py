@@ -19,6 +19,7 @@ from tracker.models.note import (
     VitalReading,
 )
 from tracker.models.outcome import AdministrationMode, MeasureResult, SafetyAlert
+from tracker.models.overview import ClinicOverview
 from tracker.models.patient import (
     ACTIVE_PHASES,
     CareRole,
@@ -55,6 +56,7 @@ __all__ = [
     "CareRole",
     "CareTeamMember",
     "Clinic",
+    "ClinicOverview",
     "CosignDecision",
     "CosignOutcome",
     "DoseUnit",
