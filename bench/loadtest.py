@@ -19,6 +19,7 @@ import contextlib
 import json
 import math
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -133,9 +134,16 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
+@dataclass(frozen=True)
+class Server:
+    base: str
+    web_pid: int
+    worker_pid: int
+
+
 @contextlib.contextmanager
-def served(database_url: str, directory: Path, port: int, workers: int | None) -> Iterator[str]:
-    """gunicorn (gunicorn.conf.py, production settings) and ``flask worker`` on ``database_url``; the base URL."""
+def served(database_url: str, directory: Path, port: int, workers: int | None) -> Iterator[Server]:
+    """gunicorn (gunicorn.conf.py, production settings) and ``flask worker`` on ``database_url``."""
     env = {
         **os.environ, "TRACKER_ENV": "production", "DATABASE_URL": database_url, "SECRET_KEY": SECRET,
         "JOB_QUEUE_URL": f"sqlite:///{directory / 'queue.sqlite'}", "TRACKER_BIND": f"127.0.0.1:{port}",
@@ -158,10 +166,56 @@ def served(database_url: str, directory: Path, port: int, workers: int | None) -
                 raise RuntimeError("the served app did not start:\n"
                                    + (directory / "gunicorn.log").read_text(errors="replace")[-3000:])
             time.sleep(0.3)
-        yield base
+        yield Server(base, gunicorn.pid, worker.pid)
     finally:
         _stop(worker)
         _stop(gunicorn)
+
+
+# Where the processors went ----------------------------------------------------------------------------------------
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def tree_cpu(root: int) -> float:
+    """Processor seconds used by ``root`` and its descendants, the ones still running and the ones already reaped
+    (counted in their parent's children times: recycled gunicorn workers, finished renderers). Linux /proc."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            pid = int(stat.parent.name)
+            parents[pid] = int(fields[1])
+            times[pid] = sum(int(v) for v in fields[11:15]) / _TICK  # utime, stime, cutime, cstime
+    tree, grew = {root}, True
+    while grew:
+        grew = False
+        for pid, parent in parents.items():
+            if parent in tree and pid not in tree:
+                tree.add(pid)
+                grew = True
+    return sum(times.get(pid, 0.0) for pid in tree)
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) processor seconds of the whole machine since boot (/proc/stat)."""
+    with contextlib.suppress(OSError):
+        values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+        total = sum(values)
+        return (total - values[3] - values[4]) / _TICK, total / _TICK
+    return 0.0, 0.0
+
+
+@dataclass(frozen=True)
+class CpuShare:
+    """Processors in use on average during a level (1.0 = one core busy all the time), by whom."""
+
+    web: float
+    worker: float
+    load_generator: float
+    others: float
+    web_ms_per_request: float | None
 
 
 def _healthy(port: int) -> bool:
@@ -192,25 +246,41 @@ def server_errors(directory: Path) -> list[str]:
 # Running Locust ------------------------------------------------------------------------------------------------
 
 
-def run_level(base: str, plan_path: Path, users: int, seconds: int, rounds: int, directory: Path
-              ) -> tuple[list[Sample], float]:
+def run_level(server: Server, plan_path: Path, users: int, seconds: int, rounds: int, directory: Path
+              ) -> tuple[list[Sample], float, CpuShare]:
     """One level: ``users`` concurrent users for ``seconds`` (or, at 1, the sequential rounds)."""
     samples = directory / f"samples-{users}.jsonl"
     samples.unlink(missing_ok=True)
     sequential = users == 1
     limit = max(seconds, 600) if sequential else seconds
     command = [
-        sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", base,
+        sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", server.base,
         "-u", str(users), "-r", str(users if sequential else max(1, math.ceil(users / RAMP_SECONDS))),
         "-t", f"{limit}s", "--stop-timeout", "30", "--only-summary", "--loglevel", "WARNING",
         "Sequential" if sequential else "Therapist", *([] if sequential else ["Supervisor"]),
     ]
     env = {**os.environ, "LOAD_PLAN": str(plan_path), "LOAD_SAMPLES": str(samples), "LOAD_ROUNDS": str(rounds)}
     started = time.time()
+    before = (tree_cpu(server.web_pid), tree_cpu(server.worker_pid), resource.getrusage(resource.RUSAGE_CHILDREN),
+              machine_busy())
     with (directory / f"locust-{users}.log").open("wb") as out:
         subprocess.run(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, timeout=limit + 120,
                        check=False)
-    return read_samples(samples, 0 if sequential else started + RAMP_SECONDS)
+    wall = time.time() - started
+    after = (tree_cpu(server.web_pid), tree_cpu(server.worker_pid), resource.getrusage(resource.RUSAGE_CHILDREN),
+             machine_busy())
+    found, span = read_samples(samples, 0 if sequential else started + RAMP_SECONDS)
+    web, worker = after[0] - before[0], after[1] - before[1]
+    generator = (after[2].ru_utime + after[2].ru_stime) - (before[2].ru_utime + before[2].ru_stime)
+    busy = after[3][0] - before[3][0]
+    everything = len(_read_all(samples))
+    share = CpuShare(web / wall, worker / wall, generator / wall, max(0.0, busy - web - worker - generator) / wall,
+                     web * 1000 / everything if everything else None)
+    return found, span, share
+
+
+def _read_all(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
 
 
 def run_database(label: str, database_url: str, patients: int, levels: list[int], seconds: int, rounds: int,
@@ -224,13 +294,16 @@ def run_database(label: str, database_url: str, patients: int, levels: list[int]
         loadplan.write(plan, plan_path)
         print(f"  {len(plan['therapists'])} therapists and {len(plan['supervisors'])} supervisors to sign in as; "
               f"batch: {plan['batch']['patients'] if plan['batch'] else 0} plans")
-        with served(database_url, directory, port or free_port(), workers) as base:
+        with served(database_url, directory, port or free_port(), workers) as server:
             for users in levels:
-                samples, span = run_level(base, plan_path, users, seconds, rounds, directory)
+                samples, span, share = run_level(server, plan_path, users, seconds, rounds, directory)
                 if not samples:
                     log = (directory / f"locust-{users}.log").read_text(errors="replace")[-3000:]
                     raise RuntimeError(f"Locust recorded nothing at {users} users:\n{log}")
                 level = stats(samples, span, label, patients, users)
+                level[-1].update(cpu_web=round(share.web, 2), cpu_worker=round(share.worker, 2),
+                                 cpu_load_generator=round(share.load_generator, 2), cpu_others=round(share.others, 2),
+                                 web_cpu_ms_per_request=round(share.web_ms_per_request or 0, 1))
                 rows.extend(level)
                 print(level_table(level))
         errors = server_errors(directory)
@@ -250,6 +323,11 @@ def level_table(rows: list[dict[str, Any]]) -> str:
         lines.append(f"  {row['page'][:40]:40} {row['requests']:>8} {row['errors']:>6} {row['p50_ms']:>8.1f} "
                      f"{row['p95_ms']:>8.1f} {row['p99_ms']:>8.1f} {row['req_per_s'] or 0:>7.1f} "
                      f"{row['ratio_p95_to_minimal'] or 0:>6.1f}")
+    last = rows[-1]
+    if "cpu_web" in last:
+        lines.append(f"  cores busy on average: web {last['cpu_web']:.2f} ({last['web_cpu_ms_per_request']:.0f} ms "
+                     f"a request), worker {last['cpu_worker']:.2f}, load generator {last['cpu_load_generator']:.2f}, "
+                     f"other processes on the machine {last['cpu_others']:.2f} (of {os.cpu_count()})")
     return "\n".join(lines)
 
 
