@@ -482,7 +482,7 @@ class _Seeder:
             substance=None, dose_amount=None, dose_unit=None, weight_kg=None, dose_total_mg=None, route=None,
             lot_number=None, dose_given_at=None, supplemental_mg=None, supplemental_given_at=None,
             distress_baseline=None, distress_at_discharge=None, escort_name=None, discharged_at=None,
-            signed_at=None, signed_by_id=None, content_sha256=None, cosign_required=False,
+            pre_dose_decision=None, signed_at=None, signed_by_id=None, content_sha256=None, cosign_required=False,
         )
         vitals: list[dict[str, Any]] = []
         events: list[dict[str, Any]] = []

@@ -145,3 +145,18 @@ def test_a_clinic_written_in_several_parts_is_the_same_clinic_with_one_unbroken_
     # to the moment of seeding).
     assert [row[1:] for row in parts["trail"]] == [row[1:] for row in whole["trail"]]
     assert [row[0] for row in parts["trail"]] == sorted(row[0] for row in parts["trail"])  # in time order
+
+
+def test_the_closing_notes_hold_caseload_pages_at_fifty_thousand_to_their_five_thousand_figure():
+    def row(case, patients, p95):
+        return {"case": case, "patients": patients, "p50_ms": p95 / 2, "p95_ms": p95, "queries": 8,
+                "peak_mb": 1.0, "ratio_to_baseline": 1.0, "target_ms": 100.0}
+
+    results = [row("supervisor dashboard", 5000, 40), row("supervisor dashboard", 50000, 58),
+               row("therapist's day", 5000, 30), row("therapist's day", 50000, 50),
+               row("audit page (admin: the whole clinic)", 5000, 30), row("audit page (admin: the whole clinic)",
+                                                                          50000, 300)]
+    notes = "\n".join(closing_notes(results))
+    assert "supervisor dashboard: p95 58.0 ms, x1.45 its 5,000-patient 40.0 ms (at most x1.5) -> met" in notes
+    assert "therapist's day: p95 50.0 ms, x1.67 its 5,000-patient 30.0 ms (at most x1.5) -> NOT MET" in notes
+    assert "Caseload page at 50,000 patients, audit page (admin" not in notes  # the whole clinic: not a caseload
