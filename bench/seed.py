@@ -39,11 +39,10 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Table,
-    and_,
     bindparam,
     insert,
-    or_,
     select,
+    tuple_,
     update,
 )
 
@@ -654,9 +653,8 @@ class _Seeder:
         after: tuple[datetime, int] | None = None
         while True:
             query = select(stage).order_by(stage.c.created_at, stage.c.seq).limit(CHUNK)
-            if after is not None:
-                query = query.where(or_(stage.c.created_at > after[0],
-                                        and_(stage.c.created_at == after[0], stage.c.seq > after[1])))
+            if after is not None:  # a row-value comparison: one seek in the index per chunk, not a scan
+                query = query.where(tuple_(stage.c.created_at, stage.c.seq) > tuple_(*after))
             rows = [dict(row) for row in connection.execute(query).mappings()]
             if not rows:
                 break
