@@ -148,10 +148,13 @@ def throwaway_server() -> Iterator[str]:
         subprocess.run([*as_pg, str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "-E", "UTF8",
                         "--locale=C.UTF-8", "--auth-local=trust", "--auth-host=trust"],
                        check=True, capture_output=True)
-        subprocess.run([*as_pg, str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60", "-o",
-                        f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={directory} "
-                        "start"], check=True, capture_output=True)
+        begun = subprocess.run([*as_pg, str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "300",
+                                "-o", f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={directory}",
+                                "start"], capture_output=True, text=True, check=False)
         started = True
+        if begun.returncode != 0:
+            raise RuntimeError(f"PostgreSQL did not start: {begun.stdout}{begun.stderr}\n"
+                               + (log.read_text(errors="replace")[-2000:] if log.exists() else ""))
         subprocess.run([str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "tracker"],
                        check=True, capture_output=True)
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/tracker"
