@@ -3,6 +3,7 @@
 # make test  - set up and run the whole test suite (PYTEST_ARGS="..." passes arguments to pytest)
 # make lint  - ruff and mypy
 # make bench - seed the bench clinics (bench/.data/) and time the pages; results in bench/results.jsonl
+# make loadtest - many users at once through gunicorn, on SQLite and PostgreSQL; results in bench/load-results.jsonl
 
 PYTHON ?= python3
 VENV := .venv
@@ -13,7 +14,7 @@ PORT ?= 5000
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help run serve test lint bench install db demo system-deps-run system-deps-test clean
+.PHONY: help run serve test lint bench loadtest install install-load db demo system-deps-run system-deps-test clean
 
 help:
 	@echo "make run    set up, migrate, load the demo clinic and serve on http://$(HOST):$(PORT)"
@@ -21,6 +22,7 @@ help:
 	@echo "make test   set up and run the test suite (PYTEST_ARGS=... for pytest)"
 	@echo "make lint   ruff and mypy"
 	@echo "make bench  seed 500- and 5,000-patient clinics (cached) and time the pages; bench/results.jsonl"
+	@echo "make loadtest  10, 25, 50 users at once through gunicorn on SQLite and PostgreSQL (~15 min)"
 
 # The virtualenv, rebuilt only when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -31,6 +33,13 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 install: $(VENV)/.installed
+
+# The load benchmark's tools (Locust, py-spy), only for make loadtest: the suite does not need them.
+$(VENV)/.installed-load: pyproject.toml $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[dev,load]'
+	touch $@
+
+install-load: $(VENV)/.installed-load
 
 system-deps-run:
 	bash scripts/system-deps.sh pdf
@@ -67,8 +76,16 @@ BENCH_ARGS ?=
 bench: install system-deps-run
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
+# Not part of make test or CI (it takes minutes): LOADTEST_ARGS="--databases sqlite --seconds 20" etc. The PostgreSQL
+# run makes its databases beside LOADTEST_POSTGRES_URL's (the role needs CREATEDB); without it, on a throwaway
+# PostgreSQL 15 server of its own on loopback (scripts/system-deps.sh postgres installs it).
+LOADTEST_ARGS ?=
+loadtest: install-load system-deps-run
+	$(if $(LOADTEST_POSTGRES_URL),,bash scripts/system-deps.sh postgres)
+	$(BIN)/python -m bench.loadtest $(LOADTEST_ARGS)
+
 # Both tools run even when the first one finds something; the target fails if either did.
-lint: install
+lint: install-load
 	@status=0; \
 	$(BIN)/ruff check . || status=1; \
 	$(BIN)/mypy || status=1; \

@@ -183,6 +183,9 @@ class Config:
     #: An emergency access grant still without a supervisor's review this many hours later is listed.
     ATTENTION_EMERGENCY_REVIEW_HOURS = 24
     DASHBOARD_ITEMS_PER_PAGE = 25
+    #: The clinic overview's figures are computed again once they are this many minutes old (0: on every view);
+    #: tracker/dashboard/overview.py keeps them in between.
+    OVERVIEW_MAX_AGE_MINUTES = 5
 
     #: A questionnaire link sent to a patient (tracker/questionnaires) expires this many hours after it was sent.
     QUESTIONNAIRE_LINK_HOURS = 72
@@ -243,6 +246,7 @@ class Config:
             ("ATTENTION_SERIOUS_AE_DAYS", 1),
             ("ATTENTION_NO_SESSION_DAYS", 1),
             ("ATTENTION_EMERGENCY_REVIEW_HOURS", 1),
+            ("OVERVIEW_MAX_AGE_MINUTES", 0),
             ("PASSWORD_RESET_HOURS", 1),
             ("REAUTH_MAX_FAILURES", 1),
             ("REAUTH_WINDOW_MINUTES", 1),

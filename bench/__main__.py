@@ -19,11 +19,18 @@ from bench.seed import DATA_DIR, ensure_database, summary
 RESULTS = Path(__file__).resolve().parent / "results.jsonl"
 #: The dashboard case whose growth from the small clinic to the large one is checked against a logarithm.
 GROWTH_CASE = "supervisor dashboard"
+#: Pages bounded by the user's caseload (about 500 patients for a supervisor at every size), not by the clinic:
+#: at ten times the clinic each should cost at most ``CASELOAD_GROWTH`` times as much (p95).
+CASELOAD_CASES = ("supervisor dashboard", "dashboard: one therapist + kind", "therapist's day", "patient list",
+                  "patient list search", "patient page", "audit page", "alert queue")
+CASELOAD_GROWTH = 1.5
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--sizes", default="500,5000", help="clinic sizes in patients (default: 500,5000)")
+    parser.add_argument("--sizes", default="500,5000",
+                        help="clinic sizes in patients (default: 500,5000; add 50000 for the large clinic, about "
+                             "six minutes to seed the first time each day)")
     parser.add_argument("--repeats", type=int, default=None, help="timed requests per case (default: per case)")
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
@@ -79,7 +86,9 @@ def table(results: list[dict[str, Any]]) -> str:
     for row in results:
         target = row.get("target_ms")
         p95 = row.get("p95_ms")
-        met = "-" if target is None or p95 is None else ("met" if p95 < target else f"MISSED by {p95 - target:.0f} ms")
+        judged = row.get(row.get("target_on", "p95_ms"))
+        met = ("-" if target is None or judged is None
+               else "met" if judged <= target else f"MISSED by {judged - target:.0f} ms")
         lines.append(
             f"{str(row.get('case'))[:36]:36} {_fmt(row.get('patients'), ',')} {_fmt(row.get('p50_ms'), '.1f')} "
             f"{_fmt(p95, '.1f')} {_fmt(row.get('queries'), 'd', 5)} {_fmt(row.get('peak_mb'), '.2f')} "
@@ -116,12 +125,32 @@ def closing_notes(results: list[dict[str, Any]]) -> list[str]:
         else:
             notes.append("Dashboard growth: not measured (no dashboard on this build)")
         largest = [row for row in results if row["patients"] == large]
+        notes += caseload_growth(by_case, sizes)
     else:
         largest = results
     for row in largest:
-        if row.get("target_ms") is not None and row["p95_ms"] >= row["target_ms"]:
-            notes.append(f"Target missed: {row['case']} at {row['patients']:,} patients, p95 {row['p95_ms']:.0f} ms "
-                         f"is {row['p95_ms'] - row['target_ms']:.0f} ms over {row['target_ms']:.0f} ms")
+        on = row.get("target_on", "p95_ms")
+        if row.get("target_ms") is not None and row[on] > row["target_ms"]:
+            notes.append(f"Target missed: {row['case']} at {row['patients']:,} patients, {on[:3]} {row[on]:.0f} ms "
+                         f"is {row[on] - row['target_ms']:.0f} ms over {row['target_ms']:.0f} ms")
+    return notes
+
+
+def caseload_growth(by_case: dict[str, dict[int, dict[str, Any]]], sizes: list[int]) -> list[str]:
+    """Each caseload page's p95 at the largest clinic against the one ten times smaller (5,000 -> 50,000)."""
+    large = sizes[-1]
+    small = next((size for size in sizes if size * 10 == large), None)
+    if small is None:
+        return []
+    notes = []
+    for case in CASELOAD_CASES:
+        at = by_case.get(case, {})
+        if small in at and large in at:
+            ratio = at[large]["p95_ms"] / at[small]["p95_ms"]
+            verdict = "met" if ratio <= CASELOAD_GROWTH else "NOT MET"
+            notes.append(f"Caseload page at {large:,} patients, {case}: p95 {at[large]['p95_ms']:.1f} ms, "
+                         f"x{ratio:.2f} its {small:,}-patient {at[small]['p95_ms']:.1f} ms "
+                         f"(at most x{CASELOAD_GROWTH}) -> {verdict}")
     return notes
 
 

@@ -21,8 +21,10 @@ from typing import Any
 RUNS = 9
 BATCH = 50
 WORKERS = 2
-TARGETS_MS = {"pdf render: minimal document": None, "pdf render: integration plan": 300,
-              "pdf render: patient summary": 600, f"pdf render: batch of {BATCH} plans": 15000}
+#: The PDF issue's targets, on the median of renders (p50): a plan within 100 ms, a summary within 300 ms, a
+#: batch of 50 plans within 5 s.
+TARGETS_MS = {"pdf render: minimal document": None, "pdf render: integration plan": 100,
+              "pdf render: patient summary": 300, f"pdf render: batch of {BATCH} plans": 5000}
 #: What ``ratio_to_baseline`` divides by in these rows (the page rows divide by a minimal signed-in page).
 BASELINE = "pdf render: minimal document"
 
@@ -103,7 +105,8 @@ def _row(case: str, times: list[float], peak_kb: int, baseline: float | None, pa
     p95 = sorted(times)[max(0, round(0.95 * len(times)) - 1)]
     return {"case": case, "patients": patients, "queries": 0, "baseline": BASELINE,
             "p50_ms": round(p50, 1), "p95_ms": round(p95, 1), "peak_mb": round(peak_kb / 1024, 1),
-            "ratio_to_baseline": round(p50 / baseline, 1) if baseline else 1.0, "target_ms": TARGETS_MS[case]}
+            "ratio_to_baseline": round(p50 / baseline, 1) if baseline else 1.0, "target_ms": TARGETS_MS[case],
+            "target_on": "p50_ms"}
 
 
 def report_rows() -> list[dict[str, Any]]:

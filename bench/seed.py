@@ -32,11 +32,23 @@ from alembic.script import ScriptDirectory
 from faker import Faker
 from flask import Flask
 from flask_migrate import upgrade
-from sqlalchemy import Connection, Table, bindparam, insert, update
+from sqlalchemy import (
+    Column,
+    Connection,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    bindparam,
+    insert,
+    select,
+    tuple_,
+    update,
+)
 
 from bench.app import bench_app
 from tracker import ROOT
-from tracker.auditchain import chain_rows
+from tracker.auditchain import GENESIS, chain_rows
 from tracker.demo import DEMO_PLAN
 from tracker.extensions import db
 from tracker.factories import PROTOCOL_INDICATIONS, make_clinic, sample_answers, usual_dose
@@ -73,6 +85,8 @@ SEED_FORMAT = 3
 PASSWORD = "bench-password-2026"  # noqa: S105 - synthetic bench accounts only
 DATA_DIR = Path(__file__).resolve().parent / ".data"
 CHUNK = 5000
+#: Patients built in memory before their rows are written (a 50,000-patient clinic is some 8 million rows).
+PATIENTS_PER_WRITE = 2500
 
 #: Phase mix of the caseload (a clinic a year or so into running: most patients through or in treatment).
 PHASE_WEIGHTS = {
@@ -164,13 +178,18 @@ def seed_clinic(app: Flask, patients: int, seed: int = 2026) -> dict[str, int]:
     protocols: dict[str, Protocol] = app.extensions["protocols"]
     clinic = make_clinic(f"Bench clinic ({patients:,} patients)")
     db.session.commit()
-    seeder = _Seeder(clinic.id, ClinicSize.of(patients), protocols, random.Random(seed), utcnow())  # noqa: S311
+    seeder = _Seeder(clinic.id, ClinicSize.of(patients), protocols, random.Random(seed), utcnow())
     seeder.staff(hash_password(PASSWORD))
-    for number in range(patients):
-        seeder.patient(number)
     with db.engine.begin() as connection:
-        seeder.write(connection)
-    return {table: len(rows) for table, rows in seeder.rows.items()}
+        stage = _audit_stage()
+        stage.create(connection)
+        for start in range(0, patients, PATIENTS_PER_WRITE):
+            for number in range(start, min(start + PATIENTS_PER_WRITE, patients)):
+                seeder.patient(number)
+            seeder.write(connection, stage)
+        seeder.write_audit(connection, stage)
+        stage.drop(connection)
+    return dict(seeder.counts)
 
 
 def _whole_seconds(moment: datetime) -> datetime:
@@ -202,6 +221,8 @@ class _Seeder:
         self.fake = Faker("en_US")
         self.fake.seed_instance(2026)
         self.rows: dict[str, list[dict[str, Any]]] = {}
+        self.patient_rows: dict[int, dict[str, Any]] = {}
+        self.counts: Counter[str] = Counter()
         self.ids: dict[str, Iterator[int]] = {}
         self.groups: list[tuple[int, list[int]]] = []  # (supervisor id, therapist ids)
         self.cosigners: set[int] = set()
@@ -280,7 +301,7 @@ class _Seeder:
         held_from = None
         if phase == "on_hold":
             held_from = "integration" if stop.get("dosed", 0) else "preparation"
-        self.add(
+        self.patient_rows[patient_id] = self.add(
             "patient", id=patient_id, clinic_id=self.clinic_id, record_number=f"B-{number + 1:06d}",
             record_number_folded=f"b-{number + 1:06d}",
             given_name=self.fake.first_name(), family_name=self.fake.last_name(),
@@ -376,7 +397,7 @@ class _Seeder:
         self.audit(when, course.lead, "patient.phase_change", f"Moved from {source} to {target}", course.patient_id)
 
     def _patient_row(self, course: _Course) -> dict[str, Any]:
-        return self.rows["patient"][course.patient_id - 1]
+        return self.patient_rows[course.patient_id]
 
     # Screening ----------------------------------------------------------------------------------------------
 
@@ -461,7 +482,7 @@ class _Seeder:
             substance=None, dose_amount=None, dose_unit=None, weight_kg=None, dose_total_mg=None, route=None,
             lot_number=None, dose_given_at=None, supplemental_mg=None, supplemental_given_at=None,
             distress_baseline=None, distress_at_discharge=None, escort_name=None, discharged_at=None,
-            signed_at=None, signed_by_id=None, content_sha256=None, cosign_required=False,
+            pre_dose_decision=None, signed_at=None, signed_by_id=None, content_sha256=None, cosign_required=False,
         )
         vitals: list[dict[str, Any]] = []
         events: list[dict[str, Any]] = []
@@ -603,21 +624,20 @@ class _Seeder:
 
     # Writing ------------------------------------------------------------------------------------------------
 
-    def write(self, connection: Connection) -> None:
+    def write(self, connection: Connection, stage: Table) -> None:
+        """Write the rows built so far and forget them; audit rows go to ``stage``, to be chained in time order
+        once every patient is written (``write_audit``)."""
         tables: list[Table] = [
             User.__table__, Patient.__table__, CareTeamMember.__table__, PhaseTransition.__table__,  # type: ignore[list-item]
             ScreeningChecklist.__table__, ScreeningAnswer.__table__, TherapySession.__table__,  # type: ignore[list-item]
             session_therapist, SessionNote.__table__, VitalReading.__table__, AdverseEvent.__table__,  # type: ignore[list-item]
             CosignDecision.__table__, MeasureResult.__table__, SafetyAlert.__table__,  # type: ignore[list-item]
-            IntegrationPlanVersion.__table__, PlanHandout.__table__, AuditEvent.__table__,  # type: ignore[list-item]
+            IntegrationPlanVersion.__table__, PlanHandout.__table__, stage,  # type: ignore[list-item]
         ]
         for table in tables:
-            rows = self.rows.get(table.name, [])
-            if table is AuditEvent.__table__:
-                rows.sort(key=lambda row: row["created_at"])
-                last_seq, last_hash = chain_rows(rows, self.clinic_id)  # the chain `flask audit verify` walks
-                connection.execute(insert(AuditChainHead.__table__),  # type: ignore[arg-type]
-                                   [{"chain": self.clinic_id, "last_seq": last_seq, "last_hash": last_hash}])
+            name = AuditEvent.__tablename__ if table is stage else table.name
+            rows = self.rows.pop(name, [])
+            self.counts[name] += len(rows)
             for start in range(0, len(rows), CHUNK):
                 connection.execute(insert(table), rows[start : start + CHUNK])
         columns = ("signed_at", "signed_by_id", "content_sha256", "cosign_required")
@@ -626,7 +646,39 @@ class _Seeder:
         for start in range(0, len(self.dosing_signatures), CHUNK):
             connection.execute(sign, [{f"b_{k}": v for k, v in row.items()}
                                       for row in self.dosing_signatures[start : start + CHUNK]])
-        self.rows["session_note (dosing, signed after their readings)"] = self.dosing_signatures
+        self.counts["session_note (dosing, signed after their readings)"] += len(self.dosing_signatures)
+        self.dosing_signatures = []
+        self.patient_rows = {}
+        self.rows = {}
+
+    def write_audit(self, connection: Connection, stage: Table) -> None:
+        """Chain the staged audit rows in time order (the chain ``flask audit verify`` walks), ``CHUNK`` at a
+        time, and write them and the chain's head."""
+        last_seq, last_hash = 0, GENESIS
+        after: tuple[datetime, int] | None = None
+        while True:
+            query = select(stage).order_by(stage.c.created_at, stage.c.seq).limit(CHUNK)
+            if after is not None:  # a row-value comparison: one seek in the index per chunk, not a scan
+                query = query.where(tuple_(stage.c.created_at, stage.c.seq) > tuple_(*after))
+            rows = [dict(row) for row in connection.execute(query).mappings()]
+            if not rows:
+                break
+            after = (rows[-1]["created_at"], rows[-1]["seq"])
+            for row in rows:
+                del row["seq"]
+            last_seq, last_hash = chain_rows(rows, self.clinic_id, last_seq, last_hash)
+            connection.execute(insert(AuditEvent.__table__), rows)  # type: ignore[arg-type]
+        connection.execute(insert(AuditChainHead.__table__),  # type: ignore[arg-type]
+                           [{"chain": self.clinic_id, "last_seq": last_seq, "last_hash": last_hash}])
+
+
+def _audit_stage() -> Table:
+    """A temporary table for audit rows before they are chained: the audit trail's columns without its chain
+    (and without foreign keys, which a temporary table cannot have into the main schema on SQLite)."""
+    chained = {"id", "chain", "chain_seq", "prev_hash", "row_hash"}
+    columns = [Column(c.name, c.type) for c in AuditEvent.__table__.columns if c.name not in chained]
+    return Table("bench_audit_stage", MetaData(), Column("seq", Integer, primary_key=True), *columns,
+                 Index("ix_bench_audit_stage_order", "created_at", "seq"), prefixes=["TEMPORARY"])
 
 
 @dataclass(frozen=True)

@@ -101,6 +101,25 @@ def test_the_session_ends_after_the_idle_timeout_and_the_login_page_says_why(app
     assert row.end_reason == "idle"
 
 
+def test_the_idle_clock_is_written_at_most_once_a_minute(client, people):
+    from tests.conftest import count_queries
+    from tracker.auth.sessions import TOUCH_EVERY
+
+    login(client, people.lead)
+
+    def last_seen():
+        return db.session.scalar(select(LoginSession.last_seen_at).execution_options(populate_existing=True))
+
+    start, first = utcnow(), last_seen()
+    with time_machine.travel(start + TOUCH_EVERY - timedelta(seconds=5), tick=False), count_queries() as statements:
+        assert client.get("/patients/").status_code == 200
+    assert last_seen() == first  # a click within the minute: no write for the idle clock
+    assert not [s for s in statements if "login_session" in s and s.lstrip().upper().startswith("UPDATE")]
+    with time_machine.travel(start + TOUCH_EVERY + timedelta(seconds=5), tick=False):
+        assert client.get("/patients/").status_code == 200
+    assert last_seen() > first
+
+
 def test_the_session_has_an_absolute_lifetime(app, client, people):
     login(client, people.lead)
     start = utcnow()

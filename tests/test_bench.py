@@ -105,3 +105,58 @@ def test_the_closing_note_flags_growing_sql_and_missed_targets():
     assert "p50 x3.00 (ABOVE the logarithmic bound x1.37)" in notes
     assert "Target missed: supervisor dashboard at 5,000 patients, p95 140 ms is 40 ms over 100 ms" in notes
     assert "MISSED by 40 ms" in table(results)
+
+
+SEED_IN_PARTS = """
+import json, sys
+from flask_migrate import upgrade
+from sqlalchemy import select
+from bench import seed
+from bench.app import bench_app
+from tracker.auditchain import verify
+from tracker.extensions import db
+from tracker.models import AuditEvent
+
+seed.PATIENTS_PER_WRITE = int(sys.argv[2])
+app = bench_app("sqlite:///" + sys.argv[1])
+with app.app_context():
+    upgrade()
+    counts = seed.seed_clinic(app, 30)
+    problems = [str(p) for report in verify(db.session) for p in report.problems]
+    trail = [[str(t), a, p] for t, a, p in db.session.execute(
+        select(AuditEvent.created_at, AuditEvent.action, AuditEvent.patient_id).order_by(AuditEvent.chain_seq))]
+print(json.dumps({"counts": counts, "problems": problems, "trail": trail}))
+"""
+
+
+def test_a_clinic_written_in_several_parts_is_the_same_clinic_with_one_unbroken_audit_chain(tmp_path):
+    """The seeder writes a large clinic a few thousand patients at a time (a 50,000-patient clinic does not fit
+    in memory at once) and chains the audit rows in time order at the end: the result is the same rows."""
+
+    def seeded(name: str, per_write: int) -> dict[str, object]:
+        done = _run("-c", SEED_IN_PARTS, str(tmp_path / name), str(per_write))
+        assert done.returncode == 0, done.stderr[-3000:]
+        return json.loads(done.stdout.splitlines()[-1])
+
+    whole, parts = seeded("whole.sqlite", 1000), seeded("parts.sqlite", 7)
+    assert whole["problems"] == parts["problems"] == []
+    assert parts["counts"] == whole["counts"] and whole["counts"]["audit_event"] == len(whole["trail"])
+    # The same events in the same order (the times differ by the seconds between the two runs: dates are relative
+    # to the moment of seeding).
+    assert [row[1:] for row in parts["trail"]] == [row[1:] for row in whole["trail"]]
+    assert [row[0] for row in parts["trail"]] == sorted(row[0] for row in parts["trail"])  # in time order
+
+
+def test_the_closing_notes_hold_caseload_pages_at_fifty_thousand_to_their_five_thousand_figure():
+    def row(case, patients, p95):
+        return {"case": case, "patients": patients, "p50_ms": p95 / 2, "p95_ms": p95, "queries": 8,
+                "peak_mb": 1.0, "ratio_to_baseline": 1.0, "target_ms": 100.0}
+
+    results = [row("supervisor dashboard", 5000, 40), row("supervisor dashboard", 50000, 58),
+               row("therapist's day", 5000, 30), row("therapist's day", 50000, 50),
+               row("audit page (admin: the whole clinic)", 5000, 30), row("audit page (admin: the whole clinic)",
+                                                                          50000, 300)]
+    notes = "\n".join(closing_notes(results))
+    assert "supervisor dashboard: p95 58.0 ms, x1.45 its 5,000-patient 40.0 ms (at most x1.5) -> met" in notes
+    assert "therapist's day: p95 50.0 ms, x1.67 its 5,000-patient 30.0 ms (at most x1.5) -> NOT MET" in notes
+    assert "Caseload page at 50,000 patients, audit page (admin" not in notes  # the whole clinic: not a caseload

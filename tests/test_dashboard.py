@@ -4,16 +4,18 @@ clinic sizes."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+import time_machine
+from sqlalchemy import delete, func, select
 
 from tests.conftest import audit_actions, count_queries, login
 from tracker.extensions import db
 from tracker.factories import log_sessions, make_patient, make_user, record_measure, sample_answers
-from tracker.models import AuditEvent, Role, SessionKind, TherapySession
+from tracker.models import AuditEvent, ClinicOverview, Role, SessionKind, TherapySession
 from tracker.models.base import utcnow
 
 
@@ -271,15 +273,82 @@ PAGES = ["/dashboard", "/dashboard?therapist={co}&kind=unsigned_note&sort=oldest
 def test_a_constant_number_of_statements_whatever_the_clinic_size(client, people, protocols, page):
     url = page.format(co=people.co_therapist.id)
     user = people.lead if url.startswith("/today") else people.supervisor
-    counts = []
+    counts, kept = [], []
     for size in (1, 6):
         _grow(people, protocols, size)
+        db.session.execute(delete(ClinicOverview))  # the overview counts again
         login(client, user)
         with count_queries() as statements:
             assert client.get(url).status_code == 200
         counts.append(len(statements))
+        with count_queries() as statements:
+            assert client.get(url).status_code == 200
+        kept.append(len(statements))
     assert counts[0] == counts[1], counts
-    assert counts[0] <= 15  # +2: the audit chain head (locked, moved on); +1: the write step after the reads
+    assert kept[0] == kept[1], kept
+    # +2: the audit chain head (locked, moved on); +1: the write step after the reads; the overview counting
+    # again: +3 for keeping its figures (a write step of its own).
+    assert counts[0] <= (18 if url == "/overview" else 15)
+    if url == "/overview":
+        assert kept[0] <= counts[0] - 6  # its four counting statements and the keeping are skipped
+
+
+def test_the_overview_keeps_its_figures_for_the_stated_time(app, client, people, protocols):
+    login(client, people.supervisor)
+    first = client.get("/overview")
+    assert "counted again at most every 5 minutes" in first.text
+    computed = db.session.scalar(select(ClinicOverview.computed_at))
+    make_patient(people.lead, protocols=protocols)  # a fourth patient of the clinic, in preparation
+    db.session.commit()
+
+    def preparing(page) -> int:  # MDMA patients in preparation, as the page counts them
+        table = page.text.split('id="phase-protocol"', 1)[1]
+        return int(re.search(r"MDMA[^<]*</th>\s*<td[^>]*>(\d+)</td>", table).group(1))
+
+    with time_machine.travel(computed + timedelta(minutes=4, seconds=50), tick=False):
+        kept = client.get("/overview")
+    assert preparing(kept) == preparing(first)  # still the kept figures
+    assert computed.strftime("%H:%M") in kept.text  # and the page says when they were counted
+    with time_machine.travel(computed + timedelta(minutes=5, seconds=1), tick=False):
+        fresh = client.get("/overview")
+    assert preparing(fresh) == preparing(first) + 1
+    assert db.session.scalar(select(func.count()).select_from(ClinicOverview)) == 1  # one row per clinic, replaced
+    assert db.session.scalar(select(ClinicOverview.computed_at)) > computed
+
+
+def test_the_kept_figures_are_each_clinics_own_and_hold_only_counts(client, people, clinic):
+    login(client, people.supervisor)
+    client.get("/overview")
+    row = db.session.scalar(select(ClinicOverview))
+    assert row.clinic_id == people.supervisor.clinic_id
+    assert set(row.figures) == {"format", "phases", "weeks", "events", "outcomes"}
+    for name in ("Zzpatient", "Cobalt", "Otherly", "CANARY", "Canary"):
+        assert name not in json.dumps(row.figures)
+    login(client, people.outsider)  # a supervisor of another clinic: its own figures, counted for it
+    elsewhere = client.get("/overview")
+    assert "No patients yet." in elsewhere.text
+    assert db.session.scalar(select(func.count()).select_from(ClinicOverview)) == 2
+
+
+def test_kept_figures_of_another_shape_are_counted_again(client, people):
+    login(client, people.supervisor)
+    client.get("/overview")
+    row = db.session.scalar(select(ClinicOverview))
+    row.figures = {"format": 0}
+    db.session.commit()
+    assert client.get("/overview").status_code == 200
+    assert db.session.scalar(select(ClinicOverview.figures).execution_options(populate_existing=True))["format"] == 1
+
+
+def test_with_no_keeping_the_overview_counts_on_every_view(app, client, people):
+    app.config["OVERVIEW_MAX_AGE_MINUTES"] = 0
+    login(client, people.supervisor)
+    client.get("/overview")
+    first = db.session.scalar(select(ClinicOverview.computed_at))
+    with time_machine.travel(first + timedelta(seconds=1), tick=False):
+        page = client.get("/overview")
+    assert "counted again" not in page.text
+    assert db.session.scalar(select(ClinicOverview.computed_at).execution_options(populate_existing=True)) > first
 
 
 def test_the_day_leaves_out_what_only_a_supervisor_acts_on(client, people, protocols):

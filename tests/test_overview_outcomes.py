@@ -58,7 +58,7 @@ def test_the_baseline_is_the_newest_result_by_the_first_dosing_day_whatever_the_
     db.session.flush()
     summary = _summary(outcomes(db.session, people.patient.clinic_id, protocols), "mdma-ptsd", "pcl5")
     assert summary.patients == 1
-    assert summary.differences == [latest.total - baseline.total]
+    assert (summary.patients, summary.total_change) == (1, latest.total - baseline.total)
 
 
 def test_it_reads_the_same_change_as_the_trends_page(people, protocols):
@@ -72,7 +72,7 @@ def test_it_reads_the_same_change_as_the_trends_page(people, protocols):
     trend = next(t for t in measures_state(db.session, patient, protocols["mdma-ptsd"], TODAY).trends
                  if t.instrument.code == "pcl5")
     summary = _summary(outcomes(db.session, people.patient.clinic_id, protocols), "mdma-ptsd", "pcl5")
-    assert summary.differences == [trend.latest.total - trend.baseline.total]
+    assert summary.total_change == trend.latest.total - trend.baseline.total
     assert trend.baseline.administered_on == TODAY - timedelta(days=40)  # on the dosing day counts as baseline
 
 
@@ -90,7 +90,7 @@ def test_a_corrected_result_counts_as_corrected_and_no_dosing_is_no_change_yet(p
     assert corrected.total != first.total
     summary = _summary(outcomes(db.session, people.patient.clinic_id, protocols), "mdma-ptsd", "pcl5")
     assert summary.patients == 1  # Una has not been dosed: no baseline to read a change from
-    assert summary.differences == [latest.total - corrected.total]
+    assert summary.total_change == latest.total - corrected.total
 
 
 def phq9(total: int) -> list[int]:

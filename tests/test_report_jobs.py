@@ -166,3 +166,17 @@ def test_one_setting_chooses_the_queue(url, kind):
 def test_an_unknown_queue_is_refused_at_start_up(url):
     with pytest.raises(ImproperlyConfigured, match="JOB_QUEUE_URL"):
         queue.make_huey(url)
+
+
+def test_the_worker_renders_at_a_lower_cpu_priority_than_the_web(app, monkeypatch):
+    import os
+
+    calls: list[object] = []
+    monkeypatch.setattr(os, "nice", lambda step: calls.append(("nice", step)))
+    monkeypatch.setattr("tracker.queue.run_worker", lambda application, threads: calls.append(("run", threads)))
+    assert app.test_cli_runner().invoke(args=["worker"]).exit_code == 0
+    assert calls == [("nice", 10), ("run", 2)]  # before the renderers start, so they inherit it
+    calls.clear()
+    assert app.test_cli_runner().invoke(args=["worker", "--niceness", "0"]).exit_code == 0
+    assert calls == [("run", 2)]
+    assert app.test_cli_runner().invoke(args=["worker", "--niceness", "25"]).exit_code == 2

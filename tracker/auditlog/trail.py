@@ -38,8 +38,15 @@ def visible_events(user: User) -> Select[AuditEvent]:
     )
 
 
-def visible_count(user: User, conditions: list[ColumnElement[bool]]) -> int:
-    """How many events ``visible_events`` holds under ``conditions``, counted the way the database counts fast.
+#: The audit page counts at most this many rows: an exact count of a large clinic's whole trail walks all of it
+#: (0.6 s at 3.8 million rows, ``make bench`` at 50,000 patients) for a number in a caption. Past it the page says
+#: "more than", and the filters (dates, person, patient) reach older rows.
+COUNT_LIMIT = 10_000
+
+
+def visible_count(user: User, conditions: list[ColumnElement[bool]], limit: int | None = None) -> int:
+    """How many events ``visible_events`` holds under ``conditions``, counted the way the database counts fast, and
+    at most ``limit`` + 1 of them when a limit is given (so "more than ``limit``" can be said without counting all).
 
     For a supervisor the clinic condition is left out: ``patient_scope`` only holds patients of their own clinic,
     so the rows are the same, but beside it SQLite counted by walking the clinic's whole trail through the clinic
@@ -50,7 +57,10 @@ def visible_count(user: User, conditions: list[ColumnElement[bool]]) -> int:
         scope = AuditEvent.clinic_id == user.clinic_id
     else:
         scope = AuditEvent.patient_id.in_(select(Patient.id).where(patient_scope(user)))
-    return db.session.scalar(select(func.count(AuditEvent.id)).where(scope, *conditions)) or 0
+    if limit is None:
+        return db.session.scalar(select(func.count(AuditEvent.id)).where(scope, *conditions)) or 0
+    first = select(AuditEvent.id).where(scope, *conditions).limit(limit + 1).subquery()
+    return db.session.scalar(select(func.count()).select_from(first)) or 0
 
 
 def filter_conditions(

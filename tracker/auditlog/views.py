@@ -13,6 +13,7 @@ from tracker.auditlog import bp
 from tracker.auditlog import export as audit_export
 from tracker.auditlog.forms import AuditFilterForm
 from tracker.auditlog.trail import (
+    COUNT_LIMIT,
     filter_conditions,
     openable_patients,
     shows_detail,
@@ -50,7 +51,8 @@ def index() -> ResponseReturnValue:
         error_out=False,
         count=False,
     )
-    page.total = visible_count(actor(), conditions)
+    counted = visible_count(actor(), conditions, COUNT_LIMIT)
+    page.total = min(counted, COUNT_LIMIT)  # the pages run to the limit; the filters reach older rows
     openable = openable_patients(actor(), page.items)
     unknown = (
         unknown_name_failures(utcnow() - UNKNOWN_NAMES_SHOWN_FOR, UNKNOWN_NAMES_LISTED) if actor().is_admin else None
@@ -59,7 +61,7 @@ def index() -> ResponseReturnValue:
     db.session.commit()
     return render_template(
         "auditlog/index.html", form=form, page=page, openable=openable, shows_detail=shows_detail,
-        unknown=unknown, unknown_days=UNKNOWN_NAMES_SHOWN_FOR.days,
+        unknown=unknown, unknown_days=UNKNOWN_NAMES_SHOWN_FOR.days, more=counted > COUNT_LIMIT,
         export_args={k: v for k, v in request.args.to_dict().items() if k in ("user", "patient", "start", "end")},
     ), 200 if valid else 400
 

@@ -121,15 +121,19 @@ def is_safe_next(target: str | None) -> bool:
 
 @login_manager.user_loader
 def load_user(token: str) -> User | None:
-    """Resume the login session named by the cookie; commits its last-seen time (the idle clock), except for a
-    request refused for its CSRF token, which writes nothing."""
+    """Resume the login session named by the cookie. Most requests only read it, in the request's own transaction;
+    when the idle clock is due to move (``sessions.TOUCH_EVERY``) or the session ends, that is committed in a
+    short write transaction of its own, in read requests too. A request refused for its CSRF token writes nothing
+    but an ended session."""
     config = current_app.config
-    with writing(db.session):  # a short write transaction of its own, in read requests too
-        resumed = sessions.resume(
-            db.session, token, utcnow(), config["IDLE_TIMEOUT"], config["ABSOLUTE_SESSION_LIFETIME"],
-            touch=not g.get("csrf_refused", False),
-        )
-        db.session.commit()
+    now, touch = utcnow(), not g.get("csrf_refused", False)
+    idle, lifetime = config["IDLE_TIMEOUT"], config["ABSOLUTE_SESSION_LIFETIME"]
+    resumed = sessions.resume(db.session, token, now, idle, lifetime, touch=touch, write=False)
+    if resumed is None:
+        with writing(db.session):
+            resumed = sessions.resume(db.session, token, now, idle, lifetime, touch=touch)
+            assert resumed is not None
+            db.session.commit()
     if resumed.ended is not None:
         g.session_ended = resumed.ended
     user: User | None = resumed.user

@@ -37,11 +37,20 @@ class Resumed:
     ended: SessionEnd | None = None  # why the session just ended, for the login page
 
 
+#: The idle clock moves at most this often: a request within a minute of the last recorded one writes nothing, so
+#: a clinician's clicks are not each a write transaction (and, on SQLite, a wait for the one write lock). A session
+#: may therefore end up to this much before ``IDLE_TIMEOUT`` of real inactivity, never after it.
+TOUCH_EVERY = timedelta(minutes=1)
+
+
 def resume(
-    session: AnySession, token: str, now: datetime, idle: timedelta, lifetime: timedelta, *, touch: bool = True
-) -> Resumed:
+    session: AnySession, token: str, now: datetime, idle: timedelta, lifetime: timedelta, *, touch: bool = True,
+    write: bool = True,
+) -> Resumed | None:
     """The user behind ``token`` if the session is still open; otherwise end it and say why. ``touch=False`` leaves
-    the idle clock alone (a refused, possibly forged, request is not activity)."""
+    the idle clock alone (a refused, possibly forged, request is not activity). With ``write=False`` nothing is
+    changed: None when the session would have to be ended or its idle clock moved, for the caller to do that in
+    a write transaction."""
     row = session.scalar(
         select(LoginSession)
         .where(LoginSession.token_hash == digest(token))
@@ -57,10 +66,13 @@ def resume(
         reason = SessionEnd.IDLE
     elif now - row.created_at > lifetime:
         reason = SessionEnd.EXPIRED
+    moves = touch and now - row.last_seen_at >= TOUCH_EVERY
+    if not write and (reason is not None or moves):
+        return None
     if reason is not None:
         row.ended_at, row.end_reason = now, reason.value
         return Resumed(None, reason)
-    if touch:
+    if moves:
         row.last_seen_at = now
     row.user.attach_login(token)
     return Resumed(row.user)

@@ -3,6 +3,7 @@ was shown, render. Bad filters answer 400 with the message next to the filter.""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from flask import current_app, render_template, request, url_for
@@ -134,7 +135,8 @@ def overview() -> ResponseReturnValue:
     """The clinic at a glance, for supervisors: counts and rates only, no patient named."""
     user = actor()
     protocols = loaded_protocols()
-    figures = clinic.snapshot(db.session, clinic_of(db.session, user.clinic_id), protocols, utcnow())
+    max_age = timedelta(minutes=current_app.config["OVERVIEW_MAX_AGE_MINUTES"])
+    figures = clinic.figures(db.session, clinic_of(db.session, user.clinic_id), protocols, utcnow(), max_age)
     phases, weeks, events, outcomes = figures.phases, figures.weeks, figures.events, figures.outcomes
     audit.record(user, "dashboard.overview", "Viewed the clinic overview (counts only)")
     db.session.commit()
@@ -157,7 +159,7 @@ def overview() -> ResponseReturnValue:
     return render_template(
         "dashboard/overview.html", phases=phases, codes=codes, protocols=protocols, Phase=Phase, weeks=weeks,
         events=events, outcomes=outcomes, charts=charts, outcome_chart=_outcome_chart(outcomes),
-        computed_at=figures.computed_at,
+        computed_at=figures.computed_at, max_age=max_age,
     )
 
 

@@ -21,6 +21,7 @@ from tracker.models.note import (
     VitalReading,
 )
 from tracker.models.outcome import AdministrationMode, MeasureResult
+from tracker.models.overview import ClinicOverview
 from tracker.models.patient import (
     ACTIVE_PHASES,
     CareRole,
@@ -59,6 +60,7 @@ __all__ = [
     "CareRole",
     "CareTeamMember",
     "Clinic",
+    "ClinicOverview",
     "CosignDecision",
     "CosignOutcome",
     "DoseUnit",
