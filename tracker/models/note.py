@@ -19,7 +19,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, Float, ForeignKey, Index, Integer, String, Text, false
+from sqlalchemy import JSON, Boolean, CheckConstraint, Float, ForeignKey, Index, Integer, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tracker.models.base import Base, UTCDateTime, enum_type, utcnow
@@ -128,6 +128,9 @@ class SessionNote(Base):
     signed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     #: SHA-256 of the canonical JSON of the signed content (``tracker.sessions.signing.note_content``).
     content_sha256: Mapped[str | None] = mapped_column(String(64))
+    #: The version of the signed content the hash was computed under (``tracker.sessions.content.CONTENT_VERSION``
+    #: at signing); notes signed before versions are version 1.
+    content_version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
     #: The signer needed a co-signature when signing: the note waits in their supervisor's queue.
     cosign_required: Mapped[bool] = mapped_column(Boolean, server_default=false())
 

@@ -8,6 +8,13 @@ columns and tables (they are queried); every kind has free text.
 ``note_content`` is the signed record: the session's facts (times, place, therapists present), every field, and
 every vital-sign reading and adverse event. ``sha256`` hashes its canonical JSON (sorted keys, no spaces), so the
 stored hash can be recomputed from the database at any time (``tracker.sessions.signing.verify``).
+
+The signed content is versioned (``SessionNote.content_version``): a note is hashed as the version it was signed
+under, so a field added later never changes an earlier note's hash. To add a field: list it where its kind's fields
+are listed, name it in ``FIELD_SINCE`` with the next version, and raise ``CONTENT_VERSION`` to that version.
+Version 1, the content before versions, held the later fields (``LATER_FIELDS``, ``LATER_DOSING_FIELDS``) only
+when filled in; from version 2 a note's content holds every field of its version, filled in or not, and says its
+version.
 """
 
 from __future__ import annotations
@@ -101,11 +108,35 @@ LATER_FIELDS: dict[SessionKind, tuple[str, ...]] = {
 }
 
 
-def note_fields(note: SessionNote, kind: SessionKind) -> dict[str, Any]:
-    """The note's structured fields as signed: every field of the kind, and each later field that is filled in."""
-    fields = {name: note.fields.get(name) for name in field_names(kind)}
-    fields.update({name: note.fields[name] for name in LATER_FIELDS[kind] if note.fields.get(name) is not None})
-    return fields
+#: The version of the signed content that signing writes now (see the module's docstring).
+CONTENT_VERSION = 2
+#: Fields added after version 2, with the version that first held them (none yet).
+FIELD_SINCE: dict[str, int] = {}
+
+
+def holds(name: str, version: int) -> bool:
+    """Whether the signed content of ``version`` holds the field ``name``."""
+    return FIELD_SINCE.get(name, 1) <= version
+
+
+def note_fields(note: SessionNote, kind: SessionKind, version: int = CONTENT_VERSION) -> dict[str, Any]:
+    """The note's structured fields as signed under ``version``."""
+    if version == 1:  # every field of the kind, and each later field only when filled in
+        fields = {name: note.fields.get(name) for name in field_names(kind)}
+        fields.update({name: note.fields[name] for name in LATER_FIELDS[kind] if note.fields.get(name) is not None})
+        return fields
+    return {name: note.fields.get(name) for name in (*field_names(kind), *LATER_FIELDS[kind]) if holds(name, version)}
+
+
+def _dosing(note: SessionNote, version: int) -> dict[str, Any]:
+    names = (*DOSING_FIELDS, "dose_total_mg")
+    if version == 1:  # the later dosing fields only when filled in
+        return {
+            name: _value(getattr(note, name))
+            for name in names
+            if name not in LATER_DOSING_FIELDS or getattr(note, name) is not None
+        }
+    return {name: _value(getattr(note, name)) for name in names if holds(name, version)}
 
 
 def _value(value: Any) -> Any:
@@ -135,8 +166,11 @@ def _event(event: AdverseEvent) -> dict[str, Any]:
     return {name: _value(getattr(event, name)) for name in names}
 
 
-def note_content(note: SessionNote, session: TherapySession) -> dict[str, Any]:
-    """The note as signed: needs ``session.present``, ``note.vitals`` and ``note.adverse_events`` loaded."""
+def note_content(note: SessionNote, session: TherapySession, version: int | None = None) -> dict[str, Any]:
+    """The note as signed under ``version`` (default: the note's own when signed, else ``CONTENT_VERSION``): needs
+    ``session.present``, ``note.vitals`` and ``note.adverse_events`` loaded."""
+    if version is None:
+        version = note.content_version if note.signed_at is not None else CONTENT_VERSION
     content: dict[str, Any] = {
         "note_id": note.id,
         "session": {
@@ -151,15 +185,13 @@ def note_content(note: SessionNote, session: TherapySession) -> dict[str, Any]:
             "location": session.location,
             "present": sorted(user.id for user in session.present),
         },
-        "fields": note_fields(note, session.kind),
+        "fields": note_fields(note, session.kind, version),
         "body": note.body,
     }
+    if version > 1:
+        content["version"] = version
     if session.kind is SessionKind.DOSING:
-        content["dosing"] = {
-            name: _value(getattr(note, name))
-            for name in (*DOSING_FIELDS, "dose_total_mg")
-            if name not in LATER_DOSING_FIELDS or getattr(note, name) is not None
-        }
+        content["dosing"] = _dosing(note, version)
         ordered_vitals = sorted(note.vitals, key=lambda r: (r.taken_at, r.id))
         content["vitals"] = [_vital(r) for r in ordered_vitals]
         ordered_events = sorted(note.adverse_events, key=lambda e: (e.onset_at, e.id))

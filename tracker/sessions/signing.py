@@ -31,6 +31,7 @@ from tracker.models import (
     User,
 )
 from tracker.protocols import Protocol
+from tracker.sessions import content
 from tracker.sessions.content import TEXT_FIELDS, note_content, sha256
 from tracker.sessions.notes import NoteError, NoteSigned
 from tracker.sessions.structured import unanswered_practices
@@ -136,12 +137,14 @@ def sign_note(
     if seen_hash is not None and seen_hash != digest:
         raise ContentChanged()
     note.signed_at, note.signed_by, note.content_sha256 = now, actor, digest
+    note.content_version = content.CONTENT_VERSION
     note.cosign_required = actor.needs_cosign
     db.session.flush()
     audit.record(
         actor, "note.sign", f"Signed the note of a {session.kind.label.lower()} session", patient=patient,
         target_type="session_note", target_id=note.id,
-        data={"content_sha256": digest, "cosign_required": note.cosign_required},
+        data={"content_sha256": digest, "content_version": note.content_version,
+              "cosign_required": note.cosign_required},
     )
     return digest
 

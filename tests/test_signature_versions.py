@@ -1,0 +1,89 @@
+"""Signed content carries a version: adding a field to a note never changes the hash of a note signed before it.
+
+The field-addition test adds a preparation field the way a developer would (listed with its kind's fields, named
+in ``FIELD_SINCE`` with the next version, ``CONTENT_VERSION`` raised) and checks every earlier signature still
+verifies, while a note signed afterwards holds the new field."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from tests.conftest import PASSWORD, login
+from tests.session_data import held_session, in_dosing, session_url
+from tracker.extensions import db
+from tracker.factories import complete_dosing
+from tracker.models import SessionKind, SessionNote, TherapySession
+from tracker.models.base import utcnow
+from tracker.sessions import content, queries
+from tracker.sessions.content import TextField, note_content
+from tracker.sessions.signing import sign_note, verify
+
+
+def signed_notes() -> list[tuple[SessionNote, TherapySession]]:
+    db.session.expire_all()
+    sessions = db.session.scalars(select(TherapySession).options(selectinload(TherapySession.present)))
+    found = [(queries.load_note(db.session, s), s) for s in sessions]
+    return [(note, s) for note, s in found if note is not None and note.signed_at is not None]
+
+
+@pytest.fixture
+def clinic_notes(people, protocols) -> None:
+    """Signed notes of every kind the pathway writes: preparation notes and a dosing note."""
+    in_dosing(people.patient, people.lead, protocols)
+    complete_dosing(people.patient, people.lead, protocols, sign=True)
+    db.session.commit()
+
+
+def test_notes_are_signed_under_the_current_version_and_verify(people, clinic_notes):
+    notes = signed_notes()
+    assert {note.content_version for note, _ in notes} == {content.CONTENT_VERSION}
+    assert all(note_content(note, s)["version"] == content.CONTENT_VERSION for note, s in notes)
+    assert verify(notes) == []
+
+
+def test_adding_a_field_keeps_every_earlier_signature(monkeypatch, client, people, protocols, clinic_notes):
+    session = held_session(people.patient, people.lead, protocols, SessionKind.PREPARATION, started_minutes_ago=90,
+                           duration=60)
+    login(client, people.lead)
+    saved = client.post(session_url(people.patient, session, "/note"), data={"topics": "The day", "body": "Met."})
+    assert saved.status_code in (200, 302)
+    before = signed_notes()
+    assert len(before) >= 2 and verify(before) == []
+    added = content.CONTENT_VERSION + 1
+    kind = SessionKind.PREPARATION
+    monkeypatch.setitem(content.TEXT_FIELDS, kind,
+                        (*content.TEXT_FIELDS[kind], TextField("support_people", "Support people")))
+    monkeypatch.setitem(content.FIELD_SINCE, "support_people", added)
+    monkeypatch.setattr(content, "CONTENT_VERSION", added)
+
+    assert verify(signed_notes()) == []  # every note signed before the field still verifies
+
+    note = queries.load_note(db.session, session)
+    assert note is not None
+    note.fields = {**note.fields, "support_people": "Her sister"}  # the draft, as the new field's form would save it
+    sign_note(people.lead, people.patient, session, note, protocols[people.patient.protocol_code], PASSWORD, None,
+              True, utcnow())
+    db.session.commit()
+    newest = [(n, s) for n, s in signed_notes() if s.id == session.id]
+    assert newest[0][0].content_version == added
+    assert note_content(*newest[0])["fields"]["support_people"] == "Her sister"
+    assert verify(signed_notes()) == []
+
+
+def test_without_a_version_the_added_field_would_change_earlier_hashes(monkeypatch, people, clinic_notes):
+    """The reason for versions: the same field added to the current version's content breaks earlier notes."""
+    kind = SessionKind.PREPARATION
+    monkeypatch.setitem(content.TEXT_FIELDS, kind,
+                        (*content.TEXT_FIELDS[kind], TextField("support_people", "Support people")))
+    mismatched = verify(signed_notes())
+    assert mismatched and {m.kind for m in mismatched} == {"note"}
+
+
+def test_a_note_signed_before_versions_verifies_as_version_one(people, clinic_notes):
+    """Version 1 (the content before versions) held the later fields only when filled in, and no version key."""
+    note, session = next((n, s) for n, s in signed_notes() if s.kind is SessionKind.DOSING)
+    first = note_content(note, session, 1)
+    assert "version" not in first and "set_and_setting" not in first["fields"]
+    assert "pre_dose_decision" not in first["dosing"] or note.pre_dose_decision is not None
