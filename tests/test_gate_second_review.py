@@ -38,7 +38,8 @@ def test_a_dose_dated_before_an_open_alert_is_refused_when_entered_after_it(clie
     alert = db.session.scalar(select(SafetyAlert).where(SafetyAlert.patient_id == patient.id))
     assert alert is not None and alert.high_risk and alert.raised_at > ago(290)
     login(client, people.lead)
-    response = client.post(session_url(patient, session, "/note"), data=dosing_note(started_minutes_ago=300, discharged_at=""))
+    response = client.post(session_url(patient, session, "/note"),
+                           data=dosing_note(started_minutes_ago=300, discharged_at=""))
     assert response.status_code == 422
     assert f"A high-risk safety alert is open now (#{alert.id}," in response.text
     assert "after the time entered for this dose" in response.text
@@ -65,7 +66,8 @@ def test_a_medication_start_cannot_move_later(client, people, protocols):
 
 
 def test_an_sp_o2_past_its_critical_limit_alerts_in_a_protocol_that_does_not_monitor_it(client, people, protocols):
-    patient = make_patient(people.lead, people.co_therapist, protocols=protocols, protocol_code="psilocybin-mdd", record_number="SPO-1")
+    patient = make_patient(people.lead, people.co_therapist, protocols=protocols, protocol_code="psilocybin-mdd",
+                           record_number="SPO-1")
     assert "spo2" not in protocols["psilocybin-mdd"].monitored_signs
     in_dosing(patient, people.lead, protocols)
     session = held_session(patient, people.lead, protocols)
@@ -82,7 +84,8 @@ def test_an_sp_o2_past_its_critical_limit_alerts_in_a_protocol_that_does_not_mon
 
 def test_an_alt_far_above_its_range_holds_the_alcohol_protocols_dose(people, protocols):
     protocol = protocols["psilocybin-aud"]
-    patient = make_patient(people.lead, people.co_therapist, protocols=protocols, protocol_code="psilocybin-aud", record_number="ALT-1")
+    patient = make_patient(people.lead, people.co_therapist, protocols=protocols, protocol_code="psilocybin-aud",
+                           record_number="ALT-1")
     in_dosing(patient, people.lead, protocols)
     db.session.commit()
     now = utcnow()
@@ -92,6 +95,7 @@ def test_an_alt_far_above_its_range_holds_the_alcohol_protocols_dose(people, pro
     with time_machine.travel(now + timedelta(minutes=1), tick=False):
         record_lab(people.lead, patient, LabInput("alt", 4800, "U/L", clinic_day(patient)), clinic_day(patient))
     db.session.commit()
-    unmet = [u.message for u in check(db.session, patient, protocol, Door.MOVE_TO_DOSING, now=now + timedelta(minutes=2))
+    later = now + timedelta(minutes=2)
+    unmet = [u.message for u in check(db.session, patient, protocol, Door.MOVE_TO_DOSING, now=later)
              if u.condition == "required_labs"]
     assert len(unmet) == 1 and "is higher than its reference range" in unmet[0]
