@@ -103,7 +103,7 @@ def test_one_alert_per_result_however_many_flags(people):
 
 
 def answers_for(code: str) -> st.SearchStrategy[list]:
-    """Valid answers to ``code``, following its skip logic."""
+    """Valid answers to ``code``, following its skip logic and its bounds by another item."""
     instrument = get_instrument(code)
 
     @st.composite
@@ -112,6 +112,9 @@ def answers_for(code: str) -> st.SearchStrategy[list]:
         for item in instrument.items:
             if item.ask_if is not None and not item.ask_if.holds(answers):
                 answers.append(None)
+            elif item.at_most_item is not None:
+                bound = answers[item.at_most_item - 1]
+                answers.append(draw(st.sampled_from([v for v in item.scale.values if v <= bound])))
             else:
                 answers.append(draw(st.sampled_from(item.scale.values)))
         return answers
@@ -186,13 +189,15 @@ def test_acknowledging_requires_an_action(client, people, alert, action):
     assert BANNER in response.text
 
 
-@pytest.mark.parametrize("action", [".", "ok", "Done.", "called pt", "x" * 30, "1234567890 1234567890 12"])
+@pytest.mark.parametrize("action", [".", "ok", "Done.", "called pt", "x" * 30, "1234567890 1234567890 12",
+                                    "ok ok ok ok ok ok ok", "Done done DONE done done", "na na na na na na na"])
 def test_an_action_that_says_nothing_is_refused(client, people, alert, action):
-    """A minimum length and a few words: a mark, a word or a number does not close an alert."""
+    """A minimum length and a few different words: a mark, a word (repeated or not) or a number does not close an
+    alert."""
     login(client, people.lead)
     response = client.post(url(people, alert), data=done(action))
     assert response.status_code == 422
-    assert "Describe what was done in at least 20 characters and 3 words" in response.text
+    assert "Describe what was done in at least 20 characters and 3 different words" in response.text
     assert alerts()[0].is_open
 
 

@@ -9,7 +9,6 @@ second clinician has looked at it before the next dose. The words must say somet
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -20,6 +19,7 @@ from tracker import audit
 from tracker.alerts import recipients
 from tracker.extensions import db
 from tracker.models import Patient, SafetyAlert, User
+from tracker.wording import says_something
 
 #: The actions a clinic takes after a safety alert (the form's checkboxes). Codes are stored; labels may change.
 ACTIONS: dict[str, str] = {
@@ -39,7 +39,6 @@ ACTIONS: dict[str, str] = {
 ACTION_MIN_LENGTH = 20
 ACTION_MIN_WORDS = 3
 ACTION_MAX_LENGTH = 4000
-_WORD = re.compile(r"[^\W\d_]{2,}")
 
 
 class AlertError(ValueError):
@@ -55,10 +54,10 @@ class AlertError(ValueError):
 def words_problem(text: str) -> str | None:
     """Why ``text`` does not describe an action, or None when it does."""
     text = text.strip()
-    if len(text) < ACTION_MIN_LENGTH or len(_WORD.findall(text)) < ACTION_MIN_WORDS:
+    if not says_something(text, ACTION_MIN_LENGTH, ACTION_MIN_WORDS):
         return (
-            f"Describe what was done in at least {ACTION_MIN_LENGTH} characters and {ACTION_MIN_WORDS} words (who "
-            "did what, and when): an alert is not closed with a mark."
+            f"Describe what was done in at least {ACTION_MIN_LENGTH} characters and {ACTION_MIN_WORDS} different words "
+            "(who did what, and when): an alert is not closed with a mark or a word repeated."
         )
     if len(text) > ACTION_MAX_LENGTH:
         return f"Use at most {ACTION_MAX_LENGTH} characters."

@@ -7,7 +7,8 @@ The sources and what makes each one urgent:
   risk, QIDS-SR16 item 12 at 2 or 3, MADRS item 10 at 4 or more), high risk when a flag says so (C-SSRS high risk, a
   suicide-plan answer). A result urgent only through a standing answer (the C-SSRS "lifetime" behaviour answer)
   raises no new alert when an earlier alert of the patient already carried it: see ``_already_alerted``;
-- a vital sign past the protocol's critical limit during a dosing session (``Protocol.critical_limits``);
+- a vital sign past a critical limit during a dosing session (``Protocol.alerting_limits``: the protocol's own, and
+  the general limit of each sign it names none for);
 - a serious adverse event (high risk);
 - an integration note whose risk check says the concern was escalated (high risk).
 
@@ -40,6 +41,7 @@ from tracker.models import (
 )
 from tracker.models.base import utcnow
 from tracker.protocols import Protocol
+from tracker.protocols.schema import GENERAL_CRITICAL_LIMITS
 from tracker.sessions.content import RISK_CHECK
 
 #: The risk-check answer that raises an alert.
@@ -120,7 +122,8 @@ def _shown(patient: Patient, moment: datetime | None) -> str:
 def for_reading(actor: User, patient: Patient, session: TherapySession, row: VitalReading,
                 reading: vitals.Reading, protocol: Protocol | None) -> SafetyAlert | None:
     """An alert for a reading with any value past the protocol's critical limits (``vitals.check``, critical)."""
-    critical = vitals.check(reading, protocol.critical_limits, critical=True) if protocol else []
+    limits = protocol.alerting_limits if protocol else GENERAL_CRITICAL_LIMITS
+    critical = vitals.check(reading, limits, critical=True)
     if not critical:
         return None
     alert = SafetyAlert(

@@ -32,6 +32,7 @@ from tracker.labs import markers
 from tracker.models import Phase, SessionKind
 from tracker.protocols import InteractionRule, Protocol
 from tracker.schedule import baseline_problems
+from tracker.wording import says_something
 
 
 @dataclass(frozen=True)
@@ -204,14 +205,13 @@ def pre_dosing_checks(facts: Facts) -> list[str]:
 
 def required_labs(facts: Facts) -> list[str]:
     """Each laboratory result the protocol requires, collected on or before the day judged and recently enough (a
-    sample taken after a session does not count for it)."""
+    sample taken after a session does not count for it); where the protocol asks, the newest within its range."""
     problems = []
     for required in _protocol(facts).required_labs:
         name = markers()[required.marker].name
-        collected = max(
-            (lab.collected_on for lab in facts.labs if lab.marker == required.marker and lab.collected_on <= facts.on),
-            default=None,
-        )
+        found = [lab for lab in facts.labs if lab.marker == required.marker and lab.collected_on <= facts.on]
+        newest = found[-1] if found else None  # the facts come ordered by day collected, then entry
+        collected = newest.collected_on if newest is not None else None
         window = required.within_days
         if collected is None:
             within = f" (collected within {window} days)" if window is not None else ""
@@ -222,6 +222,11 @@ def required_labs(facts: Facts) -> list[str]:
             problems.append(
                 f"Before {_when(facts)}: {name} - the last sample was collected on {collected.isoformat()}, more "
                 f"than {window} days before. Record a new result under laboratory results."
+            )
+        elif required.in_range and newest is not None and newest.flag is not None:
+            problems.append(
+                f"Before {_when(facts)}: {name} of {newest.collected_on.isoformat()} is {newest.flag}er than its "
+                "reference range. The dose waits for a physician's review and a result within range."
             )
     return problems
 
@@ -538,6 +543,11 @@ def pre_dose_reading(facts: Facts) -> list[str]:
     return []
 
 
+#: The written decision to dose above the blood-pressure threshold must read as one (``tracker.wording``).
+DECISION_MIN_LENGTH = 15
+DECISION_MIN_WORDS = 3
+
+
 def pre_dose_decision(facts: Facts) -> list[str]:
     """A pre-dose blood pressure above the protocol's threshold needs a written decision to proceed."""
     threshold = _protocol(facts).pre_dose_blood_pressure
@@ -547,11 +557,12 @@ def pre_dose_decision(facts: Facts) -> list[str]:
         return []
     assert reading.systolic is not None and reading.diastolic is not None
     high = reading.systolic > threshold.systolic or reading.diastolic > threshold.diastolic
-    if high and not (given.pre_dose_decision and given.pre_dose_decision.strip()):
+    if high and not says_something(given.pre_dose_decision, DECISION_MIN_LENGTH, DECISION_MIN_WORDS):
         return [
             f"The blood pressure before the dose was {reading.systolic}/{reading.diastolic} mmHg, above "
             f"{_number(threshold.systolic)}/{_number(threshold.diastolic)}: record the decision to proceed (the "
-            "risk of a short rise in blood pressure weighed against the benefit)."
+            "risk of a short rise in blood pressure weighed against the benefit), in at least "
+            f"{DECISION_MIN_LENGTH} characters and {DECISION_MIN_WORDS} different words."
         ]
     return []
 
@@ -605,16 +616,25 @@ def follow_up_scheduled(facts: Facts) -> list[str]:
 def no_open_high_risk_alert(facts: Facts) -> list[str]:
     """No high-risk safety alert open at the moment judged: raised by then and not yet closed by a supervisor. A
     saved dose is judged at the time it was given, so an alert raised during the session before the dose holds it,
-    and one raised after the dose (this session's own serious adverse event) does not hold its record."""
+    and one raised after the dose by this session's own entries (its serious adverse event) does not hold its
+    record. A dose dated before an alert that is open now, entered after it, is held as well: otherwise a time typed
+    earlier than the alert would walk past it (the alert's own session aside). Recording a session without a dose
+    is not held by that: documenting what happened is no door to a dose."""
     given = facts.administration
+    dosed = given is not None and given.dose_given_at is not None
     moment = given.dose_given_at if given is not None and given.dose_given_at is not None else facts.at
-    return [
-        f"A high-risk safety alert is open (#{alert.id}, {alert.source.lower()}, raised "
-        f"{clinictime.shown(alert.raised_at, facts.tz)}): {alert.summary} A supervisor of the care team must close "
-        "it before dosing."
-        for alert in sorted(facts.alerts, key=lambda a: (a.raised_at, a.id))
-        if alert.open_at(moment)
-    ]
+    own = facts.session.id if facts.session is not None else None
+    unmet = []
+    for alert in sorted(facts.alerts, key=lambda a: (a.raised_at, a.id)):
+        raised = f"#{alert.id}, {alert.source.lower()}, raised {clinictime.shown(alert.raised_at, facts.tz)}"
+        if alert.open_at(moment):
+            unmet.append(f"A high-risk safety alert is open ({raised}): {alert.summary} A supervisor of the care team "
+                         "must close it before dosing.")
+        elif dosed and alert.open_at(facts.now) and alert.raised_at > moment and alert.session_id != own:
+            unmet.append(f"A high-risk safety alert is open now ({raised}), after the time entered for this dose: "
+                         f"{alert.summary} A dose dated before an open alert is recorded only once a supervisor of "
+                         "the care team has closed it.")
+    return unmet
 
 
 # --- Leaving dosing -----------------------------------------------------------------------------------------------

@@ -166,6 +166,8 @@ class HoldingAlert:
     summary: str
     raised_at: datetime
     closed_at: datetime | None = None
+    #: The dosing session whose own vital sign, adverse event or note raised it (None for a measure's alert).
+    session_id: int | None = None
 
     def open_at(self, moment: datetime) -> bool:
         return self.raised_at <= moment and (self.closed_at is None or self.closed_at > moment)
@@ -177,6 +179,8 @@ class LabFact:
 
     marker: str
     collected_on: date
+    #: "low" or "high" when outside the reference range the result carries; None within it.
+    flag: str | None = None
 
 
 @dataclass(frozen=True)

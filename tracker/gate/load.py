@@ -157,11 +157,11 @@ def _labs(session: AnySession, patient_id: int, protocol: Protocol | None) -> tu
     if not required:
         return ()
     rows = session.execute(
-        select(LabResult.marker, LabResult.collected_on)
+        select(LabResult.marker, LabResult.collected_on, LabResult.flag)
         .where(LabResult.patient_id == patient_id, LabResult.marker.in_(required), current_lab())
         .order_by(LabResult.collected_on, LabResult.id)
     )
-    return tuple(LabFact(row.marker, row.collected_on) for row in rows)
+    return tuple(LabFact(row.marker, row.collected_on, row.flag) for row in rows)
 
 
 def _co_therapists(session: AnySession, patient_id: int) -> int:
@@ -175,10 +175,11 @@ def _co_therapists(session: AnySession, patient_id: int) -> int:
 def _holding_alerts(session: AnySession, patient_id: int) -> tuple[HoldingAlert, ...]:
     """The patient's high-risk safety alerts (a handful at most), open or closed."""
     return tuple(
-        HoldingAlert(row.id, AlertSource(row.source).label, row.summary, row.raised_at, row.acknowledged_at)
+        HoldingAlert(row.id, AlertSource(row.source).label, row.summary, row.raised_at, row.acknowledged_at,
+                     row.session_id)
         for row in session.execute(
             select(SafetyAlert.id, SafetyAlert.source, SafetyAlert.summary, SafetyAlert.raised_at,
-                   SafetyAlert.acknowledged_at)
+                   SafetyAlert.acknowledged_at, SafetyAlert.session_id)
             .where(SafetyAlert.patient_id == patient_id, SafetyAlert.high_risk.is_(True))
             .order_by(SafetyAlert.id)
         )

@@ -111,6 +111,29 @@ class VitalLimit:
     setting_note: str | None = None
 
 
+#: NEWS2 2017: Royal College of Physicians. National Early Warning Score (NEWS) 2: Standardising the assessment of
+#: acute-illness severity in the NHS. London: RCP, 2017. ACC/AHA 2017: Whelton PK et al., Hypertension
+#: 2018;71:e13-e115, doi:10.1161/HYP.0000000000000065.
+_GENERAL = "No protocol source gives an in-session critical limit for this sign: clinic setting."
+
+#: The critical limits every reading is held to when its protocol names none for that sign: a reading of a sign the
+#: protocol does not monitor (an SpO2 of 75% in a psilocybin session) must still raise a safety alert. Each value
+#: is the protocol files' own for that sign, from the same sources.
+GENERAL_CRITICAL_LIMITS: tuple[VitalLimit, ...] = (
+    VitalLimit("systolic", None, 180, "Above 180 mmHg systolic is a hypertensive crisis, to be evaluated at once "
+               "(ACC/AHA 2017)", _GENERAL),
+    VitalLimit("diastolic", None, 120, "Above 120 mmHg diastolic is a hypertensive crisis, to be evaluated at once "
+               "(ACC/AHA 2017)", _GENERAL),
+    VitalLimit("heart_rate", 41, 130, "40/min or less and 131/min or more score 3 on NEWS2: a single red score calls "
+               "for an urgent clinical review (NEWS2 2017)", _GENERAL),
+    VitalLimit("spo2", 92, None, "91% or less scores 3 on NEWS2 scale 1: a single red score calls for an urgent "
+               "clinical review (NEWS2 2017)", _GENERAL),
+    VitalLimit("temperature", 35.1, 39.0, "Low: 35.0 C or less scores 3 on NEWS2 (NEWS2 2017); high: 39.1 C or "
+               "more is NEWS2's highest temperature band", _GENERAL + " The high limit is the clinic's choice, not a "
+               "NEWS2 red score."),
+)
+
+
 @dataclass(frozen=True)
 class SupplementalDose:
     """An optional second dose in the same session, as the protocol defines it (MDMA: half the initial dose,
@@ -235,6 +258,9 @@ class RequiredLab:
     #: Collected at most this many days before the session; None: any date before it.
     within_days: int | None = None
     setting_note: str | None = None
+    #: The newest result must lie within the reference range it carries: one flagged low or high holds the dose
+    #: until a result in range is recorded.
+    in_range: bool = False
 
 
 VITAL_SIGNS = ("systolic", "diastolic", "heart_rate", "temperature", "spo2")
@@ -284,6 +310,12 @@ class Protocol:
     @property
     def dosing_sessions(self) -> int:
         return self.sessions.dosing
+
+    @property
+    def alerting_limits(self) -> tuple[VitalLimit, ...]:
+        """The critical limits a reading is held to: the protocol's own, and the general one for each other sign."""
+        own = {limit.sign for limit in self.critical_limits}
+        return self.critical_limits + tuple(g for g in GENERAL_CRITICAL_LIMITS if g.sign not in own)
 
     def item(self, item_id: str) -> ScreeningItem:
         return next(i for i in self.screening if i.id == item_id)
@@ -690,6 +722,7 @@ def _required_lab(reader: _Reader) -> RequiredLab:
         source=reader.get("source", str),
         within_days=reader.positive("within_days", None),
         setting_note=reader.get("setting_note", str, None),
+        in_range=reader.get("in_range", bool, False),
     )
     reader.reject_unknown()
     return required

@@ -489,13 +489,28 @@ def add_medication(actor: User, patient: Patient, given: MedicationInput, today:
     return medication
 
 
+def _refuse_a_later_start(medication: Medication, given: MedicationInput) -> None:
+    """A start moved later would take the medication out of the checks of the days in between (the gate reads a
+    medication from its start): a dose dated in those days would pass an interaction the record showed. An unknown
+    start reads as "always", so giving one is moving it later too."""
+    old, new = medication.started_on, given.started_on
+    if new is not None and (old is None or new > old):
+        shown = f"from {old.isoformat()}" if old is not None else "with no start date (taken all along)"
+        raise ScreeningError(
+            "started_on",
+            f"The record showed {medication.name} {shown}, and a later start would take it out of the checks of the "
+            "days in between. If the start was entered by mistake, record its stop date and add it again with the "
+            "right one; an earlier start can be entered here.",
+        )
+
+
 def update_medication(
     actor: User, patient: Patient, medication: Medication, given: MedicationInput, today: date | None = None
 ) -> None:
     """Change a medication. What the record already showed cannot be undone by an edit: a stop date cannot be
     earlier than the last day the record showed the medication as still taken (a back-dated stop would shorten a
     washout), and a change of name or class cannot drop a drug class the medication had (an MAOI renamed away);
-    such a correction is recorded as this medication stopped and a new one added.
+    such a correction is recorded as this medication stopped and a new one added. Nor can its start move later.
 
     :raise ScreeningError: as for ``add_medication``, or an edit that would undo what the record showed.
     """
@@ -509,6 +524,7 @@ def update_medication(
             f"The record showed {medication.name} as still taken on {known_current.isoformat()}, so it cannot have "
             f"stopped before that: enter {known_current.isoformat()} or later.",
         )
+    _refuse_a_later_start(medication, given)
     had = medicines.classes_of(medication.name, medication.drug_class) - {"other"}
     dropped = had - medicines.classes_of(given.name, given.drug_class)
     if dropped:
