@@ -108,7 +108,7 @@ def test_a_phq9_item_9_alert_is_seen_then_acknowledged_by_the_supervisor_with_an
         page.get_by_role("button", name="Acknowledge with these actions").click()
     assert refused.value.status == 422
     expect(words).to_have_attribute("aria-invalid", "true")
-    expect(words).to_have_accessible_description(re.compile("at least 20 characters and 3 words"))
+    expect(words).to_have_accessible_description(re.compile("at least 20 characters and 3 different words"))
     expect(page.get_by_role("group", name=re.compile(r"^Actions taken"))).to_contain_text(
         "Choose at least one action taken.")
     expect(banner(page)).to_contain_text(ITEM_9)
