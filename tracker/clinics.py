@@ -226,7 +226,8 @@ def local_today() -> date:
 # Templates. -----------------------------------------------------------------------------------------------------
 
 
-def _zone(context: Context) -> ZoneInfo:
+def template_zone(context: Context) -> ZoneInfo:
+    """The zone a template prints in: ``clinic_zone`` where the caller gave one (a PDF), else the signed-in user's."""
     given = context.get("clinic_zone")
     return given if isinstance(given, ZoneInfo) else current_zone()
 
@@ -237,19 +238,19 @@ def local_filter(
 ) -> str:
     """``{{ moment | local }}``: "2026-03-08 09:00 MDT" on the clinic's clock; ``local("%H:%M")``; ``zone=False``
     leaves out the abbreviation (a table whose heading names the zone)."""
-    return clinictime.shown(moment, _zone(context), fmt, zone)
+    return clinictime.shown(moment, template_zone(context), fmt, zone)
 
 
 @pass_context
 def local_day_filter(context: Context, moment: datetime | None) -> date | None:
     """``{{ moment | local_day }}``: the clinic's date of a moment (for "today" and calendars)."""
-    return None if moment is None else clinictime.day_of(moment, _zone(context))
+    return None if moment is None else clinictime.day_of(moment, template_zone(context))
 
 
 @pass_context
 def local_range_filter(context: Context, start: datetime | None, end: datetime | None) -> str:
     """``{{ start | local_range(end) }}``: ``tracker.clinictime.shown_range`` on the clinic's clock."""
-    return clinictime.shown_range(start, end, _zone(context))
+    return clinictime.shown_range(start, end, template_zone(context))
 
 
 def init_app(app: Flask) -> None:

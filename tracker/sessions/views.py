@@ -8,14 +8,17 @@ from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from jinja2 import pass_context
+from jinja2.runtime import Context
 from wtforms import SelectChoice
 
 from tracker import audit, clinictime, vitals
+from tracker.clinics import template_zone
 from tracker.extensions import db
-from tracker.models import Patient, SessionKind, TherapySession
+from tracker.models import Patient, SessionKind, SessionNote, TherapySession
 from tracker.models.base import utcnow
 from tracker.permissions import CLINICAL_ROLES, actor, require_role
-from tracker.sessions import bp, queries
+from tracker.sessions import bp, queries, record
 from tracker.sessions.forms import SessionDetailsForm
 from tracker.sessions.pages import label_of, load_patient, minute, protocol_of, render_session
 from tracker.sessions.plan import progress
@@ -179,6 +182,15 @@ def edit(patient_id: int, session_id: int) -> ResponseReturnValue:
 @bp.app_template_global()
 def session_url(session: TherapySession) -> str:
     return url_for("sessions.detail", patient_id=session.patient_id, session_id=session.id)
+
+
+@bp.app_template_global()
+@pass_context
+def dosing_record(context: Context, note: SessionNote, part: str) -> list[record.Row]:
+    """``dosing_record(note, "administration")`` or ``"discharge"``: the rows the session page and the PDF print,
+    on the clinic's clock of the page (``clinic_zone``, as the ``local`` filter reads it)."""
+    fields = record.ADMINISTRATION if part == "administration" else record.DISCHARGE
+    return record.rows(fields, note, template_zone(context))
 
 
 @bp.app_template_filter("sign_label")
