@@ -139,6 +139,9 @@ class Config:
 
     #: Host names the app answers to (Flask refuses any other Host header with 400); empty answers to any.
     TRUSTED_HOSTS: list[str] | None = None
+    #: Where users reach the app (scheme and host, e.g. https://tracker.clinic.example): set-password links are built
+    #: on it, never on the request's Host header (which a client chooses). Required in production.
+    BASE_URL = "http://127.0.0.1:5000"
 
     #: The largest request body accepted (413 above it): a long note is a few tens of kB; nginx has the same cap.
     MAX_CONTENT_LENGTH = 1024 * 1024
@@ -238,6 +241,7 @@ class Config:
         settings["MAX_CONTENT_LENGTH"] = env_int("MAX_REQUEST_KB", cls.MAX_CONTENT_LENGTH // 1024, minimum=64) * 1024
         hosts = [h.strip() for h in env_str("TRUSTED_HOSTS", "").split(",") if h.strip()]
         settings["TRUSTED_HOSTS"] = hosts or cls.TRUSTED_HOSTS
+        settings["BASE_URL"] = env_str("BASE_URL", cls.BASE_URL).strip().rstrip("/")
         settings["TRUSTED_PROXY_HOPS"] = env_int("TRUSTED_PROXY_HOPS", cls.TRUSTED_PROXY_HOPS, minimum=0)
         settings["JOB_QUEUE_URL"] = env_str("JOB_QUEUE_URL", cls.JOB_QUEUE_URL).strip()
         # The signed cookie outlives the server-side session by an hour, so the server (which can say why the
@@ -302,6 +306,9 @@ class ProductionConfig(Config):
             raise ImproperlyConfigured("ProductionConfig needs DATABASE_URL in the environment")
         if len(settings["SECRET_KEY"]) < 32:
             raise ImproperlyConfigured("SECRET_KEY must be at least 32 characters long")
+        if not os.environ.get("BASE_URL", "").strip().startswith(("https://", "http://")):
+            raise ImproperlyConfigured("ProductionConfig needs BASE_URL, where users reach the app (e.g. "
+                                       "https://tracker.clinic.example): set-password links are built on it")
 
 
 CONFIGS: dict[str, type[Config]] = {

@@ -103,7 +103,7 @@ def test_the_sign_in_steps_expire(app, people):
     assert _sessions(people.lead) == 0
 
 
-def test_a_clinic_requiring_it_makes_clinical_accounts_enrol_at_sign_in(app, client, people):
+def test_a_clinic_requiring_it_makes_every_account_enrol_at_sign_in_admins_included(app, client, people):
     login(client, people.admin)
     page = client.get("/admin/clinic")
     assert "without two-factor sign-in yet" in page.text
@@ -122,8 +122,9 @@ def test_a_clinic_requiring_it_makes_clinical_accounts_enrol_at_sign_in(app, cli
     assert browser.get("/patients/").status_code == 200
     db.session.expire_all()
     assert db.session.get(User, people.lead.id).has_two_factor
-    admin_only = app.test_client()  # an admin-only account is not a clinical one
-    assert _password(admin_only, people.admin).location == "/"
+    admin_only = app.test_client()  # admins too: an admin decides who may open patients
+    assert _password(admin_only, people.admin).location.endswith("/login/enrol")
+    assert admin_only.get("/admin/users").status_code == 302
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "clinic.settings"))
     assert event.actor_id == people.admin.id
 

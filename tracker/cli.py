@@ -35,13 +35,18 @@ users = AppGroup("users", help="Manage staff accounts.")
     help="Repeat for several roles.",
 )
 @click.option("--supervisor", "supervisor_username", default=None, help="Username of the therapist's supervisor.")
-@click.password_option("--password", help="At least 12 characters; prompted for when not given.")
+@click.option("--password", default=None,
+              help="The server operator's own first account only (scripts, demo set-ups): without it a one-time "
+              "set-password link is printed, for the account's owner.")
 def create_user_command(
     username: str, full_name: str, clinic_name: str, time_zone: str | None, roles: tuple[str, ...],
-    supervisor_username: str | None, password: str,
+    supervisor_username: str | None, password: str | None,
 ) -> None:
-    """Create a staff account (the first admin of a new deployment is made this way)."""
+    """Create a staff account (the first admin of a new deployment is made this way) and print a one-time link on
+    BASE_URL where its owner sets the password."""
+    from tracker.auth import credentials
     from tracker.models import User
+    from tracker.models.base import utcnow
 
     clinic = db.session.scalar(select(Clinic).where(Clinic.name == clinic_name))
     if clinic is None:
@@ -65,19 +70,21 @@ def create_user_command(
     details = AccountDetails(full_name, frozenset(Role(r) for r in roles), supervisor_id)
     try:
         user = create_user(None, clinic.id, username, password, details)
+        token = None if password is not None else credentials.issue_link(None, user, utcnow())
     except AccountError as error:
         raise click.UsageError(f"{error.field}: {error}") from None
     db.session.commit()
     click.echo(f"Created {user.username} ({', '.join(sorted(roles))}) in {clinic.name}.")
+    if token is not None:
+        click.echo("Set-password link (works once, shown only now):")
+        click.echo(credentials.link_url(token))
 
 
 @users.command("reset-password")
 @click.argument("username")
 @click.option("--next-sign-in", "at_next_sign_in", is_flag=True,
               help="Ask for a new password at the next sign-in instead of printing a set-password link.")
-@click.option("--base-url", default="http://127.0.0.1:5000", show_default=True,
-              help="Where the app is served, to print the link in full.")
-def reset_password_command(username: str, at_next_sign_in: bool, base_url: str) -> None:
+def reset_password_command(username: str, at_next_sign_in: bool) -> None:
     """Print a one-time set-password link for an account (or ask for a new password at its next sign-in), ending
     its sessions; audited as done from the command line. For the clinic's only admin who forgot theirs."""
     from tracker.auth import credentials
@@ -99,7 +106,7 @@ def reset_password_command(username: str, at_next_sign_in: bool, base_url: str) 
         click.echo(f"{user.username} will choose a new password at their next sign-in.")
     else:
         click.echo(f"Set-password link for {user.username} (works once, shown only now):")
-        click.echo(f"{base_url.rstrip('/')}/set-password/{token}")
+        click.echo(credentials.link_url(token))
 
 
 @click.command("seed-demo")

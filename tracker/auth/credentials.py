@@ -112,6 +112,12 @@ def issue_link(actor: User | None, user: User, now: datetime) -> str:
     return token
 
 
+def link_url(token: str) -> str:
+    """The full set-password link, on the configured ``BASE_URL`` (never the request's Host header, which the
+    client chooses: a forged Host would put an attacker's site in the link an admin hands over)."""
+    return f"{current_app.config['BASE_URL'].rstrip('/')}/set-password/{token}"
+
+
 def force_change(actor: User | None, user: User, now: datetime) -> None:
     """``user`` must set a new password at their next sign-in; their sessions end now.
 

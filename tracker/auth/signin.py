@@ -1,6 +1,6 @@
 """The steps of a sign-in after the password: the second factor (or enrolling one, when the clinic requires it of
-clinical accounts), then a new password when an admin asked for one. Only after the last step does the server-side
-login session start, so a half-done sign-in opens nothing.
+every account, admins included), then a new password when an admin asked for one. Only after the last step does
+the server-side login session start, so a half-done sign-in opens nothing.
 
 Between steps the signed cookie holds which account is signing in, since when, and what was done; the steps must
 be finished within ``SIGN_IN_STEP_MINUTES``, and a second factor is checked against the account, never the cookie.

@@ -173,5 +173,6 @@ def remove(user: User, actor: User | None, now: datetime) -> None:
 
 
 def required_for(user: User, clinic_requires: bool) -> bool:
-    """Whether ``user`` must sign in with a second factor: their clinic asks it of every clinical account."""
-    return clinic_requires and user.is_clinician
+    """Whether ``user`` must sign in with a second factor: their clinic asks it of every account, admins included
+    (an admin manages who may see patients, so a stolen admin password is as dangerous as a clinician's)."""
+    return clinic_requires
