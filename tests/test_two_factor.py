@@ -179,3 +179,41 @@ def test_the_demo_accounts_sign_in_with_the_password_alone(app, protocols):
     browser = app.test_client()
     response = browser.post("/login", data={"username": "therapist", "password": DEMO_PASSWORD})
     assert response.status_code == 302 and response.location == "/"
+
+
+def _shown_secret(page) -> str:
+    return re.search(r'id="enrol-secret">([A-Z2-7]+)<', page.text).group(1)
+
+
+def test_every_enrolment_page_draws_a_new_secret_and_an_older_one_stops_working(client, people):
+    """A secret shown earlier (a stale tab, a shared screen) is never the one enrolled later."""
+    login(client, people.lead)
+    first = _shown_secret(client.get("/account/two-factor"))
+    second = _shown_secret(client.get("/account/two-factor"))
+    assert first != second
+    stale = client.post("/account/two-factor", data={"password": PASSWORD, "code": pyotp.TOTP(first).now()})
+    assert stale.status_code == 422 and _shown_secret(stale) == second  # a refused post keeps the page's secret
+    done = client.post("/account/two-factor", data={"password": PASSWORD, "code": pyotp.TOTP(second).now()})
+    assert done.status_code == 200
+    db.session.expire_all()
+    assert db.session.get(User, people.lead.id).totp_secret == second
+
+
+def test_a_password_set_or_reset_drops_a_pending_enrolment_secret(app, client, people):
+    from tracker.auth import credentials
+
+    login(client, people.lead)
+    client.get("/account/two-factor")
+    db.session.expire_all()
+    assert db.session.get(User, people.lead.id).totp_secret is not None
+    token = credentials.issue_link(people.admin, db.session.get(User, people.lead.id), utcnow())
+    db.session.commit()
+    db.session.expire_all()
+    assert db.session.get(User, people.lead.id).totp_secret is None
+    login(client, people.lead)
+    client.get("/account/two-factor")
+    new = "tangerine orbit velvet canyon"
+    assert app.test_client().post(f"/set-password/{token}", data={"new_password": new, "confirm": new}
+                                  ).status_code == 303
+    db.session.expire_all()
+    assert db.session.get(User, people.lead.id).totp_secret is None

@@ -21,7 +21,7 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from tracker import audit, passwords
-from tracker.auth import reauth, sessions
+from tracker.auth import reauth, sessions, twofactor
 from tracker.extensions import db
 from tracker.models import Clinic, LoginSession, PasswordReset, SessionEnd, User
 
@@ -52,6 +52,7 @@ def _set(user: User, new_password: str, confirm: str, now: datetime) -> None:
     user.password_hash = passwords.hash_password(new_password)
     user.password_changed_at = now
     user.must_change_password = False
+    twofactor.drop_pending(user)
 
 
 def change_own(user: User, current: str, new_password: str, confirm: str, keep_token: str | None,
@@ -107,6 +108,7 @@ def issue_link(actor: User | None, user: User, now: datetime) -> str:
     db.session.add(PasswordReset(user_id=user.id, token_hash=_digest(token), created_by_id=actor.id if actor else None,
                                  created_at=now, expires_at=now + timedelta(hours=hours)))
     sessions.end_all_for(db.session, user, SessionEnd.PASSWORD_CHANGED, now)
+    twofactor.drop_pending(user)
     audit.record(actor, "user.password_link", f"Issued a set-password link for {user.username}, valid {hours} h",
                  target_type="user", target_id=user.id, clinic_id=user.clinic_id)
     return token
@@ -126,6 +128,7 @@ def force_change(actor: User | None, user: User, now: datetime) -> None:
     _check_target(actor, user)
     user.must_change_password = True
     sessions.end_all_for(db.session, user, SessionEnd.PASSWORD_CHANGED, now)
+    twofactor.drop_pending(user)
     audit.record(actor, "user.password_forced", f"{user.username} must set a new password at next sign-in",
                  target_type="user", target_id=user.id, clinic_id=user.clinic_id)
 

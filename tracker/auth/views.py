@@ -109,7 +109,9 @@ def enrol() -> ResponseReturnValue:
     if pending is None or signin.next_step(*pending) != "auth.enrol":
         return _restart()
     user, state = pending
-    secret = twofactor.enrolment_secret(user)
+    secret = twofactor.pending_secret(user)
+    if request.method == "GET" or secret is None:
+        secret = twofactor.enrolment_secret(user)  # a new one for every page shown
     form = EnrolForm()
     if form.validate_on_submit():
         try:
@@ -123,7 +125,6 @@ def enrol() -> ResponseReturnValue:
             db.session.commit()
             return render_template("auth/recovery_codes.html", codes=codes,
                                    next_url=url_for("auth.continue_sign_in"))
-    db.session.commit()  # the enrolment secret, kept on the account (never in the cookie)
     uri = twofactor.provisioning_uri(user, secret)
     return render_template("auth/enrol.html", form=form, qr=twofactor.qr_svg(uri), secret=secret,
                            action=url_for("auth.enrol"), required=True), 422 if form.errors else 200
