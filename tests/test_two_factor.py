@@ -217,3 +217,57 @@ def test_a_password_set_or_reset_drops_a_pending_enrolment_secret(app, client, p
                                   ).status_code == 303
     db.session.expire_all()
     assert db.session.get(User, people.lead.id).totp_secret is None
+
+
+def _half_signed_in(app, user):
+    """A browser that gave the password and a code, and now must choose a new password; and a copy of its cookie."""
+    secret, _ = _enrol(user)
+    user.must_change_password = True
+    db.session.commit()
+    browser = app.test_client()
+    _password(browser, user)
+    assert browser.post("/login/two-factor", data={"code": pyotp.TOTP(secret).now()}).location.endswith(
+        "/login/new-password")
+    return browser, browser.get_cookie("session").value
+
+
+def _replay(app, cookie):
+    thief = app.test_client()
+    thief.set_cookie("session", cookie)
+    return thief, thief.get("/login/continue")
+
+
+def test_a_copy_of_a_half_done_sign_in_opens_nothing_once_it_was_finished(app, people):
+    browser, copied = _half_signed_in(app, people.lead)
+    new = "tangerine orbit velvet canyon"
+    assert browser.post("/login/new-password", data={"new_password": new, "confirm": new}).status_code == 302
+    assert browser.get("/patients/").status_code == 200
+    thief, response = _replay(app, copied)
+    assert response.location.endswith("/login")
+    assert thief.get("/patients/").status_code == 302
+    assert _sessions(people.lead) == 1
+
+
+def test_a_half_done_sign_in_is_void_after_a_password_change(app, people):
+    from tracker.auth import credentials
+
+    _, copied = _half_signed_in(app, people.lead)
+    with time_machine.travel(utcnow() + timedelta(seconds=2), tick=False):
+        credentials.set_at_sign_in(people.lead, "tangerine orbit velvet canyon", "tangerine orbit velvet canyon",
+                                   utcnow())
+        db.session.commit()
+    thief, response = _replay(app, copied)
+    assert response.location.endswith("/login") and thief.get("/patients/").status_code == 302
+    assert _sessions(people.lead) == 0
+
+
+def test_a_half_done_sign_in_is_void_after_deactivation_even_once_reactivated(app, people):
+    from tracker.admin.services import set_active
+
+    _, copied = _half_signed_in(app, people.lead)
+    set_active(people.admin, people.lead, False)
+    set_active(people.admin, people.lead, True)
+    db.session.commit()
+    thief, response = _replay(app, copied)
+    assert response.location.endswith("/login") and thief.get("/patients/").status_code == 302
+    assert _sessions(people.lead) == 0

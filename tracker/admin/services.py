@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from tracker import audit, passwords
-from tracker.auth import sessions
+from tracker.auth import sessions, signin
 from tracker.auth.services import normalise_username
 from tracker.extensions import db
 from tracker.models import AuditEvent, Clinic, Role, SessionEnd, User
@@ -180,6 +180,7 @@ def set_active(actor: User, user: User, active: bool) -> None:
     user.active = active
     if not active:
         sessions.end_all_for(db.session, user, SessionEnd.DEACTIVATED, utcnow())
+        signin.cancel_for(user)
     audit.record(
         actor, "user.activate" if active else "user.deactivate",
         f"{'Reactivated' if active else 'Deactivated'} account {user.username}",

@@ -21,7 +21,7 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from tracker import audit, passwords
-from tracker.auth import reauth, sessions, twofactor
+from tracker.auth import reauth, sessions, signin, twofactor
 from tracker.extensions import db
 from tracker.models import Clinic, LoginSession, PasswordReset, SessionEnd, User
 
@@ -109,6 +109,7 @@ def issue_link(actor: User | None, user: User, now: datetime) -> str:
                                  created_at=now, expires_at=now + timedelta(hours=hours)))
     sessions.end_all_for(db.session, user, SessionEnd.PASSWORD_CHANGED, now)
     twofactor.drop_pending(user)
+    signin.cancel_for(user)
     audit.record(actor, "user.password_link", f"Issued a set-password link for {user.username}, valid {hours} h",
                  target_type="user", target_id=user.id, clinic_id=user.clinic_id)
     return token
@@ -129,6 +130,7 @@ def force_change(actor: User | None, user: User, now: datetime) -> None:
     user.must_change_password = True
     sessions.end_all_for(db.session, user, SessionEnd.PASSWORD_CHANGED, now)
     twofactor.drop_pending(user)
+    signin.cancel_for(user)
     audit.record(actor, "user.password_forced", f"{user.username} must set a new password at next sign-in",
                  target_type="user", target_id=user.id, clinic_id=user.clinic_id)
 

@@ -121,7 +121,7 @@ def enrol() -> ResponseReturnValue:
             form.code.errors.append(str(refused))
         else:
             state["second"] = "totp"
-            session[signin.KEY] = state
+            signin.record_step(state)
             db.session.commit()
             return render_template("auth/recovery_codes.html", codes=codes,
                                    next_url=url_for("auth.continue_sign_in"))

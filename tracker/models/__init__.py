@@ -1,6 +1,6 @@
 """All models, imported here so Alembic's autogenerate and the schema test see every table."""
 
-from tracker.models.audit import AuditChainHead, AuditEvent
+from tracker.models.audit import AuditChainHead, AuditEvent, AuditHeadNote
 from tracker.models.base import Base
 from tracker.models.clinic import Clinic
 from tracker.models.emergency import EmergencyAccess, EmergencyReview
@@ -42,7 +42,7 @@ from tracker.models.screening import (
 )
 from tracker.models.session import SessionKind, TherapySession, session_therapist
 from tracker.models.throttle import LoginThrottle
-from tracker.models.user import LoginSession, PasswordReset, RecoveryCode, Role, SessionEnd, User
+from tracker.models.user import LoginSession, PasswordReset, PendingSignIn, RecoveryCode, Role, SessionEnd, User
 
 __all__ = [
     "ACTIVE_PHASES",
@@ -51,6 +51,7 @@ __all__ = [
     "AnswerValue",
     "AuditChainHead",
     "AuditEvent",
+    "AuditHeadNote",
     "Base",
     "CareRole",
     "CareTeamMember",
@@ -73,6 +74,7 @@ __all__ = [
     "Outcome",
     "PasswordReset",
     "Patient",
+    "PendingSignIn",
     "Phase",
     "PhaseTransition",
     "PlanHandout",
