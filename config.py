@@ -125,13 +125,23 @@ class Config:
     REAUTH_MAX_FAILURES = 5
     REAUTH_WINDOW_MINUTES = 15
     # Failed sign-ins, counted in the database so every worker and host shares the count (tracker/auth/throttle.py).
-    #: An account name is refused after this many failures within the window (ASVS 5.0 6.3.1).
-    LOGIN_FAILURES_PER_ACCOUNT = 5
+    #: An account name waits, at one client address, after this many failures there within the window (ASVS 5.0
+    #: 6.3.1), and everywhere after LOGIN_FAILURES_PER_ACCOUNT from all addresses together: a guesser elsewhere
+    #: cannot lock the account out of the clinic.
+    LOGIN_FAILURES_PER_ACCOUNT_ADDRESS = 5
+    LOGIN_FAILURES_PER_ACCOUNT = 50
     LOGIN_FAILURE_WINDOW = timedelta(minutes=15)
-    #: Failures from one client address are never refused (a clinic's NAT), but this many flag the address.
+    #: Failures from one client address never lock out colleagues' accounts (a clinic's NAT); this many flag it.
     LOGIN_FAILURES_FLAG_ADDRESS = 20
+    #: Unsuccessful sign-in attempts from one address within the window before every attempt from it waits (a
+    #: guessing run across many names; a clinic behind one address never comes near it).
+    LOGIN_ATTEMPTS_PER_ADDRESS = 200
     #: Set-password links that do not work, tried from one address within LOGIN_FAILURE_WINDOW, before it waits.
     LINK_REFUSALS_PER_ADDRESS = 20
+
+    #: The worker notes each audit chain's head this often (tracker/auditchain.py), so ``flask audit verify`` sees
+    #: the newest rows removed even when nobody ran it in between.
+    AUDIT_HEAD_NOTE_MINUTES = 60
 
     #: Proxies in front of the app that set X-Forwarded-For and X-Forwarded-Proto (nginx: 1). The client address in
     #: the audit trail and the sign-in counters is taken that many hops back; 0 trusts no such header.
@@ -232,6 +242,10 @@ class Config:
             ("PASSWORD_RESET_HOURS", 1),
             ("REAUTH_MAX_FAILURES", 1),
             ("REAUTH_WINDOW_MINUTES", 1),
+            ("LOGIN_FAILURES_PER_ACCOUNT_ADDRESS", 1),
+            ("LOGIN_FAILURES_PER_ACCOUNT", 1),
+            ("LOGIN_ATTEMPTS_PER_ADDRESS", 1),
+            ("AUDIT_HEAD_NOTE_MINUTES", 1),
         ):
             settings[name] = env_int(name, getattr(cls, name), minimum=minimum)
         settings["MEASURE_FOLLOW_UP_DAYS"] = env_int_list("MEASURE_FOLLOW_UP_DAYS", cls.MEASURE_FOLLOW_UP_DAYS, 1)

@@ -179,14 +179,23 @@ audit_group = AppGroup("audit", help="The audit trail.")
 
 @audit_group.command("verify")
 @click.option("--batch", default=1000, show_default=True, help="Rows loaded per query.")
-def verify_audit_command(batch: int) -> None:
+@click.option("--expect", "expected", multiple=True, metavar="CHAIN:SEQ:HASH",
+              help="A head printed by an earlier run and kept outside the database; repeat for each chain.")
+@click.option("--no-note", is_flag=True, help="Do not note the heads in the database after a clean check.")
+def verify_audit_command(batch: int, expected: tuple[str, ...], no_note: bool) -> None:
     """Walk every clinic's hash chain of audit rows and report any row changed, removed or inserted since it was
-    written, then print each chain's head: keep those lines somewhere else to compare next time (a deletion of
-    the newest rows together with a rewritten head is only visible that way). Exits 1 when something is wrong."""
-    from tracker.auditchain import verify
+    written, and any chain cut back behind a head noted earlier (in the database by this command and by the worker,
+    or given with --expect). After a clean check the heads are noted, and printed as --expect arguments: keep them
+    outside the database to catch a truncation that also removed the notes. Exits 1 when something is wrong."""
+    from tracker.auditchain import Noted, check_noted, note_heads, verify
+    from tracker.models.base import utcnow
 
+    try:
+        wanted = [Noted.parse(text) for text in expected]
+    except ValueError as error:
+        raise click.UsageError(f"--expect takes CHAIN:SEQ:HASH as printed by an earlier run ({error}).") from None
     reports = verify(db.session, batch)
-    problems = [problem for report in reports for problem in report.problems]
+    problems = [problem for report in reports for problem in report.problems] + check_noted(db.session, wanted)
     for problem in problems:
         click.echo(str(problem))
     for report in reports:
@@ -196,6 +205,13 @@ def verify_audit_command(batch: int) -> None:
                f"{len(problems)} problem(s).")
     if problems:
         raise SystemExit(1)
+    if not no_note:
+        note_heads(db.session, utcnow())
+        db.session.commit()
+    heads = " ".join(f"--expect {r.chain}:{r.head_seq}:{r.head_hash}" for r in reports if r.head_seq)
+    click.echo(f"Keep for the next run: {heads}")
+
+
 @click.command("backup")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Where to write the copy (default: instance/backups/tracker-DATE-TIME.sqlite).")

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from tracker import audit, passwords
-from tracker.auth import sessions, signin
+from tracker.auth import sessions, signin, throttle
 from tracker.auth.services import normalise_username
 from tracker.extensions import db
 from tracker.models import AuditEvent, Clinic, Role, SessionEnd, User
@@ -186,3 +186,21 @@ def set_active(actor: User, user: User, active: bool) -> None:
         f"{'Reactivated' if active else 'Deactivated'} account {user.username}",
         target_type="user", target_id=user.id, data={"changes": {"active": [not active, active]}},
     )
+
+
+def unlock(actor: User, user: User) -> bool:
+    """Lift the sign-in locks of ``user``'s account (from every address), as its owner asks after a guesser locked
+    it; audited. Returns whether there was anything to lift."""
+    lifted = throttle.clear_account(db.session, user.username) > 0
+    audit.record(actor, "user.unlock", f"Lifted the sign-in lock of {user.username}", target_type="user",
+                 target_id=user.id, data={"was_locked": lifted}, clinic_id=user.clinic_id)
+    return lifted
+
+
+def is_locked(user: User, now: datetime) -> bool:
+    """Whether ``user``'s account waits everywhere after too many failures (a lock at one address is not shown)."""
+    from flask import current_app
+
+    config = current_app.config
+    failures = throttle.count(db.session, throttle.account_key(user.username), now, config["LOGIN_FAILURE_WINDOW"])
+    return failures >= int(config["LOGIN_FAILURES_PER_ACCOUNT"])

@@ -15,8 +15,10 @@ from tracker.admin.services import (
     AccountDetails,
     AccountError,
     create_user,
+    is_locked,
     recent_role_changes,
     set_active,
+    unlock,
     update_user,
 )
 from tracker.auth import credentials, sessions, twofactor
@@ -116,7 +118,8 @@ def edit_user(user_id: int) -> ResponseReturnValue:
             db.session.commit()
             flash("Account updated." if changes else "Nothing had changed.", "success")
             return redirect(url_for("admin.users"))
-    return render_template("admin/user_form.html", form=form, user=user, action_form=EmptyForm()), (
+    return render_template("admin/user_form.html", form=form, user=user, action_form=EmptyForm(),
+                           locked=is_locked(user, utcnow())), (
         422 if form.errors else 200
     )
 
@@ -153,6 +156,23 @@ def _show_link(user: User, token: str) -> ResponseReturnValue:
     """The set-password link, shown once (never in a cookie or the audit trail)."""
     return render_template("admin/password_link.html", user=user, link=credentials.link_url(token),
                            hours=current_app.config["PASSWORD_RESET_HOURS"])
+
+
+@bp.route("/users/<int:user_id>/unlock", methods=["POST"])
+@require_role(Role.ADMIN)
+def unlock_user(user_id: int) -> ResponseReturnValue:
+    """Lift the account's sign-in locks (a guesser's failures, from any address); audited.
+
+    :raise 404: an account of another clinic.
+    """
+    user = _user_or_404(user_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    lifted = unlock(actor(), user)
+    db.session.commit()
+    flash(f"Sign-in of {user.full_name} unlocked." if lifted else f"{user.full_name}'s sign-in was not locked.",
+          "success")
+    return redirect(url_for("admin.edit_user", user_id=user.id)), 303
 
 
 @bp.route("/users/<int:user_id>/two-factor/reset", methods=["POST"])

@@ -21,7 +21,7 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from tracker import audit, passwords
-from tracker.auth import reauth, sessions, signin, twofactor
+from tracker.auth import reauth, sessions, signin, throttle, twofactor
 from tracker.extensions import db
 from tracker.models import Clinic, LoginSession, PasswordReset, SessionEnd, User
 
@@ -172,5 +172,6 @@ def set_with_link(token: str, new_password: str, confirm: str, now: datetime) ->
     if getattr(used, "rowcount", 0) != 1:
         raise CredentialError("token", "This link is not valid: it was used, replaced by a newer one, or expired.")
     sessions.end_all_for(db.session, user, SessionEnd.PASSWORD_CHANGED, now)
+    throttle.clear_account(db.session, user.username)  # whoever had locked the account out, its owner is back in
     audit.record(user, "auth.password_set_by_link", f"{user.username} set a new password with a link")
     return user
