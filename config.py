@@ -209,6 +209,10 @@ class Config:
     #: sets its own on its settings page).
     CRISIS_LINE = ""
 
+    #: Every web process and the worker hold a shared lock beside a SQLite database, which ``flask restore`` needs
+    #: exclusively (tracker/backup.py). Off in the test suite, whose many apps share one process.
+    PROCESS_LOCK = True
+
     #: Where background work waits for ``flask worker`` (tracker/queue.py): a SQLite file on one machine (the
     #: default), ``redis://host:6379/0`` for several hosts.
     JOB_QUEUE_URL = f"sqlite:///{INSTANCE_DIR / 'queue.sqlite'}"
@@ -295,6 +299,7 @@ class TestConfig(Config):
     REPORT_WORKERS = 0  # render in the test process; tests/test_reports_pool.py goes through the pool
     JOBS_RUN_INLINE = True
     JOB_QUEUE_URL = "memory://"  # a queued task runs at once, inside the request that queues it
+    PROCESS_LOCK = False
 
     @classmethod
     def load(cls) -> dict[str, Any]:

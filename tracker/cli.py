@@ -233,20 +233,31 @@ def backup_command(output: Path | None) -> None:
 
 @click.command("restore")
 @click.argument("backup", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--keep-in", "keep_in", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where the replaced database is copied first (default: instance/backups/).")
 @click.confirmation_option(prompt="This replaces everything in the database. Are the web and worker stopped?")
-def restore_command(backup: Path) -> None:
-    """Replace the SQLite database with BACKUP (checked first). Stop the web processes and the worker first; run
-    `flask db upgrade` afterwards if the backup is from an older release."""
+def restore_command(backup: Path, keep_in: Path | None) -> None:
+    """Replace the SQLite database with BACKUP: checked first (a sound tracker database at this release's
+    migration), the current database copied to instance/backups/ first, refused while the web processes or the
+    worker run."""
+    from alembic.script import ScriptDirectory
     from flask import current_app
 
     from tracker.backup import BackupError, restore
     from tracker.extensions import db
+    from tracker.models.base import utcnow
 
+    heads = set(ScriptDirectory(current_app.extensions["migrate"].directory).get_heads())
+    db.session.remove()
     db.engine.dispose()  # no pooled connection of ours keeps the old file's pages
     try:
-        restore(backup, current_app.config["SQLALCHEMY_DATABASE_URI"])
+        kept = restore(backup, current_app.config["SQLALCHEMY_DATABASE_URI"], heads,
+                       keep_in or Path(current_app.instance_path) / "backups", utcnow(),
+                       current_app.config["PROCESS_LOCK"])
     except BackupError as error:
         raise click.ClickException(str(error)) from None
+    if kept is not None:
+        click.echo(f"The database it replaced is kept in {kept}.")
     click.echo(f"Restored from {backup} (integrity check ok).")
 
 
