@@ -111,6 +111,8 @@ class Config:
     # Passwords (ASVS 6.2.1 / 6.2.9): length only, no composition rules; capped before hashing.
     PASSWORD_MIN_LENGTH = 12
     PASSWORD_MAX_LENGTH = 128
+    #: zxcvbn's score (0-4) a new password needs besides the leaked-list check (tracker/passwords.py).
+    PASSWORD_MIN_STRENGTH = 3
     # Argon2id parameters; argon2-cffi's defaults (RFC 9106 low-memory) are above OWASP's minimum.
     ARGON2_TIME_COST = 3
     ARGON2_MEMORY_COST = 65536

@@ -148,3 +148,15 @@ def test_opening_a_link_signs_nobody_out_until_the_password_is_set(app, client, 
     assert client.get("/patients/").status_code == 200  # a GET changes nothing
     assert client.post(f"/set-password/{token}", data={"new_password": NEW, "confirm": NEW}).status_code == 303
     assert client.get("/patients/").status_code == 302  # signed out after setting the password
+
+
+@pytest.mark.parametrize("weak", ["qwertyuiopasdf", "abcdefgh12345678", "zxcvbnmasdfghjkl"])
+def test_a_password_that_is_quick_to_guess_is_refused_beside_the_field(client, people, weak):
+    """Not on any leaked list, long enough, yet a keyboard walk or a sequence: zxcvbn scores it below 3."""
+    with pytest.raises(passwords.PasswordPolicyError, match="too easy to guess"):
+        passwords.check_new_password(weak, ["user1", "Lena Lead"])
+    login(client, people.lead)
+    response = client.post("/account/password", data={"current_password": PASSWORD, "new_password": weak,
+                                                      "confirm": weak})
+    assert response.status_code == 422 and "too easy to guess" in response.text
+    assert 'id="new_password-error"' in response.text
