@@ -160,3 +160,22 @@ def test_a_password_that_is_quick_to_guess_is_refused_beside_the_field(client, p
                                                       "confirm": weak})
     assert response.status_code == 422 and "too easy to guess" in response.text
     assert 'id="new_password-error"' in response.text
+
+
+def test_a_valid_link_works_whatever_others_at_the_same_address_tried(app, client, people):
+    """A clinic behind one NAT address: someone's (or an attacker's) made-up links never block a colleague's real
+    one; only links that do not work are counted against the address."""
+    token = _issue_link(client, people, people.lead)
+    anonymous = app.test_client()
+    for n in range(app.config["LINK_REFUSALS_PER_ADDRESS"]):
+        assert anonymous.get(f"/set-password/made-up-{n}").status_code == 404
+    assert anonymous.get("/set-password/made-up-again").status_code == 429
+    assert anonymous.get(f"/set-password/{token}").status_code == 200
+    assert anonymous.post(f"/set-password/{token}", data={"new_password": NEW, "confirm": NEW}).status_code == 303
+
+
+def test_deactivating_an_account_cancels_its_open_links(app, client, people):
+    token = _issue_link(client, people, people.lead)
+    client.post(f"/admin/users/{people.lead.id}/active", data={"active": "0"})
+    client.post(f"/admin/users/{people.lead.id}/active", data={"active": "1"})
+    assert app.test_client().get(f"/set-password/{token}").status_code == 404

@@ -212,6 +212,24 @@ def verify_audit_command(batch: int, expected: tuple[str, ...], no_note: bool) -
     click.echo(f"Keep for the next run: {heads}")
 
 
+@audit_group.command("unknown-names")
+@click.option("--days", default=7, show_default=True, help="How many last days.")
+@click.option("--limit", default=50, show_default=True, help="How many of the newest to list.")
+def unknown_names_command(days: int, limit: int) -> None:
+    """Failed sign-ins with an account name nobody has, for the server's operator only (they belong to no clinic, so
+    no clinic's admin sees them): how many, and the newest with their time (UTC) and address. Many from one address
+    suggest someone guessing names. What was typed is never kept."""
+    from datetime import timedelta
+
+    from tracker.auditlog.trail import unknown_name_failures
+    from tracker.models.base import utcnow
+
+    total, latest = unknown_name_failures(utcnow() - timedelta(days=days), limit)
+    click.echo(f"Failed sign-ins with an account name nobody has, last {days} days: {total}")
+    for event in latest:
+        click.echo(f"  {event.created_at:%Y-%m-%d %H:%M:%S} UTC from {event.ip or 'an unknown address'}")
+
+
 @click.command("backup")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Where to write the copy (default: instance/backups/tracker-DATE-TIME.sqlite).")

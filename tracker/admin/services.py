@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
 
 from tracker import audit, passwords
 from tracker.auth import sessions, signin, throttle
 from tracker.auth.services import normalise_username
 from tracker.extensions import db
-from tracker.models import AuditEvent, Clinic, Role, SessionEnd, User
+from tracker.models import AuditEvent, Clinic, PasswordReset, Role, SessionEnd, User
 from tracker.models.base import utcnow
 
 
@@ -179,8 +179,12 @@ def set_active(actor: User, user: User, active: bool) -> None:
         return
     user.active = active
     if not active:
-        sessions.end_all_for(db.session, user, SessionEnd.DEACTIVATED, utcnow())
+        now = utcnow()
+        sessions.end_all_for(db.session, user, SessionEnd.DEACTIVATED, now)
         signin.cancel_for(user)
+        # Open set-password links are cancelled: reactivating the account must not bring an old link back to life.
+        db.session.execute(update(PasswordReset).where(PasswordReset.user_id == user.id,
+                                                       PasswordReset.used_at.is_(None)).values(used_at=now))
     audit.record(
         actor, "user.activate" if active else "user.deactivate",
         f"{'Reactivated' if active else 'Deactivated'} account {user.username}",

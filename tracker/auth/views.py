@@ -170,11 +170,13 @@ def set_password(token: str) -> ResponseReturnValue:
     """
     now, config = utcnow(), current_app.config
     window, allowed = config["LOGIN_FAILURE_WINDOW"], config["LINK_REFUSALS_PER_ADDRESS"]
-    if throttle.refused_address(db.session, "set-password", request.remote_addr, now, window, allowed):
-        abort(429, description="Too many links that do not work were tried from here. Wait a quarter of an hour, "
-                               "or ask your clinic's administrator for a new link.")
+    # The link is looked up first: a valid one always works, whatever others at the same address (a clinic's NAT)
+    # tried; only links that do not work are counted against the address, and past the limit refused unseen.
     link = credentials.link_for(token, now)
     if link is None:
+        if throttle.refused_address(db.session, "set-password", request.remote_addr, now, window, allowed):
+            abort(429, description="Too many links that do not work were tried from here. Wait a quarter of an "
+                                   "hour, or ask your clinic's administrator for a new link.")
         with writing(db.session):
             throttle.charge_address(db.session, "set-password", request.remote_addr, now, window)
             db.session.commit()
