@@ -117,10 +117,25 @@ def test_a_therapists_caseload_in_a_phase(client, people, caseload):
     response = client.post("/reports/batch", data=data)
     assert response.status_code == 200
     assert names_per_page(response.data, caseload) == [p.family_name for p in caseload]
-    login(client, people.other_supervisor)  # the lead is not their supervisee
+    login(client, people.other_supervisor)  # the lead is not their supervisee: nothing, and no count, of theirs
     refused = client.post("/reports/batch", data=data)
-    assert refused.status_code == 404
-    assert "4 of the selected patients are not in your care" in refused.text
+    assert refused.status_code == 422
+    assert "No patient matches this selection" in refused.text and "4" not in refused.text.split("batch-message")[1][:200]
+    assert CANARY not in refused.text
+
+
+def test_a_colleagues_caseload_gives_only_the_patients_shared_with_the_user(client, people, caseload, protocols):
+    """The co-therapist shares the lead's four patients; a fifth patient of the lead is not theirs: it is left out,
+    not counted in a refusal (which would tell them the size of the lead's caseload)."""
+    make_patient(people.lead, protocols=protocols, given_name="Una", family_name="Unshared")
+    db.session.commit()
+    login(client, people.co_therapist)
+    data = {"kind": "plan", "selection": "caseload", "therapist_id": str(people.lead.id), "phase": "preparation",
+            "draft": "0"}
+    response = client.post("/reports/batch", data=data)
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    assert names_per_page(response.data, caseload) == [p.family_name for p in caseload]
+    assert "report.batch_refused" not in audit_actions()
 
 
 def test_an_empty_selection_says_so(client, people):
