@@ -219,6 +219,10 @@ class Config:
     #: default), ``redis://host:6379/0`` for several hosts.
     JOB_QUEUE_URL = f"sqlite:///{INSTANCE_DIR / 'queue.sqlite'}"
 
+    #: A batch printed without JavaScript is rendered in its request up to this many patients; a bigger one goes to
+    #: the worker and the page links to its download (a request must not hold a web worker for minutes).
+    SYNC_BATCH_MAX = 25
+
     #: PDF reports are rendered by this many reused worker processes (tracker/reports/renderer.py); 0 renders in
     #: the web process itself. Two match the two cores this was measured on (PERFORMANCE.md 1.5).
     REPORT_WORKERS = 2
@@ -252,6 +256,7 @@ class Config:
             ("LOGIN_FAILURES_PER_ACCOUNT", 1),
             ("LOGIN_ATTEMPTS_PER_ADDRESS", 1),
             ("AUDIT_HEAD_NOTE_MINUTES", 1),
+            ("SYNC_BATCH_MAX", 1),
         ):
             settings[name] = env_int(name, getattr(cls, name), minimum=minimum)
         settings["MEASURE_FOLLOW_UP_DAYS"] = env_int_list("MEASURE_FOLLOW_UP_DAYS", cls.MEASURE_FOLLOW_UP_DAYS, 1)

@@ -3,11 +3,12 @@ refuses the whole batch, saying how many; the background job with its progress; 
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from tests.conftest import audit_actions, login
 from tests.reports_data import pages, write_plan
@@ -267,3 +268,33 @@ def test_a_patient_opened_under_emergency_access_is_flagged_in_the_batch_audit(c
     row = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "report.exported"))
     assert row.patient_id == people.patient.id
     assert row.data["emergency_access"] is True
+
+
+def test_a_batch_bigger_than_the_synchronous_limit_goes_to_the_worker(client, app, people, caseload, monkeypatch):
+    monkeypatch.setitem(app.config, "SYNC_BATCH_MAX", 3)
+    login(client, people.lead)
+    response = client.post("/reports/batch", data=ticked([p.id for p in caseload]))
+    assert response.status_code == 202 and response.mimetype == "text/html"
+    assert "4 reports are being prepared in the background" in response.text
+    download = re.search(r'href="(/reports/batch/jobs/[^"]+/pdf)"', response.text).group(1)
+    pdf = client.get(download)  # the suite's queue ran the job at once
+    assert pdf.status_code == 200 and names_per_page(pdf.data, caseload) == [p.family_name for p in caseload]
+    small = client.post("/reports/batch", data=ticked([p.id for p in caseload[:3]]))
+    assert small.status_code == 200 and small.mimetype == "application/pdf"
+
+
+def test_a_batch_whose_render_fails_leaves_no_audit_row_saying_it_was_printed(client, app, people, caseload,
+                                                                               monkeypatch):
+    from tracker.reports import renderer
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the renderer died")
+
+    monkeypatch.setattr(renderer, "render_each", broken)
+    monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)
+    login(client, people.lead)
+    before = db.session.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.patient_id.is_not(None)))
+    response = client.post("/reports/batch", data=ticked([p.id for p in caseload]))
+    assert response.status_code == 500
+    after = db.session.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.patient_id.is_not(None)))
+    assert after == before
