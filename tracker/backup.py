@@ -108,7 +108,7 @@ def lock_file(database_url: str) -> Path | None:
 
 def _open_lock(path: Path) -> IO[bytes]:
     path.parent.mkdir(parents=True, exist_ok=True)
-    return open(path, "ab")  # noqa: SIM115 - held open for the life of the lock
+    return open(path, "ab")  # held open for the life of the lock
 
 
 def hold_shared(database_url: str) -> None:

@@ -33,7 +33,7 @@ def _database() -> bool:
 def _queue() -> bool:
     try:
         current_app.extensions["queue"].huey.pending_count()  # a read of the queue's storage (SQLite file, Redis)
-    except Exception:  # noqa: BLE001 - whatever the engine raises, the queue is not usable
+    except Exception:  # whatever the engine raises, the queue is not usable
         log.warning("health check: the job queue did not answer", exc_info=True)
         return False
     return True

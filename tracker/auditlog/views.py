@@ -22,6 +22,7 @@ from tracker.models import AuditEvent, Role, User
 from tracker.models.base import utcnow
 from tracker.permissions import actor, clinic_users, require_role
 
+
 @bp.route("/")
 @require_role(Role.SUPERVISOR, Role.ADMIN)
 def index() -> ResponseReturnValue:
