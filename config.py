@@ -111,6 +111,8 @@ class Config:
     # Passwords (ASVS 6.2.1 / 6.2.9): length only, no composition rules; capped before hashing.
     PASSWORD_MIN_LENGTH = 12
     PASSWORD_MAX_LENGTH = 128
+    #: zxcvbn's score (0-4) a new password needs besides the leaked-list check (tracker/passwords.py).
+    PASSWORD_MIN_STRENGTH = 3
     # Argon2id parameters; argon2-cffi's defaults (RFC 9106 low-memory) are above OWASP's minimum.
     ARGON2_TIME_COST = 3
     ARGON2_MEMORY_COST = 65536
@@ -125,13 +127,23 @@ class Config:
     REAUTH_MAX_FAILURES = 5
     REAUTH_WINDOW_MINUTES = 15
     # Failed sign-ins, counted in the database so every worker and host shares the count (tracker/auth/throttle.py).
-    #: An account name is refused after this many failures within the window (ASVS 5.0 6.3.1).
-    LOGIN_FAILURES_PER_ACCOUNT = 5
+    #: An account name waits, at one client address, after this many failures there within the window (ASVS 5.0
+    #: 6.3.1), and everywhere after LOGIN_FAILURES_PER_ACCOUNT from all addresses together: a guesser elsewhere
+    #: cannot lock the account out of the clinic.
+    LOGIN_FAILURES_PER_ACCOUNT_ADDRESS = 5
+    LOGIN_FAILURES_PER_ACCOUNT = 50
     LOGIN_FAILURE_WINDOW = timedelta(minutes=15)
-    #: Failures from one client address are never refused (a clinic's NAT), but this many flag the address.
+    #: Failures from one client address never lock out colleagues' accounts (a clinic's NAT); this many flag it.
     LOGIN_FAILURES_FLAG_ADDRESS = 20
+    #: Unsuccessful sign-in attempts from one address within the window before every attempt from it waits (a
+    #: guessing run across many names; a clinic behind one address never comes near it).
+    LOGIN_ATTEMPTS_PER_ADDRESS = 200
     #: Set-password links that do not work, tried from one address within LOGIN_FAILURE_WINDOW, before it waits.
     LINK_REFUSALS_PER_ADDRESS = 20
+
+    #: The worker notes each audit chain's head this often (tracker/auditchain.py), so ``flask audit verify`` sees
+    #: the newest rows removed even when nobody ran it in between.
+    AUDIT_HEAD_NOTE_MINUTES = 60
 
     #: Proxies in front of the app that set X-Forwarded-For and X-Forwarded-Proto (nginx: 1). The client address in
     #: the audit trail and the sign-in counters is taken that many hops back; 0 trusts no such header.
@@ -139,6 +151,9 @@ class Config:
 
     #: Host names the app answers to (Flask refuses any other Host header with 400); empty answers to any.
     TRUSTED_HOSTS: list[str] | None = None
+    #: Where users reach the app (scheme and host, e.g. https://tracker.clinic.example): set-password links are built
+    #: on it, never on the request's Host header (which a client chooses). Required in production.
+    BASE_URL = "http://127.0.0.1:5000"
 
     #: The largest request body accepted (413 above it): a long note is a few tens of kB; nginx has the same cap.
     MAX_CONTENT_LENGTH = 1024 * 1024
@@ -216,9 +231,17 @@ class Config:
     #: sets its own on its settings page).
     CRISIS_LINE = ""
 
+    #: Every web process and the worker hold a shared lock beside a SQLite database, which ``flask restore`` needs
+    #: exclusively (tracker/backup.py). Off in the test suite, whose many apps share one process.
+    PROCESS_LOCK = True
+
     #: Where background work waits for ``flask worker`` (tracker/queue.py): a SQLite file on one machine (the
     #: default), ``redis://host:6379/0`` for several hosts.
     JOB_QUEUE_URL = f"sqlite:///{INSTANCE_DIR / 'queue.sqlite'}"
+
+    #: A batch printed without JavaScript is rendered in its request up to this many patients; a bigger one goes to
+    #: the worker and the page links to its download (a request must not hold a web worker for minutes).
+    SYNC_BATCH_MAX = 25
 
     #: PDF reports are rendered by this many reused worker processes (tracker/reports/renderer.py); 0 renders in
     #: the web process itself. Two match the two cores this was measured on (PERFORMANCE.md 1.5).
@@ -250,6 +273,11 @@ class Config:
             ("PASSWORD_RESET_HOURS", 1),
             ("REAUTH_MAX_FAILURES", 1),
             ("REAUTH_WINDOW_MINUTES", 1),
+            ("LOGIN_FAILURES_PER_ACCOUNT_ADDRESS", 1),
+            ("LOGIN_FAILURES_PER_ACCOUNT", 1),
+            ("LOGIN_ATTEMPTS_PER_ADDRESS", 1),
+            ("AUDIT_HEAD_NOTE_MINUTES", 1),
+            ("SYNC_BATCH_MAX", 1),
         ):
             settings[name] = env_int(name, getattr(cls, name), minimum=minimum)
         settings["MEASURE_FOLLOW_UP_DAYS"] = env_int_list("MEASURE_FOLLOW_UP_DAYS", cls.MEASURE_FOLLOW_UP_DAYS, 1)
@@ -259,6 +287,7 @@ class Config:
         settings["MAX_CONTENT_LENGTH"] = env_int("MAX_REQUEST_KB", cls.MAX_CONTENT_LENGTH // 1024, minimum=64) * 1024
         hosts = [h.strip() for h in env_str("TRUSTED_HOSTS", "").split(",") if h.strip()]
         settings["TRUSTED_HOSTS"] = hosts or cls.TRUSTED_HOSTS
+        settings["BASE_URL"] = env_str("BASE_URL", cls.BASE_URL).strip().rstrip("/")
         settings["TRUSTED_PROXY_HOPS"] = env_int("TRUSTED_PROXY_HOPS", cls.TRUSTED_PROXY_HOPS, minimum=0)
         settings["JOB_QUEUE_URL"] = env_str("JOB_QUEUE_URL", cls.JOB_QUEUE_URL).strip()
         settings.update(cls.load_mail())
@@ -327,6 +356,7 @@ class TestConfig(Config):
     REPORT_WORKERS = 0  # render in the test process; tests/test_reports_pool.py goes through the pool
     JOBS_RUN_INLINE = True
     JOB_QUEUE_URL = "memory://"  # a queued task runs at once, inside the request that queues it
+    PROCESS_LOCK = False
 
     @classmethod
     def load(cls) -> dict[str, Any]:
@@ -352,8 +382,9 @@ class ProductionConfig(Config):
             raise ImproperlyConfigured("ProductionConfig needs DATABASE_URL in the environment")
         if len(settings["SECRET_KEY"]) < 32:
             raise ImproperlyConfigured("SECRET_KEY must be at least 32 characters long")
-        if settings["SMTP_HOST"] and not os.environ.get("BASE_URL"):
-            raise ImproperlyConfigured("ProductionConfig needs BASE_URL (the address staff use) to e-mail alert links")
+        if not os.environ.get("BASE_URL", "").strip().startswith(("https://", "http://")):
+            raise ImproperlyConfigured("ProductionConfig needs BASE_URL, where users reach the app (e.g. "
+                                       "https://tracker.clinic.example): set-password links are built on it")
 
 
 CONFIGS: dict[str, type[Config]] = {

@@ -110,7 +110,7 @@ def serve(database_url: str, queue_url: str, directory: Path, workers: int = 4) 
     env = {
         **os.environ, "TRACKER_ENV": "production", "DATABASE_URL": database_url, "SECRET_KEY": SECRET,
         "JOB_QUEUE_URL": queue_url, "TRACKER_BIND": f"127.0.0.1:{port}", "TRACKER_WORKERS": str(workers),
-        "PYTHONUNBUFFERED": "1", "REPORT_WORKERS": "1",
+        "PYTHONUNBUFFERED": "1", "REPORT_WORKERS": "1", "BASE_URL": f"http://127.0.0.1:{port}",
     }
     env.pop("TEST_DATABASE_URL", None)
     log_path = directory / "gunicorn.log"

@@ -2,40 +2,91 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import PASSWORD, login
+from tests.conftest import PASSWORD, audit_actions, login
+from tracker.admin.services import AccountError
+from tracker.auth import credentials
 from tracker.extensions import db
 from tracker.factories import make_user
 from tracker.models import AuditEvent, Clinic, Role, User
 
 
 def _new(people, **overrides):
-    data = {"username": "new.therapist", "password": "a long enough secret", "full_name": "New Therapist",
+    data = {"username": "new.therapist", "full_name": "New Therapist",
             "is_therapist": "y", "supervisor_id": str(people.supervisor.id)}
     data.update(overrides)
     return data
 
 
-def test_an_admin_adds_an_account(client, people):
+def test_an_admin_adds_an_account_and_gets_only_a_set_password_link(app, client, people):
+    """The admin never types a password for the new account (they could otherwise sign in as the clinician they
+    just made): the account has none until its owner sets one through the one-time link shown here."""
     login(client, people.admin)
-    response = client.post("/admin/users/new", data=_new(people))
-    assert response.status_code == 302
+    assert 'name="password"' not in client.get("/admin/users/new").text
+    response = client.post("/admin/users/new", data={**_new(people), "password": "a long enough secret"})
+    assert response.status_code == 200
+    link = re.search(r'id="password-link">([^<]+)<', response.text).group(1)
+    assert link.startswith(app.config["BASE_URL"] + "/set-password/")
     user = db.session.scalar(select(User).where(User.username == "new.therapist"))
     assert user.is_therapist and user.supervisor_id == people.supervisor.id and user.clinic_id == people.clinic.id
-    assert user.password_hash.startswith("$argon2id$")
+    assert not user.password_hash.startswith("$argon2id$")
+    browser = app.test_client()
+    for guess in ("a long enough secret", "", user.password_hash):
+        assert browser.post("/login", data={"username": "new.therapist", "password": guess}).status_code in (400, 401)
     event = db.session.scalar(
         select(AuditEvent).where(AuditEvent.action == "user.create", AuditEvent.target_id == str(user.id))
     )
     assert event.actor_id == people.admin.id
     assert "a long enough secret" not in str(event.data) and "argon2" not in str(event.data)
+    assert "user.password_link" in audit_actions()
+    path = link.removeprefix(app.config["BASE_URL"])
+    new = "tangerine orbit velvet canyon"
+    assert browser.post(path, data={"new_password": new, "confirm": new}).status_code == 303
+    assert browser.post("/login", data={"username": "new.therapist", "password": new}).status_code == 302
+
+
+def test_the_link_is_built_on_the_configured_base_url_never_the_host_header(app):
+    with app.test_request_context("/admin/users/1/password", base_url="http://evil.example"):
+        assert credentials.link_url("t0ken") == "http://127.0.0.1:5000/set-password/t0ken"
+
+
+@pytest.mark.parametrize("roles", [
+    {"is_admin": "y", "is_supervisor": "y"},
+    {"is_admin": "y", "is_therapist": "y", "supervisor_id": "SUP"},
+])
+def test_an_account_is_admin_or_clinical_never_both_at_the_form(client, people, roles):
+    login(client, people.admin)
+    data = {**_new(people, is_therapist=""), **roles}
+    data = {k: str(people.supervisor.id) if v == "SUP" else v for k, v in data.items()}
+    response = client.post("/admin/users/new", data=data)
+    assert response.status_code == 422 and "either an admin or clinical" in response.text
+    assert db.session.scalar(select(User).where(User.username == "new.therapist")) is None
+    edit = {"full_name": people.supervisor.full_name, **{k: v for k, v in data.items() if k.startswith("is_")},
+            "supervisor_id": data.get("supervisor_id", "0")}
+    response = client.post(f"/admin/users/{people.other_supervisor.id}", data=edit)
+    assert response.status_code == 422 and "either an admin or clinical" in response.text
+    db.session.expire_all()
+    assert not db.session.get(User, people.other_supervisor.id).is_admin
+
+
+def test_an_account_is_admin_or_clinical_never_both_in_the_service_and_the_cli(app, people):
+    with pytest.raises(AccountError, match="either an admin or clinical"):
+        make_user(people.clinic, Role.ADMIN, Role.SUPERVISOR)
+    result = app.test_cli_runner().invoke(args=[
+        "users", "create", "mixed", "--name", "Mixed Person", "--clinic", people.clinic.name, "--role", "admin",
+        "--role", "supervisor",
+    ])
+    assert result.exit_code != 0 and "either an admin or clinical" in result.output
+    assert db.session.scalar(select(User).where(User.username == "mixed")) is None
 
 
 def test_account_rules_are_shown_next_to_the_fields(client, people):
     login(client, people.admin)
     cases = {
-        "password": ({"password": "short"}, "Use at least 12 characters."),
         "username": ({"username": people.lead.username.upper()}, "This username is taken."),
         "supervisor_id": ({"supervisor_id": "0"}, "Every therapist needs a supervisor."),
         "is_therapist": ({"is_therapist": ""}, "Give the account at least one role."),
@@ -93,6 +144,17 @@ def test_the_navigation_shows_only_what_the_role_can_open(client, people):
     login(client, people.supervisor)
     nav = client.get("/patients/").text
     assert 'href="/audit/"' in nav and 'href="/admin/users"' not in nav
+
+
+def test_the_cli_creates_an_account_with_a_set_password_link(app):
+    result = app.test_cli_runner().invoke(args=[
+        "users", "create", "firstadmin", "--name", "First Admin", "--clinic", "Link Clinic", "--role", "admin",
+        "--time-zone", "America/Denver",
+    ])
+    assert result.exit_code == 0, result.output
+    assert f"{app.config['BASE_URL']}/set-password/" in result.output
+    user = db.session.scalar(select(User).where(User.username == "firstadmin"))
+    assert not user.password_hash.startswith("$argon2id$")
 
 
 def test_the_cli_creates_the_first_admin(app):
@@ -172,17 +234,17 @@ def test_role_grants_are_audited_and_shown_to_the_clinics_other_admins(client, p
     db.session.commit()
     login(client, people.admin)
     client.post(f"/admin/users/{people.co_therapist.id}", data={
-        "full_name": people.co_therapist.full_name, "is_therapist": "y", "is_supervisor": "y", "is_admin": "y",
+        "full_name": people.co_therapist.full_name, "is_therapist": "y", "is_supervisor": "y",
         "supervisor_id": str(people.supervisor.id),
     })
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "user.roles_change",
                                                        AuditEvent.target_id == str(people.co_therapist.id))
                               .order_by(AuditEvent.id.desc()))
-    assert event.actor_id == people.admin.id and event.data["granted"] == ["admin", "supervisor"]
+    assert event.actor_id == people.admin.id and event.data["granted"] == ["supervisor"]
     login(client, second)
     page = client.get("/admin/users").text
     assert "Role changes, last 30 days" in page
-    assert f"<strong>{people.co_therapist.username}</strong>:" in page and "given admin, supervisor" in page
+    assert f"<strong>{people.co_therapist.username}</strong>:" in page and "given supervisor" in page
     assert "by Ada Admin" in page
     login(client, people.outsider)  # another clinic's admin sees nothing of it
     people.outsider.is_admin = True

@@ -12,15 +12,15 @@ from typing import Any
 
 import pytest
 from flask_migrate import upgrade
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from config import TestConfig
 from tests.databases import fresh_database
 from tracker import audit, create_app
-from tracker.auditchain import GENESIS, chain_rows, row_hash, verify
+from tracker.auditchain import GENESIS, chain_rows, check_noted, row_hash, verify
 from tracker.extensions import db
-from tracker.models import AuditChainHead, AuditEvent
+from tracker.models import AuditChainHead, AuditEvent, AuditHeadNote
 
 
 @pytest.fixture
@@ -189,3 +189,49 @@ def test_concurrent_writers_to_one_clinic_never_fork_the_chain():
         assert count == WRITERS * ROWS_EACH * 2
         assert [p for r in reports for p in r.problems] == []
         assert next(r for r in reports if r.chain == clinic_id).head_seq == count
+
+
+def _truncate_and_rewind(people, trail, keep: int) -> tuple[int, str]:
+    """Remove the newest rows and move the head back to the last one kept: a whole, shorter chain. Returns the
+    removed head (position, hash)."""
+    newest, kept = (trail[-1].chain_seq, trail[-1].row_hash), (trail[keep - 1].chain_seq, trail[keep - 1].row_hash)
+    db.session.execute(text("DELETE FROM audit_event WHERE chain = :c AND chain_seq > :s"),
+                       {"c": people.clinic.id, "s": kept[0]})
+    db.session.execute(update(AuditChainHead).where(AuditChainHead.chain == people.clinic.id)
+                       .values(last_seq=kept[0], last_hash=kept[1]))
+    return newest
+
+
+def test_truncating_the_newest_rows_and_rewinding_the_head_is_found_against_noted_heads(app, people, trail,
+                                                                                        unguarded):
+    runner = app.test_cli_runner()
+    clean = runner.invoke(args=["audit", "verify"])
+    assert clean.exit_code == 0 and db.session.scalar(select(func.count(AuditHeadNote.id))) >= 1
+    newest, _ = _truncate_and_rewind(people, trail, keep=7)
+    assert problems() == []  # the chain alone looks whole
+    broken = runner.invoke(args=["audit", "verify"])
+    assert broken.exit_code == 1
+    assert f"TRUNCATED chain {people.clinic.id} position {newest}" in broken.output
+
+
+def test_the_worker_notes_the_heads_periodically(app, people, trail, unguarded):
+    from tracker.housekeeping import tidy_security
+
+    tidy_security()
+    tidy_security()  # within the interval: no second note of the same head
+    assert db.session.scalar(select(func.count(AuditHeadNote.id)).where(AuditHeadNote.chain == people.clinic.id)) == 1
+    _truncate_and_rewind(people, trail, keep=5)
+    assert [p.kind for p in check_noted(db.session)] == ["truncated"]
+
+
+def test_heads_kept_outside_the_database_catch_a_truncation_that_removed_the_notes(app, people, trail, unguarded):
+    runner = app.test_cli_runner()
+    clean = runner.invoke(args=["audit", "verify"])
+    kept = clean.output.split("Keep for the next run: ", 1)[1].split()
+    newest = _truncate_and_rewind(people, trail, keep=6)
+    assert f"{people.clinic.id}:{newest[0]}:{newest[1]}" in kept
+    db.session.execute(text("DELETE FROM audit_head_note"))
+    assert runner.invoke(args=["audit", "verify", "--no-note"]).exit_code == 0
+    broken = runner.invoke(args=["audit", "verify", *kept])
+    assert broken.exit_code == 1 and "TRUNCATED" in broken.output
+    assert runner.invoke(args=["audit", "verify", "--expect", "junk"]).exit_code == 2

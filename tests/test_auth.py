@@ -223,3 +223,82 @@ def test_a_new_session_id_is_issued_at_login(client, people):
     _login(client, people.lead.username)
     with client.session_transaction() as after:
         assert "planted" not in after
+
+
+def _login_from(client, username, address, password=PASSWORD):
+    return client.post("/login", data={"username": username, "password": password},
+                       environ_overrides={"REMOTE_ADDR": address})
+
+
+def test_a_guesser_elsewhere_does_not_lock_the_account_out_of_the_clinic(app, client, people):
+    """Failures lock the account at the guesser's address; from the clinic's address it still signs in, until the
+    far higher limit for every address together."""
+    for _ in range(app.config["LOGIN_FAILURES_PER_ACCOUNT_ADDRESS"]):
+        assert _login_from(client, people.lead.username, "203.0.113.9", "wrong password 123").status_code == 401
+    assert _login_from(client, people.lead.username, "203.0.113.9").status_code == 429
+    clinic = app.test_client()
+    assert _login_from(clinic, people.lead.username, "198.51.100.20").status_code == 302
+
+
+def test_failures_from_many_addresses_lock_the_account_everywhere_until_an_admin_unlocks_it(app, client, people):
+    app.config["LOGIN_FAILURES_PER_ACCOUNT"] = 8
+    try:
+        for n in range(8):
+            _login_from(client, people.lead.username, f"203.0.113.{n}", "wrong password 123")
+        assert _login_from(client, people.lead.username, "198.51.100.20").status_code == 429
+        admin = app.test_client()
+        login(admin, people.admin)
+        assert "Sign-in is locked" in admin.get(f"/admin/users/{people.lead.id}").text
+        assert admin.post(f"/admin/users/{people.lead.id}/unlock").status_code == 303
+        assert "user.unlock" in audit_actions()
+        assert _login_from(client, people.lead.username, "198.51.100.20").status_code == 302
+    finally:
+        app.config["LOGIN_FAILURES_PER_ACCOUNT"] = 50
+
+
+def test_another_clinics_admin_cannot_unlock_an_account(app, client, people):
+    people.outsider.is_therapist = people.outsider.is_supervisor = False
+    people.outsider.is_admin = True
+    db.session.commit()
+    login(client, people.outsider)
+    assert client.post(f"/admin/users/{people.lead.id}/unlock").status_code == 404
+    assert "user.unlock" not in audit_actions()
+
+
+def test_a_completed_set_password_link_lifts_the_lock(app, client, people):
+    from tracker.auth import credentials
+
+    for _ in range(app.config["LOGIN_FAILURES_PER_ACCOUNT_ADDRESS"]):
+        _login(client, people.lead.username, "wrong password 123")
+    assert _login(client, people.lead.username).status_code == 429
+    token = credentials.issue_link(people.admin, people.lead, utcnow())
+    db.session.commit()
+    new = "tangerine orbit velvet canyon"
+    assert client.post(f"/set-password/{token}", data={"new_password": new, "confirm": new}).status_code == 303
+    assert _login(client, people.lead.username, new).status_code == 302
+
+
+def test_one_address_is_capped_across_every_account_name(app, client, people):
+    app.config["LOGIN_ATTEMPTS_PER_ADDRESS"] = 10
+    try:
+        for n in range(10):
+            assert _login(client, f"guess{n}", "wrong password 123").status_code == 401
+        assert _login(client, people.lead.username).status_code == 429  # this address waits now
+        assert audit_actions().count("auth.address_throttled") == 1
+        assert _login_from(app.test_client(), people.lead.username, "198.51.100.20").status_code == 302
+    finally:
+        app.config["LOGIN_ATTEMPTS_PER_ADDRESS"] = 200
+
+
+def test_throttle_keys_are_stored_hashed_and_expired_ones_are_purged(app, client, people):
+    from tracker.housekeeping import tidy_security
+    from tracker.models import LoginThrottle
+
+    _login(client, people.lead.username, "wrong password 123")
+    keys = db.session.scalars(select(LoginThrottle.key)).all()
+    assert keys and not any(people.lead.username in k or "127.0.0.1" in k for k in keys)
+    assert all(len(part) == 64 for k in keys for part in k.split("/"))
+    with time_machine.travel(utcnow() + app.config["LOGIN_FAILURE_WINDOW"] + timedelta(minutes=1), tick=False):
+        tidy_security()
+    db.session.expire_all()
+    assert db.session.scalars(select(LoginThrottle.key)).all() == []

@@ -3,7 +3,9 @@ written to, and a restore that brings back exactly what was copied. On PostgreSQ
 
 from __future__ import annotations
 
+import fcntl
 import sqlite3
+import stat
 import threading
 from pathlib import Path
 
@@ -15,7 +17,7 @@ from sqlalchemy.engine import make_url
 from config import TestConfig
 from tests.databases import fresh_database
 from tracker import create_app
-from tracker.backup import BackupError, check
+from tracker.backup import BackupError, check, lock_file
 from tracker.database import AppSession
 from tracker.extensions import db
 from tracker.factories import make_clinic, make_patient, make_user
@@ -70,9 +72,13 @@ def test_backup_then_restore_brings_back_exactly_what_was_copied(live, tmp_path)
     assert _patients(app) == 2
     refused = _invoke(app, "restore", str(copy), input="n\n")
     assert refused.exit_code != 0 and _patients(app) == 2  # asked first; nothing changed
-    restored = _invoke(app, "restore", str(copy), "--yes")
+    restored = _invoke(app, "restore", str(copy), "--yes", "--keep-in", str(tmp_path / "kept"))
     assert restored.exit_code == 0, restored.output
     assert _patients(app) == 1
+    kept = list((tmp_path / "kept").glob("before-restore-*.sqlite"))
+    assert len(kept) == 1 and "is kept in" in restored.output
+    assert _count_in(kept[0], "patient") == 2  # what it replaced, written after the backup
+    assert stat.S_IMODE(copy.stat().st_mode) == stat.S_IMODE(kept[0].stat().st_mode) == 0o600
     check(Path(make_url(url).database or ""))
     assert _invoke(app, "backup", "-o", str(copy)).exit_code != 0  # never overwrites a backup
 
@@ -136,3 +142,48 @@ def test_a_database_in_use_is_not_restored_over(live, tmp_path):
         holder.execute("ROLLBACK")
         holder.close()
     assert result.exit_code != 0 and "stop the web processes and the worker first" in result.output
+
+
+def _count_in(path: Path, table: str) -> int:
+    connection = sqlite3.connect(path)
+    try:
+        return int(connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # noqa: S608 - a test's name
+    finally:
+        connection.close()
+
+
+def test_restore_refuses_a_file_that_is_not_a_tracker_database_at_this_migration(live, tmp_path):
+    app, url = live
+    if make_url(url).get_backend_name() != "sqlite":
+        assert _invoke(app, "restore", str(tmp_path), "--yes").exit_code != 0
+        return
+    stranger = tmp_path / "other.sqlite"
+    connection = sqlite3.connect(stranger)
+    connection.execute("CREATE TABLE patient (id integer)")
+    connection.close()
+    refused = _invoke(app, "restore", str(stranger), "--yes", "--keep-in", str(tmp_path / "kept"))
+    assert refused.exit_code != 0 and "not a tracker database" in refused.output
+    older = tmp_path / "older.sqlite"
+    assert _invoke(app, "backup", "-o", str(older)).exit_code == 0
+    connection = sqlite3.connect(older)
+    connection.execute("UPDATE alembic_version SET version_num = 'b6907acc5f49'")
+    connection.commit()
+    connection.close()
+    refused = _invoke(app, "restore", str(older), "--yes", "--keep-in", str(tmp_path / "kept"))
+    assert refused.exit_code != 0 and "is at migration b6907acc5f49" in refused.output
+    assert _patients(app) == 1 and not (tmp_path / "kept").exists()  # nothing replaced, nothing copied
+
+
+def test_restore_is_refused_while_a_web_process_or_the_worker_runs(live, tmp_path):
+    app, url = live
+    if make_url(url).get_backend_name() != "sqlite":
+        return
+    copy = tmp_path / "copy.sqlite"
+    assert _invoke(app, "backup", "-o", str(copy)).exit_code == 0
+    app.config["PROCESS_LOCK"] = True
+    lock = lock_file(url)
+    with open(lock, "ab") as serving:  # what every web process and the worker hold while they run
+        fcntl.flock(serving.fileno(), fcntl.LOCK_SH)
+        refused = _invoke(app, "restore", str(copy), "--yes", "--keep-in", str(tmp_path / "kept"))
+        assert refused.exit_code != 0 and "stop them first" in refused.output
+    assert _invoke(app, "restore", str(copy), "--yes", "--keep-in", str(tmp_path / "kept")).exit_code == 0

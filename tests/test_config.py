@@ -24,8 +24,18 @@ def test_production_refuses_to_start_without_database_url(monkeypatch):
 def test_production_starts_with_both(monkeypatch):
     monkeypatch.setenv("SECRET_KEY", "k" * 40)
     monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://x@localhost/db")
+    monkeypatch.setenv("BASE_URL", "https://tracker.clinic.example/")
     settings = ProductionConfig.load()
     assert settings["SESSION_COOKIE_SECURE"] is True and settings["SESSION_COOKIE_NAME"] == "__Host-session"
+    assert settings["BASE_URL"] == "https://tracker.clinic.example"
+
+
+def test_production_refuses_to_start_without_the_base_url_of_its_links(monkeypatch):
+    monkeypatch.setenv("SECRET_KEY", "k" * 40)
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://x@localhost/db")
+    monkeypatch.delenv("BASE_URL", raising=False)
+    with pytest.raises(ImproperlyConfigured, match="BASE_URL"):
+        ProductionConfig.load()
 
 
 def test_a_secret_can_come_from_a_file(monkeypatch, tmp_path):
@@ -33,6 +43,7 @@ def test_a_secret_can_come_from_a_file(monkeypatch, tmp_path):
     secret.write_text("s" * 40 + "\n")
     monkeypatch.setenv("SECRET_KEY_FILE", str(secret))
     monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://x@localhost/db")
+    monkeypatch.setenv("BASE_URL", "https://tracker.clinic.example")
     assert ProductionConfig.load()["SECRET_KEY"] == "s" * 40
 
 

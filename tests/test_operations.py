@@ -23,7 +23,7 @@ def test_the_health_check_answers_without_signing_in_and_leaves_no_trace(client)
     before = db.session.scalar(select(func.count()).select_from(AuditEvent))
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.get_json() == {"status": "ok", "database": "ok"}
+    assert response.get_json() == {"status": "ok", "database": "ok", "queue": "ok"}
     assert response.headers["Cache-Control"] == "no-store"
     assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == before
 
@@ -40,7 +40,35 @@ def test_the_health_check_says_503_when_the_database_does_not_answer(monkeypatch
     monkeypatch.setattr(db, "session", db._make_scoped_session({"class_": AppSession}))
     response = broken.test_client().get("/healthz")
     assert response.status_code == 503
-    assert response.get_json() == {"status": "unavailable", "database": "unreachable"}
+    assert response.get_json() == {"status": "unavailable", "database": "unreachable", "queue": "ok"}
+
+
+def test_the_health_check_says_503_and_which_part_failed_when_the_queue_does_not_answer(app, client, monkeypatch):
+    def down() -> int:
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(app.extensions["queue"].huey, "pending_count", down)
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json() == {"status": "unavailable", "database": "ok", "queue": "unreachable"}
+
+
+def test_a_signed_in_user_gets_503_not_500_when_the_database_is_down(app, client, people, monkeypatch):
+    """The error page must not load the signed-in user again from the database that just failed."""
+    from sqlalchemy.exc import OperationalError
+
+    from tracker.auth import sessions
+
+    login(client, people.lead)
+
+    def down(*args, **kwargs):
+        raise OperationalError("SELECT", {}, Exception("database is locked"))
+
+    monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)
+    monkeypatch.setattr(sessions, "resume", down)
+    response = client.get("/patients/")
+    assert response.status_code == 503 and "Nothing was saved" in response.text
+    assert response.headers["Retry-After"] == "2"
 
 
 # Request ids and the request log -----------------------------------------------------------------------------------

@@ -42,6 +42,7 @@ def test_a_clinician_sends_a_link_shown_once_as_a_qr_code(app, client, people):
     assert sent.status_code == 200
     assert "<svg" in sent.text and 'class="segno"' in sent.text
     url = re.search(r'id="link-url" type="text" readonly value="([^"]+)"', sent.text).group(1)
+    assert url.startswith(app.config["BASE_URL"] + "/q/")  # the configured address, not the request's Host
     token = url.rsplit("/", 1)[1]
     link = db.session.scalar(select(QuestionnaireLink).where(QuestionnaireLink.patient_id == people.patient.id))
     assert link.token_hash == hash_token(token) and token not in str(vars(link))

@@ -106,3 +106,23 @@ def test_every_failure_is_audited_with_its_purpose_and_never_the_password(client
     assert event.patient_id == people.patient.id and "sign" in event.data["purpose"]
     assert WRONG not in repr(event.data) + event.summary
     assert audit_actions().count(reauth.FAILED) == 1
+
+
+def test_the_password_is_checked_with_no_transaction_open(client, people, ready, monkeypatch):
+    """Argon2 takes a tenth of a second of CPU: checked inside the request's write transaction, it would hold the
+    write lock (SQLite) or the account's row (PostgreSQL) all that time. The attempt is charged and committed
+    first, then the hash is checked, then the outcome written."""
+    from tracker import passwords
+
+    real, seen = passwords.verify_password, []
+
+    def spy(stored, password):
+        seen.append(db.session().in_transaction())
+        return real(stored, password)
+
+    monkeypatch.setattr(passwords, "verify_password", spy)
+    login(client, people.lead)
+    assert _sign(client, people, ready, WRONG).status_code == 422
+    assert _sign(client, people, ready, PASSWORD).status_code == 302
+    assert seen == [False, False]
+    assert _count(reauth.FAILED, people.lead) == 1

@@ -3,11 +3,12 @@ refuses the whole batch, saying how many; the background job with its progress; 
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from tests.conftest import audit_actions, login
 from tests.reports_data import pages, write_plan
@@ -117,10 +118,26 @@ def test_a_therapists_caseload_in_a_phase(client, people, caseload):
     response = client.post("/reports/batch", data=data)
     assert response.status_code == 200
     assert names_per_page(response.data, caseload) == [p.family_name for p in caseload]
-    login(client, people.other_supervisor)  # the lead is not their supervisee
+    login(client, people.other_supervisor)  # the lead is not their supervisee: nothing, and no count, of theirs
     refused = client.post("/reports/batch", data=data)
-    assert refused.status_code == 404
-    assert "4 of the selected patients are not in your care" in refused.text
+    assert refused.status_code == 422
+    message = refused.text.split('id="batch-message">')[1].split("<")[0]
+    assert message == "No patient matches this selection, so there is nothing to print."
+    assert CANARY not in refused.text
+
+
+def test_a_colleagues_caseload_gives_only_the_patients_shared_with_the_user(client, people, caseload, protocols):
+    """The co-therapist shares the lead's four patients; a fifth patient of the lead is not theirs: it is left out,
+    not counted in a refusal (which would tell them the size of the lead's caseload)."""
+    make_patient(people.lead, protocols=protocols, given_name="Una", family_name="Unshared")
+    db.session.commit()
+    login(client, people.co_therapist)
+    data = {"kind": "plan", "selection": "caseload", "therapist_id": str(people.lead.id), "phase": "preparation",
+            "draft": "0"}
+    response = client.post("/reports/batch", data=data)
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    assert names_per_page(response.data, caseload) == [p.family_name for p in caseload]
+    assert "report.batch_refused" not in audit_actions()
 
 
 def test_an_empty_selection_says_so(client, people):
@@ -252,3 +269,33 @@ def test_a_patient_opened_under_emergency_access_is_flagged_in_the_batch_audit(c
     row = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "report.exported"))
     assert row.patient_id == people.patient.id
     assert row.data["emergency_access"] is True
+
+
+def test_a_batch_bigger_than_the_synchronous_limit_goes_to_the_worker(client, app, people, caseload, monkeypatch):
+    monkeypatch.setitem(app.config, "SYNC_BATCH_MAX", 3)
+    login(client, people.lead)
+    response = client.post("/reports/batch", data=ticked([p.id for p in caseload]))
+    assert response.status_code == 202 and response.mimetype == "text/html"
+    assert "4 reports are being prepared in the background" in response.text
+    download = re.search(r'href="(/reports/batch/jobs/[^"]+/pdf)"', response.text).group(1)
+    pdf = client.get(download)  # the suite's queue ran the job at once
+    assert pdf.status_code == 200 and names_per_page(pdf.data, caseload) == [p.family_name for p in caseload]
+    small = client.post("/reports/batch", data=ticked([p.id for p in caseload[:3]]))
+    assert small.status_code == 200 and small.mimetype == "application/pdf"
+
+
+def test_a_batch_whose_render_fails_leaves_no_audit_row_saying_it_was_printed(client, app, people, caseload,
+                                                                               monkeypatch):
+    from tracker.reports import renderer
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the renderer died")
+
+    monkeypatch.setattr(renderer, "render_each", broken)
+    monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)
+    login(client, people.lead)
+    before = db.session.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.patient_id.is_not(None)))
+    response = client.post("/reports/batch", data=ticked([p.id for p in caseload]))
+    assert response.status_code == 500
+    after = db.session.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.patient_id.is_not(None)))
+    assert after == before

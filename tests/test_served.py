@@ -31,8 +31,9 @@ from sqlalchemy.engine import make_url
 from config import TestConfig
 from tests.databases import fresh_database
 from tests.reports_data import write_plan
-from tests.served import Client, redis_server, serve
+from tests.served import SECRET, Client, redis_server, serve
 from tracker import create_app
+from tracker.auth import throttle
 from tracker.database import AppSession
 from tracker.extensions import db
 from tracker.factories import make_clinic, make_patient, make_user
@@ -150,7 +151,8 @@ def test_several_workers_share_jobs_and_throttles(clinic_db, queue_url, tmp_path
                        guess_workers=len(guess_pids))
 
     with app.app_context():
-        counted = db.session.scalar(select(LoginThrottle.failures).where(LoginThrottle.key == "account:served.co"))
+        counted = db.session.scalar(select(LoginThrottle.failures).where(
+            LoginThrottle.key == throttle.hashed("account:served.co", SECRET)))
         throttled = db.session.scalar(
             select(func.count()).where(AuditEvent.action == "auth.login_throttled")
         )

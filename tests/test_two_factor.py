@@ -103,7 +103,7 @@ def test_the_sign_in_steps_expire(app, people):
     assert _sessions(people.lead) == 0
 
 
-def test_a_clinic_requiring_it_makes_clinical_accounts_enrol_at_sign_in(app, client, people):
+def test_a_clinic_requiring_it_makes_every_account_enrol_at_sign_in_admins_included(app, client, people):
     login(client, people.admin)
     page = client.get("/admin/clinic")
     assert "without two-factor sign-in yet" in page.text
@@ -122,8 +122,9 @@ def test_a_clinic_requiring_it_makes_clinical_accounts_enrol_at_sign_in(app, cli
     assert browser.get("/patients/").status_code == 200
     db.session.expire_all()
     assert db.session.get(User, people.lead.id).has_two_factor
-    admin_only = app.test_client()  # an admin-only account is not a clinical one
-    assert _password(admin_only, people.admin).location == "/"
+    admin_only = app.test_client()  # admins too: an admin decides who may open patients
+    assert _password(admin_only, people.admin).location.endswith("/login/enrol")
+    assert admin_only.get("/admin/users").status_code == 302
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "clinic.settings"))
     assert event.actor_id == people.admin.id
 
@@ -178,3 +179,95 @@ def test_the_demo_accounts_sign_in_with_the_password_alone(app, protocols):
     browser = app.test_client()
     response = browser.post("/login", data={"username": "therapist", "password": DEMO_PASSWORD})
     assert response.status_code == 302 and response.location == "/"
+
+
+def _shown_secret(page) -> str:
+    return re.search(r'id="enrol-secret">([A-Z2-7]+)<', page.text).group(1)
+
+
+def test_every_enrolment_page_draws_a_new_secret_and_an_older_one_stops_working(client, people):
+    """A secret shown earlier (a stale tab, a shared screen) is never the one enrolled later."""
+    login(client, people.lead)
+    first = _shown_secret(client.get("/account/two-factor"))
+    second = _shown_secret(client.get("/account/two-factor"))
+    assert first != second
+    stale = client.post("/account/two-factor", data={"password": PASSWORD, "code": pyotp.TOTP(first).now()})
+    assert stale.status_code == 422 and _shown_secret(stale) == second  # a refused post keeps the page's secret
+    done = client.post("/account/two-factor", data={"password": PASSWORD, "code": pyotp.TOTP(second).now()})
+    assert done.status_code == 200
+    db.session.expire_all()
+    assert db.session.get(User, people.lead.id).totp_secret == second
+
+
+def test_a_password_set_or_reset_drops_a_pending_enrolment_secret(app, client, people):
+    from tracker.auth import credentials
+
+    login(client, people.lead)
+    client.get("/account/two-factor")
+    db.session.expire_all()
+    assert db.session.get(User, people.lead.id).totp_secret is not None
+    token = credentials.issue_link(people.admin, db.session.get(User, people.lead.id), utcnow())
+    db.session.commit()
+    db.session.expire_all()
+    assert db.session.get(User, people.lead.id).totp_secret is None
+    login(client, people.lead)
+    client.get("/account/two-factor")
+    new = "tangerine orbit velvet canyon"
+    assert app.test_client().post(f"/set-password/{token}", data={"new_password": new, "confirm": new}
+                                  ).status_code == 303
+    db.session.expire_all()
+    assert db.session.get(User, people.lead.id).totp_secret is None
+
+
+def _half_signed_in(app, user):
+    """A browser that gave the password and a code, and now must choose a new password; and a copy of its cookie."""
+    secret, _ = _enrol(user)
+    user.must_change_password = True
+    db.session.commit()
+    browser = app.test_client()
+    _password(browser, user)
+    assert browser.post("/login/two-factor", data={"code": pyotp.TOTP(secret).now()}).location.endswith(
+        "/login/new-password")
+    return browser, browser.get_cookie("session").value
+
+
+def _replay(app, cookie):
+    thief = app.test_client()
+    thief.set_cookie("session", cookie)
+    return thief, thief.get("/login/continue")
+
+
+def test_a_copy_of_a_half_done_sign_in_opens_nothing_once_it_was_finished(app, people):
+    browser, copied = _half_signed_in(app, people.lead)
+    new = "tangerine orbit velvet canyon"
+    assert browser.post("/login/new-password", data={"new_password": new, "confirm": new}).status_code == 302
+    assert browser.get("/patients/").status_code == 200
+    thief, response = _replay(app, copied)
+    assert response.location.endswith("/login")
+    assert thief.get("/patients/").status_code == 302
+    assert _sessions(people.lead) == 1
+
+
+def test_a_half_done_sign_in_is_void_after_a_password_change(app, people):
+    from tracker.auth import credentials
+
+    _, copied = _half_signed_in(app, people.lead)
+    with time_machine.travel(utcnow() + timedelta(seconds=2), tick=False):
+        credentials.set_at_sign_in(people.lead, "tangerine orbit velvet canyon", "tangerine orbit velvet canyon",
+                                   utcnow())
+        db.session.commit()
+    thief, response = _replay(app, copied)
+    assert response.location.endswith("/login") and thief.get("/patients/").status_code == 302
+    assert _sessions(people.lead) == 0
+
+
+def test_a_half_done_sign_in_is_void_after_deactivation_even_once_reactivated(app, people):
+    from tracker.admin.services import set_active
+
+    _, copied = _half_signed_in(app, people.lead)
+    set_active(people.admin, people.lead, False)
+    set_active(people.admin, people.lead, True)
+    db.session.commit()
+    thief, response = _replay(app, copied)
+    assert response.location.endswith("/login") and thief.get("/patients/").status_code == 302
+    assert _sessions(people.lead) == 0

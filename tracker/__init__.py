@@ -63,6 +63,10 @@ def create_app(config_class: type[Config] | None = None, **overrides: Any) -> Fl
     security.init_app(app)
     clinics.init_app(app)
     cli.init_app(app)
+    if app.config["PROCESS_LOCK"]:  # a restore is refused while this process runs (tracker/backup.py)
+        from tracker.backup import hold_shared
+
+        hold_shared(app.config["SQLALCHEMY_DATABASE_URI"])
     return app
 
 

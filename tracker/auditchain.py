@@ -10,9 +10,12 @@ the same row (the unique ``(chain, chain_seq)`` would refuse a fork anyway); SQL
 (``BEGIN IMMEDIATE``, tracker/database.py).
 
 ``verify`` walks every chain: a changed row no longer matches its hash, a removed one leaves a gap and a broken link,
-a row inserted at the end lies beyond the head. A deletion of the newest rows together with a rewrite of the head
-cannot be seen from inside the database: note the heads ``flask audit verify`` prints somewhere else (a ticket, the
-backup log) and compare them next time.
+a row inserted at the end lies beyond the head. The newest rows removed together with a rewind of the head leave a
+chain that is whole but shorter; that is found by comparing with heads noted earlier: ``note_heads`` writes each
+chain's head to ``audit_head_note`` (``flask audit verify`` after a clean check, and the worker every
+``AUDIT_HEAD_NOTE_MINUTES``), and ``verify`` reports a noted row that is gone or has another hash. Whoever can also
+delete those notes is caught only by heads kept outside the database: ``flask audit verify`` prints them as
+``--expect CHAIN:SEQ:HASH`` arguments to pass back next time.
 
 Canonical JSON with sorted keys and no whitespace (RFC 8785's idea, not its full number rules: the trail holds no
 floats that would need them), so two fields can never run into each other as OpenEMR's concatenated fields could.
@@ -22,17 +25,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, insert, inspect, select
+from sqlalchemy import event, func, insert, inspect, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from tracker.database import AnySession
-from tracker.models import AuditChainHead, AuditEvent
+from tracker.models import AuditChainHead, AuditEvent, AuditHeadNote
 from tracker.models.base import utcnow
 
 #: The ``prev_hash`` of the first row of a chain.
@@ -162,7 +165,7 @@ class Problem:
     chain: int
     seq: int | None
     row_id: int | None
-    kind: str  # changed | missing | inserted | head
+    kind: str  # changed | missing | inserted | head | truncated
     detail: str
 
     def __str__(self) -> str:
@@ -227,3 +230,72 @@ def verify(session: AnySession, batch: int = 1000) -> list[ChainReport]:
     heads = {row.chain: (row.last_seq, row.last_hash) for row in session.execute(select(AuditChainHead.__table__))}
     chains = set(heads) | set(session.scalars(select(AuditEvent.chain).distinct()))
     return [verify_chain(session, chain, heads.get(chain, (0, GENESIS)), batch) for chain in sorted(chains)]
+
+
+# Noted heads: truncation of the newest rows ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Noted:
+    """A chain's head as noted at some moment: the row at ``seq`` must still be there with ``row_hash``."""
+
+    chain: int
+    seq: int
+    row_hash: str
+
+    def __str__(self) -> str:
+        return f"{self.chain}:{self.seq}:{self.row_hash}"
+
+    @classmethod
+    def parse(cls, text: str) -> Noted:
+        """``CHAIN:SEQ:HASH`` as ``flask audit verify`` prints it. :raise ValueError: anything else."""
+        chain, seq, row_hash = text.strip().split(":")
+        if len(row_hash) != 64 or any(c not in "0123456789abcdef" for c in row_hash):
+            raise ValueError("the hash must be 64 hexadecimal digits")
+        return cls(int(chain), int(seq), row_hash)
+
+
+def note_heads(session: AnySession, now: datetime, every: timedelta | None = None) -> int:
+    """Note each chain's current head (``every``: only chains whose newest note is older than that and whose head
+    moved since). Returns how many were noted; the caller commits."""
+    heads = session.execute(select(AuditChainHead.chain, AuditChainHead.last_seq, AuditChainHead.last_hash)).all()
+    latest = {
+        row.chain: row for row in session.execute(
+            select(AuditHeadNote.chain, func.max(AuditHeadNote.seq).label("seq"),
+                   func.max(AuditHeadNote.noted_at).label("noted_at")).group_by(AuditHeadNote.chain)
+        )
+    }
+    noted = 0
+    for chain, seq, last_hash in heads:
+        before = latest.get(chain)
+        if seq == 0 or (before is not None and before.seq >= seq):
+            continue
+        if every is not None and before is not None and before.noted_at > now - every:
+            continue
+        session.add(AuditHeadNote(chain=chain, seq=seq, row_hash=last_hash, noted_at=now))
+        noted += 1
+    return noted
+
+
+def check_noted(session: AnySession, expected: Sequence[Noted] = ()) -> list[Problem]:
+    """Noted heads (the table's and ``expected``, given by the operator) whose row is gone or has another hash: the
+    chain was cut back, or rewritten, after they were noted. One query for the table, one per ``expected``."""
+    table = AuditEvent.__table__
+    rows = session.execute(
+        select(AuditHeadNote.chain, AuditHeadNote.seq, AuditHeadNote.row_hash, table.c.row_hash.label("now"))
+        .outerjoin(table, (table.c.chain == AuditHeadNote.chain) & (table.c.chain_seq == AuditHeadNote.seq))
+        .where(or_(table.c.id.is_(None), table.c.row_hash != AuditHeadNote.row_hash))
+        .order_by(AuditHeadNote.chain, AuditHeadNote.seq)
+    ).all()
+    found = [(Noted(r.chain, r.seq, r.row_hash), r.now) for r in rows]
+    for note in expected:
+        now = session.scalar(select(table.c.row_hash).where(table.c.chain == note.chain,
+                                                            table.c.chain_seq == note.seq))
+        if now != note.row_hash:
+            found.append((note, now))
+    return [
+        Problem(note.chain, note.seq, None, "truncated",
+                "a head noted earlier is gone: the newest rows were removed" if now is None
+                else "a head noted earlier has another hash now: the chain was rewritten")
+        for note, now in found
+    ]

@@ -35,13 +35,18 @@ users = AppGroup("users", help="Manage staff accounts.")
     help="Repeat for several roles.",
 )
 @click.option("--supervisor", "supervisor_username", default=None, help="Username of the therapist's supervisor.")
-@click.password_option("--password", help="At least 12 characters; prompted for when not given.")
+@click.option("--password", default=None,
+              help="The server operator's own first account only (scripts, demo set-ups): without it a one-time "
+              "set-password link is printed, for the account's owner.")
 def create_user_command(
     username: str, full_name: str, clinic_name: str, time_zone: str | None, roles: tuple[str, ...],
-    supervisor_username: str | None, password: str,
+    supervisor_username: str | None, password: str | None,
 ) -> None:
-    """Create a staff account (the first admin of a new deployment is made this way)."""
+    """Create a staff account (the first admin of a new deployment is made this way) and print a one-time link on
+    BASE_URL where its owner sets the password."""
+    from tracker.auth import credentials
     from tracker.models import User
+    from tracker.models.base import utcnow
 
     clinic = db.session.scalar(select(Clinic).where(Clinic.name == clinic_name))
     if clinic is None:
@@ -65,19 +70,21 @@ def create_user_command(
     details = AccountDetails(full_name, frozenset(Role(r) for r in roles), supervisor_id)
     try:
         user = create_user(None, clinic.id, username, password, details)
+        token = None if password is not None else credentials.issue_link(None, user, utcnow())
     except AccountError as error:
         raise click.UsageError(f"{error.field}: {error}") from None
     db.session.commit()
     click.echo(f"Created {user.username} ({', '.join(sorted(roles))}) in {clinic.name}.")
+    if token is not None:
+        click.echo("Set-password link (works once, shown only now):")
+        click.echo(credentials.link_url(token))
 
 
 @users.command("reset-password")
 @click.argument("username")
 @click.option("--next-sign-in", "at_next_sign_in", is_flag=True,
               help="Ask for a new password at the next sign-in instead of printing a set-password link.")
-@click.option("--base-url", default="http://127.0.0.1:5000", show_default=True,
-              help="Where the app is served, to print the link in full.")
-def reset_password_command(username: str, at_next_sign_in: bool, base_url: str) -> None:
+def reset_password_command(username: str, at_next_sign_in: bool) -> None:
     """Print a one-time set-password link for an account (or ask for a new password at its next sign-in), ending
     its sessions; audited as done from the command line. For the clinic's only admin who forgot theirs."""
     from tracker.auth import credentials
@@ -99,7 +106,7 @@ def reset_password_command(username: str, at_next_sign_in: bool, base_url: str) 
         click.echo(f"{user.username} will choose a new password at their next sign-in.")
     else:
         click.echo(f"Set-password link for {user.username} (works once, shown only now):")
-        click.echo(f"{base_url.rstrip('/')}/set-password/{token}")
+        click.echo(credentials.link_url(token))
 
 
 @click.command("seed-demo")
@@ -172,14 +179,23 @@ audit_group = AppGroup("audit", help="The audit trail.")
 
 @audit_group.command("verify")
 @click.option("--batch", default=1000, show_default=True, help="Rows loaded per query.")
-def verify_audit_command(batch: int) -> None:
+@click.option("--expect", "expected", multiple=True, metavar="CHAIN:SEQ:HASH",
+              help="A head printed by an earlier run and kept outside the database; repeat for each chain.")
+@click.option("--no-note", is_flag=True, help="Do not note the heads in the database after a clean check.")
+def verify_audit_command(batch: int, expected: tuple[str, ...], no_note: bool) -> None:
     """Walk every clinic's hash chain of audit rows and report any row changed, removed or inserted since it was
-    written, then print each chain's head: keep those lines somewhere else to compare next time (a deletion of
-    the newest rows together with a rewritten head is only visible that way). Exits 1 when something is wrong."""
-    from tracker.auditchain import verify
+    written, and any chain cut back behind a head noted earlier (in the database by this command and by the worker,
+    or given with --expect). After a clean check the heads are noted, and printed as --expect arguments: keep them
+    outside the database to catch a truncation that also removed the notes. Exits 1 when something is wrong."""
+    from tracker.auditchain import Noted, check_noted, note_heads, verify
+    from tracker.models.base import utcnow
 
+    try:
+        wanted = [Noted.parse(text) for text in expected]
+    except ValueError as error:
+        raise click.UsageError(f"--expect takes CHAIN:SEQ:HASH as printed by an earlier run ({error}).") from None
     reports = verify(db.session, batch)
-    problems = [problem for report in reports for problem in report.problems]
+    problems = [problem for report in reports for problem in report.problems] + check_noted(db.session, wanted)
     for problem in problems:
         click.echo(str(problem))
     for report in reports:
@@ -189,6 +205,31 @@ def verify_audit_command(batch: int) -> None:
                f"{len(problems)} problem(s).")
     if problems:
         raise SystemExit(1)
+    if not no_note:
+        note_heads(db.session, utcnow())
+        db.session.commit()
+    heads = " ".join(f"--expect {r.chain}:{r.head_seq}:{r.head_hash}" for r in reports if r.head_seq)
+    click.echo(f"Keep for the next run: {heads}")
+
+
+@audit_group.command("unknown-names")
+@click.option("--days", default=7, show_default=True, help="How many last days.")
+@click.option("--limit", default=50, show_default=True, help="How many of the newest to list.")
+def unknown_names_command(days: int, limit: int) -> None:
+    """Failed sign-ins with an account name nobody has, for the server's operator only (they belong to no clinic, so
+    no clinic's admin sees them): how many, and the newest with their time (UTC) and address. Many from one address
+    suggest someone guessing names. What was typed is never kept."""
+    from datetime import timedelta
+
+    from tracker.auditlog.trail import unknown_name_failures
+    from tracker.models.base import utcnow
+
+    total, latest = unknown_name_failures(utcnow() - timedelta(days=days), limit)
+    click.echo(f"Failed sign-ins with an account name nobody has, last {days} days: {total}")
+    for event in latest:
+        click.echo(f"  {event.created_at:%Y-%m-%d %H:%M:%S} UTC from {event.ip or 'an unknown address'}")
+
+
 @click.command("backup")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Where to write the copy (default: instance/backups/tracker-DATE-TIME.sqlite).")
@@ -210,20 +251,31 @@ def backup_command(output: Path | None) -> None:
 
 @click.command("restore")
 @click.argument("backup", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--keep-in", "keep_in", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where the replaced database is copied first (default: instance/backups/).")
 @click.confirmation_option(prompt="This replaces everything in the database. Are the web and worker stopped?")
-def restore_command(backup: Path) -> None:
-    """Replace the SQLite database with BACKUP (checked first). Stop the web processes and the worker first; run
-    `flask db upgrade` afterwards if the backup is from an older release."""
+def restore_command(backup: Path, keep_in: Path | None) -> None:
+    """Replace the SQLite database with BACKUP: checked first (a sound tracker database at this release's
+    migration), the current database copied to instance/backups/ first, refused while the web processes or the
+    worker run."""
+    from alembic.script import ScriptDirectory
     from flask import current_app
 
     from tracker.backup import BackupError, restore
     from tracker.extensions import db
+    from tracker.models.base import utcnow
 
+    heads = set(ScriptDirectory(current_app.extensions["migrate"].directory).get_heads())
+    db.session.remove()
     db.engine.dispose()  # no pooled connection of ours keeps the old file's pages
     try:
-        restore(backup, current_app.config["SQLALCHEMY_DATABASE_URI"])
+        kept = restore(backup, current_app.config["SQLALCHEMY_DATABASE_URI"], heads,
+                       keep_in or Path(current_app.instance_path) / "backups", utcnow(),
+                       current_app.config["PROCESS_LOCK"])
     except BackupError as error:
         raise click.ClickException(str(error)) from None
+    if kept is not None:
+        click.echo(f"The database it replaced is kept in {kept}.")
     click.echo(f"Restored from {backup} (integrity check ok).")
 
 

@@ -26,6 +26,14 @@ TITLES = {
 }
 
 
+def _without_the_database() -> None:
+    """The error page names no user: loading the signed-in user again (or anything lazy on it) would ask the
+    database that just failed and turn a 503 into a 500. The page shows the signed-out menu instead."""
+    from tracker.extensions import login_manager
+
+    g._login_user = login_manager.anonymous_user()
+
+
 def init_app(app: Flask) -> None:
     @app.context_processor
     def inject_request_id() -> dict[str, str | None]:
@@ -79,6 +87,7 @@ def init_app(app: Flask) -> None:
                 "by someone else). Nothing was saved; go back, reload the page and try again."
             )
             return render_template("errors/error.html", code=409, title="Not saved", description=description), 409
+        _without_the_database()  # the database is down or locked: nothing more is asked of it
         busy = isinstance(error, OperationalError) and "locked" in str(error.orig)
         description = (
             "The record is busy. Nothing was saved; go back and try again in a moment."
@@ -91,6 +100,7 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(500)
     def internal_error(error: Exception) -> ResponseReturnValue:
         db.session.rollback()
+        _without_the_database()
         return (
             render_template(
                 "errors/error.html",

@@ -9,7 +9,10 @@ most often, or is built on one ("Password1234567"), on a repeated character, or 
 or the clinic's name (ASVS V6.2.4, V6.2.11, V6.2.12). The leaked list is the 30,000 most common passwords of the
 Xato corpus of 10 million passwords from breaches, as the maintained ``zxcvbn`` package ships it (Wheeler, 2016,
 "zxcvbn: Low-Budget Password Strength Estimation", USENIX Security, https://www.usenix.org/conference/
-usenixsecurity16/technical-sessions/presentation/wheeler), read offline, once per process.
+usenixsecurity16/technical-sessions/presentation/wheeler), read offline, once per process. Last, it must score at
+least ``PASSWORD_MIN_STRENGTH`` (3 of 4, "safely unguessable: moderate protection from offline slow-hash scenario",
+the same paper) on zxcvbn's own estimate, with the person's names and the clinic's as known words, so keyboard walks,
+sequences, dates and l33t spellings of words are refused too ("qwertyuiopasdf", "abcdefgh12345678").
 """
 
 from __future__ import annotations
@@ -93,6 +96,25 @@ def check_new_password(password: str, context: Iterable[str] = ()) -> None:
         rest = rest.replace(word, "")
     if len(re.sub(r"[\W\d_]", "", rest)) < 6 or rest.strip(_PADDING) in leaked:
         raise PasswordPolicyError("This password is built on your name, username or the clinic's name. Choose another.")
+    check_strength(password, context)
+
+
+#: zxcvbn refuses longer input; the first 72 characters of a longer password are scored (more only adds strength).
+_ZXCVBN_MAX = 72
+
+
+def check_strength(password: str, context: Iterable[str] = ()) -> None:
+    """:raise PasswordPolicyError: zxcvbn scores ``password`` below ``PASSWORD_MIN_STRENGTH`` (0-4)."""
+    from zxcvbn import zxcvbn
+
+    needed = int(current_app.config["PASSWORD_MIN_STRENGTH"])
+    result = zxcvbn(password[:_ZXCVBN_MAX], user_inputs=[word for text in context for word in text.split()])
+    if int(result["score"]) < needed:
+        hint = result["feedback"].get("warning") or "It follows a pattern that is quick to guess."
+        raise PasswordPolicyError(
+            f"This password is too easy to guess (strength {result['score']} of 4, {needed} needed). {hint} "
+            "Add another word or two; unrelated, uncommon words are best."
+        )
 
 
 def hash_password(password: str) -> str:

@@ -68,6 +68,7 @@ def make_huey(url: str) -> Huey:
 
 
 def init_app(app: Flask) -> None:
+    from tracker import housekeeping  # noqa: F401 - registers its tasks
     from tracker.alerts import notices  # noqa: F401 - registers its tasks
     from tracker.reports import jobs  # noqa: F401 - registers its tasks
 

@@ -181,6 +181,7 @@ def main() -> None:
         seed(app)
         db.session.remove()
     server = make_server("127.0.0.1", 0, app, threaded=True)
+    app.config["BASE_URL"] = f"http://127.0.0.1:{server.server_port}"  # the links the pages hand out
     print(server.server_port, flush=True)
     server.serve_forever()
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import func, select
@@ -55,7 +55,9 @@ def two_factor() -> ResponseReturnValue:
     user = actor()
     if user.has_two_factor:
         return redirect(url_for("account.overview"))
-    secret = twofactor.enrolment_secret(user)
+    secret = twofactor.pending_secret(user)
+    if request.method == "GET" or secret is None:
+        secret = twofactor.enrolment_secret(user)  # a new one for every page shown
     form = ConfirmEnrolmentForm()
     if form.validate_on_submit():
         try:
@@ -70,7 +72,6 @@ def two_factor() -> ResponseReturnValue:
         else:
             db.session.commit()
             return render_template("auth/recovery_codes.html", codes=codes, next_url=url_for("account.overview"))
-    db.session.commit()  # the enrolment secret, kept on the account
     uri = twofactor.provisioning_uri(user, secret)
     return render_template("auth/enrol.html", form=form, qr=twofactor.qr_svg(uri), secret=secret,
                            action=url_for("account.two_factor"), required=False), 422 if form.errors else 200

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, PasswordField, SelectChoice, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, IntegerField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional, Regexp
 
 from tracker.clinics import MAXIMUM_DAYS, MAXIMUM_HOURS, MINIMUMS, ClinicSettings
@@ -25,7 +25,10 @@ class AccountForm(FlaskForm):
     )
     is_therapist = BooleanField("Therapist", description="Logs sessions for patients on their care teams.")
     is_supervisor = BooleanField("Supervisor", description="Sees the caseloads of the therapists they supervise.")
-    is_admin = BooleanField("Admin", description="Manages accounts; sees no clinical content without another role.")
+    is_admin = BooleanField(
+        "Admin", description="Manages accounts and the clinic's settings; sees no clinical content. An admin account "
+        "holds no clinical role: a person who is both has two accounts.",
+    )
     supervisor_id = SelectField("Supervisor", coerce=int, description="Required for therapists.")
     needs_cosign = BooleanField(
         "Needs co-signature",
@@ -42,12 +45,6 @@ class NewAccountForm(AccountForm):
             Regexp(r"^[A-Za-z0-9._\-]+$", message="Use letters, digits, dots, dashes or underscores."),
         ],
         filters=[strip],
-    )
-    password = PasswordField(
-        "Initial password",
-        validators=[DataRequired(message="Set an initial password.")],
-        description="At least 12 characters. Tell the person in person, not by email.",
-        render_kw={"autocomplete": "new-password"},
     )
 
 
@@ -123,9 +120,8 @@ class ClinicSettingsForm(FlaskForm):
     attention_emergency_review_hours = _window(
         "Emergency access still unreviewed this many hours later is listed", "attention_emergency_review_hours", "")
     require_two_factor = BooleanField(
-        "Require two-factor sign-in for every therapist and supervisor",
-        description="Those without it set it up at their next sign-in (an authenticator app on their phone). "
-        "Admin-only accounts may turn it on themselves under Account.",
+        "Require two-factor sign-in for every account, admins included",
+        description="Those without it set it up at their next sign-in (an authenticator app on their phone).",
     )
 
     def settings(self) -> ClinicSettings:

@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
 
 from tracker import audit, passwords
-from tracker.auth import sessions
+from tracker.auth import sessions, signin, throttle
 from tracker.auth.services import normalise_username
 from tracker.extensions import db
-from tracker.models import AuditEvent, Clinic, Role, SessionEnd, User
+from tracker.models import AuditEvent, Clinic, PasswordReset, Role, SessionEnd, User
 from tracker.models.base import utcnow
 
 
@@ -35,9 +35,18 @@ class AccountDetails:
     email: str | None = None
 
 
+#: The message when a form, the command line or a caller asks for an admin that is also clinical.
+ADMIN_OR_CLINICAL = (
+    "An account is either an admin or clinical (therapist, supervisor), never both: an admin could otherwise give "
+    "themselves access to patients. Make a second account for the other role."
+)
+
+
 def _check(clinic_id: int, details: AccountDetails, user_id: int | None = None) -> None:
     if not details.roles:
         raise AccountError("roles", "Give the account at least one role.")
+    if Role.ADMIN in details.roles and details.roles & {Role.THERAPIST, Role.SUPERVISOR}:
+        raise AccountError("roles", ADMIN_OR_CLINICAL)
     if details.supervisor_id is not None:
         if details.supervisor_id == user_id:
             raise AccountError("supervisor_id", "A therapist cannot supervise themselves.")
@@ -102,10 +111,19 @@ def recent_role_changes(clinic_id: int, since: datetime, limit: int) -> list[Aud
     ))
 
 
-def create_user(actor: User | None, clinic_id: int, username: str, password: str, details: AccountDetails) -> User:
-    """Add a staff account. ``actor`` is None when created from the command line.
+#: The stored hash of an account whose owner has not set a password yet: no password verifies against it.
+NO_PASSWORD_YET = "!unset"  # noqa: S105 - a marker, not a password
 
-    :raise AccountError: name taken, no role, therapist without supervisor.
+
+def create_user(actor: User | None, clinic_id: int, username: str, password: str | None,
+                details: AccountDetails) -> User:
+    """Add a staff account. ``actor`` is None when created from the command line (or the demo and tests).
+
+    ``password`` None (the admin pages, always): the account has no password until its owner sets one with a
+    set-password link (``credentials.issue_link``), so an admin never knows a password they could sign in with.
+    Only the server's operator (the command line) and the demo and test data give one here.
+
+    :raise AccountError: name taken, no role, admin and clinical roles together, therapist without supervisor.
     :raise AccountError: also for a password refused by ``passwords.check_new_password``.
     """
     name = normalise_username(username)
@@ -113,11 +131,13 @@ def create_user(actor: User | None, clinic_id: int, username: str, password: str
         raise AccountError("username", "This username is taken.")
     _check(clinic_id, details)
     clinic_name = db.session.scalar(select(Clinic.name).where(Clinic.id == clinic_id)) or ""
-    try:
-        passwords.check_new_password(password, [name, details.full_name, clinic_name])
-        password_hash = passwords.hash_password(password)
-    except passwords.PasswordPolicyError as error:
-        raise AccountError("password", str(error)) from None
+    password_hash = NO_PASSWORD_YET
+    if password is not None:
+        try:
+            passwords.check_new_password(password, [name, details.full_name, clinic_name])
+            password_hash = passwords.hash_password(password)
+        except passwords.PasswordPolicyError as error:
+            raise AccountError("password", str(error)) from None
     user = User(clinic_id=clinic_id, username=name, password_hash=password_hash, active=True)
     _apply(user, details)
     db.session.add(user)
@@ -163,9 +183,32 @@ def set_active(actor: User, user: User, active: bool) -> None:
         return
     user.active = active
     if not active:
-        sessions.end_all_for(db.session, user, SessionEnd.DEACTIVATED, utcnow())
+        now = utcnow()
+        sessions.end_all_for(db.session, user, SessionEnd.DEACTIVATED, now)
+        signin.cancel_for(user)
+        # Open set-password links are cancelled: reactivating the account must not bring an old link back to life.
+        db.session.execute(update(PasswordReset).where(PasswordReset.user_id == user.id,
+                                                       PasswordReset.used_at.is_(None)).values(used_at=now))
     audit.record(
         actor, "user.activate" if active else "user.deactivate",
         f"{'Reactivated' if active else 'Deactivated'} account {user.username}",
         target_type="user", target_id=user.id, data={"changes": {"active": [not active, active]}},
     )
+
+
+def unlock(actor: User, user: User) -> bool:
+    """Lift the sign-in locks of ``user``'s account (from every address), as its owner asks after a guesser locked
+    it; audited. Returns whether there was anything to lift."""
+    lifted = throttle.clear_account(db.session, user.username) > 0
+    audit.record(actor, "user.unlock", f"Lifted the sign-in lock of {user.username}", target_type="user",
+                 target_id=user.id, data={"was_locked": lifted}, clinic_id=user.clinic_id)
+    return lifted
+
+
+def is_locked(user: User, now: datetime) -> bool:
+    """Whether ``user``'s account waits everywhere after too many failures (a lock at one address is not shown)."""
+    from flask import current_app
+
+    config = current_app.config
+    failures = throttle.count(db.session, throttle.account_key(user.username), now, config["LOGIN_FAILURE_WINDOW"])
+    return failures >= int(config["LOGIN_FAILURES_PER_ACCOUNT"])

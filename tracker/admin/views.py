@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 from wtforms import Field, SelectChoice
 
@@ -15,8 +15,10 @@ from tracker.admin.services import (
     AccountDetails,
     AccountError,
     create_user,
+    is_locked,
     recent_role_changes,
     set_active,
+    unlock,
     update_user,
 )
 from tracker.auth import credentials, sessions, twofactor
@@ -88,14 +90,15 @@ def new_user() -> ResponseReturnValue:
     _supervisor_choices(form)
     if form.validate_on_submit():
         try:
-            user = create_user(actor(), actor().clinic_id, form.username.data or "", form.password.data or "",
-                               _details(form))
+            user = create_user(actor(), actor().clinic_id, form.username.data or "", None, _details(form))
+            token = credentials.issue_link(actor(), user, utcnow())
         except AccountError as error:
+            db.session.rollback()
             _field_for(form, error.field).errors.append(str(error))
         else:
             db.session.commit()
-            flash(f"Account {user.username} created.", "success")
-            return redirect(url_for("admin.users"))
+            flash(f"Account {user.username} created. Give its owner this link to set their password.", "success")
+            return _show_link(user, token)
     return render_template("admin/user_form.html", form=form, user=None), 422 if form.errors else 200
 
 
@@ -117,7 +120,8 @@ def edit_user(user_id: int) -> ResponseReturnValue:
             db.session.commit()
             flash("Account updated." if changes else "Nothing had changed.", "success")
             return redirect(url_for("admin.users"))
-    return render_template("admin/user_form.html", form=form, user=user, action_form=EmptyForm()), (
+    return render_template("admin/user_form.html", form=form, user=user, action_form=EmptyForm(),
+                           locked=is_locked(user, utcnow())), (
         422 if form.errors else 200
     )
 
@@ -147,9 +151,30 @@ def reset_password(user_id: int) -> ResponseReturnValue:
     if how == "next_sign_in":
         flash(f"{user.full_name} will choose a new password at their next sign-in; they were signed out.", "success")
         return redirect(url_for("admin.edit_user", user_id=user.id)), 303
-    link = url_for("auth.set_password", token=token, _external=True)
-    return render_template("admin/password_link.html", user=user, link=link,
+    return _show_link(user, token)
+
+
+def _show_link(user: User, token: str) -> ResponseReturnValue:
+    """The set-password link, shown once (never in a cookie or the audit trail)."""
+    return render_template("admin/password_link.html", user=user, link=credentials.link_url(token),
                            hours=current_app.config["PASSWORD_RESET_HOURS"])
+
+
+@bp.route("/users/<int:user_id>/unlock", methods=["POST"])
+@require_role(Role.ADMIN)
+def unlock_user(user_id: int) -> ResponseReturnValue:
+    """Lift the account's sign-in locks (a guesser's failures, from any address); audited.
+
+    :raise 404: an account of another clinic.
+    """
+    user = _user_or_404(user_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    lifted = unlock(actor(), user)
+    db.session.commit()
+    flash(f"Sign-in of {user.full_name} unlocked." if lifted else f"{user.full_name}'s sign-in was not locked.",
+          "success")
+    return redirect(url_for("admin.edit_user", user_id=user.id)), 303
 
 
 @bp.route("/users/<int:user_id>/two-factor/reset", methods=["POST"])
@@ -193,14 +218,13 @@ def clinic_settings() -> ResponseReturnValue:
                 clinic.require_two_factor = wanted
                 changes["require_two_factor"] = [not wanted, wanted]
                 audit.record(actor(), "clinic.settings", f"Two-factor sign-in {'required' if wanted else 'optional'} "
-                             "for clinical accounts", data={"changes": {"require_two_factor": [not wanted, wanted]}})
+                             "for every account", data={"changes": {"require_two_factor": [not wanted, wanted]}})
             db.session.commit()
             flash("Settings saved." if changes else "Nothing had changed.", "success")
             return redirect(url_for("admin.clinic_settings")), 303
     missing = db.session.scalar(
         select(func.count(User.id)).where(
             clinic_users(actor()), User.active.is_(True), User.totp_enabled_at.is_(None),
-            or_(User.is_therapist.is_(True), User.is_supervisor.is_(True)),
         )
     )
     return render_template("admin/clinic.html", form=form, clinic=clinic, missing=missing, now=utcnow()), (

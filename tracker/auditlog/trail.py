@@ -1,9 +1,10 @@
 """Which audit rows a user may read, and which of them with their clinical detail: the one rule behind the audit
 page and its CSV export.
 
-- An admin reads the clinic's whole trail, and beside it the failed sign-ins with an account name nobody has (they
-  belong to no clinic; typing such names is how guessing shows up). What was typed is not kept: a password typed
-  into the name box would otherwise sit in the trail.
+- An admin reads the clinic's whole trail. Failed sign-ins with an account name nobody has belong to no clinic
+  (nothing says which clinic a guesser aimed at), so no clinic's admin sees them: they would show one clinic when and
+  from where another clinic's staff mistype their names. The server's operator reads them with ``flask audit
+  unknown-names``. What was typed is not kept: a password typed into the name box would otherwise sit in the trail.
 - A supervisor reads the rows about the patients they may open.
 - Anyone reads the clinical detail of a row (its summary and changes) only when they may open its patient
   (``tracker.permissions.patient_scope``): an account holding admin and supervisor sees who opened any patient of

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import Response, abort, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
@@ -17,7 +15,6 @@ from tracker.auditlog.trail import (
     filter_conditions,
     openable_patients,
     shows_detail,
-    unknown_name_failures,
     visible_count,
     visible_events,
 )
@@ -25,10 +22,6 @@ from tracker.extensions import db
 from tracker.models import AuditEvent, Role, User
 from tracker.models.base import utcnow
 from tracker.permissions import actor, clinic_users, require_role
-
-#: Admins see the failed sign-ins with unknown names of this many last days, the newest few of them listed.
-UNKNOWN_NAMES_SHOWN_FOR = timedelta(days=7)
-UNKNOWN_NAMES_LISTED = 10
 
 
 @bp.route("/")
@@ -54,14 +47,11 @@ def index() -> ResponseReturnValue:
     counted = visible_count(actor(), conditions, COUNT_LIMIT)
     page.total = min(counted, COUNT_LIMIT)  # the pages run to the limit; the filters reach older rows
     openable = openable_patients(actor(), page.items)
-    unknown = (
-        unknown_name_failures(utcnow() - UNKNOWN_NAMES_SHOWN_FOR, UNKNOWN_NAMES_LISTED) if actor().is_admin else None
-    )
     audit.record(actor(), "audit.view", "Viewed the audit trail", data={"filters": request.args.to_dict()})
     db.session.commit()
     return render_template(
         "auditlog/index.html", form=form, page=page, openable=openable, shows_detail=shows_detail,
-        unknown=unknown, unknown_days=UNKNOWN_NAMES_SHOWN_FOR.days, more=counted > COUNT_LIMIT,
+        more=counted > COUNT_LIMIT,
         export_args={k: v for k, v in request.args.to_dict().items() if k in ("user", "patient", "start", "end")},
     ), 200 if valid else 400
 

@@ -21,7 +21,7 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from tracker import audit, passwords
-from tracker.auth import reauth, sessions
+from tracker.auth import reauth, sessions, signin, throttle, twofactor
 from tracker.extensions import db
 from tracker.models import Clinic, LoginSession, PasswordReset, SessionEnd, User
 
@@ -52,6 +52,7 @@ def _set(user: User, new_password: str, confirm: str, now: datetime) -> None:
     user.password_hash = passwords.hash_password(new_password)
     user.password_changed_at = now
     user.must_change_password = False
+    twofactor.drop_pending(user)
 
 
 def change_own(user: User, current: str, new_password: str, confirm: str, keep_token: str | None,
@@ -107,9 +108,17 @@ def issue_link(actor: User | None, user: User, now: datetime) -> str:
     db.session.add(PasswordReset(user_id=user.id, token_hash=_digest(token), created_by_id=actor.id if actor else None,
                                  created_at=now, expires_at=now + timedelta(hours=hours)))
     sessions.end_all_for(db.session, user, SessionEnd.PASSWORD_CHANGED, now)
+    twofactor.drop_pending(user)
+    signin.cancel_for(user)
     audit.record(actor, "user.password_link", f"Issued a set-password link for {user.username}, valid {hours} h",
                  target_type="user", target_id=user.id, clinic_id=user.clinic_id)
     return token
+
+
+def link_url(token: str) -> str:
+    """The full set-password link, on the configured ``BASE_URL`` (never the request's Host header, which the
+    client chooses: a forged Host would put an attacker's site in the link an admin hands over)."""
+    return f"{current_app.config['BASE_URL'].rstrip('/')}/set-password/{token}"
 
 
 def force_change(actor: User | None, user: User, now: datetime) -> None:
@@ -120,6 +129,8 @@ def force_change(actor: User | None, user: User, now: datetime) -> None:
     _check_target(actor, user)
     user.must_change_password = True
     sessions.end_all_for(db.session, user, SessionEnd.PASSWORD_CHANGED, now)
+    twofactor.drop_pending(user)
+    signin.cancel_for(user)
     audit.record(actor, "user.password_forced", f"{user.username} must set a new password at next sign-in",
                  target_type="user", target_id=user.id, clinic_id=user.clinic_id)
 
@@ -161,5 +172,6 @@ def set_with_link(token: str, new_password: str, confirm: str, now: datetime) ->
     if getattr(used, "rowcount", 0) != 1:
         raise CredentialError("token", "This link is not valid: it was used, replaced by a newer one, or expired.")
     sessions.end_all_for(db.session, user, SessionEnd.PASSWORD_CHANGED, now)
+    throttle.clear_account(db.session, user.username)  # whoever had locked the account out, its owner is back in
     audit.record(user, "auth.password_set_by_link", f"{user.username} set a new password with a link")
     return user

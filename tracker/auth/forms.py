@@ -42,8 +42,8 @@ class NewPasswordForm(FlaskForm):
     new_password = PasswordField(
         "New password", validators=[DataRequired(message="Choose a new password.")],
         render_kw={"autocomplete": "new-password"},
-        description="At least 12 characters; a few unrelated words work well. Common and leaked passwords are "
-        "refused.",
+        description="At least 12 characters; a few unrelated words work well. Common and leaked passwords, and "
+        "ones that follow an easy pattern (keyboard rows, sequences, dates), are refused.",
     )
     confirm = PasswordField(
         "New password again", validators=[DataRequired(message="Type the new password again.")],

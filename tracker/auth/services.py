@@ -34,20 +34,33 @@ def check_credentials(username: str, password: str, ip: str | None = None) -> Us
     left (``tracker.auth.signin``).
 
     Runs its own short transactions, so no database lock is held while Argon2 checks the password (a tenth of a
-    second of CPU): the attempt is charged to the account name and committed first, then the password is checked,
-    then the outcome is written. Failures are audited: against the account when the name is one, with nothing
-    typed when it is not (a password typed into the name box would otherwise sit in the trail). A deactivated
-    account fails exactly like a wrong password.
+    second of CPU): the attempt is charged to the address, the account name at this address and the account name
+    everywhere (``tracker.auth.throttle``) and committed first, then the password is checked, then the outcome is
+    written. Failures are audited: against the account when the name is one, with nothing typed when it is not (a
+    password typed into the name box would otherwise sit in the trail). A deactivated account fails exactly like a
+    wrong password.
 
-    :raise Throttled: the account name has used up its failures for the window (audited, committed).
+    :raise Throttled: the address, or the account name here or everywhere, has used up its attempts for the window
+        (audited, committed).
     """
     config = current_app.config
     name = normalise_username(username)
-    key = throttle.account_key(name)
-    attempts = throttle.charge(db.session, key, utcnow(), config["LOGIN_FAILURE_WINDOW"])
-    if attempts > config["LOGIN_FAILURES_PER_ACCOUNT"]:
+    now, window = utcnow(), config["LOGIN_FAILURE_WINDOW"]
+    keys = [throttle.attempts_key(ip or ""), throttle.pair_key(name, ip), throttle.account_key(name)]
+    limits = [config["LOGIN_ATTEMPTS_PER_ADDRESS"], config["LOGIN_FAILURES_PER_ACCOUNT_ADDRESS"],
+              config["LOGIN_FAILURES_PER_ACCOUNT"]]
+    counts = [throttle.charge(db.session, key, now, window) for key in keys]
+    if counts[0] > limits[0]:
+        if counts[0] == limits[0] + 1:  # once per window, not once per guess
+            log.warning("sign-in attempts from one address passed the limit", extra={"client": ip})
+            audit.record(None, "auth.address_throttled", f"Sign-ins from {ip} refused: {limits[0]} unfinished "
+                         "attempts within the window", data={"attempts": counts[0]})
+        db.session.commit()
+        raise Throttled
+    if counts[1] > limits[1] or counts[2] > limits[2]:
         known = db.session.scalar(select(User).where(User.username == name))
-        audit.record(known, "auth.login_throttled", "Refused a sign-in: too many failures for this account",
+        where = "from this address" if counts[1] > limits[1] else "from every address"
+        audit.record(known, "auth.login_throttled", f"Refused a sign-in: too many failures for this account {where}",
                      clinic_id=known.clinic_id if known else None)
         db.session.commit()
         raise Throttled
@@ -60,7 +73,7 @@ def check_credentials(username: str, password: str, ip: str | None = None) -> Us
         select(User).where(User.username == name).execution_options(populate_existing=True)
     )
     if user is None:
-        # The row (time and address) shows admins that names are being guessed (tracker/auditlog/trail.py).
+        # The row (time and address) shows the server's operator that names are being guessed (README, "Audit").
         audit.record(None, "auth.login_failed", "Failed sign-in with an account name nobody has", clinic_id=None)
     elif not valid or not user.active or user.password_hash != stored:
         audit.record(user, "auth.login_failed", f"Failed sign-in as {user.username}", data={"username": user.username})
@@ -68,7 +81,8 @@ def check_credentials(username: str, password: str, ip: str | None = None) -> Us
         if ip:
             _count_address_failure(ip)
         return None
-    throttle.refund(db.session, key)
+    for key in keys:
+        throttle.refund(db.session, key)
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
     return user

@@ -5,21 +5,38 @@ that returns the new count), so thirty simultaneous guesses at one account, spre
 get no more than the limit checked between them; a correct password then gives its charge back. The window is
 fixed from the first failure (OWASP Authentication Cheat Sheet, "Login Throttling"; ASVS 5.0 6.3.1).
 
-Addresses are counted too, but never refused: a clinic signs in from behind one NAT address, so failures from an
-address must not lock out its colleagues. An address that passes its threshold is flagged (a warning in the log
-and an audit row), for the administrator or a proxy-level ban to act on.
+A guesser must not be able to lock anyone out from anywhere, so an account is locked per address first: after
+``LOGIN_FAILURES_PER_ACCOUNT_ADDRESS`` failures from one address, that account waits there, and only after the
+much higher ``LOGIN_FAILURES_PER_ACCOUNT`` from everywhere together does it wait everywhere. An admin can lift both
+(audited), and a completed set-password link lifts them too. Addresses are counted, but a clinic signs in from
+behind one NAT address, so failures at several accounts never lock its colleagues out; an address that passes
+``LOGIN_FAILURES_FLAG_ADDRESS`` is flagged (a warning in the log and an audit row), and only past
+``LOGIN_ATTEMPTS_PER_ADDRESS`` unfinished attempts (a guessing run, not a clinic) does it wait.
+
+Keys are stored as an HMAC-SHA256 under the app's secret key: the table never holds an account name someone typed
+(perhaps a password typed in the wrong box) or a client's address, and expired rows are deleted by the worker
+(``purge_expired``, tracker/housekeeping.py).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, literal, update
+from flask import current_app
+from sqlalchemy import case, delete, literal, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from tracker.database import AnySession
 from tracker.models import LoginThrottle
 from tracker.models.base import UTCDateTime
+
+
+def hashed(key: str, secret: str | None = None) -> str:
+    """What is stored for ``key``: its HMAC-SHA256 under ``secret`` (default: the app's secret key)."""
+    secret = secret if secret is not None else str(current_app.config["SECRET_KEY"])
+    return hmac.new(secret.encode(), key.encode(), hashlib.sha256).hexdigest()
 
 
 def account_key(name: str) -> str:
@@ -30,8 +47,27 @@ def address_key(address: str) -> str:
     return "address:" + address[:150]
 
 
+def attempts_key(address: str) -> str:
+    """Sign-in attempts from an address, refused past ``LOGIN_ATTEMPTS_PER_ADDRESS``."""
+    return "attempts:" + address[:150]
+
+
+def pair_key(name: str, address: str | None) -> str:
+    """One account from one address. Stored as the account's hash, a slash and the address's hash, so an unlock
+    finds every address of an account without the table holding either in clear."""
+    return f"{account_key(name)}/{address_key(address or '')}"
+
+
+def _stored(key: str) -> str:
+    if "/" in key:
+        account, address = key.split("/", 1)
+        return f"{hashed(account)}/{hashed(address)}"
+    return hashed(key)
+
+
 def charge(session: AnySession, key: str, now: datetime, window: timedelta) -> int:
     """Count one failure (or attempt) against ``key`` and return the count in the current window."""
+    key = _stored(key)
     at = literal(now, UTCDateTime())
     expired = LoginThrottle.window_started_at <= literal(now - window, UTCDateTime())
     insert = sqlite.insert if session.get_bind().dialect.name == "sqlite" else postgresql.insert
@@ -55,14 +91,14 @@ def refund(session: AnySession, key: str) -> None:
     """Give back an attempt charged before the password turned out correct: successful sign-ins do not count."""
     session.execute(
         update(LoginThrottle)
-        .where(LoginThrottle.key == key, LoginThrottle.failures > 0)
+        .where(LoginThrottle.key == _stored(key), LoginThrottle.failures > 0)
         .values(failures=LoginThrottle.failures - 1)
     )
 
 
 def count(session: AnySession, key: str, now: datetime, window: timedelta) -> int:
     """The failures counted against ``key`` in the current window, without charging one."""
-    row = session.get(LoginThrottle, key, populate_existing=True)
+    row = session.get(LoginThrottle, _stored(key), populate_existing=True)
     if row is None or row.window_started_at <= now - window:
         return 0
     return row.failures
@@ -79,3 +115,19 @@ def refused_address(session: AnySession, kind: str, address: str | None, now: da
 def charge_address(session: AnySession, kind: str, address: str | None, now: datetime, window: timedelta) -> int:
     """Count one request (or refusal) of ``kind`` against ``address``; 0 when the address is unknown."""
     return 0 if address is None else charge(session, f"{kind}:{address[:120]}", now, window)
+
+
+def clear_account(session: AnySession, name: str) -> int:
+    """Lift every lock of the account ``name``: its own counter and those of each address. Returns the rows
+    deleted."""
+    account = hashed(account_key(name))
+    result = session.execute(
+        delete(LoginThrottle).where((LoginThrottle.key == account) | LoginThrottle.key.startswith(account + "/"))
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def purge_expired(session: AnySession, now: datetime, window: timedelta) -> int:
+    """Delete the counters whose window ended (``window``: the longest any key uses); returns how many."""
+    result = session.execute(delete(LoginThrottle).where(LoginThrottle.window_started_at <= now - window))
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -134,26 +134,44 @@ def new_recovery_codes(user: User, now: datetime) -> list[str]:
 
 
 def enrolment_secret(user: User) -> str:
-    """The secret being enrolled: kept on the account (never in the cookie), not in use until confirmed; a new one
-    if enrolment had not started. Only for an account without two-factor sign-in."""
+    """A new secret to enrol, replacing any pending one (each enrolment page shown draws its own, so a secret
+    shown earlier, perhaps on a shared screen or in a stale tab, stops working). Kept on the account (never in the
+    cookie), not in use until confirmed; written in a short transaction of its own (the page is a GET). Only for an
+    account without two-factor sign-in."""
     if user.has_two_factor:
         raise ValueError("two-factor sign-in is already on")
-    if not user.totp_secret:
-        with writing(db.session):  # a write of its own, on the GET that shows the QR code too
-            db.session.refresh(user, ["totp_secret"])  # two pages opened at once show one secret
-            if not user.totp_secret:
-                user.totp_secret = new_secret()
-            db.session.commit()
+    with writing(db.session):
+        db.session.refresh(user, ["totp_secret", "totp_enabled_at"])
+        if user.has_two_factor:
+            db.session.rollback()
+            raise ValueError("two-factor sign-in is already on")
+        user.totp_secret = new_secret()
+        db.session.commit()
     assert user.totp_secret is not None
     return user.totp_secret
 
 
-def confirm_enrolment(user: User, code: str, now: datetime) -> list[str]:
-    """Turn two-factor sign-in on once ``code`` from the enrolment secret is right; returns the recovery codes.
+def pending_secret(user: User) -> str | None:
+    """The secret being enrolled, as the last enrolment page showed it; None if none is pending."""
+    return None if user.has_two_factor else user.totp_secret
 
-    :raise CodeRefused: wrong code (audited).
+
+def drop_pending(user: User) -> None:
+    """Forget a secret being enrolled but not confirmed (a password set or reset: whoever saw it before must not
+    finish the enrolment with it)."""
+    if not user.has_two_factor:
+        user.totp_secret = None
+
+
+def confirm_enrolment(user: User, code: str, now: datetime) -> list[str]:
+    """Turn two-factor sign-in on once ``code`` from the pending enrolment secret is right; returns the recovery
+    codes.
+
+    :raise CodeRefused: no pending secret, or a wrong code (audited).
     """
-    secret = enrolment_secret(user)
+    secret = pending_secret(user)
+    if secret is None:
+        raise CodeRefused("Scan the code on this page again: reload it for a new one.")
     check_code(user, code, now, secret=secret, recovery=False)
     user.totp_enabled_at = now
     codes = new_recovery_codes(user, now)
@@ -173,5 +191,6 @@ def remove(user: User, actor: User | None, now: datetime) -> None:
 
 
 def required_for(user: User, clinic_requires: bool) -> bool:
-    """Whether ``user`` must sign in with a second factor: their clinic asks it of every clinical account."""
-    return clinic_requires and user.is_clinician
+    """Whether ``user`` must sign in with a second factor: their clinic asks it of every account, admins included
+    (an admin manages who may see patients, so a stolen admin password is as dangerous as a clinician's)."""
+    return clinic_requires

@@ -109,7 +109,9 @@ def enrol() -> ResponseReturnValue:
     if pending is None or signin.next_step(*pending) != "auth.enrol":
         return _restart()
     user, state = pending
-    secret = twofactor.enrolment_secret(user)
+    secret = twofactor.pending_secret(user)
+    if request.method == "GET" or secret is None:
+        secret = twofactor.enrolment_secret(user)  # a new one for every page shown
     form = EnrolForm()
     if form.validate_on_submit():
         try:
@@ -119,11 +121,10 @@ def enrol() -> ResponseReturnValue:
             form.code.errors.append(str(refused))
         else:
             state["second"] = "totp"
-            session[signin.KEY] = state
+            signin.record_step(state)
             db.session.commit()
             return render_template("auth/recovery_codes.html", codes=codes,
                                    next_url=url_for("auth.continue_sign_in"))
-    db.session.commit()  # the enrolment secret, kept on the account (never in the cookie)
     uri = twofactor.provisioning_uri(user, secret)
     return render_template("auth/enrol.html", form=form, qr=twofactor.qr_svg(uri), secret=secret,
                            action=url_for("auth.enrol"), required=True), 422 if form.errors else 200
@@ -169,11 +170,13 @@ def set_password(token: str) -> ResponseReturnValue:
     """
     now, config = utcnow(), current_app.config
     window, allowed = config["LOGIN_FAILURE_WINDOW"], config["LINK_REFUSALS_PER_ADDRESS"]
-    if throttle.refused_address(db.session, "set-password", request.remote_addr, now, window, allowed):
-        abort(429, description="Too many links that do not work were tried from here. Wait a quarter of an hour, "
-                               "or ask your clinic's administrator for a new link.")
+    # The link is looked up first: a valid one always works, whatever others at the same address (a clinic's NAT)
+    # tried; only links that do not work are counted against the address, and past the limit refused unseen.
     link = credentials.link_for(token, now)
     if link is None:
+        if throttle.refused_address(db.session, "set-password", request.remote_addr, now, window, allowed):
+            abort(429, description="Too many links that do not work were tried from here. Wait a quarter of an "
+                                   "hour, or ask your clinic's administrator for a new link.")
         with writing(db.session):
             throttle.charge_address(db.session, "set-password", request.remote_addr, now, window)
             db.session.commit()

@@ -1,7 +1,7 @@
 """All models, imported here so Alembic's autogenerate and the schema test see every table."""
 
 from tracker.models.alert import AlertNotice, AlertSource, NoticeStatus, SafetyAlert
-from tracker.models.audit import AuditChainHead, AuditEvent
+from tracker.models.audit import AuditChainHead, AuditEvent, AuditHeadNote
 from tracker.models.base import Base
 from tracker.models.clinic import Clinic
 from tracker.models.emergency import EmergencyAccess, EmergencyReview
@@ -45,7 +45,7 @@ from tracker.models.screening import (
 )
 from tracker.models.session import SessionKind, TherapySession, session_therapist
 from tracker.models.throttle import LoginThrottle
-from tracker.models.user import LoginSession, PasswordReset, RecoveryCode, Role, SessionEnd, User
+from tracker.models.user import LoginSession, PasswordReset, PendingSignIn, RecoveryCode, Role, SessionEnd, User
 
 __all__ = [
     "ACTIVE_PHASES",
@@ -56,6 +56,7 @@ __all__ = [
     "AnswerValue",
     "AuditChainHead",
     "AuditEvent",
+    "AuditHeadNote",
     "Base",
     "CareRole",
     "CareTeamMember",
@@ -81,6 +82,7 @@ __all__ = [
     "Outcome",
     "PasswordReset",
     "Patient",
+    "PendingSignIn",
     "Phase",
     "PhaseTransition",
     "PlanHandout",

@@ -65,3 +65,18 @@ class AuditChainHead(Base):
     chain: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     last_seq: Mapped[int]
     last_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHeadNote(Base):
+    """A chain's head as it was at some moment (noted by ``flask audit verify`` and by the background worker every
+    ``AUDIT_HEAD_NOTE_MINUTES``): a later verify finds that row again, with the same hash, or reports the chain
+    truncated. Removing the newest rows and rewinding ``audit_chain_head`` is then seen too, unless these notes were
+    removed as well; the heads ``flask audit verify`` prints, kept outside the database, cover that."""
+
+    __tablename__ = "audit_head_note"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chain: Mapped[int] = mapped_column(index=True)
+    seq: Mapped[int]
+    row_hash: Mapped[str] = mapped_column(String(64))
+    noted_at: Mapped[datetime] = mapped_column(UTCDateTime())

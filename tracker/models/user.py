@@ -151,3 +151,19 @@ class RecoveryCode(Base):
     code_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class PendingSignIn(Base):
+    """A sign-in whose password was right but whose later steps (second factor, enrolment, new password) are not done.
+    The cookie carries a random token whose SHA-256 is stored here, with the steps done so far: the row is consumed
+    when the login session opens, so a copy of the cookie replayed afterwards finds nothing, and it is void once the
+    account's password changes or the account is deactivated."""
+
+    __tablename__ = "pending_sign_in"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: The second factor used ("totp", "recovery"), once the step is done.
+    second: Mapped[str | None] = mapped_column(String(20))

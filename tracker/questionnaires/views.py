@@ -68,7 +68,8 @@ def index(patient_id: int) -> ResponseReturnValue:
         form.instruments.errors = [*form.instruments.errors, str(error)]
         return _page(patient, form, 422)
     db.session.commit()
-    url = url_for("questionnaires.fill", token=token, _external=True)
+    # On the configured BASE_URL, never the request's Host header: this link is e-mailed to the patient.
+    url = current_app.config["BASE_URL"].rstrip("/") + url_for("questionnaires.fill", token=token)
     clinic = db.session.get(Clinic, patient.clinic_id)
     assert clinic is not None
     emailed = bool(patient.email) and email_questionnaire_link(patient, url, link.expires_at, clinic.name)

@@ -1,8 +1,10 @@
 """Which patients a batch prints, in the order it prints them (family name, given name, record number).
 
-"Seen on a day" reads the patients the user may see (a therapist's batch of today's patients is their own); "a
-therapist's caseload in a phase" and "ticked patients" name patients directly, so they are taken as asked and
-checked against the user's scope by ``exports.export_batch``, which refuses the whole batch if any is outside it.
+"Seen on a day" and "a therapist's caseload in a phase" read only the patients the user may see (a therapist's
+batch of today's patients is their own; a colleague's caseload shows only the patients shared with them), so no
+count or message tells anyone the size of a caseload they cannot see. "Ticked patients" name patients directly, so
+they are taken as asked and checked against the user's scope by ``exports.export_batch``, which refuses the whole
+batch if any is outside it.
 """
 
 from __future__ import annotations
@@ -29,12 +31,12 @@ def seen_on(session: AnySession, actor: User, day: date) -> list[int]:
 
 
 def caseload_in_phase(session: AnySession, actor: User, therapist_id: int, phase: Phase) -> list[int]:
-    """Patients of the clinic on ``therapist_id``'s care teams in ``phase`` (scope is checked by the export)."""
+    """Patients on ``therapist_id``'s care teams in ``phase`` that ``actor`` may see."""
     teams = select(CareTeamMember.patient_id).where(CareTeamMember.user_id == therapist_id)
     return list(
         session.scalars(
             select(Patient.id)
-            .where(Patient.clinic_id == actor.clinic_id, Patient.id.in_(teams), Patient.phase == phase)
+            .where(Patient.id.in_(teams), Patient.phase == phase, patient_scope(actor))
             .order_by(*ORDER)
         )
     )

@@ -117,7 +117,7 @@ def _render_page(form: BatchForm, status: int, message: str | None = None) -> Re
     shown = len(form.patient_ids.choices or [])
     return render_template(
         "reports/batch.html", form=form, message=message, max_batch=MAX_BATCH, tick_limit=PICKABLE if shown >= PICKABLE
-        else None,
+        else None, queued=None,
     ), status
 
 
@@ -127,9 +127,10 @@ class Refusal:
     status: int
 
 
-def _prepare(form: BatchForm, batch_id: str) -> Export | Refusal:
-    """The batch's documents, audited (the caller commits); or why nothing was printed (committed)."""
-    ids = _selected(form)
+def _prepare(form: BatchForm, batch_id: str, ids: list[int] | None = None) -> Export | Refusal:
+    """The batch's documents, audited (the caller commits); or why nothing was printed (committed). ``ids``: the
+    selection, if already read."""
+    ids = _selected(form) if ids is None else ids
     if not ids:
         return Refusal("No patient matches this selection, so there is nothing to print.", 422)
     if len(ids) > MAX_BATCH:
@@ -147,15 +148,47 @@ def _prepare(form: BatchForm, batch_id: str) -> Export | Refusal:
 @reads_only
 def batch() -> ResponseReturnValue:
     """Choose a selection of patients and print one report each into one PDF. Without JavaScript the POST answers
-    with the PDF itself; the page's script uses ``start_job`` instead, to show progress."""
+    with the PDF itself, for at most ``SYNC_BATCH_MAX`` patients (a request must not hold a web worker for minutes);
+    a bigger batch goes to the worker like the page script's (``start_job``), and the page links to its download.
+    The audit rows are written once the PDF exists: a render that fails leaves no row saying it was printed."""
     form = _batch_form()
     if request.method == "GET" or not form.validate_on_submit():
         return _render_page(form, 200 if request.method == "GET" else 422)
-    prepared = _prepare(form, jobs.new_id())
+    ids = _selected(form)
+    if len(ids) > int(current_app.config["SYNC_BATCH_MAX"]):
+        return _queue_batch(form, ids)
+    prepared = _prepare(form, jobs.new_id(), ids)
     if isinstance(prepared, Refusal):
         return _render_page(form, prepared.status, prepared.message)
-    db.session.commit()  # the audit rows; nothing is locked while rendering
-    return pdf_response(renderer.merge(list(renderer.render_each(prepared.documents, workers()))), prepared.filename)
+    try:  # rendered in the read transaction's snapshot: no write lock held, the audit rows still unwritten
+        pdf = renderer.merge(list(renderer.render_each(prepared.documents, workers())))
+    except Exception:
+        db.session.rollback()  # nothing was printed: the audit rows waiting in the session go too
+        raise
+    db.session.commit()  # the audit rows, now that the PDF exists
+    return pdf_response(pdf, prepared.filename)
+
+
+def _queue_batch(form: BatchForm, ids: list[int]) -> ResponseReturnValue:
+    """A batch too big to render in the request, sent to the worker; the page links to its download."""
+    try:
+        jobs.check_room(db.session, actor().id, utcnow())
+    except jobs.TooManyJobs:
+        return _render_page(form, 429, f"You already have {jobs.MAX_JOBS_PER_USER} batches in progress; wait for one.")
+    job_id = jobs.new_id()
+    prepared = _prepare(form, job_id, ids)
+    if isinstance(prepared, Refusal):
+        return _render_page(form, prepared.status, prepared.message)
+    jobs.create(db.session, job_id, actor().id, prepared.documents, prepared.filename)
+    db.session.commit()
+    try:
+        jobs.start(job_id)
+    except Exception:  # the queue is unreachable: the housekeeping queues it again once it is back
+        log.exception("could not queue report job %s", job_id)
+    return render_template(
+        "reports/batch.html", form=form, message=None, max_batch=MAX_BATCH, tick_limit=None,
+        queued={"total": len(prepared.documents), "download_url": url_for("reports.job_pdf", job_id=job_id)},
+    ), 202
 
 
 @bp.route("/reports/batch/jobs", methods=["POST"])
