@@ -151,8 +151,9 @@ class Config:
 
     #: Host names the app answers to (Flask refuses any other Host header with 400); empty answers to any.
     TRUSTED_HOSTS: list[str] | None = None
-    #: Where users reach the app (scheme and host, e.g. https://tracker.clinic.example): set-password links are built
-    #: on it, never on the request's Host header (which a client chooses). Required in production.
+    #: Where users reach the app (scheme and host, e.g. https://tracker.clinic.example): set-password links, patients'
+    #: questionnaire links and alert e-mails are built on it, never on the request's Host header (which a client
+    #: chooses; the worker has no request at all). Required in production.
     BASE_URL = "http://127.0.0.1:5000"
 
     #: The largest request body accepted (413 above it): a long note is a few tens of kB; nginx has the same cap.
@@ -215,8 +216,6 @@ class Config:
     #: gives one; two hours by default.
     ALERT_ESCALATION_MINUTES = 120
     ALERT_NOTICES_PER_PAGE = 50
-    #: Where staff reach the app, for the link in alert e-mails (the worker has no request to take it from).
-    BASE_URL = "http://127.0.0.1:5000"
     #: The SMTP server alert e-mails go through; empty: no e-mail (alerts show in the app only, and every notice is
     #: listed as not sent on the admin's page). SMTP_SECURITY: none, starttls or tls.
     SMTP_HOST = ""
@@ -306,7 +305,7 @@ class Config:
         host = env_str("SMTP_HOST", cls.SMTP_HOST).strip()
         port = env_int("SMTP_PORT", cls.SMTP_PORT, minimum=1)
         sender = env_str("MAIL_FROM", cls.MAIL_FROM).strip()
-        base_url = env_str("BASE_URL", cls.BASE_URL).strip()
+        base_url = env_str("BASE_URL", cls.BASE_URL).strip().rstrip("/")
         if port > 65535:
             raise ImproperlyConfigured(f"SMTP_PORT must be at most 65535, got {port}")
         if host and "@" not in sender:
