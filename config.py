@@ -191,6 +191,12 @@ class Config:
     QUESTIONNAIRE_REFUSALS_PER_ADDRESS = 10
     QUESTIONNAIRE_REFUSAL_WINDOW = timedelta(minutes=15)
 
+    #: The research export's smallest cell (k-anonymity's k): every combination of protocol, indication, phase and
+    #: dosing sessions it shows is shared by at least this many participants (tracker/research/anonymity.py; 5 after
+    #: El Emam K, Dankar FK. Protecting privacy using k-anonymity. J Am Med Inform Assoc 2008;15(5):627-637.
+    #: doi:10.1197/jamia.M2716).
+    RESEARCH_MIN_CELL_SIZE = 5
+
     #: The crisis line printed in every integration plan (local to the clinic, so no default; DOMAIN.md 5.18).
     CRISIS_LINE = ""
 
@@ -233,6 +239,7 @@ class Config:
         settings["CRISIS_LINE"] = env_str("CRISIS_LINE", cls.CRISIS_LINE).strip()
         settings["QUESTIONNAIRE_LINK_HOURS"] = env_int("QUESTIONNAIRE_LINK_HOURS", cls.QUESTIONNAIRE_LINK_HOURS, 1)
         settings["REPORT_WORKERS"] = env_int("REPORT_WORKERS", cls.REPORT_WORKERS, minimum=0)
+        settings["RESEARCH_MIN_CELL_SIZE"] = env_int("RESEARCH_MIN_CELL_SIZE", cls.RESEARCH_MIN_CELL_SIZE, minimum=2)
         settings["MAX_CONTENT_LENGTH"] = env_int("MAX_REQUEST_KB", cls.MAX_CONTENT_LENGTH // 1024, minimum=64) * 1024
         hosts = [h.strip() for h in env_str("TRUSTED_HOSTS", "").split(",") if h.strip()]
         settings["TRUSTED_HOSTS"] = hosts or cls.TRUSTED_HOSTS

@@ -132,6 +132,7 @@ def seed_demo(protocols: dict[str, Protocol], patients_per_clinic: int = 14) -> 
                 # Some women in the demo are past menopause: their pregnancy tests do not apply.
                 can_become_pregnant=(index % 4 == 0) if female else False,
             )
+            patient.research_consent = index % 7 != 6  # most agreed to research use; two per clinic did not
             path_index = index % len(DEMO_PATHS)
             _walk(patient, lead, protocols[code], protocols, path_index, first_round=index < len(DEMO_PATHS))
             db.session.flush()

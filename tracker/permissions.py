@@ -172,5 +172,6 @@ def bulk_export_scope(user: User) -> ColumnElement[bool]:
 
 
 def research_export_scope(user: User) -> ColumnElement[bool]:
-    """SQL condition selecting the patients of a supervisor's de-identified research export: their care scope."""
-    return care_scope(user) if user.is_supervisor else false()
+    """SQL condition selecting the patients of a supervisor's de-identified research export: those of their care
+    scope who agreed to research use (``Patient.research_consent``)."""
+    return and_(care_scope(user), Patient.research_consent.is_(True)) if user.is_supervisor else false()
