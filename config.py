@@ -185,9 +185,13 @@ class Config:
 
     #: A questionnaire link sent to a patient (tracker/questionnaires) expires this many hours after it was sent.
     QUESTIONNAIRE_LINK_HOURS = 72
-    #: Requests to the public questionnaire page per client address, and refused links (unknown, used, expired).
-    QUESTIONNAIRE_REQUESTS_PER_ADDRESS = 60
+    #: Requests to one questionnaire link (open or closed) within the window: its holder reloading, sending, fixing a
+    #: missing answer never comes near; a leaked link replayed at speed does. Counted per link, never per address, so
+    #: other people's requests never refuse it (tracker/questionnaires/public.py).
+    QUESTIONNAIRE_REQUESTS_PER_LINK = 60
     QUESTIONNAIRE_REQUEST_WINDOW = timedelta(minutes=10)
+    #: Links that open no questionnaire (unknown tokens: guesses, or a link copied wrongly) per client address within
+    #: the window, before that address gets 429 for unknown tokens and is flagged in the audit trail.
     QUESTIONNAIRE_REFUSALS_PER_ADDRESS = 10
     QUESTIONNAIRE_REFUSAL_WINDOW = timedelta(minutes=15)
 

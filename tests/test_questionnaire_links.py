@@ -10,11 +10,12 @@ from datetime import timedelta
 import pytest
 import time_machine
 from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
 
 from tests.conftest import audit_actions, login
 from tracker.extensions import db
 from tracker.instruments import get_instrument
-from tracker.models import AdministrationMode, MeasureResult, QuestionnaireLink, SafetyAlert
+from tracker.models import AdministrationMode, AuditEvent, MeasureResult, QuestionnaireLink, SafetyAlert
 from tracker.models.base import utcnow
 from tracker.questionnaires.services import hash_token, send_link
 
@@ -198,3 +199,140 @@ def test_two_submissions_of_one_link_at_once_count_once(people):
     with pytest.raises(LinkClosed):
         submit(second, {"phq9": PHQ9_CALM}, now.date(), now)
     assert len(db.session.scalars(select(MeasureResult)).all()) == 1
+
+
+# Limits: a valid link is never refused for other people's refusals ---------------------------------------------------
+
+
+def test_a_guesser_on_the_same_address_does_not_lock_out_a_valid_link(client, people):
+    """A clinic's Wi-Fi or a carrier's NAT: one address guesses, another patient behind it opens and sends."""
+    token = make_link(people)
+    guesses = [client.get(f"/q/guess-{number}").status_code for number in range(15)]
+    assert guesses[:10] == [404] * 10 and set(guesses[10:]) == {429}
+    assert client.get(f"/q/{token}").status_code == 200
+    done = client.post(f"/q/{token}", data=answers("phq9", PHQ9_CALM))
+    assert done.status_code == 200 and "Thank you" in done.text
+    assert db.session.scalar(select(MeasureResult)) is not None  # the submission is not lost
+    assert audit_actions().count("questionnaire.address_flagged") == 1
+
+
+def test_the_limit_counts_requests_per_link_not_per_address(app, client, people):
+    token, other = make_link(people), make_link(people, ("gad7",))
+    app.config["QUESTIONNAIRE_REQUESTS_PER_LINK"] = 3
+    try:
+        assert [client.get(f"/q/{token}").status_code for _ in range(4)] == [200, 200, 200, 429]
+        assert client.get(f"/q/{other}").status_code == 200  # the same address, another link
+    finally:
+        app.config["QUESTIONNAIRE_REQUESTS_PER_LINK"] = 60
+
+
+def test_the_429_page_shows_the_crisis_line(app, client, people):
+    app.config["CRISIS_LINE"] = "Crisis line 0800 123 456"
+    try:
+        for number in range(11):
+            response = client.get(f"/q/guess-{number}")
+        assert response.status_code == 429 and "Crisis line 0800 123 456" in response.text
+    finally:
+        app.config["CRISIS_LINE"] = ""
+
+
+def test_without_a_crisis_line_setting_the_pages_give_the_clinics_phone_when_it_is_known(client, people):
+    people.clinic.phone = "+1 555 0199"
+    token = make_link(people, hours=1)
+    db.session.commit()
+    with time_machine.travel(utcnow() + timedelta(hours=2), tick=False):
+        expired = client.get(f"/q/{token}")
+    assert expired.status_code == 410 and "+1 555 0199" in expired.text
+    unknown = client.get("/q/unknown-token")
+    assert "+1 555 0199" not in unknown.text and "local emergency number" in unknown.text
+
+
+# Urgent answers on a link that closed while it was being filled in ------------------------------------------------
+
+
+@pytest.mark.parametrize("closing", ["expired", "withdrawn"])
+def test_an_urgent_answer_on_a_link_closed_mid_fill_raises_an_alert(app, client, people, closing):
+    token = make_link(people, hours=1)
+    assert client.get(f"/q/{token}").status_code == 200  # the patient starts...
+    link = db.session.scalar(select(QuestionnaireLink))
+    moment = utcnow() + timedelta(minutes=30)
+    if closing == "withdrawn":
+        from tracker.questionnaires.services import withdraw
+
+        withdraw(people.lead, people.patient, link, utcnow())
+        db.session.commit()
+    else:
+        moment = utcnow() + timedelta(hours=2)
+    app.config["CRISIS_LINE"] = "Crisis line 0800 123 456"
+    try:
+        with time_machine.travel(moment, tick=False):
+            response = client.post(f"/q/{token}", data=answers("phq9", PHQ9_ITEM9))
+            again = client.post(f"/q/{token}", data=answers("phq9", PHQ9_ITEM9))
+    finally:
+        app.config["CRISIS_LINE"] = ""
+    assert response.status_code == 410 and "Crisis line 0800 123 456" in response.text
+    assert "has been alerted" in response.text and again.status_code == 410
+    assert db.session.scalar(select(MeasureResult)) is None  # no result is stored
+    [alert] = db.session.scalars(select(SafetyAlert)).all()  # one alert, however often it is posted
+    assert alert.link_id == link.id and alert.result_id is None and alert.patient_id == people.patient.id
+    assert "no result was saved" in alert.summary and "item 9" in alert.summary.lower()
+    actions = audit_actions()
+    assert actions.count("alert.raise") == 1 and actions.count("alert.repeat") == 1
+    login(client, people.lead)
+    banner = client.get(f"/patients/{people.patient.id}")
+    assert "Questionnaire link" in banner.text and "no result was saved" in banner.text
+    page = client.get(f"/patients/{people.patient.id}/alerts/{alert.id}")
+    assert page.status_code == 200 and "closed questionnaire link" in page.text
+    acknowledged = client.post(f"/patients/{people.patient.id}/alerts/{alert.id}",
+                               data={"action_taken": "Called the patient; safety plan reviewed."})
+    assert acknowledged.status_code == 302
+    login(client, people.supervisor)
+    assert client.get("/alerts").status_code == 200
+
+
+def test_a_calm_answer_on_a_closed_link_raises_nothing(client, people):
+    token = make_link(people, hours=1)
+    with time_machine.travel(utcnow() + timedelta(hours=2), tick=False):
+        response = client.post(f"/q/{token}", data=answers("phq9", PHQ9_CALM))
+    assert response.status_code == 410 and "has been alerted" not in response.text
+    assert db.session.scalar(select(SafetyAlert)) is None
+
+
+def test_an_urgent_item_counts_even_when_other_answers_are_missing(people):
+    from tracker.questionnaires.services import urgent_flags
+
+    assert urgent_flags(["phq9"], {"phq9": [None] * 8 + [2]})
+    assert not urgent_flags(["phq9"], {"phq9": [3] * 8 + [0]})
+    assert not urgent_flags(["phq9"], {"phq9": [None] * 8 + [99]})  # not an answer of the scale
+    assert not urgent_flags(["gad7"], {})
+
+
+# Audit, duplicated fields, cookies --------------------------------------------------------------------------------
+
+
+def test_a_rejected_submission_is_audited_without_its_answers(client, people):
+    token = make_link(people)
+    assert client.post(f"/q/{token}", data=answers("phq9", PHQ9_CALM[:8])).status_code == 422
+    event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "questionnaire.rejected")).one()
+    assert event.patient_id == people.patient.id and event.data == {"problems": 1}
+
+
+def test_a_field_sent_twice_is_refused_and_nothing_is_saved(client, people):
+    token = make_link(people)
+    data = [(name, value) for name, value in answers("phq9", PHQ9_CALM).items()] + [("phq9-9", "3")]
+    response = client.post(f"/q/{token}", data=MultiDict(data))
+    assert response.status_code == 422 and "answered twice" in response.text
+    assert db.session.scalar(select(MeasureResult)) is None
+    assert db.session.scalar(select(QuestionnaireLink.used_at)) is None
+    assert client.post(f"/q/{token}", data=answers("phq9", PHQ9_CALM)).status_code == 200
+
+
+def test_the_questionnaire_pages_set_no_cookie(csrf_app, people):
+    """With CSRF on, as in production: opening, sending and refusals set no session cookie."""
+    client = csrf_app.test_client()
+    token = make_link(people)
+    responses = [client.get(f"/q/{token}"), client.post(f"/q/{token}", data=answers("phq9", PHQ9_CALM[:8])),
+                 client.post(f"/q/{token}", data=answers("phq9", PHQ9_CALM)), client.get(f"/q/{token}"),
+                 client.get("/q/unknown")]
+    assert [r.status_code for r in responses] == [200, 422, 200, 410, 404]
+    assert [r.headers.getlist("Set-Cookie") for r in responses] == [[]] * 5

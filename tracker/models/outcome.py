@@ -7,7 +7,9 @@ replaces; both are kept, and the current result is the one nothing supersedes (a
 superseded once, so corrections form a chain rather than a fork).
 
 A ``SafetyAlert`` is raised by a result with an urgent flag (PHQ-9 item 9 above 0, C-SSRS moderate or high risk,
-or any flag an instrument marks urgent), one per result. It stays open until someone on the patient's care team or
+or any flag an instrument marks urgent), one per result; or by an urgent answer posted on a questionnaire link that
+had closed meanwhile (expired, withdrawn or used), which stores no result: such an alert names the link and says
+in ``summary`` what was received. It stays open until someone on the patient's care team or
 their supervisor acknowledges it with the action taken; the trigger refuses deleting an alert, changing what it is
 about, or changing it again once acknowledged.
 """
@@ -118,6 +120,12 @@ class SafetyAlert(Base):
             name="acknowledged_with_action",
         ),
         CheckConstraint("action_taken IS NULL OR length(trim(action_taken)) > 0", name="action_not_blank"),
+        # A result's alert names the result; a closed link's names the link and says what was received.
+        CheckConstraint(
+            "(result_id IS NOT NULL AND link_id IS NULL) "
+            "OR (result_id IS NULL AND link_id IS NOT NULL AND summary IS NOT NULL)",
+            name="names_its_source",
+        ),
         Index(
             "ix_safety_alert_open",
             "patient_id",
@@ -129,7 +137,11 @@ class SafetyAlert(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"))
     #: One alert per result (the result says why: its urgent flags).
-    result_id: Mapped[int] = mapped_column(ForeignKey("measure_result.id"), unique=True)
+    result_id: Mapped[int | None] = mapped_column(ForeignKey("measure_result.id"), unique=True)
+    #: Or the questionnaire link an urgent answer came in on after it had closed (no result was stored).
+    link_id: Mapped[int | None] = mapped_column(ForeignKey("questionnaire_link.id"), index=True)
+    #: Why a link's alert was raised, in words (a result's alert reads its result's flags).
+    summary: Mapped[str | None] = mapped_column(Text)
     raised_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
@@ -137,7 +149,7 @@ class SafetyAlert(Base):
     action_taken: Mapped[str | None] = mapped_column(Text)
 
     patient: Mapped[Patient] = relationship(lazy="raise_on_sql")
-    result: Mapped[MeasureResult] = relationship(lazy="raise_on_sql")
+    result: Mapped[MeasureResult | None] = relationship(lazy="raise_on_sql")
     acknowledged_by: Mapped[User | None] = relationship(lazy="raise_on_sql")
 
     @property

@@ -36,7 +36,7 @@ def _alert_or_404(patient: Patient, alert_id: int) -> SafetyAlert:
 
 
 def _render(patient: Patient, alert: SafetyAlert, form: AcknowledgeForm, status: int = 200) -> ResponseReturnValue:
-    instrument = get_instrument(alert.result.instrument)
+    instrument = get_instrument(alert.result.instrument) if alert.result is not None else None
     page = render_template("outcomes/alert.html", patient=patient, alert=alert, instrument=instrument, form=form)
     return page, status
 

@@ -115,6 +115,30 @@ def _raise_alert(
     return alert
 
 
+def raise_closed_link_alert(patient: Patient, link_id: int, reason: str, flags: list[str], now: datetime) -> int:
+    """Alert the care team to an urgent answer posted on a questionnaire link that had closed meanwhile (``reason``:
+    expired, withdrawn or used), from which no result is stored: the answers may be a patient's, typed before the
+    link closed, and must not vanish. The alert names the link and says what was received (``flags``: the urgent
+    flags' messages); nobody is signed in, so the audit row has no actor. While an alert of this link is still
+    open, another such post is audited against it instead of raising a second one. Returns the alert's id.
+    """
+    open_id = db.session.scalar(
+        select(SafetyAlert.id).where(SafetyAlert.link_id == link_id, SafetyAlert.acknowledged_at.is_(None))
+    )
+    action = "alert.repeat"
+    if open_id is None:
+        closed = {"expired": "expired", "withdrawn": "been withdrawn", "used": "already been used"}.get(reason, reason)
+        alert = SafetyAlert(patient_id=patient.id, link_id=link_id, raised_at=now, summary=(
+            f"An urgent answer was received on a questionnaire link that had {closed}, so no result was saved: "
+            + " ".join(flags) + " Contact the patient."))
+        db.session.add(alert)
+        db.session.flush()
+        open_id, action = alert.id, "alert.raise"
+    audit.record(None, action, "Safety alert: an urgent answer on a closed questionnaire link", patient=patient,
+                 target_type="safety_alert", target_id=open_id, data={"link": link_id, "reason": reason})
+    return open_id
+
+
 def record_result(actor: User, patient: Patient, given: ResultInput, today: date) -> MeasureResult:
     """Score and store one administration; raise its safety alert if a flag is urgent.
 

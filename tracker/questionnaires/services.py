@@ -186,6 +186,31 @@ def submit(link: QuestionnaireLink, answers: Mapping[str, list[Any]], today: dat
     return Submitted(results)
 
 
+def urgent_flags(codes: Sequence[str], answers: Mapping[str, Sequence[object]]) -> list[str]:
+    """The messages of the urgent flags ``answers`` raise: by ``score`` when an instrument's answers are complete,
+    otherwise by each urgent rule on one item (PHQ-9 item 9 above 0) over the answers given. For answers that will
+    not be stored (a link closed meanwhile), so that an urgent one still reaches the care team."""
+    from tracker.instruments import score
+
+    found: list[str] = []
+    for code in codes:
+        instrument = get_instrument(code)
+        given = list(answers.get(code, []))
+        try:
+            found += [flag.message for flag in score(code, given).flags if flag.urgent]
+            continue
+        except ScoringError:
+            pass
+        for rule in instrument.flags:
+            if not (rule.urgent and rule.item is not None and rule.at_least is not None) or rule.item > len(given):
+                continue
+            value = given[rule.item - 1]
+            if isinstance(value, int) and not isinstance(value, bool) and value >= rule.at_least \
+                    and value in instrument.item(rule.item).scale.values:
+                found.append(rule.message)
+    return list(dict.fromkeys(found))
+
+
 def links_of(patient_id: int, limit: int = 50) -> list[QuestionnaireLink]:
     """The patient's newest links (one query)."""
     return list(db.session.scalars(
