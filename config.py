@@ -222,6 +222,11 @@ class Config:
     #: doi:10.1197/jamia.M2716).
     RESEARCH_MIN_CELL_SIZE = 5
 
+    #: The key of the FHIR export's resource ids (an HMAC-SHA256 of the clinic, the kind of row and its id;
+    #: tracker/fhir/resources.py). Unset: a key derived from SECRET_KEY. Keep it once records have been exported:
+    #: a new key gives every resource a new id, and a receiving system then holds each record twice.
+    FHIR_ID_KEY: str | None = None
+
     #: A new clinic's crisis line, printed on every integration plan (local to the clinic, so no default; each clinic
     #: sets its own on its settings page).
     CRISIS_LINE = ""
@@ -242,6 +247,7 @@ class Config:
         """Read the environment into a plain dict of settings for ``app.config.from_mapping``."""
         settings = {key: getattr(cls, key) for key in dir(cls) if key.isupper()}
         settings["SECRET_KEY"] = env_secret("SECRET_KEY") or settings["SECRET_KEY"]
+        settings["FHIR_ID_KEY"] = env_secret("FHIR_ID_KEY") or settings["FHIR_ID_KEY"]
         settings["SQLALCHEMY_DATABASE_URI"] = os.environ.get("DATABASE_URL") or settings["SQLALCHEMY_DATABASE_URI"]
         idle = env_int("IDLE_TIMEOUT_MINUTES", int(cls.IDLE_TIMEOUT.total_seconds() // 60), minimum=1)
         settings["IDLE_TIMEOUT"] = timedelta(minutes=idle)
