@@ -196,13 +196,13 @@ def test_the_cli_creates_files_and_directories_readable_by_their_owner_alone(app
 
     previous = os.umask(0o022)  # the usual umask would leave them world-readable
     try:
-        out = tmp_path / "export"
+        out = tmp_path / "exports" / "2026" / "export"  # its missing parents too
         assert cli(app, "--clinic", clinic.clinic.name, "-o", str(out)).exit_code == 0
         bundle = tmp_path / "canary.json"
         assert cli(app, "--patient", "CANARY-1", "--as", clinic.lead.username, "-o", str(bundle)).exit_code == 0
     finally:
         os.umask(previous)
-    assert out.stat().st_mode & 0o777 == 0o700
+    assert {d.stat().st_mode & 0o777 for d in (out, out.parent, out.parent.parent)} == {0o700}
     assert {p.stat().st_mode & 0o777 for p in out.iterdir()} == {0o600}
     assert bundle.stat().st_mode & 0o777 == 0o600
 

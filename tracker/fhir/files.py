@@ -16,9 +16,14 @@ DIRECTORY_MODE = 0o700
 
 
 def private_directory(path: Path) -> None:
-    """Create ``path`` (and missing parents) readable by the owner alone; an existing one is narrowed to 0700."""
-    path.mkdir(mode=DIRECTORY_MODE, parents=True, exist_ok=True)
-    os.chmod(path, DIRECTORY_MODE)  # mkdir's mode is filtered by the umask, and an existing directory keeps its own
+    """Create ``path`` and its missing parents readable by the owner alone; an existing ``path`` is narrowed to
+    0700 (existing parents are left as they are)."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    for directory in reversed(missing):
+        directory.mkdir(mode=DIRECTORY_MODE, exist_ok=True)
+        os.chmod(directory, DIRECTORY_MODE)  # mkdir's mode is filtered by the umask
+    path.mkdir(mode=DIRECTORY_MODE, exist_ok=True)
+    os.chmod(path, DIRECTORY_MODE)  # an existing directory keeps its own mode otherwise
 
 
 def open_private(path: Path) -> IO[str]:
