@@ -205,9 +205,13 @@ class Config:
 
     #: A questionnaire link sent to a patient (tracker/questionnaires) expires this many hours after it was sent.
     QUESTIONNAIRE_LINK_HOURS = 72
-    #: Requests to the public questionnaire page per client address, and refused links (unknown, used, expired).
-    QUESTIONNAIRE_REQUESTS_PER_ADDRESS = 60
+    #: Requests to one questionnaire link (open or closed) within the window: its holder reloading, sending, fixing a
+    #: missing answer never comes near; a leaked link replayed at speed does. Counted per link, never per address, so
+    #: other people's requests never refuse it (tracker/questionnaires/public.py).
+    QUESTIONNAIRE_REQUESTS_PER_LINK = 60
     QUESTIONNAIRE_REQUEST_WINDOW = timedelta(minutes=10)
+    #: Links that open no questionnaire (unknown tokens: guesses, or a link copied wrongly) per client address within
+    #: the window, before that address gets 429 for unknown tokens and is flagged in the audit trail.
     QUESTIONNAIRE_REFUSALS_PER_ADDRESS = 10
     QUESTIONNAIRE_REFUSAL_WINDOW = timedelta(minutes=15)
 
@@ -225,6 +229,17 @@ class Config:
     SMTP_PASSWORD: str | None = None
     SMTP_TIMEOUT_SECONDS = 10
     MAIL_FROM = ""
+
+    #: The research export's smallest cell (k-anonymity's k): every combination of protocol, indication, phase and
+    #: dosing sessions it shows is shared by at least this many participants (tracker/research/anonymity.py; 5 after
+    #: El Emam K, Dankar FK. Protecting privacy using k-anonymity. J Am Med Inform Assoc 2008;15(5):627-637.
+    #: doi:10.1197/jamia.M2716).
+    RESEARCH_MIN_CELL_SIZE = 5
+
+    #: The key of the FHIR export's resource ids (an HMAC-SHA256 of the clinic, the kind of row and its id;
+    #: tracker/fhir/resources.py). Unset: a key derived from SECRET_KEY. Keep it once records have been exported:
+    #: a new key gives every resource a new id, and a receiving system then holds each record twice.
+    FHIR_ID_KEY: str | None = None
 
     #: A new clinic's crisis line, printed on every integration plan (local to the clinic, so no default; each clinic
     #: sets its own on its settings page).
@@ -254,6 +269,7 @@ class Config:
         """Read the environment into a plain dict of settings for ``app.config.from_mapping``."""
         settings = {key: getattr(cls, key) for key in dir(cls) if key.isupper()}
         settings["SECRET_KEY"] = env_secret("SECRET_KEY") or settings["SECRET_KEY"]
+        settings["FHIR_ID_KEY"] = env_secret("FHIR_ID_KEY") or settings["FHIR_ID_KEY"]
         settings["SQLALCHEMY_DATABASE_URI"] = os.environ.get("DATABASE_URL") or settings["SQLALCHEMY_DATABASE_URI"]
         idle = env_int("IDLE_TIMEOUT_MINUTES", int(cls.IDLE_TIMEOUT.total_seconds() // 60), minimum=1)
         settings["IDLE_TIMEOUT"] = timedelta(minutes=idle)
@@ -283,6 +299,7 @@ class Config:
         settings["CRISIS_LINE"] = env_str("CRISIS_LINE", cls.CRISIS_LINE).strip()
         settings["QUESTIONNAIRE_LINK_HOURS"] = env_int("QUESTIONNAIRE_LINK_HOURS", cls.QUESTIONNAIRE_LINK_HOURS, 1)
         settings["REPORT_WORKERS"] = env_int("REPORT_WORKERS", cls.REPORT_WORKERS, minimum=0)
+        settings["RESEARCH_MIN_CELL_SIZE"] = env_int("RESEARCH_MIN_CELL_SIZE", cls.RESEARCH_MIN_CELL_SIZE, minimum=2)
         settings["MAX_CONTENT_LENGTH"] = env_int("MAX_REQUEST_KB", cls.MAX_CONTENT_LENGTH // 1024, minimum=64) * 1024
         hosts = [h.strip() for h in env_str("TRUSTED_HOSTS", "").split(",") if h.strip()]
         settings["TRUSTED_HOSTS"] = hosts or cls.TRUSTED_HOSTS

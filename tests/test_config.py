@@ -136,3 +136,17 @@ def test_production_with_e_mail_needs_the_address_staff_use(monkeypatch):
         ProductionConfig.load()
     monkeypatch.setenv("BASE_URL", "https://tracker.clinic.example")
     assert ProductionConfig.load()["BASE_URL"] == "https://tracker.clinic.example"
+
+
+def test_the_fhir_id_key_is_read_from_the_environment_or_a_file(monkeypatch, tmp_path):
+    from config import DevelopmentConfig
+
+    monkeypatch.delenv("FHIR_ID_KEY", raising=False)
+    monkeypatch.delenv("FHIR_ID_KEY_FILE", raising=False)
+    assert DevelopmentConfig.load()["FHIR_ID_KEY"] is None  # derived from SECRET_KEY (tracker/fhir/resources.py)
+    monkeypatch.setenv("FHIR_ID_KEY", "a key of this installation")
+    assert DevelopmentConfig.load()["FHIR_ID_KEY"] == "a key of this installation"
+    secret = tmp_path / "fhir-id-key"
+    secret.write_text("a key from a file\n")
+    monkeypatch.setenv("FHIR_ID_KEY_FILE", str(secret))
+    assert DevelopmentConfig.load()["FHIR_ID_KEY"] == "a key from a file"

@@ -107,3 +107,28 @@ def test_the_audit_page_shows_emergency_use(client, people):
     login(client, people.supervisor)
     page = client.get("/audit/?patient=CANARY-1").text
     assert "emergency.grant" in page and "emergency access</span>" in page
+
+
+def test_emergency_access_is_view_only_for_the_fhir_export_and_questionnaire_links(client, people):
+    """A copy of the record or a link valid for days outlives a grant of four hours: both are refused, audited."""
+    from tests.test_questionnaire_links import make_link
+    from tracker.models import QuestionnaireLink
+
+    make_link(people)
+    link = db.session.scalar(select(QuestionnaireLink))
+    login(client, people.other_therapist)
+    assert _ask(client).status_code == 302
+    exported = client.get(f"/patients/{people.patient.id}/fhir")
+    assert exported.status_code == 403 and "Zzpatient" not in exported.text
+    assert "Emergency access is for viewing this record only" in exported.text
+    assert client.get(f"/patients/{people.patient.id}/questionnaires").status_code == 200  # looking is allowed
+    sent = client.post(f"/patients/{people.patient.id}/questionnaires", data={"instruments": ["phq9"]})
+    assert sent.status_code == 403 and "sending the patient a questionnaire link" in sent.text.lower()
+    withdrawn = client.post(f"/patients/{people.patient.id}/questionnaires/{link.id}/withdraw")
+    assert withdrawn.status_code == 403
+    db.session.expire_all()
+    assert len(db.session.scalars(select(QuestionnaireLink)).all()) == 1
+    assert db.session.scalar(select(QuestionnaireLink.withdrawn_at)) is None
+    refused = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "patient.emergency_refused")).all()
+    assert len(refused) == 3 and all(e.data["emergency_access"] for e in refused)
+    assert "fhir.export" not in [e.action for e in db.session.scalars(select(AuditEvent))]

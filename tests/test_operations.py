@@ -86,6 +86,47 @@ def test_every_response_carries_a_request_id_and_one_log_line(client, people, ca
     assert "page=1" not in json.dumps(vars(line), default=str)  # never the query string
 
 
+def test_link_tokens_never_reach_the_log(client, people, caplog, capsys):
+    """A questionnaire or set-password link's token is a key to the link: the request line and any other record
+    naming the URL carry ``[token]`` instead, in the app's JSON lines and in the servers' own logs."""
+    from tests.test_questionnaire_links import make_link
+    from tracker.requestlog import configure_logging
+
+    token = make_link(people)
+    saved = {name: (logger.handlers[:], logger.level, logger.propagate)
+             for name in ("tracker", "huey") for logger in [logging.getLogger(name)]}
+    try:
+        configure_logging()  # as a deployment logs: JSON lines on stderr
+        with caplog.at_level(logging.INFO):
+            assert client.get(f"/q/{token}").status_code == 200
+            assert client.get("/q/guessed-token-123").status_code == 404
+            client.get("/set-password/some-reset-token")
+            logging.getLogger("tracker.anything").warning("failed on /q/%s/more", token)
+            logging.getLogger("werkzeug").info('127.0.0.1 - - "GET /q/%s HTTP/1.1" 200 -', token)
+            logging.getLogger("gunicorn.error").error("Error handling request /set-password/abcDEF_123-x?next=1")
+    finally:
+        for name, (handlers, level, propagate) in saved.items():
+            logger = logging.getLogger(name)
+            logger.handlers[:], logger.level, logger.propagate = handlers, level, propagate
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    assert [line["path"] for line in lines if line["logger"] == "tracker.request"] == [
+        "/q/[token]", "/q/[token]", "/set-password/[token]"]
+    assert "failed on /q/[token]/more" in [line["message"] for line in lines]
+    servers = [r.getMessage() for r in caplog.records if r.name in ("werkzeug", "gunicorn.error")]
+    assert servers == ['127.0.0.1 - - "GET /q/[token] HTTP/1.1" 200 -',
+                       "Error handling request /set-password/[token]?next=1"]
+    everything = json.dumps(lines) + "\n".join(servers)
+    for secret in (token, "guessed-token-123", "some-reset-token", "abcDEF_123-x"):
+        assert secret not in everything
+
+
+def test_every_route_with_a_token_in_its_path_is_redacted(app):
+    from tracker.requestlog import TOKEN_PREFIXES
+
+    prefixes = {rule.rule.split("<token>")[0] for rule in app.url_map.iter_rules() if "token" in rule.arguments}
+    assert prefixes == set(TOKEN_PREFIXES)
+
+
 def test_a_proxys_request_id_is_kept_and_a_malformed_one_replaced(client):
     assert client.get("/healthz", headers={"X-Request-ID": "nginx-1234abcd"}).headers["X-Request-ID"] == (
         "nginx-1234abcd"

@@ -10,11 +10,20 @@ from datetime import timedelta
 import pytest
 import time_machine
 from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
 
 from tests.conftest import audit_actions, login
 from tracker.extensions import db
 from tracker.instruments import get_instrument
-from tracker.models import AdministrationMode, MeasureResult, QuestionnaireLink, SafetyAlert
+from tracker.models import (
+    AdministrationMode,
+    AlertNotice,
+    AlertSource,
+    AuditEvent,
+    MeasureResult,
+    QuestionnaireLink,
+    SafetyAlert,
+)
 from tracker.models.base import utcnow
 from tracker.questionnaires.services import hash_token, send_link
 
@@ -197,3 +206,186 @@ def test_two_submissions_of_one_link_at_once_count_once(people):
     with pytest.raises(LinkClosed):
         submit(second, {"phq9": PHQ9_CALM}, now.date(), now)
     assert len(db.session.scalars(select(MeasureResult)).all()) == 1
+
+
+# Limits: a valid link is never refused for other people's refusals ---------------------------------------------------
+
+
+def test_a_guesser_on_the_same_address_does_not_lock_out_a_valid_link(client, people):
+    """A clinic's Wi-Fi or a carrier's NAT: one address guesses, another patient behind it opens and sends."""
+    token = make_link(people)
+    guesses = [client.get(f"/q/guess-{number}").status_code for number in range(15)]
+    assert guesses[:10] == [404] * 10 and set(guesses[10:]) == {429}
+    assert client.get(f"/q/{token}").status_code == 200
+    done = client.post(f"/q/{token}", data=answers("phq9", PHQ9_CALM))
+    assert done.status_code == 200 and "Thank you" in done.text
+    assert db.session.scalar(select(MeasureResult)) is not None  # the submission is not lost
+    assert audit_actions().count("questionnaire.address_flagged") == 1
+
+
+def test_the_limit_counts_requests_per_link_not_per_address(app, client, people):
+    token, other = make_link(people), make_link(people, ("gad7",))
+    app.config["QUESTIONNAIRE_REQUESTS_PER_LINK"] = 3
+    try:
+        assert [client.get(f"/q/{token}").status_code for _ in range(4)] == [200, 200, 200, 429]
+        assert client.get(f"/q/{other}").status_code == 200  # the same address, another link
+    finally:
+        app.config["QUESTIONNAIRE_REQUESTS_PER_LINK"] = 60
+
+
+def test_the_429_page_of_a_link_shows_its_clinics_crisis_line(app, client, people):
+    people.clinic.crisis_line = "Crisis line 0800 123 456"  # the clinic's setting
+    token = make_link(people)
+    app.config["QUESTIONNAIRE_REQUESTS_PER_LINK"] = 1
+    try:
+        assert client.get(f"/q/{token}").status_code == 200
+        response = client.get(f"/q/{token}")
+    finally:
+        app.config["QUESTIONNAIRE_REQUESTS_PER_LINK"] = 60
+    assert response.status_code == 429 and "Crisis line 0800 123 456" in response.text
+
+
+def test_the_429_page_of_unknown_tokens_names_the_local_emergency_number(client, people):
+    people.clinic.crisis_line = "Crisis line 0800 123 456"
+    db.session.commit()
+    for number in range(11):
+        response = client.get(f"/q/guess-{number}")
+    assert response.status_code == 429 and "local emergency number" in response.text
+    assert "0800 123 456" not in response.text  # no clinic is known from a token that opens nothing
+
+
+def test_without_a_crisis_line_setting_the_pages_give_the_clinics_phone_when_it_is_known(client, people):
+    people.clinic.crisis_line = None
+    people.clinic.phone = "+1 555 0199"
+    token = make_link(people, hours=1)
+    db.session.commit()
+    with time_machine.travel(utcnow() + timedelta(hours=2), tick=False):
+        expired = client.get(f"/q/{token}")
+    assert expired.status_code == 410 and "+1 555 0199" in expired.text
+    unknown = client.get("/q/unknown-token")
+    assert "+1 555 0199" not in unknown.text and "local emergency number" in unknown.text
+
+
+# Urgent answers on a link that closed while it was being filled in ------------------------------------------------
+
+
+@pytest.mark.parametrize("closing", ["expired", "withdrawn"])
+def test_an_urgent_answer_on_a_link_closed_mid_fill_raises_an_alert(app, client, people, closing):
+    token = make_link(people, hours=1)
+    assert client.get(f"/q/{token}").status_code == 200  # the patient starts...
+    link = db.session.scalar(select(QuestionnaireLink))
+    moment = utcnow() + timedelta(minutes=30)
+    if closing == "withdrawn":
+        from tracker.questionnaires.services import withdraw
+
+        withdraw(people.lead, people.patient, link, utcnow())
+        db.session.commit()
+    else:
+        moment = utcnow() + timedelta(hours=2)
+    people.clinic.crisis_line = "Crisis line 0800 123 456"  # the clinic's setting
+    db.session.commit()
+    with time_machine.travel(moment, tick=False):
+        response = client.post(f"/q/{token}", data=answers("phq9", PHQ9_ITEM9))
+        again = client.post(f"/q/{token}", data=answers("phq9", PHQ9_ITEM9))
+    assert response.status_code == 410 and "Crisis line 0800 123 456" in response.text
+    assert "has been alerted" in response.text and again.status_code == 410
+    assert db.session.scalar(select(MeasureResult)) is None  # no result is stored
+    [alert] = db.session.scalars(select(SafetyAlert)).all()  # one open alert, however often it is posted
+    assert alert.source is AlertSource.QUESTIONNAIRE_LINK and alert.source_row_id == link.id
+    assert alert.result_id is None and alert.session_id is None and alert.patient_id == people.patient.id
+    assert not alert.high_risk  # PHQ-9 item 9 is urgent, not high risk
+    assert "no result was saved" in alert.summary and "item 9" in alert.summary.lower()
+    actions = audit_actions()
+    assert actions.count("alert.raise") == 1 and actions.count("alert.repeat") == 1
+    assert db.session.scalars(select(AlertNotice)).all()  # e-mailed like every alert
+    login(client, people.lead)
+    banner = client.get(f"/patients/{people.patient.id}")
+    assert "Urgent answer on a closed questionnaire link" in banner.text and "no result was saved" in banner.text
+    page = client.get(f"/patients/{people.patient.id}/alerts/{alert.id}")
+    assert page.status_code == 200 and "the closed questionnaire link" in page.text
+    assert f"/patients/{people.patient.id}/questionnaires#link-{link.id}" in page.text
+    login(client, people.supervisor)
+    queue = client.get("/alerts")
+    assert queue.status_code == 200 and "the closed questionnaire link" in queue.text
+    login(client, people.lead)
+    acknowledged = client.post(f"/patients/{people.patient.id}/alerts/{alert.id}",
+                               data={"actions": ["patient_contacted"],
+                                     "action_taken": "Called the patient; safety plan reviewed."})
+    assert acknowledged.status_code == 302
+
+
+def test_a_closed_links_urgent_answer_after_its_alert_was_acknowledged_raises_a_new_one(client, people):
+    from tracker.alerts.acknowledge import acknowledge
+
+    token = make_link(people, hours=1)
+    later = utcnow() + timedelta(hours=2)
+    with time_machine.travel(later, tick=False):
+        assert client.post(f"/q/{token}", data=answers("phq9", PHQ9_ITEM9)).status_code == 410
+    first = db.session.scalars(select(SafetyAlert)).one()
+    acknowledge(people.lead, people.patient, first, ["patient_contacted"],
+                "Called the patient today; the safety plan was reviewed with her.", utcnow())
+    db.session.commit()
+    with time_machine.travel(later + timedelta(days=1), tick=False):
+        assert client.post(f"/q/{token}", data=answers("phq9", PHQ9_ITEM9)).status_code == 410
+    alerts = db.session.scalars(select(SafetyAlert).order_by(SafetyAlert.id)).all()
+    assert len(alerts) == 2 and alerts[1].is_open and alerts[1].source_row_id == first.source_row_id
+
+
+def test_a_closed_links_alert_is_high_risk_when_a_flag_is(people):
+    from tracker.alerts import raising
+    from tracker.instruments import Flag
+
+    link, _ = send_link(people.lead, people.patient, ["phq9"], utcnow(), 1)
+    plan = Flag("plan", "A suicide plan.", True, "test", high_risk=True)
+    thoughts = Flag("thoughts", "Thoughts of death.", True, "test")
+    alert = raising.for_closed_link(people.patient, link, "expired", [thoughts, plan], utcnow())
+    assert alert is not None and alert.high_risk and "A suicide plan." in alert.summary
+    assert raising.for_closed_link(people.patient, link, "expired", [], utcnow()) is None
+
+
+def test_a_calm_answer_on_a_closed_link_raises_nothing(client, people):
+    token = make_link(people, hours=1)
+    with time_machine.travel(utcnow() + timedelta(hours=2), tick=False):
+        response = client.post(f"/q/{token}", data=answers("phq9", PHQ9_CALM))
+    assert response.status_code == 410 and "has been alerted" not in response.text
+    assert db.session.scalar(select(SafetyAlert)) is None
+
+
+def test_an_urgent_item_counts_even_when_other_answers_are_missing(people):
+    from tracker.questionnaires.services import urgent_flags
+
+    assert urgent_flags(["phq9"], {"phq9": [None] * 8 + [2]})
+    assert not urgent_flags(["phq9"], {"phq9": [3] * 8 + [0]})
+    assert not urgent_flags(["phq9"], {"phq9": [None] * 8 + [99]})  # not an answer of the scale
+    assert not urgent_flags(["gad7"], {})
+
+
+# Audit, duplicated fields, cookies --------------------------------------------------------------------------------
+
+
+def test_a_rejected_submission_is_audited_without_its_answers(client, people):
+    token = make_link(people)
+    assert client.post(f"/q/{token}", data=answers("phq9", PHQ9_CALM[:8])).status_code == 422
+    event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "questionnaire.rejected")).one()
+    assert event.patient_id == people.patient.id and event.data == {"problems": 1}
+
+
+def test_a_field_sent_twice_is_refused_and_nothing_is_saved(client, people):
+    token = make_link(people)
+    data = [(name, value) for name, value in answers("phq9", PHQ9_CALM).items()] + [("phq9-9", "3")]
+    response = client.post(f"/q/{token}", data=MultiDict(data))
+    assert response.status_code == 422 and "answered twice" in response.text
+    assert db.session.scalar(select(MeasureResult)) is None
+    assert db.session.scalar(select(QuestionnaireLink.used_at)) is None
+    assert client.post(f"/q/{token}", data=answers("phq9", PHQ9_CALM)).status_code == 200
+
+
+def test_the_questionnaire_pages_set_no_cookie(csrf_app, people):
+    """With CSRF on, as in production: opening, sending and refusals set no session cookie."""
+    client = csrf_app.test_client()
+    token = make_link(people)
+    responses = [client.get(f"/q/{token}"), client.post(f"/q/{token}", data=answers("phq9", PHQ9_CALM[:8])),
+                 client.post(f"/q/{token}", data=answers("phq9", PHQ9_CALM)), client.get(f"/q/{token}"),
+                 client.get("/q/unknown")]
+    assert [r.status_code for r in responses] == [200, 422, 200, 410, 404]
+    assert [r.headers.getlist("Set-Cookie") for r in responses] == [[]] * 5

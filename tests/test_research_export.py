@@ -7,16 +7,18 @@ import csv
 import io
 import re
 import zipfile
+from collections import Counter
 from datetime import UTC, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from tests.conftest import audit_actions, login
 from tests.fhir_data import full_course
 from tracker.extensions import db
 from tracker.factories import make_patient, record_measure
 from tracker.instruments import instruments
-from tracker.models import Patient
+from tracker.models import AuditEvent, Patient
 from tracker.models.base import utcnow
 from tracker.outcomes.queries import dosing_dates
 from tracker.research.dictionary import HEADER, columns
@@ -31,10 +33,15 @@ DATE_PATTERNS = [
 
 
 @pytest.fixture
-def course(people, protocols):
+def course(app, people, protocols):
+    """The canary's full course, with research consent; k = 1 here, so one patient is exported (the small-cell
+    protection has tests of its own)."""
     full_course(people.patient, people.lead, people.supervisor, protocols)
+    people.patient.research_consent = True
     db.session.commit()
-    return people
+    app.config["RESEARCH_MIN_CELL_SIZE"] = 1
+    yield people
+    app.config["RESEARCH_MIN_CELL_SIZE"] = 5
 
 
 def unzip(content: bytes) -> dict[str, str]:
@@ -101,6 +108,7 @@ def test_study_ids_are_random_per_export_and_stable_within_one(course, protocols
     """Each extra patient has a different number of GAD-7 results, which tells the patients apart in the files."""
     for number in range(6):
         patient = make_patient(course.lead, protocols=protocols, family_name=f"Extra{number}")
+        patient.research_consent = True
         for _ in range(number + 1):
             record_measure(patient, course.lead, "gad7", on=utcnow().date())
     db.session.commit()
@@ -137,6 +145,79 @@ def test_it_is_audited_per_patient(client, course):
     login(client, course.supervisor)
     client.post("/exports/research")
     assert audit_actions()[-2:] == ["research.export", "research.export_done"]
+
+
+def test_only_patients_who_agreed_to_research_use_are_exported(course, protocols):
+    other = make_patient(course.lead, protocols=protocols, family_name="Noconsent")
+    record_measure(other, course.lead, "gad7", on=utcnow().date())
+    db.session.commit()
+    made = research_export(course.supervisor, seed=1)
+    assert made.patients == 1 and len(rows(unzip(made.content)["participants.csv"])) == 1
+    assert rows(unzip(made.content)["gad7.csv"]) == []  # the GAD-7 result is the non-consenting patient's
+    course.patient.research_consent = False
+    db.session.commit()
+    assert research_export(course.supervisor, seed=1).patients == 0
+
+
+def test_consent_is_set_on_the_patient_form_and_audited(client, people):
+    from tests.test_patients import _form
+
+    login(client, people.lead)
+    data = _form(people, given_name="Canary", family_name="Zzpatient", record_number="CANARY-1",
+                 date_of_birth="1980-05-17", version_id=str(people.patient.version_id), research_consent="y")
+    response = client.post(f"/patients/{people.patient.id}/edit", data=data)
+    assert response.status_code == 302, response.text
+    db.session.expire_all()
+    assert db.session.get(Patient, people.patient.id).research_consent is True
+    event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "patient.update")).all()[-1]
+    assert event.data["changes"]["research_consent"] == [False, True]
+    assert "Agreed (in the de-identified research export)" in client.get(f"/patients/{people.patient.id}").text
+
+
+def _demo_like(course, protocols, plan):
+    """Patients (protocol, phase) beside the canary, each with a result, all consenting."""
+    from tracker.models import Phase
+
+    for number, (protocol, phase) in enumerate(plan):
+        patient = make_patient(course.lead, protocols=protocols, protocol_code=protocol, family_name=f"Qi{number}")
+        patient.phase = phase  # the export reads the phase only; the moves have tests of their own
+        if phase is Phase.ON_HOLD:
+            patient.held_from_phase = Phase.PREPARATION
+        patient.research_consent = True
+        record_measure(patient, course.lead, "gad7", on=utcnow().date())
+    db.session.commit()
+
+
+def test_every_combination_of_quasi_identifiers_is_shared_by_k_participants(app, course, protocols):
+    """Unique protocol and phase per patient (as in the demo): the export coarsens or withholds until each
+    combination it shows is shared by k, and says so in its README."""
+    from tracker.models import Phase
+
+    app.config["RESEARCH_MIN_CELL_SIZE"] = 3
+    _demo_like(course, protocols, [("mdma-ptsd", Phase.PREPARATION)] * 3 + [("psilocybin-mdd", Phase.PREPARATION)]
+               + [("psilocybin-mdd", Phase.ON_HOLD)] + [("ketamine-iv-trd", Phase.PREPARATION)])
+    made = research_export(course.supervisor, seed=2)
+    files = unzip(made.content)
+    participants = rows(files["participants.csv"])
+    combos = Counter(tuple(row[name] for name in ("protocol", "indication", "phase", "dosing_sessions"))
+                     for row in participants)
+    assert combos and min(combos.values()) >= 3, combos
+    assert made.patients + made.withheld == 7
+    readme = " ".join(files["README.txt"].split())
+    assert "at least 3 participants" in readme and "can match a participant across them by content" in readme
+    shown = {row["study_id"] for row in participants}
+    assert {row["study_id"] for row in rows(files["gad7.csv"])} <= shown  # a withheld patient has no results either
+    done = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "research.export_done")).all()[-1]
+    assert done.data["k"] == 3 and done.data["withheld"] == made.withheld
+
+
+def test_with_fewer_consenting_patients_than_k_nothing_is_exported(app, course):
+    app.config["RESEARCH_MIN_CELL_SIZE"] = 5
+    made = research_export(course.supervisor, seed=1)
+    assert made.patients == 0 and made.withheld == 1
+    assert rows(unzip(made.content)["participants.csv"]) == []
+    assert audit_actions()[-1] == "research.export_done"  # and no research.export row for the canary
+    assert "research.export" not in audit_actions()
 
 
 PERSONAS = {"supervisor": 200, "other_supervisor": 200, "lead": 403, "admin": 403, "outsider": 200}

@@ -146,4 +146,7 @@ def _register_hooks(app: Flask) -> None:
         from tracker.auth.forms import EmptyForm
         from tracker.models import Role
 
-        return {"Role": Role, "logout_form": EmptyForm(formdata=None)}  # never reads the request body
+        # Only for a signed-in user: the form's CSRF token is kept in the session, and making one for an anonymous
+        # page (a patient's questionnaire link) would set a session cookie that page has no use for.
+        signed_in = current_user.is_authenticated
+        return {"Role": Role, "logout_form": EmptyForm(formdata=None) if signed_in else None}  # never reads the body

@@ -61,11 +61,13 @@ def record(
     target_id: object | None = None,
     data: Mapping[str, Any] | None = None,
     clinic_id: int | None = None,
+    ip: str | None = None,
 ) -> AuditEvent:
     """Add an audit row for ``action`` to the current transaction (the caller commits).
 
     ``data`` must never hold passwords, tokens or note text; for updates pass ``{"changes": diff(...)}``. The row
-    is chained (``tracker.auditchain``) when the session flushes it.
+    is chained (``tracker.auditchain``) when the session flushes it. ``ip`` is for work done away from the request
+    it was asked in (a background job): the address of that request; by default, the current request's.
     """
     if clinic_id is None:
         clinic_id = patient.clinic_id if patient is not None else (actor.clinic_id if actor else None)
@@ -81,7 +83,7 @@ def record(
         target_id=str(target_id) if target_id is not None else None,
         data={key: _jsonable(value) for key, value in data.items()} if data else None,
         clinic_id=clinic_id,
-        ip=client_address(),
+        ip=ip if ip is not None else client_address(),
     )
     add_on_commit(db.session, event)  # in a read request, written by the commit's short write transaction
     return event

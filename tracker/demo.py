@@ -197,6 +197,7 @@ def _add_patient(
         # Some women in the demo are past menopause: their pregnancy tests do not apply.
         can_become_pregnant=(index % 4 == 0) if female else False,
     )
+    patient.research_consent = index % 7 != 6  # most agreed to research use; some did not
     _walk(patient, lead, protocols[code], protocols, path_index, first_round=first_round)
     db.session.flush()
     if path_index == 2:  # in integration: the PHQ-9 or C-SSRS after dosing flagged a risk

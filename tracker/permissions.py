@@ -126,6 +126,28 @@ def get_patient_for_user_or_404(user: User, patient_id: int, *options: LoaderOpt
     return patient
 
 
+#: Why an export or a questionnaire link is refused on a record opened under emergency access.
+EMERGENCY_VIEW_ONLY = (
+    "Emergency access is for viewing this record only: {what} needs a place on the patient's care team (or "
+    "supervising a therapist on it). Ask the care team, or their supervisor, to do it."
+)
+
+
+def require_care(user: User, patient: Patient, what: str) -> None:
+    """Refuse what goes beyond viewing a record (exporting it, sending the patient a questionnaire link) when
+    ``user`` reaches ``patient`` only under an emergency-access grant: the grant is for reading in an emergency,
+    and a copy or a link outlives it. One query; call it after the patient was loaded for ``user``.
+
+    :raise 403: ``patient`` is outside ``user``'s care scope; the refusal is audited and committed first.
+    """
+    if db.session.scalar(select(Patient.id).where(Patient.id == patient.id, care_scope(user))) is not None:
+        return
+    audit.record(user, "patient.emergency_refused", f"Refused {what} under emergency access (view only)",
+                 patient=patient, target_type="patient", target_id=patient.id, data={"emergency_access": True})
+    db.session.commit()
+    abort(403, description=EMERGENCY_VIEW_ONLY.format(what=what[0].upper() + what[1:]))
+
+
 def clinic_users(user: User) -> ColumnElement[bool]:
     """SQL condition selecting the staff accounts of ``user``'s clinic."""
     return User.clinic_id == user.clinic_id
@@ -137,20 +159,19 @@ def assignable_therapists(actor: User) -> ColumnElement[bool]:
 
 
 def may_export_in_bulk(user: User) -> bool:
-    """The clinic-wide FHIR export is for admins who also hold a clinical role, and for supervisors (their scope)."""
-    return (user.is_admin and user.is_clinician) or user.is_supervisor
+    """The bulk FHIR export from the web is for supervisors, and for admins who also hold a clinical role."""
+    return user.is_clinician and (user.is_supervisor or user.is_admin)
 
 
 def bulk_export_scope(user: User) -> ColumnElement[bool]:
-    """SQL condition selecting the patients a bulk export by ``user`` holds: the whole clinic for an admin with a
-    clinical role; a supervisor's care scope (their own and their supervisees' patients, never emergency grants)."""
-    if not may_export_in_bulk(user):
-        return false()
-    if user.is_admin:
-        return Patient.clinic_id == user.clinic_id
-    return care_scope(user)
+    """SQL condition selecting the patients a bulk export by ``user`` holds: exactly their care scope (their care
+    teams, and a supervisor's supervisees' patients), so an export never reaches a record the account cannot open
+    (an admin role adds nothing; emergency grants are for viewing one record, never for exporting). A whole clinic
+    leaves only by the server operator's ``flask fhir export --clinic`` on the command line."""
+    return care_scope(user) if may_export_in_bulk(user) else false()
 
 
 def research_export_scope(user: User) -> ColumnElement[bool]:
-    """SQL condition selecting the patients of a supervisor's de-identified research export: their care scope."""
-    return care_scope(user) if user.is_supervisor else false()
+    """SQL condition selecting the patients of a supervisor's de-identified research export: those of their care
+    scope who agreed to research use (``Patient.research_consent``)."""
+    return and_(care_scope(user), Patient.research_consent.is_(True)) if user.is_supervisor else false()

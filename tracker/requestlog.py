@@ -4,7 +4,10 @@ other log line written while the request ran.
 The id comes from the proxy's ``X-Request-ID`` when it looks like one (letters, digits, dashes, up to 64), so a line
 in nginx's log and ours match; otherwise a new one is made. Lines are JSON on stderr, which gunicorn, systemd's
 journal and any log shipper read as they are. Only the path is logged, never the query string or the body: they can
-hold patient data.
+hold patient data. A path segment that is itself a secret (the token of a questionnaire link, ``/q/<token>``, or of
+a set-password link) is replaced by ``[token]`` in every line: this one, any other record of the app's, and the
+records of the servers that run it (Werkzeug's development server, gunicorn's error log), which name the URL of a
+request that failed. A log is read by more people, and kept longer, than the link was meant for.
 """
 
 from __future__ import annotations
@@ -24,6 +27,33 @@ REQUEST_ID_HEADER = "X-Request-ID"
 _VALID_ID = re.compile(r"[A-Za-z0-9-]{8,64}")
 
 log = logging.getLogger("tracker.request")
+
+#: Paths whose next segment is a secret token (every route with a ``<token>`` argument; a test holds them to it).
+TOKEN_PREFIXES = ("/q/", "/set-password/")
+_TOKEN_IN_TEXT = re.compile("(" + "|".join(re.escape(p) for p in TOKEN_PREFIXES) + r")[^/?#\s\"']+")
+REDACTED = "[token]"
+#: Loggers of the servers around the app, which log request lines or the URL of a failed request.
+SERVER_LOGGERS = ("werkzeug", "gunicorn.error", "gunicorn.access")
+
+
+def redact(text: str) -> str:
+    """``text`` with the token of every questionnaire or set-password link in it replaced by ``[token]``."""
+    return _TOKEN_IN_TEXT.sub(lambda match: match.group(1) + REDACTED, text)
+
+
+class TokenRedactingFilter(logging.Filter):
+    """Redact link tokens from a record's message and arguments before any handler formats it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()  # formatted first: a token may arrive as an argument
+        redacted = redact(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        for key in ("path", "url"):
+            value = getattr(record, key, None)
+            if isinstance(value, str):
+                setattr(record, key, redact(value))
+        return True
 
 
 def request_id() -> str | None:
@@ -64,16 +94,27 @@ def configure_logging(level: int = logging.INFO) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     handler.addFilter(RequestIdFilter())
+    handler.addFilter(TokenRedactingFilter())
     for name in ("tracker", "huey"):
         logger = logging.getLogger(name)
         logger.handlers[:] = [handler]
         logger.setLevel(level)
         logger.propagate = False
+    redact_server_logs()
+
+
+def redact_server_logs() -> None:
+    """Redact link tokens from the records the servers around the app log themselves (a logger's own filter)."""
+    for name in SERVER_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, TokenRedactingFilter) for f in logger.filters):
+            logger.addFilter(TokenRedactingFilter())
 
 
 def init_app(app: Flask) -> None:
     if not app.testing:
         configure_logging()
+    redact_server_logs()
 
     @app.before_request
     def start() -> None:
@@ -90,7 +131,7 @@ def init_app(app: Flask) -> None:
             "request",
             extra={
                 "method": request.method,
-                "path": request.path,
+                "path": redact(request.path),
                 "status": response.status_code,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 1) if started else None,
                 "user_id": user.id if user is not None and user.is_authenticated else None,

@@ -10,10 +10,14 @@ The sources and what makes each one urgent:
 - a vital sign past a critical limit during a dosing session (``Protocol.alerting_limits``: the protocol's own, and
   the general limit of each sign it names none for);
 - a serious adverse event (high risk);
-- an integration note whose risk check says the concern was escalated (high risk).
+- an integration note whose risk check says the concern was escalated (high risk);
+- an urgent answer posted on a questionnaire link that had closed meanwhile (expired, withdrawn or used), from
+  which no result is stored, high risk when a flag says so, as for a measure result.
 
 Callers are the services that write those rows (``tracker.outcomes.services``, ``tracker.sessions.notes``), so
-every door that records one (page, questionnaire link, script, demo) raises the alert the same way.
+every door that records one (page, questionnaire link, script, demo) raises the alert the same way; the closed
+link's alert is raised by the public questionnaire page (``tracker.questionnaires.public``), the one door that
+receives such answers.
 """
 
 from __future__ import annotations
@@ -27,12 +31,13 @@ from tracker import audit, clinictime, vitals
 from tracker.alerts import notices
 from tracker.clinics import clinic_of
 from tracker.extensions import db
-from tracker.instruments import ScoreResult, StandingAnswer, get_instrument, standing_only
+from tracker.instruments import Flag, ScoreResult, StandingAnswer, get_instrument, standing_only
 from tracker.models import (
     AdverseEvent,
     AlertSource,
     MeasureResult,
     Patient,
+    QuestionnaireLink,
     SafetyAlert,
     SessionNote,
     TherapySession,
@@ -165,3 +170,38 @@ def for_risk_check(actor: User, patient: Patient, session: TherapySession, note:
         summary=f"Risk check of the integration session of {session.when:%Y-%m-%d}: {RISK_CHECK[ESCALATED]}.",
     )
     return _raise(actor, patient, alert, {"note": note.id})
+
+
+#: How a closed link's alert says why the link was closed.
+_CLOSED = {"expired": "had expired", "withdrawn": "had been withdrawn", "used": "had already been used"}
+
+
+def for_closed_link(
+    patient: Patient, link: QuestionnaireLink, reason: str, flags: Sequence[Flag], now: datetime
+) -> SafetyAlert | None:
+    """An alert for urgent answers posted on a questionnaire link that had closed meanwhile (``reason``: expired,
+    withdrawn or used): no result is stored, but the answers may be the patient's, typed before it closed, and must
+    not vanish. High risk when a flag says so. Nobody is signed in, so the audit row has no actor. While an alert of
+    this link is still open, another such post is audited against it (``alert.repeat``) rather than raising a
+    second; once that one is acknowledged, a further post raises a new alert."""
+    urgent = [flag for flag in flags if flag.urgent]
+    if not urgent:
+        return None
+    open_alert = db.session.scalar(select(SafetyAlert).where(
+        SafetyAlert.source == AlertSource.QUESTIONNAIRE_LINK, SafetyAlert.source_row_id == link.id,
+        SafetyAlert.acknowledged_at.is_(None),
+    ).limit(1))
+    if open_alert is not None:
+        audit.record(None, "alert.repeat", "Another urgent answer on a closed questionnaire link (its alert is open)",
+                     patient=patient, target_type="safety_alert", target_id=open_alert.id,
+                     data={"link": link.id, "reason": reason, "flags": [f.code for f in urgent]})
+        return open_alert
+    names = ", ".join(get_instrument(code).short_name for code in link.instruments)
+    alert = SafetyAlert(
+        patient_id=patient.id, source=AlertSource.QUESTIONNAIRE_LINK, high_risk=any(f.high_risk for f in urgent),
+        source_row_id=link.id, raised_at=now,
+        summary=f"Answers to the {names} link sent {_shown(patient, link.created_at)} arrived after it "
+        f"{_CLOSED.get(reason, 'had closed')}, so no result was saved: " + " ".join(f.message for f in urgent)
+        + " Contact the patient.",
+    )
+    return _raise(None, patient, alert, {"link": link.id, "reason": reason, "flags": [f.code for f in urgent]})

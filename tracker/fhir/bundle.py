@@ -31,7 +31,7 @@ from tracker.fhir.resources import (
 from tracker.instruments import get_instrument
 from tracker.models import Clinic, User
 from tracker.models.base import utcnow
-from tracker.permissions import get_patient_for_user_or_404
+from tracker.permissions import get_patient_for_user_or_404, require_care
 
 #: The media type of FHIR JSON.
 FHIR_JSON = "application/fhir+json"
@@ -58,8 +58,10 @@ def patient_bundle(actor: User, patient_id: int) -> JSON:
     """One patient's record as a validated Bundle (type collection), audited.
 
     :raise 404: the patient is not one ``actor`` may see (the loader audits the refusal).
+    :raise 403: ``actor`` sees the patient only under emergency access, which is for viewing (audited).
     """
     patient = get_patient_for_user_or_404(actor, patient_id, *patient_options())
+    require_care(actor, patient, "exporting the record")
     clinic = db.session.get(Clinic, patient.clinic_id)
     assert clinic is not None
     [record] = load_records(db.session, clinic, [patient])

@@ -11,9 +11,16 @@ from __future__ import annotations
 from typing import Any
 
 from tracker.fhir.codes import LOCAL, codes
-from tracker.instruments import Instrument, Item
+from tracker.instruments import Instrument, Item, Wording
 
 JSON = dict[str, Any]
+
+#: What the Questionnaire says of its items' wording (for its reader, not the instrument file's notes to developers).
+WORDING = {
+    Wording.VERBATIM: "Items in the instrument's published wording.",
+    Wording.PARAPHRASED: "Items as short paraphrases, not the published wording; administer the published form.",
+    Wording.LABELS: "Items as short symptom labels, not the published wording; administer the published form.",
+}
 
 
 def questionnaire_url(code: str) -> str:
@@ -66,8 +73,8 @@ def questionnaire(instrument: Instrument) -> JSON:
         {"system": f"{LOCAL}:instrument", "code": instrument.code, "display": instrument.name}
     ]
     description = (
-        f"{instrument.name}, {instrument.administration.value}, recall period: {instrument.recall_period}. "
-        f"Item wording: {instrument.wording.value}. {instrument.wording_note}"
+        f"{instrument.name}, {instrument.administration.value.replace('_', ' ')}; recall period: "
+        f"{instrument.recall_period}. {WORDING[instrument.wording]}"
     )
     items = [_item(instrument, item) for item in instrument.items]
     if instrument.stem:

@@ -1,8 +1,10 @@
 """What the FHIR export reads of a group of patients, loaded in a constant number of queries per group.
 
 Signed notes only: a note's vital signs, doses and adverse events leave the app once they are signed, as in the
-PDF reports (an unsigned note may still change). Current results only: a corrected result is replaced by its
-correction, which is exported with the status "corrected". Private process notes are never loaded.
+PDF reports (an unsigned note may still change; what it holds that is urgent has raised a safety alert, which
+leaves at once as a Flag). Current results only: a corrected result is replaced by its correction, which keeps the
+original's resource ids (``result_roots``) and is exported with the status "corrected". Safety alerts, open or
+acknowledged. Private process notes are never loaded.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from tracker.models import (
     MeasureResult,
     Medication,
     Patient,
+    SafetyAlert,
     SessionNote,
     TherapySession,
     User,
@@ -40,6 +43,10 @@ class PatientRecord:
     notes: dict[int, SessionNote] = field(default_factory=dict)
     #: Current results (nothing supersedes them), oldest first.
     results: list[MeasureResult] = field(default_factory=list)
+    #: Result id -> the id of the first result of its correction chain (whose resource ids every correction keeps).
+    result_roots: dict[int, int] = field(default_factory=dict)
+    #: Safety alerts, oldest first.
+    alerts: list[SafetyAlert] = field(default_factory=list)
     medications: list[Medication] = field(default_factory=list)
     plan: IntegrationPlanVersion | None = None
 
@@ -53,7 +60,8 @@ def patient_options() -> tuple[LoaderOption, ...]:
 
 
 def load_records(session: AnySession, clinic: Clinic, patients: Sequence[Patient]) -> list[PatientRecord]:
-    """The records of ``patients`` (loaded with ``patient_options``), in their order: six queries for any number."""
+    """The records of ``patients`` (loaded with ``patient_options``), in their order: seven queries for any
+    number."""
     records = {p.id: PatientRecord(p, clinic) for p in patients}
     ids = list(records)
     if not ids:
@@ -88,6 +96,11 @@ def load_records(session: AnySession, clinic: Clinic, patients: Sequence[Patient
         results[row.patient_id].append(row)
     for patient_id, rows in results.items():
         records[patient_id].results = current_results(rows)
+        records[patient_id].result_roots = _roots(rows)
+    for alert in session.scalars(
+        select(SafetyAlert).where(SafetyAlert.patient_id.in_(ids)).order_by(SafetyAlert.raised_at, SafetyAlert.id)
+    ):
+        records[alert.patient_id].alerts.append(alert)
     for medication in session.scalars(
         select(Medication).where(Medication.patient_id.in_(ids)).order_by(Medication.id)
     ):
@@ -109,6 +122,18 @@ def load_records(session: AnySession, clinic: Clinic, patients: Sequence[Patient
     return [records[p.id] for p in patients]
 
 
+def _roots(rows: Sequence[MeasureResult]) -> dict[int, int]:
+    """Each result's chain root: corrections point back through ``supersedes_id`` to the result first recorded."""
+    parent = {row.id: row.supersedes_id for row in rows}
+    roots: dict[int, int] = {}
+    for row in rows:
+        root = row.id
+        while parent.get(root) is not None:
+            root = parent[root]  # type: ignore[assignment]
+        roots[row.id] = root
+    return roots
+
+
 def staff_ids(records: Sequence[PatientRecord]) -> set[int]:
     """Every staff account the records refer to (care teams, sessions, signatures, results, plans)."""
     found: set[int] = set()
@@ -123,6 +148,7 @@ def staff_ids(records: Sequence[PatientRecord]) -> set[int]:
         found.update(r.entered_by_id for r in record.results)
         if record.plan is not None:
             found.add(record.plan.created_by_id)
+        found.update(a.acknowledged_by_id for a in record.alerts if a.acknowledged_by_id is not None)
     return found
 
 

@@ -1,21 +1,32 @@
 """One patient's record as FHIR R4B resources (plain JSON here; ``tracker.fhir.bundle`` validates each one).
 
-Ids are stable: a name-based UUID of the clinic, the kind of row and its id, so two exports of the same record
-give the same ids. References are made by a function the caller passes: ``urn:uuid:<id>`` inside a Bundle,
+Ids are stable and reveal nothing: a UUID made from an HMAC-SHA256, keyed with a secret of this installation
+(``FHIR_ID_KEY``, else one derived from ``SECRET_KEY``), of the clinic, the kind of row and its id. Two exports of
+the same installation give the same ids, but nobody without the key can recover a database id from one (a plain
+name-based UUID over a namespace written in the source could be reversed by trying ids). A corrected result keeps
+its first result's ids. References are made by a function the caller passes: ``urn:uuid:<id>`` inside a Bundle,
 ``<Type>/<id>`` in the bulk NDJSON files.
+
+A note's vital signs, dose and adverse events leave once it is signed (``tracker.fhir.record``). Safety alerts are
+Flags (``tracker.fhir.safety``): active while open, inactive once acknowledged.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
+from flask import current_app
+
 from tracker import clinictime
 from tracker.fhir.codes import LOCAL, Code, codes
 from tracker.fhir.questionnaires import answer_coding, link_id, questionnaire, questionnaire_url
 from tracker.fhir.record import PatientRecord
+from tracker.fhir.safety import alert_flag
 from tracker.instruments import Instrument, get_instrument
 from tracker.models import (
     AdministrationMode,
@@ -34,18 +45,20 @@ JSON = dict[str, Any]
 #: (resource type, id) -> the reference string.
 Referencer = Callable[[str, str], str]
 
-#: Fixed namespace of the name-based resource ids.
-NAMESPACE = uuid.UUID("6f1c7a52-3f0e-4d55-9a5e-1d2b8c0f4e71")
+#: What the id key is derived from ``SECRET_KEY`` with, when ``FHIR_ID_KEY`` is not set.
+ID_KEY_PURPOSE = b"care-tracker: FHIR resource ids"
 
 TERMINOLOGY = "http://terminology.hl7.org/CodeSystem"
-#: Phase -> EpisodeOfCare status (HL7 FHIR R4B, valueset-episode-of-care-status).
+#: Phase -> EpisodeOfCare status (HL7 FHIR R4B, valueset-episode-of-care-status). A discontinued course is
+#: "finished" (care was given and has ended), or "cancelled" if it never started (no session was held): see
+#: ``episode_status``.
 EPISODE_STATUS = {
     Phase.PREPARATION: "active",
     Phase.DOSING: "active",
     Phase.INTEGRATION: "active",
     Phase.ON_HOLD: "onhold",
     Phase.COMPLETED: "finished",
-    Phase.DISCONTINUED: "cancelled",
+    Phase.DISCONTINUED: "finished",
 }
 #: Adverse event outcome (ICH E2B categories) -> FHIR R4B adverse-event-outcome.
 AE_OUTCOME = {
@@ -58,8 +71,26 @@ AE_OUTCOME = {
 }
 
 
+def _id_key() -> bytes:
+    configured = current_app.config.get("FHIR_ID_KEY")
+    if configured:
+        return str(configured).encode("utf-8")
+    secret = str(current_app.config["SECRET_KEY"]).encode("utf-8")
+    return hmac.new(secret, ID_KEY_PURPOSE, hashlib.sha256).digest()
+
+
 def resource_id(clinic_id: int, kind: str, key: object) -> str:
-    return str(uuid.uuid5(NAMESPACE, f"{clinic_id}/{kind}/{key}"))
+    """The id of row ``key`` of ``kind`` in clinic ``clinic_id``: stable for this installation's key, opaque
+    without it (a UUID of version 4's form made of the HMAC's first 16 bytes). Needs an app context."""
+    digest = hmac.new(_id_key(), f"{clinic_id}/{kind}/{key}".encode(), hashlib.sha256).digest()
+    return str(uuid.UUID(bytes=digest[:16], version=4))
+
+
+def episode_status(phase: Phase, started: bool) -> str:
+    """The EpisodeOfCare status of a course in ``phase``; ``started``: a session was held."""
+    if phase is Phase.DISCONTINUED and not started:
+        return "cancelled"
+    return EPISODE_STATUS[phase]
 
 
 def bundle_reference(resource_type: str, resource_id: str) -> str:
@@ -133,6 +164,8 @@ class RecordResources:
             yield self.medication_statement(medication)
         if self.record.plan is not None:
             yield self.care_plan()
+        for alert in self.record.alerts:
+            yield alert_flag(self, alert)
 
     def patient(self) -> JSON:
         patient = self.record.patient
@@ -168,6 +201,7 @@ class RecordResources:
         """The course of treatment under its protocol; each phase is a status period, named by an extension."""
         patient = self.record.patient
         moves = patient.transitions
+        started = bool(self.record.sessions)
         history = []
         for index, move in enumerate(moves):
             period: JSON = {"start": instant(move.created_at)}
@@ -175,13 +209,13 @@ class RecordResources:
                 period["end"] = instant(moves[index + 1].created_at)
             history.append({
                 "extension": [{"url": f"{LOCAL}:fhir:phase", "valueCode": move.to_phase.value}],
-                "status": EPISODE_STATUS[move.to_phase],
+                "status": episode_status(move.to_phase, started),
                 "period": period,
             })
         resource: JSON = {
             "resourceType": "EpisodeOfCare",
             "id": self.id("episode", patient.id),
-            "status": EPISODE_STATUS[patient.phase],
+            "status": episode_status(patient.phase, started),
             "statusHistory": history,
             "type": [
                 _concept(f"{LOCAL}:protocol", patient.protocol_code, patient.protocol_code),
@@ -216,8 +250,8 @@ class RecordResources:
         }
         if held.present:
             resource["participant"] = [{"individual": self.practitioner(u.id)} for u in held.present]
-        if held.cycle is not None:
-            resource["serviceType"] = {"text": f"Dosing cycle {held.cycle}"}
+        if held.cycle is not None:  # no element of R4B's Encounter holds a course's cycle number
+            resource["extension"] = [{"url": f"{LOCAL}:fhir:dosing-cycle", "valuePositiveInt": held.cycle}]
         return resource
 
     def note_resources(self, held: TherapySession, note: SessionNote) -> Iterator[JSON]:
@@ -378,6 +412,10 @@ class RecordResources:
             "signature": signatures,
         }
 
+    def first_of(self, result: MeasureResult) -> int:
+        """The first result of ``result``'s correction chain: a correction keeps its resources' ids."""
+        return self.record.result_roots.get(result.id, result.id)
+
     def _reporter(self, result: MeasureResult) -> JSON:
         if result.mode is AdministrationMode.PATIENT_DEVICE:
             return self.subject()
@@ -393,11 +431,11 @@ class RecordResources:
             items.append(entry)
         return {
             "resourceType": "QuestionnaireResponse",
-            "id": self.id("response", result.id),
+            "id": self.id("response", self.first_of(result)),
             "questionnaire": questionnaire_url(instrument.code),
             "status": "amended" if result.supersedes_id is not None else "completed",
             "subject": self.subject(),
-            "authored": instant(result.entered_at),
+            "authored": result.administered_on.isoformat(),  # the day it was answered, not the day it was typed in
             "author": self._reporter(result),
             "source": self.subject() if result.mode is not AdministrationMode.CLINICIAN_RATED
             else self.practitioner(result.entered_by_id),
@@ -409,7 +447,7 @@ class RecordResources:
         total = codes().instrument(instrument.code).total
         resource: JSON = {
             "resourceType": "Observation",
-            "id": self.id("score", result.id),
+            "id": self.id("score", self.first_of(result)),
             "status": "corrected" if result.supersedes_id is not None else "final",
             "category": [_concept(f"{TERMINOLOGY}/observation-category", "survey", "Survey")],
             "subject": self.subject(),
@@ -417,7 +455,7 @@ class RecordResources:
             "issued": instant(result.entered_at),
             "performer": [self._reporter(result)],
             "interpretation": [{"text": result.band}],
-            "derivedFrom": [self.ref("QuestionnaireResponse", self.id("response", result.id))],
+            "derivedFrom": [self.ref("QuestionnaireResponse", self.id("response", self.first_of(result)))],
             "method": {"text": result.mode.label},
         }
         if result.total is not None:
@@ -450,13 +488,14 @@ class RecordResources:
             "medicationCodeableConcept": {"text": medication.name},
             "subject": self.subject(),
             "dateAsserted": instant(medication.created_at),
-            "category": {"text": medication.drug_class},
         }
         if period:
             resource["effectivePeriod"] = period
         if medication.dose:
             resource["dosage"] = [{"text": medication.dose}]
-        notes = [text for text in (medication.taper_plan,) if text]
+        # The drug class is not MedicationStatement.category (where it is taken: inpatient, outpatient, community).
+        notes = [f"Drug class: {medication.drug_class}"] if medication.drug_class else []
+        notes += [text for text in (medication.taper_plan,) if text]
         if medication.taper_end_on:
             notes.append(f"Taper planned to finish {medication.taper_end_on.isoformat()}")
         if notes:

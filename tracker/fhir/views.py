@@ -12,7 +12,7 @@ from tracker.auth.forms import EmptyForm
 from tracker.database import writing
 from tracker.extensions import db
 from tracker.fhir import bp
-from tracker.fhir.bulk import patients_in_scope
+from tracker.fhir.bulk import patients_in_scope, relocate_zip
 from tracker.fhir.bundle import FHIR_JSON, dumps, patient_bundle
 from tracker.models import JobKind, Role, User
 from tracker.models.base import utcnow
@@ -52,7 +52,7 @@ def bulk() -> ResponseReturnValue:
     audit.record(user, "fhir.bulk_export_page", "Opened the bulk FHIR export page")
     count = patients_in_scope(user)
     db.session.commit()
-    return render_template("fhir/bulk.html", count=count, form=EmptyForm(), whole_clinic=user.is_admin)
+    return render_template("fhir/bulk.html", count=count, form=EmptyForm())
 
 
 @bp.route("/exports/fhir/jobs", methods=["POST"])
@@ -105,6 +105,8 @@ def bulk_download(job_id: str) -> ResponseReturnValue:
             db.session.commit()
             abort(404, description="This export is not ready, has expired or was already downloaded.")
         output, filename = taken
+        output = relocate_zip(output, url_for("fhir.start_bulk", _external=True),
+                              url_for("fhir.bulk_download", job_id=job_id, _external=True) + "#")
         audit.record(user, "fhir.bulk_download", "Downloaded a bulk FHIR export", target_type="fhir_export",
                      target_id=job_id, data={"bytes": len(output)})
         db.session.commit()

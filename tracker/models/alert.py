@@ -1,10 +1,12 @@
 """Safety alerts, whatever raised them, and the e-mail that tells people about them.
 
-A ``SafetyAlert`` is raised by an urgent signal from one of four sources (``AlertSource``): a measure result with an
-urgent flag, a vital sign past the protocol's critical limit during a dosing session, a serious adverse event, or an
-integration note's risk check marked escalated. It names its source (the result; or the session whose note holds
-the reading, event or risk check, with that row's id) and keeps, in ``summary``, why it was raised as it was then:
-a draft note's mistyped reading can be removed afterwards, and the alert must still say what it was about.
+A ``SafetyAlert`` is raised by an urgent signal from one of five sources (``AlertSource``): a measure result with an
+urgent flag, a vital sign past the protocol's critical limit during a dosing session, a serious adverse event, an
+integration note's risk check marked escalated, or an urgent answer posted on a questionnaire link that had closed
+meanwhile (which stores no result). It names its source (the result; the session whose note holds the reading,
+event or risk check, with that row's id; or the questionnaire link's id) and keeps, in ``summary``, why it was
+raised as it was then: a draft note's mistyped reading can be removed afterwards, and the alert must still say what
+it was about.
 
 It stays open until it is acknowledged with the action taken: who, when, the clinic's actions chosen and the
 action in words. A ``high_risk`` alert (C-SSRS high risk, a suicide-plan answer, a serious adverse event, an
@@ -39,6 +41,7 @@ class AlertSource(enum.StrEnum):
     VITAL_SIGN = "vital_sign"
     ADVERSE_EVENT = "adverse_event"
     RISK_CHECK = "risk_check"
+    QUESTIONNAIRE_LINK = "questionnaire_link"
 
     @property
     def label(self) -> str:
@@ -47,7 +50,19 @@ class AlertSource(enum.StrEnum):
             AlertSource.VITAL_SIGN: "Vital sign past the critical limit",
             AlertSource.ADVERSE_EVENT: "Serious adverse event",
             AlertSource.RISK_CHECK: "Risk check escalated",
+            AlertSource.QUESTIONNAIRE_LINK: "Urgent answer on a closed questionnaire link",
         }[self]
+
+
+#: What each source names: a measure its result; a questionnaire link its link (``source_row_id``), no session; the
+#: others their session and row.
+NAMES_ITS_SOURCE = (
+    "(source = 'measure') = (result_id IS NOT NULL) "
+    "AND (source IN ('measure', 'questionnaire_link')) = (session_id IS NULL) "
+    "AND (source = 'measure') = (source_row_id IS NULL)"
+)
+#: The sources raised once per row.
+ONE_PER_ROW = "source <> 'questionnaire_link'"
 
 
 class SafetyAlert(Base):
@@ -61,12 +76,9 @@ class SafetyAlert(Base):
             name="acknowledged_with_action",
         ),
         CheckConstraint("action_taken IS NULL OR length(trim(action_taken)) > 0", name="action_not_blank"),
-        # A measure alert names its result; every other source names the session and the row it came from.
-        CheckConstraint(
-            "(source = 'measure') = (result_id IS NOT NULL) AND (source = 'measure') = (session_id IS NULL) "
-            "AND (source = 'measure') = (source_row_id IS NULL)",
-            name="names_its_source",
-        ),
+        # A measure alert names its result; a questionnaire link's names the link; every other source names the
+        # session and the row it came from.
+        CheckConstraint(NAMES_ITS_SOURCE, name="names_its_source"),
         CheckConstraint("length(trim(summary)) > 0", name="summary_not_blank"),
         Index(
             "ix_safety_alert_open",
@@ -74,8 +86,16 @@ class SafetyAlert(Base):
             sqlite_where=text("acknowledged_at IS NULL"),
             postgresql_where=text("acknowledged_at IS NULL"),
         ),
-        # One alert per reading, adverse event or note (a measure alert is one per result: result_id is unique).
-        Index("uq_safety_alert_source_row", "source", "source_row_id", unique=True),
+        # One alert per reading, adverse event or note (a measure alert is one per result: result_id is unique). A
+        # closed questionnaire link may raise another once its alert is acknowledged (``alerts.raising``).
+        Index(
+            "uq_safety_alert_source_row",
+            "source",
+            "source_row_id",
+            unique=True,
+            sqlite_where=text(ONE_PER_ROW),
+            postgresql_where=text(ONE_PER_ROW),
+        ),
         Index("ix_safety_alert_session_id", "session_id"),
     )
 
@@ -86,10 +106,11 @@ class SafetyAlert(Base):
     high_risk: Mapped[bool] = mapped_column(Boolean)
     #: A measure alert: the result (its urgent flags say why). One alert per result.
     result_id: Mapped[int | None] = mapped_column(ForeignKey("measure_result.id"), unique=True)
-    #: Any other source: the session whose note holds the reading, adverse event or risk check (the link target).
+    #: A vital sign, adverse event or risk check: the session whose note holds it (the link target).
     session_id: Mapped[int | None] = mapped_column(ForeignKey("therapy_session.id"))
-    #: The ``vital_reading``, ``adverse_event`` or ``session_note`` id, not a foreign key: a draft's mistaken entry
-    #: may be removed, and its alert stays until someone acknowledges it (saying it was an entry error).
+    #: The ``vital_reading``, ``adverse_event``, ``session_note`` or ``questionnaire_link`` id, not a foreign key: a
+    #: draft's mistaken entry may be removed, and its alert stays until someone acknowledges it (saying it was an
+    #: entry error).
     source_row_id: Mapped[int | None] = mapped_column(Integer)
     #: Why it was raised, in words, as it was then.
     summary: Mapped[str] = mapped_column(Text)

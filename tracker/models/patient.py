@@ -6,7 +6,19 @@ import enum
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from tracker.models.base import Base, UTCDateTime, enum_type, utcnow
@@ -109,6 +121,9 @@ class Patient(Base):
     #: Whether the patient can become pregnant (None: not recorded, which counts as possible).
     can_become_pregnant: Mapped[bool | None] = mapped_column(Boolean)
     indication: Mapped[Indication] = mapped_column(enum_type(Indication, "indication"))
+    #: The patient agreed that their outcome measures, de-identified, may be used for research: only they are in
+    #: the research export (``tracker.research``). Set on the patient form, each change audited.
+    research_consent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     #: Code of the protocol template (``tracker.protocols``) the patient is treated under.
     protocol_code: Mapped[str] = mapped_column(String(40))
     phase: Mapped[Phase] = mapped_column(enum_type(Phase, "phase"), default=Phase.PREPARATION, index=True)

@@ -98,6 +98,12 @@ class PatientForm(FlaskForm):
         validators=[Optional()],
         description="Hold Ctrl (Cmd on a Mac) to choose several. MDMA and psilocybin protocols need one.",
     )
+    research_consent = BooleanField(
+        "Agrees to research use",
+        description="The patient agreed that their outcome measures, without name, record number or dates, may be "
+        "used for research. Only patients who agreed are in the research export; a change is kept in the audit "
+        "trail.",
+    )
     version_id = HiddenField()
     #: Shown only when a patient of the same name and date of birth is already enrolled.
     enrol_anyway = BooleanField("This is a different person: enrol anyway")

@@ -55,6 +55,8 @@ class PatientDetails:
     support_contact_phone: str | None = None
     sex_at_birth: SexAtBirth | None = None
     can_become_pregnant: bool | None = None
+    #: Agreed to the de-identified research use of their measures (``tracker.research``).
+    research_consent: bool = False
 
 
 DETAIL_FIELDS = [f.name for f in fields(PatientDetails)]

@@ -21,7 +21,17 @@ from sqlalchemy.orm import joinedload
 
 from tracker import audit
 from tracker.extensions import db
-from tracker.instruments import Administration, Instrument, ScoringError, Wording, get_instrument, instruments
+from tracker.instruments import (
+    Administration,
+    Flag,
+    Instrument,
+    ScoringError,
+    Wording,
+    get_instrument,
+    instruments,
+    score,
+)
+from tracker.instruments.definition import FlagRule
 from tracker.models import MeasureResult, Patient, QuestionnaireLink, User
 from tracker.outcomes.services import record_patient_reported
 
@@ -184,6 +194,33 @@ def submit(link: QuestionnaireLink, answers: Mapping[str, list[Any]], today: dat
     audit.record(None, "questionnaire.submit", "The patient submitted a questionnaire link", patient=patient,
                  target_type="questionnaire_link", target_id=link.id, data={"results": [r.id for r in results]})
     return Submitted(results)
+
+
+def urgent_flags(codes: Sequence[str], answers: Mapping[str, Sequence[object]]) -> list[Flag]:
+    """The urgent flags ``answers`` raise: by ``score`` when an instrument's answers are complete, otherwise by each
+    urgent rule on one item (PHQ-9 item 9 above 0) over the answers given. For answers that will not be stored (a
+    link closed meanwhile), so that an urgent one still reaches the care team, as high risk as its flags say."""
+    found: dict[tuple[str, str], Flag] = {}
+    for code in codes:
+        instrument = get_instrument(code)
+        given = list(answers.get(code, []))
+        try:
+            flags = [flag for flag in score(code, given).flags if flag.urgent]
+        except ScoringError:
+            flags = [Flag(rule.code, rule.message, rule.urgent, rule.source, rule.high_risk)
+                     for rule in instrument.flags if _item_rule_raised(instrument, rule, given)]
+        found.update(((code, flag.code), flag) for flag in flags)
+    return list(found.values())
+
+
+def _item_rule_raised(instrument: Instrument, rule: FlagRule, given: Sequence[object]) -> bool:
+    """An urgent rule on one item, raised by that item's answer alone (an answer of the item's scale)."""
+    if not (rule.urgent and rule.item is not None and rule.at_least is not None) or rule.item > len(given):
+        return False
+    value = given[rule.item - 1]
+    if not isinstance(value, int) or isinstance(value, bool) or value not in instrument.item(rule.item).scale.values:
+        return False
+    return value >= rule.at_least and (rule.at_most is None or value <= rule.at_most)
 
 
 def links_of(patient_id: int, limit: int = 50) -> list[QuestionnaireLink]:

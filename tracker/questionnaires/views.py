@@ -14,7 +14,7 @@ from tracker.models import Clinic, Patient, QuestionnaireLink
 from tracker.models.base import utcnow
 from tracker.outcomes.queries import measures_state
 from tracker.patients.services import load_for_page
-from tracker.permissions import CLINICAL_ROLES, actor, require_role
+from tracker.permissions import CLINICAL_ROLES, actor, require_care, require_role
 from tracker.protocols import loaded_protocols
 from tracker.questionnaires import bp
 from tracker.questionnaires.delivery import email_questionnaire_link, qr_svg
@@ -49,7 +49,7 @@ def _send_form(patient: Patient) -> SendForm:
 def index(patient_id: int) -> ResponseReturnValue:
     """GET: the links sent and the form; POST: a new link, shown once with its QR code (never stored readable).
 
-    :raise 404: the patient is outside the user's scope.
+    :raise 404: the patient is outside the user's scope. :raise 403: a POST under emergency access (view only).
     """
     patient = load_for_page(actor(), patient_id)
     form = _send_form(patient)
@@ -58,6 +58,7 @@ def index(patient_id: int) -> ResponseReturnValue:
         audit.record(actor(), "questionnaire.view", "Viewed the questionnaire links", patient=patient)
         db.session.commit()
         return _page(patient, form)
+    require_care(actor(), patient, "sending the patient a questionnaire link")
     if not form.validate_on_submit():
         return _page(patient, form, 422)
     codes = _due(patient) if request.form.get("send") == "due" else list(form.instruments.data or [])
@@ -80,7 +81,8 @@ def index(patient_id: int) -> ResponseReturnValue:
 @bp.route("/patients/<int:patient_id>/questionnaires/<int:link_id>/withdraw", methods=["POST"])
 @require_role(*CLINICAL_ROLES)
 def withdraw_link(patient_id: int, link_id: int) -> ResponseReturnValue:
-    """Close a link the patient has not used. :raise 404: patient outside scope, or not this patient's link."""
+    """Close a link the patient has not used. :raise 404: patient outside scope, or not this patient's link.
+    :raise 403: under emergency access (view only)."""
     patient = load_for_page(actor(), patient_id)
     link = db.session.scalar(
         select(QuestionnaireLink).where(QuestionnaireLink.id == link_id, QuestionnaireLink.patient_id == patient.id)
@@ -89,6 +91,7 @@ def withdraw_link(patient_id: int, link_id: int) -> ResponseReturnValue:
         abort(404)
     if not EmptyForm().validate_on_submit():
         abort(400, description="The form has expired: open the page again.")
+    require_care(actor(), patient, "withdrawing a questionnaire link")
     try:
         withdraw(actor(), patient, link, utcnow())
     except LinkError as error:

@@ -178,18 +178,20 @@ def render_batch(job_id: str) -> None:
 def export_fhir(job_id: str) -> None:
     """Export the job owner's FHIR scope (``tracker.fhir.bulk``), auditing each patient as it goes, and store the
     zip. Safe to run again: a new run claims the job and exports afresh (audited again, as it is a new export)."""
-    from tracker.fhir.bulk import run_export  # the FHIR package imports this module's callers
+    from tracker.fhir.bulk import requested_from, run_export  # the FHIR package imports this module's callers
 
     claim = _claim(job_id)
     if claim is None:
         return
     owner = db.session.scalar(select(ReportJob.user_id).where(ReportJob.id == job_id))
     clinic_id = db.session.scalar(select(User.clinic_id).where(User.id == owner))
+    address = requested_from(job_id)
     db.session.commit()
     try:
         if owner is None or clinic_id is None:
             raise LookupError("the job's owner is gone")
-        output = run_export(clinic_id, owner, lambda done, _total: _step(job_id, claim, done=done))
+        output = run_export(clinic_id, owner, lambda done, _total: _step(job_id, claim, done=done), job_id=job_id,
+                            ip=address)
     except Superseded:
         log.info("FHIR export %s was claimed by another run; this one stops", job_id)
         return

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 from tracker.instruments import Instrument, Item
 from tracker.models import AdministrationMode, Indication, Phase
+from tracker.research.anonymity import ENDED, IN_TREATMENT
 
 HEADER = [
     "Variable / Field Name", "Form Name", "Section Header", "Field Type", "Field Label",
@@ -40,16 +41,22 @@ def item_variable(instrument: Instrument, item: Item) -> str:
     return variable(instrument, str(item.number))
 
 
-def participant_rows(protocols: list[str]) -> Iterator[list[str]]:
+def participant_rows(protocols: list[str], k: int) -> Iterator[list[str]]:
+    withheld = (f"Empty where withheld: every combination of protocol, indication, phase and dosing sessions in the "
+                f"file is shared by at least {k} participants (see README.txt).")
     yield _row("study_id", PARTICIPANTS, "text", "Study ID",
-               note="Random per export: the same patient has the same study ID in every file of one export only.")
+               note="Random per export: the same patient has the same study ID in every file of one export only "
+                    "(two exports can still be matched by their content).")
     yield _row("protocol", PARTICIPANTS, "dropdown", "Protocol",
-               _choices([(p.replace("-", "_"), p) for p in protocols]))
+               _choices([(p.replace("-", "_"), p) for p in protocols]), note=withheld)
     yield _row("indication", PARTICIPANTS, "dropdown", "Indication",
-               _choices([(i.value, i.label) for i in Indication]))
+               _choices([(i.value, i.label) for i in Indication]), note=withheld)
     yield _row("phase", PARTICIPANTS, "dropdown", "Phase at the time of the export",
-               _choices([(p.value, p.label) for p in Phase]))
-    yield _row("dosing_sessions", PARTICIPANTS, "text", "Dosing sessions so far", validation="integer", low="0")
+               _choices([(p.value, p.label) for p in Phase]
+                        + [(IN_TREATMENT, "In treatment (preparation, dosing, integration or on hold)"),
+                           (ENDED, "Ended (completed or discontinued)")]), note=withheld)
+    yield _row("dosing_sessions", PARTICIPANTS, "text", "Dosing sessions so far",
+               note="A whole number, or a band (0, 1 to 2, 3 or more) where the export had to coarsen it. " + withheld)
 
 
 def instrument_rows(instrument: Instrument) -> Iterator[list[str]]:
