@@ -78,10 +78,10 @@ from tracker.models.base import utcnow
 from tracker.outcomes.services import MODES
 from tracker.passwords import hash_password
 from tracker.protocols import ItemKind, Protocol
-from tracker.sessions.content import note_content, sha256
+from tracker.sessions.content import CONTENT_VERSION, note_content, sha256
 
 #: Bump when the generated data changes shape, so cached bench databases are rebuilt.
-SEED_FORMAT = 3
+SEED_FORMAT = 4
 PASSWORD = "bench-password-2026"  # noqa: S105 - synthetic bench accounts only
 DATA_DIR = Path(__file__).resolve().parent / ".data"
 CHUNK = 5000
@@ -483,6 +483,7 @@ class _Seeder:
             lot_number=None, dose_given_at=None, supplemental_mg=None, supplemental_given_at=None,
             distress_baseline=None, distress_at_discharge=None, escort_name=None, discharged_at=None,
             pre_dose_decision=None, signed_at=None, signed_by_id=None, content_sha256=None, cosign_required=False,
+            content_version=CONTENT_VERSION,
         )
         vitals: list[dict[str, Any]] = []
         events: list[dict[str, Any]] = []

@@ -46,7 +46,10 @@ def test_a_dose_dated_before_an_open_alert_is_refused_when_entered_after_it(clie
     assert db.session.scalar(select(SessionNote).where(SessionNote.session_id == session.id)) is None
 
 
-def test_a_medication_start_cannot_move_later(client, people, protocols):
+def test_a_medication_start_cannot_move_later_than_a_dosing_session_it_covered(client, people, protocols):
+    patient = in_dosing(people.patient, people.lead, protocols)
+    # Dosed yesterday, five minutes after the move to dosing (a day ago): yesterday on the clinic's (UTC) calendar.
+    held_session(patient, people.lead, protocols, started_minutes_ago=24 * 60 - 5, duration=60)
     day = clinic_day(people.patient)
     row = add_medication(people.lead, people.patient, MedicationInput(
         name="Phenelzine", drug_class="maoi", dose="15 mg", started_on=day - timedelta(days=30), stopped_on=None,
@@ -58,7 +61,7 @@ def test_a_medication_start_cannot_move_later(client, people, protocols):
              "stopped_on": "", "taper_plan": "", "taper_end_on": ""}
     response = client.post(url, data=later)
     assert response.status_code == 422
-    assert "a later start would take it out of the checks of the days in between" in response.text
+    assert "would take it out of the checks of the dosing session of" in response.text
     db.session.expire_all()
     assert db.session.get(Medication, row.id).started_on == day - timedelta(days=30)
     earlier = {**later, "started_on": (day - timedelta(days=40)).isoformat()}

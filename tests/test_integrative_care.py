@@ -83,14 +83,18 @@ def test_a_preparation_note_records_a_modality_from_the_clinics_list(client, peo
 
 
 def test_a_note_without_the_new_fields_hashes_as_before(people, protocols):
-    """Earlier signed notes never held a modality, a check-in or a checklist: their signed content has no such key."""
+    """Notes signed before versions (version 1) never held a modality, a check-in or a checklist: their content has
+    no such key; the current version holds every field and says so (tests/test_signature_versions.py)."""
     session = held_session(people.patient, people.lead, protocols, SessionKind.PREPARATION, 120, 60)
     from tracker.models.base import utcnow
     from tracker.sessions import notes
 
     note, _ = notes.save_note(people.lead, people.patient, session, None,
                               notes.NoteInput(fields={"topics": "Expectations"}), None, utcnow())
-    assert set(note_content(note, session)["fields"]) == {"topics", "intention", "consent", "questions"}
+    assert set(note_content(note, session, 1)["fields"]) == {"topics", "intention", "consent", "questions"}
+    current = note_content(note, session)
+    assert set(current["fields"]) == {"topics", "intention", "consent", "questions", "modality"}
+    assert current["version"] == 2
 
 
 # -- practices and check-ins (pure) ------------------------------------------------------------------------------

@@ -27,6 +27,8 @@ from tracker.models import (
     ScreeningAnswer,
     ScreeningChecklist,
     ScreeningReview,
+    SessionKind,
+    TherapySession,
     User,
 )
 from tracker.models.base import utcnow
@@ -489,18 +491,27 @@ def add_medication(actor: User, patient: Patient, given: MedicationInput, today:
     return medication
 
 
-def _refuse_a_later_start(medication: Medication, given: MedicationInput) -> None:
-    """A start moved later would take the medication out of the checks of the days in between (the gate reads a
-    medication from its start): a dose dated in those days would pass an interaction the record showed. An unknown
-    start reads as "always", so giving one is moving it later too."""
+def _refuse_a_later_start(patient: Patient, medication: Medication, given: MedicationInput) -> None:
+    """A start moved later must not take the medication out of the day of a dosing session already held (the gate
+    reads a medication from its start): a dose dated in those days would pass an interaction the record showed. An
+    unknown start reads as "all along", so giving one is moving it later too; a later start that no held dosing
+    session falls before is a correction like any other."""
     old, new = medication.started_on, given.started_on
-    if new is not None and (old is None or new > old):
+    if new is None or (old is not None and new <= old):
+        return
+    zone = clinic_of(db.session, patient.clinic_id).zone
+    held = db.session.scalars(select(TherapySession.held_at).where(
+        TherapySession.patient_id == patient.id, TherapySession.kind == SessionKind.DOSING,
+        TherapySession.held_at.is_not(None)))
+    uncovered = sorted(d for d in (day_of(at, zone) for at in held if at is not None)
+                       if (old is None or d >= old) and d < new)
+    if uncovered:
         shown = f"from {old.isoformat()}" if old is not None else "with no start date (taken all along)"
         raise ScreeningError(
             "started_on",
-            f"The record showed {medication.name} {shown}, and a later start would take it out of the checks of the "
-            "days in between. If the start was entered by mistake, record its stop date and add it again with the "
-            "right one; an earlier start can be entered here.",
+            f"The record showed {medication.name} {shown}, and a start on {new.isoformat()} would take it out of "
+            f"the checks of the dosing session of {uncovered[-1].isoformat()}. If the start was entered by "
+            "mistake, record its stop date and add it again with the right one; an earlier start can be entered.",
         )
 
 
@@ -524,7 +535,7 @@ def update_medication(
             f"The record showed {medication.name} as still taken on {known_current.isoformat()}, so it cannot have "
             f"stopped before that: enter {known_current.isoformat()} or later.",
         )
-    _refuse_a_later_start(medication, given)
+    _refuse_a_later_start(patient, medication, given)
     had = medicines.classes_of(medication.name, medication.drug_class) - {"other"}
     dropped = had - medicines.classes_of(given.name, given.drug_class)
     if dropped:
