@@ -27,7 +27,8 @@ OUTSIDE_DOCUMENTS = re.compile(
     r"|\bseed articles?\b",  # the articles the product was specified from
     re.IGNORECASE,
 )
-#: A citation by number into some list that is not in the file: "[V] [53]", "[90][91]".
+#: A citation by number into some list that is not in the file: an evidence tag or a bracketed number followed by a
+#: bracketed number (the numbers of that list).
 NUMBERED_CITATION = re.compile(r"\[[VSU]\]\s*\[\d+\]|(?<![\w\])])\[\d+\]\s*\[\d+\]")
 #: In a data file's texts and comments, any "[53]" is such a number (arrays of item numbers are values, not text).
 NUMBER_IN_TEXT = re.compile(r"\[\d+\]")
