@@ -105,7 +105,8 @@ class Config:
     REMEMBER_COOKIE_DURATION = timedelta(seconds=0)  # no "remember me" for health data
 
     # CSRF tokens live as long as the login session; the idle timeout governs expiry, so a long note
-    # is not lost to a token that expired while the clinician was typing (RELIABILITY.md finding 7).
+    # is not lost to a token that expired while the clinician was typing (Flask-WTF's default is 3,600 s:
+    # https://flask-wtf.readthedocs.io/en/stable/config/, WTF_CSRF_TIME_LIMIT).
     WTF_CSRF_TIME_LIMIT: int | None = None
 
     # Passwords (ASVS 6.2.1 / 6.2.9): length only, no composition rules; capped before hashing.
@@ -161,7 +162,8 @@ class Config:
 
     BOOTSTRAP_SERVE_LOCAL = True  # clinics run on closed networks: never a CDN
 
-    # Emergency access lasts this long; the user must ask again after it (RELIABILITY.md section 1: time-boxed).
+    # Emergency access lasts this long; the user must ask again after it, so a grant made for one emergency does not
+    # outlive it (HIPAA 45 CFR 164.312(a)(2)(ii), emergency access procedure).
     EMERGENCY_ACCESS_HOURS = 4
 
     PATIENTS_PER_PAGE = 25
@@ -178,7 +180,8 @@ class Config:
     #: "After each dosing" is due from the day after a dosing session for this long (or until the next one).
     MEASURE_AFTER_DOSING_WINDOW_DAYS = 14
     #: Until the patient is moved to completed, treatment is expected to end this long after the last planned
-    #: dosing session (MAPP's integration after the third session took about a month [V] DOMAIN.md [41]).
+    #: dosing session (MAPP2's integration after the third session took about a month [V]: Mitchell JM et al. 2023,
+    #: Nat Med 29:2473, doi:10.1038/s41591-023-02565-4; MAPS MAPP2 study page, https://maps.org/mdma/ptsd/mapp2).
     MEASURE_END_OF_TREATMENT_AFTER_LAST_DOSING_DAYS = 28
     #: The end-of-treatment measure counts this many days either side of the end of treatment.
     MEASURE_END_OF_TREATMENT_WINDOW_DAYS = 14
@@ -258,7 +261,8 @@ class Config:
     SYNC_BATCH_MAX = 25
 
     #: PDF reports are rendered by this many reused worker processes (tracker/reports/renderer.py); 0 renders in
-    #: the web process itself. Two match the two cores this was measured on (PERFORMANCE.md 1.5).
+    #: the web process itself. Two match the two cores this was measured on: WeasyPrint is CPU-bound, and on those
+    #: cores two processes rendered about 3 summaries a second against about 2 for one, while a third added little.
     REPORT_WORKERS = 2
     #: Background jobs that read the database (the FHIR bulk export) run before the request returns instead of in a
     #: thread: only for the test suite, whose one database connection cannot be shared with a thread.

@@ -67,7 +67,8 @@ CASES: tuple[Case, ...] = (
     Case("audit page", "supervisor", "/audit/"),
     Case("audit page (admin: the whole clinic)", "admin", "/audit/"),
     Case("alert queue", "supervisor", "/alerts"),
-    # A PDF cannot meet a page's 100 ms: WeasyPrint alone takes ~300 ms to lay out a summary (PERFORMANCE.md 1.2).
+    # A PDF cannot meet a page's 100 ms: WeasyPrint alone takes ~300 ms to lay out a summary (measured here,
+    # WeasyPrint 70: render() of a 3-page summary).
     # The PDF issue's own targets apply to these two (one plan under 300 ms, one summary under 600 ms).
     Case("summary PDF", "supervisor", "/patients/{patient}/reports/summary.pdf", repeats=9, target_ms=600.0),
     Case("integration plan PDF", "supervisor", "/patients/{patient}/reports/plan.pdf", repeats=9, target_ms=300.0),
@@ -148,7 +149,8 @@ def pick_subjects(app: Flask) -> Subjects:
 
 
 class StatementCounter:
-    """Counts the SQL statements the engine sends (PERFORMANCE.md 3.2)."""
+    """Counts the SQL statements the engine sends (SQLAlchemy's before_cursor_execute event:
+    https://docs.sqlalchemy.org/en/20/core/events.html#sqlalchemy.events.ConnectionEvents.before_cursor_execute)."""
 
     def __init__(self) -> None:
         self.count = 0

@@ -173,7 +173,8 @@ def people(protocols: dict[str, Any]) -> Clinicians:
 
 @contextlib.contextmanager
 def count_queries() -> Iterator[list[str]]:
-    """Collect the SQL statements run inside the block (PERFORMANCE.md 3.2)."""
+    """Collect the SQL statements run inside the block (SQLAlchemy's before_cursor_execute event:
+    https://docs.sqlalchemy.org/en/20/core/events.html#sqlalchemy.events.ConnectionEvents.before_cursor_execute)."""
     statements: list[str] = []
 
     def before_cursor_execute(*args: Any) -> None:

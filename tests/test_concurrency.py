@@ -1,5 +1,8 @@
-"""Concurrent writers lose no update and never fail with "database is locked" (RELIABILITY.md findings 1 and 2,
-section 5.3).
+"""Concurrent writers lose no update and never fail with "database is locked" (pysqlite's
+legacy transaction control runs a SELECT outside the transaction, and a deferred transaction that upgrades to a write
+fails with SQLITE_BUSY whatever the busy timeout, so every write transaction begins IMMEDIATE:
+https://docs.sqlalchemy.org/en/20/dialects/sqlite.html#serializable-isolation-savepoints-transactional-ddl;
+https://www.sqlite.org/rescode.html#busy_snapshot).
 
 ``PROCESSES`` spawned processes each build their own app with ``create_app`` (so the engine carries the hooks of
 ``tracker.database``) against one freshly migrated database, and increment a counter kept in one patient row with

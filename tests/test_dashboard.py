@@ -247,7 +247,7 @@ def test_the_overview_counts_without_naming_anyone(client, people, protocols, cl
     assert re.search(r"MDMA[^<]*</th>\s*<td[^>]*>3</td>", phases)  # the clinic's three, all in preparation
     outcomes = response.text.split('id="outcomes"', 1)[1].split("</table>", 1)[0]
     assert "PCL-5" in outcomes and "1 (100%)" in outcomes  # a clinically meaningful improvement
-    assert "no rule in the sources" in outcomes  # PCL-5 has no response or remission rule in DOMAIN.md
+    assert "no rule in the sources" in outcomes  # PCL-5's sources give no response or remission rule
     chart = response.text.split('id="chart-outcomes-title"', 1)[1].split("</svg>", 1)[0]
     assert "MDMA (PCL-5): meaningful improvement" in chart and "mdma-ptsd" not in chart  # named, not coded
     assert "<svg" in response.text and "<script" not in response.text.split("<main", 1)[1].split("</main>")[0]

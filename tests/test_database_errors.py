@@ -1,5 +1,6 @@
-"""One transaction per request, and a plain error page when the database fails (RELIABILITY.md section 5.6,
-findings 8 and 9; ASVS 16.5.1: no stack trace or SQL shown to the user).
+"""One transaction per request, and a plain error page when the database fails (SQLite may have
+rolled the transaction back itself, https://www.sqlite.org/lang_transaction.html, so the handler rolls back through
+the session; OWASP ASVS 5.0.0 16.5.1: no stack trace or SQL shown to the user).
 
 The failures are injected into ``POST /patients/new`` after the real service has added the patient and its audit
 row to the request's transaction (and flushed them), so "nothing was saved" means the handler's rollback undid

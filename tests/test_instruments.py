@@ -1,6 +1,7 @@
 """Instrument scoring: bands, item flags, clusters, domains, skip logic, refusals and change rules, by example.
 
-Expected bands and rules are written out here from DOMAIN.md section 4a, not read from the data files, so a typo
+Expected bands and rules are written out here from the published sources (each named below and cited in full in
+the instrument's data file), not read from the data files, so a typo
 in a file fails a test instead of being copied into the expectation.
 """
 
@@ -27,27 +28,28 @@ def answers_with_total(code: str, total: int) -> list[int]:
 # -- bands at every boundary -----------------------------------------------------------------------------------
 
 BOUNDARIES = [
-    # PHQ-9 [85]
+    # PHQ-9: Kroenke K, Spitzer RL, Williams JBW 2001, J Gen Intern Med 16:606
     *[("phq9", t, "minimal") for t in (0, 4)],
     *[("phq9", t, "mild") for t in (5, 9)],
     *[("phq9", t, "moderate") for t in (10, 14)],
     *[("phq9", t, "moderately severe") for t in (15, 19)],
     *[("phq9", t, "severe") for t in (20, 27)],
-    # GAD-7 [89]
+    # GAD-7: Spitzer RL, Kroenke K, Williams JBW, Löwe B 2006, Arch Intern Med 166:1092
     *[("gad7", t, "minimal") for t in (0, 4)],
     *[("gad7", t, "mild") for t in (5, 9)],
     *[("gad7", t, "moderate") for t in (10, 14)],
     *[("gad7", t, "severe") for t in (15, 21)],
-    # PCL-5 at the default cut-point 33 [90][91]
+    # PCL-5 at the default cut-point 33: National Center for PTSD, Using the PCL-5; Bovin MJ et al. 2016, Psychol
+    # Assess 28:1379
     *[("pcl5", t, "below provisional cut-point") for t in (0, 32)],
     *[("pcl5", t, "at or above provisional cut-point") for t in (33, 80)],
-    # QIDS-SR16 [103]
+    # QIDS-SR16: https://ids-qids.org/interpretation.html
     *[("qids_sr16", t, "none") for t in (0, 5)],
     *[("qids_sr16", t, "mild") for t in (6, 10)],
     *[("qids_sr16", t, "moderate") for t in (11, 15)],
     *[("qids_sr16", t, "severe") for t in (16, 20)],
     *[("qids_sr16", t, "very severe") for t in (21, 27)],
-    # MADRS, Snaith [101]
+    # MADRS: Snaith RP, Harrop FM, Newby DA, Teale C 1986, Br J Psychiatry 148:599
     *[("madrs", t, "absent") for t in (0, 6)],
     *[("madrs", t, "mild") for t in (7, 19)],
     *[("madrs", t, "moderate") for t in (20, 34)],

@@ -1,4 +1,5 @@
-"""Instrument definitions: the shipped files hold what DOMAIN.md says, and a broken file names the file and field."""
+"""Instrument definitions: the shipped files hold what their published sources say, and a broken file names the file
+and field."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """Properties of scoring over random answers: totals in range, the band that holds the total, bands that never go
-down as answers go up, rules that match an independent reading of DOMAIN.md, and bad answers that always raise
-``ScoringError`` and nothing else. The Hypothesis profile (example count, derandomised in CI) is set in conftest.
+down as answers go up, rules that match an independent reading of the published sources, and bad answers that
+always raise ``ScoringError`` and nothing else. The Hypothesis profile (example count, derandomised in CI) is set in
+conftest.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from tracker.instruments import ScoringError, change, get_instrument, score
 WITH_TOTAL = ["phq9", "gad7", "pcl5", "qids_sr16", "madrs"]
 HIGHEST = {"phq9": 3, "gad7": 3, "pcl5": 4, "qids_sr16": 3, "madrs": 6}
 COUNT = {"phq9": 9, "gad7": 7, "pcl5": 20, "qids_sr16": 16, "madrs": 10}
-#: Upper bounds of each band, least severe first, from DOMAIN.md 4a (PCL-5 at the default cut-point 33).
+#: Upper bounds of each band, least severe first, from the published sources (Kroenke 2001, Spitzer 2006, the
+#: IDS/QIDS site, Snaith 1986; PCL-5 at the default cut-point 33).
 BAND_TOPS = {
     "phq9": [4, 9, 14, 19, 27],
     "gad7": [4, 9, 14, 21],

@@ -1,5 +1,6 @@
 """The migrations build exactly the models' schema, every revision goes down and up again, and the audit trail is
-append-only in the database itself (STYLE.md guideline 13; RELIABILITY.md section 5).
+append-only in the database itself (HIPAA 45 CFR 164.312(b) and (c)(1); each revision tested up and down as
+SecureDrop does: freedomofpress/securedrop, securedrop/tests/test_alembic.py).
 
 Each test migrates its own fresh database (``tests.databases.fresh_database``), never the suite's shared one. The
 shared ``tracker.extensions.db`` picks the engine of the app whose context is pushed, so ``db.engine`` below is

@@ -1,6 +1,7 @@
 """Several clients saving one draft note at once, through the real server (threads on 127.0.0.1, CSRF on): every
 save either lands on the version its client read or is refused with 409; none is lost, none fails with a 5xx
-(RELIABILITY.md finding 6, section 5.1). Runs on SQLite and, with TEST_DATABASE_URL, on PostgreSQL."""
+(SQLAlchemy's version counter,
+https://docs.sqlalchemy.org/en/20/orm/versioning.html). Runs on SQLite and, with TEST_DATABASE_URL, on PostgreSQL."""
 
 from __future__ import annotations
 

@@ -243,7 +243,7 @@ def test_each_protocol_has_critical_limits_for_its_monitored_signs_each_sourced_
     assert "doi:10.1161/HYP.0000000000000065" in sources and "NEWS2 2017:" in sources
 
 
-# -- the psilocybin protocols of the seed articles' other indications ---------------------------------------------
+# -- the psilocybin protocols of the further indications (cancer, alcohol, tobacco, OCD) ----------------------------
 
 NEW_PROTOCOLS = {
     # code: (indication, dosing sessions, dose unit, allowed doses, exploratory)

@@ -1,4 +1,5 @@
-"""The PDF renderer fetches nothing but its bundled stylesheet (RELIABILITY.md finding 4, section 4).
+"""The PDF renderer fetches nothing but its bundled stylesheet (WeasyPrint docs, Security:
+https://doc.courtbouillon.org/weasyprint/stable/first_steps.html#security).
 
 A loopback HTTP listener records every request. Hostile markup (an ``<img>`` and a stylesheet ``@import`` pointing
 at it, an attachment link to ``file:///etc/passwd``) goes through the real renderer twice: typed into a note, where

@@ -1,5 +1,5 @@
 """Every new page runs the same number of SQL statements whatever the number of sessions, readings, events,
-addenda or notes (PERFORMANCE.md 3.2): measured at two sizes."""
+addenda or notes (counted with SQLAlchemy's before_cursor_execute event): measured at two sizes."""
 
 from __future__ import annotations
 

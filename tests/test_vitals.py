@@ -49,7 +49,8 @@ THRESHOLDS = [
     ("esketamine-rems-trd", "diastolic", 110, 111, "above"),
     ("esketamine-rems-trd", "diastolic", 60, 59, "below"),
     ("esketamine-rems-trd", "spo2", 93, 92, "below"),  # pulse oximetry; alert below 93 (clinic setting)
-    # The psilocybin protocols of the seed articles' other indications keep psilocybin-mdd's limits (same sources).
+    # The psilocybin protocols of the further indications (cancer, alcohol, tobacco, OCD) keep psilocybin-mdd's limits
+    # (same sources).
     *[
         (code, sign, inside, outside, direction)
         for code in ("psilocybin-cancer-hopkins", "psilocybin-cancer-nyu", "psilocybin-aud", "psilocybin-tobacco",

@@ -80,7 +80,9 @@ def _init_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
     login_manager.init_app(app)
-    login_manager.session_protection = None  # server-side sessions do this job (RELIABILITY.md section 4)
+    # Server-side sessions do this job; Flask-Login's "strong" mode would only mark permanent sessions non-fresh
+    # (https://flask-login.readthedocs.io/en/latest/#session-protection).
+    login_manager.session_protection = None
     bootstrap.init_app(app)
 
 

@@ -5,8 +5,8 @@ Each rule is a SQLAlchemy Core ``select`` over indexed columns returning the sam
 ``patient_id``, ``since``, ``target_id``, ``number``), restricted to a set of patient ids the caller chooses (the
 user's scope with the page's filters applied). The queue is the ``UNION ALL`` of the rules, ordered by urgency then
 age, so a clinic's new rule is one more function in ``RULES`` and nothing else changes. No ORM objects are built:
-a page of 25 rows out of a caseload of hundreds costs a handful of statements (PERFORMANCE.md; the issue's
-reference figures).
+a page of 25 rows out of a caseload of hundreds costs a handful of statements (rows, not ORM objects to
+hydrate; the issue's reference figures).
 
 Where each window comes from:
 

@@ -1,4 +1,5 @@
-"""Trend charts as inline SVG strings, drawn by hand on the server (PERFORMANCE.md 1.4).
+"""Trend charts as inline SVG strings, drawn by hand on the server (WeasyPrint draws inline SVG itself, as vectors:
+https://doc.courtbouillon.org/weasyprint/stable/api_reference.html).
 
 A chart is a string of SVG built in about a tenth of a millisecond, with no dependency: the same string goes inline
 into the HTML page and, later, into the WeasyPrint PDF reports, which render inline SVG as vectors (matplotlib

@@ -141,7 +141,8 @@ notes = AppGroup("notes", help="Session notes.")
 @click.option("--batch", default=200, show_default=True, help="Notes loaded per query.")
 def verify_notes_command(batch: int) -> None:
     """Recompute the hash of every signed note and addendum and report any that differ from the one stored at
-    signing (RELIABILITY.md 5.2). Exits 1 when something differs."""
+    signing (HIPAA 45 CFR 164.312(c)(2): corroborate that the record has not been altered). Exits 1 when something
+    differs."""
     from sqlalchemy import select
     from sqlalchemy.orm import selectinload
 

@@ -83,7 +83,7 @@ NEEDS_COSIGN = frozenset({"therapist"})
 #: The protocols the demo patients take in turn.
 DEMO_ROTATION = ("mdma-ptsd", "psilocybin-mdd", "ketamine-iv-trd", "esketamine-rems-trd")
 
-#: One patient of each protocol for the seed articles' other indications, and the path (``DEMO_PATHS``) they took:
+#: One patient of each protocol for the further psilocybin indications, and the path (``DEMO_PATHS``) they took:
 #: the cancer patient of the Hopkins design has been dosed and is in integration (MEQ-30, practices checked in on),
 #: the alcohol patient is in today's dosing session, the others are in preparation.
 NEW_PROTOCOL_PATIENTS = (
@@ -165,7 +165,7 @@ def seed_demo(protocols: dict[str, Protocol], patients_per_clinic: int = 14) -> 
             code = DEMO_ROTATION[index % len(DEMO_ROTATION)]
             _add_patient(fake, staff, therapists[index % 2], protocols, prefix, index, code, index % len(DEMO_PATHS),
                          first_round=index < len(DEMO_PATHS))
-        # One patient of each protocol for the seed articles' other indications, after the rotation.
+        # One patient of each protocol for the further psilocybin indications, after the rotation.
         for offset, (code, path_index) in enumerate(NEW_PROTOCOL_PATIENTS):
             index = patients_per_clinic + offset
             patient = _add_patient(fake, staff, therapists[offset % 2], protocols, prefix, index, code, path_index,

@@ -81,7 +81,8 @@ def init_app(app: Flask) -> None:
         db.session.rollback()
         log.exception("database error")
         if isinstance(error, IntegrityError):
-            # The forms check what they can; this is a rule the database enforced (RELIABILITY.md 5.6: 409).
+            # The forms check what they can; this is a rule the database enforced: 409, the request conflicts with
+            # the current state of the target resource (RFC 9110 section 15.5.10).
             description = (
                 "The change conflicts with what is already saved (for example a duplicate, or a record changed "
                 "by someone else). Nothing was saved; go back, reload the page and try again."

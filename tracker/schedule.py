@@ -2,7 +2,7 @@
 treatment and the dates of the results recorded (no database, no Flask; tests call it directly).
 
 Each protocol lists its measures with the timepoints they are due at (``measures`` in tracker/protocols/*.toml,
-each citing its source; DOMAIN.md sections 2 and 4). This module turns those into dated occurrences:
+each citing its primary source in the protocol's ``sources``). This module turns those into dated occurrences:
 
 - **baseline**: before the first dosing session. A result counts if dated on or before the first dosing day and
   at most ``baseline_max_age_days`` before it; while no dosing session has been held, the window ends today.

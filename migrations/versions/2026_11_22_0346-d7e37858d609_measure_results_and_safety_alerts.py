@@ -15,7 +15,8 @@ down_revision = '8ac4edb7fe1f'  # rebased after main's emergency access grants (
 branch_labels = None
 depends_on = None
 
-# Outcome results are immutable (STYLE.md guideline 6): a correction is a new row that supersedes the old one, so the
+# Outcome results are immutable (clinical content is append-only, as opal's health data samples refuse an update:
+# opalmedapps/opal-admin, opal/health_data/models.py): a correction is a new row that supersedes the old one, so the
 # database refuses UPDATE and DELETE outright. A safety alert may change exactly once, from open to acknowledged;
 # deleting it, changing what it is about, or changing it after the acknowledgement is refused.
 SQLITE_TRIGGERS = [

@@ -16,7 +16,8 @@ branch_labels = None
 depends_on = None
 
 # A saved plan version is what the patient may have been given: the database refuses to change or delete it, and
-# the record of a handout likewise (STYLE.md guideline 6). A new save is a new version.
+# the record of a handout likewise (clinical content is append-only: what the patient was given on a date can always
+# be shown). A new save is a new version.
 TABLES = ("integration_plan_version", "integration_plan_handout")
 
 

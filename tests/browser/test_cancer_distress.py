@@ -1,7 +1,7 @@
 """A patient with anxiety and depression in life-threatening cancer, in a real browser: the therapist enrols her for
-the indication the seed article describes (an indication no protocol accepted before), under the single high-dose
-design of Griffiths 2016; her page carries the research marker; the therapist records a laboratory result and an
-MEQ-30 after the session, and the result reads as a complete mystical experience. axe checks every page."""
+anxiety and depression with life-threatening cancer (an indication no protocol accepted before), under the single
+high-dose design of Griffiths 2016; her page carries the research marker; the therapist records a laboratory result
+and an MEQ-30 after the session, and the result reads as a complete mystical experience. axe checks every page."""
 
 from __future__ import annotations
 

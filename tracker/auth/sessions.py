@@ -1,4 +1,5 @@
-"""Server-side login sessions (RELIABILITY.md finding 3, ASVS 7.3, 7.4).
+"""Server-side login sessions (OWASP ASVS 5.0.0 7.3, 7.4: logout invalidates the session at the backend, which
+Flask's signed-cookie session cannot do: https://github.com/maxcountryman/flask-login/issues/480).
 
 The cookie holds only a random token; its SHA-256 is stored in ``login_session``. Logging out, idling past the
 timeout, passing the absolute lifetime, or being deactivated ends the row, and a copy of the cookie taken before

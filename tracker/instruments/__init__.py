@@ -1,7 +1,8 @@
 """Outcome and safety instruments: each one a data file, scored by one pure module.
 
 A definition (``definitions/<code>.toml``) holds the items, response options, scoring rule, bands, item-level
-flags, change rules, licence and sources of one instrument; every cutoff in it cites DOMAIN.md's source number.
+flags, change rules, licence and sources of one instrument; every cutoff in it names its primary source, listed in
+full in the file's ``sources``.
 The files are read and checked on first use; a malformed file raises ``InstrumentError`` naming the file and field.
 Adding an instrument is adding a file, plus a function in ``rules.py`` only if its total is computed a new way.
 

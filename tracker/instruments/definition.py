@@ -26,7 +26,8 @@ class InstrumentError(ValueError):
 class Administration(enum.StrEnum):
     SELF_REPORT = "self-report"
     CLINICIAN = "clinician"
-    #: The C-SSRS screener may be asked by a clinician or by trained lay staff (DOMAIN.md 4a).
+    #: The C-SSRS screener may be asked by a clinician or by trained lay staff (The Columbia Lighthouse Project,
+    #: https://cssrs.columbia.edu/).
     CLINICIAN_OR_TRAINED_STAFF = "clinician or trained lay staff"
 
 

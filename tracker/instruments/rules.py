@@ -54,7 +54,8 @@ def _sum_of_subscales(instrument: Instrument, answers: Answers) -> Outcome:
     """Total = the sum of the subscale scores, each the sum or maximum of its items.
 
     QIDS-SR16: nine domains, three of them the maximum of several items, so the total is not the 16-item sum
-    [V] [104]. ``schema.py`` checks that the subscales use every item exactly once.
+    (Rush AJ et al. 2003, Biol Psychiatry 54:573, doi:10.1016/S0006-3223(02)01866-8). ``schema.py`` checks that the
+    subscales use every item exactly once.
     """
     return Outcome(total=sum(subscale_score(s, answers) for s in instrument.subscales))
 
@@ -62,7 +63,8 @@ def _sum_of_subscales(instrument: Instrument, answers: Answers) -> Outcome:
 def _first_matching_level(instrument: Instrument, answers: Answers) -> Outcome:
     """No total: the most severe band any of whose conditions holds; the first (least severe) band otherwise.
 
-    C-SSRS screener triage [S] [97]: the levels and their conditions are in its data file.
+    C-SSRS screener triage (The Columbia Lighthouse Project, https://cssrs.columbia.edu/) [S]: the levels and their
+    conditions are in its data file, with their sources.
     """
     for index in range(len(instrument.bands) - 1, 0, -1):
         if any(condition.holds(answers) for condition in instrument.bands[index].when_any):

@@ -1,6 +1,6 @@
 """Emergency ("break-glass") access: a clinician opens a patient outside their care for a limited time, with a
 written reason and their password, and everything they do under it is flagged in the audit trail
-(HIPAA 164.312(a)(2)(ii); RELIABILITY.md section 1)."""
+(HIPAA 45 CFR 164.312(a)(2)(ii), emergency access procedure)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """Clinical notes of sessions: one note per session (structured fields per session kind plus free text), the
 vital signs and adverse events of a dosing session, addenda, co-signature decisions, and private process notes.
 
-Integrity (RELIABILITY.md 5.1, 5.2; DOMAIN.md section 5 item 16):
+Integrity (HIPAA 45 CFR 164.312(c); SQLAlchemy's version counter, https://docs.sqlalchemy.org/en/20/orm/versioning.html;
+a signed record takes nothing new, only amendments, as OpenEMR users asked of its e-sign: openemr/openemr#11492):
 
 - a draft is edited under optimistic locking (``version_id``), so a stale save is refused, never silently lost;
 - signing stores who, when, and the SHA-256 of the signed content in one UPDATE; from then on database triggers
@@ -101,7 +102,11 @@ class SessionNote(Base):
     #: Free text.
     body: Mapped[str] = mapped_column(Text, default="")
 
-    # Dosing: the administration (DOMAIN.md section 5 items 1 and 10).
+    # Dosing: the administration. Dose and lot number as the SPRAVATO REMS Patient Monitoring Form records them
+    # (https://www.spravatorems.com); the supplemental half-dose 1.5-2 h after the first as in MAPP (Mitchell JM et al.
+    # 2021, Nat Med 27:1025, doi:10.1038/s41591-021-01336-3); weight on the day for mg/kg dosing (Andrade C 2017,
+    # J Clin Psychiatry 78:e852, doi:10.4088/JCP.17f11738) and mg/70 kg dosing (Davis AK et al. 2021, JAMA
+    # Psychiatry 78:481, doi:10.1001/jamapsychiatry.2020.3285).
     substance: Mapped[str | None] = mapped_column(String(80))
     dose_amount: Mapped[float | None] = mapped_column(Float)
     dose_unit: Mapped[DoseUnit | None] = mapped_column(enum_type(DoseUnit, "dose_unit"))
@@ -114,7 +119,11 @@ class SessionNote(Base):
     dose_given_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     supplemental_mg: Mapped[float | None] = mapped_column(Float)
     supplemental_given_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # Dosing: discharge (DOMAIN.md section 5 items 5 and 7). Distress as SUDS 0-10, as in the MAPS manual [48].
+    # Dosing: discharge. An escort home, and discharge criteria rather than an end time: SUDS at or below baseline,
+    # physiological signs and agreement (MAPS manual 2005: A Manual for MDMA-Assisted Psychotherapy in the Treatment
+    # of Posttraumatic Stress Disorder, https://maps.org/research-archive/mdma/ptsd_study/treatment-manual/); someone
+    # drives the patient home (SPRAVATO, https://www.spravato.com/treatment-with-SPRAVATO). Distress as SUDS 0-10, as in
+    # the MAPS manual.
     distress_baseline: Mapped[int | None]
     distress_at_discharge: Mapped[int | None]
     escort_name: Mapped[str | None] = mapped_column(String(120))
@@ -236,7 +245,9 @@ class Outcome(enum.StrEnum):
 
 
 class AdverseEvent(Base):
-    """An adverse event during a dosing session, with any rescue medication given (DOMAIN.md section 5 item 4)."""
+    """An adverse event during a dosing session, with any rescue medication given (rescue personnel and equipment
+    are required where ketamine is given: ASA statement on the safe use of ketamine,
+    https://www.asahq.org/standards-and-practice-parameters/statement-on-safe-use-of-ketamine; SPRAVATO REMS)."""
 
     __tablename__ = "adverse_event"
     __table_args__ = (
@@ -320,7 +331,7 @@ class CosignDecision(Base):
 
 class ProcessNote(Base):
     """A psychotherapy process note: the therapist's private working notes about a session, readable only by
-    their author, never signed, and left out of everything else (HIPAA 164.501; DOMAIN.md section 5 item 17)."""
+    their author, never signed, and left out of everything else (HIPAA 45 CFR 164.501, psychotherapy notes)."""
 
     __tablename__ = "process_note"
 

@@ -1,7 +1,8 @@
 """Outcome measures: the results of each administration of an instrument.
 
 A ``MeasureResult`` is one administration of an instrument, scored by ``tracker.instruments.score`` when it was
-recorded, and never changed afterwards (STYLE.md guideline 6; opal's immutable samples): database triggers refuse
+recorded, and never changed afterwards (as opal's health data samples: opalmedapps/opal-admin,
+opal/health_data/models.py, where a sample refuses an update): database triggers refuse
 UPDATE and DELETE (see the migration). A correction is a new row whose ``supersedes_id`` points at the result it
 replaces; both are kept, and the current result is the one nothing supersedes (a unique index lets a result be
 superseded once, so corrections form a chain rather than a fork).

@@ -2,9 +2,9 @@
 to the patient.
 
 Each save adds an ``IntegrationPlanVersion`` (number 1, 2, 3... per patient; the highest is the current one), so
-what the patient was given on any date can be shown exactly (STYLE.md guideline 6). Marking a version "given to
-patient" adds a ``PlanHandout`` row rather than changing the version. Database triggers refuse UPDATE and DELETE on
-both tables (see the migration); a unique (patient, number) makes two saves from the same starting version
+what the patient was given on any date can be shown exactly (clinical content is append-only). Marking a version
+"given to patient" adds a ``PlanHandout`` row rather than changing the version. Database triggers refuse UPDATE and
+DELETE on both tables (see the migration); a unique (patient, number) makes two saves from the same starting version
 conflict instead of both becoming "version 4".
 """
 
@@ -37,7 +37,7 @@ class IntegrationPlanVersion(Base):
     protocol_code: Mapped[str] = mapped_column(String(40))
     #: ``[{"title": ..., "text": ...}]`` in the protocol's order, written for the patient in plain language.
     sections: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
-    #: The crisis line printed with this version (the clinic's local line, DOMAIN.md 5.18).
+    #: The crisis line printed with this version (the clinic's local line, a clinic setting).
     crisis_line: Mapped[str] = mapped_column(String(200))
     #: ``[{"practice": ..., "frequency": ...}]``: the practices the patient agreed to (``tracker.plans.practices``),
     #: checked in on at each integration session; NULL on versions saved before practices were structured.

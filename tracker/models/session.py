@@ -31,7 +31,9 @@ class SessionKind(enum.StrEnum):
         return "Follow-up contact" if self is SessionKind.FOLLOW_UP else self.value.capitalize()
 
 
-#: The therapists present at a session (a protocol may require two for dosing: DOMAIN.md section 5 item 11).
+#: The therapists present at a session (a protocol may require two for dosing: the MDMA co-therapist pair of the
+#: MAPS trials, ClinicalTrials.gov NCT01211405 and NCT03537014; at least two monitors for psilocybin, Johnson MW,
+#: Richards WA, Griffiths RR 2008, J Psychopharmacol 22:603, doi:10.1177/0269881108093587).
 session_therapist = Table(
     "session_therapist",
     Base.metadata,

@@ -64,7 +64,8 @@ class User(UserMixin, Base):
         """Remember the login session this object was loaded for (not a column).
 
         Flask-Login stores ``get_id()`` in the cookie; returning the session token instead of the user id means
-        that ending the session on the server ends the cookie too (RELIABILITY.md finding 3).
+        that ending the session on the server ends the cookie too (a Flask session cookie otherwise outlives logout:
+        https://github.com/maxcountryman/flask-login/issues/480).
         """
         self._login_token = token
 

@@ -24,8 +24,8 @@ from tracker.validators import EARLIEST_DATE as EARLIEST
 
 REASON_MAX_LENGTH = 2000
 
-#: How each kind of instrument may reach the tracker (DOMAIN.md 4a "Administration"): a self-report is filled in
-#: with the patient or copied from the patient's paper form; a clinician-rated scale (MADRS) or an interview
+#: How each kind of instrument may reach the tracker (its ``administration``, from its data file): a self-report is
+#: filled in with the patient or copied from the patient's paper form; a clinician-rated scale (MADRS) or an interview
 #: (C-SSRS, asked by a clinician or trained staff) is rated by the person asking, or copied from their rating sheet.
 MODES: dict[Administration, tuple[AdministrationMode, ...]] = {
     Administration.SELF_REPORT: (AdministrationMode.WITH_PATIENT, AdministrationMode.FROM_PAPER),

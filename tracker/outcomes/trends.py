@@ -2,7 +2,7 @@
 define it (``tracker.instruments.change``: PCL-5 reliable and clinically meaningful change; MADRS, PHQ-9 and
 QIDS-SR16 response and remission; an instrument whose sources give no rule gets the difference only, and says so).
 
-Baseline is the newest result on or before the first dosing day (the schedule's baseline, DOMAIN.md 2a-2c); the
+Baseline is the newest result on or before the first dosing day (the schedule's baseline, ``tracker.schedule``); the
 change is read from it to the newest result after that day. No database access: the rows come in.
 """
 

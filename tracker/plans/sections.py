@@ -1,9 +1,11 @@
 """What to write in each section of an integration plan: prompts for the clinician, shown under each field.
 
-The sections themselves come from the protocol files (``integration_plan_sections``). DOMAIN.md 5.18: regulated
-programmes require an integration session (ORS 475A.340) and the MAPS manual has a follow-up and integration phase,
-but no mandated plan fields were found [U], so the sections are each protocol's (a clinic setting) and these prompts
-are guidance, not rules. A section a clinic adds without a prompt here gets the general one.
+The sections themselves come from the protocol files (``integration_plan_sections``). Regulated programmes require an
+integration session (Oregon ORS 475A.340, https://www.oregonlegislature.gov/bills_laws/ors/ors475A.html) and the MAPS
+manual has a follow-up and integration phase (Mithoefer M, A manual for MDMA-assisted psychotherapy in the treatment
+of posttraumatic stress disorder, Santa Cruz: MAPS, 2008), but no mandated plan fields were found in them [U], so the
+sections are each protocol's (a clinic setting) and these prompts are guidance, not rules. A section a clinic adds
+without a prompt here gets the general one.
 """
 
 from __future__ import annotations

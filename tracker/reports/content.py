@@ -49,7 +49,8 @@ from tracker.sessions.pages import label_of
 from tracker.sessions.queries import follow_ups, load_note, with_ordinal
 
 #: The summary lists at most this many sessions (the newest), and says how many earlier ones it left out: long
-#: tables are what makes WeasyPrint slow (PERFORMANCE.md 1.3).
+#: tables are what makes WeasyPrint slow ("Tables are known to be slow, especially when they are rendered on multiple
+#: pages": https://doc.courtbouillon.org/weasyprint/stable/common_use_cases.html).
 SUMMARY_SESSIONS = 40
 
 

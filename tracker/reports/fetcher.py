@@ -1,4 +1,6 @@
-"""The only URL fetcher WeasyPrint is given: deny by default (RELIABILITY.md finding 4, sections 4 and 6.4).
+"""The only URL fetcher WeasyPrint is given: deny by default (WeasyPrint docs, Security: use a custom fetcher that
+refuses local files and the network, https://doc.courtbouillon.org/weasyprint/stable/first_steps.html#security;
+CVE-2025-68616, a redirect bypass fixed in 68.0; GHSA-jf6q-chmf-3h3v, a fetcher bypass fixed in 70.0).
 
 WeasyPrint's own fetcher follows http(s), ftp, ``file://`` and redirects, so HTML that reached a report template
 unescaped could make the renderer call into the clinic's network or embed a local file in the PDF. This one serves

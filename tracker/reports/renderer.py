@@ -1,6 +1,7 @@
 """HTML string in, PDF bytes out: the only place WeasyPrint runs.
 
-Rendering takes about half a second of CPU per clinical document (PERFORMANCE.md 1.2, 1.5), so it runs with no
+Rendering takes about half a second of CPU per clinical document (measured here: ``python -m bench.reports_bench``), so
+it runs with no
 database transaction open (the callers commit first) and, when ``REPORT_WORKERS`` is above zero, in a small pool
 of reused worker processes: started once per process with ``forkserver`` (never a fork of a process holding
 database connections), recycled after ``TASKS_PER_WORKER`` documents so WeasyPrint's memory creep stays bounded,

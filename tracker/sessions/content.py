@@ -1,6 +1,9 @@
 """What a note of each session kind holds, and the canonical form of a note that its signature hashes.
 
-The structured text fields per kind follow the issue and the care model (DOMAIN.md section 2): preparation
+The structured text fields per kind follow the issue and the care model of the trials the protocol files cite
+(preparation, dosing and integration sessions, e.g. MAPP1: Mitchell JM et al. 2021, Nat Med 27:1025,
+doi:10.1038/s41591-021-01336-3; Johnson MW, Richards WA, Griffiths RR 2008, J Psychopharmacol 22:603,
+doi:10.1177/0269881108093587): preparation
 covers topics, intention, consent and questions; integration covers themes and insights, practices, plan updates
 and a risk check; dosing notes keep the administration, vital signs, adverse events and discharge in typed
 columns and tables (they are queried); every kind has free text.

@@ -1,6 +1,9 @@
 """No lost work: what a user types into a note is kept on the server as a draft until the form is saved.
 
-Three paths lead back to the text (RELIABILITY.md finding 7, section 1 "automatic logoff"):
+Three paths lead back to the text, since a form can expire (Flask-WTF's CSRF token, WTF_CSRF_TIME_LIMIT:
+https://flask-wtf.readthedocs.io/en/stable/config/) and so can the login (automatic logoff, HIPAA 45 CFR
+164.312(a)(2)(iii); a warning before it "helps to avoid loss of work", OWASP Session Management Cheat Sheet,
+https://cheatsheetseries.owasp.org/cheatsheets/Session_Management_Cheat_Sheet.html):
 
 - *Autosave*: ``static/js/drafts.js`` posts a form's fields to ``sessions.save_draft`` a moment after typing
   stops; reopening the page restores the draft, with a notice and a button to discard it. Autosaving is typing,

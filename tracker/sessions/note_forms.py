@@ -187,7 +187,8 @@ IntegrationNoteForm = type(
 
 
 class DosingNoteForm(NoteForm):
-    """The administration, the supplemental dose and discharge (DOMAIN.md section 5 items 1, 5, 7, 10)."""
+    """The administration, the supplemental dose and discharge (what each field records, and its source, is in
+    ``tracker.models.note.SessionNote``)."""
 
     kind = SessionKind.DOSING
     substance = StringField(

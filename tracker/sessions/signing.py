@@ -1,4 +1,5 @@
-"""Signing notes, addenda, and supervisors' co-signatures (RELIABILITY.md 5.2; HIPAA 164.312(c), (d)).
+"""Signing notes, addenda, and supervisors' co-signatures (HIPAA 45 CFR 164.312(c), (d); corrections as appended
+amendments, 164.526).
 
 Signing asks for the signer's password again (OpenEMR's e-sign does the same), checks that the note is complete
 (a dosing note also needs discharge and its next-day follow-up contact), and sets signer, time and the SHA-256 of
