@@ -154,3 +154,112 @@ def test_the_dosing_note_form_autosaves_to_its_own_key(client, people, protocols
     assert 'data-draft-status aria-live="polite"' in page and "/static/js/drafts.js" in page
     autosave(client, people.patient, f"note-{session.id}", **dosing_note(lot_number="DRAFT-LOT"))
     assert 'value="DRAFT-LOT"' in client.get(session_url(people.patient, session)).text
+
+
+# Every form with free text -------------------------------------------------------------------------------------
+
+PLAN_TYPING = "Keep walking by the sea each morning; write down what comes up, and bring it to the next session."
+
+
+def _plan(people) -> str:
+    return f"/patients/{people.patient.id}/plan/edit"
+
+
+def test_the_plan_editor_autosaves_and_comes_back_after_the_session_ended(app, client, people):
+    login(client, people.lead)
+    page = client.get(_plan(people)).text
+    assert f'data-draft-url="/patients/{people.patient.id}/drafts/plan-{people.patient.id}"' in page
+    typing = {"based_on": "0", "crisis_line": "0800 1", "section_1": PLAN_TYPING}
+    assert autosave(client, people.patient, f"plan-{people.patient.id}", **typing).status_code == 200
+    with time_machine.travel(utcnow() + app.config["IDLE_TIMEOUT"] + timedelta(minutes=1), tick=False):
+        posted = client.post(_plan(people), data=typing)
+        assert posted.status_code == 302 and "ended=idle" in posted.location
+        assert re.search(r"next=([^&]+)", posted.location).group(1).replace("%2F", "/") == _plan(people)
+        login(client, people.lead)
+        page = client.get(_plan(people)).text
+        assert "Unsaved typing from before was kept as a draft" in page and PLAN_TYPING in page
+        assert audit_actions()[-2:] == ["draft.restore", "plan.view"]
+        saved = client.post(_plan(people), data=typing)
+        assert saved.location == f"/patients/{people.patient.id}/plan" and drafts() == 0
+        assert "Unsaved typing" not in client.get(_plan(people)).text
+
+
+def test_a_refused_plan_keeps_its_draft_and_the_typing(client, people):
+    login(client, people.lead)
+    typing = {"based_on": "0", "crisis_line": "", "section_1": PLAN_TYPING}
+    autosave(client, people.patient, f"plan-{people.patient.id}", **typing)
+    refused = client.post(_plan(people), data=typing)
+    assert refused.status_code == 422 and PLAN_TYPING in refused.text and drafts() == 1
+
+
+def test_an_expired_plan_form_comes_back_with_the_typing(csrf_app, people):
+    client = csrf_app.test_client()
+    login(client, people.lead)
+    response = client.post(_plan(people), data={"based_on": "0", "crisis_line": "0800 1", "section_1": PLAN_TYPING,
+                                               "csrf_token": "expired-token"})
+    assert response.status_code == 400 and "The form had expired" in response.text and PLAN_TYPING in response.text
+    assert drafts() == 0
+
+
+ACTION_TYPING = "Called her at noon: no plan or intent; safety plan reviewed together, next session on Friday."
+
+
+@pytest.fixture
+def open_alert(people):
+    from tracker.factories import record_measure
+
+    record_measure(people.patient, people.lead, "phq9", [1, 1, 1, 1, 0, 1, 0, 0, 1])
+    db.session.commit()
+    from tracker.models import SafetyAlert
+
+    return db.session.scalar(select(SafetyAlert))
+
+
+def test_the_alert_acknowledgement_autosaves_and_comes_back_after_the_session_ended(app, client, people, open_alert):
+    url = f"/patients/{people.patient.id}/alerts/{open_alert.id}"
+    login(client, people.lead)
+    assert f'data-draft-url="/patients/{people.patient.id}/drafts/alert-{open_alert.id}"' in client.get(url).text
+    autosave(client, people.patient, f"alert-{open_alert.id}", actions="patient_contacted", action_taken=ACTION_TYPING)
+    with time_machine.travel(utcnow() + app.config["IDLE_TIMEOUT"] + timedelta(minutes=1), tick=False):
+        posted = client.post(url, data={"action_taken": ACTION_TYPING})
+        assert posted.status_code == 302 and "ended=idle" in posted.location
+        login(client, people.lead)
+        page = client.get(url).text
+        assert "kept as a draft" in page and ACTION_TYPING in page
+        assert re.search(r'checked[^>]*value="patient_contacted"|value="patient_contacted"[^>]*checked', page)
+        done = client.post(url, data={"actions": "patient_contacted", "action_taken": ACTION_TYPING})
+        assert done.location == url and drafts() == 0
+        assert "kept as a draft" not in client.get(url).text
+
+
+def test_a_draft_save_is_activity_up_to_the_absolute_lifetime(app, client, people, open_alert):
+    from tracker.models import LoginSession
+
+    def seen():
+        db.session.expire_all()
+        return db.session.scalar(select(LoginSession.last_seen_at))
+
+    login(client, people.lead)
+    key = f"alert-{open_alert.id}"
+    start = utcnow()
+    step = app.config["IDLE_TIMEOUT"] - timedelta(minutes=1)
+    moment = start
+    while moment + step < start + app.config["ABSOLUTE_SESSION_LIFETIME"]:
+        moment += step
+        with time_machine.travel(moment, tick=False):
+            assert autosave(client, people.patient, key, action_taken=f"typing at {moment}").status_code == 200
+            assert seen() == moment  # typing moved the idle clock
+    with time_machine.travel(start + app.config["ABSOLUTE_SESSION_LIFETIME"] + timedelta(minutes=1), tick=False):
+        assert autosave(client, people.patient, key, action_taken="too late").status_code == 302
+
+
+@pytest.mark.parametrize("key", ["plan-1", "alert-1", "screening-1"])
+def test_the_new_draft_keys_are_refused_to_outsiders(client, people, key):
+    login(client, people.other_therapist)
+    response = autosave(client, people.patient, key, body="typing")
+    assert response.status_code == 404 and drafts() == 0
+
+
+def test_a_form_not_kept_as_a_draft_is_refused(client, people):
+    login(client, people.lead)
+    assert autosave(client, people.patient, "bogus-1", body="typing").status_code == 422 and drafts() == 0
