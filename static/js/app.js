@@ -18,9 +18,15 @@
 // line of the summary links to its field, and following the link puts the cursor in the field.
 (function () {
   var summary = document.querySelector("[data-error-summary]") || document.querySelector("[data-refusal]");
-  if (summary) {
+  function show() {
     summary.scrollIntoView({ block: "start" });
     summary.focus({ preventScroll: true });
+  }
+  if (summary) {
+    show();
+    // The browser's own scroll to the URL's fragment (the form's section) comes at the load and takes the focus
+    // away: show the summary again after it.
+    window.addEventListener("load", function () { window.setTimeout(show, 0); });
   }
   Array.prototype.forEach.call(document.querySelectorAll("[data-error-summary] a[href^='#']"), function (link) {
     link.addEventListener("click", function (event) {
