@@ -253,7 +253,7 @@ def test_a_draft_save_is_activity_up_to_the_absolute_lifetime(app, client, peopl
         assert autosave(client, people.patient, key, action_taken="too late").status_code == 302
 
 
-@pytest.mark.parametrize("key", ["plan-1", "alert-1", "screening-1"])
+@pytest.mark.parametrize("key", ["plan-1", "alert-1", "screening-1", "phase-1", "resultfix-1", "labfix-1"])
 def test_the_new_draft_keys_are_refused_to_outsiders(client, people, key):
     login(client, people.other_therapist)
     response = autosave(client, people.patient, key, body="typing")
@@ -263,3 +263,49 @@ def test_the_new_draft_keys_are_refused_to_outsiders(client, people, key):
 def test_a_form_not_kept_as_a_draft_is_refused(client, people):
     login(client, people.lead)
     assert autosave(client, people.patient, "bogus-1", body="typing").status_code == 422 and drafts() == 0
+
+
+def _kept_then_saved(client, patient, key, page_url, post_url, typing, shown, saved_status=302):
+    """The typing autosaved under ``key`` comes back on ``page_url``; saving it through ``post_url`` drops it."""
+    assert f'data-draft-url="/patients/{patient.id}/drafts/{key}"' in client.get(page_url).text
+    assert autosave(client, patient, key, **typing).status_code == 200
+    page = client.get(page_url).text
+    assert "Unsaved typing from before was kept as a draft" in page and shown in page
+    assert client.post(post_url, data=typing).status_code == saved_status
+    assert drafts() == 0 and "Unsaved typing" not in client.get(page_url).text
+
+
+def test_the_phase_forms_reason_is_kept_as_a_draft(client, people):
+    login(client, people.lead)
+    url = f"/patients/{people.patient.id}"
+    reason = "Moving house over the summer; back in September, she asked us to hold her place."
+    _kept_then_saved(client, people.patient, f"phase-{people.patient.id}", url, url + "/phase",
+                     {"target": "on_hold", "reason": reason}, reason)
+
+
+def test_a_measure_corrections_reason_is_kept_as_a_draft(client, people):
+    from tests.test_measure_views import post_data
+    from tracker.factories import record_measure
+
+    old = record_measure(people.patient, people.lead, "phq9", [2] * 8 + [0])
+    db.session.commit()
+    login(client, people.lead)
+    url = f"/patients/{people.patient.id}/measures/results/{old.id}/correct"
+    reason = "Copied row 2 of the paper form into row 1"
+    _kept_then_saved(client, people.patient, f"resultfix-{old.id}", url, url,
+                     post_data("phq9", [1] * 8 + [0], reason=reason), reason)
+
+
+def test_a_lab_corrections_reason_is_kept_as_a_draft(client, people):
+    from tests.test_labs import today as clinic_today
+    from tracker.labs.services import LabInput, record_result
+
+    today = clinic_today()
+    row = record_result(people.lead, people.patient, LabInput("crp_hs", 12.0, "mg/L", today), today)
+    db.session.commit()
+    login(client, people.lead)
+    url = f"/patients/{people.patient.id}/labs/{row.id}/correct"
+    reason = "The decimal point slipped when copying the report"
+    _kept_then_saved(client, people.patient, f"labfix-{row.id}", url, url,
+                     {"marker_unit": "crp_hs|mg/L", "value": "1.2", "collected_on": today.isoformat(),
+                      "reason": reason}, reason)

@@ -276,7 +276,7 @@ def test_one_form_saves_every_answer_given_and_leaves_the_rest(client, people):
         f"{CONTACT}-answer": "recorded", f"{CONTACT}-value": "Kim Ash", f"{CONTACT}-done_on": today(),
         f"{CONSENT}-note": "",  # blank: left as it is
     })
-    assert response.status_code == 302 and response.location.endswith("/screening#answers")
+    assert response.status_code == 302 and response.location.endswith("/screening#main")
     assert answers() == 3 and audit_actions().count("screening.answer") == 3
     saved = checklist(people)
     assert {a.item_id: a.answer for a in saved.answers} == {

@@ -19,12 +19,12 @@ from tracker import create_app
 from tracker.extensions import db
 from tracker.factories import (
     backdate_enrolment,
-    record_measure,
     clear_for_dosing,
     make_clinic,
     make_patient,
     make_user,
     record_baseline_measures,
+    record_measure,
     walk_to,
 )
 from tracker.models import Phase, QuestionnaireLink, Role, SessionKind

@@ -1,4 +1,4 @@
-"""Errors where the eye is, at 1024×768: on a dosing session's page (the note, vital signs, adverse events, then the
+"""Errors where the eye is, at 1024x768: on a dosing session's page (the note, vital signs, adverse events, then the
 signature far below the fold), a refused vital reading and a refused signature bring the page back at the form
 that was refused: its error summary in view and focused, the message beside the field in view, each line of the
 summary a link that puts the cursor in its field. And text typed in the note just before another form was sent is

@@ -7,6 +7,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.datastructures import MultiDict
 from wtforms import SelectChoice
 
 from tracker import audit
@@ -36,6 +37,7 @@ from tracker.patients.services import (
 from tracker.permissions import CLINICAL_ROLES, actor, patient_scope, require_role
 from tracker.protocols import accepted_indications, loaded_protocols
 from tracker.screening.queries import screening_state
+from tracker.sessions import drafts
 from tracker.sessions.forms import SessionForm
 from tracker.sessions.queries import patient_sessions
 from tracker.sessions.services import SessionError, current_cycle, log_session
@@ -161,13 +163,26 @@ def create() -> ResponseReturnValue:
 @require_role(*CLINICAL_ROLES)
 def detail(patient_id: int) -> ResponseReturnValue:
     patient = load_for_page(actor(), patient_id)
+    typing = drafts.kept(actor(), patient, _phase_key(patient.id))
     audit.record(actor(), "patient.view", f"Viewed patient {patient.record_number}", patient=patient)
     db.session.commit()
-    return _render_detail(patient, PhaseForm())
+    return _render_detail(patient, PhaseForm(formdata=typing), restored=typing is not None)
+
+
+def _phase_key(patient_id: int) -> str:
+    """The draft of the phase form's reason (``tracker.sessions.drafts``)."""
+    return f"phase-{patient_id}"
+
+
+def _rerender_phase(view_args: dict[str, Any], typing: MultiDict[str, str]) -> ResponseReturnValue:
+    """After a refused CSRF token: the patient page with the posted reason in the phase form."""
+    patient = load_for_page(actor(), view_args["patient_id"])
+    return _render_detail(patient, PhaseForm(formdata=typing), 400, notice=drafts.EXPIRED_NOTICE)
 
 
 def _render_detail(
-    patient: Patient, phase_form: PhaseForm, status: int = 200, session_form: SessionForm | None = None
+    patient: Patient, phase_form: PhaseForm, status: int = 200, session_form: SessionForm | None = None, *,
+    restored: bool = False, notice: str | None = None,
 ) -> ResponseReturnValue:
     """The patient page. The move form offers every other phase, so a refused move is explained, not hidden;
     it starts on the first move the rules allow. The screening verdict, the sessions (planned against done, what
@@ -200,6 +215,9 @@ def _render_detail(
             sessions=sessions,
             session_form=session_form or SessionForm(formdata=None),
             measures=measures,
+            phase_restored=restored,
+            phase_notice=notice,
+            phase_key=_phase_key(patient.id),
         ),
         status,
     )
@@ -254,6 +272,7 @@ def _conflict(patient_id: int, form: PatientForm, current: dict[str, Any] | None
 
 @bp.route("/<int:patient_id>/phase", methods=["POST"])
 @require_role(*CLINICAL_ROLES)
+@drafts.keeps_draft("phase-{patient_id}", "patients.detail", _rerender_phase)
 def move_phase(patient_id: int) -> ResponseReturnValue:
     patient = load_for_page(actor(), patient_id)
     form = PhaseForm()
@@ -268,6 +287,7 @@ def move_phase(patient_id: int) -> ResponseReturnValue:
             form.target.errors.extend(refused.reasons)
             patient = load_for_page(actor(), patient_id)
             return _render_detail(patient, form, 409)
+        drafts.discard(actor(), patient, _phase_key(patient.id))
         db.session.commit()
         flash(f"Moved to {patient.phase.label.lower()}.", "success")
         return redirect(url_for("patients.detail", patient_id=patient.id))

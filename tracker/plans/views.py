@@ -8,9 +8,9 @@ from typing import Any
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
-from werkzeug.datastructures import MultiDict
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.interfaces import LoaderOption
+from werkzeug.datastructures import MultiDict
 
 from tracker import audit
 from tracker.clinics import clinic_of, local_today

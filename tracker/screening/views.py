@@ -198,7 +198,8 @@ def answer_all(patient_id: int) -> ResponseReturnValue:
         drafts.discard(actor(), patient, draft_key(patient))
         db.session.commit()
         flash(_saved_message(len(given)), "success")
-        return redirect(url_for("screening.checklist", patient_id=patient.id, _anchor="answers"))
+        # To the top, where the message says what was saved (the form's own fragment would carry over).
+        return redirect(url_for("screening.checklist", patient_id=patient.id, _anchor="main"))
     db.session.rollback()
     for item_id, error in refused.items():
         form = forms[item_id]

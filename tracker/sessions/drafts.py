@@ -124,7 +124,7 @@ def page_of(key: str, patient_id: int) -> str:
     """The page showing the form ``key`` (a known key)."""
     form_name, number = key.split("-")
     endpoint, argument = FORMS[form_name]
-    arguments = {"patient_id": patient_id}
+    arguments: dict[str, Any] = {"patient_id": patient_id}
     if argument is not None:
         arguments[argument] = int(number)
     return url_for(endpoint, **arguments)
