@@ -253,7 +253,7 @@ def test_a_draft_save_is_activity_up_to_the_absolute_lifetime(app, client, peopl
         assert autosave(client, people.patient, key, action_taken="too late").status_code == 302
 
 
-@pytest.mark.parametrize("key", ["plan-1", "alert-1", "screening-1", "phase-1", "resultfix-1", "labfix-1"])
+@pytest.mark.parametrize("key", ["plan-1", "alert-1", "screening-1", "phase-1", "resultfix-1", "labfix-1", "medication-1", "patient-1"])
 def test_the_new_draft_keys_are_refused_to_outsiders(client, people, key):
     login(client, people.other_therapist)
     response = autosave(client, people.patient, key, body="typing")
@@ -309,3 +309,21 @@ def test_a_lab_corrections_reason_is_kept_as_a_draft(client, people):
     _kept_then_saved(client, people.patient, f"labfix-{row.id}", url, url,
                      {"marker_unit": "crp_hs|mg/L", "value": "1.2", "collected_on": today.isoformat(),
                       "reason": reason}, reason)
+
+
+def test_a_new_medications_taper_plan_is_kept_as_a_draft(client, people):
+    login(client, people.lead)
+    url = f"/patients/{people.patient.id}/medications"
+    plan = "Down by 25 mg every two weeks, agreed with her GP; last dose planned for the end of next month."
+    _kept_then_saved(client, people.patient, f"medication-{people.patient.id}", url, url,
+                     {"name": "Sertraline", "drug_class": "ssri", "dose": "100 mg", "taper_plan": plan}, plan)
+
+
+def test_the_patients_details_are_kept_as_a_draft(client, people):
+    from tests.test_patients import _form
+
+    login(client, people.lead)
+    patient = people.patient
+    url = f"/patients/{patient.id}/edit"
+    typing = _form(people, given_name="Robin-Typed", record_number="CANARY-1", version_id=str(patient.version_id))
+    _kept_then_saved(client, patient, f"patient-{patient.id}", url, url, typing, "Robin-Typed")

@@ -223,17 +223,31 @@ def _render_detail(
     )
 
 
+def _rerender_edit(view_args: dict[str, Any], typing: MultiDict[str, str]) -> ResponseReturnValue:
+    """After a refused CSRF token: the patient's details form with what was posted in it (``drafts.rescue``)."""
+    patient = load_for_page(actor(), view_args["patient_id"])
+    form = PatientForm(formdata=typing)
+    _prepare_form(form, patient)
+    return render_template("patients/form.html", form=form, patient=patient, conflict=None,
+                           notice=drafts.EXPIRED_NOTICE, draft_key=f"patient-{patient.id}"), 400
+
+
 @bp.route("/<int:patient_id>/edit", methods=["GET", "POST"])
 @require_role(*CLINICAL_ROLES)
+@drafts.keeps_draft("patient-{patient_id}", "patients.edit", _rerender_edit)
 def edit(patient_id: int) -> ResponseReturnValue:
+    """The patient's details, from the user's draft of them if they left one (``tracker.sessions.drafts``)."""
     patient = load_for_page(actor(), patient_id)
-    form = PatientForm(obj=patient)
+    key = f"patient-{patient.id}"
+    typing = drafts.kept(actor(), patient, key) if request.method == "GET" else None
+    form = PatientForm(obj=patient) if typing is None else PatientForm(formdata=typing)
     _prepare_form(form, patient)
     conflict: dict[str, Any] | None = None
     if request.method == "GET":
-        form.version_id.data = str(patient.version_id)
-        form.lead_therapist_id.data = patient.lead_therapist.id if patient.lead_therapist else None
-        form.co_therapist_ids.data = [u.id for u in patient.co_therapists]
+        if typing is None:
+            form.version_id.data = str(patient.version_id)
+            form.lead_therapist_id.data = patient.lead_therapist.id if patient.lead_therapist else None
+            form.co_therapist_ids.data = [u.id for u in patient.co_therapists]
         audit.record(actor(), "patient.view", f"Opened patient {patient.record_number} for editing", patient=patient)
         db.session.commit()
     elif form.validate_on_submit():
@@ -243,6 +257,7 @@ def edit(patient_id: int) -> ResponseReturnValue:
             seen = -1
         try:
             changes = update_patient(actor(), patient, _details(form), _team(form), seen, loaded_protocols())
+            drafts.discard(actor(), patient, key)
             db.session.commit()
         except PatientError as error:
             db.session.rollback()
@@ -255,7 +270,8 @@ def edit(patient_id: int) -> ResponseReturnValue:
             flash("Changes saved." if changes else "Nothing had changed.", "success")
             return redirect(url_for("patients.detail", patient_id=patient.id))
     status = 422 if form.errors else 200
-    return render_template("patients/form.html", form=form, patient=patient, conflict=conflict), status
+    return render_template("patients/form.html", form=form, patient=patient, conflict=conflict,
+                           restored=typing is not None, draft_key=key), status
 
 
 def _conflict(patient_id: int, form: PatientForm, current: dict[str, Any] | None) -> ResponseReturnValue:
@@ -265,7 +281,8 @@ def _conflict(patient_id: int, form: PatientForm, current: dict[str, Any] | None
         current = {name: getattr(patient, name) for name in DETAIL_FIELDS}
     form.version_id.data = str(patient.version_id)
     return (
-        render_template("patients/form.html", form=form, patient=patient, conflict=current),
+        render_template("patients/form.html", form=form, patient=patient, conflict=current,
+                        draft_key=f"patient-{patient.id}"),
         409,
     )
 

@@ -53,6 +53,7 @@ FORMS: dict[str, tuple[str, str | None]] = {
     "screening": ("screening.checklist", None),
     "phase": ("patients.detail", None),
     "patient": ("patients.edit", None),
+    "medication": ("screening.medications", None),
     "resultfix": ("outcomes.correct", "result_id"),
     "labfix": ("labs.correct", "lab_id"),
 }
