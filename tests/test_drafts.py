@@ -253,7 +253,9 @@ def test_a_draft_save_is_activity_up_to_the_absolute_lifetime(app, client, peopl
         assert autosave(client, people.patient, key, action_taken="too late").status_code == 302
 
 
-@pytest.mark.parametrize("key", ["plan-1", "alert-1", "screening-1", "phase-1", "resultfix-1", "labfix-1", "medication-1", "patient-1"])
+@pytest.mark.parametrize(
+    "key", ["plan-1", "alert-1", "screening-1", "phase-1", "resultfix-1", "labfix-1", "medication-1", "patient-1"]
+)
 def test_the_new_draft_keys_are_refused_to_outsiders(client, people, key):
     login(client, people.other_therapist)
     response = autosave(client, people.patient, key, body="typing")
