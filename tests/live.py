@@ -23,14 +23,15 @@ class ServerFailed(RuntimeError):
 
 
 @contextlib.contextmanager
-def serve(database_url: str, log_path: Path) -> Iterator[str]:
-    """Yield the base URL of the app serving ``database_url``; stop the server afterwards.
+def serve(database_url: str, log_path: Path, settings: dict[str, str] | None = None) -> Iterator[str]:
+    """Yield the base URL of the app serving ``database_url`` (``settings``: more environment for the server, e.g.
+    ``BROWSER_IDLE_TIMEOUT_SECONDS``); stop the server afterwards.
 
     :raise ServerFailed: it exited, or did not answer within ``STARTUP_SECONDS``.
     """
     with log_path.open("w") as log:
         env = {**os.environ, "TRACKER_ENV": "test", "BROWSER_TEST_DATABASE_URL": database_url,
-               "PYTHONUNBUFFERED": "1"}
+               "PYTHONUNBUFFERED": "1", **(settings or {})}
         process = subprocess.Popen(
             [sys.executable, "-m", "tests.browser.server"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=log,
             text=True,

@@ -154,3 +154,178 @@ def test_the_dosing_note_form_autosaves_to_its_own_key(client, people, protocols
     assert 'data-draft-status aria-live="polite"' in page and "/static/js/drafts.js" in page
     autosave(client, people.patient, f"note-{session.id}", **dosing_note(lot_number="DRAFT-LOT"))
     assert 'value="DRAFT-LOT"' in client.get(session_url(people.patient, session)).text
+
+
+# Every form with free text -------------------------------------------------------------------------------------
+
+PLAN_TYPING = "Keep walking by the sea each morning; write down what comes up, and bring it to the next session."
+
+
+def _plan(people) -> str:
+    return f"/patients/{people.patient.id}/plan/edit"
+
+
+def test_the_plan_editor_autosaves_and_comes_back_after_the_session_ended(app, client, people):
+    login(client, people.lead)
+    page = client.get(_plan(people)).text
+    assert f'data-draft-url="/patients/{people.patient.id}/drafts/plan-{people.patient.id}"' in page
+    typing = {"based_on": "0", "crisis_line": "0800 1", "section_1": PLAN_TYPING}
+    assert autosave(client, people.patient, f"plan-{people.patient.id}", **typing).status_code == 200
+    with time_machine.travel(utcnow() + app.config["IDLE_TIMEOUT"] + timedelta(minutes=1), tick=False):
+        posted = client.post(_plan(people), data=typing)
+        assert posted.status_code == 302 and "ended=idle" in posted.location
+        assert re.search(r"next=([^&]+)", posted.location).group(1).replace("%2F", "/") == _plan(people)
+        login(client, people.lead)
+        page = client.get(_plan(people)).text
+        assert "Unsaved typing from before was kept as a draft" in page and PLAN_TYPING in page
+        assert audit_actions()[-2:] == ["draft.restore", "plan.view"]
+        saved = client.post(_plan(people), data=typing)
+        assert saved.location == f"/patients/{people.patient.id}/plan" and drafts() == 0
+        assert "Unsaved typing" not in client.get(_plan(people)).text
+
+
+def test_a_refused_plan_keeps_its_draft_and_the_typing(client, people):
+    login(client, people.lead)
+    typing = {"based_on": "0", "crisis_line": "", "section_1": PLAN_TYPING}
+    autosave(client, people.patient, f"plan-{people.patient.id}", **typing)
+    refused = client.post(_plan(people), data=typing)
+    assert refused.status_code == 422 and PLAN_TYPING in refused.text and drafts() == 1
+
+
+def test_an_expired_plan_form_comes_back_with_the_typing(csrf_app, people):
+    client = csrf_app.test_client()
+    login(client, people.lead)
+    response = client.post(_plan(people), data={"based_on": "0", "crisis_line": "0800 1", "section_1": PLAN_TYPING,
+                                               "csrf_token": "expired-token"})
+    assert response.status_code == 400 and "The form had expired" in response.text and PLAN_TYPING in response.text
+    assert drafts() == 0
+
+
+ACTION_TYPING = "Called her at noon: no plan or intent; safety plan reviewed together, next session on Friday."
+
+
+@pytest.fixture
+def open_alert(people):
+    from tracker.factories import record_measure
+
+    record_measure(people.patient, people.lead, "phq9", [1, 1, 1, 1, 0, 1, 0, 0, 1])
+    db.session.commit()
+    from tracker.models import SafetyAlert
+
+    return db.session.scalar(select(SafetyAlert))
+
+
+def test_the_alert_acknowledgement_autosaves_and_comes_back_after_the_session_ended(app, client, people, open_alert):
+    url = f"/patients/{people.patient.id}/alerts/{open_alert.id}"
+    login(client, people.lead)
+    assert f'data-draft-url="/patients/{people.patient.id}/drafts/alert-{open_alert.id}"' in client.get(url).text
+    autosave(client, people.patient, f"alert-{open_alert.id}", actions="patient_contacted", action_taken=ACTION_TYPING)
+    with time_machine.travel(utcnow() + app.config["IDLE_TIMEOUT"] + timedelta(minutes=1), tick=False):
+        posted = client.post(url, data={"action_taken": ACTION_TYPING})
+        assert posted.status_code == 302 and "ended=idle" in posted.location
+        login(client, people.lead)
+        page = client.get(url).text
+        assert "kept as a draft" in page and ACTION_TYPING in page
+        assert re.search(r'checked[^>]*value="patient_contacted"|value="patient_contacted"[^>]*checked', page)
+        done = client.post(url, data={"actions": "patient_contacted", "action_taken": ACTION_TYPING})
+        assert done.location == url and drafts() == 0
+        assert "kept as a draft" not in client.get(url).text
+
+
+def test_a_draft_save_is_activity_up_to_the_absolute_lifetime(app, client, people, open_alert):
+    from tracker.models import LoginSession
+
+    def seen():
+        db.session.expire_all()
+        return db.session.scalar(select(LoginSession.last_seen_at))
+
+    login(client, people.lead)
+    key = f"alert-{open_alert.id}"
+    start = utcnow()
+    step = app.config["IDLE_TIMEOUT"] - timedelta(minutes=1)
+    moment = start
+    while moment + step < start + app.config["ABSOLUTE_SESSION_LIFETIME"]:
+        moment += step
+        with time_machine.travel(moment, tick=False):
+            assert autosave(client, people.patient, key, action_taken=f"typing at {moment}").status_code == 200
+            assert seen() == moment  # typing moved the idle clock
+    with time_machine.travel(start + app.config["ABSOLUTE_SESSION_LIFETIME"] + timedelta(minutes=1), tick=False):
+        assert autosave(client, people.patient, key, action_taken="too late").status_code == 302
+
+
+@pytest.mark.parametrize(
+    "key", ["plan-1", "alert-1", "screening-1", "phase-1", "resultfix-1", "labfix-1", "medication-1", "patient-1"]
+)
+def test_the_new_draft_keys_are_refused_to_outsiders(client, people, key):
+    login(client, people.other_therapist)
+    response = autosave(client, people.patient, key, body="typing")
+    assert response.status_code == 404 and drafts() == 0
+
+
+def test_a_form_not_kept_as_a_draft_is_refused(client, people):
+    login(client, people.lead)
+    assert autosave(client, people.patient, "bogus-1", body="typing").status_code == 422 and drafts() == 0
+
+
+def _kept_then_saved(client, patient, key, page_url, post_url, typing, shown, saved_status=302):
+    """The typing autosaved under ``key`` comes back on ``page_url``; saving it through ``post_url`` drops it."""
+    assert f'data-draft-url="/patients/{patient.id}/drafts/{key}"' in client.get(page_url).text
+    assert autosave(client, patient, key, **typing).status_code == 200
+    page = client.get(page_url).text
+    assert "Unsaved typing from before was kept as a draft" in page and shown in page
+    assert client.post(post_url, data=typing).status_code == saved_status
+    assert drafts() == 0 and "Unsaved typing" not in client.get(page_url).text
+
+
+def test_the_phase_forms_reason_is_kept_as_a_draft(client, people):
+    login(client, people.lead)
+    url = f"/patients/{people.patient.id}"
+    reason = "Moving house over the summer; back in September, she asked us to hold her place."
+    _kept_then_saved(client, people.patient, f"phase-{people.patient.id}", url, url + "/phase",
+                     {"target": "on_hold", "reason": reason}, reason)
+
+
+def test_a_measure_corrections_reason_is_kept_as_a_draft(client, people):
+    from tests.test_measure_views import post_data
+    from tracker.factories import record_measure
+
+    old = record_measure(people.patient, people.lead, "phq9", [2] * 8 + [0])
+    db.session.commit()
+    login(client, people.lead)
+    url = f"/patients/{people.patient.id}/measures/results/{old.id}/correct"
+    reason = "Copied row 2 of the paper form into row 1"
+    _kept_then_saved(client, people.patient, f"resultfix-{old.id}", url, url,
+                     post_data("phq9", [1] * 8 + [0], reason=reason), reason)
+
+
+def test_a_lab_corrections_reason_is_kept_as_a_draft(client, people):
+    from tests.test_labs import today as clinic_today
+    from tracker.labs.services import LabInput, record_result
+
+    today = clinic_today()
+    row = record_result(people.lead, people.patient, LabInput("crp_hs", 12.0, "mg/L", today), today)
+    db.session.commit()
+    login(client, people.lead)
+    url = f"/patients/{people.patient.id}/labs/{row.id}/correct"
+    reason = "The decimal point slipped when copying the report"
+    _kept_then_saved(client, people.patient, f"labfix-{row.id}", url, url,
+                     {"marker_unit": "crp_hs|mg/L", "value": "1.2", "collected_on": today.isoformat(),
+                      "reason": reason}, reason)
+
+
+def test_a_new_medications_taper_plan_is_kept_as_a_draft(client, people):
+    login(client, people.lead)
+    url = f"/patients/{people.patient.id}/medications"
+    plan = "Down by 25 mg every two weeks, agreed with her GP; last dose planned for the end of next month."
+    _kept_then_saved(client, people.patient, f"medication-{people.patient.id}", url, url,
+                     {"name": "Sertraline", "drug_class": "ssri", "dose": "100 mg", "taper_plan": plan}, plan)
+
+
+def test_the_patients_details_are_kept_as_a_draft(client, people):
+    from tests.test_patients import _form
+
+    login(client, people.lead)
+    patient = people.patient
+    url = f"/patients/{patient.id}/edit"
+    typing = _form(people, given_name="Robin-Typed", record_number="CANARY-1", version_id=str(patient.version_id))
+    _kept_then_saved(client, patient, f"patient-{patient.id}", url, url, typing, "Robin-Typed")

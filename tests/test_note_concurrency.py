@@ -119,7 +119,8 @@ def test_concurrent_saves_of_one_draft_lose_nothing_and_never_fail(server):
     engine = create_engine(url)
     with engine.connect() as connection:
         version, fields = connection.execute(
-            text("SELECT version_id, fields FROM session_note ORDER BY id DESC LIMIT 1")
+            text("SELECT version_id, fields FROM session_note WHERE session_id = :session"),
+            {"session": int(session_path.rsplit("/", 1)[1])},
         ).one()
         updates = connection.execute(text("SELECT count(*) FROM audit_event WHERE action = 'note.update'")).scalar()
     engine.dispose()

@@ -112,11 +112,12 @@ def answers_for(code: str) -> st.SearchStrategy[list]:
         for item in instrument.items:
             if item.ask_if is not None and not item.ask_if.holds(answers):
                 answers.append(None)
-            elif item.at_most_item is not None:
-                bound = answers[item.at_most_item - 1]
-                answers.append(draw(st.sampled_from([v for v in item.scale.values if v <= bound])))
             else:
-                answers.append(draw(st.sampled_from(item.scale.values)))
+                values = item.scale.values
+                if item.at_most_item is not None:  # e.g. TLFB: heavy drinking days within the drinking days
+                    bound = answers[item.at_most_item - 1]
+                    values = [v for v in values if v <= bound]
+                answers.append(draw(st.sampled_from(values)))
         return answers
 
     return build()

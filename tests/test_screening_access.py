@@ -56,6 +56,7 @@ def _session_form():
 #: (url, form data, model whose rows a write adds, status when allowed)
 WRITES = {
     "answer": ("/patients/{id}/screening/items/maoi", {"maoi-answer": "no"}, ScreeningAnswer, 302),
+    "answer all": ("/patients/{id}/screening/answers", {"maoi-answer": "no"}, ScreeningAnswer, 302),
     "sign-off": ("/patients/{id}/screening/sign-off", {"confirm": "y"}, None, 422),  # refused: items unanswered
     "add medication": ("/patients/{id}/medications", {"name": "Lithium", "drug_class": "lithium"}, Medication, 302),
     "edit medication": (

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import func, select
 
@@ -48,6 +50,10 @@ def today() -> str:
     return utcnow().date().isoformat()
 
 
+def yesterday() -> str:
+    return (utcnow().date() - timedelta(days=1)).isoformat()
+
+
 def test_it_groups_the_items_by_kind_with_text_and_source(client, people, protocols):
     login(client, people.lead)
     page = client.get(url(people))
@@ -59,7 +65,9 @@ def test_it_groups_the_items_by_kind_with_text_and_source(client, people, protoc
         assert f'id="item-{item.id}"' in text
     assert "Source: [V] Numinus" in text
     assert "Eligibility: <span class=\"text-uppercase\">Incomplete</span>" in text
-    assert "Not answered yet: Personal history of a primary psychotic disorder" in text
+    assert f"{len(protocols[PROTOCOL].screening)} items not answered or recorded yet." in text
+    first = text[text.index('id="item-psychotic-disorder"'):]
+    assert "Not answered yet." in first[: first.index("</li>")]
 
 
 def test_viewing_the_checklist_is_audited(client, people):
@@ -103,7 +111,7 @@ def test_a_pregnancy_test_cannot_be_marked_not_applicable(client, people):
     """Whether it applies follows the patient's record (sex at birth, able to become pregnant)."""
     login(client, people.lead)
     page = client.get(url(people)).text
-    assert '<option value="not_applicable">' not in page.split(f'id="item-{PREGNANCY}"')[1].split('id="item-')[0]
+    assert 'value="not_applicable"' not in page.split(f'id="item-{PREGNANCY}"')[1].split('id="item-')[0]
     response = client.post(url(people, f"/items/{PREGNANCY}"), data={f"{PREGNANCY}-answer": "not_applicable"})
     assert response.status_code == 422 and "Not a valid choice" in response.text
     assert answers(PREGNANCY) == 0
@@ -204,8 +212,8 @@ def test_the_page_still_offers_the_repeated_test_after_sign_off(client, people, 
     db.session.commit()
     login(client, people.lead)
     page = client.get(url(people)).text
-    assert f'action="/patients/{people.patient.id}/screening/items/{PREGNANCY}"' in page
-    assert f'action="/patients/{people.patient.id}/screening/items/{CONTACT}"' not in page
+    assert f'name="{PREGNANCY}-answer"' in page
+    assert f'name="{CONTACT}-answer"' not in page
     response = client.post(
         url(people, f"/items/{PREGNANCY}"),
         data={f"{PREGNANCY}-answer": "recorded", f"{PREGNANCY}-value": "negative", f"{PREGNANCY}-done_on": today()},
@@ -254,3 +262,89 @@ def test_the_checklist_runs_the_same_queries_for_short_and_long_histories(client
         assert client.get(url(people)).status_code == 200
     assert len(small) == len(large)
     assert len(small) <= 18  # +2: the audit chain head (locked, moved on); +2: the write step after the reads
+
+
+# The checklist-wide form -------------------------------------------------------------------------------------------
+
+def test_one_form_saves_every_answer_given_and_leaves_the_rest(client, people):
+    login(client, people.lead)
+    page = client.get(url(people)).text
+    assert f'action="/patients/{people.patient.id}/screening/answers#answers"' in page
+    assert page.index(f'name="{EXCLUSION}-answer"') < page.index('id="sign-off"')  # the controls come first
+    response = client.post(url(people, "/answers"), data={
+        f"{EXCLUSION}-answer": "no", f"{REVIEW}-answer": "yes", f"{REVIEW}-note": "Cannabis, weekly",
+        f"{CONTACT}-answer": "recorded", f"{CONTACT}-value": "Kim Ash", f"{CONTACT}-done_on": today(),
+        f"{CONSENT}-note": "",  # blank: left as it is
+    })
+    assert response.status_code == 302 and response.location.endswith("/screening#main")
+    assert answers() == 3 and audit_actions().count("screening.answer") == 3
+    saved = checklist(people)
+    assert {a.item_id: a.answer for a in saved.answers} == {
+        EXCLUSION: AnswerValue.NO, REVIEW: AnswerValue.YES, CONTACT: AnswerValue.RECORDED}
+    page = client.get(url(people)).text
+    assert "Saved 3 answers." in page
+    # The standing answers fill the form: saved again as they are, nothing is added.
+    again = client.post(url(people, "/answers"), data={
+        f"{EXCLUSION}-answer": "no", f"{REVIEW}-answer": "yes",
+        f"{CONTACT}-answer": "recorded", f"{CONTACT}-value": "Kim Ash", f"{CONTACT}-done_on": today(),
+    })
+    assert again.status_code == 302 and answers() == 3
+    assert "Nothing had changed" in client.get(url(people)).text
+    item = page[page.index(f'id="item-{REVIEW}"'):]
+    item = item[: item.index("</li>")]
+    assert "<summary>History (1 answer)</summary>" in item and "Cannabis, weekly" in item
+
+
+def test_one_refused_answer_saves_none_and_is_shown_beside_its_item(client, people, protocols):
+    answer_screening(people.patient, people.lead, protocols[PROTOCOL], yes=(REVIEW,))
+    db.session.commit()
+    before = answers()
+    login(client, people.lead)
+    response = client.post(url(people, "/answers"), data={
+        f"{REVIEW}-answer": "no",  # lifts a yes: needs a reason (the service's rule)
+        f"{CONTACT}-answer": "recorded", f"{CONTACT}-value": "Changed contact", f"{CONTACT}-done_on": today(),
+        f"{EXCLUSION}-note": "A note with no answer",
+    })
+    assert response.status_code == 422 and answers() == before
+    text = response.text
+    assert f'id="{REVIEW}-note-error"' in text and "this answer lifts an earlier one" in text
+    assert f'id="{EXCLUSION}-answer-error"' in text and "Choose yes or no." in text
+    assert 'value="Changed contact"' in text and "A note with no answer" in text  # nothing typed is lost
+    assert "Nothing was saved." in text and f'href="#{REVIEW}-note"' in text
+
+
+def test_after_sign_off_the_one_form_offers_only_what_may_still_be_answered(client, people, protocols):
+    protocol = protocols[PROTOCOL]
+    answer_screening(people.patient, people.lead, protocol)
+    sign_off(people.lead, checklist(people), protocol)
+    db.session.commit()
+    before = answers()
+    login(client, people.lead)
+    response = client.post(url(people, "/answers"), data={
+        f"{CONTACT}-answer": "recorded", f"{CONTACT}-value": "Locked", f"{CONTACT}-done_on": today(),  # not offered
+        f"{PREGNANCY}-answer": "recorded", f"{PREGNANCY}-value": "negative", f"{PREGNANCY}-done_on": yesterday(),
+    })
+    assert response.status_code == 302 and answers() == before + 1 and answers(PREGNANCY) == 2
+    refused = client.post(url(people, "/answers"), data={  # a "no" again, with a note: no yes to correct
+        f"{EXCLUSION}-answer": "no", f"{EXCLUSION}-note": "Checked again with the GP"})
+    assert refused.status_code == 422 and "can no longer be changed" in refused.text and answers() == before + 1
+
+
+def test_the_one_form_keeps_a_draft_until_it_is_saved(client, people):
+    login(client, people.lead)
+    key = f"screening-{people.patient.id}"
+    assert f'data-draft-url="/patients/{people.patient.id}/drafts/{key}"' in client.get(url(people)).text
+    typing = {f"{REVIEW}-answer": "yes", f"{REVIEW}-note": "Drinks most evenings, since the divorce"}
+    assert client.post(f"/patients/{people.patient.id}/drafts/{key}", data=typing).status_code == 200
+    page = client.get(url(people)).text
+    assert "kept as a draft" in page and "Drinks most evenings, since the divorce" in page
+    assert client.post(url(people, "/answers"), data=typing).status_code == 302
+    assert "kept as a draft" not in client.get(url(people)).text
+
+
+def test_the_one_form_on_a_patient_without_a_checklist_is_not_found(client, people):
+    db.session.execute(ScreeningAnswer.__table__.delete())
+    db.session.execute(ScreeningChecklist.__table__.delete())
+    db.session.commit()
+    login(client, people.lead)
+    assert client.post(url(people, "/answers"), data={f"{EXCLUSION}-answer": "no"}).status_code == 404

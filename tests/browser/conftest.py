@@ -7,6 +7,7 @@ set: CI must never pass by skipping them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,6 +50,20 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             pytest.fail(str(failure))
 
 
+@pytest.fixture(scope="module")
+def short_session_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Like ``live_server``, but login sessions end after ``SHORT_IDLE_SECONDS`` without activity."""
+    from tests.browser.server import SHORT_IDLE_SECONDS
+
+    log_path = tmp_path_factory.mktemp("browser-short") / "server.log"
+    with fresh_database() as url:
+        try:
+            with serve(url, log_path, {"BROWSER_IDLE_TIMEOUT_SECONDS": str(SHORT_IDLE_SECONDS)}) as base_url:
+                yield base_url
+        except ServerFailed as failure:
+            pytest.fail(str(failure))
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
@@ -67,12 +82,19 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any, live_server: str) -> Iterator[Any]:
+    """A tablet-sized page in a fresh browser context, on ``live_server`` (``open_page``)."""
+    with open_page(browser, live_server) as opened:
+        yield opened
+
+
+@contextlib.contextmanager
+def open_page(browser: Any, base_url: str) -> Iterator[Any]:
     """A tablet-sized page in a fresh browser context.
 
     Script errors, console errors (CSP violations among them) and failed sub-resources (stylesheets, scripts)
     fail the test. Pages answered with an error status are left to the test (a refused move is a 409 page).
     """
-    context = browser.new_context(base_url=live_server, viewport={"width": 1024, "height": 768})
+    context = browser.new_context(base_url=base_url, viewport={"width": 1024, "height": 768})
     context.set_default_timeout(10_000)
     page = context.new_page()
     problems: list[str] = []

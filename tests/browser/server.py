@@ -24,6 +24,7 @@ from tracker.factories import (
     make_patient,
     make_user,
     record_baseline_measures,
+    record_measure,
     walk_to,
 )
 from tracker.models import Phase, QuestionnaireLink, Role, SessionKind
@@ -79,6 +80,19 @@ SYDNEY_ADMIN = "browser.harbour.admin"
 SYDNEY_ADMIN_NAME = "Abe Admin"
 SYDNEY_GIVEN_NAME = "Sid"
 SYDNEY_FAMILY_NAME = "Quayside"
+# The refused-forms walkthrough's patient: in dosing on ketamine, with today's dosing session held and its note a
+# draft, so the page has the vital-sign and signature forms test_errors_in_view has refused.
+ERRORS_GIVEN_NAME = "Esme"
+ERRORS_FAMILY_NAME = "Errington"
+# The keyboard walkthrough's patient: in preparation on the MDMA protocol, its screening checklist not yet answered.
+KEYS_GIVEN_NAME = "Kit"
+KEYS_FAMILY_NAME = "Keyes"
+# The lost-typing walkthrough's patient (test_lost_typing, on a server whose sessions end after a short idle time):
+# an open PHQ-9 alert to acknowledge and an integration plan to write.
+TYPING_GIVEN_NAME = "Tia"
+TYPING_FAMILY_NAME = "Typewell"
+#: The idle timeout of the lost-typing server, in seconds (``BROWSER_IDLE_TIMEOUT_SECONDS``).
+SHORT_IDLE_SECONDS = 30
 
 
 def seed(app: Flask) -> None:
@@ -169,12 +183,31 @@ def seed(app: Flask) -> None:
     quayside = make_patient(harbour_therapist, protocols=protocols, given_name=SYDNEY_GIVEN_NAME,
                             family_name=SYDNEY_FAMILY_NAME, record_number="BRW-SYD-1")
     backdate_enrolment(quayside, now - timedelta(days=20))
+    refused_forms = make_patient(
+        therapist, protocols=protocols, protocol_code=DOSING_PROTOCOL, given_name=ERRORS_GIVEN_NAME,
+        family_name=ERRORS_FAMILY_NAME, record_number="BRW-ERR-1",
+    )
+    clear_for_dosing(refused_forms, therapist, protocols)
+    walk_to(refused_forms, Phase.DOSING, therapist, protocols, password=PASSWORD)
+    dosing_day = record_session(therapist, refused_forms, SessionInput(
+        SessionKind.DOSING, now - timedelta(hours=1), 120, present_ids=(therapist.id,),
+    ), protocols[DOSING_PROTOCOL], now)
+    save_note(therapist, refused_forms, dosing_day, None, NoteInput(body="Calm start; music on."), None, now,
+              protocols[DOSING_PROTOCOL])
+    make_patient(therapist, protocols=protocols, given_name=KEYS_GIVEN_NAME, family_name=KEYS_FAMILY_NAME,
+                 record_number="BRW-KEYS-1")
+    typing = make_patient(therapist, protocols=protocols, given_name=TYPING_GIVEN_NAME,
+                          family_name=TYPING_FAMILY_NAME, record_number="BRW-TYPE-1")
+    record_measure(typing, therapist, "phq9", [1, 1, 1, 1, 0, 1, 0, 0, 1])  # item 9 above 0: an alert
     db.session.commit()
 
 
 def main() -> None:
+    idle = os.environ.get("BROWSER_IDLE_TIMEOUT_SECONDS")
+    settings = {"IDLE_TIMEOUT": timedelta(seconds=int(idle))} if idle else {}
     app = create_app(
-        TestConfig, SQLALCHEMY_DATABASE_URI=os.environ["BROWSER_TEST_DATABASE_URL"], WTF_CSRF_ENABLED=True
+        TestConfig, SQLALCHEMY_DATABASE_URI=os.environ["BROWSER_TEST_DATABASE_URL"], WTF_CSRF_ENABLED=True,
+        **settings,
     )
     with app.app_context():
         upgrade()

@@ -85,32 +85,24 @@ def open_patient(page: Any, checked: list[str]) -> None:
     check_accessibility(page, checked)
 
 
-def answer_item(page: Any, checked: list[str], item: ScreeningItem, today: str) -> None:
-    """Answer one item through its own form on the checklist, and see the answer saved."""
-    from playwright.sync_api import expect
-
+def answer_item(page: Any, item: ScreeningItem, today: str) -> str:
+    """Fill one item's controls on the checklist-wide form; returns the answer the card shows once saved."""
     card = item_card(page, item)
     if item.kind is ItemKind.REQUIREMENT:
-        card.get_by_label("Status", exact=True).select_option(label="Recorded")
+        card.get_by_label("Recorded", exact=True).check()
         value = card.get_by_label("Value or result", exact=True)
         if item.choices:
-            shown = item.acceptable[0].capitalize()
-            value.select_option(label=shown)
+            value.select_option(label=item.acceptable[0].capitalize())
         else:
-            shown = REQUIREMENT_VALUES[item.id]
-            value.fill(shown)
+            value.fill(REQUIREMENT_VALUES[item.id])
         card.get_by_label("Date done", exact=True).fill(today)
-        saved, answer = "Recorded", f"Answer: Recorded: {item.acceptable[0] if item.choices else shown}, done {today}"
-    else:
-        saved = "Yes" if item.id == FLAGGED else "No"
-        card.get_by_label("Answer", exact=True).select_option(label=saved)
-        if item.id == FLAGGED:
-            card.get_by_label("Note", exact=True).fill(FLAGGED_NOTE)
-        answer = f"Answer: {saved}"
-    card.get_by_role("button", name="Save answer").click()
-    expect(flash(page, "Saved")).to_have_text(f"Saved “{saved}”: {item.text}.")
-    expect(item_card(page, item)).to_contain_text(answer)
-    check_accessibility(page, checked)
+        shown = item.acceptable[0] if item.choices else REQUIREMENT_VALUES[item.id]
+        return f"Answer: Recorded: {shown}, done {today}"
+    saved = "Yes" if item.id == FLAGGED else "No"
+    card.get_by_label(saved, exact=True).check()
+    if item.id == FLAGGED:
+        card.get_by_label("Note", exact=True).fill(FLAGGED_NOTE)
+    return f"Answer: {saved}"
 
 
 def test_flagged_screening_blocks_dosing_until_the_supervisor_clears_it(page: Any) -> None:
@@ -133,8 +125,12 @@ def test_flagged_screening_blocks_dosing_until_the_supervisor_clears_it(page: An
     expect(page.get_by_role("heading", name="Screening checklist", level=1)).to_be_visible()
     expect(eligibility.get_by_role("heading")).to_have_text("Eligibility: Incomplete")
     check_accessibility(page, checked)
+    shown = {item.id: answer_item(page, item, today) for item in ketamine.screening}
+    page.get_by_role("button", name="Save all answers").first.click()
+    expect(flash(page, "Saved")).to_have_text(f"Saved {len(ketamine.screening)} answers.")
     for item in ketamine.screening:
-        answer_item(page, checked, item, today)
+        expect(item_card(page, item)).to_contain_text(shown[item.id])
+    check_accessibility(page, checked)
 
     expect(page.get_by_role("region", name="Sign-off")).to_contain_text("Every item has an answer.")
     page.get_by_label("I have checked every answer with the patient's records; lock the checklist.").check()
@@ -246,7 +242,7 @@ def test_flagged_screening_blocks_dosing_until_the_supervisor_clears_it(page: An
     check_accessibility(page, checked)
     page.screenshot(path=str(ARTIFACTS / "patient-page-moved-to-dosing.png"), full_page=True)
 
-    # login, caseload, patient, checklist, one page per answer, signed off, patient, session logged, session page,
+    # login, caseload, patient, checklist, answers saved, signed off, patient, session logged, session page,
     # note signed, refused move, signed out; login, caseload, queue, checklist, decided, queue, signed out; login,
     # caseload, patient, moved.
-    assert len(checked) == 4 + len(ketamine.screening) + 7 + 7 + 4, checked
+    assert len(checked) == 4 + 1 + 7 + 7 + 4, checked

@@ -3,10 +3,13 @@ against the protocol's requirements; the recording form) and the correction of a
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
+from werkzeug.datastructures import MultiDict
 from wtforms import Field
 
 from tracker import audit
@@ -20,6 +23,7 @@ from tracker.models import LabResult, Patient
 from tracker.patients.services import load_for_page
 from tracker.permissions import CLINICAL_ROLES, actor, require_role
 from tracker.protocols import loaded_protocols
+from tracker.sessions import drafts
 
 bp = Blueprint("labs", __name__)
 
@@ -97,19 +101,33 @@ def _result_or_404(patient: Patient, result_id: int) -> LabResult:
     return row
 
 
-def _render_correction(patient: Patient, row: LabResult, form: LabCorrectionForm, status: int) -> ResponseReturnValue:
+def _render_correction(
+    patient: Patient, row: LabResult, form: LabCorrectionForm, status: int, *, restored: bool = False,
+    notice: str | None = None,
+) -> ResponseReturnValue:
     return render_template("labs/correct.html", patient=patient, row=row, form=form,
-                           marker=markers().get(row.marker)), status
+                           marker=markers().get(row.marker), restored=restored, notice=notice,
+                           draft_key=f"labfix-{row.id}"), status
+
+
+def _rerender_correction(view_args: dict[str, Any], typing: MultiDict[str, str]) -> ResponseReturnValue:
+    """After a refused CSRF token: the correction form with what was posted in it (``drafts.rescue``)."""
+    patient = load_for_page(actor(), view_args["patient_id"])
+    row = _result_or_404(patient, view_args["lab_id"])
+    return _render_correction(patient, row, LabCorrectionForm(formdata=typing), 400, notice=drafts.EXPIRED_NOTICE)
 
 
 @bp.route("/patients/<int:patient_id>/labs/<int:lab_id>/correct", methods=["GET", "POST"])
 @require_role(*CLINICAL_ROLES)
+@drafts.keeps_draft("labfix-{lab_id}", "labs.correct", _rerender_correction)
 def correct(patient_id: int, lab_id: int) -> ResponseReturnValue:
     """Correct a result: a new one supersedes it, both kept. :raise 404: no such result for this patient."""
     patient = load_for_page(actor(), patient_id)
     row = _result_or_404(patient, lab_id)
+    key = f"labfix-{row.id}"
     if request.method == "GET":
-        form = LabCorrectionForm(formdata=None, data={
+        typing = drafts.kept(actor(), patient, key)
+        form = LabCorrectionForm(formdata=typing, data={
             "marker_unit": f"{row.marker}{SEPARATOR}{row.unit}", "value": row.value, "collected_on": row.collected_on,
             "reference_low": row.reference_low if row.range_from_laboratory else None,
             "reference_high": row.reference_high if row.range_from_laboratory else None,
@@ -119,7 +137,7 @@ def correct(patient_id: int, lab_id: int) -> ResponseReturnValue:
                      target_type="lab_result", target_id=row.id)
         db.session.commit()
         status = 409 if is_superseded(row) else 200
-        return _render_correction(patient, row, form, status)
+        return _render_correction(patient, row, form, status, restored=typing is not None)
     form = LabCorrectionForm()
     if form.validate_on_submit():
         try:
@@ -130,6 +148,7 @@ def correct(patient_id: int, lab_id: int) -> ResponseReturnValue:
             patient = load_for_page(actor(), patient_id)
             row = _result_or_404(patient, lab_id)
         else:
+            drafts.discard(actor(), patient, key)
             db.session.commit()
             flash(f"Corrected: the result of {new.collected_on.isoformat()} replaces the one entered before.",
                   "success")

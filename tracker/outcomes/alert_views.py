@@ -4,11 +4,13 @@ the link the alert's e-mail carries (``/alerts/<id>``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import exists, select
 from sqlalchemy.orm import joinedload
+from werkzeug.datastructures import MultiDict
 
 from tracker import audit
 from tracker.alerts import recipients
@@ -32,6 +34,7 @@ from tracker.outcomes.forms import AcknowledgeForm, PageArgs
 from tracker.outcomes.queries import alert_queue
 from tracker.patients.services import load_for_page
 from tracker.permissions import CLINICAL_ROLES, actor, can_view_patient, require_role
+from tracker.sessions import drafts
 
 #: Where a removed entry of a draft note would have been.
 _ROWS: dict[AlertSource, type[VitalReading] | type[AdverseEvent]] = {
@@ -77,15 +80,27 @@ def _page(patient: Patient, alert: SafetyAlert) -> AlertPage:
                      may_close(actor(), alert, chain))
 
 
-def _render(patient: Patient, alert: SafetyAlert, form: AcknowledgeForm, status: int = 200) -> ResponseReturnValue:
+def _render(
+    patient: Patient, alert: SafetyAlert, form: AcknowledgeForm, status: int = 200, *, restored: bool = False,
+    notice: str | None = None,
+) -> ResponseReturnValue:
     instrument = get_instrument(alert.result.instrument) if alert.result is not None else None
     page = render_template("outcomes/alert.html", patient=patient, alert=alert, instrument=instrument, form=form,
-                           page=_page(patient, alert), actions=ACTIONS)
+                           page=_page(patient, alert), actions=ACTIONS, restored=restored,
+                           draft_key=f"alert-{alert.id}", notice=notice)
     return page, status
+
+
+def _rerender(view_args: dict[str, Any], typing: MultiDict[str, str]) -> ResponseReturnValue:
+    """After a refused CSRF token: the alert with the posted typing in its form (``drafts.rescue``)."""
+    patient = load_for_page(actor(), view_args["patient_id"])
+    found = _alert_or_404(patient, view_args["alert_id"])
+    return _render(patient, found, AcknowledgeForm(formdata=typing), 400, notice=drafts.EXPIRED_NOTICE)
 
 
 @bp.route("/patients/<int:patient_id>/alerts/<int:alert_id>", methods=["GET", "POST"])
 @require_role(*CLINICAL_ROLES)
+@drafts.keeps_draft("alert-{alert_id}", "outcomes.alert", _rerender)
 def alert(patient_id: int, alert_id: int) -> ResponseReturnValue:
     """An alert, its source, and (while open) the form acknowledging it: the actions chosen and the action in words,
     recorded with who and when, and audited. Anyone who may open the patient acknowledges an alert; a high-risk one
@@ -96,13 +111,15 @@ def alert(patient_id: int, alert_id: int) -> ResponseReturnValue:
     patient = load_for_page(actor(), patient_id)
     found = _alert_or_404(patient, alert_id)
     form = AcknowledgeForm()
+    key = f"alert-{found.id}"
     if request.method == "GET":
+        typing = drafts.kept(actor(), patient, key) if found.is_open else None
         audit.record(
             actor(), "alert.view", "Viewed a safety alert", patient=patient, target_type="safety_alert",
             target_id=found.id,
         )
         db.session.commit()
-        return _render(patient, found, AcknowledgeForm(formdata=None))
+        return _render(patient, found, AcknowledgeForm(formdata=typing), restored=typing is not None)
     if not found.is_open:
         form.action_taken.errors = [
             f"Already acknowledged by {found.acknowledged_by.full_name if found.acknowledged_by else 'someone'}."
@@ -122,6 +139,7 @@ def alert(patient_id: int, alert_id: int) -> ResponseReturnValue:
     except AlertError as error:
         getattr(form, error.field).errors = [str(error)]
         return _render(patient, found, form, 403 if error.forbidden else 409)
+    drafts.discard(actor(), patient, key)
     db.session.commit()
     flash("Alert acknowledged; the actions taken are recorded.", "success")
     return redirect(url_for("outcomes.alert", patient_id=patient.id, alert_id=found.id))

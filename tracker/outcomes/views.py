@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import exists, select
 from sqlalchemy.orm import joinedload
+from werkzeug.datastructures import MultiDict
 
 from tracker import audit
 from tracker.clinics import local_today
@@ -21,6 +24,7 @@ from tracker.permissions import CLINICAL_ROLES, actor, require_role
 from tracker.plans.queries import adherence_table
 from tracker.protocols import loaded_protocols
 from tracker.screening.queries import ListPagination
+from tracker.sessions import drafts
 
 
 def _instrument_or_404(code: str) -> Instrument:
@@ -74,9 +78,21 @@ def overview(patient_id: int) -> ResponseReturnValue:
 
 
 def _render_form(
-    patient: Patient, form: MeasureForm, status: int = 200, correcting: MeasureResult | None = None
+    patient: Patient, form: MeasureForm, status: int = 200, correcting: MeasureResult | None = None, *,
+    restored: bool = False, notice: str | None = None,
 ) -> ResponseReturnValue:
-    return render_template("outcomes/form.html", patient=patient, form=form, correcting=correcting), status
+    return render_template(
+        "outcomes/form.html", patient=patient, form=form, correcting=correcting, restored=restored, notice=notice,
+        draft_key=f"resultfix-{correcting.id}" if correcting is not None else None,
+    ), status
+
+
+def _rerender_correction(view_args: dict[str, Any], typing: MultiDict[str, str]) -> ResponseReturnValue:
+    """After a refused CSRF token: the correction form with what was posted in it (``drafts.rescue``)."""
+    patient = load_for_page(actor(), view_args["patient_id"])
+    old = _result_or_404(patient, view_args["result_id"])
+    form = measure_form(get_instrument(old.instrument), correction=True, formdata=typing)
+    return _render_form(patient, form, 400, correcting=old, notice=drafts.EXPIRED_NOTICE)
 
 
 def _save_failed(form: MeasureForm, error: ScoringError | MeasureError) -> None:
@@ -154,6 +170,7 @@ def result(patient_id: int, result_id: int) -> ResponseReturnValue:
 
 @bp.route("/patients/<int:patient_id>/measures/results/<int:result_id>/correct", methods=["GET", "POST"])
 @require_role(*CLINICAL_ROLES)
+@drafts.keeps_draft("resultfix-{result_id}", "outcomes.correct", _rerender_correction)
 def correct(patient_id: int, result_id: int) -> ResponseReturnValue:
     """A correction: a new result with the answers as they should have been, superseding this one.
 
@@ -163,11 +180,16 @@ def correct(patient_id: int, result_id: int) -> ResponseReturnValue:
     old = _result_or_404(patient, result_id)
     instrument = get_instrument(old.instrument)
     form = measure_form(instrument, correction=True)
+    key = f"resultfix-{old.id}"
     if request.method == "GET":
-        form.administered_on.data = old.administered_on
-        form.mode.data = old.mode.value
-        for field, answer in zip(form.answer_fields(), old.answers, strict=True):
-            field.data = answer
+        typing = drafts.kept(actor(), patient, key)
+        if typing is not None:
+            form = measure_form(instrument, correction=True, formdata=typing)
+        else:
+            form.administered_on.data = old.administered_on
+            form.mode.data = old.mode.value
+            for field, answer in zip(form.answer_fields(), old.answers, strict=True):
+                field.data = answer
         audit.record(
             actor(),
             "measure.view_result",
@@ -177,7 +199,7 @@ def correct(patient_id: int, result_id: int) -> ResponseReturnValue:
             target_id=old.id,
         )
         db.session.commit()
-        return _render_form(patient, form, correcting=old)
+        return _render_form(patient, form, correcting=old, restored=typing is not None)
     assert isinstance(form, CorrectionForm)
     if form.validate_on_submit():
         try:
@@ -185,6 +207,7 @@ def correct(patient_id: int, result_id: int) -> ResponseReturnValue:
         except (ScoringError, MeasureError) as error:  # raised before anything is written
             _save_failed(form, error)
         else:
+            drafts.discard(actor(), patient, key)
             db.session.commit()
             flash(_saved_message(saved, instrument) + " The earlier result is kept, marked as corrected.", "success")
             return redirect(url_for("outcomes.result", patient_id=patient.id, result_id=saved.id))

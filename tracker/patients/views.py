@@ -7,6 +7,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.datastructures import MultiDict
 from wtforms import SelectChoice
 
 from tracker import audit
@@ -36,6 +37,7 @@ from tracker.patients.services import (
 from tracker.permissions import CLINICAL_ROLES, actor, patient_scope, require_role
 from tracker.protocols import accepted_indications, loaded_protocols
 from tracker.screening.queries import screening_state
+from tracker.sessions import drafts
 from tracker.sessions.forms import SessionForm
 from tracker.sessions.queries import patient_sessions
 from tracker.sessions.services import SessionError, current_cycle, log_session
@@ -161,13 +163,26 @@ def create() -> ResponseReturnValue:
 @require_role(*CLINICAL_ROLES)
 def detail(patient_id: int) -> ResponseReturnValue:
     patient = load_for_page(actor(), patient_id)
+    typing = drafts.kept(actor(), patient, _phase_key(patient.id))
     audit.record(actor(), "patient.view", f"Viewed patient {patient.record_number}", patient=patient)
     db.session.commit()
-    return _render_detail(patient, PhaseForm())
+    return _render_detail(patient, PhaseForm(formdata=typing), restored=typing is not None)
+
+
+def _phase_key(patient_id: int) -> str:
+    """The draft of the phase form's reason (``tracker.sessions.drafts``)."""
+    return f"phase-{patient_id}"
+
+
+def _rerender_phase(view_args: dict[str, Any], typing: MultiDict[str, str]) -> ResponseReturnValue:
+    """After a refused CSRF token: the patient page with the posted reason in the phase form."""
+    patient = load_for_page(actor(), view_args["patient_id"])
+    return _render_detail(patient, PhaseForm(formdata=typing), 400, notice=drafts.EXPIRED_NOTICE)
 
 
 def _render_detail(
-    patient: Patient, phase_form: PhaseForm, status: int = 200, session_form: SessionForm | None = None
+    patient: Patient, phase_form: PhaseForm, status: int = 200, session_form: SessionForm | None = None, *,
+    restored: bool = False, notice: str | None = None,
 ) -> ResponseReturnValue:
     """The patient page. The move form offers every other phase, so a refused move is explained, not hidden;
     it starts on the first move the rules allow. The screening verdict, the sessions (planned against done, what
@@ -200,22 +215,39 @@ def _render_detail(
             sessions=sessions,
             session_form=session_form or SessionForm(formdata=None),
             measures=measures,
+            phase_restored=restored,
+            phase_notice=notice,
+            phase_key=_phase_key(patient.id),
         ),
         status,
     )
 
 
+def _rerender_edit(view_args: dict[str, Any], typing: MultiDict[str, str]) -> ResponseReturnValue:
+    """After a refused CSRF token: the patient's details form with what was posted in it (``drafts.rescue``)."""
+    patient = load_for_page(actor(), view_args["patient_id"])
+    form = PatientForm(formdata=typing)
+    _prepare_form(form, patient)
+    return render_template("patients/form.html", form=form, patient=patient, conflict=None,
+                           notice=drafts.EXPIRED_NOTICE, draft_key=f"patient-{patient.id}"), 400
+
+
 @bp.route("/<int:patient_id>/edit", methods=["GET", "POST"])
 @require_role(*CLINICAL_ROLES)
+@drafts.keeps_draft("patient-{patient_id}", "patients.edit", _rerender_edit)
 def edit(patient_id: int) -> ResponseReturnValue:
+    """The patient's details, from the user's draft of them if they left one (``tracker.sessions.drafts``)."""
     patient = load_for_page(actor(), patient_id)
-    form = PatientForm(obj=patient)
+    key = f"patient-{patient.id}"
+    typing = drafts.kept(actor(), patient, key) if request.method == "GET" else None
+    form = PatientForm(obj=patient) if typing is None else PatientForm(formdata=typing)
     _prepare_form(form, patient)
     conflict: dict[str, Any] | None = None
     if request.method == "GET":
-        form.version_id.data = str(patient.version_id)
-        form.lead_therapist_id.data = patient.lead_therapist.id if patient.lead_therapist else None
-        form.co_therapist_ids.data = [u.id for u in patient.co_therapists]
+        if typing is None:
+            form.version_id.data = str(patient.version_id)
+            form.lead_therapist_id.data = patient.lead_therapist.id if patient.lead_therapist else None
+            form.co_therapist_ids.data = [u.id for u in patient.co_therapists]
         audit.record(actor(), "patient.view", f"Opened patient {patient.record_number} for editing", patient=patient)
         db.session.commit()
     elif form.validate_on_submit():
@@ -225,6 +257,7 @@ def edit(patient_id: int) -> ResponseReturnValue:
             seen = -1
         try:
             changes = update_patient(actor(), patient, _details(form), _team(form), seen, loaded_protocols())
+            drafts.discard(actor(), patient, key)
             db.session.commit()
         except PatientError as error:
             db.session.rollback()
@@ -237,7 +270,8 @@ def edit(patient_id: int) -> ResponseReturnValue:
             flash("Changes saved." if changes else "Nothing had changed.", "success")
             return redirect(url_for("patients.detail", patient_id=patient.id))
     status = 422 if form.errors else 200
-    return render_template("patients/form.html", form=form, patient=patient, conflict=conflict), status
+    return render_template("patients/form.html", form=form, patient=patient, conflict=conflict,
+                           restored=typing is not None, draft_key=key), status
 
 
 def _conflict(patient_id: int, form: PatientForm, current: dict[str, Any] | None) -> ResponseReturnValue:
@@ -247,13 +281,15 @@ def _conflict(patient_id: int, form: PatientForm, current: dict[str, Any] | None
         current = {name: getattr(patient, name) for name in DETAIL_FIELDS}
     form.version_id.data = str(patient.version_id)
     return (
-        render_template("patients/form.html", form=form, patient=patient, conflict=current),
+        render_template("patients/form.html", form=form, patient=patient, conflict=current,
+                        draft_key=f"patient-{patient.id}"),
         409,
     )
 
 
 @bp.route("/<int:patient_id>/phase", methods=["POST"])
 @require_role(*CLINICAL_ROLES)
+@drafts.keeps_draft("phase-{patient_id}", "patients.detail", _rerender_phase)
 def move_phase(patient_id: int) -> ResponseReturnValue:
     patient = load_for_page(actor(), patient_id)
     form = PhaseForm()
@@ -268,6 +304,7 @@ def move_phase(patient_id: int) -> ResponseReturnValue:
             form.target.errors.extend(refused.reasons)
             patient = load_for_page(actor(), patient_id)
             return _render_detail(patient, form, 409)
+        drafts.discard(actor(), patient, _phase_key(patient.id))
         db.session.commit()
         flash(f"Moved to {patient.phase.label.lower()}.", "success")
         return redirect(url_for("patients.detail", patient_id=patient.id))

@@ -10,6 +10,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.interfaces import LoaderOption
+from werkzeug.datastructures import MultiDict
 
 from tracker import audit
 from tracker.clinics import clinic_of, local_today
@@ -25,6 +26,7 @@ from tracker.plans.practices import SUGGESTED, PracticeError, clean
 from tracker.plans.services import PlanError, StalePlan, current_version, mark_given, save_version
 from tracker.protocols import loaded_protocols
 from tracker.schedule import Status, Timepoint
+from tracker.sessions import drafts
 
 FOLLOW_UP_SECTION = "Follow-up sessions and measures"
 VERSIONS_PER_PAGE = 20
@@ -160,10 +162,24 @@ def _follow_up_draft(patient: Patient) -> str:
     return "\n".join(lines)
 
 
+def draft_key(patient: Patient) -> str:
+    return f"plan-{patient.id}"
+
+
+def _rerender_edit(view_args: dict[str, Any], typing: MultiDict[str, str]) -> ResponseReturnValue:
+    """After a refused CSRF token: the editor with the posted typing (``drafts.rescue``)."""
+    patient = load_for_page(actor(), view_args["patient_id"])
+    current = current_version(db.session, patient.id)
+    form = plan_form(_titles(patient, current), practice_row_count(typing, 0), formdata=typing)
+    return _render_edit(patient, form, None, 400, notice=drafts.EXPIRED_NOTICE)
+
+
 @bp.route("/patients/<int:patient_id>/plan/edit", methods=["GET", "POST"])
 @require_role(*CLINICAL_ROLES)
+@drafts.keeps_draft("plan-{patient_id}", "plans.edit", _rerender_edit)
 def edit(patient_id: int) -> ResponseReturnValue:
-    """Write a new version, starting from the current one. Saving never changes an earlier version.
+    """Write a new version, starting from the current one, or from the user's draft of it (typing kept while they
+    wrote, ``tracker.sessions.drafts``). Saving never changes an earlier version.
 
     :raise 400: the hidden version number was tampered with.
     """
@@ -175,15 +191,13 @@ def edit(patient_id: int) -> ResponseReturnValue:
     saved = current.practice_items if current else []
     form = plan_form(titles, practice_row_count(request.form, len(saved)))
     newer: IntegrationPlanVersion | None = None
+    restored = False
     if request.method == "GET":
-        form.based_on.data = str(current.number if current else 0)
-        form.crisis_line.data = current.crisis_line if current else (_clinic_crisis_line() or "")
-        for title, field in zip(form.titles, form.section_fields(), strict=True):
-            field.data = current.text_of(title) if current else ""
-            if current is None and title == FOLLOW_UP_SECTION:
-                field.data = _follow_up_draft(patient)
-        for item, (practice, frequency) in zip(saved, form.practice_fields(), strict=False):
-            practice.data, frequency.data = item["practice"], item["frequency"]
+        typing = drafts.kept(actor(), patient, draft_key(patient))
+        if typing is not None:
+            form, restored = plan_form(titles, practice_row_count(typing, len(saved)), formdata=typing), True
+        else:
+            _fill(form, patient, current, saved)
         audit.record(actor(), "plan.view", "Opened the integration plan to write a new version", patient=patient)
         db.session.commit()
     elif form.validate_on_submit():
@@ -204,13 +218,26 @@ def edit(patient_id: int) -> ResponseReturnValue:
             form.based_on.data = str(newer.number if newer else 0)
             return _render_edit(patient, form, newer, 409)
         else:
+            drafts.discard(actor(), patient, draft_key(patient))
             db.session.commit()
             if version is None:
                 flash("Nothing had changed; no new version was saved.", "info")
             else:
                 flash(f"Saved version {version.number} of the plan; it is now the current one.", "success")
             return redirect(url_for("plans.plan", patient_id=patient.id))
-    return _render_edit(patient, form, newer, 422 if form.errors else 200)
+    return _render_edit(patient, form, newer, 422 if form.errors else 200, restored=restored)
+
+
+def _fill(form: PlanForm, patient: Patient, current: IntegrationPlanVersion | None, saved: list[Any]) -> None:
+    """The editor as it opens: the current version's text, or a first version's starting points."""
+    form.based_on.data = str(current.number if current else 0)
+    form.crisis_line.data = current.crisis_line if current else (_clinic_crisis_line() or "")
+    for title, field in zip(form.titles, form.section_fields(), strict=True):
+        field.data = current.text_of(title) if current else ""
+        if current is None and title == FOLLOW_UP_SECTION:
+            field.data = _follow_up_draft(patient)
+    for item, (practice, frequency) in zip(saved, form.practice_fields(), strict=False):
+        practice.data, frequency.data = item["practice"], item["frequency"]
 
 
 def _field_of(form: PlanForm, name: str) -> Any:
@@ -220,8 +247,10 @@ def _field_of(form: PlanForm, name: str) -> Any:
 
 
 def _render_edit(
-    patient: Patient, form: PlanForm, newer: IntegrationPlanVersion | None, status: int
+    patient: Patient, form: PlanForm, newer: IntegrationPlanVersion | None, status: int, *, restored: bool = False,
+    notice: str | None = None,
 ) -> ResponseReturnValue:
     return render_template(
-        "plans/edit.html", patient=patient, form=form, newer=newer, suggestions=SUGGESTED
+        "plans/edit.html", patient=patient, form=form, newer=newer, suggestions=SUGGESTED, restored=restored,
+        draft_key=draft_key(patient), notice=notice,
     ), status

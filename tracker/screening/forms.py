@@ -12,6 +12,7 @@ from wtforms import (
     Field,
     Form,
     HiddenField,
+    RadioField,
     SelectChoice,
     SelectField,
     StringField,
@@ -20,7 +21,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, StopValidation
 
 from tracker.medicines import DRUG_CLASSES
-from tracker.models import AnswerValue, ReviewDecision
+from tracker.models import AnswerValue, ReviewDecision, ScreeningAnswer
 from tracker.protocols import ItemKind, ScreeningItem
 from tracker.screening.services import AnswerInput, MedicationInput
 from tracker.validators import EARLIEST_DATE as EARLIEST
@@ -59,12 +60,40 @@ class RequiredIfRecorded:
         raise StopValidation()
 
 
-class YesNoForm(FlaskForm):
+class AnswerForm(FlaskForm):
+    """What every item's form has: the answer (radio buttons, one click each) and a note."""
+
+    answer: Any
+    note: Any
+
+    def to_input(self) -> AnswerInput:
+        raise NotImplementedError
+
+    def is_blank(self) -> bool:
+        """Nothing chosen or written: on the checklist-wide form, the item is left as it is."""
+        return not any(
+            str(value).strip() for field in self if field.type != "CSRFTokenField" for value in field.raw_data or []
+        )
+
+    def same_as(self, current: ScreeningAnswer | None) -> bool:
+        """The form repeats the standing answer with no new note: saving it again would add nothing."""
+        if current is None or self.note.data:
+            return False
+        given = self.to_input()
+        return (given.answer, given.value, given.done_on) == (current.answer, current.value, current.done_on)
+
+    def show(self, current: ScreeningAnswer | None) -> None:
+        """Fill the form with the standing answer (the note stays empty: it is the note of a new answer)."""
+        if current is not None:
+            self.answer.data = current.answer.value
+
+
+class YesNoForm(AnswerForm):
     """An absolute exclusion or an item needing review: does it apply to the patient?"""
 
-    answer = SelectField(
+    answer = RadioField(
         "Answer",
-        choices=[CHOOSE, SelectChoice("yes", "Yes"), SelectChoice("no", "No")],
+        choices=[SelectChoice("yes", "Yes"), SelectChoice("no", "No")],
         validators=[InputRequired(message="Choose yes or no.")],
     )
     note = _note(
@@ -75,10 +104,10 @@ class YesNoForm(FlaskForm):
         return AnswerInput(AnswerValue(self.answer.data), note=self.note.data)
 
 
-class RequirementForm(FlaskForm):
+class RequirementForm(AnswerForm):
     """A requirement: recorded with its value and date, or marked not applicable where the item allows it."""
 
-    answer = SelectField("Status", validators=[InputRequired(message="Choose recorded or not applicable.")])
+    answer = RadioField("Status", validators=[InputRequired(message="Choose recorded or not applicable.")])
     value = StringField(
         "Value or result",
         validators=[
@@ -107,6 +136,11 @@ class RequirementForm(FlaskForm):
             note=self.note.data,
         )
 
+    def show(self, current: ScreeningAnswer | None) -> None:
+        super().show(current)
+        if current is not None and current.answer is AnswerValue.RECORDED:
+            self.value.data, self.done_on.data = current.value, current.done_on
+
 
 class ChoiceRequirementForm(RequirementForm):
     """A requirement whose value comes from a fixed list (a test result: negative or positive)."""
@@ -114,19 +148,24 @@ class ChoiceRequirementForm(RequirementForm):
     value = SelectField("Value or result", validators=[RequiredIfRecorded("Choose the value or result.")])
 
 
-def answer_form(item: ScreeningItem, **kwargs: Any) -> YesNoForm | RequirementForm:
+def answer_form(item: ScreeningItem, **kwargs: Any) -> AnswerForm:
     """The form answering ``item``, prefixed with its id, with the answers the item allows."""
     prefix = item.id
     if item.kind is not ItemKind.REQUIREMENT:
         return YesNoForm(prefix=prefix, **kwargs)
     form: RequirementForm = (ChoiceRequirementForm if item.choices else RequirementForm)(prefix=prefix, **kwargs)
-    statuses = [CHOOSE, SelectChoice(AnswerValue.RECORDED.value, "Recorded")]
+    statuses = [SelectChoice(AnswerValue.RECORDED.value, "Recorded")]
     if item.allow_not_applicable:
         statuses.append(SelectChoice(AnswerValue.NOT_APPLICABLE.value, "Not applicable"))
     form.answer.choices = statuses
     if isinstance(form, ChoiceRequirementForm):
         form.value.choices = [CHOOSE] + [SelectChoice(c, c.capitalize()) for c in item.choices]
     return form
+
+
+class ChecklistForm(FlaskForm):
+    """The checklist-wide form: only its CSRF token; each item's fields are read by the item's own form, built
+    without a token of its own (``answer_form(item, meta={"csrf": False})``)."""
 
 
 class SignOffForm(FlaskForm):

@@ -9,6 +9,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.datastructures import MultiDict
 
 from tracker import audit
 from tracker.clinics import local_today
@@ -20,10 +21,17 @@ from tracker.screening.forms import MedicationForm, drug_class_label
 from tracker.screening.queries import ScreeningState, interactions_of
 from tracker.screening.services import MEDICATION_FIELDS, ScreeningError, add_medication, update_medication
 from tracker.screening.views import load_patient, load_state
+from tracker.sessions import drafts
+
+
+def _medication_key(patient: Patient) -> str:
+    """The draft of the form adding a medication (``tracker.sessions.drafts``)."""
+    return f"medication-{patient.id}"
 
 
 def _render_list(
-    patient: Patient, state: ScreeningState, form: MedicationForm, status: int = 200
+    patient: Patient, state: ScreeningState, form: MedicationForm, status: int = 200, *, restored: bool = False,
+    notice: str | None = None,
 ) -> ResponseReturnValue:
     current = [m for m in state.medications if m.is_current(local_today())]
     past = [m for m in state.medications if not m.is_current(local_today())]
@@ -37,9 +45,19 @@ def _render_list(
             rules=interactions_of(state.protocol, state.medications, local_today()),
             form=form,
             drug_class_label=drug_class_label,
+            restored=restored,
+            notice=notice,
+            draft_key=_medication_key(patient),
         ),
         status,
     )
+
+
+def _rerender_add(view_args: dict[str, Any], typing: MultiDict[str, str]) -> ResponseReturnValue:
+    """After a refused CSRF token: the medication review with the posted medication in its form."""
+    patient = load_patient(view_args["patient_id"])
+    return _render_list(patient, load_state(patient), MedicationForm(formdata=typing), 400,
+                        notice=drafts.EXPIRED_NOTICE)
 
 
 @bp.route("/patients/<int:patient_id>/medications")
@@ -47,6 +65,7 @@ def _render_list(
 def medications(patient_id: int) -> ResponseReturnValue:
     patient = load_patient(patient_id)
     state = load_state(patient)
+    typing = drafts.kept(actor(), patient, _medication_key(patient))
     audit.record(
         actor(),
         "medication.view",
@@ -55,11 +74,12 @@ def medications(patient_id: int) -> ResponseReturnValue:
         data={"medication_ids": [m.id for m in state.medications]},
     )
     db.session.commit()
-    return _render_list(patient, state, MedicationForm(formdata=None))
+    return _render_list(patient, state, MedicationForm(formdata=typing), restored=typing is not None)
 
 
 @bp.route("/patients/<int:patient_id>/medications", methods=["POST"])
 @require_role(*CLINICAL_ROLES)
+@drafts.keeps_draft("medication-{patient_id}", "screening.medications", _rerender_add)
 def add(patient_id: int) -> ResponseReturnValue:
     patient = load_patient(patient_id)
     state = load_state(patient)
@@ -70,6 +90,7 @@ def add(patient_id: int) -> ResponseReturnValue:
         except ScreeningError as error:
             getattr(form, error.field).errors.append(str(error))
         else:
+            drafts.discard(actor(), patient, _medication_key(patient))
             db.session.commit()
             flash(f"Added {medication.name}.", "success")
             return redirect(url_for("screening.medications", patient_id=patient.id))

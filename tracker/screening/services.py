@@ -295,6 +295,22 @@ def answer_item(
     return row
 
 
+def answer_items(
+    actor: User, checklist: ScreeningChecklist, protocol: Protocol, given: dict[str, AnswerInput], today: date,
+) -> dict[str, ScreeningError]:
+    """Record several answers at once (the checklist-wide form), each through ``answer_item`` so that every rule of
+    one answer holds for each; returns the refusals by item id. The caller commits only when there is none (all
+    answers are then saved together) and otherwise rolls back, so a refused answer saves none of the others."""
+    refused: dict[str, ScreeningError] = {}
+    now = utcnow()
+    for item_id, answer in given.items():
+        try:
+            answer_item(actor, checklist, protocol, item_id, answer, today, now)
+        except ScreeningError as error:
+            refused[item_id] = error
+    return refused
+
+
 def _open_after_sign_off(
     item: ScreeningItem, protocol: Protocol, checklist: ScreeningChecklist, given: AnswerInput
 ) -> bool:

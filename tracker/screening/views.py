@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import selectinload
+from werkzeug.datastructures import MultiDict
 
 from tracker import audit
 from tracker.clinics import local_today
@@ -15,16 +18,25 @@ from tracker.permissions import CLINICAL_ROLES, actor, get_patient_for_user_or_4
 from tracker.protocols import ScreeningItem, loaded_protocols
 from tracker.screening import bp
 from tracker.screening.forms import (
+    AnswerForm,
+    ChecklistForm,
     QueueArgs,
-    RequirementForm,
     ReviewForm,
     SignOffForm,
-    YesNoForm,
     answer_form,
     review_form,
 )
 from tracker.screening.queries import ListPagination, ScreeningState, pending_reviews, screening_state
-from tracker.screening.services import ScreeningError, answer_item, may_review, review_item, sign_off
+from tracker.screening.services import (
+    AnswerInput,
+    ScreeningError,
+    answer_item,
+    answer_items,
+    may_review,
+    review_item,
+    sign_off,
+)
+from tracker.sessions import drafts
 
 REVIEWS_PER_PAGE = 25
 
@@ -63,18 +75,39 @@ def _item_or_404(state: ScreeningState, item_id: str) -> ScreeningItem:
     return item
 
 
+def draft_key(patient: Patient) -> str:
+    return f"screening-{patient.id}"
+
+
+def item_forms(state: ScreeningState, formdata: MultiDict[str, str] | None) -> dict[str, AnswerForm]:
+    """The answer form of every item that may be answered now, on the checklist-wide form (no token of their own):
+    from ``formdata`` (a post, a draft), or showing the standing answers."""
+    forms: dict[str, AnswerForm] = {}
+    for item in state.protocol.screening:
+        if not state.may_answer(item):
+            continue
+        form = answer_form(item, formdata=formdata, meta={"csrf": False})
+        if formdata is None:
+            form.show(state.answers.get(item.id))
+        forms[item.id] = form
+    return forms
+
+
 def _render_checklist(
     patient: Patient,
     state: ScreeningState,
     *,
-    submitted: dict[str, YesNoForm | RequirementForm] | None = None,
+    submitted: dict[str, AnswerForm] | None = None,
     submitted_review: dict[str, ReviewForm] | None = None,
     sign_off_form: SignOffForm | None = None,
     status: int = 200,
+    restored: bool = False,
+    notice: str | None = None,
 ) -> ResponseReturnValue:
-    """The checklist page. A form that was just submitted with errors replaces the blank one of its item."""
+    """The checklist page: every item that may be answered has its controls on one form (``submitted``: the
+    forms just posted, shown with their errors, or a restored draft's)."""
     can_review = may_review(actor(), patient.care_team)
-    forms = {item.id: answer_form(item, formdata=None) for item in state.protocol.screening if state.may_answer(item)}
+    forms = item_forms(state, None)
     forms.update(submitted or {})
     pending = state.assessment.pending_reviews if can_review else {}
     review_forms = {item_id: review_form(state.protocol.item(item_id), formdata=None) for item_id in pending}
@@ -85,9 +118,14 @@ def _render_checklist(
             patient=patient,
             state=state,
             forms=forms,
+            refused=[form for form in forms.values() if form.errors],
+            checklist_form=ChecklistForm(formdata=None),
             review_forms=review_forms,
             sign_off_form=sign_off_form or SignOffForm(formdata=None),
             can_review=can_review,
+            restored=restored,
+            notice=notice,
+            draft_key=draft_key(patient),
         ),
         status,
     )
@@ -101,8 +139,10 @@ def _to_checklist(patient: Patient, item: ScreeningItem | None = None) -> Respon
 @bp.route("/patients/<int:patient_id>/screening")
 @require_role(*CLINICAL_ROLES)
 def checklist(patient_id: int) -> ResponseReturnValue:
+    """The checklist, with the user's draft of its form if they left one (``tracker.sessions.drafts``)."""
     patient = load_patient(patient_id)
     state = load_state(patient)
+    typing = drafts.kept(actor(), patient, draft_key(patient)) if state.checklist is not None else None
     audit.record(
         actor(),
         "screening.view",
@@ -112,7 +152,66 @@ def checklist(patient_id: int) -> ResponseReturnValue:
         target_id=state.checklist.id if state.checklist else None,
     )
     db.session.commit()
+    if typing is not None:
+        return _render_checklist(patient, state, submitted=item_forms(state, typing), restored=True)
     return _render_checklist(patient, state)
+
+
+def _rerender_answers(view_args: dict[str, Any], typing: MultiDict[str, str]) -> ResponseReturnValue:
+    """After a refused CSRF token: the checklist with the posted answers in its form (``drafts.rescue``)."""
+    patient = load_patient(view_args["patient_id"])
+    state = load_state(patient)
+    return _render_checklist(patient, state, submitted=item_forms(state, typing), status=400,
+                             notice=drafts.EXPIRED_NOTICE)
+
+
+@bp.route("/patients/<int:patient_id>/screening/answers", methods=["POST"])
+@require_role(*CLINICAL_ROLES)
+@drafts.keeps_draft("screening-{patient_id}", "screening.checklist", _rerender_answers)
+def answer_all(patient_id: int) -> ResponseReturnValue:
+    """Save every answer of the checklist-wide form at once: the items left blank or as they stand are skipped;
+    each other one goes through ``answer_item`` with all its rules, in one transaction. Any refusal saves nothing
+    and shows the form again as posted, each message beside its item.
+
+    :raise 404: patient outside the user's scope, or no checklist started.
+    """
+    patient = load_patient(patient_id)
+    state = load_state(patient)
+    if state.checklist is None:
+        abort(404)
+    token = ChecklistForm()
+    forms = item_forms(state, request.form)
+    if not token.validate_on_submit():
+        abort(400)
+    given: dict[str, AnswerInput] = {}
+    for item_id, form in forms.items():
+        if form.is_blank():
+            continue
+        if not form.validate():
+            continue
+        if not form.same_as(state.answers.get(item_id)):
+            given[item_id] = form.to_input()
+    # The valid answers go through the service even when another item was refused, so that every message shows
+    # at once; then either all are committed or none.
+    refused = answer_items(actor(), state.checklist, state.protocol, given, local_today())
+    if not refused and not any(form.errors for form in forms.values()):
+        drafts.discard(actor(), patient, draft_key(patient))
+        db.session.commit()
+        flash(_saved_message(len(given)), "success")
+        # To the top, where the message says what was saved (the form's own fragment would carry over).
+        return redirect(url_for("screening.checklist", patient_id=patient.id, _anchor="main"))
+    db.session.rollback()
+    for item_id, error in refused.items():
+        form = forms[item_id]
+        getattr(form, error.field, form.answer).errors.append(str(error))
+    patient = load_patient(patient_id)
+    return _render_checklist(patient, load_state(patient), submitted=forms, status=422)
+
+
+def _saved_message(count: int) -> str:
+    if count == 0:
+        return "Nothing had changed; no answer was saved."
+    return f"Saved {count} answer{'s' if count != 1 else ''}."
 
 
 @bp.route("/patients/<int:patient_id>/screening/items/<item_id>", methods=["POST"])

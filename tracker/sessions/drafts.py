@@ -43,6 +43,23 @@ from tracker.models import FormDraft, Patient, User
 F = TypeVar("F", bound=Callable[..., Any])
 
 KEY = re.compile(r"^[a-z]+-[0-9]{1,12}$")
+#: The forms kept as drafts: the first part of a key -> the page showing the form and the view argument the
+#: key's number fills (None: the number is the patient's id). A key of another form is refused.
+FORMS: dict[str, tuple[str, str | None]] = {
+    "note": ("sessions.detail", "session_id"),
+    "addendum": ("sessions.detail", "session_id"),
+    "ae": ("sessions.detail", "session_id"),
+    "cosign": ("sessions.detail", "session_id"),
+    "private": ("sessions.private_note", "note_id"),
+    "plan": ("plans.edit", None),
+    "alert": ("outcomes.alert", "alert_id"),
+    "screening": ("screening.checklist", None),
+    "phase": ("patients.detail", None),
+    "patient": ("patients.edit", None),
+    "medication": ("screening.medications", None),
+    "resultfix": ("outcomes.correct", "result_id"),
+    "labfix": ("labs.correct", "lab_id"),
+}
 #: Never kept in a draft.
 SECRET_FIELDS = frozenset({"csrf_token", "password"})
 MAX_FIELDS = 60
@@ -102,12 +119,27 @@ def clean(form: MultiDict[str, str]) -> dict[str, list[str]]:
     return data
 
 
+def known(key: str) -> bool:
+    """``key`` names one of the forms kept as drafts (``FORMS``) and one record."""
+    return bool(KEY.match(key)) and key.split("-")[0] in FORMS
+
+
+def page_of(key: str, patient_id: int) -> str:
+    """The page showing the form ``key`` (a known key)."""
+    form_name, number = key.split("-")
+    endpoint, argument = FORMS[form_name]
+    arguments: dict[str, Any] = {"patient_id": patient_id}
+    if argument is not None:
+        arguments[argument] = int(number)
+    return url_for(endpoint, **arguments)
+
+
 def save(actor: User, patient: Patient, key: str, data: dict[str, list[str]], now: datetime) -> FormDraft:
     """Keep ``data`` as ``actor``'s draft of the form ``key`` for ``patient``, replacing an older one.
 
-    :raise DraftError: a malformed key.
+    :raise DraftError: a malformed key, or one of a form not kept as a draft.
     """
-    if not KEY.match(key):
+    if not known(key):
         raise DraftError("Unknown form.")
     draft = db.session.scalar(select(FormDraft).where(FormDraft.user_id == actor.id, FormDraft.key == key))
     if draft is None:
@@ -136,6 +168,12 @@ def restored(actor: User, patient: Patient, draft: FormDraft) -> MultiDict[str, 
     audit.record(actor, "draft.restore", "Restored a draft of unsaved typing", patient=patient,
                  target_type="form_draft", target_id=draft.key)
     return MultiDict([(name, value) for name, values in draft.data.items() for value in values])
+
+
+def kept(actor: User, patient: Patient, key: str) -> MultiDict[str, str] | None:
+    """``actor``'s draft of the one form ``key`` for ``patient`` as form data (its restoring audited), or None."""
+    draft = load(actor, patient, [key]).get(key)
+    return restored(actor, patient, draft) if draft is not None else None
 
 
 def discard(actor: User, patient: Patient, key: str, *, on_request: bool = False) -> bool:

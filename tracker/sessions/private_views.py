@@ -126,12 +126,9 @@ def save_draft(patient_id: int, key: str) -> ResponseReturnValue:
 def discard_draft(patient_id: int, key: str) -> ResponseReturnValue:
     """Drop the user's draft of ``key`` and go back to the form, which shows the saved version again."""
     patient = load_patient(patient_id)
-    if not EmptyForm().validate_on_submit() or not drafts.KEY.match(key):
+    if not EmptyForm().validate_on_submit() or not drafts.known(key):
         abort(400)
     drafts.discard(actor(), patient, key, on_request=True)
     db.session.commit()
     flash("Draft discarded.", "success")
-    form_name, number = key.split("-")
-    if form_name == "private":
-        return redirect(url_for("sessions.private_note", patient_id=patient.id, note_id=int(number))), 303
-    return redirect(url_for("sessions.detail", patient_id=patient.id, session_id=int(number))), 303
+    return redirect(drafts.page_of(key, patient.id)), 303
