@@ -163,7 +163,7 @@ def test_only_the_signers_supervisor_co_signs(client, people, world, persona):
     before = state()
     login(client, getattr(people, persona))
     response = client.post(f"/patients/{world.patient_id}/sessions/{world.prep}/cosign",
-                           data={"decision": "cosigned"})
+                           data={"decision": "cosigned", "password": PASSWORD})
     assert response.status_code == COSIGN_EXPECTED[persona]
     if response.status_code != 302:
         assert state() == before and CANARY not in response.text

@@ -353,10 +353,10 @@ class AdverseEventForm(FlaskForm):
         )
 
 
-def _password() -> PasswordField:
+def _password(what: str = "sign") -> PasswordField:
     return PasswordField(
         "Your password",
-        validators=[DataRequired(message="Enter your password to sign.")],
+        validators=[DataRequired(message=f"Enter your password to {what}.")],
         description="Signing asks for your password again, as a signature on paper would need your hand.",
         render_kw={"autocomplete": "current-password"},
     )
@@ -398,6 +398,7 @@ class CosignForm(FlaskForm):
         description="Required when returning the note.",
         render_kw={"rows": 3},
     )
+    password = _password("co-sign or return the note")
     content_hash = HiddenField()
 
 
