@@ -190,6 +190,7 @@ def test_the_lists_of_notes(client, people, world, persona):
 
 def test_every_sessions_route_is_in_the_matrix(app: Flask):
     covered = {name.split()[0] for name in ROUTES} | {"sessions.private_note", "sessions.cosign",
+                                                     "sessions.correct_seriousness",  # tests/test_seriousness.py
                                                      "sessions.cosign_queue", "sessions.my_notes"}
     endpoints = {rule.endpoint for rule in app.url_map.iter_rules() if rule.endpoint.startswith("sessions.")}
     assert endpoints == covered

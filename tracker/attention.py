@@ -74,6 +74,7 @@ from tracker.models import (
 )
 from tracker.protocols import ItemKind, Protocol
 from tracker.sessions.queries import cosign_pending, cosign_returned
+from tracker.sessions.seriousness import SERIOUS
 from tracker.sessions.signing import FOLLOW_UP_WINDOW
 from tracker.sqldates import day_of as sql_day_of
 from tracker.sqldates import days_after
@@ -217,7 +218,7 @@ def serious_adverse_events(scope: Scope) -> Select[Any]:
         .join(SessionNote, SessionNote.id == AdverseEvent.note_id)
         .join(TherapySession, TherapySession.id == SessionNote.session_id)
         .where(
-            AdverseEvent.serious.is_(True),
+            SERIOUS.is_(True),  # as it stands after any signed correction
             AdverseEvent.onset_at >= scope.now - scope.policy.serious_event_within,
             TherapySession.patient_id.in_(scope.patient_ids),
         )

@@ -50,6 +50,7 @@ from tracker.models import (
     TherapySession,
 )
 from tracker.protocols import Protocol
+from tracker.sessions.seriousness import SERIOUS
 from tracker.sqldates import day_of
 
 WEEKS = 12
@@ -100,7 +101,7 @@ class SeverityCount:
 
 def adverse_events(session: AnySession, clinic_id: int) -> list[SeverityCount]:
     rows = session.execute(
-        select(AdverseEvent.severity, func.count(), func.count().filter(AdverseEvent.serious.is_(True)))
+        select(AdverseEvent.severity, func.count(), func.count().filter(SERIOUS.is_(True)))
         .join(SessionNote, SessionNote.id == AdverseEvent.note_id)
         .join(TherapySession, TherapySession.id == SessionNote.session_id)
         .join(Patient, Patient.id == TherapySession.patient_id)

@@ -29,6 +29,7 @@ from tracker.models import (
     User,
     VitalReading,
 )
+from tracker.sessions.seriousness import is_serious
 
 JSON = dict[str, Any]
 #: (resource type, id) -> the reference string.
@@ -327,7 +328,7 @@ class RecordResources:
 
     def adverse_event(self, held: TherapySession, event: AdverseEvent, dose: JSON | None) -> JSON:
         code, display = AE_OUTCOME[event.outcome]
-        serious = ("Serious", "Serious") if event.serious else ("Non-serious", "Non-serious")
+        serious = ("Serious", "Serious") if is_serious(event) else ("Non-serious", "Non-serious")
         resource: JSON = {
             "resourceType": "AdverseEvent",
             "id": self.id("adverse-event", event.id),
