@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from tests.conftest import PASSWORD, audit_actions, login
 from tests.reports_data import text as pdf_text
 from tests.session_data import in_dosing, session_url
+from tracker import adverse_events
 from tracker.attention import BY_KIND, Kind, Policy, Scope
 from tracker.dashboard import overview
 from tracker.dashboard.queries import Filters, patient_ids
@@ -32,7 +33,7 @@ from tracker.models import (
     Severity,
 )
 from tracker.models.base import utcnow
-from tracker.sessions import notes, queries, seriousness, signing
+from tracker.sessions import corrections, notes, queries, signing
 from tracker.sessions.notes import NoteError
 
 REASON = "Marked serious by mistake: no hospitalisation, recovered on site"
@@ -225,15 +226,15 @@ def test_corrections_are_append_only(client, people, serious):
 
 def test_the_rule_the_newest_correction_stands(people, serious):
     event, note = _event(), queries.load_note(db.session, serious)
-    assert seriousness.is_serious(event) is True
-    seriousness.correct(people.lead, people.patient, serious, note, event, False, "mistake", PASSWORD, utcnow())
-    assert seriousness.is_serious(event) is False
+    assert adverse_events.is_serious(event) is True
+    corrections.correct(people.lead, people.patient, serious, note, event, False, "mistake", PASSWORD, utcnow())
+    assert adverse_events.is_serious(event) is False
     with pytest.raises(NoteError, match="already stands as not serious"):
-        seriousness.correct(people.lead, people.patient, serious, note, event, False, "again", PASSWORD, utcnow())
-    seriousness.correct(people.lead, people.patient, serious, note, event, True, "was right", PASSWORD,
+        corrections.correct(people.lead, people.patient, serious, note, event, False, "again", PASSWORD, utcnow())
+    corrections.correct(people.lead, people.patient, serious, note, event, True, "was right", PASSWORD,
                         utcnow() + timedelta(seconds=1))
-    assert seriousness.is_serious(_event()) is True
-    assert db.session.scalar(select(AdverseEvent.id).where(seriousness.SERIOUS.is_(True))) == event.id
+    assert adverse_events.is_serious(_event()) is True
+    assert db.session.scalar(select(AdverseEvent.id).where(adverse_events.SERIOUS.is_(True))) == event.id
 
 
 def test_the_correction_page_carries_the_safety_banner(client, people, serious):

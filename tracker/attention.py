@@ -51,6 +51,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import QueryableAttribute, aliased
 
+from tracker.adverse_events import SERIOUS
 from tracker.clinictime import DEFAULT_ZONE, day_of, start_of_day, zone
 from tracker.models import (
     ACTIVE_PHASES,
@@ -74,7 +75,6 @@ from tracker.models import (
 )
 from tracker.protocols import ItemKind, Protocol
 from tracker.sessions.queries import cosign_pending, cosign_returned
-from tracker.sessions.seriousness import SERIOUS
 from tracker.sessions.signing import FOLLOW_UP_WINDOW
 from tracker.sqldates import day_of as sql_day_of
 from tracker.sqldates import days_after

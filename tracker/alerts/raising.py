@@ -136,7 +136,7 @@ def for_adverse_event(
     actor: User, patient: Patient, session: TherapySession, event: AdverseEvent
 ) -> SafetyAlert | None:
     """A high-risk alert for a serious adverse event: serious as it stands (``serious_now``: a signed correction to
-    serious raises it too, ``tracker.sessions.seriousness``), once while one is open for the event."""
+    serious raises it too, ``tracker.adverse_events``), once while one is open for the event."""
     if not event.serious_now:
         return None
     if db.session.scalar(select(exists().where(

@@ -33,6 +33,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
 from tracker import clinictime
+from tracker.adverse_events import SERIOUS
 from tracker.clinictime import DEFAULT_ZONE, start_of_day, week_start
 from tracker.database import AnySession, writing
 from tracker.instruments import Instrument, change, get_instrument
@@ -50,7 +51,6 @@ from tracker.models import (
     TherapySession,
 )
 from tracker.protocols import Protocol
-from tracker.sessions.seriousness import SERIOUS
 from tracker.sqldates import day_of
 
 WEEKS = 12

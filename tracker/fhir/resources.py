@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from tracker import clinictime
+from tracker.adverse_events import is_serious
 from tracker.fhir.codes import LOCAL, Code, codes
 from tracker.fhir.questionnaires import answer_coding, link_id, questionnaire, questionnaire_url
 from tracker.fhir.record import PatientRecord
@@ -29,7 +30,6 @@ from tracker.models import (
     User,
     VitalReading,
 )
-from tracker.sessions.seriousness import is_serious
 
 JSON = dict[str, Any]
 #: (resource type, id) -> the reference string.

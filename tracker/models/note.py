@@ -9,7 +9,7 @@ Integrity (RELIABILITY.md 5.1, 5.2; DOMAIN.md section 5 item 16):
   adverse events, and any change to its session and the therapists present;
 - corrections are addenda, each signed as it is written and never changed afterwards (append-only, like the
   co-signature decisions); an adverse event's seriousness marked by mistake is corrected by a signed row of its own
-  (``AdverseEventCorrection``), which every count reads through ``tracker.sessions.seriousness``;
+  (``AdverseEventCorrection``), which every count reads through ``tracker.adverse_events``;
 - private process notes (HIPAA 164.501 psychotherapy notes) are a separate table that only its author ever reads,
   and nothing else (patient page, lists, hashes, exports) looks at.
 """
@@ -250,7 +250,7 @@ class AdverseEventCorrection(Base):
     """A signed correction of an adverse event's seriousness (a serious event marked by mistake, or the reverse):
     the event and its signed note stay as they were, this row says what stands from now on, with the reason, who
     signed it (password re-entered) and the SHA-256 of what they signed. Append-only (the migration's triggers);
-    the newest correction of an event stands (``tracker.sessions.seriousness``)."""
+    the newest correction of an event stands (``tracker.adverse_events``)."""
 
     __tablename__ = "adverse_event_correction"
 

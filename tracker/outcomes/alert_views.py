@@ -11,6 +11,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from tracker import audit
+from tracker.adverse_events import is_serious
 from tracker.alerts import recipients
 from tracker.alerts.acknowledge import ACTIONS, AlertError, acknowledge, may_close
 from tracker.extensions import db
@@ -33,7 +34,6 @@ from tracker.outcomes.forms import AcknowledgeForm, PageArgs
 from tracker.outcomes.queries import alert_queue
 from tracker.patients.services import load_for_page
 from tracker.permissions import CLINICAL_ROLES, actor, can_view_patient, require_role
-from tracker.sessions.seriousness import is_serious
 
 #: Where a removed entry of a draft note would have been.
 _ROWS: dict[AlertSource, type[VitalReading] | type[AdverseEvent]] = {

@@ -1,6 +1,6 @@
 """The signed correction of an adverse event's seriousness on a signed note: a page of its own with the event, the
 corrections already signed, and the form (the choice, a reason, the password). The rule and the record live in
-``tracker.sessions.seriousness``."""
+``tracker.adverse_events`` and ``tracker.sessions.corrections``."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ from flask import flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 
 from tracker import audit
+from tracker.adverse_events import is_serious, label
 from tracker.extensions import db
 from tracker.models import AdverseEvent, Patient, TherapySession
 from tracker.models.base import utcnow
 from tracker.permissions import CLINICAL_ROLES, actor, require_role
-from tracker.sessions import bp, queries, seriousness
+from tracker.sessions import bp, corrections, queries
 from tracker.sessions.note_forms import SeriousnessCorrectionForm
 from tracker.sessions.notes import NoteError
 from tracker.sessions.pages import Forms, load_patient, render_session
@@ -51,14 +52,14 @@ def correct_seriousness(patient_id: int, session_id: int, event_id: int) -> Resp
     if not form.validate():
         return _render(patient, session, event, form, 422)
     try:
-        seriousness.correct(actor(), patient, session, note, event, form.serious.data == "yes",
+        corrections.correct(actor(), patient, session, note, event, form.serious.data == "yes",
                             form.reason.data or "", form.password.data or "", utcnow())
     except NoteError as error:
         db.session.commit()  # the audit row of a wrong password
         getattr(form, error.field).errors.append(str(error))
         return _render(patient, session, event, form, 422)
     db.session.commit()
-    flash(f"Correction signed: the event now stands as {seriousness.label(seriousness.is_serious(event))}. The signed "
+    flash(f"Correction signed: the event now stands as {label(is_serious(event))}. The signed "
           "note is unchanged.", "success")
     return redirect(url_for("sessions.detail", patient_id=patient.id, session_id=session.id,
                             _anchor="adverse-events"))

@@ -1,16 +1,12 @@
-"""Whether an adverse event is serious, and the signed correction of a seriousness marked by mistake.
-
-The rule, for every reader: the seriousness that stands is the newest signed correction's, else the one recorded
-with the event (``AdverseEvent.serious_now``, a column loaded with the row and usable in queries). The session
-page, the record and summary PDFs, the FHIR export, the dashboard's queue, the clinic overview's counts and the
-safety alert all read it through ``is_serious`` or ``SERIOUS``, never ``AdverseEvent.serious``, which keeps what
-the signed note said.
+"""The signed correction of an adverse event's seriousness marked by mistake (the rule it changes is
+``tracker.adverse_events``).
 
 A correction never changes the signed note or the event: it is a row of its own (append-only in the database),
 signed with the password like an addendum (the same re-entry throttle), with its reason, and audited. Correcting
 to serious raises the high-risk safety alert a serious event raises. Correcting to not serious leaves the alert the
 event raised where it is: it stays in the history, still holds the next dose while open, and its page says the
-seriousness was corrected, so the supervisor who may close it acknowledges it as an entry error.
+seriousness was corrected, so the supervisor who may close it acknowledges it as an entry error. The clinic
+overview's kept figures are forgotten, so its count follows at once.
 """
 
 from __future__ import annotations
@@ -21,6 +17,7 @@ from typing import Any
 from sqlalchemy import delete
 
 from tracker import audit
+from tracker.adverse_events import is_serious, label
 from tracker.alerts import raising
 from tracker.extensions import db
 from tracker.models import (
@@ -35,18 +32,6 @@ from tracker.models import (
 from tracker.sessions.content import sha256
 from tracker.sessions.notes import NoteError
 from tracker.sessions.signing import check_password
-
-#: The standing seriousness in a query (a correlated subquery on ``adverse_event``).
-SERIOUS = AdverseEvent.serious_now
-
-
-def is_serious(event: AdverseEvent) -> bool:
-    """The seriousness that stands for ``event``: its newest correction's, else the recorded one."""
-    return bool(event.serious_now)
-
-
-def label(serious: bool) -> str:
-    return "serious" if serious else "not serious"
 
 
 def correction_content(event: AdverseEvent, note: SessionNote, serious: bool, reason: str) -> dict[str, Any]:
