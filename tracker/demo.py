@@ -65,6 +65,8 @@ OFFICE_OPENS, OFFICE_CLOSES = time(8, 0), time(17, 0)
 DEMO_DAY_FROM, DEMO_DAY_UNTIL = time(11, 30), time(16, 0)
 #: When the day's dosing session starts, on the clinic's clock.
 DOSING_STARTS = time(8, 30)
+#: When the back-dated moves of a course (and the dosing sessions that go with them) were made.
+MOVES_AT = time(9, 0)
 
 
 def demo_now(zone: ZoneInfo, now: datetime) -> datetime:
@@ -267,7 +269,10 @@ def _walk(
     """Move the patient along its path on a back-dated timeline, with sessions and results along the way."""
     path = DEMO_PATHS[path_index]
     now = utcnow()
-    moments = [now - timedelta(days=days) for days in DEMO_DAYS_AGO.get(path_index, [])]
+    # Each move of the course (a dosing session with it) at 09:00 on the clinic's clock, that many days ago.
+    zone = clinic_day_zone(patient)
+    moments = [_at(zone, local(now - timedelta(days=days), zone).date(), MOVES_AT)
+               for days in DEMO_DAYS_AGO.get(path_index, [])]
     moments += [now] * (len(path) - len(moments))
     start = (moments[0] if Phase.DOSING in path else now) - timedelta(days=35)
     _backdate_enrolment(patient, start)
