@@ -230,8 +230,9 @@ class Supervisor(Clinician):
                     failure = None
                     break
         ready_ms = (time.perf_counter() - started) * 1000
-        events.request.fire(request_type="BATCH", name=name, response_time=ready_ms,
-                            response_length=0, response=None, exception=failure, context={})
+        events.request.fire(  # type: ignore[no-untyped-call]  # locust 2.47 leaves fire() untyped
+            request_type="BATCH", name=name, response_time=ready_ms,
+            response_length=0, response=None, exception=failure, context={})
         if failure is None:
             self.page(links["download_url"], "batch: download")
 
