@@ -118,7 +118,9 @@ def test_concurrent_saves_of_one_draft_lose_nothing_and_never_fail(server):
     engine = create_engine(url)
     with engine.connect() as connection:
         version, fields = connection.execute(
-            text("SELECT version_id, fields FROM session_note ORDER BY id DESC LIMIT 1")
+            text("SELECT n.version_id, n.fields FROM session_note n JOIN therapy_session s ON s.id = n.session_id "
+                 "JOIN patient p ON p.id = s.patient_id WHERE p.family_name = :family"),
+            {"family": NOTES_FAMILY_NAME},
         ).one()
         updates = connection.execute(text("SELECT count(*) FROM audit_event WHERE action = 'note.update'")).scalar()
     engine.dispose()

@@ -84,8 +84,9 @@ def load_note(session: AnySession, therapy_session: TherapySession) -> SessionNo
             joinedload(SessionNote.updated_by),
             joinedload(SessionNote.signed_by),
             selectinload(SessionNote.vitals),
+            # The corrections in the events' own statement: no statement more for a note with events.
             selectinload(SessionNote.adverse_events)
-            .selectinload(AdverseEvent.corrections)
+            .joinedload(AdverseEvent.corrections)
             .joinedload(AdverseEventCorrection.signed_by),
             selectinload(SessionNote.addenda).joinedload(NoteAddendum.signed_by),
             selectinload(SessionNote.cosign_decisions).joinedload(CosignDecision.supervisor),
