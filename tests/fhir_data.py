@@ -84,7 +84,8 @@ def full_course(patient: Patient, lead: User, supervisor: User, protocols: dict[
         .execution_options(populate_existing=True)
     )
     assert note is not None
-    signing.decide_cosign(supervisor, patient, note, lead, CosignOutcome.COSIGNED, None, None, utcnow())
+    signing.decide_cosign(supervisor, patient, note, lead, CosignOutcome.COSIGNED, None, None, utcnow(),
+                          password=PASSWORD)
     walk_course(patient, lead, protocols, [
         (Phase.INTEGRATION, start + timedelta(days=1), None),
         (Phase.DOSING, start + timedelta(days=28), None),

@@ -94,7 +94,8 @@ def test_a_reading_taken_out_of_the_draft_keeps_its_alert_until_acknowledged(cli
     login(client, people.lead)
     client.post(session_url(people.patient, dosing, "/vitals"), data=vitals_form(60, systolic="240", diastolic="90"))
     (alert,) = alerts(people.patient)
-    assert client.post(session_url(people.patient, dosing, f"/vitals/{alert.source_row_id}/remove")).status_code == 302
+    assert client.post(session_url(people.patient, dosing, f"/vitals/{alert.source_row_id}/remove"),
+                       data={"confirm": "yes"}).status_code == 302
     page = client.get(alert_url(people.patient, alert)).text
     assert "Systolic BP 240 mmHg" in page and "It has since been taken out of the draft note" in page
     response = client.post(alert_url(people.patient, alert),

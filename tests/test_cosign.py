@@ -36,8 +36,9 @@ def queue(client) -> str:
     return client.get("/notes/cosign").text
 
 
-def decide(client, patient, session, decision, comment=""):
-    return client.post(session_url(patient, session, "/cosign"), data={"decision": decision, "comment": comment})
+def decide(client, patient, session, decision, comment="", password=PASSWORD):
+    return client.post(session_url(patient, session, "/cosign"),
+                       data={"decision": decision, "comment": comment, "password": password})
 
 
 def test_a_trainees_signed_note_waits_in_their_supervisors_queue_only(client, people, trainee_note):
@@ -110,7 +111,7 @@ def test_a_note_changed_since_the_supervisor_opened_it_is_not_co_signed_unseen(c
         "reason": "Late entry", "body": "Called at 20:00; settled.", "password": PASSWORD})
     login(client, people.supervisor)
     response = client.post(session_url(people.patient, trainee_note, "/cosign"),
-                           data={"decision": "cosigned", "content_hash": seen})
+                           data={"decision": "cosigned", "content_hash": seen, "password": PASSWORD})
     assert response.status_code == 409 and "changed after you opened it" in response.text
 
 
@@ -160,3 +161,25 @@ def test_bad_list_arguments_are_refused(client, people, query):
     login(client, people.supervisor)
     if query.startswith("page"):
         assert client.get(f"/notes/cosign?{query}").status_code == 400
+
+
+def test_co_signing_asks_for_the_password(client, people, trainee_note):
+    login(client, people.supervisor)
+    assert 'name="password"' in client.get(session_url(people.patient, trainee_note)).text
+    missing = decide(client, people.patient, trainee_note, "cosigned", password="")
+    assert missing.status_code == 422 and "Enter your password to co-sign or return the note." in missing.text
+    wrong = decide(client, people.patient, trainee_note, "returned", "Add the time.", password="not it at all")
+    assert wrong.status_code == 422 and "That is not your password" in wrong.text
+    assert db.session.scalar(select(CosignDecision)) is None
+    assert "auth.reauth_failed" in audit_actions()
+    assert decide(client, people.patient, trainee_note, "cosigned").status_code == 302
+
+
+def test_co_signing_shares_the_signing_throttle(client, app, people, trainee_note):
+    login(client, people.supervisor)
+    for _ in range(app.config["REAUTH_MAX_FAILURES"]):
+        assert decide(client, people.patient, trainee_note, "cosigned", password="wrong password").status_code == 422
+    refused = decide(client, people.patient, trainee_note, "cosigned")  # the right password, too late
+    assert refused.status_code == 422 and "Too many wrong passwords" in refused.text
+    assert db.session.scalar(select(CosignDecision)) is None
+    assert audit_actions()[-1] == "auth.reauth_throttled"

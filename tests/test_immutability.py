@@ -87,7 +87,7 @@ def _signed_note_with_an_adverse_event(people: Any, protocols: dict[str, Any]) -
     note = queries.load_note(db.session, queries.load_session_or_404(db.session, people.patient, session.id))
     signing.sign_note(people.lead, people.patient, session, note, protocols["mdma-ptsd"], PASSWORD, None, True, now)
     signing.decide_cosign(people.supervisor, people.patient, note, people.lead, CosignOutcome.COSIGNED, None, None,
-                          now)
+                          now, password=PASSWORD)
 
 
 PASSWORD = "correct horse battery"

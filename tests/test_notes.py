@@ -151,7 +151,14 @@ def test_a_reading_can_be_removed_from_a_draft_and_the_removal_is_audited(client
     login(client, people.lead)
     client.post(session_url(people.patient, dosing, "/vitals"), data=vitals_form(60, heart_rate="77"))
     reading = db.session.scalar(select(VitalReading))
-    response = client.post(session_url(people.patient, dosing, f"/vitals/{reading.id}/remove"))
+    url = session_url(people.patient, dosing, f"/vitals/{reading.id}/remove")
+    assert f'href="{url}"' in client.get(session_url(people.patient, dosing)).text  # a link, not a one-click form
+    confirm = client.get(url)
+    assert confirm.status_code == 200 and "Remove this reading?" in confirm.text and "77" in confirm.text
+    assert 'name="confirm" value="yes"' in confirm.text and rows(VitalReading) == 1
+    one_click = client.post(url)  # a POST without the confirmation removes nothing
+    assert one_click.status_code == 400 and "Nothing was removed yet" in one_click.text and rows(VitalReading) == 1
+    response = client.post(url, data={"confirm": "yes"})
     assert response.status_code == 302 and rows(VitalReading) == 0
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "vitals.remove"))
     assert event.data["heart_rate"] == 77
@@ -168,7 +175,12 @@ def test_adverse_events_are_recorded_with_rescue_medication(client, people, dosi
     assert event.rescue_medication == "Lorazepam" and not event.serious
     page = client.get(response.location).text
     assert "Panic, hyperventilation" in page and "Lorazepam, 1 mg sublingual" in page
-    removed = client.post(session_url(people.patient, dosing, f"/adverse-events/{event.id}/remove"))
+    url = session_url(people.patient, dosing, f"/adverse-events/{event.id}/remove")
+    confirm = client.get(url)
+    assert confirm.status_code == 200 and "Remove this adverse event?" in confirm.text
+    assert "Panic, hyperventilation" in confirm.text and "Keep it" in confirm.text
+    assert client.post(url).status_code == 400 and rows(AdverseEvent) == 1
+    removed = client.post(url, data={"confirm": "yes"})
     assert removed.status_code == 302 and rows(AdverseEvent) == 0
 
 

@@ -31,7 +31,7 @@ def test_it_declares_an_access_policy_on_every_view(app):
 def test_it_only_makes_sign_in_the_health_check_and_the_questionnaire_link_public(app):
     public = {e for e, v in app.view_functions.items() if access_policy(v) == "public"}
     assert public == {"auth.login", "auth.two_factor", "auth.enrol", "auth.continue_sign_in", "auth.new_password",
-                      "auth.set_password", "questionnaires.fill", "health.healthz"}
+                      "auth.set_password", "questionnaires.fill", "calendar.feed_ics", "health.healthz"}
     assert public | {"static", "bootstrap.static"} == PUBLIC_ENDPOINTS
 
 

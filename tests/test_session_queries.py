@@ -60,7 +60,8 @@ def test_the_session_page_signed_with_addenda_and_decisions(client, people, prot
     for number in range(4):
         signing.add_addendum(people.lead, people.patient, note, f"Late entry {number}", "text", PASSWORD, utcnow())
         signing.decide_cosign(people.supervisor, people.patient, note, people.lead,
-                              signing.CosignOutcome.RETURNED, "Please add more", None, utcnow())
+                              signing.CosignOutcome.RETURNED, "Please add more", None, utcnow(),
+                              password=PASSWORD)
     signing.add_addendum(people.lead, people.patient, note, "Answer", "text", PASSWORD, utcnow())
     db.session.commit()
     assert queries_for(client, session_url(people.patient, session)) == small

@@ -91,9 +91,11 @@ ROUTES = {
     "sessions.edit POST": ("POST", S + "/edit", "edit", 302),
     "sessions.save_note_draft": ("POST", S + "/note", "note", 302),
     "sessions.add_vitals": ("POST", S + "/vitals", vitals_form(5, heart_rate="70"), 302),
-    "sessions.remove_vitals": ("POST", S + "/vitals/{reading}/remove", {}, 302),
+    "sessions.remove_vitals GET": ("GET", S + "/vitals/{reading}/remove", None, 200),
+    "sessions.remove_vitals": ("POST", S + "/vitals/{reading}/remove", {"confirm": "yes"}, 302),
     "sessions.add_event": ("POST", S + "/adverse-events", adverse_event_form(), 302),
-    "sessions.remove_event": ("POST", S + "/adverse-events/{event}/remove", {}, 302),
+    "sessions.remove_event GET": ("GET", S + "/adverse-events/{event}/remove", None, 200),
+    "sessions.remove_event": ("POST", S + "/adverse-events/{event}/remove", {"confirm": "yes"}, 302),
     "sessions.sign": ("POST", S + "/sign", {"password": PASSWORD}, 302),
     "sessions.addendum": ("POST", P + "/sessions/{prep}/addenda",
                           {"reason": "Late entry", "body": "Also discussed music.", "password": PASSWORD}, 302),
@@ -163,7 +165,7 @@ def test_only_the_signers_supervisor_co_signs(client, people, world, persona):
     before = state()
     login(client, getattr(people, persona))
     response = client.post(f"/patients/{world.patient_id}/sessions/{world.prep}/cosign",
-                           data={"decision": "cosigned"})
+                           data={"decision": "cosigned", "password": PASSWORD})
     assert response.status_code == COSIGN_EXPECTED[persona]
     if response.status_code != 302:
         assert state() == before and CANARY not in response.text
@@ -188,6 +190,7 @@ def test_the_lists_of_notes(client, people, world, persona):
 
 def test_every_sessions_route_is_in_the_matrix(app: Flask):
     covered = {name.split()[0] for name in ROUTES} | {"sessions.private_note", "sessions.cosign",
+                                                     "sessions.correct_seriousness",  # tests/test_seriousness.py
                                                      "sessions.cosign_queue", "sessions.my_notes"}
     endpoints = {rule.endpoint for rule in app.url_map.iter_rules() if rule.endpoint.startswith("sessions.")}
     assert endpoints == covered

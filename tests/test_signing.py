@@ -203,7 +203,7 @@ def test_no_route_changes_a_signed_note(client, people, signed):
     attempts = {
         "note": (base + "/note", dosing_note(body="rewritten", version_id=str(note.version_id))),
         "add vitals": (base + "/vitals", vitals_form(10, heart_rate="70")),
-        "remove vitals": (base + f"/vitals/{reading.id}/remove", {}),
+        "remove vitals": (base + f"/vitals/{reading.id}/remove", {"confirm": "yes"}),
         "add adverse event": (base + "/adverse-events", adverse_event_form()),
         "sign again": (base + "/sign", {"password": PASSWORD}),
         "edit session": (base + "/edit", {"held_at": "2020-01-01T10:00", "duration_minutes": "60", "cycle": "1"}),

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 #: (tracker/questionnaires/public.py).
 PUBLIC_ENDPOINTS = frozenset({
     "auth.login", "auth.two_factor", "auth.enrol", "auth.continue_sign_in", "auth.new_password", "auth.set_password",
-    "questionnaires.fill", "health.healthz", "static", "bootstrap.static",
+    "questionnaires.fill", "calendar.feed_ics", "health.healthz", "static", "bootstrap.static",
 })
 
 
@@ -92,6 +92,7 @@ def _register_blueprints(app: Flask) -> None:
         admin,
         auditlog,
         auth,
+        calendar,
         dashboard,
         emergency,
         fhir,
@@ -126,6 +127,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(research.bp)
     app.register_blueprint(questionnaires.bp)
     app.register_blueprint(labs_bp)
+    app.register_blueprint(calendar.bp)
 
 
 def _register_hooks(app: Flask) -> None:

@@ -36,6 +36,7 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
+    Text,
     and_,
     case,
     cast,
@@ -50,12 +51,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import QueryableAttribute, aliased
 
+from tracker.adverse_events import SERIOUS
 from tracker.clinictime import DEFAULT_ZONE, day_of, start_of_day, zone
 from tracker.models import (
     ACTIVE_PHASES,
     AdverseEvent,
     AnswerValue,
     Clinic,
+    CosignDecision,
+    CosignOutcome,
     EmergencyAccess,
     EmergencyReview,
     MeasureResult,
@@ -70,7 +74,7 @@ from tracker.models import (
     TherapySession,
 )
 from tracker.protocols import ItemKind, Protocol
-from tracker.sessions.queries import cosign_pending
+from tracker.sessions.queries import cosign_pending, cosign_returned
 from tracker.sessions.signing import FOLLOW_UP_WINDOW
 from tracker.sqldates import day_of as sql_day_of
 from tracker.sqldates import days_after
@@ -85,6 +89,7 @@ class Kind(enum.StrEnum):
     SCREENING_REVIEW = "screening_review"
     EMERGENCY_REVIEW = "emergency_review"
     COSIGNATURE = "cosignature"
+    RETURNED_NOTE = "returned_note"
     UNSIGNED_NOTE = "unsigned_note"
     INTEGRATION_SESSION = "integration_session"
     MEASURE_OVERDUE = "measure_overdue"
@@ -155,6 +160,8 @@ class Scope:
     patient_ids: Select[Any]
     now: datetime
     policy: Policy
+    #: The therapist whose own day it is: notes returned to them only (None: every returned note in the scope).
+    author_id: int | None = None
 
     @property
     def today(self) -> date:
@@ -172,8 +179,10 @@ def _row(
     since: Expression,
     target_id: Expression | None = None,
     number: Expression | None = None,
+    detail: Expression | None = None,
 ) -> list[ColumnElement[Any]]:
-    """The uniform columns of every rule."""
+    """The uniform columns of every rule; ``detail`` is a short text the queue prints (a returned note's
+    comment)."""
     return [
         literal(kind.value, String(40)).label("kind"),
         literal(RANKS[kind], Integer).label("rank"),
@@ -181,6 +190,7 @@ def _row(
         since.label("since"),
         (target_id if target_id is not None else cast(null(), Integer)).label("target_id"),
         (number if number is not None else cast(null(), Integer)).label("number"),
+        (detail if detail is not None else cast(null(), Text)).label("detail"),
     ]
 
 
@@ -208,7 +218,7 @@ def serious_adverse_events(scope: Scope) -> Select[Any]:
         .join(SessionNote, SessionNote.id == AdverseEvent.note_id)
         .join(TherapySession, TherapySession.id == SessionNote.session_id)
         .where(
-            AdverseEvent.serious.is_(True),
+            SERIOUS.is_(True),  # as it stands after any signed correction
             AdverseEvent.onset_at >= scope.now - scope.policy.serious_event_within,
             TherapySession.patient_id.in_(scope.patient_ids),
         )
@@ -302,6 +312,33 @@ def cosignatures(scope: Scope) -> Select[Any]:
         .join(TherapySession, TherapySession.id == SessionNote.session_id)
         .where(cosign_pending(), TherapySession.patient_id.in_(scope.patient_ids))
     )
+
+
+def returned_notes(scope: Scope) -> Select[Any]:
+    """Signed notes whose supervisor returned them with a comment that no addendum has answered yet (the
+    "returned" list of ``/notes/mine``): ``since`` is the return, ``detail`` the supervisor's comment. On a
+    therapist's own day, only the notes they signed."""
+    latest = aliased(CosignDecision, name="returned_decision")
+    later = aliased(CosignDecision, name="later_decision")
+    newer = exists().where(
+        later.note_id == latest.note_id,
+        or_(later.decided_at > latest.decided_at, and_(later.decided_at == latest.decided_at, later.id > latest.id)),
+    )
+    query = (
+        select(*_row(Kind.RETURNED_NOTE, TherapySession.patient_id, latest.decided_at, TherapySession.id,
+                     TherapySession.cycle, latest.comment))
+        .join(SessionNote, SessionNote.id == latest.note_id)
+        .join(TherapySession, TherapySession.id == SessionNote.session_id)
+        .where(
+            latest.decision == CosignOutcome.RETURNED,
+            ~newer,
+            cosign_returned(),
+            TherapySession.patient_id.in_(scope.patient_ids),
+        )
+    )
+    if scope.author_id is not None:
+        query = query.where(SessionNote.signed_by_id == scope.author_id)
+    return query
 
 
 def unsigned_notes(scope: Scope) -> Select[Any]:
@@ -399,15 +436,16 @@ def measures_overdue(scope: Scope) -> Select[Any]:
 
 def no_recent_sessions(scope: Scope) -> Select[Any]:
     """Patients in an active phase, enrolled before the window, with no session held within it (30 days by
-    default); ``since`` is their last session, or their enrolment if they never had one."""
+    default); ``since`` is their last session held, or their enrolment if they never had one, and ``number`` the
+    sessions they have had (0: ``since`` is the enrolment, never a session)."""
     cutoff = scope.now - scope.policy.no_session_after
-    last_held = (
-        select(func.max(TherapySession.held_at))
-        .where(TherapySession.patient_id == Patient.id)
-        .correlate(Patient)
-        .scalar_subquery()
+    held = select(TherapySession.held_at).where(
+        TherapySession.patient_id == Patient.id, TherapySession.held_at.is_not(None)
     )
-    return select(*_row(Kind.NO_RECENT_SESSION, Patient.id, func.coalesce(last_held, Patient.created_at))).where(
+    last_held = held.with_only_columns(func.max(TherapySession.held_at)).correlate(Patient).scalar_subquery()
+    count = held.with_only_columns(func.count()).correlate(Patient).scalar_subquery()
+    return select(*_row(Kind.NO_RECENT_SESSION, Patient.id, func.coalesce(last_held, Patient.created_at),
+                        number=count)).where(
         Patient.id.in_(scope.patient_ids),
         Patient.phase.in_([p.value for p in ACTIVE_PHASES]),
         Patient.created_at < cutoff,
@@ -438,6 +476,7 @@ RULES: tuple[Rule, ...] = (
     Rule(Kind.EMERGENCY_REVIEW, "Emergency access to review", emergency_reviews, "granted",
          lambda policy, code: policy.emergency_review_after, supervisors_only=True),
     Rule(Kind.COSIGNATURE, "Co-signatures", cosignatures, "signed", supervisors_only=True),
+    Rule(Kind.RETURNED_NOTE, "Returned notes", returned_notes, "returned"),
     Rule(Kind.UNSIGNED_NOTE, "Unsigned notes", unsigned_notes, "session held",
          lambda policy, code: policy.note_unsigned_after),
     Rule(Kind.INTEGRATION_SESSION, "Integration sessions not held", integration_sessions, "dosing held",

@@ -3,34 +3,40 @@ phase, with outcome measures over time (so the trend charts show something), saf
 and integration plans. Idempotent: it does nothing if the demo clinics exist already.
 
 Patients who have been dosed are placed in the past: their phase moves, dosing sessions and results are back-dated
-along one timeline per patient, so the schedule and the charts read like a real course of treatment.
+along one timeline per patient, so the schedule and the charts read like a real course of treatment. Each clinic is
+laid out from a "now" in its office hours on its own clock (``demo_now``): every session starts between 08:00 and
+17:00 there, whatever the time the demo is loaded, and the patients in dosing have the day's dosing session under
+way (``tests/test_demo_data.py`` checks these and the order of the dates).
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from faker import Faker
 from sqlalchemy import select
 
 from tracker.alerts.acknowledge import acknowledge
+from tracker.clinictime import local, start_of_day
 from tracker.extensions import db
 from tracker.factories import (
     answer_screening,
     clear_for_dosing,
     clinic_day,
-    complete_dosing,
     make_clinic,
     make_patient,
     make_user,
     record_measure,
     renew_pre_dosing,
     sample_answers,
+    usual_dose,
     walk_course,
 )
 from tracker.labs.services import LabInput
 from tracker.labs.services import record_result as record_lab
 from tracker.models import (
+    CareTeamMember,
     Clinic,
     Outcome,
     Patient,
@@ -42,13 +48,43 @@ from tracker.models import (
     TherapySession,
     User,
 )
-from tracker.models.base import utcnow
+from tracker.models.base import clock_behind, utcnow
 from tracker.outcomes.queries import open_alerts
 from tracker.plans.services import current_version, mark_given, save_version
 from tracker.protocols import Protocol
 from tracker.sessions import notes, signing
 from tracker.sessions.queries import load_note
-from tracker.sessions.services import SessionInput, record_session
+from tracker.sessions.services import SessionInput, current_cycle, record_session
+from tracker.vitals import Reading
+
+#: The demo's office hours on each clinic's own clock: every session it lays out starts within them.
+OFFICE_OPENS, OFFICE_CLOSES = time(8, 0), time(17, 0)
+#: The demo's "now" on the clinic's clock lies between these (``demo_now``): late enough for the day's dosing
+#: session (from 08:30) and the afternoon's notes (three hours back), early enough that back-dated sessions, an hour
+#: off across a daylight-saving change, still start by closing time.
+DEMO_DAY_FROM, DEMO_DAY_UNTIL = time(11, 30), time(16, 0)
+#: When the day's dosing session starts, on the clinic's clock.
+DOSING_STARTS = time(8, 30)
+#: When the back-dated moves of a course (and the dosing sessions that go with them) were made.
+MOVES_AT = time(9, 0)
+
+
+def demo_now(zone: ZoneInfo, now: datetime) -> datetime:
+    """The moment the demo of a clinic in ``zone`` is laid out from, at or before the real ``now``: now itself
+    during the clinic's working day (11:30 to 16:00 there), 16:00 after it, and the day before at 16:00 before it
+    (loaded early in the morning, the demo's "today" is the clinic's last working day)."""
+    here = local(now, zone)
+    day = here.date()
+    if here.time() < DEMO_DAY_FROM:
+        day -= timedelta(days=1)
+    elif DEMO_DAY_FROM <= here.time() <= DEMO_DAY_UNTIL:
+        return now
+    return _at(zone, day, DEMO_DAY_UNTIL)
+
+
+def _at(zone: ZoneInfo, day: date, clock: time) -> datetime:
+    """``clock`` on ``day`` on the clinic's calendar, in UTC."""
+    return start_of_day(day, zone) + timedelta(hours=clock.hour, minutes=clock.minute)
 
 DEMO_PASSWORD = "demo-password-2026"  # noqa: S105 - printed by `make run`; demo data only
 
@@ -147,35 +183,43 @@ def seed_demo(protocols: dict[str, Protocol], patients_per_clinic: int = 14) -> 
     fake = Faker("en_US")
     Faker.seed(2026)
     for clinic_name, prefix in CLINICS:
-        clinic = make_clinic(clinic_name, **DEMO_CLINIC_SETTINGS[clinic_name])
-        staff: dict[str, User] = {}
-        for username, full_name, roles, supervisor in DEMO_STAFF:
-            staff[username] = make_user(
-                clinic,
-                *roles,
-                username=prefix + username,
-                full_name=full_name,
-                password=DEMO_PASSWORD,
-                supervisor=staff.get(supervisor) if supervisor else None,
-                needs_cosign=username in NEEDS_COSIGN,
-                email=f"{prefix}{username}@{MAIL_DOMAINS[prefix]}",
-            )
-        therapists = [staff["therapist"], staff["lead"]]
-        for index in range(patients_per_clinic):
-            code = DEMO_ROTATION[index % len(DEMO_ROTATION)]
-            _add_patient(fake, staff, therapists[index % 2], protocols, prefix, index, code, index % len(DEMO_PATHS),
-                         first_round=index < len(DEMO_PATHS))
-        # One patient of each protocol for the further psilocybin indications, after the rotation.
-        for offset, (code, path_index) in enumerate(NEW_PROTOCOL_PATIENTS):
-            index = patients_per_clinic + offset
-            patient = _add_patient(fake, staff, therapists[offset % 2], protocols, prefix, index, code, path_index,
-                                   first_round=False)
-            _evaluation(patient, therapists[offset % 2], offset)
-            if path_index == 2:
-                _after_the_dose(patient, therapists[offset % 2], protocols[code])
-                _checked_in_integration(patient, therapists[offset % 2], protocols[code], staff)
-            db.session.flush()
+        real = utcnow()
+        with clock_behind(real - demo_now(ZoneInfo(DEMO_CLINIC_SETTINGS[clinic_name]["time_zone"]), real)):
+            _seed_clinic(fake, protocols, clinic_name, prefix, patients_per_clinic)
     return True
+
+
+def _seed_clinic(fake: Faker, protocols: dict[str, Protocol], clinic_name: str, prefix: str,
+                 patients_per_clinic: int) -> None:
+    """One demo clinic, its staff and patients, laid out from the clock's now."""
+    clinic = make_clinic(clinic_name, **DEMO_CLINIC_SETTINGS[clinic_name])
+    staff: dict[str, User] = {}
+    for username, full_name, roles, supervisor in DEMO_STAFF:
+        staff[username] = make_user(
+            clinic,
+            *roles,
+            username=prefix + username,
+            full_name=full_name,
+            password=DEMO_PASSWORD,
+            supervisor=staff.get(supervisor) if supervisor else None,
+            needs_cosign=username in NEEDS_COSIGN,
+            email=f"{prefix}{username}@{MAIL_DOMAINS[prefix]}",
+        )
+    therapists = [staff["therapist"], staff["lead"]]
+    for index in range(patients_per_clinic):
+        code = DEMO_ROTATION[index % len(DEMO_ROTATION)]
+        _add_patient(fake, staff, therapists[index % 2], protocols, prefix, index, code, index % len(DEMO_PATHS),
+                     first_round=index < len(DEMO_PATHS))
+    # One patient of each protocol for the further psilocybin indications, after the rotation.
+    for offset, (code, path_index) in enumerate(NEW_PROTOCOL_PATIENTS):
+        index = patients_per_clinic + offset
+        patient = _add_patient(fake, staff, therapists[offset % 2], protocols, prefix, index, code, path_index,
+                               first_round=False)
+        _evaluation(patient, therapists[offset % 2], offset)
+        if path_index == 2:
+            _after_the_dose(patient, therapists[offset % 2], protocols[code])
+            _checked_in_integration(patient, therapists[offset % 2], protocols[code], staff)
+        db.session.flush()
 
 
 def _add_patient(
@@ -208,12 +252,12 @@ def _add_patient(
         # An integration session two days ago whose note is still a draft: it shows among the
         # therapist's unsigned notes older than 24 hours.
         _draft_integration_note(patient, lead, protocols[code])
-    if DEMO_PATHS[path_index] == [Phase.DOSING]:
-        # In dosing now: today's session is under way, its note a draft with one reading out of range;
-        # the pregnancy test before it was done yesterday.
+    if DEMO_PATHS[path_index] and DEMO_PATHS[path_index][-1] is Phase.DOSING:
+        # In dosing now (the first dosing session, or the next one after integration): today's session is under
+        # way, its note a draft with one reading out of range; the pregnancy test before it was done yesterday.
         renew_pre_dosing(patient, lead, protocols[code], utcnow() - timedelta(days=1))
-        session = complete_dosing(patient, lead, protocols, password=DEMO_PASSWORD, sign=False, out_of_range=True)
-        if first_round:  # and one serious adverse event, for the supervisor's dashboard
+        session = _dosing_under_way(patient, lead, protocols[code])
+        if first_round and path_index == 1:  # and one serious adverse event, for the supervisor's dashboard
             _serious_event(patient, lead, session)
     db.session.flush()
     return patient
@@ -226,7 +270,10 @@ def _walk(
     """Move the patient along its path on a back-dated timeline, with sessions and results along the way."""
     path = DEMO_PATHS[path_index]
     now = utcnow()
-    moments = [now - timedelta(days=days) for days in DEMO_DAYS_AGO.get(path_index, [])]
+    # Each move of the course (a dosing session with it) at 09:00 on the clinic's clock, that many days ago.
+    zone = clinic_day_zone(patient)
+    moments = [_at(zone, local(now - timedelta(days=days), zone).date(), MOVES_AT)
+               for days in DEMO_DAYS_AGO.get(path_index, [])]
     moments += [now] * (len(path) - len(moments))
     start = (moments[0] if Phase.DOSING in path else now) - timedelta(days=35)
     _backdate_enrolment(patient, start)
@@ -277,6 +324,50 @@ def _draft_integration_note(patient: Patient, lead: User, protocol: Protocol) ->
         "practices": "Morning walk most days; breathing exercise twice this week.",
         "modality": "Internal Family Systems",
     }), None, utcnow(), protocol)
+
+
+def _dosing_under_way(patient: Patient, lead: User, protocol: Protocol) -> TherapySession:
+    """Today's dosing session, begun at 08:30 on the clinic's clock and still under way: the dose 15 minutes in, a
+    reading before it and the readings since (one out of range an hour after the dose), no discharge yet, the note
+    a draft; the next-day follow-up contact scheduled."""
+    now = utcnow()
+    zone = clinic_day_zone(patient)
+    start = _at(zone, local(now, zone).date(), DOSING_STARTS)
+    cycle = current_cycle(db.session, patient)
+    team = tuple(db.session.scalars(select(CareTeamMember.user_id).where(CareTeamMember.patient_id == patient.id)))
+    planned = (protocol.minimum_observation_minutes or 240) + 105  # the dose, the observation, discharge
+    session = record_session(lead, patient, SessionInput(
+        SessionKind.DOSING, start, planned, cycle=cycle, location="Session room 1", present_ids=team,
+    ), protocol, now)
+    given = start + timedelta(minutes=15)
+    amount, unit, route = usual_dose(protocol, cycle)
+    note, _ = notes.save_note(lead, patient, session, None, notes.NoteInput(
+        body="Settled before the dose; eyeshades and music from the start.",
+        dosing={
+            "substance": protocol.substance, "dose_amount": amount, "dose_unit": unit, "weight_kg": 68.0,
+            "route": route, "lot_number": f"LOT-{cycle:02d}-2026", "dose_given_at": given,
+            "supplemental_mg": None, "supplemental_given_at": None, "distress_baseline": 4,
+            "distress_at_discharge": None, "escort_name": "Partner (drives home)", "discharged_at": None,
+            "pre_dose_decision": None,
+        },
+    ), None, now, protocol)
+    readings = [(-5, Reading(122, 78, 72, 36.7, 98)), (40, Reading(134, 84, 88, 37.0, 97)),
+                (60, Reading(171, 104, 112, 37.4, 92))]  # out of range on every protocol, critical on none
+    readings += [(minutes, Reading(126, 80, 78, 36.8, 98)) for minutes in range(120, 600, 60)]
+    for minutes, reading in readings:
+        if given + timedelta(minutes=minutes) <= now:
+            notes.add_vital_reading(lead, patient, session, note, given + timedelta(minutes=minutes), reading,
+                                    protocol, now)
+    record_session(lead, patient, SessionInput(
+        SessionKind.FOLLOW_UP, None, None, scheduled_at=start + timedelta(days=1, hours=1), scheduled_minutes=15,
+        cycle=cycle, location="Phone", present_ids=(lead.id,),
+    ), protocol, now)
+    return session
+
+
+def clinic_day_zone(patient: Patient) -> ZoneInfo:
+    """The time zone of the patient's clinic."""
+    return db.session.get_one(Clinic, patient.clinic_id).zone
 
 
 def _serious_event(patient: Patient, lead: User, session: TherapySession) -> None:

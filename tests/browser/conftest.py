@@ -125,17 +125,18 @@ def open_page(browser: Any, base_url: str) -> Iterator[Any]:
     assert not problems, "the browser reported problems:\n" + "\n".join(problems)
 
 
-def check_accessibility(page: Any, checked: list[str]) -> None:
-    """Run axe-core on the page as it is now; fail on any serious or critical violation."""
+def check_accessibility(page: Any, checked: list[str], *, strict: bool = False) -> None:
+    """Run axe-core on the page as it is now; fail on any serious or critical violation (``strict``: on any
+    violation at all, minor and moderate ones too)."""
     from axe_playwright_python.sync_playwright import Axe
 
     # A click returns once the next page's navigation commits; axe run before its stylesheets have loaded judged
     # the navigation links by Bootstrap's 55%-white default instead of our white (seen as a flaky 2.36:1).
     page.wait_for_load_state("load")
     violations = Axe().run(page).response["violations"]
-    blocking = [v for v in violations if v["impact"] in BLOCKING_IMPACTS]
+    blocking = [v for v in violations if strict or v["impact"] in BLOCKING_IMPACTS]
     checked.append(page.url)
-    assert not blocking, f"axe found serious or critical problems on {page.url}:\n" + "\n".join(
+    assert not blocking, f"axe found {'' if strict else 'serious or critical '}problems on {page.url}:\n" + "\n".join(
         f"- {v['id']} ({v['impact']}): {v['help']} [{v['helpUrl']}]\n    at "
         + ", ".join(" ".join(map(str, node["target"])) for node in v["nodes"])
         for v in blocking

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
+from typing import Any
 
 from flask import Flask
 from flask_migrate import upgrade
@@ -20,6 +21,7 @@ from tracker.extensions import db
 from tracker.factories import (
     backdate_enrolment,
     clear_for_dosing,
+    complete_dosing,
     make_clinic,
     make_patient,
     make_user,
@@ -27,12 +29,14 @@ from tracker.factories import (
     record_measure,
     walk_to,
 )
-from tracker.models import Phase, QuestionnaireLink, Role, SessionKind
+from tracker.models import Outcome, Phase, QuestionnaireLink, Role, SessionKind, Severity
 from tracker.models.base import utcnow
 from tracker.plans.services import save_version
 from tracker.questionnaires.services import hash_token
-from tracker.sessions.notes import NoteInput, save_note
+from tracker.sessions.notes import AdverseEventInput, NoteInput, add_adverse_event, save_note
+from tracker.sessions.queries import load_note
 from tracker.sessions.services import SessionInput, record_session
+from tracker.sessions.signing import sign_note
 
 PASSWORD = "correct horse battery"
 THERAPIST = "browser.therapist"
@@ -76,6 +80,11 @@ SYDNEY_CLINIC = "Browser Harbour Clinic"
 SYDNEY_ZONE = "Australia/Sydney"
 SYDNEY_THERAPIST = "browser.harbour"
 SYDNEY_THERAPIST_NAME = "Hana Harbour"
+# The correction, confirmation, co-signature and calendar pages: a clinic of their own (``_seed_corrections``).
+CORRECTIONS_CLINIC = "Correction Test Clinic"
+CORRECTIONS_SUPERVISOR = "browser.corr.sup"
+CORRECTIONS_THERAPIST = "browser.corr.therapist"
+CORRECTIONS_THERAPIST_NAME = "Theo Trainee"
 SYDNEY_ADMIN = "browser.harbour.admin"
 SYDNEY_ADMIN_NAME = "Abe Admin"
 SYDNEY_GIVEN_NAME = "Sid"
@@ -199,7 +208,38 @@ def seed(app: Flask) -> None:
     typing = make_patient(therapist, protocols=protocols, given_name=TYPING_GIVEN_NAME,
                           family_name=TYPING_FAMILY_NAME, record_number="BRW-TYPE-1")
     record_measure(typing, therapist, "phq9", [1, 1, 1, 1, 0, 1, 0, 0, 1])  # item 9 above 0: an alert
+    _seed_corrections(protocols)
     db.session.commit()
+
+
+def _seed_corrections(protocols: dict[str, Any]) -> None:
+    """A clinic of its own (nobody else's pages change): a trainee's signed dosing note holding a serious adverse
+    event (its high-risk alert open, the note waiting for co-signature) and another patient's dosing note still a
+    draft, for the correction, confirmation, co-signature and calendar pages (test_corrections_pages)."""
+    clinic = make_clinic(CORRECTIONS_CLINIC)
+    supervisor = make_user(clinic, Role.SUPERVISOR, username=CORRECTIONS_SUPERVISOR, full_name="Cora Supervisor",
+                           password=PASSWORD)
+    therapist = make_user(clinic, Role.THERAPIST, username=CORRECTIONS_THERAPIST, full_name=CORRECTIONS_THERAPIST_NAME,
+                          supervisor=supervisor, password=PASSWORD)
+    signed = make_patient(therapist, protocols=protocols, protocol_code=DOSING_PROTOCOL, given_name="Sera",
+                          family_name="Seriousness", record_number="BRW-SAE-1")
+    clear_for_dosing(signed, therapist, protocols)
+    walk_to(signed, Phase.DOSING, therapist, protocols, password=PASSWORD)
+    therapist.needs_cosign = True
+    session = complete_dosing(signed, therapist, protocols, password=PASSWORD, sign=False)
+    now = utcnow()
+    note = load_note(db.session, session)
+    add_adverse_event(therapist, signed, session, note, AdverseEventInput(
+        description="Vomiting; thought serious at first", onset_at=now - timedelta(hours=3),
+        severity=Severity.MODERATE, serious=True, action_taken="Antiemetic given", outcome=Outcome.RECOVERED,
+    ), now)
+    note = load_note(db.session, session)
+    sign_note(therapist, signed, session, note, protocols[DOSING_PROTOCOL], PASSWORD, None, True, now)
+    draft = make_patient(therapist, protocols=protocols, protocol_code=DOSING_PROTOCOL, given_name="Dora",
+                         family_name="Draftwell", record_number="BRW-SAE-2")
+    clear_for_dosing(draft, therapist, protocols)
+    walk_to(draft, Phase.DOSING, therapist, protocols, password=PASSWORD)
+    complete_dosing(draft, therapist, protocols, password=PASSWORD, sign=False)
 
 
 def main() -> None:

@@ -143,8 +143,14 @@ def for_reading(actor: User, patient: Patient, session: TherapySession, row: Vit
 def for_adverse_event(
     actor: User, patient: Patient, session: TherapySession, event: AdverseEvent
 ) -> SafetyAlert | None:
-    """A high-risk alert for a serious adverse event."""
-    if not event.serious:
+    """A high-risk alert for a serious adverse event: serious as it stands (``serious_now``: a signed correction to
+    serious raises it too, ``tracker.adverse_events``), once while one is open for the event."""
+    if not event.serious_now:
+        return None
+    if db.session.scalar(select(exists().where(
+        SafetyAlert.source == AlertSource.ADVERSE_EVENT, SafetyAlert.source_row_id == event.id,
+        SafetyAlert.acknowledged_at.is_(None),
+    ))):
         return None
     alert = SafetyAlert(
         patient_id=patient.id, source=AlertSource.ADVERSE_EVENT, high_risk=True, session_id=session.id,

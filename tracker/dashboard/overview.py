@@ -33,6 +33,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
 from tracker import clinictime
+from tracker.adverse_events import SERIOUS
 from tracker.clinictime import DEFAULT_ZONE, start_of_day, week_start
 from tracker.database import AnySession, writing
 from tracker.instruments import Instrument, change, get_instrument
@@ -100,7 +101,7 @@ class SeverityCount:
 
 def adverse_events(session: AnySession, clinic_id: int) -> list[SeverityCount]:
     rows = session.execute(
-        select(AdverseEvent.severity, func.count(), func.count().filter(AdverseEvent.serious.is_(True)))
+        select(AdverseEvent.severity, func.count(), func.count().filter(SERIOUS.is_(True)))
         .join(SessionNote, SessionNote.id == AdverseEvent.note_id)
         .join(TherapySession, TherapySession.id == SessionNote.session_id)
         .join(Patient, Patient.id == TherapySession.patient_id)

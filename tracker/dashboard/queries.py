@@ -82,10 +82,20 @@ class Item:
     due: datetime | None
     target_id: int | None
     number: int | None
+    #: A short text of the item's own (a returned note's comment).
+    detail: str | None = None
 
     @property
     def kind(self) -> Kind:
         return self.rule.kind
+
+    @property
+    def since_label(self) -> str:
+        """What the date beside the item is: the rule's, but "enrolled" for a patient who never had a session
+        (``number`` counts the sessions held), so the queue never prints a last session that did not happen."""
+        if self.kind is Kind.NO_RECENT_SESSION and not self.number:
+            return "enrolled"
+        return self.rule.since_label
 
 
 @dataclass(frozen=True)
@@ -131,7 +141,7 @@ def attention_page(
         select(
             items.c.kind,
             func.row_number().over(order_by=_order(items, filters.sort)).label("position"),
-            items.c.patient_id, items.c.since, items.c.target_id, items.c.number,
+            items.c.patient_id, items.c.since, items.c.target_id, items.c.number, items.c.detail,
             Patient.given_name, Patient.family_name, Patient.record_number, Patient.phase, Patient.protocol_code,
         )
         .join(Patient, Patient.id == items.c.patient_id)
@@ -163,7 +173,7 @@ def attention_page(
 
 #: The columns of an item row after ``row_type``, ``kind`` and the position.
 _ITEM_COLUMNS = (
-    "patient_id", "since", "target_id", "number", "given_name", "family_name", "record_number", "phase",
+    "patient_id", "since", "target_id", "number", "detail", "given_name", "family_name", "record_number", "phase",
     "protocol_code",
 )
 
@@ -182,6 +192,7 @@ def _item(row: Any, scope: Scope) -> Item:
         due=since + after if after is not None else None,
         target_id=row.target_id,
         number=row.number,
+        detail=row.detail,
     )
 
 
@@ -263,8 +274,11 @@ def week_sessions(session: AnySession, user: User, today: date, tz: tzinfo, limi
     ]
 
 
-def make_scope(ids: Select[Any], now: datetime, clinic: Clinic, protocols: Mapping[str, Any]) -> Scope:
+def make_scope(
+    ids: Select[Any], now: datetime, clinic: Clinic, protocols: Mapping[str, Any], author_id: int | None = None
+) -> Scope:
     """The rules' scope: ``ids`` as a CTE, so the statement works out whose patients they are once, not once per
-    rule; the windows and the calendar are ``clinic``'s."""
+    rule; the windows and the calendar are ``clinic``'s; ``author_id``: a therapist's own day (their returned
+    notes only)."""
     patients = ids.cte("scope_patient")
-    return Scope(select(patients.c.id), now, Policy.of_clinic(clinic, protocols))
+    return Scope(select(patients.c.id), now, Policy.of_clinic(clinic, protocols), author_id)

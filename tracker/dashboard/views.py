@@ -46,7 +46,8 @@ def item_url(item: Item) -> str:
     patient_id, target = item.patient_id, item.target_id
     if item.kind is Kind.SAFETY_ALERT:
         return url_for("outcomes.alert", patient_id=patient_id, alert_id=target)
-    if item.kind in (Kind.SERIOUS_ADVERSE_EVENT, Kind.FOLLOW_UP_CONTACT, Kind.COSIGNATURE, Kind.UNSIGNED_NOTE):
+    if item.kind in (Kind.SERIOUS_ADVERSE_EVENT, Kind.FOLLOW_UP_CONTACT, Kind.COSIGNATURE, Kind.RETURNED_NOTE,
+                     Kind.UNSIGNED_NOTE):
         return url_for("sessions.detail", patient_id=patient_id, session_id=target)
     if item.kind is Kind.SCREENING_REVIEW:
         return url_for("screening.checklist", patient_id=patient_id)
@@ -116,7 +117,7 @@ def today() -> ResponseReturnValue:
         return render_template("dashboard/today.html", args=args, queue=None, sessions=[], item_url=item_url,
                                today=today, rules=THERAPIST_RULES), 400
     filters = Filters(kind=args.chosen_kind)
-    scope = make_scope(patient_ids(user, filters, own_only=True), now, home, loaded_protocols())
+    scope = make_scope(patient_ids(user, filters, own_only=True), now, home, loaded_protocols(), author_id=user.id)
     shown = attention_page(db.session, scope, filters, args.page.data or 1,
                            current_app.config["DASHBOARD_ITEMS_PER_PAGE"], THERAPIST_RULES)
     sessions = week_sessions(db.session, user, today, home.zone)

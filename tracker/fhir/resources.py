@@ -23,6 +23,7 @@ from typing import Any
 from flask import current_app
 
 from tracker import clinictime
+from tracker.adverse_events import is_serious
 from tracker.fhir.codes import LOCAL, Code, codes
 from tracker.fhir.questionnaires import answer_coding, link_id, questionnaire, questionnaire_url
 from tracker.fhir.record import PatientRecord
@@ -361,7 +362,7 @@ class RecordResources:
 
     def adverse_event(self, held: TherapySession, event: AdverseEvent, dose: JSON | None) -> JSON:
         code, display = AE_OUTCOME[event.outcome]
-        serious = ("Serious", "Serious") if event.serious else ("Non-serious", "Non-serious")
+        serious = ("Serious", "Serious") if is_serious(event) else ("Non-serious", "Non-serious")
         resource: JSON = {
             "resourceType": "AdverseEvent",
             "id": self.id("adverse-event", event.id),

@@ -8,6 +8,7 @@ from tracker.models.emergency import EmergencyAccess, EmergencyReview
 from tracker.models.lab import LabResult
 from tracker.models.note import (
     AdverseEvent,
+    AdverseEventCorrection,
     CosignDecision,
     CosignOutcome,
     DoseUnit,
@@ -51,6 +52,7 @@ __all__ = [
     "ACTIVE_PHASES",
     "AdministrationMode",
     "AdverseEvent",
+    "AdverseEventCorrection",
     "AlertNotice",
     "AlertSource",
     "AnswerValue",

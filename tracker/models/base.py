@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import DateTime, Enum, MetaData, TypeDecorator
@@ -24,8 +27,24 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+#: How far behind the wall clock ``utcnow`` runs: zero, except while ``tracker.demo`` lays out a clinic's demo data
+#: (``clock_behind``), so that its "now" falls in the clinic's office hours.
+_BEHIND: ContextVar[timedelta] = ContextVar("clock_behind", default=timedelta(0))
+
+
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    return datetime.now(UTC) - _BEHIND.get()
+
+
+@contextmanager
+def clock_behind(offset: timedelta) -> Iterator[None]:
+    """Demo data only: run ``utcnow`` ``offset`` behind the wall clock (never ahead: nothing is dated later than
+    the real now) for the block."""
+    token = _BEHIND.set(max(offset, timedelta(0)))
+    try:
+        yield
+    finally:
+        _BEHIND.reset(token)
 
 
 class UTCDateTime(TypeDecorator[datetime]):

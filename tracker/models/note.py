@@ -9,7 +9,8 @@ a signed record takes nothing new, only amendments, as OpenEMR users asked of it
   (see the migration) refuse any UPDATE or DELETE of the note, any INSERT, UPDATE or DELETE of its vital signs and
   adverse events, and any change to its session and the therapists present;
 - corrections are addenda, each signed as it is written and never changed afterwards (append-only, like the
-  co-signature decisions);
+  co-signature decisions); an adverse event's seriousness marked by mistake is corrected by a signed row of its own
+  (``AdverseEventCorrection``), which every count reads through ``tracker.adverse_events``;
 - private process notes (HIPAA 164.501 psychotherapy notes) are a separate table that only its author ever reads,
   and nothing else (patient page, lists, hashes, exports) looks at.
 """
@@ -20,8 +21,22 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, Float, ForeignKey, Index, Integer, String, Text, false, text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    false,
+    func,
+    select,
+    text,
+)
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from tracker.models.base import Base, UTCDateTime, enum_type, utcnow
 from tracker.models.session import TherapySession
@@ -244,6 +259,25 @@ class Outcome(enum.StrEnum):
         }[self.value]
 
 
+class AdverseEventCorrection(Base):
+    """A signed correction of an adverse event's seriousness (a serious event marked by mistake, or the reverse):
+    the event and its signed note stay as they were, this row says what stands from now on, with the reason, who
+    signed it (password re-entered) and the SHA-256 of what they signed. Append-only (the migration's triggers);
+    the newest correction of an event stands (``tracker.adverse_events``)."""
+
+    __tablename__ = "adverse_event_correction"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    adverse_event_id: Mapped[int] = mapped_column(ForeignKey("adverse_event.id"), index=True)
+    serious: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str] = mapped_column(String(200))
+    signed_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    signed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    content_sha256: Mapped[str] = mapped_column(String(64))
+
+    signed_by: Mapped[User] = relationship(lazy="raise_on_sql")
+
+
 class AdverseEvent(Base):
     """An adverse event during a dosing session, with any rescue medication given (rescue personnel and equipment
     are required where ketamine is given: ASA statement on the safe use of ketamine,
@@ -265,7 +299,9 @@ class AdverseEvent(Base):
     description: Mapped[str] = mapped_column(Text)
     onset_at: Mapped[datetime] = mapped_column(UTCDateTime())
     severity: Mapped[Severity] = mapped_column(enum_type(Severity, "severity"))
-    #: Serious in the regulatory sense (death, life-threatening, hospitalisation, disability...): reportable.
+    #: Serious in the regulatory sense (death, life-threatening, hospitalisation, disability...): reportable, as
+    #: recorded. Every reader asks ``serious_now`` (``tracker.sessions.seriousness``), which a signed correction
+    #: overrides.
     serious: Mapped[bool] = mapped_column(Boolean)
     action_taken: Mapped[str] = mapped_column(Text)
     outcome: Mapped[Outcome] = mapped_column(enum_type(Outcome, "outcome"))
@@ -276,6 +312,24 @@ class AdverseEvent(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     note: Mapped[SessionNote] = relationship(back_populates="adverse_events", lazy="raise_on_sql")
+    corrections: Mapped[list[AdverseEventCorrection]] = relationship(
+        order_by=(AdverseEventCorrection.signed_at, AdverseEventCorrection.id), lazy="raise_on_sql",
+        viewonly=True,
+    )
+
+    #: The seriousness that stands: the newest signed correction's, else the recorded one. Loaded with the row (a
+    #: correlated subquery, no extra statement); also usable in queries (``AdverseEvent.serious_now``).
+    serious_now: Mapped[bool] = column_property(
+        func.coalesce(
+            select(AdverseEventCorrection.serious)
+            .where(AdverseEventCorrection.adverse_event_id == id)
+            .order_by(AdverseEventCorrection.signed_at.desc(), AdverseEventCorrection.id.desc())
+            .limit(1)
+            .correlate_except(AdverseEventCorrection)
+            .scalar_subquery(),
+            serious,
+        )
+    )
 
 
 class NoteAddendum(Base):

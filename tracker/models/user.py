@@ -56,6 +56,8 @@ class User(UserMixin, Base):
     totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     #: The time step of the last code accepted: a code is usable once (ASVS V6.5.1), never an older one either.
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    #: SHA-256 of the secret in the user's calendar feed link (``tracker.calendar.feed``); None: no link.
+    calendar_token_sha256: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
 
     clinic: Mapped[Clinic] = relationship(lazy="raise_on_sql")
     supervisor: Mapped[User | None] = relationship(remote_side=[id], lazy="raise_on_sql")

@@ -9,16 +9,18 @@ from typing import Any
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import exists, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.datastructures import MultiDict
 
 from tracker import audit
+from tracker.adverse_events import is_serious
 from tracker.alerts import recipients
 from tracker.alerts.acknowledge import ACTIONS, AlertError, acknowledge, may_close
 from tracker.extensions import db
 from tracker.instruments import get_instrument
 from tracker.models import (
     AdverseEvent,
+    AdverseEventCorrection,
     AlertNotice,
     AlertSource,
     MeasureResult,
@@ -52,6 +54,8 @@ class AlertPage:
     #: Who may close it: everyone who may open the patient, or (high risk) these supervisors.
     closers: list[str]
     may_close: bool
+    #: The signed correction that made the serious adverse event behind it stand as not serious, if any.
+    corrected: AdverseEventCorrection | None = None
 
 
 def _alert_or_404(patient: Patient, alert_id: int) -> SafetyAlert:
@@ -73,11 +77,24 @@ def _page(patient: Patient, alert: SafetyAlert) -> AlertPage:
     session = db.session.get(TherapySession, alert.session_id) if alert.session_id is not None else None
     row = _ROWS.get(alert.source)
     removed = row is not None and not db.session.scalar(select(exists().where(row.id == alert.source_row_id)))
+    corrected = _correction(alert) if alert.source is AlertSource.ADVERSE_EVENT and not removed else None
     if not alert.high_risk:
-        return AlertPage(alert, session, removed, [], True)
+        return AlertPage(alert, session, removed, [], True, corrected)
     chain = recipients.chain_of(db.session, patient)
     return AlertPage(alert, session, removed, recipients.names(db.session, chain.closers()),
-                     may_close(actor(), alert, chain))
+                     may_close(actor(), alert, chain), corrected)
+
+
+def _correction(alert: SafetyAlert) -> AdverseEventCorrection | None:
+    """The newest signed correction of the alert's adverse event, when the event no longer stands as serious
+    (``tracker.sessions.seriousness``)."""
+    event = db.session.scalar(
+        select(AdverseEvent).where(AdverseEvent.id == alert.source_row_id)
+        .options(selectinload(AdverseEvent.corrections).joinedload(AdverseEventCorrection.signed_by))
+    )
+    if event is None or is_serious(event) or not event.corrections:
+        return None
+    return event.corrections[-1]
 
 
 def _render(

@@ -6,4 +6,4 @@ from flask import Blueprint
 
 bp = Blueprint("sessions", __name__)
 
-from tracker.sessions import note_views, private_views, sign_views, views  # noqa: E402,F401  (registers the routes)
+from tracker.sessions import correction_views, note_views, private_views, sign_views, views  # noqa: E402,F401  (registers the routes)

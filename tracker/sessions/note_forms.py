@@ -23,7 +23,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, StopValidation
+from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, StopValidation
 
 from tracker import vitals
 from tracker.models import CosignOutcome, DoseUnit, Outcome, Route, SessionKind, Severity
@@ -354,10 +354,10 @@ class AdverseEventForm(FlaskForm):
         )
 
 
-def _password() -> PasswordField:
+def _password(what: str = "sign") -> PasswordField:
     return PasswordField(
         "Your password",
-        validators=[DataRequired(message="Enter your password to sign.")],
+        validators=[DataRequired(message=f"Enter your password to {what}.")],
         description="Signing asks for your password again, as a signature on paper would need your hand.",
         render_kw={"autocomplete": "current-password"},
     )
@@ -399,6 +399,7 @@ class CosignForm(FlaskForm):
         description="Required when returning the note.",
         render_kw={"rows": 3},
     )
+    password = _password("co-sign or return the note")
     content_hash = HiddenField()
 
 
@@ -412,3 +413,24 @@ class ProcessNoteForm(FlaskForm):
             return int(self.version_id.data or -1)
         except ValueError:
             return -1
+
+
+class SeriousnessCorrectionForm(FlaskForm):
+    """A signed correction of an adverse event's seriousness (``tracker.sessions.seriousness``)."""
+
+    serious = SelectField(
+        "The event is",
+        choices=[SelectChoice("", "Choose…"), SelectChoice("no", "Not serious"), SelectChoice("yes", "Serious")],
+        validators=[InputRequired(message="Say whether the event is serious."),
+                    AnyOf(["yes", "no"], message="Say whether the event is serious.")],
+        description="Serious: death, a threat to life, hospitalisation, lasting disability, or an important medical "
+        "event (ICH E2A, Clinical Safety Data Management, 1994).",
+    )
+    reason = StringField(
+        "Reason",
+        validators=[DataRequired(message="Say why the seriousness is corrected."), Length(max=200),
+                    no_control_characters],
+        filters=[strip],
+        description="E.g. “marked serious by mistake: no hospitalisation, recovered on site”.",
+    )
+    password = _password("sign the correction")

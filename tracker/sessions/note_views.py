@@ -3,12 +3,14 @@ user's typing), its vital signs and its adverse events. Every write to a signed 
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm.exc import StaleDataError
 
+from tracker import audit
+from tracker.auth.forms import EmptyForm
 from tracker.extensions import db
-from tracker.models import AdverseEvent, Patient, SessionKind, SessionNote, TherapySession
+from tracker.models import AdverseEvent, Patient, SessionKind, SessionNote, TherapySession, VitalReading
 from tracker.models.base import utcnow
 from tracker.permissions import CLINICAL_ROLES, actor, require_role
 from tracker.sessions import bp, drafts, queries
@@ -121,15 +123,45 @@ def add_vitals(patient_id: int, session_id: int) -> ResponseReturnValue:
     return render_session(*_reload(patient_id, session_id), Forms(vitals=form), 422)
 
 
-@bp.route("/patients/<int:patient_id>/sessions/<int:session_id>/vitals/<int:reading_id>/remove", methods=["POST"])
+#: The removal is confirmed: the confirmation page's form sends it; a bare POST (one click) removes nothing.
+CONFIRMED = "yes"
+NOT_CONFIRMED = "Nothing was removed yet: check what you are removing, then confirm below."
+
+
+def _confirm_removal(
+    patient: Patient, session: TherapySession, *, reading: VitalReading | None = None,
+    event: AdverseEvent | None = None, refused: bool = False,
+) -> ResponseReturnValue:
+    """The confirmation step before a removal, a page of its own so it works without JavaScript: what is about to
+    go, a button that removes it, a link that keeps it. A POST that did not come from it answers 400 with this
+    page."""
+    what = "a vital-signs reading" if reading is not None else "an adverse event"
+    audit.record(actor(), "session.view", f"Asked to confirm the removal of {what} from a draft note",
+                 patient=patient, target_type="therapy_session", target_id=session.id)
+    db.session.commit()
+    return render_template(
+        "sessions/confirm_removal.html", patient=patient, session=session, reading=reading, event=event,
+        form=EmptyForm(formdata=None), confirmed=CONFIRMED, refused=NOT_CONFIRMED if refused else None,
+    ), (400 if refused else 200)
+
+
+def _confirmed() -> bool:
+    return request.method == "POST" and request.form.get("confirm") == CONFIRMED
+
+
+@bp.route("/patients/<int:patient_id>/sessions/<int:session_id>/vitals/<int:reading_id>/remove",
+          methods=["GET", "POST"])
 @require_role(*CLINICAL_ROLES)
 def remove_vitals(patient_id: int, session_id: int, reading_id: int) -> ResponseReturnValue:
+    """GET: ask to confirm; POST with the confirmation: take the reading out of the draft."""
     patient, session, note = _load(patient_id, session_id)
     row = next((r for r in note.vitals if r.id == reading_id), None) if note else None
     if note is None or row is None:
         return render_session(patient, session, Forms(notices=["That reading is not on this note."]), 404)
     if note.is_signed:
         return _signed(patient, session)
+    if not _confirmed():
+        return _confirm_removal(patient, session, reading=row, refused=request.method == "POST")
     remove_vital_reading(actor(), patient, note, row)
     db.session.commit()
     flash("Reading removed from the draft.", "success")
@@ -162,16 +194,20 @@ def add_event(patient_id: int, session_id: int) -> ResponseReturnValue:
 
 
 @bp.route(
-    "/patients/<int:patient_id>/sessions/<int:session_id>/adverse-events/<int:event_id>/remove", methods=["POST"]
+    "/patients/<int:patient_id>/sessions/<int:session_id>/adverse-events/<int:event_id>/remove",
+    methods=["GET", "POST"],
 )
 @require_role(*CLINICAL_ROLES)
 def remove_event(patient_id: int, session_id: int, event_id: int) -> ResponseReturnValue:
+    """GET: ask to confirm; POST with the confirmation: take the event out of the draft."""
     patient, session, note = _load(patient_id, session_id)
     row: AdverseEvent | None = next((e for e in note.adverse_events if e.id == event_id), None) if note else None
     if note is None or row is None:
         return render_session(patient, session, Forms(notices=["That event is not on this note."]), 404)
     if note.is_signed:
         return _signed(patient, session)
+    if not _confirmed():
+        return _confirm_removal(patient, session, event=row, refused=request.method == "POST")
     remove_adverse_event(actor(), patient, note, row)
     db.session.commit()
     flash("Adverse event removed from the draft.", "success")

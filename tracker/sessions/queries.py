@@ -13,6 +13,8 @@ from sqlalchemy.orm import aliased, joinedload, selectinload, with_expression
 
 from tracker.database import AnySession
 from tracker.models import (
+    AdverseEvent,
+    AdverseEventCorrection,
     CosignDecision,
     CosignOutcome,
     NoteAddendum,
@@ -72,7 +74,8 @@ def load_session_or_404(session: AnySession, patient: Patient, session_id: int) 
 
 
 def load_note(session: AnySession, therapy_session: TherapySession) -> SessionNote | None:
-    """The session's note with everything its page shows: readings, events, addenda and co-sign decisions."""
+    """The session's note with everything its page shows: readings, events (with their signed corrections),
+    addenda and co-sign decisions."""
     return session.scalar(
         select(SessionNote)
         .where(SessionNote.session_id == therapy_session.id)
@@ -81,7 +84,10 @@ def load_note(session: AnySession, therapy_session: TherapySession) -> SessionNo
             joinedload(SessionNote.updated_by),
             joinedload(SessionNote.signed_by),
             selectinload(SessionNote.vitals),
-            selectinload(SessionNote.adverse_events),
+            # The corrections in the events' own statement: no statement more for a note with events.
+            selectinload(SessionNote.adverse_events)
+            .joinedload(AdverseEvent.corrections)
+            .joinedload(AdverseEventCorrection.signed_by),
             selectinload(SessionNote.addenda).joinedload(NoteAddendum.signed_by),
             selectinload(SessionNote.cosign_decisions).joinedload(CosignDecision.supervisor),
         )

@@ -132,12 +132,13 @@ def cosign(patient_id: int, session_id: int) -> ResponseReturnValue:
         decision = CosignOutcome(form.decision.data)
         try:
             decide_cosign(actor(), patient, note, note.signed_by, decision, form.comment.data,
-                          form.content_hash.data or None, utcnow())
+                          form.content_hash.data or None, utcnow(), password=form.password.data or "")
         except NotTheirSupervisor:
             abort(403)
         except NoteError as error:
+            db.session.commit()  # the audit row of a wrong password
             getattr(form, error.field).errors.append(str(error))
-            return render_session(patient, session, Forms(cosign=form), 422)
+            return render_session(*_fresh(patient_id, session_id), Forms(cosign=form), 422)
         except ContentChanged:
             return render_session(*_fresh(patient_id, session_id), Forms(notices=[CHANGED]), 409)
         db.session.commit()

@@ -104,14 +104,14 @@ def content_hash(note: SessionNote, session: TherapySession) -> str:
     return sha256(note_content(note, session))
 
 
-def check_password(actor: User, patient: Patient, password: str, what: str) -> None:
-    """Re-authentication before a signature (HIPAA 164.312(d)): throttled per account, every failure audited
-    (``tracker.auth.reauth``).
+def check_password(actor: User, patient: Patient, password: str, what: str, verb: str = "sign") -> None:
+    """Re-authentication before a signature or a co-signature (HIPAA 164.312(d)): throttled per account across
+    every door, every failure audited (``tracker.auth.reauth``).
 
     :raise NoteError: on the ``password`` field, when it is wrong or re-entry is throttled.
     """
     try:
-        reauth.confirm_password(actor, password, f"sign {what}", patient=patient)
+        reauth.confirm_password(actor, password, f"{verb} {what}", patient=patient)
     except reauth.ReauthFailed as failed:
         raise NoteError("password", str(failed)) from None
 
@@ -211,12 +211,14 @@ def review_hash(note: SessionNote) -> str:
 
 def decide_cosign(
     actor: User, patient: Patient, note: SessionNote, signer: User, decision: CosignOutcome, comment: str | None,
-    seen_hash: str | None, now: datetime,
+    seen_hash: str | None, now: datetime, *, password: str,
 ) -> CosignDecision:
-    """The supervisor co-signs the note or returns it to its author with a comment.
+    """The supervisor co-signs the note or returns it to its author with a comment, with their password as for
+    signing (a co-signature is a signature too; the same throttle).
 
     :raise NotTheirSupervisor: ``actor`` is not the signer's supervisor.
-    :raise NoteError: nothing is waiting for a decision, or a return without a comment.
+    :raise NoteError: nothing is waiting for a decision, a return without a comment, or a wrong password
+        (audited; the caller commits that row).
     :raise ContentChanged: an addendum arrived after the supervisor opened the note.
     """
     if signer.supervisor_id != actor.id:
@@ -225,6 +227,8 @@ def decide_cosign(
         raise NoteError("decision", "This note is not waiting for a co-signature.")
     if decision is CosignOutcome.RETURNED and not (comment and comment.strip()):
         raise NoteError("comment", "Say what the author should correct or add.")
+    check_password(actor, patient, password, "a note", verb="co-sign" if decision is CosignOutcome.COSIGNED
+                   else "return")
     digest = review_hash(note)
     if seen_hash is not None and seen_hash != digest:
         raise ContentChanged()

@@ -1,0 +1,65 @@
+"""The signed correction of an adverse event's seriousness on a signed note: a page of its own with the event, the
+corrections already signed, and the form (the choice, a reason, the password). The rule and the record live in
+``tracker.adverse_events`` and ``tracker.sessions.corrections``."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
+
+from tracker import audit
+from tracker.adverse_events import is_serious, label
+from tracker.extensions import db
+from tracker.models import AdverseEvent, Patient, TherapySession
+from tracker.models.base import utcnow
+from tracker.permissions import CLINICAL_ROLES, actor, require_role
+from tracker.sessions import bp, corrections, queries
+from tracker.sessions.note_forms import SeriousnessCorrectionForm
+from tracker.sessions.notes import NoteError
+from tracker.sessions.pages import Forms, load_patient, render_session
+
+DRAFT = "This note is still a draft: remove the event and record it again instead of correcting it."
+
+
+def _render(patient: Patient, session: TherapySession, event: AdverseEvent, form: SeriousnessCorrectionForm,
+            status: int = 200) -> ResponseReturnValue:
+    return render_template("sessions/correct_seriousness.html", patient=patient, session=session, event=event,
+                           form=form), status
+
+
+@bp.route("/patients/<int:patient_id>/sessions/<int:session_id>/adverse-events/<int:event_id>/seriousness",
+          methods=["GET", "POST"])
+@require_role(*CLINICAL_ROLES)
+def correct_seriousness(patient_id: int, session_id: int, event_id: int) -> ResponseReturnValue:
+    """GET: the event and the correction form (audited as a view); POST: sign the correction.
+
+    :raise 404: patient outside the user's care, or no such event on this session's note.
+    """
+    patient = load_patient(patient_id)
+    session = queries.load_session_or_404(db.session, patient, session_id)
+    note = queries.load_note(db.session, session)
+    event = next((e for e in note.adverse_events if e.id == event_id), None) if note else None
+    if note is None or event is None:
+        return render_session(patient, session, Forms(notices=["That event is not on this note."]), 404)
+    if not note.is_signed:
+        return render_session(patient, session, Forms(notices=[DRAFT]), 409)
+    form = SeriousnessCorrectionForm()
+    if not form.is_submitted():
+        audit.record(actor(), "session.view", "Opened the correction of an adverse event's seriousness",
+                     patient=patient, target_type="adverse_event", target_id=event.id)
+        db.session.commit()
+        return _render(patient, session, event, SeriousnessCorrectionForm(formdata=None))
+    if not form.validate():
+        return _render(patient, session, event, form, 422)
+    try:
+        corrections.correct(actor(), patient, session, note, event, form.serious.data == "yes",
+                            form.reason.data or "", form.password.data or "", utcnow())
+    except NoteError as error:
+        db.session.commit()  # the audit row of a wrong password
+        getattr(form, error.field).errors.append(str(error))
+        return _render(patient, session, event, form, 422)
+    db.session.commit()
+    flash(f"Correction signed: the event now stands as {label(is_serious(event))}. The signed "
+          "note is unchanged.", "success")
+    return redirect(url_for("sessions.detail", patient_id=patient.id, session_id=session.id,
+                            _anchor="adverse-events"))
