@@ -114,13 +114,19 @@ def _stands_at(answer: Recorded, item: ScreeningItem, at: datetime | None, day: 
     return answer.answered_at <= at
 
 
-def standing_order(answer: Recorded, tz: tzinfo = UTC) -> tuple[date, int]:
+def standing_order(
+    answer: Recorded, tz: tzinfo = UTC, acceptable: Mapping[str, Sequence[str]] | None = None
+) -> tuple[date, int, int]:
     """The order in which answers replace each other: a recorded result by the day it was *done* (a result typed
     in later but dated earlier never hides a newer one: a negative test back-dated behind a positive one does not
-    lift it), any other answer by the day it was given; the later entry on the same day."""
+    lift it), any other answer by the day it was given; the later entry on the same day, except that a result
+    outside the item's ``acceptable`` values stands over an acceptable one of the same day (a negative test entered
+    after a positive one of the same day does not lift it: a new test on a later day does)."""
     if answer.value == "recorded" and answer.done_on is not None:
-        return answer.done_on, answer.id
-    return answer.answered_at.astimezone(tz).date(), answer.id
+        allowed = (acceptable or {}).get(answer.item_id) or ()
+        outside = 1 if allowed and answer.recorded not in allowed else 0
+        return answer.done_on, outside, answer.id
+    return answer.answered_at.astimezone(tz).date(), 0, answer.id
 
 
 def answers_as_of(
@@ -138,7 +144,8 @@ def answers_as_of(
     items = {item.id: item for item in protocol.screening}
     standing: dict[str, Answer] = {}
     earlier_yes: set[str] = set()
-    for answer in sorted(history, key=lambda a: standing_order(a, tz)):
+    acceptable = {item.id: item.acceptable for item in protocol.screening}
+    for answer in sorted(history, key=lambda a: standing_order(a, tz, acceptable)):
         item = items.get(answer.item_id)
         if item is None or not _stands_at(answer, item, at, day):
             continue

@@ -8,7 +8,7 @@ from dataclasses import dataclass, fields
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -168,11 +168,15 @@ def _record_number_taken(actor: User, record_number: str, exclude_id: int | None
 def possible_duplicates(actor: User, details: PatientDetails) -> list[Patient]:
     """Patients of the clinic with the same names (in any case) and date of birth: one person enrolled twice splits
     their record, so enrolment asks first."""
+    given = " ".join(details.given_name.lower().split())
+    family = " ".join(details.family_name.lower().split())
     return list(db.session.scalars(
         select(Patient).where(
             Patient.clinic_id == actor.clinic_id,
-            func.lower(Patient.given_name) == details.given_name.casefold(),
-            func.lower(Patient.family_name) == details.family_name.casefold(),
+            # lower() on both sides, as the database lowers: casefold would make "ß" "ss" and miss "Straße"; the
+            # names either way round ("Noble, Tina" typed as given name Noble).
+            or_(and_(func.lower(Patient.given_name) == given, func.lower(Patient.family_name) == family),
+                and_(func.lower(Patient.given_name) == family, func.lower(Patient.family_name) == given)),
             Patient.date_of_birth == details.date_of_birth,
         ).order_by(Patient.id).limit(5)
     ))
@@ -287,7 +291,8 @@ SORTS: dict[str, tuple[Any, ...]] = {
 def search_words(search: str | None) -> list[str]:
     """The words of a search, each of which must match a name or the record number, in any order: "Noble, Tina",
     "tina noble" and "h-1000" all find the patient the list prints as "Noble, Tina" (H-1000)."""
-    return [word for word in re.split(r"[\s,;]+", (search or "").casefold()) if word][:6]
+    # lower(), as the database's lower() does: casefold would turn "ß" into "ss" and never match "Straße".
+    return [word for word in re.split(r"[\s,;]+", (search or "").lower()) if word][:6]
 
 
 def caseload_query(actor: User, search: str | None, sort: str, descending: bool) -> Select[Patient]:

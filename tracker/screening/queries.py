@@ -237,7 +237,10 @@ def pending_reviews(
             flagged_by = answer if answer is not None and answer.answer is AnswerValue.YES else None
             raising = state.raised.get(item_id, [])
             times = [m.created_at for m in raising] + ([flagged_by.answered_at] if flagged_by else [])
-            waiting.append(PendingReview(patient, protocol.item(item_id), max(times), flagged_by, raising))
+            if not times and answer is not None:  # a correction to "no" with nothing behind it: waiting since then
+                times = [answer.answered_at]
+            since = max(times) if times else checklist.created_at
+            waiting.append(PendingReview(patient, protocol.item(item_id), since, flagged_by, raising))
     return sorted(waiting, key=lambda row: (row.since, row.patient.id, row.item.id))
 
 

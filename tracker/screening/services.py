@@ -32,7 +32,7 @@ from tracker.models import (
     User,
 )
 from tracker.models.base import utcnow
-from tracker.protocols import ItemKind, Protocol, ScreeningItem
+from tracker.protocols import ItemKind, Protocol, ScreeningItem, loaded_protocols
 from tracker.validators import EARLIEST_DATE
 
 
@@ -142,7 +142,9 @@ def latest_answers(checklist: ScreeningChecklist, tz: tzinfo = UTC) -> dict[str,
     rows = list(checklist.answers)  # by id, then those not yet flushed (no id yet), in the order added
     history = [replace(entry, id=n) for n, entry in enumerate(recorded(checklist))]
     latest: dict[str, ScreeningAnswer] = {}
-    for answer in sorted(history, key=lambda a: eligibility.standing_order(a, tz)):
+    protocol = loaded_protocols().get(checklist.protocol_code)
+    acceptable = {item.id: item.acceptable for item in protocol.screening} if protocol else None
+    for answer in sorted(history, key=lambda a: eligibility.standing_order(a, tz, acceptable)):
         latest[answer.item_id] = rows[answer.id]
     return latest
 

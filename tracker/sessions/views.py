@@ -104,8 +104,9 @@ def new(patient_id: int) -> ResponseReturnValue:
         kind = request.args.get("kind", SessionKind.PREPARATION.value)
         form.kind.data = kind if kind in {k.value for k in SessionKind} else SessionKind.PREPARATION.value
         form.cycle.data = default_cycle(db.session, patient, SessionKind(form.kind.data))
-        if request.args.get("cycle", "").isdigit():
-            form.cycle.data = int(request.args["cycle"])
+        cycle = request.args.get("cycle", "")
+        if cycle.isascii() and cycle.isdigit() and len(cycle) <= 3:  # "²" is a digit to Python, not a number
+            form.cycle.data = int(cycle)
         try:  # on the clinic's clock, as the field shows it
             typed = datetime.strptime(request.args.get("scheduled_at", ""), clinictime.INPUT_FORMAT)
             form.scheduled_at.data = clinictime.from_local(typed, form.scheduled_at.zone)
