@@ -29,7 +29,7 @@ _VALID_ID = re.compile(r"[A-Za-z0-9-]{8,64}")
 log = logging.getLogger("tracker.request")
 
 #: Paths whose next segment is a secret token (every route with a ``<token>`` argument; a test holds them to it).
-TOKEN_PREFIXES = ("/q/", "/set-password/")
+TOKEN_PREFIXES = ("/q/", "/set-password/", "/calendar/feed/")
 _TOKEN_IN_TEXT = re.compile("(" + "|".join(re.escape(p) for p in TOKEN_PREFIXES) + r")[^/?#\s\"']+")
 REDACTED = "[token]"
 #: Loggers of the servers around the app, which log request lines or the URL of a failed request.
@@ -37,7 +37,7 @@ SERVER_LOGGERS = ("werkzeug", "gunicorn.error", "gunicorn.access")
 
 
 def redact(text: str) -> str:
-    """``text`` with the token of every questionnaire or set-password link in it replaced by ``[token]``."""
+    """``text`` with the token of every questionnaire, set-password or calendar-feed link in it replaced by ``[token]``."""
     return _TOKEN_IN_TEXT.sub(lambda match: match.group(1) + REDACTED, text)
 
 

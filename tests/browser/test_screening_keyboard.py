@@ -25,7 +25,7 @@ TYPED = {"support-contact": "Sam Keyes (brother)", "overnight-escort": "Sam stay
 PICKED = {"informed-consent": ("s", "signed"), "pregnancy-test": ("n", "negative")}
 
 
-def tab_to(page: Any, target: Any, limit: int = 12) -> None:
+def tab_to(page: Any, target: Any, limit: int = 30) -> None:
     """Press Tab until ``target`` has the focus (the page's tab order reaches it within ``limit`` presses)."""
     for _ in range(limit):
         page.keyboard.press("Tab")
