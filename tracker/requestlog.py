@@ -37,7 +37,7 @@ SERVER_LOGGERS = ("werkzeug", "gunicorn.error", "gunicorn.access")
 
 
 def redact(text: str) -> str:
-    """``text`` with the token of every questionnaire, set-password or calendar-feed link in it replaced by ``[token]``."""
+    """``text`` with the token of every questionnaire, set-password or calendar-feed link replaced by ``[token]``."""
     return _TOKEN_IN_TEXT.sub(lambda match: match.group(1) + REDACTED, text)
 
 
