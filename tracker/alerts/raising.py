@@ -173,7 +173,8 @@ def for_risk_check(actor: User, patient: Patient, session: TherapySession, note:
     alert = SafetyAlert(
         patient_id=patient.id, source=AlertSource.RISK_CHECK, high_risk=True, session_id=session.id,
         source_row_id=note.id, raised_at=utcnow(),
-        summary=f"Risk check of the integration session of {session.when:%Y-%m-%d}: {RISK_CHECK[ESCALATED]}.",
+        summary=f"Risk check of the integration session of {_shown(patient, session.when)}: "
+        f"{RISK_CHECK[ESCALATED]}.",
     )
     return _raise(actor, patient, alert, {"note": note.id})
 
