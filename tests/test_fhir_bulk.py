@@ -237,7 +237,8 @@ def test_the_cli_refuses_what_the_user_may_not_export(app, clinic, tmp_path):
     assert nobody.exit_code != 0 and "No active clinician" in nobody.output
     assert cli(app, "--patient", "NOPE-1", "--as", clinic.lead.username, "-o", str(out)).exit_code != 0
     assert cli(app, "--clinic", "No such clinic", "-o", str(out)).exit_code != 0
-    refusals = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "fhir.export_refused")).all()
+    refusals = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "fhir.export_refused")
+                                  .order_by(AuditEvent.id)).all()
     assert len(refusals) == 5
     assert [r.actor_id for r in refusals[:2]] == [clinic.lead.id, clinic.other_therapist.id]
 
