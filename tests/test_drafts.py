@@ -72,7 +72,7 @@ def test_a_draft_older_than_the_users_own_save_is_not_offered(client, people, pr
     assert "Unsaved typing" not in page and "saved later" in page
 
 
-@pytest.mark.parametrize("key", ["../etc", "note", "note-x", "a" * 70])
+@pytest.mark.parametrize("key", ["../etc", "note", "note-x", "a" * 70, "plan-1%0a"])
 def test_unknown_draft_keys_are_refused(client, people, key):
     login(client, people.lead)
     response = autosave(client, people.patient, key, topics="x")
@@ -84,6 +84,30 @@ def test_a_huge_draft_is_refused(client, people, prep):
     login(client, people.lead)
     response = autosave(client, people.patient, f"note-{prep.id}", topics="x" * 200_001)
     assert response.status_code == 422 and drafts() == 0
+
+
+def test_long_names_and_repeated_values_count_towards_a_drafts_size(client, people, prep):
+    """Names count as text, and a field sent many times counts each time: neither fills the database."""
+    login(client, people.lead)
+    names = {("n" * 17_000) + str(i): "" for i in range(12)}
+    assert autosave(client, people.patient, f"note-{prep.id}", **names).status_code == 422
+    from werkzeug.datastructures import MultiDict
+
+    repeated = client.post(f"/patients/{people.patient.id}/drafts/note-{prep.id}",
+                           data=MultiDict([("topics", "x")] * 1_000))
+    assert repeated.status_code == 422 and drafts() == 0
+
+
+def test_one_user_keeps_a_bounded_number_of_drafts(client, people, prep, monkeypatch):
+    from tracker.sessions import drafts as module
+
+    monkeypatch.setattr(module, "MAX_DRAFTS_PER_USER", 3)
+    login(client, people.lead)
+    for number in range(3):
+        assert autosave(client, people.patient, f"note-{900 + number}", topics="x").status_code == 200
+    refused = autosave(client, people.patient, "note-999", topics="x")
+    assert refused.status_code == 422 and drafts() == 3
+    assert autosave(client, people.patient, "note-900", topics="again").status_code == 200  # an existing one
 
 
 def test_an_expired_form_keeps_what_was_typed(csrf_app, people, prep):

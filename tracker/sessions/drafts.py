@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 from flask import current_app, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
@@ -42,7 +42,7 @@ from tracker.models import FormDraft, Patient, User
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-KEY = re.compile(r"^[a-z]+-[0-9]{1,12}$")
+KEY = re.compile(r"[a-z]+-[0-9]{1,12}")  # matched whole (fullmatch: "$" would let a trailing newline through)
 #: The forms kept as drafts: the first part of a key -> the page showing the form and the view argument the
 #: key's number fills (None: the number is the patient's id). A key of another form is refused.
 FORMS: dict[str, tuple[str, str | None]] = {
@@ -63,7 +63,14 @@ FORMS: dict[str, tuple[str, str | None]] = {
 #: Never kept in a draft.
 SECRET_FIELDS = frozenset({"csrf_token", "password"})
 MAX_FIELDS = 60
+#: Values per draft in all (a field sent many times counts each time) and the longest field name kept.
+MAX_VALUES = 200
+MAX_NAME_LENGTH = 100
+#: Every name and value counts: a draft of long names and empty values is as large as one of long values.
 MAX_CHARACTERS = 200_000
+#: Drafts one user keeps at once (a draft lives until its form is saved or discarded): enough for every form of a
+#: busy caseload, and a bound on what one account can make the server keep.
+MAX_DRAFTS_PER_USER = 200
 
 
 class DraftError(ValueError):
@@ -114,14 +121,17 @@ def clean(form: MultiDict[str, str]) -> dict[str, list[str]]:
     :raise DraftError: too many fields or too much text.
     """
     data = {name: form.getlist(name) for name in form if name not in SECRET_FIELDS}
-    if len(data) > MAX_FIELDS or sum(len(v) for values in data.values() for v in values) > MAX_CHARACTERS:
+    values = sum(len(found) for found in data.values())
+    size = sum(len(name) + sum(len(v) for v in found) for name, found in data.items())
+    longest = max((len(name) for name in data), default=0)
+    if len(data) > MAX_FIELDS or values > MAX_VALUES or size > MAX_CHARACTERS or longest > MAX_NAME_LENGTH:
         raise DraftError("This draft is too large to keep.")
     return data
 
 
 def known(key: str) -> bool:
     """``key`` names one of the forms kept as drafts (``FORMS``) and one record."""
-    return bool(KEY.match(key)) and key.split("-")[0] in FORMS
+    return bool(KEY.fullmatch(key)) and key.split("-")[0] in FORMS
 
 
 def page_of(key: str, patient_id: int) -> str:
@@ -143,6 +153,9 @@ def save(actor: User, patient: Patient, key: str, data: dict[str, list[str]], no
         raise DraftError("Unknown form.")
     draft = db.session.scalar(select(FormDraft).where(FormDraft.user_id == actor.id, FormDraft.key == key))
     if draft is None:
+        kept = db.session.scalar(select(func.count()).where(FormDraft.user_id == actor.id)) or 0
+        if kept >= MAX_DRAFTS_PER_USER:
+            raise DraftError("You have too many unsaved drafts: save or discard some before typing in another form.")
         draft = FormDraft(user_id=actor.id, patient_id=patient.id, key=key, data=data, saved_at=now)
         db.session.add(draft)
         db.session.flush()
