@@ -147,7 +147,7 @@ def served(database_url: str, directory: Path, port: int, workers: int | None) -
     env = {
         **os.environ, "TRACKER_ENV": "production", "DATABASE_URL": database_url, "SECRET_KEY": SECRET,
         "JOB_QUEUE_URL": f"sqlite:///{directory / 'queue.sqlite'}", "TRACKER_BIND": f"127.0.0.1:{port}",
-        "PYTHONUNBUFFERED": "1", "TRACKER_LOG_LEVEL": "warning",
+        "PYTHONUNBUFFERED": "1", "TRACKER_LOG_LEVEL": "warning", "BASE_URL": f"http://127.0.0.1:{port}",
     }
     env.pop("TEST_DATABASE_URL", None)
     if workers:
