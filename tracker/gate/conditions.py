@@ -620,9 +620,9 @@ def no_open_high_risk_alert(facts: Facts) -> list[str]:
     record. A dose dated before an alert that is open now, entered after it, is held as well: otherwise a time typed
     earlier than the alert would walk past it (the alert's own session aside). Recording a session without a dose
     is not held by that: documenting what happened is no door to a dose."""
-    given = facts.administration
-    dosed = given is not None and given.dose_given_at is not None
-    moment = given.dose_given_at if given is not None and given.dose_given_at is not None else facts.at
+    given_at = facts.administration.dose_given_at if facts.administration is not None else None
+    dosed = given_at is not None
+    moment = given_at if given_at is not None else facts.at
     own = facts.session.id if facts.session is not None else None
     unmet = []
     for alert in sorted(facts.alerts, key=lambda a: (a.raised_at, a.id)):

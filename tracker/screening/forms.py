@@ -3,6 +3,7 @@ as its prefix: field ids, error ids and labels stay unique on the page."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask_wtf import FlaskForm
@@ -65,9 +66,8 @@ class AnswerForm(FlaskForm):
 
     answer: Any
     note: Any
-
-    def to_input(self) -> AnswerInput:
-        raise NotImplementedError
+    #: The answer as the screening service takes it: each kind of item's form defines it.
+    to_input: Callable[[], AnswerInput]
 
     def is_blank(self) -> bool:
         """Nothing chosen or written: on the checklist-wide form, the item is left as it is."""
