@@ -136,9 +136,6 @@ class Config:
     LOGIN_FAILURE_WINDOW = timedelta(minutes=15)
     #: Failures from one client address never lock out colleagues' accounts (a clinic's NAT); this many flag it.
     LOGIN_FAILURES_FLAG_ADDRESS = 20
-    #: Unsuccessful sign-in attempts from one address within the window before every attempt from it waits (a
-    #: guessing run across many names; a clinic behind one address never comes near it).
-    LOGIN_ATTEMPTS_PER_ADDRESS = 200
     #: Set-password links that do not work, tried from one address within LOGIN_FAILURE_WINDOW, before it waits.
     LINK_REFUSALS_PER_ADDRESS = 20
 
@@ -294,7 +291,6 @@ class Config:
             ("REAUTH_WINDOW_MINUTES", 1),
             ("LOGIN_FAILURES_PER_ACCOUNT_ADDRESS", 1),
             ("LOGIN_FAILURES_PER_ACCOUNT", 1),
-            ("LOGIN_ATTEMPTS_PER_ADDRESS", 1),
             ("AUDIT_HEAD_NOTE_MINUTES", 1),
             ("SYNC_BATCH_MAX", 1),
         ):

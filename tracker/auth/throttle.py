@@ -9,9 +9,9 @@ A guesser must not be able to lock anyone out from anywhere, so an account is lo
 ``LOGIN_FAILURES_PER_ACCOUNT_ADDRESS`` failures from one address, that account waits there, and only after the
 much higher ``LOGIN_FAILURES_PER_ACCOUNT`` from everywhere together does it wait everywhere. An admin can lift both
 (audited), and a completed set-password link lifts them too. Addresses are counted, but a clinic signs in from
-behind one NAT address, so failures at several accounts never lock its colleagues out; an address that passes
-``LOGIN_FAILURES_FLAG_ADDRESS`` is flagged (a warning in the log and an audit row), and only past
-``LOGIN_ATTEMPTS_PER_ADDRESS`` unfinished attempts (a guessing run, not a clinic) does it wait.
+behind one NAT address, so failures at other accounts never stop a colleague's correct sign-in, however many: an
+address that passes ``LOGIN_FAILURES_FLAG_ADDRESS`` is flagged (a warning in the log and an audit row), never
+locked; the rate of attempts from one address is the front proxy's to cap (nginx ``limit_req``).
 
 Keys are stored as an HMAC-SHA256 under the app's secret key: the table never holds an account name someone typed
 (perhaps a password typed in the wrong box) or a client's address, and expired rows are deleted by the worker
@@ -45,11 +45,6 @@ def account_key(name: str) -> str:
 
 def address_key(address: str) -> str:
     return "address:" + address[:150]
-
-
-def attempts_key(address: str) -> str:
-    """Sign-in attempts from an address, refused past ``LOGIN_ATTEMPTS_PER_ADDRESS``."""
-    return "attempts:" + address[:150]
 
 
 def pair_key(name: str, address: str | None) -> str:
