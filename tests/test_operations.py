@@ -43,6 +43,30 @@ def test_the_health_check_says_503_when_the_database_does_not_answer(monkeypatch
     assert response.get_json() == {"status": "unavailable", "database": "unreachable", "queue": "ok"}
 
 
+def test_the_health_check_says_503_for_an_empty_database_file_where_sqlite_made_a_new_one(monkeypatch, tmp_path):
+    """A mistyped or moved SQLite path: the first connection creates an empty file, which answers SELECT 1."""
+    (tmp_path / "typo").mkdir()
+    empty = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'typo' / 'new.sqlite'}")
+    monkeypatch.setattr(db, "session", db._make_scoped_session({"class_": AppSession}))
+    response = empty.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json()["database"] == "not migrated" or response.get_json()["database"] == "unreachable"
+
+
+def test_the_health_check_says_503_when_the_sqlite_file_was_moved_away(app, client, monkeypatch, tmp_path):
+    from tracker import health
+
+    monkeypatch.setattr(health, "_sqlite_file_missing", lambda: True)
+    response = client.get("/healthz")
+    assert response.status_code == 503 and response.get_json()["database"] == "unreachable"
+
+
+def test_the_health_check_says_not_migrated_when_the_schema_is_another_releases(app, client, monkeypatch):
+    monkeypatch.setitem(app.extensions, "tracker_migration_heads", {"0000not0a0head"})
+    response = client.get("/healthz")
+    assert response.status_code == 503 and response.get_json()["database"] == "not migrated"
+
+
 def test_the_health_check_says_503_and_which_part_failed_when_the_queue_does_not_answer(app, client, monkeypatch):
     def down() -> int:
         raise ConnectionError("redis is down")
@@ -127,12 +151,18 @@ def test_every_route_with_a_token_in_its_path_is_redacted(app):
     assert prefixes == set(TOKEN_PREFIXES)
 
 
-def test_a_proxys_request_id_is_kept_and_a_malformed_one_replaced(client):
+def test_a_trusted_proxys_request_id_is_kept_and_a_malformed_one_replaced(app, client, monkeypatch):
+    monkeypatch.setitem(app.config, "TRUSTED_PROXY_HOPS", 1)
     assert client.get("/healthz", headers={"X-Request-ID": "nginx-1234abcd"}).headers["X-Request-ID"] == (
         "nginx-1234abcd"
     )
     forged = client.get("/healthz", headers={"X-Request-ID": "bad id <script>"}).headers["X-Request-ID"]
     assert forged != "bad id <script>" and len(forged) == 32
+
+
+def test_without_a_trusted_proxy_a_client_cannot_choose_its_request_id(client):
+    chosen = client.get("/healthz", headers={"X-Request-ID": "0123456789abcdef0123456789abcdef"})
+    assert chosen.headers["X-Request-ID"] != "0123456789abcdef0123456789abcdef"
 
 
 def test_log_lines_are_json_with_the_request_id(app):
@@ -168,9 +198,9 @@ def test_an_oversized_request_is_refused_with_413_and_saves_nothing(client, peop
     assert people.patient.phone == before
 
 
-def test_trusted_hosts_refuse_a_forged_host_header(monkeypatch):
+def test_trusted_hosts_refuse_a_forged_host_header(app, monkeypatch):
     monkeypatch.setenv("TRUSTED_HOSTS", "tracker.clinic.example, localhost")
-    app = create_app(TestConfig)
+    app = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"])
     client = app.test_client()
     assert client.get("/healthz", headers={"Host": "tracker.clinic.example"}).status_code == 200
     assert client.get("/healthz", headers={"Host": "evil.example"}).status_code == 400

@@ -118,7 +118,8 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def start() -> None:
-        incoming = request.headers.get(REQUEST_ID_HEADER, "")
+        # Only a trusted proxy's id is kept: without one (TRUSTED_PROXY_HOPS 0) a client could choose or repeat ids.
+        incoming = request.headers.get(REQUEST_ID_HEADER, "") if app.config.get("TRUSTED_PROXY_HOPS") else ""
         g.request_id = incoming if _VALID_ID.fullmatch(incoming) else uuid.uuid4().hex
         g.request_started = time.perf_counter()
 
