@@ -39,7 +39,9 @@ def _heads() -> set[str]:
 def _sqlite_file_missing() -> bool:
     url = db.engine.url  # Flask-SQLAlchemy's, with a relative SQLite path made absolute (under instance/)
     path = url.database
-    return url.get_backend_name() == "sqlite" and bool(path) and path != ":memory:" and not Path(path).exists()
+    if url.get_backend_name() != "sqlite" or not path or path == ":memory:":
+        return False
+    return not Path(path).exists()
 
 
 def _database() -> str:
