@@ -15,7 +15,7 @@ from tests.conftest import login
 from tests.test_reports_batch import caseload, ticked  # noqa: F401 - the fixture
 from tracker import queue
 from tracker.extensions import db
-from tracker.models import JobStatus, ReportJob, ReportJobDocument
+from tracker.models import AuditEvent, JobStatus, ReportJob, ReportJobDocument
 from tracker.models.base import utcnow
 from tracker.reports import jobs
 
@@ -136,6 +136,32 @@ def test_a_user_has_at_most_three_batches_at_once(client, people, caseload, not_
     assert refused.status_code == 429 and "3 batches in progress" in refused.get_json()["error"]
     login(client, people.co_therapist)  # someone else is not held up by it
     assert client.post("/reports/batch/jobs", data=ticked([caseload[0].id])).status_code == 202
+
+
+def test_the_limit_holds_when_parallel_requests_each_saw_room_in_their_snapshot(
+    client, people, caseload, not_run, monkeypatch  # noqa: F811
+):
+    """Parallel requests of one user each check the limit on their own read snapshot and all see room; the check
+    made again where the job is written refuses the one too many, and writes nothing of it (no job, no audit)."""
+    login(client, people.lead)
+    for _ in range(jobs.MAX_JOBS_PER_USER):
+        _start(client, caseload)
+    real, calls = jobs.check_room, []
+
+    def stale_first(*args, **kwargs):  # the request's early check saw the snapshot before the others committed
+        calls.append(1)
+        if len(calls) > 1:
+            real(*args, **kwargs)
+
+    monkeypatch.setattr(jobs, "check_room", stale_first)
+    printed = db.session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action.like("report.%")))
+    refused = client.post("/reports/batch/jobs", data=ticked([caseload[0].id]))
+    assert refused.status_code == 429 and "3 batches in progress" in refused.get_json()["error"]
+    assert len(calls) == 2
+    assert db.session.scalar(select(func.count()).select_from(ReportJob)) == jobs.MAX_JOBS_PER_USER
+    assert db.session.scalar(
+        select(func.count()).select_from(AuditEvent).where(AuditEvent.action.like("report.%"))
+    ) == printed
 
 
 def test_an_unreachable_queue_still_records_the_job_for_the_housekeeping(client, people, caseload, monkeypatch):  # noqa: F811

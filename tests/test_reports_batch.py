@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from sqlalchemy import func, select
 
 from tests.conftest import audit_actions, login
@@ -62,6 +63,16 @@ def test_summaries_can_be_batched(client, people, caseload):
     response = client.post("/reports/batch", data=ticked([p.id for p in caseload[:2]], kind="summary"))
     assert response.status_code == 200
     assert "Patient summary" in " ".join(pages(response.data))
+
+
+def test_a_batch_file_is_named_in_words_and_on_the_clinics_clock(client, people, caseload):
+    people.clinic.time_zone = "Australia/Sydney"
+    db.session.commit()
+    with time_machine.travel(datetime(2026, 12, 3, 14, 7, tzinfo=UTC), tick=False):
+        login(client, people.lead)
+        response = client.post("/reports/batch", data=ticked([p.id for p in caseload[:2]], kind="summary"))
+    assert response.status_code == 200
+    assert 'filename="summaries-20261204-0107.pdf"' in response.headers["Content-Disposition"]  # AEDT, UTC+11
 
 
 def test_each_patient_of_a_batch_is_audited_with_the_batch(client, people, caseload):

@@ -43,9 +43,12 @@ SQLITE_PRAGMAS = (
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 F = TypeVar("F", bound=Callable[..., Any])
+#: A check run in the write transaction that inserts a held row (``add_on_commit``); it raises to refuse.
+Guard = Callable[[Session], None]
 
 _writing: ContextVar[bool] = ContextVar("tracker_writing", default=False)
 _HELD = "tracker_rows_held_for_commit"
+_GUARDS = "tracker_checks_before_held_rows"
 _READ_ONLY = "tracker_read_only_transaction"
 
 
@@ -90,28 +93,44 @@ class ReadThenWrite:
 
     info: dict[Any, Any]
 
-    def add_on_commit(self, instance: object) -> None:
-        """Insert ``instance`` with this transaction, or, in a read transaction, in the commit's write step."""
+    def add_on_commit(self, instance: object, guard: Guard | None = None) -> None:
+        """Insert ``instance`` with this transaction, or, in a read transaction, in the commit's write step.
+
+        ``guard``: a check that must hold when the row is written (a limit counted in the database, such as a
+        user's batches in progress), run just before it in the same write transaction, so two requests cannot
+        both pass it on what their snapshots saw; it raises to refuse, and then nothing held is written."""
         session: Session = self  # type: ignore[assignment]
         if session.info.get(_READ_ONLY) and session.in_transaction():
             session.info.setdefault(_HELD, []).append(instance)
+            if guard is not None:
+                session.info.setdefault(_GUARDS, []).append(guard)
         else:
+            if guard is not None:
+                guard(session)
             session.add(instance)
 
     def commit(self) -> None:
-        held = self.info.pop(_HELD, [])
+        held, guards = self.info.pop(_HELD, []), self.info.pop(_GUARDS, [])
         super().commit()  # type: ignore[misc]
         if held:
             with _write_step():
-                self.add_all(held)  # type: ignore[attr-defined]
-                super().commit()  # type: ignore[misc]
+                try:
+                    for guard in guards:
+                        guard(self)
+                    self.add_all(held)  # type: ignore[attr-defined]
+                    super().commit()  # type: ignore[misc]
+                except BaseException:
+                    super().rollback()  # type: ignore[misc]
+                    raise
 
     def rollback(self) -> None:
         self.info.pop(_HELD, None)
+        self.info.pop(_GUARDS, None)
         super().rollback()  # type: ignore[misc]
 
     def close(self) -> None:
         self.info.pop(_HELD, None)
+        self.info.pop(_GUARDS, None)
         super().close()  # type: ignore[misc]
 
 
@@ -124,12 +143,14 @@ def _write_step() -> Iterator[None]:
         _writing.reset(token)
 
 
-def add_on_commit(session: AnySession, instance: object) -> None:
-    """``ReadThenWrite.add_on_commit`` for any session (a plain one just adds the row)."""
+def add_on_commit(session: AnySession, instance: object, guard: Guard | None = None) -> None:
+    """``ReadThenWrite.add_on_commit`` for any session (a plain one checks the guard and adds the row)."""
     target = session() if isinstance(session, scoped_session) else session
     if isinstance(target, ReadThenWrite):
-        target.add_on_commit(instance)
+        target.add_on_commit(instance, guard)
     else:
+        if guard is not None:
+            guard(target)
         target.add(instance)
 
 

@@ -7,8 +7,9 @@ import logging
 from flask import Response, abort, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 
-from tracker import audit
+from tracker import audit, clinictime
 from tracker.auth.forms import EmptyForm
+from tracker.clinics import current_zone
 from tracker.database import writing
 from tracker.extensions import db
 from tracker.fhir import bp
@@ -63,15 +64,15 @@ def start_bulk() -> ResponseReturnValue:
     if not EmptyForm().validate_on_submit():
         abort(400, description="The form has expired: open the export page again.")
     now = utcnow()
+    job_id = jobs.new_id()
     try:
         jobs.check_room(db.session, user.id, now)
+        jobs.create_export(db.session, job_id, user.id, patients_in_scope(user),
+                           f"fhir-export-{clinictime.local(now, current_zone()):%Y%m%d-%H%M}.zip")
     except jobs.TooManyJobs:
         db.session.rollback()
         flash(f"You already have {jobs.MAX_JOBS_PER_USER} exports or batches in progress; wait for one.", "warning")
         return redirect(url_for("fhir.bulk"))
-    job_id = jobs.new_id()
-    jobs.create_export(db.session, job_id, user.id, patients_in_scope(user),
-                       f"fhir-export-{now.strftime('%Y%m%d-%H%M')}.zip")
     audit.record(user, "fhir.bulk_export_started", "Started a bulk FHIR export", target_type="fhir_export",
                  target_id=job_id)
     db.session.commit()

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from tracker import audit
+from tracker import audit, clinictime
+from tracker.clinics import current_zone
 from tracker.extensions import db
 from tracker.models import Patient, User
 from tracker.permissions import care_scope, get_patient_for_user_or_404, patient_scope
@@ -88,6 +89,10 @@ def export_one(actor: User, kind: ReportKind, patient_id: int, stamp: Stamp, ses
     return Export(kind, documents, _filename(name, stamp))
 
 
+#: A batch file's name: what it holds, in the plural.
+BATCH_NAME = {ReportKind.PLAN: "plans", ReportKind.SUMMARY: "summaries", ReportKind.RECORD: "records"}
+
+
 def _filename(name: str, stamp: Stamp) -> str:
     safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in name)
     return f"{safe}{'-DRAFT' if stamp.draft else ''}.pdf"
@@ -128,4 +133,5 @@ def export_batch(actor: User, kind: ReportKind, patient_ids: Sequence[int], stam
         documents = [summary_document(db.session, patient, stamp) for patient in patients]
     for patient in patients:
         _record(actor, patient, kind, stamp, batch=batch_id)
-    return Export(kind, documents, _filename(f"{kind.value}s-{stamp.at:%Y%m%d-%H%M}", stamp))
+    made = clinictime.local(stamp.at, current_zone())  # the clinic's clock, as in the PDFs' footers
+    return Export(kind, documents, _filename(f"{BATCH_NAME[kind]}-{made:%Y%m%d-%H%M}", stamp))

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import ColumnElement, delete, func, select, update
+from sqlalchemy.orm import Session
 
 from tracker.database import AnySession, add_on_commit
 from tracker.extensions import db
@@ -76,22 +77,36 @@ def check_room(session: AnySession, user_id: int, now: datetime) -> None:
         raise TooManyJobs
 
 
+def _room_when_written(user_id: int) -> Callable[[Session], None]:
+    """``check_room`` again in the transaction that writes the job: the first check ran on the request's snapshot,
+    and parallel requests of one user would each have seen room. The user's row is locked first (PostgreSQL; on
+    SQLite the write transaction already holds the one write lock), so their checks take turns."""
+
+    def guard(session: Session) -> None:
+        session.execute(select(User.id).where(User.id == user_id).with_for_update())
+        check_room(session, user_id, utcnow())
+
+    return guard
+
+
 def create(session: AnySession, job_id: str, user_id: int, documents: Sequence[str], filename: str) -> None:
     """Add a batch of PDFs and its documents to the transaction that also holds the export's audit rows (in a read
-    request both are written by the commit's short write transaction)."""
+    request both are written by the commit's short write transaction, where the limit of batches is checked again).
+
+    :raise TooManyJobs: at commit, when the user's other batches filled the room meanwhile."""
     job = ReportJob(
         id=job_id, kind=JobKind.PDF_BATCH, user_id=user_id, total=len(documents), filename=filename,
         status=JobStatus.QUEUED, done=0, attempts=0, created_at=utcnow(),
         documents=[ReportJobDocument(position=n, html=html) for n, html in enumerate(documents)],
     )
-    add_on_commit(session, job)
+    add_on_commit(session, job, _room_when_written(user_id))
 
 
 def create_export(session: AnySession, job_id: str, user_id: int, total: int, filename: str) -> None:
     """Add a FHIR export of the user's export scope; the worker reads (and audits) the patients itself."""
     job = ReportJob(id=job_id, kind=JobKind.FHIR_EXPORT, user_id=user_id, total=total, filename=filename,
                     status=JobStatus.QUEUED, done=0, attempts=0, created_at=utcnow())
-    add_on_commit(session, job)
+    add_on_commit(session, job, _room_when_written(user_id))
 
 
 def start(job_id: str, kind: JobKind = JobKind.PDF_BATCH) -> None:

@@ -179,16 +179,29 @@ def _queue_batch(form: BatchForm, ids: list[int]) -> ResponseReturnValue:
     prepared = _prepare(form, job_id, ids)
     if isinstance(prepared, Refusal):
         return _render_page(form, prepared.status, prepared.message)
-    jobs.create(db.session, job_id, actor().id, prepared.documents, prepared.filename)
-    db.session.commit()
-    try:
-        jobs.start(job_id)
-    except Exception:  # the queue is unreachable: the housekeeping queues it again once it is back
-        log.exception("could not queue report job %s", job_id)
+    if not _commit_job(job_id, prepared):
+        return _render_page(form, 429, f"You already have {jobs.MAX_JOBS_PER_USER} batches in progress; wait for one.")
     return render_template(
         "reports/batch.html", form=form, message=None, max_batch=MAX_BATCH, tick_limit=None,
         queued={"total": len(prepared.documents), "download_url": url_for("reports.job_pdf", job_id=job_id)},
     ), 202
+
+
+def _commit_job(job_id: str, prepared: Export) -> bool:
+    """Write the job with its audit rows and queue it; False when the user's batches filled the room meanwhile
+    (checked again where the job is written: parallel requests each saw room in their snapshots), and then
+    nothing is written, audit rows included: nothing was printed."""
+    try:
+        jobs.create(db.session, job_id, actor().id, prepared.documents, prepared.filename)
+        db.session.commit()
+    except jobs.TooManyJobs:
+        db.session.rollback()
+        return False
+    try:
+        jobs.start(job_id)
+    except Exception:  # the queue is unreachable: the housekeeping queues it again once it is back
+        log.exception("could not queue report job %s", job_id)
+    return True
 
 
 @bp.route("/reports/batch/jobs", methods=["POST"])
@@ -210,12 +223,8 @@ def start_job() -> ResponseReturnValue:
     prepared = _prepare(form, job_id)
     if isinstance(prepared, Refusal):
         return jsonify(error=prepared.message), prepared.status
-    jobs.create(db.session, job_id, actor().id, prepared.documents, prepared.filename)
-    db.session.commit()
-    try:
-        jobs.start(job_id)
-    except Exception:  # the queue is unreachable: the housekeeping queues it again once it is back
-        log.exception("could not queue report job %s", job_id)
+    if not _commit_job(job_id, prepared):
+        return jsonify(error=f"You already have {jobs.MAX_JOBS_PER_USER} batches in progress; wait for one."), 429
     return jsonify(
         total=len(prepared.documents),
         status_url=url_for("reports.job_status", job_id=job_id),
