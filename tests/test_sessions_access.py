@@ -28,7 +28,8 @@ from tracker.models import (
     VitalReading,
 )
 from tracker.models.base import utcnow
-from tracker.sessions import notes, private, queries, signing
+from tracker.notes import private, saving, signing
+from tracker.sessions import queries
 
 
 @dataclass
@@ -50,10 +51,10 @@ def world(people, protocols) -> World:
     patient = in_dosing(people.patient, people.lead, protocols)
     dosing = complete_dosing(patient, people.lead, protocols, sign=False)
     note = queries.load_note(db.session, dosing)
-    event = notes.add_adverse_event(people.lead, patient, dosing, note, notes.AdverseEventInput(
-        "Headache", utcnow(), notes.Severity.MILD, False, "Water and rest", notes.Outcome.RECOVERED), utcnow())
+    event = saving.add_adverse_event(people.lead, patient, dosing, note, saving.AdverseEventInput(
+        "Headache", utcnow(), saving.Severity.MILD, False, "Water and rest", saving.Outcome.RECOVERED), utcnow())
     prep = held_session(patient, people.lead, protocols, kind=SessionKind.PREPARATION)
-    prep_note, _ = notes.save_note(people.lead, patient, prep, None, notes.NoteInput(fields={"topics": "Music"}),
+    prep_note, _ = saving.save_note(people.lead, patient, prep, None, saving.NoteInput(fields={"topics": "Music"}),
                                    None, utcnow())
     signing.sign_note(people.lead, patient, prep, prep_note, protocols["mdma-ptsd"], PASSWORD, None, True, utcnow())
     process = private.start(people.lead, patient, dosing, utcnow())

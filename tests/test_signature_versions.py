@@ -16,9 +16,10 @@ from tracker.extensions import db
 from tracker.factories import complete_dosing
 from tracker.models import SessionKind, SessionNote, TherapySession
 from tracker.models.base import utcnow
-from tracker.sessions import content, queries
-from tracker.sessions.content import TextField, note_content
-from tracker.sessions.signing import sign_note, verify
+from tracker.notes import fields
+from tracker.notes.fields import TextField, note_content
+from tracker.notes.signing import sign_note, verify
+from tracker.sessions import queries
 
 
 def signed_notes() -> list[tuple[SessionNote, TherapySession]]:
@@ -38,8 +39,8 @@ def clinic_notes(people, protocols) -> None:
 
 def test_notes_are_signed_under_the_current_version_and_verify(people, clinic_notes):
     notes = signed_notes()
-    assert {note.content_version for note, _ in notes} == {content.CONTENT_VERSION}
-    assert all(note_content(note, s)["version"] == content.CONTENT_VERSION for note, s in notes)
+    assert {note.content_version for note, _ in notes} == {fields.CONTENT_VERSION}
+    assert all(note_content(note, s)["version"] == fields.CONTENT_VERSION for note, s in notes)
     assert verify(notes) == []
 
 
@@ -51,12 +52,12 @@ def test_adding_a_field_keeps_every_earlier_signature(monkeypatch, client, peopl
     assert saved.status_code in (200, 302)
     before = signed_notes()
     assert len(before) >= 2 and verify(before) == []
-    added = content.CONTENT_VERSION + 1
+    added = fields.CONTENT_VERSION + 1
     kind = SessionKind.PREPARATION
-    monkeypatch.setitem(content.TEXT_FIELDS, kind,
-                        (*content.TEXT_FIELDS[kind], TextField("support_people", "Support people")))
-    monkeypatch.setitem(content.FIELD_SINCE, "support_people", added)
-    monkeypatch.setattr(content, "CONTENT_VERSION", added)
+    monkeypatch.setitem(fields.TEXT_FIELDS, kind,
+                        (*fields.TEXT_FIELDS[kind], TextField("support_people", "Support people")))
+    monkeypatch.setitem(fields.FIELD_SINCE, "support_people", added)
+    monkeypatch.setattr(fields, "CONTENT_VERSION", added)
 
     assert verify(signed_notes()) == []  # every note signed before the field still verifies
 
@@ -75,8 +76,8 @@ def test_adding_a_field_keeps_every_earlier_signature(monkeypatch, client, peopl
 def test_without_a_version_the_added_field_would_change_earlier_hashes(monkeypatch, people, clinic_notes):
     """The reason for versions: the same field added to the current version's content breaks earlier notes."""
     kind = SessionKind.PREPARATION
-    monkeypatch.setitem(content.TEXT_FIELDS, kind,
-                        (*content.TEXT_FIELDS[kind], TextField("support_people", "Support people")))
+    monkeypatch.setitem(fields.TEXT_FIELDS, kind,
+                        (*fields.TEXT_FIELDS[kind], TextField("support_people", "Support people")))
     mismatched = verify(signed_notes())
     assert mismatched and {m.kind for m in mismatched} == {"note"}
 

@@ -24,9 +24,9 @@ from tests.session_data import (
 from tracker.extensions import db
 from tracker.factories import complete_dosing
 from tracker.models import NoteAddendum, SessionKind, SessionNote, TherapySession, VitalReading
+from tracker.notes.fields import note_content
+from tracker.notes.signing import verify
 from tracker.sessions import queries
-from tracker.sessions.content import note_content
-from tracker.sessions.signing import verify
 
 
 def fresh_session(session: TherapySession) -> TherapySession:
@@ -177,7 +177,7 @@ def test_a_note_changed_after_the_signer_opened_it_is_not_signed_unseen(client, 
 def test_verify_reports_a_row_changed_behind_the_triggers_back(people, ready, protocols):
     note = fresh_note(ready)
     from tracker.models.base import utcnow
-    from tracker.sessions.signing import sign_note
+    from tracker.notes.signing import sign_note
 
     session = fresh_session(ready)
     sign_note(people.lead, people.patient, session, note, protocols["mdma-ptsd"], PASSWORD, None, True, utcnow())

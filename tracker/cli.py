@@ -147,7 +147,7 @@ def verify_notes_command(batch: int) -> None:
     from sqlalchemy.orm import selectinload
 
     from tracker.models import SessionNote, TherapySession
-    from tracker.sessions.signing import verify
+    from tracker.notes.signing import verify
 
     checked, found, last = 0, [], 0
     while True:

@@ -17,6 +17,7 @@ from tracker.labs import markers
 from tracker.labs.queries import latest_per_marker, requirements
 from tracker.models import Patient, Phase, SexAtBirth
 from tracker.models.base import utcnow
+from tracker.notes import drafts
 from tracker.outcomes.queries import measures_state, patients_with_open_alerts
 from tracker.patients import bp
 from tracker.patients.forms import PageArgs, PatientForm, PhaseForm, SearchForm
@@ -37,7 +38,6 @@ from tracker.patients.services import (
 from tracker.permissions import CLINICAL_ROLES, actor, patient_scope, require_role
 from tracker.protocols import accepted_indications, loaded_protocols
 from tracker.screening.queries import screening_state
-from tracker.sessions import drafts
 from tracker.sessions.forms import SessionForm
 from tracker.sessions.queries import patient_sessions
 from tracker.sessions.services import SessionError, current_cycle, log_session
@@ -170,7 +170,7 @@ def detail(patient_id: int) -> ResponseReturnValue:
 
 
 def _phase_key(patient_id: int) -> str:
-    """The draft of the phase form's reason (``tracker.sessions.drafts``)."""
+    """The draft of the phase form's reason (``tracker.notes.drafts``)."""
     return f"phase-{patient_id}"
 
 
@@ -236,7 +236,7 @@ def _rerender_edit(view_args: dict[str, Any], typing: MultiDict[str, str]) -> Re
 @require_role(*CLINICAL_ROLES)
 @drafts.keeps_draft("patient-{patient_id}", "patients.edit", _rerender_edit)
 def edit(patient_id: int) -> ResponseReturnValue:
-    """The patient's details, from the user's draft of them if they left one (``tracker.sessions.drafts``)."""
+    """The patient's details, from the user's draft of them if they left one (``tracker.notes.drafts``)."""
     patient = load_for_page(actor(), patient_id)
     key = f"patient-{patient.id}"
     typing = drafts.kept(actor(), patient, key) if request.method == "GET" else None

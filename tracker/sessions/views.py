@@ -17,8 +17,9 @@ from tracker.clinics import template_zone
 from tracker.extensions import db
 from tracker.models import Patient, SessionKind, SessionNote, TherapySession
 from tracker.models.base import utcnow
+from tracker.notes import record
 from tracker.permissions import CLINICAL_ROLES, actor, require_role
-from tracker.sessions import bp, queries, record
+from tracker.sessions import bp, queries
 from tracker.sessions.forms import SessionDetailsForm
 from tracker.sessions.pages import label_of, load_patient, minute, protocol_of, render_session
 from tracker.sessions.plan import progress

@@ -12,10 +12,10 @@ from typing import Any
 from tracker import modalities
 from tracker.database import AnySession
 from tracker.models import Clinic, IntegrationPlanVersion, Patient, SessionKind, SessionNote
+from tracker.notes.fields import LATER_FIELDS
 from tracker.plans.practices import PracticeError, check_in
 from tracker.plans.services import current_version
 from tracker.protocols import Protocol
-from tracker.sessions.content import LATER_FIELDS
 
 
 class StructuredError(ValueError):

@@ -1,4 +1,4 @@
-"""Note forms: one per session kind (the structured fields of ``tracker.sessions.content``), vital signs, adverse
+"""Note forms: one per session kind (the structured fields of ``tracker.notes.fields``), vital signs, adverse
 events, signing, addenda, co-signature, and private process notes. Each field is checked alone here; rules across
 fields live in the services, which name the field to show their message next to."""
 
@@ -27,9 +27,9 @@ from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Numbe
 
 from tracker import vitals
 from tracker.models import CosignOutcome, DoseUnit, Outcome, Route, SessionKind, Severity
+from tracker.notes.fields import BODY_LABEL, DOSING_FIELDS, RISK_CHECK, TEXT_FIELDS, TextField
+from tracker.notes.saving import AdverseEventInput, NoteInput
 from tracker.plans.practices import ADHERENCE, MAX_PRACTICES
-from tracker.sessions.content import BODY_LABEL, DOSING_FIELDS, RISK_CHECK, TEXT_FIELDS, TextField
-from tracker.sessions.notes import AdverseEventInput, NoteInput
 from tracker.validators import LocalDateTimeField, empty_to_none, enum_member, no_control_characters, strip
 
 TEXT_LIMIT = 20_000
@@ -416,7 +416,7 @@ class ProcessNoteForm(FlaskForm):
 
 
 class SeriousnessCorrectionForm(FlaskForm):
-    """A signed correction of an adverse event's seriousness (``tracker.sessions.seriousness``)."""
+    """A signed correction of an adverse event's seriousness (``tracker.notes.addenda``)."""
 
     serious = SelectField(
         "The event is",

@@ -30,9 +30,9 @@ from tracker.models import (
     User,
     VitalReading,
 )
+from tracker.notes import structured
+from tracker.notes.fields import DOSING_FIELDS, LATER_FIELDS, field_names
 from tracker.protocols import Protocol
-from tracker.sessions import structured
-from tracker.sessions.content import DOSING_FIELDS, LATER_FIELDS, field_names
 
 #: Typed dosing values go into the audit diff; free text only by field name.
 TEXT_DOSING_FIELDS = frozenset({"escort_name", "pre_dose_decision"})

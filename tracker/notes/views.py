@@ -12,10 +12,9 @@ from tracker.auth.forms import EmptyForm
 from tracker.extensions import db
 from tracker.models import AdverseEvent, Patient, SessionKind, SessionNote, TherapySession, VitalReading
 from tracker.models.base import utcnow
-from tracker.permissions import CLINICAL_ROLES, actor, require_role
-from tracker.sessions import bp, drafts, queries
-from tracker.sessions.note_forms import NOTE_FORMS, AdverseEventForm, VitalsForm
-from tracker.sessions.notes import (
+from tracker.notes import drafts
+from tracker.notes.forms import NOTE_FORMS, AdverseEventForm, VitalsForm
+from tracker.notes.saving import (
     NoteError,
     NoteSigned,
     StaleNote,
@@ -26,6 +25,8 @@ from tracker.sessions.notes import (
     save_note,
     saved_values,
 )
+from tracker.permissions import CLINICAL_ROLES, actor, require_role
+from tracker.sessions import bp, queries
 from tracker.sessions.pages import Forms, load_patient, protocol_of, render_session, rerender_with_typing
 
 SIGNED_NOTICE = "This note is signed and can no longer be changed; corrections are added as addenda."

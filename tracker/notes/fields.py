@@ -10,7 +10,7 @@ columns and tables (they are queried); every kind has free text.
 
 ``note_content`` is the signed record: the session's facts (times, place, therapists present), every field, and
 every vital-sign reading and adverse event. ``sha256`` hashes its canonical JSON (sorted keys, no spaces), so the
-stored hash can be recomputed from the database at any time (``tracker.sessions.signing.verify``).
+stored hash can be recomputed from the database at any time (``tracker.notes.signing.verify``).
 
 The signed content is versioned (``SessionNote.content_version``): a note is hashed as the version it was signed
 under, so a field added later never changes an earlier note's hash. To add a field: list it where its kind's fields
@@ -200,6 +200,11 @@ def note_content(note: SessionNote, session: TherapySession, version: int | None
         ordered_events = sorted(note.adverse_events, key=lambda e: (e.onset_at, e.id))
         content["adverse_events"] = [_event(e) for e in ordered_events]
     return content
+
+
+def addendum_content(note: SessionNote, reason: str, body: str) -> dict[str, object]:
+    """What an addendum's signature hashes: the note it belongs to (and that note's hash), its reason and text."""
+    return {"note_id": note.id, "note_sha256": note.content_sha256, "reason": reason, "body": body}
 
 
 def canonical_json(content: Any) -> str:
