@@ -11,7 +11,7 @@ from tests.test_reports import dosing_session, get_pdf
 from tracker.extensions import db
 from tracker.models import SessionNote
 from tracker.notes import record
-from tracker.notes.record import Field
+from tracker.notes.fields import Line as Field
 
 
 def _note(session_id: int) -> SessionNote:
