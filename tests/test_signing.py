@@ -346,3 +346,16 @@ def test_the_verify_command_reports_a_note_changed_behind_the_triggers_back(app,
     result = app.test_cli_runner().invoke(args=["notes", "verify"])
     assert result.exit_code == 1
     assert expected in result.output
+
+
+def test_the_verify_command_reads_the_database_not_the_notes_its_session_keeps(app, client, people, ready):
+    """The command runs in the caller's session (here the test's). A note that session loaded before someone else
+    signed it must not mix its old columns with the signature's: it once failed the test above when the garbage
+    collector had not yet freed the fixture's note, whose signature columns were never loaded."""
+    note = fresh_note(ready)
+    db.session.expire(note, ["signed_at", "signed_by_id", "content_sha256"])  # as the factory's note left them
+    login(client, people.lead)
+    assert sign(client, people.patient, ready).status_code == 302  # another session signs it: content version 2
+    result = app.test_cli_runner().invoke(args=["notes", "verify"])
+    assert result.exit_code == 0, result.output
+    assert "0 mismatch(es)" in result.output
