@@ -79,6 +79,7 @@ def state() -> tuple[object, ...]:
 
 P = "/patients/{patient_id}"
 NEXT_MONTH = (utcnow() + timedelta(days=30)).strftime("%Y-%m-%dT10:00")
+AN_HOUR_AGO = (utcnow() - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
 S = P + "/sessions/{dosing}"
 
 #: name -> (method, url, form data or None, status for the care team and their supervisor)
@@ -87,6 +88,8 @@ ROUTES = {
     "sessions.new": ("GET", P + "/sessions/new", None, 200),
     "sessions.new POST": ("POST", P + "/sessions/new", {"kind": "preparation", "scheduled_at": NEXT_MONTH},
                           302),
+    "sessions.log_session_held": ("POST", P + "/sessions", {"kind": "follow_up", "held_at": AN_HOUR_AGO,
+                                                           "duration_minutes": "15"}, 302),
     "sessions.detail": ("GET", S, None, 200),
     "sessions.edit": ("GET", S + "/edit", None, 200),
     "sessions.edit POST": ("POST", S + "/edit", "edit", 302),
