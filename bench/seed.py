@@ -3,7 +3,7 @@
 The shapes come from the app itself: the clinic is made by ``tracker.factories.make_clinic``, every protocol's
 session plan, screening items, measures and plan sections are read from the loaded protocol templates, measure
 results are answers from ``factories.sample_answers`` scored by ``tracker.instruments.score``, note texts and plan
-texts are the demo's, and each signed note carries the SHA-256 of ``tracker.sessions.content.note_content`` (so
+texts are the demo's, and each signed note carries the SHA-256 of ``tracker.notes.fields.note_content`` (so
 ``flask notes verify`` passes on a bench database). The volume is then written with SQLAlchemy Core
 ``insert()`` executemany in large chunks, inside one transaction: ORM objects and per-row services would take
 hours at this size.
@@ -75,10 +75,10 @@ from tracker.models import (
     session_therapist,
 )
 from tracker.models.base import utcnow
+from tracker.notes.fields import CONTENT_VERSION, note_content, sha256
 from tracker.outcomes.services import MODES
 from tracker.passwords import hash_password
 from tracker.protocols import ItemKind, Protocol
-from tracker.sessions.content import CONTENT_VERSION, note_content, sha256
 
 #: Bump when the generated data changes shape, so cached bench databases are rebuilt.
 SEED_FORMAT = 4

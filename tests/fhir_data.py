@@ -33,9 +33,10 @@ from tracker.models import (
     User,
 )
 from tracker.models.base import utcnow
+from tracker.notes import cosign, saving, signing
 from tracker.outcomes.services import ResultInput, correct_result
 from tracker.screening.services import MedicationInput, add_medication
-from tracker.sessions import notes, queries, signing
+from tracker.sessions import queries
 
 
 def _note(dosing: TherapySession) -> SessionNote:
@@ -62,7 +63,7 @@ def full_course(patient: Patient, lead: User, supervisor: User, protocols: dict[
     now = utcnow()
     note = _note(dosing)
     onset = start + timedelta(hours=3)
-    notes.add_adverse_event(lead, patient, dosing, note, notes.AdverseEventInput(
+    saving.add_adverse_event(lead, patient, dosing, note, saving.AdverseEventInput(
         "Nausea and one episode of vomiting", onset, Severity.MODERATE, False,
         "Ondansetron given; rested", Outcome.RECOVERED, "Ondansetron", "4 mg orally", onset + timedelta(minutes=10),
     ), now)
@@ -84,7 +85,7 @@ def full_course(patient: Patient, lead: User, supervisor: User, protocols: dict[
         .execution_options(populate_existing=True)
     )
     assert note is not None
-    signing.decide_cosign(supervisor, patient, note, lead, CosignOutcome.COSIGNED, None, None, utcnow(),
+    cosign.decide_cosign(supervisor, patient, note, lead, CosignOutcome.COSIGNED, None, None, utcnow(),
                           password=PASSWORD)
     walk_course(patient, lead, protocols, [
         (Phase.INTEGRATION, start + timedelta(days=1), None),

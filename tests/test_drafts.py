@@ -99,7 +99,7 @@ def test_long_names_and_repeated_values_count_towards_a_drafts_size(client, peop
 
 
 def test_one_user_keeps_a_bounded_number_of_drafts(client, people, prep, monkeypatch):
-    from tracker.sessions import drafts as module
+    from tracker.notes import drafts as module
 
     monkeypatch.setattr(module, "MAX_DRAFTS_PER_USER", 3)
     login(client, people.lead)

@@ -28,8 +28,9 @@ from tracker.models import (
     TherapySession,
 )
 from tracker.models.base import utcnow
+from tracker.notes import saving
 from tracker.outcomes.services import ResultInput, correct_result, record_result
-from tracker.sessions import notes
+from tracker.sessions import queries
 
 
 def bundle_of(client, patient) -> list[dict[str, Any]]:
@@ -54,8 +55,8 @@ def test_an_unsigned_dosing_note_leaves_nothing_but_its_serious_adverse_event_le
     walk_to(patient, Phase.DOSING, lead, protocols, at=start)
     dosing = complete_dosing(patient, lead, protocols, sign=False, out_of_range=True,
                              held_at=start + timedelta(hours=1))
-    note = db.session.scalar(select(SessionNote).where(SessionNote.session_id == dosing.id))
-    notes.add_adverse_event(lead, patient, dosing, note, notes.AdverseEventInput(
+    note = queries.load_note(db.session, dosing)  # with its adverse events: whatever the session still keeps
+    saving.add_adverse_event(lead, patient, dosing, note, saving.AdverseEventInput(
         "Chest pain, taken to the emergency department", start + timedelta(hours=2), Severity.SEVERE, True,
         "Ambulance called", Outcome.RECOVERING, None, None, None,
     ), utcnow())

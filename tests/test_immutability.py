@@ -52,7 +52,7 @@ def demo(protocols: dict[str, Any], people: Any) -> None:
     """The demo clinics (every kind of record), plus the few kinds the demo does not make."""
     from tracker.demo import seed_demo
     from tracker.emergency.services import grant
-    from tracker.sessions.signing import add_addendum
+    from tracker.notes.addenda import add_addendum
 
     seed_demo(protocols, patients_per_clinic=6)
     grant(people.other_therapist, "CANARY-1", "Crisis call from the patient while the team is away", PASSWORD,
@@ -73,20 +73,21 @@ def _signed_note_with_an_adverse_event(people: Any, protocols: dict[str, Any]) -
     from tests.session_data import in_dosing
     from tracker.factories import complete_dosing
     from tracker.models.note import CosignOutcome, Outcome, Severity
-    from tracker.sessions import notes, queries, signing
+    from tracker.notes import cosign, saving, signing
+    from tracker.sessions import queries
 
     people.lead.needs_cosign = True  # and a co-signature decision on it
     in_dosing(people.patient, people.lead, protocols)
     session = complete_dosing(people.patient, people.lead, protocols, sign=False)
     note = queries.load_note(db.session, session)
     now = utcnow()
-    notes.add_adverse_event(people.lead, people.patient, session, note, notes.AdverseEventInput(
+    saving.add_adverse_event(people.lead, people.patient, session, note, saving.AdverseEventInput(
         description="Nausea", onset_at=now, severity=Severity.MILD, serious=False, action_taken="Water",
         outcome=Outcome.RECOVERED,
     ), now)
     note = queries.load_note(db.session, queries.load_session_or_404(db.session, people.patient, session.id))
     signing.sign_note(people.lead, people.patient, session, note, protocols["mdma-ptsd"], PASSWORD, None, True, now)
-    signing.decide_cosign(people.supervisor, people.patient, note, people.lead, CosignOutcome.COSIGNED, None, None,
+    cosign.decide_cosign(people.supervisor, people.patient, note, people.lead, CosignOutcome.COSIGNED, None, None,
                           now, password=PASSWORD)
 
 

@@ -14,9 +14,9 @@ from tracker.extensions import db
 from tracker.factories import make_patient
 from tracker.modalities import ModalityError, check_choice, clinic_modalities, defaults, parse_list
 from tracker.models import Clinic, IntegrationPlanVersion, SessionKind, SessionNote
+from tracker.notes.fields import note_content
 from tracker.plans.practices import PracticeError, adherence, check_in, clean
 from tracker.plans.services import save_version
-from tracker.sessions.content import note_content
 
 CRISIS = "988, or the clinic on 555-0100"
 
@@ -87,10 +87,10 @@ def test_a_note_without_the_new_fields_hashes_as_before(people, protocols):
     no such key; the current version holds every field and says so (tests/test_signature_versions.py)."""
     session = held_session(people.patient, people.lead, protocols, SessionKind.PREPARATION, 120, 60)
     from tracker.models.base import utcnow
-    from tracker.sessions import notes
+    from tracker.notes import saving
 
-    note, _ = notes.save_note(people.lead, people.patient, session, None,
-                              notes.NoteInput(fields={"topics": "Expectations"}), None, utcnow())
+    note, _ = saving.save_note(people.lead, people.patient, session, None,
+                              saving.NoteInput(fields={"topics": "Expectations"}), None, utcnow())
     assert set(note_content(note, session, 1)["fields"]) == {"topics", "intention", "consent", "questions"}
     current = note_content(note, session)
     assert set(current["fields"]) == {"topics", "intention", "consent", "questions", "modality"}
@@ -198,12 +198,12 @@ def test_an_integration_note_checks_in_on_each_practice_before_signing(client, p
 def test_a_supervisor_sees_adherence_over_time_beside_the_measures(client, people, protocols):
     from tracker.factories import PASSWORD
     from tracker.models.base import utcnow
-    from tracker.sessions import notes, signing
+    from tracker.notes import saving, signing
 
     version = _plan_with_practices(people)
     for minutes, answers in ((3000, ["as_planned", "partly"]), (600, ["as_planned", "not_done"])):
         session = _integration(people, protocols, minutes)
-        note, _ = notes.save_note(people.lead, people.patient, session, None, notes.NoteInput(fields={
+        note, _ = saving.save_note(people.lead, people.patient, session, None, saving.NoteInput(fields={
             "themes": "x", "risk_check": "no_concern",
             "practice_checkin": {"plan_version": str(version.number), "answers": answers}}), None, utcnow())
         signing.sign_note(people.lead, people.patient, session, note, None, PASSWORD, None, True, utcnow())
@@ -257,12 +257,12 @@ def test_the_session_record_pdf_shows_the_modality_and_the_check_in(client, peop
     """The printed record of a signed integration note carries what was signed: the modality and the check-in."""
     from tracker.factories import PASSWORD
     from tracker.models.base import utcnow
+    from tracker.notes import saving, signing
     from tracker.reports.content import Stamp, record_document
-    from tracker.sessions import notes, signing
 
     version = _plan_with_practices(people)
     session = _integration(people, protocols, 900)
-    note, _ = notes.save_note(people.lead, people.patient, session, None, notes.NoteInput(fields={
+    note, _ = saving.save_note(people.lead, people.patient, session, None, saving.NoteInput(fields={
         "themes": "x", "risk_check": "no_concern", "modality": "Somatic psychotherapy",
         "practice_checkin": {"plan_version": str(version.number), "answers": ["partly", "not_discussed"]}}),
         None, utcnow())

@@ -1,4 +1,4 @@
-"""The dosing note's record is written once (tracker/sessions/record.py): the session page and the printed record
+"""The dosing note's record is written once (tracker/notes/record.py): the session page and the printed record
 show the same rows, and a field added to the table reaches both without touching a template."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from tests.reports_data import pages
 from tests.test_reports import dosing_session, get_pdf
 from tracker.extensions import db
 from tracker.models import SessionNote
-from tracker.sessions import record
-from tracker.sessions.record import Field
+from tracker.notes import record
+from tracker.notes.fields import Line as Field
 
 
 def _note(session_id: int) -> SessionNote:

@@ -33,8 +33,9 @@ from tracker.models import (
     Severity,
 )
 from tracker.models.base import utcnow
-from tracker.sessions import corrections, notes, queries, signing
-from tracker.sessions.notes import NoteError
+from tracker.notes import addenda, saving, signing
+from tracker.notes.saving import NoteError
+from tracker.sessions import queries
 
 REASON = "Marked serious by mistake: no hospitalisation, recovered on site"
 
@@ -46,7 +47,7 @@ def serious(people, protocols):
     session = complete_dosing(people.patient, people.lead, protocols, sign=False)
     note = queries.load_note(db.session, session)
     now = utcnow()
-    notes.add_adverse_event(people.lead, people.patient, session, note, notes.AdverseEventInput(
+    saving.add_adverse_event(people.lead, people.patient, session, note, saving.AdverseEventInput(
         description="Nausea and vomiting", onset_at=now - timedelta(hours=2), severity=Severity.MODERATE,
         serious=True, action_taken="Antiemetic", outcome=Outcome.RECOVERED,
     ), now)
@@ -179,7 +180,7 @@ def test_a_draft_is_not_corrected_but_edited(client, people, protocols):
     in_dosing(people.patient, people.lead, protocols)
     session = complete_dosing(people.patient, people.lead, protocols, sign=False)
     note = queries.load_note(db.session, session)
-    notes.add_adverse_event(people.lead, people.patient, session, note, notes.AdverseEventInput(
+    saving.add_adverse_event(people.lead, people.patient, session, note, saving.AdverseEventInput(
         description="Headache", onset_at=utcnow() - timedelta(hours=1), severity=Severity.MILD, serious=True,
         action_taken="Water", outcome=Outcome.RECOVERED,
     ), utcnow())
@@ -227,11 +228,11 @@ def test_corrections_are_append_only(client, people, serious):
 def test_the_rule_the_newest_correction_stands(people, serious):
     event, note = _event(), queries.load_note(db.session, serious)
     assert adverse_events.is_serious(event) is True
-    corrections.correct(people.lead, people.patient, serious, note, event, False, "mistake", PASSWORD, utcnow())
+    addenda.correct(people.lead, people.patient, serious, note, event, False, "mistake", PASSWORD, utcnow())
     assert adverse_events.is_serious(event) is False
     with pytest.raises(NoteError, match="already stands as not serious"):
-        corrections.correct(people.lead, people.patient, serious, note, event, False, "again", PASSWORD, utcnow())
-    corrections.correct(people.lead, people.patient, serious, note, event, True, "was right", PASSWORD,
+        addenda.correct(people.lead, people.patient, serious, note, event, False, "again", PASSWORD, utcnow())
+    addenda.correct(people.lead, people.patient, serious, note, event, True, "was right", PASSWORD,
                         utcnow() + timedelta(seconds=1))
     assert adverse_events.is_serious(_event()) is True
     assert db.session.scalar(select(AdverseEvent.id).where(adverse_events.SERIOUS.is_(True))) == event.id

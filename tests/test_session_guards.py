@@ -97,11 +97,11 @@ def test_integration_sessions_missing(people, protocols, integrating):
 def test_integration_sessions_held_but_not_signed(people, protocols, integrating):
     from tests.conftest import PASSWORD
     from tracker.models.base import utcnow
-    from tracker.sessions import notes, signing
+    from tracker.notes import saving, signing
 
     for number in range(3):
         session = held_session(integrating, people.lead, protocols, kind=SessionKind.INTEGRATION)
-        note, _ = notes.save_note(people.lead, integrating, session, None, notes.NoteInput(
+        note, _ = saving.save_note(people.lead, integrating, session, None, saving.NoteInput(
             fields={"themes": "Grief", "risk_check": "no_concern"}), None, utcnow())
         if number < 2:  # the third note stays a draft
             signing.sign_note(people.lead, integrating, session, note, protocols["mdma-ptsd"], PASSWORD, None, True,

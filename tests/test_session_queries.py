@@ -13,7 +13,7 @@ from tracker.extensions import db
 from tracker.factories import backdate_enrolment, complete_dosing, make_patient
 from tracker.models import SessionKind
 from tracker.models.base import utcnow
-from tracker.sessions import notes, signing
+from tracker.notes import addenda, cosign, saving, signing
 from tracker.vitals import Reading
 
 
@@ -29,11 +29,11 @@ def add_readings(people, protocols, session, count: int) -> None:
 
     note = load_note(db.session, session)
     for number in range(count):
-        note = notes.add_vital_reading(people.lead, people.patient, session, note, ago(200 - number),
+        note = saving.add_vital_reading(people.lead, people.patient, session, note, ago(200 - number),
                                        Reading(systolic=120 + number * 5, diastolic=80, heart_rate=70 + number * 4),
                                        protocols["mdma-ptsd"], utcnow()).note
-        notes.add_adverse_event(people.lead, people.patient, session, note, notes.AdverseEventInput(
-            f"Event {number}", ago(150), notes.Severity.MILD, False, "none", notes.Outcome.RECOVERED), utcnow())
+        saving.add_adverse_event(people.lead, people.patient, session, note, saving.AdverseEventInput(
+            f"Event {number}", ago(150), saving.Severity.MILD, False, "none", saving.Outcome.RECOVERED), utcnow())
     db.session.commit()
 
 
@@ -58,11 +58,11 @@ def test_the_session_page_signed_with_addenda_and_decisions(client, people, prot
 
     note = load_note(db.session, session)
     for number in range(4):
-        signing.add_addendum(people.lead, people.patient, note, f"Late entry {number}", "text", PASSWORD, utcnow())
-        signing.decide_cosign(people.supervisor, people.patient, note, people.lead,
-                              signing.CosignOutcome.RETURNED, "Please add more", None, utcnow(),
+        addenda.add_addendum(people.lead, people.patient, note, f"Late entry {number}", "text", PASSWORD, utcnow())
+        cosign.decide_cosign(people.supervisor, people.patient, note, people.lead,
+                              cosign.CosignOutcome.RETURNED, "Please add more", None, utcnow(),
                               password=PASSWORD)
-    signing.add_addendum(people.lead, people.patient, note, "Answer", "text", PASSWORD, utcnow())
+    addenda.add_addendum(people.lead, people.patient, note, "Answer", "text", PASSWORD, utcnow())
     db.session.commit()
     assert queries_for(client, session_url(people.patient, session)) == small
 
@@ -86,7 +86,7 @@ def _trainee_notes(people, protocols, count: int) -> None:
         patient = make_patient(people.lead, people.co_therapist, protocols=protocols, protocol_code="ketamine-iv-trd")
         backdate_enrolment(patient, utcnow() - timedelta(days=20))
         session = held_session(patient, people.lead, protocols, kind=SessionKind.PREPARATION)
-        note, _ = notes.save_note(people.lead, patient, session, None, notes.NoteInput(fields={"topics": "x"}),
+        note, _ = saving.save_note(people.lead, patient, session, None, saving.NoteInput(fields={"topics": "x"}),
                                   None, utcnow())
         signing.sign_note(people.lead, patient, session, note, protocols["ketamine-iv-trd"], PASSWORD, None, True,
                           utcnow())

@@ -28,7 +28,8 @@ from tracker.models import (
     VitalReading,
 )
 from tracker.models.base import utcnow
-from tracker.sessions import notes, private, queries, signing
+from tracker.notes import private, saving, signing
+from tracker.sessions import queries
 
 
 @dataclass
@@ -50,10 +51,10 @@ def world(people, protocols) -> World:
     patient = in_dosing(people.patient, people.lead, protocols)
     dosing = complete_dosing(patient, people.lead, protocols, sign=False)
     note = queries.load_note(db.session, dosing)
-    event = notes.add_adverse_event(people.lead, patient, dosing, note, notes.AdverseEventInput(
-        "Headache", utcnow(), notes.Severity.MILD, False, "Water and rest", notes.Outcome.RECOVERED), utcnow())
+    event = saving.add_adverse_event(people.lead, patient, dosing, note, saving.AdverseEventInput(
+        "Headache", utcnow(), saving.Severity.MILD, False, "Water and rest", saving.Outcome.RECOVERED), utcnow())
     prep = held_session(patient, people.lead, protocols, kind=SessionKind.PREPARATION)
-    prep_note, _ = notes.save_note(people.lead, patient, prep, None, notes.NoteInput(fields={"topics": "Music"}),
+    prep_note, _ = saving.save_note(people.lead, patient, prep, None, saving.NoteInput(fields={"topics": "Music"}),
                                    None, utcnow())
     signing.sign_note(people.lead, patient, prep, prep_note, protocols["mdma-ptsd"], PASSWORD, None, True, utcnow())
     process = private.start(people.lead, patient, dosing, utcnow())
@@ -78,6 +79,7 @@ def state() -> tuple[object, ...]:
 
 P = "/patients/{patient_id}"
 NEXT_MONTH = (utcnow() + timedelta(days=30)).strftime("%Y-%m-%dT10:00")
+AN_HOUR_AGO = (utcnow() - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
 S = P + "/sessions/{dosing}"
 
 #: name -> (method, url, form data or None, status for the care team and their supervisor)
@@ -86,6 +88,8 @@ ROUTES = {
     "sessions.new": ("GET", P + "/sessions/new", None, 200),
     "sessions.new POST": ("POST", P + "/sessions/new", {"kind": "preparation", "scheduled_at": NEXT_MONTH},
                           302),
+    "sessions.log_session_held": ("POST", P + "/sessions", {"kind": "follow_up", "held_at": AN_HOUR_AGO,
+                                                           "duration_minutes": "15"}, 302),
     "sessions.detail": ("GET", S, None, 200),
     "sessions.edit": ("GET", S + "/edit", None, 200),
     "sessions.edit POST": ("POST", S + "/edit", "edit", 302),

@@ -24,9 +24,9 @@ from tests.session_data import (
 from tracker.extensions import db
 from tracker.factories import complete_dosing
 from tracker.models import NoteAddendum, SessionKind, SessionNote, TherapySession, VitalReading
+from tracker.notes.fields import note_content
+from tracker.notes.signing import verify
 from tracker.sessions import queries
-from tracker.sessions.content import note_content
-from tracker.sessions.signing import verify
 
 
 def fresh_session(session: TherapySession) -> TherapySession:
@@ -177,7 +177,7 @@ def test_a_note_changed_after_the_signer_opened_it_is_not_signed_unseen(client, 
 def test_verify_reports_a_row_changed_behind_the_triggers_back(people, ready, protocols):
     note = fresh_note(ready)
     from tracker.models.base import utcnow
-    from tracker.sessions.signing import sign_note
+    from tracker.notes.signing import sign_note
 
     session = fresh_session(ready)
     sign_note(people.lead, people.patient, session, note, protocols["mdma-ptsd"], PASSWORD, None, True, utcnow())
@@ -346,3 +346,16 @@ def test_the_verify_command_reports_a_note_changed_behind_the_triggers_back(app,
     result = app.test_cli_runner().invoke(args=["notes", "verify"])
     assert result.exit_code == 1
     assert expected in result.output
+
+
+def test_the_verify_command_reads_the_database_not_the_notes_its_session_keeps(app, client, people, ready):
+    """The command runs in the caller's session (here the test's). A note that session loaded before someone else
+    signed it must not mix its old columns with the signature's: it once failed the test above when the garbage
+    collector had not yet freed the fixture's note, whose signature columns were never loaded."""
+    note = fresh_note(ready)
+    db.session.expire(note, ["signed_at", "signed_by_id", "content_sha256"])  # as the factory's note left them
+    login(client, people.lead)
+    assert sign(client, people.patient, ready).status_code == 302  # another session signs it: content version 2
+    result = app.test_cli_runner().invoke(args=["notes", "verify"])
+    assert result.exit_code == 0, result.output
+    assert "0 mismatch(es)" in result.output

@@ -4,7 +4,7 @@ The seriousness that stands is the newest signed correction's, else the one reco
 (``AdverseEvent.serious_now``: a column loaded with the row, and usable in queries). The session page and the
 record and summary PDFs (through ``serious_now``), the dashboard's queue and the clinic overview's counts (``SERIOUS``),
 the FHIR export and the safety alert page (``is_serious``) read it here, never ``AdverseEvent.serious``, which keeps
-what the signed note said. Corrections are signed by ``tracker.sessions.corrections``.
+what the signed note said. Corrections are signed by ``tracker.notes.addenda``.
 
 Serious in the regulatory sense: death, a threat to life, hospitalisation, lasting disability or incapacity, a
 congenital anomaly, or an important medical event (ICH E2A, Clinical Safety Data Management: Definitions and

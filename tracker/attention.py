@@ -10,7 +10,7 @@ hydrate; the issue's reference figures).
 
 Where each window comes from:
 
-- protocol data: the next-day follow-up contact (``tracker.sessions.signing.FOLLOW_UP_WINDOW``, the same window
+- protocol data: the next-day follow-up contact (``tracker.notes.signing.FOLLOW_UP_WINDOW``, the same window
   signing a dosing note checks), the integration session after a dosing session (the protocol's
   ``sessions.integration_within_days``), the measures due after each dosing session (the protocol's ``measures``
   with ``MEASURE_AFTER_DOSING_WINDOW_DAYS``, as ``tracker.schedule`` reads them);
@@ -73,9 +73,9 @@ from tracker.models import (
     SessionNote,
     TherapySession,
 )
+from tracker.notes.signing import FOLLOW_UP_WINDOW
 from tracker.protocols import ItemKind, Protocol
 from tracker.sessions.queries import cosign_pending, cosign_returned
-from tracker.sessions.signing import FOLLOW_UP_WINDOW
 from tracker.sqldates import day_of as sql_day_of
 from tracker.sqldates import days_after
 

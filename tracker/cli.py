@@ -147,7 +147,7 @@ def verify_notes_command(batch: int) -> None:
     from sqlalchemy.orm import selectinload
 
     from tracker.models import SessionNote, TherapySession
-    from tracker.sessions.signing import verify
+    from tracker.notes.signing import verify
 
     checked, found, last = 0, [], 0
     while True:
@@ -162,6 +162,9 @@ def verify_notes_command(batch: int) -> None:
                 selectinload(SessionNote.adverse_events),
                 selectinload(SessionNote.addenda),
             )
+            # What the database holds, not a copy the session already keeps: a note loaded before someone else
+            # signed it would mix its old columns with the signature's.
+            .execution_options(populate_existing=True)
         ))
         if not rows:
             break

@@ -49,10 +49,10 @@ from tracker.models import (
     User,
 )
 from tracker.models.base import clock_behind, utcnow
+from tracker.notes import saving, signing
 from tracker.outcomes.queries import open_alerts
 from tracker.plans.services import current_version, mark_given, save_version
 from tracker.protocols import Protocol
-from tracker.sessions import notes, signing
 from tracker.sessions.queries import load_note
 from tracker.sessions.services import SessionInput, current_cycle, record_session
 from tracker.vitals import Reading
@@ -319,7 +319,7 @@ def _draft_integration_note(patient: Patient, lead: User, protocol: Protocol) ->
     held = utcnow() - timedelta(days=2, hours=3)
     given = SessionInput(SessionKind.INTEGRATION, held, 60, cycle=1, location="Therapy room 2", present_ids=(lead.id,))
     session = record_session(lead, patient, given, protocol, utcnow())
-    notes.save_note(lead, patient, session, None, notes.NoteInput(fields={
+    saving.save_note(lead, patient, session, None, saving.NoteInput(fields={
         "themes": "Anger at the years of avoidance; relief at telling the story once, start to end.",
         "practices": "Morning walk most days; breathing exercise twice this week.",
         "modality": "Internal Family Systems",
@@ -341,7 +341,7 @@ def _dosing_under_way(patient: Patient, lead: User, protocol: Protocol) -> Thera
     ), protocol, now)
     given = start + timedelta(minutes=15)
     amount, unit, route = usual_dose(protocol, cycle)
-    note, _ = notes.save_note(lead, patient, session, None, notes.NoteInput(
+    note, _ = saving.save_note(lead, patient, session, None, saving.NoteInput(
         body="Settled before the dose; eyeshades and music from the start.",
         dosing={
             "substance": protocol.substance, "dose_amount": amount, "dose_unit": unit, "weight_kg": 68.0,
@@ -356,7 +356,7 @@ def _dosing_under_way(patient: Patient, lead: User, protocol: Protocol) -> Thera
     readings += [(minutes, Reading(126, 80, 78, 36.8, 98)) for minutes in range(120, 600, 60)]
     for minutes, reading in readings:
         if given + timedelta(minutes=minutes) <= now:
-            notes.add_vital_reading(lead, patient, session, note, given + timedelta(minutes=minutes), reading,
+            saving.add_vital_reading(lead, patient, session, note, given + timedelta(minutes=minutes), reading,
                                     protocol, now)
     record_session(lead, patient, SessionInput(
         SessionKind.FOLLOW_UP, None, None, scheduled_at=start + timedelta(days=1, hours=1), scheduled_minutes=15,
@@ -373,12 +373,12 @@ def clinic_day_zone(patient: Patient) -> ZoneInfo:
 def _serious_event(patient: Patient, lead: User, session: TherapySession) -> None:
     """A serious adverse event on today's dosing session (listed on the dashboard for 30 days)."""
     onset = (session.held_at or utcnow()) + timedelta(minutes=90)
-    event = notes.AdverseEventInput(
+    event = saving.AdverseEventInput(
         description="Demo: chest pain with blood pressure 182/108; transferred to the emergency department.",
         onset_at=min(onset, utcnow()), severity=Severity.SEVERE, serious=True,
         action_taken="Session stopped, ambulance called, handed over to the ED team.", outcome=Outcome.RECOVERING,
     )
-    notes.add_adverse_event(lead, patient, session, load_note(db.session, session), event, utcnow())
+    saving.add_adverse_event(lead, patient, session, load_note(db.session, session), event, utcnow())
 
 
 def _backdate_enrolment(patient: Patient, start: datetime) -> None:
@@ -462,7 +462,7 @@ def _checked_in_integration(patient: Patient, lead: User, protocol: Protocol, st
                                                          location="Therapy room 2", present_ids=(lead.id,)),
                              protocol, utcnow())
     answers = ["as_planned", "partly", "not_done"][: len(plan.practice_items)]
-    note, _ = notes.save_note(lead, patient, session, None, notes.NoteInput(fields={
+    note, _ = saving.save_note(lead, patient, session, None, saving.NoteInput(fields={
         "themes": "Peace with the diagnosis; wanting to spend the time left well.",
         "modality": "Compassionate Inquiry",
         "risk_check": "no_concern",

@@ -59,7 +59,7 @@ def init_app(app: Flask) -> None:
     def csrf_error(error: CSRFError) -> ResponseReturnValue:
         """A post without a valid token may be forged: it writes nothing (not even the idle clock), and a note
         form comes back with what was typed in it."""
-        from tracker.sessions.drafts import rescue
+        from tracker.notes.drafts import rescue
 
         g.csrf_refused = True
         kept = rescue()

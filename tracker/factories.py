@@ -41,12 +41,13 @@ from tracker.models import (
     User,
 )
 from tracker.models.base import utcnow
+from tracker.notes import saving, signing
 from tracker.outcomes.services import MODES, ResultInput, record_result
 from tracker.patients.services import CareTeam, PatientDetails, create_patient
 from tracker.plans.services import current_version
 from tracker.protocols import ItemKind, Protocol
 from tracker.screening.services import AnswerInput, answer_item, current_checklist, sign_off
-from tracker.sessions import notes, queries, signing
+from tracker.sessions import queries
 from tracker.sessions.services import SessionInput, current_cycle, record_session
 from tracker.vitals import Reading
 
@@ -330,7 +331,7 @@ def complete_dosing(
     )
     given = start + timedelta(minutes=15)
     amount, unit, route = usual_dose(protocol, cycle)
-    note, _ = notes.save_note(actor, patient, session, None, notes.NoteInput(
+    note, _ = saving.save_note(actor, patient, session, None, saving.NoteInput(
         body="Calm onset; the patient used the eyeshades and music for most of the session. Processing of the "
              "index trauma in the second hour; stable and oriented at discharge.",
         dosing={
@@ -350,7 +351,7 @@ def complete_dosing(
         times.insert(3, (observation + 10) * 3 // 4)
         readings.insert(3, Reading(171, 104, 112, 37.4, 96))
     for minutes, reading in zip(times, readings, strict=True):
-        notes.add_vital_reading(actor, patient, session, note, given + timedelta(minutes=minutes), reading,
+        saving.add_vital_reading(actor, patient, session, note, given + timedelta(minutes=minutes), reading,
                                 protocol, now)
     record_session(
         actor, patient,
@@ -426,7 +427,7 @@ def complete_integration(
                          location="Therapy room 2", present_ids=(actor.id,)),
             protocol, now,
         )
-        note, _ = notes.save_note(actor, patient, session, None, notes.NoteInput(fields={
+        note, _ = saving.save_note(actor, patient, session, None, saving.NoteInput(fields={
             "themes": "Grief for the years lost to avoidance; a felt sense of safety with the partner.",
             "practices": "Daily walk at dawn; ten minutes of breath-counting before sleep.",
             "plan_updates": "Reconnect with a friend from before the accident; journal after nightmares.",
@@ -457,7 +458,7 @@ def write_preparation_notes(
         assert session.held_at is not None
         # Written and signed as the session ended: the dosing gate counts a note signed before the dosing session.
         now = min(utcnow(), session.held_at + timedelta(minutes=session.duration_minutes or 60))
-        note, _ = notes.save_note(actor, patient, session, None, notes.NoteInput(fields={
+        note, _ = saving.save_note(actor, patient, session, None, saving.NoteInput(fields={
             "topics": "What to expect on the dosing day; the room, music and eyeshades; the support plan.",
             "intention": "To face the memories I avoid, without being swept away by them.",
             "consent": "Treatment consent reviewed; recording of sessions agreed; supportive touch: hand only.",

@@ -1,4 +1,4 @@
-// Autosave of unsaved typing (tracker/sessions/drafts.py): a form with data-draft-url posts its fields, CSRF
+// Autosave of unsaved typing (tracker/notes/drafts.py): a form with data-draft-url posts its fields, CSRF
 // token included and passwords left out, a moment after typing stops (and at least every half minute while typing
 // goes on, which also keeps the login session alive up to its absolute lifetime). The server keeps them as the
 // user's draft and the page restores it when opened again. Before any other form of the page is submitted (a

@@ -31,12 +31,12 @@ from tracker.factories import (
 )
 from tracker.models import Outcome, Phase, QuestionnaireLink, Role, SessionKind, Severity
 from tracker.models.base import utcnow
+from tracker.notes.saving import AdverseEventInput, NoteInput, add_adverse_event, save_note
+from tracker.notes.signing import sign_note
 from tracker.plans.services import save_version
 from tracker.questionnaires.services import hash_token
-from tracker.sessions.notes import AdverseEventInput, NoteInput, add_adverse_event, save_note
 from tracker.sessions.queries import load_note
 from tracker.sessions.services import SessionInput, record_session
-from tracker.sessions.signing import sign_note
 
 PASSWORD = "correct horse battery"
 THERAPIST = "browser.therapist"

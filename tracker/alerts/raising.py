@@ -14,7 +14,7 @@ The sources and what makes each one urgent:
 - an urgent answer posted on a questionnaire link that had closed meanwhile (expired, withdrawn or used), from
   which no result is stored, high risk when a flag says so, as for a measure result.
 
-Callers are the services that write those rows (``tracker.outcomes.services``, ``tracker.sessions.notes``), so
+Callers are the services that write those rows (``tracker.outcomes.services``, ``tracker.notes.saving``), so
 every door that records one (page, questionnaire link, script, demo) raises the alert the same way; the closed
 link's alert is raised by the public questionnaire page (``tracker.questionnaires.public``), the one door that
 receives such answers.
@@ -45,9 +45,9 @@ from tracker.models import (
     VitalReading,
 )
 from tracker.models.base import utcnow
+from tracker.notes.fields import RISK_CHECK
 from tracker.protocols import Protocol
 from tracker.protocols.schema import GENERAL_CRITICAL_LIMITS
-from tracker.sessions.content import RISK_CHECK
 
 #: The risk-check answer that raises an alert.
 ESCALATED = "concern_escalated"

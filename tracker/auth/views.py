@@ -219,7 +219,7 @@ def login_redirect() -> ResponseReturnValue:
     if request.method == "GET" and is_safe_next(request.full_path.rstrip("?")):
         args["next"] = request.full_path.rstrip("?")
     else:
-        from tracker.sessions.drafts import return_to
+        from tracker.notes.drafts import return_to
 
         page = return_to()  # a note posted after the session ended: back to it (its draft was autosaved)
         if page is not None:

@@ -9,7 +9,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from tracker.labs import describe_range, markers
 from tracker.labs.services import LABORATORY_MAX_LENGTH, REASON_MAX_LENGTH, LabInput
-from tracker.sessions.note_forms import finite
+from tracker.notes.widgets import finite
 from tracker.validators import EARLIEST_DATE as EARLIEST
 from tracker.validators import DateRange, empty_to_none, no_control_characters, page_field, strip
 

@@ -20,10 +20,10 @@ from tracker.labs.forms import SEPARATOR, LabCorrectionForm, LabForm, PageArgs
 from tracker.labs.queries import history, latest_per_marker, requirements
 from tracker.labs.services import LabError, correct_result, is_superseded, record_result
 from tracker.models import LabResult, Patient
+from tracker.notes import drafts
 from tracker.patients.services import load_for_page
 from tracker.permissions import CLINICAL_ROLES, actor, require_role
 from tracker.protocols import loaded_protocols
-from tracker.sessions import drafts
 
 bp = Blueprint("labs", __name__)
 

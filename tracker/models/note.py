@@ -112,7 +112,7 @@ class SessionNote(Base):
     updated_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     #: Optimistic lock: a save made from a stale form is refused (409) instead of overwriting a newer one.
     version_id: Mapped[int] = mapped_column(Integer)
-    #: Structured text fields of the session kind (``tracker.sessions.note_fields``), validated by the forms.
+    #: Structured text fields of the session kind (``tracker.notes.fields``), validated by the forms.
     fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     #: Free text.
     body: Mapped[str] = mapped_column(Text, default="")
@@ -150,9 +150,9 @@ class SessionNote(Base):
     # Signature: set together in one UPDATE; afterwards the row is immutable (database trigger).
     signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     signed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
-    #: SHA-256 of the canonical JSON of the signed content (``tracker.sessions.signing.note_content``).
+    #: SHA-256 of the canonical JSON of the signed content (``tracker.notes.signing.note_content``).
     content_sha256: Mapped[str | None] = mapped_column(String(64))
-    #: The version of the signed content the hash was computed under (``tracker.sessions.content.CONTENT_VERSION``
+    #: The version of the signed content the hash was computed under (``tracker.notes.fields.CONTENT_VERSION``
     #: at signing); notes signed before versions are version 1.
     content_version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
     #: The signer needed a co-signature when signing: the note waits in their supervisor's queue.
@@ -300,7 +300,7 @@ class AdverseEvent(Base):
     onset_at: Mapped[datetime] = mapped_column(UTCDateTime())
     severity: Mapped[Severity] = mapped_column(enum_type(Severity, "severity"))
     #: Serious in the regulatory sense (death, life-threatening, hospitalisation, disability...): reportable, as
-    #: recorded. Every reader asks ``serious_now`` (``tracker.sessions.seriousness``), which a signed correction
+    #: recorded. Every reader asks ``serious_now`` (``tracker.adverse_events``), which a signed correction
     #: overrides.
     serious: Mapped[bool] = mapped_column(Boolean)
     action_taken: Mapped[str] = mapped_column(Text)
@@ -362,7 +362,7 @@ class CosignOutcome(enum.StrEnum):
 class CosignDecision(Base):
     """A supervisor's decision on a note awaiting co-signature: co-signed, or returned with a comment. Another
     signature row (as OpenEMR keeps several per object), append-only; the latest decision counts until a newer
-    addendum asks for another look (``tracker.sessions.cosign``)."""
+    addendum asks for another look (``tracker.notes.cosign``)."""
 
     __tablename__ = "cosign_decision"
     __table_args__ = (

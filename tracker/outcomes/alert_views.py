@@ -31,12 +31,12 @@ from tracker.models import (
     VitalReading,
 )
 from tracker.models.base import utcnow
+from tracker.notes import drafts
 from tracker.outcomes import bp
 from tracker.outcomes.forms import AcknowledgeForm, PageArgs
 from tracker.outcomes.queries import alert_queue
 from tracker.patients.services import load_for_page
 from tracker.permissions import CLINICAL_ROLES, actor, can_view_patient, require_role
-from tracker.sessions import drafts
 
 #: Where a removed entry of a draft note would have been.
 _ROWS: dict[AlertSource, type[VitalReading] | type[AdverseEvent]] = {
@@ -87,7 +87,7 @@ def _page(patient: Patient, alert: SafetyAlert) -> AlertPage:
 
 def _correction(alert: SafetyAlert) -> AdverseEventCorrection | None:
     """The newest signed correction of the alert's adverse event, when the event no longer stands as serious
-    (``tracker.sessions.seriousness``)."""
+    (``tracker.adverse_events``)."""
     event = db.session.scalar(
         select(AdverseEvent).where(AdverseEvent.id == alert.source_row_id)
         .options(selectinload(AdverseEvent.corrections).joinedload(AdverseEventCorrection.signed_by))

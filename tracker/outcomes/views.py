@@ -15,6 +15,7 @@ from tracker.clinics import local_today
 from tracker.extensions import db
 from tracker.instruments import Instrument, ScoringError, get_instrument, instruments, item_problems
 from tracker.models import MeasureResult, Patient, SafetyAlert
+from tracker.notes import drafts
 from tracker.outcomes import bp
 from tracker.outcomes.forms import CorrectionForm, MeasureForm, PageArgs, field_for_item, measure_form
 from tracker.outcomes.queries import alerts_of, measures_state
@@ -24,7 +25,6 @@ from tracker.permissions import CLINICAL_ROLES, actor, require_role
 from tracker.plans.queries import adherence_table
 from tracker.protocols import loaded_protocols
 from tracker.screening.queries import ListPagination
-from tracker.sessions import drafts
 
 
 def _instrument_or_404(code: str) -> Instrument:

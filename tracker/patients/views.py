@@ -17,6 +17,7 @@ from tracker.labs import markers
 from tracker.labs.queries import latest_per_marker, requirements
 from tracker.models import Patient, Phase, SexAtBirth
 from tracker.models.base import utcnow
+from tracker.notes import drafts
 from tracker.outcomes.queries import measures_state, patients_with_open_alerts
 from tracker.patients import bp
 from tracker.patients.forms import PageArgs, PatientForm, PhaseForm, SearchForm
@@ -37,10 +38,9 @@ from tracker.patients.services import (
 from tracker.permissions import CLINICAL_ROLES, actor, patient_scope, require_role
 from tracker.protocols import accepted_indications, loaded_protocols
 from tracker.screening.queries import screening_state
-from tracker.sessions import drafts
 from tracker.sessions.forms import SessionForm
 from tracker.sessions.queries import patient_sessions
-from tracker.sessions.services import SessionError, current_cycle, log_session
+from tracker.sessions.services import current_cycle
 from tracker.validators import enum_member
 from tracker.workflow import TransitionError, allowed_targets
 
@@ -166,21 +166,21 @@ def detail(patient_id: int) -> ResponseReturnValue:
     typing = drafts.kept(actor(), patient, _phase_key(patient.id))
     audit.record(actor(), "patient.view", f"Viewed patient {patient.record_number}", patient=patient)
     db.session.commit()
-    return _render_detail(patient, PhaseForm(formdata=typing), restored=typing is not None)
+    return render_detail(patient, PhaseForm(formdata=typing), restored=typing is not None)
 
 
 def _phase_key(patient_id: int) -> str:
-    """The draft of the phase form's reason (``tracker.sessions.drafts``)."""
+    """The draft of the phase form's reason (``tracker.notes.drafts``)."""
     return f"phase-{patient_id}"
 
 
 def _rerender_phase(view_args: dict[str, Any], typing: MultiDict[str, str]) -> ResponseReturnValue:
     """After a refused CSRF token: the patient page with the posted reason in the phase form."""
     patient = load_for_page(actor(), view_args["patient_id"])
-    return _render_detail(patient, PhaseForm(formdata=typing), 400, notice=drafts.EXPIRED_NOTICE)
+    return render_detail(patient, PhaseForm(formdata=typing), 400, notice=drafts.EXPIRED_NOTICE)
 
 
-def _render_detail(
+def render_detail(
     patient: Patient, phase_form: PhaseForm, status: int = 200, session_form: SessionForm | None = None, *,
     restored: bool = False, notice: str | None = None,
 ) -> ResponseReturnValue:
@@ -236,7 +236,7 @@ def _rerender_edit(view_args: dict[str, Any], typing: MultiDict[str, str]) -> Re
 @require_role(*CLINICAL_ROLES)
 @drafts.keeps_draft("patient-{patient_id}", "patients.edit", _rerender_edit)
 def edit(patient_id: int) -> ResponseReturnValue:
-    """The patient's details, from the user's draft of them if they left one (``tracker.sessions.drafts``)."""
+    """The patient's details, from the user's draft of them if they left one (``tracker.notes.drafts``)."""
     patient = load_for_page(actor(), patient_id)
     key = f"patient-{patient.id}"
     typing = drafts.kept(actor(), patient, key) if request.method == "GET" else None
@@ -303,27 +303,9 @@ def move_phase(patient_id: int) -> ResponseReturnValue:
             db.session.rollback()
             form.target.errors.extend(refused.reasons)
             patient = load_for_page(actor(), patient_id)
-            return _render_detail(patient, form, 409)
+            return render_detail(patient, form, 409)
         drafts.discard(actor(), patient, _phase_key(patient.id))
         db.session.commit()
         flash(f"Moved to {patient.phase.label.lower()}.", "success")
         return redirect(url_for("patients.detail", patient_id=patient.id))
-    return _render_detail(patient, form, 422)
-
-
-@bp.route("/<int:patient_id>/sessions", methods=["POST"])
-@require_role(*CLINICAL_ROLES)
-def log_session_held(patient_id: int) -> ResponseReturnValue:
-    patient = load_for_page(actor(), patient_id)
-    form = SessionForm()
-    if form.validate_on_submit():
-        try:
-            protocol = loaded_protocols().get(patient.protocol_code)
-            held = log_session(actor(), patient, form.to_input(), utcnow(), protocol)
-        except SessionError as error:
-            getattr(form, error.field, form.kind).errors.extend(error.reasons)
-        else:
-            db.session.commit()
-            flash(f"{held.kind.label} session logged.", "success")
-            return redirect(url_for("patients.detail", patient_id=patient.id, _anchor="sessions-heading"))
-    return _render_detail(patient, PhaseForm(formdata=None), 422, session_form=form)
+    return render_detail(patient, form, 422)

@@ -17,6 +17,7 @@ from tracker.clinics import clinic_of, local_today
 from tracker.extensions import db
 from tracker.instruments import get_instrument
 from tracker.models import IntegrationPlanVersion, Patient, PlanHandout
+from tracker.notes import drafts
 from tracker.outcomes.queries import measures_state
 from tracker.patients.services import load_for_page
 from tracker.permissions import CLINICAL_ROLES, actor, require_role
@@ -26,7 +27,6 @@ from tracker.plans.practices import SUGGESTED, PracticeError, clean
 from tracker.plans.services import PlanError, StalePlan, current_version, mark_given, save_version
 from tracker.protocols import loaded_protocols
 from tracker.schedule import Status, Timepoint
-from tracker.sessions import drafts
 
 FOLLOW_UP_SECTION = "Follow-up sessions and measures"
 VERSIONS_PER_PAGE = 20
@@ -179,7 +179,7 @@ def _rerender_edit(view_args: dict[str, Any], typing: MultiDict[str, str]) -> Re
 @drafts.keeps_draft("plan-{patient_id}", "plans.edit", _rerender_edit)
 def edit(patient_id: int) -> ResponseReturnValue:
     """Write a new version, starting from the current one, or from the user's draft of it (typing kept while they
-    wrote, ``tracker.sessions.drafts``). Saving never changes an earlier version.
+    wrote, ``tracker.notes.drafts``). Saving never changes an earlier version.
 
     :raise 400: the hidden version number was tampered with.
     """

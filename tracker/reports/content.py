@@ -39,12 +39,12 @@ from tracker.models import (
     User,
 )
 from tracker.models.alert import with_open_alerts
+from tracker.notes.fields import BODY_LABEL, RISK_CHECK, TEXT_FIELDS
 from tracker.outcomes.queries import alerts_of, measures_state
 from tracker.plans.services import current_version
 from tracker.protocols import Protocol, loaded_protocols
 from tracker.reports.fetcher import PRINT_CSS
 from tracker.screening.queries import screening_state
-from tracker.sessions.content import BODY_LABEL, RISK_CHECK, TEXT_FIELDS
 from tracker.sessions.pages import label_of
 from tracker.sessions.queries import follow_ups, load_note, with_ordinal
 

@@ -15,17 +15,17 @@ from tracker import audit
 from tracker.clinics import local_today
 from tracker.extensions import db
 from tracker.models import Medication, Patient
+from tracker.notes import drafts
 from tracker.permissions import CLINICAL_ROLES, actor, require_role
 from tracker.screening import bp
 from tracker.screening.forms import MedicationForm, drug_class_label
 from tracker.screening.queries import ScreeningState, interactions_of
 from tracker.screening.services import MEDICATION_FIELDS, ScreeningError, add_medication, update_medication
 from tracker.screening.views import load_patient, load_state
-from tracker.sessions import drafts
 
 
 def _medication_key(patient: Patient) -> str:
-    """The draft of the form adding a medication (``tracker.sessions.drafts``)."""
+    """The draft of the form adding a medication (``tracker.notes.drafts``)."""
     return f"medication-{patient.id}"
 
 

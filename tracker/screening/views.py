@@ -14,6 +14,7 @@ from tracker.clinics import local_today
 from tracker.extensions import db
 from tracker.models import CareTeamMember, Patient, ReviewDecision, Role
 from tracker.models.alert import with_open_alerts
+from tracker.notes import drafts
 from tracker.permissions import CLINICAL_ROLES, actor, get_patient_for_user_or_404, require_role
 from tracker.protocols import ScreeningItem, loaded_protocols
 from tracker.screening import bp
@@ -36,7 +37,6 @@ from tracker.screening.services import (
     review_item,
     sign_off,
 )
-from tracker.sessions import drafts
 
 REVIEWS_PER_PAGE = 25
 
@@ -139,7 +139,7 @@ def _to_checklist(patient: Patient, item: ScreeningItem | None = None) -> Respon
 @bp.route("/patients/<int:patient_id>/screening")
 @require_role(*CLINICAL_ROLES)
 def checklist(patient_id: int) -> ResponseReturnValue:
-    """The checklist, with the user's draft of its form if they left one (``tracker.sessions.drafts``)."""
+    """The checklist, with the user's draft of its form if they left one (``tracker.notes.drafts``)."""
     patient = load_patient(patient_id)
     state = load_state(patient)
     typing = drafts.kept(actor(), patient, draft_key(patient)) if state.checklist is not None else None

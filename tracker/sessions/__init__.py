@@ -1,9 +1,10 @@
-"""Sessions and their notes: scheduling and recording sessions against the protocol's plan, structured notes per
-session kind, vital signs, adverse events, discharge, signing, addenda, co-signature, private process notes, and
-drafts kept on the server so no typing is lost."""
+"""Sessions: scheduling and recording sessions against the protocol's plan, the session plan, and the session page,
+which shows the session's note (``tracker.notes``: its fields, signing, addenda, co-signature, private process
+notes, drafts). The notes' views register on this blueprint (``tracker.notes``), so their URLs and endpoint names
+(``sessions.sign`` and the rest) stay those of the session they belong to."""
 
 from flask import Blueprint
 
 bp = Blueprint("sessions", __name__)
 
-from tracker.sessions import correction_views, note_views, private_views, sign_views, views  # noqa: E402,F401  (registers the routes)
+from tracker.sessions import views  # noqa: E402,F401  (registers the routes)

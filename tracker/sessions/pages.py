@@ -23,12 +23,10 @@ from tracker.modalities import clinic_modalities
 from tracker.models import CareTeamMember, Clinic, FormDraft, Patient, SessionKind, SessionNote, TherapySession, User
 from tracker.models.alert import with_open_alerts
 from tracker.models.base import utcnow
-from tracker.permissions import actor, get_patient_for_user_or_404
-from tracker.plans.services import current_version
-from tracker.protocols import Protocol, loaded_protocols
-from tracker.sessions import drafts, private, queries
-from tracker.sessions.content import BODY_LABEL, DOSING_FIELDS, RISK_CHECK, TEXT_FIELDS
-from tracker.sessions.note_forms import (
+from tracker.notes import drafts, private
+from tracker.notes.cosign import CosignState, cosign_state, review_hash
+from tracker.notes.fields import BODY_LABEL, DOSING_FIELDS, RISK_CHECK, TEXT_FIELDS
+from tracker.notes.forms import (
     NOTE_FORMS,
     AddendumForm,
     AdverseEventForm,
@@ -37,10 +35,14 @@ from tracker.sessions.note_forms import (
     SignForm,
     VitalsForm,
 )
-from tracker.sessions.notes import saved_values
+from tracker.notes.saving import saved_values
+from tracker.notes.signing import blockers, content_hash, follow_up_ok
+from tracker.notes.structured import confirmed
+from tracker.permissions import actor, get_patient_for_user_or_404
+from tracker.plans.services import current_version
+from tracker.protocols import Protocol, loaded_protocols
+from tracker.sessions import queries
 from tracker.sessions.plan import session_label
-from tracker.sessions.signing import CosignState, blockers, content_hash, cosign_state, follow_up_ok, review_hash
-from tracker.sessions.structured import confirmed
 
 
 def protocol_of(patient: Patient) -> Protocol | None:

@@ -1,5 +1,6 @@
-"""Session pages: a patient's sessions against the protocol's plan, scheduling or recording a session, editing it
-until its note is signed, and the session page itself (``pages.render_session``)."""
+"""Session pages: a patient's sessions against the protocol's plan, scheduling or recording a session (and the
+patient page's quick "session held" form), editing it until its note is signed, and the session page itself
+(``pages.render_session``)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,13 @@ from tracker.clinics import template_zone
 from tracker.extensions import db
 from tracker.models import Patient, SessionKind, SessionNote, TherapySession
 from tracker.models.base import utcnow
+from tracker.notes import record
+from tracker.patients.forms import PhaseForm
+from tracker.patients.services import load_for_page
 from tracker.permissions import CLINICAL_ROLES, actor, require_role
-from tracker.sessions import bp, queries, record
-from tracker.sessions.forms import SessionDetailsForm
+from tracker.protocols import loaded_protocols
+from tracker.sessions import bp, queries
+from tracker.sessions.forms import SessionDetailsForm, SessionForm
 from tracker.sessions.pages import label_of, load_patient, minute, protocol_of, render_session
 from tracker.sessions.plan import progress
 from tracker.sessions.services import (
@@ -27,6 +32,7 @@ from tracker.sessions.services import (
     SessionLocked,
     current_cycle,
     default_cycle,
+    log_session,
     note_is_signed,
     record_session,
     update_session,
@@ -90,6 +96,28 @@ def _render_form(
 def _field(form: SessionDetailsForm, name: str) -> Any:
     """The field an error belongs to; the kind's (or, when editing, the cycle's) when the form has no such field."""
     return getattr(form, name, None) or getattr(form, "kind", None) or form.cycle
+
+
+@bp.route("/patients/<int:patient_id>/sessions", methods=["POST"])
+@require_role(*CLINICAL_ROLES)
+def log_session_held(patient_id: int) -> ResponseReturnValue:
+    """The patient page's quick form: a session held just now, as planned. A refusal shows the patient page again
+    with the form's errors (422)."""
+    from tracker.patients.views import render_detail  # here: the patient page's module imports the sessions'
+
+    patient = load_for_page(actor(), patient_id)
+    form = SessionForm()
+    if form.validate_on_submit():
+        try:
+            protocol = loaded_protocols().get(patient.protocol_code)
+            held = log_session(actor(), patient, form.to_input(), utcnow(), protocol)
+        except SessionError as error:
+            getattr(form, error.field, form.kind).errors.extend(error.reasons)
+        else:
+            db.session.commit()
+            flash(f"{held.kind.label} session logged.", "success")
+            return redirect(url_for("patients.detail", patient_id=patient.id, _anchor="sessions-heading"))
+    return render_detail(patient, PhaseForm(formdata=None), 422, session_form=form)
 
 
 @bp.route("/patients/<int:patient_id>/sessions/new", methods=["GET", "POST"])

@@ -1,5 +1,8 @@
-"""The signed correction of an adverse event's seriousness marked by mistake (the rule it changes is
-``tracker.adverse_events``).
+"""Addenda: what is added to a signed note, which itself never changes (HIPAA 45 CFR 164.526: corrections as
+appended amendments). An addendum is signed with the password when it is added and never changed afterwards.
+
+The signed correction of an adverse event's seriousness marked by mistake (the rule it changes is
+``tracker.adverse_events``):
 
 A correction never changes the signed note or the event: it is a row of its own (append-only in the database),
 signed with the password like an addendum (the same re-entry throttle), with its reason, and audited. Correcting
@@ -24,14 +27,38 @@ from tracker.models import (
     AdverseEvent,
     AdverseEventCorrection,
     ClinicOverview,
+    NoteAddendum,
     Patient,
     SessionNote,
     TherapySession,
     User,
 )
-from tracker.sessions.content import sha256
-from tracker.sessions.notes import NoteError
-from tracker.sessions.signing import check_password
+from tracker.notes.fields import addendum_content, sha256
+from tracker.notes.saving import NoteError
+from tracker.notes.signing import check_password
+
+
+def add_addendum(
+    actor: User, patient: Patient, note: SessionNote, reason: str, body: str, password: str, now: datetime
+) -> NoteAddendum:
+    """Add an addendum to a signed note, signed at once by ``actor`` (it is never changed afterwards).
+
+    :raise NoteError: the note is still a draft (edit it instead), or a wrong password (audited).
+    """
+    if not note.is_signed:
+        raise NoteError("body", "This note is still a draft: edit it instead of adding an addendum.")
+    check_password(actor, patient, password, "an addendum")
+    addendum = NoteAddendum(
+        reason=reason, body=body, signed_by=actor, signed_at=now,
+        content_sha256=sha256(addendum_content(note, reason, body)),
+    )
+    note.addenda.append(addendum)
+    db.session.flush()
+    audit.record(
+        actor, "note.addendum", "Signed an addendum to a note", patient=patient, target_type="note_addendum",
+        target_id=addendum.id, data={"note_id": note.id, "content_sha256": addendum.content_sha256},
+    )
+    return addendum
 
 
 def correction_content(event: AdverseEvent, note: SessionNote, serious: bool, reason: str) -> dict[str, Any]:

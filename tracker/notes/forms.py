@@ -1,11 +1,9 @@
-"""Note forms: one per session kind (the structured fields of ``tracker.sessions.content``), vital signs, adverse
+"""Note forms: one per session kind (the structured fields of ``tracker.notes.fields``), vital signs, adverse
 events, signing, addenda, co-signature, and private process notes. Each field is checked alone here; rules across
 fields live in the services, which name the field to show their message next to."""
 
 from __future__ import annotations
 
-import math
-from decimal import Decimal
 from typing import Any
 
 from flask_wtf import FlaskForm
@@ -13,7 +11,6 @@ from wtforms import (
     DecimalField,
     Field,
     FieldList,
-    Form,
     HiddenField,
     IntegerField,
     PasswordField,
@@ -23,71 +20,26 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, StopValidation
+from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional, StopValidation
 
 from tracker import vitals
-from tracker.models import CosignOutcome, DoseUnit, Outcome, Route, SessionKind, Severity
+from tracker.models import CosignOutcome, DoseUnit, Outcome, SessionKind, Severity
+from tracker.notes.fields import BODY_LABEL, DOSING, RISK_CHECK, TEXT_FIELDS, TextField
+from tracker.notes.saving import AdverseEventInput, NoteInput
+from tracker.notes.widgets import TEXT_LIMIT, area_field, choices_of, finite, time_field
 from tracker.plans.practices import ADHERENCE, MAX_PRACTICES
-from tracker.sessions.content import BODY_LABEL, DOSING_FIELDS, RISK_CHECK, TEXT_FIELDS, TextField
-from tracker.sessions.notes import AdverseEventInput, NoteInput
-from tracker.validators import LocalDateTimeField, empty_to_none, enum_member, no_control_characters, strip
+from tracker.validators import empty_to_none, no_control_characters, strip
 
-TEXT_LIMIT = 20_000
 BODY_LIMIT = 50_000
 #: Upper bounds that catch a slipped decimal point, not clinical maxima.
 MAX_DOSE = {DoseUnit.MG: 2000, DoseUnit.MG_PER_KG: 20, DoseUnit.MG_PER_70KG: 2000}
-
-
-def finite(form: Form, field: Field) -> None:
-    """Refuse NaN and infinity, which Python's number parsers accept ("nan", "sNaN", "inf", "1e999")."""
-    value = field.data
-    if value is None:
-        return
-    ok = value.is_finite() if isinstance(value, Decimal) else math.isfinite(value)
-    if not ok:
-        raise StopValidation("Enter a number.")
-
-
-def _float(value: Decimal | None) -> float | None:
-    return float(value) if value is not None else None
-
-
-def _area(label: str, limit: int = TEXT_LIMIT, description: str = "") -> TextAreaField:
-    return TextAreaField(
-        label,
-        validators=[Optional(), Length(max=limit, message=f"Use at most {limit} characters."), no_control_characters],
-        filters=[strip],
-        description=description,
-        render_kw={"rows": 4},
-    )
-
-
-def _time(label: str, required: bool = False, description: str = "") -> LocalDateTimeField:
-    """A moment typed on the clinic's clock (the label names the zone)."""
-    first = InputRequired(message="Enter the date and time.") if required else Optional()
-    return LocalDateTimeField(label, validators=[first], description=description)
-
-
-def _amount(label: str, high: float, description: str = "") -> DecimalField:
-    return DecimalField(
-        label,
-        places=None,  # shown as entered: rounding for display would change the dose on the next save
-        validators=[Optional(), finite, NumberRange(min=0.001, max=high, message=f"Enter a number above 0 and at most "
-                                                                                f"{high:g}.")],
-        description=description,
-        render_kw={"inputmode": "decimal"},
-    )
-
-
-def _choices(members: Any, blank: str = "—") -> list[SelectChoice]:
-    return [SelectChoice("", blank)] + [SelectChoice(m.value, m.label) for m in members]
 
 
 class NoteForm(FlaskForm):
     """The parts every note form shares: free text and the version the form was opened at."""
 
     kind: SessionKind
-    body = _area("Further notes", BODY_LIMIT)
+    body = area_field("Further notes", BODY_LIMIT)
     version_id = HiddenField()
 
     def text_fields(self) -> tuple[TextField, ...]:
@@ -132,9 +84,9 @@ class _ModalityExtras(NoteForm):
 def _text_form(
     name: str, kind: SessionKind, extra: dict[str, Any] | None = None, base: type[NoteForm] = NoteForm
 ) -> type[NoteForm]:
-    attributes: dict[str, Any] = {f.name: _area(f.label, description=f.help) for f in TEXT_FIELDS[kind]}
+    attributes: dict[str, Any] = {f.name: area_field(f.label, description=f.help) for f in TEXT_FIELDS[kind]}
     attributes["kind"] = kind
-    attributes["body"] = _area(BODY_LABEL[kind], BODY_LIMIT)
+    attributes["body"] = area_field(BODY_LABEL[kind], BODY_LIMIT)
     attributes.update(extra or {})
     return type(name, (base,), attributes)
 
@@ -179,65 +131,18 @@ IntegrationNoteForm = type(
     "IntegrationNoteForm",
     (_IntegrationExtras,),
     {
-        **{f.name: _area(f.label, description=f.help) for f in TEXT_FIELDS[SessionKind.INTEGRATION]},
+        **{f.name: area_field(f.label, description=f.help) for f in TEXT_FIELDS[SessionKind.INTEGRATION]},
         "kind": SessionKind.INTEGRATION,
-        "body": _area(BODY_LABEL[SessionKind.INTEGRATION], BODY_LIMIT),
+        "body": area_field(BODY_LABEL[SessionKind.INTEGRATION], BODY_LIMIT),
     },
 )
 
 
-class DosingNoteForm(NoteForm):
-    """The administration, the supplemental dose and discharge (what each field records, and its source, is in
-    ``tracker.models.note.SessionNote``)."""
+class _DosingExtras(NoteForm):
+    """The dosing note's form: its inputs come from the dosing note's table (``tracker.notes.fields.DOSING``), the
+    set-and-setting checklist and the narrative are added here."""
 
     kind = SessionKind.DOSING
-    substance = StringField(
-        "Substance", validators=[Optional(), Length(max=80), no_control_characters], filters=[empty_to_none]
-    )
-    dose_amount = _amount("Dose", 2000, "In the unit chosen below.")
-    dose_unit = SelectField("Unit", choices=_choices(DoseUnit), validators=[Optional()])
-    weight_kg = _amount("Weight today (kg)", 350, "Measured on the day; needed for mg/kg and mg/70 kg dosing.")
-    route = SelectField("Route", choices=_choices(Route), validators=[Optional()])
-    lot_number = StringField(
-        "Lot number",
-        validators=[
-            Optional(),
-            Length(max=60, message="Use at most 60 characters."),
-            Regexp(r"^[A-Za-z0-9][A-Za-z0-9 ./\-]*$", message="Use letters, digits, spaces, dots, slashes or dashes."),
-        ],
-        filters=[empty_to_none],
-    )
-    dose_given_at = _time("Time given")
-    supplemental_mg = _amount("Supplemental dose (mg)", 2000, "Leave empty if none was given.")
-    supplemental_given_at = _time("Supplemental dose given at")
-    distress_baseline = IntegerField(
-        "Distress at baseline (SUDS 0-10)",
-        validators=[Optional(), NumberRange(0, 10, message="Enter a number from 0 to 10.")],
-        render_kw={"min": 0, "max": 10},
-    )
-    distress_at_discharge = IntegerField(
-        "Distress at discharge (SUDS 0-10)",
-        validators=[Optional(), NumberRange(0, 10, message="Enter a number from 0 to 10.")],
-        render_kw={"min": 0, "max": 10},
-    )
-    escort_name = StringField(
-        "Escort or driver",
-        validators=[Optional(), Length(max=120, message="Use at most 120 characters."), no_control_characters],
-        filters=[empty_to_none],
-        description="Who takes the patient home.",
-    )
-    discharged_at = _time("Discharged at")
-    set_and_setting = SelectMultipleField(
-        "Set and setting confirmed", choices=[], validate_choice=False, validators=[Optional()],
-        description="Each item of the protocol's checklist confirmed for this session (recorded, not a condition "
-                    "of the dose).",
-    )
-    pre_dose_decision = _area(
-        "Decision to dose despite the blood pressure", 4000,
-        "Where the protocol asks for it: why the dose was given although the blood pressure before it was above "
-        "the protocol's threshold.",
-    )
-    body = _area(BODY_LABEL[SessionKind.DOSING], BODY_LIMIT)
 
     def validate_dose_amount(self, field: DecimalField) -> None:
         units = {member.value: member for member in DoseUnit}
@@ -247,15 +152,24 @@ class DosingNoteForm(NoteForm):
 
     def to_input(self) -> NoteInput:
         given = NoteInput(body=self.body.data or "")
-        values: dict[str, Any] = {name: getattr(self, name).data for name in DOSING_FIELDS}
-        for name in ("dose_amount", "weight_kg", "supplemental_mg"):
-            values[name] = _float(values[name])
-        values["dose_unit"] = enum_member(DoseUnit, values["dose_unit"])
-        values["route"] = enum_member(Route, values["route"])
-        values["pre_dose_decision"] = values["pre_dose_decision"] or None
-        given.dosing = values
+        given.dosing = {f.name: f.input.read(getattr(self, f.name).data) for f in DOSING if f.input is not None}
         given.fields["set_and_setting"] = list(self.set_and_setting.data or [])
         return given
+
+
+DosingNoteForm = type(
+    "DosingNoteForm",
+    (_DosingExtras,),
+    {
+        **{f.name: f.input.field(f.label, f.help) for f in DOSING if f.input is not None},
+        "set_and_setting": SelectMultipleField(
+            "Set and setting confirmed", choices=[], validate_choice=False, validators=[Optional()],
+            description="Each item of the protocol's checklist confirmed for this session (recorded, not a condition "
+                        "of the dose).",
+        ),
+        "body": area_field(BODY_LABEL[SessionKind.DOSING], BODY_LIMIT),
+    },
+)
 
 
 NOTE_FORMS: dict[SessionKind, type[NoteForm]] = {
@@ -276,7 +190,7 @@ def _sign_value(label: str, unit: str, decimal: bool = False) -> Field:
 class VitalsForm(FlaskForm):
     """One set of readings. Impossible values are refused next to their field (``tracker.vitals.validate``)."""
 
-    taken_at = _time("Taken at", required=True)
+    taken_at = time_field("Taken at", required=True)
     systolic = _sign_value("Systolic BP", "mmHg")
     diastolic = _sign_value("Diastolic BP", "mmHg")
     heart_rate = _sign_value("Heart rate", "bpm")
@@ -312,8 +226,8 @@ class AdverseEventForm(FlaskForm):
         filters=[strip],
         render_kw={"rows": 2},
     )
-    onset_at = _time("Onset", required=True)
-    severity = SelectField("Severity", choices=_choices(Severity, "Choose…"),
+    onset_at = time_field("Onset", required=True)
+    severity = SelectField("Severity", choices=choices_of(Severity, "Choose…"),
                            validators=[InputRequired(message="Choose the severity.")])
     serious = SelectField(
         "Serious",
@@ -327,7 +241,7 @@ class AdverseEventForm(FlaskForm):
         filters=[strip],
         render_kw={"rows": 2},
     )
-    outcome = SelectField("Outcome", choices=_choices(Outcome, "Choose…"),
+    outcome = SelectField("Outcome", choices=choices_of(Outcome, "Choose…"),
                           validators=[InputRequired(message="Choose the outcome.")])
     rescue_medication = StringField(
         "Rescue medication", validators=[Optional(), Length(max=120), no_control_characters], filters=[empty_to_none],
@@ -336,7 +250,7 @@ class AdverseEventForm(FlaskForm):
     rescue_dose = StringField(
         "Rescue dose", validators=[Optional(), Length(max=60), no_control_characters], filters=[empty_to_none]
     )
-    rescue_given_at = _time("Rescue medication given at")
+    rescue_given_at = time_field("Rescue medication given at")
 
     def to_input(self) -> AdverseEventInput:
         onset = self.onset_at.data
@@ -404,7 +318,7 @@ class CosignForm(FlaskForm):
 
 
 class ProcessNoteForm(FlaskForm):
-    body = _area("Private process note", BODY_LIMIT,
+    body = area_field("Private process note", BODY_LIMIT,
                  "Only you can read this note. It is not part of the patient's record and is never signed.")
     version_id = HiddenField()
 
@@ -416,7 +330,7 @@ class ProcessNoteForm(FlaskForm):
 
 
 class SeriousnessCorrectionForm(FlaskForm):
-    """A signed correction of an adverse event's seriousness (``tracker.sessions.seriousness``)."""
+    """A signed correction of an adverse event's seriousness (``tracker.notes.addenda``)."""
 
     serious = SelectField(
         "The event is",

@@ -1,4 +1,4 @@
-"""The structured fields a note gained after the first notes were signed (``content.LATER_FIELDS``): the therapeutic
+"""The structured fields a note gained after the first notes were signed (``fields.STRUCTURED``): the therapeutic
 modality of a preparation or integration session, the check-in on the integration plan's practices, and the dosing
 session's set-and-setting checklist. Each is checked here against what it draws from (the clinic's list, the current
 plan, the protocol) and kept on the note as written, so later edits of those sources change no note.
@@ -12,10 +12,10 @@ from typing import Any
 from tracker import modalities
 from tracker.database import AnySession
 from tracker.models import Clinic, IntegrationPlanVersion, Patient, SessionKind, SessionNote
+from tracker.notes.fields import LATER_FIELDS
 from tracker.plans.practices import PracticeError, check_in
 from tracker.plans.services import current_version
 from tracker.protocols import Protocol
-from tracker.sessions.content import LATER_FIELDS
 
 
 class StructuredError(ValueError):

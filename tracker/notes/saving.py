@@ -30,12 +30,9 @@ from tracker.models import (
     User,
     VitalReading,
 )
+from tracker.notes import structured
+from tracker.notes.fields import DOSING_FIELDS, LATER_FIELDS, TEXT_DOSING_FIELDS, field_names
 from tracker.protocols import Protocol
-from tracker.sessions import structured
-from tracker.sessions.content import DOSING_FIELDS, LATER_FIELDS, field_names
-
-#: Typed dosing values go into the audit diff; free text only by field name.
-TEXT_DOSING_FIELDS = frozenset({"escort_name", "pre_dose_decision"})
 
 #: Saving any of these saves a dose: the dosing gate must hold (``gate.Door.DOSE``).
 DOSE_FIELDS = ("dose_amount", "route", "dose_given_at", "supplemental_mg", "supplemental_given_at")
@@ -65,7 +62,7 @@ class StaleNote(Exception):
 
 @dataclass
 class NoteInput:
-    """What a note form gives: structured fields (text, and the later fields of ``content.LATER_FIELDS``), free text,
+    """What a note form gives: structured fields (text, and the later fields of ``fields.STRUCTURED``), free text,
     and for dosing notes the typed values."""
 
     fields: dict[str, Any] = field(default_factory=dict)

@@ -12,10 +12,10 @@ from tracker.auth.forms import EmptyForm
 from tracker.extensions import db
 from tracker.models import AdverseEvent, Patient, SessionKind, SessionNote, TherapySession, VitalReading
 from tracker.models.base import utcnow
-from tracker.permissions import CLINICAL_ROLES, actor, require_role
-from tracker.sessions import bp, drafts, queries
-from tracker.sessions.note_forms import NOTE_FORMS, AdverseEventForm, VitalsForm
-from tracker.sessions.notes import (
+from tracker.notes import drafts, fields
+from tracker.notes.fields import DosingField, Section
+from tracker.notes.forms import NOTE_FORMS, AdverseEventForm, VitalsForm
+from tracker.notes.saving import (
     NoteError,
     NoteSigned,
     StaleNote,
@@ -26,9 +26,18 @@ from tracker.sessions.notes import (
     save_note,
     saved_values,
 )
+from tracker.permissions import CLINICAL_ROLES, actor, require_role
+from tracker.sessions import bp, queries
 from tracker.sessions.pages import Forms, load_patient, protocol_of, render_session, rerender_with_typing
 
 SIGNED_NOTICE = "This note is signed and can no longer be changed; corrections are added as addenda."
+
+
+@bp.app_template_global()
+def dosing_inputs(section: str) -> list[DosingField]:
+    """The dosing note form's inputs of ``section`` (``"administration"``, ``"supplemental"``, ``"discharge"``,
+    ``"before_dose"``), in the order of the dosing note's table."""
+    return fields.dosing_inputs(Section(section))
 
 
 def _load(patient_id: int, session_id: int) -> tuple[Patient, TherapySession, SessionNote | None]:

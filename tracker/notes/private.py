@@ -15,7 +15,7 @@ from sqlalchemy import select
 from tracker import audit
 from tracker.extensions import db
 from tracker.models import Patient, ProcessNote, TherapySession, User
-from tracker.sessions.notes import StaleNote
+from tracker.notes.saving import StaleNote
 
 MAX_LENGTH = 50_000
 

@@ -1,6 +1,6 @@
-"""The signed correction of an adverse event's seriousness on a signed note: a page of its own with the event, the
-corrections already signed, and the form (the choice, a reason, the password). The rule and the record live in
-``tracker.adverse_events`` and ``tracker.sessions.corrections``."""
+"""What is added to a signed note (``tracker.notes.addenda``): a signed addendum, and the signed correction of an
+adverse event's seriousness, a page of its own with the event, the corrections already signed, and the form (the
+choice, a reason, the password; the rule lives in ``tracker.adverse_events``)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,16 @@ from tracker.adverse_events import is_serious, label
 from tracker.extensions import db
 from tracker.models import AdverseEvent, Patient, TherapySession
 from tracker.models.base import utcnow
+from tracker.notes import addenda, drafts
+from tracker.notes.addenda import add_addendum
+from tracker.notes.forms import AddendumForm, SeriousnessCorrectionForm
+from tracker.notes.saving import NoteError
+from tracker.notes.sign_views import fresh
 from tracker.permissions import CLINICAL_ROLES, actor, require_role
-from tracker.sessions import bp, corrections, queries
-from tracker.sessions.note_forms import SeriousnessCorrectionForm
-from tracker.sessions.notes import NoteError
-from tracker.sessions.pages import Forms, load_patient, render_session
+from tracker.sessions import bp, queries
+from tracker.sessions.pages import Forms, load_patient, render_session, rerender_with_typing
 
+DRAFT_NOTICE = "This note is still a draft: edit it instead of adding an addendum."
 DRAFT = "This note is still a draft: remove the event and record it again instead of correcting it."
 
 
@@ -52,7 +56,7 @@ def correct_seriousness(patient_id: int, session_id: int, event_id: int) -> Resp
     if not form.validate():
         return _render(patient, session, event, form, 422)
     try:
-        corrections.correct(actor(), patient, session, note, event, form.serious.data == "yes",
+        addenda.correct(actor(), patient, session, note, event, form.serious.data == "yes",
                             form.reason.data or "", form.password.data or "", utcnow())
     except NoteError as error:
         db.session.commit()  # the audit row of a wrong password
@@ -63,3 +67,28 @@ def correct_seriousness(patient_id: int, session_id: int, event_id: int) -> Resp
           "note is unchanged.", "success")
     return redirect(url_for("sessions.detail", patient_id=patient.id, session_id=session.id,
                             _anchor="adverse-events"))
+
+
+@bp.route("/patients/<int:patient_id>/sessions/<int:session_id>/addenda", methods=["POST"])
+@require_role(*CLINICAL_ROLES)
+@drafts.keeps_draft("addendum-{session_id}", "sessions.detail", rerender_with_typing("addendum"))
+def addendum(patient_id: int, session_id: int) -> ResponseReturnValue:
+    patient = load_patient(patient_id)
+    session = queries.load_session_or_404(db.session, patient, session_id)
+    note = queries.load_note(db.session, session)
+    if note is None or not note.is_signed:
+        return render_session(patient, session, Forms(notices=[DRAFT_NOTICE]), 409)
+    form = AddendumForm()
+    if form.validate_on_submit():
+        try:
+            add_addendum(actor(), patient, note, form.reason.data or "", form.body.data or "",
+                         form.password.data or "", utcnow())
+        except NoteError as error:
+            db.session.commit()  # the audit row of a wrong password
+            getattr(form, error.field).errors.append(str(error))
+            return render_session(*fresh(patient_id, session_id), Forms(addendum=form), 422)
+        drafts.discard(actor(), patient, f"addendum-{session.id}")
+        db.session.commit()
+        flash("Addendum signed and added beneath the note.", "success")
+        return redirect(url_for("sessions.detail", patient_id=patient.id, session_id=session.id, _anchor="addenda"))
+    return render_session(patient, session, Forms(addendum=form), 422)
