@@ -11,6 +11,7 @@ from tracker.database import writing
 from tracker.extensions import db
 from tracker.models import SessionEnd
 from tracker.models.base import utcnow
+from tracker.pages import show_error
 from tracker.permissions import any_signed_in_user, public
 
 SESSION_END_MESSAGES = {
@@ -153,7 +154,7 @@ def new_password() -> ResponseReturnValue:
         try:
             credentials.set_at_sign_in(user, form.new_password.data or "", form.confirm.data or "", utcnow())
         except credentials.CredentialError as error:
-            getattr(form, error.field).errors.append(str(error))
+            show_error(form, error)
         else:
             return signin.proceed(user, state)
     return render_template("auth/new_password.html", form=form, title="Choose a new password",
@@ -189,7 +190,7 @@ def set_password(token: str) -> ResponseReturnValue:
         except credentials.CredentialError as error:
             if error.field == "token":
                 abort(404, description=str(error))
-            getattr(form, error.field).errors.append(str(error))
+            show_error(form, error)
         else:
             logout_current()  # whoever was signed in here: the link was for its own account
             db.session.commit()
