@@ -52,7 +52,7 @@ def create_app(config_class: type[Config] | None = None, **overrides: Any) -> Fl
     _register_blueprints(app)
     _register_hooks(app)
 
-    from tracker import auditchain, cli, clinics, errors, protocols, queue, security
+    from tracker import auditchain, cli, clinics, errors, pages, protocols, queue, security
 
     app.extensions["protocols"] = protocols.load_protocols(
         [app.config["EXTRA_PROTOCOL_DIR"]] if app.config["EXTRA_PROTOCOL_DIR"] else []
@@ -62,6 +62,7 @@ def create_app(config_class: type[Config] | None = None, **overrides: Any) -> Fl
     errors.init_app(app)
     security.init_app(app)
     clinics.init_app(app)
+    pages.init_app(app)
     cli.init_app(app)
     if app.config["PROCESS_LOCK"]:  # a restore is refused while this process runs (tracker/backup.py)
         from tracker.backup import hold_shared
@@ -133,8 +134,12 @@ def _register_blueprints(app: Flask) -> None:
 def _register_hooks(app: Flask) -> None:
     from tracker.auth.views import login_redirect
     from tracker.extensions import login_manager
+    from tracker.sessions.drafts import return_to
 
-    login_manager.unauthorized_handler(login_redirect)
+    def to_login() -> ResponseReturnValue:
+        return login_redirect(return_to)
+
+    login_manager.unauthorized_handler(to_login)
 
     @app.before_request
     def deny_anonymous() -> ResponseReturnValue | None:
@@ -143,7 +148,7 @@ def _register_hooks(app: Flask) -> None:
             return None
         if request.endpoint in PUBLIC_ENDPOINTS or current_user.is_authenticated:
             return None
-        return login_redirect()
+        return to_login()
 
     @app.context_processor
     def inject_navigation() -> dict[str, Any]:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, logout_user
@@ -211,8 +213,10 @@ def logout_current() -> None:
     session.clear()
 
 
-def login_redirect() -> ResponseReturnValue:
-    """Where anonymous requests go: the login page, saying why a session ended if it just did."""
+def login_redirect(return_to: Callable[[], str | None] = lambda: None) -> ResponseReturnValue:
+    """Where anonymous requests go: the login page, saying why a session ended if it just did. ``return_to``
+    names the page to come back to when the request cannot simply be repeated (a form posted after the session
+    ended: the app passes the drafts' ``return_to``, as the draft was autosaved)."""
     args: dict[str, str] = {}
     ended = g.get("session_ended")
     if ended is not None:
@@ -220,9 +224,7 @@ def login_redirect() -> ResponseReturnValue:
     if request.method == "GET" and is_safe_next(request.full_path.rstrip("?")):
         args["next"] = request.full_path.rstrip("?")
     else:
-        from tracker.sessions.drafts import return_to
-
-        page = return_to()  # a note posted after the session ended: back to it (its draft was autosaved)
+        page = return_to()
         if page is not None:
             args["next"] = page
     flash_message = None if ended else "Sign in to see this page."
