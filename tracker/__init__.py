@@ -88,6 +88,9 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    """Every page, in this order. A feature package's ``register`` imports its view modules and adds its blueprint;
+    labs and reports define theirs in their views module (their packages stay light for the renderer worker and
+    the markers file); sessions still imports its views at the bottom of its ``__init__``."""
     from tracker import (
         account,
         admin,
@@ -110,25 +113,25 @@ def _register_blueprints(app: Flask) -> None:
     from tracker.labs.views import bp as labs_bp
     from tracker.reports.views import bp as reports_bp
 
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(account.bp)
+    auth.register(app)
+    account.register(app)
     app.register_blueprint(main.bp)
     app.register_blueprint(health.bp)
-    app.register_blueprint(patients.bp, url_prefix="/patients")
-    app.register_blueprint(screening.bp)  # also registers the dosing gate's guards with the workflow
-    app.register_blueprint(outcomes.bp)  # also registers the baseline-measures guard
-    app.register_blueprint(plans.bp)
-    app.register_blueprint(sessions.bp)  # also registers the guards that need signed notes
-    app.register_blueprint(admin.bp, url_prefix="/admin")
-    app.register_blueprint(auditlog.bp, url_prefix="/audit")
-    app.register_blueprint(emergency.bp)
+    patients.register(app)
+    screening.register(app)
+    outcomes.register(app)
+    plans.register(app)
+    app.register_blueprint(sessions.bp)
+    admin.register(app)
+    auditlog.register(app)
+    emergency.register(app)
     app.register_blueprint(reports_bp)
-    app.register_blueprint(dashboard.bp)
-    app.register_blueprint(fhir.bp)
-    app.register_blueprint(research.bp)
-    app.register_blueprint(questionnaires.bp)
+    dashboard.register(app)
+    fhir.register(app)
+    research.register(app)
+    questionnaires.register(app)
     app.register_blueprint(labs_bp)
-    app.register_blueprint(calendar.bp)
+    calendar.register(app)
 
 
 def _register_hooks(app: Flask) -> None:
