@@ -13,14 +13,13 @@ from werkzeug.datastructures import MultiDict
 from wtforms import Field
 
 from tracker import audit
-from tracker.clinics import local_today as today
 from tracker.extensions import db
 from tracker.labs import describe_range, markers
 from tracker.labs.forms import SEPARATOR, LabCorrectionForm, LabForm
 from tracker.labs.queries import history, latest_per_marker, requirements
 from tracker.labs.services import LabError, correct_result, is_superseded, record_result
 from tracker.models import LabResult, Patient
-from tracker.pages import PageArgs, load_patient, paginate, protocol_of, read_args
+from tracker.pages import PageArgs, load_patient, local_today, paginate, protocol_of, read_args
 from tracker.permissions import CLINICAL_ROLES, actor, require_role
 from tracker.sessions import drafts
 
@@ -45,7 +44,7 @@ def _render(patient: Patient, form: LabForm, status: int = 200) -> ResponseRetur
     db.session.commit()
     return render_template(
         "labs/index.html", patient=patient, page=page, superseded=superseded, latest=latest, form=form,
-        required=requirements(protocol, latest, today()), protocol=protocol, markers=markers(),
+        required=requirements(protocol, latest, local_today()), protocol=protocol, markers=markers(),
     ), status
 
 
@@ -54,7 +53,7 @@ def _render(patient: Patient, form: LabForm, status: int = 200) -> ResponseRetur
 def index(patient_id: int) -> ResponseReturnValue:
     patient = load_patient(patient_id, phase_history=True)
     form = LabForm(formdata=None)
-    form.collected_on.data = today()
+    form.collected_on.data = local_today()
     return _render(patient, form)
 
 
@@ -65,7 +64,7 @@ def record(patient_id: int) -> ResponseReturnValue:
     form = LabForm()
     if form.validate_on_submit():
         try:
-            row = record_result(actor(), patient, form.to_input(), today())
+            row = record_result(actor(), patient, form.to_input(), local_today())
         except LabError as error:
             db.session.rollback()
             _field(form, error.field).errors.append(str(error))
@@ -137,7 +136,7 @@ def correct(patient_id: int, lab_id: int) -> ResponseReturnValue:
     form = LabCorrectionForm()
     if form.validate_on_submit():
         try:
-            new = correct_result(actor(), patient, row, form.to_input(), form.reason.data or "", today())
+            new = correct_result(actor(), patient, row, form.to_input(), form.reason.data or "", local_today())
         except LabError as error:
             db.session.rollback()
             _field(form, error.field).errors.append(str(error))

@@ -18,7 +18,7 @@ from tracker.outcomes import bp
 from tracker.outcomes.forms import CorrectionForm, MeasureForm, field_for_item, measure_form
 from tracker.outcomes.queries import alerts_of, measures_state
 from tracker.outcomes.services import MeasureError, correct_result, record_result
-from tracker.pages import PageArgs, load_patient, local_today, paginate_list, protocol_of, read_args
+from tracker.pages import PageArgs, load_patient, local_today, paginate_list, protocol_of, read_args, show_error
 from tracker.permissions import CLINICAL_ROLES, actor, require_role
 from tracker.plans.queries import adherence_table
 from tracker.sessions import drafts
@@ -92,7 +92,7 @@ def _save_failed(form: MeasureForm, error: ScoringError | MeasureError) -> None:
         for number, message in problems.items():
             field_for_item(form, number).errors.append(message)
     else:
-        form[error.field].errors.append(str(error))
+        show_error(form, error)
 
 
 @bp.route("/patients/<int:patient_id>/measures/<code>/new", methods=["GET", "POST"])

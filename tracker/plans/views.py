@@ -13,12 +13,12 @@ from sqlalchemy.orm.interfaces import LoaderOption
 from werkzeug.datastructures import MultiDict
 
 from tracker import audit
-from tracker.clinics import clinic_of, local_today
+from tracker.clinics import clinic_of
 from tracker.extensions import db
 from tracker.instruments import get_instrument
 from tracker.models import IntegrationPlanVersion, Patient, PlanHandout
 from tracker.outcomes.queries import measures_state
-from tracker.pages import PageArgs, load_patient, paginate, protocol_of, read_args
+from tracker.pages import PageArgs, load_patient, local_today, paginate, protocol_of, read_args
 from tracker.permissions import CLINICAL_ROLES, actor, require_role
 from tracker.plans import bp
 from tracker.plans.forms import GivenForm, PlanForm, plan_form, practice_row_count
