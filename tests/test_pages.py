@@ -39,7 +39,7 @@ def signed_in(app: Flask, user: User, query: str = "") -> Iterator[None]:
 def _refusals(patient_id: int) -> int:
     return db.session.scalar(
         select(func.count()).select_from(AuditEvent).where(
-            AuditEvent.action == "patient.access_denied", AuditEvent.target_id == patient_id
+            AuditEvent.action == "patient.access_denied", AuditEvent.target_id == str(patient_id)
         )
     ) or 0
 
