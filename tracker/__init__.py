@@ -52,7 +52,7 @@ def create_app(config_class: type[Config] | None = None, **overrides: Any) -> Fl
     _register_blueprints(app)
     _register_hooks(app)
 
-    from tracker import auditchain, cli, clinics, errors, protocols, queue, security
+    from tracker import auditchain, cli, clinics, errors, pages, protocols, queue, security
 
     app.extensions["protocols"] = protocols.load_protocols(
         [app.config["EXTRA_PROTOCOL_DIR"]] if app.config["EXTRA_PROTOCOL_DIR"] else []
@@ -62,6 +62,7 @@ def create_app(config_class: type[Config] | None = None, **overrides: Any) -> Fl
     errors.init_app(app)
     security.init_app(app)
     clinics.init_app(app)
+    pages.init_app(app)
     cli.init_app(app)
     if app.config["PROCESS_LOCK"]:  # a restore is refused while this process runs (tracker/backup.py)
         from tracker.backup import hold_shared
@@ -87,6 +88,9 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    """Every page, in this order. A feature package's ``register`` imports its view modules and adds its blueprint;
+    labs and reports define theirs in their views module (their packages stay light for the renderer worker and
+    the markers file); sessions still imports its views at the bottom of its ``__init__``."""
     from tracker import (
         account,
         admin,
@@ -109,32 +113,36 @@ def _register_blueprints(app: Flask) -> None:
     from tracker.labs.views import bp as labs_bp
     from tracker.reports.views import bp as reports_bp
 
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(account.bp)
+    auth.register(app)
+    account.register(app)
     app.register_blueprint(main.bp)
     app.register_blueprint(health.bp)
-    app.register_blueprint(patients.bp, url_prefix="/patients")
-    app.register_blueprint(screening.bp)  # also registers the dosing gate's guards with the workflow
-    app.register_blueprint(outcomes.bp)  # also registers the baseline-measures guard
-    app.register_blueprint(plans.bp)
-    app.register_blueprint(sessions.bp)  # also registers the guards that need signed notes
-    app.register_blueprint(admin.bp, url_prefix="/admin")
-    app.register_blueprint(auditlog.bp, url_prefix="/audit")
-    app.register_blueprint(emergency.bp)
+    patients.register(app)
+    screening.register(app)
+    outcomes.register(app)
+    plans.register(app)
+    sessions.register(app)
+    admin.register(app)
+    auditlog.register(app)
+    emergency.register(app)
     app.register_blueprint(reports_bp)
-    app.register_blueprint(dashboard.bp)
-    app.register_blueprint(fhir.bp)
-    app.register_blueprint(research.bp)
-    app.register_blueprint(questionnaires.bp)
+    dashboard.register(app)
+    fhir.register(app)
+    research.register(app)
+    questionnaires.register(app)
     app.register_blueprint(labs_bp)
-    app.register_blueprint(calendar.bp)
+    calendar.register(app)
 
 
 def _register_hooks(app: Flask) -> None:
     from tracker.auth.views import login_redirect
     from tracker.extensions import login_manager
+    from tracker.notes.drafts import return_to
 
-    login_manager.unauthorized_handler(login_redirect)
+    def to_login() -> ResponseReturnValue:
+        return login_redirect(return_to)
+
+    login_manager.unauthorized_handler(to_login)
 
     @app.before_request
     def deny_anonymous() -> ResponseReturnValue | None:
@@ -143,7 +151,7 @@ def _register_hooks(app: Flask) -> None:
             return None
         if request.endpoint in PUBLIC_ENDPOINTS or current_user.is_authenticated:
             return None
-        return login_redirect()
+        return to_login()
 
     @app.context_processor
     def inject_navigation() -> dict[str, Any]:

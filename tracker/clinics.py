@@ -28,6 +28,7 @@ from tracker import audit, clinictime
 from tracker.database import AnySession
 from tracker.extensions import db
 from tracker.models import Clinic, User
+from tracker.validators import FieldError
 
 #: Clinic column -> the configuration key that gives a new clinic its value.
 CONFIGURED_DEFAULTS = {
@@ -60,12 +61,8 @@ MAXIMUM_HOURS = 8784
 FOLLOW_UPS_MAX = 10
 
 
-class SettingsError(ValueError):
+class SettingsError(FieldError):
     """A setting refused, with the field to show the message next to."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 @dataclass(frozen=True)

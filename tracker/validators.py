@@ -21,6 +21,15 @@ EARLIEST_DATE = date(1900, 1, 1)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
+class FieldError(ValueError):
+    """A value refused by a service for a reason the form shows next to ``field`` (the name of a form field, or
+    a name the page maps to one); ``tracker.pages.show_error`` puts it there."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 def no_control_characters(form: Form, field: Field) -> None:
     """Reject NUL and other control characters (PostgreSQL refuses NUL; none belongs in clinical text)."""
     if isinstance(field.data, str) and _CONTROL.search(field.data):

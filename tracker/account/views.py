@@ -13,6 +13,7 @@ from tracker.auth.forms import ChangePasswordForm, ConfirmEnrolmentForm, Disable
 from tracker.extensions import db
 from tracker.models import RecoveryCode
 from tracker.models.base import utcnow
+from tracker.pages import show_error
 from tracker.permissions import actor, any_signed_in_user
 
 
@@ -38,7 +39,7 @@ def password() -> ResponseReturnValue:
                                    form.confirm.data or "", current_user.get_id(), utcnow())
         except credentials.CredentialError as error:
             db.session.commit()  # the audit row of a wrong current password, if that was it
-            getattr(form, error.field).errors.append(str(error))
+            show_error(form, error)
         else:
             db.session.commit()
             flash("Password changed. You were signed out everywhere else.", "success")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import Select, and_, or_, select, update
 from sqlalchemy.orm import joinedload
@@ -18,9 +18,9 @@ from tracker.auth.forms import EmptyForm
 from tracker.extensions import db
 from tracker.models import AlertNotice, NoticeStatus, Patient, Role, SafetyAlert
 from tracker.models.base import utcnow
+from tracker.pages import paginate
 from tracker.permissions import actor, require_role
 from tracker.queue import enqueue
-from tracker.validators import requested_page
 
 RECENTLY_SENT = 20
 
@@ -42,8 +42,7 @@ def _not_delivered() -> Select[Any]:
 @bp.route("/alert-mail")
 @require_role(Role.ADMIN)
 def alert_mail() -> ResponseReturnValue:
-    page = db.paginate(_not_delivered(), page=requested_page(request.args.get("page")),
-                       per_page=current_app.config["ALERT_NOTICES_PER_PAGE"], error_out=False)
+    page = paginate(_not_delivered(), current_app.config["ALERT_NOTICES_PER_PAGE"])
     sent = db.session.scalars(
         _of_clinic(select(AlertNotice)).where(AlertNotice.status == NoticeStatus.SENT)
         .options(joinedload(AlertNotice.user)).order_by(AlertNotice.sent_at.desc()).limit(RECENTLY_SENT)

@@ -14,14 +14,11 @@ from tracker.auth.services import normalise_username
 from tracker.extensions import db
 from tracker.models import AuditEvent, Clinic, PasswordReset, Role, SessionEnd, User
 from tracker.models.base import utcnow
+from tracker.validators import FieldError
 
 
-class AccountError(ValueError):
+class AccountError(FieldError):
     """An account change refused for a reason shown next to ``field``."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 @dataclass(frozen=True)

@@ -28,9 +28,9 @@ from tracker.extensions import db
 from tracker.labs import markers
 from tracker.models import Clinic, Role, SessionEnd, User
 from tracker.models.base import utcnow
+from tracker.pages import paginate, show_error
 from tracker.permissions import actor, clinic_users, require_role
 from tracker.protocols import ItemKind, loaded_protocols
-from tracker.validators import requested_page
 
 
 def _supervisor_choices(form: AccountForm) -> None:
@@ -71,10 +71,10 @@ ROLE_CHANGES_LISTED = 20
 @bp.route("/users")
 @require_role(Role.ADMIN)
 def users() -> ResponseReturnValue:
-    page = db.paginate(
+    page = paginate(
         select(User).where(clinic_users(actor())).options(joinedload(User.supervisor))
         .order_by(User.active.desc(), User.full_name),
-        page=requested_page(request.args.get("page")), per_page=50, error_out=False,
+        per_page=50,
     )
     changes = recent_role_changes(actor().clinic_id, utcnow() - ROLE_CHANGES_SHOWN_FOR, ROLE_CHANGES_LISTED)
     return render_template(
@@ -211,7 +211,7 @@ def clinic_settings() -> ResponseReturnValue:
         try:
             changes = update_settings(actor(), clinic, form.settings())
         except SettingsError as error:
-            getattr(form, error.field).errors.append(str(error))
+            show_error(form, error)
         else:
             wanted = bool(form.require_two_factor.data)
             if wanted != clinic.require_two_factor:

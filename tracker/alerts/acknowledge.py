@@ -19,6 +19,7 @@ from tracker import audit
 from tracker.alerts import recipients
 from tracker.extensions import db
 from tracker.models import Patient, SafetyAlert, User
+from tracker.validators import FieldError
 from tracker.wording import says_something
 
 #: The actions a clinic takes after a safety alert (the form's checkboxes). Codes are stored; labels may change.
@@ -41,13 +42,12 @@ ACTION_MIN_WORDS = 3
 ACTION_MAX_LENGTH = 4000
 
 
-class AlertError(ValueError):
+class AlertError(FieldError):
     """An acknowledgement refused, for a reason shown next to ``field``; ``forbidden`` when the user may not close
     this alert at all (403) rather than having filled in the form wrongly."""
 
     def __init__(self, field: str, message: str, forbidden: bool = False) -> None:
-        super().__init__(message)
-        self.field = field
+        super().__init__(field, message)
         self.forbidden = forbidden
 
 

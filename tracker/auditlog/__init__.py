@@ -1,7 +1,13 @@
 """The audit page: who read or changed what, when, and from where."""
 
-from flask import Blueprint
+from flask import Blueprint, Flask
 
 bp = Blueprint("auditlog", __name__)
 
-from tracker.auditlog import views  # noqa: E402,F401  (registers the routes on bp)
+
+def register(app: Flask) -> None:
+    """Add these pages to ``app``: their modules add their routes to ``bp`` as they are imported, here rather than
+    at the top so that importing this package (its services, from the command line or a job) loads no views."""
+    from tracker.auditlog import views  # noqa: F401
+
+    app.register_blueprint(bp, url_prefix="/audit")

@@ -21,6 +21,7 @@ from tracker.auditlog.trail import (
 from tracker.extensions import db
 from tracker.models import AuditEvent, Role, User
 from tracker.models.base import utcnow
+from tracker.pages import paginate
 from tracker.permissions import actor, clinic_users, require_role
 
 
@@ -37,11 +38,10 @@ def index() -> ResponseReturnValue:
     query = visible_events(actor()).where(*conditions).options(
         joinedload(AuditEvent.actor), joinedload(AuditEvent.patient)
     )
-    page = db.paginate(
+    page = paginate(
         query.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc()),
-        page=(form.page.data or 1) if valid else 1,
-        per_page=current_app.config["AUDIT_EVENTS_PER_PAGE"],
-        error_out=False,
+        current_app.config["AUDIT_EVENTS_PER_PAGE"],
+        (form.page.data or 1) if valid else 1,
         count=False,
     )
     counted = visible_count(actor(), conditions, COUNT_LIMIT)

@@ -24,14 +24,11 @@ from tracker import audit, passwords
 from tracker.auth import reauth, sessions, signin, throttle, twofactor
 from tracker.extensions import db
 from tracker.models import Clinic, LoginSession, PasswordReset, SessionEnd, User
+from tracker.validators import FieldError
 
 
-class CredentialError(ValueError):
+class CredentialError(FieldError):
     """A refusal shown next to ``field``."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 def context_of(user: User) -> list[str]:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, logout_user
@@ -11,6 +13,7 @@ from tracker.database import writing
 from tracker.extensions import db
 from tracker.models import SessionEnd
 from tracker.models.base import utcnow
+from tracker.pages import show_error
 from tracker.permissions import any_signed_in_user, public
 
 SESSION_END_MESSAGES = {
@@ -153,7 +156,7 @@ def new_password() -> ResponseReturnValue:
         try:
             credentials.set_at_sign_in(user, form.new_password.data or "", form.confirm.data or "", utcnow())
         except credentials.CredentialError as error:
-            getattr(form, error.field).errors.append(str(error))
+            show_error(form, error)
         else:
             return signin.proceed(user, state)
     return render_template("auth/new_password.html", form=form, title="Choose a new password",
@@ -189,7 +192,7 @@ def set_password(token: str) -> ResponseReturnValue:
         except credentials.CredentialError as error:
             if error.field == "token":
                 abort(404, description=str(error))
-            getattr(form, error.field).errors.append(str(error))
+            show_error(form, error)
         else:
             logout_current()  # whoever was signed in here: the link was for its own account
             db.session.commit()
@@ -210,8 +213,10 @@ def logout_current() -> None:
     session.clear()
 
 
-def login_redirect() -> ResponseReturnValue:
-    """Where anonymous requests go: the login page, saying why a session ended if it just did."""
+def login_redirect(return_to: Callable[[], str | None] = lambda: None) -> ResponseReturnValue:
+    """Where anonymous requests go: the login page, saying why a session ended if it just did. ``return_to``
+    names the page to come back to when the request cannot simply be repeated (a form posted after the session
+    ended: the app passes the drafts' ``return_to``, as the draft was autosaved)."""
     args: dict[str, str] = {}
     ended = g.get("session_ended")
     if ended is not None:
@@ -219,9 +224,7 @@ def login_redirect() -> ResponseReturnValue:
     if request.method == "GET" and is_safe_next(request.full_path.rstrip("?")):
         args["next"] = request.full_path.rstrip("?")
     else:
-        from tracker.notes.drafts import return_to
-
-        page = return_to()  # a note posted after the session ended: back to it (its draft was autosaved)
+        page = return_to()
         if page is not None:
             args["next"] = page
     flash_message = None if ended else "Sign in to see this page."

@@ -5,26 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField
 from wtforms.validators import Optional
 
 from tracker.attention import RULES, THERAPIST_RULES, Kind, Rule
 from tracker.dashboard.queries import SORTS, Filters
 from tracker.models import Phase
+from tracker.pages import PageArgs
 from tracker.protocols import Protocol
-from tracker.validators import page_field
 
 ALL = SelectChoice("", "All")
-
-
-class PageArgs(FlaskForm):
-    """Just the page number (the therapist's day and the kind tabs)."""
-
-    class Meta:
-        csrf = False
-
-    page = page_field()
 
 
 class DayArgs(PageArgs):

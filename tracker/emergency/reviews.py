@@ -15,15 +15,14 @@ from sqlalchemy.orm import joinedload
 from tracker import audit
 from tracker.extensions import db
 from tracker.models import AuditEvent, EmergencyAccess, EmergencyReview, Patient, User
+from tracker.validators import FieldError
 
 #: A judgement someone can check later; a word is not one.
 COMMENT_MIN_LENGTH = 20
 
 
-class ReviewError(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
+class ReviewError(FieldError):
+    """A review of an emergency access refused for a reason shown next to ``field``."""
 
 
 def clinic_grants(user: User) -> Select[EmergencyAccess, EmergencyReview]:

@@ -11,17 +11,14 @@ from tracker.auth import reauth
 from tracker.extensions import db
 from tracker.models import EmergencyAccess, Patient, User
 from tracker.permissions import care_scope
+from tracker.validators import FieldError
 
 #: A reason someone reviewing the audit trail later can judge; a word or two is not one.
 REASON_MIN_LENGTH = 20
 
 
-class EmergencyAccessError(ValueError):
+class EmergencyAccessError(FieldError):
     """A request refused for a reason shown next to ``field``."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 def grant(actor: User, record_number: str, reason: str, password: str, now: datetime, hours: int) -> EmergencyAccess:

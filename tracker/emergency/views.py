@@ -16,8 +16,8 @@ from tracker.emergency.services import EmergencyAccessError, grant
 from tracker.extensions import db
 from tracker.models import Role, User
 from tracker.models.base import utcnow
+from tracker.pages import paginate, show_error
 from tracker.permissions import CLINICAL_ROLES, actor, require_role
-from tracker.validators import requested_page
 
 
 @bp.route("/emergency-access", methods=["GET", "POST"])
@@ -35,7 +35,7 @@ def request_access() -> ResponseReturnValue:
             )
         except EmergencyAccessError as error:
             db.session.commit()  # nothing but the audit row of a wrong password can be pending
-            getattr(form, error.field).errors.append(str(error))
+            show_error(form, error)
         else:
             db.session.commit()
             flash(
@@ -57,7 +57,7 @@ def reviews() -> ResponseReturnValue:
     """The clinic's emergency access grants waiting for review (oldest first, a page at a time), and the latest
     reviewed. Shows who, which patient (record number), when and why: no clinical content."""
     waiting: Select[Any] = emergency_reviews.waiting(actor())  # type: ignore[assignment]
-    page = db.paginate(waiting, page=requested_page(request.args.get("page")), per_page=25, error_out=False)
+    page = paginate(waiting, 25)
     done = db.session.execute(emergency_reviews.reviewed(actor()).limit(REVIEWED_SHOWN)).all()
     grants = [row for row in page.items]
     counts = emergency_reviews.actions_under(grants + [access for access, _ in done])
@@ -84,7 +84,7 @@ def review(access_id: int) -> ResponseReturnValue:
             emergency_reviews.review(actor(), access, form.justified.data == "yes", form.comment.data or "", utcnow())
         except emergency_reviews.ReviewError as error:
             db.session.rollback()
-            getattr(form, error.field).errors.append(str(error))
+            show_error(form, error)
         else:
             db.session.commit()
             flash("Review recorded.", "success")

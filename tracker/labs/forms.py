@@ -11,7 +11,7 @@ from tracker.labs import describe_range, markers
 from tracker.labs.services import LABORATORY_MAX_LENGTH, REASON_MAX_LENGTH, LabInput
 from tracker.notes.widgets import finite
 from tracker.validators import EARLIEST_DATE as EARLIEST
-from tracker.validators import DateRange, empty_to_none, no_control_characters, page_field, strip
+from tracker.validators import DateRange, empty_to_none, no_control_characters, strip
 
 SEPARATOR = "|"
 
@@ -82,9 +82,3 @@ class LabCorrectionForm(LabForm):
         render_kw={"rows": 2},
     )
 
-
-class PageArgs(FlaskForm):
-    class Meta:
-        csrf = False
-
-    page = page_field()

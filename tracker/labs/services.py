@@ -15,17 +15,14 @@ from tracker.extensions import db
 from tracker.labs import Marker, describe_range, markers, out_of_range
 from tracker.models import LabResult, Patient, User
 from tracker.validators import EARLIEST_DATE as EARLIEST
+from tracker.validators import FieldError
 
 LABORATORY_MAX_LENGTH = 120
 REASON_MAX_LENGTH = 2000
 
 
-class LabError(ValueError):
+class LabError(FieldError):
     """A result refused for a reason shown next to ``field``."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 @dataclass(frozen=True)

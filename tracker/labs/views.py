@@ -13,17 +13,15 @@ from werkzeug.datastructures import MultiDict
 from wtforms import Field
 
 from tracker import audit
-from tracker.clinics import local_today as today
 from tracker.extensions import db
 from tracker.labs import describe_range, markers
-from tracker.labs.forms import SEPARATOR, LabCorrectionForm, LabForm, PageArgs
+from tracker.labs.forms import SEPARATOR, LabCorrectionForm, LabForm
 from tracker.labs.queries import history, latest_per_marker, requirements
 from tracker.labs.services import LabError, correct_result, is_superseded, record_result
 from tracker.models import LabResult, Patient
 from tracker.notes import drafts
-from tracker.patients.services import load_for_page
+from tracker.pages import PageArgs, load_patient, local_today, paginate, protocol_of, read_args
 from tracker.permissions import CLINICAL_ROLES, actor, require_role
-from tracker.protocols import loaded_protocols
 
 bp = Blueprint("labs", __name__)
 
@@ -36,44 +34,41 @@ def range_for_templates(low: float | None, high: float | None, unit: str) -> str
 
 
 def _render(patient: Patient, form: LabForm, status: int = 200) -> ResponseReturnValue:
-    args = PageArgs(formdata=request.args)
-    if not args.validate():
-        abort(400, description="The results cannot be shown with these settings (page: use a whole number).")
-    page = db.paginate(history(patient.id), page=max(args.page.data or 1, 1), per_page=RESULTS_PER_PAGE,
-                       error_out=False)
+    args = read_args(PageArgs, "results")
+    page = paginate(history(patient.id), RESULTS_PER_PAGE, args.page.data)
     superseded = {r.supersedes_id for r in page.items if r.supersedes_id is not None}
     latest = latest_per_marker(db.session, patient.id)
-    protocol = loaded_protocols().get(patient.protocol_code)
+    protocol = protocol_of(patient)
     audit.record(actor(), "lab.view", f"Viewed the laboratory results of patient {patient.record_number}",
                  patient=patient, data={"result_ids": [r.id for r in page.items]})
     db.session.commit()
     return render_template(
         "labs/index.html", patient=patient, page=page, superseded=superseded, latest=latest, form=form,
-        required=requirements(protocol, latest, today()), protocol=protocol, markers=markers(),
+        required=requirements(protocol, latest, local_today()), protocol=protocol, markers=markers(),
     ), status
 
 
 @bp.route("/patients/<int:patient_id>/labs")
 @require_role(*CLINICAL_ROLES)
 def index(patient_id: int) -> ResponseReturnValue:
-    patient = load_for_page(actor(), patient_id)
+    patient = load_patient(patient_id, phase_history=True)
     form = LabForm(formdata=None)
-    form.collected_on.data = today()
+    form.collected_on.data = local_today()
     return _render(patient, form)
 
 
 @bp.route("/patients/<int:patient_id>/labs", methods=["POST"])
 @require_role(*CLINICAL_ROLES)
 def record(patient_id: int) -> ResponseReturnValue:
-    patient = load_for_page(actor(), patient_id)
+    patient = load_patient(patient_id, phase_history=True)
     form = LabForm()
     if form.validate_on_submit():
         try:
-            row = record_result(actor(), patient, form.to_input(), today())
+            row = record_result(actor(), patient, form.to_input(), local_today())
         except LabError as error:
             db.session.rollback()
             _field(form, error.field).errors.append(str(error))
-            patient = load_for_page(actor(), patient_id)  # reloaded after the rollback
+            patient = load_patient(patient_id, phase_history=True)  # reloaded after the rollback
         else:
             db.session.commit()
             shown = f"{markers()[row.marker].name} {row.value:g} {row.unit}"
@@ -112,7 +107,7 @@ def _render_correction(
 
 def _rerender_correction(view_args: dict[str, Any], typing: MultiDict[str, str]) -> ResponseReturnValue:
     """After a refused CSRF token: the correction form with what was posted in it (``drafts.rescue``)."""
-    patient = load_for_page(actor(), view_args["patient_id"])
+    patient = load_patient(view_args["patient_id"], phase_history=True)
     row = _result_or_404(patient, view_args["lab_id"])
     return _render_correction(patient, row, LabCorrectionForm(formdata=typing), 400, notice=drafts.EXPIRED_NOTICE)
 
@@ -122,7 +117,7 @@ def _rerender_correction(view_args: dict[str, Any], typing: MultiDict[str, str])
 @drafts.keeps_draft("labfix-{lab_id}", "labs.correct", _rerender_correction)
 def correct(patient_id: int, lab_id: int) -> ResponseReturnValue:
     """Correct a result: a new one supersedes it, both kept. :raise 404: no such result for this patient."""
-    patient = load_for_page(actor(), patient_id)
+    patient = load_patient(patient_id, phase_history=True)
     row = _result_or_404(patient, lab_id)
     key = f"labfix-{row.id}"
     if request.method == "GET":
@@ -141,11 +136,11 @@ def correct(patient_id: int, lab_id: int) -> ResponseReturnValue:
     form = LabCorrectionForm()
     if form.validate_on_submit():
         try:
-            new = correct_result(actor(), patient, row, form.to_input(), form.reason.data or "", today())
+            new = correct_result(actor(), patient, row, form.to_input(), form.reason.data or "", local_today())
         except LabError as error:
             db.session.rollback()
             _field(form, error.field).errors.append(str(error))
-            patient = load_for_page(actor(), patient_id)
+            patient = load_patient(patient_id, phase_history=True)
             row = _result_or_404(patient, lab_id)
         else:
             drafts.discard(actor(), patient, key)

@@ -17,9 +17,10 @@ from tracker.notes.addenda import add_addendum
 from tracker.notes.forms import AddendumForm, SeriousnessCorrectionForm
 from tracker.notes.saving import NoteError
 from tracker.notes.sign_views import fresh
+from tracker.pages import load_patient
 from tracker.permissions import CLINICAL_ROLES, actor, require_role
 from tracker.sessions import bp, queries
-from tracker.sessions.pages import Forms, load_patient, render_session, rerender_with_typing
+from tracker.sessions.pages import Forms, render_session, rerender_with_typing
 
 DRAFT_NOTICE = "This note is still a draft: edit it instead of adding an addendum."
 DRAFT = "This note is still a draft: remove the event and record it again instead of correcting it."

@@ -15,10 +15,11 @@ from tracker.notes.forms import CosignForm
 from tracker.notes.saving import NoteError
 from tracker.notes.sign_views import CHANGED, LIST_PAGE_SIZE, fresh, list_page
 from tracker.notes.signing import ContentChanged
+from tracker.pages import load_patient
 from tracker.permissions import actor, require_role
 from tracker.protocols import loaded_protocols
 from tracker.sessions import bp, queries
-from tracker.sessions.pages import Forms, label_of, load_patient, render_session
+from tracker.sessions.pages import Forms, label_of, render_session
 
 
 @bp.route("/patients/<int:patient_id>/sessions/<int:session_id>/cosign", methods=["POST"])

@@ -12,9 +12,9 @@ from tracker.clinics import current_zone
 from tracker.extensions import db
 from tracker.models.base import utcnow
 from tracker.notes import drafts
+from tracker.pages import load_patient
 from tracker.permissions import CLINICAL_ROLES, actor, require_role
 from tracker.sessions import bp
-from tracker.sessions.pages import load_patient
 
 
 class DraftForm(FlaskForm):

@@ -16,9 +16,10 @@ from tracker.models.base import utcnow
 from tracker.notes import drafts, private
 from tracker.notes.forms import ProcessNoteForm
 from tracker.notes.saving import StaleNote
+from tracker.pages import load_patient, protocol_of
 from tracker.permissions import CLINICAL_ROLES, actor, require_role
 from tracker.sessions import bp, queries
-from tracker.sessions.pages import label_of, load_patient, protocol_of
+from tracker.sessions.pages import label_of
 
 
 @bp.route("/patients/<int:patient_id>/sessions/<int:session_id>/private-notes", methods=["POST"])

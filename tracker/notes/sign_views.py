@@ -17,10 +17,11 @@ from tracker.notes.forms import SignForm
 from tracker.notes.saving import NoteError, NoteSigned
 from tracker.notes.signing import ContentChanged, SignRefused, follow_up_ok, sign_note
 from tracker.notes.views import SIGNED_NOTICE
+from tracker.pages import load_patient, protocol_of
 from tracker.permissions import CLINICAL_ROLES, actor, require_role
 from tracker.protocols import loaded_protocols
 from tracker.sessions import bp, queries
-from tracker.sessions.pages import Forms, label_of, load_patient, protocol_of, render_session
+from tracker.sessions.pages import Forms, label_of, render_session
 from tracker.validators import requested_page
 
 LIST_PAGE_SIZE = 25

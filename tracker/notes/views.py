@@ -26,9 +26,10 @@ from tracker.notes.saving import (
     save_note,
     saved_values,
 )
+from tracker.pages import load_patient, protocol_of
 from tracker.permissions import CLINICAL_ROLES, actor, require_role
 from tracker.sessions import bp, queries
-from tracker.sessions.pages import Forms, load_patient, protocol_of, render_session, rerender_with_typing
+from tracker.sessions.pages import Forms, render_session, rerender_with_typing
 
 SIGNED_NOTICE = "This note is signed and can no longer be changed; corrections are added as addenda."
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, Flask
 
 from tracker.instruments import Instrument, get_instrument
 
@@ -15,4 +15,9 @@ def instrument_for_templates(code: str) -> Instrument:
     return get_instrument(code)
 
 
-from tracker.outcomes import alert_views, views  # noqa: E402,F401  (registers the routes on bp)
+def register(app: Flask) -> None:
+    """Add these pages to ``app``: their modules add their routes to ``bp`` as they are imported, here rather than
+    at the top so that importing this package (its services, from the command line or a job) loads no views."""
+    from tracker.outcomes import alert_views, views  # noqa: F401
+
+    app.register_blueprint(bp)

@@ -33,9 +33,9 @@ from tracker.models import (
 from tracker.models.base import utcnow
 from tracker.notes import drafts
 from tracker.outcomes import bp
-from tracker.outcomes.forms import AcknowledgeForm, PageArgs
+from tracker.outcomes.forms import AcknowledgeForm
 from tracker.outcomes.queries import alert_queue
-from tracker.patients.services import load_for_page
+from tracker.pages import PageArgs, load_patient, paginate, read_args
 from tracker.permissions import CLINICAL_ROLES, actor, can_view_patient, require_role
 
 #: Where a removed entry of a draft note would have been.
@@ -110,7 +110,7 @@ def _render(
 
 def _rerender(view_args: dict[str, Any], typing: MultiDict[str, str]) -> ResponseReturnValue:
     """After a refused CSRF token: the alert with the posted typing in its form (``drafts.rescue``)."""
-    patient = load_for_page(actor(), view_args["patient_id"])
+    patient = load_patient(view_args["patient_id"], phase_history=True)
     found = _alert_or_404(patient, view_args["alert_id"])
     return _render(patient, found, AcknowledgeForm(formdata=typing), 400, notice=drafts.EXPIRED_NOTICE)
 
@@ -125,7 +125,7 @@ def alert(patient_id: int, alert_id: int) -> ResponseReturnValue:
 
     :raise 404: patient outside the user's scope, or no such alert for this patient.
     """
-    patient = load_for_page(actor(), patient_id)
+    patient = load_patient(patient_id, phase_history=True)
     found = _alert_or_404(patient, alert_id)
     form = AcknowledgeForm()
     key = f"alert-{found.id}"
@@ -166,15 +166,8 @@ def alert(patient_id: int, alert_id: int) -> ResponseReturnValue:
 @require_role(Role.SUPERVISOR)
 def queue() -> ResponseReturnValue:
     """Open safety alerts of the patients the supervisor may see, oldest first."""
-    args = PageArgs(formdata=request.args)
-    if not args.validate():
-        abort(400, description="The queue cannot be shown with these settings (page: use a whole number).")
-    page = db.paginate(
-        alert_queue(actor()),
-        page=max(args.page.data or 1, 1),
-        per_page=current_app.config["SAFETY_ALERTS_PER_PAGE"],
-        error_out=False,
-    )
+    args = read_args(PageArgs, "queue")
+    page = paginate(alert_queue(actor()), current_app.config["SAFETY_ALERTS_PER_PAGE"], args.page.data)
     audit.record(
         actor(),
         "alert.queue",

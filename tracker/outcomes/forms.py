@@ -20,7 +20,7 @@ from tracker.instruments import Instrument, Item
 from tracker.models import AdministrationMode
 from tracker.outcomes.services import MODES, REASON_MAX_LENGTH, ResultInput
 from tracker.validators import EARLIEST_DATE as EARLIEST
-from tracker.validators import DateRange, no_control_characters, page_field, strip
+from tracker.validators import DateRange, no_control_characters, strip
 
 CHOOSE = SelectChoice("", "Choose…")
 _WHOLE_NUMBER = re.compile(r"-?[0-9]{1,9}")
@@ -149,11 +149,3 @@ class AcknowledgeForm(FlaskForm):
         render_kw={"rows": 4},
     )
 
-
-class PageArgs(FlaskForm):
-    """Query-string arguments of the paginated lists (no CSRF on a GET)."""
-
-    class Meta:
-        csrf = False
-
-    page = page_field()

@@ -21,6 +21,7 @@ from tracker.instruments import Administration, Instrument, ScoreResult, get_ins
 from tracker.models import AdministrationMode, MeasureResult, Patient, User
 from tracker.models.base import utcnow
 from tracker.validators import EARLIEST_DATE as EARLIEST
+from tracker.validators import FieldError
 
 REASON_MAX_LENGTH = 2000
 
@@ -42,12 +43,8 @@ ADMINISTERED = {
 }
 
 
-class MeasureError(ValueError):
+class MeasureError(FieldError):
     """A result refused for a reason shown next to ``field``."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 @dataclass(frozen=True)

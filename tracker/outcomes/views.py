@@ -11,20 +11,17 @@ from sqlalchemy.orm import joinedload
 from werkzeug.datastructures import MultiDict
 
 from tracker import audit
-from tracker.clinics import local_today
 from tracker.extensions import db
 from tracker.instruments import Instrument, ScoringError, get_instrument, instruments, item_problems
 from tracker.models import MeasureResult, Patient, SafetyAlert
 from tracker.notes import drafts
 from tracker.outcomes import bp
-from tracker.outcomes.forms import CorrectionForm, MeasureForm, PageArgs, field_for_item, measure_form
+from tracker.outcomes.forms import CorrectionForm, MeasureForm, field_for_item, measure_form
 from tracker.outcomes.queries import alerts_of, measures_state
 from tracker.outcomes.services import MeasureError, correct_result, record_result
-from tracker.patients.services import load_for_page
+from tracker.pages import PageArgs, load_patient, local_today, paginate_list, protocol_of, read_args, show_error
 from tracker.permissions import CLINICAL_ROLES, actor, require_role
 from tracker.plans.queries import adherence_table
-from tracker.protocols import loaded_protocols
-from tracker.screening.queries import ListPagination
 
 
 def _instrument_or_404(code: str) -> Instrument:
@@ -50,17 +47,10 @@ def _result_or_404(patient: Patient, result_id: int) -> MeasureResult:
 @bp.route("/patients/<int:patient_id>/measures")
 @require_role(*CLINICAL_ROLES)
 def overview(patient_id: int) -> ResponseReturnValue:
-    patient = load_for_page(actor(), patient_id)
-    args = PageArgs(formdata=request.args)
-    if not args.validate():
-        abort(400, description="The results cannot be shown with these settings (page: use a whole number).")
-    state = measures_state(db.session, patient, loaded_protocols().get(patient.protocol_code), local_today())
-    page = ListPagination(
-        page=max(args.page.data or 1, 1),
-        per_page=current_app.config["MEASURE_RESULTS_PER_PAGE"],
-        error_out=False,
-        items=state.results,
-    )
+    patient = load_patient(patient_id, phase_history=True)
+    args = read_args(PageArgs, "results")
+    state = measures_state(db.session, patient, protocol_of(patient), local_today())
+    page = paginate_list(state.results, current_app.config["MEASURE_RESULTS_PER_PAGE"], args.page.data)
     alerts = alerts_of(db.session, patient.id)
     check_ins, practices = adherence_table(db.session, patient.id)
     audit.record(
@@ -89,7 +79,7 @@ def _render_form(
 
 def _rerender_correction(view_args: dict[str, Any], typing: MultiDict[str, str]) -> ResponseReturnValue:
     """After a refused CSRF token: the correction form with what was posted in it (``drafts.rescue``)."""
-    patient = load_for_page(actor(), view_args["patient_id"])
+    patient = load_patient(view_args["patient_id"], phase_history=True)
     old = _result_or_404(patient, view_args["result_id"])
     form = measure_form(get_instrument(old.instrument), correction=True, formdata=typing)
     return _render_form(patient, form, 400, correcting=old, notice=drafts.EXPIRED_NOTICE)
@@ -102,7 +92,7 @@ def _save_failed(form: MeasureForm, error: ScoringError | MeasureError) -> None:
         for number, message in problems.items():
             field_for_item(form, number).errors.append(message)
     else:
-        form[error.field].errors.append(str(error))
+        show_error(form, error)
 
 
 @bp.route("/patients/<int:patient_id>/measures/<code>/new", methods=["GET", "POST"])
@@ -112,7 +102,7 @@ def record(patient_id: int, code: str) -> ResponseReturnValue:
 
     :raise 404: patient outside the user's scope, or an unknown instrument.
     """
-    patient = load_for_page(actor(), patient_id)
+    patient = load_patient(patient_id, phase_history=True)
     instrument = _instrument_or_404(code)
     form = measure_form(instrument)
     if request.method == "GET":
@@ -145,7 +135,7 @@ def _saved_message(saved: MeasureResult, instrument: Instrument) -> str:
 @bp.route("/patients/<int:patient_id>/measures/results/<int:result_id>")
 @require_role(*CLINICAL_ROLES)
 def result(patient_id: int, result_id: int) -> ResponseReturnValue:
-    patient = load_for_page(actor(), patient_id)
+    patient = load_patient(patient_id, phase_history=True)
     row = _result_or_404(patient, result_id)
     replaced_by = db.session.scalar(select(MeasureResult.id).where(MeasureResult.supersedes_id == row.id))
     alerts = [a for a in alerts_of(db.session, patient.id) if a.result_id == row.id]
@@ -176,7 +166,7 @@ def correct(patient_id: int, result_id: int) -> ResponseReturnValue:
 
     :raise 404: patient outside the user's scope, or no such result for this patient.
     """
-    patient = load_for_page(actor(), patient_id)
+    patient = load_patient(patient_id, phase_history=True)
     old = _result_or_404(patient, result_id)
     instrument = get_instrument(old.instrument)
     form = measure_form(instrument, correction=True)

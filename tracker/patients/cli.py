@@ -16,7 +16,7 @@ from tracker.models import CareTeamMember, Patient, Phase, User
 from tracker.models.base import utcnow
 from tracker.patients.services import change_phase
 from tracker.permissions import get_patient_for_user_or_404
-from tracker.protocols import loaded_protocols
+from tracker.protocols import protocol_of
 from tracker.workflow import TransitionError
 
 patients = AppGroup("patients", help="Patients and their phase in the care model.")
@@ -59,7 +59,7 @@ def move_command(record_number: str, target: str, reason: str | None, username: 
     user = _clinician(username)
     patient = _patient(user, record_number)
     try:
-        change_phase(user, patient, Phase(target), reason, loaded_protocols().get(patient.protocol_code))
+        change_phase(user, patient, Phase(target), reason, protocol_of(patient))
     except TransitionError as refused:
         db.session.rollback()
         for line in refused.reasons:
@@ -77,7 +77,7 @@ def gate_command(record_number: str, username: str) -> None:
     is unmet."""
     user = _clinician(username)
     patient = _patient(user, record_number)
-    protocol = loaded_protocols().get(patient.protocol_code)
+    protocol = protocol_of(patient)
     unmet = gate.check(db.session, patient, protocol, gate.Door.MOVE_TO_DOSING, now=utcnow())
     db.session.commit()
     failing = {u.condition for u in unmet}

@@ -17,7 +17,8 @@ from wtforms import (
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, Regexp
 
 from tracker.models import Indication, Phase, SexAtBirth
-from tracker.validators import DateRange, empty_to_none, no_control_characters, page_field, strip
+from tracker.pages import PageArgs
+from tracker.validators import DateRange, empty_to_none, no_control_characters, strip
 
 PHONE = Regexp(r"^\+?[0-9 ()\-.]{6,40}$", message="Use digits, spaces, brackets, dashes, and an optional leading +.")
 
@@ -139,12 +140,8 @@ class SearchForm(FlaskForm):
     )
 
 
-class PageArgs(FlaskForm):
+class ListArgs(PageArgs):
     """Query-string arguments of the patient list, validated like any form (no CSRF on a GET)."""
 
-    class Meta:
-        csrf = False
-
-    page = page_field()
     sort = SelectField(choices=["name", "record", "dob", "phase", "changed"], validators=[Optional()], default="name")
     order = SelectField(choices=["asc", "desc"], validators=[Optional()], default="asc")

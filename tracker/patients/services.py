@@ -16,18 +16,14 @@ from tracker import audit, workflow
 from tracker.extensions import db
 from tracker.gate.load import dosing_entries
 from tracker.models import CareRole, CareTeamMember, Indication, Patient, Phase, PhaseTransition, SexAtBirth, User
-from tracker.models.alert import with_open_alerts
-from tracker.permissions import assignable_therapists, get_patient_for_user_or_404, patient_scope
+from tracker.permissions import assignable_therapists, patient_scope
 from tracker.protocols import Protocol
 from tracker.screening.services import start_checklist
+from tracker.validators import FieldError
 
 
-class PatientError(ValueError):
+class PatientError(FieldError):
     """A patient change refused for a reason the form shows next to ``field``."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 class StaleEdit(Exception):
@@ -310,21 +306,6 @@ def caseload_query(actor: User, search: str | None, sort: str, descending: bool)
         )
     columns = SORTS.get(sort, SORTS["name"])
     return query.order_by(*(c.desc() if descending else c.asc() for c in columns))
-
-
-def load_for_page(actor: User, patient_id: int) -> Patient:
-    """The patient with everything the patient pages show (care team, phase history, open safety alerts for the
-    banner), in a constant number of queries.
-
-    :raise 404: unknown patient, or outside the user's scope (audited by the loader).
-    """
-    return get_patient_for_user_or_404(
-        actor,
-        patient_id,
-        selectinload(Patient.care_team).joinedload(CareTeamMember.user),
-        selectinload(Patient.transitions).joinedload(PhaseTransition.actor),
-        with_open_alerts(),
-    )
 
 
 def therapist_choices(actor: User) -> list[User]:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
@@ -11,16 +11,14 @@ from werkzeug.datastructures import MultiDict
 from wtforms import SelectChoice
 
 from tracker import audit
-from tracker.clinics import local_today
 from tracker.extensions import db
-from tracker.labs import markers
-from tracker.labs.queries import latest_per_marker, requirements
 from tracker.models import Patient, Phase, SexAtBirth
-from tracker.models.base import utcnow
 from tracker.notes import drafts
-from tracker.outcomes.queries import measures_state, patients_with_open_alerts
+from tracker.outcomes.queries import patients_with_open_alerts
+from tracker.pages import load_patient, paginate, protocol_of, read_args, show_error
 from tracker.patients import bp
-from tracker.patients.forms import PageArgs, PatientForm, PhaseForm, SearchForm
+from tracker.patients.forms import ListArgs, PatientForm, PhaseForm, SearchForm
+from tracker.patients.page import phase_key, render_detail
 from tracker.patients.services import (
     DETAIL_FIELDS,
     CareTeam,
@@ -30,19 +28,14 @@ from tracker.patients.services import (
     caseload_query,
     change_phase,
     create_patient,
-    load_for_page,
     possible_duplicates,
     therapist_choices,
     update_patient,
 )
 from tracker.permissions import CLINICAL_ROLES, actor, patient_scope, require_role
 from tracker.protocols import accepted_indications, loaded_protocols
-from tracker.screening.queries import screening_state
-from tracker.sessions.forms import SessionForm
-from tracker.sessions.queries import patient_sessions
-from tracker.sessions.services import current_cycle
 from tracker.validators import enum_member
-from tracker.workflow import TransitionError, allowed_targets
+from tracker.workflow import TransitionError
 
 SEARCH_KEY = "patient_search"  # kept in the session, so names typed into search never appear in URLs or logs
 
@@ -56,15 +49,10 @@ def index() -> ResponseReturnValue:
 
 
 def _render_list(search_form: SearchForm, status: int = 200) -> ResponseReturnValue:
-    args = PageArgs(formdata=request.args)
-    if not args.validate():
-        bad = ", ".join(f"{name}: {'; '.join(errors)}" for name, errors in args.errors.items())
-        abort(400, description=f"The list cannot be shown with these settings ({bad}).")
+    args = read_args(ListArgs, "list")
     search = session.get(SEARCH_KEY) or None
     query = caseload_query(actor(), search, args.sort.data or "name", args.order.data == "desc")
-    page = db.paginate(
-        query, page=max(args.page.data or 1, 1), per_page=current_app.config["PATIENTS_PER_PAGE"], error_out=False
-    )
+    page = paginate(query, current_app.config["PATIENTS_PER_PAGE"], args.page.data)
     alerted = patients_with_open_alerts(db.session, [p.id for p in page.items])
     audit.record(
         actor(),
@@ -149,7 +137,7 @@ def create() -> ResponseReturnValue:
             try:
                 patient = create_patient(actor(), details, _team(form), loaded_protocols())
             except PatientError as error:
-                getattr(form, error.field).errors.append(str(error))
+                show_error(form, error)
             else:
                 db.session.commit()
                 flash(f"{patient.full_name} was enrolled and starts in preparation.", "success")
@@ -162,70 +150,22 @@ def create() -> ResponseReturnValue:
 @bp.route("/<int:patient_id>")
 @require_role(*CLINICAL_ROLES)
 def detail(patient_id: int) -> ResponseReturnValue:
-    patient = load_for_page(actor(), patient_id)
-    typing = drafts.kept(actor(), patient, _phase_key(patient.id))
+    patient = load_patient(patient_id, phase_history=True)
+    typing = drafts.kept(actor(), patient, phase_key(patient.id))
     audit.record(actor(), "patient.view", f"Viewed patient {patient.record_number}", patient=patient)
     db.session.commit()
     return render_detail(patient, PhaseForm(formdata=typing), restored=typing is not None)
 
 
-def _phase_key(patient_id: int) -> str:
-    """The draft of the phase form's reason (``tracker.notes.drafts``)."""
-    return f"phase-{patient_id}"
-
-
 def _rerender_phase(view_args: dict[str, Any], typing: MultiDict[str, str]) -> ResponseReturnValue:
     """After a refused CSRF token: the patient page with the posted reason in the phase form."""
-    patient = load_for_page(actor(), view_args["patient_id"])
+    patient = load_patient(view_args["patient_id"], phase_history=True)
     return render_detail(patient, PhaseForm(formdata=typing), 400, notice=drafts.EXPIRED_NOTICE)
-
-
-def render_detail(
-    patient: Patient, phase_form: PhaseForm, status: int = 200, session_form: SessionForm | None = None, *,
-    restored: bool = False, notice: str | None = None,
-) -> ResponseReturnValue:
-    """The patient page. The move form offers every other phase, so a refused move is explained, not hidden;
-    it starts on the first move the rules allow. The screening verdict, the sessions (planned against done, what
-    is next, out-of-range vital signs) and the measures due are shown beside it, since they are what the
-    workflow's guards ask for."""
-    allowed = sorted(allowed_targets(patient), key=list(Phase).index)
-    phase_form.target.choices = [SelectChoice(p.value, p.label) for p in Phase if p is not patient.phase]
-    if phase_form.target.data is None and allowed:
-        phase_form.target.data = allowed[0].value
-    phase_form.target.description = (
-        "Allowed next: " + ", ".join(p.label.lower() for p in allowed) + "." if allowed else ""
-    )
-    protocol = loaded_protocols().get(patient.protocol_code)
-    today = local_today()
-    screening = screening_state(db.session, patient, protocol, today) if protocol else None
-    sessions = patient_sessions(db.session, patient, protocol, current_cycle(db.session, patient), utcnow())
-    measures = measures_state(db.session, patient, protocol, today, with_trends=False)
-    labs = latest_per_marker(db.session, patient.id)
-    return (
-        render_template(
-            "patients/detail.html",
-            labs=labs,
-            lab_requirements=requirements(protocol, labs, today),
-            lab_markers=markers(),
-            patient=patient,
-            protocol=protocol,
-            phase_form=phase_form,
-            allowed=allowed,
-            screening=screening,
-            sessions=sessions,
-            session_form=session_form or SessionForm(formdata=None),
-            measures=measures,
-            phase_restored=restored,
-            phase_notice=notice,
-            phase_key=_phase_key(patient.id),
-        ),
-        status,
-    )
 
 
 def _rerender_edit(view_args: dict[str, Any], typing: MultiDict[str, str]) -> ResponseReturnValue:
     """After a refused CSRF token: the patient's details form with what was posted in it (``drafts.rescue``)."""
-    patient = load_for_page(actor(), view_args["patient_id"])
+    patient = load_patient(view_args["patient_id"], phase_history=True)
     form = PatientForm(formdata=typing)
     _prepare_form(form, patient)
     return render_template("patients/form.html", form=form, patient=patient, conflict=None,
@@ -237,7 +177,7 @@ def _rerender_edit(view_args: dict[str, Any], typing: MultiDict[str, str]) -> Re
 @drafts.keeps_draft("patient-{patient_id}", "patients.edit", _rerender_edit)
 def edit(patient_id: int) -> ResponseReturnValue:
     """The patient's details, from the user's draft of them if they left one (``tracker.notes.drafts``)."""
-    patient = load_for_page(actor(), patient_id)
+    patient = load_patient(patient_id, phase_history=True)
     key = f"patient-{patient.id}"
     typing = drafts.kept(actor(), patient, key) if request.method == "GET" else None
     form = PatientForm(obj=patient) if typing is None else PatientForm(formdata=typing)
@@ -261,7 +201,7 @@ def edit(patient_id: int) -> ResponseReturnValue:
             db.session.commit()
         except PatientError as error:
             db.session.rollback()
-            getattr(form, error.field).errors.append(str(error))
+            show_error(form, error)
         except (StaleEdit, StaleDataError) as stale:
             db.session.rollback()
             conflict = stale.current if isinstance(stale, StaleEdit) else None
@@ -276,7 +216,7 @@ def edit(patient_id: int) -> ResponseReturnValue:
 
 def _conflict(patient_id: int, form: PatientForm, current: dict[str, Any] | None) -> ResponseReturnValue:
     """Someone else saved first: show their saved values beside what this user typed, which is kept."""
-    patient = load_for_page(actor(), patient_id)
+    patient = load_patient(patient_id, phase_history=True)
     if current is None:
         current = {name: getattr(patient, name) for name in DETAIL_FIELDS}
     form.version_id.data = str(patient.version_id)
@@ -291,20 +231,20 @@ def _conflict(patient_id: int, form: PatientForm, current: dict[str, Any] | None
 @require_role(*CLINICAL_ROLES)
 @drafts.keeps_draft("phase-{patient_id}", "patients.detail", _rerender_phase)
 def move_phase(patient_id: int) -> ResponseReturnValue:
-    patient = load_for_page(actor(), patient_id)
+    patient = load_patient(patient_id, phase_history=True)
     form = PhaseForm()
     if form.validate_on_submit():
         try:
             change_phase(
                 actor(), patient, Phase(form.target.data), form.reason.data,
-                loaded_protocols().get(patient.protocol_code),
+                protocol_of(patient),
             )
         except TransitionError as refused:
             db.session.rollback()
             form.target.errors.extend(refused.reasons)
-            patient = load_for_page(actor(), patient_id)
+            patient = load_patient(patient_id, phase_history=True)
             return render_detail(patient, form, 409)
-        drafts.discard(actor(), patient, _phase_key(patient.id))
+        drafts.discard(actor(), patient, phase_key(patient.id))
         db.session.commit()
         flash(f"Moved to {patient.phase.label.lower()}.", "success")
         return redirect(url_for("patients.detail", patient_id=patient.id))

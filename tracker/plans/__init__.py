@@ -1,7 +1,7 @@
 """The integration plan: per patient, written for the patient from the protocol's plan sections, versioned, with its
 practices as structured items checked in on at each integration session."""
 
-from flask import Blueprint
+from flask import Blueprint, Flask
 
 from tracker.plans.practices import ADHERENCE, FREQUENCIES
 
@@ -14,4 +14,9 @@ def practice_labels() -> dict[str, dict[str, str]]:
     return {"frequency": FREQUENCIES, "adherence": ADHERENCE}
 
 
-from tracker.plans import views  # noqa: E402,F401  (registers the routes on bp)
+def register(app: Flask) -> None:
+    """Add these pages to ``app``: their modules add their routes to ``bp`` as they are imported, here rather than
+    at the top so that importing this package (its services, from the command line or a job) loads no views."""
+    from tracker.plans import views  # noqa: F401
+
+    app.register_blueprint(bp)

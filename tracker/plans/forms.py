@@ -14,7 +14,7 @@ from tracker.plans.practices import FREQUENCIES, MAX_PRACTICE_LENGTH, MAX_PRACTI
 from tracker.plans.sections import prompt
 from tracker.plans.services import CRISIS_LINE_MAX_LENGTH, SECTION_MAX_LENGTH
 from tracker.validators import EARLIEST_DATE as EARLIEST
-from tracker.validators import DateRange, no_control_characters, page_field, strip
+from tracker.validators import DateRange, no_control_characters, strip
 
 
 class PlanForm(FlaskForm):
@@ -107,9 +107,3 @@ class GivenForm(FlaskForm):
         ],
     )
 
-
-class PageArgs(FlaskForm):
-    class Meta:
-        csrf = False
-
-    page = page_field()

@@ -18,17 +18,14 @@ from tracker.clinictime import day_of
 from tracker.database import AnySession
 from tracker.extensions import db
 from tracker.models import IntegrationPlanVersion, Patient, PlanHandout, User
+from tracker.validators import FieldError
 
 SECTION_MAX_LENGTH = 4000
 CRISIS_LINE_MAX_LENGTH = 200
 
 
-class PlanError(ValueError):
+class PlanError(FieldError):
     """A plan change refused for a reason shown next to ``field``."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 class StalePlan(Exception):

@@ -13,19 +13,18 @@ from sqlalchemy.orm.interfaces import LoaderOption
 from werkzeug.datastructures import MultiDict
 
 from tracker import audit
-from tracker.clinics import clinic_of, local_today
+from tracker.clinics import clinic_of
 from tracker.extensions import db
 from tracker.instruments import get_instrument
 from tracker.models import IntegrationPlanVersion, Patient, PlanHandout
 from tracker.notes import drafts
 from tracker.outcomes.queries import measures_state
-from tracker.patients.services import load_for_page
+from tracker.pages import PageArgs, load_patient, local_today, paginate, protocol_of, read_args
 from tracker.permissions import CLINICAL_ROLES, actor, require_role
 from tracker.plans import bp
-from tracker.plans.forms import GivenForm, PageArgs, PlanForm, plan_form, practice_row_count
+from tracker.plans.forms import GivenForm, PlanForm, plan_form, practice_row_count
 from tracker.plans.practices import SUGGESTED, PracticeError, clean
 from tracker.plans.services import PlanError, StalePlan, current_version, mark_given, save_version
-from tracker.protocols import loaded_protocols
 from tracker.schedule import Status, Timepoint
 
 FOLLOW_UP_SECTION = "Follow-up sessions and measures"
@@ -53,17 +52,14 @@ def _version_or_404(patient: Patient, number: int) -> IntegrationPlanVersion:
 def _render_plan(
     patient: Patient, version: IntegrationPlanVersion | None, latest: int, given_form: GivenForm, status: int = 200
 ) -> ResponseReturnValue:
-    args = PageArgs(formdata=request.args)
-    if not args.validate():
-        abort(400, description="The versions cannot be shown with these settings (page: use a whole number).")
-    history = db.paginate(
+    args = read_args(PageArgs, "versions")
+    history = paginate(
         select(IntegrationPlanVersion)
         .where(IntegrationPlanVersion.patient_id == patient.id)
         .options(*_with_details())
         .order_by(IntegrationPlanVersion.number.desc()),
-        page=max(args.page.data or 1, 1),
-        per_page=VERSIONS_PER_PAGE,
-        error_out=False,
+        VERSIONS_PER_PAGE,
+        args.page.data,
     )
     audit.record(
         actor(),
@@ -83,7 +79,7 @@ def _render_plan(
 @bp.route("/patients/<int:patient_id>/plan")
 @require_role(*CLINICAL_ROLES)
 def plan(patient_id: int) -> ResponseReturnValue:
-    patient = load_for_page(actor(), patient_id)
+    patient = load_patient(patient_id, phase_history=True)
     current = current_version(db.session, patient.id)
     version = _version_or_404(patient, current.number) if current else None
     return _render_plan(patient, version, current.number if current else 0, _given_form())
@@ -99,7 +95,7 @@ def _given_form(**kwargs: object) -> GivenForm:
 @bp.route("/patients/<int:patient_id>/plan/versions/<int:number>")
 @require_role(*CLINICAL_ROLES)
 def version(patient_id: int, number: int) -> ResponseReturnValue:
-    patient = load_for_page(actor(), patient_id)
+    patient = load_patient(patient_id, phase_history=True)
     shown = _version_or_404(patient, number)
     current = current_version(db.session, patient.id)
     assert current is not None  # there is at least the version shown
@@ -110,7 +106,7 @@ def version(patient_id: int, number: int) -> ResponseReturnValue:
 @require_role(*CLINICAL_ROLES)
 def given(patient_id: int, number: int) -> ResponseReturnValue:
     """Mark a version given to the patient. :raise 404: no such version for this patient."""
-    patient = load_for_page(actor(), patient_id)
+    patient = load_patient(patient_id, phase_history=True)
     shown = _version_or_404(patient, number)
     form = _given_form()
     if form.validate_on_submit():
@@ -130,7 +126,7 @@ def given(patient_id: int, number: int) -> ResponseReturnValue:
 def _titles(patient: Patient, current: IntegrationPlanVersion | None) -> list[str]:
     """The protocol's sections, then any section of the current version the protocol no longer has (a change of
     protocol must not drop what was written)."""
-    protocol = loaded_protocols().get(patient.protocol_code)
+    protocol = protocol_of(patient)
     titles = list(protocol.integration_plan_sections) if protocol else []
     if current is not None:
         titles += [s["title"] for s in current.sections if s["title"] not in titles and s["text"]]
@@ -144,7 +140,7 @@ def _clinic_crisis_line() -> str | None:
 
 def _follow_up_draft(patient: Patient) -> str:
     """A first draft of the follow-up section, from the measures schedule: what is still to come, with dates."""
-    protocol = loaded_protocols().get(patient.protocol_code)
+    protocol = protocol_of(patient)
     state = measures_state(db.session, patient, protocol, local_today(), with_trends=False)
     lines = []
     for occurrence in state.schedule or []:
@@ -168,7 +164,7 @@ def draft_key(patient: Patient) -> str:
 
 def _rerender_edit(view_args: dict[str, Any], typing: MultiDict[str, str]) -> ResponseReturnValue:
     """After a refused CSRF token: the editor with the posted typing (``drafts.rescue``)."""
-    patient = load_for_page(actor(), view_args["patient_id"])
+    patient = load_patient(view_args["patient_id"], phase_history=True)
     current = current_version(db.session, patient.id)
     form = plan_form(_titles(patient, current), practice_row_count(typing, 0), formdata=typing)
     return _render_edit(patient, form, None, 400, notice=drafts.EXPIRED_NOTICE)
@@ -183,7 +179,7 @@ def edit(patient_id: int) -> ResponseReturnValue:
 
     :raise 400: the hidden version number was tampered with.
     """
-    patient = load_for_page(actor(), patient_id)
+    patient = load_patient(patient_id, phase_history=True)
     current = current_version(db.session, patient.id)
     titles = _titles(patient, current)
     if not titles:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from flask import current_app
 
-from tracker.models import Indication
+from tracker.models import Indication, Patient
 from tracker.protocols.schema import (
     InteractionRule,
     ItemKind,
@@ -37,6 +37,12 @@ def loaded_protocols() -> dict[str, Protocol]:
     catalogue: dict[str, Protocol] = current_app.extensions["protocols"]
     return catalogue
 
+
+def protocol_of(patient: Patient) -> Protocol | None:
+    """The protocol template ``patient`` is treated under; None when it is not installed on this server."""
+    return loaded_protocols().get(patient.protocol_code)
+
+
 __all__ = [
     "InteractionRule",
     "ItemKind",
@@ -53,6 +59,7 @@ __all__ = [
     "load_protocol_file",
     "load_protocols",
     "loaded_protocols",
+    "protocol_of",
 ]
 
 

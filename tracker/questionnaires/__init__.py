@@ -3,8 +3,14 @@ patient fills them in without an account; the answers become results like any ot
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, Flask
 
 bp = Blueprint("questionnaires", __name__)
 
-from tracker.questionnaires import public, views  # noqa: E402,F401  (registers the routes on bp)
+
+def register(app: Flask) -> None:
+    """Add these pages to ``app``: their modules add their routes to ``bp`` as they are imported, here rather than
+    at the top so that importing this package (its services, from the command line or a job) loads no views."""
+    from tracker.questionnaires import public, views  # noqa: F401
+
+    app.register_blueprint(bp)

@@ -34,6 +34,7 @@ from tracker.instruments import (
 from tracker.instruments.definition import FlagRule
 from tracker.models import MeasureResult, Patient, QuestionnaireLink, User
 from tracker.outcomes.services import record_patient_reported
+from tracker.validators import FieldError
 
 #: How many instruments one link may carry.
 MAX_INSTRUMENTS = 6
@@ -41,12 +42,8 @@ MAX_INSTRUMENTS = 6
 TOKEN_BYTES = 32
 
 
-class LinkError(ValueError):
+class LinkError(FieldError):
     """A link refused for a reason shown next to ``field``."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 class LinkClosed(Exception):

@@ -8,14 +8,12 @@ from sqlalchemy import select
 
 from tracker import audit
 from tracker.auth.forms import EmptyForm
-from tracker.clinics import local_today
 from tracker.extensions import db
 from tracker.models import Clinic, Patient, QuestionnaireLink
 from tracker.models.base import utcnow
 from tracker.outcomes.queries import measures_state
-from tracker.patients.services import load_for_page
+from tracker.pages import load_patient, local_today, protocol_of
 from tracker.permissions import CLINICAL_ROLES, actor, require_care, require_role
-from tracker.protocols import loaded_protocols
 from tracker.questionnaires import bp
 from tracker.questionnaires.delivery import email_questionnaire_link, qr_svg
 from tracker.questionnaires.forms import SendForm
@@ -24,7 +22,7 @@ from tracker.questionnaires.services import LinkError, links_of, send_link, send
 
 def _due(patient: Patient) -> list[str]:
     """The sendable measures the protocol has due or overdue now, in the catalogue's order."""
-    state = measures_state(db.session, patient, loaded_protocols().get(patient.protocol_code), local_today(),
+    state = measures_state(db.session, patient, protocol_of(patient), local_today(),
                            with_trends=False)
     due = {o.instrument for o in state.attention}
     return [i.code for i in sendable() if i.code in due]
@@ -51,7 +49,7 @@ def index(patient_id: int) -> ResponseReturnValue:
 
     :raise 404: the patient is outside the user's scope. :raise 403: a POST under emergency access (view only).
     """
-    patient = load_for_page(actor(), patient_id)
+    patient = load_patient(patient_id, phase_history=True)
     form = _send_form(patient)
     if request.method == "GET":
         form.instruments.data = _due(patient)
@@ -83,7 +81,7 @@ def index(patient_id: int) -> ResponseReturnValue:
 def withdraw_link(patient_id: int, link_id: int) -> ResponseReturnValue:
     """Close a link the patient has not used. :raise 404: patient outside scope, or not this patient's link.
     :raise 403: under emergency access (view only)."""
-    patient = load_for_page(actor(), patient_id)
+    patient = load_patient(patient_id, phase_history=True)
     link = db.session.scalar(
         select(QuestionnaireLink).where(QuestionnaireLink.id == link_id, QuestionnaireLink.patient_id == patient.id)
     )

@@ -42,7 +42,7 @@ from tracker.models.alert import with_open_alerts
 from tracker.notes.fields import BODY_LABEL, RISK_CHECK, TEXT_FIELDS
 from tracker.outcomes.queries import alerts_of, measures_state
 from tracker.plans.services import current_version
-from tracker.protocols import Protocol, loaded_protocols
+from tracker.protocols import Protocol, protocol_of
 from tracker.reports.fetcher import PRINT_CSS
 from tracker.screening.queries import screening_state
 from tracker.sessions.pages import label_of
@@ -102,7 +102,7 @@ def _page(template: str, patient: Patient, clinic: Clinic, stamp: Stamp, title: 
     the sign-out form): a report needs no request, so the CLI makes the same document. Times print on the clinic's
     clock (``clinic_zone``, read by the ``local`` filter), and the footer names the zone. A protocol whose regulatory
     state is "research" puts its marker in every page's running header."""
-    protocol = loaded_protocols().get(patient.protocol_code)
+    protocol = protocol_of(patient)
     return current_app.jinja_env.get_template(template).render(
         patient=patient, clinic=clinic, stamp=stamp, draft=stamp.draft, title=title, stylesheet=PRINT_CSS,
         clinic_zone=clinic.zone,
@@ -162,7 +162,7 @@ def plan_documents(session: AnySession, patients: Sequence[Patient], stamp: Stam
         raise NothingToPrint("No integration plan has been written for this patient yet.")
     documents = []
     for patient in patients:
-        protocol = loaded_protocols().get(patient.protocol_code)
+        protocol = protocol_of(patient)
         documents.append(
             _page(
                 "reports/plan.html",
@@ -271,7 +271,7 @@ def urgent_answers(current: Sequence[MeasureResult], alerts: Sequence[SafetyAler
 def summary_document(session: AnySession, patient: Patient, stamp: Stamp) -> str:
     """The clinician's summary of one patient (loaded with ``patient_loader_options``), in a constant number of
     queries whatever the length of the course."""
-    protocol = loaded_protocols().get(patient.protocol_code)
+    protocol = protocol_of(patient)
     clinic = _clinic(session, patient.clinic_id)
     today = clinictime.today(clinic.zone, stamp.at)
     lines, left_out = session_lines(session, patient, protocol, stamp.draft)
@@ -314,7 +314,7 @@ def record_document(session: AnySession, patient: Patient, therapy_session: Ther
             "This note is not signed, so it cannot be printed as a record. Sign it first, or print a draft "
             "(marked DRAFT on every page)."
         )
-    protocol = loaded_protocols().get(patient.protocol_code)
+    protocol = protocol_of(patient)
     dosing = therapy_session.kind is SessionKind.DOSING
     clinic = _clinic(session, patient.clinic_id)
     return _page(

@@ -13,11 +13,11 @@ from flask import Blueprint, Response, abort, current_app, jsonify, render_templ
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from tracker.clinics import local_today
 from tracker.database import reads_only, writing
 from tracker.extensions import db
 from tracker.models import Phase, User
 from tracker.models.base import utcnow
+from tracker.pages import local_today
 from tracker.permissions import CLINICAL_ROLES, actor, assignable_therapists, require_role
 from tracker.reports import jobs, renderer, selection
 from tracker.reports.content import NothingToPrint, ReportKind, Stamp

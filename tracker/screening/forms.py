@@ -26,7 +26,7 @@ from tracker.models import AnswerValue, ReviewDecision, ScreeningAnswer
 from tracker.protocols import ItemKind, ScreeningItem
 from tracker.screening.services import AnswerInput, MedicationInput
 from tracker.validators import EARLIEST_DATE as EARLIEST
-from tracker.validators import DateRange, empty_to_none, no_control_characters, page_field, strip
+from tracker.validators import DateRange, empty_to_none, no_control_characters, strip
 
 CHOOSE = SelectChoice("", "Choose…")
 
@@ -264,11 +264,3 @@ class MedicationForm(FlaskForm):
             taper_end_on=self.taper_end_on.data,
         )
 
-
-class QueueArgs(FlaskForm):
-    """Query-string arguments of the review queue (no CSRF on a GET)."""
-
-    class Meta:
-        csrf = False
-
-    page = page_field()

@@ -12,16 +12,16 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.datastructures import MultiDict
 
 from tracker import audit
-from tracker.clinics import local_today
 from tracker.extensions import db
 from tracker.models import Medication, Patient
 from tracker.notes import drafts
+from tracker.pages import load_patient, local_today, show_error
 from tracker.permissions import CLINICAL_ROLES, actor, require_role
 from tracker.screening import bp
 from tracker.screening.forms import MedicationForm, drug_class_label
+from tracker.screening.pages import load_state
 from tracker.screening.queries import ScreeningState, interactions_of
 from tracker.screening.services import MEDICATION_FIELDS, ScreeningError, add_medication, update_medication
-from tracker.screening.views import load_patient, load_state
 
 
 def _medication_key(patient: Patient) -> str:
@@ -88,7 +88,7 @@ def add(patient_id: int) -> ResponseReturnValue:
         try:
             medication = add_medication(actor(), patient, form.to_input())
         except ScreeningError as error:
-            getattr(form, error.field).errors.append(str(error))
+            show_error(form, error)
         else:
             drafts.discard(actor(), patient, _medication_key(patient))
             db.session.commit()
@@ -151,7 +151,7 @@ def edit_medication(patient_id: int, medication_id: int) -> ResponseReturnValue:
             update_medication(actor(), patient, medication, form.to_input())
             db.session.commit()
         except ScreeningError as error:
-            getattr(form, error.field).errors.append(str(error))
+            show_error(form, error)
         except StaleDataError:  # saved by someone else between our read and our write
             db.session.rollback()
             patient = load_patient(patient_id)

@@ -9,9 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
-from typing import Any
 
-from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
@@ -242,16 +240,3 @@ def pending_reviews(
             since = max(times) if times else checklist.created_at
             waiting.append(PendingReview(patient, protocol.item(item_id), since, flagged_by, raising))
     return sorted(waiting, key=lambda row: (row.since, row.patient.id, row.item.id))
-
-
-class ListPagination(Pagination):
-    """Pages over a list already in memory (the queue is computed in Python, after a constant number of
-    queries), with the same interface as ``db.paginate`` for the pagination macro."""
-
-    def _query_items(self) -> list[Any]:
-        items: list[Any] = self._query_args["items"]
-        start = (self.page - 1) * self.per_page
-        return items[start : start + self.per_page]
-
-    def _query_count(self) -> int:
-        return len(self._query_args["items"])

@@ -33,15 +33,11 @@ from tracker.models import (
 )
 from tracker.models.base import utcnow
 from tracker.protocols import ItemKind, Protocol, ScreeningItem, loaded_protocols
-from tracker.validators import EARLIEST_DATE
+from tracker.validators import EARLIEST_DATE, FieldError
 
 
-class ScreeningError(ValueError):
+class ScreeningError(FieldError):
     """A screening change refused for a reason shown next to ``field``."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 def start_checklist(

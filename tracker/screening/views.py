@@ -6,28 +6,26 @@ from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import MultiDict
 
 from tracker import audit
-from tracker.clinics import local_today
 from tracker.extensions import db
-from tracker.models import CareTeamMember, Patient, ReviewDecision, Role
-from tracker.models.alert import with_open_alerts
+from tracker.models import Patient, ReviewDecision, Role
 from tracker.notes import drafts
-from tracker.permissions import CLINICAL_ROLES, actor, get_patient_for_user_or_404, require_role
+from tracker.pages import PageArgs, load_patient, local_today, paginate_list, read_args, show_error
+from tracker.permissions import CLINICAL_ROLES, actor, require_role
 from tracker.protocols import ScreeningItem, loaded_protocols
 from tracker.screening import bp
 from tracker.screening.forms import (
     AnswerForm,
     ChecklistForm,
-    QueueArgs,
     ReviewForm,
     SignOffForm,
     answer_form,
     review_form,
 )
-from tracker.screening.queries import ListPagination, ScreeningState, pending_reviews, screening_state
+from tracker.screening.pages import load_state
+from tracker.screening.queries import ScreeningState, pending_reviews
 from tracker.screening.services import (
     AnswerInput,
     ScreeningError,
@@ -46,25 +44,6 @@ REVIEWS_PER_PAGE = 25
 def applicable(item: ScreeningItem, state: ScreeningState) -> bool:
     """Jinja test: the item applies to the patient of ``state`` (``select("applicable", state)``)."""
     return state.applies(item)
-
-
-def load_patient(patient_id: int) -> Patient:
-    """The patient with their care team (which decides who may review) and open safety alerts (the banner), if
-    the user may see them.
-
-    :raise 404: unknown patient, or outside the user's scope (audited by the loader).
-    """
-    return get_patient_for_user_or_404(
-        actor(), patient_id, selectinload(Patient.care_team).joinedload(CareTeamMember.user), with_open_alerts()
-    )
-
-
-def load_state(patient: Patient) -> ScreeningState:
-    """:raise 404: the patient's protocol is not installed, so there is nothing to screen against."""
-    protocol = loaded_protocols().get(patient.protocol_code)
-    if protocol is None:
-        abort(404, description=f"The protocol {patient.protocol_code!r} is not installed, so no screening is shown.")
-    return screening_state(db.session, patient, protocol, local_today())
 
 
 def _item_or_404(state: ScreeningState, item_id: str) -> ScreeningItem:
@@ -202,8 +181,7 @@ def answer_all(patient_id: int) -> ResponseReturnValue:
         return redirect(url_for("screening.checklist", patient_id=patient.id, _anchor="main"))
     db.session.rollback()
     for item_id, error in refused.items():
-        form = forms[item_id]
-        getattr(form, error.field, form.answer).errors.append(str(error))
+        show_error(forms[item_id], error, forms[item_id].answer)
     patient = load_patient(patient_id)
     return _render_checklist(patient, load_state(patient), submitted=forms, status=422)
 
@@ -226,7 +204,7 @@ def answer(patient_id: int, item_id: str) -> ResponseReturnValue:
         try:
             saved = answer_item(actor(), state.checklist, state.protocol, item.id, form.to_input(), local_today())
         except ScreeningError as error:
-            getattr(form, error.field, form.answer).errors.append(str(error))
+            show_error(form, error, form.answer)
         else:
             db.session.commit()
             flash(f"Saved “{saved.answer.label}”: {item.text}.", "success")
@@ -274,7 +252,7 @@ def review(patient_id: int, item_id: str) -> ResponseReturnValue:
         try:
             review_item(actor(), state.checklist, state.assessment, item.id, decision, form.rationale.data or "")
         except ScreeningError as error:
-            getattr(form, error.field, form.decision).errors.append(str(error))
+            show_error(form, error, form.decision)
         else:
             db.session.commit()
             flash(f"Review recorded: {decision.value} ({item.text}).", "success")
@@ -285,11 +263,9 @@ def review(patient_id: int, item_id: str) -> ResponseReturnValue:
 @bp.route("/screening/reviews")
 @require_role(Role.SUPERVISOR)
 def review_queue() -> ResponseReturnValue:
-    args = QueueArgs(formdata=request.args)
-    if not args.validate():
-        abort(400, description="The queue cannot be shown with these settings (page: use a whole number).")
+    args = read_args(PageArgs, "queue")
     waiting = pending_reviews(db.session, actor(), loaded_protocols(), local_today())
-    page = ListPagination(page=max(args.page.data or 1, 1), per_page=REVIEWS_PER_PAGE, error_out=False, items=waiting)
+    page = paginate_list(waiting, REVIEWS_PER_PAGE, args.page.data)
     audit.record(
         actor(),
         "screening.review_queue",

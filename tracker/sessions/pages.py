@@ -12,7 +12,6 @@ from typing import Any
 
 from flask import render_template
 from flask.typing import ResponseReturnValue
-from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import MultiDict
 
 from tracker import clinictime, discharge
@@ -20,8 +19,7 @@ from tracker.auth.forms import EmptyForm
 from tracker.clinics import current_zone
 from tracker.extensions import db
 from tracker.modalities import clinic_modalities
-from tracker.models import CareTeamMember, Clinic, FormDraft, Patient, SessionKind, SessionNote, TherapySession, User
-from tracker.models.alert import with_open_alerts
+from tracker.models import Clinic, FormDraft, Patient, SessionKind, SessionNote, TherapySession, User
 from tracker.models.base import utcnow
 from tracker.notes import drafts, private
 from tracker.notes.cosign import CosignState, cosign_state, review_hash
@@ -38,26 +36,12 @@ from tracker.notes.forms import (
 from tracker.notes.saving import saved_values
 from tracker.notes.signing import blockers, content_hash, follow_up_ok
 from tracker.notes.structured import confirmed
-from tracker.permissions import actor, get_patient_for_user_or_404
+from tracker.pages import load_patient, protocol_of
+from tracker.permissions import actor
 from tracker.plans.services import current_version
-from tracker.protocols import Protocol, loaded_protocols
+from tracker.protocols import Protocol
 from tracker.sessions import queries
 from tracker.sessions.plan import session_label
-
-
-def protocol_of(patient: Patient) -> Protocol | None:
-    return loaded_protocols().get(patient.protocol_code)
-
-
-def load_patient(patient_id: int) -> Patient:
-    """The patient with their care team and open safety alerts (the banner every patient page shows), if the
-    user may see them.
-
-    :raise 404: unknown patient, or outside the user's scope (audited by the loader).
-    """
-    return get_patient_for_user_or_404(
-        actor(), patient_id, selectinload(Patient.care_team).joinedload(CareTeamMember.user), with_open_alerts()
-    )
 
 
 def label_of(session: TherapySession, protocol: Protocol | None) -> str:

@@ -19,13 +19,13 @@ from tracker.extensions import db
 from tracker.models import Patient, SessionKind, SessionNote, TherapySession
 from tracker.models.base import utcnow
 from tracker.notes import record
+from tracker.pages import load_patient, protocol_of
 from tracker.patients.forms import PhaseForm
-from tracker.patients.services import load_for_page
+from tracker.patients.page import render_detail
 from tracker.permissions import CLINICAL_ROLES, actor, require_role
-from tracker.protocols import loaded_protocols
 from tracker.sessions import bp, queries
 from tracker.sessions.forms import SessionDetailsForm, SessionForm
-from tracker.sessions.pages import label_of, load_patient, minute, protocol_of, render_session
+from tracker.sessions.pages import label_of, minute, render_session
 from tracker.sessions.plan import progress
 from tracker.sessions.services import (
     SessionError,
@@ -103,13 +103,11 @@ def _field(form: SessionDetailsForm, name: str) -> Any:
 def log_session_held(patient_id: int) -> ResponseReturnValue:
     """The patient page's quick form: a session held just now, as planned. A refusal shows the patient page again
     with the form's errors (422)."""
-    from tracker.patients.views import render_detail  # here: the patient page's module imports the sessions'
-
-    patient = load_for_page(actor(), patient_id)
+    patient = load_patient(patient_id, phase_history=True)
     form = SessionForm()
     if form.validate_on_submit():
         try:
-            protocol = loaded_protocols().get(patient.protocol_code)
+            protocol = protocol_of(patient)
             held = log_session(actor(), patient, form.to_input(), utcnow(), protocol)
         except SessionError as error:
             getattr(form, error.field, form.kind).errors.extend(error.reasons)
