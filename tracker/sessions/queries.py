@@ -226,8 +226,11 @@ def cosign_pending() -> ColumnElement[bool]:
 def cosign_returned() -> ColumnElement[bool]:
     """The latest decision returned the note and no addendum has answered it yet."""
     decision, later = aliased(CosignDecision), aliased(CosignDecision)
+    # Tied to the decision's note, not to ``SessionNote``: this EXISTS sits inside the next one, and SQLAlchemy
+    # correlates a subquery with its immediately enclosing SELECT only, so ``SessionNote`` here would be a table of
+    # its own (every note of the clinic: any later decision anywhere would hide the return).
     newer = exists().where(
-        later.note_id == SessionNote.id,
+        later.note_id == decision.note_id,
         or_(later.decided_at > decision.decided_at, and_(later.decided_at == decision.decided_at,
                                                          later.id > decision.id)),
     )
