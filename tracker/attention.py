@@ -194,12 +194,6 @@ def _row(
     ]
 
 
-def _active(patient_id: Expression) -> ColumnElement[bool]:
-    """The patient is in preparation, dosing or integration (not on hold, completed or discontinued)."""
-    active = select(Patient.id).where(Patient.phase.in_([p.value for p in ACTIVE_PHASES]))
-    return patient_id.in_(active)
-
-
 # The rules. ----------------------------------------------------------------------------------------------------
 
 
@@ -241,12 +235,16 @@ def follow_up_contacts(scope: Scope) -> Select[Any]:
         contact.cycle == dosing.cycle,
         contact.held_at.is_not(None),
     )
-    return select(*_row(Kind.FOLLOW_UP_CONTACT, dosing.patient_id, dosing.held_at, dosing.id, dosing.cycle)).where(
-        dosing.kind == SessionKind.DOSING,
-        dosing.held_at < scope.now - FOLLOW_UP_WINDOW,
-        dosing.patient_id.in_(scope.patient_ids),
-        _active(dosing.patient_id),
-        ~made,
+    return (
+        select(*_row(Kind.FOLLOW_UP_CONTACT, dosing.patient_id, dosing.held_at, dosing.id, dosing.cycle))
+        .join(Patient, Patient.id == dosing.patient_id)  # one seek per session, not a list of the clinic's patients
+        .where(
+            dosing.kind == SessionKind.DOSING,
+            dosing.held_at < scope.now - FOLLOW_UP_WINDOW,
+            dosing.patient_id.in_(scope.patient_ids),
+            Patient.phase.in_([p.value for p in ACTIVE_PHASES]),
+            ~made,
+        )
     )
 
 
