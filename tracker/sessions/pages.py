@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from flask import render_template
@@ -53,9 +54,13 @@ def load_patient(patient_id: int) -> Patient:
 
     :raise 404: unknown patient, or outside the user's scope (audited by the loader).
     """
-    return get_patient_for_user_or_404(
-        actor(), patient_id, selectinload(Patient.care_team).joinedload(CareTeamMember.user), with_open_alerts()
-    )
+    return get_patient_for_user_or_404(actor(), patient_id, *_patient_options())
+
+
+@cache
+def _patient_options() -> tuple[Any, ...]:
+    """Built once (loader options are immutable): building the paths cost every session view time for nothing."""
+    return selectinload(Patient.care_team).joinedload(CareTeamMember.user), with_open_alerts()
 
 
 def label_of(session: TherapySession, protocol: Protocol | None) -> str:
