@@ -115,6 +115,19 @@ def read_samples(path: Path, skip_before: float) -> tuple[list[Sample], float]:
     return kept, (last - first) if kept and first is not None and last is not None else 0.0
 
 
+def left_out_errors(path: Path, skip_before: float) -> list[dict[str, Any]]:
+    """The failed requests the figures leave out (warm-up rounds, the ramp-up): still errors, counted apart, so an
+    error is never lost because it fell outside the timed window."""
+    if not path.exists():
+        return []
+    found = []
+    for line in path.read_text().splitlines():
+        record = json.loads(line)
+        if not record["ok"] and (record["t"] < skip_before or record["name"].endswith("(warm-up)")):
+            found.append(record)
+    return found
+
+
 # Serving -------------------------------------------------------------------------------------------------------
 
 
@@ -247,7 +260,7 @@ def server_errors(directory: Path) -> list[str]:
 
 
 def run_level(server: Server, plan_path: Path, users: int, seconds: int, rounds: int, directory: Path
-              ) -> tuple[list[Sample], float, CpuShare]:
+              ) -> tuple[list[Sample], float, CpuShare, list[dict[str, Any]]]:
     """One level: ``users`` concurrent users for ``seconds`` (or, at 1, the sequential rounds)."""
     samples = directory / f"samples-{users}.jsonl"
     samples.unlink(missing_ok=True)
@@ -270,13 +283,14 @@ def run_level(server: Server, plan_path: Path, users: int, seconds: int, rounds:
     after = (tree_cpu(server.web_pid), tree_cpu(server.worker_pid), resource.getrusage(resource.RUSAGE_CHILDREN),
              machine_busy())
     found, span = read_samples(samples, 0 if sequential else started + RAMP_SECONDS)
+    unseen = left_out_errors(samples, 0 if sequential else started + RAMP_SECONDS)
     web, worker = after[0] - before[0], after[1] - before[1]
     generator = (after[2].ru_utime + after[2].ru_stime) - (before[2].ru_utime + before[2].ru_stime)
     busy = after[3][0] - before[3][0]
     everything = len(_read_all(samples))
     share = CpuShare(web / wall, worker / wall, generator / wall, max(0.0, busy - web - worker - generator) / wall,
                      web * 1000 / everything if everything else None)
-    return found, span, share
+    return found, span, share, unseen
 
 
 def _read_all(path: Path) -> list[str]:
@@ -296,14 +310,17 @@ def run_database(label: str, database_url: str, patients: int, levels: list[int]
               f"batch: {plan['batch']['patients'] if plan['batch'] else 0} plans")
         with served(database_url, directory, port or free_port(), workers) as server:
             for users in levels:
-                samples, span, share = run_level(server, plan_path, users, seconds, rounds, directory)
+                samples, span, share, unseen = run_level(server, plan_path, users, seconds, rounds, directory)
                 if not samples:
                     log = (directory / f"locust-{users}.log").read_text(errors="replace")[-3000:]
                     raise RuntimeError(f"Locust recorded nothing at {users} users:\n{log}")
                 level = stats(samples, span, label, patients, users)
                 level[-1].update(cpu_web=round(share.web, 2), cpu_worker=round(share.worker, 2),
                                  cpu_load_generator=round(share.load_generator, 2), cpu_others=round(share.others, 2),
-                                 web_cpu_ms_per_request=round(share.web_ms_per_request or 0, 1))
+                                 web_cpu_ms_per_request=round(share.web_ms_per_request or 0, 1),
+                                 errors_left_out=len(unseen),
+                                 errors_left_out_pages=sorted({f"{r['name']} ({r.get('status') or 'no answer'})"
+                                                               for r in unseen}))
                 rows.extend(level)
                 print(level_table(level))
         errors = server_errors(directory)
@@ -328,6 +345,9 @@ def level_table(rows: list[dict[str, Any]]) -> str:
         lines.append(f"  cores busy on average: web {last['cpu_web']:.2f} ({last['web_cpu_ms_per_request']:.0f} ms "
                      f"a request), worker {last['cpu_worker']:.2f}, load generator {last['cpu_load_generator']:.2f}, "
                      f"other processes on the machine {last['cpu_others']:.2f} (of {os.cpu_count()})")
+    if last.get("errors_left_out"):
+        lines.append(f"  errors outside the timed requests (warm-up, ramp-up): {last['errors_left_out']}: "
+                     + ", ".join(last["errors_left_out_pages"]))
     return "\n".join(lines)
 
 
@@ -341,8 +361,11 @@ def verdicts(rows: list[dict[str, Any]]) -> list[tuple[bool, str]]:
             total = next(r for r in mine if r["users"] == users and r["page"] == "all requests")
             failing = [f"{r['page']} ({r['errors']})" for r in mine
                        if r["users"] == users and r["errors"] and r["page"] != "all requests"]
-            out.append((total["errors"] == 0, f"{database}, {users} user(s): {total['errors']} errors in "
-                        f"{total['requests']} requests" + (f": {', '.join(failing)}" if failing else "")))
+            failing += [f"outside the timed requests: {page}" for page in total.get("errors_left_out_pages", [])]
+            errors = total["errors"] + total.get("errors_left_out", 0)
+            out.append((errors == 0, f"{database}, {users} user(s): {errors} errors in "
+                        f"{total['requests'] + total.get('errors_left_out', 0)} requests"
+                        + (f": {', '.join(failing)}" if failing else "")))
         single = [r for r in mine
                   if r["users"] == 1 and is_html(r["page"]) and r["page"] not in (MINIMAL, "all requests")]
         for row in single:

@@ -364,3 +364,25 @@ def test_the_day_leaves_out_what_only_a_supervisor_acts_on(client, people, proto
     day = client.get("/today")
     assert 'data-kind="screening_review"' not in day.text and "Screening reviews" not in day.text
     assert client.get("/today?kind=screening_review").status_code == 400
+
+
+def test_a_kept_statement_runs_with_each_views_own_moment(client, people):
+    """The queue's statement is built once per shape and kept (``queries._statement``); a later view runs it with
+    its own moment, so an item due meanwhile appears, and another user's view gets their own scope."""
+    from tracker.dashboard import queries
+
+    queries._kept.clear()
+    unsigned_session(people.patient, people.lead, days_ago=0)  # held just now: due in 24 hours
+    db.session.commit()
+    login(client, people.supervisor)
+    assert not any("Zzpatient" in n for n in listed(client.get("/dashboard").text))
+    assert len(queries._kept) == 1
+    with time_machine.travel(utcnow() + timedelta(hours=25), tick=False):
+        login(client, people.supervisor)
+        assert any("Zzpatient" in n for n in listed(client.get("/dashboard").text))
+    assert len(queries._kept) == 1  # the same statement, run at the later moment
+    login(client, people.other_supervisor)  # not this patient's supervisor: a scope of their own
+    with time_machine.travel(utcnow() + timedelta(hours=25), tick=False):
+        login(client, people.other_supervisor)
+        assert not any("Zzpatient" in n for n in listed(client.get("/dashboard").text))
+    assert len(queries._kept) == 2

@@ -132,3 +132,21 @@ def test_the_bench_clinic_is_prepared_for_a_run_on_the_suites_database(tmp_path)
     assert any(t["notes"] for t in plan["therapists"])
     batch = plan["batch"]
     assert batch is None or 0 < batch["patients"] <= 50
+
+
+def test_errors_outside_the_timed_requests_are_still_counted(tmp_path):
+    """A failed warm-up request or one in the ramp-up is left out of the figures, never out of the error count."""
+    from bench.loadtest import left_out_errors
+
+    path = tmp_path / "samples.jsonl"
+    records = [("clinic overview (warm-up)", False, 503, 200.0), ("day page", False, 500, 100.0),
+               ("day page", True, 200, 101.0), ("day page", False, 503, 110.0)]
+    path.write_text("".join(json.dumps({"name": n, "ms": 10, "ok": ok, "status": status, "t": t}) + "\n"
+                            for n, ok, status, t in records))
+    unseen = left_out_errors(path, 105.0)
+    assert [(r["name"], r["status"]) for r in unseen] == [("clinic overview (warm-up)", 503), ("day page", 500)]
+    rows = _rows()
+    rows[-1].update(errors_left_out=2, errors_left_out_pages=["clinic overview (warm-up) (503)", "day page (500)"])
+    judged = dict((text, met) for met, text in verdicts(rows))
+    assert judged["sqlite, 25 user(s): 3 errors in 203 requests: sign a note (POST) (1), outside the timed "
+                  "requests: clinic overview (warm-up) (503), outside the timed requests: day page (500)"] is False

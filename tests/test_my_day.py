@@ -8,6 +8,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from tests.conftest import PASSWORD, login
 from tests.session_data import in_dosing, session_url
@@ -86,3 +87,26 @@ def test_a_patient_whose_last_session_was_long_ago_shows_its_date(client, people
     login(client, people.lead)
     [row] = _rows(client.get("/today").text, "no_recent_session")
     assert "Last session" in row and "No session held recently" in row
+
+
+def test_a_later_decision_on_another_note_leaves_the_returned_note_returned(client, people, protocols,
+                                                                            returned_note):
+    """A note stays returned whatever happens to other notes: a co-signature given later to another patient's note
+    hid it from every list, since the "no newer decision" test was not tied to the note (a nested EXISTS correlates
+    with its own enclosing SELECT only, so it looked at every note of the clinic)."""
+    from tracker.factories import make_patient
+    from tracker.models import CosignDecision, CosignOutcome, SessionNote
+
+    other = make_patient(people.lead, people.co_therapist, protocols=protocols, family_name="Elsewhere")
+    in_dosing(other, people.lead, protocols)
+    session = complete_dosing(other, people.lead, protocols)
+    note = db.session.scalar(select(SessionNote).where(SessionNote.session_id == session.id))
+    db.session.add(CosignDecision(note_id=note.id, supervisor_id=people.supervisor.id,
+                                  decision=CosignOutcome.COSIGNED, content_sha256="0" * 64,
+                                  decided_at=utcnow() + timedelta(minutes=1)))
+    db.session.commit()
+    login(client, people.lead)
+    assert _rows(client.get("/today").text, "returned_note")
+    assert "Dosing 1 of" in client.get("/notes/mine?show=returned").text
+    login(client, people.supervisor)
+    assert _rows(client.get("/dashboard").text, "returned_note")

@@ -93,7 +93,7 @@ def stop_inside(monkeypatch, target: str) -> tuple[threading.Event, threading.Ev
     "method,path,stop",
     [
         ("GET", "/patients/", "tracker.patients.views:patients_with_open_alerts"),
-        ("GET", "/patients/{first}", "tracker.patients.views:patient_sessions"),
+        ("GET", "/patients/{first}", "tracker.patients.page:patient_sessions"),
         ("POST", "/reports/batch", "tracker.reports.exports:plan_documents"),
     ],
     ids=["patient list", "patient page", "batch of reports"],

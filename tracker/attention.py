@@ -24,20 +24,24 @@ Days (the measures' windows, "today") are the clinic's calendar days, in its tim
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     CompoundSelect,
+    Date,
     Integer,
     Select,
     String,
     Text,
     and_,
+    bindparam,
     case,
     cast,
     exists,
@@ -162,11 +166,44 @@ class Scope:
     policy: Policy
     #: The therapist whose own day it is: notes returned to them only (None: every returned note in the scope).
     author_id: int | None = None
+    #: What ``patient_ids`` depends on (the user and the page's filters), when the caller knows it: a page's
+    #: statement is then built once for that key and run again with the new moment (``tracker.dashboard.queries``).
+    key: Hashable | None = None
 
     @property
     def today(self) -> date:
         """The clinic's date at ``now``."""
         return day_of(self.now, self.policy.zone)
+
+    @cached_property
+    def moments(self) -> dict[str, Any]:
+        """The rules' values that change with ``now`` (and the clinic's windows), by bind parameter name: a
+        statement built for one moment runs for another with these (``session.execute(statement, moments)``)."""
+        policy, now = self.policy, self.now
+        values: dict[str, Any] = {
+            "serious_event_since": now - policy.serious_event_within,
+            "follow_up_held_before": now - FOLLOW_UP_WINDOW,
+            "emergency_granted_before": now - policy.emergency_review_after,
+            "note_held_before": now - policy.note_unsigned_after,
+            "measure_held_before": start_of_day(self.today - timedelta(days=1), policy.zone),
+            "measure_today": self.today,
+            "no_session_since": now - policy.no_session_after,
+        }
+        for code in policy.protocols:
+            window = policy.integration_window(code)
+            if window is not None:
+                values[_integration_moment(code)] = now - window
+        return values
+
+
+def _integration_moment(code: str) -> str:
+    """The bind parameter name of a protocol's integration deadline (a name of letters, digits and _)."""
+    return "integration_held_before_" + "".join(c if c.isalnum() else "_" for c in code)
+
+
+def _moment(scope: Scope, name: str, compared_to: Any) -> BindParameter[Any]:
+    """``scope.moments[name]`` as a named bind parameter of the type of the column it is compared to."""
+    return bindparam(name, scope.moments[name], type_=compared_to.type)
 
 
 #: A column or an ORM attribute.
@@ -194,12 +231,6 @@ def _row(
     ]
 
 
-def _active(patient_id: Expression) -> ColumnElement[bool]:
-    """The patient is in preparation, dosing or integration (not on hold, completed or discontinued)."""
-    active = select(Patient.id).where(Patient.phase.in_([p.value for p in ACTIVE_PHASES]))
-    return patient_id.in_(active)
-
-
 # The rules. ----------------------------------------------------------------------------------------------------
 
 
@@ -219,7 +250,7 @@ def serious_adverse_events(scope: Scope) -> Select[Any]:
         .join(TherapySession, TherapySession.id == SessionNote.session_id)
         .where(
             SERIOUS.is_(True),  # as it stands after any signed correction
-            AdverseEvent.onset_at >= scope.now - scope.policy.serious_event_within,
+            AdverseEvent.onset_at >= _moment(scope, "serious_event_since", AdverseEvent.onset_at),
             TherapySession.patient_id.in_(scope.patient_ids),
         )
     )
@@ -241,12 +272,16 @@ def follow_up_contacts(scope: Scope) -> Select[Any]:
         contact.cycle == dosing.cycle,
         contact.held_at.is_not(None),
     )
-    return select(*_row(Kind.FOLLOW_UP_CONTACT, dosing.patient_id, dosing.held_at, dosing.id, dosing.cycle)).where(
-        dosing.kind == SessionKind.DOSING,
-        dosing.held_at < scope.now - FOLLOW_UP_WINDOW,
-        dosing.patient_id.in_(scope.patient_ids),
-        _active(dosing.patient_id),
-        ~made,
+    return (
+        select(*_row(Kind.FOLLOW_UP_CONTACT, dosing.patient_id, dosing.held_at, dosing.id, dosing.cycle))
+        .join(Patient, Patient.id == dosing.patient_id)  # one seek per session, not a list of the clinic's patients
+        .where(
+            dosing.kind == SessionKind.DOSING,
+            dosing.held_at < _moment(scope, "follow_up_held_before", dosing.held_at),
+            dosing.patient_id.in_(scope.patient_ids),
+            Patient.phase.in_([p.value for p in ACTIVE_PHASES]),
+            ~made,
+        )
     )
 
 
@@ -299,7 +334,7 @@ def emergency_reviews(scope: Scope) -> Select[Any]:
     return select(*_row(Kind.EMERGENCY_REVIEW, EmergencyAccess.patient_id, EmergencyAccess.granted_at,
                         EmergencyAccess.id)).where(
         EmergencyAccess.patient_id.in_(scope.patient_ids),
-        EmergencyAccess.granted_at < scope.now - scope.policy.emergency_review_after,
+        EmergencyAccess.granted_at < _moment(scope, "emergency_granted_before", EmergencyAccess.granted_at),
         ~reviewed,
     )
 
@@ -348,7 +383,7 @@ def unsigned_notes(scope: Scope) -> Select[Any]:
                      TherapySession.cycle))
         .outerjoin(SessionNote, SessionNote.session_id == TherapySession.id)
         .where(
-            TherapySession.held_at < scope.now - scope.policy.note_unsigned_after,
+            TherapySession.held_at < _moment(scope, "note_held_before", TherapySession.held_at),
             SessionNote.signed_at.is_(None),
             TherapySession.patient_id.in_(scope.patient_ids),
         )
@@ -369,7 +404,8 @@ def integration_sessions(scope: Scope) -> Select[Any]:
         later.held_at.is_not(None),
     )
     late = [
-        and_(Patient.protocol_code == code, dosing.held_at < scope.now - window) for code, window in windows.items()
+        and_(Patient.protocol_code == code, dosing.held_at < _moment(scope, _integration_moment(code), dosing.held_at))
+        for code in windows
     ]
     return (
         select(*_row(Kind.INTEGRATION_SESSION, dosing.patient_id, dosing.held_at, dosing.id, dosing.cycle))
@@ -425,10 +461,10 @@ def measures_overdue(scope: Scope) -> Select[Any]:
         .where(
             dosing.kind == SessionKind.DOSING,
             # The window opens the day after the session, so it cannot have closed before yesterday.
-            dosing.held_at < start_of_day(scope.today - timedelta(days=1), scope.policy.zone),
+            dosing.held_at < _moment(scope, "measure_held_before", dosing.held_at),
             dosing.patient_id.in_(scope.patient_ids),
             Patient.phase.in_([p.value for p in ACTIVE_PHASES]),
-            closes < scope.today,
+            closes < bindparam("measure_today", scope.moments["measure_today"], type_=Date()),
             or_(*missing) if missing else false(),
         )
     )
@@ -438,7 +474,7 @@ def no_recent_sessions(scope: Scope) -> Select[Any]:
     """Patients in an active phase, enrolled before the window, with no session held within it (30 days by
     default); ``since`` is their last session held, or their enrolment if they never had one, and ``number`` the
     sessions they have had (0: ``since`` is the enrolment, never a session)."""
-    cutoff = scope.now - scope.policy.no_session_after
+    cutoff = _moment(scope, "no_session_since", Patient.created_at)
     held = select(TherapySession.held_at).where(
         TherapySession.patient_id == Patient.id, TherapySession.held_at.is_not(None)
     )

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import flask_sqlalchemy.session
@@ -31,10 +32,13 @@ from sqlalchemy.orm import Session, SessionTransaction, scoped_session
 
 from tracker import sqldates
 
+#: How long a write transaction waits for SQLite's write lock before failing with "database is locked".
+BUSY_TIMEOUT_MS = 5000
+
 SQLITE_PRAGMAS = (
     "journal_mode=WAL",  # readers do not block the writer
     "foreign_keys=ON",  # off by default in SQLite
-    "busy_timeout=5000",  # wait up to 5 s for the write lock rather than fail
+    f"busy_timeout={BUSY_TIMEOUT_MS}",  # wait up to 5 s for the write lock rather than fail
     "synchronous=FULL",  # a committed note survives a power cut
     "secure_delete=ON",  # overwrite deleted health information
 )
@@ -47,6 +51,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 Guard = Callable[[Session], None]
 
 _writing: ContextVar[bool] = ContextVar("tracker_writing", default=False)
+_lock_wait_ms: ContextVar[int | None] = ContextVar("tracker_lock_wait_ms", default=None)
 _HELD = "tracker_rows_held_for_commit"
 _GUARDS = "tracker_checks_before_held_rows"
 _READ_ONLY = "tracker_read_only_transaction"
@@ -73,17 +78,23 @@ def in_read_request() -> bool:
 
 
 @contextlib.contextmanager
-def writing(session: AnySession) -> Iterator[None]:
+def writing(session: AnySession, lock_wait: timedelta | None = None) -> Iterator[None]:
     """Inside a read request, make the transaction begun in this block a write transaction (``BEGIN IMMEDIATE``):
     for the few reads that must write, such as a login session's idle clock. A read snapshot already open is
-    committed first, so the write starts from fresh data."""
+    committed first, so the write starts from fresh data.
+
+    ``lock_wait``: for a write that may be skipped (kept figures a later view can count again), wait at most this
+    long for the lock (SQLite's write lock; a row lock on PostgreSQL, ``lock_timeout``) instead of the usual five
+    seconds, then fail with ``OperationalError`` for the caller to catch."""
     target = session() if isinstance(session, scoped_session) else session
     if target.info.get(_READ_ONLY) and target.in_transaction():
         target.commit()
     token = _writing.set(True)
+    wait = _lock_wait_ms.set(None if lock_wait is None else max(1, int(lock_wait.total_seconds() * 1000)))
     try:
         yield
     finally:
+        _lock_wait_ms.reset(wait)
         _writing.reset(token)
 
 
@@ -94,13 +105,18 @@ class ReadThenWrite:
     info: dict[Any, Any]
 
     def add_on_commit(self, instance: object, guard: Guard | None = None) -> None:
-        """Insert ``instance`` with this transaction, or, in a read transaction, in the commit's write step.
+        """Insert ``instance`` with this transaction, or, in a read transaction, in the commit's write step. Between
+        transactions (a read request that has already committed once, as the clinic overview does after keeping
+        its figures) the next transaction's kind decides: in a read request it would be a read snapshot, whose
+        first write fails at once with "database is locked" if anyone committed meanwhile (SQLITE_BUSY_SNAPSHOT),
+        so the row waits for the commit's write step there too.
 
         ``guard``: a check that must hold when the row is written (a limit counted in the database, such as a
         user's batches in progress), run just before it in the same write transaction, so two requests cannot
         both pass it on what their snapshots saw; it raises to refuse, and then nothing held is written."""
         session: Session = self  # type: ignore[assignment]
-        if session.info.get(_READ_ONLY) and session.in_transaction():
+        reading = session.info.get(_READ_ONLY) if session.in_transaction() else in_read_request()
+        if reading:
             session.info.setdefault(_HELD, []).append(instance)
             if guard is not None:
                 session.info.setdefault(_GUARDS, []).append(guard)
@@ -183,7 +199,17 @@ def _refuse_writes_in_read_requests(session: Session, _context: Any, _instances:
 
 
 def configure_engine(engine: Engine) -> None:
-    """Install the SQLite connection and transaction hooks on ``engine``; a no-op for other databases."""
+    """Install the SQLite connection and transaction hooks on ``engine``; on PostgreSQL only ``writing``'s
+    ``lock_wait``."""
+    if engine.dialect.name == "postgresql":
+
+        @event.listens_for(engine, "begin")
+        def _on_begin_postgresql(connection: Any) -> None:
+            wait = _lock_wait_ms.get()
+            if wait is not None:
+                connection.exec_driver_sql(f"SET LOCAL lock_timeout = {int(wait)}")
+
+        return
     if engine.dialect.name != "sqlite":
         return
 
@@ -198,7 +224,20 @@ def configure_engine(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN" if in_read_request() else "BEGIN IMMEDIATE")
+        if in_read_request():
+            connection.exec_driver_sql("BEGIN")
+            return
+        wait = _lock_wait_ms.get()
+        if wait is None:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        # The busy timeout matters only while BEGIN IMMEDIATE waits for the lock: shortened for it, then restored.
+        driver = connection.connection.driver_connection
+        driver.execute(f"PRAGMA busy_timeout = {int(wait)}")
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        finally:
+            driver.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
 
 #: What services accept as a database session: a plain Session (tests, scripts) or Flask-SQLAlchemy's scoped one.

@@ -19,6 +19,7 @@ only opens, pages through and shows:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 from typing import Any, TypeVar
 
 from flask import Flask, abort, request
@@ -65,15 +66,15 @@ def load_patient(patient_id: int, *options: LoaderOption, phase_history: bool = 
 
     :raise 404: unknown patient, or outside the user's scope (the refusal audited and committed by the loader).
     """
+    return get_patient_for_user_or_404(actor(), patient_id, *_patient_options(phase_history), *options)
+
+
+@cache
+def _patient_options(phase_history: bool) -> tuple[LoaderOption, ...]:
+    """Built once (loader options are immutable): building their paths on every view cost each page time for
+    nothing."""
     history = (selectinload(Patient.transitions).joinedload(PhaseTransition.actor),) if phase_history else ()
-    return get_patient_for_user_or_404(
-        actor(),
-        patient_id,
-        selectinload(Patient.care_team).joinedload(CareTeamMember.user),
-        *history,
-        with_open_alerts(),
-        *options,
-    )
+    return (selectinload(Patient.care_team).joinedload(CareTeamMember.user), *history, with_open_alerts())
 
 
 # Lists in pages. -------------------------------------------------------------------------------------------------

@@ -16,12 +16,14 @@ supervisors; suppression would matter for an export, which this is not.
 The figures are kept, not recomputed on every view: they count the whole clinic (about 80 ms at 5,000 patients on
 SQLite, ten times that at 50,000), and every supervisor's view would pay for it. ``figures`` answers the last
 computation while it is younger than ``OVERVIEW_MAX_AGE_MINUTES`` (5), else computes them again and keeps them in
-``clinic_overview``, one row per clinic shared by every web process; the page says when they were computed. Only
-counts are kept, never a patient.
+``clinic_overview``, one row per clinic shared by every web process (an upsert: two processes counting at once both
+succeed, the later stays); the page says when they were computed. Keeping waits at most ``KEEP_WAIT`` for the
+write lock and is skipped, not failed, when it cannot have it. Only counts are kept, never a patient.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -30,6 +32,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, ScalarSelect, and_, case, exists, func, literal, or_, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import aliased
 
 from tracker import clinictime
@@ -52,6 +55,8 @@ from tracker.models import (
 )
 from tracker.protocols import Protocol
 from tracker.sqldates import day_of
+
+log = logging.getLogger(__name__)
 
 WEEKS = 12
 
@@ -253,20 +258,45 @@ def snapshot(session: AnySession, clinic: Clinic, protocols: Mapping[str, Protoc
 FORMAT = 1
 
 
+#: How long a recount waits for the write lock to keep its figures. Another process may hold it (keeping its own
+#: figures, or any write under load); after this the page shows what it counted without keeping it, and a later
+#: view counts again: the kept figures are a saving, never a reason to fail or to keep a supervisor waiting.
+KEEP_WAIT = timedelta(seconds=1)
+
+
 def figures(session: AnySession, clinic: Clinic, protocols: Mapping[str, Protocol], now: datetime,
             max_age: timedelta) -> Snapshot:
     """The clinic's figures as last kept, if computed less than ``max_age`` ago; else computed now and kept (in a
-    short write transaction of its own: a view is a read request)."""
+    short write transaction of its own: a view is a read request). A recount never fails the page for want of the
+    database's locks: figures counted but not kept are shown as they are; kept figures, however old, are shown
+    when the counting itself is refused."""
     kept = session.get(ClinicOverview, clinic.id)
-    if kept is not None and now - kept.computed_at < max_age and kept.figures.get("format") == FORMAT:
-        found = decode(kept.figures, kept.computed_at, protocols)
-        if found is not None:
-            return found
-    fresh = snapshot(session, clinic, protocols, now)
-    with writing(session):
-        keep(session, clinic.id, fresh)
-        session.commit()
+    last = None
+    if kept is not None and kept.figures.get("format") == FORMAT:
+        last = decode(kept.figures, kept.computed_at, protocols)
+        if last is not None and now - kept.computed_at < max_age:
+            return last
+    try:
+        fresh = snapshot(session, clinic, protocols, now)
+    except OperationalError as error:
+        if last is None:
+            raise
+        session.rollback()
+        log.warning("clinic overview: not counted again, the kept figures shown (%s)", _reason(error))
+        return last
+    try:
+        with writing(session, lock_wait=KEEP_WAIT):
+            keep(session, clinic.id, fresh)
+            session.commit()
+    except OperationalError as error:  # busy, a lock timeout, a serialization failure: keeping is optional
+        session.rollback()
+        log.warning("clinic overview: figures counted but not kept (%s)", _reason(error))
     return fresh
+
+
+def _reason(error: OperationalError) -> str:
+    """The driver's message, first line (no SQL, no parameters)."""
+    return str(error.orig).splitlines()[0] if error.orig is not None else type(error).__name__
 
 
 def keep(session: AnySession, clinic_id: int, figures: Snapshot) -> None:

@@ -8,12 +8,14 @@ issue's reference: a caseload page by lazy loading runs 1,011 statements, with o
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import Select, and_, func, literal, null, or_, select, true, union_all
+from sqlalchemy import CompoundSelect, Select, and_, func, literal, null, or_, select, true, union_all
 
 from tracker.attention import BY_KIND, RULES, Kind, Policy, Rule, Scope, queue
 from tracker.clinictime import start_of_day, week_start
@@ -131,7 +133,59 @@ def attention_page(
     rules: Sequence[Rule] = RULES,
 ) -> QueuePage:
     """Tab counts and one page of the queue (of ``rules``), in one statement: the union of the rules is a CTE
-    (evaluated once), grouped for the counts and joined to the patients for the page's rows only."""
+    (evaluated once), grouped for the counts and joined to the patients for the page's rows only. The statement is
+    kept (``_statement``) and run with this view's moment."""
+    found: dict[Kind, int] = {}
+    rows = []
+    for row in session.execute(_statement(scope, filters, page, per_page, rules), scope.moments):
+        if row.row_type == "count":
+            found[Kind(row.kind)] = row.total
+        else:
+            rows.append(row)
+    total = found.get(filters.kind, 0) if filters.kind is not None else sum(found.values())
+    last = max((total + per_page - 1) // per_page, 1)
+    if page > last:  # past the end (items were dealt with meanwhile): show the last page instead
+        return attention_page(session, scope, filters, last, per_page, rules)
+    rows.sort(key=lambda row: row.total)  # ``total`` holds the position for item rows
+    items_shown = [_item(row, scope) for row in rows]
+    return QueuePage(items_shown, {rule.kind: found.get(rule.kind, 0) for rule in rules}, page, per_page, total)
+
+
+#: Statements of the queue's pages kept per process, the least recently used dropped beyond this many. Building the
+#: union of the rules as SQLAlchemy expressions cost a dashboard view more than running it did (about 20 ms of
+#: Python at 5,000 patients, README "Benchmark"), so a page's statement is built once for its shape (the user's
+#: scope and filters, the sort, the page, the clinic's calendar and the protocols) and run again with each view's
+#: moment (``Scope.moments``, named bind parameters).
+KEPT_STATEMENTS = 128
+_kept: OrderedDict[Hashable, tuple[object, CompoundSelect[Any]]] = OrderedDict()
+_kept_lock = threading.Lock()
+
+
+def _statement(scope: Scope, filters: Filters, page: int, per_page: int, rules: Sequence[Rule]
+               ) -> CompoundSelect[Any]:
+    """The page's statement: kept for its shape when the scope has a key, else built for this view alone."""
+    if scope.key is None:
+        return _build(scope, filters, page, per_page, rules)
+    policy = scope.policy
+    # The protocols by identity (frozen, loaded at start-up; the entry holds them, so no identity is reused while
+    # it is kept), the calendar's zone and window (in the SQL's text), everything else the statement depends on.
+    key = (scope.key, scope.author_id, policy.zone_name, policy.after_dosing_window_days,
+           tuple((code, id(protocol)) for code, protocol in policy.protocols.items()),
+           tuple(rule.kind for rule in rules), filters.kind, filters.sort, page, per_page)
+    with _kept_lock:
+        kept = _kept.get(key)
+        if kept is not None:
+            _kept.move_to_end(key)
+            return kept[1]
+    built = _build(scope, filters, page, per_page, rules)
+    with _kept_lock:
+        _kept[key] = (policy.protocols, built)
+        while len(_kept) > KEPT_STATEMENTS:
+            _kept.popitem(last=False)
+    return built
+
+
+def _build(scope: Scope, filters: Filters, page: int, per_page: int, rules: Sequence[Rule]) -> CompoundSelect[Any]:
     items = queue(scope, [rule.kind for rule in rules]).cte("item")
     counts = select(
         literal("count").label("row_type"), items.c.kind, func.count().label("total"),
@@ -155,20 +209,7 @@ def attention_page(
         literal("item").label("row_type"), ordered.c.kind, ordered.c.position,
         *(ordered.c[name] for name in _ITEM_COLUMNS),
     )
-    found: dict[Kind, int] = {}
-    rows = []
-    for row in session.execute(union_all(counts, rows_of_page)):
-        if row.row_type == "count":
-            found[Kind(row.kind)] = row.total
-        else:
-            rows.append(row)
-    total = found.get(filters.kind, 0) if filters.kind is not None else sum(found.values())
-    last = max((total + per_page - 1) // per_page, 1)
-    if page > last:  # past the end (items were dealt with meanwhile): show the last page instead
-        return attention_page(session, scope, filters, last, per_page, rules)
-    rows.sort(key=lambda row: row.total)  # ``total`` holds the position for item rows
-    items_shown = [_item(row, scope) for row in rows]
-    return QueuePage(items_shown, {rule.kind: found.get(rule.kind, 0) for rule in rules}, page, per_page, total)
+    return union_all(counts, rows_of_page)
 
 
 #: The columns of an item row after ``row_type``, ``kind`` and the position.
@@ -275,10 +316,17 @@ def week_sessions(session: AnySession, user: User, today: date, tz: tzinfo, limi
 
 
 def make_scope(
-    ids: Select[Any], now: datetime, clinic: Clinic, protocols: Mapping[str, Any], author_id: int | None = None
+    ids: Select[Any], now: datetime, clinic: Clinic, protocols: Mapping[str, Any], author_id: int | None = None,
+    key: Hashable | None = None,
 ) -> Scope:
     """The rules' scope: ``ids`` as a CTE, so the statement works out whose patients they are once, not once per
     rule; the windows and the calendar are ``clinic``'s; ``author_id``: a therapist's own day (their returned
-    notes only)."""
+    notes only); ``key``: what ``ids`` depends on (``scope_key``), so the page's statement can be kept."""
     patients = ids.cte("scope_patient")
-    return Scope(select(patients.c.id), now, Policy.of_clinic(clinic, protocols), author_id)
+    return Scope(select(patients.c.id), now, Policy.of_clinic(clinic, protocols), author_id, key)
+
+
+def scope_key(user: User, filters: Filters, *, own_only: bool = False) -> Hashable:
+    """Everything ``patient_ids(user, filters, own_only=own_only)`` depends on (its statement's text and values)."""
+    return (user.id, user.clinic_id, user.is_clinician, user.is_supervisor, own_only, filters.therapist_id,
+            filters.phase, filters.protocol)

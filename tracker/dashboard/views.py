@@ -24,6 +24,7 @@ from tracker.dashboard.queries import (
     caseloads,
     make_scope,
     patient_ids,
+    scope_key,
     supervised_therapists,
     week_sessions,
 )
@@ -82,7 +83,8 @@ def dashboard() -> ResponseReturnValue:
                                item_url=item_url, query_args={}), 400
     filters = args.filters()
     ids = patient_ids(user, filters)
-    scope = make_scope(ids, utcnow(), clinic_of(db.session, user.clinic_id), loaded_protocols())
+    scope = make_scope(ids, utcnow(), clinic_of(db.session, user.clinic_id), loaded_protocols(),
+                       key=scope_key(user, filters))
     shown = attention_page(db.session, scope, filters, args.page.data or 1,
                            current_app.config["DASHBOARD_ITEMS_PER_PAGE"])
     loads = caseloads(db.session, therapists, patient_ids(user, Filters(filters.therapist_id, None,
@@ -117,7 +119,8 @@ def today() -> ResponseReturnValue:
         return render_template("dashboard/today.html", args=args, queue=None, sessions=[], item_url=item_url,
                                today=today, rules=THERAPIST_RULES), 400
     filters = Filters(kind=args.chosen_kind)
-    scope = make_scope(patient_ids(user, filters, own_only=True), now, home, loaded_protocols(), author_id=user.id)
+    scope = make_scope(patient_ids(user, filters, own_only=True), now, home, loaded_protocols(), author_id=user.id,
+                       key=scope_key(user, filters, own_only=True))
     shown = attention_page(db.session, scope, filters, args.page.data or 1,
                            current_app.config["DASHBOARD_ITEMS_PER_PAGE"], THERAPIST_RULES)
     sessions = week_sessions(db.session, user, today, home.zone)
