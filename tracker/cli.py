@@ -283,28 +283,27 @@ def restore_command(backup: Path, keep_in: Path | None) -> None:
     click.echo(f"Restored from {backup} (integrity check ok).")
 
 
-#: How much lower the background worker's CPU priority is than the web's (``nice``: 0 to 19; a process at 10 gets
-#: about a tenth of the processor time of one at 0 when both are busy: Linux sched(7), "nice value").
+#: How much lower the background worker's renderers' CPU priority is than the web's (``nice``: 0 to 19; a process at
+#: 10 gets about a tenth of the processor time of one at 0 when both are busy: Linux sched(7), "nice value").
 WORKER_NICENESS = 10
 
 
 @click.command("worker")
 @click.option("--threads", default=2, show_default=True, help="Tasks run at once (each batch renders in the pool).")
 @click.option("--niceness", default=WORKER_NICENESS, show_default=True, type=click.IntRange(0, 19),
-              help="Lower CPU priority for the worker and its renderers (0: the web's own).")
+              help="Lower CPU priority for the worker's renderers (0: the web's own).")
 def worker_command(threads: int, niceness: int) -> None:
     """Run the background worker (batch reports and housekeeping) until stopped: SIGTERM stops at once, Ctrl-C
-    after the running tasks. A job cut short is queued again by the housekeeping. It runs at a lower CPU priority
-    (``--niceness``), as do the renderers it starts, so a batch rendering on every core does not slow the pages
-    clinicians are waiting for; the batch takes longer while the web is busy."""
-    import os
-
+    after the running tasks. A job cut short is queued again by the housekeeping. The renderers it starts run at a
+    lower CPU priority (``--niceness``), so a batch rendering on every core does not slow the pages clinicians are
+    waiting for (the batch takes longer while the web is busy); the worker itself keeps the web's priority, since
+    its short database writes take the same write lock as every sign-in (``renderer.set_niceness``)."""
     from flask import current_app
 
     from tracker.queue import run_worker
+    from tracker.reports import renderer
 
-    if niceness:
-        os.nice(niceness)
+    renderer.set_niceness(niceness)
     run_worker(current_app._get_current_object(), threads)  # type: ignore[attr-defined]
 
 

@@ -42,6 +42,16 @@ _pool: ProcessPoolExecutor | None = None
 _pool_size = 0
 _submitted = 0  # documents given to the current pool
 _pool_lock = threading.Lock()
+_niceness = 0  # how much lower the renderers run than the process that starts them (``set_niceness``)
+
+
+def set_niceness(niceness: int) -> None:
+    """Run this process's renderers ``niceness`` steps below it (``nice``): the worker's batches give way to the
+    pages clinicians wait for, while the worker itself, which takes the database's write lock for its bookkeeping
+    and housekeeping, keeps the web's priority (a starved process holding SQLite's one write lock would make every
+    sign-in wait for it)."""
+    global _niceness
+    _niceness = niceness
 
 
 def render_pdf(html: str) -> bytes:
@@ -55,9 +65,11 @@ def _render_measured(html: str) -> tuple[bytes, int]:
     return render_pdf(html), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def _start_worker() -> None:
-    """In each new worker: exit as soon as the process that started the pool is gone, then warm up (import and lay
-    out once, so the first real document does not pay for it)."""
+def _start_worker(niceness: int = 0) -> None:
+    """In each new worker: take its CPU priority, exit as soon as the process that started the pool is gone, then
+    warm up (import and lay out once, so the first real document does not pay for it)."""
+    if niceness:
+        os.nice(niceness)
     parent = multiprocessing.parent_process()  # its sentinel closes when the parent exits, even by SIGKILL
     if parent is not None:
         threading.Thread(target=_exit_with, args=(parent,), name="parent-watch", daemon=True).start()
@@ -81,7 +93,8 @@ def _current(workers: int) -> ProcessPoolExecutor:
         if _pool is not None:
             _pool.shutdown(wait=False, cancel_futures=True)
         _pool = ProcessPoolExecutor(
-            max_workers=workers, mp_context=multiprocessing.get_context("forkserver"), initializer=_start_worker
+            max_workers=workers, mp_context=multiprocessing.get_context("forkserver"), initializer=_start_worker,
+            initargs=(_niceness,),
         )
         _pool_size, _submitted = workers, 0
     return _pool
