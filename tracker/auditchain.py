@@ -85,19 +85,19 @@ def normalised_data(data: Any) -> Any:
 # Chaining at flush time ----------------------------------------------------------------------------------------
 
 
-def _lock_head(session: Session, chain: int) -> AuditChainHead:
+def _lock_head(db: Session, chain: int) -> AuditChainHead:
     """The chain's head, locked for this transaction (created on a chain's first row)."""
-    head = session.scalar(select(AuditChainHead).where(AuditChainHead.chain == chain).with_for_update())
+    head = db.scalar(select(AuditChainHead).where(AuditChainHead.chain == chain).with_for_update())
     if head is None:
         # Two first writers of a new clinic may both get here: one inserts, the other's insert does nothing.
-        dialect = session.get_bind().dialect.name
+        dialect = db.get_bind().dialect.name
         statement: Any = insert(AuditChainHead)
         if dialect == "postgresql":
             statement = postgresql.insert(AuditChainHead).on_conflict_do_nothing()
         elif dialect == "sqlite":
             statement = sqlite.insert(AuditChainHead).on_conflict_do_nothing()
-        session.execute(statement.values(chain=chain, last_seq=0, last_hash=GENESIS))
-        head = session.scalar(
+        db.execute(statement.values(chain=chain, last_seq=0, last_hash=GENESIS))
+        head = db.scalar(
             select(AuditChainHead).where(AuditChainHead.chain == chain).with_for_update().execution_options(
                 populate_existing=True
             )
@@ -106,20 +106,20 @@ def _lock_head(session: Session, chain: int) -> AuditChainHead:
     return head
 
 
-def chain_new_rows(session: Session) -> None:
+def chain_new_rows(db: Session) -> None:
     """Give every audit row pending in ``session`` its chain, position and hashes, in the order they were recorded,
     moving each chain's head along."""
     pending = sorted(
-        (row for row in session.new if isinstance(row, AuditEvent)), key=lambda row: inspect(row).insert_order or 0
+        (row for row in db.new if isinstance(row, AuditEvent)), key=lambda row: inspect(row).insert_order or 0
     )
     if not pending:
         return
-    with session.no_autoflush:
+    with db.no_autoflush:
         by_chain: dict[int, list[AuditEvent]] = {}
         for row in pending:
             by_chain.setdefault(chain_of(row.clinic_id), []).append(row)
         for chain in sorted(by_chain):  # one lock order for every writer
-            head = _lock_head(session, chain)
+            head = _lock_head(db, chain)
             for row in by_chain[chain]:
                 row.created_at = row.created_at or utcnow()
                 row.data = normalised_data(row.data)
@@ -139,8 +139,8 @@ def install() -> None:
         event.listen(Session, "before_flush", _before_flush)
 
 
-def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
-    chain_new_rows(session)
+def _before_flush(db: Session, _context: Any, _instances: Any) -> None:
+    chain_new_rows(db)
 
 
 # Bulk writers (the bench's seeder) -----------------------------------------------------------------------------
@@ -183,12 +183,12 @@ class ChainReport:
     problems: list[Problem]
 
 
-def _rows(session: AnySession, chain: int, batch: int) -> Iterator[Any]:
+def _rows(db: AnySession, chain: int, batch: int) -> Iterator[Any]:
     """The chain's rows in order, as plain rows (no ORM objects pile up in the session), ``batch`` per query."""
     table = AuditEvent.__table__
     after = 0
     while True:
-        found = session.execute(
+        found = db.execute(
             select(table).where(table.c.chain == chain, table.c.chain_seq > after)
             .order_by(table.c.chain_seq).limit(batch)
         ).mappings().all()
@@ -198,12 +198,12 @@ def _rows(session: AnySession, chain: int, batch: int) -> Iterator[Any]:
         after = found[-1]["chain_seq"]
 
 
-def verify_chain(session: AnySession, chain: int, head: tuple[int, str], batch: int = 1000) -> ChainReport:
+def verify_chain(db: AnySession, chain: int, head: tuple[int, str], batch: int = 1000) -> ChainReport:
     """Walk one chain from its first row and compare its end with ``head`` (last position, last hash)."""
     problems: list[Problem] = []
     expected_seq, prev, count = 1, GENESIS, 0
     head_seq, head_hash = head
-    for row in _rows(session, chain, batch):
+    for row in _rows(db, chain, batch):
         count += 1
         seq, row_id = row["chain_seq"], row["id"]
         if seq != expected_seq:
@@ -225,11 +225,11 @@ def verify_chain(session: AnySession, chain: int, head: tuple[int, str], batch: 
     return ChainReport(chain, count, head_seq, head_hash, problems)
 
 
-def verify(session: AnySession, batch: int = 1000) -> list[ChainReport]:
+def verify(db: AnySession, batch: int = 1000) -> list[ChainReport]:
     """Check every chain (each clinic's, and the rows of no clinic) from its first row to its head."""
-    heads = {row.chain: (row.last_seq, row.last_hash) for row in session.execute(select(AuditChainHead.__table__))}
-    chains = set(heads) | set(session.scalars(select(AuditEvent.chain).distinct()))
-    return [verify_chain(session, chain, heads.get(chain, (0, GENESIS)), batch) for chain in sorted(chains)]
+    heads = {row.chain: (row.last_seq, row.last_hash) for row in db.execute(select(AuditChainHead.__table__))}
+    chains = set(heads) | set(db.scalars(select(AuditEvent.chain).distinct()))
+    return [verify_chain(db, chain, heads.get(chain, (0, GENESIS)), batch) for chain in sorted(chains)]
 
 
 # Noted heads: truncation of the newest rows ----------------------------------------------------------------------
@@ -255,12 +255,12 @@ class Noted:
         return cls(int(chain), int(seq), row_hash)
 
 
-def note_heads(session: AnySession, now: datetime, every: timedelta | None = None) -> int:
+def note_heads(db: AnySession, now: datetime, every: timedelta | None = None) -> int:
     """Note each chain's current head (``every``: only chains whose newest note is older than that and whose head
     moved since). Returns how many were noted; the caller commits."""
-    heads = session.execute(select(AuditChainHead.chain, AuditChainHead.last_seq, AuditChainHead.last_hash)).all()
+    heads = db.execute(select(AuditChainHead.chain, AuditChainHead.last_seq, AuditChainHead.last_hash)).all()
     latest = {
-        row.chain: row for row in session.execute(
+        row.chain: row for row in db.execute(
             select(AuditHeadNote.chain, func.max(AuditHeadNote.seq).label("seq"),
                    func.max(AuditHeadNote.noted_at).label("noted_at")).group_by(AuditHeadNote.chain)
         )
@@ -272,16 +272,16 @@ def note_heads(session: AnySession, now: datetime, every: timedelta | None = Non
             continue
         if every is not None and before is not None and before.noted_at > now - every:
             continue
-        session.add(AuditHeadNote(chain=chain, seq=seq, row_hash=last_hash, noted_at=now))
+        db.add(AuditHeadNote(chain=chain, seq=seq, row_hash=last_hash, noted_at=now))
         noted += 1
     return noted
 
 
-def check_noted(session: AnySession, expected: Sequence[Noted] = ()) -> list[Problem]:
+def check_noted(db: AnySession, expected: Sequence[Noted] = ()) -> list[Problem]:
     """Noted heads (the table's and ``expected``, given by the operator) whose row is gone or has another hash: the
     chain was cut back, or rewritten, after they were noted. One query for the table, one per ``expected``."""
     table = AuditEvent.__table__
-    rows = session.execute(
+    rows = db.execute(
         select(AuditHeadNote.chain, AuditHeadNote.seq, AuditHeadNote.row_hash, table.c.row_hash.label("now"))
         .outerjoin(table, (table.c.chain == AuditHeadNote.chain) & (table.c.chain_seq == AuditHeadNote.seq))
         .where(or_(table.c.id.is_(None), table.c.row_hash != AuditHeadNote.row_hash))
@@ -289,7 +289,7 @@ def check_noted(session: AnySession, expected: Sequence[Noted] = ()) -> list[Pro
     ).all()
     found = [(Noted(r.chain, r.seq, r.row_hash), r.now) for r in rows]
     for note in expected:
-        now = session.scalar(select(table.c.row_hash).where(table.c.chain == note.chain,
+        now = db.scalar(select(table.c.row_hash).where(table.c.chain == note.chain,
                                                             table.c.chain_seq == note.seq))
         if now != note.row_hash:
             found.append((note, now))

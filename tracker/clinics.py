@@ -183,10 +183,10 @@ def update_settings(actor: User, clinic: Clinic, given: ClinicSettings) -> dict[
 # The clinic of the request, and of a patient. -------------------------------------------------------------------
 
 
-def clinic_of(session: AnySession, clinic_id: int) -> Clinic:
+def clinic_of(db: AnySession, clinic_id: int) -> Clinic:
     """The clinic with ``clinic_id``: taken from the session's identity map when loaded (every request loads the
     signed-in user's clinic with the user), else one statement."""
-    return session.get_one(Clinic, clinic_id)
+    return db.get_one(Clinic, clinic_id)
 
 
 def current_clinic() -> Clinic | None:

@@ -78,7 +78,7 @@ def in_read_request() -> bool:
 
 
 @contextlib.contextmanager
-def writing(session: AnySession, lock_wait: timedelta | None = None) -> Iterator[None]:
+def writing(db: AnySession, lock_wait: timedelta | None = None) -> Iterator[None]:
     """Inside a read request, make the transaction begun in this block a write transaction (``BEGIN IMMEDIATE``):
     for the few reads that must write, such as a login session's idle clock. A read snapshot already open is
     committed first, so the write starts from fresh data.
@@ -86,7 +86,7 @@ def writing(session: AnySession, lock_wait: timedelta | None = None) -> Iterator
     ``lock_wait``: for a write that may be skipped (kept figures a later view can count again), wait at most this
     long for the lock (SQLite's write lock; a row lock on PostgreSQL, ``lock_timeout``) instead of the usual five
     seconds, then fail with ``OperationalError`` for the caller to catch."""
-    target = session() if isinstance(session, scoped_session) else session
+    target = db() if isinstance(db, scoped_session) else db
     if target.info.get(_READ_ONLY) and target.in_transaction():
         target.commit()
     token = _writing.set(True)
@@ -114,16 +114,16 @@ class ReadThenWrite:
         ``guard``: a check that must hold when the row is written (a limit counted in the database, such as a
         user's batches in progress), run just before it in the same write transaction, so two requests cannot
         both pass it on what their snapshots saw; it raises to refuse, and then nothing held is written."""
-        session: Session = self  # type: ignore[assignment]
-        reading = session.info.get(_READ_ONLY) if session.in_transaction() else in_read_request()
+        db: Session = self  # type: ignore[assignment]
+        reading = db.info.get(_READ_ONLY) if db.in_transaction() else in_read_request()
         if reading:
-            session.info.setdefault(_HELD, []).append(instance)
+            db.info.setdefault(_HELD, []).append(instance)
             if guard is not None:
-                session.info.setdefault(_GUARDS, []).append(guard)
+                db.info.setdefault(_GUARDS, []).append(guard)
         else:
             if guard is not None:
-                guard(session)
-            session.add(instance)
+                guard(db)
+            db.add(instance)
 
     def commit(self) -> None:
         held, guards = self.info.pop(_HELD, []), self.info.pop(_GUARDS, [])
@@ -159,9 +159,9 @@ def _write_step() -> Iterator[None]:
         _writing.reset(token)
 
 
-def add_on_commit(session: AnySession, instance: object, guard: Guard | None = None) -> None:
+def add_on_commit(db: AnySession, instance: object, guard: Guard | None = None) -> None:
     """``ReadThenWrite.add_on_commit`` for any session (a plain one checks the guard and adds the row)."""
-    target = session() if isinstance(session, scoped_session) else session
+    target = db() if isinstance(db, scoped_session) else db
     if isinstance(target, ReadThenWrite):
         target.add_on_commit(instance, guard)
     else:
@@ -179,20 +179,20 @@ class PlainSession(ReadThenWrite, Session):
 
 
 @event.listens_for(Session, "after_begin")
-def _note_read_only(session: Session, _transaction: SessionTransaction, _connection: Any) -> None:
-    session.info[_READ_ONLY] = in_read_request()
+def _note_read_only(db: Session, _transaction: SessionTransaction, _connection: Any) -> None:
+    db.info[_READ_ONLY] = in_read_request()
 
 
 @event.listens_for(Session, "after_transaction_end")
-def _forget_read_only(session: Session, transaction: SessionTransaction) -> None:
+def _forget_read_only(db: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is None:
-        session.info.pop(_READ_ONLY, None)
+        db.info.pop(_READ_ONLY, None)
 
 
 @event.listens_for(Session, "before_flush")
-def _refuse_writes_in_read_requests(session: Session, _context: Any, _instances: Any) -> None:
-    if session.info.get(_READ_ONLY) and (session.new or session.dirty or session.deleted):
-        changed = sorted({type(obj).__name__ for obj in [*session.new, *session.dirty, *session.deleted]})
+def _refuse_writes_in_read_requests(db: Session, _context: Any, _instances: Any) -> None:
+    if db.info.get(_READ_ONLY) and (db.new or db.dirty or db.deleted):
+        changed = sorted({type(obj).__name__ for obj in [*db.new, *db.dirty, *db.deleted]})
         raise WriteInReadRequest(
             f"a read request tried to write {', '.join(changed)}; make it a write request or use database.writing"
         )
@@ -249,10 +249,10 @@ class CommitRefused(RuntimeError):
 
 
 @contextlib.contextmanager
-def refusing_commits(session: AnySession) -> Iterator[None]:
+def refusing_commits(db: AnySession) -> Iterator[None]:
     """Run the block with every commit of ``session`` refused (``CommitRefused``) and no autoflush: for answering a
     request that must write nothing, whatever the code it reuses would otherwise commit."""
-    target: Session = session() if isinstance(session, scoped_session) else session
+    target: Session = db() if isinstance(db, scoped_session) else db
 
     def refuse(_session: Session) -> None:
         raise CommitRefused("this request writes nothing")

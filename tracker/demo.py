@@ -256,9 +256,9 @@ def _add_patient(
         # In dosing now (the first dosing session, or the next one after integration): today's session is under
         # way, its note a draft with one reading out of range; the pregnancy test before it was done yesterday.
         renew_pre_dosing(patient, lead, protocols[code], utcnow() - timedelta(days=1))
-        session = _dosing_under_way(patient, lead, protocols[code])
+        visit = _dosing_under_way(patient, lead, protocols[code])
         if first_round and path_index == 1:  # and one serious adverse event, for the supervisor's dashboard
-            _serious_event(patient, lead, session)
+            _serious_event(patient, lead, visit)
     db.session.flush()
     return patient
 
@@ -318,8 +318,8 @@ REASONS = {
 def _draft_integration_note(patient: Patient, lead: User, protocol: Protocol) -> None:
     held = utcnow() - timedelta(days=2, hours=3)
     given = SessionInput(SessionKind.INTEGRATION, held, 60, cycle=1, location="Therapy room 2", present_ids=(lead.id,))
-    session = record_session(lead, patient, given, protocol, utcnow())
-    saving.save_note(lead, patient, session, None, saving.NoteInput(fields={
+    visit = record_session(lead, patient, given, protocol, utcnow())
+    saving.save_note(lead, patient, visit, None, saving.NoteInput(fields={
         "themes": "Anger at the years of avoidance; relief at telling the story once, start to end.",
         "practices": "Morning walk most days; breathing exercise twice this week.",
         "modality": "Internal Family Systems",
@@ -336,12 +336,12 @@ def _dosing_under_way(patient: Patient, lead: User, protocol: Protocol) -> Thera
     cycle = current_cycle(db.session, patient)
     team = tuple(db.session.scalars(select(CareTeamMember.user_id).where(CareTeamMember.patient_id == patient.id)))
     planned = (protocol.minimum_observation_minutes or 240) + 105  # the dose, the observation, discharge
-    session = record_session(lead, patient, SessionInput(
+    visit = record_session(lead, patient, SessionInput(
         SessionKind.DOSING, start, planned, cycle=cycle, location="Session room 1", present_ids=team,
     ), protocol, now)
     given = start + timedelta(minutes=15)
     amount, unit, route = usual_dose(protocol, cycle)
-    note, _ = saving.save_note(lead, patient, session, None, saving.NoteInput(
+    note, _ = saving.save_note(lead, patient, visit, None, saving.NoteInput(
         body="Settled before the dose; eyeshades and music from the start.",
         dosing={
             "substance": protocol.substance, "dose_amount": amount, "dose_unit": unit, "weight_kg": 68.0,
@@ -356,13 +356,13 @@ def _dosing_under_way(patient: Patient, lead: User, protocol: Protocol) -> Thera
     readings += [(minutes, Reading(126, 80, 78, 36.8, 98)) for minutes in range(120, 600, 60)]
     for minutes, reading in readings:
         if given + timedelta(minutes=minutes) <= now:
-            saving.add_vital_reading(lead, patient, session, note, given + timedelta(minutes=minutes), reading,
+            saving.add_vital_reading(lead, patient, visit, note, given + timedelta(minutes=minutes), reading,
                                     protocol, now)
     record_session(lead, patient, SessionInput(
         SessionKind.FOLLOW_UP, None, None, scheduled_at=start + timedelta(days=1, hours=1), scheduled_minutes=15,
         cycle=cycle, location="Phone", present_ids=(lead.id,),
     ), protocol, now)
-    return session
+    return visit
 
 
 def clinic_day_zone(patient: Patient) -> ZoneInfo:
@@ -370,15 +370,15 @@ def clinic_day_zone(patient: Patient) -> ZoneInfo:
     return db.session.get_one(Clinic, patient.clinic_id).zone
 
 
-def _serious_event(patient: Patient, lead: User, session: TherapySession) -> None:
+def _serious_event(patient: Patient, lead: User, visit: TherapySession) -> None:
     """A serious adverse event on today's dosing session (listed on the dashboard for 30 days)."""
-    onset = (session.held_at or utcnow()) + timedelta(minutes=90)
+    onset = (visit.held_at or utcnow()) + timedelta(minutes=90)
     event = saving.AdverseEventInput(
         description="Demo: chest pain with blood pressure 182/108; transferred to the emergency department.",
         onset_at=min(onset, utcnow()), severity=Severity.SEVERE, serious=True,
         action_taken="Session stopped, ambulance called, handed over to the ED team.", outcome=Outcome.RECOVERING,
     )
-    saving.add_adverse_event(lead, patient, session, load_note(db.session, session), event, utcnow())
+    saving.add_adverse_event(lead, patient, visit, load_note(db.session, visit), event, utcnow())
 
 
 def _backdate_enrolment(patient: Patient, start: datetime) -> None:
@@ -458,15 +458,15 @@ def _checked_in_integration(patient: Patient, lead: User, protocol: Protocol, st
     if plan is None or not plan.practice_items:
         return
     held = utcnow() - timedelta(days=1, hours=2)
-    session = record_session(lead, patient, SessionInput(SessionKind.INTEGRATION, held, 60, cycle=1,
+    visit = record_session(lead, patient, SessionInput(SessionKind.INTEGRATION, held, 60, cycle=1,
                                                          location="Therapy room 2", present_ids=(lead.id,)),
                              protocol, utcnow())
     answers = ["as_planned", "partly", "not_done"][: len(plan.practice_items)]
-    note, _ = saving.save_note(lead, patient, session, None, saving.NoteInput(fields={
+    note, _ = saving.save_note(lead, patient, visit, None, saving.NoteInput(fields={
         "themes": "Peace with the diagnosis; wanting to spend the time left well.",
         "modality": "Compassionate Inquiry",
         "risk_check": "no_concern",
         "practice_checkin": {"plan_version": str(plan.number), "answers": answers},
     }, body="Integration after the session: the experience of unity keeps coming back in meditation."), None,
         utcnow(), protocol)
-    signing.sign_note(lead, patient, session, note, protocol, DEMO_PASSWORD, None, True, utcnow())
+    signing.sign_note(lead, patient, visit, note, protocol, DEMO_PASSWORD, None, True, utcnow())

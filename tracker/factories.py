@@ -323,7 +323,7 @@ def complete_dosing(
     now = utcnow()
     observation = protocol.minimum_observation_minutes or 240
     start = held_at or now - timedelta(minutes=observation + 180)
-    session = record_session(
+    visit = record_session(
         actor, patient,
         SessionInput(SessionKind.DOSING, start, observation + 90, cycle=cycle, location="Session room 1",
                      present_ids=_team_ids(patient)),
@@ -331,7 +331,7 @@ def complete_dosing(
     )
     given = start + timedelta(minutes=15)
     amount, unit, route = usual_dose(protocol, cycle)
-    note, _ = saving.save_note(actor, patient, session, None, saving.NoteInput(
+    note, _ = saving.save_note(actor, patient, visit, None, saving.NoteInput(
         body="Calm onset; the patient used the eyeshades and music for most of the session. Processing of the "
              "index trauma in the second hour; stable and oriented at discharge.",
         dosing={
@@ -351,7 +351,7 @@ def complete_dosing(
         times.insert(3, (observation + 10) * 3 // 4)
         readings.insert(3, Reading(171, 104, 112, 37.4, 96))
     for minutes, reading in zip(times, readings, strict=True):
-        saving.add_vital_reading(actor, patient, session, note, given + timedelta(minutes=minutes), reading,
+        saving.add_vital_reading(actor, patient, visit, note, given + timedelta(minutes=minutes), reading,
                                 protocol, now)
     record_session(
         actor, patient,
@@ -360,12 +360,12 @@ def complete_dosing(
         protocol, now,
     )
     if sign:
-        follow = signing.follow_up_ok(session, queries.follow_ups(db.session, session))
+        follow = signing.follow_up_ok(visit, queries.follow_ups(db.session, visit))
         # Signed after discharge (a back-dated course signs at its own time: the next move judges the signature).
         signed = min(now, given + timedelta(minutes=observation + 40))
-        signing.sign_note(actor, patient, session, note, protocol, password, None, follow, signed)
+        signing.sign_note(actor, patient, visit, note, protocol, password, None, follow, signed)
     db.session.flush()
-    return session
+    return visit
 
 
 def usual_dose(protocol: Protocol, cycle: int) -> tuple[float, DoseUnit, Route]:
@@ -421,13 +421,13 @@ def complete_integration(
         when, minutes = dosed + timedelta(days=number + 1), 60
         if when >= end - timedelta(hours=1):
             when, minutes = end - timedelta(minutes=20 * (needed - number) + 1), 15
-        session = record_session(
+        visit = record_session(
             actor, patient,
             SessionInput(SessionKind.INTEGRATION, when, minutes, cycle=cycle,
                          location="Therapy room 2", present_ids=(actor.id,)),
             protocol, now,
         )
-        note, _ = saving.save_note(actor, patient, session, None, saving.NoteInput(fields={
+        note, _ = saving.save_note(actor, patient, visit, None, saving.NoteInput(fields={
             "themes": "Grief for the years lost to avoidance; a felt sense of safety with the partner.",
             "practices": "Daily walk at dawn; ten minutes of breath-counting before sleep.",
             "plan_updates": "Reconnect with a friend from before the accident; journal after nightmares.",
@@ -436,8 +436,8 @@ def complete_integration(
             "practice_checkin": checkin,
         }, body=f"Integration session {number + 1} after dosing {cycle}."), None, now, protocol)
         signed = min(now, when + timedelta(minutes=minutes))  # as the session ended, before the next dose
-        signing.sign_note(actor, patient, session, note, protocol, password, None, True, signed)
-        made.append(session)
+        signing.sign_note(actor, patient, visit, note, protocol, password, None, True, signed)
+        made.append(visit)
     db.session.flush()
     return made
 
@@ -454,18 +454,18 @@ def write_preparation_notes(
             TherapySession.held_at.is_not(None), SessionNote.id.is_(None),
         ).order_by(TherapySession.held_at).options(selectinload(TherapySession.present))
     ))
-    for number, session in enumerate(held, start=1):
-        assert session.held_at is not None
+    for number, visit in enumerate(held, start=1):
+        assert visit.held_at is not None
         # Written and signed as the session ended: the dosing gate counts a note signed before the dosing session.
-        now = min(utcnow(), session.held_at + timedelta(minutes=session.duration_minutes or 60))
-        note, _ = saving.save_note(actor, patient, session, None, saving.NoteInput(fields={
+        now = min(utcnow(), visit.held_at + timedelta(minutes=visit.duration_minutes or 60))
+        note, _ = saving.save_note(actor, patient, visit, None, saving.NoteInput(fields={
             "topics": "What to expect on the dosing day; the room, music and eyeshades; the support plan.",
             "intention": "To face the memories I avoid, without being swept away by them.",
             "consent": "Treatment consent reviewed; recording of sessions agreed; supportive touch: hand only.",
             "questions": "Can I stop the session? (Yes, and the therapists stay with you.)",
         }, body=f"Preparation session {number}."), None, now)
         if not (leave_last and number == len(held)):
-            signing.sign_note(actor, patient, session, note, protocol, password, None, True, now)
+            signing.sign_note(actor, patient, visit, note, protocol, password, None, True, now)
     db.session.flush()
 
 

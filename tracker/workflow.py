@@ -56,7 +56,7 @@ def allowed_targets(patient: Patient) -> frozenset[Phase]:
 
 
 def refusals(
-    session: AnySession, patient: Patient, protocol: Protocol | None, target: Phase, reason: str | None,
+    db: AnySession, patient: Patient, protocol: Protocol | None, target: Phase, reason: str | None,
     now: datetime | None = None,
 ) -> list[str]:
     """Every reason the move would be refused; empty when it is allowed. ``now`` is the moment of the move (a
@@ -78,12 +78,12 @@ def refusals(
     door = DOORS.get(target)
     if door is not None:
         moment = now or utcnow()
-        problems += [u.message for u in gate.check(session, patient, protocol, door, now=moment, at=moment)]
+        problems += [u.message for u in gate.check(db, patient, protocol, door, now=moment, at=moment)]
     return problems
 
 
 def move(
-    session: AnySession,
+    db: AnySession,
     patient: Patient,
     target: Phase,
     actor: User,
@@ -95,7 +95,7 @@ def move(
 
     :raise TransitionError: the move is not allowed or a guard fails; nothing is changed.
     """
-    problems = refusals(session, patient, protocol, target, reason, now)
+    problems = refusals(db, patient, protocol, target, reason, now)
     if problems:
         raise TransitionError(problems)
     when = now or utcnow()
@@ -110,18 +110,18 @@ def move(
     patient.held_from_phase = patient.phase if target is Phase.ON_HOLD else None
     patient.phase = target
     patient.phase_changed_at = when
-    session.add(transition)
+    db.add(transition)
     return transition
 
 
-def enrol(session: AnySession, patient: Patient, actor: User) -> PhaseTransition:
+def enrol(db: AnySession, patient: Patient, actor: User) -> PhaseTransition:
     """The first history row of a new patient, who starts in preparation."""
     patient.phase = Phase.PREPARATION
     transition = PhaseTransition(patient=patient, from_phase=None, to_phase=Phase.PREPARATION, actor_id=actor.id)
-    session.add(transition)
+    db.add(transition)
     return transition
 
 
-def dosing_sessions_started(session: AnySession, patient: Patient) -> int:
+def dosing_sessions_started(db: AnySession, patient: Patient) -> int:
     """How many times the patient has entered dosing (one per dosing cycle)."""
-    return len(dosing_entries(session, patient.id))
+    return len(dosing_entries(db, patient.id))

@@ -49,20 +49,20 @@ def escalation_interval() -> timedelta:
     return timedelta(minutes=int(current_app.config["ALERT_ESCALATION_MINUTES"]))
 
 
-def queue_at_once(session: AnySession, alert: SafetyAlert, patient: Patient) -> None:
+def queue_at_once(db: AnySession, alert: SafetyAlert, patient: Patient) -> None:
     """Level-0 notices for a new alert (care team and their supervisors), sent once the transaction commits."""
     now = utcnow()
-    for user_id in sorted(recipients.chain_of(session, patient).levels()[0]):
-        session.add(AlertNotice(alert_id=alert.id, user_id=user_id, level=0, status=NoticeStatus.QUEUED,
+    for user_id in sorted(recipients.chain_of(db, patient).levels()[0]):
+        db.add(AlertNotice(alert_id=alert.id, user_id=user_id, level=0, status=NoticeStatus.QUEUED,
                                 attempts=0, created_at=now, due_at=now))
-    target: Session = session() if isinstance(session, scoped_session) else session
+    target: Session = db() if isinstance(db, scoped_session) else db
     target.info.setdefault(_TO_SEND, []).append(alert.id)
 
 
 @event.listens_for(Session, "after_commit")
-def _send_after_commit(session: Session) -> None:
+def _send_after_commit(db: Session) -> None:
     """Queue the new alerts' e-mail. Never raises: the commit has happened, and the page must not fail now."""
-    for alert_id in session.info.pop(_TO_SEND, []):
+    for alert_id in db.info.pop(_TO_SEND, []):
         try:
             enqueue(deliver_alert, alert_id)
         except Exception:
@@ -70,9 +70,9 @@ def _send_after_commit(session: Session) -> None:
 
 
 @event.listens_for(Session, "after_soft_rollback")
-def _forget_after_rollback(session: Session, previous: SessionTransaction) -> None:
+def _forget_after_rollback(db: Session, previous: SessionTransaction) -> None:
     if previous.parent is None:
-        session.info.pop(_TO_SEND, None)
+        db.info.pop(_TO_SEND, None)
 
 
 # Delivery --------------------------------------------------------------------------------------------------------

@@ -124,7 +124,7 @@ def _shown(patient: Patient, moment: datetime | None) -> str:
     return clinictime.shown(moment, clinic_of(db.session, patient.clinic_id).zone)
 
 
-def for_reading(actor: User, patient: Patient, session: TherapySession, row: VitalReading,
+def for_reading(actor: User, patient: Patient, visit: TherapySession, row: VitalReading,
                 reading: vitals.Reading, protocol: Protocol | None) -> SafetyAlert | None:
     """An alert for a reading with any value past the protocol's critical limits (``vitals.check``, critical)."""
     limits = protocol.alerting_limits if protocol else GENERAL_CRITICAL_LIMITS
@@ -132,16 +132,16 @@ def for_reading(actor: User, patient: Patient, session: TherapySession, row: Vit
     if not critical:
         return None
     alert = SafetyAlert(
-        patient_id=patient.id, source=AlertSource.VITAL_SIGN, high_risk=False, session_id=session.id,
+        patient_id=patient.id, source=AlertSource.VITAL_SIGN, high_risk=False, session_id=visit.id,
         source_row_id=row.id, raised_at=utcnow(),
-        summary=f"Reading of {_shown(patient, row.taken_at)} during dosing session {session.cycle}: "
+        summary=f"Reading of {_shown(patient, row.taken_at)} during dosing session {visit.cycle}: "
         + "; ".join(flag.text for flag in critical) + ".",
     )
     return _raise(actor, patient, alert, {"reading": row.id, "signs": [flag.sign for flag in critical]})
 
 
 def for_adverse_event(
-    actor: User, patient: Patient, session: TherapySession, event: AdverseEvent
+    actor: User, patient: Patient, visit: TherapySession, event: AdverseEvent
 ) -> SafetyAlert | None:
     """A high-risk alert for a serious adverse event: serious as it stands (``serious_now``: a signed correction to
     serious raises it too, ``tracker.adverse_events``), once while one is open for the event."""
@@ -153,15 +153,15 @@ def for_adverse_event(
     ))):
         return None
     alert = SafetyAlert(
-        patient_id=patient.id, source=AlertSource.ADVERSE_EVENT, high_risk=True, session_id=session.id,
+        patient_id=patient.id, source=AlertSource.ADVERSE_EVENT, high_risk=True, session_id=visit.id,
         source_row_id=event.id, raised_at=utcnow(),
-        summary=f"Serious adverse event ({event.severity.label.lower()}) in dosing session {session.cycle}, onset "
+        summary=f"Serious adverse event ({event.severity.label.lower()}) in dosing session {visit.cycle}, onset "
         f"{_shown(patient, event.onset_at)}: {_quote(event.description)}",
     )
     return _raise(actor, patient, alert, {"adverse_event": event.id, "severity": event.severity})
 
 
-def for_risk_check(actor: User, patient: Patient, session: TherapySession, note: SessionNote) -> SafetyAlert | None:
+def for_risk_check(actor: User, patient: Patient, visit: TherapySession, note: SessionNote) -> SafetyAlert | None:
     """A high-risk alert the first time an integration note holds a risk check marked escalated (one per note)."""
     if note.fields.get("risk_check") != ESCALATED:
         return None
@@ -171,9 +171,9 @@ def for_risk_check(actor: User, patient: Patient, session: TherapySession, note:
     if raised:
         return None
     alert = SafetyAlert(
-        patient_id=patient.id, source=AlertSource.RISK_CHECK, high_risk=True, session_id=session.id,
+        patient_id=patient.id, source=AlertSource.RISK_CHECK, high_risk=True, session_id=visit.id,
         source_row_id=note.id, raised_at=utcnow(),
-        summary=f"Risk check of the integration session of {_shown(patient, session.when)}: "
+        summary=f"Risk check of the integration session of {_shown(patient, visit.when)}: "
         f"{RISK_CHECK[ESCALATED]}.",
     )
     return _raise(actor, patient, alert, {"note": note.id})

@@ -89,19 +89,19 @@ class Chain:
         return closers(self.team, self.staff)
 
 
-def chain_of(session: AnySession, patient: Patient) -> Chain:
+def chain_of(db: AnySession, patient: Patient) -> Chain:
     """The care team and the clinic's supervision links (two queries, whatever the clinic's size in accounts: a
     clinic's staff list is tens of rows)."""
-    team = frozenset(session.scalars(select(CareTeamMember.user_id).where(CareTeamMember.patient_id == patient.id)))
-    rows = session.execute(
+    team = frozenset(db.scalars(select(CareTeamMember.user_id).where(CareTeamMember.patient_id == patient.id)))
+    rows = db.execute(
         select(User.id, User.supervisor_id, User.active, User.is_supervisor).where(User.clinic_id == patient.clinic_id)
     )
     return Chain(team, {row.id: Staff(row.id, row.supervisor_id, row.active, row.is_supervisor) for row in rows})
 
 
-def names(session: AnySession, user_ids: Iterable[int]) -> list[str]:
+def names(db: AnySession, user_ids: Iterable[int]) -> list[str]:
     """Full names, sorted (for "closed by a supervisor: ..." messages)."""
     ids = list(user_ids)
     if not ids:
         return []
-    return sorted(session.scalars(select(User.full_name).where(User.id.in_(ids))))
+    return sorted(db.scalars(select(User.full_name).where(User.id.in_(ids))))

@@ -24,10 +24,10 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def start(session: AnySession, user: User, ip: str | None, now: datetime) -> str:
+def start(db: AnySession, user: User, ip: str | None, now: datetime) -> str:
     """Open a login session for ``user`` and return the token to put in the cookie."""
     token = secrets.token_urlsafe(32)
-    session.add(LoginSession(token_hash=digest(token), user_id=user.id, created_at=now, last_seen_at=now, ip=ip))
+    db.add(LoginSession(token_hash=digest(token), user_id=user.id, created_at=now, last_seen_at=now, ip=ip))
     user.attach_login(token)
     return token
 
@@ -45,14 +45,14 @@ TOUCH_EVERY = timedelta(minutes=1)
 
 
 def resume(
-    session: AnySession, token: str, now: datetime, idle: timedelta, lifetime: timedelta, *, touch: bool = True,
+    db: AnySession, token: str, now: datetime, idle: timedelta, lifetime: timedelta, *, touch: bool = True,
     write: bool = True,
 ) -> Resumed | None:
     """The user behind ``token`` if the session is still open; otherwise end it and say why. ``touch=False`` leaves
     the idle clock alone (a refused, possibly forged, request is not activity). With ``write=False`` nothing is
     changed: None when the session would have to be ended or its idle clock moved, for the caller to do that in
     a write transaction."""
-    row = session.scalar(
+    row = db.scalar(
         select(LoginSession)
         .where(LoginSession.token_hash == digest(token))
         # The user's clinic in the same statement: every page reads its time zone (tracker.clinics).
@@ -79,17 +79,17 @@ def resume(
     return Resumed(row.user)
 
 
-def end(session: AnySession, token: str, reason: SessionEnd, now: datetime) -> None:
-    session.execute(
+def end(db: AnySession, token: str, reason: SessionEnd, now: datetime) -> None:
+    db.execute(
         update(LoginSession)
         .where(LoginSession.token_hash == digest(token), LoginSession.ended_at.is_(None))
         .values(ended_at=now, end_reason=reason.value)
     )
 
 
-def end_all_for(session: AnySession, user: User, reason: SessionEnd, now: datetime) -> None:
+def end_all_for(db: AnySession, user: User, reason: SessionEnd, now: datetime) -> None:
     """End every open session of ``user`` (deactivation, password change)."""
-    session.execute(
+    db.execute(
         update(LoginSession)
         .where(LoginSession.user_id == user.id, LoginSession.ended_at.is_(None))
         .values(ended_at=now, end_reason=reason.value)

@@ -60,12 +60,12 @@ def _stored(key: str) -> str:
     return hashed(key)
 
 
-def charge(session: AnySession, key: str, now: datetime, window: timedelta) -> int:
+def charge(db: AnySession, key: str, now: datetime, window: timedelta) -> int:
     """Count one failure (or attempt) against ``key`` and return the count in the current window."""
     key = _stored(key)
     at = literal(now, UTCDateTime())
     expired = LoginThrottle.window_started_at <= literal(now - window, UTCDateTime())
-    insert = sqlite.insert if session.get_bind().dialect.name == "sqlite" else postgresql.insert
+    insert = sqlite.insert if db.get_bind().dialect.name == "sqlite" else postgresql.insert
     statement = (
         insert(LoginThrottle)
         .values(key=key, window_started_at=now, failures=1)
@@ -78,51 +78,51 @@ def charge(session: AnySession, key: str, now: datetime, window: timedelta) -> i
         )
         .returning(LoginThrottle.failures)
     )
-    count: int = session.execute(statement).scalar_one()
+    count: int = db.execute(statement).scalar_one()
     return count
 
 
-def refund(session: AnySession, key: str) -> None:
+def refund(db: AnySession, key: str) -> None:
     """Give back an attempt charged before the password turned out correct: successful sign-ins do not count."""
-    session.execute(
+    db.execute(
         update(LoginThrottle)
         .where(LoginThrottle.key == _stored(key), LoginThrottle.failures > 0)
         .values(failures=LoginThrottle.failures - 1)
     )
 
 
-def count(session: AnySession, key: str, now: datetime, window: timedelta) -> int:
+def count(db: AnySession, key: str, now: datetime, window: timedelta) -> int:
     """The failures counted against ``key`` in the current window, without charging one."""
-    row = session.get(LoginThrottle, _stored(key), populate_existing=True)
+    row = db.get(LoginThrottle, _stored(key), populate_existing=True)
     if row is None or row.window_started_at <= now - window:
         return 0
     return row.failures
 
 
-def refused_address(session: AnySession, kind: str, address: str | None, now: datetime, window: timedelta,
+def refused_address(db: AnySession, kind: str, address: str | None, now: datetime, window: timedelta,
                     allowed: int) -> bool:
     """Whether ``address`` has used up its ``allowed`` refusals of ``kind`` (wrong links, unknown tokens) within
     the window. Used where a guess costs nothing to try but is worthless to a colleague: a clinic behind one NAT
     address never makes ten wrong links in a quarter of an hour."""
-    return address is not None and count(session, f"{kind}:{address[:120]}", now, window) >= allowed
+    return address is not None and count(db, f"{kind}:{address[:120]}", now, window) >= allowed
 
 
-def charge_address(session: AnySession, kind: str, address: str | None, now: datetime, window: timedelta) -> int:
+def charge_address(db: AnySession, kind: str, address: str | None, now: datetime, window: timedelta) -> int:
     """Count one request (or refusal) of ``kind`` against ``address``; 0 when the address is unknown."""
-    return 0 if address is None else charge(session, f"{kind}:{address[:120]}", now, window)
+    return 0 if address is None else charge(db, f"{kind}:{address[:120]}", now, window)
 
 
-def clear_account(session: AnySession, name: str) -> int:
+def clear_account(db: AnySession, name: str) -> int:
     """Lift every lock of the account ``name``: its own counter and those of each address. Returns the rows
     deleted."""
     account = hashed(account_key(name))
-    result = session.execute(
+    result = db.execute(
         delete(LoginThrottle).where((LoginThrottle.key == account) | LoginThrottle.key.startswith(account + "/"))
     )
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def purge_expired(session: AnySession, now: datetime, window: timedelta) -> int:
+def purge_expired(db: AnySession, now: datetime, window: timedelta) -> int:
     """Delete the counters whose window ended (``window``: the longest any key uses); returns how many."""
-    result = session.execute(delete(LoginThrottle).where(LoginThrottle.window_started_at <= now - window))
+    result = db.execute(delete(LoginThrottle).where(LoginThrottle.window_started_at <= now - window))
     return int(getattr(result, "rowcount", 0) or 0)

@@ -41,11 +41,11 @@ def revoke(user: User) -> None:
     user.calendar_token_sha256 = None
 
 
-def owner(session: AnySession, token: str) -> User | None:
+def owner(db: AnySession, token: str) -> User | None:
     """The active account whose link holds ``token``, or None (unknown, revoked, or a deactivated account)."""
     if not token or len(token) > 100:
         return None
-    user = session.scalar(select(User).where(User.calendar_token_sha256 == hash_token(token)))
+    user = db.scalar(select(User).where(User.calendar_token_sha256 == hash_token(token)))
     return user if user is not None and user.active else None
 
 

@@ -44,13 +44,13 @@ class CalendarSession:
 
 
 def sessions_between(
-    session: AnySession, ids: Select[Any], first: date, last: date, tz: tzinfo, limit: int = LIMIT
+    db: AnySession, ids: Select[Any], first: date, last: date, tz: tzinfo, limit: int = LIMIT
 ) -> list[CalendarSession]:
     """Sessions of the patients ``ids`` held, or scheduled and not yet held, from ``first`` to ``last`` (inclusive,
     days on the clinic's calendar ``tz``), in time order."""
     start, end = start_of_day(first, tz), start_of_day(last + timedelta(days=1), tz)
     when = func.coalesce(TherapySession.held_at, TherapySession.scheduled_at)
-    rows = session.execute(
+    rows = db.execute(
         select(
             TherapySession.id, TherapySession.patient_id, TherapySession.kind, TherapySession.cycle,
             TherapySession.held_at, TherapySession.scheduled_at, TherapySession.duration_minutes,

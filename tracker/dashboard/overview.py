@@ -67,8 +67,8 @@ def measures_with_a_total(protocol: Protocol) -> list[Instrument]:
     return [instrument for instrument in dict.fromkeys(found) if instrument.total_range is not None]
 
 
-def phase_counts(session: AnySession, clinic_id: int) -> dict[tuple[str, Phase], int]:
-    rows = session.execute(
+def phase_counts(db: AnySession, clinic_id: int) -> dict[tuple[str, Phase], int]:
+    rows = db.execute(
         select(Patient.protocol_code, Patient.phase, func.count())
         .where(Patient.clinic_id == clinic_id)
         .group_by(Patient.protocol_code, Patient.phase)
@@ -76,12 +76,12 @@ def phase_counts(session: AnySession, clinic_id: int) -> dict[tuple[str, Phase],
     return {(code, Phase(phase)): total for code, phase, total in rows}
 
 
-def sessions_per_week(session: AnySession, clinic_id: int, today: date, tz: ZoneInfo) -> list[tuple[date, int]]:
+def sessions_per_week(db: AnySession, clinic_id: int, today: date, tz: ZoneInfo) -> list[tuple[date, int]]:
     """Sessions held in each of the last ``WEEKS`` weeks (Monday to Sunday on the clinic's calendar, ``tz``),
     oldest first."""
     first = week_start(today) - timedelta(weeks=WEEKS - 1)
     day = day_of(TherapySession.held_at, tz.key)
-    rows = session.execute(
+    rows = db.execute(
         select(day, func.count())
         .join(Patient, Patient.id == TherapySession.patient_id)
         .where(Patient.clinic_id == clinic_id, TherapySession.held_at >= start_of_day(first, tz),
@@ -104,8 +104,8 @@ class SeverityCount:
     serious: int
 
 
-def adverse_events(session: AnySession, clinic_id: int) -> list[SeverityCount]:
-    rows = session.execute(
+def adverse_events(db: AnySession, clinic_id: int) -> list[SeverityCount]:
+    rows = db.execute(
         select(AdverseEvent.severity, func.count(), func.count().filter(SERIOUS.is_(True)))
         .join(SessionNote, SessionNote.id == AdverseEvent.note_id)
         .join(TherapySession, TherapySession.id == SessionNote.session_id)
@@ -181,7 +181,7 @@ def _around(patient_id: ColumnElement[int], instrument: ColumnElement[str], firs
 
 
 def outcomes(
-    session: AnySession, clinic_id: int, protocols: Mapping[str, Protocol], tz: ZoneInfo | None = None
+    db: AnySession, clinic_id: int, protocols: Mapping[str, Protocol], tz: ZoneInfo | None = None
 ) -> list[OutcomeSummary]:
     """Each patient's baseline and latest current result on each measure of their protocol that has a total, read
     with ``tracker.instruments.change`` (days on the clinic's calendar, ``tz``). One statement: the protocol and
@@ -209,7 +209,7 @@ def outcomes(
         .subquery()
     )
     baseline, latest = aliased(MeasureResult), aliased(MeasureResult)
-    rows = session.execute(
+    rows = db.execute(
         select(ends.c.protocol_code, ends.c.instrument, baseline.total, latest.total)
         .join(baseline, baseline.id == ends.c.baseline_id)
         .join(latest, latest.id == ends.c.latest_id)
@@ -242,13 +242,13 @@ class Snapshot:
     outcomes: list[OutcomeSummary]
 
 
-def snapshot(session: AnySession, clinic: Clinic, protocols: Mapping[str, Protocol], now: datetime) -> Snapshot:
+def snapshot(db: AnySession, clinic: Clinic, protocols: Mapping[str, Protocol], now: datetime) -> Snapshot:
     return Snapshot(
         computed_at=now,
-        phases=phase_counts(session, clinic.id),
-        weeks=sessions_per_week(session, clinic.id, clinictime.today(clinic.zone, now), clinic.zone),
-        events=adverse_events(session, clinic.id),
-        outcomes=outcomes(session, clinic.id, protocols, clinic.zone),
+        phases=phase_counts(db, clinic.id),
+        weeks=sessions_per_week(db, clinic.id, clinictime.today(clinic.zone, now), clinic.zone),
+        events=adverse_events(db, clinic.id),
+        outcomes=outcomes(db, clinic.id, protocols, clinic.zone),
     )
 
 
@@ -264,32 +264,32 @@ FORMAT = 1
 KEEP_WAIT = timedelta(seconds=1)
 
 
-def figures(session: AnySession, clinic: Clinic, protocols: Mapping[str, Protocol], now: datetime,
+def figures(db: AnySession, clinic: Clinic, protocols: Mapping[str, Protocol], now: datetime,
             max_age: timedelta) -> Snapshot:
     """The clinic's figures as last kept, if computed less than ``max_age`` ago; else computed now and kept (in a
     short write transaction of its own: a view is a read request). A recount never fails the page for want of the
     database's locks: figures counted but not kept are shown as they are; kept figures, however old, are shown
     when the counting itself is refused."""
-    kept = session.get(ClinicOverview, clinic.id)
+    kept = db.get(ClinicOverview, clinic.id)
     last = None
     if kept is not None and kept.figures.get("format") == FORMAT:
         last = decode(kept.figures, kept.computed_at, protocols)
         if last is not None and now - kept.computed_at < max_age:
             return last
     try:
-        fresh = snapshot(session, clinic, protocols, now)
+        fresh = snapshot(db, clinic, protocols, now)
     except OperationalError as error:
         if last is None:
             raise
-        session.rollback()
+        db.rollback()
         log.warning("clinic overview: not counted again, the kept figures shown (%s)", _reason(error))
         return last
     try:
-        with writing(session, lock_wait=KEEP_WAIT):
-            keep(session, clinic.id, fresh)
-            session.commit()
+        with writing(db, lock_wait=KEEP_WAIT):
+            keep(db, clinic.id, fresh)
+            db.commit()
     except OperationalError as error:  # busy, a lock timeout, a serialization failure: keeping is optional
-        session.rollback()
+        db.rollback()
         log.warning("clinic overview: figures counted but not kept (%s)", _reason(error))
     return fresh
 
@@ -299,12 +299,12 @@ def _reason(error: OperationalError) -> str:
     return str(error.orig).splitlines()[0] if error.orig is not None else type(error).__name__
 
 
-def keep(session: AnySession, clinic_id: int, figures: Snapshot) -> None:
+def keep(db: AnySession, clinic_id: int, figures: Snapshot) -> None:
     """Insert or replace the clinic's kept figures (two views computing at once: the later one stays)."""
     values = {"clinic_id": clinic_id, "computed_at": figures.computed_at, "figures": encode(figures)}
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    insert = postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
     statement = insert(ClinicOverview).values(values)
-    session.execute(statement.on_conflict_do_update(
+    db.execute(statement.on_conflict_do_update(
         index_elements=[ClinicOverview.clinic_id],
         set_={"computed_at": statement.excluded.computed_at, "figures": statement.excluded.figures},
     ))

@@ -58,9 +58,9 @@ def patient_ids(user: User, filters: Filters, *, own_only: bool = False) -> Sele
     return query
 
 
-def supervised_therapists(session: AnySession, user: User) -> list[tuple[int, str]]:
+def supervised_therapists(db: AnySession, user: User) -> list[tuple[int, str]]:
     """The therapists whose patients a supervisor follows: their supervisees, and themselves if they treat."""
-    rows = session.execute(
+    rows = db.execute(
         select(User.id, User.full_name)
         .where(
             User.clinic_id == user.clinic_id,
@@ -129,7 +129,7 @@ def _order(item: Any, sort: str) -> list[Any]:
 
 
 def attention_page(
-    session: AnySession, scope: Scope, filters: Filters, page: int, per_page: int,
+    db: AnySession, scope: Scope, filters: Filters, page: int, per_page: int,
     rules: Sequence[Rule] = RULES,
 ) -> QueuePage:
     """Tab counts and one page of the queue (of ``rules``), in one statement: the union of the rules is a CTE
@@ -137,7 +137,7 @@ def attention_page(
     kept (``_statement``) and run with this view's moment."""
     found: dict[Kind, int] = {}
     rows = []
-    for row in session.execute(_statement(scope, filters, page, per_page, rules), scope.moments):
+    for row in db.execute(_statement(scope, filters, page, per_page, rules), scope.moments):
         if row.row_type == "count":
             found[Kind(row.kind)] = row.total
         else:
@@ -145,7 +145,7 @@ def attention_page(
     total = found.get(filters.kind, 0) if filters.kind is not None else sum(found.values())
     last = max((total + per_page - 1) // per_page, 1)
     if page > last:  # past the end (items were dealt with meanwhile): show the last page instead
-        return attention_page(session, scope, filters, last, per_page, rules)
+        return attention_page(db, scope, filters, last, per_page, rules)
     rows.sort(key=lambda row: row.total)  # ``total`` holds the position for item rows
     items_shown = [_item(row, scope) for row in rows]
     return QueuePage(items_shown, {rule.kind: found.get(rule.kind, 0) for rule in rules}, page, per_page, total)
@@ -256,13 +256,13 @@ class TherapistCaseload:
 
 
 def caseloads(
-    session: AnySession, therapists: Sequence[tuple[int, str]], ids: Select[Any]
+    db: AnySession, therapists: Sequence[tuple[int, str]], ids: Select[Any]
 ) -> list[TherapistCaseload]:
     """Patients per therapist (any role on the care team) by phase, for ``therapists``: one GROUP BY."""
     if not therapists:
         return []
     counts: dict[int, dict[Phase, int]] = {therapist_id: {} for therapist_id, _ in therapists}
-    rows = session.execute(
+    rows = db.execute(
         select(CareTeamMember.user_id, Patient.phase, func.count())
         .join(Patient, Patient.id == CareTeamMember.patient_id)
         .where(CareTeamMember.user_id.in_(list(counts)), Patient.id.in_(ids))
@@ -284,7 +284,7 @@ class DaySession:
     held: bool
 
 
-def week_sessions(session: AnySession, user: User, today: date, tz: tzinfo, limit: int = 200) -> list[DaySession]:
+def week_sessions(db: AnySession, user: User, today: date, tz: tzinfo, limit: int = 200) -> list[DaySession]:
     """The sessions of ``user``'s own patients this week (Monday to Sunday on the clinic's calendar, ``tz``; a week
     with a daylight-saving change is an hour shorter or longer), held or scheduled, in time order: one statement
     with the patients' names."""
@@ -292,7 +292,7 @@ def week_sessions(session: AnySession, user: User, today: date, tz: tzinfo, limi
     start, end = start_of_day(monday, tz), start_of_day(monday + timedelta(days=7), tz)
     when = func.coalesce(TherapySession.held_at, TherapySession.scheduled_at)
     own = select(CareTeamMember.patient_id).where(CareTeamMember.user_id == user.id)
-    rows = session.execute(
+    rows = db.execute(
         select(TherapySession.id, TherapySession.patient_id, TherapySession.kind, TherapySession.cycle,
                TherapySession.held_at, TherapySession.scheduled_at, Patient.given_name, Patient.family_name)
         .join(Patient, Patient.id == TherapySession.patient_id)

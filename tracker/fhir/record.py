@@ -59,14 +59,14 @@ def patient_options() -> tuple[LoaderOption, ...]:
     )
 
 
-def load_records(session: AnySession, clinic: Clinic, patients: Sequence[Patient]) -> list[PatientRecord]:
+def load_records(db: AnySession, clinic: Clinic, patients: Sequence[Patient]) -> list[PatientRecord]:
     """The records of ``patients`` (loaded with ``patient_options``), in their order: seven queries for any
     number."""
     records = {p.id: PatientRecord(p, clinic) for p in patients}
     ids = list(records)
     if not ids:
         return []
-    held = session.scalars(
+    held = db.scalars(
         select(TherapySession)
         .where(TherapySession.patient_id.in_(ids), TherapySession.held_at.is_not(None))
         .options(selectinload(TherapySession.present))
@@ -76,7 +76,7 @@ def load_records(session: AnySession, clinic: Clinic, patients: Sequence[Patient
         records[held_session.patient_id].sessions.append(held_session)
     session_ids = {s.id: s.patient_id for r in records.values() for s in r.sessions}
     if session_ids:
-        notes = session.scalars(
+        notes = db.scalars(
             select(SessionNote)
             .where(SessionNote.session_id.in_(list(session_ids)), SessionNote.signed_at.is_not(None))
             .options(
@@ -88,7 +88,7 @@ def load_records(session: AnySession, clinic: Clinic, patients: Sequence[Patient
         for note in notes:
             records[session_ids[note.session_id]].notes[note.session_id] = note
     results: dict[int, list[MeasureResult]] = defaultdict(list)
-    for row in session.scalars(
+    for row in db.scalars(
         select(MeasureResult)
         .where(MeasureResult.patient_id.in_(ids))
         .order_by(MeasureResult.administered_on, MeasureResult.id)
@@ -97,11 +97,11 @@ def load_records(session: AnySession, clinic: Clinic, patients: Sequence[Patient
     for patient_id, rows in results.items():
         records[patient_id].results = current_results(rows)
         records[patient_id].result_roots = _roots(rows)
-    for alert in session.scalars(
+    for alert in db.scalars(
         select(SafetyAlert).where(SafetyAlert.patient_id.in_(ids)).order_by(SafetyAlert.raised_at, SafetyAlert.id)
     ):
         records[alert.patient_id].alerts.append(alert)
-    for medication in session.scalars(
+    for medication in db.scalars(
         select(Medication).where(Medication.patient_id.in_(ids)).order_by(Medication.id)
     ):
         records[medication.patient_id].medications.append(medication)
@@ -111,7 +111,7 @@ def load_records(session: AnySession, clinic: Clinic, patients: Sequence[Patient
         .group_by(IntegrationPlanVersion.patient_id)
         .subquery()
     )
-    for plan in session.scalars(
+    for plan in db.scalars(
         select(IntegrationPlanVersion).join(
             newest,
             (IntegrationPlanVersion.patient_id == newest.c.patient_id)
@@ -152,8 +152,8 @@ def staff_ids(records: Sequence[PatientRecord]) -> set[int]:
     return found
 
 
-def load_staff(session: AnySession, ids: set[int]) -> dict[int, User]:
+def load_staff(db: AnySession, ids: set[int]) -> dict[int, User]:
     if not ids:
         return {}
-    return {u.id: u for u in session.scalars(select(User).where(User.id.in_(sorted(ids))))}
+    return {u.id: u for u in db.scalars(select(User).where(User.id.in_(sorted(ids))))}
 

@@ -52,13 +52,13 @@ class GateRefused(Exception):
         return [u.message for u in self.unmet]
 
 
-def check(session: AnySession, patient: Patient, protocol: Protocol | None, door: Door, **given: Any) -> list[Unmet]:
+def check(db: AnySession, patient: Patient, protocol: Protocol | None, door: Door, **given: Any) -> list[Unmet]:
     """What is unmet for ``door`` (``given``: the keyword arguments of ``load_facts``)."""
-    return evaluate(load_facts(session, patient, protocol, door, **given), door)
+    return evaluate(load_facts(db, patient, protocol, door, **given), door)
 
 
-def require(session: AnySession, patient: Patient, protocol: Protocol | None, door: Door, **given: Any) -> None:
+def require(db: AnySession, patient: Patient, protocol: Protocol | None, door: Door, **given: Any) -> None:
     """:raise GateRefused: with every unmet condition of ``door``."""
-    unmet = check(session, patient, protocol, door, **given)
+    unmet = check(db, patient, protocol, door, **given)
     if unmet:
         raise GateRefused(door, unmet)

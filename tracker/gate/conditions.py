@@ -87,10 +87,10 @@ def protocol_known(facts: Facts) -> list[str]:
 
 def session_time(facts: Facts) -> list[str]:
     """A held session, at a plausible time: not in the future, not before the patient was enrolled."""
-    session = facts.session
-    if session is None or session.held_at is None:
+    visit = facts.session
+    if visit is None or visit.held_at is None:
         return ["The session has not taken place yet: record when it was held first."]
-    if session.held_at > facts.now:
+    if visit.held_at > facts.now:
         return ["A session that took place cannot be in the future."]
     enrolled = facts.day(facts.enrolled_at)
     if facts.on < enrolled:
@@ -316,13 +316,13 @@ def co_therapist_on_team(facts: Facts) -> list[str]:
 
 def two_therapists_present(facts: Facts) -> list[str]:
     protocol = _protocol(facts)
-    session = facts.session
-    if not protocol.co_therapy_required or session is None:
+    visit = facts.session
+    if not protocol.co_therapy_required or visit is None:
         return []
-    if session.present_therapists < 2:
+    if visit.present_therapists < 2:
         return [
             f"{protocol.name} needs two therapists present at the dosing session; "
-            f"{session.present_therapists} recorded as present."
+            f"{visit.present_therapists} recorded as present."
         ]
     return []
 
@@ -384,11 +384,11 @@ def within_the_session(facts: Facts) -> list[str]:
     """What a dosing note records happens during its session: the doses between the session's start and its end as
     recorded, discharge and the readings from an hour before the start (arrival) to ``SESSION_SPAN`` after it (an
     overnight stay). Moving the session, or typing a time, cannot leave a dose outside the session the gate judged."""
-    session = facts.session
-    if session is None or session.held_at is None:
+    visit = facts.session
+    if visit is None or visit.held_at is None:
         return []
     given = _administration(facts)
-    start, end = session.held_at, session.ends_at
+    start, end = visit.held_at, visit.ends_at
     problems = []
     for label, moment in (("The dose", given.dose_given_at), ("The supplemental dose", given.supplemental_given_at)):
         if moment is not None and (moment < start or (end is not None and moment > end)):

@@ -43,9 +43,9 @@ from tracker.schedule import Dated, Settings
 ADMINISTRATION_FIELDS = tuple(Administration.__dataclass_fields__)
 
 
-def dosing_entries(session: AnySession, patient_id: int) -> dict[int, datetime]:
+def dosing_entries(db: AnySession, patient_id: int) -> dict[int, datetime]:
     """Dosing cycle -> when the patient moved into dosing for it (a return from a hold starts no new cycle)."""
-    rows = session.execute(
+    rows = db.execute(
         select(PhaseTransition.from_phase, PhaseTransition.created_at)
         .where(PhaseTransition.patient_id == patient_id, PhaseTransition.to_phase == Phase.DOSING)
         .order_by(PhaseTransition.id)
@@ -66,8 +66,8 @@ class _Screening:
     reviews: tuple[Review, ...] = ()
 
 
-def _screening(session: AnySession, patient: Patient) -> _Screening:
-    row = session.execute(
+def _screening(db: AnySession, patient: Patient) -> _Screening:
+    row = db.execute(
         select(ScreeningChecklist.id, ScreeningChecklist.signed_off_at, ScreeningChecklist.record_at_sign_off)
         .where(ScreeningChecklist.patient_id == patient.id, ScreeningChecklist.protocol_code == patient.protocol_code)
         .order_by(ScreeningChecklist.id.desc())
@@ -78,7 +78,7 @@ def _screening(session: AnySession, patient: Patient) -> _Screening:
     checklist_id, signed_off_at, record_at_sign_off = row
     answers = tuple(
         Recorded(a.id, a.item_id, a.answer.value, a.value, a.done_on, a.answered_at)
-        for a in session.execute(
+        for a in db.execute(
             select(
                 ScreeningAnswer.id, ScreeningAnswer.item_id, ScreeningAnswer.answer, ScreeningAnswer.value,
                 ScreeningAnswer.done_on, ScreeningAnswer.answered_at,
@@ -89,7 +89,7 @@ def _screening(session: AnySession, patient: Patient) -> _Screening:
     )
     reviews = tuple(
         Review(r.item_id, r.decision.value, r.rationale, r.basis, r.decided_at)
-        for r in session.execute(
+        for r in db.execute(
             select(
                 ScreeningReview.item_id, ScreeningReview.decision, ScreeningReview.rationale, ScreeningReview.basis,
                 ScreeningReview.decided_at,
@@ -101,10 +101,10 @@ def _screening(session: AnySession, patient: Patient) -> _Screening:
     return _Screening(True, signed_off_at, record_at_sign_off, answers, reviews)
 
 
-def _medications(session: AnySession, patient_id: int) -> tuple[Medication, ...]:
+def _medications(db: AnySession, patient_id: int) -> tuple[Medication, ...]:
     return tuple(
         Medication(m.id, m.name, m.drug_class, m.started_on, m.stopped_on, m.taper_end_on)
-        for m in session.execute(
+        for m in db.execute(
             select(
                 MedicationRow.id, MedicationRow.name, MedicationRow.drug_class, MedicationRow.started_on,
                 MedicationRow.stopped_on, MedicationRow.taper_end_on,
@@ -115,7 +115,7 @@ def _medications(session: AnySession, patient_id: int) -> tuple[Medication, ...]
     )
 
 
-def _visits(session: AnySession, patient_id: int) -> tuple[Visit, ...]:
+def _visits(db: AnySession, patient_id: int) -> tuple[Visit, ...]:
     therapists = (
         select(func.count())
         .select_from(session_therapist)
@@ -124,7 +124,7 @@ def _visits(session: AnySession, patient_id: int) -> tuple[Visit, ...]:
         .correlate(TherapySession)
         .scalar_subquery()
     )
-    rows = session.execute(
+    rows = db.execute(
         select(
             TherapySession.id, TherapySession.kind, TherapySession.cycle, TherapySession.held_at,
             SessionNote.signed_at, SessionNote.dose_given_at, therapists, TherapySession.duration_minutes,
@@ -139,9 +139,9 @@ def _visits(session: AnySession, patient_id: int) -> tuple[Visit, ...]:
     )
 
 
-def _results(session: AnySession, patient_id: int) -> tuple[Dated, ...]:
+def _results(db: AnySession, patient_id: int) -> tuple[Dated, ...]:
     rows = list(
-        session.execute(
+        db.execute(
             select(MeasureResult.id, MeasureResult.instrument, MeasureResult.administered_on,
                    MeasureResult.supersedes_id).where(MeasureResult.patient_id == patient_id)
         )
@@ -150,13 +150,13 @@ def _results(session: AnySession, patient_id: int) -> tuple[Dated, ...]:
     return tuple(Dated(row.id, row.instrument, row.administered_on) for row in rows if row.id not in replaced)
 
 
-def _labs(session: AnySession, patient_id: int, protocol: Protocol | None) -> tuple[LabFact, ...]:
+def _labs(db: AnySession, patient_id: int, protocol: Protocol | None) -> tuple[LabFact, ...]:
     """The current results of the markers the protocol requires: one query, and none for a protocol that requires
     no laboratory result (so the other protocols' gate reads exactly what it read before)."""
     required = sorted({r.marker for r in protocol.required_labs}) if protocol is not None else []
     if not required:
         return ()
-    rows = session.execute(
+    rows = db.execute(
         select(LabResult.marker, LabResult.collected_on, LabResult.flag)
         .where(LabResult.patient_id == patient_id, LabResult.marker.in_(required), current_lab())
         .order_by(LabResult.collected_on, LabResult.id)
@@ -164,20 +164,20 @@ def _labs(session: AnySession, patient_id: int, protocol: Protocol | None) -> tu
     return tuple(LabFact(row.marker, row.collected_on, row.flag) for row in rows)
 
 
-def _co_therapists(session: AnySession, patient_id: int) -> int:
-    return session.scalar(
+def _co_therapists(db: AnySession, patient_id: int) -> int:
+    return db.scalar(
         select(func.count())
         .select_from(CareTeamMember)
         .where(CareTeamMember.patient_id == patient_id, CareTeamMember.role == CareRole.CO_THERAPIST)
     ) or 0
 
 
-def _holding_alerts(session: AnySession, patient_id: int) -> tuple[HoldingAlert, ...]:
+def _holding_alerts(db: AnySession, patient_id: int) -> tuple[HoldingAlert, ...]:
     """The patient's high-risk safety alerts (a handful at most), open or closed."""
     return tuple(
         HoldingAlert(row.id, AlertSource(row.source).label, row.summary, row.raised_at, row.acknowledged_at,
                      row.session_id)
-        for row in session.execute(
+        for row in db.execute(
             select(SafetyAlert.id, SafetyAlert.source, SafetyAlert.summary, SafetyAlert.raised_at,
                    SafetyAlert.acknowledged_at, SafetyAlert.session_id)
             .where(SafetyAlert.patient_id == patient_id, SafetyAlert.high_risk.is_(True))
@@ -186,12 +186,12 @@ def _holding_alerts(session: AnySession, patient_id: int) -> tuple[HoldingAlert,
     )
 
 
-def readings_of(session: AnySession, note_id: int | None) -> tuple[Reading, ...]:
+def readings_of(db: AnySession, note_id: int | None) -> tuple[Reading, ...]:
     if note_id is None:
         return ()
     return tuple(
         Reading(r.taken_at, r.systolic, r.diastolic, r.heart_rate, r.temperature, r.spo2, r.id)
-        for r in session.execute(
+        for r in db.execute(
             select(
                 VitalReading.id, VitalReading.taken_at, VitalReading.systolic, VitalReading.diastolic,
                 VitalReading.heart_rate, VitalReading.temperature, VitalReading.spo2,
@@ -221,14 +221,14 @@ def visit_of(row: TherapySession, present: Sequence[User] | None = None) -> Visi
                  row.duration_minutes)
 
 
-def _note_of(session: AnySession, session_id: int) -> tuple[Administration | None, int | None]:
+def _note_of(db: AnySession, session_id: int) -> tuple[Administration | None, int | None]:
     """A held session's note as the gate reads it (its administration and id), for a change of the session itself."""
-    note = session.scalar(select(SessionNote).where(SessionNote.session_id == session_id))
+    note = db.scalar(select(SessionNote).where(SessionNote.session_id == session_id))
     return (administration_of(note), note.id) if note is not None else (None, None)
 
 
 def load_facts(
-    session: AnySession,
+    db: AnySession,
     patient: Patient,
     protocol: Protocol | None,
     door: Door,
@@ -244,9 +244,9 @@ def load_facts(
     """The facts for ``door``: at a session door, ``visit`` is the dosing session concerned as it would be saved
     (its time is the moment judged) and ``administration`` the note's values as they would be saved; a move is
     judged at ``at`` (default ``now``)."""
-    entries = dosing_entries(session, patient.id)
+    entries = dosing_entries(db, patient.id)
     current = len(entries)
-    visits = _visits(session, patient.id)
+    visits = _visits(db, patient.id)
     if visit is not None:
         visits = tuple(v for v in visits if v.id != visit.id or visit.id is None)
         cycle = visit.cycle or current
@@ -255,9 +255,9 @@ def load_facts(
         cycle = current if patient.phase is Phase.ON_HOLD or door is Door.MOVE_TO_INTEGRATION else current + 1
         moment = at or now
     if door is Door.SESSION and visit is not None and visit.id is not None and administration is None:
-        administration, note_id = _note_of(session, visit.id)  # moving a session must keep its dose inside it
-    screening = _screening(session, patient)
-    clinic = clinic_of(session, patient.clinic_id)  # no statement in a request: loaded with the signed-in user
+        administration, note_id = _note_of(db, visit.id)  # moving a session must keep its dose inside it
+    screening = _screening(db, patient)
+    clinic = clinic_of(db, patient.clinic_id)  # no statement in a request: loaded with the signed-in user
     return Facts(
         protocol=protocol,
         protocol_code=patient.protocol_code,
@@ -273,19 +273,19 @@ def load_facts(
         has_checklist=screening.started,
         answers=screening.answers,
         reviews=screening.reviews,
-        medications=_medications(session, patient.id),
+        medications=_medications(db, patient.id),
         visits=visits,
-        results=_results(session, patient.id),
+        results=_results(db, patient.id),
         settings=Settings.of_clinic(clinic),
-        co_therapists=_co_therapists(session, patient.id),
+        co_therapists=_co_therapists(db, patient.id),
         session=visit,
         recording=recording,
         administration=administration,
-        readings=readings_of(session, note_id),
+        readings=readings_of(db, note_id),
         follow_up_ok=follow_up_ok,
         tz=clinic.zone,
-        alerts=_holding_alerts(session, patient.id),
-        labs=_labs(session, patient.id, protocol),
+        alerts=_holding_alerts(db, patient.id),
+        labs=_labs(db, patient.id, protocol),
     )
 
 

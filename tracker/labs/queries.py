@@ -21,7 +21,7 @@ def current() -> ColumnElement[bool]:
     return ~select(newer.id).where(newer.supersedes_id == LabResult.id).exists()
 
 
-def latest_per_marker(session: AnySession, patient_id: int) -> list[LabResult]:
+def latest_per_marker(db: AnySession, patient_id: int) -> list[LabResult]:
     """The newest current result of each marker (by collection date), in the order of the markers file: one query,
     at most one row per marker."""
     ranked = (
@@ -34,7 +34,7 @@ def latest_per_marker(session: AnySession, patient_id: int) -> list[LabResult]:
         .where(LabResult.patient_id == patient_id, current())
         .subquery()
     )
-    rows = session.scalars(
+    rows = db.scalars(
         select(LabResult).join(ranked, ranked.c.id == LabResult.id).where(ranked.c.rank == 1)
     ).all()
     order = {code: index for index, code in enumerate(markers())}

@@ -67,7 +67,7 @@ def correction_content(event: AdverseEvent, note: SessionNote, serious: bool, re
 
 
 def correct(
-    actor: User, patient: Patient, session: TherapySession, note: SessionNote, event: AdverseEvent, serious: bool,
+    actor: User, patient: Patient, visit: TherapySession, note: SessionNote, event: AdverseEvent, serious: bool,
     reason: str, password: str, now: datetime,
 ) -> AdverseEventCorrection:
     """Sign a correction of ``event``'s seriousness on a signed note.
@@ -97,7 +97,7 @@ def correct(
         data={"from": before, "to": serious, "correction_id": row.id, "content_sha256": row.content_sha256},
     )
     if serious:
-        raising.for_adverse_event(actor, patient, session, event)
+        raising.for_adverse_event(actor, patient, visit, event)
     # The clinic overview keeps its counts for a few minutes: a corrected count must show at once.
     db.session.execute(delete(ClinicOverview).where(ClinicOverview.clinic_id == patient.clinic_id))
     return row

@@ -31,14 +31,14 @@ def cosign(patient_id: int, session_id: int) -> ResponseReturnValue:
     :raise 404: no signed note on this session.
     """
     patient = load_patient(patient_id)
-    session = queries.load_session_or_404(db.session, patient, session_id)
-    note = queries.load_note(db.session, session)
+    visit = queries.load_session_or_404(db.session, patient, session_id)
+    note = queries.load_note(db.session, visit)
     if note is None or note.signed_by is None:
         abort(404, description="This session has no signed note.")
     if note.signed_by.supervisor_id != actor().id:
         abort(403, description="Only the supervisor of the therapist who signed can co-sign or return this note.")
     if cosign_state(note) is not CosignState.PENDING:
-        return render_session(patient, session, Forms(notices=["This note is not waiting for a co-signature."]), 409)
+        return render_session(patient, visit, Forms(notices=["This note is not waiting for a co-signature."]), 409)
     form = CosignForm()
     if form.validate_on_submit():
         decision = CosignOutcome(form.decision.data)
@@ -56,7 +56,7 @@ def cosign(patient_id: int, session_id: int) -> ResponseReturnValue:
         db.session.commit()
         flash("Note co-signed." if decision is CosignOutcome.COSIGNED else "Note returned to its author.", "success")
         return redirect(url_for("sessions.cosign_queue"))
-    return render_session(patient, session, Forms(cosign=form), 422)
+    return render_session(patient, visit, Forms(cosign=form), 422)
 
 
 @bp.route("/notes/cosign")

@@ -337,7 +337,7 @@ def _event(event: AdverseEvent) -> dict[str, Any]:
     return {name: _value(getattr(event, name)) for name in names}
 
 
-def note_content(note: SessionNote, session: TherapySession, version: int | None = None) -> dict[str, Any]:
+def note_content(note: SessionNote, visit: TherapySession, version: int | None = None) -> dict[str, Any]:
     """The note as signed under ``version`` (default: the note's own when signed, else ``CONTENT_VERSION``): needs
     ``session.present``, ``note.vitals`` and ``note.adverse_events`` loaded."""
     if version is None:
@@ -345,23 +345,23 @@ def note_content(note: SessionNote, session: TherapySession, version: int | None
     content: dict[str, Any] = {
         "note_id": note.id,
         "session": {
-            "id": session.id,
-            "patient_id": session.patient_id,
-            "kind": session.kind.value,
-            "cycle": session.cycle,
-            "held_at": _value(session.held_at),
-            "duration_minutes": session.duration_minutes,
-            "scheduled_at": _value(session.scheduled_at),
-            "scheduled_minutes": session.scheduled_minutes,
-            "location": session.location,
-            "present": sorted(user.id for user in session.present),
+            "id": visit.id,
+            "patient_id": visit.patient_id,
+            "kind": visit.kind.value,
+            "cycle": visit.cycle,
+            "held_at": _value(visit.held_at),
+            "duration_minutes": visit.duration_minutes,
+            "scheduled_at": _value(visit.scheduled_at),
+            "scheduled_minutes": visit.scheduled_minutes,
+            "location": visit.location,
+            "present": sorted(user.id for user in visit.present),
         },
-        "fields": note_fields(note, session.kind, version),
+        "fields": note_fields(note, visit.kind, version),
         "body": note.body,
     }
     if version > 1:
         content["version"] = version
-    if session.kind is SessionKind.DOSING:
+    if visit.kind is SessionKind.DOSING:
         content["dosing"] = _dosing(note, version)
         ordered_vitals = sorted(note.vitals, key=lambda r: (r.taken_at, r.id))
         content["vitals"] = [_vital(r) for r in ordered_vitals]

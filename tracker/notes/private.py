@@ -20,21 +20,21 @@ from tracker.notes.saving import StaleNote
 MAX_LENGTH = 50_000
 
 
-def own_note_id(actor: User, session: TherapySession) -> int | None:
+def own_note_id(actor: User, visit: TherapySession) -> int | None:
     """The id of ``actor``'s process note on ``session``, if they keep one (one query)."""
     return db.session.scalar(
-        select(ProcessNote.id).where(ProcessNote.session_id == session.id, ProcessNote.author_id == actor.id)
+        select(ProcessNote.id).where(ProcessNote.session_id == visit.id, ProcessNote.author_id == actor.id)
     )
 
 
-def start(actor: User, patient: Patient, session: TherapySession, now: datetime) -> ProcessNote:
+def start(actor: User, patient: Patient, visit: TherapySession, now: datetime) -> ProcessNote:
     """``actor``'s process note on ``session``, started empty if they have none."""
-    existing = own_note_id(actor, session)
+    existing = own_note_id(actor, visit)
     if existing is not None:
         found = db.session.get(ProcessNote, existing)
         assert found is not None
         return found
-    note = ProcessNote(session_id=session.id, author_id=actor.id, body="", created_at=now, updated_at=now)
+    note = ProcessNote(session_id=visit.id, author_id=actor.id, body="", created_at=now, updated_at=now)
     db.session.add(note)
     db.session.flush()
     audit.record(actor, "process_note.create", "Started a private process note", patient=patient,

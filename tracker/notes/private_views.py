@@ -27,10 +27,10 @@ from tracker.sessions.pages import label_of
 def start_private_note(patient_id: int, session_id: int) -> ResponseReturnValue:
     """Open the user's own process note on the session, starting it if needed."""
     patient = load_patient(patient_id)
-    session = queries.load_session_or_404(db.session, patient, session_id)
+    visit = queries.load_session_or_404(db.session, patient, session_id)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    note = private.start(actor(), patient, session, utcnow())
+    note = private.start(actor(), patient, visit, utcnow())
     db.session.commit()
     return redirect(url_for("sessions.private_note", patient_id=patient.id, note_id=note.id)), 303
 
@@ -39,18 +39,18 @@ def _rerender_private(view_args: dict[str, Any], typing: MultiDict[str, str]) ->
     """After a refused CSRF token: the author's note page with the posted typing (``drafts.rescue``)."""
     patient = load_patient(view_args["patient_id"])
     note = private.get_for_author_or_404(actor(), patient, view_args["note_id"])
-    session = queries.load_session_or_404(db.session, patient, note.session_id)
-    return _page(patient, session, note, ProcessNoteForm(formdata=typing), notice=drafts.EXPIRED_NOTICE), 400
+    visit = queries.load_session_or_404(db.session, patient, note.session_id)
+    return _page(patient, visit, note, ProcessNoteForm(formdata=typing), notice=drafts.EXPIRED_NOTICE), 400
 
 
 def _page(
-    patient: Patient, session: TherapySession, note: ProcessNote, form: ProcessNoteForm, *,
+    patient: Patient, visit: TherapySession, note: ProcessNote, form: ProcessNoteForm, *,
     conflict: dict[str, Any] | None = None, restored: bool = False, notice: str | None = None,
 ) -> str:
     return render_template(
-        "sessions/private_note.html", patient=patient, session=session, note=note, form=form,
+        "sessions/private_note.html", patient=patient, session=visit, note=note, form=form,
         conflict=conflict, restored=restored, draft_key=f"private-{note.id}", discard_form=EmptyForm(formdata=None),
-        label=label_of(session, protocol_of(patient)), notice=notice,
+        label=label_of(visit, protocol_of(patient)), notice=notice,
     )
 
 
@@ -65,7 +65,7 @@ def private_note(patient_id: int, note_id: int) -> ResponseReturnValue:
     """
     patient = load_patient(patient_id)
     note = private.get_for_author_or_404(actor(), patient, note_id)
-    session = queries.load_session_or_404(db.session, patient, note.session_id)
+    visit = queries.load_session_or_404(db.session, patient, note.session_id)
     key = f"private-{note.id}"
     form = ProcessNoteForm()
     conflict = None
@@ -91,7 +91,7 @@ def private_note(patient_id: int, note_id: int) -> ResponseReturnValue:
             conflict = stale.current
             patient = load_patient(patient_id)
             note = private.get_for_author_or_404(actor(), patient, note_id)
-            session = queries.load_session_or_404(db.session, patient, note.session_id)
+            visit = queries.load_session_or_404(db.session, patient, note.session_id)
             form.version_id.data = str(note.version_id)
             status = 409
         else:
@@ -99,4 +99,4 @@ def private_note(patient_id: int, note_id: int) -> ResponseReturnValue:
             return redirect(url_for("sessions.private_note", patient_id=patient.id, note_id=note.id))
     else:
         status = 422
-    return _page(patient, session, note, form, conflict=conflict, restored=restored), status
+    return _page(patient, visit, note, form, conflict=conflict, restored=restored), status

@@ -79,7 +79,7 @@ def saved_values(note: SessionNote, kind: SessionKind) -> dict[str, Any]:
     return values
 
 
-def _check_dosing(values: dict[str, Any], session: TherapySession, now: datetime) -> None:
+def _check_dosing(values: dict[str, Any], visit: TherapySession, now: datetime) -> None:
     """Cross-field rules of the administration and discharge (the forms check each field alone).
 
     :raise NoteError: with the field to show it next to.
@@ -107,9 +107,9 @@ def _check_dosing(values: dict[str, Any], session: TherapySession, now: datetime
         last = max((t for t in (given_at, supplement_at) if t is not None), default=None)
         if last is not None and discharged < last:
             raise NoteError("discharged_at", "Discharge comes after the last dose.")
-    if given_at is not None and session.held_at is not None and given_at < session.held_at:
+    if given_at is not None and visit.held_at is not None and given_at < visit.held_at:
         raise NoteError("dose_given_at", "The dose cannot be given before the session started.")
-    if given_at is not None and session.held_at is None:
+    if given_at is not None and visit.held_at is None:
         raise NoteError("dose_given_at", "Record when the session was held before recording the dose.")
 
 
@@ -123,7 +123,7 @@ GATE_FIELDS = {
 
 
 def _check_gate(
-    patient: Patient, session: TherapySession, note: SessionNote | None, values: dict[str, Any],
+    patient: Patient, visit: TherapySession, note: SessionNote | None, values: dict[str, Any],
     protocol: Protocol | None, now: datetime,
 ) -> None:
     """Saving a dose opens the gate's dose door: judged at the session's time, with the values as they would be
@@ -133,9 +133,9 @@ def _check_gate(
     """
     if all(values.get(name) is None for name in DOSE_FIELDS):
         return  # a draft without a dose (the narrative, discharge) records no dose
-    present = list(session.present)
+    present = list(visit.present)
     unmet = gate.check(
-        db.session, patient, protocol, gate.Door.DOSE, now=now, visit=gate.visit_of(session, present),
+        db.session, patient, protocol, gate.Door.DOSE, now=now, visit=gate.visit_of(visit, present),
         administration=gate.Administration(**{k: values.get(k) for k in gate.Administration.__dataclass_fields__}),
         note_id=note.id if note is not None else None,
     )
@@ -144,11 +144,11 @@ def _check_gate(
         raise NoteError(GATE_FIELDS.get(unmet[0].condition, "dose_amount"), reasons[0], reasons)
 
 
-def new_note(actor: User, session: TherapySession, now: datetime) -> SessionNote:
+def new_note(actor: User, visit: TherapySession, now: datetime) -> SessionNote:
     """An empty draft, not yet in the database (``_insert`` adds it)."""
     return SessionNote(
-        session_id=session.id, author_id=actor.id, updated_by_id=actor.id, created_at=now, updated_at=now,
-        fields={name: None for name in field_names(session.kind)}, body="", vitals=[], adverse_events=[],
+        session_id=visit.id, author_id=actor.id, updated_by_id=actor.id, created_at=now, updated_at=now,
+        fields={name: None for name in field_names(visit.kind)}, body="", vitals=[], adverse_events=[],
         addenda=[], cosign_decisions=[],
     )
 
@@ -163,7 +163,7 @@ def _insert(note: SessionNote) -> None:
         raise StaleNote({}) from None
 
 
-def ensure_note(actor: User, patient: Patient, session: TherapySession, note: SessionNote | None,
+def ensure_note(actor: User, patient: Patient, visit: TherapySession, note: SessionNote | None,
                 now: datetime) -> SessionNote:
     """The session's note, started as an empty draft if there is none yet.
 
@@ -173,9 +173,9 @@ def ensure_note(actor: User, patient: Patient, session: TherapySession, note: Se
         if note.is_signed:
             raise NoteSigned()
         return note
-    note = new_note(actor, session, now)
+    note = new_note(actor, visit, now)
     _insert(note)
-    audit.record(actor, "note.create", f"Started the note of a {session.kind.label.lower()} session",
+    audit.record(actor, "note.create", f"Started the note of a {visit.kind.label.lower()} session",
                  patient=patient, target_type="session_note", target_id=note.id)
     return note
 
@@ -183,7 +183,7 @@ def ensure_note(actor: User, patient: Patient, session: TherapySession, note: Se
 def save_note(
     actor: User,
     patient: Patient,
-    session: TherapySession,
+    visit: TherapySession,
     note: SessionNote | None,
     given: NoteInput,
     seen_version: int | None,
@@ -201,28 +201,28 @@ def save_note(
     if note is not None and note.is_signed:
         raise NoteSigned()
     if note is not None and seen_version != note.version_id:
-        raise StaleNote(saved_values(note, session.kind))
+        raise StaleNote(saved_values(note, visit.kind))
     values: dict[str, Any] = {}
-    if session.kind is SessionKind.DOSING:
+    if visit.kind is SessionKind.DOSING:
         values = {name: given.dosing.get(name) for name in DOSING_FIELDS}
-        _check_dosing(values, session, now)
-        _check_gate(patient, session, note, values, protocol, now)
+        _check_dosing(values, visit, now)
+        _check_gate(patient, visit, note, values, protocol, now)
     try:
-        later = structured.later_values(db.session, patient, session.kind, note, given.fields, protocol)
+        later = structured.later_values(db.session, patient, visit.kind, note, given.fields, protocol)
     except structured.StructuredError as error:
         raise NoteError(error.field, str(error)) from None
     created = note is None
     if note is None:
-        note = new_note(actor, session, now)
-    before = saved_values(note, session.kind)
-    note.fields = {name: given.fields.get(name) for name in field_names(session.kind)}
+        note = new_note(actor, visit, now)
+    before = saved_values(note, visit.kind)
+    note.fields = {name: given.fields.get(name) for name in field_names(visit.kind)}
     note.fields.update({name: value for name, value in later.items() if value is not None})
     note.body = given.body or ""
     for name, value in values.items():
         setattr(note, name, value)
-    if session.kind is SessionKind.DOSING:
+    if visit.kind is SessionKind.DOSING:
         note.dose_total_mg = _total(note)
-    after = saved_values(note, session.kind)
+    after = saved_values(note, visit.kind)
     changed = sorted(name for name in after if before.get(name) != after.get(name))
     if changed or created:
         note.updated_at, note.updated_by_id = now, actor.id
@@ -234,7 +234,7 @@ def save_note(
         audit.record(
             actor,
             "note.create" if created else "note.update",
-            f"{'Started' if created else 'Edited'} the note of a {session.kind.label.lower()} session",
+            f"{'Started' if created else 'Edited'} the note of a {visit.kind.label.lower()} session",
             patient=patient,
             target_type="session_note",
             target_id=note.id,
@@ -243,8 +243,8 @@ def save_note(
                 "changes": audit.diff({n: before[n] for n in typed}, {n: after[n] for n in typed}),
             },
         )
-    if session.kind is SessionKind.INTEGRATION:
-        raising.for_risk_check(actor, patient, session, note)
+    if visit.kind is SessionKind.INTEGRATION:
+        raising.for_risk_check(actor, patient, visit, note)
     return note, changed
 
 
@@ -256,7 +256,7 @@ def _total(note: SessionNote) -> float | None:
 
 
 def add_vital_reading(
-    actor: User, patient: Patient, session: TherapySession, note: SessionNote | None, taken_at: datetime,
+    actor: User, patient: Patient, visit: TherapySession, note: SessionNote | None, taken_at: datetime,
     reading: vitals.Reading, protocol: Protocol | None, now: datetime,
 ) -> VitalReading:
     """Add a reading to a dosing note (started if needed), flagging values outside the protocol's limits; a value
@@ -265,7 +265,7 @@ past its critical limit raises a safety alert.
     :raise NoteSigned: the note is signed.
     :raise NoteError: an impossible value (``tracker.vitals.validate``), or a time in the future.
     """
-    if session.kind is not SessionKind.DOSING:
+    if visit.kind is not SessionKind.DOSING:
         raise NoteError("taken_at", "Vital signs are recorded on dosing sessions.")
     problems = vitals.validate(reading)
     if problems:
@@ -273,16 +273,16 @@ past its critical limit raises a safety alert.
         raise NoteError(field_name, message)
     if taken_at > now:
         raise NoteError("taken_at", "This time is in the future.")
-    if session.held_at is None:
+    if visit.held_at is None:
         raise NoteError("taken_at", "Record when the session started first: readings belong to a held session.")
-    if not session.held_at - gate.ARRIVAL <= taken_at <= session.held_at + gate.SESSION_SPAN:
+    if not visit.held_at - gate.ARRIVAL <= taken_at <= visit.held_at + gate.SESSION_SPAN:
         hours = int(gate.SESSION_SPAN.total_seconds() // 3600)
         raise NoteError(
             "taken_at",
             f"This time is outside the session: readings are taken from an hour before its start to {hours} hours "
             "after it. Check the date and time.",
         )
-    note = ensure_note(actor, patient, session, note, now)
+    note = ensure_note(actor, patient, visit, note, now)
     flags = vitals.check(reading, protocol.vital_limits if protocol else ())
     row = VitalReading(
         taken_at=taken_at, recorded_by_id=actor.id, created_at=now,
@@ -295,7 +295,7 @@ past its critical limit raises a safety alert.
         target_type="vital_reading", target_id=row.id,
         data={"taken_at": taken_at, **reading.values(), "out_of_range": sorted(f.sign for f in flags)},
     )
-    raising.for_reading(actor, patient, session, row, reading, protocol)
+    raising.for_reading(actor, patient, visit, row, reading, protocol)
     return row
 
 
@@ -329,7 +329,7 @@ class AdverseEventInput:
 
 
 def add_adverse_event(
-    actor: User, patient: Patient, session: TherapySession, note: SessionNote | None, given: AdverseEventInput,
+    actor: User, patient: Patient, visit: TherapySession, note: SessionNote | None, given: AdverseEventInput,
     now: datetime,
 ) -> AdverseEvent:
     """Record an adverse event on a dosing note (started if needed); a serious one raises a high-risk safety alert.
@@ -337,7 +337,7 @@ def add_adverse_event(
     :raise NoteSigned: the note is signed.
     :raise NoteError: a time in the future, or rescue medication without its dose and time.
     """
-    if session.kind is not SessionKind.DOSING:
+    if visit.kind is not SessionKind.DOSING:
         raise NoteError("description", "Adverse events are recorded on dosing sessions.")
     if given.onset_at > now:
         raise NoteError("onset_at", "This time is in the future.")
@@ -347,7 +347,7 @@ def add_adverse_event(
         raise NoteError(missing, "For rescue medication give the medication, the dose and the time.")
     if given.rescue_given_at is not None and given.rescue_given_at > now:
         raise NoteError("rescue_given_at", "This time is in the future.")
-    note = ensure_note(actor, patient, session, note, now)
+    note = ensure_note(actor, patient, visit, note, now)
     row = AdverseEvent(recorded_by_id=actor.id, created_at=now, **vars(given))
     note.adverse_events.append(row)
     db.session.flush()
@@ -357,7 +357,7 @@ def add_adverse_event(
         data={"severity": given.severity, "serious": given.serious, "outcome": given.outcome,
               "rescue": given.rescue_medication is not None},
     )
-    raising.for_adverse_event(actor, patient, session, row)
+    raising.for_adverse_event(actor, patient, visit, row)
     return row
 
 

@@ -48,23 +48,23 @@ def sign(patient_id: int, session_id: int) -> ResponseReturnValue:
     :raise 404: no note on this session yet.
     """
     patient = load_patient(patient_id)
-    session = queries.load_session_or_404(db.session, patient, session_id)
-    note = queries.load_note(db.session, session)
+    visit = queries.load_session_or_404(db.session, patient, session_id)
+    note = queries.load_note(db.session, visit)
     if note is None:
         abort(404, description="This session has no note to sign yet.")
     if note.is_signed:
-        return render_session(patient, session, Forms(notices=[SIGNED_NOTICE]), 409)
+        return render_session(patient, visit, Forms(notices=[SIGNED_NOTICE]), 409)
     form = SignForm()
     if not form.validate_on_submit():
-        return render_session(patient, session, Forms(sign=form), 422)
-    follows = follow_up_ok(session, queries.follow_ups(db.session, session))
+        return render_session(patient, visit, Forms(sign=form), 422)
+    follows = follow_up_ok(visit, queries.follow_ups(db.session, visit))
     try:
-        sign_note(actor(), patient, session, note, protocol_of(patient), form.password.data or "",
+        sign_note(actor(), patient, visit, note, protocol_of(patient), form.password.data or "",
                   form.content_hash.data or None, follows, utcnow())
     except NoteError as error:  # wrong password: keep the audit row of the attempt
         db.session.commit()
         form.password.errors.append(str(error))
-        return render_session(patient, session, Forms(sign=form), 422)
+        return render_session(patient, visit, Forms(sign=form), 422)
     except SignRefused as refused:
         form.password.errors.extend(refused.reasons)
         return render_session(*fresh(patient_id, session_id), Forms(sign=form), 409)
@@ -74,7 +74,7 @@ def sign(patient_id: int, session_id: int) -> ResponseReturnValue:
         return render_session(*fresh(patient_id, session_id), Forms(notices=[SIGNED_NOTICE]), 409)
     db.session.commit()
     flash("Note signed. It can no longer be changed; corrections are added as addenda.", "success")
-    return redirect(url_for("sessions.detail", patient_id=patient.id, session_id=session.id, _anchor="signature"))
+    return redirect(url_for("sessions.detail", patient_id=patient.id, session_id=visit.id, _anchor="signature"))
 
 
 def _my_titles(overdue_hours: int) -> dict[str, str]:
@@ -103,11 +103,11 @@ def my_notes() -> ResponseReturnValue:
     rows = db.session.execute(query.limit(LIST_PAGE_SIZE).offset((number - 1) * LIST_PAGE_SIZE)).all()
     audit.record(
         actor(), "note.my_list", f"Listed own notes: {titles[show].lower()}",
-        data={"session_ids": [session.id for session, _ in rows]},
+        data={"session_ids": [visit.id for visit, _ in rows]},
     )
     db.session.commit()
     catalogue = loaded_protocols()
-    labels = {session.id: label_of(session, catalogue.get(session.patient.protocol_code)) for session, _ in rows}
+    labels = {visit.id: label_of(visit, catalogue.get(visit.patient.protocol_code)) for visit, _ in rows}
     pages = max(1, -(-total // LIST_PAGE_SIZE))
     return render_template(
         "sessions/my_notes.html", rows=rows, labels=labels, show=show, counts=counts, titles=titles,

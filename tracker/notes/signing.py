@@ -46,41 +46,41 @@ class ContentChanged(Exception):
     """The note changed after the signer (or co-signer) opened it: they must look again (409)."""
 
 
-def follow_up_ok(session: TherapySession, follow_ups: Sequence[TherapySession]) -> bool:
+def follow_up_ok(visit: TherapySession, follow_ups: Sequence[TherapySession]) -> bool:
     """Whether a follow-up contact of the same cycle is on record within ``FOLLOW_UP_WINDOW`` after the dosing
     session ended (or started, when its length is not known yet)."""
-    if session.held_at is None:
+    if visit.held_at is None:
         return False
-    after = session.ended_at or session.held_at
+    after = visit.ended_at or visit.held_at
     return any(
-        f.kind is SessionKind.FOLLOW_UP and f.cycle == session.cycle and after < f.when <= session.held_at
+        f.kind is SessionKind.FOLLOW_UP and f.cycle == visit.cycle and after < f.when <= visit.held_at
         + FOLLOW_UP_WINDOW
         for f in follow_ups
     )
 
 
 def blockers(
-    patient: Patient, note: SessionNote, session: TherapySession, protocol: Protocol | None, follow_ups_ok: bool,
+    patient: Patient, note: SessionNote, visit: TherapySession, protocol: Protocol | None, follow_ups_ok: bool,
     now: datetime,
 ) -> list[str]:
     """Why the note cannot be signed yet; empty when it can. A dosing note is signed only through the dosing gate
     (``gate.Door.SIGN``: the session, the dose, discharge and the follow-up contact); other notes need content.
     Needs the session's therapists present loaded."""
-    if session.kind is SessionKind.DOSING:
+    if visit.kind is SessionKind.DOSING:
         unmet = gate.check(
-            db.session, patient, protocol, gate.Door.SIGN, now=now, visit=gate.visit_of(session),
+            db.session, patient, protocol, gate.Door.SIGN, now=now, visit=gate.visit_of(visit),
             administration=gate.administration_of(note), note_id=note.id, follow_up_ok=follow_ups_ok,
         )
         return [u.message for u in unmet]
     reasons = []
-    if session.held_at is None:
+    if visit.held_at is None:
         reasons.append("The session has not taken place yet: record when it was held first.")
-    names = [f.name for f in TEXT_FIELDS[session.kind]]
+    names = [f.name for f in TEXT_FIELDS[visit.kind]]
     if not note.body.strip() and not any((note.fields.get(n) or "").strip() for n in names):
         reasons.append("The note is empty.")
-    if session.kind is SessionKind.INTEGRATION and not note.fields.get("risk_check"):
+    if visit.kind is SessionKind.INTEGRATION and not note.fields.get("risk_check"):
         reasons.append("Record the risk check.")
-    if session.kind is SessionKind.INTEGRATION:
+    if visit.kind is SessionKind.INTEGRATION:
         missing = unanswered_practices(db.session, patient, note)
         if missing:
             reasons.append("Check in on each practice of the integration plan (or mark it not discussed): "
@@ -88,8 +88,8 @@ def blockers(
     return reasons
 
 
-def content_hash(note: SessionNote, session: TherapySession) -> str:
-    return sha256(note_content(note, session))
+def content_hash(note: SessionNote, visit: TherapySession) -> str:
+    return sha256(note_content(note, visit))
 
 
 def check_password(actor: User, patient: Patient, password: str, what: str, verb: str = "sign") -> None:
@@ -105,7 +105,7 @@ def check_password(actor: User, patient: Patient, password: str, what: str, verb
 
 
 def sign_note(
-    actor: User, patient: Patient, session: TherapySession, note: SessionNote, protocol: Protocol | None,
+    actor: User, patient: Patient, visit: TherapySession, note: SessionNote, protocol: Protocol | None,
     password: str, seen_hash: str | None, follow_ups_ok: bool, now: datetime,
 ) -> str:
     """Sign and lock the note; returns the stored hash. Needs the session's therapists, and the note's vitals and
@@ -118,11 +118,11 @@ def sign_note(
     """
     if note.is_signed:
         raise NoteSigned()
-    check_password(actor, patient, password, f"a {session.kind.label.lower()} note")
-    reasons = blockers(patient, note, session, protocol, follow_ups_ok, now)
+    check_password(actor, patient, password, f"a {visit.kind.label.lower()} note")
+    reasons = blockers(patient, note, visit, protocol, follow_ups_ok, now)
     if reasons:
         raise SignRefused(reasons)
-    digest = content_hash(note, session)
+    digest = content_hash(note, visit)
     if seen_hash is not None and seen_hash != digest:
         raise ContentChanged()
     note.signed_at, note.signed_by, note.content_sha256 = now, actor, digest
@@ -130,7 +130,7 @@ def sign_note(
     note.cosign_required = actor.needs_cosign
     db.session.flush()
     audit.record(
-        actor, "note.sign", f"Signed the note of a {session.kind.label.lower()} session", patient=patient,
+        actor, "note.sign", f"Signed the note of a {visit.kind.label.lower()} session", patient=patient,
         target_type="session_note", target_id=note.id,
         data={"content_sha256": digest, "content_version": note.content_version,
               "cosign_required": note.cosign_required},
@@ -150,9 +150,9 @@ def verify(notes: Sequence[tuple[SessionNote, TherapySession]]) -> list[Mismatch
     """Recompute the hash of each signed note and addendum (OpenEMR's ``verify()``); the ones that differ from
     what was stored at signing. Needs the same relationships loaded as ``sign_note``, plus addenda."""
     found = []
-    for note, session in notes:
-        if note.content_sha256 and content_hash(note, session) != note.content_sha256:
-            found.append(Mismatch("note", note.id, note.content_sha256, content_hash(note, session)))
+    for note, visit in notes:
+        if note.content_sha256 and content_hash(note, visit) != note.content_sha256:
+            found.append(Mismatch("note", note.id, note.content_sha256, content_hash(note, visit)))
         for addendum in note.addenda:
             computed = sha256(addendum_content(note, addendum.reason, addendum.body))
             if computed != addendum.content_sha256:

@@ -26,8 +26,8 @@ class StructuredError(ValueError):
         self.field = field
 
 
-def _modality(session: AnySession, patient: Patient, given: Any, saved: Any) -> str | None:
-    clinic = session.get(Clinic, patient.clinic_id)
+def _modality(db: AnySession, patient: Patient, given: Any, saved: Any) -> str | None:
+    clinic = db.get(Clinic, patient.clinic_id)
     assert clinic is not None
     try:
         return modalities.check_choice(given if isinstance(given, str) else None, clinic, saved)
@@ -68,7 +68,7 @@ def _set_and_setting(protocol: Protocol | None, given: Any) -> list[dict[str, An
 
 
 def later_values(
-    session: AnySession, patient: Patient, kind: SessionKind, note: SessionNote | None, given: Mapping[str, Any],
+    db: AnySession, patient: Patient, kind: SessionKind, note: SessionNote | None, given: Mapping[str, Any],
     protocol: Protocol | None,
 ) -> dict[str, Any]:
     """The later fields of a note of ``kind`` as they will be saved (None where not filled in).
@@ -80,17 +80,17 @@ def later_values(
     values: dict[str, Any] = {}
     for name in LATER_FIELDS[kind]:
         if name == "modality":
-            values[name] = _modality(session, patient, given.get(name), saved.get(name))
+            values[name] = _modality(db, patient, given.get(name), saved.get(name))
         elif name == "practice_checkin":
-            values[name] = _check_in(current_version(session, patient.id), given.get(name))
+            values[name] = _check_in(current_version(db, patient.id), given.get(name))
         elif name == "set_and_setting":
             values[name] = _set_and_setting(protocol, given.get(name))
     return values
 
 
-def unanswered_practices(session: AnySession, patient: Patient, note: SessionNote) -> list[str]:
+def unanswered_practices(db: AnySession, patient: Patient, note: SessionNote) -> list[str]:
     """The practices of the current plan an integration note has not checked in on (before signing)."""
-    plan = current_version(session, patient.id)
+    plan = current_version(db, patient.id)
     practices = [p["practice"] for p in plan.practice_items] if plan is not None else []
     checked = note.fields.get("practice_checkin") or {}
     answered = {i["practice"] for i in checked.get("items", []) if i.get("adherence")}

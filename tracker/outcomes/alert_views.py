@@ -74,14 +74,14 @@ def _alert_or_404(patient: Patient, alert_id: int) -> SafetyAlert:
 
 
 def _page(patient: Patient, alert: SafetyAlert) -> AlertPage:
-    session = db.session.get(TherapySession, alert.session_id) if alert.session_id is not None else None
+    visit = db.session.get(TherapySession, alert.session_id) if alert.session_id is not None else None
     row = _ROWS.get(alert.source)
     removed = row is not None and not db.session.scalar(select(exists().where(row.id == alert.source_row_id)))
     corrected = _correction(alert) if alert.source is AlertSource.ADVERSE_EVENT and not removed else None
     if not alert.high_risk:
-        return AlertPage(alert, session, removed, [], True, corrected)
+        return AlertPage(alert, visit, removed, [], True, corrected)
     chain = recipients.chain_of(db.session, patient)
-    return AlertPage(alert, session, removed, recipients.names(db.session, chain.closers()),
+    return AlertPage(alert, visit, removed, recipients.names(db.session, chain.closers()),
                      may_close(actor(), alert, chain), corrected)
 
 

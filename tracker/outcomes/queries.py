@@ -33,7 +33,7 @@ from tracker.protocols import Protocol
 from tracker.schedule import Course, Dated, Occurrence, Settings, schedule
 
 
-def dosing_dates(session: AnySession, patient_id: int, tz: tzinfo) -> list[date]:
+def dosing_dates(db: AnySession, patient_id: int, tz: tzinfo) -> list[date]:
     """The days the patient was dosed (on the clinic's calendar, ``tz``), oldest first: the only place the outcome
     pages read sessions.
 
@@ -43,7 +43,7 @@ def dosing_dates(session: AnySession, patient_id: int, tz: tzinfo) -> list[date]
     """
     held = sorted(
         day_of(when, tz)
-        for when in session.scalars(  # the query leaves out sessions not held yet (held_at NULL)
+        for when in db.scalars(  # the query leaves out sessions not held yet (held_at NULL)
             select(TherapySession.held_at).where(
                 TherapySession.patient_id == patient_id,
                 TherapySession.kind == SessionKind.DOSING,
@@ -54,7 +54,7 @@ def dosing_dates(session: AnySession, patient_id: int, tz: tzinfo) -> list[date]
     )
     starts = sorted(
         day_of(when, tz)
-        for when in session.scalars(
+        for when in db.scalars(
             select(PhaseTransition.created_at).where(
                 PhaseTransition.patient_id == patient_id,
                 PhaseTransition.to_phase == Phase.DOSING,
@@ -76,10 +76,10 @@ def dosing_days(held: Sequence[date], starts: Sequence[date]) -> list[date]:
     return sorted(days)
 
 
-def results_of(session: AnySession, patient_id: int) -> list[MeasureResult]:
+def results_of(db: AnySession, patient_id: int) -> list[MeasureResult]:
     """Every result of the patient, superseded ones included, newest administration first (one query)."""
     return list(
-        session.scalars(
+        db.scalars(
             select(MeasureResult)
             .where(MeasureResult.patient_id == patient_id)
             .options(joinedload(MeasureResult.entered_by))
@@ -125,7 +125,7 @@ class MeasuresState:
 
 
 def measures_state(
-    session: AnySession,
+    db: AnySession,
     patient: Patient,
     protocol: Protocol | None,
     today: date,
@@ -135,10 +135,10 @@ def measures_state(
     """Results, dosing dates, schedule and (unless ``with_trends`` is False: the patient page shows no charts)
     trends, in three queries (``patient.transitions`` must be loaded). ``today`` is the clinic's date; the windows
     are the clinic's unless ``settings`` are given."""
-    clinic = clinic_of(session, patient.clinic_id)
-    results = results_of(session, patient.id)
+    clinic = clinic_of(db, patient.clinic_id)
+    results = results_of(db, patient.id)
     current = current_results(results)
-    dosing = dosing_dates(session, patient.id, clinic.zone)
+    dosing = dosing_dates(db, patient.id, clinic.zone)
     planned = [m.instrument for m in protocol.measures] if protocol else []
     occurrences = None
     if protocol is not None and patient.phase is not Phase.DISCONTINUED:
@@ -156,10 +156,10 @@ def measures_state(
     )
 
 
-def open_alerts(session: AnySession, patient_id: int) -> list[SafetyAlert]:
+def open_alerts(db: AnySession, patient_id: int) -> list[SafetyAlert]:
     """The patient's alerts not yet acknowledged, oldest first, with their results (one query)."""
     return list(
-        session.scalars(
+        db.scalars(
             select(SafetyAlert)
             .where(SafetyAlert.patient_id == patient_id, SafetyAlert.acknowledged_at.is_(None))
             .options(joinedload(SafetyAlert.result).joinedload(MeasureResult.entered_by))
@@ -168,10 +168,10 @@ def open_alerts(session: AnySession, patient_id: int) -> list[SafetyAlert]:
     )
 
 
-def alerts_of(session: AnySession, patient_id: int) -> list[SafetyAlert]:
+def alerts_of(db: AnySession, patient_id: int) -> list[SafetyAlert]:
     """Every alert of the patient, open and acknowledged, newest first (one query)."""
     return list(
-        session.scalars(
+        db.scalars(
             select(SafetyAlert)
             .where(SafetyAlert.patient_id == patient_id)
             .options(
@@ -183,11 +183,11 @@ def alerts_of(session: AnySession, patient_id: int) -> list[SafetyAlert]:
     )
 
 
-def patients_with_open_alerts(session: AnySession, patient_ids: Sequence[int]) -> set[int]:
+def patients_with_open_alerts(db: AnySession, patient_ids: Sequence[int]) -> set[int]:
     """Which of these patients have an open alert (one query; for the caseload list)."""
     if not patient_ids:
         return set()
-    rows = session.scalars(
+    rows = db.scalars(
         select(SafetyAlert.patient_id)
         .where(SafetyAlert.patient_id.in_(patient_ids), SafetyAlert.acknowledged_at.is_(None))
         .distinct()

@@ -14,9 +14,9 @@ from tracker.plans.services import current_version
 CHECK_INS_SHOWN = 12
 
 
-def check_ins(session: AnySession, patient_id: int, limit: int = CHECK_INS_SHOWN) -> list[CheckIn]:
+def check_ins(db: AnySession, patient_id: int, limit: int = CHECK_INS_SHOWN) -> list[CheckIn]:
     """The check-ins of the patient's signed integration notes, oldest first (the newest ``limit``)."""
-    rows = session.execute(
+    rows = db.execute(
         select(TherapySession.held_at, TherapySession.cycle, SessionNote.fields)
         .join(SessionNote, SessionNote.session_id == TherapySession.id)
         .where(
@@ -38,8 +38,8 @@ def check_ins(session: AnySession, patient_id: int, limit: int = CHECK_INS_SHOWN
     return found
 
 
-def adherence_table(session: AnySession, patient_id: int) -> tuple[list[CheckIn], list[AdherenceRow]]:
+def adherence_table(db: AnySession, patient_id: int) -> tuple[list[CheckIn], list[AdherenceRow]]:
     """The check-ins and one row per practice (the current plan's first): two queries."""
-    plan = current_version(session, patient_id)
-    found = check_ins(session, patient_id)
+    plan = current_version(db, patient_id)
+    found = check_ins(db, patient_id)
     return found, adherence(plan.practice_items if plan is not None else [], found)

@@ -36,9 +36,9 @@ class StalePlan(Exception):
         self.current = current
 
 
-def current_version(session: AnySession, patient_id: int) -> IntegrationPlanVersion | None:
+def current_version(db: AnySession, patient_id: int) -> IntegrationPlanVersion | None:
     """The newest version (the current plan), or None before the first save (one query)."""
-    return session.scalar(
+    return db.scalar(
         select(IntegrationPlanVersion)
         .where(IntegrationPlanVersion.patient_id == patient_id)
         .order_by(IntegrationPlanVersion.number.desc())

@@ -90,8 +90,8 @@ def patient_loader_options() -> tuple[LoaderOption, ...]:
     )
 
 
-def _clinic(session: AnySession, clinic_id: int) -> Clinic:
-    clinic = session.get(Clinic, clinic_id)
+def _clinic(db: AnySession, clinic_id: int) -> Clinic:
+    clinic = db.get(Clinic, clinic_id)
     assert clinic is not None
     return clinic
 
@@ -117,10 +117,10 @@ def _page(template: str, patient: Patient, clinic: Clinic, stamp: Stamp, title: 
 
 
 def upcoming_sessions(
-    session: AnySession, patient_ids: Sequence[int], now: datetime
+    db: AnySession, patient_ids: Sequence[int], now: datetime
 ) -> dict[int, list[TherapySession]]:
     """Each patient's sessions still to come, soonest first (one query for any number of patients)."""
-    rows = session.scalars(
+    rows = db.scalars(
         select(TherapySession)
         .where(
             TherapySession.patient_id.in_(patient_ids),
@@ -136,10 +136,10 @@ def upcoming_sessions(
     return result
 
 
-def current_versions(session: AnySession, patient_ids: Sequence[int]) -> dict[int, IntegrationPlanVersion]:
+def current_versions(db: AnySession, patient_ids: Sequence[int]) -> dict[int, IntegrationPlanVersion]:
     """Each patient's newest plan version (one query for any number of patients)."""
     newest: dict[int, IntegrationPlanVersion] = {}
-    rows = session.scalars(
+    rows = db.scalars(
         select(IntegrationPlanVersion)
         .where(IntegrationPlanVersion.patient_id.in_(patient_ids))
         .order_by(IntegrationPlanVersion.patient_id, IntegrationPlanVersion.number)
@@ -149,15 +149,15 @@ def current_versions(session: AnySession, patient_ids: Sequence[int]) -> dict[in
     return newest
 
 
-def plan_documents(session: AnySession, patients: Sequence[Patient], stamp: Stamp) -> list[str]:
+def plan_documents(db: AnySession, patients: Sequence[Patient], stamp: Stamp) -> list[str]:
     """The integration plan of each patient (care teams loaded), in the order given: four queries in all.
 
     :raise NothingToPrint: a single patient has no plan yet (in a batch, that patient's page says so instead).
     """
     ids = [p.id for p in patients]
-    versions = current_versions(session, ids)
-    upcoming = upcoming_sessions(session, ids, stamp.at)
-    clinics = {c.id: c for c in session.scalars(select(Clinic).where(Clinic.id.in_({p.clinic_id for p in patients})))}
+    versions = current_versions(db, ids)
+    upcoming = upcoming_sessions(db, ids, stamp.at)
+    clinics = {c.id: c for c in db.scalars(select(Clinic).where(Clinic.id.in_({p.clinic_id for p in patients})))}
     if len(patients) == 1 and patients[0].id not in versions:
         raise NothingToPrint("No integration plan has been written for this patient yet.")
     documents = []
@@ -191,15 +191,15 @@ class SessionLine:
 
 
 def session_lines(
-    session: AnySession, patient: Patient, protocol: Protocol | None, draft: bool
+    db: AnySession, patient: Patient, protocol: Protocol | None, draft: bool
 ) -> tuple[list[SessionLine], int]:
     """The patient's newest ``SUMMARY_SESSIONS`` sessions, oldest first, with their notes, and how many older ones
     were left out (three queries)."""
-    total = session.scalar(
+    total = db.scalar(
         select(func.count(TherapySession.id)).where(TherapySession.patient_id == patient.id)
     ) or 0
     rows = list(
-        session.scalars(
+        db.scalars(
             select(TherapySession)
             .where(TherapySession.patient_id == patient.id)
             .options(with_ordinal())
@@ -213,7 +213,7 @@ def session_lines(
     rows.reverse()
     notes = {
         n.session_id: n
-        for n in session.scalars(
+        for n in db.scalars(
             select(SessionNote)
             .where(SessionNote.session_id.in_([s.id for s in rows]))
             .options(
@@ -268,15 +268,15 @@ def urgent_answers(current: Sequence[MeasureResult], alerts: Sequence[SafetyAler
     return found
 
 
-def summary_document(session: AnySession, patient: Patient, stamp: Stamp) -> str:
+def summary_document(db: AnySession, patient: Patient, stamp: Stamp) -> str:
     """The clinician's summary of one patient (loaded with ``patient_loader_options``), in a constant number of
     queries whatever the length of the course."""
     protocol = protocol_of(patient)
-    clinic = _clinic(session, patient.clinic_id)
+    clinic = _clinic(db, patient.clinic_id)
     today = clinictime.today(clinic.zone, stamp.at)
-    lines, left_out = session_lines(session, patient, protocol, stamp.draft)
-    measures = measures_state(session, patient, protocol, today)
-    labs = latest_per_marker(session, patient.id)
+    lines, left_out = session_lines(db, patient, protocol, stamp.draft)
+    measures = measures_state(db, patient, protocol, today)
+    labs = latest_per_marker(db, patient.id)
     return _page(
         "reports/summary.html",
         patient,
@@ -284,12 +284,12 @@ def summary_document(session: AnySession, patient: Patient, stamp: Stamp) -> str
         stamp,
         "Patient summary",
         protocol=protocol,
-        screening=screening_state(session, patient, protocol, today) if protocol else None,
+        screening=screening_state(db, patient, protocol, today) if protocol else None,
         measures=measures,
-        urgent=urgent_answers(measures.current, alerts_of(session, patient.id)),
+        urgent=urgent_answers(measures.current, alerts_of(db, patient.id)),
         lines=lines,
         left_out=left_out,
-        plan=current_version(session, patient.id),
+        plan=current_version(db, patient.id),
         dosing=SessionKind.DOSING,
         labs=labs,
         lab_requirements=requirements(protocol, labs, today),
@@ -300,13 +300,13 @@ def summary_document(session: AnySession, patient: Patient, stamp: Stamp) -> str
 # One session's record --------------------------------------------------------------------------------------------
 
 
-def record_document(session: AnySession, patient: Patient, therapy_session: TherapySession, stamp: Stamp) -> str:
+def record_document(db: AnySession, patient: Patient, therapy_session: TherapySession, stamp: Stamp) -> str:
     """A session's note as signed, with its addenda, signatures and co-signature; for a dosing session also the
     dose, lot, vital signs, adverse events and discharge.
 
     :raise NothingToPrint: no note, or an unsigned one and the user did not ask for a draft.
     """
-    note = load_note(session, therapy_session)
+    note = load_note(db, therapy_session)
     if note is None:
         raise NothingToPrint("This session has no note yet, so there is no record to print.")
     if not note.is_signed and not stamp.draft:
@@ -316,14 +316,14 @@ def record_document(session: AnySession, patient: Patient, therapy_session: Ther
         )
     protocol = protocol_of(patient)
     dosing = therapy_session.kind is SessionKind.DOSING
-    clinic = _clinic(session, patient.clinic_id)
+    clinic = _clinic(db, patient.clinic_id)
     return _page(
         "reports/record.html",
         patient,
         clinic,
         stamp,
         "Session record",
-        session=therapy_session,
+        visit=therapy_session,
         label=label_of(therapy_session, protocol),
         note=note,
         text_fields=TEXT_FIELDS[therapy_session.kind],
@@ -333,7 +333,7 @@ def record_document(session: AnySession, patient: Patient, therapy_session: Ther
             discharge.criteria(note, note.vitals, protocol, clinic.zone)
             if dosing else []
         ),
-        follow_ups=follow_ups(session, therapy_session) if dosing else [],
+        follow_ups=follow_ups(db, therapy_session) if dosing else [],
         protocol=protocol,
     )
 

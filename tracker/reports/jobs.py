@@ -68,9 +68,9 @@ def _alive(now: datetime) -> ColumnElement[bool]:
     return ReportJob.created_at > now - JOB_TTL
 
 
-def check_room(session: AnySession, user_id: int, now: datetime) -> None:
+def check_room(db: AnySession, user_id: int, now: datetime) -> None:
     """:raise TooManyJobs: the user already has ``MAX_JOBS_PER_USER`` batches in progress or waiting for download."""
-    count = session.scalar(
+    count = db.scalar(
         select(func.count()).where(ReportJob.user_id == user_id, ReportJob.status.in_(_OPEN), _alive(now))
     )
     if (count or 0) >= MAX_JOBS_PER_USER:
@@ -82,14 +82,14 @@ def _room_when_written(user_id: int) -> Callable[[Session], None]:
     and parallel requests of one user would each have seen room. The user's row is locked first (PostgreSQL; on
     SQLite the write transaction already holds the one write lock), so their checks take turns."""
 
-    def guard(session: Session) -> None:
-        session.execute(select(User.id).where(User.id == user_id).with_for_update())
-        check_room(session, user_id, utcnow())
+    def guard(db: Session) -> None:
+        db.execute(select(User.id).where(User.id == user_id).with_for_update())
+        check_room(db, user_id, utcnow())
 
     return guard
 
 
-def create(session: AnySession, job_id: str, user_id: int, documents: Sequence[str], filename: str) -> None:
+def create(db: AnySession, job_id: str, user_id: int, documents: Sequence[str], filename: str) -> None:
     """Add a batch of PDFs and its documents to the transaction that also holds the export's audit rows (in a read
     request both are written by the commit's short write transaction, where the limit of batches is checked again).
 
@@ -99,14 +99,14 @@ def create(session: AnySession, job_id: str, user_id: int, documents: Sequence[s
         status=JobStatus.QUEUED, done=0, attempts=0, created_at=utcnow(),
         documents=[ReportJobDocument(position=n, html=html) for n, html in enumerate(documents)],
     )
-    add_on_commit(session, job, _room_when_written(user_id))
+    add_on_commit(db, job, _room_when_written(user_id))
 
 
-def create_export(session: AnySession, job_id: str, user_id: int, total: int, filename: str) -> None:
+def create_export(db: AnySession, job_id: str, user_id: int, total: int, filename: str) -> None:
     """Add a FHIR export of the user's export scope; the worker reads (and audits) the patients itself."""
     job = ReportJob(id=job_id, kind=JobKind.FHIR_EXPORT, user_id=user_id, total=total, filename=filename,
                     status=JobStatus.QUEUED, done=0, attempts=0, created_at=utcnow())
-    add_on_commit(session, job, _room_when_written(user_id))
+    add_on_commit(db, job, _room_when_written(user_id))
 
 
 def start(job_id: str, kind: JobKind = JobKind.PDF_BATCH) -> None:
@@ -114,11 +114,11 @@ def start(job_id: str, kind: JobKind = JobKind.PDF_BATCH) -> None:
     enqueue(_WORK[kind], job_id)
 
 
-def progress(session: AnySession, job_id: str, user_id: int, now: datetime,
+def progress(db: AnySession, job_id: str, user_id: int, now: datetime,
              kind: JobKind = JobKind.PDF_BATCH) -> Progress | None:
     """How far the user's own, unexpired job of this kind has got; None for anyone else's, an expired or a
     downloaded one."""
-    row = session.execute(
+    row = db.execute(
         select(ReportJob.done, ReportJob.total, ReportJob.status, ReportJob.error).where(
             ReportJob.id == job_id, ReportJob.kind == kind, ReportJob.user_id == user_id,
             ReportJob.status != JobStatus.TAKEN, _alive(now),
@@ -127,11 +127,11 @@ def progress(session: AnySession, job_id: str, user_id: int, now: datetime,
     return Progress(row.done, row.total, row.status, row.error) if row else None
 
 
-def take(session: AnySession, job_id: str, user_id: int, now: datetime,
+def take(db: AnySession, job_id: str, user_id: int, now: datetime,
          kind: JobKind = JobKind.PDF_BATCH) -> tuple[bytes, str] | None:
     """The user's finished output and its file name, deleted from the database as it is handed over (a job is
     downloaded once). Call inside a write transaction: of two simultaneous downloads only one gets it."""
-    job = session.scalar(
+    job = db.scalar(
         select(ReportJob)
         .where(ReportJob.id == job_id, ReportJob.kind == kind, ReportJob.user_id == user_id,
                ReportJob.status == JobStatus.READY, _alive(now))

@@ -23,18 +23,18 @@ from tracker.permissions import patient_scope
 ORDER = (Patient.family_name, Patient.given_name, Patient.record_number)
 
 
-def seen_on(session: AnySession, actor: User, day: date) -> list[int]:
+def seen_on(db: AnySession, actor: User, day: date) -> list[int]:
     """Patients in ``actor``'s scope with a session held on ``day`` (the clinic's calendar day)."""
-    start, end = day_bounds(day, clinic_of(session, actor.clinic_id).zone)
+    start, end = day_bounds(day, clinic_of(db, actor.clinic_id).zone)
     held = select(TherapySession.patient_id).where(TherapySession.held_at >= start, TherapySession.held_at < end)
-    return list(session.scalars(select(Patient.id).where(Patient.id.in_(held), patient_scope(actor)).order_by(*ORDER)))
+    return list(db.scalars(select(Patient.id).where(Patient.id.in_(held), patient_scope(actor)).order_by(*ORDER)))
 
 
-def caseload_in_phase(session: AnySession, actor: User, therapist_id: int, phase: Phase) -> list[int]:
+def caseload_in_phase(db: AnySession, actor: User, therapist_id: int, phase: Phase) -> list[int]:
     """Patients on ``therapist_id``'s care teams in ``phase`` that ``actor`` may see."""
     teams = select(CareTeamMember.patient_id).where(CareTeamMember.user_id == therapist_id)
     return list(
-        session.scalars(
+        db.scalars(
             select(Patient.id)
             .where(Patient.id.in_(teams), Patient.phase == phase, patient_scope(actor))
             .order_by(*ORDER)
@@ -42,16 +42,16 @@ def caseload_in_phase(session: AnySession, actor: User, therapist_id: int, phase
     )
 
 
-def in_order(session: AnySession, patient_ids: Sequence[int]) -> list[int]:
+def in_order(db: AnySession, patient_ids: Sequence[int]) -> list[int]:
     """The ticked ids in print order; ids of no patient at all are kept at the end (the export refuses them)."""
-    known = list(session.scalars(select(Patient.id).where(Patient.id.in_(patient_ids)).order_by(*ORDER)))
+    known = list(db.scalars(select(Patient.id).where(Patient.id.in_(patient_ids)).order_by(*ORDER)))
     return known + [pid for pid in dict.fromkeys(patient_ids) if pid not in set(known)]
 
 
-def pickable(session: AnySession, actor: User, limit: int) -> list[Patient]:
+def pickable(db: AnySession, actor: User, limit: int) -> list[Patient]:
     """Patients ``actor`` may tick on the batch page: their scope, active phases first by name."""
     return list(
-        session.scalars(
+        db.scalars(
             select(Patient)
             .where(patient_scope(actor), Patient.phase.in_([Phase.PREPARATION, Phase.DOSING, Phase.INTEGRATION]))
             .order_by(*ORDER)

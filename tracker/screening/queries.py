@@ -136,12 +136,12 @@ def build_state(
     )
 
 
-def screening_state(session: AnySession, patient: Patient, protocol: Protocol, today: date) -> ScreeningState:
+def screening_state(db: AnySession, patient: Patient, protocol: Protocol, today: date) -> ScreeningState:
     """The patient's current screening, in four queries whatever the length of its history (``today``: the
     clinic's date)."""
-    checklist = current_checklist(session, patient)
-    medications = medications_of(session, [patient.id])[patient.id]
-    tz = clinic_of(session, patient.clinic_id).zone
+    checklist = current_checklist(db, patient)
+    medications = medications_of(db, [patient.id])[patient.id]
+    tz = clinic_of(db, patient.clinic_id).zone
     return build_state(protocol, checklist, medications, today, record_of(patient), tz)
 
 
@@ -176,11 +176,11 @@ class PendingReview:
 FINAL_PHASES = (Phase.COMPLETED, Phase.DISCONTINUED)
 
 
-def _reviewable_patients(session: AnySession, actor: User) -> list[Patient]:
+def _reviewable_patients(db: AnySession, actor: User) -> list[Patient]:
     supervised_on_team = select(CareTeamMember.patient_id).join(User, User.id == CareTeamMember.user_id).where(
         User.supervisor_id == actor.id
     )
-    rows = session.scalars(
+    rows = db.scalars(
         select(Patient)
         .where(patient_scope(actor), Patient.id.in_(supervised_on_team), Patient.phase.not_in(FINAL_PHASES))
         .options(selectinload(Patient.care_team).joinedload(CareTeamMember.user))
@@ -188,7 +188,7 @@ def _reviewable_patients(session: AnySession, actor: User) -> list[Patient]:
     return [patient for patient in rows if may_review(actor, patient.care_team)]
 
 
-def _current_checklists(session: AnySession, patient_ids: Sequence[int]) -> dict[int, ScreeningChecklist]:
+def _current_checklists(db: AnySession, patient_ids: Sequence[int]) -> dict[int, ScreeningChecklist]:
     """Each patient's newest checklist for their current protocol (as ``current_checklist``), in three queries."""
     newest = (
         select(func.max(ScreeningChecklist.id))
@@ -199,7 +199,7 @@ def _current_checklists(session: AnySession, patient_ids: Sequence[int]) -> dict
         )
         .group_by(ScreeningChecklist.patient_id)
     )
-    rows = session.scalars(
+    rows = db.scalars(
         select(ScreeningChecklist)
         .where(ScreeningChecklist.id.in_(newest))
         .options(
@@ -211,18 +211,18 @@ def _current_checklists(session: AnySession, patient_ids: Sequence[int]) -> dict
 
 
 def pending_reviews(
-    session: AnySession, actor: User, protocols: dict[str, Protocol], today: date
+    db: AnySession, actor: User, protocols: dict[str, Protocol], today: date
 ) -> list[PendingReview]:
     """Every review item waiting for a decision ``actor`` may make (``may_review``), oldest first.
 
     A constant number of queries whatever the caseload: the patients with their care teams, their checklists
     with answers and reviews, and their medications.
     """
-    patients = _reviewable_patients(session, actor)
-    tz = clinic_of(session, actor.clinic_id).zone
+    patients = _reviewable_patients(db, actor)
+    tz = clinic_of(db, actor.clinic_id).zone
     ids = [p.id for p in patients]
-    checklists = _current_checklists(session, ids) if ids else {}
-    medications = medications_of(session, ids) if ids else {}
+    checklists = _current_checklists(db, ids) if ids else {}
+    medications = medications_of(db, ids) if ids else {}
     waiting: list[PendingReview] = []
     for patient in patients:
         protocol = protocols.get(patient.protocol_code)

@@ -41,7 +41,7 @@ class ScreeningError(FieldError):
 
 
 def start_checklist(
-    session: AnySession, patient: Patient, actor: User, protocols: dict[str, Protocol] | None = None
+    db: AnySession, patient: Patient, actor: User, protocols: dict[str, Protocol] | None = None
 ) -> ScreeningChecklist:
     """A new checklist for the patient's protocol (at enrolment, or after a change of protocol).
 
@@ -53,13 +53,13 @@ def start_checklist(
     checklist = ScreeningChecklist(
         patient=patient, protocol_code=patient.protocol_code, created_by_id=actor.id, answers=[], reviews=[]
     )
-    session.add(checklist)
+    db.add(checklist)
     protocol = (protocols or {}).get(patient.protocol_code)
     if protocol is None or patient.id is None:
         return checklist
     now = utcnow()
-    tz = clinic_of(session, patient.clinic_id).zone
-    for item_id, (since, source) in standing_yes(session, patient, protocol, protocols or {}, tz).items():
+    tz = clinic_of(db, patient.clinic_id).zone
+    for item_id, (since, source) in standing_yes(db, patient, protocol, protocols or {}, tz).items():
         under = "this protocol" if source.code == protocol.code else source.name
         checklist.answers.append(ScreeningAnswer(
             item_id=item_id, answer=AnswerValue.YES, answered_by_id=actor.id, answered_at=now,
@@ -70,12 +70,12 @@ def start_checklist(
 
 
 def standing_yes(
-    session: AnySession, patient: Patient, protocol: Protocol, protocols: dict[str, Protocol], tz: tzinfo
+    db: AnySession, patient: Patient, protocol: Protocol, protocols: dict[str, Protocol], tz: tzinfo
 ) -> dict[str, tuple[date, Protocol]]:
     """Exclusion and review items of ``protocol`` answered "yes" on the patient's earlier checklists (of any
     protocol asking an item of the same id) and not lifted by a correction a supervisor cleared: item id -> the
     day that checklist was started (on the clinic's calendar, ``tz``) and its protocol."""
-    earlier = list(session.scalars(
+    earlier = list(db.scalars(
         select(ScreeningChecklist)
         .where(ScreeningChecklist.patient_id == patient.id)
         .order_by(ScreeningChecklist.id)
@@ -108,9 +108,9 @@ def recorded(checklist: ScreeningChecklist) -> list[eligibility.Recorded]:
     ]
 
 
-def current_checklist(session: AnySession, patient: Patient) -> ScreeningChecklist | None:
+def current_checklist(db: AnySession, patient: Patient) -> ScreeningChecklist | None:
     """The newest checklist for the patient's current protocol, with its answers and reviews."""
-    checklist: ScreeningChecklist | None = session.scalar(
+    checklist: ScreeningChecklist | None = db.scalar(
         select(ScreeningChecklist)
         .where(ScreeningChecklist.patient_id == patient.id, ScreeningChecklist.protocol_code == patient.protocol_code)
         .order_by(ScreeningChecklist.id.desc())
@@ -124,8 +124,8 @@ def current_checklist(session: AnySession, patient: Patient) -> ScreeningCheckli
     return checklist
 
 
-def medications_of(session: AnySession, patient_ids: Sequence[int]) -> dict[int, list[Medication]]:
-    rows = session.scalars(select(Medication).where(Medication.patient_id.in_(patient_ids)).order_by(Medication.id))
+def medications_of(db: AnySession, patient_ids: Sequence[int]) -> dict[int, list[Medication]]:
+    rows = db.scalars(select(Medication).where(Medication.patient_id.in_(patient_ids)).order_by(Medication.id))
     result: dict[int, list[Medication]] = {pid: [] for pid in patient_ids}
     for medication in rows:
         result[medication.patient_id].append(medication)

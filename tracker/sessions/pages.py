@@ -44,8 +44,8 @@ from tracker.sessions import queries
 from tracker.sessions.plan import session_label
 
 
-def label_of(session: TherapySession, protocol: Protocol | None) -> str:
-    return session_label(session.kind, session.cycle, session.ordinal, protocol.sessions if protocol else None)
+def label_of(visit: TherapySession, protocol: Protocol | None) -> str:
+    return session_label(visit.kind, visit.cycle, visit.ordinal, protocol.sessions if protocol else None)
 
 
 def minute(moment: datetime) -> datetime:
@@ -74,8 +74,8 @@ def note_form_data(note: SessionNote | None, kind: SessionKind, protocol: Protoc
     return data
 
 
-def draft_keys(session: TherapySession) -> dict[str, str]:
-    return {form: f"{form}-{session.id}" for form in ("note", "addendum", "ae")}
+def draft_keys(visit: TherapySession) -> dict[str, str]:
+    return {form: f"{form}-{visit.id}" for form in ("note", "addendum", "ae")}
 
 
 def _fresh_draft(draft: FormDraft | None, note: SessionNote | None, user: User) -> FormDraft | None:
@@ -101,15 +101,15 @@ class Forms:
 
 
 def render_session(
-    patient: Patient, session: TherapySession, forms: Forms | None = None, status: int = 200
+    patient: Patient, visit: TherapySession, forms: Forms | None = None, status: int = 200
 ) -> ResponseReturnValue:
     """The session page: its facts, the note (as a form while a draft, as the record once signed), vital signs,
     adverse events, discharge, signature, addenda and co-signature."""
     forms = forms or Forms()
     user, protocol = actor(), protocol_of(patient)
-    note = queries.load_note(db.session, session)
+    note = queries.load_note(db.session, visit)
     signed = note is not None and note.is_signed
-    keys = draft_keys(session)
+    keys = draft_keys(visit)
     kept = drafts.load(user, patient, keys.values())
     restored: list[str] = []
 
@@ -124,22 +124,22 @@ def render_session(
 
     note_form = forms.note
     if note_form is None and not signed:
-        note_form = from_draft("note", NOTE_FORMS[session.kind], data=note_form_data(note, session.kind, protocol))
-    checkin_practices = _prepare_structured(note_form, patient, session, protocol) if note_form is not None else []
-    follow = queries.follow_ups(db.session, session) if session.kind is SessionKind.DOSING else []
-    follows_ok = follow_up_ok(session, follow)
+        note_form = from_draft("note", NOTE_FORMS[visit.kind], data=note_form_data(note, visit.kind, protocol))
+    checkin_practices = _prepare_structured(note_form, patient, visit, protocol) if note_form is not None else []
+    follow = queries.follow_ups(db.session, visit) if visit.kind is SessionKind.DOSING else []
+    follows_ok = follow_up_ok(visit, follow)
     cosign = cosign_state(note) if note is not None else CosignState.NOT_REQUIRED
     is_cosigner = bool(
         note is not None and note.signed_by is not None and note.signed_by.supervisor_id == user.id
     )
     context: dict[str, Any] = {
         "patient": patient,
-        "session": session,
+        "session": visit,
         "protocol": protocol,
-        "label": label_of(session, protocol),
+        "label": label_of(visit, protocol),
         "note": note,
         "signed": signed,
-        "text_fields": TEXT_FIELDS[session.kind],
+        "text_fields": TEXT_FIELDS[visit.kind],
         "checkin_practices": checkin_practices,
         "dosing_fields": DOSING_FIELDS,
         "risk_labels": RISK_CHECK,
@@ -147,7 +147,7 @@ def render_session(
         "vitals_form": forms.vitals or VitalsForm(formdata=None, taken_at=minute(utcnow())),
         "ae_form": forms.adverse_event or from_draft("ae", AdverseEventForm),
         "sign_form": forms.sign or SignForm(
-            formdata=None, content_hash=content_hash(note, session) if note and not signed else ""
+            formdata=None, content_hash=content_hash(note, visit) if note and not signed else ""
         ),
         "addendum_form": forms.addendum or (from_draft("addendum", AddendumForm) if signed else None),
         "cosign_form": forms.cosign or CosignForm(
@@ -157,29 +157,29 @@ def render_session(
         "notices": forms.notices,
         "restored": restored,
         "draft_keys": keys,
-        "blockers": blockers(patient, note, session, protocol, follows_ok, utcnow())
+        "blockers": blockers(patient, note, visit, protocol, follows_ok, utcnow())
         if note is not None and not signed else [],
         "criteria": (
             discharge.criteria(note, note.vitals, protocol, current_zone())
-            if note is not None and session.kind is SessionKind.DOSING else []
+            if note is not None and visit.kind is SessionKind.DOSING else []
         ),
         "follow_ups": follow,
         "follow_up_ok": follows_ok,
         "cosign": cosign,
         "is_cosigner": is_cosigner,
-        "process_note_id": private.own_note_id(user, session),
+        "process_note_id": private.own_note_id(user, visit),
         "remove_form": EmptyForm(formdata=None),
         "now": utcnow(),
-        "body_label": BODY_LABEL[session.kind],
+        "body_label": BODY_LABEL[visit.kind],
         # The next day at the same time on the clinic's clock, as the session form's scheduled start takes it.
-        "follow_up_at": (clinictime.local(session.held_at, current_zone()) + timedelta(days=1)).strftime(
-            clinictime.INPUT_FORMAT) if session.held_at else "",
+        "follow_up_at": (clinictime.local(visit.held_at, current_zone()) + timedelta(days=1)).strftime(
+            clinictime.INPUT_FORMAT) if visit.held_at else "",
     }
     return render_template("sessions/detail.html", **context), status
 
 
 def _prepare_structured(
-    form: NoteForm, patient: Patient, session: TherapySession, protocol: Protocol | None
+    form: NoteForm, patient: Patient, visit: TherapySession, protocol: Protocol | None
 ) -> list[dict[str, str]]:
     """Fill the note form's choices from their sources (the clinic's modalities, the protocol's set-and-setting
     checklist) and give its check-in one answer per practice of the current plan; returns those practices. A
@@ -215,10 +215,10 @@ def rerender_with_typing(form_name: str) -> drafts.Rerender:
 
     def rerender(view_args: dict[str, Any], typing: MultiDict[str, str]) -> ResponseReturnValue:
         patient = load_patient(view_args["patient_id"])
-        session = queries.load_session_or_404(db.session, patient, view_args["session_id"])
-        form_class = _KEPT_FORMS[form_name] or NOTE_FORMS[session.kind]
+        visit = queries.load_session_or_404(db.session, patient, view_args["session_id"])
+        form_class = _KEPT_FORMS[form_name] or NOTE_FORMS[visit.kind]
         kept = Forms(notices=[drafts.EXPIRED_NOTICE])
         setattr(kept, form_name, form_class(formdata=typing))
-        return render_session(patient, session, kept, 400)
+        return render_session(patient, visit, kept, 400)
 
     return rerender

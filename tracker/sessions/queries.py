@@ -83,12 +83,12 @@ def _note_page_options() -> tuple[Any, ...]:
     )
 
 
-def load_session_or_404(session: AnySession, patient: Patient, session_id: int) -> TherapySession:
+def load_session_or_404(db: AnySession, patient: Patient, session_id: int) -> TherapySession:
     """One session of ``patient`` with its place in the plan, the therapists present and who logged it.
 
     :raise 404: no such session for this patient.
     """
-    row = session.scalar(
+    row = db.scalar(
         select(TherapySession)
         .where(TherapySession.id == session_id, TherapySession.patient_id == patient.id)
         .options(*_session_page_options())
@@ -98,18 +98,18 @@ def load_session_or_404(session: AnySession, patient: Patient, session_id: int) 
     return row
 
 
-def load_note(session: AnySession, therapy_session: TherapySession) -> SessionNote | None:
+def load_note(db: AnySession, therapy_session: TherapySession) -> SessionNote | None:
     """The session's note with everything its page shows: readings, events (with their signed corrections),
     addenda and co-sign decisions (the loader options built once, like ``with_ordinal``)."""
-    return session.scalar(
+    return db.scalar(
         select(SessionNote).where(SessionNote.session_id == therapy_session.id).options(*_note_page_options())
     )
 
 
-def follow_ups(session: AnySession, therapy_session: TherapySession) -> list[TherapySession]:
+def follow_ups(db: AnySession, therapy_session: TherapySession) -> list[TherapySession]:
     """The follow-up contacts of the dosing session's cycle."""
     return list(
-        session.scalars(
+        db.scalars(
             select(TherapySession).where(
                 TherapySession.patient_id == therapy_session.patient_id,
                 TherapySession.kind == SessionKind.FOLLOW_UP,
@@ -119,11 +119,11 @@ def follow_ups(session: AnySession, therapy_session: TherapySession) -> list[The
     )
 
 
-def note_states(session: AnySession, session_ids: list[int]) -> dict[int, datetime | None]:
+def note_states(db: AnySession, session_ids: list[int]) -> dict[int, datetime | None]:
     """Session id -> when its note was signed (None: a draft); sessions without a note are left out."""
     if not session_ids:
         return {}
-    rows = session.execute(
+    rows = db.execute(
         select(SessionNote.session_id, SessionNote.signed_at).where(SessionNote.session_id.in_(session_ids))
     )
     return {session_id: signed_at for session_id, signed_at in rows}
@@ -158,8 +158,8 @@ class PatientSessions:
     preparation_held: int
 
 
-def tallies(session: AnySession, patient: Patient) -> list[Tally]:
-    rows = session.execute(
+def tallies(db: AnySession, patient: Patient) -> list[Tally]:
+    rows = db.execute(
         select(
             TherapySession.kind,
             TherapySession.cycle,
@@ -175,13 +175,13 @@ def tallies(session: AnySession, patient: Patient) -> list[Tally]:
 
 
 def patient_sessions(
-    session: AnySession, patient: Patient, protocol: Protocol | None, cycle: int, now: datetime
+    db: AnySession, patient: Patient, protocol: Protocol | None, cycle: int, now: datetime
 ) -> PatientSessions:
     """Planned against done, the latest sessions, the next scheduled one and out-of-range vital signs: five
     queries whatever the patient's history."""
-    counts = tallies(session, patient)
-    recent = list(session.scalars(sessions_query(patient).limit(RECENT_SESSIONS)))
-    next_scheduled = session.scalar(
+    counts = tallies(db, patient)
+    recent = list(db.scalars(sessions_query(patient).limit(RECENT_SESSIONS)))
+    next_scheduled = db.scalar(
         select(TherapySession)
         .where(
             TherapySession.patient_id == patient.id,
@@ -192,7 +192,7 @@ def patient_sessions(
         .order_by(TherapySession.scheduled_at, TherapySession.id)
         .limit(1)
     )
-    flagged_rows = session.execute(
+    flagged_rows = db.execute(
         select(VitalReading, TherapySession)
         .join(SessionNote, SessionNote.id == VitalReading.note_id)
         .join(TherapySession, TherapySession.id == SessionNote.session_id)
@@ -207,7 +207,7 @@ def patient_sessions(
             progress(protocol.sessions, counts, patient.phase, cycle, patient.held_from_phase) if protocol else None
         ),
         recent=recent,
-        notes=note_states(session, [s.id for s in recent]),
+        notes=note_states(db, [s.id for s in recent]),
         total=sum(t.total for t in counts),
         next_scheduled=next_scheduled,
         flagged=flagged,
@@ -307,5 +307,5 @@ def my_notes(
     )
 
 
-def count(session: AnySession, query: Select[Any, Any] | Select[Any]) -> int:
-    return session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+def count(db: AnySession, query: Select[Any, Any] | Select[Any]) -> int:
+    return db.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0

@@ -57,17 +57,17 @@ class SessionInput:
     present_ids: tuple[int, ...] | None = None
 
 
-def current_cycle(session: AnySession, patient: Patient) -> int:
+def current_cycle(db: AnySession, patient: Patient) -> int:
     """The patient's dosing cycle now: how many times they have entered dosing (0 before the first time)."""
-    return dosing_sessions_started(session, patient)
+    return dosing_sessions_started(db, patient)
 
 
-def default_cycle(session: AnySession, patient: Patient, kind: SessionKind) -> int | None:
+def default_cycle(db: AnySession, patient: Patient, kind: SessionKind) -> int | None:
     """The cycle a new session of ``kind`` most likely belongs to: none for preparation; for dosing, the current
     cycle while the patient is in dosing and the next one before; for the others the current cycle (at least 1)."""
     if kind is SessionKind.PREPARATION:
         return None
-    started = current_cycle(session, patient)
+    started = current_cycle(db, patient)
     if kind is SessionKind.DOSING:
         return started if patient.phase is Phase.DOSING else started + 1
     return max(started, 1)
@@ -239,8 +239,8 @@ def log_session(actor: User, patient: Patient, given: SessionInput, now: datetim
     return record_session(actor, patient, given, protocol, now)
 
 
-def note_is_signed(session: AnySession, therapy_session: TherapySession) -> bool:
-    signed = session.scalar(
+def note_is_signed(db: AnySession, therapy_session: TherapySession) -> bool:
+    signed = db.scalar(
         select(SessionNote.signed_at).where(SessionNote.session_id == therapy_session.id)
     )
     return signed is not None
@@ -275,11 +275,11 @@ def update_session(
     return changes
 
 
-def sessions_of(session: AnySession, patient: Patient) -> list[TherapySession]:
+def sessions_of(db: AnySession, patient: Patient) -> list[TherapySession]:
     """The patient's sessions, newest first, with who logged them (one query)."""
     when = func.coalesce(TherapySession.held_at, TherapySession.scheduled_at)
     return list(
-        session.scalars(
+        db.scalars(
             select(TherapySession)
             .where(TherapySession.patient_id == patient.id)
             .options(joinedload(TherapySession.logged_by))

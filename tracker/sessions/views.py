@@ -81,13 +81,13 @@ def _prepare(form: SessionDetailsForm, patient: Patient) -> None:
 
 
 def _render_form(
-    patient: Patient, form: SessionDetailsForm, session: TherapySession | None, status: int = 200
+    patient: Patient, form: SessionDetailsForm, visit: TherapySession | None, status: int = 200
 ) -> ResponseReturnValue:
     protocol = protocol_of(patient)
     return (
         render_template(
-            "sessions/form.html", patient=patient, form=form, session=session, protocol=protocol,
-            label=label_of(session, protocol) if session else None,
+            "sessions/form.html", patient=patient, form=form, session=visit, protocol=protocol,
+            label=label_of(visit, protocol) if visit else None,
         ),
         status,
     )
@@ -142,13 +142,13 @@ def new(patient_id: int) -> ResponseReturnValue:
         return _render_form(patient, form, None)
     if form.validate_on_submit():
         try:
-            session = record_session(actor(), patient, form.to_input(), protocol_of(patient), utcnow())
+            visit = record_session(actor(), patient, form.to_input(), protocol_of(patient), utcnow())
         except SessionError as error:
             _field(form, error.field).errors.extend(error.reasons)
         else:
             db.session.commit()
-            flash(f"{session.kind.label} session {'logged' if session.held_at else 'scheduled'}.", "success")
-            return redirect(url_for("sessions.detail", patient_id=patient.id, session_id=session.id))
+            flash(f"{visit.kind.label} session {'logged' if visit.held_at else 'scheduled'}.", "success")
+            return redirect(url_for("sessions.detail", patient_id=patient.id, session_id=visit.id))
     return _render_form(patient, form, None, 422)
 
 
@@ -156,11 +156,11 @@ def new(patient_id: int) -> ResponseReturnValue:
 @require_role(*CLINICAL_ROLES)
 def detail(patient_id: int, session_id: int) -> ResponseReturnValue:
     patient = load_patient(patient_id)
-    session = queries.load_session_or_404(db.session, patient, session_id)
-    response = render_session(patient, session)
+    visit = queries.load_session_or_404(db.session, patient, session_id)
+    response = render_session(patient, visit)
     audit.record(
-        actor(), "session.view", f"Viewed a {session.kind.label.lower()} session and its note", patient=patient,
-        target_type="therapy_session", target_id=session.id,
+        actor(), "session.view", f"Viewed a {visit.kind.label.lower()} session and its note", patient=patient,
+        target_type="therapy_session", target_id=visit.id,
     )
     db.session.commit()
     return response
@@ -174,41 +174,41 @@ def edit(patient_id: int, session_id: int) -> ResponseReturnValue:
     :raise 409: the session's note is signed (the session is part of the signed record).
     """
     patient = load_patient(patient_id)
-    session = queries.load_session_or_404(db.session, patient, session_id)
-    if note_is_signed(db.session, session):
+    visit = queries.load_session_or_404(db.session, patient, session_id)
+    if note_is_signed(db.session, visit):
         abort(409, description=LOCKED)
-    form = SessionDetailsForm(obj=session)
+    form = SessionDetailsForm(obj=visit)
     del form.kind  # fixed once the session exists
     _prepare(form, patient)
     if request.method == "GET":
         for name in ("held_at", "scheduled_at"):
-            value = getattr(session, name)
+            value = getattr(visit, name)
             getattr(form, name).data = minute(value) if value else None
-        form.present_ids.data = [u.id for u in session.present]
-        audit.record(actor(), "session.view", f"Opened a {session.kind.label.lower()} session for editing",
-                     patient=patient, target_type="therapy_session", target_id=session.id)
+        form.present_ids.data = [u.id for u in visit.present]
+        audit.record(actor(), "session.view", f"Opened a {visit.kind.label.lower()} session for editing",
+                     patient=patient, target_type="therapy_session", target_id=visit.id)
         db.session.commit()
-        return _render_form(patient, form, session)
+        return _render_form(patient, form, visit)
     if form.validate_on_submit():
         try:
-            changes = update_session(actor(), patient, session, form.to_input(session.kind), protocol_of(patient),
+            changes = update_session(actor(), patient, visit, form.to_input(visit.kind), protocol_of(patient),
                                      utcnow())
         except SessionLocked:
             abort(409, description=LOCKED)
         except SessionError as error:
             db.session.rollback()
-            session = queries.load_session_or_404(db.session, patient, session_id)
+            visit = queries.load_session_or_404(db.session, patient, session_id)
             _field(form, error.field).errors.extend(error.reasons)
         else:
             db.session.commit()
             flash("Session saved." if changes else "Nothing had changed.", "success")
-            return redirect(url_for("sessions.detail", patient_id=patient.id, session_id=session.id))
-    return _render_form(patient, form, session, 422)
+            return redirect(url_for("sessions.detail", patient_id=patient.id, session_id=visit.id))
+    return _render_form(patient, form, visit, 422)
 
 
 @bp.app_template_global()
-def session_url(session: TherapySession) -> str:
-    return url_for("sessions.detail", patient_id=session.patient_id, session_id=session.id)
+def session_url(visit: TherapySession) -> str:
+    return url_for("sessions.detail", patient_id=visit.patient_id, session_id=visit.id)
 
 
 @bp.app_template_global()
