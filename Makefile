@@ -1,7 +1,7 @@
 # make run   - set up and serve the demo clinic on http://127.0.0.1:5000 (development server and worker)
 # make serve - serve the production way on this machine: gunicorn and the worker (needs SECRET_KEY, DATABASE_URL)
 # make test  - set up and run the whole test suite (PYTEST_ARGS="..." passes arguments to pytest)
-# make lint  - ruff and mypy
+# make lint  - ruff (check and format --check) and mypy
 # make bench - seed the bench clinics (bench/.data/) and time the pages; results in bench/results.jsonl
 # make loadtest - many users at once through gunicorn, on SQLite and PostgreSQL; results in bench/load-results.jsonl
 
@@ -20,7 +20,7 @@ help:
 	@echo "make run    set up, migrate, load the demo clinic and serve on http://$(HOST):$(PORT)"
 	@echo "make serve  migrate and serve the production way: gunicorn + worker (needs SECRET_KEY, DATABASE_URL)"
 	@echo "make test   set up and run the test suite (PYTEST_ARGS=... for pytest)"
-	@echo "make lint   ruff and mypy"
+	@echo "make lint   ruff check, ruff format --check, mypy strict"
 	@echo "make bench  seed 500- and 5,000-patient clinics (cached) and time the pages; bench/results.jsonl"
 	@echo "make loadtest  10, 25, 50 users at once through gunicorn on SQLite and PostgreSQL (~15 min)"
 
@@ -88,6 +88,7 @@ loadtest: install-load system-deps-run
 lint: install-load
 	@status=0; \
 	$(BIN)/ruff check . || status=1; \
+	$(BIN)/ruff format --check . || status=1; \
 	$(BIN)/mypy || status=1; \
 	exit $$status
 

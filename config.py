@@ -399,8 +399,10 @@ class ProductionConfig(Config):
         if len(settings["SECRET_KEY"]) < 32:
             raise ImproperlyConfigured("SECRET_KEY must be at least 32 characters long")
         if not os.environ.get("BASE_URL", "").strip().startswith(("https://", "http://")):
-            raise ImproperlyConfigured("ProductionConfig needs BASE_URL, where users reach the app (e.g. "
-                                       "https://tracker.clinic.example): set-password links are built on it")
+            raise ImproperlyConfigured(
+                "ProductionConfig needs BASE_URL, where users reach the app (e.g. "
+                "https://tracker.clinic.example): set-password links are built on it"
+            )
 
 
 CONFIGS: dict[str, type[Config]] = {

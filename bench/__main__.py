@@ -21,16 +21,27 @@ RESULTS = Path(__file__).resolve().parent / "results.jsonl"
 GROWTH_CASE = "supervisor dashboard"
 #: Pages bounded by the user's caseload (about 500 patients for a supervisor at every size), not by the clinic:
 #: at ten times the clinic each should cost at most ``CASELOAD_GROWTH`` times as much (p95).
-CASELOAD_CASES = ("supervisor dashboard", "dashboard: one therapist + kind", "therapist's day", "patient list",
-                  "patient list search", "patient page", "audit page", "alert queue")
+CASELOAD_CASES = (
+    "supervisor dashboard",
+    "dashboard: one therapist + kind",
+    "therapist's day",
+    "patient list",
+    "patient list search",
+    "patient page",
+    "audit page",
+    "alert queue",
+)
 CASELOAD_GROWTH = 1.5
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--sizes", default="500,5000",
-                        help="clinic sizes in patients (default: 500,5000; add 50000 for the large clinic, about "
-                             "six minutes to seed the first time each day)")
+    parser.add_argument(
+        "--sizes",
+        default="500,5000",
+        help="clinic sizes in patients (default: 500,5000; add 50000 for the large clinic, about "
+        "six minutes to seed the first time each day)",
+    )
     parser.add_argument("--repeats", type=int, default=None, help="timed requests per case (default: per case)")
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
@@ -87,8 +98,13 @@ def table(results: list[dict[str, Any]]) -> str:
         target = row.get("target_ms")
         p95 = row.get("p95_ms")
         judged = row.get(row.get("target_on", "p95_ms"))
-        met = ("-" if target is None or judged is None
-               else "met" if judged <= target else f"MISSED by {judged - target:.0f} ms")
+        met = (
+            "-"
+            if target is None or judged is None
+            else "met"
+            if judged <= target
+            else f"MISSED by {judged - target:.0f} ms"
+        )
         lines.append(
             f"{str(row.get('case'))[:36]:36} {_fmt(row.get('patients'), ',')} {_fmt(row.get('p50_ms'), '.1f')} "
             f"{_fmt(p95, '.1f')} {_fmt(row.get('queries'), 'd', 5)} {_fmt(row.get('peak_mb'), '.2f')} "
@@ -113,15 +129,19 @@ def closing_notes(results: list[dict[str, Any]]) -> list[str]:
         for case, at in by_case.items():
             if small in at and large in at:
                 same = at[small]["queries"] == at[large]["queries"]
-                notes.append(f"SQL per request, {case}: {at[small]['queries']} at {small:,}, {at[large]['queries']} "
-                             f"at {large:,} -> {'constant' if same else 'GROWS WITH THE CLINIC'}")
+                notes.append(
+                    f"SQL per request, {case}: {at[small]['queries']} at {small:,}, {at[large]['queries']} "
+                    f"at {large:,} -> {'constant' if same else 'GROWS WITH THE CLINIC'}"
+                )
         growth = by_case.get(GROWTH_CASE, {})
         if small in growth and large in growth:
             ratio = growth[large]["p50_ms"] / growth[small]["p50_ms"]
             bound = math.log(large) / math.log(small)
             verdict = "within" if ratio <= bound else "ABOVE"
-            notes.append(f"Dashboard growth {small:,} -> {large:,} patients: p50 x{ratio:.2f} "
-                         f"({verdict} the logarithmic bound x{bound:.2f})")
+            notes.append(
+                f"Dashboard growth {small:,} -> {large:,} patients: p50 x{ratio:.2f} "
+                f"({verdict} the logarithmic bound x{bound:.2f})"
+            )
         else:
             notes.append("Dashboard growth: not measured (no dashboard on this build)")
         largest = [row for row in results if row["patients"] == large]
@@ -131,8 +151,10 @@ def closing_notes(results: list[dict[str, Any]]) -> list[str]:
     for row in largest:
         on = row.get("target_on", "p95_ms")
         if row.get("target_ms") is not None and row[on] > row["target_ms"]:
-            notes.append(f"Target missed: {row['case']} at {row['patients']:,} patients, {on[:3]} {row[on]:.0f} ms "
-                         f"is {row[on] - row['target_ms']:.0f} ms over {row['target_ms']:.0f} ms")
+            notes.append(
+                f"Target missed: {row['case']} at {row['patients']:,} patients, {on[:3]} {row[on]:.0f} ms "
+                f"is {row[on] - row['target_ms']:.0f} ms over {row['target_ms']:.0f} ms"
+            )
     return notes
 
 
@@ -148,9 +170,11 @@ def caseload_growth(by_case: dict[str, dict[int, dict[str, Any]]], sizes: list[i
         if small in at and large in at:
             ratio = at[large]["p95_ms"] / at[small]["p95_ms"]
             verdict = "met" if ratio <= CASELOAD_GROWTH else "NOT MET"
-            notes.append(f"Caseload page at {large:,} patients, {case}: p95 {at[large]['p95_ms']:.1f} ms, "
-                         f"x{ratio:.2f} its {small:,}-patient {at[small]['p95_ms']:.1f} ms "
-                         f"(at most x{CASELOAD_GROWTH}) -> {verdict}")
+            notes.append(
+                f"Caseload page at {large:,} patients, {case}: p95 {at[large]['p95_ms']:.1f} ms, "
+                f"x{ratio:.2f} its {small:,}-patient {at[small]['p95_ms']:.1f} ms "
+                f"(at most x{CASELOAD_GROWTH}) -> {verdict}"
+            )
     return notes
 
 

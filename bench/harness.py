@@ -130,12 +130,24 @@ def pick_subjects(app: Flask) -> Subjects:
         therapist_id = db.session.scalar(select(User.id).where(User.username == ACCOUNTS["therapist"]))
         if therapist_id is None:
             raise BenchError("the bench therapist is missing: reseed (delete bench/.data)")
-        sessions = (select(func.count()).where(TherapySession.patient_id == CareTeamMember.patient_id)
-                    .correlate(CareTeamMember).scalar_subquery())
-        results = (select(func.count()).where(MeasureResult.patient_id == CareTeamMember.patient_id)
-                   .correlate(CareTeamMember).scalar_subquery())
-        has_plan = (select(func.count()).where(IntegrationPlanVersion.patient_id == CareTeamMember.patient_id)
-                    .correlate(CareTeamMember).scalar_subquery())
+        sessions = (
+            select(func.count())
+            .where(TherapySession.patient_id == CareTeamMember.patient_id)
+            .correlate(CareTeamMember)
+            .scalar_subquery()
+        )
+        results = (
+            select(func.count())
+            .where(MeasureResult.patient_id == CareTeamMember.patient_id)
+            .correlate(CareTeamMember)
+            .scalar_subquery()
+        )
+        has_plan = (
+            select(func.count())
+            .where(IntegrationPlanVersion.patient_id == CareTeamMember.patient_id)
+            .correlate(CareTeamMember)
+            .scalar_subquery()
+        )
         patient_id = db.session.scalar(
             select(CareTeamMember.patient_id)
             .where(CareTeamMember.user_id == therapist_id, CareTeamMember.role == CareRole.LEAD)
@@ -212,8 +224,9 @@ def working_copy(database: Path) -> Path:
     return copy
 
 
-def run_size(database: Path, patients: int, cases: tuple[Case, ...] = CASES, repeats: int | None = None,
-             report: Any = print) -> SizeRun:
+def run_size(
+    database: Path, patients: int, cases: tuple[Case, ...] = CASES, repeats: int | None = None, report: Any = print
+) -> SizeRun:
     """Time every available case against the bench database of ``patients`` patients."""
     copy = working_copy(database)
     app = bench_app(f"sqlite:///{copy}")

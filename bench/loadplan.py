@@ -61,8 +61,9 @@ def build(app: Flask) -> dict[str, Any]:
         for author_id, patient_id, session_id in session.execute(
             select(SessionNote.author_id, TherapySession.patient_id, TherapySession.id)
             .join(TherapySession, TherapySession.id == SessionNote.session_id)
-            .where(SessionNote.signed_at.is_(None), TherapySession.held_at.is_not(None),
-                   TherapySession.kind.in_(SIGNABLE))
+            .where(
+                SessionNote.signed_at.is_(None), TherapySession.held_at.is_not(None), TherapySession.kind.in_(SIGNABLE)
+            )
             .order_by(SessionNote.author_id, TherapySession.id)
         ):
             if len(notes[author_id]) < NOTES_PER_THERAPIST:
@@ -71,20 +72,26 @@ def build(app: Flask) -> dict[str, Any]:
         for user in users:
             if user.is_therapist and led[user.id]:
                 own = led[user.id][:PATIENTS_PER_USER]
-                therapists.append({
-                    "username": user.username,
-                    "patients": [p for p, _ in own],
-                    "measures": [{"patient": p, "instrument": instrument[c]} for p, c in own if c in instrument],
-                    "plans": [p for p, _ in own if p in planned],
-                    "notes": notes[user.id],
-                })
+                therapists.append(
+                    {
+                        "username": user.username,
+                        "patients": [p for p, _ in own],
+                        "measures": [{"patient": p, "instrument": instrument[c]} for p, c in own if c in instrument],
+                        "plans": [p for p, _ in own if p in planned],
+                        "notes": notes[user.id],
+                    }
+                )
             elif user.is_supervisor:
                 team = [u.id for u in users if u.supervisor_id == user.id]
                 patients = [p for t in team for p, _ in led[t]]
                 if patients:
-                    supervisors.append({"username": user.username, "patients": patients[:: max(1, len(patients)
-                                                                                             // PATIENTS_PER_USER)]
-                                        [:PATIENTS_PER_USER], "therapists": team})
+                    supervisors.append(
+                        {
+                            "username": user.username,
+                            "patients": patients[:: max(1, len(patients) // PATIENTS_PER_USER)][:PATIENTS_PER_USER],
+                            "therapists": team,
+                        }
+                    )
         batch = _batch(session, users, supervisors)
         session.remove()
     return {"password": PASSWORD, "therapists": therapists, "supervisors": supervisors, "batch": batch}

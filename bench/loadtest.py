@@ -88,12 +88,21 @@ def stats(samples: list[Sample], seconds: float, database: str, patients: int, u
         if not group:
             continue
         times = [s.ms for s in group]
-        rows.append({
-            "database": database, "patients": patients, "users": users, "page": name, "requests": len(group),
-            "errors": sum(not s.ok for s in group), "p50_ms": round(percentile(times, 0.50), 1),
-            "p95_ms": round(percentile(times, 0.95), 1), "p99_ms": round(percentile(times, 0.99), 1),
-            "req_per_s": round(len(group) / seconds, 2) if seconds > 0 else None, "seconds": round(seconds, 1),
-        })
+        rows.append(
+            {
+                "database": database,
+                "patients": patients,
+                "users": users,
+                "page": name,
+                "requests": len(group),
+                "errors": sum(not s.ok for s in group),
+                "p50_ms": round(percentile(times, 0.50), 1),
+                "p95_ms": round(percentile(times, 0.95), 1),
+                "p99_ms": round(percentile(times, 0.99), 1),
+                "req_per_s": round(len(group) / seconds, 2) if seconds > 0 else None,
+                "seconds": round(seconds, 1),
+            }
+        )
     minimal = next((r for r in rows if r["page"] == MINIMAL), None)
     for row in rows:
         row["ratio_p95_to_minimal"] = round(row["p95_ms"] / minimal["p95_ms"], 1) if minimal else None
@@ -158,26 +167,43 @@ class Server:
 def served(database_url: str, directory: Path, port: int, workers: int | None) -> Iterator[Server]:
     """gunicorn (gunicorn.conf.py, production settings) and ``flask worker`` on ``database_url``."""
     env = {
-        **os.environ, "TRACKER_ENV": "production", "DATABASE_URL": database_url, "SECRET_KEY": SECRET,
-        "JOB_QUEUE_URL": f"sqlite:///{directory / 'queue.sqlite'}", "TRACKER_BIND": f"127.0.0.1:{port}",
-        "PYTHONUNBUFFERED": "1", "TRACKER_LOG_LEVEL": "warning", "BASE_URL": f"http://127.0.0.1:{port}",
+        **os.environ,
+        "TRACKER_ENV": "production",
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": SECRET,
+        "JOB_QUEUE_URL": f"sqlite:///{directory / 'queue.sqlite'}",
+        "TRACKER_BIND": f"127.0.0.1:{port}",
+        "PYTHONUNBUFFERED": "1",
+        "TRACKER_LOG_LEVEL": "warning",
+        "BASE_URL": f"http://127.0.0.1:{port}",
     }
     env.pop("TEST_DATABASE_URL", None)
     if workers:
         env["TRACKER_WORKERS"] = str(workers)
     with (directory / "gunicorn.log").open("wb") as out:
-        gunicorn = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"], cwd=ROOT,
-                                    env={**env, "REPORT_WORKERS": "0"}, stdout=out, stderr=subprocess.STDOUT)
+        gunicorn = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"],
+            cwd=ROOT,
+            env={**env, "REPORT_WORKERS": "0"},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     with (directory / "worker.log").open("wb") as out:
-        worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "tracker", "worker"], cwd=ROOT, env=env,
-                                  stdout=out, stderr=subprocess.STDOUT)
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "tracker", "worker"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + STARTUP_SECONDS
         while not _healthy(port):
             if gunicorn.poll() is not None or worker.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the served app did not start:\n"
-                                   + (directory / "gunicorn.log").read_text(errors="replace")[-3000:])
+                raise RuntimeError(
+                    "the served app did not start:\n" + (directory / "gunicorn.log").read_text(errors="replace")[-3000:]
+                )
             time.sleep(0.3)
         yield Server(base, gunicorn.pid, worker.pid)
     finally:
@@ -259,37 +285,69 @@ def server_errors(directory: Path) -> list[str]:
 # Running Locust ------------------------------------------------------------------------------------------------
 
 
-def run_level(server: Server, plan_path: Path, users: int, seconds: int, rounds: int, directory: Path
-              ) -> tuple[list[Sample], float, CpuShare, list[dict[str, Any]]]:
+def run_level(
+    server: Server, plan_path: Path, users: int, seconds: int, rounds: int, directory: Path
+) -> tuple[list[Sample], float, CpuShare, list[dict[str, Any]]]:
     """One level: ``users`` concurrent users for ``seconds`` (or, at 1, the sequential rounds)."""
     samples = directory / f"samples-{users}.jsonl"
     samples.unlink(missing_ok=True)
     sequential = users == 1
     limit = max(seconds, 600) if sequential else seconds
     command = [
-        sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", server.base,
-        "-u", str(users), "-r", str(users if sequential else max(1, math.ceil(users / RAMP_SECONDS))),
-        "-t", f"{limit}s", "--stop-timeout", "30", "--only-summary", "--loglevel", "WARNING",
-        "Sequential" if sequential else "Therapist", *([] if sequential else ["Supervisor"]),
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(LOCUSTFILE),
+        "--headless",
+        "--host",
+        server.base,
+        "-u",
+        str(users),
+        "-r",
+        str(users if sequential else max(1, math.ceil(users / RAMP_SECONDS))),
+        "-t",
+        f"{limit}s",
+        "--stop-timeout",
+        "30",
+        "--only-summary",
+        "--loglevel",
+        "WARNING",
+        "Sequential" if sequential else "Therapist",
+        *([] if sequential else ["Supervisor"]),
     ]
     env = {**os.environ, "LOAD_PLAN": str(plan_path), "LOAD_SAMPLES": str(samples), "LOAD_ROUNDS": str(rounds)}
     started = time.time()
-    before = (tree_cpu(server.web_pid), tree_cpu(server.worker_pid), resource.getrusage(resource.RUSAGE_CHILDREN),
-              machine_busy())
+    before = (
+        tree_cpu(server.web_pid),
+        tree_cpu(server.worker_pid),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+        machine_busy(),
+    )
     with (directory / f"locust-{users}.log").open("wb") as out:
-        subprocess.run(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, timeout=limit + 120,
-                       check=False)
+        subprocess.run(
+            command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, timeout=limit + 120, check=False
+        )
     wall = time.time() - started
-    after = (tree_cpu(server.web_pid), tree_cpu(server.worker_pid), resource.getrusage(resource.RUSAGE_CHILDREN),
-             machine_busy())
+    after = (
+        tree_cpu(server.web_pid),
+        tree_cpu(server.worker_pid),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+        machine_busy(),
+    )
     found, span = read_samples(samples, 0 if sequential else started + RAMP_SECONDS)
     unseen = left_out_errors(samples, 0 if sequential else started + RAMP_SECONDS)
     web, worker = after[0] - before[0], after[1] - before[1]
     generator = (after[2].ru_utime + after[2].ru_stime) - (before[2].ru_utime + before[2].ru_stime)
     busy = after[3][0] - before[3][0]
     everything = len(_read_all(samples))
-    share = CpuShare(web / wall, worker / wall, generator / wall, max(0.0, busy - web - worker - generator) / wall,
-                     web * 1000 / everything if everything else None)
+    share = CpuShare(
+        web / wall,
+        worker / wall,
+        generator / wall,
+        max(0.0, busy - web - worker - generator) / wall,
+        web * 1000 / everything if everything else None,
+    )
     return found, span, share, unseen
 
 
@@ -297,8 +355,16 @@ def _read_all(path: Path) -> list[str]:
     return path.read_text().splitlines() if path.exists() else []
 
 
-def run_database(label: str, database_url: str, patients: int, levels: list[int], seconds: int, rounds: int,
-                 port: int | None, workers: int | None) -> tuple[list[dict[str, Any]], list[str]]:
+def run_database(
+    label: str,
+    database_url: str,
+    patients: int,
+    levels: list[int],
+    seconds: int,
+    rounds: int,
+    port: int | None,
+    workers: int | None,
+) -> tuple[list[dict[str, Any]], list[str]]:
     """Every level against one database; the rows and the server's error lines."""
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="tracker-load-") as tmp:
@@ -306,8 +372,10 @@ def run_database(label: str, database_url: str, patients: int, levels: list[int]
         plan = loadplan.build(bench_app(database_url))
         plan_path = directory / "plan.json"
         loadplan.write(plan, plan_path)
-        print(f"  {len(plan['therapists'])} therapists and {len(plan['supervisors'])} supervisors to sign in as; "
-              f"batch: {plan['batch']['patients'] if plan['batch'] else 0} plans")
+        print(
+            f"  {len(plan['therapists'])} therapists and {len(plan['supervisors'])} supervisors to sign in as; "
+            f"batch: {plan['batch']['patients'] if plan['batch'] else 0} plans"
+        )
         with served(database_url, directory, port or free_port(), workers) as server:
             for users in levels:
                 samples, span, share, unseen = run_level(server, plan_path, users, seconds, rounds, directory)
@@ -315,12 +383,15 @@ def run_database(label: str, database_url: str, patients: int, levels: list[int]
                     log = (directory / f"locust-{users}.log").read_text(errors="replace")[-3000:]
                     raise RuntimeError(f"Locust recorded nothing at {users} users:\n{log}")
                 level = stats(samples, span, label, patients, users)
-                level[-1].update(cpu_web=round(share.web, 2), cpu_worker=round(share.worker, 2),
-                                 cpu_load_generator=round(share.load_generator, 2), cpu_others=round(share.others, 2),
-                                 web_cpu_ms_per_request=round(share.web_ms_per_request or 0, 1),
-                                 errors_left_out=len(unseen),
-                                 errors_left_out_pages=sorted({f"{r['name']} ({r.get('status') or 'no answer'})"
-                                                               for r in unseen}))
+                level[-1].update(
+                    cpu_web=round(share.web, 2),
+                    cpu_worker=round(share.worker, 2),
+                    cpu_load_generator=round(share.load_generator, 2),
+                    cpu_others=round(share.others, 2),
+                    web_cpu_ms_per_request=round(share.web_ms_per_request or 0, 1),
+                    errors_left_out=len(unseen),
+                    errors_left_out_pages=sorted({f"{r['name']} ({r.get('status') or 'no answer'})" for r in unseen}),
+                )
                 rows.extend(level)
                 print(level_table(level))
         errors = server_errors(directory)
@@ -333,21 +404,29 @@ def run_database(label: str, database_url: str, patients: int, levels: list[int]
 def level_table(rows: list[dict[str, Any]]) -> str:
     first = rows[0]
     users = "one request at a time" if first["users"] == 1 else f"{first['users']} concurrent users"
-    lines = [f"\n{first['database']}, {first['patients']:,} patients, {users} ({first['seconds']:.0f} s)",
-             f"  {'page':40} {'requests':>8} {'errors':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>7} "
-             f"{'x min':>6}"]
+    lines = [
+        f"\n{first['database']}, {first['patients']:,} patients, {users} ({first['seconds']:.0f} s)",
+        f"  {'page':40} {'requests':>8} {'errors':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>7} "
+        f"{'x min':>6}",
+    ]
     for row in rows:
-        lines.append(f"  {row['page'][:40]:40} {row['requests']:>8} {row['errors']:>6} {row['p50_ms']:>8.1f} "
-                     f"{row['p95_ms']:>8.1f} {row['p99_ms']:>8.1f} {row['req_per_s'] or 0:>7.1f} "
-                     f"{row['ratio_p95_to_minimal'] or 0:>6.1f}")
+        lines.append(
+            f"  {row['page'][:40]:40} {row['requests']:>8} {row['errors']:>6} {row['p50_ms']:>8.1f} "
+            f"{row['p95_ms']:>8.1f} {row['p99_ms']:>8.1f} {row['req_per_s'] or 0:>7.1f} "
+            f"{row['ratio_p95_to_minimal'] or 0:>6.1f}"
+        )
     last = rows[-1]
     if "cpu_web" in last:
-        lines.append(f"  cores busy on average: web {last['cpu_web']:.2f} ({last['web_cpu_ms_per_request']:.0f} ms "
-                     f"a request), worker {last['cpu_worker']:.2f}, load generator {last['cpu_load_generator']:.2f}, "
-                     f"other processes on the machine {last['cpu_others']:.2f} (of {os.cpu_count()})")
+        lines.append(
+            f"  cores busy on average: web {last['cpu_web']:.2f} ({last['web_cpu_ms_per_request']:.0f} ms "
+            f"a request), worker {last['cpu_worker']:.2f}, load generator {last['cpu_load_generator']:.2f}, "
+            f"other processes on the machine {last['cpu_others']:.2f} (of {os.cpu_count()})"
+        )
     if last.get("errors_left_out"):
-        lines.append(f"  errors outside the timed requests (warm-up, ramp-up): {last['errors_left_out']}: "
-                     + ", ".join(last["errors_left_out_pages"]))
+        lines.append(
+            f"  errors outside the timed requests (warm-up, ramp-up): {last['errors_left_out']}: "
+            + ", ".join(last["errors_left_out_pages"])
+        )
     return "\n".join(lines)
 
 
@@ -359,47 +438,77 @@ def verdicts(rows: list[dict[str, Any]]) -> list[tuple[bool, str]]:
         mine = [r for r in rows if r["database"] == database]
         for users in sorted({r["users"] for r in mine}):
             total = next(r for r in mine if r["users"] == users and r["page"] == "all requests")
-            failing = [f"{r['page']} ({r['errors']})" for r in mine
-                       if r["users"] == users and r["errors"] and r["page"] != "all requests"]
+            failing = [
+                f"{r['page']} ({r['errors']})"
+                for r in mine
+                if r["users"] == users and r["errors"] and r["page"] != "all requests"
+            ]
             failing += [f"outside the timed requests: {page}" for page in total.get("errors_left_out_pages", [])]
             errors = total["errors"] + total.get("errors_left_out", 0)
-            out.append((errors == 0, f"{database}, {users} user(s): {errors} errors in "
-                        f"{total['requests'] + total.get('errors_left_out', 0)} requests"
-                        + (f": {', '.join(failing)}" if failing else "")))
-        single = [r for r in mine
-                  if r["users"] == 1 and is_html(r["page"]) and r["page"] not in (MINIMAL, "all requests")]
+            out.append(
+                (
+                    errors == 0,
+                    f"{database}, {users} user(s): {errors} errors in "
+                    f"{total['requests'] + total.get('errors_left_out', 0)} requests"
+                    + (f": {', '.join(failing)}" if failing else ""),
+                )
+            )
+        single = [
+            r for r in mine if r["users"] == 1 and is_html(r["page"]) and r["page"] not in (MINIMAL, "all requests")
+        ]
         for row in single:
-            out.append((row["ratio_p95_to_minimal"] <= RATIO_LIMIT,
-                        f"{database}, one at a time: {row['page']} p95 {row['p95_ms']:.0f} ms = "
-                        f"{row['ratio_p95_to_minimal']:.1f}x the minimal page (at most {RATIO_LIMIT:.0f}x)"))
+            out.append(
+                (
+                    row["ratio_p95_to_minimal"] <= RATIO_LIMIT,
+                    f"{database}, one at a time: {row['page']} p95 {row['p95_ms']:.0f} ms = "
+                    f"{row['ratio_p95_to_minimal']:.1f}x the minimal page (at most {RATIO_LIMIT:.0f}x)",
+                )
+            )
         for page, limit in PDF_P50_MS.items():
             found = next((r for r in mine if r["users"] == 1 and r["page"] == page), None)
             if found:
-                out.append((found["p50_ms"] <= limit, f"{database}, one at a time: {page} p50 "
-                            f"{found['p50_ms']:.0f} ms (at most {limit:.0f} ms)"))
+                out.append(
+                    (
+                        found["p50_ms"] <= limit,
+                        f"{database}, one at a time: {page} p50 {found['p50_ms']:.0f} ms (at most {limit:.0f} ms)",
+                    )
+                )
         for row in mine:
             if row["users"] == TARGET_USERS and is_page(row["page"]) and row["page"] != "all requests":
-                out.append((row["p95_ms"] <= P95_LIMIT_MS, f"{database}, {TARGET_USERS} users: {row['page']} p95 "
-                            f"{row['p95_ms']:.0f} ms (at most {P95_LIMIT_MS:.0f} ms)"))
+                out.append(
+                    (
+                        row["p95_ms"] <= P95_LIMIT_MS,
+                        f"{database}, {TARGET_USERS} users: {row['page']} p95 "
+                        f"{row['p95_ms']:.0f} ms (at most {P95_LIMIT_MS:.0f} ms)",
+                    )
+                )
         for row in mine:
             if row["page"].startswith("batch of "):
-                out.append((row["p95_ms"] <= BATCH_LIMIT_MS and row["errors"] == 0,
-                            f"{database}, {row['users']} users: {row['page']} {row['p95_ms'] / 1000:.1f} s "
-                            f"(at most {BATCH_LIMIT_MS / 1000:.0f} s)" + (" FAILED" if row["errors"] else "")))
+                out.append(
+                    (
+                        row["p95_ms"] <= BATCH_LIMIT_MS and row["errors"] == 0,
+                        f"{database}, {row['users']} users: {row['page']} {row['p95_ms'] / 1000:.1f} s "
+                        f"(at most {BATCH_LIMIT_MS / 1000:.0f} s)" + (" FAILED" if row["errors"] else ""),
+                    )
+                )
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.loadtest", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.loadtest", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--users", default="1,10,25,50", help="load levels; 1 is one request at a time")
     parser.add_argument("--seconds", type=int, default=60, help="time at each concurrent level (default 60)")
     parser.add_argument("--rounds", type=int, default=30, help="rounds of every page at level 1 (default 30)")
     parser.add_argument("--patients", type=int, default=5000)
-    parser.add_argument("--postgres-url", default=os.environ.get("LOADTEST_POSTGRES_URL", ""),
-                        help="a PostgreSQL database beside which the bench databases are made (default: "
-                             "$LOADTEST_POSTGRES_URL; without it a throwaway server is started)")
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("LOADTEST_POSTGRES_URL", ""),
+        help="a PostgreSQL database beside which the bench databases are made (default: "
+        "$LOADTEST_POSTGRES_URL; without it a throwaway server is started)",
+    )
     parser.add_argument("--port", type=int, default=None, help="port to serve on (default: a free one)")
     parser.add_argument("--workers", type=int, default=None, help="gunicorn workers (default: gunicorn.conf.py)")
     parser.add_argument("--output", type=Path, default=RESULTS)
@@ -412,8 +521,9 @@ def main(argv: list[str] | None = None) -> int:
     problems: list[str] = []
     for database in databases:
         with prepared(database, args.patients, args.data_dir.resolve(), args.postgres_url) as url:
-            found, errors = run_database(database, url, args.patients, levels, args.seconds, args.rounds, args.port,
-                                         args.workers)
+            found, errors = run_database(
+                database, url, args.patients, levels, args.seconds, args.rounds, args.port, args.workers
+            )
         rows.extend(found)
         problems += [f"{database} server log: {line}" for line in errors]
     args.output.write_text("".join(json.dumps(row) + "\n" for row in rows))
@@ -433,8 +543,10 @@ def prepared(database: str, patients: int, data_dir: Path, postgres_url: str) ->
     """A fresh working copy of the bench clinic on ``database``; its URL, removed afterwards."""
     if database == "sqlite":
         path, seconds, counts = ensure_database(patients, data_dir)
-        print(f"sqlite: {patients:,} patients " + (f"seeded in {seconds:.0f} s ({summary(counts)})" if seconds
-                                                     else f"(reusing {path.name})"))
+        print(
+            f"sqlite: {patients:,} patients "
+            + (f"seeded in {seconds:.0f} s ({summary(counts)})" if seconds else f"(reusing {path.name})")
+        )
         copy = working_copy(path)
         try:
             yield f"sqlite:///{copy}"
@@ -448,8 +560,10 @@ def prepared(database: str, patients: int, data_dir: Path, postgres_url: str) ->
         raw = postgres_url or stack.enter_context(postgres.throwaway_server())
         url = postgres.parse(raw)
         template, seconds = postgres.ensure_seeded(url, patients)
-        print(f"postgresql: {patients:,} patients " + (f"seeded in {seconds:.0f} s" if seconds is not None
-                                                         else f"(reusing {template})"))
+        print(
+            f"postgresql: {patients:,} patients "
+            + (f"seeded in {seconds:.0f} s" if seconds is not None else f"(reusing {template})")
+        )
         run_url = postgres.working_copy(url, template)
         try:
             yield run_url

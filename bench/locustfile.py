@@ -50,12 +50,24 @@ _batch_taken = False
 
 
 @events.request.add_listener
-def _record(request_type: str, name: str, response_time: float, response: Any = None, exception: Any = None,
-            **_kwargs: Any) -> None:
+def _record(
+    request_type: str, name: str, response_time: float, response: Any = None, exception: Any = None, **_kwargs: Any
+) -> None:
     if _samples is not None:
         status = getattr(response, "status_code", 0) or 0
-        _samples.write(json.dumps({"name": name, "ms": round(response_time, 2), "ok": exception is None,
-                                   "status": status, "method": request_type, "t": round(time.time(), 3)}) + "\n")
+        _samples.write(
+            json.dumps(
+                {
+                    "name": name,
+                    "ms": round(response_time, 2),
+                    "ok": exception is None,
+                    "status": status,
+                    "method": request_type,
+                    "t": round(time.time(), 3),
+                }
+            )
+            + "\n"
+        )
 
 
 @events.quitting.add_listener
@@ -83,15 +95,20 @@ class Clinician(FastHttpUser):
         self.cookie = ""
         html = self.page("/login", "sign in: form")
         token = Forms(html, "/login").find("/login").get("csrf_token", "") if html else ""
-        answer = self.post("/login", "sign in", {"username": username, "password": PLAN["password"],
-                                                 "csrf_token": token, "next": ""}, expect=(302,))
+        answer = self.post(
+            "/login",
+            "sign in",
+            {"username": username, "password": PLAN["password"], "csrf_token": token, "next": ""},
+            expect=(302,),
+        )
         if answer.status_code != 302:
             raise StopUser()
 
     def page(self, path: str, name: str) -> str:
         """GET a page that must answer 200: its text ("" when it did not)."""
-        with self.client.request("GET", path, name=name, headers={"Cookie": self.cookie}, allow_redirects=False,
-                                 catch_response=True) as answer:
+        with self.client.request(
+            "GET", path, name=name, headers={"Cookie": self.cookie}, allow_redirects=False, catch_response=True
+        ) as answer:
             self.cookie = _cookie(answer, self.cookie)
             if answer.status_code != 200:
                 answer.failure(f"GET {name} answered {answer.status_code}")
@@ -100,9 +117,15 @@ class Clinician(FastHttpUser):
 
     def post(self, path: str, name: str, fields: dict[str, str], expect: tuple[int, ...] = (302, 303)) -> Any:
         """POST a form; a status outside ``expect`` is an error."""
-        with self.client.request("POST", path, name=name, data=_form(fields), allow_redirects=False,
-                                 headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": self.cookie},
-                                 catch_response=True) as answer:
+        with self.client.request(
+            "POST",
+            path,
+            name=name,
+            data=_form(fields),
+            allow_redirects=False,
+            headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": self.cookie},
+            catch_response=True,
+        ) as answer:
             self.cookie = _cookie(answer, self.cookie)
             if answer.status_code not in expect:
                 answer.failure(f"POST {name} answered {answer.status_code}")
@@ -212,9 +235,19 @@ class Supervisor(Clinician):
         html = self.page("/reports/batch", "batch page")
         token = Forms(html, "/reports/batch").find("/reports/batch").get("csrf_token", "") if html else ""
         started = time.perf_counter()
-        answer = self.post("/reports/batch/jobs", "batch: start (POST)", {
-            "csrf_token": token, "kind": "plan", "selection": "caseload", "therapist_id": str(batch["therapist_id"]),
-            "phase": batch["phase"], "draft": "0"}, expect=(202,))
+        answer = self.post(
+            "/reports/batch/jobs",
+            "batch: start (POST)",
+            {
+                "csrf_token": token,
+                "kind": "plan",
+                "selection": "caseload",
+                "therapist_id": str(batch["therapist_id"]),
+                "phase": batch["phase"],
+                "draft": "0",
+            },
+            expect=(202,),
+        )
         name = f"batch of {batch['patients']} plans: start to ready"
         failure: Exception | None = RuntimeError("the batch did not start")
         if answer.status_code == 202:
@@ -231,8 +264,13 @@ class Supervisor(Clinician):
                     break
         ready_ms = (time.perf_counter() - started) * 1000
         events.request.fire(  # type: ignore[no-untyped-call, unused-ignore]  # untyped in locust 2.47; not installed by make install
-            request_type="BATCH", name=name, response_time=ready_ms, response_length=0, response=None,
-            exception=failure, context={},
+            request_type="BATCH",
+            name=name,
+            response_time=ready_ms,
+            response_length=0,
+            response=None,
+            exception=failure,
+            context={},
         )
         if failure is None:
             self.page(links["download_url"], "batch: download")
@@ -269,8 +307,13 @@ class Sequential(Clinician):
             self.sign_in(username)
             self.cookies[persona] = self.cookie
         measure, note = therapist["measures"][0], therapist["notes"][-1]
-        self.values = {"patient": measure["patient"], "instrument": measure["instrument"],
-                       "note_patient": note["patient"], "note_session": note["session"], "plan": therapist["plans"][0]}
+        self.values = {
+            "patient": measure["patient"],
+            "instrument": measure["instrument"],
+            "note_patient": note["patient"],
+            "note_session": note["session"],
+            "plan": therapist["plans"][0],
+        }
         self.round = 0
 
     @task

@@ -50,8 +50,9 @@ def _quoted(name: str) -> str:
 
 def _exists(url: URL, name: str) -> bool:
     with admin(url) as connection:
-        return bool(connection.execute(
-            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}).scalar())
+        return bool(
+            connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}).scalar()
+        )
 
 
 def drop(url: URL, name: str) -> None:
@@ -71,10 +72,14 @@ def ensure_seeded(url: URL, patients: int) -> tuple[str, float | None]:
     if _exists(url, name):
         return name, None
     with admin(url) as connection:
-        stale = connection.execute(
-            text("SELECT datname FROM pg_database WHERE datname LIKE :pattern"),
-            {"pattern": f"{url.database}_seed{patients}_%"},
-        ).scalars().all()
+        stale = (
+            connection.execute(
+                text("SELECT datname FROM pg_database WHERE datname LIKE :pattern"),
+                {"pattern": f"{url.database}_seed{patients}_%"},
+            )
+            .scalars()
+            .all()
+        )
     for old in stale:
         drop(url, old)
     building = f"{name}_building"
@@ -89,8 +94,7 @@ def ensure_seeded(url: URL, patients: int) -> tuple[str, float | None]:
         db.session.remove()
         db.engine.dispose()
     with admin(url) as connection:
-        connection.execute(
-            text(f"ALTER DATABASE {_quoted(building)} RENAME TO {_quoted(name)}"))
+        connection.execute(text(f"ALTER DATABASE {_quoted(building)} RENAME TO {_quoted(name)}"))
     return name, (utcnow() - started).total_seconds()
 
 
@@ -102,9 +106,13 @@ def reset_sequences() -> None:
             if len(keys) != 1 or not isinstance(keys[0].type, Integer) or keys[0].autoincrement is False:
                 continue
             column = keys[0].name
-            connection.execute(text(
-                f"SELECT setval(pg_get_serial_sequence(:table, :column), COALESCE(MAX({column}), 1), "  # noqa: S608
-                f"MAX({column}) IS NOT NULL) FROM {table.name}"), {"table": table.name, "column": column})
+            connection.execute(
+                text(
+                    f"SELECT setval(pg_get_serial_sequence(:table, :column), COALESCE(MAX({column}), 1), "  # noqa: S608
+                    f"MAX({column}) IS NOT NULL) FROM {table.name}"
+                ),
+                {"table": table.name, "column": column},
+            )
 
 
 def working_copy(url: URL, template: str) -> str:
@@ -112,8 +120,7 @@ def working_copy(url: URL, template: str) -> str:
     name = f"{url.database}_loadrun"
     drop(url, name)
     with admin(url) as connection:
-        connection.execute(
-            text(f"CREATE DATABASE {_quoted(name)} TEMPLATE {_quoted(template)}"))
+        connection.execute(text(f"CREATE DATABASE {_quoted(name)} TEMPLATE {_quoted(template)}"))
     return url.set(database=name).render_as_string(hide_password=False)
 
 
@@ -145,21 +152,59 @@ def throwaway_server() -> Iterator[str]:
     port = _free_port()
     started = False
     try:
-        subprocess.run([*as_pg, str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "-E", "UTF8",
-                        "--locale=C.UTF-8", "--auth-local=trust", "--auth-host=trust"],
-                       check=True, capture_output=True)
-        begun = subprocess.run([*as_pg, str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "300",
-                                "-o", f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={directory}",
-                                "start"], capture_output=True, text=True, check=False)
+        subprocess.run(
+            [
+                *as_pg,
+                str(PG_BIN / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+                "--auth-local=trust",
+                "--auth-host=trust",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        begun = subprocess.run(
+            [
+                *as_pg,
+                str(PG_BIN / "pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(log),
+                "-w",
+                "-t",
+                "300",
+                "-o",
+                f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={directory}",
+                "start",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         started = True
         if begun.returncode != 0:
-            raise RuntimeError(f"PostgreSQL did not start: {begun.stdout}{begun.stderr}\n"
-                               + (log.read_text(errors="replace")[-2000:] if log.exists() else ""))
-        subprocess.run([str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "tracker"],
-                       check=True, capture_output=True)
+            raise RuntimeError(
+                f"PostgreSQL did not start: {begun.stdout}{begun.stderr}\n"
+                + (log.read_text(errors="replace")[-2000:] if log.exists() else "")
+            )
+        subprocess.run(
+            [str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "tracker"],
+            check=True,
+            capture_output=True,
+        )
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/tracker"
     finally:
         if started:
-            subprocess.run([*as_pg, str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
-                           capture_output=True, check=False)
+            subprocess.run(
+                [*as_pg, str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
+                capture_output=True,
+                check=False,
+            )
         shutil.rmtree(directory, ignore_errors=True)

@@ -23,8 +23,12 @@ BATCH = 50
 WORKERS = 2
 #: The PDF issue's targets, on the median of renders (p50): a plan within 100 ms, a summary within 300 ms, a
 #: batch of 50 plans within 5 s.
-TARGETS_MS = {"pdf render: minimal document": None, "pdf render: integration plan": 100,
-              "pdf render: patient summary": 300, f"pdf render: batch of {BATCH} plans": 5000}
+TARGETS_MS = {
+    "pdf render: minimal document": None,
+    "pdf render: integration plan": 100,
+    "pdf render: patient summary": 300,
+    f"pdf render: batch of {BATCH} plans": 5000,
+}
 #: What ``ratio_to_baseline`` divides by in these rows (the page rows divide by a minimal signed-in page).
 BASELINE = "pdf render: minimal document"
 
@@ -75,8 +79,14 @@ def _seed(app: Any) -> tuple[list[str], str, str]:
     walk_course(full, lead, protocols, steps)  # signed dosing notes, their follow-up contacts, integration
     complete_integration(full, lead, protocols)
     db.session.flush()
-    others = db.session.scalar(select(func.count(TherapySession.id)).where(
-        TherapySession.patient_id == full.id, TherapySession.kind != SessionKind.DOSING)) or 0
+    others = (
+        db.session.scalar(
+            select(func.count(TherapySession.id)).where(
+                TherapySession.patient_id == full.id, TherapySession.kind != SessionKind.DOSING
+            )
+        )
+        or 0
+    )
     if others < 12:
         log_sessions(full, lead, SessionKind.PREPARATION, 12 - others, days_ago=120)
     have = db.session.scalar(select(func.count(MeasureResult.id)).where(MeasureResult.patient_id == full.id)) or 0
@@ -84,8 +94,14 @@ def _seed(app: Any) -> tuple[list[str], str, str]:
         record_measure(full, lead, "pcl5" if number % 2 else "phq9", on=utcnow().date() - timedelta(days=number))
     db.session.commit()
     stamp = Stamp(by=lead, at=datetime.now(UTC))
-    loaded = list(db.session.scalars(select(Patient).where(
-        Patient.id.in_([p.id for p in patients])).options(*patient_loader_options()).order_by(Patient.family_name)))
+    loaded = list(
+        db.session.scalars(
+            select(Patient)
+            .where(Patient.id.in_([p.id for p in patients]))
+            .options(*patient_loader_options())
+            .order_by(Patient.family_name)
+        )
+    )
     plans = plan_documents(db.session, loaded, stamp)
     summary = summary_document(db.session, loaded[0], stamp)
     return plans, plans[0], summary
@@ -103,10 +119,18 @@ def _row(case: str, times: list[float], peak_kb: int, baseline: float | None, pa
     """One JSON line; rendering runs no SQL (the workers never see the database), hence ``queries`` 0."""
     p50 = statistics.median(times)
     p95 = sorted(times)[max(0, round(0.95 * len(times)) - 1)]
-    return {"case": case, "patients": patients, "queries": 0, "baseline": BASELINE,
-            "p50_ms": round(p50, 1), "p95_ms": round(p95, 1), "peak_mb": round(peak_kb / 1024, 1),
-            "ratio_to_baseline": round(p50 / baseline, 1) if baseline else 1.0, "target_ms": TARGETS_MS[case],
-            "target_on": "p50_ms"}
+    return {
+        "case": case,
+        "patients": patients,
+        "queries": 0,
+        "baseline": BASELINE,
+        "p50_ms": round(p50, 1),
+        "p95_ms": round(p95, 1),
+        "peak_mb": round(peak_kb / 1024, 1),
+        "ratio_to_baseline": round(p50 / baseline, 1) if baseline else 1.0,
+        "target_ms": TARGETS_MS[case],
+        "target_on": "p50_ms",
+    }
 
 
 def report_rows() -> list[dict[str, Any]]:
@@ -129,8 +153,11 @@ def report_rows() -> list[dict[str, Any]]:
     rows = []
     peak = 0
     baseline = None
-    for case, html in ((BASELINE, "<p>One paragraph of text.</p>"),
-                       ("pdf render: integration plan", plan), ("pdf render: patient summary", summary)):
+    for case, html in (
+        (BASELINE, "<p>One paragraph of text.</p>"),
+        ("pdf render: integration plan", plan),
+        ("pdf render: patient summary", summary),
+    ):
         _timed(pool, html)  # warm this document's path
         runs = [_timed(pool, html) for _ in range(RUNS)]
         times = [t for t, _ in runs]
@@ -154,5 +181,7 @@ if __name__ == "__main__":
     table = report_rows()
     print(f"{'case':32} {'p50 ms':>9} {'p95 ms':>9} {'peak MB':>8} {'x min':>6} {'target':>7}")
     for r in table:
-        print(f"{r['case']:32} {r['p50_ms']:>9} {r['p95_ms']:>9} {r['peak_mb']:>8} {r['ratio_to_baseline']:>6} "
-              f"{r['target_ms'] or '':>7}")
+        print(
+            f"{r['case']:32} {r['p50_ms']:>9} {r['p95_ms']:>9} {r['peak_mb']:>8} {r['ratio_to_baseline']:>6} "
+            f"{r['target_ms'] or '':>7}"
+        )

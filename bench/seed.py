@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 from alembic.script import ScriptDirectory
 from faker import Faker
@@ -90,7 +90,11 @@ PATIENTS_PER_WRITE = 2500
 
 #: Phase mix of the caseload (a clinic a year or so into running: most patients through or in treatment).
 PHASE_WEIGHTS = {
-    "preparation": 0.20, "dosing": 0.08, "integration": 0.22, "completed": 0.30, "on_hold": 0.05,
+    "preparation": 0.20,
+    "dosing": 0.08,
+    "integration": 0.22,
+    "completed": 0.30,
+    "on_hold": 0.05,
     "discontinued": 0.15,
 }
 PROTOCOL_WEIGHTS = {"mdma-ptsd": 0.45, "psilocybin-mdd": 0.25, "ketamine-iv-trd": 0.18, "esketamine-rems-trd": 0.12}
@@ -249,12 +253,27 @@ class _Seeder:
         self.rows.setdefault(table, []).append(values)
         return values
 
-    def audit(self, when: datetime, actor: int, action: str, summary: str, patient: int | None = None,
-              target: tuple[str, int] | None = None) -> None:
+    def audit(
+        self,
+        when: datetime,
+        actor: int,
+        action: str,
+        summary: str,
+        patient: int | None = None,
+        target: tuple[str, int] | None = None,
+    ) -> None:
         self.add(
-            "audit_event", created_at=when, clinic_id=self.clinic_id, actor_id=actor, action=action,
-            summary=summary, patient_id=patient, target_type=target[0] if target else None,
-            target_id=str(target[1]) if target else None, data=None, ip="127.0.0.1",
+            "audit_event",
+            created_at=when,
+            clinic_id=self.clinic_id,
+            actor_id=actor,
+            action=action,
+            summary=summary,
+            patient_id=patient,
+            target_type=target[0] if target else None,
+            target_id=str(target[1]) if target else None,
+            data=None,
+            ip="127.0.0.1",
         )
 
     # Staff --------------------------------------------------------------------------------------------------
@@ -263,10 +282,18 @@ class _Seeder:
         def user(username: str, name: str, **flags: Any) -> int:
             user_id = self.next_id("user_account")
             self.add(
-                "user_account", id=user_id, clinic_id=self.clinic_id, username=username, full_name=name,
-                password_hash=password_hash, is_therapist=flags.get("therapist", False),
-                is_supervisor=flags.get("supervisor", False), is_admin=flags.get("admin", False),
-                supervisor_id=flags.get("supervisor_id"), needs_cosign=flags.get("cosign", False), active=True,
+                "user_account",
+                id=user_id,
+                clinic_id=self.clinic_id,
+                username=username,
+                full_name=name,
+                password_hash=password_hash,
+                is_therapist=flags.get("therapist", False),
+                is_supervisor=flags.get("supervisor", False),
+                is_admin=flags.get("admin", False),
+                supervisor_id=flags.get("supervisor_id"),
+                needs_cosign=flags.get("cosign", False),
+                active=True,
                 created_at=self.now - timedelta(days=400),
             )
             return user_id
@@ -280,8 +307,9 @@ class _Seeder:
         for n in range(1, self.size.therapists + 1):
             supervisor = supervisors[(n - 1) * len(supervisors) // self.size.therapists]
             cosign = n % 10 == 0  # one in ten is in training: their notes wait for co-signature
-            therapist = user(f"bench-therapist-{n}", self.fake.name(), therapist=True, supervisor_id=supervisor,
-                             cosign=cosign)
+            therapist = user(
+                f"bench-therapist-{n}", self.fake.name(), therapist=True, supervisor_id=supervisor, cosign=cosign
+            )
             members[supervisor].append(therapist)
             if cosign:
                 self.cosigners.add(therapist)
@@ -311,13 +339,26 @@ class _Seeder:
         if phase == "on_hold":
             held_from = "integration" if stop.get("dosed", 0) else "preparation"
         self.patient_rows[patient_id] = self.add(
-            "patient", id=patient_id, clinic_id=self.clinic_id, record_number=f"B-{number + 1:06d}",
+            "patient",
+            id=patient_id,
+            clinic_id=self.clinic_id,
+            record_number=f"B-{number + 1:06d}",
             record_number_folded=f"b-{number + 1:06d}",
-            given_name=self.fake.first_name(), family_name=self.fake.last_name(),
+            given_name=self.fake.first_name(),
+            family_name=self.fake.last_name(),
             date_of_birth=date(1950, 1, 1) + timedelta(days=rng.randint(0, 365 * 50)),
-            phone=None, email=None, support_contact_name=self.fake.name(), support_contact_relationship="Partner",
-            support_contact_phone="555-0100", indication=PROTOCOL_INDICATIONS[code], protocol_code=code,
-            phase=phase, held_from_phase=held_from, phase_changed_at=enrolled, created_at=enrolled, version_id=1,
+            phone=None,
+            email=None,
+            support_contact_name=self.fake.name(),
+            support_contact_relationship="Partner",
+            support_contact_phone="555-0100",
+            indication=PROTOCOL_INDICATIONS[code],
+            protocol_code=code,
+            phase=phase,
+            held_from_phase=held_from,
+            phase_changed_at=enrolled,
+            created_at=enrolled,
+            version_id=1,
         )
         self.add("care_team_member", patient_id=patient_id, user_id=lead, role="lead")
         if co is not None:
@@ -336,8 +377,12 @@ class _Seeder:
         if phase == "preparation":
             return {"prep": rng.randint(0, plan.preparation), "dosed": 0, "integ": 0}
         if phase == "dosing":
-            return {**full, "dosed": rng.randint(0, plan.dosing - 1), "integ": plan.integration_per_dosing,
-                    "upcoming_dosing": 1}
+            return {
+                **full,
+                "dosed": rng.randint(0, plan.dosing - 1),
+                "integ": plan.integration_per_dosing,
+                "upcoming_dosing": 1,
+            }
         if phase == "integration":
             return {**full, "dosed": rng.randint(1, plan.dosing), "integ": rng.randint(0, plan.integration_per_dosing)}
         if phase == "completed":
@@ -349,8 +394,15 @@ class _Seeder:
 
     def _course(self, course: _Course, plan: _PlanDays, stop: dict[str, int], phase: str) -> None:
         at = course.enrolled
-        self.add("phase_transition", patient_id=course.patient_id, from_phase=None, to_phase="preparation",
-                 actor_id=course.lead, reason=None, created_at=at)
+        self.add(
+            "phase_transition",
+            patient_id=course.patient_id,
+            from_phase=None,
+            to_phase="preparation",
+            actor_id=course.lead,
+            reason=None,
+            created_at=at,
+        )
         self._screening(course, stop, phase)
         last_day = 0
         for index in range(stop["prep"]):
@@ -392,16 +444,28 @@ class _Seeder:
                     self._session(course, "follow_up", stop["dosed"], last_day + after, minutes=20, location="Phone")
             self._plan(course, last_day, given=True)
         elif phase in ("on_hold", "discontinued"):
-            self._transition(course, previous, phase, last_day + 1,
-                             reason="Travel abroad for two months" if phase == "on_hold" else "Chose to stop")
+            self._transition(
+                course,
+                previous,
+                phase,
+                last_day + 1,
+                reason="Travel abroad for two months" if phase == "on_hold" else "Chose to stop",
+            )
         if stop["prep"] == 0 and phase == "preparation":
             return
         self._measures(course, max(plan.preparation[-1] - 2, 0), "baseline", level=0.6)
 
     def _transition(self, course: _Course, source: str, target: str, day: int, reason: str | None = None) -> None:
         when = course.enrolled + timedelta(days=day, hours=1)
-        self.add("phase_transition", patient_id=course.patient_id, from_phase=source, to_phase=target,
-                 actor_id=course.lead, reason=reason, created_at=when)
+        self.add(
+            "phase_transition",
+            patient_id=course.patient_id,
+            from_phase=source,
+            to_phase=target,
+            actor_id=course.lead,
+            reason=reason,
+            created_at=when,
+        )
         self._patient_row(course)["phase_changed_at"] = when
         self.audit(when, course.lead, "patient.phase_change", f"Moved from {source} to {target}", course.patient_id)
 
@@ -416,9 +480,16 @@ class _Seeder:
         created = course.enrolled + timedelta(minutes=5)
         signed = stop["dosed"] > 0 or stop.get("upcoming_dosing", 0) > 0 or phase == "completed"
         signed_at = course.enrolled + timedelta(days=max(1, stop["prep"] * 7)) if signed else None
-        self.add("screening_checklist", id=checklist_id, patient_id=course.patient_id,
-                 protocol_code=protocol.code, created_at=created, created_by_id=course.lead,
-                 signed_off_at=signed_at, signed_off_by_id=course.lead if signed else None)
+        self.add(
+            "screening_checklist",
+            id=checklist_id,
+            patient_id=course.patient_id,
+            protocol_code=protocol.code,
+            created_at=created,
+            created_by_id=course.lead,
+            signed_off_at=signed_at,
+            signed_off_by_id=course.lead if signed else None,
+        )
         if phase == "preparation" and rng.random() < 0.1:
             return  # not started yet
         flagged = None
@@ -432,16 +503,32 @@ class _Seeder:
                 done_on: date | None = answered.date()
             else:
                 answer, value, done_on = ("yes" if item.id == flagged else "no"), None, None
-            self.add("screening_answer", checklist_id=checklist_id, item_id=item.id, answer=answer, value=value,
-                     done_on=done_on, note=None, answered_by_id=course.lead, answered_at=answered)
+            self.add(
+                "screening_answer",
+                checklist_id=checklist_id,
+                item_id=item.id,
+                answer=answer,
+                value=value,
+                done_on=done_on,
+                note=None,
+                answered_by_id=course.lead,
+                answered_at=answered,
+            )
         self.audit(answered, course.lead, "screening.answer", "Answered the screening checklist", course.patient_id)
         if signed_at is not None:
             self.audit(signed_at, course.lead, "screening.sign_off", "Signed off the screening", course.patient_id)
 
     # Sessions and notes -------------------------------------------------------------------------------------
 
-    def _session(self, course: _Course, kind: str, cycle: int | None, day: int, minutes: int | None = None,
-                 location: str = "Therapy room 2") -> None:
+    def _session(
+        self,
+        course: _Course,
+        kind: str,
+        cycle: int | None,
+        day: int,
+        minutes: int | None = None,
+        location: str = "Therapy room 2",
+    ) -> None:
         rng, protocol = self.rng, course.protocol
         observation = protocol.minimum_observation_minutes or 240
         minutes = minutes or (observation + 90 if kind == "dosing" else 60)
@@ -451,15 +538,29 @@ class _Seeder:
         session_id = self.next_id("therapy_session")
         present = [course.lead] + ([course.co] if kind == "dosing" and course.co else [])
         session = self.add(
-            "therapy_session", id=session_id, patient_id=course.patient_id, kind=kind, cycle=cycle, held_at=held,
-            duration_minutes=minutes, scheduled_at=held, scheduled_minutes=minutes,
-            location="Session room 1" if kind == "dosing" else location, logged_by_id=course.lead,
+            "therapy_session",
+            id=session_id,
+            patient_id=course.patient_id,
+            kind=kind,
+            cycle=cycle,
+            held_at=held,
+            duration_minutes=minutes,
+            scheduled_at=held,
+            scheduled_minutes=minutes,
+            location="Session room 1" if kind == "dosing" else location,
+            logged_by_id=course.lead,
             created_at=held - timedelta(days=7),
         )
         for user_id in present:
             self.add("session_therapist", session_id=session_id, user_id=user_id)
-        self.audit(held + timedelta(minutes=minutes), course.lead, "session.log",
-                   f"Logged a {kind} session", course.patient_id, ("therapy_session", session_id))
+        self.audit(
+            held + timedelta(minutes=minutes),
+            course.lead,
+            "session.log",
+            f"Logged a {kind} session",
+            course.patient_id,
+            ("therapy_session", session_id),
+        )
         recent = held > self.now - timedelta(days=30)
         signed = not (recent and rng.random() < 0.12)  # some notes are still drafts, most over a day old
         self._note(course, session, present, signed)
@@ -472,12 +573,29 @@ class _Seeder:
         when = today + timedelta(days=days, hours=rng.randint(0, 8))
         session_id = self.next_id("therapy_session")
         minutes = 480 if kind == "dosing" else 60
-        self.add("therapy_session", id=session_id, patient_id=course.patient_id, kind=kind, cycle=cycle,
-                 held_at=None, duration_minutes=None, scheduled_at=when, scheduled_minutes=minutes,
-                 location="Therapy room 2", logged_by_id=course.lead, created_at=when - timedelta(days=14))
+        self.add(
+            "therapy_session",
+            id=session_id,
+            patient_id=course.patient_id,
+            kind=kind,
+            cycle=cycle,
+            held_at=None,
+            duration_minutes=None,
+            scheduled_at=when,
+            scheduled_minutes=minutes,
+            location="Therapy room 2",
+            logged_by_id=course.lead,
+            created_at=when - timedelta(days=14),
+        )
         self.add("session_therapist", session_id=session_id, user_id=course.lead)
-        self.audit(when - timedelta(days=14), course.lead, "session.schedule", f"Scheduled a {kind} session",
-                   course.patient_id, ("therapy_session", session_id))
+        self.audit(
+            when - timedelta(days=14),
+            course.lead,
+            "session.schedule",
+            f"Scheduled a {kind} session",
+            course.patient_id,
+            ("therapy_session", session_id),
+        )
 
     def _note(self, course: _Course, session: dict[str, Any], present: list[int], signed: bool) -> None:
         rng = self.rng
@@ -486,12 +604,35 @@ class _Seeder:
         held: datetime = session["held_at"]
         written = held + timedelta(minutes=session["duration_minutes"] + 30)
         note = self.add(
-            "session_note", id=note_id, session_id=session["id"], author_id=course.lead, created_at=written,
-            updated_at=written, updated_by_id=course.lead, version_id=1, body="", fields={},
-            substance=None, dose_amount=None, dose_unit=None, weight_kg=None, dose_total_mg=None, route=None,
-            lot_number=None, dose_given_at=None, supplemental_mg=None, supplemental_given_at=None,
-            distress_baseline=None, distress_at_discharge=None, escort_name=None, discharged_at=None,
-            pre_dose_decision=None, signed_at=None, signed_by_id=None, content_sha256=None, cosign_required=False,
+            "session_note",
+            id=note_id,
+            session_id=session["id"],
+            author_id=course.lead,
+            created_at=written,
+            updated_at=written,
+            updated_by_id=course.lead,
+            version_id=1,
+            body="",
+            fields={},
+            substance=None,
+            dose_amount=None,
+            dose_unit=None,
+            weight_kg=None,
+            dose_total_mg=None,
+            route=None,
+            lot_number=None,
+            dose_given_at=None,
+            supplemental_mg=None,
+            supplemental_given_at=None,
+            distress_baseline=None,
+            distress_at_discharge=None,
+            escort_name=None,
+            discharged_at=None,
+            pre_dose_decision=None,
+            signed_at=None,
+            signed_by_id=None,
+            content_sha256=None,
+            cosign_required=False,
             content_version=CONTENT_VERSION,
         )
         vitals: list[dict[str, Any]] = []
@@ -509,27 +650,51 @@ class _Seeder:
         if not signed:
             return
         signed_at = written + timedelta(hours=rng.randint(1, 20))
-        view = SimpleNamespace(**note, vitals=[SimpleNamespace(**v) for v in vitals],
-                               adverse_events=[SimpleNamespace(**e) for e in events])
+        view = SimpleNamespace(
+            **note, vitals=[SimpleNamespace(**v) for v in vitals], adverse_events=[SimpleNamespace(**e) for e in events]
+        )
         session_view = SimpleNamespace(**{**session, "kind": kind}, present=[SimpleNamespace(id=i) for i in present])
-        signature = {"signed_at": signed_at, "signed_by_id": course.lead,
-                     "content_sha256": sha256(note_content(view, session_view)),  # type: ignore[arg-type]
-                     "cosign_required": course.lead in self.cosigners}
+        signature = {
+            "signed_at": signed_at,
+            "signed_by_id": course.lead,
+            "content_sha256": sha256(note_content(view, session_view)),  # type: ignore[arg-type]
+            "cosign_required": course.lead in self.cosigners,
+        }
         if kind is SessionKind.DOSING:
             self.dosing_signatures.append({"note_id": note_id, **signature})
         else:
             note.update(signature)
-        self.audit(signed_at, course.lead, "note.sign", f"Signed the note of a {kind.value} session",
-                   course.patient_id, ("session_note", note_id))
+        self.audit(
+            signed_at,
+            course.lead,
+            "note.sign",
+            f"Signed the note of a {kind.value} session",
+            course.patient_id,
+            ("session_note", note_id),
+        )
         if signature["cosign_required"] and signed_at < self.now - timedelta(days=7):
             decided = signed_at + timedelta(days=2)
-            self.add("cosign_decision", note_id=note_id, supervisor_id=course.supervisor, decision="cosigned",
-                     comment=None, content_sha256=sha256([signature["content_sha256"]]), decided_at=decided)
-            self.audit(decided, course.supervisor, "note.cosign", "Co-signed a note", course.patient_id,
-                       ("session_note", note_id))
+            self.add(
+                "cosign_decision",
+                note_id=note_id,
+                supervisor_id=course.supervisor,
+                decision="cosigned",
+                comment=None,
+                content_sha256=sha256([signature["content_sha256"]]),
+                decided_at=decided,
+            )
+            self.audit(
+                decided,
+                course.supervisor,
+                "note.cosign",
+                "Co-signed a note",
+                course.patient_id,
+                ("session_note", note_id),
+            )
 
-    def _dosing(self, course: _Course, note: dict[str, Any], session: dict[str, Any]
-                ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    def _dosing(
+        self, course: _Course, note: dict[str, Any], session: dict[str, Any]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """The administration, three (sometimes four, one out of range) readings and, now and then, an adverse
         event: what ``factories.complete_dosing`` records, with the dose of the protocol."""
         rng, protocol = self.rng, course.protocol
@@ -538,38 +703,81 @@ class _Seeder:
         weight = float(rng.randint(55, 95))
         given = session["held_at"] + timedelta(minutes=15)
         note.update(
-            body=DOSING_BODY, substance=protocol.substance, dose_amount=amount, dose_unit=unit, weight_kg=weight,
-            dose_total_mg=unit.total_mg(amount, weight), route=route, lot_number=f"LOT-{session['cycle']:02d}-2026",
-            dose_given_at=given, distress_baseline=4, distress_at_discharge=2, escort_name="Partner (drives home)",
-            discharged_at=given + timedelta(minutes=observation + 30), pre_dose_decision=None,
+            body=DOSING_BODY,
+            substance=protocol.substance,
+            dose_amount=amount,
+            dose_unit=unit,
+            weight_kg=weight,
+            dose_total_mg=unit.total_mg(amount, weight),
+            route=route,
+            lot_number=f"LOT-{session['cycle']:02d}-2026",
+            dose_given_at=given,
+            distress_baseline=4,
+            distress_at_discharge=2,
+            escort_name="Partner (drives home)",
+            discharged_at=given + timedelta(minutes=observation + 30),
+            pre_dose_decision=None,
         )
         readings: list[tuple[int, int, int, float, int, dict[str, str] | None]] = [
-            (122, 78, 72, 36.7, 98, None), (134, 84, 88, 37.0, 97, None), (124, 80, 74, 36.8, 98, None),
+            (122, 78, 72, 36.7, 98, None),
+            (134, 84, 88, 37.0, 97, None),
+            (124, 80, 74, 36.8, 98, None),
         ]
         if rng.random() < 0.1:
-            readings.insert(2, (171, 104, 112, 37.4, 96, {
-                "heart_rate": "Heart rate 112 bpm is above the protocol's limit of 110 bpm",
-                "systolic": "Systolic 171 mmHg is above the protocol's limit of 160 mmHg",
-            }))
+            readings.insert(
+                2,
+                (
+                    171,
+                    104,
+                    112,
+                    37.4,
+                    96,
+                    {
+                        "heart_rate": "Heart rate 112 bpm is above the protocol's limit of 110 bpm",
+                        "systolic": "Systolic 171 mmHg is above the protocol's limit of 160 mmHg",
+                    },
+                ),
+            )
         vitals = []
         for index, (systolic, diastolic, pulse, temperature, spo2, flags) in enumerate(readings):
             taken = given + timedelta(minutes=index * (observation + 10) // (len(readings) - 1))
-            vitals.append(self.add(
-                "vital_reading", id=self.next_id("vital_reading"), note_id=note["id"], taken_at=taken,
-                systolic=systolic, diastolic=diastolic, heart_rate=pulse, temperature=temperature, spo2=spo2,
-                flags=flags, recorded_by_id=course.lead, created_at=taken,
-            ))
+            vitals.append(
+                self.add(
+                    "vital_reading",
+                    id=self.next_id("vital_reading"),
+                    note_id=note["id"],
+                    taken_at=taken,
+                    systolic=systolic,
+                    diastolic=diastolic,
+                    heart_rate=pulse,
+                    temperature=temperature,
+                    spo2=spo2,
+                    flags=flags,
+                    recorded_by_id=course.lead,
+                    created_at=taken,
+                )
+            )
         events = []
         if rng.random() < 0.06:
             serious = rng.random() < 0.1
-            events.append(self.add(
-                "adverse_event", id=self.next_id("adverse_event"), note_id=note["id"],
-                description="Transient hypertension with headache" if serious else "Nausea in the first hour",
-                onset_at=given + timedelta(minutes=70), severity="severe" if serious else "mild", serious=serious,
-                action_taken="Observed; vital signs every 15 minutes", outcome="recovered", rescue_medication=None,
-                rescue_dose=None, rescue_given_at=None, recorded_by_id=course.lead,
-                created_at=given + timedelta(minutes=80),
-            ))
+            events.append(
+                self.add(
+                    "adverse_event",
+                    id=self.next_id("adverse_event"),
+                    note_id=note["id"],
+                    description="Transient hypertension with headache" if serious else "Nausea in the first hour",
+                    onset_at=given + timedelta(minutes=70),
+                    severity="severe" if serious else "mild",
+                    serious=serious,
+                    action_taken="Observed; vital signs every 15 minutes",
+                    outcome="recovered",
+                    rescue_medication=None,
+                    rescue_dose=None,
+                    rescue_given_at=None,
+                    recorded_by_id=course.lead,
+                    created_at=given + timedelta(minutes=80),
+                )
+            )
         return vitals, events
 
     # Measures, alerts, plans --------------------------------------------------------------------------------
@@ -591,13 +799,29 @@ class _Seeder:
         if on > self.now:
             return
         flagged = code in ("phq9", "cssrs") and rng.random() < FLAGGED_SHARE
-        values, urgent = self.results.get(code, level if level is not None else rng.choice((0.2, 0.35, 0.5, 0.65)),
-                                          flagged)
+        values, urgent = self.results.get(
+            code, level if level is not None else rng.choice((0.2, 0.35, 0.5, 0.65)), flagged
+        )
         result_id = self.next_id("measure_result")
-        self.add("measure_result", id=result_id, patient_id=course.patient_id, administered_on=on.date(),
-                 entered_by_id=course.lead, entered_at=on, supersedes_id=None, correction_reason=None, **values)
-        self.audit(on, course.lead, "measure.record", f"Recorded a {code} result", course.patient_id,
-                   ("measure_result", result_id))
+        self.add(
+            "measure_result",
+            id=result_id,
+            patient_id=course.patient_id,
+            administered_on=on.date(),
+            entered_by_id=course.lead,
+            entered_at=on,
+            supersedes_id=None,
+            correction_reason=None,
+            **values,
+        )
+        self.audit(
+            on,
+            course.lead,
+            "measure.record",
+            f"Recorded a {code} result",
+            course.patient_id,
+            ("measure_result", result_id),
+        )
         if not urgent:
             return
         alert_id = self.next_id("safety_alert")
@@ -606,30 +830,65 @@ class _Seeder:
         if acknowledged is not None and acknowledged > self.now:
             acknowledged = self.now - timedelta(minutes=5)
         urgent_flags = [f for f in values["flags"] if f["urgent"]]
-        self.add("safety_alert", id=alert_id, patient_id=course.patient_id, source="measure",
-                 high_risk=any(f["high_risk"] for f in urgent_flags), result_id=result_id, session_id=None,
-                 source_row_id=None, summary=" ".join(f["message"] for f in urgent_flags), raised_at=on,
-                 acknowledged_at=acknowledged, acknowledged_by_id=course.lead if acknowledged else None,
-                 actions=["patient_contacted", "safety_plan_reviewed"] if acknowledged else None,
-                 action_taken="Called the patient the same day; safety plan reviewed." if acknowledged else None)
+        self.add(
+            "safety_alert",
+            id=alert_id,
+            patient_id=course.patient_id,
+            source="measure",
+            high_risk=any(f["high_risk"] for f in urgent_flags),
+            result_id=result_id,
+            session_id=None,
+            source_row_id=None,
+            summary=" ".join(f["message"] for f in urgent_flags),
+            raised_at=on,
+            acknowledged_at=acknowledged,
+            acknowledged_by_id=course.lead if acknowledged else None,
+            actions=["patient_contacted", "safety_plan_reviewed"] if acknowledged else None,
+            action_taken="Called the patient the same day; safety plan reviewed." if acknowledged else None,
+        )
         self.audit(on, course.lead, "alert.raise", "Safety alert raised", course.patient_id, ("safety_alert", alert_id))
         if acknowledged:
-            self.audit(acknowledged, course.lead, "alert.acknowledge", "Acknowledged a safety alert",
-                       course.patient_id, ("safety_alert", alert_id))
+            self.audit(
+                acknowledged,
+                course.lead,
+                "alert.acknowledge",
+                "Acknowledged a safety alert",
+                course.patient_id,
+                ("safety_alert", alert_id),
+            )
 
     def _plan(self, course: _Course, day: int, given: bool) -> None:
         created = min(course.enrolled + timedelta(days=day, hours=5), self.now - timedelta(hours=1))
         sections = [{"title": t, "text": DEMO_PLAN.get(t, "")} for t in course.protocol.integration_plan_sections]
         number = 2 if given else 1
         version_id = self.next_id("integration_plan_version")
-        self.add("integration_plan_version", id=version_id, patient_id=course.patient_id, number=number,
-                 protocol_code=course.protocol.code, sections=sections,
-                 crisis_line="988 (call or text, 24 hours)", created_at=created, created_by_id=course.lead)
-        self.audit(created, course.lead, "plan.save", f"Saved version {number} of the integration plan",
-                   course.patient_id, ("integration_plan_version", version_id))
+        self.add(
+            "integration_plan_version",
+            id=version_id,
+            patient_id=course.patient_id,
+            number=number,
+            protocol_code=course.protocol.code,
+            sections=sections,
+            crisis_line="988 (call or text, 24 hours)",
+            created_at=created,
+            created_by_id=course.lead,
+        )
+        self.audit(
+            created,
+            course.lead,
+            "plan.save",
+            f"Saved version {number} of the integration plan",
+            course.patient_id,
+            ("integration_plan_version", version_id),
+        )
         if given:
-            self.add("integration_plan_handout", version_id=version_id, given_on=created.date(),
-                     recorded_at=created, recorded_by_id=course.lead)
+            self.add(
+                "integration_plan_handout",
+                version_id=version_id,
+                given_on=created.date(),
+                recorded_at=created,
+                recorded_by_id=course.lead,
+            )
             self.audit(created, course.lead, "plan.given", "Gave the integration plan", course.patient_id)
 
     # Writing ------------------------------------------------------------------------------------------------
@@ -637,13 +896,28 @@ class _Seeder:
     def write(self, connection: Connection, stage: Table) -> None:
         """Write the rows built so far and forget them; audit rows go to ``stage``, to be chained in time order
         once every patient is written (``write_audit``)."""
-        tables: list[Table] = [
-            User.__table__, Patient.__table__, CareTeamMember.__table__, PhaseTransition.__table__,  # type: ignore[list-item]
-            ScreeningChecklist.__table__, ScreeningAnswer.__table__, TherapySession.__table__,  # type: ignore[list-item]
-            session_therapist, SessionNote.__table__, VitalReading.__table__, AdverseEvent.__table__,  # type: ignore[list-item]
-            CosignDecision.__table__, MeasureResult.__table__, SafetyAlert.__table__,  # type: ignore[list-item]
-            IntegrationPlanVersion.__table__, PlanHandout.__table__, stage,  # type: ignore[list-item]
-        ]
+        tables = cast(
+            "list[Table]",
+            [
+                User.__table__,
+                Patient.__table__,
+                CareTeamMember.__table__,
+                PhaseTransition.__table__,
+                ScreeningChecklist.__table__,
+                ScreeningAnswer.__table__,
+                TherapySession.__table__,
+                session_therapist,
+                SessionNote.__table__,
+                VitalReading.__table__,
+                AdverseEvent.__table__,
+                CosignDecision.__table__,
+                MeasureResult.__table__,
+                SafetyAlert.__table__,
+                IntegrationPlanVersion.__table__,
+                PlanHandout.__table__,
+                stage,
+            ],
+        )
         for table in tables:
             name = AuditEvent.__tablename__ if table is stage else table.name
             rows = self.rows.pop(name, [])
@@ -651,11 +925,15 @@ class _Seeder:
             for start in range(0, len(rows), CHUNK):
                 connection.execute(insert(table), rows[start : start + CHUNK])
         columns = ("signed_at", "signed_by_id", "content_sha256", "cosign_required")
-        sign = (update(SessionNote).where(SessionNote.id == bindparam("b_note_id"))
-                .values({name: bindparam(f"b_{name}") for name in columns}))
+        sign = (
+            update(SessionNote)
+            .where(SessionNote.id == bindparam("b_note_id"))
+            .values({name: bindparam(f"b_{name}") for name in columns})
+        )
         for start in range(0, len(self.dosing_signatures), CHUNK):
-            connection.execute(sign, [{f"b_{k}": v for k, v in row.items()}
-                                      for row in self.dosing_signatures[start : start + CHUNK]])
+            connection.execute(
+                sign, [{f"b_{k}": v for k, v in row.items()} for row in self.dosing_signatures[start : start + CHUNK]]
+            )
         self.counts["session_note (dosing, signed after their readings)"] += len(self.dosing_signatures)
         self.dosing_signatures = []
         self.patient_rows = {}
@@ -678,8 +956,10 @@ class _Seeder:
                 del row["seq"]
             last_seq, last_hash = chain_rows(rows, self.clinic_id, last_seq, last_hash)
             connection.execute(insert(AuditEvent.__table__), rows)  # type: ignore[arg-type]
-        connection.execute(insert(AuditChainHead.__table__),  # type: ignore[arg-type]
-                           [{"chain": self.clinic_id, "last_seq": last_seq, "last_hash": last_hash}])
+        connection.execute(
+            insert(AuditChainHead.__table__),  # type: ignore[arg-type]
+            [{"chain": self.clinic_id, "last_seq": last_seq, "last_hash": last_hash}],
+        )
 
 
 def _audit_stage() -> Table:
@@ -687,8 +967,14 @@ def _audit_stage() -> Table:
     (and without foreign keys, which a temporary table cannot have into the main schema on SQLite)."""
     chained = {"id", "chain", "chain_seq", "prev_hash", "row_hash"}
     columns = [Column(c.name, c.type) for c in AuditEvent.__table__.columns if c.name not in chained]
-    return Table("bench_audit_stage", MetaData(), Column("seq", Integer, primary_key=True), *columns,
-                 Index("ix_bench_audit_stage_order", "created_at", "seq"), prefixes=["TEMPORARY"])
+    return Table(
+        "bench_audit_stage",
+        MetaData(),
+        Column("seq", Integer, primary_key=True),
+        *columns,
+        Index("ix_bench_audit_stage_order", "created_at", "seq"),
+        prefixes=["TEMPORARY"],
+    )
 
 
 @dataclass(frozen=True)
@@ -732,16 +1018,35 @@ class _ResultBank:
             instrument = get_instrument(code)
             result = score(code, sample_answers(code, level, flagged))
             values = {
-                "instrument": code, "mode": MODES[instrument.administration][0].value, "answers": list(result.answers),
-                "total": result.total, "band": result.band, "band_index": result.band_index,
+                "instrument": code,
+                "mode": MODES[instrument.administration][0].value,
+                "answers": list(result.answers),
+                "total": result.total,
+                "band": result.band,
+                "band_index": result.band_index,
                 "subscales": [
-                    {"code": s.code, "name": s.name, "score": s.score, "endorsed": s.endorsed,
-                     "required": s.required, "met": s.met}
+                    {
+                        "code": s.code,
+                        "name": s.name,
+                        "score": s.score,
+                        "endorsed": s.endorsed,
+                        "required": s.required,
+                        "met": s.met,
+                    }
                     for s in result.subscales
                 ],
-                "flags": [{"code": f.code, "message": f.message, "urgent": f.urgent, "source": f.source,
-                           "high_risk": f.high_risk} for f in result.flags],
-                "provisional_diagnosis": result.provisional_diagnosis, "cut_point": result.cut_point,
+                "flags": [
+                    {
+                        "code": f.code,
+                        "message": f.message,
+                        "urgent": f.urgent,
+                        "source": f.source,
+                        "high_risk": f.high_risk,
+                    }
+                    for f in result.flags
+                ],
+                "provisional_diagnosis": result.provisional_diagnosis,
+                "cut_point": result.cut_point,
             }
             self.cache[key] = (values, result.urgent)
         return self.cache[key]

@@ -190,6 +190,3 @@ def count_queries() -> Iterator[list[str]]:
 def audit_actions(session: Session | None = None) -> list[str]:
     rows = (session or db.session).execute(text("SELECT action FROM audit_event ORDER BY id"))
     return [row[0] for row in rows]
-
-
-

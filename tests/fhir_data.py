@@ -41,7 +41,8 @@ from tracker.sessions import queries
 
 def _note(dosing: TherapySession) -> SessionNote:
     note = db.session.scalar(
-        select(SessionNote).where(SessionNote.session_id == dosing.id)
+        select(SessionNote)
+        .where(SessionNote.session_id == dosing.id)
         .options(selectinload(SessionNote.vitals), selectinload(SessionNote.adverse_events))
         .execution_options(populate_existing=True)
     )
@@ -52,25 +53,52 @@ def _note(dosing: TherapySession) -> SessionNote:
 def full_course(patient: Patient, lead: User, supervisor: User, protocols: dict[str, Any]) -> None:
     """The patient ends in integration after two dosing cycles."""
     protocol = protocols[patient.protocol_code]
-    add_medication(lead, patient, MedicationInput("Sertraline", "ssri", "50 mg daily", date(2025, 1, 10),
-                                                  utcnow().date() - timedelta(days=60), "Halve for two weeks, stop"))
+    add_medication(
+        lead,
+        patient,
+        MedicationInput(
+            "Sertraline",
+            "ssri",
+            "50 mg daily",
+            date(2025, 1, 10),
+            utcnow().date() - timedelta(days=60),
+            "Halve for two weeks, stop",
+        ),
+    )
     add_medication(lead, patient, MedicationInput("Melatonin", "other", "2 mg at night", date(2025, 6, 1)))
     start = utcnow() - timedelta(days=40)  # two dosing sessions four weeks apart, the second 12 days ago
     clear_for_dosing(patient, lead, protocols, at=start - timedelta(days=3))
     walk_to(patient, Phase.DOSING, lead, protocols, at=start)
-    dosing = complete_dosing(patient, lead, protocols, sign=False, out_of_range=True,
-                             held_at=start + timedelta(hours=1))
+    dosing = complete_dosing(
+        patient, lead, protocols, sign=False, out_of_range=True, held_at=start + timedelta(hours=1)
+    )
     now = utcnow()
     note = _note(dosing)
     onset = start + timedelta(hours=3)
-    saving.add_adverse_event(lead, patient, dosing, note, saving.AdverseEventInput(
-        "Nausea and one episode of vomiting", onset, Severity.MODERATE, False,
-        "Ondansetron given; rested", Outcome.RECOVERED, "Ondansetron", "4 mg orally", onset + timedelta(minutes=10),
-    ), now)
+    saving.add_adverse_event(
+        lead,
+        patient,
+        dosing,
+        note,
+        saving.AdverseEventInput(
+            "Nausea and one episode of vomiting",
+            onset,
+            Severity.MODERATE,
+            False,
+            "Ondansetron given; rested",
+            Outcome.RECOVERED,
+            "Ondansetron",
+            "4 mg orally",
+            onset + timedelta(minutes=10),
+        ),
+        now,
+    )
     db.session.flush()
     note = _note(dosing)
     dosing = db.session.scalar(
-        select(TherapySession).where(TherapySession.id == dosing.id).options(selectinload(TherapySession.present))
+        select(TherapySession)
+        .where(TherapySession.id == dosing.id)
+        .options(selectinload(TherapySession.present))
         .execution_options(populate_existing=True)
     )
     assert dosing is not None
@@ -80,23 +108,36 @@ def full_course(patient: Patient, lead: User, supervisor: User, protocols: dict[
     lead.needs_cosign = False
     db.session.flush()
     note = db.session.scalar(
-        select(SessionNote).where(SessionNote.session_id == dosing.id)
+        select(SessionNote)
+        .where(SessionNote.session_id == dosing.id)
         .options(selectinload(SessionNote.addenda), selectinload(SessionNote.cosign_decisions))
         .execution_options(populate_existing=True)
     )
     assert note is not None
-    cosign.decide_cosign(supervisor, patient, note, lead, CosignOutcome.COSIGNED, None, None, utcnow(),
-                          password=PASSWORD)
-    walk_course(patient, lead, protocols, [
-        (Phase.INTEGRATION, start + timedelta(days=1), None),
-        (Phase.DOSING, start + timedelta(days=28), None),
-        (Phase.INTEGRATION, start + timedelta(days=29), None),
-    ])
+    cosign.decide_cosign(
+        supervisor, patient, note, lead, CosignOutcome.COSIGNED, None, None, utcnow(), password=PASSWORD
+    )
+    walk_course(
+        patient,
+        lead,
+        protocols,
+        [
+            (Phase.INTEGRATION, start + timedelta(days=1), None),
+            (Phase.DOSING, start + timedelta(days=28), None),
+            (Phase.INTEGRATION, start + timedelta(days=29), None),
+        ],
+    )
     today = utcnow().date()
     first = record_measure(patient, lead, "phq9", on=today - timedelta(days=2), level=0.4)
     answers = sample_answers("phq9", 0.5)
-    correct_result(lead, patient, first, ResultInput("phq9", answers, first.administered_on,
-                                                     AdministrationMode.WITH_PATIENT), "Item 3 copied wrongly", today)
+    correct_result(
+        lead,
+        patient,
+        first,
+        ResultInput("phq9", answers, first.administered_on, AdministrationMode.WITH_PATIENT),
+        "Item 3 copied wrongly",
+        today,
+    )
     record_measure(patient, lead, "cssrs", on=today)
     write_plan(patient, lead)
     db.session.flush()

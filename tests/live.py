@@ -30,10 +30,19 @@ def serve(database_url: str, log_path: Path, settings: dict[str, str] | None = N
     :raise ServerFailed: it exited, or did not answer within ``STARTUP_SECONDS``.
     """
     with log_path.open("w") as log:
-        env = {**os.environ, "TRACKER_ENV": "test", "BROWSER_TEST_DATABASE_URL": database_url,
-               "PYTHONUNBUFFERED": "1", **(settings or {})}
+        env = {
+            **os.environ,
+            "TRACKER_ENV": "test",
+            "BROWSER_TEST_DATABASE_URL": database_url,
+            "PYTHONUNBUFFERED": "1",
+            **(settings or {}),
+        }
         process = subprocess.Popen(
-            [sys.executable, "-m", "tests.browser.server"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=log,
+            [sys.executable, "-m", "tests.browser.server"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=log,
             text=True,
         )
         try:

@@ -51,9 +51,21 @@ def redis_server(directory: Path) -> Iterator[str]:
     port = free_port()
     log = (directory / "redis.log").open("wb")
     process = subprocess.Popen(
-        [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
-         "--dir", str(directory)],
-        stdout=log, stderr=subprocess.STDOUT,
+        [
+            binary,
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(directory),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + STARTUP_SECONDS
@@ -98,8 +110,13 @@ class Served:
 
 def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "flask", "--app", "tracker", "worker"], cwd=ROOT, env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "tracker", "worker"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
 
 
 @contextlib.contextmanager
@@ -108,23 +125,36 @@ def serve(database_url: str, queue_url: str, directory: Path, workers: int = 4) 
     database; stopped afterwards."""
     port = free_port()
     env = {
-        **os.environ, "TRACKER_ENV": "production", "DATABASE_URL": database_url, "SECRET_KEY": SECRET,
-        "JOB_QUEUE_URL": queue_url, "TRACKER_BIND": f"127.0.0.1:{port}", "TRACKER_WORKERS": str(workers),
-        "PYTHONUNBUFFERED": "1", "REPORT_WORKERS": "1", "BASE_URL": f"http://127.0.0.1:{port}",
+        **os.environ,
+        "TRACKER_ENV": "production",
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": SECRET,
+        "JOB_QUEUE_URL": queue_url,
+        "TRACKER_BIND": f"127.0.0.1:{port}",
+        "TRACKER_WORKERS": str(workers),
+        "PYTHONUNBUFFERED": "1",
+        "REPORT_WORKERS": "1",
+        "BASE_URL": f"http://127.0.0.1:{port}",
     }
     env.pop("TEST_DATABASE_URL", None)
     log_path = directory / "gunicorn.log"
     with log_path.open("wb") as out:
-        gunicorn = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"], cwd=ROOT,
-                                    env={**env, "REPORT_WORKERS": "0"}, stdout=out, stderr=subprocess.STDOUT)
+        gunicorn = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"],
+            cwd=ROOT,
+            env={**env, "REPORT_WORKERS": "0"},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     worker = _start_worker(env, directory / "worker.log")
     served = Served(f"http://127.0.0.1:{port}", port, log_path, gunicorn, worker, env)
     try:
         deadline = time.monotonic() + STARTUP_SECONDS
         while Client(served).get("/healthz").status != 200:
             if gunicorn.poll() is not None or worker.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the served app did not start:\n{log_path.read_text()}\n"
-                                   f"{(directory / 'worker.log').read_text()}")
+                raise RuntimeError(
+                    f"the served app did not start:\n{log_path.read_text()}\n{(directory / 'worker.log').read_text()}"
+                )
             time.sleep(0.2)
         yield served
     finally:
@@ -155,8 +185,14 @@ class Client:
     served: Served
     cookies: dict[str, str] = field(default_factory=dict)
 
-    def request(self, method: str, path: str, form: dict[str, object] | None = None,
-                headers: dict[str, str] | None = None, body: bytes | None = None) -> Answer:
+    def request(
+        self,
+        method: str,
+        path: str,
+        form: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        body: bytes | None = None,
+    ) -> Answer:
         connection = http.client.HTTPConnection("127.0.0.1", self.served.port, timeout=120)
         sent = dict(headers or {})
         if self.cookies:
@@ -190,5 +226,6 @@ class Client:
 
     def login(self, username: str, password: str) -> Answer:
         token = self.csrf("/login")
-        return self.request("POST", "/login", form={"username": username, "password": password,
-                                                    "csrf_token": token, "next": ""})
+        return self.request(
+            "POST", "/login", form={"username": username, "password": password, "csrf_token": token, "next": ""}
+        )

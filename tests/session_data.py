@@ -38,16 +38,22 @@ STARTED = 600
 
 
 def held_session(
-    patient: Patient, actor: User, protocols: dict[str, Any], kind: SessionKind = SessionKind.DOSING,
-    started_minutes_ago: int = STARTED, duration: int = 540,
+    patient: Patient,
+    actor: User,
+    protocols: dict[str, Any],
+    kind: SessionKind = SessionKind.DOSING,
+    started_minutes_ago: int = STARTED,
+    duration: int = 540,
 ) -> TherapySession:
     """A session of ``kind`` held some hours ago (a dosing one needs the patient in dosing, ``in_dosing``, and has
     the whole care team present)."""
     present = tuple(m.user_id for m in patient.care_team) if kind is SessionKind.DOSING else (actor.id,)
     row = record_session(
-        actor, patient,
+        actor,
+        patient,
         SessionInput(kind, ago(started_minutes_ago), duration, location="Room 1", present_ids=present),
-        protocols[patient.protocol_code], utcnow(),
+        protocols[patient.protocol_code],
+        utcnow(),
     )
     db.session.commit()
     return row
@@ -62,11 +68,20 @@ def dosing_note(started_minutes_ago: int = STARTED, **overrides: str) -> dict[st
     minutes later, discharge 8 h 20 min after the supplemental dose)."""
     given = ago(started_minutes_ago - 10)
     data = {
-        "substance": "MDMA", "dose_amount": "120", "dose_unit": "mg", "weight_kg": "70", "route": "oral",
-        "lot_number": "LOT-A1", "dose_given_at": stamp(given),
-        "supplemental_mg": "60", "supplemental_given_at": stamp(given + timedelta(minutes=90)),
-        "distress_baseline": "5", "distress_at_discharge": "3", "escort_name": "Sam (partner), driving",
-        "discharged_at": stamp(given + timedelta(minutes=580)), "body": "Steady session; processing in hour two.",
+        "substance": "MDMA",
+        "dose_amount": "120",
+        "dose_unit": "mg",
+        "weight_kg": "70",
+        "route": "oral",
+        "lot_number": "LOT-A1",
+        "dose_given_at": stamp(given),
+        "supplemental_mg": "60",
+        "supplemental_given_at": stamp(given + timedelta(minutes=90)),
+        "distress_baseline": "5",
+        "distress_at_discharge": "3",
+        "escort_name": "Sam (partner), driving",
+        "discharged_at": stamp(given + timedelta(minutes=580)),
+        "body": "Steady session; processing in hour two.",
         "version_id": "",
     }
     data.update(overrides)
@@ -78,17 +93,29 @@ FULL_SET = {"systolic": "124", "diastolic": "80", "heart_rate": "74", "temperatu
 
 
 def vitals_form(minutes: float = 60, **values: str) -> dict[str, str]:
-    data = {"taken_at": minutes_ago(minutes), "systolic": "", "diastolic": "", "heart_rate": "", "temperature": "",
-            "spo2": ""}
+    data = {
+        "taken_at": minutes_ago(minutes),
+        "systolic": "",
+        "diastolic": "",
+        "heart_rate": "",
+        "temperature": "",
+        "spo2": "",
+    }
     data.update(values)
     return data
 
 
 def adverse_event_form(**overrides: str) -> dict[str, str]:
     data = {
-        "description": "Nausea and brief vomiting", "onset_at": minutes_ago(200), "severity": "mild",
-        "serious": "no", "action_taken": "Ginger tea; sat upright", "outcome": "recovered",
-        "rescue_medication": "", "rescue_dose": "", "rescue_given_at": "",
+        "description": "Nausea and brief vomiting",
+        "onset_at": minutes_ago(200),
+        "severity": "mild",
+        "serious": "no",
+        "action_taken": "Ginger tea; sat upright",
+        "outcome": "recovered",
+        "rescue_medication": "",
+        "rescue_dose": "",
+        "rescue_given_at": "",
     }
     data.update(overrides)
     return data

@@ -61,17 +61,32 @@ def smtp_server() -> Iterator[tuple[Received, int]]:
         controller.stop()
 
 
-MAIL_SETTINGS = ("SMTP_HOST", "SMTP_PORT", "SMTP_SECURITY", "SMTP_USERNAME", "SMTP_PASSWORD", "MAIL_FROM", "BASE_URL",
-                 "SMTP_TIMEOUT_SECONDS")
+MAIL_SETTINGS = (
+    "SMTP_HOST",
+    "SMTP_PORT",
+    "SMTP_SECURITY",
+    "SMTP_USERNAME",
+    "SMTP_PASSWORD",
+    "MAIL_FROM",
+    "BASE_URL",
+    "SMTP_TIMEOUT_SECONDS",
+)
 
 
 @contextlib.contextmanager
 def mail_to(app: Flask, port: int) -> Iterator[None]:
     """The app sends through 127.0.0.1:``port`` for the block (the suite's app is shared: restored afterwards)."""
     saved = {name: app.config[name] for name in MAIL_SETTINGS}
-    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=port, SMTP_SECURITY="none", SMTP_USERNAME="",
-                      SMTP_PASSWORD=None, MAIL_FROM="care-tracker@clinic.example",
-                      BASE_URL="https://tracker.clinic.example", SMTP_TIMEOUT_SECONDS=5)
+    app.config.update(
+        SMTP_HOST="127.0.0.1",
+        SMTP_PORT=port,
+        SMTP_SECURITY="none",
+        SMTP_USERNAME="",
+        SMTP_PASSWORD=None,
+        MAIL_FROM="care-tracker@clinic.example",
+        BASE_URL="https://tracker.clinic.example",
+        SMTP_TIMEOUT_SECONDS=5,
+    )
     try:
         yield
     finally:

@@ -30,8 +30,13 @@ PATIENT_PAGE = {
 
 #: persona -> expectation for the patient list (whether the canary patient is listed).
 LIST = {
-    "lead": True, "co_therapist": True, "supervisor": True, "other_therapist": False,
-    "other_supervisor": False, "admin": DENY_403, "outsider": False,
+    "lead": True,
+    "co_therapist": True,
+    "supervisor": True,
+    "other_therapist": False,
+    "other_supervisor": False,
+    "admin": DENY_403,
+    "outsider": False,
 }
 
 PERSONAS = list(PATIENT_PAGE)
@@ -39,8 +44,14 @@ PERSONAS = list(PATIENT_PAGE)
 
 @pytest.mark.parametrize("persona", PERSONAS)
 @pytest.mark.parametrize(
-    "page", ["/patients/{id}", "/patients/{id}/edit", "/patients/{id}/fhir", "/patients/{id}/questionnaires",
-             "/patients/{id}/labs"]
+    "page",
+    [
+        "/patients/{id}",
+        "/patients/{id}/edit",
+        "/patients/{id}/fhir",
+        "/patients/{id}/questionnaires",
+        "/patients/{id}/labs",
+    ],
 )
 def test_patient_pages(client, people, persona, page):
     login(client, getattr(people, persona))
@@ -102,8 +113,14 @@ def test_enrolment_is_for_clinicians(client, people, persona, url):
     assert response.status_code == (403 if persona == "admin" else 200)
 
 
-ADMIN_PAGES = ["/admin/users", "/admin/users/new", "/admin/users/{user}", "/admin/clinic", "/admin/alert-mail",
-               "/admin/modalities"]
+ADMIN_PAGES = [
+    "/admin/users",
+    "/admin/users/new",
+    "/admin/users/{user}",
+    "/admin/clinic",
+    "/admin/alert-mail",
+    "/admin/modalities",
+]
 
 
 @pytest.mark.parametrize("persona", PERSONAS)
@@ -150,16 +167,31 @@ def test_a_hidden_patient_looks_exactly_like_a_missing_one(client, people):
 #: persona -> expectation for the dashboard pages: True/False = 200 with/without the canary patient listed.
 DASHBOARD_PAGES = {
     "/dashboard": {
-        "lead": DENY_403, "co_therapist": DENY_403, "supervisor": True, "other_therapist": DENY_403,
-        "other_supervisor": False, "admin": DENY_403, "outsider": False,
+        "lead": DENY_403,
+        "co_therapist": DENY_403,
+        "supervisor": True,
+        "other_therapist": DENY_403,
+        "other_supervisor": False,
+        "admin": DENY_403,
+        "outsider": False,
     },
     "/today": {
-        "lead": True, "co_therapist": True, "supervisor": DENY_403, "other_therapist": False,
-        "other_supervisor": DENY_403, "admin": DENY_403, "outsider": False,
+        "lead": True,
+        "co_therapist": True,
+        "supervisor": DENY_403,
+        "other_therapist": False,
+        "other_supervisor": DENY_403,
+        "admin": DENY_403,
+        "outsider": False,
     },
     "/overview": {
-        "lead": DENY_403, "co_therapist": DENY_403, "supervisor": False, "other_therapist": DENY_403,
-        "other_supervisor": False, "admin": DENY_403, "outsider": False,
+        "lead": DENY_403,
+        "co_therapist": DENY_403,
+        "supervisor": False,
+        "other_therapist": DENY_403,
+        "other_supervisor": False,
+        "admin": DENY_403,
+        "outsider": False,
     },
 }
 
@@ -183,8 +215,13 @@ def test_dashboard_pages(client, people, persona, page):
 
 #: persona -> expectation for the link in an alert's e-mail (``/alerts/<id>``): where it leads, or the refusal.
 ALERT_LINK = {
-    "lead": "alert", "co_therapist": "alert", "supervisor": "alert", "other_therapist": DENY_404,
-    "other_supervisor": DENY_404, "admin": DENY_403, "outsider": DENY_404,
+    "lead": "alert",
+    "co_therapist": "alert",
+    "supervisor": "alert",
+    "other_therapist": DENY_404,
+    "other_supervisor": DENY_404,
+    "admin": DENY_403,
+    "outsider": DENY_404,
 }
 
 
@@ -209,4 +246,3 @@ def test_the_alert_link_of_an_e_mail(client, people, persona):
         assert CANARY not in response.text and people.patient.record_number not in response.text
         if expected == DENY_404:
             assert client.get("/alerts/999999").status_code == 404
-

@@ -16,8 +16,12 @@ from tracker.models import AuditEvent, Clinic, Role, User
 
 
 def _new(people, **overrides):
-    data = {"username": "new.therapist", "full_name": "New Therapist",
-            "is_therapist": "y", "supervisor_id": str(people.supervisor.id)}
+    data = {
+        "username": "new.therapist",
+        "full_name": "New Therapist",
+        "is_therapist": "y",
+        "supervisor_id": str(people.supervisor.id),
+    }
     data.update(overrides)
     return data
 
@@ -54,10 +58,13 @@ def test_the_link_is_built_on_the_configured_base_url_never_the_host_header(app)
         assert credentials.link_url("t0ken") == "http://127.0.0.1:5000/set-password/t0ken"
 
 
-@pytest.mark.parametrize("roles", [
-    {"is_admin": "y", "is_supervisor": "y"},
-    {"is_admin": "y", "is_therapist": "y", "supervisor_id": "SUP"},
-])
+@pytest.mark.parametrize(
+    "roles",
+    [
+        {"is_admin": "y", "is_supervisor": "y"},
+        {"is_admin": "y", "is_therapist": "y", "supervisor_id": "SUP"},
+    ],
+)
 def test_an_account_is_admin_or_clinical_never_both_at_the_form(client, people, roles):
     login(client, people.admin)
     data = {**_new(people, is_therapist=""), **roles}
@@ -65,8 +72,11 @@ def test_an_account_is_admin_or_clinical_never_both_at_the_form(client, people, 
     response = client.post("/admin/users/new", data=data)
     assert response.status_code == 422 and "either an admin or clinical" in response.text
     assert db.session.scalar(select(User).where(User.username == "new.therapist")) is None
-    edit = {"full_name": people.supervisor.full_name, **{k: v for k, v in data.items() if k.startswith("is_")},
-            "supervisor_id": data.get("supervisor_id", "0")}
+    edit = {
+        "full_name": people.supervisor.full_name,
+        **{k: v for k, v in data.items() if k.startswith("is_")},
+        "supervisor_id": data.get("supervisor_id", "0"),
+    }
     response = client.post(f"/admin/users/{people.other_supervisor.id}", data=edit)
     assert response.status_code == 422 and "either an admin or clinical" in response.text
     db.session.expire_all()
@@ -76,10 +86,21 @@ def test_an_account_is_admin_or_clinical_never_both_at_the_form(client, people, 
 def test_an_account_is_admin_or_clinical_never_both_in_the_service_and_the_cli(app, people):
     with pytest.raises(AccountError, match="either an admin or clinical"):
         make_user(people.clinic, Role.ADMIN, Role.SUPERVISOR)
-    result = app.test_cli_runner().invoke(args=[
-        "users", "create", "mixed", "--name", "Mixed Person", "--clinic", people.clinic.name, "--role", "admin",
-        "--role", "supervisor",
-    ])
+    result = app.test_cli_runner().invoke(
+        args=[
+            "users",
+            "create",
+            "mixed",
+            "--name",
+            "Mixed Person",
+            "--clinic",
+            people.clinic.name,
+            "--role",
+            "admin",
+            "--role",
+            "supervisor",
+        ]
+    )
     assert result.exit_code != 0 and "either an admin or clinical" in result.output
     assert db.session.scalar(select(User).where(User.username == "mixed")) is None
 
@@ -100,10 +121,15 @@ def test_account_rules_are_shown_next_to_the_fields(client, people):
 
 def test_an_admin_changes_roles_and_it_is_audited(client, people):
     login(client, people.admin)
-    response = client.post(f"/admin/users/{people.lead.id}", data={
-        "full_name": people.lead.full_name, "is_therapist": "y", "is_supervisor": "y",
-        "supervisor_id": str(people.supervisor.id),
-    })
+    response = client.post(
+        f"/admin/users/{people.lead.id}",
+        data={
+            "full_name": people.lead.full_name,
+            "is_therapist": "y",
+            "is_supervisor": "y",
+            "supervisor_id": str(people.supervisor.id),
+        },
+    )
     assert response.status_code == 302
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "user.update"))
     assert event.data["changes"]["roles"] == [["therapist"], ["supervisor", "therapist"]]
@@ -111,8 +137,10 @@ def test_an_admin_changes_roles_and_it_is_audited(client, people):
 
 def test_an_admin_cannot_remove_their_own_admin_role_or_deactivate_themselves(client, people):
     login(client, people.admin)
-    response = client.post(f"/admin/users/{people.admin.id}", data={"full_name": "Ada", "is_therapist": "y",
-                                                                     "supervisor_id": str(people.supervisor.id)})
+    response = client.post(
+        f"/admin/users/{people.admin.id}",
+        data={"full_name": "Ada", "is_therapist": "y", "supervisor_id": str(people.supervisor.id)},
+    )
     assert response.status_code == 422 and "cannot change your own roles" in response.text
     response = client.post(f"/admin/users/{people.admin.id}/active", data={"active": "0"}, follow_redirects=True)
     assert "cannot deactivate your own account" in response.text
@@ -147,10 +175,21 @@ def test_the_navigation_shows_only_what_the_role_can_open(client, people):
 
 
 def test_the_cli_creates_an_account_with_a_set_password_link(app):
-    result = app.test_cli_runner().invoke(args=[
-        "users", "create", "firstadmin", "--name", "First Admin", "--clinic", "Link Clinic", "--role", "admin",
-        "--time-zone", "America/Denver",
-    ])
+    result = app.test_cli_runner().invoke(
+        args=[
+            "users",
+            "create",
+            "firstadmin",
+            "--name",
+            "First Admin",
+            "--clinic",
+            "Link Clinic",
+            "--role",
+            "admin",
+            "--time-zone",
+            "America/Denver",
+        ]
+    )
     assert result.exit_code == 0, result.output
     assert f"{app.config['BASE_URL']}/set-password/" in result.output
     user = db.session.scalar(select(User).where(User.username == "firstadmin"))
@@ -159,10 +198,23 @@ def test_the_cli_creates_an_account_with_a_set_password_link(app):
 
 def test_the_cli_creates_the_first_admin(app):
     runner = app.test_cli_runner()
-    result = runner.invoke(args=[
-        "users", "create", "firstadmin", "--name", "First Admin", "--clinic", "New Clinic", "--role", "admin",
-        "--time-zone", "America/Denver", "--password", "a long enough secret",
-    ])
+    result = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "firstadmin",
+            "--name",
+            "First Admin",
+            "--clinic",
+            "New Clinic",
+            "--role",
+            "admin",
+            "--time-zone",
+            "America/Denver",
+            "--password",
+            "a long enough secret",
+        ]
+    )
     assert result.exit_code == 0, result.output
     assert "Created firstadmin (admin) in New Clinic." in result.output
     user = db.session.scalar(select(User).where(User.username == "firstadmin"))
@@ -170,34 +222,67 @@ def test_the_cli_creates_the_first_admin(app):
     assert db.session.get(Clinic, user.clinic_id).time_zone == "America/Denver"
 
 
-@pytest.mark.parametrize("zone_args, message", [
-    ([], "give its --time-zone"),
-    (["--time-zone", "Mars/Olympus_Mons"], "is not a time zone name"),
-])
+@pytest.mark.parametrize(
+    "zone_args, message",
+    [
+        ([], "give its --time-zone"),
+        (["--time-zone", "Mars/Olympus_Mons"], "is not a time zone name"),
+    ],
+)
 def test_the_cli_asks_a_new_clinic_for_a_real_time_zone(app, zone_args, message):
-    result = app.test_cli_runner().invoke(args=[
-        "users", "create", "firstadmin", "--name", "First Admin", "--clinic", "Zoneless Clinic", "--role", "admin",
-        "--password", "a long enough secret", *zone_args,
-    ])
+    result = app.test_cli_runner().invoke(
+        args=[
+            "users",
+            "create",
+            "firstadmin",
+            "--name",
+            "First Admin",
+            "--clinic",
+            "Zoneless Clinic",
+            "--role",
+            "admin",
+            "--password",
+            "a long enough secret",
+            *zone_args,
+        ]
+    )
     assert result.exit_code != 0 and message in result.output
     assert db.session.scalar(select(Clinic).where(Clinic.name == "Zoneless Clinic")) is None
 
 
 def test_the_cli_refuses_a_short_password(app):
-    result = app.test_cli_runner().invoke(args=[
-        "users", "create", "shorty", "--name", "S", "--clinic", "New Clinic", "--role", "admin", "--password", "short",
-        "--time-zone", "Europe/London",
-    ])
+    result = app.test_cli_runner().invoke(
+        args=[
+            "users",
+            "create",
+            "shorty",
+            "--name",
+            "S",
+            "--clinic",
+            "New Clinic",
+            "--role",
+            "admin",
+            "--password",
+            "short",
+            "--time-zone",
+            "Europe/London",
+        ]
+    )
     assert result.exit_code != 0 and "Use at least 12 characters." in result.output
 
 
 def test_an_admin_flags_a_therapist_as_needing_co_signature(client, people):
     login(client, people.admin)
     assert 'name="needs_cosign"' in client.get(f"/admin/users/{people.lead.id}").text
-    response = client.post(f"/admin/users/{people.lead.id}", data={
-        "full_name": people.lead.full_name, "is_therapist": "y", "supervisor_id": str(people.supervisor.id),
-        "needs_cosign": "y",
-    })
+    response = client.post(
+        f"/admin/users/{people.lead.id}",
+        data={
+            "full_name": people.lead.full_name,
+            "is_therapist": "y",
+            "supervisor_id": str(people.supervisor.id),
+            "needs_cosign": "y",
+        },
+    )
     assert response.status_code == 302
     db.session.expire_all()
     assert db.session.get(User, people.lead.id).needs_cosign
@@ -208,8 +293,9 @@ def test_an_admin_flags_a_therapist_as_needing_co_signature(client, people):
 
 def test_co_signature_needs_a_supervisor(client, people):
     login(client, people.admin)
-    response = client.post("/admin/users/new", data=_new(people, is_therapist="", is_supervisor="y",
-                                                         supervisor_id="0", needs_cosign="y"))
+    response = client.post(
+        "/admin/users/new", data=_new(people, is_therapist="", is_supervisor="y", supervisor_id="0", needs_cosign="y")
+    )
     assert response.status_code == 422
     assert 'id="supervisor_id-error"' in response.text and "Co-signature needs a supervisor" in response.text
 
@@ -218,14 +304,19 @@ def test_co_signature_needs_a_supervisor(client, people):
 def test_an_admin_cannot_give_themselves_a_clinical_role(client, people, extra):
     """Separation of duties: an admin giving itself the supervisor role would open full records, unseen."""
     login(client, people.admin)
-    data = {"full_name": people.admin.full_name, "is_admin": "y", "supervisor_id": "0",
-            **{k: str(people.supervisor.id) if v == "SUP" else v for k, v in extra.items()}}
+    data = {
+        "full_name": people.admin.full_name,
+        "is_admin": "y",
+        "supervisor_id": "0",
+        **{k: str(people.supervisor.id) if v == "SUP" else v for k, v in extra.items()},
+    }
     response = client.post(f"/admin/users/{people.admin.id}", data=data)
     assert response.status_code == 422 and "cannot change your own roles" in response.text
     db.session.expire_all()
     assert db.session.get(User, people.admin.id).roles == {Role.ADMIN}
-    renamed = client.post(f"/admin/users/{people.admin.id}",
-                          data={"full_name": "Ada Renamed", "is_admin": "y", "supervisor_id": "0"})
+    renamed = client.post(
+        f"/admin/users/{people.admin.id}", data={"full_name": "Ada Renamed", "is_admin": "y", "supervisor_id": "0"}
+    )
     assert renamed.status_code == 302  # everything else of their own account they may still change
 
 
@@ -233,13 +324,20 @@ def test_role_grants_are_audited_and_shown_to_the_clinics_other_admins(client, p
     second = make_user(people.clinic, Role.ADMIN, full_name="Bea Second")
     db.session.commit()
     login(client, people.admin)
-    client.post(f"/admin/users/{people.co_therapist.id}", data={
-        "full_name": people.co_therapist.full_name, "is_therapist": "y", "is_supervisor": "y",
-        "supervisor_id": str(people.supervisor.id),
-    })
-    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "user.roles_change",
-                                                       AuditEvent.target_id == str(people.co_therapist.id))
-                              .order_by(AuditEvent.id.desc()))
+    client.post(
+        f"/admin/users/{people.co_therapist.id}",
+        data={
+            "full_name": people.co_therapist.full_name,
+            "is_therapist": "y",
+            "is_supervisor": "y",
+            "supervisor_id": str(people.supervisor.id),
+        },
+    )
+    event = db.session.scalar(
+        select(AuditEvent)
+        .where(AuditEvent.action == "user.roles_change", AuditEvent.target_id == str(people.co_therapist.id))
+        .order_by(AuditEvent.id.desc())
+    )
     assert event.actor_id == people.admin.id and event.data["granted"] == ["supervisor"]
     login(client, second)
     page = client.get("/admin/users").text

@@ -9,8 +9,17 @@ import pytest
 from tests.conftest import audit_actions, login
 
 PERSONAS = ["lead", "co_therapist", "supervisor", "other_therapist", "other_supervisor", "admin", "outsider"]
-CODES = ["mdma-ptsd", "psilocybin-mdd", "ketamine-iv-trd", "esketamine-rems-trd", "psilocybin-cancer-hopkins",
-         "psilocybin-cancer-nyu", "psilocybin-aud", "psilocybin-tobacco", "psilocybin-ocd"]
+CODES = [
+    "mdma-ptsd",
+    "psilocybin-mdd",
+    "ketamine-iv-trd",
+    "esketamine-rems-trd",
+    "psilocybin-cancer-hopkins",
+    "psilocybin-cancer-nyu",
+    "psilocybin-aud",
+    "psilocybin-tobacco",
+    "psilocybin-ocd",
+]
 
 
 def _text(response) -> str:

@@ -27,8 +27,12 @@ LINK = re.compile(r"https://tracker\.clinic\.example/alerts/(\d+)")
 
 
 def phq9_form(item9: str = "2") -> dict[str, str]:
-    return {"administered_on": utcnow().date().isoformat(), "mode": "with_patient",
-            **{f"item_{n}": "1" for n in range(1, 9)}, "item_9": item9}
+    return {
+        "administered_on": utcnow().date().isoformat(),
+        "mode": "with_patient",
+        **{f"item_{n}": "1" for n in range(1, 9)},
+        "item_9": item9,
+    }
 
 
 def address(user: User) -> str:
@@ -37,8 +41,7 @@ def address(user: User) -> str:
 
 @pytest.fixture
 def addresses(people) -> None:
-    for user in (people.lead, people.co_therapist, people.supervisor, people.other_supervisor,
-                 people.other_therapist):
+    for user in (people.lead, people.co_therapist, people.supervisor, people.other_supervisor, people.other_therapist):
         user.email = address(user)
     db.session.commit()
 
@@ -59,8 +62,11 @@ def raise_by_page(client, people) -> SafetyAlert:
 
 def notices_of(alert: SafetyAlert) -> list[AlertNotice]:
     db.session.expire_all()
-    return list(db.session.scalars(select(AlertNotice).where(AlertNotice.alert_id == alert.id)
-                                   .order_by(AlertNotice.level, AlertNotice.user_id)))
+    return list(
+        db.session.scalars(
+            select(AlertNotice).where(AlertNotice.alert_id == alert.id).order_by(AlertNotice.level, AlertNotice.user_id)
+        )
+    )
 
 
 # --- At once ----------------------------------------------------------------------------------------------------
@@ -85,15 +91,26 @@ def test_the_message_holds_no_health_information(client, people, addresses, serv
     patient = people.patient
     for _rcpts, message in server.messages:
         whole = message.as_string()
-        for secret in (patient.given_name, patient.family_name, patient.record_number, "PHQ", "Item 9", "self-harm",
-                       "suicid", "death", "Lena Lead", str(patient.id) + "/"):
+        for secret in (
+            patient.given_name,
+            patient.family_name,
+            patient.record_number,
+            "PHQ",
+            "Item 9",
+            "self-harm",
+            "suicid",
+            "death",
+            "Lena Lead",
+            str(patient.id) + "/",
+        ):
             assert secret not in whole, secret
         assert "An urgent safety alert in Care Tracker needs you." in message.get_content()
         assert "This message holds no patient information." in message.get_content()
 
 
-def test_sending_goes_through_the_queue_after_the_commit_not_in_the_request(client, people, addresses, server,
-                                                                             monkeypatch):
+def test_sending_goes_through_the_queue_after_the_commit_not_in_the_request(
+    client, people, addresses, server, monkeypatch
+):
     queued: list[tuple[object, int]] = []
 
     monkeypatch.setattr(notices, "enqueue", lambda task, alert_id: queued.append((task, alert_id)))
@@ -125,8 +142,9 @@ def test_a_mail_server_that_is_down_is_tried_again_then_failed_and_shown_to_the_
         alert = raise_by_page(client, people)  # the request succeeds all the same
         rows = notices_of(alert)
         assert {(n.status, n.attempts) for n in rows} == {(NoticeStatus.QUEUED, 1)}
-        assert all("Connection refused" in (n.last_error or "") or "ConnectionRefused" in (n.last_error or "")
-                   for n in rows)
+        assert all(
+            "Connection refused" in (n.last_error or "") or "ConnectionRefused" in (n.last_error or "") for n in rows
+        )
         login(client, people.admin)
         page = client.get("/admin/alert-mail")
         assert page.status_code == 200 and "Trying again" in page.text and f"#{alert.id}" in page.text
@@ -165,8 +183,9 @@ def test_no_address_a_refused_address_and_no_mail_set_up_are_each_shown(app, cli
     try:
         other = record_measure(people.patient, people.lead, "phq9", [1] * 8 + [3])
         db.session.commit()
-        unsent = [n for n in notices_of(db.session.scalar(select(SafetyAlert).where(
-            SafetyAlert.result_id == other.id)))]
+        unsent = [
+            n for n in notices_of(db.session.scalar(select(SafetyAlert).where(SafetyAlert.result_id == other.id)))
+        ]
         assert {n.last_error for n in unsent} >= {"E-mail is not set up (SMTP_HOST is empty)."}
         login(client, people.admin)
         assert "E-mail is not set up" in client.get("/admin/alert-mail").text
@@ -177,13 +196,15 @@ def test_no_address_a_refused_address_and_no_mail_set_up_are_each_shown(app, cli
 def test_a_message_not_needed_any_more_is_cancelled(client, people, addresses, server, monkeypatch):
     monkeypatch.setattr(notices, "enqueue", lambda *_args: None)  # the worker is slow today
     alert = raise_by_page(client, people)
-    acknowledge(people.lead, people.patient, alert, ["patient_contacted"], "Called the patient within minutes.",
-                utcnow())
+    acknowledge(
+        people.lead, people.patient, alert, ["patient_contacted"], "Called the patient within minutes.", utcnow()
+    )
     db.session.commit()
     notices.alert_mail_housekeeping()
     assert server.messages == []
     assert {(n.status, n.last_error) for n in notices_of(alert)} == {
-        (NoticeStatus.CANCELLED, "Not sent: the alert was acknowledged first.")}
+        (NoticeStatus.CANCELLED, "Not sent: the alert was acknowledged first.")
+    }
 
 
 def test_the_page_is_for_admins_and_lists_only_their_clinic(client, people):
@@ -212,8 +233,9 @@ def housekeeping_at(moment) -> None:
         notices.alert_mail_housekeeping()
 
 
-def test_an_alert_still_open_is_escalated_to_the_next_supervisor_up_once(app, client, people, addresses, server,
-                                                                          director):
+def test_an_alert_still_open_is_escalated_to_the_next_supervisor_up_once(
+    app, client, people, addresses, server, director
+):
     alert = raise_by_page(client, people)
     raised = alert.raised_at
     interval = timedelta(minutes=app.config["ALERT_ESCALATION_MINUTES"])
@@ -241,8 +263,9 @@ def test_an_alert_still_open_is_escalated_to_the_next_supervisor_up_once(app, cl
 
 def test_an_acknowledged_alert_is_not_escalated(app, client, people, addresses, server, director):
     alert = raise_by_page(client, people)
-    acknowledge(people.lead, people.patient, alert, ["patient_contacted"], "Called the patient within the hour.",
-                utcnow())
+    acknowledge(
+        people.lead, people.patient, alert, ["patient_contacted"], "Called the patient within the hour.", utcnow()
+    )
     db.session.commit()
     housekeeping_at(alert.raised_at + timedelta(hours=5))
     assert server.to("director@clinic.example") == [] and all(n.level == 0 for n in notices_of(alert))

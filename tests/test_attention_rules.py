@@ -61,24 +61,42 @@ def patients_of(user: User, kind: Kind, now: datetime | None = None) -> set[int]
     return {patient_id for patient_id, _ in found(user, kind, now)}
 
 
-def session(patient: Patient, actor: User, kind: SessionKind, held_at: datetime | None, cycle: int | None = None,
-            scheduled_at: datetime | None = None) -> TherapySession:
+def session(
+    patient: Patient,
+    actor: User,
+    kind: SessionKind,
+    held_at: datetime | None,
+    cycle: int | None = None,
+    scheduled_at: datetime | None = None,
+) -> TherapySession:
     row = TherapySession(
-        patient_id=patient.id, kind=kind, held_at=held_at, duration_minutes=60 if held_at else None,
-        scheduled_at=scheduled_at, scheduled_minutes=60 if scheduled_at else None,
-        cycle=cycle if kind is not SessionKind.PREPARATION else None, logged_by_id=actor.id,
+        patient_id=patient.id,
+        kind=kind,
+        held_at=held_at,
+        duration_minutes=60 if held_at else None,
+        scheduled_at=scheduled_at,
+        scheduled_minutes=60 if scheduled_at else None,
+        cycle=cycle if kind is not SessionKind.PREPARATION else None,
+        logged_by_id=actor.id,
     )
     db.session.add(row)
     db.session.flush()
     return row
 
 
-def note(therapy_session: TherapySession, actor: User, *, signed_at: datetime | None = None,
-         cosign: bool = False) -> SessionNote:
+def note(
+    therapy_session: TherapySession, actor: User, *, signed_at: datetime | None = None, cosign: bool = False
+) -> SessionNote:
     row = SessionNote(
-        session_id=therapy_session.id, author_id=actor.id, updated_by_id=actor.id, fields={}, body="",
-        signed_at=signed_at, signed_by_id=actor.id if signed_at else None,
-        content_sha256=HASH if signed_at else None, cosign_required=cosign,
+        session_id=therapy_session.id,
+        author_id=actor.id,
+        updated_by_id=actor.id,
+        fields={},
+        body="",
+        signed_at=signed_at,
+        signed_by_id=actor.id if signed_at else None,
+        content_sha256=HASH if signed_at else None,
+        cosign_required=cosign,
     )
     db.session.add(row)
     db.session.flush()
@@ -98,8 +116,9 @@ def test_an_open_alert_is_listed_until_acknowledged(people, now):
     db.session.flush()
     alert = db.session.scalar(select(SafetyAlert).where(SafetyAlert.result_id == result.id))
     assert found(people.supervisor, Kind.SAFETY_ALERT) == [(people.patient.id, alert.id)]
-    acknowledge(people.lead, people.patient, alert, ["patient_contacted"], "Called the patient; safety plan reviewed.",
-                now)
+    acknowledge(
+        people.lead, people.patient, alert, ["patient_contacted"], "Called the patient; safety plan reviewed.", now
+    )
     db.session.flush()
     assert found(people.supervisor, Kind.SAFETY_ALERT) == []
 
@@ -115,10 +134,18 @@ def test_a_result_without_an_urgent_flag_raises_nothing(people):
 def _event(people, onset: datetime, serious: bool) -> TherapySession:
     dosing = session(people.patient, people.lead, SessionKind.DOSING, onset - timedelta(hours=1), cycle=1)
     row = note(dosing, people.lead)
-    db.session.add(AdverseEvent(
-        note_id=row.id, description="Vomiting", onset_at=onset, severity=Severity.SEVERE, serious=serious,
-        action_taken="Observed", outcome=Outcome.RECOVERED, recorded_by_id=people.lead.id,
-    ))
+    db.session.add(
+        AdverseEvent(
+            note_id=row.id,
+            description="Vomiting",
+            onset_at=onset,
+            severity=Severity.SEVERE,
+            serious=serious,
+            action_taken="Observed",
+            outcome=Outcome.RECOVERED,
+            recorded_by_id=people.lead.id,
+        )
+    )
     db.session.flush()
     return dosing
 
@@ -149,8 +176,7 @@ def test_a_follow_up_contact_not_held_within_48_hours_is_listed(people, now):
 
 def test_a_scheduled_contact_is_not_a_contact_made(people, now):
     session(people.patient, people.lead, SessionKind.DOSING, now - timedelta(days=3), cycle=1)
-    session(people.patient, people.lead, SessionKind.FOLLOW_UP, None, cycle=1,
-            scheduled_at=now - timedelta(days=2))
+    session(people.patient, people.lead, SessionKind.FOLLOW_UP, None, cycle=1, scheduled_at=now - timedelta(days=2))
     assert patients_of(people.supervisor, Kind.FOLLOW_UP_CONTACT) == {people.patient.id}
 
 
@@ -189,8 +215,11 @@ def test_a_review_item_answered_yes_waits_until_decided(people, protocols, now):
     loaded = db.session.scalar(
         select(ScreeningChecklist)
         .where(ScreeningChecklist.id == checklist.id)
-        .options(selectinload(ScreeningChecklist.answers), selectinload(ScreeningChecklist.reviews),
-                 joinedload(ScreeningChecklist.patient))
+        .options(
+            selectinload(ScreeningChecklist.answers),
+            selectinload(ScreeningChecklist.reviews),
+            joinedload(ScreeningChecklist.patient),
+        )
         .execution_options(populate_existing=True)
     )
     state = build_state(protocols["mdma-ptsd"], loaded, [], now.date())
@@ -219,21 +248,43 @@ def test_a_signed_note_needing_cosignature_waits_for_a_decision(people, now):
     held = session(people.patient, people.lead, SessionKind.PREPARATION, now - timedelta(hours=3))
     signed = note(held, people.lead, signed_at=now - timedelta(hours=2), cosign=True)
     assert found(people.supervisor, Kind.COSIGNATURE) == [(people.patient.id, held.id)]
-    db.session.add(CosignDecision(note_id=signed.id, supervisor_id=people.supervisor.id,
-                                  decision=CosignOutcome.COSIGNED, content_sha256=HASH,
-                                  decided_at=now - timedelta(hours=1)))
+    db.session.add(
+        CosignDecision(
+            note_id=signed.id,
+            supervisor_id=people.supervisor.id,
+            decision=CosignOutcome.COSIGNED,
+            content_sha256=HASH,
+            decided_at=now - timedelta(hours=1),
+        )
+    )
     db.session.flush()
     assert found(people.supervisor, Kind.COSIGNATURE) == []
     # An addendum to another note after the decision does not reopen this one (the subquery is correlated).
     other = session(people.patient, people.lead, SessionKind.PREPARATION, now - timedelta(hours=5))
     other_note = note(other, people.lead, signed_at=now - timedelta(hours=4))
-    db.session.add(NoteAddendum(note_id=other_note.id, reason="Typo", body="Fixed.", signed_by_id=people.lead.id,
-                                signed_at=now - timedelta(minutes=5), content_sha256=HASH))
+    db.session.add(
+        NoteAddendum(
+            note_id=other_note.id,
+            reason="Typo",
+            body="Fixed.",
+            signed_by_id=people.lead.id,
+            signed_at=now - timedelta(minutes=5),
+            content_sha256=HASH,
+        )
+    )
     db.session.flush()
     assert found(people.supervisor, Kind.COSIGNATURE) == []
     # An addendum to this note does.
-    db.session.add(NoteAddendum(note_id=signed.id, reason="Added", body="More.", signed_by_id=people.lead.id,
-                                signed_at=now - timedelta(minutes=1), content_sha256=HASH))
+    db.session.add(
+        NoteAddendum(
+            note_id=signed.id,
+            reason="Added",
+            body="More.",
+            signed_by_id=people.lead.id,
+            signed_at=now - timedelta(minutes=1),
+            content_sha256=HASH,
+        )
+    )
     db.session.flush()
     assert found(people.supervisor, Kind.COSIGNATURE) == [(people.patient.id, held.id)]
 
@@ -332,9 +383,7 @@ def test_an_active_patient_without_a_session_for_30_days_is_listed(people, now):
     assert found(people.supervisor, Kind.NO_RECENT_SESSION, later) == [(people.patient.id, None)]
     session(people.patient, people.lead, SessionKind.PREPARATION, later - timedelta(days=30))
     assert found(people.supervisor, Kind.NO_RECENT_SESSION, later) == []  # exactly 30 days ago
-    assert found(people.supervisor, Kind.NO_RECENT_SESSION, later + timedelta(seconds=1)) == [
-        (people.patient.id, None)
-    ]
+    assert found(people.supervisor, Kind.NO_RECENT_SESSION, later + timedelta(seconds=1)) == [(people.patient.id, None)]
 
 
 def test_a_patient_on_hold_is_not_chased_for_sessions(people, now):
@@ -375,8 +424,13 @@ def test_each_dosing_session_closes_on_its_own_patients_next_session(people, pro
     session(people.patient, people.lead, SessionKind.DOSING, first.held_at + timedelta(days=2), cycle=2)
     for code in ("pcl5", "cssrs"):
         record_measure(people.patient, people.lead, code, on=first.held_at.date() + timedelta(days=1))
-    theirs = session(other, people.lead, SessionKind.DOSING,
-                     datetime.combine(now.date() - timedelta(days=25), time(10), tzinfo=UTC), cycle=1)
+    theirs = session(
+        other,
+        people.lead,
+        SessionKind.DOSING,
+        datetime.combine(now.date() - timedelta(days=25), time(10), tzinfo=UTC),
+        cycle=1,
+    )
     for code in ("pcl5", "cssrs"):
         record_measure(other, people.lead, code, on=theirs.held_at.date() + timedelta(days=10))
     db.session.flush()

@@ -84,13 +84,16 @@ def test_the_admin_sees_the_clinics_events_and_filters_them(client, people):
     assert "No events match" in future
 
 
-@pytest.mark.parametrize("query,message", [
-    ("start=yesterday", "Not a valid date value."),
-    ("start=2026-02-01&end=2026-01-01", "The end date is before the start date."),
-    ("page=0", "Use a page number from 1 to 1,000,000."),
-    ("page=100000000000000000000", "Use a page number from 1 to 1,000,000."),
-    ("user=abc", "Invalid Choice"),
-])
+@pytest.mark.parametrize(
+    "query,message",
+    [
+        ("start=yesterday", "Not a valid date value."),
+        ("start=2026-02-01&end=2026-01-01", "The end date is before the start date."),
+        ("page=0", "Use a page number from 1 to 1,000,000."),
+        ("page=100000000000000000000", "Use a page number from 1 to 1,000,000."),
+        ("user=abc", "Invalid Choice"),
+    ],
+)
 def test_bad_filters_are_refused_with_a_message(client, people, query, message):
     login(client, people.admin)
     response = client.get(f"/audit/?{query}")
@@ -152,8 +155,7 @@ def test_an_admin_and_supervisor_reads_clinical_detail_only_of_patients_they_may
     assert "Preparation -&gt; On hold" in client.get("/audit/?patient=CANARY-1").text
 
 
-def test_a_failed_sign_in_with_an_unknown_name_keeps_nothing_typed_and_only_the_operator_sees_it(app, client,
-                                                                                                 people):
+def test_a_failed_sign_in_with_an_unknown_name_keeps_nothing_typed_and_only_the_operator_sees_it(app, client, people):
     """Such a failure belongs to no clinic: shown to every clinic's admin, it would tell one clinic when and from
     where another clinic's staff mistyped their names. The server's operator reads them on the command line."""
     typed = "Zz-my-secret-password-typed-as-a-name"
@@ -202,8 +204,10 @@ def test_the_csv_export_follows_the_filters_and_is_itself_audited(client, people
     changed = next(r for r in rows if r["action"] == "patient.phase_change")
     assert "Preparation" in changed["summary"] and changed["row_hash"] and changed["chain_position"]
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "audit.export"))
-    assert event.actor_id == people.supervisor.id and event.data == {"filters": {"patient": "CANARY-1"},
-                                                                     "rows": len(rows)}
+    assert event.actor_id == people.supervisor.id and event.data == {
+        "filters": {"patient": "CANARY-1"},
+        "rows": len(rows),
+    }
 
 
 def test_the_csv_export_hides_clinical_detail_and_other_clinics(client, people):
@@ -225,7 +229,7 @@ def test_the_csv_export_hides_clinical_detail_and_other_clinics(client, people):
 
 
 def test_the_csv_export_defuses_spreadsheet_formulas_and_refuses_bad_filters(client, people):
-    audit.record(people.admin, "test.event", "=HYPERLINK(\"http://evil.example\")")
+    audit.record(people.admin, "test.event", '=HYPERLINK("http://evil.example")')
     db.session.commit()
     login(client, people.admin)
     rows = _csv(client.get("/audit/export.csv"))

@@ -29,9 +29,11 @@ def trail(people) -> list[AuditEvent]:
     for number in range(10):
         audit.record(people.lead, "test.event", f"event {number}", patient=people.patient)
     db.session.commit()
-    return list(db.session.scalars(
-        select(AuditEvent).where(AuditEvent.chain == people.clinic.id).order_by(AuditEvent.chain_seq)
-    ))
+    return list(
+        db.session.scalars(
+            select(AuditEvent).where(AuditEvent.chain == people.clinic.id).order_by(AuditEvent.chain_seq)
+        )
+    )
 
 
 @pytest.fixture
@@ -62,19 +64,32 @@ def test_rows_are_chained_as_they_are_written(people, trail):
 
 
 def test_a_changed_row_is_found(people, trail, unguarded):
-    db.session.execute(text("UPDATE audit_event SET summary = 'nothing happened' WHERE id = :id"),
-                       {"id": trail[4].id})
+    db.session.execute(text("UPDATE audit_event SET summary = 'nothing happened' WHERE id = :id"), {"id": trail[4].id})
     found = problems()
     assert [(p.kind, p.row_id) for p in found] == [("changed", trail[4].id)]
 
 
 def test_a_changed_row_with_its_hash_recomputed_breaks_the_next_link(people, trail, unguarded):
     row = trail[4]
-    values = {name: getattr(row, name) for name in ("created_at", "clinic_id", "actor_id", "action", "patient_id",
-                                                     "target_type", "target_id", "data", "ip")}
+    values = {
+        name: getattr(row, name)
+        for name in (
+            "created_at",
+            "clinic_id",
+            "actor_id",
+            "action",
+            "patient_id",
+            "target_type",
+            "target_id",
+            "data",
+            "ip",
+        )
+    }
     forged = row_hash({**values, "summary": "nothing happened"}, row.chain, row.chain_seq, row.prev_hash)
-    db.session.execute(text("UPDATE audit_event SET summary = 'nothing happened', row_hash = :h WHERE id = :id"),
-                       {"id": row.id, "h": forged})
+    db.session.execute(
+        text("UPDATE audit_event SET summary = 'nothing happened', row_hash = :h WHERE id = :id"),
+        {"id": row.id, "h": forged},
+    )
     assert [(p.kind, p.row_id) for p in problems()] == [("inserted", trail[5].id)]  # the next row no longer follows
 
 
@@ -87,8 +102,7 @@ def test_a_removed_row_is_found(people, trail, unguarded):
 
 def test_removing_the_newest_rows_is_found_against_the_head(people, trail, unguarded):
     newest = [row.id for row in trail[-3:]]
-    db.session.execute(text("DELETE FROM audit_event WHERE id IN (:a, :b, :c)"),
-                       dict(zip("abc", newest, strict=True)))
+    db.session.execute(text("DELETE FROM audit_event WHERE id IN (:a, :b, :c)"), dict(zip("abc", newest, strict=True)))
     assert [p.kind for p in problems()] == ["missing"]
 
 
@@ -96,8 +110,13 @@ def test_an_inserted_row_is_found_even_with_a_correct_hash(people, trail):
     """Appended with plain INSERT (the triggers allow inserts), chained correctly after the last row, but without
     the head: it lies beyond the head."""
     last = trail[-1]
-    row = {"created_at": datetime.now(UTC), "clinic_id": people.clinic.id, "actor_id": people.lead.id,
-           "action": "patient.view", "summary": "A read that never happened"}
+    row = {
+        "created_at": datetime.now(UTC),
+        "clinic_id": people.clinic.id,
+        "actor_id": people.lead.id,
+        "action": "patient.view",
+        "summary": "A read that never happened",
+    }
     chain_rows([row], people.clinic.id, last.chain_seq, last.row_hash)
     db.session.execute(insert(AuditEvent).values(row))
     assert [p.kind for p in problems()] == ["inserted"]
@@ -105,12 +124,21 @@ def test_an_inserted_row_is_found_even_with_a_correct_hash(people, trail):
 
 def test_an_inserted_row_in_the_middle_is_found(people, trail, unguarded):
     """Slipped in between two rows by moving the later ones up a place: every moved row breaks."""
-    db.session.execute(text("UPDATE audit_event SET chain_seq = chain_seq + 100 WHERE chain = :c AND chain_seq > 5"),
-                       {"c": people.clinic.id})
-    db.session.execute(text("UPDATE audit_event SET chain_seq = chain_seq - 99 WHERE chain = :c AND chain_seq > 100"),
-                       {"c": people.clinic.id})
-    row = {"created_at": datetime.now(UTC), "clinic_id": people.clinic.id, "actor_id": people.lead.id,
-           "action": "patient.view", "summary": "A read that never happened"}
+    db.session.execute(
+        text("UPDATE audit_event SET chain_seq = chain_seq + 100 WHERE chain = :c AND chain_seq > 5"),
+        {"c": people.clinic.id},
+    )
+    db.session.execute(
+        text("UPDATE audit_event SET chain_seq = chain_seq - 99 WHERE chain = :c AND chain_seq > 100"),
+        {"c": people.clinic.id},
+    )
+    row = {
+        "created_at": datetime.now(UTC),
+        "clinic_id": people.clinic.id,
+        "actor_id": people.lead.id,
+        "action": "patient.view",
+        "summary": "A read that never happened",
+    }
     chain_rows([row], people.clinic.id, trail[4].chain_seq, trail[4].row_hash)
     db.session.execute(insert(AuditEvent).values(row))
     kinds = {p.kind for p in problems()}
@@ -195,15 +223,18 @@ def _truncate_and_rewind(people, trail, keep: int) -> tuple[int, str]:
     """Remove the newest rows and move the head back to the last one kept: a whole, shorter chain. Returns the
     removed head (position, hash)."""
     newest, kept = (trail[-1].chain_seq, trail[-1].row_hash), (trail[keep - 1].chain_seq, trail[keep - 1].row_hash)
-    db.session.execute(text("DELETE FROM audit_event WHERE chain = :c AND chain_seq > :s"),
-                       {"c": people.clinic.id, "s": kept[0]})
-    db.session.execute(update(AuditChainHead).where(AuditChainHead.chain == people.clinic.id)
-                       .values(last_seq=kept[0], last_hash=kept[1]))
+    db.session.execute(
+        text("DELETE FROM audit_event WHERE chain = :c AND chain_seq > :s"), {"c": people.clinic.id, "s": kept[0]}
+    )
+    db.session.execute(
+        update(AuditChainHead)
+        .where(AuditChainHead.chain == people.clinic.id)
+        .values(last_seq=kept[0], last_hash=kept[1])
+    )
     return newest
 
 
-def test_truncating_the_newest_rows_and_rewinding_the_head_is_found_against_noted_heads(app, people, trail,
-                                                                                        unguarded):
+def test_truncating_the_newest_rows_and_rewinding_the_head_is_found_against_noted_heads(app, people, trail, unguarded):
     runner = app.test_cli_runner()
     clean = runner.invoke(args=["audit", "verify"])
     assert clean.exit_code == 0 and db.session.scalar(select(func.count(AuditHeadNote.id))) >= 1

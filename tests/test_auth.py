@@ -49,9 +49,7 @@ def test_it_only_follows_local_next_urls(client, people):
     assert ok.location == "/patients/"
     client.post("/logout")
     for evil in ["//evil.example/x", "https://evil.example", "/\\evil.example", "javascript:alert(1)"]:
-        response = client.post(
-            "/login", data={"username": people.lead.username, "password": PASSWORD, "next": evil}
-        )
+        response = client.post("/login", data={"username": people.lead.username, "password": PASSWORD, "next": evil})
         assert response.location == "/", evil
         client.post("/logout")
 
@@ -65,8 +63,9 @@ def test_logout_is_a_post(client, people):
 def test_logout_needs_a_csrf_token(csrf_app, people):
     client = csrf_app.test_client()
     page = client.get("/login")
-    client.post("/login", data={"username": people.lead.username, "password": PASSWORD,
-                                "csrf_token": csrf_token(page.text)})
+    client.post(
+        "/login", data={"username": people.lead.username, "password": PASSWORD, "csrf_token": csrf_token(page.text)}
+    )
     assert client.post("/logout").status_code == 400  # no token: refused, still signed in
     assert client.get("/patients/").status_code == 200
     token = csrf_token(client.get("/patients/").text)
@@ -226,8 +225,9 @@ def test_a_new_session_id_is_issued_at_login(client, people):
 
 
 def _login_from(client, username, address, password=PASSWORD):
-    return client.post("/login", data={"username": username, "password": password},
-                       environ_overrides={"REMOTE_ADDR": address})
+    return client.post(
+        "/login", data={"username": username, "password": password}, environ_overrides={"REMOTE_ADDR": address}
+    )
 
 
 def test_a_guesser_elsewhere_does_not_lock_the_account_out_of_the_clinic(app, client, people):

@@ -95,8 +95,9 @@ def test_a_backup_taken_while_the_clinic_writes_is_consistent(live, tmp_path):
     def write() -> None:  # counters: a table outside the audit chain, which raw inserts would break
         while not stop.is_set():
             with engine.begin() as connection:
-                connection.execute(insert(LoginThrottle).values(
-                    key=f"test:{len(written)}", window_started_at=utcnow(), failures=1))
+                connection.execute(
+                    insert(LoginThrottle).values(key=f"test:{len(written)}", window_started_at=utcnow(), failures=1)
+                )
             written.append(1)
 
     writer = threading.Thread(target=write)

@@ -42,8 +42,13 @@ def test_it_writes_one_json_line_per_case_and_size(bench_run):
     rows = [json.loads(line) for line in output.read_text().splitlines()]
     assert rows and all(row.keys() >= KEYS for row in rows)
     measured = {(row["case"], row["patients"]) for row in rows}
-    for case in ("baseline (minimal signed-in page)", "patient list", "patient list search", "patient page",
-                 "audit page"):
+    for case in (
+        "baseline (minimal signed-in page)",
+        "patient list",
+        "patient list search",
+        "patient page",
+        "audit page",
+    ):
         assert {(case, 20), (case, 40)} <= measured
     for row in rows:
         assert row["p50_ms"] > 0 and row["p95_ms"] >= row["p50_ms"]
@@ -65,8 +70,18 @@ def test_it_prints_the_table_and_says_which_cases_this_build_lacks(bench_run):
 
 def test_a_second_run_reuses_the_seeded_clinic(bench_run, tmp_path):
     _, _, data = bench_run
-    done = _run("-m", "bench", "--sizes", "20", "--repeats", "1", "--data-dir", str(data),
-                "--output", str(tmp_path / "again.jsonl"))
+    done = _run(
+        "-m",
+        "bench",
+        "--sizes",
+        "20",
+        "--repeats",
+        "1",
+        "--data-dir",
+        str(data),
+        "--output",
+        str(tmp_path / "again.jsonl"),
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "reusing" in done.stdout and "seeded in" not in done.stdout
 
@@ -76,13 +91,25 @@ def test_signed_notes_in_the_bench_clinic_pass_verification(bench_run):
     database = next(p for p in data.glob("clinic-20-*.sqlite") if not p.name.startswith("run-"))
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{database}", "TRACKER_ENV": "development"}
     env.pop("TEST_DATABASE_URL", None)
-    done = subprocess.run([sys.executable, "-m", "flask", "--app", "tracker", "notes", "verify"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "tracker", "notes", "verify"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert " 0 mismatch(es)" in done.stdout
     assert "Checked 0 " not in done.stdout
-    chain = subprocess.run([sys.executable, "-m", "flask", "--app", "tracker", "audit", "verify"], cwd=ROOT, env=env,
-                           capture_output=True, text=True, timeout=120)
+    chain = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "tracker", "audit", "verify"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert chain.returncode == 0 and " 0 problem(s)" in chain.stdout, chain.stdout + chain.stderr
 
 
@@ -94,11 +121,23 @@ def test_the_clinic_scales_staff_with_patients():
 
 def test_the_closing_note_flags_growing_sql_and_missed_targets():
     def row(case, patients, p50, p95, queries):
-        return {"case": case, "patients": patients, "p50_ms": p50, "p95_ms": p95, "queries": queries,
-                "peak_mb": 1.0, "ratio_to_baseline": 1.0, "target_ms": 100.0}
+        return {
+            "case": case,
+            "patients": patients,
+            "p50_ms": p50,
+            "p95_ms": p95,
+            "queries": queries,
+            "peak_mb": 1.0,
+            "ratio_to_baseline": 1.0,
+            "target_ms": 100.0,
+        }
 
-    results = [row("supervisor dashboard", 500, 10, 12, 5), row("supervisor dashboard", 5000, 30, 140, 5),
-               row("patient list", 500, 10, 12, 9), row("patient list", 5000, 11, 13, 10)]
+    results = [
+        row("supervisor dashboard", 500, 10, 12, 5),
+        row("supervisor dashboard", 5000, 30, 140, 5),
+        row("patient list", 500, 10, 12, 9),
+        row("patient list", 5000, 11, 13, 10),
+    ]
     notes = "\n".join(closing_notes(results))
     assert "patient list: 9 at 500, 10 at 5,000 -> GROWS WITH THE CLINIC" in notes
     assert "supervisor dashboard: 5 at 500, 5 at 5,000 -> constant" in notes
@@ -149,13 +188,25 @@ def test_a_clinic_written_in_several_parts_is_the_same_clinic_with_one_unbroken_
 
 def test_the_closing_notes_hold_caseload_pages_at_fifty_thousand_to_their_five_thousand_figure():
     def row(case, patients, p95):
-        return {"case": case, "patients": patients, "p50_ms": p95 / 2, "p95_ms": p95, "queries": 8,
-                "peak_mb": 1.0, "ratio_to_baseline": 1.0, "target_ms": 100.0}
+        return {
+            "case": case,
+            "patients": patients,
+            "p50_ms": p95 / 2,
+            "p95_ms": p95,
+            "queries": 8,
+            "peak_mb": 1.0,
+            "ratio_to_baseline": 1.0,
+            "target_ms": 100.0,
+        }
 
-    results = [row("supervisor dashboard", 5000, 40), row("supervisor dashboard", 50000, 58),
-               row("therapist's day", 5000, 30), row("therapist's day", 50000, 50),
-               row("audit page (admin: the whole clinic)", 5000, 30), row("audit page (admin: the whole clinic)",
-                                                                          50000, 300)]
+    results = [
+        row("supervisor dashboard", 5000, 40),
+        row("supervisor dashboard", 50000, 58),
+        row("therapist's day", 5000, 30),
+        row("therapist's day", 50000, 50),
+        row("audit page (admin: the whole clinic)", 5000, 30),
+        row("audit page (admin: the whole clinic)", 50000, 300),
+    ]
     notes = "\n".join(closing_notes(results))
     assert "supervisor dashboard: p95 58.0 ms, x1.45 its 5,000-patient 40.0 ms (at most x1.5) -> met" in notes
     assert "therapist's day: p95 50.0 ms, x1.67 its 5,000-patient 30.0 ms (at most x1.5) -> NOT MET" in notes

@@ -20,12 +20,17 @@ from tracker.models.base import utcnow
 DAY = date(2026, 12, 9)  # a Wednesday
 
 
-def _session(patient: Patient, actor: User, when: datetime, *, held: bool = True,
-             kind: SessionKind = SessionKind.PREPARATION) -> TherapySession:
+def _session(
+    patient: Patient, actor: User, when: datetime, *, held: bool = True, kind: SessionKind = SessionKind.PREPARATION
+) -> TherapySession:
     row = TherapySession(
-        patient_id=patient.id, kind=kind, logged_by_id=actor.id,
-        held_at=when if held else None, duration_minutes=60 if held else None,
-        scheduled_at=None if held else when, scheduled_minutes=None if held else 50,
+        patient_id=patient.id,
+        kind=kind,
+        logged_by_id=actor.id,
+        held_at=when if held else None,
+        duration_minutes=60 if held else None,
+        scheduled_at=None if held else when,
+        scheduled_minutes=None if held else 50,
     )
     db.session.add(row)
     db.session.flush()
@@ -65,17 +70,25 @@ def sydney(people):
     db.session.flush()
     zone = people.clinic.zone
     held = _session(people.patient, people.lead, start_of_day(DAY, zone) + timedelta(hours=9, minutes=30))
-    later = _session(people.patient, people.lead, start_of_day(DAY + timedelta(days=1), zone) + timedelta(hours=14),
-                     held=False)
+    later = _session(
+        people.patient, people.lead, start_of_day(DAY + timedelta(days=1), zone) + timedelta(hours=14), held=False
+    )
     db.session.commit()
     return held, later
 
 
-@pytest.mark.parametrize(("persona", "status", "listed"), [
-    ("lead", 200, True), ("co_therapist", 200, True), ("supervisor", 200, True),
-    ("other_therapist", 200, False), ("other_supervisor", 200, False), ("outsider", 200, False),
-    ("admin", 403, False),
-])
+@pytest.mark.parametrize(
+    ("persona", "status", "listed"),
+    [
+        ("lead", 200, True),
+        ("co_therapist", 200, True),
+        ("supervisor", 200, True),
+        ("other_therapist", 200, False),
+        ("other_supervisor", 200, False),
+        ("outsider", 200, False),
+        ("admin", 403, False),
+    ],
+)
 def test_who_sees_which_sessions(client, people, sydney, persona, status, listed):
     login(client, getattr(people, persona))
     response = client.get(f"/calendar?on={DAY.isoformat()}")
@@ -117,12 +130,15 @@ def test_a_supervisor_chooses_one_therapists_patients(client, people, sydney):
     assert mine.status_code == 200 and len(_cells(mine.text)) == 2
 
 
-@pytest.mark.parametrize(("query", "message"), [
-    ("view=year", "Choose week or month."),
-    ("on=2026-13-40", "Enter a date as YYYY-MM-DD."),
-    ("on=1850-01-01", "Choose a day between 2000 and 2100."),
-    ("therapist=999999", "Choose one of the listed therapists."),
-])
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("view=year", "Choose week or month."),
+        ("on=2026-13-40", "Enter a date as YYYY-MM-DD."),
+        ("on=1850-01-01", "Choose a day between 2000 and 2100."),
+        ("therapist=999999", "Choose one of the listed therapists."),
+    ],
+)
 def test_bad_input_is_refused_beside_the_field(client, people, query, message):
     login(client, people.supervisor)
     response = client.get(f"/calendar?{query}")

@@ -12,8 +12,13 @@ from hypothesis import strategies as st
 from tracker.charts import Band, Bar, Chart, Point, bar_svg, trend_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
-PHQ9_BANDS = [Band(0, 4, "minimal"), Band(5, 9, "mild"), Band(10, 14, "moderate"),
-              Band(15, 19, "moderately severe"), Band(20, 27, "severe")]
+PHQ9_BANDS = [
+    Band(0, 4, "minimal"),
+    Band(5, 9, "mild"),
+    Band(10, 14, "moderate"),
+    Band(15, 19, "moderately severe"),
+    Band(20, 27, "severe"),
+]
 START = date(2026, 1, 5)
 
 
@@ -50,7 +55,8 @@ def test_it_parses_with_one_point_per_result_and_one_marker_per_dosing_session()
     markers = by_class(root, "g", "dosing")
     assert len(markers) == 2
     assert [m.find(SVG + "title").text for m in markers] == [
-        "Dosing session 1: 2026-01-25", "Dosing session 2: 2026-02-22",
+        "Dosing session 1: 2026-01-25",
+        "Dosing session 2: 2026-02-22",
     ]
     assert [m.find(SVG + "text").text for m in markers] == ["D1", "D2"]
     line = by_class(root, "polyline", "line")
@@ -91,8 +97,17 @@ def test_it_references_nothing_outside_itself_and_has_no_inline_style():
 def test_every_text_is_escaped():
     hostile = '<script>alert("x")</script> & </svg>'
     points = [Point(START, 3, hostile)]
-    markup = trend_svg(chart(title=hostile, description=hostile, points=points,
-                             bands=[Band(0, 27, hostile)], y_label=hostile, ticks=[(0, hostile)], id='"><x'))
+    markup = trend_svg(
+        chart(
+            title=hostile,
+            description=hostile,
+            points=points,
+            bands=[Band(0, 27, hostile)],
+            y_label=hostile,
+            ticks=[(0, hostile)],
+            id='"><x',
+        )
+    )
     root = parse(markup)  # still well-formed
     assert "<script" not in markup and root.find(SVG + "script") is None
     assert root.find(SVG + "title").text == hostile
@@ -109,15 +124,32 @@ def test_an_empty_or_single_point_chart_still_draws():
 def test_a_risk_level_chart_without_totals():
     """C-SSRS has no total: the chart plots the risk level, one band per level."""
     levels = ["no risk", "low risk", "moderate risk", "high risk"]
-    root = parse(trend_svg(chart([0, 2, 1], bands=[Band(i, i, label) for i, label in enumerate(levels)],
-                                 y_min=-0.5, y_max=3.5, ticks=[], y_label="Risk level")))
+    root = parse(
+        trend_svg(
+            chart(
+                [0, 2, 1],
+                bands=[Band(i, i, label) for i, label in enumerate(levels)],
+                y_min=-0.5,
+                y_max=3.5,
+                ticks=[],
+                y_label="Risk level",
+            )
+        )
+    )
     labels = [" ".join(t.itertext()) for t in root.iter(SVG + "text")]
     assert all(level in labels for level in levels)
 
 
 def test_long_band_labels_wrap_beside_the_plot():
-    root = parse(trend_svg(chart([40], bands=[Band(0, 32, "below provisional cut-point"),
-                                              Band(33, 80, "at or above provisional cut-point")], y_max=80)))
+    root = parse(
+        trend_svg(
+            chart(
+                [40],
+                bands=[Band(0, 32, "below provisional cut-point"), Band(33, 80, "at or above provisional cut-point")],
+                y_max=80,
+            )
+        )
+    )
     label = next(t for t in root.iter(SVG + "text") if "at or above" in " ".join(t.itertext()))
     assert [span.text for span in label.iter(SVG + "tspan")] == ["at or above provisional", "cut-point"]
     assert float(label.get("x")) > max(float(c.get("cx")) for c in by_class(root, "circle", "point"))
@@ -144,8 +176,15 @@ def test_any_data_gives_a_well_formed_chart_inside_its_box(values, gaps, dosing)
 
 def test_bar_charts_scale_bars_label_them_and_escape_every_text():
     hostile = '<script>alert("x")</script> & </svg>'
-    markup = bar_svg('"><x', hostile, hostile, [Bar(hostile, 50, hostile), Bar("Full", 100, "100%")], maximum=100,
-                     width=500, label_width=200)
+    markup = bar_svg(
+        '"><x',
+        hostile,
+        hostile,
+        [Bar(hostile, 50, hostile), Bar("Full", 100, "100%")],
+        maximum=100,
+        width=500,
+        label_width=200,
+    )
     root = parse(markup)
     assert "<script" not in markup and root.get("role") == "img"
     assert root.find(SVG + "title").text == hostile

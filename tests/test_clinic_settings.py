@@ -25,27 +25,53 @@ def test_an_admin_sees_and_changes_the_clinic_s_settings_and_each_change_is_audi
     login(client, people.admin)
     page = client.get("/admin/clinic")
     assert page.status_code == 200
-    for name in ("name", "address", "phone", "crisis_line", "time_zone", "measure_after_dosing_window_days",
-                 "measure_follow_up_days", "attention_note_unsigned_hours", "require_two_factor"):
+    for name in (
+        "name",
+        "address",
+        "phone",
+        "crisis_line",
+        "time_zone",
+        "measure_after_dosing_window_days",
+        "measure_follow_up_days",
+        "attention_note_unsigned_hours",
+        "require_two_factor",
+    ):
         assert f'name="{name}"' in page.text
     assert '<option selected value="UTC">UTC</option>' in page.text
     assert '<option value="America/Denver">America/Denver</option>' in page.text
-    response = client.post("/admin/clinic", data=settings_form(
-        people.clinic, time_zone="Australia/Sydney", phone="(02) 5550 0142", address="12 Harbour Street, Sydney",
-        crisis_line="Lifeline 13 11 14", measure_follow_up_days="180, 90, 365", attention_no_session_days="21",
-    ))
+    response = client.post(
+        "/admin/clinic",
+        data=settings_form(
+            people.clinic,
+            time_zone="Australia/Sydney",
+            phone="(02) 5550 0142",
+            address="12 Harbour Street, Sydney",
+            crisis_line="Lifeline 13 11 14",
+            measure_follow_up_days="180, 90, 365",
+            attention_no_session_days="21",
+        ),
+    )
     assert response.status_code == 303
     db.session.refresh(people.clinic)
     clinic = people.clinic
-    assert (clinic.time_zone, clinic.phone, clinic.crisis_line) == ("Australia/Sydney", "(02) 5550 0142",
-                                                                    "Lifeline 13 11 14")
+    assert (clinic.time_zone, clinic.phone, clinic.crisis_line) == (
+        "Australia/Sydney",
+        "(02) 5550 0142",
+        "Lifeline 13 11 14",
+    )
     assert clinic.measure_follow_up_days == "90,180,365" and clinic.attention_no_session_days == 21
     [event] = audited()
     assert event.actor_id == people.admin.id and event.clinic_id == clinic.id
     assert event.data["changes"]["time_zone"] == ["UTC", "Australia/Sydney"]
     assert event.data["changes"]["attention_no_session_days"] == [30, 21]
-    assert set(event.data["changes"]) == {"time_zone", "phone", "address", "crisis_line", "measure_follow_up_days",
-                                          "attention_no_session_days"}
+    assert set(event.data["changes"]) == {
+        "time_zone",
+        "phone",
+        "address",
+        "crisis_line",
+        "measure_follow_up_days",
+        "attention_no_session_days",
+    }
     # Saving again unchanged writes nothing.
     again = client.post("/admin/clinic", data=settings_form(clinic), follow_redirects=True)
     assert "Nothing had changed." in again.text and len(audited()) == 1
@@ -110,8 +136,10 @@ BAD_SETTINGS = [
 @pytest.mark.parametrize("field, value, message", BAD_SETTINGS)
 def test_bad_settings_are_refused_next_to_the_field_and_nothing_changes(client, people, field, value, message):
     login(client, people.admin)
-    response = client.post("/admin/clinic", data=settings_form(people.clinic, **{field: value, "phone": "1"}
-                                                               if field != "phone" else {field: value}))
+    response = client.post(
+        "/admin/clinic",
+        data=settings_form(people.clinic, **{field: value, "phone": "1"} if field != "phone" else {field: value}),
+    )
     assert response.status_code == 422
     assert f'id="{field}-error"' in response.text and message in response.text
     db.session.refresh(people.clinic)
@@ -139,18 +167,26 @@ def test_the_settings_page_runs_a_constant_number_of_statements(client, people):
 
 
 def test_a_new_clinic_takes_the_configured_windows_and_crisis_line(app):
-    overrides = {"MEASURE_AFTER_DOSING_WINDOW_DAYS": 7, "MEASURE_FOLLOW_UP_DAYS": (30, 365),
-                 "ATTENTION_NOTE_UNSIGNED_HOURS": 12, "CRISIS_LINE": "0800 111 222"}
+    overrides = {
+        "MEASURE_AFTER_DOSING_WINDOW_DAYS": 7,
+        "MEASURE_FOLLOW_UP_DAYS": (30, 365),
+        "ATTENTION_NOTE_UNSIGNED_HOURS": 12,
+        "CRISIS_LINE": "0800 111 222",
+    }
     saved = {key: app.config[key] for key in overrides}
     app.config.update(overrides)
     try:
         clinic = new_clinic("Configured Clinic", "Europe/London")
     finally:
         app.config.update(saved)
-    assert (clinic.measure_after_dosing_window_days, clinic.measure_follow_up_days,
-            clinic.attention_note_unsigned_hours, clinic.crisis_line) == (7, "30,365", 12, "0800 111 222")
+    assert (
+        clinic.measure_after_dosing_window_days,
+        clinic.measure_follow_up_days,
+        clinic.attention_note_unsigned_hours,
+        clinic.crisis_line,
+    ) == (7, "30,365", 12, "0800 111 222")
     assert clinic.measure_baseline_max_age_days == app.config["MEASURE_BASELINE_MAX_AGE_DAYS"]
-    assert configured_defaults({})  == {}
+    assert configured_defaults({}) == {}
     with pytest.raises(SettingsError):
         new_clinic("Nowhere Clinic", "Nowhere/Special")
 
@@ -164,12 +200,20 @@ def test_the_plan_and_the_summary_print_the_clinic_s_phone_address_and_crisis_li
     db.session.commit()
     login(client, people.lead)
     plan = text(client.get(f"/patients/{people.patient.id}/reports/plan.pdf").data)
-    for shown in ("303-555-0100", "1420 North Pearl Street, Denver", "988 Suicide & Crisis Lifeline",
-                  "times in America/Denver"):
+    for shown in (
+        "303-555-0100",
+        "1420 North Pearl Street, Denver",
+        "988 Suicide & Crisis Lifeline",
+        "times in America/Denver",
+    ):
         assert shown in plan
     summary = text(client.get(f"/patients/{people.patient.id}/reports/summary.pdf").data)
-    for shown in ("303-555-0100", "1420 North Pearl Street, Denver", "988 Suicide & Crisis Lifeline",
-                  "times in America/Denver"):
+    for shown in (
+        "303-555-0100",
+        "1420 North Pearl Street, Denver",
+        "988 Suicide & Crisis Lifeline",
+        "times in America/Denver",
+    ):
         assert shown in summary
     stamp = datetime.now(UTC).astimezone(people.clinic.zone)
     assert stamp.strftime("%Z") in summary  # the footer's time carries the zone's abbreviation (MST or MDT)

@@ -79,8 +79,9 @@ def utc(*args: int) -> datetime:
 
 
 def log(client: Any, team: Team, held_at: str, kind: str = "preparation") -> Any:
-    return client.post(f"/patients/{team.patient.id}/sessions",
-                       data={"kind": kind, "held_at": held_at, "duration_minutes": "60"})
+    return client.post(
+        f"/patients/{team.patient.id}/sessions", data={"kind": kind, "held_at": held_at, "duration_minutes": "60"}
+    )
 
 
 def only_session(team: Team) -> TherapySession:
@@ -91,10 +92,13 @@ def only_session(team: Team) -> TherapySession:
 # The two bugs of the issue ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("now, stored, shown", [
-    (utc(2027, 1, 13, 20, 0), utc(2027, 1, 13, 16, 0), "2027-01-13 09:00 MST"),  # winter: UTC-7
-    (utc(2027, 7, 13, 20, 0), utc(2027, 7, 13, 15, 0), "2027-07-13 09:00 MDT"),  # summer: UTC-6
-])
+@pytest.mark.parametrize(
+    "now, stored, shown",
+    [
+        (utc(2027, 1, 13, 20, 0), utc(2027, 1, 13, 16, 0), "2027-01-13 09:00 MST"),  # winter: UTC-7
+        (utc(2027, 7, 13, 20, 0), utc(2027, 7, 13, 15, 0), "2027-07-13 09:00 MDT"),  # summer: UTC-6
+    ],
+)
 def test_a_0900_session_in_denver_is_typed_and_printed_as_0900(client, protocols, now, stored, shown):
     with clinic_at(DENVER, now, protocols) as team:
         login(client, team.lead)
@@ -129,10 +133,13 @@ def test_a_clinic_east_of_utc_logs_a_session_held_half_an_hour_ago(client, proto
 # Daylight-saving changes -----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("zone, now, typed, gap", [
-    (DENVER, utc(2027, 3, 15, 18, 0), "2027-03-14T02:30", "from 02:00 to 03:00"),  # second Sunday of March
-    (SYDNEY, utc(2026, 10, 5, 0, 0), "2026-10-04T02:15", "from 02:00 to 03:00"),  # first Sunday of October
-])
+@pytest.mark.parametrize(
+    "zone, now, typed, gap",
+    [
+        (DENVER, utc(2027, 3, 15, 18, 0), "2027-03-14T02:30", "from 02:00 to 03:00"),  # second Sunday of March
+        (SYDNEY, utc(2026, 10, 5, 0, 0), "2026-10-04T02:15", "from 02:00 to 03:00"),  # first Sunday of October
+    ],
+)
 def test_a_time_the_clocks_skip_is_refused_next_to_the_field(client, protocols, zone, now, typed, gap):
     with clinic_at(zone, now, protocols) as team:
         login(client, team.lead)
@@ -158,9 +165,18 @@ def test_the_repeated_hour_is_its_first_occurrence_and_an_unchanged_time_keeps_i
         assert "2026-11-01 01:30 MST" in client.get(url).text
         edit = client.get(url + "/edit").text
         assert 'value="2026-11-01T01:30"' in edit
-        saved = client.post(url + "/edit", data={"held_at": "2026-11-01T01:30", "duration_minutes": "60",
-                                                   "scheduled_at": "", "scheduled_minutes": "", "location": "",
-                                                   "present_ids": str(team.lead.id)}, follow_redirects=True)
+        saved = client.post(
+            url + "/edit",
+            data={
+                "held_at": "2026-11-01T01:30",
+                "duration_minutes": "60",
+                "scheduled_at": "",
+                "scheduled_minutes": "",
+                "location": "",
+                "present_ids": str(team.lead.id),
+            },
+            follow_redirects=True,
+        )
         assert saved.status_code == 200
         assert only_session(team).held_at == utc(2026, 11, 1, 8, 30)
 
@@ -192,33 +208,51 @@ def test_every_time_of_a_dosing_note_is_typed_on_the_clinic_clock(client, protoc
         login(client, team.lead)
         url = f"/patients/{team.patient.id}/sessions/{session.id}"
         page = client.get(url).text
-        for label in ("Time given", "Supplemental dose given at", "Discharged at", "Taken at", "Onset",
-                      "Rescue medication given at"):
+        for label in (
+            "Time given",
+            "Supplemental dose given at",
+            "Discharged at",
+            "Taken at",
+            "Onset",
+            "Rescue medication given at",
+        ):
             assert f"{label} (Australia/Sydney)" in page
         given = session.held_at + timedelta(minutes=10)
-        note = dosing_note(dose_given_at=_local(given, SYDNEY),
-                           supplemental_given_at=_local(given + timedelta(minutes=90), SYDNEY),
-                           discharged_at=_local(given + timedelta(minutes=580), SYDNEY))
+        note = dosing_note(
+            dose_given_at=_local(given, SYDNEY),
+            supplemental_given_at=_local(given + timedelta(minutes=90), SYDNEY),
+            discharged_at=_local(given + timedelta(minutes=580), SYDNEY),
+        )
         assert client.post(url + "/note", data=note).status_code == 302
         saved = db.session.scalar(select(SessionNote).where(SessionNote.session_id == session.id))
         db.session.refresh(saved)
         assert (saved.dose_given_at, saved.supplemental_given_at, saved.discharged_at) == (
-            given, given + timedelta(minutes=90), given + timedelta(minutes=580))
+            given,
+            given + timedelta(minutes=90),
+            given + timedelta(minutes=580),
+        )
         taken = given + timedelta(minutes=30)
-        assert client.post(url + "/vitals", data=vitals_form(taken_at=_local(taken, SYDNEY),
-                                                             heart_rate="80")).status_code == 302
+        assert (
+            client.post(url + "/vitals", data=vitals_form(taken_at=_local(taken, SYDNEY), heart_rate="80")).status_code
+            == 302
+        )
         assert db.session.scalar(select(VitalReading.taken_at)) == taken
         onset = given + timedelta(minutes=60)
-        event = adverse_event_form(onset_at=_local(onset, SYDNEY), rescue_medication="Lorazepam",
-                                   rescue_dose="1 mg", rescue_given_at=_local(onset + timedelta(minutes=5), SYDNEY))
+        event = adverse_event_form(
+            onset_at=_local(onset, SYDNEY),
+            rescue_medication="Lorazepam",
+            rescue_dose="1 mg",
+            rescue_given_at=_local(onset + timedelta(minutes=5), SYDNEY),
+        )
         assert client.post(url + "/adverse-events", data=event).status_code == 302
         row = db.session.scalar(select(AdverseEvent))
         assert (row.onset_at, row.rescue_given_at) == (onset, onset + timedelta(minutes=5))
         shown = client.get(url).text
         assert clinictime.shown(onset, clinictime.zone(SYDNEY)) in shown and "AEDT" in shown
         # A reading typed as if the clock were UTC is eleven hours off: outside the session, refused.
-        wrong = client.post(url + "/vitals", data=vitals_form(taken_at=taken.strftime("%Y-%m-%dT%H:%M"),
-                                                              heart_rate="80"))
+        wrong = client.post(
+            url + "/vitals", data=vitals_form(taken_at=taken.strftime("%Y-%m-%dT%H:%M"), heart_rate="80")
+        )
         assert wrong.status_code == 422
 
 
@@ -243,8 +277,15 @@ def test_today_is_the_clinic_s_date(client, protocols):
 
 
 def _scheduled(team: Team, moment: datetime) -> None:
-    db.session.add(TherapySession(patient_id=team.patient.id, kind=SessionKind.PREPARATION, scheduled_at=moment,
-                                  scheduled_minutes=60, logged_by_id=team.lead.id))
+    db.session.add(
+        TherapySession(
+            patient_id=team.patient.id,
+            kind=SessionKind.PREPARATION,
+            scheduled_at=moment,
+            scheduled_minutes=60,
+            logged_by_id=team.lead.id,
+        )
+    )
 
 
 def test_this_week_is_monday_to_sunday_on_the_clinic_s_calendar(client, protocols):
@@ -262,30 +303,48 @@ def test_this_week_is_monday_to_sunday_on_the_clinic_s_calendar(client, protocol
         assert "00:30 AEDT" in page
         # The overview counts sessions held in the clinic's weeks too.
         held = clinictime.from_local(datetime(2027, 1, 11, 0, 30), zone)
-        db.session.add(TherapySession(patient_id=team.patient.id, kind=SessionKind.PREPARATION, held_at=held,
-                                      duration_minutes=60, logged_by_id=team.lead.id))
+        db.session.add(
+            TherapySession(
+                patient_id=team.patient.id,
+                kind=SessionKind.PREPARATION,
+                held_at=held,
+                duration_minutes=60,
+                logged_by_id=team.lead.id,
+            )
+        )
         db.session.commit()
         weeks = dict(sessions_per_week(db.session, team.clinic.id, date(2027, 1, 13), zone))
         assert weeks[date(2027, 1, 11)] == 1 and weeks[date(2027, 1, 4)] == 0
 
 
 def _overdue(team: Team) -> list[int]:
-    scope = Scope(patient_ids(team.supervisor, Filters()), utcnow(),
-                  Policy.of_clinic(team.clinic, current_app.extensions["protocols"]))
+    scope = Scope(
+        patient_ids(team.supervisor, Filters()),
+        utcnow(),
+        Policy.of_clinic(team.clinic, current_app.extensions["protocols"]),
+    )
     return [row.target_id for row in db.session.execute(BY_KIND[Kind.MEASURE_OVERDUE].query(scope))]
 
 
-@pytest.mark.parametrize("zone, dosed_local, result_on, overdue", [
-    # Denver, 20:00 on 1 January is 03:00 UTC on the 2nd: the 2nd is the day after the session, in its window.
-    (DENVER, datetime(2027, 1, 1, 20, 0), date(2027, 1, 2), False),
-    # Sydney, 08:00 on 2 January is 21:00 UTC on the 1st: the 2nd is the dosing day itself, before the window.
-    (SYDNEY, datetime(2027, 1, 2, 8, 0), date(2027, 1, 2), True),
-])
+@pytest.mark.parametrize(
+    "zone, dosed_local, result_on, overdue",
+    [
+        # Denver, 20:00 on 1 January is 03:00 UTC on the 2nd: the 2nd is the day after the session, in its window.
+        (DENVER, datetime(2027, 1, 1, 20, 0), date(2027, 1, 2), False),
+        # Sydney, 08:00 on 2 January is 21:00 UTC on the 1st: the 2nd is the dosing day itself, before the window.
+        (SYDNEY, datetime(2027, 1, 2, 8, 0), date(2027, 1, 2), True),
+    ],
+)
 def test_the_dashboard_counts_the_windows_in_the_clinic_s_days(protocols, zone, dosed_local, result_on, overdue):
     with clinic_at(zone, utc(2027, 1, 25, 12, 0), protocols, enrolled_days_ago=40) as team:
-        dosing = TherapySession(patient_id=team.patient.id, kind=SessionKind.DOSING, cycle=1, duration_minutes=60,
-                                held_at=clinictime.from_local(dosed_local, clinictime.zone(zone)),
-                                logged_by_id=team.lead.id)
+        dosing = TherapySession(
+            patient_id=team.patient.id,
+            kind=SessionKind.DOSING,
+            cycle=1,
+            duration_minutes=60,
+            held_at=clinictime.from_local(dosed_local, clinictime.zone(zone)),
+            logged_by_id=team.lead.id,
+        )
         db.session.add(dosing)
         db.session.flush()
         for code in ("pcl5", "cssrs"):
@@ -299,8 +358,9 @@ def test_the_dashboard_counts_the_windows_in_the_clinic_s_days(protocols, zone, 
 
 def test_the_gate_judges_in_the_patient_s_clinic_s_zone(protocols):
     with clinic_at(DENVER, utc(2027, 1, 13, 4, 0), protocols) as team:
-        facts = gate.load_facts(db.session, team.patient, protocols["mdma-ptsd"], gate.Door.MOVE_TO_DOSING,
-                                now=utcnow())
+        facts = gate.load_facts(
+            db.session, team.patient, protocols["mdma-ptsd"], gate.Door.MOVE_TO_DOSING, now=utcnow()
+        )
         assert facts.tz.key == DENVER
         assert facts.on == date(2027, 1, 12)  # 21:00 on the 12th in Denver
         assert facts.settings.after_dosing_window_days == team.clinic.measure_after_dosing_window_days
@@ -313,8 +373,10 @@ def test_a_session_before_the_enrolment_day_is_refused_by_the_clinic_s_calendar(
         team.patient.created_at = utc(2027, 1, 12, 13, 30)
         db.session.commit()
         with pytest.raises(SessionError, match=r"before the patient was enrolled \(2027-01-13\)"):
-            log_session(team.lead, team.patient,
-                        SessionInput(SessionKind.PREPARATION, utc(2027, 1, 12, 12, 30), 60), utcnow())
-        held = log_session(team.lead, team.patient,
-                           SessionInput(SessionKind.PREPARATION, utc(2027, 1, 12, 13, 0), 60), utcnow())
+            log_session(
+                team.lead, team.patient, SessionInput(SessionKind.PREPARATION, utc(2027, 1, 12, 12, 30), 60), utcnow()
+            )
+        held = log_session(
+            team.lead, team.patient, SessionInput(SessionKind.PREPARATION, utc(2027, 1, 12, 13, 0), 60), utcnow()
+        )
         assert held.held_at.astimezone(clinictime.zone(SYDNEY)).date() == date(2027, 1, 13)

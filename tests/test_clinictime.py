@@ -99,8 +99,10 @@ def test_an_input_shows_the_clinics_clock():
     assert clinictime.input_value(None, SYDNEY) == ""
 
 
-@given(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2037, 12, 31)),
-       st.sampled_from(["America/Denver", "Australia/Sydney", "Europe/London", "Asia/Kolkata", "UTC"]))
+@given(
+    st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2037, 12, 31)),
+    st.sampled_from(["America/Denver", "Australia/Sydney", "Europe/London", "Asia/Kolkata", "UTC"]),
+)
 def test_every_local_time_that_exists_comes_back_as_typed(typed, name):
     tz = zone(name)
     typed = typed.replace(second=0, microsecond=0)

@@ -101,18 +101,32 @@ def test_the_alert_mail_settings_are_read_strictly(monkeypatch, tmp_path):
     from config import DevelopmentConfig
 
     defaults = DevelopmentConfig.load()
-    assert (defaults["SMTP_HOST"], defaults["ALERT_ESCALATION_MINUTES"], defaults["SMTP_SECURITY"]) == ("", 120,
-                                                                                                      "starttls")
+    assert (defaults["SMTP_HOST"], defaults["ALERT_ESCALATION_MINUTES"], defaults["SMTP_SECURITY"]) == (
+        "",
+        120,
+        "starttls",
+    )
     password = tmp_path / "smtp"
     password.write_text("relay-secret\n")
-    for name, value in (("SMTP_HOST", " mail.clinic.example "), ("SMTP_PORT", "465"), ("SMTP_SECURITY", "TLS"),
-                        ("SMTP_USERNAME", "tracker"), ("SMTP_PASSWORD_FILE", str(password)),
-                        ("MAIL_FROM", "care-tracker@clinic.example"), ("BASE_URL", "https://tracker.clinic.example"),
-                        ("ALERT_ESCALATION_MINUTES", "45")):
+    for name, value in (
+        ("SMTP_HOST", " mail.clinic.example "),
+        ("SMTP_PORT", "465"),
+        ("SMTP_SECURITY", "TLS"),
+        ("SMTP_USERNAME", "tracker"),
+        ("SMTP_PASSWORD_FILE", str(password)),
+        ("MAIL_FROM", "care-tracker@clinic.example"),
+        ("BASE_URL", "https://tracker.clinic.example"),
+        ("ALERT_ESCALATION_MINUTES", "45"),
+    ):
         monkeypatch.setenv(name, value)
     settings = DevelopmentConfig.load()
-    assert (settings["SMTP_HOST"], settings["SMTP_PORT"], settings["SMTP_SECURITY"], settings["SMTP_PASSWORD"],
-            settings["ALERT_ESCALATION_MINUTES"]) == ("mail.clinic.example", 465, "tls", "relay-secret", 45)
+    assert (
+        settings["SMTP_HOST"],
+        settings["SMTP_PORT"],
+        settings["SMTP_SECURITY"],
+        settings["SMTP_PASSWORD"],
+        settings["ALERT_ESCALATION_MINUTES"],
+    ) == ("mail.clinic.example", 465, "tls", "relay-secret", 45)
     for name, value, words in (
         ("SMTP_SECURITY", "ssl3", "SMTP_SECURITY must be none, starttls or tls"),
         ("SMTP_PORT", "70000", "SMTP_PORT must be at most 65535"),

@@ -37,8 +37,9 @@ def queue(client) -> str:
 
 
 def decide(client, patient, session, decision, comment="", password=PASSWORD):
-    return client.post(session_url(patient, session, "/cosign"),
-                       data={"decision": decision, "comment": comment, "password": password})
+    return client.post(
+        session_url(patient, session, "/cosign"), data={"decision": decision, "comment": comment, "password": password}
+    )
 
 
 def test_a_trainees_signed_note_waits_in_their_supervisors_queue_only(client, people, trainee_note):
@@ -74,16 +75,26 @@ def test_a_returned_note_goes_back_to_its_author_and_an_addendum_brings_it_back(
     login(client, people.supervisor)
     refused = decide(client, people.patient, trainee_note, "returned")
     assert refused.status_code == 422 and "Say what the author should correct or add." in refused.text
-    assert decide(client, people.patient, trainee_note, "returned", "Add the time the patient was escorted out.") \
-        .status_code == 302
+    assert (
+        decide(
+            client, people.patient, trainee_note, "returned", "Add the time the patient was escorted out."
+        ).status_code
+        == 302
+    )
     assert "Nothing is waiting" in queue(client)
     login(client, people.lead)
     returned = client.get("/notes/mine?show=returned").text
     assert "Dosing 1 of 3" in returned
     page = client.get(session_url(people.patient, trainee_note)).text
     assert "Returned by the supervisor" in page and "Add the time the patient was escorted out." in page
-    client.post(session_url(people.patient, trainee_note, "/addenda"), data={
-        "reason": "Answer to the supervisor", "body": "Escorted out by her partner at 17:40.", "password": PASSWORD})
+    client.post(
+        session_url(people.patient, trainee_note, "/addenda"),
+        data={
+            "reason": "Answer to the supervisor",
+            "body": "Escorted out by her partner at 17:40.",
+            "password": PASSWORD,
+        },
+    )
     assert "Dosing 1 of 3" not in client.get("/notes/mine?show=returned").text
     login(client, people.supervisor)
     assert "Dosing 1 of 3" in queue(client)
@@ -91,8 +102,14 @@ def test_a_returned_note_goes_back_to_its_author_and_an_addendum_brings_it_back(
 
 
 def test_only_the_signers_supervisor_decides(client, people, trainee_note):
-    for persona, status in [("co_therapist", 403), ("lead", 403), ("other_supervisor", 404), ("outsider", 404),
-                            ("admin", 403), ("other_therapist", 403)]:
+    for persona, status in [
+        ("co_therapist", 403),
+        ("lead", 403),
+        ("other_supervisor", 404),
+        ("outsider", 404),
+        ("admin", 403),
+        ("other_therapist", 403),
+    ]:
         login(client, getattr(people, persona))
         response = decide(client, people.patient, trainee_note, "cosigned")
         assert response.status_code == status, persona
@@ -107,11 +124,15 @@ def test_a_note_changed_since_the_supervisor_opened_it_is_not_co_signed_unseen(c
     page = client.get(session_url(people.patient, trainee_note)).text
     seen = re.search(r'id="content_hash" name="content_hash" type="hidden" value="([0-9a-f]{64})"', page).group(1)
     login(client, people.lead)
-    client.post(session_url(people.patient, trainee_note, "/addenda"), data={
-        "reason": "Late entry", "body": "Called at 20:00; settled.", "password": PASSWORD})
+    client.post(
+        session_url(people.patient, trainee_note, "/addenda"),
+        data={"reason": "Late entry", "body": "Called at 20:00; settled.", "password": PASSWORD},
+    )
     login(client, people.supervisor)
-    response = client.post(session_url(people.patient, trainee_note, "/cosign"),
-                           data={"decision": "cosigned", "content_hash": seen, "password": PASSWORD})
+    response = client.post(
+        session_url(people.patient, trainee_note, "/cosign"),
+        data={"decision": "cosigned", "content_hash": seen, "password": PASSWORD},
+    )
     assert response.status_code == 409 and "changed after you opened it" in response.text
 
 

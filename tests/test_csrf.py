@@ -64,15 +64,35 @@ def everything(people: Clinicians, protocols: dict[str, Any]) -> dict[str, Any]:
     session = held_session(people.patient, people.lead, protocols, kind=SessionKind.DOSING)
     db.session.commit()
     return {
-        "patient_id": people.patient.id, "session_id": session.id, "user_id": people.co_therapist.id,
-        "key": f"note-{session.id}", "note_id": 1, "item_id": "x", "code": "phq9", "number": 1,
+        "patient_id": people.patient.id,
+        "session_id": session.id,
+        "user_id": people.co_therapist.id,
+        "key": f"note-{session.id}",
+        "note_id": 1,
+        "item_id": "x",
+        "code": "phq9",
+        "number": 1,
     }
 
 
 FIELDS = {
-    name: TYPED for name in (
-        "topics", "body", "reason", "notes", "comment", "intention", "questions", "themes", "description",
-        "full_name", "record_number", "given_name", "family_name", "action_taken", "username",
+    name: TYPED
+    for name in (
+        "topics",
+        "body",
+        "reason",
+        "notes",
+        "comment",
+        "intention",
+        "questions",
+        "themes",
+        "description",
+        "full_name",
+        "record_number",
+        "given_name",
+        "family_name",
+        "action_taken",
+        "username",
     )
 }
 
@@ -108,6 +128,5 @@ def test_an_expired_note_form_comes_back_with_its_typing_and_no_draft(csrf_app, 
     assert response.status_code == 400
     assert "The form had expired, so nothing was saved" in response.text and TYPED in response.text
     assert db.session.scalar(select(FormDraft)) is None
-    saved = client.post(page + "/note", data={"body": TYPED, "csrf_token": csrf_token(response.text),
-                                              "version_id": ""})
+    saved = client.post(page + "/note", data={"body": TYPED, "csrf_token": csrf_token(response.text), "version_id": ""})
     assert saved.status_code in (302, 422)  # the fresh token in the page is accepted (422: the note is incomplete)

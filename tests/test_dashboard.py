@@ -38,8 +38,11 @@ def clinic(people, protocols):
     each with a patient who has an unsigned note; the canary has one too."""
     mine = make_patient(people.co_therapist, protocols=protocols, family_name="Cobalt")
     theirs = make_patient(people.other_therapist, protocols=protocols, family_name="Otherly")
-    for patient, actor in ((people.patient, people.lead), (mine, people.co_therapist),
-                           (theirs, people.other_therapist)):
+    for patient, actor in (
+        (people.patient, people.lead),
+        (mine, people.co_therapist),
+        (theirs, people.other_therapist),
+    ):
         unsigned_session(patient, actor)
     db.session.commit()
     return {"mine": mine, "theirs": theirs}
@@ -66,10 +69,17 @@ def test_the_therapists_day_lists_only_their_own_patients(client, people, clinic
     assert [n.split(",")[0] for n in names] == ["Otherly"]
 
 
-@pytest.mark.parametrize(("persona", "page", "status"), [
-    ("admin", "/dashboard", 403), ("admin", "/today", 403), ("admin", "/overview", 403),
-    ("lead", "/dashboard", 403), ("lead", "/overview", 403), ("supervisor", "/today", 403),
-])
+@pytest.mark.parametrize(
+    ("persona", "page", "status"),
+    [
+        ("admin", "/dashboard", 403),
+        ("admin", "/today", 403),
+        ("admin", "/overview", 403),
+        ("lead", "/dashboard", 403),
+        ("lead", "/overview", 403),
+        ("supervisor", "/today", 403),
+    ],
+)
 def test_wrong_roles_get_403(client, people, persona, page, status):
     login(client, getattr(people, persona))
     assert client.get(page).status_code == status
@@ -165,16 +175,19 @@ def test_pages_of_the_queue(app, client, people, protocols):
         app.config["DASHBOARD_ITEMS_PER_PAGE"] = 25
 
 
-@pytest.mark.parametrize(("query", "field", "message"), [
-    ("therapist=999999", "therapist", "Choose one of the therapists you supervise."),
-    ("therapist=abc", "therapist", "Choose one of the therapists you supervise."),
-    ("phase=asleep", "phase", "Choose a phase."),
-    ("protocol=lsd", "protocol", "Choose one of the protocols."),
-    ("kind=gossip", "kind", "Choose one of the listed kinds."),
-    ("sort=random", "sort", "Choose one of the orders."),
-    ("page=0", "page", "Use a page number from 1 to 1,000,000."),
-    ("page=x", "page", "Not a valid integer value."),
-])
+@pytest.mark.parametrize(
+    ("query", "field", "message"),
+    [
+        ("therapist=999999", "therapist", "Choose one of the therapists you supervise."),
+        ("therapist=abc", "therapist", "Choose one of the therapists you supervise."),
+        ("phase=asleep", "phase", "Choose a phase."),
+        ("protocol=lsd", "protocol", "Choose one of the protocols."),
+        ("kind=gossip", "kind", "Choose one of the listed kinds."),
+        ("sort=random", "sort", "Choose one of the orders."),
+        ("page=0", "page", "Use a page number from 1 to 1,000,000."),
+        ("page=x", "page", "Not a valid integer value."),
+    ],
+)
 def test_bad_filters_are_refused_next_to_the_filter(client, people, query, field, message):
     login(client, people.supervisor)
     response = client.get(f"/dashboard?{query}")
@@ -215,11 +228,24 @@ def test_each_view_is_audited_with_the_patients_shown(client, people, clinic):
 
 def test_the_day_lists_this_weeks_sessions(client, people):
     now = utcnow()
-    db.session.add(TherapySession(patient_id=people.patient.id, kind=SessionKind.PREPARATION, scheduled_at=now,
-                                  scheduled_minutes=60, logged_by_id=people.lead.id))
-    db.session.add(TherapySession(patient_id=people.patient.id, kind=SessionKind.PREPARATION,
-                                  scheduled_at=now + timedelta(days=8), scheduled_minutes=60,
-                                  logged_by_id=people.lead.id))
+    db.session.add(
+        TherapySession(
+            patient_id=people.patient.id,
+            kind=SessionKind.PREPARATION,
+            scheduled_at=now,
+            scheduled_minutes=60,
+            logged_by_id=people.lead.id,
+        )
+    )
+    db.session.add(
+        TherapySession(
+            patient_id=people.patient.id,
+            kind=SessionKind.PREPARATION,
+            scheduled_at=now + timedelta(days=8),
+            scheduled_minutes=60,
+            logged_by_id=people.lead.id,
+        )
+    )
     db.session.commit()
     login(client, people.lead)
     page = client.get("/today").text
@@ -232,11 +258,20 @@ def test_the_day_lists_this_weeks_sessions(client, people):
 
 def test_the_overview_counts_without_naming_anyone(client, people, protocols, clinic):
     dosed_at = utcnow() - timedelta(days=5)
-    db.session.add(TherapySession(patient_id=people.patient.id, kind=SessionKind.DOSING, cycle=1, held_at=dosed_at,
-                                  duration_minutes=480, logged_by_id=people.lead.id))
+    db.session.add(
+        TherapySession(
+            patient_id=people.patient.id,
+            kind=SessionKind.DOSING,
+            cycle=1,
+            held_at=dosed_at,
+            duration_minutes=480,
+            logged_by_id=people.lead.id,
+        )
+    )
     for level in (0.8, 0.2):  # the baseline before the dosing session, the latest after it
-        record_measure(people.patient, people.lead, "pcl5", level=level,
-                       on=utcnow().date() - timedelta(days=int(level * 10)))
+        record_measure(
+            people.patient, people.lead, "pcl5", level=level, on=utcnow().date() - timedelta(days=int(level * 10))
+        )
     db.session.commit()
     login(client, people.supervisor)
     response = client.get("/overview")

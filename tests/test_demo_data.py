@@ -56,8 +56,10 @@ def _problems() -> list[str]:
         zone = clinics[patient.clinic_id].zone
         who = f"{patient.record_number} ({patient.protocol_code}, {patient.phase.value})"
         enrolled = patient.created_at
-        dosings = sorted((s for s in sessions[patient.id] if s.kind is SessionKind.DOSING and s.held_at),
-                         key=lambda s: s.held_at or enrolled)
+        dosings = sorted(
+            (s for s in sessions[patient.id] if s.kind is SessionKind.DOSING and s.held_at),
+            key=lambda s: s.held_at or enrolled,
+        )
         for session in sessions[patient.id]:
             when = session.held_at or session.scheduled_at
             assert when is not None
@@ -91,10 +93,14 @@ def _problems() -> list[str]:
     return problems
 
 
-@pytest.mark.parametrize("moment", [
-    datetime(2026, 12, 3, 2, 30, tzinfo=UTC),  # Sydney 13:30, Denver 19:30 the day before
-    datetime(2026, 12, 3, 16, 0, tzinfo=UTC),  # Sydney 03:00 the next day, Denver 09:00
-], ids=["sydney-afternoon", "denver-morning"])
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2026, 12, 3, 2, 30, tzinfo=UTC),  # Sydney 13:30, Denver 19:30 the day before
+        datetime(2026, 12, 3, 16, 0, tzinfo=UTC),  # Sydney 03:00 the next day, Denver 09:00
+    ],
+    ids=["sydney-afternoon", "denver-morning"],
+)
 def test_the_seeded_demo_holds_together(protocols: dict[str, Any], moment: datetime) -> None:
     with time_machine.travel(moment, tick=False):
         assert seed_demo(protocols, patients_per_clinic=14)
@@ -103,11 +109,14 @@ def test_the_seeded_demo_holds_together(protocols: dict[str, Any], moment: datet
         assert problems == [], "\n".join(problems)
 
 
-@pytest.mark.parametrize(("wall", "expected"), [
-    ("2026-12-03T03:00", "2026-12-03T14:00"),  # 14:00 in Sydney: now itself
-    ("2026-12-03T00:00", "2026-12-02T16:00"),  # 11:00 there, before the day's notes: the day before at 16:00
-    ("2026-12-03T10:00", "2026-12-03T16:00"),  # 21:00 there: 16:00 that day
-])
+@pytest.mark.parametrize(
+    ("wall", "expected"),
+    [
+        ("2026-12-03T03:00", "2026-12-03T14:00"),  # 14:00 in Sydney: now itself
+        ("2026-12-03T00:00", "2026-12-02T16:00"),  # 11:00 there, before the day's notes: the day before at 16:00
+        ("2026-12-03T10:00", "2026-12-03T16:00"),  # 21:00 there: 16:00 that day
+    ],
+)
 def test_the_demo_is_laid_out_from_a_moment_in_office_hours(wall: str, expected: str) -> None:
     sydney = ZoneInfo("Australia/Sydney")
     now = datetime.fromisoformat(wall).replace(tzinfo=UTC)

@@ -139,8 +139,13 @@ def moves_to_dosing(patient: Patient, people: Clinicians, protocol: Protocol, at
     assert transition.actor_id == people.lead.id
 
 
-def _review(people: Clinicians, protocol: Protocol, item_id: str, decision: ReviewDecision,
-            rationale: str = "Discussed with the patient") -> None:
+def _review(
+    people: Clinicians,
+    protocol: Protocol,
+    item_id: str,
+    decision: ReviewDecision,
+    rationale: str = "Discussed with the patient",
+) -> None:
     checklist = current_checklist(db.session, people.patient)
     medications = list(db.session.scalars(select(Medication).where(Medication.patient_id == people.patient.id)))
     assessment = assess(checklist, protocol, medications, today())
@@ -244,8 +249,15 @@ def test_a_preparation_session_counts_only_once_its_note_is_signed(people, mdma)
 
 def test_an_unheld_preparation_session_does_not_count(people, mdma):
     screen(people.patient, people, mdma, preparation=2)
-    db.session.add(TherapySession(patient_id=people.patient.id, kind=SessionKind.PREPARATION, held_at=None,
-                                  scheduled_at=utcnow() + timedelta(days=1), logged_by_id=people.lead.id))
+    db.session.add(
+        TherapySession(
+            patient_id=people.patient.id,
+            kind=SessionKind.PREPARATION,
+            held_at=None,
+            scheduled_at=utcnow() + timedelta(days=1),
+            logged_by_id=people.lead.id,
+        )
+    )
     db.session.flush()
     assert refused(people.patient, people, mdma) == [
         "2 of 3 preparation sessions held with a signed note; all 3 are needed before the first dosing session."
@@ -299,8 +311,9 @@ def test_a_positive_pregnancy_test_is_refused(people, mdma):
 def test_a_medication_to_taper_blocks_dosing_until_reviewed_and_stopped(people, protocols, mdma):
     patient = people.patient
     clear_for_dosing(patient, people.lead, protocols)
-    sertraline = add_medication(people.lead, patient, MedicationInput("Sertraline", "ssri", "100 mg",
-                                                                        started_on=today() - timedelta(days=400)))
+    sertraline = add_medication(
+        people.lead, patient, MedicationInput("Sertraline", "ssri", "100 mg", started_on=today() - timedelta(days=400))
+    )
     db.session.flush()
     reasons = refused(patient, people, mdma)
     assert reasons == [
@@ -310,8 +323,14 @@ def test_a_medication_to_taper_blocks_dosing_until_reviewed_and_stopped(people, 
     ]
     # The supervisor agrees to the taper: only the taper itself is left.
     _review(people, mdma, "psychiatric-medication-taper", ReviewDecision.CLEARED, "Taper over 6 weeks")
-    planned = MedicationInput("Sertraline", "ssri", "100 mg", started_on=sertraline.started_on,
-                              taper_plan="25 mg less every 2 weeks", taper_end_on=today() + timedelta(days=42))
+    planned = MedicationInput(
+        "Sertraline",
+        "ssri",
+        "100 mg",
+        started_on=sertraline.started_on,
+        taper_plan="25 mg less every 2 weeks",
+        taper_end_on=today() + timedelta(days=42),
+    )
     update_medication(people.lead, patient, sertraline, planned)
     db.session.flush()
     (reason,) = refused(patient, people, mdma)
@@ -328,8 +347,9 @@ def test_a_medication_to_taper_blocks_dosing_until_reviewed_and_stopped(people, 
 
 def test_a_medication_stopped_before_it_was_added_raises_nothing(people, protocols, mdma):
     clear_for_dosing(people.patient, people.lead, protocols)
-    add_medication(people.lead, people.patient, MedicationInput("Venlafaxine", "snri",
-                                                                 stopped_on=today() - timedelta(days=90)))
+    add_medication(
+        people.lead, people.patient, MedicationInput("Venlafaxine", "snri", stopped_on=today() - timedelta(days=90))
+    )
     db.session.flush()
     moves_to_dosing(people.patient, people, mdma)
 
@@ -394,8 +414,9 @@ def test_resuming_dosing_after_a_hold_passes_the_gate_again(people, protocols, m
         "date planned. Record the stop date in the medication review.",
     ]
     # Never cleared while taken; stopped, it still needs 14 whole days without it before dosing.
-    update_medication(people.lead, patient, phenelzine,
-                      MedicationInput("Phenelzine", "maoi", started_on=today(), stopped_on=today()))
+    update_medication(
+        people.lead, patient, phenelzine, MedicationInput("Phenelzine", "maoi", started_on=today(), stopped_on=today())
+    )
     db.session.flush()
     stopped = today()
     with time_machine.travel(utcnow() + timedelta(days=14), tick=False):
@@ -408,7 +429,6 @@ def test_resuming_dosing_after_a_hold_passes_the_gate_again(people, protocols, m
         )
     with time_machine.travel(utcnow() + timedelta(days=15), tick=False):
         renew = AnswerInput(AnswerValue.RECORDED, "negative", utcnow().date())
-        answer_item(people.lead, current_checklist(db.session, patient), mdma, "pregnancy-test", renew,
-                    utcnow().date())
+        answer_item(people.lead, current_checklist(db.session, patient), mdma, "pregnancy-test", renew, utcnow().date())
         moves_to_dosing(patient, people, mdma)
     assert workflow.dosing_sessions_started(db.session, patient) == 1  # the same dosing cycle, resumed

@@ -36,8 +36,9 @@ def autosave(client, patient, key, **fields):
 
 def test_autosaved_typing_is_restored_on_the_page_and_can_be_discarded(client, people, prep):
     login(client, people.lead)
-    response = autosave(client, people.patient, f"note-{prep.id}", topics=LONG_TEXT, password="never kept",
-                        version_id="")
+    response = autosave(
+        client, people.patient, f"note-{prep.id}", topics=LONG_TEXT, password="never kept", version_id=""
+    )
     assert response.status_code == 200 and response.json["saved"] is True
     assert autosave(client, people.patient, f"note-{prep.id}", topics=LONG_TEXT + "More.").status_code == 200
     draft = db.session.scalar(select(FormDraft))
@@ -64,9 +65,7 @@ def test_a_draft_older_than_the_users_own_save_is_not_offered(client, people, pr
     with time_machine.travel(utcnow() + timedelta(minutes=1)):
         client.post(session_url(people.patient, prep, "/note"), data={"topics": "saved later"})
         autosave(client, people.patient, f"note-{prep.id}", topics="old typing")  # a late autosave
-        db.session.execute(
-            FormDraft.__table__.update().values(saved_at=utcnow() - timedelta(minutes=5))
-        )
+        db.session.execute(FormDraft.__table__.update().values(saved_at=utcnow() - timedelta(minutes=5)))
         db.session.commit()
         page = client.get(session_url(people.patient, prep)).text
     assert "Unsaved typing" not in page and "saved later" in page
@@ -93,8 +92,9 @@ def test_long_names_and_repeated_values_count_towards_a_drafts_size(client, peop
     assert autosave(client, people.patient, f"note-{prep.id}", **names).status_code == 422
     from werkzeug.datastructures import MultiDict
 
-    repeated = client.post(f"/patients/{people.patient.id}/drafts/note-{prep.id}",
-                           data=MultiDict([("topics", "x")] * 1_000))
+    repeated = client.post(
+        f"/patients/{people.patient.id}/drafts/note-{prep.id}", data=MultiDict([("topics", "x")] * 1_000)
+    )
     assert repeated.status_code == 422 and drafts() == 0
 
 
@@ -117,23 +117,27 @@ def test_an_expired_form_keeps_what_was_typed(csrf_app, people, prep):
     login(client, people.lead)
     client.get(session_url(people.patient, prep))
     actions = audit_actions()
-    response = client.post(session_url(people.patient, prep, "/note"),
-                           data={"topics": LONG_TEXT, "csrf_token": "expired-token", "version_id": ""})
+    response = client.post(
+        session_url(people.patient, prep, "/note"),
+        data={"topics": LONG_TEXT, "csrf_token": "expired-token", "version_id": ""},
+    )
     assert response.status_code == 400
     assert db.session.scalar(select(SessionNote)) is None and drafts() == 0 and audit_actions() == actions
     page = response.text
     assert "The form had expired, so nothing was saved" in page and LONG_TEXT[:60] in page
     token = csrf_token(page)
-    saved = client.post(session_url(people.patient, prep, "/note"),
-                        data={"topics": LONG_TEXT, "csrf_token": token, "version_id": ""})
+    saved = client.post(
+        session_url(people.patient, prep, "/note"), data={"topics": LONG_TEXT, "csrf_token": token, "version_id": ""}
+    )
     assert saved.status_code == 302 and db.session.scalar(select(SessionNote)).fields["topics"] == LONG_TEXT.strip()
 
 
 def test_an_expired_form_of_a_patient_one_may_not_see_keeps_nothing(csrf_app, people, prep):
     client = csrf_app.test_client()
     login(client, people.other_therapist)
-    response = client.post(session_url(people.patient, prep, "/note"),
-                           data={"topics": "x", "csrf_token": "expired-token"})
+    response = client.post(
+        session_url(people.patient, prep, "/note"), data={"topics": "x", "csrf_token": "expired-token"}
+    )
     assert response.status_code == 400 and drafts() == 0
 
 
@@ -146,8 +150,10 @@ def test_a_note_posted_after_the_session_ended_comes_back_with_its_draft(app, cl
         assert "ended=idle" in response.location
         next_page = re.search(r"next=([^&]+)", response.location).group(1)
         assert next_page.replace("%2F", "/") == session_url(people.patient, prep)
-        signed_in = client.post("/login", data={"username": people.lead.username, "password": PASSWORD,
-                                                "next": session_url(people.patient, prep)})
+        signed_in = client.post(
+            "/login",
+            data={"username": people.lead.username, "password": PASSWORD, "next": session_url(people.patient, prep)},
+        )
         assert signed_in.location == session_url(people.patient, prep)
         page = client.get(signed_in.location).text
     assert "Unsaved typing from before was kept as a draft" in page and LONG_TEXT[:60] in page
@@ -219,8 +225,10 @@ def test_a_refused_plan_keeps_its_draft_and_the_typing(client, people):
 def test_an_expired_plan_form_comes_back_with_the_typing(csrf_app, people):
     client = csrf_app.test_client()
     login(client, people.lead)
-    response = client.post(_plan(people), data={"based_on": "0", "crisis_line": "0800 1", "section_1": PLAN_TYPING,
-                                               "csrf_token": "expired-token"})
+    response = client.post(
+        _plan(people),
+        data={"based_on": "0", "crisis_line": "0800 1", "section_1": PLAN_TYPING, "csrf_token": "expired-token"},
+    )
     assert response.status_code == 400 and "The form had expired" in response.text and PLAN_TYPING in response.text
     assert drafts() == 0
 
@@ -305,8 +313,15 @@ def test_the_phase_forms_reason_is_kept_as_a_draft(client, people):
     login(client, people.lead)
     url = f"/patients/{people.patient.id}"
     reason = "Moving house over the summer; back in September, she asked us to hold her place."
-    _kept_then_saved(client, people.patient, f"phase-{people.patient.id}", url, url + "/phase",
-                     {"target": "on_hold", "reason": reason}, reason)
+    _kept_then_saved(
+        client,
+        people.patient,
+        f"phase-{people.patient.id}",
+        url,
+        url + "/phase",
+        {"target": "on_hold", "reason": reason},
+        reason,
+    )
 
 
 def test_a_measure_corrections_reason_is_kept_as_a_draft(client, people):
@@ -318,8 +333,9 @@ def test_a_measure_corrections_reason_is_kept_as_a_draft(client, people):
     login(client, people.lead)
     url = f"/patients/{people.patient.id}/measures/results/{old.id}/correct"
     reason = "Copied row 2 of the paper form into row 1"
-    _kept_then_saved(client, people.patient, f"resultfix-{old.id}", url, url,
-                     post_data("phq9", [1] * 8 + [0], reason=reason), reason)
+    _kept_then_saved(
+        client, people.patient, f"resultfix-{old.id}", url, url, post_data("phq9", [1] * 8 + [0], reason=reason), reason
+    )
 
 
 def test_a_lab_corrections_reason_is_kept_as_a_draft(client, people):
@@ -332,17 +348,30 @@ def test_a_lab_corrections_reason_is_kept_as_a_draft(client, people):
     login(client, people.lead)
     url = f"/patients/{people.patient.id}/labs/{row.id}/correct"
     reason = "The decimal point slipped when copying the report"
-    _kept_then_saved(client, people.patient, f"labfix-{row.id}", url, url,
-                     {"marker_unit": "crp_hs|mg/L", "value": "1.2", "collected_on": today.isoformat(),
-                      "reason": reason}, reason)
+    _kept_then_saved(
+        client,
+        people.patient,
+        f"labfix-{row.id}",
+        url,
+        url,
+        {"marker_unit": "crp_hs|mg/L", "value": "1.2", "collected_on": today.isoformat(), "reason": reason},
+        reason,
+    )
 
 
 def test_a_new_medications_taper_plan_is_kept_as_a_draft(client, people):
     login(client, people.lead)
     url = f"/patients/{people.patient.id}/medications"
     plan = "Down by 25 mg every two weeks, agreed with her GP; last dose planned for the end of next month."
-    _kept_then_saved(client, people.patient, f"medication-{people.patient.id}", url, url,
-                     {"name": "Sertraline", "drug_class": "ssri", "dose": "100 mg", "taper_plan": plan}, plan)
+    _kept_then_saved(
+        client,
+        people.patient,
+        f"medication-{people.patient.id}",
+        url,
+        url,
+        {"name": "Sertraline", "drug_class": "ssri", "dose": "100 mg", "taper_plan": plan},
+        plan,
+    )
 
 
 def test_the_patients_details_are_kept_as_a_draft(client, people):

@@ -30,12 +30,21 @@ LITHIUM = ScreeningItem("lithium", ItemKind.EXCLUSION, "Takes lithium", "Source 
 SUD = ScreeningItem("sud", ItemKind.REVIEW, "Substance use disorder", "Source C")
 TAPER = ScreeningItem("ssri-taper", ItemKind.REVIEW, "Takes an SSRI that must be tapered", "Source D")
 CONSENT = ScreeningItem(
-    "consent", ItemKind.REQUIREMENT, "Informed consent signed", "Clinic", acceptable=("signed",),
+    "consent",
+    ItemKind.REQUIREMENT,
+    "Informed consent signed",
+    "Clinic",
+    acceptable=("signed",),
     choices=("signed", "declined"),
 )
 PREGNANCY = ScreeningItem(
-    "pregnancy-test", ItemKind.REQUIREMENT, "Pregnancy test", "Source E", acceptable=("negative",),
-    choices=("negative", "positive"), allow_not_applicable=True,
+    "pregnancy-test",
+    ItemKind.REQUIREMENT,
+    "Pregnancy test",
+    "Source E",
+    acceptable=("negative",),
+    choices=("negative", "positive"),
+    allow_not_applicable=True,
 )
 VITALS = ScreeningItem("baseline-vitals", ItemKind.REQUIREMENT, "Baseline vitals recorded", "Source F")
 
@@ -119,7 +128,9 @@ def test_an_unanswered_item_leaves_screening_incomplete(item):
 def test_a_requirement_answered_without_recording_it_is_not_recorded():
     answers = clean() | {"baseline-vitals": Answer(40, "no")}
     assert only_reason(check(answers)) == (
-        "baseline-vitals", Status.INCOMPLETE, "Not recorded yet: Baseline vitals recorded."
+        "baseline-vitals",
+        Status.INCOMPLETE,
+        "Not recorded yet: Baseline vitals recorded.",
     )
 
 
@@ -149,7 +160,9 @@ def test_not_applicable_passes_where_the_protocol_allows_it():
 def test_not_applicable_is_refused_where_the_requirement_applies_to_everyone():
     answers = clean() | {"consent": Answer(40, "not_applicable")}
     assert only_reason(check(answers)) == (
-        "consent", Status.INCOMPLETE, "Must be recorded (cannot be marked not applicable): Informed consent signed."
+        "consent",
+        Status.INCOMPLETE,
+        "Must be recorded (cannot be marked not applicable): Informed consent signed.",
     )
 
 
@@ -274,7 +287,9 @@ def test_a_cleared_review_does_not_stand_in_for_an_unanswered_item():
     reviews = {"ssri-taper": Review("cleared", "Taper planned", "medication:5")}
     result = check(answers, medications=(sertraline(5),), reviews=reviews)
     assert only_reason(result) == (
-        "ssri-taper", Status.INCOMPLETE, "Not answered yet: Takes an SSRI that must be tapered."
+        "ssri-taper",
+        Status.INCOMPLETE,
+        "Not answered yet: Takes an SSRI that must be tapered.",
     )
 
 
@@ -316,7 +331,14 @@ VALUES = {
 }
 SEVERITY = [Status.INELIGIBLE, Status.INCOMPLETE, Status.NEEDS_REVIEW]
 NAMES = [
-    "Lithium", "lithium carbonate", "Tramadol", "Sertraline", "Phenelzine", "Venlafaxine", "Ibuprofen", "Lorazepam",
+    "Lithium",
+    "lithium carbonate",
+    "Tramadol",
+    "Sertraline",
+    "Phenelzine",
+    "Venlafaxine",
+    "Ibuprofen",
+    "Lorazepam",
 ]
 
 
@@ -339,8 +361,10 @@ def checklists(draw: st.DrawFn) -> tuple[Protocol, dict[str, Answer], list[Medic
     medications = [
         MedicationFact(next(ids), name, drug_class, current)
         for name, drug_class, current in draw(
-            st.lists(st.tuples(st.sampled_from(NAMES) | st.text(max_size=12), st.sampled_from(classes),
-                               st.booleans()), max_size=3)
+            st.lists(
+                st.tuples(st.sampled_from(NAMES) | st.text(max_size=12), st.sampled_from(classes), st.booleans()),
+                max_size=3,
+            )
         )
     ]
     raised = raised_by_medications(protocol, medications)
@@ -421,4 +445,3 @@ def test_clearing_what_is_pending_leaves_no_review_reason(checklist):
     second = evaluate(protocol, answers, medications, cleared, signed_off)
     assert not any(r.status is Status.NEEDS_REVIEW for r in second.reasons)
     assert dict(second.pending_reviews) == {}
-

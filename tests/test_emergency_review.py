@@ -22,8 +22,9 @@ COMMENT = "Called the patient's lead therapist, who confirmed the crisis call; o
 @pytest.fixture
 def grant(client, people) -> EmergencyAccess:
     login(client, people.other_therapist)
-    response = client.post("/emergency-access", data={"record_number": "CANARY-1", "reason": REASON,
-                                                        "password": PASSWORD})
+    response = client.post(
+        "/emergency-access", data={"record_number": "CANARY-1", "reason": REASON, "password": PASSWORD}
+    )
     assert response.status_code == 302
     client.get(f"/patients/{people.patient.id}")
     return db.session.scalar(select(EmergencyAccess))
@@ -82,8 +83,9 @@ def test_a_review_cannot_be_changed_in_the_database(client, people, grant):
 def test_an_unreviewed_grant_older_than_a_day_is_on_the_dashboard(app, client, people, grant):
     login(client, people.supervisor)
     assert "Emergency access not reviewed" not in client.get("/dashboard").text
-    with time_machine.travel(utcnow() + timedelta(hours=app.config["ATTENTION_EMERGENCY_REVIEW_HOURS"], minutes=1),
-                             tick=False):
+    with time_machine.travel(
+        utcnow() + timedelta(hours=app.config["ATTENTION_EMERGENCY_REVIEW_HOURS"], minutes=1), tick=False
+    ):
         login(client, people.supervisor)
         page = client.get("/dashboard?kind=emergency_review").text
         assert "Emergency access not reviewed" in page and f"/emergency-access/reviews/{grant.id}" in page

@@ -27,8 +27,9 @@ OTHER = "Otherpatient"
 def clinic(people, protocols):
     """The canary's full course (care of lead, supervised by supervisor) and a patient of another group."""
     full_course(people.patient, people.lead, people.supervisor, protocols)
-    make_patient(people.other_therapist, protocols=protocols, given_name="Olive", family_name=OTHER,
-                 record_number="OTHER-1")
+    make_patient(
+        people.other_therapist, protocols=protocols, given_name="Olive", family_name=OTHER, record_number="OTHER-1"
+    )
     db.session.commit()
     return people
 
@@ -73,8 +74,18 @@ def test_a_supervisor_exports_their_scope_as_valid_ndjson(client, clinic):
     names = [p["name"][0]["family"] for p in resources["Patient"]]
     assert names == ["Zzpatient"]
     assert OTHER not in json.dumps(resources)
-    for kind in ("EpisodeOfCare", "Encounter", "Observation", "QuestionnaireResponse", "Questionnaire",
-                 "MedicationStatement", "MedicationAdministration", "AdverseEvent", "CarePlan", "Provenance"):
+    for kind in (
+        "EpisodeOfCare",
+        "Encounter",
+        "Observation",
+        "QuestionnaireResponse",
+        "Questionnaire",
+        "MedicationStatement",
+        "MedicationAdministration",
+        "AdverseEvent",
+        "CarePlan",
+        "Provenance",
+    ):
         assert resources.get(kind), kind
     actions = audit_actions()
     assert "fhir.bulk_export" in actions and "fhir.bulk_export_done" in actions and actions[-1] == "fhir.bulk_download"
@@ -133,8 +144,10 @@ def test_each_patients_audit_row_names_the_job_and_the_address_it_was_asked_from
     job = started.location.rsplit("/", 1)[1]
     rows = db.session.scalars(select(AuditEvent).where(AuditEvent.action.like("fhir.bulk_export%"))).all()
     assert {(r.action, r.target_id, r.ip) for r in rows} == {
-        ("fhir.bulk_export_started", job, "192.0.2.7"), ("fhir.bulk_export", job, "192.0.2.7"),
-        ("fhir.bulk_export_done", job, "192.0.2.7")}
+        ("fhir.bulk_export_started", job, "192.0.2.7"),
+        ("fhir.bulk_export", job, "192.0.2.7"),
+        ("fhir.bulk_export_done", job, "192.0.2.7"),
+    }
     assert [r.patient_id for r in rows if r.action == "fhir.bulk_export"] == [clinic.patient.id]
 
 
@@ -147,7 +160,8 @@ def test_the_manifest_names_the_request_and_each_file_by_absolute_url(client, cl
         manifest = json.loads(archive.read("manifest.json"))
     assert manifest["request"] == "http://localhost/exports/fhir/jobs"
     assert {o["url"] for o in manifest["output"]} == {
-        f"http://localhost/exports/fhir/jobs/{job}/download#{o['type']}.ndjson" for o in manifest["output"]}
+        f"http://localhost/exports/fhir/jobs/{job}/download#{o['type']}.ndjson" for o in manifest["output"]
+    }
 
 
 @pytest.mark.parametrize("persona", ["admin", "lead", "other_therapist"])
@@ -213,7 +227,7 @@ def test_a_failed_write_leaves_no_audit_row_claiming_an_export(app, clinic, tmp_
     before = audit_actions()
     result = cli(app, "--patient", "CANARY-1", "--as", clinic.lead.username, "-o", str(tmp_path / "no" / "x.json"))
     assert result.exit_code != 0 and "Could not write" in result.output
-    assert "fhir.export" not in audit_actions()[len(before):]
+    assert "fhir.export" not in audit_actions()[len(before) :]
 
 
 def test_the_cli_writes_one_patients_bundle(app, clinic, tmp_path):
@@ -237,8 +251,9 @@ def test_the_cli_refuses_what_the_user_may_not_export(app, clinic, tmp_path):
     assert nobody.exit_code != 0 and "No active clinician" in nobody.output
     assert cli(app, "--patient", "NOPE-1", "--as", clinic.lead.username, "-o", str(out)).exit_code != 0
     assert cli(app, "--clinic", "No such clinic", "-o", str(out)).exit_code != 0
-    refusals = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "fhir.export_refused")
-                                  .order_by(AuditEvent.id)).all()
+    refusals = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "fhir.export_refused").order_by(AuditEvent.id)
+    ).all()
     assert len(refusals) == 5
     assert [r.actor_id for r in refusals[:2]] == [clinic.lead.id, clinic.other_therapist.id]
 

@@ -17,8 +17,18 @@ from tracker.fhir.codes import codes
 from tracker.instruments import instruments
 
 EXPECTED_TYPES = {
-    "Patient", "EpisodeOfCare", "Encounter", "Observation", "QuestionnaireResponse", "Questionnaire",
-    "MedicationStatement", "MedicationAdministration", "AdverseEvent", "CarePlan", "Provenance", "Practitioner",
+    "Patient",
+    "EpisodeOfCare",
+    "Encounter",
+    "Observation",
+    "QuestionnaireResponse",
+    "Questionnaire",
+    "MedicationStatement",
+    "MedicationAdministration",
+    "AdverseEvent",
+    "CarePlan",
+    "Provenance",
+    "Practitioner",
 }
 
 
@@ -82,8 +92,12 @@ def test_it_uses_only_the_loinc_codes_of_the_data_file(bundle):
 
 
 def test_vital_signs_carry_ucum_units_and_the_vital_signs_category(bundle):
-    vitals = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Observation"
-              and e["resource"]["category"][0]["coding"][0]["code"] == "vital-signs"]
+    vitals = [
+        e["resource"]
+        for e in bundle["entry"]
+        if e["resource"]["resourceType"] == "Observation"
+        and e["resource"]["category"][0]["coding"][0]["code"] == "vital-signs"
+    ]
     assert vitals
     for observation in vitals:
         quantities = [observation.get("valueQuantity")] + [c["valueQuantity"] for c in observation.get("component", [])]
@@ -94,8 +108,12 @@ def test_vital_signs_carry_ucum_units_and_the_vital_signs_category(bundle):
 
 
 def test_scores_are_coded_and_corrections_replace_the_corrected_result(bundle):
-    scores = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Observation"
-              and e["resource"]["category"][0]["coding"][0]["code"] == "survey"]
+    scores = [
+        e["resource"]
+        for e in bundle["entry"]
+        if e["resource"]["resourceType"] == "Observation"
+        and e["resource"]["category"][0]["coding"][0]["code"] == "survey"
+    ]
     phq9 = [s for s in scores if s["code"]["coding"][0]["code"] == "44261-6"]
     assert [s["status"] for s in phq9] == ["corrected"]
     cssrs = [s for s in scores if s["code"]["coding"][0]["system"] == "urn:care-tracker:instrument"]
@@ -139,8 +157,15 @@ def test_the_export_is_audited(bundle):
     assert audit_actions()[-1] == "fhir.export"
 
 
-PERSONAS = {"lead": 200, "co_therapist": 200, "supervisor": 200, "other_therapist": 404, "other_supervisor": 404,
-            "admin": 403, "outsider": 404}
+PERSONAS = {
+    "lead": 200,
+    "co_therapist": 200,
+    "supervisor": 200,
+    "other_therapist": 404,
+    "other_supervisor": 404,
+    "admin": 403,
+    "outsider": 404,
+}
 
 
 @pytest.mark.parametrize("persona", list(PERSONAS))

@@ -53,20 +53,34 @@ def test_an_unsigned_dosing_note_leaves_nothing_but_its_serious_adverse_event_le
     start = utcnow() - timedelta(days=1)
     clear_for_dosing(patient, lead, protocols, at=start - timedelta(days=3))
     walk_to(patient, Phase.DOSING, lead, protocols, at=start)
-    dosing = complete_dosing(patient, lead, protocols, sign=False, out_of_range=True,
-                             held_at=start + timedelta(hours=1))
+    dosing = complete_dosing(
+        patient, lead, protocols, sign=False, out_of_range=True, held_at=start + timedelta(hours=1)
+    )
     note = queries.load_note(db.session, dosing)  # with its adverse events: whatever the session still keeps
-    saving.add_adverse_event(lead, patient, dosing, note, saving.AdverseEventInput(
-        "Chest pain, taken to the emergency department", start + timedelta(hours=2), Severity.SEVERE, True,
-        "Ambulance called", Outcome.RECOVERING, None, None, None,
-    ), utcnow())
+    saving.add_adverse_event(
+        lead,
+        patient,
+        dosing,
+        note,
+        saving.AdverseEventInput(
+            "Chest pain, taken to the emergency department",
+            start + timedelta(hours=2),
+            Severity.SEVERE,
+            True,
+            "Ambulance called",
+            Outcome.RECOVERING,
+            None,
+            None,
+            None,
+        ),
+        utcnow(),
+    )
     db.session.commit()
     assert db.session.scalar(select(SessionNote.signed_at).where(SessionNote.session_id == dosing.id)) is None
     login(client, lead)
     resources = bundle_of(client, patient)
     assert not of_type(resources, "MedicationAdministration") and not of_type(resources, "AdverseEvent")
-    assert not [o for o in of_type(resources, "Observation")
-                if o["category"][0]["coding"][0]["code"] == "vital-signs"]
+    assert not [o for o in of_type(resources, "Observation") if o["category"][0]["coding"][0]["code"] == "vital-signs"]
     encounter = f"urn:uuid:{resource_id(people.clinic.id, 'session', dosing.id)}"
     assert encounter in {f"urn:uuid:{e['id']}" for e in of_type(resources, "Encounter")}  # the session was held
     signed = [t["reference"] for p in of_type(resources, "Provenance") for t in p["target"]]
@@ -94,8 +108,12 @@ def test_a_signed_dosing_notes_dose_and_adverse_events_leave_with_its_provenance
 
 def test_safety_alerts_are_flags_active_while_open(client, people):
     today = utcnow().date()
-    result = record_result(people.lead, people.patient, ResultInput(
-        "phq9", [1, 1, 2, 1, 0, 1, 0, 0, 2], today, AdministrationMode.WITH_PATIENT), today)
+    result = record_result(
+        people.lead,
+        people.patient,
+        ResultInput("phq9", [1, 1, 2, 1, 0, 1, 0, 0, 2], today, AdministrationMode.WITH_PATIENT),
+        today,
+    )
     db.session.commit()
     alert = db.session.scalars(select(SafetyAlert)).one()
     login(client, people.lead)
@@ -106,9 +124,13 @@ def test_safety_alerts_are_flags_active_while_open(client, people):
     [score] = [o for o in of_type(resources, "Observation") if o["category"][0]["coding"][0]["code"] == "survey"]
     assert flag["extension"][0]["valueReference"]["reference"] == f"urn:uuid:{score['id']}"
     assert flag["id"] == resource_id(people.clinic.id, "alert", alert.id) and result.id
-    acknowledged = client.post(f"/patients/{people.patient.id}/alerts/{alert.id}", data={
-        "actions": ["patient_contacted"], "action_taken": "Called the patient; safety plan reviewed together.",
-    })
+    acknowledged = client.post(
+        f"/patients/{people.patient.id}/alerts/{alert.id}",
+        data={
+            "actions": ["patient_contacted"],
+            "action_taken": "Called the patient; safety plan reviewed together.",
+        },
+    )
     assert acknowledged.status_code == 302
     [flag] = of_type(bundle_of(client, people.patient), "Flag")
     assert flag["status"] == "inactive" and "end" in flag["period"]
@@ -117,11 +139,21 @@ def test_safety_alerts_are_flags_active_while_open(client, people):
 
 def test_an_alert_from_a_corrected_result_points_at_the_corrections_observation(client, people):
     today = utcnow().date()
-    first = record_result(people.lead, people.patient, ResultInput(
-        "phq9", [1, 1, 2, 1, 0, 1, 0, 0, 2], today, AdministrationMode.WITH_PATIENT), today)
+    first = record_result(
+        people.lead,
+        people.patient,
+        ResultInput("phq9", [1, 1, 2, 1, 0, 1, 0, 0, 2], today, AdministrationMode.WITH_PATIENT),
+        today,
+    )
     db.session.commit()
-    correct_result(people.lead, people.patient, first, ResultInput(
-        "phq9", [1, 1, 2, 1, 0, 1, 0, 1, 2], today, AdministrationMode.WITH_PATIENT), "Item 8 copied wrongly", today)
+    correct_result(
+        people.lead,
+        people.patient,
+        first,
+        ResultInput("phq9", [1, 1, 2, 1, 0, 1, 0, 1, 2], today, AdministrationMode.WITH_PATIENT),
+        "Item 8 copied wrongly",
+        today,
+    )
     db.session.commit()
     login(client, people.lead)
     resources = bundle_of(client, people.patient)
@@ -138,9 +170,14 @@ def test_a_corrected_result_keeps_its_observation_and_response_ids(client, peopl
     login(client, people.lead)
     before = of_type(bundle_of(client, people.patient), "Observation")
     answers = [1, 1, 1, 1, 1, 1, 2]
-    correct_result(people.lead, people.patient, first, ResultInput("gad7", answers, first.administered_on,
-                                                                   AdministrationMode.WITH_PATIENT),
-                   "Item 7 copied wrongly", utcnow().date())
+    correct_result(
+        people.lead,
+        people.patient,
+        first,
+        ResultInput("gad7", answers, first.administered_on, AdministrationMode.WITH_PATIENT),
+        "Item 7 copied wrongly",
+        utcnow().date(),
+    )
     db.session.commit()
     resources = bundle_of(client, people.patient)
     after = of_type(resources, "Observation")
@@ -191,8 +228,14 @@ def test_a_discontinued_course_is_finished_unless_it_never_started(client, peopl
     from tracker import workflow
 
     login(client, people.lead)
-    workflow.move(db.session, people.patient, Phase.DISCONTINUED, people.lead,
-                  protocols[people.patient.protocol_code], "Moved away before starting")
+    workflow.move(
+        db.session,
+        people.patient,
+        Phase.DISCONTINUED,
+        people.lead,
+        protocols[people.patient.protocol_code],
+        "Moved away before starting",
+    )
     db.session.commit()
     [episode] = of_type(bundle_of(client, people.patient), "EpisodeOfCare")
     assert episode["status"] == "cancelled"

@@ -21,8 +21,14 @@ def test_a_correction_to_no_with_nothing_behind_it_waits_in_the_queue_without_br
     protocol = protocols[people.patient.protocol_code]
     flag(people.patient, people.lead, protocols)  # yes, signed off
     checklist = current_checklist(db.session, people.patient)
-    answer_item(people.lead, checklist, protocol, REVIEW, AnswerInput(AnswerValue.NO, note="Entered in error."),
-                clinic_day(people.patient))
+    answer_item(
+        people.lead,
+        checklist,
+        protocol,
+        REVIEW,
+        AnswerInput(AnswerValue.NO, note="Entered in error."),
+        clinic_day(people.patient),
+    )
     db.session.commit()
     login(client, people.supervisor)
     response = client.get(QUEUE)
@@ -30,8 +36,9 @@ def test_a_correction_to_no_with_nothing_behind_it_waits_in_the_queue_without_br
 
 
 def test_a_negative_test_the_same_day_as_a_positive_one_does_not_lift_it():
-    positive = Recorded(90, "pregnancy-test", "recorded", "positive", HELD.date() - timedelta(days=1),
-                        NOW - timedelta(hours=2))
+    positive = Recorded(
+        90, "pregnancy-test", "recorded", "positive", HELD.date() - timedelta(days=1), NOW - timedelta(hours=2)
+    )
     negative = Recorded(91, "pregnancy-test", "recorded", "negative", HELD.date() - timedelta(days=1), NOW)
     assert "screening_eligible" in refused(base(answers=(*answers(MDMA), positive, negative)), Door.SIGN)
     later = Recorded(92, "pregnancy-test", "recorded", "negative", HELD.date(), NOW)
@@ -43,8 +50,9 @@ def test_the_duplicate_warning_sees_sharp_s_and_names_the_other_way_round(client
     first = _form(people, given_name="Hans", family_name="Straße")
     assert client.post("/patients/new", data=first).status_code == 302
     for given, family, number in (("Hans", "Straße", "H-2002"), ("Straße", "Hans", "H-2003")):
-        twin = client.post("/patients/new", data=_form(people, given_name=given, family_name=family,
-                                                       record_number=number))
+        twin = client.post(
+            "/patients/new", data=_form(people, given_name=given, family_name=family, record_number=number)
+        )
         assert twin.status_code == 422 and 'id="possible-duplicate"' in twin.text, (given, family)
     found = client.post("/patients/search", data={"q": "straße"}, follow_redirects=True)
     assert "H-2001" in found.text

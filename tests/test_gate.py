@@ -51,8 +51,13 @@ def signed_after(held: datetime, signed: bool = True) -> datetime | None:
 
 def prep_visits(count: int = 3, signed: bool = True, held: datetime = datetime(2026, 5, 20, 10, tzinfo=UTC)) -> tuple:
     return tuple(
-        Visit(100 + n, SessionKind.PREPARATION, None, held + timedelta(days=n),
-              signed_after(held + timedelta(days=n), signed))
+        Visit(
+            100 + n,
+            SessionKind.PREPARATION,
+            None,
+            held + timedelta(days=n),
+            signed_after(held + timedelta(days=n), signed),
+        )
         for n in range(count)
     )
 
@@ -77,10 +82,19 @@ def base(protocol: Protocol = MDMA, **changes: object) -> Facts:
         co_therapists=1,
         session=Visit(10, SessionKind.DOSING, 1, HELD, present_therapists=2, duration_minutes=720),
         administration=Administration(
-            substance="MDMA", dose_amount=120.0, dose_unit=DoseUnit.MG, weight_kg=70.0, route=Route.ORAL,
-            lot_number="LOT-1", dose_given_at=GIVEN, supplemental_mg=60.0,
-            supplemental_given_at=GIVEN + timedelta(minutes=100), distress_baseline=4, distress_at_discharge=2,
-            escort_name="Sam", discharged_at=GIVEN + timedelta(minutes=600),
+            substance="MDMA",
+            dose_amount=120.0,
+            dose_unit=DoseUnit.MG,
+            weight_kg=70.0,
+            route=Route.ORAL,
+            lot_number="LOT-1",
+            dose_given_at=GIVEN,
+            supplemental_mg=60.0,
+            supplemental_given_at=GIVEN + timedelta(minutes=100),
+            distress_baseline=4,
+            distress_at_discharge=2,
+            escort_name="Sam",
+            discharged_at=GIVEN + timedelta(minutes=600),
         ),
         readings=(full_set(-5), full_set(60), full_set(300), full_set(590)),
         follow_up_ok=True,
@@ -90,8 +104,16 @@ def base(protocol: Protocol = MDMA, **changes: object) -> Facts:
 
 def move_facts(**changes: object) -> Facts:
     """The same patient in preparation, judged for the move into dosing 1 now."""
-    return base(session=None, administration=None, readings=(), at=NOW, phase=Phase.PREPARATION, current_cycle=0,
-                entered_dosing={}, **changes)
+    return base(
+        session=None,
+        administration=None,
+        readings=(),
+        at=NOW,
+        phase=Phase.PREPARATION,
+        current_cycle=0,
+        entered_dosing={},
+        **changes,
+    )
 
 
 def refused(facts: Facts, door: Door) -> list[str]:
@@ -127,24 +149,54 @@ LATER = NOW + timedelta(hours=1)
 
 BROKEN = [
     ("held in the future", dict(now=HELD - timedelta(hours=1)), "session_time", "cannot be in the future"),
-    ("held before enrolment", dict(enrolled_at=datetime(2026, 6, 11, tzinfo=UTC)), "session_time",
-     "before the patient was enrolled"),
-    ("before the move to dosing", dict(entered_dosing={1: datetime(2026, 6, 11, 9, tzinfo=UTC)}),
-     "after_the_move", "before the patient moved to dosing 1"),
-    ("signed off after the session", dict(signed_off_at=HELD + timedelta(hours=1)), "screening_eligible",
-     "was signed off on 2026-06-10, after this session"),
-    ("an absolute exclusion", dict(answers=answers(MDMA, ventricular_arrhythmia=("yes", None, None))),
-     "screening_eligible", "Absolute exclusion: History of ventricular arrhythmia"),
-    ("a pregnancy test eight days before", dict(
-        answers=answers(MDMA, pregnancy_test=("recorded", "negative", date(2026, 6, 2)))),
-     "pre_dosing_checks", "the last one is dated 2026-06-02, more than 7 days before"),
-    ("three preparation notes, one unsigned", dict(visits=(*prep_visits(2), *prep_visits(1, signed=False))),
-     "preparation_held", "2 of 3 preparation sessions held with a signed note"),
-    ("a baseline dated after the session", dict(results=tuple(
-        Dated(n, m.instrument, date(2026, 6, 11)) for n, m in enumerate(MDMA.measures))),
-     "baseline_measures", "Baseline PCL-5 not recorded"),
-    ("one therapist present", dict(session=Visit(10, SessionKind.DOSING, 1, HELD, present_therapists=1)),
-     "two_therapists_present", "needs two therapists present at the dosing session; 1 recorded as present"),
+    (
+        "held before enrolment",
+        dict(enrolled_at=datetime(2026, 6, 11, tzinfo=UTC)),
+        "session_time",
+        "before the patient was enrolled",
+    ),
+    (
+        "before the move to dosing",
+        dict(entered_dosing={1: datetime(2026, 6, 11, 9, tzinfo=UTC)}),
+        "after_the_move",
+        "before the patient moved to dosing 1",
+    ),
+    (
+        "signed off after the session",
+        dict(signed_off_at=HELD + timedelta(hours=1)),
+        "screening_eligible",
+        "was signed off on 2026-06-10, after this session",
+    ),
+    (
+        "an absolute exclusion",
+        dict(answers=answers(MDMA, ventricular_arrhythmia=("yes", None, None))),
+        "screening_eligible",
+        "Absolute exclusion: History of ventricular arrhythmia",
+    ),
+    (
+        "a pregnancy test eight days before",
+        dict(answers=answers(MDMA, pregnancy_test=("recorded", "negative", date(2026, 6, 2)))),
+        "pre_dosing_checks",
+        "the last one is dated 2026-06-02, more than 7 days before",
+    ),
+    (
+        "three preparation notes, one unsigned",
+        dict(visits=(*prep_visits(2), *prep_visits(1, signed=False))),
+        "preparation_held",
+        "2 of 3 preparation sessions held with a signed note",
+    ),
+    (
+        "a baseline dated after the session",
+        dict(results=tuple(Dated(n, m.instrument, date(2026, 6, 11)) for n, m in enumerate(MDMA.measures))),
+        "baseline_measures",
+        "Baseline PCL-5 not recorded",
+    ),
+    (
+        "one therapist present",
+        dict(session=Visit(10, SessionKind.DOSING, 1, HELD, present_therapists=1)),
+        "two_therapists_present",
+        "needs two therapists present at the dosing session; 1 recorded as present",
+    ),
 ]
 
 
@@ -208,8 +260,9 @@ def test_an_maoi_needs_fourteen_whole_days_without_it():
         phenelzine = Medication(8, "Phenelzine", "maoi", date(2025, 1, 1), HELD.date() - timedelta(days=days), None)
         unmet = evaluate(base(medications=(phenelzine,)), Door.SESSION)
         assert [u.condition for u in unmet] == (["medications_stopped"] if held else []), days
-    message = evaluate(base(medications=(replace(phenelzine, stopped_on=HELD.date() - timedelta(days=3)),)),
-                       Door.SESSION)[0].message
+    message = evaluate(
+        base(medications=(replace(phenelzine, stopped_on=HELD.date() - timedelta(days=3)),)), Door.SESSION
+    )[0].message
     assert message == (
         "Phenelzine was last taken on 2026-06-07; MAOI with MDMA: risk of serotonin toxicity: 14 days without it "
         "are needed before dosing, so dosing is possible from 2026-06-22."
@@ -237,21 +290,37 @@ def _cycle_two(integration_at: datetime, signed: bool = True, held: datetime = H
     visits = (
         *prep_visits(),
         Visit(20, SessionKind.DOSING, 1, first, first + timedelta(hours=11), first + timedelta(minutes=15), 2, 720),
-        *(Visit(30 + n, SessionKind.INTEGRATION, 1, integration_at + timedelta(days=n),
-                signed_after(integration_at + timedelta(days=n), signed)) for n in range(3)),
+        *(
+            Visit(
+                30 + n,
+                SessionKind.INTEGRATION,
+                1,
+                integration_at + timedelta(days=n),
+                signed_after(integration_at + timedelta(days=n), signed),
+            )
+            for n in range(3)
+        ),
     )
     moved = held - HELD
     given = base().administration
     assert given is not None
-    administration = replace(given, **{name: getattr(given, name) + moved for name in (
-        "dose_given_at", "supplemental_given_at", "discharged_at")})
+    administration = replace(
+        given,
+        **{name: getattr(given, name) + moved for name in ("dose_given_at", "supplemental_given_at", "discharged_at")},
+    )
     readings = tuple(replace(r, taken_at=r.taken_at + moved) for r in base().readings)
-    return base(cycle=2, current_cycle=2, entered_dosing={1: first, 2: held - timedelta(hours=20)}, visits=visits,
-                session=Visit(10, SessionKind.DOSING, 2, held, present_therapists=2, duration_minutes=720), at=held,
-                administration=administration, readings=readings,
-                signed_off_at=screened + timedelta(hours=1),
-                answers=answers(MDMA, screened,
-                                pregnancy_test=("recorded", "negative", held.date() - timedelta(days=1))))
+    return base(
+        cycle=2,
+        current_cycle=2,
+        entered_dosing={1: first, 2: held - timedelta(hours=20)},
+        visits=visits,
+        session=Visit(10, SessionKind.DOSING, 2, held, present_therapists=2, duration_minutes=720),
+        at=held,
+        administration=administration,
+        readings=readings,
+        signed_off_at=screened + timedelta(hours=1),
+        answers=answers(MDMA, screened, pregnancy_test=("recorded", "negative", held.date() - timedelta(days=1))),
+    )
 
 
 def test_integration_sessions_count_only_when_held_after_that_cycles_dose():
@@ -283,8 +352,11 @@ DOSES = [
     ("another route", dict(route=Route.INTRAVENOUS), "The route must be the protocol's: oral (not intravenous)."),
     ("another substance", dict(substance="Ketamine"), "The substance must be the protocol's: MDMA."),
     ("a supplemental dose that is not half", dict(supplemental_mg=50.0), "of the initial dose: 60 mg, not 50 mg"),
-    ("a supplemental dose too early", dict(supplemental_given_at=GIVEN + timedelta(minutes=60)),
-     "90 to 120 minutes after the first, not 60 minutes"),
+    (
+        "a supplemental dose too early",
+        dict(supplemental_given_at=GIVEN + timedelta(minutes=60)),
+        "90 to 120 minutes after the first, not 60 minutes",
+    ),
 ]
 
 
@@ -301,8 +373,14 @@ def test_the_dose_must_be_the_protocols(label, changes, words):
 
 def test_psilocybin_is_dosed_per_70_kg_and_its_first_session_gives_20():
     psilocybin = PROTOCOLS["psilocybin-mdd"]
-    given = Administration(substance="Psilocybin", dose_amount=30.0, dose_unit=DoseUnit.MG_PER_70KG, weight_kg=84.0,
-                           route=Route.ORAL, dose_given_at=GIVEN)
+    given = Administration(
+        substance="Psilocybin",
+        dose_amount=30.0,
+        dose_unit=DoseUnit.MG_PER_70KG,
+        weight_kg=84.0,
+        route=Route.ORAL,
+        dose_given_at=GIVEN,
+    )
     facts = base(psilocybin, administration=given)
     unmet = evaluate(facts, Door.DOSE)
     assert [u.condition for u in unmet] == ["dose_within_protocol"]
@@ -312,8 +390,10 @@ def test_psilocybin_is_dosed_per_70_kg_and_its_first_session_gives_20():
     assert evaluate(replace(facts, administration=replace(given, dose_amount=20.0)), Door.DOSE) == []
     assert replace(given, dose_amount=20.0).dose_total_mg == 24.0  # 20 mg per 70 kg at 84 kg
     no_weight = replace(given, dose_amount=20.0, weight_kg=None)
-    assert "Enter the weight measured on the day" in evaluate(replace(facts, administration=no_weight),
-                                                              Door.DOSE)[0].message
+    assert (
+        "Enter the weight measured on the day"
+        in evaluate(replace(facts, administration=no_weight), Door.DOSE)[0].message
+    )
 
 
 def test_a_draft_without_a_dose_yet_is_judged_on_what_it_holds():
@@ -338,8 +418,11 @@ def test_every_monitored_sign_needs_a_reading_after_the_dose():
 
 
 def test_one_temperature_reading_does_not_discharge_a_patient_whose_blood_pressure_was_220():
-    readings = (full_set(-5), full_set(300, systolic=220, diastolic=120), Reading(GIVEN + timedelta(minutes=560),
-                                                                               temperature=36.6, id=5000))
+    readings = (
+        full_set(-5),
+        full_set(300, systolic=220, diastolic=120),
+        Reading(GIVEN + timedelta(minutes=560), temperature=36.6, id=5000),
+    )
     unmet = evaluate(base(readings=readings), Door.SIGN)
     assert [u.condition for u in unmet] == ["discharge_complete"]
     assert "Systolic BP 220 mmHg is above the protocol's limit of 160 mmHg" in unmet[0].message
@@ -363,13 +446,26 @@ def test_the_protocols_observation_time_is_needed():
 def _esketamine(readings: tuple[Reading, ...] | None = None, **changes: object) -> Facts:
     esk = PROTOCOLS["esketamine-rems-trd"]
     given = Administration(
-        substance="Esketamine (intranasal)", dose_amount=56.0, dose_unit=DoseUnit.MG, route=Route.INTRANASAL,
-        lot_number="ESK-1", dose_given_at=GIVEN, distress_baseline=3, distress_at_discharge=1, escort_name="Ana",
+        substance="Esketamine (intranasal)",
+        dose_amount=56.0,
+        dose_unit=DoseUnit.MG,
+        route=Route.INTRANASAL,
+        lot_number="ESK-1",
+        dose_given_at=GIVEN,
+        distress_baseline=3,
+        distress_at_discharge=1,
+        escort_name="Ana",
         discharged_at=GIVEN + timedelta(minutes=150),
     )
     readings = readings or (full_set(-5), full_set(40), full_set(90), full_set(130))
-    return base(esk, administration=given, readings=readings, co_therapists=0,
-                session=Visit(10, SessionKind.DOSING, 1, HELD, present_therapists=1), **changes)
+    return base(
+        esk,
+        administration=given,
+        readings=readings,
+        co_therapists=0,
+        session=Visit(10, SessionKind.DOSING, 1, HELD, present_therapists=1),
+        **changes,
+    )
 
 
 def test_esketamine_is_ready_to_sign_with_its_readings():
@@ -382,8 +478,13 @@ def test_a_high_blood_pressure_before_esketamine_needs_a_written_decision():
         unmet = evaluate(high, door)
         assert [u.condition for u in unmet] == ["pre_dose_decision"], door
         assert "was 150/95 mmHg, above 140/90" in unmet[0].message
-    decided = replace(high, administration=replace(high.administration, pre_dose_decision="Benefit outweighs: "
-                                                   "stable hypertension, on treatment; agreed with the prescriber."))
+    decided = replace(
+        high,
+        administration=replace(
+            high.administration,
+            pre_dose_decision="Benefit outweighs: stable hypertension, on treatment; agreed with the prescriber.",
+        ),
+    )
     assert evaluate(decided, Door.SIGN) == []
     for mark in (".", "ok", "ok ok ok ok ok ok", "proceed proceed proceed"):
         marked = replace(high, administration=replace(high.administration, pre_dose_decision=mark))
@@ -416,16 +517,23 @@ def test_the_move_to_integration_needs_the_cycles_dosing_note_signed():
 def test_conditions_guard_only_their_doors():
     """The move to dosing is not refused for what only a session or a note can lack."""
     assert {c.name for c in conditions.conditions_for(Door.MOVE_TO_DOSING)} == {
-        "protocol_known", "cycles_remaining", "screening_eligible", "pre_dosing_checks", "medications_stopped",
-        "preparation_held", "baseline_measures", "co_therapist_on_team", "previous_cycle_complete",
+        "protocol_known",
+        "cycles_remaining",
+        "screening_eligible",
+        "pre_dosing_checks",
+        "medications_stopped",
+        "preparation_held",
+        "baseline_measures",
+        "co_therapist_on_team",
+        "previous_cycle_complete",
         "no_open_high_risk_alert",
         "required_labs",
     }
     assert {c.name for c in conditions.conditions_for(Door.MOVE_TO_INTEGRATION)} == {
-        "protocol_known", "dosing_note_signed",
+        "protocol_known",
+        "dosing_note_signed",
     }
-    sign_only = {"dose_complete", "required_readings", "discharge_complete", "follow_up_scheduled",
-                 "pre_dose_reading"}
+    sign_only = {"dose_complete", "required_readings", "discharge_complete", "follow_up_scheduled", "pre_dose_reading"}
     assert sign_only <= {c.name for c in conditions.conditions_for(Door.SIGN)}
     assert not sign_only & {c.name for c in conditions.conditions_for(Door.DOSE)}
 
@@ -451,8 +559,9 @@ def test_a_negative_test_back_dated_behind_a_positive_one_does_not_lift_it():
     """Entered last, dated first: a result stands by the day it was done, so the positive test stays."""
     history = (
         *answers(MDMA),
-        Recorded(90, "pregnancy-test", "recorded", "positive", HELD.date() - timedelta(days=1),
-                 NOW - timedelta(days=1)),
+        Recorded(
+            90, "pregnancy-test", "recorded", "positive", HELD.date() - timedelta(days=1), NOW - timedelta(days=1)
+        ),
         Recorded(91, "pregnancy-test", "recorded", "negative", HELD.date() - timedelta(days=3), NOW),
     )
     assert "screening_eligible" in refused(base(answers=history), Door.SIGN)
@@ -466,8 +575,10 @@ def test_a_session_that_started_before_the_move_the_same_day_is_refused():
 
 
 def test_a_preparation_note_signed_after_the_dosing_session_does_not_count_for_it():
-    late = tuple(replace(v, signed_at=HELD + timedelta(hours=2)) if n == 0 else v
-                 for n, v in enumerate(prep_visits(MDMA.sessions.preparation)))
+    late = tuple(
+        replace(v, signed_at=HELD + timedelta(hours=2)) if n == 0 else v
+        for n, v in enumerate(prep_visits(MDMA.sessions.preparation))
+    )
     assert refused(base(visits=late), Door.SIGN) == ["preparation_held"]
 
 
@@ -504,8 +615,9 @@ def test_discharge_needs_a_full_set_after_the_last_dose_and_close_to_discharge()
     given = base().administration
     assert given is not None
     before_supplement = (full_set(-5), full_set(60))
-    short = replace(given, supplemental_given_at=GIVEN + timedelta(minutes=100),
-                    discharged_at=GIVEN + timedelta(minutes=600))
+    short = replace(
+        given, supplemental_given_at=GIVEN + timedelta(minutes=100), discharged_at=GIVEN + timedelta(minutes=600)
+    )
     unmet = evaluate(base(administration=short, readings=before_supplement), Door.SIGN)
     assert "No full set after the last dose" in unmet[0].message
     stale = (full_set(-5), full_set(200))
@@ -523,8 +635,14 @@ def test_a_supplemental_dose_needs_the_initial_dose_first():
 
 def test_a_weight_outside_what_a_person_weighs_is_refused():
     psilocybin = PROTOCOLS["psilocybin-mdd"]
-    dose = Administration(substance=psilocybin.substance, dose_amount=25.0, dose_unit=DoseUnit.MG_PER_70KG,
-                          weight_kg=350.0, route=Route.ORAL, dose_given_at=GIVEN)
+    dose = Administration(
+        substance=psilocybin.substance,
+        dose_amount=25.0,
+        dose_unit=DoseUnit.MG_PER_70KG,
+        weight_kg=350.0,
+        route=Route.ORAL,
+        dose_given_at=GIVEN,
+    )
     unmet = evaluate(base(psilocybin, administration=dose), Door.DOSE)
     assert any("350 kg is outside 30-250 kg" in u.message for u in unmet)
 
@@ -540,8 +658,12 @@ def test_an_escort_must_be_a_person(escort):
 def test_spacing_counts_from_the_day_of_each_dose():
     first = datetime(2026, 5, 12, 8, 0, tzinfo=UTC)
     too_soon = _cycle_two(datetime(2026, 5, 13, 10, tzinfo=UTC), held=datetime(2026, 6, 2, 8, tzinfo=UTC))
-    late_dose = replace(too_soon, visits=tuple(
-        replace(v, dose_given_at=first + timedelta(days=1, hours=1)) if v.id == 20 else v for v in too_soon.visits))
+    late_dose = replace(
+        too_soon,
+        visits=tuple(
+            replace(v, dose_given_at=first + timedelta(days=1, hours=1)) if v.id == 20 else v for v in too_soon.visits
+        ),
+    )
     unmet = evaluate(replace(late_dose, now=datetime(2026, 6, 3, 20, tzinfo=UTC)), Door.SESSION)
     assert [u.condition for u in unmet] == ["dose_spacing"]  # 21 days from the dose on 13 May, not the 12th
 
@@ -565,8 +687,9 @@ ALERT_RAISED = HELD - timedelta(days=1)
 
 
 def alert(raised: datetime = ALERT_RAISED, closed: datetime | None = None) -> HoldingAlert:
-    return HoldingAlert(41, "Serious adverse event", "Serious adverse event (severe) in dosing session 1: chest pain.",
-                        raised, closed)
+    return HoldingAlert(
+        41, "Serious adverse event", "Serious adverse event (severe) in dosing session 1: chest pain.", raised, closed
+    )
 
 
 def test_an_open_high_risk_alert_holds_the_move_the_session_and_the_dose_naming_the_alert():
@@ -593,8 +716,7 @@ def test_an_alert_closed_by_then_holds_nothing_and_one_closed_later_held_that_se
     assert evaluate(base(alerts=(alert(closed=HELD - timedelta(minutes=1)),)), Door.SESSION) == []
     assert evaluate(move_facts(alerts=(alert(closed=NOW - timedelta(minutes=1)),)), Door.MOVE_TO_DOSING) == []
     # Closed after the session: it was open when the session was held, which is what the session door judges.
-    assert refused(base(alerts=(alert(closed=HELD + timedelta(hours=2)),)), Door.SESSION) == [
-        "no_open_high_risk_alert"]
+    assert refused(base(alerts=(alert(closed=HELD + timedelta(hours=2)),)), Door.SESSION) == ["no_open_high_risk_alert"]
 
 
 def test_a_dose_is_judged_at_the_time_it_was_given():
@@ -628,5 +750,7 @@ def test_a_session_or_dose_dated_before_an_alert_open_now_is_held():
 def test_every_open_alert_is_named_oldest_first():
     older, newer = alert(raised=ALERT_RAISED - timedelta(days=2)), replace(alert(), id=42)
     unmet = evaluate(move_facts(alerts=(newer, older)), Door.MOVE_TO_DOSING)
-    assert [u.message.split(",")[0] for u in unmet] == ["A high-risk safety alert is open (#41",
-                                                        "A high-risk safety alert is open (#42"]
+    assert [u.message.split(",")[0] for u in unmet] == [
+        "A high-risk safety alert is open (#41",
+        "A high-risk safety alert is open (#42",
+    ]

@@ -44,25 +44,39 @@ CSSRS_HIGH = ["yes", "yes", "no", "yes", "no", "no"]
 
 
 def open_alert(patient: Patient) -> SafetyAlert:
-    found = db.session.scalar(select(SafetyAlert).where(SafetyAlert.patient_id == patient.id,
-                                                         SafetyAlert.acknowledged_at.is_(None))
-                              .execution_options(populate_existing=True))
+    found = db.session.scalar(
+        select(SafetyAlert)
+        .where(SafetyAlert.patient_id == patient.id, SafetyAlert.acknowledged_at.is_(None))
+        .execution_options(populate_existing=True)
+    )
     assert found is not None and found.high_risk
     return found
 
 
 def close(people, patient: Patient) -> None:
-    acknowledge(people.supervisor, patient, open_alert(patient), ["patient_contacted", "safety_plan_reviewed"],
-                "Saw the patient today with the lead therapist; safety plan in place.", utcnow())
+    acknowledge(
+        people.supervisor,
+        patient,
+        open_alert(patient),
+        ["patient_contacted", "safety_plan_reviewed"],
+        "Saw the patient today with the lead therapist; safety plan in place.",
+        utcnow(),
+    )
     db.session.commit()
 
 
 def dosing_sessions(patient: Patient) -> int:
     db.session.expire_all()
-    return db.session.scalar(select(func.count()).where(
-        TherapySession.patient_id == patient.id, TherapySession.kind == SessionKind.DOSING,
-        TherapySession.held_at.is_not(None),
-    )) or 0
+    return (
+        db.session.scalar(
+            select(func.count()).where(
+                TherapySession.patient_id == patient.id,
+                TherapySession.kind == SessionKind.DOSING,
+                TherapySession.held_at.is_not(None),
+            )
+        )
+        or 0
+    )
 
 
 def team(patient: Patient) -> list[str]:
@@ -90,10 +104,12 @@ def test_an_open_high_risk_alert_refuses_the_move_on_the_page_the_command_line_a
     page = client.post(f"/patients/{cleared.id}/phase", data={"target": "dosing"})
     assert page.status_code == 409 and named in page.text and "C-SSRS screener: high risk" in page.text
     result = app.test_cli_runner().invoke(
-        args=["patients", "move", cleared.record_number, "dosing", "--as", people.lead.username])
+        args=["patients", "move", cleared.record_number, "dosing", "--as", people.lead.username]
+    )
     assert result.exit_code == 1 and named in result.output and "stays in preparation" in result.output
     listed = app.test_cli_runner().invoke(
-        args=["patients", "gate", cleared.record_number, "--as", people.lead.username])
+        args=["patients", "gate", cleared.record_number, "--as", people.lead.username]
+    )
     assert listed.exit_code == 1 and "[unmet] No high-risk safety alert open" in listed.output
     with pytest.raises(TransitionError, match=re.escape(named)):
         workflow.move(db.session, cleared, Phase.DOSING, people.lead, protocols["mdma-ptsd"])
@@ -127,23 +143,36 @@ def _measure(code: str, answers: list) -> object:
 
 def _serious_event(client, people, patient, protocols) -> None:
     """Through the page, on the dosing note of the session just held (before it is signed)."""
-    session = db.session.scalar(select(TherapySession).where(
-        TherapySession.patient_id == patient.id, TherapySession.kind == SessionKind.DOSING))
-    response = client.post(session_url(patient, session, "/adverse-events"), data=adverse_event_form(
-        serious="yes", severity="severe", description="Chest pain; transferred to the emergency department",
-        onset_at=stamp(ago(60))))
+    session = db.session.scalar(
+        select(TherapySession).where(TherapySession.patient_id == patient.id, TherapySession.kind == SessionKind.DOSING)
+    )
+    response = client.post(
+        session_url(patient, session, "/adverse-events"),
+        data=adverse_event_form(
+            serious="yes",
+            severity="severe",
+            description="Chest pain; transferred to the emergency department",
+            onset_at=stamp(ago(60)),
+        ),
+    )
     assert response.status_code == 302
 
 
 def _escalated_risk_check(client, people, patient, protocols) -> None:
     """Through the page: an integration note whose risk check says the concern was escalated."""
-    session = held_session(patient, people.lead, protocols, SessionKind.INTEGRATION, started_minutes_ago=90,
-                           duration=60)
-    response = client.post(session_url(patient, session, "/note"), data={
-        "version_id": "", "themes": "Hopelessness since the session",
-        "risk_notes": "Plan disclosed; crisis team called",
-        "risk_check": "concern_escalated", "body": "",
-    })
+    session = held_session(
+        patient, people.lead, protocols, SessionKind.INTEGRATION, started_minutes_ago=90, duration=60
+    )
+    response = client.post(
+        session_url(patient, session, "/note"),
+        data={
+            "version_id": "",
+            "themes": "Hopelessness since the session",
+            "risk_notes": "Plan disclosed; crisis team called",
+            "risk_check": "concern_escalated",
+            "body": "",
+        },
+    )
     assert response.status_code == 302
     assert client.post(session_url(patient, session, "/sign"), data={"password": PASSWORD}).status_code == 302
 
@@ -203,12 +232,24 @@ def test_a_dosing_session_held_while_the_alert_was_open_is_refused(client, peopl
     alert = _alert_at(people, dosing, 300)
     login(client, people.lead)
     if door == "full form":
-        response = client.post(f"/patients/{dosing.id}/sessions/new", data={
-            "kind": "dosing", "cycle": "1", "scheduled_at": "", "scheduled_minutes": "", "held_at": stamp(ago(180)),
-            "duration_minutes": "150", "location": "Room 1", "present_ids": team(dosing)})
+        response = client.post(
+            f"/patients/{dosing.id}/sessions/new",
+            data={
+                "kind": "dosing",
+                "cycle": "1",
+                "scheduled_at": "",
+                "scheduled_minutes": "",
+                "held_at": stamp(ago(180)),
+                "duration_minutes": "150",
+                "location": "Room 1",
+                "present_ids": team(dosing),
+            },
+        )
     else:
-        response = client.post(f"/patients/{dosing.id}/sessions", data={
-            "kind": "dosing", "held_at": stamp(ago(180)), "duration_minutes": "150"})
+        response = client.post(
+            f"/patients/{dosing.id}/sessions",
+            data={"kind": "dosing", "held_at": stamp(ago(180)), "duration_minutes": "150"},
+        )
     assert response.status_code == 422 and f"{HELD}{alert.id}," in response.text
     assert dosing_sessions(dosing) == 0
 
@@ -217,9 +258,19 @@ def test_a_session_held_before_the_alert_was_raised_is_recorded(client, people, 
     """Documenting a session that took place before anyone knew is not refused: the gate judges its time."""
     _alert_at(people, dosing, 60)
     login(client, people.lead)
-    response = client.post(f"/patients/{dosing.id}/sessions/new", data={
-        "kind": "dosing", "cycle": "1", "scheduled_at": "", "scheduled_minutes": "", "held_at": stamp(ago(400)),
-        "duration_minutes": "150", "location": "Room 1", "present_ids": team(dosing)})
+    response = client.post(
+        f"/patients/{dosing.id}/sessions/new",
+        data={
+            "kind": "dosing",
+            "cycle": "1",
+            "scheduled_at": "",
+            "scheduled_minutes": "",
+            "held_at": stamp(ago(400)),
+            "duration_minutes": "150",
+            "location": "Room 1",
+            "present_ids": team(dosing),
+        },
+    )
     assert response.status_code == 302 and dosing_sessions(dosing) == 1
 
 

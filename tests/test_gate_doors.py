@@ -37,8 +37,11 @@ def maoi_stopped_lately(patient: Patient, people, protocols) -> str:
     """Phenelzine stopped three days ago: no longer taken at a session held today or yesterday, but its 14-day
     washout is not over."""
     stopped = utcnow().date() - timedelta(days=3)
-    add_medication(people.lead, patient, MedicationInput("Phenelzine", "", started_on=stopped - timedelta(days=90),
-                                                          stopped_on=stopped))
+    add_medication(
+        people.lead,
+        patient,
+        MedicationInput("Phenelzine", "", started_on=stopped - timedelta(days=90), stopped_on=stopped),
+    )
     db.session.commit()
     return WASHOUT
 
@@ -46,8 +49,14 @@ def maoi_stopped_lately(patient: Patient, people, protocols) -> str:
 def positive_pregnancy_test(patient: Patient, people, protocols) -> str:
     """A positive test done yesterday, recorded now (a pre-dosing requirement may be recorded after sign-off)."""
     checklist = current_checklist(db.session, patient)
-    answer_item(people.lead, checklist, protocols[patient.protocol_code], "pregnancy-test",
-                AnswerInput(AnswerValue.RECORDED, "positive", utcnow().date() - timedelta(days=1)), utcnow().date())
+    answer_item(
+        people.lead,
+        checklist,
+        protocols[patient.protocol_code],
+        "pregnancy-test",
+        AnswerInput(AnswerValue.RECORDED, "positive", utcnow().date() - timedelta(days=1)),
+        utcnow().date(),
+    )
     db.session.commit()
     return POSITIVE
 
@@ -57,10 +66,13 @@ BREAKERS: list[Callable[..., str]] = [maoi_stopped_lately, positive_pregnancy_te
 
 def dosing_sessions(patient: Patient) -> int:
     db.session.expire_all()
-    return db.session.scalar(select(func.count()).where(
-        TherapySession.patient_id == patient.id, TherapySession.kind == SessionKind.DOSING,
-        TherapySession.held_at.is_not(None),
-    ))
+    return db.session.scalar(
+        select(func.count()).where(
+            TherapySession.patient_id == patient.id,
+            TherapySession.kind == SessionKind.DOSING,
+            TherapySession.held_at.is_not(None),
+        )
+    )
 
 
 def team(patient: Patient) -> list[str]:
@@ -76,8 +88,16 @@ def dosing(people, protocols) -> Patient:
 
 
 def _new(client, patient, **values):
-    data = {"kind": "dosing", "cycle": "1", "scheduled_at": "", "scheduled_minutes": "", "held_at": minutes(180),
-            "duration_minutes": "150", "location": "Room 1", "present_ids": team(patient)}
+    data = {
+        "kind": "dosing",
+        "cycle": "1",
+        "scheduled_at": "",
+        "scheduled_minutes": "",
+        "held_at": minutes(180),
+        "duration_minutes": "150",
+        "location": "Room 1",
+        "present_ids": team(patient),
+    }
     return client.post(f"/patients/{patient.id}/sessions/new", data={**data, **values})
 
 
@@ -104,15 +124,26 @@ def test_a_held_dosing_session_is_refused_past_an_unmet_condition(client, people
 def test_a_scheduled_dosing_session_is_not_recorded_as_held_past_an_unmet_condition(
     client, people, protocols, dosing, breaker
 ):
-    scheduled = record_session(people.lead, dosing, SessionInput(
-        SessionKind.DOSING, None, None, scheduled_at=utcnow() + timedelta(days=1), cycle=1), protocols["mdma-ptsd"],
-        utcnow())
+    scheduled = record_session(
+        people.lead,
+        dosing,
+        SessionInput(SessionKind.DOSING, None, None, scheduled_at=utcnow() + timedelta(days=1), cycle=1),
+        protocols["mdma-ptsd"],
+        utcnow(),
+    )
     db.session.commit()
     message = breaker(dosing, people, protocols)
     login(client, people.lead)
-    response = client.post(session_url(dosing, scheduled, "/edit"), data={
-        "held_at": minutes(180), "duration_minutes": "150", "cycle": "1", "location": "Room 1",
-        "present_ids": team(dosing)})
+    response = client.post(
+        session_url(dosing, scheduled, "/edit"),
+        data={
+            "held_at": minutes(180),
+            "duration_minutes": "150",
+            "cycle": "1",
+            "location": "Room 1",
+            "present_ids": team(dosing),
+        },
+    )
     assert response.status_code == 422 and message in response.text
     assert dosing_sessions(dosing) == 0
 
@@ -120,9 +151,16 @@ def test_a_scheduled_dosing_session_is_not_recorded_as_held_past_an_unmet_condit
 def test_a_held_session_moved_to_another_time_is_judged_at_that_time(client, people, protocols, dosing):
     session = held_session(dosing, people.lead, protocols)
     login(client, people.lead)
-    earlier = client.post(session_url(dosing, session, "/edit"), data={
-        "held_at": minutes(60 * 24 * 3), "duration_minutes": "150", "cycle": "1", "location": "Room 1",
-        "present_ids": team(dosing)})
+    earlier = client.post(
+        session_url(dosing, session, "/edit"),
+        data={
+            "held_at": minutes(60 * 24 * 3),
+            "duration_minutes": "150",
+            "cycle": "1",
+            "location": "Room 1",
+            "present_ids": team(dosing),
+        },
+    )
     assert earlier.status_code == 422
     assert "before the patient moved to dosing 1" in earlier.text
     assert "was signed off on" in earlier.text  # the screening was signed off two days ago, after that time
@@ -131,8 +169,9 @@ def test_a_held_session_moved_to_another_time_is_judged_at_that_time(client, peo
 @pytest.mark.parametrize("door", ["full form", "quick form"])
 def test_a_co_therapy_dosing_session_needs_two_therapists_present(client, people, protocols, dosing, door):
     login(client, people.lead)
-    response = _new(client, dosing, present_ids=[str(people.lead.id)]) if door == "full form" else _quick(
-        client, dosing)  # the quick form records its author alone
+    response = (
+        _new(client, dosing, present_ids=[str(people.lead.id)]) if door == "full form" else _quick(client, dosing)
+    )  # the quick form records its author alone
     assert response.status_code == 422
     assert "needs two therapists present at the dosing session; 1 recorded as present" in response.text
     assert dosing_sessions(dosing) == 0
@@ -141,9 +180,16 @@ def test_a_co_therapy_dosing_session_needs_two_therapists_present(client, people
 def test_editing_the_therapists_present_down_to_one_is_refused(client, people, protocols, dosing):
     session = held_session(dosing, people.lead, protocols)
     login(client, people.lead)
-    response = client.post(session_url(dosing, session, "/edit"), data={
-        "held_at": stamp(session.held_at), "duration_minutes": "540", "cycle": "1", "location": "Room 1",
-        "present_ids": [str(people.lead.id)]})
+    response = client.post(
+        session_url(dosing, session, "/edit"),
+        data={
+            "held_at": stamp(session.held_at),
+            "duration_minutes": "540",
+            "cycle": "1",
+            "location": "Room 1",
+            "present_ids": [str(people.lead.id)],
+        },
+    )
     assert response.status_code == 422 and "needs two therapists present" in response.text
 
 
@@ -163,13 +209,16 @@ def test_the_dose_is_not_saved_past_an_unmet_condition(client, people, protocols
     assert client.post(session_url(dosing, session, "/note"), data=narrative).status_code == 302
 
 
-@pytest.mark.parametrize("values,words", [
-    ({"dose_amount": "150"}, "gives 80 mg or 120 mg per session, not 150 mg"),
-    ({"route": "intravenous"}, "The route must be the protocol&#39;s: oral"),
-    ({"substance": "Methylone"}, "The substance must be the protocol&#39;s: MDMA."),
-    ({"supplemental_mg": "80"}, "of the initial dose: 60 mg, not 80 mg"),
-    ({"dose_unit": "mg_per_70kg"}, "doses in mg, not mg/70 kg"),
-])
+@pytest.mark.parametrize(
+    "values,words",
+    [
+        ({"dose_amount": "150"}, "gives 80 mg or 120 mg per session, not 150 mg"),
+        ({"route": "intravenous"}, "The route must be the protocol&#39;s: oral"),
+        ({"substance": "Methylone"}, "The substance must be the protocol&#39;s: MDMA."),
+        ({"supplemental_mg": "80"}, "of the initial dose: 60 mg, not 80 mg"),
+        ({"dose_unit": "mg_per_70kg"}, "doses in mg, not mg/70 kg"),
+    ],
+)
 def test_a_dose_outside_the_protocol_is_refused_next_to_the_dose(client, people, protocols, dosing, values, words):
     session = held_session(dosing, people.lead, protocols)
     login(client, people.lead)
@@ -224,7 +273,8 @@ def test_the_move_to_dosing_is_refused_on_the_page_the_command_line_and_in_a_scr
     page = client.post(f"/patients/{cleared.id}/phase", data={"target": "dosing"})
     assert page.status_code == 409 and message in page.text
     result = app.test_cli_runner().invoke(
-        args=["patients", "move", cleared.record_number, "dosing", "--as", people.lead.username])
+        args=["patients", "move", cleared.record_number, "dosing", "--as", people.lead.username]
+    )
     assert result.exit_code == 1 and message in result.output and "stays in preparation" in result.output
     with pytest.raises(TransitionError, match=re.escape(message)):
         workflow.move(db.session, cleared, Phase.DOSING, people.lead, protocols["mdma-ptsd"])
@@ -234,7 +284,8 @@ def test_the_move_to_dosing_is_refused_on_the_page_the_command_line_and_in_a_scr
 
 def test_the_command_line_moves_a_cleared_patient_and_audits_it(app, people, protocols, cleared):
     result = app.test_cli_runner().invoke(
-        args=["patients", "move", cleared.record_number, "dosing", "--as", people.lead.username])
+        args=["patients", "move", cleared.record_number, "dosing", "--as", people.lead.username]
+    )
     assert result.exit_code == 0, result.output
     db.session.expire_all()
     assert db.session.get(Patient, cleared.id).phase is Phase.DOSING
@@ -242,7 +293,8 @@ def test_the_command_line_moves_a_cleared_patient_and_audits_it(app, people, pro
 
 def test_the_command_line_acts_only_within_the_users_care(app, people, cleared):
     result = app.test_cli_runner().invoke(
-        args=["patients", "move", cleared.record_number, "dosing", "--as", people.other_therapist.username])
+        args=["patients", "move", cleared.record_number, "dosing", "--as", people.other_therapist.username]
+    )
     assert result.exit_code == 1 and "may not see patient" in result.output
     gate = app.test_cli_runner().invoke(args=["patients", "gate", cleared.record_number, "--as", people.admin.username])
     assert gate.exit_code == 1 and "No active clinician account" in gate.output
@@ -250,8 +302,9 @@ def test_the_command_line_acts_only_within_the_users_care(app, people, cleared):
 
 def test_the_gate_command_lists_every_condition(app, people, protocols, cleared):
     maoi_stopped_lately(cleared, people, protocols)
-    result = app.test_cli_runner().invoke(args=["patients", "gate", cleared.record_number, "--as", "" +
-                                                people.lead.username])
+    result = app.test_cli_runner().invoke(
+        args=["patients", "gate", cleared.record_number, "--as", "" + people.lead.username]
+    )
     assert result.exit_code == 1
     assert "[unmet] Every medication to taper stopped, its washout over, by the session's day." in result.output
     assert "[met] The screening was complete, signed off and eligible at the time." in result.output

@@ -38,8 +38,9 @@ def test_a_dose_dated_before_an_open_alert_is_refused_when_entered_after_it(clie
     alert = db.session.scalar(select(SafetyAlert).where(SafetyAlert.patient_id == patient.id))
     assert alert is not None and alert.high_risk and alert.raised_at > ago(290)
     login(client, people.lead)
-    response = client.post(session_url(patient, session, "/note"),
-                           data=dosing_note(started_minutes_ago=300, discharged_at=""))
+    response = client.post(
+        session_url(patient, session, "/note"), data=dosing_note(started_minutes_ago=300, discharged_at="")
+    )
     assert response.status_code == 422
     assert f"A high-risk safety alert is open now (#{alert.id}," in response.text
     assert "after the time entered for this dose" in response.text
@@ -51,14 +52,32 @@ def test_a_medication_start_cannot_move_later_than_a_dosing_session_it_covered(c
     # Dosed yesterday, five minutes after the move to dosing (a day ago): yesterday on the clinic's (UTC) calendar.
     held_session(patient, people.lead, protocols, started_minutes_ago=24 * 60 - 5, duration=60)
     day = clinic_day(people.patient)
-    row = add_medication(people.lead, people.patient, MedicationInput(
-        name="Phenelzine", drug_class="maoi", dose="15 mg", started_on=day - timedelta(days=30), stopped_on=None,
-        taper_plan=None, taper_end_on=None), day)
+    row = add_medication(
+        people.lead,
+        people.patient,
+        MedicationInput(
+            name="Phenelzine",
+            drug_class="maoi",
+            dose="15 mg",
+            started_on=day - timedelta(days=30),
+            stopped_on=None,
+            taper_plan=None,
+            taper_end_on=None,
+        ),
+        day,
+    )
     db.session.commit()
     login(client, people.lead)
     url = f"/patients/{people.patient.id}/medications/{row.id}/edit"
-    later = {"name": "Phenelzine", "drug_class": "maoi", "dose": "15 mg", "started_on": day.isoformat(),
-             "stopped_on": "", "taper_plan": "", "taper_end_on": ""}
+    later = {
+        "name": "Phenelzine",
+        "drug_class": "maoi",
+        "dose": "15 mg",
+        "started_on": day.isoformat(),
+        "stopped_on": "",
+        "taper_plan": "",
+        "taper_end_on": "",
+    }
     response = client.post(url, data=later)
     assert response.status_code == 422
     assert "would take it out of the checks of the dosing session of" in response.text
@@ -69,36 +88,48 @@ def test_a_medication_start_cannot_move_later_than_a_dosing_session_it_covered(c
 
 
 def test_an_sp_o2_past_its_critical_limit_alerts_in_a_protocol_that_does_not_monitor_it(client, people, protocols):
-    patient = make_patient(people.lead, people.co_therapist, protocols=protocols, protocol_code="psilocybin-mdd",
-                           record_number="SPO-1")
+    patient = make_patient(
+        people.lead, people.co_therapist, protocols=protocols, protocol_code="psilocybin-mdd", record_number="SPO-1"
+    )
     assert "spo2" not in protocols["psilocybin-mdd"].monitored_signs
     in_dosing(patient, people.lead, protocols)
     session = held_session(patient, people.lead, protocols)
     login(client, people.lead)
-    response = client.post(session_url(patient, session, "/vitals"),
-                           data=vitals_form(30, systolic="120", diastolic="80", heart_rate="80", spo2="75",
-                                            temperature="41.5"))
+    response = client.post(
+        session_url(patient, session, "/vitals"),
+        data=vitals_form(30, systolic="120", diastolic="80", heart_rate="80", spo2="75", temperature="41.5"),
+    )
     assert response.status_code == 302
     alert = db.session.scalar(select(SafetyAlert).where(SafetyAlert.patient_id == patient.id))
     assert alert is not None and "SpO2" in alert.summary and "emperature" in alert.summary
-    assert {limit.sign for limit in GENERAL_CRITICAL_LIMITS} == {"systolic", "diastolic", "heart_rate", "spo2",
-                                                                 "temperature"}
+    assert {limit.sign for limit in GENERAL_CRITICAL_LIMITS} == {
+        "systolic",
+        "diastolic",
+        "heart_rate",
+        "spo2",
+        "temperature",
+    }
 
 
 def test_an_alt_far_above_its_range_holds_the_alcohol_protocols_dose(people, protocols):
     protocol = protocols["psilocybin-aud"]
-    patient = make_patient(people.lead, people.co_therapist, protocols=protocols, protocol_code="psilocybin-aud",
-                           record_number="ALT-1")
+    patient = make_patient(
+        people.lead, people.co_therapist, protocols=protocols, protocol_code="psilocybin-aud", record_number="ALT-1"
+    )
     in_dosing(patient, people.lead, protocols)
     db.session.commit()
     now = utcnow()
-    unmet = [u for u in check(db.session, patient, protocol, Door.MOVE_TO_DOSING, now=now)
-             if u.condition == "required_labs"]
+    unmet = [
+        u for u in check(db.session, patient, protocol, Door.MOVE_TO_DOSING, now=now) if u.condition == "required_labs"
+    ]
     assert unmet == []  # the factories record an ALT in range
     with time_machine.travel(now + timedelta(minutes=1), tick=False):
         record_lab(people.lead, patient, LabInput("alt", 4800, "U/L", clinic_day(patient)), clinic_day(patient))
     db.session.commit()
     later = now + timedelta(minutes=2)
-    unmet = [u.message for u in check(db.session, patient, protocol, Door.MOVE_TO_DOSING, now=later)
-             if u.condition == "required_labs"]
+    unmet = [
+        u.message
+        for u in check(db.session, patient, protocol, Door.MOVE_TO_DOSING, now=later)
+        if u.condition == "required_labs"
+    ]
     assert len(unmet) == 1 and "is higher than its reference range" in unmet[0]

@@ -55,16 +55,19 @@ def demo(protocols: dict[str, Any], people: Any) -> None:
     from tracker.notes.addenda import add_addendum
 
     seed_demo(protocols, patients_per_clinic=6)
-    grant(people.other_therapist, "CANARY-1", "Crisis call from the patient while the team is away", PASSWORD,
-          utcnow(), 4)
+    grant(
+        people.other_therapist, "CANARY-1", "Crisis call from the patient while the team is away", PASSWORD, utcnow(), 4
+    )
     note_id = db.session.scalar(text(SIGNED_NOTE + " ORDER BY id LIMIT 1"))
     note = db.session.scalar(
-        select(SessionNote).where(SessionNote.id == note_id)
+        select(SessionNote)
+        .where(SessionNote.id == note_id)
         .options(joinedload(SessionNote.session), joinedload(SessionNote.signed_by), selectinload(SessionNote.addenda))
     )
     patient = db.session.get(Patient, note.session.patient_id)
-    add_addendum(note.signed_by, patient, note, "Correction", "The lot number was LOT-02.", "demo-password-2026",
-                 utcnow())
+    add_addendum(
+        note.signed_by, patient, note, "Correction", "The lot number was LOT-02.", "demo-password-2026", utcnow()
+    )
     _signed_note_with_an_adverse_event(people, protocols)
     db.session.commit()
 
@@ -81,14 +84,26 @@ def _signed_note_with_an_adverse_event(people: Any, protocols: dict[str, Any]) -
     session = complete_dosing(people.patient, people.lead, protocols, sign=False)
     note = queries.load_note(db.session, session)
     now = utcnow()
-    saving.add_adverse_event(people.lead, people.patient, session, note, saving.AdverseEventInput(
-        description="Nausea", onset_at=now, severity=Severity.MILD, serious=False, action_taken="Water",
-        outcome=Outcome.RECOVERED,
-    ), now)
+    saving.add_adverse_event(
+        people.lead,
+        people.patient,
+        session,
+        note,
+        saving.AdverseEventInput(
+            description="Nausea",
+            onset_at=now,
+            severity=Severity.MILD,
+            serious=False,
+            action_taken="Water",
+            outcome=Outcome.RECOVERED,
+        ),
+        now,
+    )
     note = queries.load_note(db.session, queries.load_session_or_404(db.session, people.patient, session.id))
     signing.sign_note(people.lead, people.patient, session, note, protocols["mdma-ptsd"], PASSWORD, None, True, now)
-    cosign.decide_cosign(people.supervisor, people.patient, note, people.lead, CosignOutcome.COSIGNED, None, None,
-                          now, password=PASSWORD)
+    cosign.decide_cosign(
+        people.supervisor, people.patient, note, people.lead, CosignOutcome.COSIGNED, None, None, now, password=PASSWORD
+    )
 
 
 PASSWORD = "correct horse battery"
@@ -130,7 +145,8 @@ def test_no_statement_rewrites_an_immutable_row(demo, table):
     assert db.session.scalar(text(f"SELECT count(*) FROM {table}")) == count  # noqa: S608
     if db.engine.dialect.name == "sqlite":
         still = db.session.execute(
-            text(f"SELECT count(*) FROM {table} WHERE {' AND '.join(f'{k} IS :{k}' for k in row)}"), row  # noqa: S608
+            text(f"SELECT count(*) FROM {table} WHERE {' AND '.join(f'{k} IS :{k}' for k in row)}"),  # noqa: S608
+            row,
         ).scalar_one()
         assert still == 1  # the very row, unchanged
 

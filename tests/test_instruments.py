@@ -124,8 +124,13 @@ def test_qids_item12_each_answer_has_its_flag_two_is_urgent_three_holds_the_dose
 
 @pytest.mark.parametrize(
     ("rating", "codes", "high_risk"),
-    [(0, [], False), (3, [], False), (4, ["madrs-item10"], False), (5, ["madrs-item10"], False),
-     (6, ["madrs-item10-plans"], True)],
+    [
+        (0, [], False),
+        (3, [], False),
+        (4, ["madrs-item10"], False),
+        (5, ["madrs-item10"], False),
+        (6, ["madrs-item10-plans"], True),
+    ],
 )
 def test_madrs_item10_at_4_is_urgent_and_explicit_plans_at_6_hold_the_dose(rating, codes, high_risk):
     result = score("madrs", [6] * 9 + [rating])
@@ -417,8 +422,9 @@ def test_madrs_response_is_undefined_from_a_baseline_of_zero():
         ("qids_sr16", 7, 5, False, True),
     ],
 )
-def test_phq9_and_qids_response_at_50_percent_remission_below_5_and_at_most_5(code, baseline, current, response,
-                                                                              remission):
+def test_phq9_and_qids_response_at_50_percent_remission_below_5_and_at_most_5(
+    code, baseline, current, response, remission
+):
     """PHQ-9: NCQA HEDIS DRR-E (remission < 5); QIDS-SR16: STAR*D, Trivedi 2006 (remission <= 5)."""
     result = change(code, baseline, current)
     assert (result.response, result.remission) == (response, remission)

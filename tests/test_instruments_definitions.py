@@ -23,8 +23,22 @@ from tracker.instruments import (
 from tracker.instruments.scoring import score_answers
 from tracker.protocols import load_protocols
 
-CODES = {"phq9", "gad7", "pcl5", "cssrs", "qids_sr16", "madrs", "audit", "tlfb", "ftnd", "meq30", "hama", "hads_a",
-         "hads_d", "ybocs"}
+CODES = {
+    "phq9",
+    "gad7",
+    "pcl5",
+    "cssrs",
+    "qids_sr16",
+    "madrs",
+    "audit",
+    "tlfb",
+    "ftnd",
+    "meq30",
+    "hama",
+    "hads_a",
+    "hads_d",
+    "ybocs",
+}
 
 # -- the catalogue ---------------------------------------------------------------------------------------------
 
@@ -157,22 +171,50 @@ def _broken(tmp_path, code, old, new):
         ("pcl5", "items = [6, 7]", "items = [6, 21]", "pcl5.toml: field 'subscales[1].items' must be numbers"),
         ("qids_sr16", "items = [15, 16]", "items = [15]", "field 'subscales' must use every item exactly once"),
         ("madrs", "remission_at_or_below = 10", "remission_at_or_below = 61", "'change_rules.remission_at_or_below'"),
-        ("qids_sr16", "urgent = true\nhigh_risk = true", "urgent = false\nhigh_risk = true",
-         "'flags[2].high_risk' needs urgent = true"),
+        (
+            "qids_sr16",
+            "urgent = true\nhigh_risk = true",
+            "urgent = false\nhigh_risk = true",
+            "'flags[2].high_risk' needs urgent = true",
+        ),
         ("qids_sr16", "at_most = 2\n", "at_most = 1\n", "'flags[1].at_most' needs an item flag and must not be below"),
-        ("cssrs", 'equals = "lifetime"\nsource', 'equals = "no"\nsource',
-         "'standing_answers[0].equals' must be an answer of item 6 other than its first"),
-        ("cssrs", 'item = 6\nequals = "lifetime"', 'item = 2\nequals = "yes"',
-         "'standing_answers[0].item' must not be one that skip logic depends on"),
-        ("audit", '{ value = 2, label = "Yes, but', '{ value = 5, label = "Yes, but',
-         "audit.toml: field 'scales.ever.options' must be whole numbers from 0 up, each above the one before"),
-        ("tlfb", "range = [0, 28]", "range = [0, 28]\noptions = []",
-         "tlfb.toml: field 'scales.days.range' and options cannot both be given"),
+        (
+            "cssrs",
+            'equals = "lifetime"\nsource',
+            'equals = "no"\nsource',
+            "'standing_answers[0].equals' must be an answer of item 6 other than its first",
+        ),
+        (
+            "cssrs",
+            'item = 6\nequals = "lifetime"',
+            'item = 2\nequals = "yes"',
+            "'standing_answers[0].item' must not be one that skip logic depends on",
+        ),
+        (
+            "audit",
+            '{ value = 2, label = "Yes, but',
+            '{ value = 5, label = "Yes, but',
+            "audit.toml: field 'scales.ever.options' must be whole numbers from 0 up, each above the one before",
+        ),
+        (
+            "tlfb",
+            "range = [0, 28]",
+            "range = [0, 28]\noptions = []",
+            "tlfb.toml: field 'scales.days.range' and options cannot both be given",
+        ),
         ("tlfb", "range = [0, 28]", "range = [28, 0]", "tlfb.toml: field 'scales.days.range' must be [low, high]"),
-        ("tlfb", "at_most_item = 1", "at_most_item = 2",
-         "field 'items[1].at_most_item' must be the number of an earlier"),
-        ("tlfb", "total_items = [2]", "total_items = [3]",
-         "tlfb.toml: field 'total_items' must be distinct item numbers"),
+        (
+            "tlfb",
+            "at_most_item = 1",
+            "at_most_item = 2",
+            "field 'items[1].at_most_item' must be the number of an earlier",
+        ),
+        (
+            "tlfb",
+            "total_items = [2]",
+            "total_items = [3]",
+            "tlfb.toml: field 'total_items' must be distinct item numbers",
+        ),
         ("meq30", 'subscales = ["mystical"', 'subscales = ["unity"', "field 'diagnosis.subscales' names 'unity'"),
         ("meq30", "percent_of_maximum = 60", "percent_of_maximum = 160", "'diagnosis.percent_of_maximum' must be 1 to"),
         ("hama", "remission_at_or_below = 7\n", "", "'change_rules.remission_requires_response' needs response_"),

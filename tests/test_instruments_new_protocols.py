@@ -32,11 +32,19 @@ def test_audit_worked_answers():
     assert (result.total, result.band, result.flags) == (12, "Zone II: hazardous drinking", ())
 
 
-@pytest.mark.parametrize(("total", "band"), [
-    (0, "Zone I: low risk"), (7, "Zone I: low risk"), (8, "Zone II: hazardous drinking"),
-    (15, "Zone II: hazardous drinking"), (16, "Zone III: harmful drinking"), (19, "Zone III: harmful drinking"),
-    (20, "Zone IV: possible dependence"), (40, "Zone IV: possible dependence"),
-])
+@pytest.mark.parametrize(
+    ("total", "band"),
+    [
+        (0, "Zone I: low risk"),
+        (7, "Zone I: low risk"),
+        (8, "Zone II: hazardous drinking"),
+        (15, "Zone II: hazardous drinking"),
+        (16, "Zone III: harmful drinking"),
+        (19, "Zone III: harmful drinking"),
+        (20, "Zone IV: possible dependence"),
+        (40, "Zone IV: possible dependence"),
+    ],
+)
 def test_audit_risk_zones_at_each_boundary(total, band):
     answers = [0] * 10
     left = total
@@ -84,11 +92,17 @@ def test_ftnd_scoring_key():
     assert score("ftnd", [2, 0, 0, 1, 0, 0]).total == 3
 
 
-@pytest.mark.parametrize(("answers", "band"), [
-    ([2, 0, 0, 0, 0, 0], "very low dependence"), ([2, 0, 0, 1, 0, 0], "low dependence"),
-    ([3, 1, 0, 1, 0, 0], "medium dependence"), ([3, 1, 1, 1, 0, 0], "high dependence"),
-    ([3, 1, 1, 2, 0, 0], "high dependence"), ([3, 1, 1, 2, 1, 0], "very high dependence"),
-])
+@pytest.mark.parametrize(
+    ("answers", "band"),
+    [
+        ([2, 0, 0, 0, 0, 0], "very low dependence"),
+        ([2, 0, 0, 1, 0, 0], "low dependence"),
+        ([3, 1, 0, 1, 0, 0], "medium dependence"),
+        ([3, 1, 1, 1, 0, 0], "high dependence"),
+        ([3, 1, 1, 2, 0, 0], "high dependence"),
+        ([3, 1, 1, 2, 1, 0], "very high dependence"),
+    ],
+)
 def test_ftnd_dependence_levels(answers, band):
     assert score("ftnd", answers).band == band
 
@@ -107,8 +121,12 @@ def _answers(per_item: dict[int, int], default: int = 0) -> list[int]:
 
 def test_meq30_factors_hold_the_published_items():
     assert sorted(MYSTICAL + POSITIVE_MOOD + TRANSCENDENCE + INEFFABILITY) == list(range(1, 31))
-    for code, items in (("mystical", MYSTICAL), ("positive_mood", POSITIVE_MOOD),
-                        ("transcendence", TRANSCENDENCE), ("ineffability", INEFFABILITY)):
+    for code, items in (
+        ("mystical", MYSTICAL),
+        ("positive_mood", POSITIVE_MOOD),
+        ("transcendence", TRANSCENDENCE),
+        ("ineffability", INEFFABILITY),
+    ):
         result = score("meq30", _answers({n: 5 for n in items}))
         assert result.subscale(code).score == 5 * len(items)
         assert result.total == 5 * len(items)
@@ -120,7 +138,9 @@ def test_meq30_complete_mystical_experience_at_60_percent_of_every_factor():
     exactly = score("meq30", [3] * 30)
     assert exactly.total == 90 and exactly.provisional_diagnosis is True
     assert [(s.code, s.score, s.required, s.met) for s in exactly.subscales] == [
-        ("mystical", 45, 45, True), ("positive_mood", 18, 18, True), ("transcendence", 18, 18, True),
+        ("mystical", 45, 45, True),
+        ("positive_mood", 18, 18, True),
+        ("transcendence", 18, 18, True),
         ("ineffability", 9, 9, True),
     ]
     one_short = score("meq30", _answers({3: 2}, default=3))  # ineffability 8 of 15
@@ -140,10 +160,19 @@ def test_meq30_has_no_severity_bands_and_raises_no_flags():
 # -- HAM-A (Hamilton M 1959; bands of Matza LS et al. 2010; change rules of Griffiths RR et al. 2016) -------------
 
 
-@pytest.mark.parametrize(("total", "band"), [
-    (0, "no or minimal anxiety"), (7, "no or minimal anxiety"), (8, "mild"), (14, "mild"), (15, "moderate"),
-    (23, "moderate"), (24, "severe"), (56, "severe"),
-])
+@pytest.mark.parametrize(
+    ("total", "band"),
+    [
+        (0, "no or minimal anxiety"),
+        (7, "no or minimal anxiety"),
+        (8, "mild"),
+        (14, "mild"),
+        (15, "moderate"),
+        (23, "moderate"),
+        (24, "severe"),
+        (56, "severe"),
+    ],
+)
 def test_hama_severity_ranges(total, band):
     answers = [min(4, max(0, total - 4 * i)) for i in range(14)]
     result = score("hama", answers)
@@ -164,10 +193,17 @@ def test_hama_response_and_remission_as_griffiths_2016_defines_them():
 
 
 @pytest.mark.parametrize("code", ["hads_a", "hads_d"])
-@pytest.mark.parametrize(("total", "band"), [
-    (0, "non-case"), (7, "non-case"), (8, "doubtful case"), (10, "doubtful case"), (11, "definite case"),
-    (21, "definite case"),
-])
+@pytest.mark.parametrize(
+    ("total", "band"),
+    [
+        (0, "non-case"),
+        (7, "non-case"),
+        (8, "doubtful case"),
+        (10, "doubtful case"),
+        (11, "definite case"),
+        (21, "definite case"),
+    ],
+)
 def test_hads_subscale_cut_points(code, total, band):
     assert score(code, [total]).band == band
 
@@ -200,17 +236,25 @@ def _result(code: str, answers: list[int], on: str):
     from tracker.models import MeasureResult
 
     scored = score(code, answers)
-    return MeasureResult(id=1, instrument=code, administered_on=date.fromisoformat(on), total=scored.total,
-                         band=scored.band, band_index=scored.band_index,
-                         provisional_diagnosis=scored.provisional_diagnosis)
+    return MeasureResult(
+        id=1,
+        instrument=code,
+        administered_on=date.fromisoformat(on),
+        total=scored.total,
+        band=scored.band,
+        band_index=scored.band_index,
+        provisional_diagnosis=scored.provisional_diagnosis,
+    )
 
 
 def test_the_hama_trend_says_remission_needs_the_response_too():
     from tracker.outcomes.trends import change_sentences
 
     hama = get_instrument("hama")
-    baseline, latest = _result("hama", [4, 4, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], "2026-01-01"), \
-        _result("hama", [3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], "2026-02-05")
+    baseline, latest = (
+        _result("hama", [4, 4, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], "2026-01-01"),
+        _result("hama", [3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], "2026-02-05"),
+    )
     sentences = change_sentences(hama, baseline, latest)
     assert "Response (a drop of at least 50% from baseline): yes." in sentences
     assert "Remission (a drop of at least 50% and 7 or below): yes." in sentences

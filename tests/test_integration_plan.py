@@ -43,10 +43,14 @@ def test_the_form_has_the_protocols_sections_with_prompts_and_the_clinics_crisis
     page = client.get(plan_url(people, "/edit")).text
     labels = re.findall(r'<label class="form-label fw-semibold" for="section_\d+">([^<]+)</label>', page)
     assert labels == [
-        "Insights and themes", "Intentions and goals",
+        "Insights and themes",
+        "Intentions and goals",
         "Practices (sleep, movement, nature, breathwork, contemplative practice, nutrition)",
-        "Therapy and referrals", "Support people", "Warning signs and crisis plan",
-        "Follow-up sessions and measures", "Labs and physical health follow-up",
+        "Therapy and referrals",
+        "Support people",
+        "Warning signs and crisis plan",
+        "Follow-up sessions and measures",
+        "Labs and physical health follow-up",
     ]
     assert "Two or three concrete intentions the patient chose" in page
     assert 'value="Lifeline 13 11 14"' in page
@@ -61,8 +65,13 @@ def test_each_save_is_a_new_version_and_the_newest_is_current(client, people):
     login(client, people.lead)
     first = client.post(plan_url(people, "/edit"), data=form(section_1="You felt safe with your body again."))
     assert first.status_code == 302 and first.location == plan_url(people)
-    assert client.post(plan_url(people, "/edit"), data=form(
-        1, section_1="You felt safe with your body again.", section_2="I will walk every morning.")).status_code == 302
+    assert (
+        client.post(
+            plan_url(people, "/edit"),
+            data=form(1, section_1="You felt safe with your body again.", section_2="I will walk every morning."),
+        ).status_code
+        == 302
+    )
     one, two = versions()
     assert (one.number, two.number) == (1, 2)
     assert one.text_of("Intentions and goals") == ""
@@ -163,7 +172,7 @@ def test_a_version_is_marked_given_with_the_date(client, people):
     response = client.post(plan_url(people, "/versions/1/given"), data={"given_on": today.isoformat()})
     assert response.status_code == 302 and response.location == plan_url(people, "/versions/1")
     page = client.get(plan_url(people)).text
-    assert f"<li>{today.isoformat()} <span class=\"small text-body-secondary\">(recorded by Lena Lead)</span>" in page
+    assert f'<li>{today.isoformat()} <span class="small text-body-secondary">(recorded by Lena Lead)</span>' in page
     assert f"<td>{today.isoformat()}</td>" in page  # in the versions table
     event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "plan.given")).one()
     assert event.data == {"version": 1, "given_on": today.isoformat()}

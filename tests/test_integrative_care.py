@@ -25,15 +25,23 @@ CRISIS = "988, or the clinic on 555-0100"
 
 def test_the_default_modalities_are_the_articles_and_the_trials_each_with_a_source():
     names = [m.name for m in defaults()]
-    for name in ("Internal Family Systems", "Compassionate Inquiry", "Jungian analysis", "Somatic psychotherapy",
-                 "Motivational enhancement therapy", "Cognitive behavioural therapy"):
+    for name in (
+        "Internal Family Systems",
+        "Compassionate Inquiry",
+        "Jungian analysis",
+        "Somatic psychotherapy",
+        "Motivational enhancement therapy",
+        "Cognitive behavioural therapy",
+    ):
         assert name in names
     assert all(m.source for m in defaults())
 
 
 def test_a_clinic_list_is_one_per_line_without_repeats(people):
     assert parse_list(" Internal Family Systems \n\n  Breath-led somatic work\n") == [
-        "Internal Family Systems", "Breath-led somatic work"]
+        "Internal Family Systems",
+        "Breath-led somatic work",
+    ]
     with pytest.raises(ModalityError, match="Line 2 repeats 'ifs'"):
         parse_list("IFS\nifs")
     with pytest.raises(ModalityError, match="at least one"):
@@ -71,11 +79,15 @@ def test_a_preparation_note_records_a_modality_from_the_clinics_list(client, peo
     login(client, people.lead)
     page = client.get(session_url(people.patient, session)).text
     assert '<option value="Compassionate Inquiry">' in page
-    bad = client.post(session_url(people.patient, session, "/note"),
-                      data={"topics": "Set and setting", "modality": "Made-up therapy", "version_id": ""})
+    bad = client.post(
+        session_url(people.patient, session, "/note"),
+        data={"topics": "Set and setting", "modality": "Made-up therapy", "version_id": ""},
+    )
     assert bad.status_code == 422 and "Choose a modality from the clinic&#39;s list." in bad.text
-    good = client.post(session_url(people.patient, session, "/note"),
-                       data={"topics": "Set and setting", "modality": "Internal Family Systems", "version_id": ""})
+    good = client.post(
+        session_url(people.patient, session, "/note"),
+        data={"topics": "Set and setting", "modality": "Internal Family Systems", "version_id": ""},
+    )
     assert good.status_code == 302
     note = db.session.scalar(select(SessionNote).where(SessionNote.session_id == session.id))
     assert note.fields["modality"] == "Internal Family Systems"
@@ -89,8 +101,9 @@ def test_a_note_without_the_new_fields_hashes_as_before(people, protocols):
     from tracker.models.base import utcnow
     from tracker.notes import saving
 
-    note, _ = saving.save_note(people.lead, people.patient, session, None,
-                              saving.NoteInput(fields={"topics": "Expectations"}), None, utcnow())
+    note, _ = saving.save_note(
+        people.lead, people.patient, session, None, saving.NoteInput(fields={"topics": "Expectations"}), None, utcnow()
+    )
     assert set(note_content(note, session, 1)["fields"]) == {"topics", "intention", "consent", "questions"}
     current = note_content(note, session)
     assert set(current["fields"]) == {"topics", "intention", "consent", "questions", "modality"}
@@ -102,10 +115,15 @@ def test_a_note_without_the_new_fields_hashes_as_before(people, protocols):
 
 def test_practice_rows_are_complete_or_dropped():
     rows = [("Breathwork", "daily"), ("", ""), ("  Time in   nature ", "weekly")]
-    assert clean(rows) == [{"practice": "Breathwork", "frequency": "daily"},
-                           {"practice": "Time in nature", "frequency": "weekly"}]
-    for bad, field in ([("Breathwork", "")], "frequency"), ([("", "daily")], "practice"), \
-            ([("Walk", "daily"), ("walk", "weekly")], "practice"):
+    assert clean(rows) == [
+        {"practice": "Breathwork", "frequency": "daily"},
+        {"practice": "Time in nature", "frequency": "weekly"},
+    ]
+    for bad, field in (
+        ([("Breathwork", "")], "frequency"),
+        ([("", "daily")], "practice"),
+        ([("Walk", "daily"), ("walk", "weekly")], "practice"),
+    ):
         with pytest.raises(PracticeError) as refused:
             clean(bad)
         assert refused.value.field == field
@@ -138,20 +156,31 @@ def test_the_plan_keeps_practices_as_structured_items(client, people):
     assert 'list="practice-suggestions"' in client.get(url).text
     half = client.post(url, data=_plan_form(0, practice_1="Breathwork"))
     assert half.status_code == 422 and "Choose how often." in half.text
-    saved = client.post(url, data=_plan_form(0, practice_1="Breathwork", frequency_1="daily",
-                                              practice_2="Time in nature", frequency_2="weekly"))
+    saved = client.post(
+        url,
+        data=_plan_form(
+            0, practice_1="Breathwork", frequency_1="daily", practice_2="Time in nature", frequency_2="weekly"
+        ),
+    )
     assert saved.status_code == 302
     version = db.session.scalar(select(IntegrationPlanVersion))
-    assert version.practice_items == [{"practice": "Breathwork", "frequency": "daily"},
-                                      {"practice": "Time in nature", "frequency": "weekly"}]
+    assert version.practice_items == [
+        {"practice": "Breathwork", "frequency": "daily"},
+        {"practice": "Time in nature", "frequency": "weekly"},
+    ]
     page = client.get(f"/patients/{people.patient.id}/plan").text
     assert "Your practices" in page and "Breathwork: every day" in page
 
 
 def _plan_with_practices(people) -> IntegrationPlanVersion:
-    version = save_version(people.lead, people.patient, {"Insights and themes": "Safety."}, CRISIS, 0,
-                           [{"practice": "Breathwork", "frequency": "daily"},
-                            {"practice": "Time in nature", "frequency": "weekly"}])
+    version = save_version(
+        people.lead,
+        people.patient,
+        {"Insights and themes": "Safety."},
+        CRISIS,
+        0,
+        [{"practice": "Breathwork", "frequency": "daily"}, {"practice": "Time in nature", "frequency": "weekly"}],
+    )
     db.session.commit()
     assert version is not None
     return version
@@ -162,8 +191,12 @@ def _integration(people, protocols, minutes_ago: int):
 
 
 def _note_form(version: int, *answers: str, **extra: str) -> dict[str, str]:
-    data = {"themes": "Grief and relief", "risk_check": "no_concern", "checkin_plan_version": str(version),
-            "version_id": ""}
+    data = {
+        "themes": "Grief and relief",
+        "risk_check": "no_concern",
+        "checkin_plan_version": str(version),
+        "version_id": "",
+    }
     data.update({f"practice_checkin-{n}": answer for n, answer in enumerate(answers)})
     data.update(extra)
     return data
@@ -177,22 +210,35 @@ def test_an_integration_note_checks_in_on_each_practice_before_signing(client, p
     login(client, people.lead)
     page = client.get(session_url(people.patient, session)).text
     assert "Check-in on the plan" in page and "Breathwork" in page and 'name="practice_checkin-1"' in page
-    assert client.post(session_url(people.patient, session, "/note"),
-                       data=_note_form(version.number, "as_planned", "")).status_code == 302
+    assert (
+        client.post(
+            session_url(people.patient, session, "/note"), data=_note_form(version.number, "as_planned", "")
+        ).status_code
+        == 302
+    )
     sign = client.post(session_url(people.patient, session, "/sign"), data={"password": PASSWORD})
     assert sign.status_code == 409
     assert "Check in on each practice of the integration plan (or mark it not discussed): Time in nature." in sign.text
     # The plan changed while the form was open: the check-in is asked again.
-    stale = client.post(session_url(people.patient, session, "/note"),
-                        data=_note_form(version.number - 1, "as_planned", "not_done", version_id="1"))
+    stale = client.post(
+        session_url(people.patient, session, "/note"),
+        data=_note_form(version.number - 1, "as_planned", "not_done", version_id="1"),
+    )
     assert stale.status_code == 422 and "plan changed since the page was opened" in stale.text
-    assert client.post(session_url(people.patient, session, "/note"),
-                       data=_note_form(version.number, "as_planned", "not_done", version_id="1")).status_code == 302
+    assert (
+        client.post(
+            session_url(people.patient, session, "/note"),
+            data=_note_form(version.number, "as_planned", "not_done", version_id="1"),
+        ).status_code
+        == 302
+    )
     assert client.post(session_url(people.patient, session, "/sign"), data={"password": PASSWORD}).status_code == 302
     note = db.session.scalar(select(SessionNote).where(SessionNote.session_id == session.id))
     assert note.is_signed
     assert [i["adherence"] for i in note_content(note, session)["fields"]["practice_checkin"]["items"]] == [
-        "as_planned", "not_done"]
+        "as_planned",
+        "not_done",
+    ]
 
 
 def test_a_supervisor_sees_adherence_over_time_beside_the_measures(client, people, protocols):
@@ -203,16 +249,28 @@ def test_a_supervisor_sees_adherence_over_time_beside_the_measures(client, peopl
     version = _plan_with_practices(people)
     for minutes, answers in ((3000, ["as_planned", "partly"]), (600, ["as_planned", "not_done"])):
         session = _integration(people, protocols, minutes)
-        note, _ = saving.save_note(people.lead, people.patient, session, None, saving.NoteInput(fields={
-            "themes": "x", "risk_check": "no_concern",
-            "practice_checkin": {"plan_version": str(version.number), "answers": answers}}), None, utcnow())
+        note, _ = saving.save_note(
+            people.lead,
+            people.patient,
+            session,
+            None,
+            saving.NoteInput(
+                fields={
+                    "themes": "x",
+                    "risk_check": "no_concern",
+                    "practice_checkin": {"plan_version": str(version.number), "answers": answers},
+                }
+            ),
+            None,
+            utcnow(),
+        )
         signing.sign_note(people.lead, people.patient, session, note, None, PASSWORD, None, True, utcnow())
     db.session.commit()
     login(client, people.supervisor)
     page = client.get(f"/patients/{people.patient.id}/measures").text
     assert "Integration practices: adherence" in page
     assert "2 of 2 check-ins as planned" in page and "0 of 2 check-ins as planned" in page
-    assert page.count("badge text-bg-success\">As planned") == 2 and "Partly" in page and "Not done" in page
+    assert page.count('badge text-bg-success">As planned') == 2 and "Partly" in page and "Not done" in page
 
 
 def test_adherence_rows_keep_a_practice_dropped_from_the_plan():
@@ -220,8 +278,10 @@ def test_adherence_rows_keep_a_practice_dropped_from_the_plan():
 
     from tracker.plans.practices import CheckIn
 
-    entries = [CheckIn(datetime(2026, 1, 5, tzinfo=UTC), "a", {"Walk": "as_planned"}),
-               CheckIn(datetime(2026, 1, 12, tzinfo=UTC), "b", {"Breathwork": "partly"})]
+    entries = [
+        CheckIn(datetime(2026, 1, 5, tzinfo=UTC), "a", {"Walk": "as_planned"}),
+        CheckIn(datetime(2026, 1, 12, tzinfo=UTC), "b", {"Breathwork": "partly"}),
+    ]
     rows = adherence([{"practice": "Breathwork", "frequency": "daily"}], entries)
     assert [(r.practice, r.cells) for r in rows] == [("Breathwork", (None, "partly")), ("Walk", ("as_planned", None))]
     assert rows[0].share == "0 of 1 check-ins as planned"
@@ -233,8 +293,13 @@ def test_adherence_rows_keep_a_practice_dropped_from_the_plan():
 def test_a_dosing_note_confirms_the_protocols_set_and_setting(client, people, protocols):
     from tests.session_data import in_dosing
 
-    patient = make_patient(people.lead, people.co_therapist, protocols=protocols,
-                           protocol_code="psilocybin-cancer-hopkins", family_name="Zzsetting")
+    patient = make_patient(
+        people.lead,
+        people.co_therapist,
+        protocols=protocols,
+        protocol_code="psilocybin-cancer-hopkins",
+        family_name="Zzsetting",
+    )
     in_dosing(patient, people.lead, protocols)
     session = held_session(patient, people.lead, protocols, SessionKind.DOSING, 500, 480)
     login(client, people.lead)
@@ -243,12 +308,22 @@ def test_a_dosing_note_confirms_the_protocols_set_and_setting(client, people, pr
     url = session_url(patient, session, "/note")
     bad = client.post(url, data={"body": "Calm.", "set_and_setting": ["room", "disco-ball"], "version_id": ""})
     assert bad.status_code == 422 and "Confirm items of the protocol" in bad.text
-    assert client.post(url, data={"body": "Calm.", "set_and_setting": ["room", "eyeshades", "sitter"],
-                                  "version_id": ""}).status_code == 302
+    assert (
+        client.post(
+            url, data={"body": "Calm.", "set_and_setting": ["room", "eyeshades", "sitter"], "version_id": ""}
+        ).status_code
+        == 302
+    )
     note = db.session.scalar(select(SessionNote).where(SessionNote.session_id == session.id))
     checklist = {item["id"]: item["confirmed"] for item in note.fields["set_and_setting"]}
-    assert checklist == {"room": True, "music": False, "eyeshades": True, "sitter": True, "touch-consent": False,
-                         "intention": False}
+    assert checklist == {
+        "room": True,
+        "music": False,
+        "eyeshades": True,
+        "sitter": True,
+        "touch-consent": False,
+        "intention": False,
+    }
     page = client.get(session_url(patient, session)).text
     assert 'value="eyeshades" id="set-and-setting-eyeshades" checked' in page
 
@@ -262,10 +337,22 @@ def test_the_session_record_pdf_shows_the_modality_and_the_check_in(client, peop
 
     version = _plan_with_practices(people)
     session = _integration(people, protocols, 900)
-    note, _ = saving.save_note(people.lead, people.patient, session, None, saving.NoteInput(fields={
-        "themes": "x", "risk_check": "no_concern", "modality": "Somatic psychotherapy",
-        "practice_checkin": {"plan_version": str(version.number), "answers": ["partly", "not_discussed"]}}),
-        None, utcnow())
+    note, _ = saving.save_note(
+        people.lead,
+        people.patient,
+        session,
+        None,
+        saving.NoteInput(
+            fields={
+                "themes": "x",
+                "risk_check": "no_concern",
+                "modality": "Somatic psychotherapy",
+                "practice_checkin": {"plan_version": str(version.number), "answers": ["partly", "not_discussed"]},
+            }
+        ),
+        None,
+        utcnow(),
+    )
     signing.sign_note(people.lead, people.patient, session, note, None, PASSWORD, None, True, utcnow())
     db.session.commit()
     with client.application.test_request_context():

@@ -34,8 +34,20 @@ def today() -> date:
 def test_the_markers_of_the_seed_articles_are_data_with_sources():
     catalogue = markers()
     # Blood sugar, metabolic, endocrine, immune, magnesium, zinc, B vitamins, essential fatty acids.
-    for code in ("glucose_fasting", "hba1c", "alt", "tsh", "cortisol_morning", "crp_hs", "wbc", "magnesium", "zinc",
-                 "vitamin_b12", "folate", "omega3_index"):
+    for code in (
+        "glucose_fasting",
+        "hba1c",
+        "alt",
+        "tsh",
+        "cortisol_morning",
+        "crp_hs",
+        "wbc",
+        "magnesium",
+        "zinc",
+        "vitamin_b12",
+        "folate",
+        "omega3_index",
+    ):
         marker = catalogue[code]
         assert marker.sources and all(unit.source for unit in marker.units), code
     glucose = catalogue["glucose_fasting"].unit("mg/dL")
@@ -44,8 +56,10 @@ def test_the_markers_of_the_seed_articles_are_data_with_sources():
 
 def test_a_broken_markers_file_names_the_marker(tmp_path):
     path = tmp_path / "markers.toml"
-    path.write_text('[[markers]]\ncode = "x"\nname = "X"\nunits = [{ unit = "g", low = 5, high = 1, source = "s" }]\n'
-                    'sources = ["s"]\n')
+    path.write_text(
+        '[[markers]]\ncode = "x"\nname = "X"\nunits = [{ unit = "g", low = 5, high = 1, source = "s" }]\n'
+        'sources = ["s"]\n'
+    )
     with pytest.raises(ValueError, match=r"markers\[0\]\.units\[0\]\.low must be below high"):
         load_markers(path)
 
@@ -72,20 +86,24 @@ def test_a_result_without_a_range_takes_the_markers_default_and_is_flagged(peopl
 
 
 def test_the_laboratorys_own_range_is_kept_with_the_result(people):
-    given = LabInput("glucose_fasting", 6.1, "mmol/L", today(), reference_low=3.5, reference_high=6.5,
-                     laboratory="City Lab")
+    given = LabInput(
+        "glucose_fasting", 6.1, "mmol/L", today(), reference_low=3.5, reference_high=6.5, laboratory="City Lab"
+    )
     row = record_result(people.lead, people.patient, given, today())
     assert (row.range_from_laboratory, row.flag, row.range_source) == (True, None, "City Lab")
 
 
-@pytest.mark.parametrize(("given", "field", "message"), [
-    (LabInput("glucose", 5.0, "mmol/L", date(2026, 1, 1)), "marker", "Choose a marker"),
-    (LabInput("glucose_fasting", 5.0, "g/L", date(2026, 1, 1)), "unit", "recorded in mmol/L or mg/dL"),
-    (LabInput("glucose_fasting", -1.0, "mmol/L", date(2026, 1, 1)), "value", "0 or more"),
-    (LabInput("glucose_fasting", float("nan"), "mmol/L", date(2026, 1, 1)), "value", "0 or more"),
-    (LabInput("glucose_fasting", 5.0, "mmol/L", date(2999, 1, 1)), "collected_on", "cannot be in the future"),
-    (LabInput("glucose_fasting", 5.0, "mmol/L", date(2026, 1, 1), 6.0, 4.0), "reference_low", "must be below"),
-])
+@pytest.mark.parametrize(
+    ("given", "field", "message"),
+    [
+        (LabInput("glucose", 5.0, "mmol/L", date(2026, 1, 1)), "marker", "Choose a marker"),
+        (LabInput("glucose_fasting", 5.0, "g/L", date(2026, 1, 1)), "unit", "recorded in mmol/L or mg/dL"),
+        (LabInput("glucose_fasting", -1.0, "mmol/L", date(2026, 1, 1)), "value", "0 or more"),
+        (LabInput("glucose_fasting", float("nan"), "mmol/L", date(2026, 1, 1)), "value", "0 or more"),
+        (LabInput("glucose_fasting", 5.0, "mmol/L", date(2999, 1, 1)), "collected_on", "cannot be in the future"),
+        (LabInput("glucose_fasting", 5.0, "mmol/L", date(2026, 1, 1), 6.0, 4.0), "reference_low", "must be below"),
+    ],
+)
 def test_a_bad_result_is_refused_on_its_field(people, given, field, message):
     with pytest.raises(LabError, match=message) as refused:
         record_result(people.lead, people.patient, given, today())
@@ -99,19 +117,31 @@ def test_a_result_is_never_changed_and_a_correction_supersedes_it(people):
         db.session.execute(text("UPDATE lab_result SET value = 0.8 WHERE id = :id"), {"id": first.id})
     with pytest.raises(DBAPIError, match="immutable"), db.session.begin_nested():
         db.session.execute(text("DELETE FROM lab_result WHERE id = :id"), {"id": first.id})
-    second = correct_result(people.lead, people.patient, first, LabInput("magnesium", 0.8, "mmol/L", today()),
-                            "Copied from the wrong line", today())
+    second = correct_result(
+        people.lead,
+        people.patient,
+        first,
+        LabInput("magnesium", 0.8, "mmol/L", today()),
+        "Copied from the wrong line",
+        today(),
+    )
     assert second.supersedes_id == first.id and second.flag is None
     with pytest.raises(LabError, match="already corrected"):
-        correct_result(people.lead, people.patient, first, LabInput("magnesium", 0.9, "mmol/L", today()), "x",
-                       today())
+        correct_result(people.lead, people.patient, first, LabInput("magnesium", 0.9, "mmol/L", today()), "x", today())
     assert audit_actions()[-1] == "lab.correct"
 
 
 # -- pages ----------------------------------------------------------------------------------------------------------
 
-PERSONAS = {"lead": 200, "co_therapist": 200, "supervisor": 200, "other_therapist": 404, "other_supervisor": 404,
-            "admin": 403, "outsider": 404}
+PERSONAS = {
+    "lead": 200,
+    "co_therapist": 200,
+    "supervisor": 200,
+    "other_therapist": 404,
+    "other_supervisor": 404,
+    "admin": 403,
+    "outsider": 404,
+}
 
 
 @pytest.mark.parametrize("persona", list(PERSONAS))
@@ -120,42 +150,60 @@ def test_only_those_who_see_the_patient_see_or_record_results(client, people, pe
     db.session.commit()
     login(client, getattr(people, persona))
     expected = PERSONAS[persona]
-    pages = [client.get(f"/patients/{people.patient.id}/labs"),
-             client.get(f"/patients/{people.patient.id}/labs/{row.id}/correct")]
-    posted = client.post(f"/patients/{people.patient.id}/labs", data={
-        "marker_unit": "tsh|mIU/L", "value": "2.0", "collected_on": today().isoformat()})
+    pages = [
+        client.get(f"/patients/{people.patient.id}/labs"),
+        client.get(f"/patients/{people.patient.id}/labs/{row.id}/correct"),
+    ]
+    posted = client.post(
+        f"/patients/{people.patient.id}/labs",
+        data={"marker_unit": "tsh|mIU/L", "value": "2.0", "collected_on": today().isoformat()},
+    )
     for response in pages:
         assert response.status_code == expected
         assert (CANARY in response.text) is (expected == 200)
     assert posted.status_code == (302 if expected == 200 else expected)
     db.session.expire_all()
-    count = db.session.scalar(text("SELECT count(*) FROM lab_result WHERE patient_id = :p"),
-                              {"p": people.patient.id})
+    count = db.session.scalar(text("SELECT count(*) FROM lab_result WHERE patient_id = :p"), {"p": people.patient.id})
     assert count == (2 if expected == 200 else 1)
 
 
 def test_the_results_page_records_flags_and_audits(client, people):
     login(client, people.lead)
-    response = client.post(f"/patients/{people.patient.id}/labs", data={
-        "marker_unit": "hba1c|%", "value": "6.8", "collected_on": today().isoformat(), "laboratory": "City Lab"})
+    response = client.post(
+        f"/patients/{people.patient.id}/labs",
+        data={"marker_unit": "hba1c|%", "value": "6.8", "collected_on": today().isoformat(), "laboratory": "City Lab"},
+    )
     assert response.status_code == 302
     page = client.get(f"/patients/{people.patient.id}/labs")
     assert "Haemoglobin A1c (HbA1c)" in page.text and "6.8 %" in page.text and "High" in page.text
     assert audit_actions()[-2:] == ["lab.record", "lab.view"]
 
 
-@pytest.mark.parametrize(("data", "message"), [
-    ({"marker_unit": "", "value": "5", "collected_on": "2026-01-01"}, "Choose the marker."),
-    ({"marker_unit": "tsh|mIU/L", "value": "", "collected_on": "2026-01-01"},
-     "Enter the value as the report gives it."),
-    ({"marker_unit": "tsh|mIU/L", "value": "abc", "collected_on": "2026-01-01"}, "Not a valid decimal value."),
-    ({"marker_unit": "tsh|mIU/L", "value": "nan", "collected_on": "2026-01-01"}, "Enter a number."),
-    ({"marker_unit": "tsh|g", "value": "5", "collected_on": "2026-01-01"}, "Not a valid choice"),
-    ({"marker_unit": "tsh|mIU/L", "value": "-5", "collected_on": "2026-01-01"}, "Enter a number of 0 or more."),
-    ({"marker_unit": "tsh|mIU/L", "value": "5", "collected_on": "2999-01-01"}, "cannot be in the future"),
-    ({"marker_unit": "tsh|mIU/L", "value": "5", "collected_on": "2026-01-01", "reference_low": "4",
-      "reference_high": "1"}, "The low end of the range must be below the high end."),
-])
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"marker_unit": "", "value": "5", "collected_on": "2026-01-01"}, "Choose the marker."),
+        (
+            {"marker_unit": "tsh|mIU/L", "value": "", "collected_on": "2026-01-01"},
+            "Enter the value as the report gives it.",
+        ),
+        ({"marker_unit": "tsh|mIU/L", "value": "abc", "collected_on": "2026-01-01"}, "Not a valid decimal value."),
+        ({"marker_unit": "tsh|mIU/L", "value": "nan", "collected_on": "2026-01-01"}, "Enter a number."),
+        ({"marker_unit": "tsh|g", "value": "5", "collected_on": "2026-01-01"}, "Not a valid choice"),
+        ({"marker_unit": "tsh|mIU/L", "value": "-5", "collected_on": "2026-01-01"}, "Enter a number of 0 or more."),
+        ({"marker_unit": "tsh|mIU/L", "value": "5", "collected_on": "2999-01-01"}, "cannot be in the future"),
+        (
+            {
+                "marker_unit": "tsh|mIU/L",
+                "value": "5",
+                "collected_on": "2026-01-01",
+                "reference_low": "4",
+                "reference_high": "1",
+            },
+            "The low end of the range must be below the high end.",
+        ),
+    ],
+)
 def test_bad_input_is_refused_next_to_its_field_and_nothing_is_saved(client, people, data, message):
     login(client, people.lead)
     response = client.post(f"/patients/{people.patient.id}/labs", data=data)
@@ -170,10 +218,21 @@ def test_the_correction_page_replaces_a_result_and_keeps_both(client, people):
     login(client, people.lead)
     url = f"/patients/{people.patient.id}/labs/{row.id}/correct"
     assert client.get(url).status_code == 200
-    assert client.post(url, data={"marker_unit": "crp_hs|mg/L", "value": "1.2",
-                                  "collected_on": today().isoformat()}).status_code == 422  # no reason
-    response = client.post(url, data={"marker_unit": "crp_hs|mg/L", "value": "1.2",
-                                      "collected_on": today().isoformat(), "reason": "Decimal point slipped"})
+    assert (
+        client.post(
+            url, data={"marker_unit": "crp_hs|mg/L", "value": "1.2", "collected_on": today().isoformat()}
+        ).status_code
+        == 422
+    )  # no reason
+    response = client.post(
+        url,
+        data={
+            "marker_unit": "crp_hs|mg/L",
+            "value": "1.2",
+            "collected_on": today().isoformat(),
+            "reason": "Decimal point slipped",
+        },
+    )
     assert response.status_code == 302
     assert client.get(url).status_code == 409  # already corrected: correct the newest instead
     assert db.session.scalar(text("SELECT count(*) FROM lab_result")) == 2
@@ -181,8 +240,9 @@ def test_the_correction_page_replaces_a_result_and_keeps_both(client, people):
 
 
 def test_the_patient_page_and_the_summary_show_flagged_results_and_requirements(client, people, protocols):
-    patient = make_patient(people.lead, people.co_therapist, protocols=protocols, protocol_code="psilocybin-aud",
-                           family_name="Zzpatient")
+    patient = make_patient(
+        people.lead, people.co_therapist, protocols=protocols, protocol_code="psilocybin-aud", family_name="Zzpatient"
+    )
     record_result(people.lead, patient, LabInput("alt", 88.0, "U/L", today()), today())
     db.session.commit()
     login(client, people.lead)
@@ -209,8 +269,12 @@ def test_the_patient_page_runs_the_same_queries_whatever_the_number_of_results(c
     with count_queries() as small:
         client.get(url)
     for days in range(1, 30):
-        record_result(people.lead, people.patient, LabInput("tsh", 2.0 + days / 10, "mIU/L",
-                                                            today() - timedelta(days=days)), today())
+        record_result(
+            people.lead,
+            people.patient,
+            LabInput("tsh", 2.0 + days / 10, "mIU/L", today() - timedelta(days=days)),
+            today(),
+        )
     db.session.commit()
     with count_queries() as large:
         client.get(url)
@@ -259,16 +323,28 @@ def test_the_move_to_dosing_needs_the_protocols_laboratory_results(people, proto
 
 def test_a_result_collected_after_the_session_does_not_count_for_it(people, protocols, aud_patient):
     record_result(people.lead, aud_patient, LabInput("alt", 20.0, "U/L", today()), today())
-    facts = gate.load_facts(db.session, aud_patient, protocols["psilocybin-aud"], gate.Door.MOVE_TO_DOSING,
-                            now=utcnow(), at=utcnow() - timedelta(days=1))
+    facts = gate.load_facts(
+        db.session,
+        aud_patient,
+        protocols["psilocybin-aud"],
+        gate.Door.MOVE_TO_DOSING,
+        now=utcnow(),
+        at=utcnow() - timedelta(days=1),
+    )
     unmet = gate.evaluate(facts, gate.Door.MOVE_TO_DOSING)
     assert [u.condition for u in unmet] == ["required_labs"]
 
 
 def test_a_corrected_result_counts_by_its_correction(people, protocols, aud_patient):
     old = record_result(people.lead, aud_patient, LabInput("alt", 20.0, "U/L", today() - timedelta(days=1)), today())
-    correct_result(people.lead, aud_patient, old, LabInput("alt", 20.0, "U/L", today() - timedelta(days=200)),
-                   "Wrong date: the sample is from last year", today())
+    correct_result(
+        people.lead,
+        aud_patient,
+        old,
+        LabInput("alt", 20.0, "U/L", today() - timedelta(days=200)),
+        "Wrong date: the sample is from last year",
+        today(),
+    )
     assert len(_refusals(people, protocols, aud_patient)) == 1
 
 

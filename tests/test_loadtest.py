@@ -36,8 +36,14 @@ def test_forms_come_back_as_a_browser_submits_them():
     forms = Forms(PAGE, "/patients/1/measures/phq9/new")
     assert forms.find("/login") == {"csrf_token": "tok", "username": ""}
     measure = forms.find("/measures/phq9/new")  # no action: it posts to the page itself
-    assert measure == {"csrf_token": "tok2", "q1": "0", "q2": "3", "ticked": "y", "phase": "b",
-                       "body": "Kept text & more"}
+    assert measure == {
+        "csrf_token": "tok2",
+        "q1": "0",
+        "q2": "3",
+        "ticked": "y",
+        "phase": "b",
+        "body": "Kept text & more",
+    }
 
 
 def _rows():
@@ -70,8 +76,11 @@ def test_the_verdicts_say_met_or_not_for_each_target():
 
 def test_samples_of_the_ramp_up_are_left_out(tmp_path):
     path = tmp_path / "samples.jsonl"
-    path.write_text("".join(json.dumps({"name": "day page", "ms": 10, "ok": True, "t": t}) + "\n"
-                            for t in (100.0, 104.0, 106.0, 110.0)))
+    path.write_text(
+        "".join(
+            json.dumps({"name": "day page", "ms": 10, "ok": True, "t": t}) + "\n" for t in (100.0, 104.0, 106.0, 110.0)
+        )
+    )
     kept, span = read_samples(path, 105.0)
     assert len(kept) == 2 and span == 4.0
 
@@ -121,8 +130,14 @@ def test_the_bench_clinic_is_prepared_for_a_run_on_the_suites_database(tmp_path)
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL",)}
     with fresh_database() as url:
         database = "sqlite" if url.startswith("sqlite") else "postgresql"
-        done = subprocess.run([sys.executable, "-c", PREPARE, database, str(tmp_path), url], cwd=ROOT, env=env,
-                              capture_output=True, text=True, timeout=600)
+        done = subprocess.run(
+            [sys.executable, "-c", PREPARE, database, str(tmp_path), url],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
     assert done.returncode == 0, done.stderr[-3000:]
     plan = json.loads(done.stdout.splitlines()[-1])
     assert plan["password"] and plan["therapists"] and plan["supervisors"]
@@ -139,14 +154,26 @@ def test_errors_outside_the_timed_requests_are_still_counted(tmp_path):
     from bench.loadtest import left_out_errors
 
     path = tmp_path / "samples.jsonl"
-    records = [("clinic overview (warm-up)", False, 503, 200.0), ("day page", False, 500, 100.0),
-               ("day page", True, 200, 101.0), ("day page", False, 503, 110.0)]
-    path.write_text("".join(json.dumps({"name": n, "ms": 10, "ok": ok, "status": status, "t": t}) + "\n"
-                            for n, ok, status, t in records))
+    records = [
+        ("clinic overview (warm-up)", False, 503, 200.0),
+        ("day page", False, 500, 100.0),
+        ("day page", True, 200, 101.0),
+        ("day page", False, 503, 110.0),
+    ]
+    path.write_text(
+        "".join(
+            json.dumps({"name": n, "ms": 10, "ok": ok, "status": status, "t": t}) + "\n" for n, ok, status, t in records
+        )
+    )
     unseen = left_out_errors(path, 105.0)
     assert [(r["name"], r["status"]) for r in unseen] == [("clinic overview (warm-up)", 503), ("day page", 500)]
     rows = _rows()
     rows[-1].update(errors_left_out=2, errors_left_out_pages=["clinic overview (warm-up) (503)", "day page (500)"])
     judged = dict((text, met) for met, text in verdicts(rows))
-    assert judged["sqlite, 25 user(s): 3 errors in 203 requests: sign a note (POST) (1), outside the timed "
-                  "requests: clinic overview (warm-up) (503), outside the timed requests: day page (500)"] is False
+    assert (
+        judged[
+            "sqlite, 25 user(s): 3 errors in 203 requests: sign a note (POST) (1), outside the timed "
+            "requests: clinic overview (warm-up) (503), outside the timed requests: day page (500)"
+        ]
+        is False
+    )

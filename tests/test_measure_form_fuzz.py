@@ -18,9 +18,32 @@ FIELDS = [f"item_{n}" for n in range(22)] + ["administered_on", "mode", "reason"
 
 values = st.one_of(
     st.integers(-5, 8).map(str),
-    st.sampled_from(["", " ", "yes", "no", "lifetime", "past_3_months", "None", "null", "3.0", "1e1", "0x1",
-                     "2026-01-01", "2999-12-31", "1899-12-31", "with_patient", "from_paper", "clinician_rated",
-                     "\x00", "٣", "99999999999999999999", "<script>alert(1)</script>", "' OR 1=1 --"]),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "yes",
+            "no",
+            "lifetime",
+            "past_3_months",
+            "None",
+            "null",
+            "3.0",
+            "1e1",
+            "0x1",
+            "2026-01-01",
+            "2999-12-31",
+            "1899-12-31",
+            "with_patient",
+            "from_paper",
+            "clinician_rated",
+            "\x00",
+            "٣",
+            "99999999999999999999",
+            "<script>alert(1)</script>",
+            "' OR 1=1 --",
+        ]
+    ),
     st.text(max_size=40),
 )
 

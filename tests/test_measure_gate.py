@@ -89,8 +89,9 @@ def test_a_corrected_baseline_counts_through_its_correction(people, protocols):
     assert refused(people, mdma)[0].startswith("Baseline PCL-5: the latest is dated")
     # The date was entered wrongly: the correction, dated right, is the current result.
     fixed = ResultInput("pcl5", stale.answers, utcnow().date() - timedelta(days=2), stale.mode)
-    correct_result(people.lead, people.patient, stale, fixed, "Date copied wrongly from the paper form",
-                   utcnow().date())
+    correct_result(
+        people.lead, people.patient, stale, fixed, "Date copied wrongly from the paper form", utcnow().date()
+    )
     workflow.move(db.session, people.patient, Phase.DOSING, people.lead, mdma)
 
 

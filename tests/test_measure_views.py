@@ -62,8 +62,9 @@ def test_every_instrument_has_a_form_generated_from_its_definition(client, peopl
     login(client, people.lead)
     page = client.get(new_url(people, code)).text
     legends = re.findall(r'<legend class="fs-6 fw-semibold mb-1">([^<]*)</legend>', page)
-    assert legends == [f"{item.number}. {item.text}".replace("'", "&#39;").replace('"', "&#34;")
-                       for item in instrument.items]
+    assert legends == [
+        f"{item.number}. {item.text}".replace("'", "&#39;").replace('"', "&#34;") for item in instrument.items
+    ]
     for item in instrument.items:
         if len(item.scale.options) > 11:  # a count or a clinician-entered total: one number field
             assert f'name="item_{item.number}" id="item_{item.number}-number"' in page
@@ -146,7 +147,7 @@ def test_bad_answers_are_refused_next_to_the_item_and_nothing_is_saved(client, p
     response = client.post(new_url(people, code), data=data)
     assert response.status_code == 422
     error = re.search(rf'<div class="invalid-feedback d-block" id="{field}-error">([^<]*)</div>', response.text)
-    assert error and message in error.group(1), (error and error.group(1))
+    assert error and message in error.group(1), error and error.group(1)
     assert f'href="#{field}"' in response.text  # the error summary links to it
     assert saved() == [] and "measure.record" not in audit_actions()
 
@@ -228,8 +229,9 @@ def treated(people, protocols):
     mdma = protocols["mdma-ptsd"]
     patient = people.patient
     start = utcnow() - timedelta(days=40)
-    clear_for_dosing(patient, people.lead, protocols, baseline_on=start.date() - timedelta(days=3),
-                     at=start - timedelta(days=3))
+    clear_for_dosing(
+        patient, people.lead, protocols, baseline_on=start.date() - timedelta(days=3), at=start - timedelta(days=3)
+    )
     record_measure(patient, people.lead, "pcl5", [3] * 12 + [2] * 8, on=start.date() - timedelta(days=2))  # 52
     workflow.move(db.session, patient, Phase.DOSING, people.lead, mdma, now=start)
     complete_dosing(patient, people.lead, protocols, held_at=start + timedelta(hours=1))  # the signed dosing note
@@ -264,8 +266,9 @@ def test_the_overview_shows_schedule_trends_and_change_from_baseline(client, peo
     assert len([c for c in root.iter(SVG + "circle") if c.get("class") == "point"]) == 3  # the 3 current PCL-5s
     assert len([g for g in root.iter(SVG + "g") if g.get("class") == "dosing"]) == 2
     baseline_day = (treated - timedelta(days=2)).isoformat()
-    assert (f"PCL-5 52 at baseline ({baseline_day}), 38 on {(treated + timedelta(days=7)).isoformat()}: "
-            "14 points lower.") in page
+    assert (
+        f"PCL-5 52 at baseline ({baseline_day}), 38 on {(treated + timedelta(days=7)).isoformat()}: 14 points lower."
+    ) in page
     assert "Reliable change (at least 5 points either way): yes." in page
     assert "Clinically meaningful change (at least 10 points): yes (better)." in page
     assert "C-SSRS has no total; the chart shows the risk level at each administration." in page
@@ -302,8 +305,10 @@ def test_a_discontinued_patient_has_no_schedule(client, people, protocols):
     workflow.move(db.session, people.patient, Phase.DISCONTINUED, people.lead, protocols["mdma-ptsd"], "moved away")
     db.session.commit()
     login(client, people.lead)
-    assert "Measures are no longer scheduled: the patient was discontinued." in client.get(
-        f"/patients/{people.patient.id}/measures").text
+    assert (
+        "Measures are no longer scheduled: the patient was discontinued."
+        in client.get(f"/patients/{people.patient.id}/measures").text
+    )
 
 
 # Constant SQL counts ----------------------------------------------------------------------------------------------
@@ -311,8 +316,13 @@ def test_a_discontinued_patient_has_no_schedule(client, people, protocols):
 
 def grow(people, treated, count: int) -> None:
     for number in range(count):
-        record_measure(people.patient, people.lead, ["pcl5", "cssrs", "phq9"][number % 3],
-                       on=treated + timedelta(days=number % 30), level=(number % 10) / 10)
+        record_measure(
+            people.patient,
+            people.lead,
+            ["pcl5", "cssrs", "phq9"][number % 3],
+            on=treated + timedelta(days=number % 30),
+            level=(number % 10) / 10,
+        )
     for _ in range(5):
         record_measure(people.patient, people.lead, "phq9", [1] * 8 + [2])  # and more alerts in the banner
     db.session.commit()
@@ -324,10 +334,16 @@ def test_the_measure_pages_run_the_same_queries_for_short_and_long_histories(cli
     db.session.commit()
     alert = db.session.scalars(select(SafetyAlert)).one()
     pid = people.patient.id
-    pages = [f"/patients/{pid}", f"/patients/{pid}/measures", f"/patients/{pid}/measures?page=2",
-             f"/patients/{pid}/measures/pcl5/new", f"/patients/{pid}/measures/results/{result.id}",
-             f"/patients/{pid}/measures/results/{result.id}/correct", f"/patients/{pid}/alerts/{alert.id}",
-             "/patients/"]
+    pages = [
+        f"/patients/{pid}",
+        f"/patients/{pid}/measures",
+        f"/patients/{pid}/measures?page=2",
+        f"/patients/{pid}/measures/pcl5/new",
+        f"/patients/{pid}/measures/results/{result.id}",
+        f"/patients/{pid}/measures/results/{result.id}/correct",
+        f"/patients/{pid}/alerts/{alert.id}",
+        "/patients/",
+    ]
     login(client, people.supervisor)
     small = {}
     for url in pages:

@@ -54,11 +54,18 @@ def test_a_result_keeps_the_answers_and_the_score_as_computed(people):
     row = record_result(people.lead, people.patient, given("pcl5", PCL5_PTSD), today())
     expected = score("pcl5", PCL5_PTSD)
     assert (row.total, row.band, row.band_index, row.provisional_diagnosis, row.cut_point) == (
-        expected.total, expected.band, expected.band_index, True, 33,
+        expected.total,
+        expected.band,
+        expected.band_index,
+        True,
+        33,
     )
     assert row.answers == PCL5_PTSD
     assert [(s["code"], s["score"], s["endorsed"], s["required"], s["met"]) for s in row.subscales] == [
-        ("B", 5, 2, 1, True), ("C", 2, 1, 1, True), ("D", 4, 2, 2, True), ("E", 4, 2, 2, True),
+        ("B", 5, 2, 1, True),
+        ("C", 2, 1, 1, True),
+        ("D", 4, 2, 2, True),
+        ("E", 4, 2, 2, True),
     ]
     assert row.entered_by_id == people.lead.id and row.supersedes_id is None
     audit = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "measure.record")).one()
@@ -71,21 +78,32 @@ def test_qids_stores_its_domains_and_cssrs_its_risk_level(people):
     assert qids.total == score("qids_sr16", [3, 0, 0, 0] + [1] * 12).total
     assert qids.subscales[0]["code"] == "sleep" and qids.subscales[0]["score"] == 3
     cssrs = record_result(
-        people.lead, people.patient,
-        given("cssrs", ["yes", "no", None, None, None, "no"], mode=AdministrationMode.CLINICIAN_RATED), today(),
+        people.lead,
+        people.patient,
+        given("cssrs", ["yes", "no", None, None, None, "no"], mode=AdministrationMode.CLINICIAN_RATED),
+        today(),
     )
     assert (cssrs.total, cssrs.band, cssrs.band_index, cssrs.answers) == (
-        None, "low risk", 1, ["yes", "no", None, None, None, "no"],
+        None,
+        "low risk",
+        1,
+        ["yes", "no", None, None, None, "no"],
     )
 
 
 @pytest.mark.parametrize(
     ("code", "mode", "message"),
     [
-        ("phq9", AdministrationMode.CLINICIAN_RATED,
-         "PHQ-9 is a self-report questionnaire: choose filled in with the patient or entered from a paper form."),
-        ("madrs", AdministrationMode.WITH_PATIENT,
-         "MADRS is rated by a clinician: choose asked and rated in an interview or entered from a paper form."),
+        (
+            "phq9",
+            AdministrationMode.CLINICIAN_RATED,
+            "PHQ-9 is a self-report questionnaire: choose filled in with the patient or entered from a paper form.",
+        ),
+        (
+            "madrs",
+            AdministrationMode.WITH_PATIENT,
+            "MADRS is rated by a clinician: choose asked and rated in an interview or entered from a paper form.",
+        ),
     ],
 )
 def test_the_mode_must_fit_the_instrument(people, code, mode, message):
@@ -168,10 +186,20 @@ def test_a_correction_needs_a_reason(people):
 
 def _insert(people, **values) -> None:
     row = {
-        "patient_id": people.patient.id, "instrument": "phq9", "administered_on": today(), "mode": "with_patient",
-        "answers": [0] * 9, "total": 0, "band": "minimal", "band_index": 0, "subscales": [],
-        "flags": [], "entered_by_id": people.lead.id, "entered_at": datetime.now(UTC),
-        "supersedes_id": None, "correction_reason": None,
+        "patient_id": people.patient.id,
+        "instrument": "phq9",
+        "administered_on": today(),
+        "mode": "with_patient",
+        "answers": [0] * 9,
+        "total": 0,
+        "band": "minimal",
+        "band_index": 0,
+        "subscales": [],
+        "flags": [],
+        "entered_by_id": people.lead.id,
+        "entered_at": datetime.now(UTC),
+        "supersedes_id": None,
+        "correction_reason": None,
     }
     row.update(values)
     db.session.execute(insert(MeasureResult.__table__).values(row))
@@ -193,8 +221,16 @@ def test_the_database_keeps_corrections_a_chain_with_a_reason(people):
 
 
 def _dosing_session(people, when: datetime, cycle: int) -> None:
-    db.session.add(TherapySession(patient_id=people.patient.id, kind=SessionKind.DOSING, held_at=when, cycle=cycle,
-                                  duration_minutes=480, logged_by_id=people.lead.id))
+    db.session.add(
+        TherapySession(
+            patient_id=people.patient.id,
+            kind=SessionKind.DOSING,
+            held_at=when,
+            cycle=cycle,
+            duration_minutes=480,
+            logged_by_id=people.lead.id,
+        )
+    )
 
 
 def test_dosing_days_come_from_dosing_sessions_and_from_cycles_without_one(people, protocols):
@@ -210,19 +246,31 @@ def test_dosing_days_come_from_dosing_sessions_and_from_cycles_without_one(peopl
     complete_integration(people.patient, people.lead, protocols, before=second)  # the cycle's signed sessions
     renew_pre_dosing(people.patient, people.lead, protocol, second - timedelta(days=1))
     workflow.move(db.session, people.patient, Phase.DOSING, people.lead, protocol, now=second)
-    workflow.move(db.session, people.patient, Phase.ON_HOLD, people.lead, protocol, "ill",
-                  now=second + timedelta(days=1))
+    workflow.move(
+        db.session, people.patient, Phase.ON_HOLD, people.lead, protocol, "ill", now=second + timedelta(days=1)
+    )
     renew_pre_dosing(people.patient, people.lead, protocol, second + timedelta(days=2))
     workflow.move(db.session, people.patient, Phase.DOSING, people.lead, protocol, now=second + timedelta(days=3))
     # A scheduled, not yet held, dosing session is not a dosing day.
-    db.session.add(TherapySession(patient_id=people.patient.id, kind=SessionKind.DOSING, held_at=None, cycle=3,
-                                  scheduled_at=second + timedelta(days=40), logged_by_id=people.lead.id))
+    db.session.add(
+        TherapySession(
+            patient_id=people.patient.id,
+            kind=SessionKind.DOSING,
+            held_at=None,
+            cycle=3,
+            scheduled_at=second + timedelta(days=40),
+            logged_by_id=people.lead.id,
+        )
+    )
     db.session.flush()
     assert dosing_dates(db.session, people.patient.id, UTC) == [start.date(), second.date()]
     # Logging the session of cycle 2 (a day after the move) replaces the move's day with the session's.
     _dosing_session(people, second + timedelta(days=1), cycle=2)
     db.session.flush()
     assert dosing_dates(db.session, people.patient.id, UTC) == [start.date(), second.date() + timedelta(days=1)]
-    moves = db.session.scalar(select(func.count()).select_from(PhaseTransition).where(
-        PhaseTransition.patient_id == people.patient.id, PhaseTransition.to_phase == Phase.DOSING))
+    moves = db.session.scalar(
+        select(func.count())
+        .select_from(PhaseTransition)
+        .where(PhaseTransition.patient_id == people.patient.id, PhaseTransition.to_phase == Phase.DOSING)
+    )
     assert moves == 3

@@ -66,22 +66,45 @@ def _count(model) -> int:
 
 
 def _phq9(**extra: str) -> dict[str, str]:
-    return {"administered_on": utcnow().date().isoformat(), "mode": "with_patient",
-            **{f"item_{n}": "0" for n in range(1, 10)}, **extra}
+    return {
+        "administered_on": utcnow().date().isoformat(),
+        "mode": "with_patient",
+        **{f"item_{n}": "0" for n in range(1, 10)},
+        **extra,
+    }
 
 
 #: name -> (url, form data, model whose rows a write adds, audit action, status when allowed)
 WRITES = {
     "record": ("/patients/{id}/measures/phq9/new", _phq9(), MeasureResult, "measure.record", 302),
-    "correct": ("/patients/{id}/measures/results/{result}/correct", _phq9(reason="Item 9 was 0"), MeasureResult,
-                "measure.correct", 302),
-    "acknowledge": ("/patients/{id}/alerts/{alert}",
-                    {"actions": ["patient_contacted"], "action_taken": "Called the patient the same day"}, None,
-                    "alert.acknowledge", 302),
-    "save plan": ("/patients/{id}/plan/edit", {"based_on": "1", "crisis_line": "Line 2", "section_1": "New"},
-                  IntegrationPlanVersion, "plan.save", 302),
-    "mark given": ("/patients/{id}/plan/versions/{number}/given", {"given_on": utcnow().date().isoformat()},
-                   PlanHandout, "plan.given", 302),
+    "correct": (
+        "/patients/{id}/measures/results/{result}/correct",
+        _phq9(reason="Item 9 was 0"),
+        MeasureResult,
+        "measure.correct",
+        302,
+    ),
+    "acknowledge": (
+        "/patients/{id}/alerts/{alert}",
+        {"actions": ["patient_contacted"], "action_taken": "Called the patient the same day"},
+        None,
+        "alert.acknowledge",
+        302,
+    ),
+    "save plan": (
+        "/patients/{id}/plan/edit",
+        {"based_on": "1", "crisis_line": "Line 2", "section_1": "New"},
+        IntegrationPlanVersion,
+        "plan.save",
+        302,
+    ),
+    "mark given": (
+        "/patients/{id}/plan/versions/{number}/given",
+        {"given_on": utcnow().date().isoformat()},
+        PlanHandout,
+        "plan.given",
+        302,
+    ),
 }
 
 

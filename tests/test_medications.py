@@ -29,8 +29,15 @@ def days(n: int) -> str:
 
 
 def form(**overrides):
-    data = {"name": "Sertraline", "drug_class": "ssri", "dose": "50 mg daily", "started_on": days(-300),
-            "stopped_on": "", "taper_plan": "25 mg for two weeks, then stop", "taper_end_on": days(20)}
+    data = {
+        "name": "Sertraline",
+        "drug_class": "ssri",
+        "dose": "50 mg daily",
+        "started_on": days(-300),
+        "stopped_on": "",
+        "taper_plan": "25 mg for two weeks, then stop",
+        "taper_end_on": days(20),
+    }
     data.update(overrides)
     return data
 
@@ -59,33 +66,42 @@ def test_the_drug_class_is_a_select_with_readable_labels(client, people):
 
 
 def test_a_current_medication_shows_the_rules_it_matches_with_note_source_and_taper(client, people):
-    add_medication(people.lead, people.patient, MedicationInput(**{**form(), "started_on": None, "stopped_on": None,
-                                                                   "taper_end_on": utcnow().date() + timedelta(20)}))
+    add_medication(
+        people.lead,
+        people.patient,
+        MedicationInput(
+            **{**form(), "started_on": None, "stopped_on": None, "taper_end_on": utcnow().date() + timedelta(20)}
+        ),
+    )
     add_medication(people.lead, people.patient, MedicationInput("Phenelzine", "maoi"))
     add_medication(people.lead, people.patient, MedicationInput("Ibuprofen", "other"))
     db.session.commit()
     login(client, people.lead)
     page = client.get(url(people)).text
-    sertraline = page[page.index("Sertraline"):page.index("Phenelzine")]
+    sertraline = page[page.index("Sertraline") : page.index("Phenelzine")]
     assert "MAPP tapered every psychiatric medication off before baseline" in sertraline
     assert "Source: [V] Mitchell 2023 (methods); Numinus; SSRIs attenuate MDMA effects [S] (DanceSafe)" in sertraline
     assert f"Must be stopped before dosing; taper ends {days(20)}." in sertraline
     assert "needs a supervisor&#39;s review" in sertraline
-    phenelzine = page[page.index("Phenelzine"):page.index("Ibuprofen")]
+    phenelzine = page[page.index("Phenelzine") : page.index("Ibuprofen")]
     assert "MAOI with MDMA: risk of serotonin toxicity" in phenelzine and "absolute exclusion" in phenelzine
     assert "Must be stopped before dosing, then 14 days without it" in phenelzine
-    ibuprofen = page[page.index("Ibuprofen"):]
+    ibuprofen = page[page.index("Ibuprofen") :]
     assert "No interaction rule of this protocol matches." in ibuprofen
 
 
 def test_a_stopped_medication_is_listed_as_past_and_raises_nothing(client, people):
-    add_medication(people.lead, people.patient, MedicationInput(
-        "Fluoxetine", "ssri", started_on=utcnow().date() - timedelta(400), stopped_on=utcnow().date() - timedelta(3)
-    ))
+    add_medication(
+        people.lead,
+        people.patient,
+        MedicationInput(
+            "Fluoxetine", "ssri", started_on=utcnow().date() - timedelta(400), stopped_on=utcnow().date() - timedelta(3)
+        ),
+    )
     db.session.commit()
     login(client, people.lead)
     page = client.get(url(people)).text
-    past = page[page.index('id="past-heading"'):]
+    past = page[page.index('id="past-heading"') :]
     assert "Fluoxetine" in past and "No current medications recorded." in page
     checklist = client.get(f"/patients/{people.patient.id}/screening").text
     assert "Raised by a current medication" not in checklist
@@ -121,8 +137,9 @@ def test_a_stop_date_before_the_start_is_refused_by_the_service(client, people):
 
 
 def _medication(people, **fields) -> Medication:
-    medication = add_medication(people.lead, people.patient, MedicationInput(**{**{"name": "Sertraline",
-                                                                                    "drug_class": "ssri"}, **fields}))
+    medication = add_medication(
+        people.lead, people.patient, MedicationInput(**{**{"name": "Sertraline", "drug_class": "ssri"}, **fields})
+    )
     db.session.commit()
     return medication
 

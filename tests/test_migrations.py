@@ -136,8 +136,10 @@ def columns_and_checks(connection: Connection) -> set[str]:
         if table == VERSION_TABLE:
             continue
         found |= {f"column {table}.{c['name']} {c['type']}" for c in inspector.get_columns(table)}
-        found |= {f"check {table}.{c['name']} {sorted(literals(c['sqltext']))}"
-                  for c in inspector.get_check_constraints(table)}
+        found |= {
+            f"check {table}.{c['name']} {sorted(literals(c['sqltext']))}"
+            for c in inspector.get_check_constraints(table)
+        }
     return found
 
 
@@ -292,9 +294,19 @@ def _insert(connection: Connection, table_name: str, **values: Any) -> int:
             continue
         kind = column.type
         row[column.name] = (
-            datetime.now(UTC) if isinstance(kind, DateTime) else date(2026, 1, 1) if isinstance(kind, Date)
-            else False if isinstance(kind, Boolean) else 1.0 if isinstance(kind, Float)
-            else 1 if isinstance(kind, Integer) else {} if "JSON" in type(kind).__name__.upper() else "x"
+            datetime.now(UTC)
+            if isinstance(kind, DateTime)
+            else date(2026, 1, 1)
+            if isinstance(kind, Date)
+            else False
+            if isinstance(kind, Boolean)
+            else 1.0
+            if isinstance(kind, Float)
+            else 1
+            if isinstance(kind, Integer)
+            else {}
+            if "JSON" in type(kind).__name__.upper()
+            else "x"
         )
     return int(connection.execute(insert(table).values(row).returning(table.c.id)).scalar_one())
 
@@ -309,40 +321,106 @@ def test_the_dose_unit_migration_keeps_signed_notes_and_their_guards(fresh_app: 
     now = datetime.now(UTC)
     with db.engine.begin() as connection:
         clinic = _insert(connection, "clinic", name="Old Clinic")
-        user = _insert(connection, "user_account", clinic_id=clinic, username="old", full_name="Old Hand",
-                       password_hash="x", is_therapist=True)
-        patient = _insert(connection, "patient", clinic_id=clinic, record_number="OLD-1", given_name="A",
-                          family_name="B", indication="ptsd", protocol_code="mdma-ptsd", phase="dosing",
-                          version_id=1, phase_changed_at=now, created_at=now)
+        user = _insert(
+            connection,
+            "user_account",
+            clinic_id=clinic,
+            username="old",
+            full_name="Old Hand",
+            password_hash="x",
+            is_therapist=True,
+        )
+        patient = _insert(
+            connection,
+            "patient",
+            clinic_id=clinic,
+            record_number="OLD-1",
+            given_name="A",
+            family_name="B",
+            indication="ptsd",
+            protocol_code="mdma-ptsd",
+            phase="dosing",
+            version_id=1,
+            phase_changed_at=now,
+            created_at=now,
+        )
         sessions = [
-            _insert(connection, "therapy_session", patient_id=patient, kind="dosing", cycle=cycle, held_at=now,
-                    duration_minutes=60, logged_by_id=user, created_at=now)
+            _insert(
+                connection,
+                "therapy_session",
+                patient_id=patient,
+                kind="dosing",
+                cycle=cycle,
+                held_at=now,
+                duration_minutes=60,
+                logged_by_id=user,
+                created_at=now,
+            )
             for cycle in (1, 2)
         ]
-        signed = _insert(connection, "session_note", session_id=sessions[0], author_id=user, updated_by_id=user,
-                         version_id=1, fields={}, body="Signed before the upgrade", dose_amount=0.5,
-                         dose_unit="mg_per_kg", weight_kg=70.0, dose_total_mg=35.0, created_at=now, updated_at=now)
-        _insert(connection, "vital_reading", note_id=signed, taken_at=now, systolic=120, diastolic=80,
-                recorded_by_id=user, created_at=now)
-        connection.execute(text("UPDATE session_note SET signed_at = :now, signed_by_id = :user, "
-                                "content_sha256 = 'abc' WHERE id = :id"), {"now": now, "user": user, "id": signed})
-        draft = _insert(connection, "session_note", session_id=sessions[1], author_id=user, updated_by_id=user,
-                        version_id=1, fields={}, body="A draft", created_at=now, updated_at=now)
+        signed = _insert(
+            connection,
+            "session_note",
+            session_id=sessions[0],
+            author_id=user,
+            updated_by_id=user,
+            version_id=1,
+            fields={},
+            body="Signed before the upgrade",
+            dose_amount=0.5,
+            dose_unit="mg_per_kg",
+            weight_kg=70.0,
+            dose_total_mg=35.0,
+            created_at=now,
+            updated_at=now,
+        )
+        _insert(
+            connection,
+            "vital_reading",
+            note_id=signed,
+            taken_at=now,
+            systolic=120,
+            diastolic=80,
+            recorded_by_id=user,
+            created_at=now,
+        )
+        connection.execute(
+            text(
+                "UPDATE session_note SET signed_at = :now, signed_by_id = :user, content_sha256 = 'abc' WHERE id = :id"
+            ),
+            {"now": now, "user": user, "id": signed},
+        )
+        draft = _insert(
+            connection,
+            "session_note",
+            session_id=sessions[1],
+            author_id=user,
+            updated_by_id=user,
+            version_id=1,
+            fields={},
+            body="A draft",
+            created_at=now,
+            updated_at=now,
+        )
     upgrade()
     assert_schema_matches_models()
     with db.engine.connect() as connection:
-        kept = connection.execute(text("SELECT body, dose_unit, weight_kg FROM session_note WHERE id = :id"),
-                                  {"id": signed}).one()
+        kept = connection.execute(
+            text("SELECT body, dose_unit, weight_kg FROM session_note WHERE id = :id"), {"id": signed}
+        ).one()
         assert tuple(kept) == ("Signed before the upgrade", "mg_per_kg", 70.0)
         assert connection.execute(text("SELECT count(*) FROM vital_reading")).scalar_one() == 1
     with pytest.raises(DBAPIError, match="signed"), db.engine.begin() as connection:
         connection.execute(text("UPDATE session_note SET body = 'rewritten' WHERE id = :id"), {"id": signed})
     with pytest.raises(DBAPIError), db.engine.begin() as connection:
-        connection.execute(text("UPDATE session_note SET dose_unit = 'mg_per_70kg', dose_amount = 20 WHERE id = :id"),
-                           {"id": draft})  # no weight: refused
+        connection.execute(
+            text("UPDATE session_note SET dose_unit = 'mg_per_70kg', dose_amount = 20 WHERE id = :id"), {"id": draft}
+        )  # no weight: refused
     with db.engine.begin() as connection:
-        connection.execute(text("UPDATE session_note SET dose_unit = 'mg_per_70kg', dose_amount = 20, "
-                                "weight_kg = 84 WHERE id = :id"), {"id": draft})
+        connection.execute(
+            text("UPDATE session_note SET dose_unit = 'mg_per_70kg', dose_amount = 20, weight_kg = 84 WHERE id = :id"),
+            {"id": draft},
+        )
     with pytest.raises(DBAPIError), db.engine.begin() as connection:
         connection.execute(text("UPDATE session_note SET dose_unit = 'grains' WHERE id = :id"), {"id": draft})
 
@@ -355,8 +433,11 @@ def test_existing_clinics_keep_utc_and_take_the_configured_windows_and_crisis_li
     upgrade(revision=before_it)
     with db.engine.begin() as connection:
         clinic = _insert(connection, "clinic", name="Old Clinic")
-    configured = {"MEASURE_AFTER_DOSING_WINDOW_DAYS": 7, "MEASURE_FOLLOW_UP_DAYS": (30, 365),
-                  "CRISIS_LINE": "Crisis line 0800 111 222"}
+    configured = {
+        "MEASURE_AFTER_DOSING_WINDOW_DAYS": 7,
+        "MEASURE_FOLLOW_UP_DAYS": (30, 365),
+        "CRISIS_LINE": "Crisis line 0800 111 222",
+    }
     saved = {key: fresh_app.config[key] for key in configured}
     fresh_app.config.update(configured)
     try:
@@ -366,8 +447,11 @@ def test_existing_clinics_keep_utc_and_take_the_configured_windows_and_crisis_li
     assert_schema_matches_models()
     with db.engine.connect() as connection:
         row = connection.execute(
-            text("SELECT time_zone, measure_after_dosing_window_days, measure_follow_up_days, crisis_line, "
-                 "attention_note_unsigned_hours FROM clinic WHERE id = :id"), {"id": clinic}
+            text(
+                "SELECT time_zone, measure_after_dosing_window_days, measure_follow_up_days, crisis_line, "
+                "attention_note_unsigned_hours FROM clinic WHERE id = :id"
+            ),
+            {"id": clinic},
         ).one()
     assert tuple(row) == ("UTC", 7, "30,365", "Crisis line 0800 111 222", 24)
 
@@ -382,45 +466,118 @@ def test_the_alert_migration_keeps_every_alert_and_its_guards(fresh_app: Flask) 
     now = datetime.now(UTC)
     with db.engine.begin() as connection:
         clinic = _insert(connection, "clinic", name="Old Clinic")
-        user = _insert(connection, "user_account", clinic_id=clinic, username="old", full_name="Old Hand",
-                       password_hash="x", is_therapist=True)
-        patient = _insert(connection, "patient", clinic_id=clinic, record_number="OLD-1", given_name="A",
-                          family_name="B", indication="ptsd", protocol_code="mdma-ptsd", phase="dosing",
-                          version_id=1, phase_changed_at=now, created_at=now)
+        user = _insert(
+            connection,
+            "user_account",
+            clinic_id=clinic,
+            username="old",
+            full_name="Old Hand",
+            password_hash="x",
+            is_therapist=True,
+        )
+        patient = _insert(
+            connection,
+            "patient",
+            clinic_id=clinic,
+            record_number="OLD-1",
+            given_name="A",
+            family_name="B",
+            indication="ptsd",
+            protocol_code="mdma-ptsd",
+            phase="dosing",
+            version_id=1,
+            phase_changed_at=now,
+            created_at=now,
+        )
         results = [
-            _insert(connection, "measure_result", patient_id=patient, instrument=code, administered_on=now.date(),
-                    mode="with_patient", answers=[], total=None, band=band, band_index=1, subscales=[],
-                    flags=[{"code": code, "message": message, "urgent": True, "source": "s"}], entered_by_id=user,
-                    entered_at=now)
+            _insert(
+                connection,
+                "measure_result",
+                patient_id=patient,
+                instrument=code,
+                administered_on=now.date(),
+                mode="with_patient",
+                answers=[],
+                total=None,
+                band=band,
+                band_index=1,
+                subscales=[],
+                flags=[{"code": code, "message": message, "urgent": True, "source": "s"}],
+                entered_by_id=user,
+                entered_at=now,
+            )
             for code, band, message in (("phq9", "mild", "Item 9 above 0."), ("cssrs", "high risk", "High risk."))
         ]
         open_id = _insert(connection, "safety_alert", patient_id=patient, result_id=results[0], raised_at=now)
-        done_id = _insert(connection, "safety_alert", patient_id=patient, result_id=results[1], raised_at=now,
-                          acknowledged_at=now, acknowledged_by_id=user, action_taken="Called the patient")
+        done_id = _insert(
+            connection,
+            "safety_alert",
+            patient_id=patient,
+            result_id=results[1],
+            raised_at=now,
+            acknowledged_at=now,
+            acknowledged_by_id=user,
+            action_taken="Called the patient",
+        )
     upgrade()
     assert_schema_matches_models()
     with db.engine.connect() as connection:
-        rows = connection.execute(text(
-            "SELECT id, patient_id, source, high_risk, result_id, summary, action_taken FROM safety_alert ORDER BY id"
-        )).all()
+        rows = connection.execute(
+            text(
+                "SELECT id, patient_id, source, high_risk, result_id, summary, action_taken "
+                "FROM safety_alert ORDER BY id"
+            )
+        ).all()
     assert [tuple(r) for r in rows] == [
         (open_id, patient, "measure", False, results[0], "Item 9 above 0.", None),
         (done_id, patient, "measure", True, results[1], "High risk.", "Called the patient"),
     ]
-    for statement in ("UPDATE safety_alert SET action_taken = 'rewritten' WHERE id = :id",
-                      "UPDATE safety_alert SET summary = 'moved' WHERE id = :open",
-                      "DELETE FROM safety_alert WHERE id = :open"):
+    for statement in (
+        "UPDATE safety_alert SET action_taken = 'rewritten' WHERE id = :id",
+        "UPDATE safety_alert SET summary = 'moved' WHERE id = :open",
+        "DELETE FROM safety_alert WHERE id = :open",
+    ):
         with pytest.raises(DBAPIError, match="safety_alert"), db.engine.begin() as connection:
             connection.execute(text(statement), {"id": done_id, "open": open_id})
     with db.engine.begin() as connection:
-        connection.execute(text("UPDATE safety_alert SET acknowledged_at = :now, acknowledged_by_id = :user, "
-                                "actions = '[\"patient_contacted\"]', action_taken = 'Called her' WHERE id = :id"),
-                           {"now": now, "user": user, "id": open_id})
-        session = _insert(connection, "therapy_session", patient_id=patient, kind="dosing", cycle=1, held_at=now,
-                          logged_by_id=user, created_at=now)
-        newest = _insert(connection, "safety_alert", patient_id=patient, source="adverse_event", high_risk=True,
-                         session_id=session, source_row_id=7, summary="Serious adverse event", raised_at=now)
+        connection.execute(
+            text(
+                "UPDATE safety_alert SET acknowledged_at = :now, acknowledged_by_id = :user, "
+                "actions = '[\"patient_contacted\"]', action_taken = 'Called her' WHERE id = :id"
+            ),
+            {"now": now, "user": user, "id": open_id},
+        )
+        session = _insert(
+            connection,
+            "therapy_session",
+            patient_id=patient,
+            kind="dosing",
+            cycle=1,
+            held_at=now,
+            logged_by_id=user,
+            created_at=now,
+        )
+        newest = _insert(
+            connection,
+            "safety_alert",
+            patient_id=patient,
+            source="adverse_event",
+            high_risk=True,
+            session_id=session,
+            source_row_id=7,
+            summary="Serious adverse event",
+            raised_at=now,
+        )
     assert newest > done_id
     with pytest.raises(DBAPIError), db.engine.begin() as connection:  # a second alert for the same event
-        _insert(connection, "safety_alert", patient_id=patient, source="adverse_event", high_risk=True,
-                session_id=session, source_row_id=7, summary="Again", raised_at=now)
+        _insert(
+            connection,
+            "safety_alert",
+            patient_id=patient,
+            source="adverse_event",
+            high_risk=True,
+            session_id=session,
+            source_row_id=7,
+            summary="Again",
+            raised_at=now,
+        )

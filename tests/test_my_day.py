@@ -31,8 +31,10 @@ def returned_note(client, people, protocols):
     login(client, people.lead)
     assert client.post(session_url(people.patient, session, "/sign"), data={"password": PASSWORD}).status_code == 302
     login(client, people.supervisor)
-    response = client.post(session_url(people.patient, session, "/cosign"),
-                           data={"decision": "returned", "comment": COMMENT, "password": PASSWORD})
+    response = client.post(
+        session_url(people.patient, session, "/cosign"),
+        data={"decision": "returned", "comment": COMMENT, "password": PASSWORD},
+    )
     assert response.status_code == 302
     return session
 
@@ -58,8 +60,14 @@ def test_a_returned_note_is_not_on_another_therapists_day(client, people, return
 
 def test_an_addendum_answers_the_returned_note_and_it_leaves_the_day(client, people, returned_note):
     login(client, people.lead)
-    client.post(session_url(people.patient, returned_note, "/addenda"), data={
-        "reason": "Answer to the supervisor", "body": "Escorted out by her partner at 17:40.", "password": PASSWORD})
+    client.post(
+        session_url(people.patient, returned_note, "/addenda"),
+        data={
+            "reason": "Answer to the supervisor",
+            "body": "Escorted out by her partner at 17:40.",
+            "password": PASSWORD,
+        },
+    )
     assert _rows(client.get("/today").text, "returned_note") == []
 
 
@@ -81,16 +89,22 @@ def test_a_patient_who_never_had_a_session_shows_the_enrolment_not_a_last_sessio
 def test_a_patient_whose_last_session_was_long_ago_shows_its_date(client, people):
     people.patient.created_at = utcnow() - timedelta(days=80)
     held = utcnow() - timedelta(days=45)
-    db.session.add(TherapySession(patient_id=people.patient.id, kind=SessionKind.PREPARATION, held_at=held,
-                                  duration_minutes=60, logged_by_id=people.lead.id))
+    db.session.add(
+        TherapySession(
+            patient_id=people.patient.id,
+            kind=SessionKind.PREPARATION,
+            held_at=held,
+            duration_minutes=60,
+            logged_by_id=people.lead.id,
+        )
+    )
     db.session.commit()
     login(client, people.lead)
     [row] = _rows(client.get("/today").text, "no_recent_session")
     assert "Last session" in row and "No session held recently" in row
 
 
-def test_a_later_decision_on_another_note_leaves_the_returned_note_returned(client, people, protocols,
-                                                                            returned_note):
+def test_a_later_decision_on_another_note_leaves_the_returned_note_returned(client, people, protocols, returned_note):
     """A note stays returned whatever happens to other notes: a co-signature given later to another patient's note
     hid it from every list, since the "no newer decision" test was not tied to the note (a nested EXISTS correlates
     with its own enclosing SELECT only, so it looked at every note of the clinic)."""
@@ -101,9 +115,15 @@ def test_a_later_decision_on_another_note_leaves_the_returned_note_returned(clie
     in_dosing(other, people.lead, protocols)
     session = complete_dosing(other, people.lead, protocols)
     note = db.session.scalar(select(SessionNote).where(SessionNote.session_id == session.id))
-    db.session.add(CosignDecision(note_id=note.id, supervisor_id=people.supervisor.id,
-                                  decision=CosignOutcome.COSIGNED, content_sha256="0" * 64,
-                                  decided_at=utcnow() + timedelta(minutes=1)))
+    db.session.add(
+        CosignDecision(
+            note_id=note.id,
+            supervisor_id=people.supervisor.id,
+            decision=CosignOutcome.COSIGNED,
+            content_sha256="0" * 64,
+            decided_at=utcnow() + timedelta(minutes=1),
+        )
+    )
     db.session.commit()
     login(client, people.lead)
     assert _rows(client.get("/today").text, "returned_note")

@@ -22,8 +22,9 @@ NEW = ["psilocybin-cancer-hopkins", "psilocybin-cancer-nyu", "psilocybin-aud", "
 
 
 def enrol(people: Clinicians, protocols: dict[str, Protocol], code: str):
-    return make_patient(people.lead, people.co_therapist, protocols=protocols, protocol_code=code,
-                        family_name=f"Walker-{code}")
+    return make_patient(
+        people.lead, people.co_therapist, protocols=protocols, protocol_code=code, family_name=f"Walker-{code}"
+    )
 
 
 @pytest.mark.parametrize("code", NEW)
@@ -50,9 +51,15 @@ def test_the_gate_refuses_a_dose_outside_the_new_protocol(people, protocols, cod
     rule = protocols[code].dose
     assert rule is not None
     unmet = gate.check(
-        db.session, patient, protocols[code], gate.Door.DOSE, now=utcnow(), visit=gate.visit_of(session),
-        administration=gate.Administration(substance="Psilocybin", dose_amount=rule.maximum * 2, dose_unit=rule.unit,
-                                           weight_kg=70.0),
+        db.session,
+        patient,
+        protocols[code],
+        gate.Door.DOSE,
+        now=utcnow(),
+        visit=gate.visit_of(session),
+        administration=gate.Administration(
+            substance="Psilocybin", dose_amount=rule.maximum * 2, dose_unit=rule.unit, weight_kg=70.0
+        ),
     )
     assert [u.condition for u in unmet] == ["dose_within_protocol"]
 
@@ -88,7 +95,8 @@ def test_dosing_twice_follows_the_alcohol_protocols_spacing_and_second_dose(peop
         second = complete_dosing(patient, people.lead, protocols)
     note = db.session.scalar(select(SessionNote).where(SessionNote.session_id == second.id))
     assert note is not None and note.is_signed and note.dose_amount == 0.4
-    held = db.session.scalars(select(TherapySession.cycle).where(TherapySession.patient_id == patient.id,
-                                                                 TherapySession.kind == "dosing"))
+    held = db.session.scalars(
+        select(TherapySession.cycle).where(TherapySession.patient_id == patient.id, TherapySession.kind == "dosing")
+    )
     assert sorted(held) == [1, 2]
     assert workflow.dosing_sessions_started(db.session, patient) == 2

@@ -49,8 +49,9 @@ class Client:
 
     def login(self) -> None:
         _, page = self.request("/login")
-        status, _ = self.request("/login", {"username": THERAPIST, "password": PASSWORD, "next": "",
-                                            "csrf_token": token(page)})
+        status, _ = self.request(
+            "/login", {"username": THERAPIST, "password": PASSWORD, "next": "", "csrf_token": token(page)}
+        )
         assert status == 302
 
 
@@ -91,10 +92,18 @@ def test_concurrent_saves_of_one_draft_lose_nothing_and_never_fail(server):
             _, form = client.request(session_path)
             seen = int(re.search(r'id="version_id" name="version_id" type="hidden" value="(\d+)"', form).group(1))
             typed = f"client {number} save {save}"
-            status, _ = client.request(session_path + "/note", {
-                "csrf_token": token(form), "version_id": str(seen), "topics": typed, "intention": "", "consent": "",
-                "questions": "", "body": "",
-            })
+            status, _ = client.request(
+                session_path + "/note",
+                {
+                    "csrf_token": token(form),
+                    "version_id": str(seen),
+                    "topics": typed,
+                    "intention": "",
+                    "consent": "",
+                    "questions": "",
+                    "body": "",
+                },
+            )
             with lock:
                 if status == 302:
                     outcome.saved.append((seen, typed))

@@ -19,12 +19,40 @@ EVENT_FIELDS = list(adverse_event_form())
 values = st.one_of(
     st.text(max_size=60),
     st.text(alphabet=st.characters(codec="utf-8"), max_size=200),
-    st.sampled_from([
-        "", " ", "\x00", "-1", "0", "0.0001", "1e999", "nan", "NaN", "sNaN", "inf", "-inf", "1" * 5000,
-        "99999999999999999999", "2020-01-01T10:00", "2999-12-31T23:59", "1900-01-01T00:00", "2026-02-30T10:00",
-        "mg", "mg_per_kg", "oral", "intravenous", "yes", "no", "mild", "recovered", "<script>alert(1)</script>",
-        "' OR 1=1 --", "\u202e", "😀" * 30,
-    ]),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "\x00",
+            "-1",
+            "0",
+            "0.0001",
+            "1e999",
+            "nan",
+            "NaN",
+            "sNaN",
+            "inf",
+            "-inf",
+            "1" * 5000,
+            "99999999999999999999",
+            "2020-01-01T10:00",
+            "2999-12-31T23:59",
+            "1900-01-01T00:00",
+            "2026-02-30T10:00",
+            "mg",
+            "mg_per_kg",
+            "oral",
+            "intravenous",
+            "yes",
+            "no",
+            "mild",
+            "recovered",
+            "<script>alert(1)</script>",
+            "' OR 1=1 --",
+            "\u202e",
+            "😀" * 30,
+        ]
+    ),
 )
 
 SETTINGS = settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -57,8 +85,9 @@ def test_random_dosing_notes_never_fail_with_a_server_error(client, people, prot
 def test_random_vital_signs_never_fail_with_a_server_error(client, people, protocols, data):
     session = _session(people, protocols)
     login(client, people.lead)
-    response = client.post(f"/patients/{people.patient.id}/sessions/{session.id}/vitals",
-                           data={**vitals_form(30, heart_rate="80"), **data})
+    response = client.post(
+        f"/patients/{people.patient.id}/sessions/{session.id}/vitals", data={**vitals_form(30, heart_rate="80"), **data}
+    )
     assert response.status_code in (302, 422), response.status_code
     for reading in db.session.scalars(select(VitalReading)):
         assert reading.heart_rate is None or 20 <= reading.heart_rate <= 250
@@ -69,8 +98,9 @@ def test_random_vital_signs_never_fail_with_a_server_error(client, people, proto
 def test_random_adverse_events_never_fail_with_a_server_error(client, people, protocols, data):
     session = _session(people, protocols)
     login(client, people.lead)
-    response = client.post(f"/patients/{people.patient.id}/sessions/{session.id}/adverse-events",
-                           data={**adverse_event_form(), **data})
+    response = client.post(
+        f"/patients/{people.patient.id}/sessions/{session.id}/adverse-events", data={**adverse_event_form(), **data}
+    )
     assert response.status_code in (302, 422), response.status_code
 
 
@@ -78,6 +108,7 @@ def test_a_blank_unit_or_route_is_read_as_none(client, people, protocols):
     session = _session(people, protocols)
     login(client, people.lead)
     for field in ("dose_unit", "route"):
-        response = client.post(f"/patients/{people.patient.id}/sessions/{session.id}/note",
-                                data={**dosing_note(), field: " "})
+        response = client.post(
+            f"/patients/{people.patient.id}/sessions/{session.id}/note", data={**dosing_note(), field: " "}
+        )
         assert response.status_code in (302, 409, 422), (field, response.status_code)

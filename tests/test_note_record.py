@@ -29,8 +29,10 @@ def test_the_page_and_the_pdf_print_every_row_of_the_record(client, people, prot
     assert [r.label for r in rows][:2] == ["Substance", "Dose"] and "Route" in [r.label for r in rows]
     login(client, people.lead)
     page = html.unescape(client.get(f"/patients/{people.patient.id}/sessions/{session.id}").text)
-    pdf = " ".join(" ".join(p.split()) for p in pages(get_pdf(
-        client, f"/patients/{people.patient.id}/sessions/{session.id}/record.pdf")))
+    pdf = " ".join(
+        " ".join(p.split())
+        for p in pages(get_pdf(client, f"/patients/{people.patient.id}/sessions/{session.id}/record.pdf"))
+    )
     for row in rows:
         assert f">{row.label}</dt>" in page and f">{row.value}</dd>" in page, row
         assert row.label in pdf and row.value in pdf, row

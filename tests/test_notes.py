@@ -49,8 +49,15 @@ def ketamine(people, protocols):
 
 
 def ketamine_note(**overrides: str) -> dict[str, str]:
-    values = {"substance": "Ketamine (IV)", "dose_amount": "0.5", "dose_unit": "mg_per_kg", "weight_kg": "72.5",
-              "route": "intravenous", "supplemental_mg": "", "supplemental_given_at": ""}
+    values = {
+        "substance": "Ketamine (IV)",
+        "dose_amount": "0.5",
+        "dose_unit": "mg_per_kg",
+        "weight_kg": "72.5",
+        "route": "intravenous",
+        "supplemental_mg": "",
+        "supplemental_given_at": "",
+    }
     return dosing_note(**{**values, **overrides})
 
 
@@ -80,13 +87,31 @@ def test_mg_per_kg_multiplies_by_the_weight_measured_that_day(client, people, ke
     assert "Enter the weight measured today" in refused.text
 
 
-@pytest.mark.parametrize("kind,fields", [
-    (SessionKind.PREPARATION, {"topics": "Set and setting", "intention": "To feel safe in my body",
-                               "consent": "Recording: yes; touch: hand-holding only", "questions": "Music?"}),
-    (SessionKind.INTEGRATION, {"themes": "Grief", "practices": "Walking", "plan_updates": "Call sister",
-                               "risk_check": "no_concern", "risk_notes": "No thoughts of self-harm"}),
-    (SessionKind.FOLLOW_UP, {}),
-])
+@pytest.mark.parametrize(
+    "kind,fields",
+    [
+        (
+            SessionKind.PREPARATION,
+            {
+                "topics": "Set and setting",
+                "intention": "To feel safe in my body",
+                "consent": "Recording: yes; touch: hand-holding only",
+                "questions": "Music?",
+            },
+        ),
+        (
+            SessionKind.INTEGRATION,
+            {
+                "themes": "Grief",
+                "practices": "Walking",
+                "plan_updates": "Call sister",
+                "risk_check": "no_concern",
+                "risk_notes": "No thoughts of self-harm",
+            },
+        ),
+        (SessionKind.FOLLOW_UP, {}),
+    ],
+)
 def test_each_kind_keeps_its_structured_fields(client, people, protocols, kind, fields):
     session = held_session(people.patient, people.lead, protocols, kind=kind)
     login(client, people.lead)
@@ -105,19 +130,28 @@ def test_a_stale_save_is_refused_with_both_versions_and_the_typing_kept(client, 
     client.post(session_url(people.patient, dosing, "/note"), data=dosing_note(body="First version"))
     # Both open the draft at version 1; the co-therapist saves first.
     login(client, people.co_therapist)
-    assert client.post(session_url(people.patient, dosing, "/note"),
-                       data=dosing_note(body="Co-therapist's narrative", version_id="1")).status_code == 302
+    assert (
+        client.post(
+            session_url(people.patient, dosing, "/note"),
+            data=dosing_note(body="Co-therapist's narrative", version_id="1"),
+        ).status_code
+        == 302
+    )
     login(client, people.lead)
-    stale = client.post(session_url(people.patient, dosing, "/note"),
-                        data=dosing_note(body="Lead's long narrative, typed for an hour", version_id="1"))
+    stale = client.post(
+        session_url(people.patient, dosing, "/note"),
+        data=dosing_note(body="Lead's long narrative, typed for an hour", version_id="1"),
+    )
     assert stale.status_code == 409
     assert "Someone else saved this note while you were writing." in stale.text
     assert "Co-therapist&#39;s narrative" in stale.text  # the saved version
     assert "Lead&#39;s long narrative, typed for an hour" in stale.text  # the typing, still in the form
     assert re.search(r'name="version_id" type="hidden" value="2"', stale.text)  # saving again keeps it
     assert note_of(dosing).body == "Co-therapist's narrative"
-    again = client.post(session_url(people.patient, dosing, "/note"),
-                        data=dosing_note(body="Lead's long narrative, typed for an hour", version_id="2"))
+    again = client.post(
+        session_url(people.patient, dosing, "/note"),
+        data=dosing_note(body="Lead's long narrative, typed for an hour", version_id="2"),
+    )
     assert again.status_code == 302 and note_of(dosing).version_id == 3
 
 
@@ -131,11 +165,15 @@ def test_saving_unchanged_fields_does_not_bump_the_version(client, people, dosin
 
 def test_vital_signs_out_of_range_are_flagged_where_entered_and_on_the_patient_page(client, people, dosing):
     login(client, people.lead)
-    fine = client.post(session_url(people.patient, dosing, "/vitals"),
-                       data=vitals_form(120, systolic="128", diastolic="80", heart_rate="80", temperature="36.9"))
+    fine = client.post(
+        session_url(people.patient, dosing, "/vitals"),
+        data=vitals_form(120, systolic="128", diastolic="80", heart_rate="80", temperature="36.9"),
+    )
     assert "all values within the protocol" in client.get(fine.location).text
-    high = client.post(session_url(people.patient, dosing, "/vitals"),
-                       data=vitals_form(90, systolic="171", diastolic="96", heart_rate="112", spo2="97"))
+    high = client.post(
+        session_url(people.patient, dosing, "/vitals"),
+        data=vitals_form(90, systolic="171", diastolic="96", heart_rate="112", spo2="97"),
+    )
     page = client.get(high.location).text
     assert "Out of range: Systolic BP 171 mmHg is above the protocol&#39;s limit of 160 mmHg" in page
     assert page.count("out of range</span>") == 2  # the two cells, flagged in the table too
@@ -166,10 +204,18 @@ def test_a_reading_can_be_removed_from_a_draft_and_the_removal_is_audited(client
 
 def test_adverse_events_are_recorded_with_rescue_medication(client, people, dosing):
     login(client, people.lead)
-    response = client.post(session_url(people.patient, dosing, "/adverse-events"), data=adverse_event_form(
-        description="Panic, hyperventilation", severity="moderate", serious="no", outcome="recovered",
-        rescue_medication="Lorazepam", rescue_dose="1 mg sublingual", rescue_given_at=minutes_ago(180),
-    ))
+    response = client.post(
+        session_url(people.patient, dosing, "/adverse-events"),
+        data=adverse_event_form(
+            description="Panic, hyperventilation",
+            severity="moderate",
+            serious="no",
+            outcome="recovered",
+            rescue_medication="Lorazepam",
+            rescue_dose="1 mg sublingual",
+            rescue_given_at=minutes_ago(180),
+        ),
+    )
     assert response.status_code == 302
     event = db.session.scalar(select(AdverseEvent))
     assert event.rescue_medication == "Lorazepam" and not event.serious
@@ -206,8 +252,7 @@ NOTE_BAD = [
 
 
 @pytest.mark.parametrize("field,value,message", NOTE_BAD)
-def test_bad_note_input_is_refused_beside_the_field_and_nothing_is_saved(client, people, dosing, field, value,
-                                                                          message):
+def test_bad_note_input_is_refused_beside_the_field_and_nothing_is_saved(client, people, dosing, field, value, message):
     login(client, people.lead)
     response = client.post(session_url(people.patient, dosing, "/note"), data=dosing_note(**{field: value}))
     assert response.status_code == 422

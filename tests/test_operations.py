@@ -117,8 +117,11 @@ def test_link_tokens_never_reach_the_log(client, people, caplog, capsys):
     from tracker.requestlog import configure_logging
 
     token = make_link(people)
-    saved = {name: (logger.handlers[:], logger.level, logger.propagate)
-             for name in ("tracker", "huey") for logger in [logging.getLogger(name)]}
+    saved = {
+        name: (logger.handlers[:], logger.level, logger.propagate)
+        for name in ("tracker", "huey")
+        for logger in [logging.getLogger(name)]
+    }
     try:
         configure_logging()  # as a deployment logs: JSON lines on stderr
         with caplog.at_level(logging.INFO):
@@ -134,11 +137,16 @@ def test_link_tokens_never_reach_the_log(client, people, caplog, capsys):
             logger.handlers[:], logger.level, logger.propagate = handlers, level, propagate
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
     assert [line["path"] for line in lines if line["logger"] == "tracker.request"] == [
-        "/q/[token]", "/q/[token]", "/set-password/[token]"]
+        "/q/[token]",
+        "/q/[token]",
+        "/set-password/[token]",
+    ]
     assert "failed on /q/[token]/more" in [line["message"] for line in lines]
     servers = [r.getMessage() for r in caplog.records if r.name in ("werkzeug", "gunicorn.error")]
-    assert servers == ['127.0.0.1 - - "GET /q/[token] HTTP/1.1" 200 -',
-                       "Error handling request /set-password/[token]?next=1"]
+    assert servers == [
+        '127.0.0.1 - - "GET /q/[token] HTTP/1.1" 200 -',
+        "Error handling request /set-password/[token]?next=1",
+    ]
     everything = json.dumps(lines) + "\n".join(servers)
     for secret in (token, "guessed-token-123", "some-reset-token", "abcDEF_123-x"):
         assert secret not in everything

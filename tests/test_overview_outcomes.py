@@ -32,14 +32,26 @@ def _at(day: date, hour: int = 10) -> datetime:
 
 def dosed(patient: Patient, user, day: date, cycle: int = 1) -> None:
     """A held dosing session on ``day`` (written directly: the gate is not what is tested here)."""
-    db.session.add(TherapySession(patient_id=patient.id, kind=SessionKind.DOSING, cycle=cycle, held_at=_at(day),
-                                  duration_minutes=60, logged_by_id=user.id, created_at=_at(day)))
+    db.session.add(
+        TherapySession(
+            patient_id=patient.id,
+            kind=SessionKind.DOSING,
+            cycle=cycle,
+            held_at=_at(day),
+            duration_minutes=60,
+            logged_by_id=user.id,
+            created_at=_at(day),
+        )
+    )
     db.session.flush()
 
 
 def moved(patient: Patient, user, day: date, source: Phase = Phase.PREPARATION) -> None:
-    db.session.add(PhaseTransition(patient_id=patient.id, from_phase=source, to_phase=Phase.DOSING,
-                                   actor_id=user.id, created_at=_at(day, 9)))
+    db.session.add(
+        PhaseTransition(
+            patient_id=patient.id, from_phase=source, to_phase=Phase.DOSING, actor_id=user.id, created_at=_at(day, 9)
+        )
+    )
     db.session.flush()
 
 
@@ -69,8 +81,11 @@ def test_it_reads_the_same_change_as_the_trends_page(people, protocols):
     db.session.flush()
     patient = db.session.scalar(select(Patient).where(Patient.id == people.patient.id))
     db.session.refresh(patient, ["transitions"])
-    trend = next(t for t in measures_state(db.session, patient, protocols["mdma-ptsd"], TODAY).trends
-                 if t.instrument.code == "pcl5")
+    trend = next(
+        t
+        for t in measures_state(db.session, patient, protocols["mdma-ptsd"], TODAY).trends
+        if t.instrument.code == "pcl5"
+    )
     summary = _summary(outcomes(db.session, people.patient.clinic_id, protocols), "mdma-ptsd", "pcl5")
     assert summary.total_change == trend.latest.total - trend.baseline.total
     assert trend.baseline.administered_on == TODAY - timedelta(days=40)  # on the dosing day counts as baseline
@@ -83,8 +98,9 @@ def test_a_corrected_result_counts_as_corrected_and_no_dosing_is_no_change_yet(p
     undosed = make_patient(people.lead, protocols=protocols, given_name="Una", family_name="Single")
     record_measure(undosed, people.lead, "pcl5", level=0.8, on=TODAY - timedelta(days=30))
     record_measure(undosed, people.lead, "pcl5", level=0.2, on=TODAY)
-    given_answers = ResultInput("pcl5", sample_answers("pcl5", 0.5), first.administered_on,
-                                AdministrationMode.FROM_PAPER)
+    given_answers = ResultInput(
+        "pcl5", sample_answers("pcl5", 0.5), first.administered_on, AdministrationMode.FROM_PAPER
+    )
     corrected = correct_result(people.lead, people.patient, first, given_answers, "Entry error", TODAY)
     db.session.flush()
     assert corrected.total != first.total
@@ -116,8 +132,9 @@ def test_phq9_and_qids_response_and_remission_for_the_depression_protocols(peopl
     remission 5 or below (STAR*D)."""
     cases = [(20, 10, 16, 8), (20, 4, 16, 5), (20, 12, 16, 9)]  # response; response and remission; neither
     for number, (phq_before, phq_after, qids_before, qids_after) in enumerate(cases):
-        patient = make_patient(people.lead, protocols=protocols, protocol_code="psilocybin-mdd",
-                               record_number=f"PSI-{number}")
+        patient = make_patient(
+            people.lead, protocols=protocols, protocol_code="psilocybin-mdd", record_number=f"PSI-{number}"
+        )
         dosed(patient, people.lead, TODAY - timedelta(days=14))
         record_measure(patient, people.lead, "phq9", phq9(phq_before), on=TODAY - timedelta(days=20))
         record_measure(patient, people.lead, "phq9", phq9(phq_after), on=TODAY - timedelta(days=2))

@@ -37,11 +37,14 @@ def signed_in(app: Flask, user: User, query: str = "") -> Iterator[None]:
 
 
 def _refusals(patient_id: int) -> int:
-    return db.session.scalar(
-        select(func.count()).select_from(AuditEvent).where(
-            AuditEvent.action == "patient.access_denied", AuditEvent.target_id == str(patient_id)
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.action == "patient.access_denied", AuditEvent.target_id == str(patient_id))
         )
-    ) or 0
+        or 0
+    )
 
 
 # load_patient ------------------------------------------------------------------------------------------------------
@@ -79,9 +82,15 @@ def test_an_unknown_patient_is_the_same_404_as_one_outside_the_caseload(app, peo
 
 
 def test_emergency_access_opens_the_patient_and_flags_the_request(app, people):
-    db.session.add(EmergencyAccess(user_id=people.other_therapist.id, patient_id=people.patient.id,
-                                   reason="Crisis call while the care team is away", granted_at=utcnow(),
-                                   expires_at=utcnow() + timedelta(hours=4)))
+    db.session.add(
+        EmergencyAccess(
+            user_id=people.other_therapist.id,
+            patient_id=people.patient.id,
+            reason="Crisis call while the care team is away",
+            granted_at=utcnow(),
+            expires_at=utcnow() + timedelta(hours=4),
+        )
+    )
     db.session.commit()
     with signed_in(app, people.other_therapist):
         patient = load_patient(people.patient.id)
@@ -92,9 +101,15 @@ def test_emergency_access_opens_the_patient_and_flags_the_request(app, people):
 
 
 def test_an_expired_grant_opens_nothing(app, people):
-    db.session.add(EmergencyAccess(user_id=people.other_therapist.id, patient_id=people.patient.id,
-                                   reason="Crisis call while the care team is away",
-                                   granted_at=utcnow() - timedelta(hours=5), expires_at=utcnow() - timedelta(hours=1)))
+    db.session.add(
+        EmergencyAccess(
+            user_id=people.other_therapist.id,
+            patient_id=people.patient.id,
+            reason="Crisis call while the care team is away",
+            granted_at=utcnow() - timedelta(hours=5),
+            expires_at=utcnow() - timedelta(hours=1),
+        )
+    )
     db.session.commit()
     with signed_in(app, people.other_therapist), pytest.raises(NotFound):
         load_patient(people.patient.id)

@@ -24,9 +24,17 @@ def _fresh(user: User) -> User:
     return db.session.get_one(User, user.id)
 
 
-@pytest.mark.parametrize("password", [
-    "Password1234567", "123456789012", "aaaaaaaaaaaaaa", "1qaz2wsx3edc", "iloveyou12345!", "  password123456  ",
-])
+@pytest.mark.parametrize(
+    "password",
+    [
+        "Password1234567",
+        "123456789012",
+        "aaaaaaaaaaaaaa",
+        "1qaz2wsx3edc",
+        "iloveyou12345!",
+        "  password123456  ",
+    ],
+)
 def test_leaked_and_guessable_passwords_are_refused(app, password):
     with app.app_context(), pytest.raises(passwords.PasswordPolicyError):
         passwords.check_new_password(password)
@@ -44,8 +52,10 @@ def test_a_password_built_on_ones_own_name_or_the_clinic_is_refused(app):
 
 def test_every_door_refuses_a_leaked_password(client, people):
     login(client, people.lead)
-    response = client.post("/account/password", data={
-        "current_password": PASSWORD, "new_password": "Password1234567", "confirm": "Password1234567"})
+    response = client.post(
+        "/account/password",
+        data={"current_password": PASSWORD, "new_password": "Password1234567", "confirm": "Password1234567"},
+    )
     assert response.status_code == 422 and "common one" in response.text
 
 
@@ -53,16 +63,20 @@ def test_changing_ones_password_needs_the_current_one_and_ends_other_sessions(ap
     other = app.test_client()
     login(other, people.lead)
     token = login(client, people.lead)
-    wrong = client.post("/account/password", data={"current_password": "not it at all", "new_password": NEW,
-                                                   "confirm": NEW})
+    wrong = client.post(
+        "/account/password", data={"current_password": "not it at all", "new_password": NEW, "confirm": NEW}
+    )
     assert wrong.status_code == 422 and "That is not your password" in wrong.text
     done = client.post("/account/password", data={"current_password": PASSWORD, "new_password": NEW, "confirm": NEW})
     assert done.status_code == 303
     assert passwords.verify_password(_fresh(people.lead).password_hash, NEW)
     assert client.get("/account").status_code == 200  # this session goes on
     assert other.get("/patients/").status_code == 302  # the other one ended
-    open_sessions = db.session.scalar(select(func.count(LoginSession.id)).where(
-        LoginSession.user_id == people.lead.id, LoginSession.ended_at.is_(None)))
+    open_sessions = db.session.scalar(
+        select(func.count(LoginSession.id)).where(
+            LoginSession.user_id == people.lead.id, LoginSession.ended_at.is_(None)
+        )
+    )
     assert open_sessions == 1 and token
     actions = [e.action for e in db.session.scalars(select(AuditEvent).where(AuditEvent.actor_id == people.lead.id))]
     assert "auth.reauth_failed" in actions and "auth.password_changed" in actions
@@ -156,8 +170,9 @@ def test_a_password_that_is_quick_to_guess_is_refused_beside_the_field(client, p
     with pytest.raises(passwords.PasswordPolicyError, match="too easy to guess"):
         passwords.check_new_password(weak, ["user1", "Lena Lead"])
     login(client, people.lead)
-    response = client.post("/account/password", data={"current_password": PASSWORD, "new_password": weak,
-                                                      "confirm": weak})
+    response = client.post(
+        "/account/password", data={"current_password": PASSWORD, "new_password": weak, "confirm": weak}
+    )
     assert response.status_code == 422 and "too easy to guess" in response.text
     assert 'id="new_password-error"' in response.text
 

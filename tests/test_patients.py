@@ -13,10 +13,18 @@ from tracker.models import AuditEvent, Patient, Phase
 
 def _form(people, **overrides):
     data = {
-        "given_name": "Robin", "family_name": "Ash", "date_of_birth": "1984-02-29", "record_number": "H-2001",
-        "phone": "+1 555 0100", "email": "robin@example.org", "support_contact_name": "Kim Ash",
-        "support_contact_relationship": "Sibling", "support_contact_phone": "555-0101", "indication": "ptsd",
-        "protocol_code": "mdma-ptsd", "lead_therapist_id": str(people.lead.id),
+        "given_name": "Robin",
+        "family_name": "Ash",
+        "date_of_birth": "1984-02-29",
+        "record_number": "H-2001",
+        "phone": "+1 555 0100",
+        "email": "robin@example.org",
+        "support_contact_name": "Kim Ash",
+        "support_contact_relationship": "Sibling",
+        "support_contact_phone": "555-0101",
+        "indication": "ptsd",
+        "protocol_code": "mdma-ptsd",
+        "lead_therapist_id": str(people.lead.id),
         "co_therapist_ids": [str(people.co_therapist.id)],
     }
     data.update(overrides)
@@ -252,8 +260,14 @@ def test_a_bad_search_is_refused_next_to_the_search_box(client, people):
 
 @pytest.mark.parametrize("typed", ["Noble, Tina", "tina noble", "NOBLE", "h-7001", "noble h-7001"])
 def test_a_patient_is_found_by_names_in_any_order_and_by_record_number(client, people, protocols, typed):
-    make_patient(people.lead, people.co_therapist, protocols=protocols, given_name="Tina", family_name="Noble",
-                 record_number="H-7001")
+    make_patient(
+        people.lead,
+        people.co_therapist,
+        protocols=protocols,
+        given_name="Tina",
+        family_name="Noble",
+        record_number="H-7001",
+    )
     db.session.commit()
     login(client, people.lead)
     found = client.post("/patients/search", data={"q": typed}, follow_redirects=True)
@@ -269,8 +283,9 @@ def test_every_page_has_the_patient_search_in_its_menu(client, people):
 def test_a_record_number_differing_only_in_case_is_refused(client, people):
     login(client, people.lead)
     assert client.post("/patients/new", data=_form(people, record_number="H-3001")).status_code == 302
-    again = client.post("/patients/new", data=_form(people, record_number="h-3001", given_name="Other",
-                                                    date_of_birth="1990-01-01"))
+    again = client.post(
+        "/patients/new", data=_form(people, record_number="h-3001", given_name="Other", date_of_birth="1990-01-01")
+    )
     assert again.status_code == 422 and "already has this record number" in again.text
     assert _patients() == 2  # the people fixture's patient and the first one
 
@@ -301,9 +316,12 @@ def test_the_duplicate_warning_names_no_record_outside_ones_caseload(client, peo
     assert client.post("/patients/new", data=_form(people)).status_code == 302
     client.post("/logout")
     login(client, people.other_therapist)
-    twin = client.post("/patients/new", data=_form(people, record_number="H-2002",
-                                                   lead_therapist_id=str(people.other_therapist.id),
-                                                   co_therapist_ids=[]))
+    twin = client.post(
+        "/patients/new",
+        data=_form(
+            people, record_number="H-2002", lead_therapist_id=str(people.other_therapist.id), co_therapist_ids=[]
+        ),
+    )
     assert twin.status_code == 422 and "a patient outside your caseload" in twin.text and "H-2001" not in twin.text
 
 

@@ -75,8 +75,14 @@ def values(people: Clinicians, protocols: dict[str, Any]) -> dict[str, Any]:
     in_dosing(people.patient, people.lead, protocols)
     session = held_session(people.patient, people.lead, protocols)
     return {
-        "patient_id": people.patient.id, "session_id": session.id, "user_id": people.lead.id,
-        "code": "phq9", "item_id": "x", "number": 1, "job_id": "x", "key": "note-1",
+        "patient_id": people.patient.id,
+        "session_id": session.id,
+        "user_id": people.lead.id,
+        "code": "phq9",
+        "item_id": "x",
+        "number": 1,
+        "job_id": "x",
+        "key": "note-1",
     }
 
 
@@ -97,7 +103,8 @@ def test_no_query_string_answers_500_to_a_clinician(served, client, people, valu
 def test_no_query_string_answers_500_to_an_admin(served, client, people, values, query):
     login(client, people.admin)
     failures = [
-        (page, status) for page in _get_pages(served, values)
+        (page, status)
+        for page in _get_pages(served, values)
         if (status := client.get(f"{page}?{query}").status_code) >= 500
     ]
     assert failures == [], failures

@@ -46,8 +46,9 @@ def test_a_clinician_sends_a_link_shown_once_as_a_qr_code(app, client, people):
     page = client.get(f"/patients/{people.patient.id}/questionnaires")
     assert page.status_code == 200
     assert "MADRS" not in page.text and "C-SSRS" not in page.text and "QIDS" not in page.text  # not sendable
-    sent = client.post(f"/patients/{people.patient.id}/questionnaires", data={"instruments": ["phq9", "gad7"],
-                                                                             "send": "chosen"})
+    sent = client.post(
+        f"/patients/{people.patient.id}/questionnaires", data={"instruments": ["phq9", "gad7"], "send": "chosen"}
+    )
     assert sent.status_code == 200
     assert "<svg" in sent.text and 'class="segno"' in sent.text
     url = re.search(r'id="link-url" type="text" readonly value="([^"]+)"', sent.text).group(1)
@@ -56,8 +57,11 @@ def test_a_clinician_sends_a_link_shown_once_as_a_qr_code(app, client, people):
     link = db.session.scalar(select(QuestionnaireLink).where(QuestionnaireLink.patient_id == people.patient.id))
     assert link.token_hash == hash_token(token) and token not in str(vars(link))
     assert link.instruments == ["phq9", "gad7"]
-    assert link.expires_at - link.created_at == timedelta(hours=app.config["QUESTIONNAIRE_LINK_HOURS"]) == timedelta(
-        hours=72)
+    assert (
+        link.expires_at - link.created_at
+        == timedelta(hours=app.config["QUESTIONNAIRE_LINK_HOURS"])
+        == timedelta(hours=72)
+    )
     assert "E-mail sending is not set up" in sent.text
     assert audit_actions()[-1] == "questionnaire.send"
     listed = client.get(f"/patients/{people.patient.id}/questionnaires")
@@ -163,8 +167,15 @@ def test_refused_tokens_are_rate_limited(client, people):
     assert statuses[:10] == [404] * 10 and statuses[-1] == 429
 
 
-PERSONAS = {"lead": 200, "co_therapist": 200, "supervisor": 200, "other_therapist": 404, "other_supervisor": 404,
-            "admin": 403, "outsider": 404}
+PERSONAS = {
+    "lead": 200,
+    "co_therapist": 200,
+    "supervisor": 200,
+    "other_therapist": 404,
+    "other_supervisor": 404,
+    "admin": 403,
+    "outsider": 404,
+}
 
 
 @pytest.mark.parametrize("persona", list(PERSONAS))
@@ -308,9 +319,10 @@ def test_an_urgent_answer_on_a_link_closed_mid_fill_raises_an_alert(app, client,
     queue = client.get("/alerts")
     assert queue.status_code == 200 and "the closed questionnaire link" in queue.text
     login(client, people.lead)
-    acknowledged = client.post(f"/patients/{people.patient.id}/alerts/{alert.id}",
-                               data={"actions": ["patient_contacted"],
-                                     "action_taken": "Called the patient; safety plan reviewed."})
+    acknowledged = client.post(
+        f"/patients/{people.patient.id}/alerts/{alert.id}",
+        data={"actions": ["patient_contacted"], "action_taken": "Called the patient; safety plan reviewed."},
+    )
     assert acknowledged.status_code == 302
 
 
@@ -322,8 +334,14 @@ def test_a_closed_links_urgent_answer_after_its_alert_was_acknowledged_raises_a_
     with time_machine.travel(later, tick=False):
         assert client.post(f"/q/{token}", data=answers("phq9", PHQ9_ITEM9)).status_code == 410
     first = db.session.scalars(select(SafetyAlert)).one()
-    acknowledge(people.lead, people.patient, first, ["patient_contacted"],
-                "Called the patient today; the safety plan was reviewed with her.", utcnow())
+    acknowledge(
+        people.lead,
+        people.patient,
+        first,
+        ["patient_contacted"],
+        "Called the patient today; the safety plan was reviewed with her.",
+        utcnow(),
+    )
     db.session.commit()
     with time_machine.travel(later + timedelta(days=1), tick=False):
         assert client.post(f"/q/{token}", data=answers("phq9", PHQ9_ITEM9)).status_code == 410
@@ -384,8 +402,12 @@ def test_the_questionnaire_pages_set_no_cookie(csrf_app, people):
     """With CSRF on, as in production: opening, sending and refusals set no session cookie."""
     client = csrf_app.test_client()
     token = make_link(people)
-    responses = [client.get(f"/q/{token}"), client.post(f"/q/{token}", data=answers("phq9", PHQ9_CALM[:8])),
-                 client.post(f"/q/{token}", data=answers("phq9", PHQ9_CALM)), client.get(f"/q/{token}"),
-                 client.get("/q/unknown")]
+    responses = [
+        client.get(f"/q/{token}"),
+        client.post(f"/q/{token}", data=answers("phq9", PHQ9_CALM[:8])),
+        client.post(f"/q/{token}", data=answers("phq9", PHQ9_CALM)),
+        client.get(f"/q/{token}"),
+        client.get("/q/unknown"),
+    ]
     assert [r.status_code for r in responses] == [200, 422, 200, 410, 404]
     assert [r.headers.getlist("Set-Cookie") for r in responses] == [[]] * 5

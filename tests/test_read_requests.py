@@ -108,8 +108,7 @@ def test_a_page_reading_holds_no_write_lock_and_audits_when_it_commits(served, m
         before = db.session.scalar(select(func.count()).select_from(AuditEvent))
         db.session.remove()
     answer: dict[str, Any] = {}
-    form = {"kind": "plan", "selection": "ticked", "patient_ids": [str(ids["first"]), str(ids["second"])],
-            "draft": "0"}
+    form = {"kind": "plan", "selection": "ticked", "patient_ids": [str(ids["first"]), str(ids["second"])], "draft": "0"}
 
     def ask() -> None:
         response = client.open(path.format(**ids), method=method, data=form if method == "POST" else None)

@@ -34,13 +34,14 @@ def _sign(client, people, session, password):
 
 
 def _addendum(client, people, session, password):
-    return client.post(session_url(people.patient, session, "/addenda"),
-                       data={"reason": "Correction", "body": "The dose was given at 09:10.", "password": password})
+    return client.post(
+        session_url(people.patient, session, "/addenda"),
+        data={"reason": "Correction", "body": "The dose was given at 09:10.", "password": password},
+    )
 
 
 def _emergency(client, people, password):
-    return client.post("/emergency-access", data={"record_number": "CANARY-1", "reason": REASON,
-                                                   "password": password})
+    return client.post("/emergency-access", data={"record_number": "CANARY-1", "reason": REASON, "password": password})
 
 
 def _count(action: str, user) -> int:

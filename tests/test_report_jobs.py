@@ -139,7 +139,11 @@ def test_a_user_has_at_most_three_batches_at_once(client, people, caseload, not_
 
 
 def test_the_limit_holds_when_parallel_requests_each_saw_room_in_their_snapshot(
-    client, people, caseload, not_run, monkeypatch  # noqa: F811
+    client,
+    people,
+    caseload,  # noqa: F811
+    not_run,
+    monkeypatch,
 ):
     """Parallel requests of one user each check the limit on their own read snapshot and all see room; the check
     made again where the job is written refuses the one too many, and writes nothing of it (no job, no audit)."""
@@ -159,9 +163,10 @@ def test_the_limit_holds_when_parallel_requests_each_saw_room_in_their_snapshot(
     assert refused.status_code == 429 and "3 batches in progress" in refused.get_json()["error"]
     assert len(calls) == 2
     assert db.session.scalar(select(func.count()).select_from(ReportJob)) == jobs.MAX_JOBS_PER_USER
-    assert db.session.scalar(
-        select(func.count()).select_from(AuditEvent).where(AuditEvent.action.like("report.%"))
-    ) == printed
+    assert (
+        db.session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action.like("report.%")))
+        == printed
+    )
 
 
 def test_an_unreachable_queue_still_records_the_job_for_the_housekeeping(client, people, caseload, monkeypatch):  # noqa: F811
@@ -181,8 +186,11 @@ def test_an_unreachable_queue_still_records_the_job_for_the_housekeeping(client,
 
 @pytest.mark.parametrize(
     "url,kind",
-    [("sqlite:////tmp/queue.sqlite", "SqliteHuey"), ("redis://127.0.0.1:6379/0", "RedisHuey"),
-     ("memory://", "MemoryHuey")],
+    [
+        ("sqlite:////tmp/queue.sqlite", "SqliteHuey"),
+        ("redis://127.0.0.1:6379/0", "RedisHuey"),
+        ("memory://", "MemoryHuey"),
+    ],
 )
 def test_one_setting_chooses_the_queue(url, kind):
     assert type(queue.make_huey(url)).__name__ == kind

@@ -50,9 +50,17 @@ def test_the_integration_plan_holds_the_plan_sessions_contacts_and_crisis_line(c
     texts = assert_every_page_has_the_header(pdf, people.clinic.name)
     assert len(texts) <= 2
     body = " ".join(texts)
-    for part in ("Your integration plan", "Insights and themes", "Feeling safe in my body.",
-                 "Warning signs and crisis plan", "If you are in crisis", CRISIS, "Your next sessions",
-                 "Your support contact", "Lena Lead"):
+    for part in (
+        "Your integration plan",
+        "Insights and themes",
+        "Feeling safe in my body.",
+        "Warning signs and crisis plan",
+        "If you are in crisis",
+        CRISIS,
+        "Your next sessions",
+        "Your support contact",
+        "Lena Lead",
+    ):
         assert part in body, part
 
 
@@ -71,10 +79,27 @@ def test_the_summary_holds_identity_timeline_screening_sessions_trends_alerts_an
     pdf = get_pdf(client, f"/patients/{people.patient.id}/reports/summary.pdf")
     texts = assert_every_page_has_the_header(pdf, people.clinic.name)
     body = " ".join(texts)
-    for part in ("Patient summary", "1980-05-17", "MDMA", "Phase timeline", "Preparation → Dosing", "Screening",
-                 "eligible", "Medication review", "Sessions", "Dosing 1 of 3", "120 mg", "4 readings", "signed",
-                 "Outcome measures", "PCL-5", "Open safety alerts", "None open", "Current integration plan",
-                 "Feeling safe in my body."):
+    for part in (
+        "Patient summary",
+        "1980-05-17",
+        "MDMA",
+        "Phase timeline",
+        "Preparation → Dosing",
+        "Screening",
+        "eligible",
+        "Medication review",
+        "Sessions",
+        "Dosing 1 of 3",
+        "120 mg",
+        "4 readings",
+        "signed",
+        "Outcome measures",
+        "PCL-5",
+        "Open safety alerts",
+        "None open",
+        "Current integration plan",
+        "Feeling safe in my body.",
+    ):
         assert part in body, part
     assert str(session.id)  # the session exists; its record has its own report
 
@@ -84,8 +109,18 @@ def test_a_signed_note_record_holds_dose_lot_vitals_discharge_and_signature(clie
     login(client, people.co_therapist)
     pdf = get_pdf(client, f"/patients/{people.patient.id}/sessions/{session.id}/record.pdf")
     body = " ".join(assert_every_page_has_the_header(pdf, people.clinic.name))
-    for part in ("Dosing 1 of 3", "Administration", "120 mg", "Lot number", "Vital signs", "Blood pressure",
-                 "Adverse events", "Discharge", "Signed by Lena Lead", "SHA-256"):
+    for part in (
+        "Dosing 1 of 3",
+        "Administration",
+        "120 mg",
+        "Lot number",
+        "Vital signs",
+        "Blood pressure",
+        "Adverse events",
+        "Discharge",
+        "Signed by Lena Lead",
+        "SHA-256",
+    ):
         assert part in body, part
     assert "DRAFT" not in body
 
@@ -129,8 +164,10 @@ def test_private_process_notes_never_print(client, people, protocols):
     note = db.session.scalar(select(ProcessNote).where(ProcessNote.session_id == session.id))
     note.body = "PRIVATE-PROCESS-SECRET"
     db.session.commit()
-    for url in (f"/patients/{people.patient.id}/sessions/{session.id}/record.pdf?draft=1",
-                f"/patients/{people.patient.id}/reports/summary.pdf?draft=1"):
+    for url in (
+        f"/patients/{people.patient.id}/sessions/{session.id}/record.pdf?draft=1",
+        f"/patients/{people.patient.id}/reports/summary.pdf?draft=1",
+    ):
         assert "PRIVATE-PROCESS-SECRET" not in text(get_pdf(client, url))
 
 
@@ -143,8 +180,15 @@ def test_typed_text_is_printed_as_text(client, people):
 
 # Access and audit ------------------------------------------------------------------------------------------------
 
-EXPECTED = {"lead": 200, "co_therapist": 200, "supervisor": 200, "other_therapist": 404,
-            "other_supervisor": 404, "admin": 403, "outsider": 404}
+EXPECTED = {
+    "lead": 200,
+    "co_therapist": 200,
+    "supervisor": 200,
+    "other_therapist": 404,
+    "other_supervisor": 404,
+    "admin": 403,
+    "outsider": 404,
+}
 
 
 @pytest.fixture
@@ -254,6 +298,13 @@ def test_the_print_buttons_are_on_the_patient_plan_and_session_pages(client, peo
 
 def test_every_reports_route_is_covered_by_these_access_tests(app):
     """A new report route fails here until it is added to the access tests (here and tests/test_reports_batch.py)."""
-    covered = {"reports.plan_pdf", "reports.summary_pdf", "reports.record_pdf", "reports.batch", "reports.start_job",
-               "reports.job_status", "reports.job_pdf"}
+    covered = {
+        "reports.plan_pdf",
+        "reports.summary_pdf",
+        "reports.record_pdf",
+        "reports.batch",
+        "reports.start_job",
+        "reports.job_status",
+        "reports.job_pdf",
+    }
     assert {rule.endpoint for rule in app.url_map.iter_rules() if rule.endpoint.startswith("reports.")} == covered

@@ -27,8 +27,14 @@ def test_the_summary_lists_each_urgent_answer_even_once_its_alert_is_acknowledge
 
     record_measure(people.patient, people.lead, "phq9", answers=[0, 0, 1, 0, 0, 0, 0, 0, 2])
     alert = db.session.query(SafetyAlert).one()
-    acknowledge(people.lead, people.patient, alert, ["patient_contacted"],
-                "Called the patient the same afternoon; no plan or intent.", utcnow())
+    acknowledge(
+        people.lead,
+        people.patient,
+        alert,
+        ["patient_contacted"],
+        "Called the patient the same afternoon; no plan or intent.",
+        utcnow(),
+    )
     record_measure(people.patient, people.lead, "cssrs", answers=["no", "no", None, None, None, "lifetime"])
     record_measure(people.patient, people.lead, "cssrs", answers=["no", "no", None, None, None, "lifetime"])
     db.session.commit()
@@ -50,8 +56,10 @@ def test_the_summary_lists_open_alerts_of_every_source(client, people, protocols
     session = held_session(people.patient, people.lead, protocols)
     login(client, people.lead)
     client.post(session_url(people.patient, session, "/vitals"), data=vitals_form(60, systolic="200", diastolic="100"))
-    client.post(session_url(people.patient, session, "/adverse-events"), data=adverse_event_form(
-        serious="yes", severity="severe", description="Seizure", onset_at=minutes_ago(100)))
+    client.post(
+        session_url(people.patient, session, "/adverse-events"),
+        data=adverse_event_form(serious="yes", severity="severe", description="Seizure", onset_at=minutes_ago(100)),
+    )
     body = text(client.get(f"/patients/{people.patient.id}/reports/summary.pdf?draft=1").data)
     assert "Vital sign past the critical limit." in body and "Systolic BP 200 mmHg is above" in body
     assert "Serious adverse event (high risk: holds the next dose)." in body and "Seizure" in body

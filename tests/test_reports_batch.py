@@ -111,21 +111,33 @@ def test_a_forged_id_counts_as_refused(client, people, caseload):
 def test_patients_seen_today(client, people, caseload):
     seen = caseload[1:3]
     for patient in seen:
-        db.session.add(TherapySession(patient_id=patient.id, kind=SessionKind.PREPARATION,
-                                      held_at=utcnow() - timedelta(seconds=5), duration_minutes=60,
-                                      logged_by_id=people.lead.id))
+        db.session.add(
+            TherapySession(
+                patient_id=patient.id,
+                kind=SessionKind.PREPARATION,
+                held_at=utcnow() - timedelta(seconds=5),
+                duration_minutes=60,
+                logged_by_id=people.lead.id,
+            )
+        )
     db.session.commit()
     login(client, people.co_therapist)
-    response = client.post("/reports/batch", data={"kind": "plan", "selection": "seen", "draft": "0",
-                                                   "day": utcnow().date().isoformat()})
+    response = client.post(
+        "/reports/batch", data={"kind": "plan", "selection": "seen", "draft": "0", "day": utcnow().date().isoformat()}
+    )
     assert response.status_code == 200
     assert names_per_page(response.data, caseload) == [p.family_name for p in seen]
 
 
 def test_a_therapists_caseload_in_a_phase(client, people, caseload):
     login(client, people.supervisor)
-    data = {"kind": "plan", "selection": "caseload", "therapist_id": str(people.lead.id), "phase": "preparation",
-            "draft": "0"}
+    data = {
+        "kind": "plan",
+        "selection": "caseload",
+        "therapist_id": str(people.lead.id),
+        "phase": "preparation",
+        "draft": "0",
+    }
     response = client.post("/reports/batch", data=data)
     assert response.status_code == 200
     assert names_per_page(response.data, caseload) == [p.family_name for p in caseload]
@@ -143,8 +155,13 @@ def test_a_colleagues_caseload_gives_only_the_patients_shared_with_the_user(clie
     make_patient(people.lead, protocols=protocols, given_name="Una", family_name="Unshared")
     db.session.commit()
     login(client, people.co_therapist)
-    data = {"kind": "plan", "selection": "caseload", "therapist_id": str(people.lead.id), "phase": "preparation",
-            "draft": "0"}
+    data = {
+        "kind": "plan",
+        "selection": "caseload",
+        "therapist_id": str(people.lead.id),
+        "phase": "preparation",
+        "draft": "0",
+    }
     response = client.post("/reports/batch", data=data)
     assert response.status_code == 200 and response.mimetype == "application/pdf"
     assert names_per_page(response.data, caseload) == [p.family_name for p in caseload]
@@ -153,8 +170,9 @@ def test_a_colleagues_caseload_gives_only_the_patients_shared_with_the_user(clie
 
 def test_an_empty_selection_says_so(client, people):
     login(client, people.lead)
-    response = client.post("/reports/batch", data={"kind": "plan", "selection": "seen", "draft": "0",
-                                                   "day": "2001-01-01"})
+    response = client.post(
+        "/reports/batch", data={"kind": "plan", "selection": "seen", "draft": "0", "day": "2001-01-01"}
+    )
     assert response.status_code == 422
     assert "No patient matches this selection" in response.text
 
@@ -180,8 +198,15 @@ def test_bad_input_is_a_422_with_the_message_by_the_field(client, people, data, 
     assert message in response.text
 
 
-BATCH_PAGE = {"lead": 200, "co_therapist": 200, "supervisor": 200, "other_therapist": 200,
-              "other_supervisor": 200, "admin": 403, "outsider": 200}
+BATCH_PAGE = {
+    "lead": 200,
+    "co_therapist": 200,
+    "supervisor": 200,
+    "other_therapist": 200,
+    "other_supervisor": 200,
+    "admin": 403,
+    "outsider": 200,
+}
 
 
 @pytest.mark.parametrize("persona", list(BATCH_PAGE))
@@ -202,8 +227,15 @@ def test_the_tick_list_says_when_it_is_cut_short(client, people, caseload, monke
     assert 'id="tick-limit"' in page and "Only the first 2 by name are listed here" in page
 
 
-EXPORT = {"lead": 200, "co_therapist": 200, "supervisor": 200, "other_therapist": 404,
-          "other_supervisor": 404, "admin": 403, "outsider": 404}
+EXPORT = {
+    "lead": 200,
+    "co_therapist": 200,
+    "supervisor": 200,
+    "other_therapist": 404,
+    "other_supervisor": 404,
+    "admin": 403,
+    "outsider": 404,
+}
 
 
 @pytest.mark.parametrize("persona", list(EXPORT))
@@ -272,8 +304,10 @@ def test_a_patient_opened_under_emergency_access_is_flagged_in_the_batch_audit(c
     from tests.conftest import PASSWORD
 
     login(client, people.other_therapist)
-    granted = client.post("/emergency-access", data={"record_number": "CANARY-1", "password": PASSWORD,
-                                                     "reason": "Crisis call while the care team is away"})
+    granted = client.post(
+        "/emergency-access",
+        data={"record_number": "CANARY-1", "password": PASSWORD, "reason": "Crisis call while the care team is away"},
+    )
     assert granted.status_code == 302
     response = client.post("/reports/batch", data=ticked([people.patient.id]))
     assert response.status_code == 200
@@ -295,8 +329,9 @@ def test_a_batch_bigger_than_the_synchronous_limit_goes_to_the_worker(client, ap
     assert small.status_code == 200 and small.mimetype == "application/pdf"
 
 
-def test_a_batch_whose_render_fails_leaves_no_audit_row_saying_it_was_printed(client, app, people, caseload,
-                                                                               monkeypatch):
+def test_a_batch_whose_render_fails_leaves_no_audit_row_saying_it_was_printed(
+    client, app, people, caseload, monkeypatch
+):
     from tracker.reports import renderer
 
     def broken(*args, **kwargs):

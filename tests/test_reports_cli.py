@@ -32,10 +32,14 @@ def test_it_refuses_a_patient_outside_the_users_care(app, people, tmp_path):
 
 def test_it_explains_bad_arguments(app, people, tmp_path):
     out = str(tmp_path / "x.pdf")
-    assert "needs --session" in run(app, "record", "--patient", "CANARY-1", "--as", people.lead.username,
-                                    "-o", out).output
-    assert "No active clinician" in run(app, "plan", "--patient", "CANARY-1", "--as", people.admin.username,
-                                        "-o", out).output
+    assert (
+        "needs --session" in run(app, "record", "--patient", "CANARY-1", "--as", people.lead.username, "-o", out).output
+    )
+    assert (
+        "No active clinician"
+        in run(app, "plan", "--patient", "CANARY-1", "--as", people.admin.username, "-o", out).output
+    )
     assert "not signed" not in run(app, "plan", "--patient", "NOPE", "--as", people.lead.username, "-o", out).output
-    assert "Invalid value" in run(app, "poster", "--patient", "CANARY-1", "--as", people.lead.username,
-                                  "-o", out).output
+    assert (
+        "Invalid value" in run(app, "poster", "--patient", "CANARY-1", "--as", people.lead.username, "-o", out).output
+    )

@@ -114,8 +114,16 @@ def test_hostile_text_in_a_note_prints_as_text_and_fetches_nothing(client, peopl
 
 
 @pytest.mark.parametrize(
-    "url", ["http://127.0.0.1:1/x", "https://example.org/a.css", "file:///etc/passwd", "data:text/css,body{}",
-            "app://reports/../../config.py", "app://reports/other.css", "ftp://127.0.0.1/x"],
+    "url",
+    [
+        "http://127.0.0.1:1/x",
+        "https://example.org/a.css",
+        "file:///etc/passwd",
+        "data:text/css,body{}",
+        "app://reports/../../config.py",
+        "app://reports/other.css",
+        "ftp://127.0.0.1/x",
+    ],
 )
 def test_the_fetcher_refuses_everything_but_the_bundled_assets(url):
     with pytest.raises(RefusedURL):

@@ -12,8 +12,12 @@ from hypothesis import strategies as st
 from tracker.research.anonymity import WITHHELD, dosing_band, phase_group, protect, smallest_cell
 
 PHASES = ["preparation", "dosing", "integration", "on_hold", "completed", "discontinued"]
-participant = st.tuples(st.sampled_from(["mdma_ptsd", "psilocybin_mdd", "ketamine_iv_trd"]),
-                        st.sampled_from(["ptsd", "mdd", "trd"]), st.sampled_from(PHASES), st.integers(0, 8))
+participant = st.tuples(
+    st.sampled_from(["mdma_ptsd", "psilocybin_mdd", "ketamine_iv_trd"]),
+    st.sampled_from(["ptsd", "mdd", "trd"]),
+    st.sampled_from(PHASES),
+    st.integers(0, 8),
+)
 
 
 def test_a_file_already_k_anonymous_is_left_as_it_is():
@@ -25,13 +29,23 @@ def test_a_file_already_k_anonymous_is_left_as_it_is():
 
 def test_unique_protocol_and_phase_per_patient_is_coarsened_until_cells_hold_k():
     """The demo's shape: each patient alone on their protocol and phase."""
-    rows = {n: (protocol, indication, phase, dosings) for n, (protocol, indication, phase, dosings) in enumerate([
-        ("mdma_ptsd", "ptsd", "preparation", 0), ("mdma_ptsd", "ptsd", "dosing", 1),
-        ("mdma_ptsd", "ptsd", "integration", 2), ("mdma_ptsd", "ptsd", "completed", 3),
-        ("psilocybin_mdd", "mdd", "preparation", 0), ("psilocybin_mdd", "mdd", "dosing", 1),
-        ("psilocybin_mdd", "mdd", "integration", 1), ("psilocybin_mdd", "mdd", "discontinued", 1),
-        ("ketamine_iv_trd", "trd", "dosing", 2), ("ketamine_iv_trd", "trd", "on_hold", 2),
-    ])}
+    rows = {
+        n: (protocol, indication, phase, dosings)
+        for n, (protocol, indication, phase, dosings) in enumerate(
+            [
+                ("mdma_ptsd", "ptsd", "preparation", 0),
+                ("mdma_ptsd", "ptsd", "dosing", 1),
+                ("mdma_ptsd", "ptsd", "integration", 2),
+                ("mdma_ptsd", "ptsd", "completed", 3),
+                ("psilocybin_mdd", "mdd", "preparation", 0),
+                ("psilocybin_mdd", "mdd", "dosing", 1),
+                ("psilocybin_mdd", "mdd", "integration", 1),
+                ("psilocybin_mdd", "mdd", "discontinued", 1),
+                ("ketamine_iv_trd", "trd", "dosing", 2),
+                ("ketamine_iv_trd", "trd", "on_hold", 2),
+            ]
+        )
+    }
     protected = protect(rows, 3)
     assert smallest_cell(protected.values) >= 3
     assert protected.generalised  # something had to give

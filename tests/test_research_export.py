@@ -56,8 +56,16 @@ def rows(text: str) -> list[dict[str, str]]:
 
 def identifiers(patient: Patient) -> list[str]:
     dob = patient.date_of_birth
-    return [patient.given_name, patient.family_name, patient.record_number, dob.isoformat(),
-            dob.strftime("%d/%m/%Y"), dob.strftime("%m/%d/%Y"), dob.strftime("%Y%m%d"), str(patient.id) + "-"]
+    return [
+        patient.given_name,
+        patient.family_name,
+        patient.record_number,
+        dob.isoformat(),
+        dob.strftime("%d/%m/%Y"),
+        dob.strftime("%m/%d/%Y"),
+        dob.strftime("%Y%m%d"),
+        str(patient.id) + "-",
+    ]
 
 
 def test_it_holds_no_name_record_number_date_of_birth_or_exact_date(client, course):
@@ -80,7 +88,8 @@ def test_it_has_one_file_per_instrument_with_items_scores_and_days(client, cours
     login(client, course.supervisor)
     files = unzip(client.post("/exports/research").data)
     assert set(files) == {"README.txt", "participants.csv", "data_dictionary.csv"} | {
-        f"{code}.csv" for code in instruments()}
+        f"{code}.csv" for code in instruments()
+    }
     [participant] = rows(files["participants.csv"])
     assert re.fullmatch(r"S\d{4}", participant["study_id"])
     assert participant["dosing_sessions"] == "2"
@@ -163,8 +172,15 @@ def test_consent_is_set_on_the_patient_form_and_audited(client, people):
     from tests.test_patients import _form
 
     login(client, people.lead)
-    data = _form(people, given_name="Canary", family_name="Zzpatient", record_number="CANARY-1",
-                 date_of_birth="1980-05-17", version_id=str(people.patient.version_id), research_consent="y")
+    data = _form(
+        people,
+        given_name="Canary",
+        family_name="Zzpatient",
+        record_number="CANARY-1",
+        date_of_birth="1980-05-17",
+        version_id=str(people.patient.version_id),
+        research_consent="y",
+    )
     response = client.post(f"/patients/{people.patient.id}/edit", data=data)
     assert response.status_code == 302, response.text
     db.session.expire_all()
@@ -194,13 +210,20 @@ def test_every_combination_of_quasi_identifiers_is_shared_by_k_participants(app,
     from tracker.models import Phase
 
     app.config["RESEARCH_MIN_CELL_SIZE"] = 3
-    _demo_like(course, protocols, [("mdma-ptsd", Phase.PREPARATION)] * 3 + [("psilocybin-mdd", Phase.PREPARATION)]
-               + [("psilocybin-mdd", Phase.ON_HOLD)] + [("ketamine-iv-trd", Phase.PREPARATION)])
+    _demo_like(
+        course,
+        protocols,
+        [("mdma-ptsd", Phase.PREPARATION)] * 3
+        + [("psilocybin-mdd", Phase.PREPARATION)]
+        + [("psilocybin-mdd", Phase.ON_HOLD)]
+        + [("ketamine-iv-trd", Phase.PREPARATION)],
+    )
     made = research_export(course.supervisor, seed=2)
     files = unzip(made.content)
     participants = rows(files["participants.csv"])
-    combos = Counter(tuple(row[name] for name in ("protocol", "indication", "phase", "dosing_sessions"))
-                     for row in participants)
+    combos = Counter(
+        tuple(row[name] for name in ("protocol", "indication", "phase", "dosing_sessions")) for row in participants
+    )
     assert combos and min(combos.values()) >= 3, combos
     assert made.patients + made.withheld == 7
     readme = " ".join(files["README.txt"].split())

@@ -93,8 +93,10 @@ def test_a_later_answer_change_needs_a_new_review(client, people, protocols):
     login(client, people.supervisor)
     assert decide(client, people.patient, REVIEW, "cleared").status_code == 302
     login(client, people.lead)
-    client.post(screening_url(people.patient, f"/items/{REVIEW}"), data={f"{REVIEW}-answer": "yes",
-                                                                           f"{REVIEW}-note": "New information"})
+    client.post(
+        screening_url(people.patient, f"/items/{REVIEW}"),
+        data={f"{REVIEW}-answer": "yes", f"{REVIEW}-note": "New information"},
+    )
     login(client, people.supervisor)
     page = client.get(screening_url(people.patient)).text
     assert "Waiting for a supervisor's review" in page
@@ -140,12 +142,15 @@ def test_an_item_answered_no_cannot_be_reviewed(client, people, protocols):
     assert reviews() == 0
 
 
-@pytest.mark.parametrize("data,field,message", [
-    ({"decision": "", "rationale": "ok"}, "decision", "Choose clear or decline."),
-    ({"decision": "approved", "rationale": "ok"}, "decision", "Not a valid choice"),
-    ({"decision": "cleared", "rationale": "   "}, "rationale", "Write the rationale for the decision."),
-    ({"decision": "cleared", "rationale": "x" * 4001}, "rationale", "Use at most 4000 characters."),
-])
+@pytest.mark.parametrize(
+    "data,field,message",
+    [
+        ({"decision": "", "rationale": "ok"}, "decision", "Choose clear or decline."),
+        ({"decision": "approved", "rationale": "ok"}, "decision", "Not a valid choice"),
+        ({"decision": "cleared", "rationale": "   "}, "rationale", "Write the rationale for the decision."),
+        ({"decision": "cleared", "rationale": "x" * 4001}, "rationale", "Use at most 4000 characters."),
+    ],
+)
 def test_a_decision_needs_a_valid_choice_and_a_written_rationale(client, people, protocols, data, field, message):
     flag(people.patient, people.lead, protocols)
     login(client, people.supervisor)
@@ -156,10 +161,17 @@ def test_a_decision_needs_a_valid_choice_and_a_written_rationale(client, people,
     assert reviews() == 0
 
 
-@pytest.mark.parametrize("persona,status", [
-    ("lead", 403), ("co_therapist", 403), ("other_therapist", 404), ("other_supervisor", 404), ("outsider", 404),
-    ("admin", 403),
-])
+@pytest.mark.parametrize(
+    "persona,status",
+    [
+        ("lead", 403),
+        ("co_therapist", 403),
+        ("other_therapist", 404),
+        ("other_supervisor", 404),
+        ("outsider", 404),
+        ("admin", 403),
+    ],
+)
 def test_only_a_supervisor_of_the_care_team_may_decide(client, people, protocols, persona, status):
     flag(people.patient, people.lead, protocols)
     login(client, getattr(people, persona))
@@ -174,14 +186,22 @@ def test_the_care_team_sees_the_pending_item_but_no_decision_form(client, people
     login(client, people.lead)
     page = client.get(screening_url(people.patient)).text
     assert "Waiting for a supervisor's review" in page
-    assert "/review\"" not in page
+    assert '/review"' not in page
     assert "The supervisor of a therapist on the care team decides this item." in page
 
 
-@pytest.mark.parametrize("persona,status", [
-    ("supervisor", 200), ("other_supervisor", 200), ("outsider", 200),
-    ("lead", 403), ("co_therapist", 403), ("other_therapist", 403), ("admin", 403),
-])
+@pytest.mark.parametrize(
+    "persona,status",
+    [
+        ("supervisor", 200),
+        ("other_supervisor", 200),
+        ("outsider", 200),
+        ("lead", 403),
+        ("co_therapist", 403),
+        ("other_therapist", 403),
+        ("admin", 403),
+    ],
+)
 def test_the_queue_is_for_supervisors_and_shows_only_their_supervisees_patients(
     client, people, protocols, persona, status
 ):
@@ -235,7 +255,7 @@ def test_the_queue_is_oldest_first_and_paginated(client, people, protocols, monk
     db.session.commit()
     login(client, people.supervisor)
     first = client.get(QUEUE).text
-    rows = first[first.index("<tbody>"):]
+    rows = first[first.index("<tbody>") :]
     assert rows.index("Queue004") < rows.index("Queue000")
     assert "30 days ago" in rows
     assert "7 items waiting, page 1 of 2" in first  # 5 substance-use items + 2 raised by an SSRI to taper

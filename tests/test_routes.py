@@ -22,7 +22,8 @@ def _rules(app: Flask) -> list[tuple[str, str, str]]:
 
 def test_it_declares_an_access_policy_on_every_view(app):
     undeclared = [
-        endpoint for endpoint, view in app.view_functions.items()
+        endpoint
+        for endpoint, view in app.view_functions.items()
         if endpoint not in {"static", "bootstrap.static"} and access_policy(view) is None
     ]
     assert undeclared == []
@@ -30,8 +31,17 @@ def test_it_declares_an_access_policy_on_every_view(app):
 
 def test_it_only_makes_sign_in_the_health_check_and_the_questionnaire_link_public(app):
     public = {e for e, v in app.view_functions.items() if access_policy(v) == "public"}
-    assert public == {"auth.login", "auth.two_factor", "auth.enrol", "auth.continue_sign_in", "auth.new_password",
-                      "auth.set_password", "questionnaires.fill", "calendar.feed_ics", "health.healthz"}
+    assert public == {
+        "auth.login",
+        "auth.two_factor",
+        "auth.enrol",
+        "auth.continue_sign_in",
+        "auth.new_password",
+        "auth.set_password",
+        "questionnaires.fill",
+        "calendar.feed_ics",
+        "health.healthz",
+    }
     assert public | {"static", "bootstrap.static"} == PUBLIC_ENDPOINTS
 
 

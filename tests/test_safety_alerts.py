@@ -97,8 +97,16 @@ def test_one_alert_per_result_however_many_flags(people):
     record_measure(people.patient, people.lead, "phq9", phq9(1))
     assert len(alerts()) == 2
     with pytest.raises(DBAPIError), db.session.begin_nested():
-        db.session.add(SafetyAlert(patient_id=people.patient.id, source=AlertSource.MEASURE, high_risk=False,
-                                   result_id=row.id, summary="again", raised_at=utcnow()))
+        db.session.add(
+            SafetyAlert(
+                patient_id=people.patient.id,
+                source=AlertSource.MEASURE,
+                high_risk=False,
+                result_id=row.id,
+                summary="again",
+                raised_at=utcnow(),
+            )
+        )
         db.session.flush()
 
 
@@ -126,7 +134,7 @@ def answers_for(code: str) -> st.SearchStrategy[list]:
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=40)
 @given(data=st.data(), code=st.sampled_from(sorted(instruments())))
 def test_an_alert_exactly_when_a_flag_is_urgent(people, data, code):
-    """"Any flag an instrument defines as urgent": whatever the instrument and the answers (one patient per
+    """ "Any flag an instrument defines as urgent": whatever the instrument and the answers (one patient per
     example, since a standing answer the patient was alerted on before raises no second alert)."""
     answers = data.draw(answers_for(code))
     patient = make_patient(people.lead, protocols=people_protocols(people))
@@ -171,8 +179,10 @@ def url(people, alert) -> str:
 
 
 #: A valid acknowledgement: actions chosen from the list, and words that describe them.
-DONE = {"actions": ["patient_contacted", "safety_plan_reviewed"],
-        "action_taken": "Called the patient the same day; safety plan reviewed."}
+DONE = {
+    "actions": ["patient_contacted", "safety_plan_reviewed"],
+    "action_taken": "Called the patient the same day; safety plan reviewed.",
+}
 
 
 def done(text: str = DONE["action_taken"], *actions: str) -> dict:
@@ -190,8 +200,20 @@ def test_acknowledging_requires_an_action(client, people, alert, action):
     assert BANNER in response.text
 
 
-@pytest.mark.parametrize("action", [".", "ok", "Done.", "called pt", "x" * 30, "1234567890 1234567890 12",
-                                    "ok ok ok ok ok ok ok", "Done done DONE done done", "na na na na na na na"])
+@pytest.mark.parametrize(
+    "action",
+    [
+        ".",
+        "ok",
+        "Done.",
+        "called pt",
+        "x" * 30,
+        "1234567890 1234567890 12",
+        "ok ok ok ok ok ok ok",
+        "Done done DONE done done",
+        "na na na na na na na",
+    ],
+)
 def test_an_action_that_says_nothing_is_refused(client, people, alert, action):
     """A minimum length and a few different words: a mark, a word (repeated or not) or a number does not close an
     alert."""
@@ -226,11 +248,17 @@ def test_acknowledging_records_who_when_and_the_action_and_is_audited(client, pe
     stored = alerts()[0]
     assert not stored.is_open
     assert (stored.acknowledged_by_id, stored.action_taken, stored.actions) == (
-        people.supervisor.id, "Called the patient; safety plan reviewed.", DONE["actions"])
+        people.supervisor.id,
+        "Called the patient; safety plan reviewed.",
+        DONE["actions"],
+    )
     assert utcnow() - stored.acknowledged_at < timedelta(minutes=1)
     event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "alert.acknowledge")).one()
-    assert (event.actor_id, event.patient_id, event.target_id) == (people.supervisor.id, people.patient.id,
-                                                                   str(stored.id))
+    assert (event.actor_id, event.patient_id, event.target_id) == (
+        people.supervisor.id,
+        people.patient.id,
+        str(stored.id),
+    )
     assert event.data["actions"] == DONE["actions"]
     page = client.get(url(people, alert)).text
     assert "Acknowledged by <strong>Sue Pervisor</strong>" in page and "safety plan reviewed" in page
@@ -258,8 +286,10 @@ def test_an_acknowledged_alert_cannot_be_acknowledged_again(client, people, aler
 )
 def test_the_database_keeps_an_acknowledgement(people, alert, statement):
     db.session.execute(
-        text("UPDATE safety_alert SET acknowledged_at = :now, acknowledged_by_id = :by, action_taken = 'Called', "
-             "actions = '[]' WHERE id = :id"),
+        text(
+            "UPDATE safety_alert SET acknowledged_at = :now, acknowledged_by_id = :by, action_taken = 'Called', "
+            "actions = '[]' WHERE id = :id"
+        ),
         {"now": utcnow(), "by": people.lead.id, "id": alert.id},
     )
     with pytest.raises(DBAPIError, match="safety_alert"), db.session.begin_nested():
@@ -269,20 +299,32 @@ def test_the_database_keeps_an_acknowledgement(people, alert, statement):
 
 def test_the_database_refuses_an_acknowledgement_without_an_action_or_a_moved_alert(people, alert):
     with pytest.raises(DBAPIError), db.session.begin_nested():
-        db.session.execute(text("UPDATE safety_alert SET acknowledged_at = :now, acknowledged_by_id = :by "
-                                "WHERE id = :id"), {"now": utcnow(), "by": people.lead.id, "id": alert.id})
+        db.session.execute(
+            text("UPDATE safety_alert SET acknowledged_at = :now, acknowledged_by_id = :by WHERE id = :id"),
+            {"now": utcnow(), "by": people.lead.id, "id": alert.id},
+        )
     with pytest.raises(DBAPIError), db.session.begin_nested():
-        db.session.execute(text("UPDATE safety_alert SET acknowledged_at = :now, acknowledged_by_id = :by, "
-                                "action_taken = '  ', actions = '[]' WHERE id = :id"),
-                           {"now": utcnow(), "by": people.lead.id, "id": alert.id})
+        db.session.execute(
+            text(
+                "UPDATE safety_alert SET acknowledged_at = :now, acknowledged_by_id = :by, "
+                "action_taken = '  ', actions = '[]' WHERE id = :id"
+            ),
+            {"now": utcnow(), "by": people.lead.id, "id": alert.id},
+        )
     with pytest.raises(DBAPIError), db.session.begin_nested():  # words but no actions
-        db.session.execute(text("UPDATE safety_alert SET acknowledged_at = :now, acknowledged_by_id = :by, "
-                                "action_taken = 'Called' WHERE id = :id"),
-                           {"now": utcnow(), "by": people.lead.id, "id": alert.id})
+        db.session.execute(
+            text(
+                "UPDATE safety_alert SET acknowledged_at = :now, acknowledged_by_id = :by, "
+                "action_taken = 'Called' WHERE id = :id"
+            ),
+            {"now": utcnow(), "by": people.lead.id, "id": alert.id},
+        )
     with pytest.raises(DBAPIError, match="safety_alert"), db.session.begin_nested():
         db.session.execute(text("UPDATE safety_alert SET result_id = result_id + 1 WHERE id = :id"), {"id": alert.id})
-    for statement in ("UPDATE safety_alert SET summary = 'moved' WHERE id = :id",
-                      "UPDATE safety_alert SET high_risk = NOT high_risk WHERE id = :id"):
+    for statement in (
+        "UPDATE safety_alert SET summary = 'moved' WHERE id = :id",
+        "UPDATE safety_alert SET high_risk = NOT high_risk WHERE id = :id",
+    ):
         with pytest.raises(DBAPIError, match="safety_alert"), db.session.begin_nested():
             db.session.execute(text(statement), {"id": alert.id})
     with pytest.raises(DBAPIError, match="safety_alert"), db.session.begin_nested():
@@ -317,8 +359,14 @@ def patient_pages(app: Flask, ids: dict[str, int]) -> list[str]:
 def test_the_banner_is_on_every_page_of_the_patient_until_acknowledged(app, client, people, alert, protocols):
     medication = add_medication(people.lead, people.patient, MedicationInput("Sertraline", "ssri"))
     db.session.commit()
-    ids = {"patient_id": people.patient.id, "medication_id": medication.id, "result_id": alert.result_id,
-           "alert_id": alert.id, "code": "phq9", **extra_ids(people)}
+    ids = {
+        "patient_id": people.patient.id,
+        "medication_id": medication.id,
+        "result_id": alert.result_id,
+        "alert_id": alert.id,
+        "code": "phq9",
+        **extra_ids(people),
+    }
     pages = patient_pages(app, ids)
     assert len(pages) >= 10
     for persona in ("lead", "co_therapist", "supervisor"):
@@ -373,15 +421,18 @@ def test_the_queue_lists_open_alerts_until_acknowledged(client, people, alert):
     assert "No open safety alerts." in client.get("/alerts").text
 
 
-@pytest.mark.parametrize(("persona", "status", "listed"), [
-    ("supervisor", 200, True),
-    ("other_supervisor", 200, False),
-    ("outsider", 200, False),
-    ("lead", 403, False),
-    ("co_therapist", 403, False),
-    ("other_therapist", 403, False),
-    ("admin", 403, False),
-])
+@pytest.mark.parametrize(
+    ("persona", "status", "listed"),
+    [
+        ("supervisor", 200, True),
+        ("other_supervisor", 200, False),
+        ("outsider", 200, False),
+        ("lead", 403, False),
+        ("co_therapist", 403, False),
+        ("other_therapist", 403, False),
+        ("admin", 403, False),
+    ],
+)
 def test_the_queue_is_for_supervisors_and_shows_only_their_patients(client, people, alert, persona, status, listed):
     login(client, getattr(people, persona))
     response = client.get("/alerts")
@@ -421,14 +472,22 @@ def test_nothing_of_the_alert_reaches_people_outside_the_care_team(client, peopl
 def test_emergency_access_shows_the_alert_but_does_not_put_it_in_that_supervisors_queue(client, people, alert):
     """Someone opening the patient in an emergency must see the alert; their queue stays about their own care."""
     login(client, people.other_supervisor)
-    granted = client.post("/emergency-access", data={"record_number": "CANARY-1", "password": "correct horse battery",
-                                                     "reason": "Crisis call from the patient; the team is away"})
+    granted = client.post(
+        "/emergency-access",
+        data={
+            "record_number": "CANARY-1",
+            "password": "correct horse battery",
+            "reason": "Crisis call from the patient; the team is away",
+        },
+    )
     assert granted.status_code == 302
     page = client.get(f"/patients/{people.patient.id}").text
     assert BANNER in page and "Emergency access." in page
     assert "Zzpatient" not in client.get("/alerts").text
-    response = client.post(url(people, alert), data=done("Called the patient back; crisis team informed",
-                                                         "patient_contacted", "crisis_team_contacted"))
+    response = client.post(
+        url(people, alert),
+        data=done("Called the patient back; crisis team informed", "patient_contacted", "crisis_team_contacted"),
+    )
     assert response.status_code == 302 and not alerts()[0].is_open
     event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "alert.acknowledge")).one()
     assert event.data["emergency_access"] is True

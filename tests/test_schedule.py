@@ -125,8 +125,9 @@ def test_the_window_closes_on_the_day_of_the_next_dosing_session():
     """Twice-weekly esketamine: the window after a session ends when the next one is given."""
     dates = (D1, day(3), day(7))
     course = Course(planned_dosings=8, dosing_dates=dates)
-    found = schedule([MeasureDue("phq9", ("after_each_dosing",), "t")], course, results(day(3), instrument="phq9"),
-                     day(8), SETTINGS)
+    found = schedule(
+        [MeasureDue("phq9", ("after_each_dosing",), "t")], course, results(day(3), instrument="phq9"), day(8), SETTINGS
+    )
     first, second, third = (of(found, "after_each_dosing", n) for n in (1, 2, 3))
     assert (first.opens, first.closes, first.status) == (day(1), day(3), Status.DONE)
     assert (second.opens, second.closes, second.status) == (day(4), day(7), Status.OVERDUE)
@@ -167,8 +168,10 @@ def test_end_of_treatment_is_expected_after_the_last_session_then_set_by_complet
     end = of(schedule([PCL5], course, [], day(5, D3), SETTINGS), "end_of_treatment")
     assert (end.opens, end.closes, end.status) == (day(14, D3), day(42, D3), Status.UPCOMING)
     assert of(schedule([PCL5], course, [], day(20, D3), SETTINGS), "end_of_treatment").status is Status.DUE
-    assert of(schedule([PCL5], course, results(day(30, D3)), day(60, D3), SETTINGS),
-              "end_of_treatment").status is Status.DONE
+    assert (
+        of(schedule([PCL5], course, results(day(30, D3)), day(60, D3), SETTINGS), "end_of_treatment").status
+        is Status.DONE
+    )
     assert of(schedule([PCL5], course, [], day(43, D3), SETTINGS), "end_of_treatment").status is Status.OVERDUE
 
     completed = Course(planned_dosings=3, dosing_dates=(D1, D2, D3), completed_on=day(5, D3))
@@ -195,10 +198,14 @@ def test_follow_ups_are_counted_from_the_end_of_treatment():
     found = schedule([PCL5], course, results(end + timedelta(days=80)), end + timedelta(days=100), SETTINGS)
     first, second = of(found, "follow_up", 1), of(found, "follow_up", 2)
     assert (first.opens, first.closes, first.status) == (
-        end + timedelta(days=76), end + timedelta(days=104), Status.DONE,
+        end + timedelta(days=76),
+        end + timedelta(days=104),
+        Status.DONE,
     )
     assert (second.opens, second.closes, second.status) == (
-        end + timedelta(days=166), end + timedelta(days=194), Status.UPCOMING,
+        end + timedelta(days=166),
+        end + timedelta(days=194),
+        Status.UPCOMING,
     )
     later = schedule([PCL5], course, results(end + timedelta(days=80)), end + timedelta(days=195), SETTINGS)
     assert of(later, "follow_up", 2).status is Status.OVERDUE
@@ -206,8 +213,9 @@ def test_follow_ups_are_counted_from_the_end_of_treatment():
 
 def test_only_the_protocols_timepoints_are_scheduled():
     course = Course(planned_dosings=2, dosing_dates=(D1,))
-    found = schedule([CSSRS, MeasureDue("qids_sr16", ("baseline", "end_of_treatment"), "t")], course, [], day(2),
-                     SETTINGS)
+    found = schedule(
+        [CSSRS, MeasureDue("qids_sr16", ("baseline", "end_of_treatment"), "t")], course, [], day(2), SETTINGS
+    )
     assert [(o.instrument, o.timepoint.value, o.number) for o in found] == [
         ("cssrs", "baseline", None),
         ("cssrs", "after_each_dosing", 1),
@@ -226,11 +234,15 @@ def test_the_windows_are_settings():
     assert len([o for o in found if o.timepoint is Timepoint.FOLLOW_UP]) == 1
 
 
-
 def test_a_clinic_s_settings_are_its_windows():
-    clinic = Clinic(measure_baseline_max_age_days=20, measure_after_dosing_window_days=7,
-                    measure_end_after_last_dosing_days=21, measure_end_window_days=10, measure_follow_up_days="30,365",
-                    measure_follow_up_window_days=5)
+    clinic = Clinic(
+        measure_baseline_max_age_days=20,
+        measure_after_dosing_window_days=7,
+        measure_end_after_last_dosing_days=21,
+        measure_end_window_days=10,
+        measure_follow_up_days="30,365",
+        measure_follow_up_window_days=5,
+    )
     assert Settings.of_clinic(clinic) == Settings(20, 7, 21, 10, (30, 365), 5)
 
 
@@ -272,10 +284,15 @@ def test_statuses_follow_the_windows(gaps, offsets, today, planned):
         ((), "Baseline PCL-5 not recorded: record it on the patient's measures page before the first dosing session."),
         ((D1,), None),
         ((day(-30),), None),
-        ((day(-31),), "Baseline PCL-5: the latest is dated 2026-01-30, more than 30 days before this first dosing "
-                      "session. Record a new one."),
-        ((day(1),), "Baseline PCL-5 not recorded: record it on the patient's measures page before the first dosing "
-                    "session."),
+        (
+            (day(-31),),
+            "Baseline PCL-5: the latest is dated 2026-01-30, more than 30 days before this first dosing "
+            "session. Record a new one.",
+        ),
+        (
+            (day(1),),
+            "Baseline PCL-5 not recorded: record it on the patient's measures page before the first dosing session.",
+        ),
     ],
 )
 def test_baseline_problems_name_the_instrument_and_what_to_do(dated, problem):

@@ -49,8 +49,11 @@ def _rows(model) -> int:
 
 
 def _session_form():
-    return {"kind": "preparation", "held_at": (utcnow() - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"),
-            "duration_minutes": "60"}
+    return {
+        "kind": "preparation",
+        "held_at": (utcnow() - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"),
+        "duration_minutes": "60",
+    }
 
 
 #: (url, form data, model whose rows a write adds, status when allowed)
@@ -60,8 +63,10 @@ WRITES = {
     "sign-off": ("/patients/{id}/screening/sign-off", {"confirm": "y"}, None, 422),  # refused: items unanswered
     "add medication": ("/patients/{id}/medications", {"name": "Lithium", "drug_class": "lithium"}, Medication, 302),
     "edit medication": (
-        "/patients/{id}/medications/{med}/edit", {"name": "Sertraline", "drug_class": "ssri", "dose": "1 mg",
-                                                 "version_id": "1"}, None, 302,
+        "/patients/{id}/medications/{med}/edit",
+        {"name": "Sertraline", "drug_class": "ssri", "dose": "1 mg", "version_id": "1"},
+        None,
+        302,
     ),
     "log session": ("/patients/{id}/sessions", None, TherapySession, 302),
 }

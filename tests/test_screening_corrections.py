@@ -53,8 +53,14 @@ def test_an_exclusion_answered_yes_then_no_needs_a_reason_and_a_supervisors_revi
     assert "ventricular-arrhythmia" in state.assessment.pending_reviews
     reason = next(r for r in state.assessment.reasons if r.item_id == "ventricular-arrhythmia")
     assert reason.text.startswith("Needs a supervisor's review:") and "was answered yes before" in reason.text
-    review_item(people.supervisor, state.checklist, state.assessment, "ventricular-arrhythmia",
-                ReviewDecision.DECLINED, "The cardiology letter confirms it.")
+    review_item(
+        people.supervisor,
+        state.checklist,
+        state.assessment,
+        "ventricular-arrhythmia",
+        ReviewDecision.DECLINED,
+        "The cardiology letter confirms it.",
+    )
     declined = next(r for r in _state(people, mdma).assessment.reasons if r.item_id == "ventricular-arrhythmia")
     assert declined.text.startswith("Declined by the supervisor: the answer yes stands")
 
@@ -64,8 +70,14 @@ def test_a_cleared_correction_lifts_the_exclusion(people, protocols):
     _answer(people, mdma, "ventricular-arrhythmia", AnswerValue.YES)
     _answer(people, mdma, "ventricular-arrhythmia", AnswerValue.NO, "Typed against the wrong patient; ECG normal.")
     state = _state(people, mdma)
-    review_item(people.supervisor, state.checklist, state.assessment, "ventricular-arrhythmia",
-                ReviewDecision.CLEARED, "Checked the records: no arrhythmia.")
+    review_item(
+        people.supervisor,
+        state.checklist,
+        state.assessment,
+        "ventricular-arrhythmia",
+        ReviewDecision.CLEARED,
+        "Checked the records: no arrhythmia.",
+    )
     assert not any(r.item_id == "ventricular-arrhythmia" for r in _state(people, mdma).assessment.reasons)
 
 
@@ -95,12 +107,24 @@ def test_not_applicable_after_sign_off_needs_a_reason_and_a_review(people, proto
     checklist = current_checklist(db.session, people.patient)
     with pytest.raises(ScreeningError, match="Write why"):
         answer_item(people.lead, checklist, custom, "fasting", AnswerInput(AnswerValue.NOT_APPLICABLE), TODAY())
-    answer_item(people.lead, checklist, custom, "fasting",
-                AnswerInput(AnswerValue.NOT_APPLICABLE, note="Afternoon session, no fasting asked"), TODAY())
+    answer_item(
+        people.lead,
+        checklist,
+        custom,
+        "fasting",
+        AnswerInput(AnswerValue.NOT_APPLICABLE, note="Afternoon session, no fasting asked"),
+        TODAY(),
+    )
     state = _state(people, custom)
     assert "fasting" in state.assessment.pending_reviews
-    review_item(people.supervisor, state.checklist, state.assessment, "fasting", ReviewDecision.CLEARED,
-                "Agreed for this session.")
+    review_item(
+        people.supervisor,
+        state.checklist,
+        state.assessment,
+        "fasting",
+        ReviewDecision.CLEARED,
+        "Agreed for this session.",
+    )
     assert _state(people, custom).assessment.is_eligible
 
 
@@ -110,9 +134,18 @@ def test_not_applicable_after_sign_off_needs_a_reason_and_a_review(people, proto
 def _edit(client, people, protocol_code, indication):
     patient = people.patient
     db.session.refresh(patient, ["version_id"])
-    return client.post(f"/patients/{patient.id}/edit", data=_form(
-        people, given_name="Canary", family_name="Zzpatient", record_number="CANARY-1", protocol_code=protocol_code,
-        indication=indication, version_id=str(patient.version_id)))
+    return client.post(
+        f"/patients/{patient.id}/edit",
+        data=_form(
+            people,
+            given_name="Canary",
+            family_name="Zzpatient",
+            record_number="CANARY-1",
+            protocol_code=protocol_code,
+            indication=indication,
+            version_id=str(patient.version_id),
+        ),
+    )
 
 
 def test_a_protocol_changes_only_in_preparation_or_on_hold(client, people, protocols):
@@ -148,8 +181,11 @@ def test_an_exclusion_stays_on_the_record_when_the_protocol_changes_away_and_bac
     assert _edit(client, people, "psilocybin-mdd", "major_depression").status_code == 302
     assert _edit(client, people, "mdma-ptsd", "ptsd").status_code == 302
     db.session.expire_all()
-    checklists = db.session.scalars(select(ScreeningChecklist).where(
-        ScreeningChecklist.patient_id == people.patient.id).order_by(ScreeningChecklist.id)).all()
+    checklists = db.session.scalars(
+        select(ScreeningChecklist)
+        .where(ScreeningChecklist.patient_id == people.patient.id)
+        .order_by(ScreeningChecklist.id)
+    ).all()
     assert [c.protocol_code for c in checklists] == ["mdma-ptsd", "psilocybin-mdd", "mdma-ptsd"]
     state = _state(people, mdma)
     assert state.checklist.id == checklists[-1].id
@@ -166,8 +202,14 @@ def test_answers_the_earlier_checklist_cleared_are_not_carried_over(client, peop
     _answer(people, mdma, "ventricular-arrhythmia", AnswerValue.YES)
     _answer(people, mdma, "ventricular-arrhythmia", AnswerValue.NO, "Typed against the wrong patient; ECG normal.")
     state = _state(people, mdma)
-    review_item(people.supervisor, state.checklist, state.assessment, "ventricular-arrhythmia",
-                ReviewDecision.CLEARED, "Checked the records: no arrhythmia.")
+    review_item(
+        people.supervisor,
+        state.checklist,
+        state.assessment,
+        "ventricular-arrhythmia",
+        ReviewDecision.CLEARED,
+        "Checked the records: no arrhythmia.",
+    )
     db.session.commit()
     login(client, people.lead)
     _edit(client, people, "psilocybin-mdd", "major_depression")
@@ -183,11 +225,14 @@ def test_a_known_drug_takes_its_class_from_the_name(people):
     assert nardil.drug_class == "maoi"
 
 
-@pytest.mark.parametrize("name,chosen,words", [
-    ("Phenelzine", "other", "Phenelzine is classed as MAOI (monoamine oxidase inhibitor) (WHO ATC N06AF03)"),
-    ("Zoloft", "other_psychiatric", "Sertraline is classed as SSRI"),
-    ("Herbal tea blend", "", "is not in the tracker's medication list: choose its drug class"),
-])
+@pytest.mark.parametrize(
+    "name,chosen,words",
+    [
+        ("Phenelzine", "other", "Phenelzine is classed as MAOI (monoamine oxidase inhibitor) (WHO ATC N06AF03)"),
+        ("Zoloft", "other_psychiatric", "Sertraline is classed as SSRI"),
+        ("Herbal tea blend", "", "is not in the tracker's medication list: choose its drug class"),
+    ],
+)
 def test_a_chosen_class_cannot_contradict_the_name(people, name, chosen, words):
     with pytest.raises(ScreeningError, match=words.replace("(", r"\(").replace(")", r"\)")) as refusal:
         add_medication(people.lead, people.patient, MedicationInput(name, chosen))
@@ -197,9 +242,18 @@ def test_a_chosen_class_cannot_contradict_the_name(people, name, chosen, words):
 
 def test_the_medication_form_explains_a_refused_class(client, people):
     login(client, people.lead)
-    response = client.post(f"/patients/{people.patient.id}/medications", data={
-        "name": "Parnate", "drug_class": "other", "dose": "", "started_on": "", "stopped_on": "", "taper_plan": "",
-        "taper_end_on": ""})
+    response = client.post(
+        f"/patients/{people.patient.id}/medications",
+        data={
+            "name": "Parnate",
+            "drug_class": "other",
+            "dose": "",
+            "started_on": "",
+            "stopped_on": "",
+            "taper_plan": "",
+            "taper_end_on": "",
+        },
+    )
     assert response.status_code == 422 and 'id="drug_class-error"' in response.text
     assert "Tranylcypromine is classed as MAOI" in response.text
 
@@ -211,8 +265,11 @@ def test_sign_off_skips_a_test_the_record_rules_out(people, protocols):
     for item in mdma.screening:
         if item.id == "pregnancy-test":
             continue
-        value = (AnswerInput(AnswerValue.RECORDED, item.acceptable[0] if item.acceptable else "done", TODAY())
-                 if item.kind is ItemKind.REQUIREMENT else AnswerInput(AnswerValue.NO))
+        value = (
+            AnswerInput(AnswerValue.RECORDED, item.acceptable[0] if item.acceptable else "done", TODAY())
+            if item.kind is ItemKind.REQUIREMENT
+            else AnswerInput(AnswerValue.NO)
+        )
         answer_item(people.lead, checklist, mdma, item.id, value, TODAY())
     sign_off(people.lead, checklist, mdma)
     assert checklist.signed_off_at is not None

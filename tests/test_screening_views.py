@@ -24,7 +24,11 @@ from tracker.screening.services import (
 
 PROTOCOL = "mdma-ptsd"
 EXCLUSION, REVIEW, CONSENT, CONTACT, PREGNANCY = (
-    "psychotic-disorder", "substance-use-disorder", "informed-consent", "support-contact", "pregnancy-test",
+    "psychotic-disorder",
+    "substance-use-disorder",
+    "informed-consent",
+    "support-contact",
+    "pregnancy-test",
 )
 
 
@@ -64,9 +68,9 @@ def test_it_groups_the_items_by_kind_with_text_and_source(client, people, protoc
     for item in protocols[PROTOCOL].screening:
         assert f'id="item-{item.id}"' in text
     assert "Source: [V] Numinus" in text
-    assert "Eligibility: <span class=\"text-uppercase\">Incomplete</span>" in text
+    assert 'Eligibility: <span class="text-uppercase">Incomplete</span>' in text
     assert f"{len(protocols[PROTOCOL].screening)} items not answered or recorded yet." in text
-    first = text[text.index('id="item-psychotic-disorder"'):]
+    first = text[text.index('id="item-psychotic-disorder"') :]
     assert "Not answered yet." in first[: first.index("</li>")]
 
 
@@ -91,8 +95,8 @@ def test_it_saves_an_answer_and_keeps_every_revision(client, people):
     assert "Answer: Yes</strong>" in page and "by Cody Co" in page
     assert "“Alcohol, in remission”" in page
     assert "History (2 answers)" in page
-    history = page[page.index("History (2 answers)"):]
-    assert "No <span class=\"text-body-secondary\">by Lena Lead" in history  # the earlier answer stays visible
+    history = page[page.index("History (2 answers)") :]
+    assert 'No <span class="text-body-secondary">by Lena Lead' in history  # the earlier answer stays visible
 
 
 def test_it_records_a_requirement_with_its_value_and_date(client, people):
@@ -178,8 +182,8 @@ def test_sign_off_locks_the_answers(client, people, protocols):
     assert response.status_code == 302
     assert audit_actions()[-1] == "screening.sign_off"
     page = client.get(response.location).text
-    assert "Signed off <span class=\"text-body-secondary\">by Lena Lead" in page
-    assert "Eligibility: <span class=\"text-uppercase\">Eligible</span>" in page
+    assert 'Signed off <span class="text-body-secondary">by Lena Lead' in page
+    assert 'Eligibility: <span class="text-uppercase">Eligible</span>' in page
     assert "Record a new finding or a correction" in page  # what may still be recorded after sign-off
     before = answers()
     refused = client.post(url(people, f"/items/{EXCLUSION}"), data={f"{EXCLUSION}-answer": "no"})
@@ -227,9 +231,9 @@ def test_an_absolute_exclusion_offers_discontinue_or_change_of_protocol(client, 
     db.session.commit()
     login(client, people.supervisor)
     page = client.get(url(people)).text
-    assert "Eligibility: <span class=\"text-uppercase\">Ineligible</span>" in page
+    assert 'Eligibility: <span class="text-uppercase">Ineligible</span>' in page
     assert "Absolute exclusion: Personal history of a primary psychotic disorder" in page
-    options = page[page.index('id="exclusion-options"'):]
+    options = page[page.index('id="exclusion-options"') :]
     assert f'href="/patients/{people.patient.id}#phase-heading">Discontinue the patient' in options
     assert f'href="/patients/{people.patient.id}/edit">Change the protocol' in options
     assert f"/screening/items/{EXCLUSION}/review" not in page  # never reviewable
@@ -240,7 +244,7 @@ def test_a_matching_medication_raises_the_item_on_the_checklist(client, people, 
     db.session.commit()
     login(client, people.lead)
     page = client.get(url(people)).text
-    item = page[page.index('id="item-psychiatric-medication-taper"'):]
+    item = page[page.index('id="item-psychiatric-medication-taper"') :]
     item = item[: item.index("</li>")]
     assert "Raised by a current medication" in item and "Sertraline" in item
     assert "Needs a supervisor&#39;s review: Takes a psychiatric medication" in page
@@ -266,31 +270,48 @@ def test_the_checklist_runs_the_same_queries_for_short_and_long_histories(client
 
 # The checklist-wide form -------------------------------------------------------------------------------------------
 
+
 def test_one_form_saves_every_answer_given_and_leaves_the_rest(client, people):
     login(client, people.lead)
     page = client.get(url(people)).text
     assert f'action="/patients/{people.patient.id}/screening/answers#answers"' in page
     assert page.index(f'name="{EXCLUSION}-answer"') < page.index('id="sign-off"')  # the controls come first
-    response = client.post(url(people, "/answers"), data={
-        f"{EXCLUSION}-answer": "no", f"{REVIEW}-answer": "yes", f"{REVIEW}-note": "Cannabis, weekly",
-        f"{CONTACT}-answer": "recorded", f"{CONTACT}-value": "Kim Ash", f"{CONTACT}-done_on": today(),
-        f"{CONSENT}-note": "",  # blank: left as it is
-    })
+    response = client.post(
+        url(people, "/answers"),
+        data={
+            f"{EXCLUSION}-answer": "no",
+            f"{REVIEW}-answer": "yes",
+            f"{REVIEW}-note": "Cannabis, weekly",
+            f"{CONTACT}-answer": "recorded",
+            f"{CONTACT}-value": "Kim Ash",
+            f"{CONTACT}-done_on": today(),
+            f"{CONSENT}-note": "",  # blank: left as it is
+        },
+    )
     assert response.status_code == 302 and response.location.endswith("/screening#main")
     assert answers() == 3 and audit_actions().count("screening.answer") == 3
     saved = checklist(people)
     assert {a.item_id: a.answer for a in saved.answers} == {
-        EXCLUSION: AnswerValue.NO, REVIEW: AnswerValue.YES, CONTACT: AnswerValue.RECORDED}
+        EXCLUSION: AnswerValue.NO,
+        REVIEW: AnswerValue.YES,
+        CONTACT: AnswerValue.RECORDED,
+    }
     page = client.get(url(people)).text
     assert "Saved 3 answers." in page
     # The standing answers fill the form: saved again as they are, nothing is added.
-    again = client.post(url(people, "/answers"), data={
-        f"{EXCLUSION}-answer": "no", f"{REVIEW}-answer": "yes",
-        f"{CONTACT}-answer": "recorded", f"{CONTACT}-value": "Kim Ash", f"{CONTACT}-done_on": today(),
-    })
+    again = client.post(
+        url(people, "/answers"),
+        data={
+            f"{EXCLUSION}-answer": "no",
+            f"{REVIEW}-answer": "yes",
+            f"{CONTACT}-answer": "recorded",
+            f"{CONTACT}-value": "Kim Ash",
+            f"{CONTACT}-done_on": today(),
+        },
+    )
     assert again.status_code == 302 and answers() == 3
     assert "Nothing had changed" in client.get(url(people)).text
-    item = page[page.index(f'id="item-{REVIEW}"'):]
+    item = page[page.index(f'id="item-{REVIEW}"') :]
     item = item[: item.index("</li>")]
     assert "<summary>History (1 answer)</summary>" in item and "Cannabis, weekly" in item
 
@@ -300,11 +321,16 @@ def test_one_refused_answer_saves_none_and_is_shown_beside_its_item(client, peop
     db.session.commit()
     before = answers()
     login(client, people.lead)
-    response = client.post(url(people, "/answers"), data={
-        f"{REVIEW}-answer": "no",  # lifts a yes: needs a reason (the service's rule)
-        f"{CONTACT}-answer": "recorded", f"{CONTACT}-value": "Changed contact", f"{CONTACT}-done_on": today(),
-        f"{EXCLUSION}-note": "A note with no answer",
-    })
+    response = client.post(
+        url(people, "/answers"),
+        data={
+            f"{REVIEW}-answer": "no",  # lifts a yes: needs a reason (the service's rule)
+            f"{CONTACT}-answer": "recorded",
+            f"{CONTACT}-value": "Changed contact",
+            f"{CONTACT}-done_on": today(),
+            f"{EXCLUSION}-note": "A note with no answer",
+        },
+    )
     assert response.status_code == 422 and answers() == before
     text = response.text
     assert f'id="{REVIEW}-note-error"' in text and "this answer lifts an earlier one" in text
@@ -320,13 +346,25 @@ def test_after_sign_off_the_one_form_offers_only_what_may_still_be_answered(clie
     db.session.commit()
     before = answers()
     login(client, people.lead)
-    response = client.post(url(people, "/answers"), data={
-        f"{CONTACT}-answer": "recorded", f"{CONTACT}-value": "Locked", f"{CONTACT}-done_on": today(),  # not offered
-        f"{PREGNANCY}-answer": "recorded", f"{PREGNANCY}-value": "negative", f"{PREGNANCY}-done_on": yesterday(),
-    })
+    response = client.post(
+        url(people, "/answers"),
+        data={
+            f"{CONTACT}-answer": "recorded",
+            f"{CONTACT}-value": "Locked",
+            f"{CONTACT}-done_on": today(),  # not offered
+            f"{PREGNANCY}-answer": "recorded",
+            f"{PREGNANCY}-value": "negative",
+            f"{PREGNANCY}-done_on": yesterday(),
+        },
+    )
     assert response.status_code == 302 and answers() == before + 1 and answers(PREGNANCY) == 2
-    refused = client.post(url(people, "/answers"), data={  # a "no" again, with a note: no yes to correct
-        f"{EXCLUSION}-answer": "no", f"{EXCLUSION}-note": "Checked again with the GP"})
+    refused = client.post(
+        url(people, "/answers"),
+        data={  # a "no" again, with a note: no yes to correct
+            f"{EXCLUSION}-answer": "no",
+            f"{EXCLUSION}-note": "Checked again with the GP",
+        },
+    )
     assert refused.status_code == 422 and "can no longer be changed" in refused.text and answers() == before + 1
 
 

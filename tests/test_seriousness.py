@@ -47,13 +47,25 @@ def serious(people, protocols):
     session = complete_dosing(people.patient, people.lead, protocols, sign=False)
     note = queries.load_note(db.session, session)
     now = utcnow()
-    saving.add_adverse_event(people.lead, people.patient, session, note, saving.AdverseEventInput(
-        description="Nausea and vomiting", onset_at=now - timedelta(hours=2), severity=Severity.MODERATE,
-        serious=True, action_taken="Antiemetic", outcome=Outcome.RECOVERED,
-    ), now)
+    saving.add_adverse_event(
+        people.lead,
+        people.patient,
+        session,
+        note,
+        saving.AdverseEventInput(
+            description="Nausea and vomiting",
+            onset_at=now - timedelta(hours=2),
+            severity=Severity.MODERATE,
+            serious=True,
+            action_taken="Antiemetic",
+            outcome=Outcome.RECOVERED,
+        ),
+        now,
+    )
     note = queries.load_note(db.session, queries.load_session_or_404(db.session, people.patient, session.id))
-    signing.sign_note(people.lead, people.patient, session, note, protocols[people.patient.protocol_code],
-                      PASSWORD, None, True, now)
+    signing.sign_note(
+        people.lead, people.patient, session, note, protocols[people.patient.protocol_code], PASSWORD, None, True, now
+    )
     db.session.commit()
     return session
 
@@ -72,9 +84,11 @@ def _correct(client, people, session, **data: str):
 
 
 def _queue_ids(people) -> list[int]:
-    scope = Scope(patient_ids(people.supervisor, Filters()), utcnow(),
-                  Policy.of_clinic(db.session.get_one(Clinic, people.supervisor.clinic_id),
-                                   current_app.extensions["protocols"]))
+    scope = Scope(
+        patient_ids(people.supervisor, Filters()),
+        utcnow(),
+        Policy.of_clinic(db.session.get_one(Clinic, people.supervisor.clinic_id), current_app.extensions["protocols"]),
+    )
     return [row.target_id for row in db.session.execute(BY_KIND[Kind.SERIOUS_ADVERSE_EVENT].query(scope))]
 
 
@@ -96,8 +110,9 @@ def test_a_signed_correction_never_changes_the_signed_note(client, people, serio
     row = db.session.scalars(select(AdverseEventCorrection)).one()
     assert (row.serious, row.reason, row.signed_by_id) == (False, REASON, people.lead.id)
     assert len(row.content_sha256) == 64
-    note = db.session.scalar(select(SessionNote).where(SessionNote.session_id == serious.id)
-                             .execution_options(populate_existing=True))
+    note = db.session.scalar(
+        select(SessionNote).where(SessionNote.session_id == serious.id).execution_options(populate_existing=True)
+    )
     assert (note.content_sha256, note.signed_at) == (signed_hash, signed_at)
     assert signing.verify([(queries.load_note(db.session, serious), serious)]) == []
     assert "adverse_event.correct_seriousness" in audit_actions()
@@ -105,14 +120,17 @@ def test_a_signed_correction_never_changes_the_signed_note(client, people, serio
     assert "Seriousness corrected" in shown and REASON in shown and "the signed note says serious" in shown
 
 
-@pytest.mark.parametrize(("data", "field", "message"), [
-    ({"password": ""}, "password", "Enter your password to sign the correction."),
-    ({"password": "not my password"}, "password", "That is not your password"),
-    ({"reason": "  "}, "reason", "Say why the seriousness is corrected."),
-    ({"serious": ""}, "serious", "Say whether the event is serious."),
-    ({"serious": "maybe"}, "serious", "Not a valid choice"),
-    ({"serious": "yes"}, "serious", "This event already stands as serious."),
-])
+@pytest.mark.parametrize(
+    ("data", "field", "message"),
+    [
+        ({"password": ""}, "password", "Enter your password to sign the correction."),
+        ({"password": "not my password"}, "password", "That is not your password"),
+        ({"reason": "  "}, "reason", "Say why the seriousness is corrected."),
+        ({"serious": ""}, "serious", "Say whether the event is serious."),
+        ({"serious": "maybe"}, "serious", "Not a valid choice"),
+        ({"serious": "yes"}, "serious", "This event already stands as serious."),
+    ],
+)
 def test_a_refused_correction_says_why_beside_the_field(client, people, serious, data, field, message):
     login(client, people.lead)
     response = _correct(client, people, serious, **data)
@@ -132,7 +150,8 @@ def test_every_count_follows_the_corrected_seriousness(client, people, serious):
     assert sum(e.serious for e in kept.events) == 1 == _serious_count(people)
     login(client, people.lead)
     assert "Nausea and vomiting (Moderate, serious)" in pdf_text(
-        client.get(f"/patients/{people.patient.id}/reports/summary.pdf").data)
+        client.get(f"/patients/{people.patient.id}/reports/summary.pdf").data
+    )
     assert _correct(client, people, serious).status_code == 302
     assert _queue_ids(people) == []  # the dashboard and My day
     assert _serious_count(people) == 0
@@ -158,8 +177,10 @@ def test_the_alert_stays_in_the_history_and_says_it_was_corrected(client, people
     login(client, people.supervisor)
     page = client.get(f"/patients/{people.patient.id}/alerts/{alert.id}").text
     assert "Its seriousness has since been corrected to not serious" in page and REASON in page
-    response = client.post(f"/patients/{people.patient.id}/alerts/{alert.id}", data={
-        "actions": ["entry_error"], "action_taken": "Marked serious by mistake; the correction is signed."})
+    response = client.post(
+        f"/patients/{people.patient.id}/alerts/{alert.id}",
+        data={"actions": ["entry_error"], "action_taken": "Marked serious by mistake; the correction is signed."},
+    )
     assert response.status_code == 302
     db.session.refresh(alert)
     assert not alert.is_open and db.session.scalar(select(SafetyAlert.id).where(SafetyAlert.id == alert.id))
@@ -168,11 +189,18 @@ def test_the_alert_stays_in_the_history_and_says_it_was_corrected(client, people
 def test_correcting_to_serious_raises_the_high_risk_alert(client, people, serious):
     login(client, people.lead)
     assert _correct(client, people, serious).status_code == 302
-    assert _correct(client, people, serious, serious="yes", reason="It was serious after all: admitted overnight") \
-        .status_code == 302
+    assert (
+        _correct(
+            client, people, serious, serious="yes", reason="It was serious after all: admitted overnight"
+        ).status_code
+        == 302
+    )
     assert _event().serious_now is True and _queue_ids(people) == [serious.id]
-    open_alerts = db.session.scalars(select(SafetyAlert).where(
-        SafetyAlert.source == AlertSource.ADVERSE_EVENT, SafetyAlert.acknowledged_at.is_(None))).all()
+    open_alerts = db.session.scalars(
+        select(SafetyAlert).where(
+            SafetyAlert.source == AlertSource.ADVERSE_EVENT, SafetyAlert.acknowledged_at.is_(None)
+        )
+    ).all()
     assert len(open_alerts) == 1  # the first is still open: no second alert for the same event
 
 
@@ -180,10 +208,21 @@ def test_a_draft_is_not_corrected_but_edited(client, people, protocols):
     in_dosing(people.patient, people.lead, protocols)
     session = complete_dosing(people.patient, people.lead, protocols, sign=False)
     note = queries.load_note(db.session, session)
-    saving.add_adverse_event(people.lead, people.patient, session, note, saving.AdverseEventInput(
-        description="Headache", onset_at=utcnow() - timedelta(hours=1), severity=Severity.MILD, serious=True,
-        action_taken="Water", outcome=Outcome.RECOVERED,
-    ), utcnow())
+    saving.add_adverse_event(
+        people.lead,
+        people.patient,
+        session,
+        note,
+        saving.AdverseEventInput(
+            description="Headache",
+            onset_at=utcnow() - timedelta(hours=1),
+            severity=Severity.MILD,
+            serious=True,
+            action_taken="Water",
+            outcome=Outcome.RECOVERED,
+        ),
+        utcnow(),
+    )
     db.session.commit()
     login(client, people.lead)
     response = _correct(client, people, session)
@@ -197,10 +236,18 @@ def test_a_draft_is_not_corrected_but_edited(client, people, protocols):
     assert "The safety alert this serious event raised stays" in confirm.text
 
 
-@pytest.mark.parametrize(("persona", "status"), [
-    ("lead", 200), ("co_therapist", 200), ("supervisor", 200), ("other_therapist", 404),
-    ("other_supervisor", 404), ("outsider", 404), ("admin", 403),
-])
+@pytest.mark.parametrize(
+    ("persona", "status"),
+    [
+        ("lead", 200),
+        ("co_therapist", 200),
+        ("supervisor", 200),
+        ("other_therapist", 404),
+        ("other_supervisor", 404),
+        ("outsider", 404),
+        ("admin", 403),
+    ],
+)
 def test_only_the_care_team_and_its_supervisor_open_or_sign_a_correction(client, people, serious, persona, status):
     login(client, getattr(people, persona))
     page = client.get(_url(people, serious))
@@ -232,8 +279,9 @@ def test_the_rule_the_newest_correction_stands(people, serious):
     assert adverse_events.is_serious(event) is False
     with pytest.raises(NoteError, match="already stands as not serious"):
         addenda.correct(people.lead, people.patient, serious, note, event, False, "again", PASSWORD, utcnow())
-    addenda.correct(people.lead, people.patient, serious, note, event, True, "was right", PASSWORD,
-                        utcnow() + timedelta(seconds=1))
+    addenda.correct(
+        people.lead, people.patient, serious, note, event, True, "was right", PASSWORD, utcnow() + timedelta(seconds=1)
+    )
     assert adverse_events.is_serious(_event()) is True
     assert db.session.scalar(select(AdverseEvent.id).where(adverse_events.SERIOUS.is_(True))) == event.id
 

@@ -86,10 +86,17 @@ def test_several_workers_share_jobs_and_throttles(clinic_db, queue_url, tmp_path
 
         # A batch started through one worker, whose process is then killed.
         token = lead.csrf("/reports/batch")
-        started = lead.request("POST", "/reports/batch/jobs", form={
-            "kind": "plan", "selection": "ticked", "patient_ids": [str(i) for i in ids], "draft": "0",
-            "csrf_token": token,
-        })
+        started = lead.request(
+            "POST",
+            "/reports/batch/jobs",
+            form={
+                "kind": "plan",
+                "selection": "ticked",
+                "patient_ids": [str(i) for i in ids],
+                "draft": "0",
+                "csrf_token": token,
+            },
+        )
         assert started.status == 202, started.text[:500]
         job = started.json()
         begun = time.monotonic()
@@ -126,17 +133,29 @@ def test_several_workers_share_jobs_and_throttles(clinic_db, queue_url, tmp_path
         pids = served.pids_by_request()
         poll_pids = {pids[rid] for _, rid in polls}
         assert starter not in poll_pids and pids[download.request_id] != starter
-        figures.update(batch_patients=PATIENTS, polls=len(polls), poll_workers=len(poll_pids),
-                       other_pages_ok=len(pages), download_worker_differs=True)
+        figures.update(
+            batch_patients=PATIENTS,
+            polls=len(polls),
+            poll_workers=len(poll_pids),
+            other_pages_ok=len(pages),
+            download_worker_differs=True,
+        )
 
         # The sign-in limit across workers: 30 simultaneous wrong passwords for one account.
         guessers = [Client(served) for _ in range(GUESSES)]
         tokens = [guesser.csrf("/login") for guesser in guessers]
 
         def guess(n: int) -> tuple[int, str]:
-            answer = guessers[n].request("POST", "/login", form={
-                "username": "served.co", "password": f"wrong guess {n:04d}", "csrf_token": tokens[n], "next": "",
-            })
+            answer = guessers[n].request(
+                "POST",
+                "/login",
+                form={
+                    "username": "served.co",
+                    "password": f"wrong guess {n:04d}",
+                    "csrf_token": tokens[n],
+                    "next": "",
+                },
+            )
             return answer.status, answer.request_id
 
         with ThreadPoolExecutor(8) as pool:
@@ -147,15 +166,15 @@ def test_several_workers_share_jobs_and_throttles(clinic_db, queue_url, tmp_path
         assert len(guess_pids) >= 2
         assert Client(served).login("served.co", PASSWORD).status == 429  # the account waits, right password or not
         assert Client(served).login("served.lead", PASSWORD).status == 302  # a colleague at the same address does not
-        figures.update(guesses=GUESSES, guesses_checked=statuses[401], guesses_refused=statuses[429],
-                       guess_workers=len(guess_pids))
+        figures.update(
+            guesses=GUESSES, guesses_checked=statuses[401], guesses_refused=statuses[429], guess_workers=len(guess_pids)
+        )
 
     with app.app_context():
-        counted = db.session.scalar(select(LoginThrottle.failures).where(
-            LoginThrottle.key == throttle.hashed("account:served.co", SECRET)))
-        throttled = db.session.scalar(
-            select(func.count()).where(AuditEvent.action == "auth.login_throttled")
+        counted = db.session.scalar(
+            select(LoginThrottle.failures).where(LoginThrottle.key == throttle.hashed("account:served.co", SECRET))
         )
+        throttled = db.session.scalar(select(func.count()).where(AuditEvent.action == "auth.login_throttled"))
         db.session.remove()
     assert counted == GUESSES + 1 and throttled == GUESSES + 1 - 5
     print("\nserved figures:", figures)
@@ -171,8 +190,12 @@ def test_the_served_app_refuses_what_production_must_refuse(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("TRACKER_ENV", "TEST_DATABASE_URL")}
     env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'x.sqlite'}"
     result = subprocess.run(
-        [sys.executable, "-c", "import tracker; tracker.create_app()"], cwd=ROOT, env=env, capture_output=True,
-        text=True, timeout=60,
+        [sys.executable, "-c", "import tracker; tracker.create_app()"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode != 0 and "TRACKER_ENV is not set, but this looks like a deployment" in result.stderr
     assert Path(ROOT / "gunicorn.conf.py").exists()

@@ -43,8 +43,13 @@ def test_a_scheduled_dosing_session_is_not_held(people, protocols, dosing):
     from tracker.models.base import utcnow
     from tracker.sessions.services import SessionInput, record_session
 
-    record_session(people.lead, dosing, SessionInput(SessionKind.DOSING, None, None, scheduled_at=utcnow()),
-                   protocols["mdma-ptsd"], utcnow())
+    record_session(
+        people.lead,
+        dosing,
+        SessionInput(SessionKind.DOSING, None, None, scheduled_at=utcnow()),
+        protocols["mdma-ptsd"],
+        utcnow(),
+    )
     assert refusals(dosing, protocols, Phase.INTEGRATION)[0].startswith("Dosing session 1 has not been recorded")
 
 
@@ -101,11 +106,19 @@ def test_integration_sessions_held_but_not_signed(people, protocols, integrating
 
     for number in range(3):
         session = held_session(integrating, people.lead, protocols, kind=SessionKind.INTEGRATION)
-        note, _ = saving.save_note(people.lead, integrating, session, None, saving.NoteInput(
-            fields={"themes": "Grief", "risk_check": "no_concern"}), None, utcnow())
+        note, _ = saving.save_note(
+            people.lead,
+            integrating,
+            session,
+            None,
+            saving.NoteInput(fields={"themes": "Grief", "risk_check": "no_concern"}),
+            None,
+            utcnow(),
+        )
         if number < 2:  # the third note stays a draft
-            signing.sign_note(people.lead, integrating, session, note, protocols["mdma-ptsd"], PASSWORD, None, True,
-                              utcnow())
+            signing.sign_note(
+                people.lead, integrating, session, note, protocols["mdma-ptsd"], PASSWORD, None, True, utcnow()
+            )
     assert refusals(integrating, protocols, Phase.DOSING) == [
         "Integration after dosing 1: 3 of 3 sessions held after that dose, 2 with a signed note; all 3 must be held "
         "and signed before dosing 2."
@@ -117,8 +130,13 @@ def test_sessions_of_another_cycle_do_not_count(people, protocols, integrating):
     from tracker.sessions.services import SessionInput, record_session
 
     for _ in range(3):  # integration sessions filed under cycle 2 say nothing about cycle 1
-        record_session(people.lead, integrating, SessionInput(SessionKind.INTEGRATION, utcnow(), 60, cycle=2),
-                       protocols["mdma-ptsd"], utcnow())
+        record_session(
+            people.lead,
+            integrating,
+            SessionInput(SessionKind.INTEGRATION, utcnow(), 60, cycle=2),
+            protocols["mdma-ptsd"],
+            utcnow(),
+        )
     assert refusals(integrating, protocols, Phase.DOSING)[0].startswith("Integration after dosing 1: 0 of 3")
 
 

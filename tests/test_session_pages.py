@@ -28,8 +28,16 @@ NEXT_MONTH = stamp(ago(-60 * 24 * 30))
 
 
 def form(**overrides: str) -> dict[str, object]:
-    data: dict[str, object] = {"kind": "preparation", "cycle": "", "scheduled_at": "", "scheduled_minutes": "",
-                               "held_at": "", "duration_minutes": "", "location": "Room 3", "present_ids": []}
+    data: dict[str, object] = {
+        "kind": "preparation",
+        "cycle": "",
+        "scheduled_at": "",
+        "scheduled_minutes": "",
+        "held_at": "",
+        "duration_minutes": "",
+        "location": "Room 3",
+        "present_ids": [],
+    }
     data.update(overrides)
     return data
 
@@ -37,8 +45,14 @@ def form(**overrides: str) -> dict[str, object]:
 def test_it_schedules_a_session_and_records_it_when_held(client, people):
     login(client, people.lead)
     tomorrow = stamp(ago(-24 * 60))
-    response = client.post(f"/patients/{people.patient.id}/sessions/new", data=form(
-        scheduled_at=tomorrow, scheduled_minutes="90", present_ids=[str(people.lead.id), str(people.co_therapist.id)]))
+    response = client.post(
+        f"/patients/{people.patient.id}/sessions/new",
+        data=form(
+            scheduled_at=tomorrow,
+            scheduled_minutes="90",
+            present_ids=[str(people.lead.id), str(people.co_therapist.id)],
+        ),
+    )
     assert response.status_code == 302
     row = db.session.scalar(select(TherapySession))
     assert row.held_at is None and row.scheduled_minutes == 90 and row.location == "Room 3"
@@ -46,9 +60,16 @@ def test_it_schedules_a_session_and_records_it_when_held(client, people):
     assert "Preparation 1 of 3" in page and "Cody Co, Lena Lead" in page and "not yet" in page
     patient_page = client.get(f"/patients/{people.patient.id}").text
     assert "Scheduled: <a" in patient_page and "Preparation 1 of 3" in patient_page
-    edit = client.post(session_url(people.patient, row, "/edit"), data=form(
-        scheduled_at=tomorrow, scheduled_minutes="90", held_at=minutes_ago(120), duration_minutes="75",
-        present_ids=[str(people.lead.id)]))
+    edit = client.post(
+        session_url(people.patient, row, "/edit"),
+        data=form(
+            scheduled_at=tomorrow,
+            scheduled_minutes="90",
+            held_at=minutes_ago(120),
+            duration_minutes="75",
+            present_ids=[str(people.lead.id)],
+        ),
+    )
     assert edit.status_code == 302
     db.session.expire_all()
     assert db.session.get(TherapySession, row.id).duration_minutes == 75
@@ -76,12 +97,15 @@ def test_labels_follow_the_plan_and_the_patient_page_says_what_is_next(client, p
 
 def test_a_held_dosing_session_waits_for_the_dosing_phase(client, people):
     login(client, people.lead)
-    response = client.post(f"/patients/{people.patient.id}/sessions", data={
-        "kind": "dosing", "held_at": minutes_ago(60), "duration_minutes": "300"})
+    response = client.post(
+        f"/patients/{people.patient.id}/sessions",
+        data={"kind": "dosing", "held_at": minutes_ago(60), "duration_minutes": "300"},
+    )
     assert response.status_code == 422 and 'id="kind-error"' in response.text
     assert "can be recorded as held only while the patient is in dosing" in response.text
-    scheduled = client.post(f"/patients/{people.patient.id}/sessions/new",
-                            data=form(kind="dosing", scheduled_at=stamp(ago(-60 * 24 * 7))))
+    scheduled = client.post(
+        f"/patients/{people.patient.id}/sessions/new", data=form(kind="dosing", scheduled_at=stamp(ago(-60 * 24 * 7)))
+    )
     assert scheduled.status_code == 302  # planning ahead is fine
     assert "Dosing 1 of 3" in client.get(scheduled.location).text
 
@@ -90,8 +114,10 @@ def test_one_dosing_session_per_cycle(client, people, protocols):
     in_dosing(people.patient, people.lead, protocols)
     held_session(people.patient, people.lead, protocols)
     login(client, people.lead)
-    response = client.post(f"/patients/{people.patient.id}/sessions/new",
-                           data=form(kind="dosing", held_at=minutes_ago(30), duration_minutes="60"))
+    response = client.post(
+        f"/patients/{people.patient.id}/sessions/new",
+        data=form(kind="dosing", held_at=minutes_ago(30), duration_minutes="60"),
+    )
     assert response.status_code == 422 and "Dosing 1 already has a session on record" in response.text
     assert db.session.scalar(select(func.count()).where(TherapySession.kind == SessionKind.DOSING)) == 1
 
@@ -140,15 +166,22 @@ def test_bad_session_input_is_refused_beside_the_field(client, people, values, f
 
 def test_therapists_present_must_be_on_the_care_team(client, people):
     login(client, people.lead)
-    response = client.post(f"/patients/{people.patient.id}/sessions/new",
-                           data=form(scheduled_at=NEXT_MONTH, present_ids=[str(people.other_therapist.id)]))
+    response = client.post(
+        f"/patients/{people.patient.id}/sessions/new",
+        data=form(scheduled_at=NEXT_MONTH, present_ids=[str(people.other_therapist.id)]),
+    )
     assert response.status_code == 422 and 'id="present_ids-error"' in response.text
 
 
 def test_the_sessions_list_is_paginated(client, people, protocols):
     for number in range(30):
-        held_session(people.patient, people.lead, protocols, kind=SessionKind.PREPARATION,
-                     started_minutes_ago=10_000 + number * 60)
+        held_session(
+            people.patient,
+            people.lead,
+            protocols,
+            kind=SessionKind.PREPARATION,
+            started_minutes_ago=10_000 + number * 60,
+        )
     login(client, people.lead)
     first = client.get(f"/patients/{people.patient.id}/sessions").text
     assert "30 sessions, newest first" in first and 'aria-label="Pages"' in first
@@ -173,41 +206,58 @@ def test_a_signed_dosing_session_is_read_only_and_the_page_says_why(client, peop
 PLAN = SessionPlan(preparation=3, dosing=3, integration_per_dosing=3)
 
 
-@pytest.mark.parametrize("kind,cycle,ordinal,label", [
-    (SessionKind.PREPARATION, None, 2, "Preparation 2 of 3"),
-    (SessionKind.PREPARATION, None, 4, "Preparation 4 (3 planned)"),
-    (SessionKind.DOSING, 2, 1, "Dosing 2 of 3"),
-    (SessionKind.INTEGRATION, 2, 1, "Integration 1 of 3 after dosing 2"),
-    (SessionKind.FOLLOW_UP, 1, 3, "Follow-up contact 3 after dosing 1"),
-])
+@pytest.mark.parametrize(
+    "kind,cycle,ordinal,label",
+    [
+        (SessionKind.PREPARATION, None, 2, "Preparation 2 of 3"),
+        (SessionKind.PREPARATION, None, 4, "Preparation 4 (3 planned)"),
+        (SessionKind.DOSING, 2, 1, "Dosing 2 of 3"),
+        (SessionKind.INTEGRATION, 2, 1, "Integration 1 of 3 after dosing 2"),
+        (SessionKind.FOLLOW_UP, 1, 3, "Follow-up contact 3 after dosing 1"),
+    ],
+)
 def test_session_labels(kind, cycle, ordinal, label):
     assert session_label(kind, cycle, ordinal, PLAN) == label
 
 
-@pytest.mark.parametrize("phase,cycle,tallies,step", [
-    (Phase.PREPARATION, 0, [], "Preparation 1 of 3."),
-    (Phase.PREPARATION, 0, [Tally(SessionKind.PREPARATION, None, 3, 3, 3)], "Dosing 1 of 3, once the dosing gate"),
-    (Phase.DOSING, 2, [], "Dosing 2 of 3."),
-    (Phase.DOSING, 2, [Tally(SessionKind.DOSING, 2, 1, 1, 0)], "Sign the note of dosing 2 of 3"),
-    (Phase.DOSING, 2, [Tally(SessionKind.DOSING, 2, 1, 1, 1)], "Move to integration after dosing 2."),
-    (Phase.INTEGRATION, 2, [Tally(SessionKind.INTEGRATION, 2, 1, 1, 1)], "Integration 2 of 3 after dosing 2."),
-    (Phase.INTEGRATION, 2, [Tally(SessionKind.INTEGRATION, 2, 3, 3, 2)], "Sign the notes of the integration"),
-    (Phase.INTEGRATION, 2, [Tally(SessionKind.INTEGRATION, 2, 3, 3, 3)], "Dosing 3 of 3, once the dosing gate"),
-    (Phase.INTEGRATION, 3, [Tally(SessionKind.INTEGRATION, 3, 3, 3, 3)], "All planned sessions are done"),
-    (Phase.ON_HOLD, 1, [], "On hold; treatment resumes in dosing."),
-    (Phase.COMPLETED, 3, [], "No further sessions"),
-])
+@pytest.mark.parametrize(
+    "phase,cycle,tallies,step",
+    [
+        (Phase.PREPARATION, 0, [], "Preparation 1 of 3."),
+        (Phase.PREPARATION, 0, [Tally(SessionKind.PREPARATION, None, 3, 3, 3)], "Dosing 1 of 3, once the dosing gate"),
+        (Phase.DOSING, 2, [], "Dosing 2 of 3."),
+        (Phase.DOSING, 2, [Tally(SessionKind.DOSING, 2, 1, 1, 0)], "Sign the note of dosing 2 of 3"),
+        (Phase.DOSING, 2, [Tally(SessionKind.DOSING, 2, 1, 1, 1)], "Move to integration after dosing 2."),
+        (Phase.INTEGRATION, 2, [Tally(SessionKind.INTEGRATION, 2, 1, 1, 1)], "Integration 2 of 3 after dosing 2."),
+        (Phase.INTEGRATION, 2, [Tally(SessionKind.INTEGRATION, 2, 3, 3, 2)], "Sign the notes of the integration"),
+        (Phase.INTEGRATION, 2, [Tally(SessionKind.INTEGRATION, 2, 3, 3, 3)], "Dosing 3 of 3, once the dosing gate"),
+        (Phase.INTEGRATION, 3, [Tally(SessionKind.INTEGRATION, 3, 3, 3, 3)], "All planned sessions are done"),
+        (Phase.ON_HOLD, 1, [], "On hold; treatment resumes in dosing."),
+        (Phase.COMPLETED, 3, [], "No further sessions"),
+    ],
+)
 def test_what_is_next(phase, cycle, tallies, step):
     result = progress(PLAN, tallies, phase, cycle, Phase.DOSING if phase is Phase.ON_HOLD else None)
     assert result.next_step.startswith(step)
 
 
 def test_planned_against_done_rows():
-    result = progress(PLAN, [Tally(SessionKind.PREPARATION, None, 4, 3, 2), Tally(SessionKind.INTEGRATION, 1, 2, 1, 1),
-                             Tally(SessionKind.FOLLOW_UP, 1, 1, 0, 0)], Phase.INTEGRATION, 1, None)
+    result = progress(
+        PLAN,
+        [
+            Tally(SessionKind.PREPARATION, None, 4, 3, 2),
+            Tally(SessionKind.INTEGRATION, 1, 2, 1, 1),
+            Tally(SessionKind.FOLLOW_UP, 1, 1, 0, 0),
+        ],
+        Phase.INTEGRATION,
+        1,
+        None,
+    )
     rows = {row.label: (row.planned, row.held, row.signed, row.scheduled) for row in result.rows}
     assert rows == {
-        "Preparation": (3, 3, 2, 1), "Dosing": (3, 0, 0, 0), "Integration after dosing 1": (3, 1, 1, 1),
+        "Preparation": (3, 3, 2, 1),
+        "Dosing": (3, 0, 0, 0),
+        "Integration after dosing 1": (3, 1, 1, 1),
         "Follow-up contacts": (None, 0, 0, 1),
     }
     assert utcnow()

@@ -29,11 +29,26 @@ def add_readings(people, protocols, session, count: int) -> None:
 
     note = load_note(db.session, session)
     for number in range(count):
-        note = saving.add_vital_reading(people.lead, people.patient, session, note, ago(200 - number),
-                                       Reading(systolic=120 + number * 5, diastolic=80, heart_rate=70 + number * 4),
-                                       protocols["mdma-ptsd"], utcnow()).note
-        saving.add_adverse_event(people.lead, people.patient, session, note, saving.AdverseEventInput(
-            f"Event {number}", ago(150), saving.Severity.MILD, False, "none", saving.Outcome.RECOVERED), utcnow())
+        note = saving.add_vital_reading(
+            people.lead,
+            people.patient,
+            session,
+            note,
+            ago(200 - number),
+            Reading(systolic=120 + number * 5, diastolic=80, heart_rate=70 + number * 4),
+            protocols["mdma-ptsd"],
+            utcnow(),
+        ).note
+        saving.add_adverse_event(
+            people.lead,
+            people.patient,
+            session,
+            note,
+            saving.AdverseEventInput(
+                f"Event {number}", ago(150), saving.Severity.MILD, False, "none", saving.Outcome.RECOVERED
+            ),
+            utcnow(),
+        )
     db.session.commit()
 
 
@@ -59,9 +74,17 @@ def test_the_session_page_signed_with_addenda_and_decisions(client, people, prot
     note = load_note(db.session, session)
     for number in range(4):
         addenda.add_addendum(people.lead, people.patient, note, f"Late entry {number}", "text", PASSWORD, utcnow())
-        cosign.decide_cosign(people.supervisor, people.patient, note, people.lead,
-                              cosign.CosignOutcome.RETURNED, "Please add more", None, utcnow(),
-                              password=PASSWORD)
+        cosign.decide_cosign(
+            people.supervisor,
+            people.patient,
+            note,
+            people.lead,
+            cosign.CosignOutcome.RETURNED,
+            "Please add more",
+            None,
+            utcnow(),
+            password=PASSWORD,
+        )
     addenda.add_addendum(people.lead, people.patient, note, "Answer", "text", PASSWORD, utcnow())
     db.session.commit()
     assert queries_for(client, session_url(people.patient, session)) == small
@@ -74,8 +97,9 @@ def test_the_patient_page_and_the_sessions_list(client, people, protocols):
     page_small = queries_for(client, f"/patients/{people.patient.id}")
     list_small = queries_for(client, f"/patients/{people.patient.id}/sessions")
     for number in range(20):
-        held_session(people.patient, people.lead, protocols, kind=SessionKind.INTEGRATION,
-                     started_minutes_ago=1000 + number * 10)
+        held_session(
+            people.patient, people.lead, protocols, kind=SessionKind.INTEGRATION, started_minutes_ago=1000 + number * 10
+        )
     add_readings(people, protocols, session, 8)  # several flagged
     assert queries_for(client, f"/patients/{people.patient.id}") == page_small
     assert queries_for(client, f"/patients/{people.patient.id}/sessions") == list_small
@@ -86,10 +110,12 @@ def _trainee_notes(people, protocols, count: int) -> None:
         patient = make_patient(people.lead, people.co_therapist, protocols=protocols, protocol_code="ketamine-iv-trd")
         backdate_enrolment(patient, utcnow() - timedelta(days=20))
         session = held_session(patient, people.lead, protocols, kind=SessionKind.PREPARATION)
-        note, _ = saving.save_note(people.lead, patient, session, None, saving.NoteInput(fields={"topics": "x"}),
-                                  None, utcnow())
-        signing.sign_note(people.lead, patient, session, note, protocols["ketamine-iv-trd"], PASSWORD, None, True,
-                          utcnow())
+        note, _ = saving.save_note(
+            people.lead, patient, session, None, saving.NoteInput(fields={"topics": "x"}), None, utcnow()
+        )
+        signing.sign_note(
+            people.lead, patient, session, note, protocols["ketamine-iv-trd"], PASSWORD, None, True, utcnow()
+        )
     db.session.commit()
 
 
@@ -113,8 +139,9 @@ def test_the_overdue_list(client, people, protocols):
         login(client, people.lead)
         small = queries_for(client, "/notes/mine")
     for number in range(8):
-        held_session(people.patient, people.lead, protocols, kind=SessionKind.PREPARATION,
-                     started_minutes_ago=100 + number)
+        held_session(
+            people.patient, people.lead, protocols, kind=SessionKind.PREPARATION, started_minutes_ago=100 + number
+        )
     with time_machine.travel(utcnow() + timedelta(days=2), tick=False):
         login(client, people.lead)
         assert queries_for(client, "/notes/mine") == small

@@ -51,25 +51,51 @@ def world(people, protocols) -> World:
     patient = in_dosing(people.patient, people.lead, protocols)
     dosing = complete_dosing(patient, people.lead, protocols, sign=False)
     note = queries.load_note(db.session, dosing)
-    event = saving.add_adverse_event(people.lead, patient, dosing, note, saving.AdverseEventInput(
-        "Headache", utcnow(), saving.Severity.MILD, False, "Water and rest", saving.Outcome.RECOVERED), utcnow())
+    event = saving.add_adverse_event(
+        people.lead,
+        patient,
+        dosing,
+        note,
+        saving.AdverseEventInput(
+            "Headache", utcnow(), saving.Severity.MILD, False, "Water and rest", saving.Outcome.RECOVERED
+        ),
+        utcnow(),
+    )
     prep = held_session(patient, people.lead, protocols, kind=SessionKind.PREPARATION)
-    prep_note, _ = saving.save_note(people.lead, patient, prep, None, saving.NoteInput(fields={"topics": "Music"}),
-                                   None, utcnow())
+    prep_note, _ = saving.save_note(
+        people.lead, patient, prep, None, saving.NoteInput(fields={"topics": "Music"}), None, utcnow()
+    )
     signing.sign_note(people.lead, patient, prep, prep_note, protocols["mdma-ptsd"], PASSWORD, None, True, utcnow())
     process = private.start(people.lead, patient, dosing, utcnow())
     db.session.commit()
     present = tuple(m.user_id for m in patient.care_team)
-    return World(patient.id, dosing.id, note.vitals[0].id, event.id, note.version_id, prep.id, process.id,
-                 dosing.held_at.strftime("%Y-%m-%dT%H:%M"), present)
+    return World(
+        patient.id,
+        dosing.id,
+        note.vitals[0].id,
+        event.id,
+        note.version_id,
+        prep.id,
+        process.id,
+        dosing.held_at.strftime("%Y-%m-%dT%H:%M"),
+        present,
+    )
 
 
 def state() -> tuple[object, ...]:
     db.session.expire_all()
     counts = tuple(
         db.session.scalar(select(func.count()).select_from(model))
-        for model in (TherapySession, SessionNote, VitalReading, AdverseEvent, NoteAddendum, CosignDecision,
-                      ProcessNote, FormDraft)
+        for model in (
+            TherapySession,
+            SessionNote,
+            VitalReading,
+            AdverseEvent,
+            NoteAddendum,
+            CosignDecision,
+            ProcessNote,
+            FormDraft,
+        )
     )
     versions = tuple(db.session.scalars(select(SessionNote.version_id).order_by(SessionNote.id)))
     signed = tuple(db.session.scalars(select(SessionNote.signed_at).order_by(SessionNote.id)))
@@ -86,10 +112,13 @@ S = P + "/sessions/{dosing}"
 ROUTES = {
     "sessions.index": ("GET", P + "/sessions", None, 200),
     "sessions.new": ("GET", P + "/sessions/new", None, 200),
-    "sessions.new POST": ("POST", P + "/sessions/new", {"kind": "preparation", "scheduled_at": NEXT_MONTH},
-                          302),
-    "sessions.log_session_held": ("POST", P + "/sessions", {"kind": "follow_up", "held_at": AN_HOUR_AGO,
-                                                           "duration_minutes": "15"}, 302),
+    "sessions.new POST": ("POST", P + "/sessions/new", {"kind": "preparation", "scheduled_at": NEXT_MONTH}, 302),
+    "sessions.log_session_held": (
+        "POST",
+        P + "/sessions",
+        {"kind": "follow_up", "held_at": AN_HOUR_AGO, "duration_minutes": "15"},
+        302,
+    ),
     "sessions.detail": ("GET", S, None, 200),
     "sessions.edit": ("GET", S + "/edit", None, 200),
     "sessions.edit POST": ("POST", S + "/edit", "edit", 302),
@@ -101,8 +130,12 @@ ROUTES = {
     "sessions.remove_event GET": ("GET", S + "/adverse-events/{event}/remove", None, 200),
     "sessions.remove_event": ("POST", S + "/adverse-events/{event}/remove", {"confirm": "yes"}, 302),
     "sessions.sign": ("POST", S + "/sign", {"password": PASSWORD}, 302),
-    "sessions.addendum": ("POST", P + "/sessions/{prep}/addenda",
-                          {"reason": "Late entry", "body": "Also discussed music.", "password": PASSWORD}, 302),
+    "sessions.addendum": (
+        "POST",
+        P + "/sessions/{prep}/addenda",
+        {"reason": "Late entry", "body": "Also discussed music.", "password": PASSWORD},
+        302,
+    ),
     "sessions.start_private_note": ("POST", S + "/private-notes", {}, 303),
     "sessions.save_draft": ("POST", P + "/drafts/note-{dosing}", {"body": "typing"}, 200),
     "sessions.discard_draft": ("POST", P + "/drafts/note-{dosing}/discard", {}, 303),
@@ -117,8 +150,13 @@ def _data(data, world: World):
     if data == "note":
         return dosing_note(version_id=str(world.version), body="A new narrative")
     if data == "edit":
-        return {"held_at": world.held_at, "duration_minutes": "300", "cycle": "1", "location": "Room 9",
-                "present_ids": [str(i) for i in world.present]}
+        return {
+            "held_at": world.held_at,
+            "duration_minutes": "300",
+            "cycle": "1",
+            "location": "Room 9",
+            "present_ids": [str(i) for i in world.present],
+        }
     return data
 
 
@@ -160,16 +198,25 @@ def test_a_private_note_is_404_to_everyone_but_its_author(client, people, world,
         assert audit_actions()[-1] in {"patient.access_denied", "process_note.access_denied"}
 
 
-COSIGN_EXPECTED = {"lead": 403, "co_therapist": 403, "supervisor": 302, "other_therapist": 403,
-                   "other_supervisor": 404, "admin": 403, "outsider": 404}
+COSIGN_EXPECTED = {
+    "lead": 403,
+    "co_therapist": 403,
+    "supervisor": 302,
+    "other_therapist": 403,
+    "other_supervisor": 404,
+    "admin": 403,
+    "outsider": 404,
+}
 
 
 @pytest.mark.parametrize("persona", PERSONAS)
 def test_only_the_signers_supervisor_co_signs(client, people, world, persona):
     before = state()
     login(client, getattr(people, persona))
-    response = client.post(f"/patients/{world.patient_id}/sessions/{world.prep}/cosign",
-                           data={"decision": "cosigned", "password": PASSWORD})
+    response = client.post(
+        f"/patients/{world.patient_id}/sessions/{world.prep}/cosign",
+        data={"decision": "cosigned", "password": PASSWORD},
+    )
     assert response.status_code == COSIGN_EXPECTED[persona]
     if response.status_code != 302:
         assert state() == before and CANARY not in response.text
@@ -193,9 +240,13 @@ def test_the_lists_of_notes(client, people, world, persona):
 
 
 def test_every_sessions_route_is_in_the_matrix(app: Flask):
-    covered = {name.split()[0] for name in ROUTES} | {"sessions.private_note", "sessions.cosign",
-                                                     "sessions.correct_seriousness",  # tests/test_seriousness.py
-                                                     "sessions.cosign_queue", "sessions.my_notes"}
+    covered = {name.split()[0] for name in ROUTES} | {
+        "sessions.private_note",
+        "sessions.cosign",
+        "sessions.correct_seriousness",  # tests/test_seriousness.py
+        "sessions.cosign_queue",
+        "sessions.my_notes",
+    }
     endpoints = {rule.endpoint for rule in app.url_map.iter_rules() if rule.endpoint.startswith("sessions.")}
     assert endpoints == covered
 
@@ -227,7 +278,8 @@ def test_each_write_is_audited_with_the_patient(client, people, world, route):
     assert response.status_code == status
     from tracker.models import AuditEvent
 
-    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == WRITE_AUDIT[route])
-                              .order_by(AuditEvent.id.desc()))
+    event = db.session.scalar(
+        select(AuditEvent).where(AuditEvent.action == WRITE_AUDIT[route]).order_by(AuditEvent.id.desc())
+    )
     assert event is not None and event.actor_id == people.co_therapist.id
     assert event.patient_id == world.patient_id

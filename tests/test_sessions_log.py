@@ -75,7 +75,7 @@ def test_bad_input_is_refused_next_to_the_field_and_nothing_is_saved(client, peo
     response = client.post(url(people), data=form(**{field: value}))
     assert response.status_code == 422
     assert f'id="{field}-error"' in response.text and message in response.text
-    assert "<details class=\"mb-4\" open>" in response.text  # the form is open to show the error
+    assert '<details class="mb-4" open>' in response.text  # the form is open to show the error
     assert sessions() == 0
 
 
@@ -92,8 +92,9 @@ def test_the_dosing_gate_counts_the_logged_preparation_sessions(client, people, 
     reasons = workflow.refusals(db.session, people.patient, protocol, Phase.DOSING, None)
     assert "0 of 3 preparation sessions held with a signed note" in " ".join(reasons)  # held, not yet signed
     write_preparation_notes(people.patient, people.lead, protocols)
-    assert not [p for p in workflow.refusals(db.session, people.patient, protocol, Phase.DOSING, None)
-                if "preparation" in p]
+    assert not [
+        p for p in workflow.refusals(db.session, people.patient, protocol, Phase.DOSING, None) if "preparation" in p
+    ]
     record_baseline_measures(people.patient, people.lead, protocol)  # the gate also asks for baseline measures
     db.session.commit()
     assert client.post(f"/patients/{people.patient.id}/phase", data={"target": "dosing"}).status_code == 302
@@ -102,6 +103,8 @@ def test_the_dosing_gate_counts_the_logged_preparation_sessions(client, people, 
 def test_a_scheduled_session_does_not_count(people):
     from tracker.sessions.services import preparation_held
 
-    rows = [TherapySession(kind=SessionKind.PREPARATION, held_at=None, scheduled_at=utcnow()),
-            TherapySession(kind=SessionKind.PREPARATION, held_at=utcnow())]
+    rows = [
+        TherapySession(kind=SessionKind.PREPARATION, held_at=None, scheduled_at=utcnow()),
+        TherapySession(kind=SessionKind.PREPARATION, held_at=utcnow()),
+    ]
     assert preparation_held(rows) == 1

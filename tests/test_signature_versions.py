@@ -45,8 +45,9 @@ def test_notes_are_signed_under_the_current_version_and_verify(people, clinic_no
 
 
 def test_adding_a_field_keeps_every_earlier_signature(monkeypatch, client, people, protocols, clinic_notes):
-    session = held_session(people.patient, people.lead, protocols, SessionKind.PREPARATION, started_minutes_ago=90,
-                           duration=60)
+    session = held_session(
+        people.patient, people.lead, protocols, SessionKind.PREPARATION, started_minutes_ago=90, duration=60
+    )
     login(client, people.lead)
     saved = client.post(session_url(people.patient, session, "/note"), data={"topics": "The day", "body": "Met."})
     assert saved.status_code in (200, 302)
@@ -54,8 +55,9 @@ def test_adding_a_field_keeps_every_earlier_signature(monkeypatch, client, peopl
     assert len(before) >= 2 and verify(before) == []
     added = fields.CONTENT_VERSION + 1
     kind = SessionKind.PREPARATION
-    monkeypatch.setitem(fields.TEXT_FIELDS, kind,
-                        (*fields.TEXT_FIELDS[kind], TextField("support_people", "Support people")))
+    monkeypatch.setitem(
+        fields.TEXT_FIELDS, kind, (*fields.TEXT_FIELDS[kind], TextField("support_people", "Support people"))
+    )
     monkeypatch.setitem(fields.FIELD_SINCE, "support_people", added)
     monkeypatch.setattr(fields, "CONTENT_VERSION", added)
 
@@ -64,8 +66,17 @@ def test_adding_a_field_keeps_every_earlier_signature(monkeypatch, client, peopl
     note = queries.load_note(db.session, session)
     assert note is not None
     note.fields = {**note.fields, "support_people": "Her sister"}  # the draft, as the new field's form would save it
-    sign_note(people.lead, people.patient, session, note, protocols[people.patient.protocol_code], PASSWORD, None,
-              True, utcnow())
+    sign_note(
+        people.lead,
+        people.patient,
+        session,
+        note,
+        protocols[people.patient.protocol_code],
+        PASSWORD,
+        None,
+        True,
+        utcnow(),
+    )
     db.session.commit()
     newest = [(n, s) for n, s in signed_notes() if s.id == session.id]
     assert newest[0][0].content_version == added
@@ -76,8 +87,9 @@ def test_adding_a_field_keeps_every_earlier_signature(monkeypatch, client, peopl
 def test_without_a_version_the_added_field_would_change_earlier_hashes(monkeypatch, people, clinic_notes):
     """The reason for versions: the same field added to the current version's content breaks earlier notes."""
     kind = SessionKind.PREPARATION
-    monkeypatch.setitem(fields.TEXT_FIELDS, kind,
-                        (*fields.TEXT_FIELDS[kind], TextField("support_people", "Support people")))
+    monkeypatch.setitem(
+        fields.TEXT_FIELDS, kind, (*fields.TEXT_FIELDS[kind], TextField("support_people", "Support people"))
+    )
     mismatched = verify(signed_notes())
     assert mismatched and {m.kind for m in mismatched} == {"note"}
 
@@ -95,8 +107,14 @@ def _observed_by(monkeypatch, since: int) -> None:
     attribute). ``FIELD_SINCE`` and ``CONTENT_VERSION`` follow the table when the module loads, so they are set
     here as loading it would."""
     monkeypatch.setattr(SessionNote, "observed_by", "The session monitor", raising=False)
-    added = DosingField("observed_by", "Observed by", Section.DISCHARGE, widgets.line(120), since=since,
-                        line=Line("Observed by", lambda note, tz: note.observed_by))
+    added = DosingField(
+        "observed_by",
+        "Observed by",
+        Section.DISCHARGE,
+        widgets.line(120),
+        since=since,
+        line=Line("Observed by", lambda note, tz: note.observed_by),
+    )
     monkeypatch.setattr(fields, "DOSING", (*fields.DOSING, added))
     if since > fields.CONTENT_VERSION:
         monkeypatch.setitem(fields.FIELD_SINCE, "observed_by", since)
@@ -126,6 +144,9 @@ def test_a_dosing_field_added_without_a_version_would_change_the_dosing_notes_ha
 def test_the_content_version_is_the_newest_fields():
     """A field that names a version the signing does not write would never be signed: the version follows."""
     assert max((2, *fields.FIELD_SINCE.values())) == fields.CONTENT_VERSION
-    tables = (*fields.DOSING, *(f for kind in fields.TEXT_FIELDS.values() for f in kind),
-              *(s for kind in fields.STRUCTURED.values() for s in kind))
+    tables = (
+        *fields.DOSING,
+        *(f for kind in fields.TEXT_FIELDS.values() for f in kind),
+        *(s for kind in fields.STRUCTURED.values() for s in kind),
+    )
     assert all(f.since <= fields.CONTENT_VERSION for f in tables)

@@ -67,8 +67,11 @@ def test_an_empty_dosing_note_lists_everything_missing_before_signing(client, pe
     text_ = refused.text
     assert "The administration record is incomplete: dose and unit, route, lot number, time given." in text_
     assert "Discharge is not complete: vital signs back within the protocol&#39;s limits (" in text_
-    for criterion in ("; distress at or below baseline (", "; minimum observation time met (",
-                      "; escort or driver named ("):
+    for criterion in (
+        "; distress at or below baseline (",
+        "; minimum observation time met (",
+        "; escort or driver named (",
+    ):
         assert criterion in text_
     assert "Schedule the next-day follow-up contact after dosing 1" in text_
     assert fresh_note(session).signed_at is None
@@ -79,8 +82,9 @@ def test_discharge_waits_for_vitals_back_in_range(client, people, protocols):
     session = held_session(people.patient, people.lead, protocols)
     login(client, people.lead)
     client.post(session_url(people.patient, session, "/note"), data=dosing_note())
-    client.post(session_url(people.patient, session, "/vitals"),
-                data=vitals_form(100, **{**FULL_SET, "heart_rate": "118"}))
+    client.post(
+        session_url(people.patient, session, "/vitals"), data=vitals_form(100, **{**FULL_SET, "heart_rate": "118"})
+    )
     page = client.get(session_url(people.patient, session)).text
     assert "Latest full set" in page and "Heart rate 118 bpm is above" in page
     assert "Discharge is not complete: vital signs back within the protocol&#39;s limits" in page
@@ -94,8 +98,10 @@ def test_every_monitored_sign_needs_a_reading_after_the_dose(client, people, pro
     session = held_session(people.patient, people.lead, protocols)
     login(client, people.lead)
     client.post(session_url(people.patient, session, "/note"), data=dosing_note())
-    client.post(session_url(people.patient, session, "/vitals"),
-                data=vitals_form(70, systolic="124", diastolic="80", heart_rate="74"))
+    client.post(
+        session_url(people.patient, session, "/vitals"),
+        data=vitals_form(70, systolic="124", diastolic="80", heart_rate="74"),
+    )
     page = client.get(session_url(people.patient, session)).text
     assert "No reading after the dose of: Temperature." in page
 
@@ -105,8 +111,10 @@ def test_one_partial_reading_does_not_discharge_a_patient_whose_blood_pressure_w
     session = held_session(people.patient, people.lead, protocols)
     login(client, people.lead)
     client.post(session_url(people.patient, session, "/note"), data=dosing_note())
-    client.post(session_url(people.patient, session, "/vitals"),
-                data=vitals_form(90, **{**FULL_SET, "systolic": "220", "diastolic": "120"}))
+    client.post(
+        session_url(people.patient, session, "/vitals"),
+        data=vitals_form(90, **{**FULL_SET, "systolic": "220", "diastolic": "120"}),
+    )
     client.post(session_url(people.patient, session, "/vitals"), data=vitals_form(60, temperature="36.7"))
     page = client.get(session_url(people.patient, session)).text
     assert "Latest full set" in page and "Systolic BP 220 mmHg is above" in page
@@ -128,8 +136,14 @@ def test_the_minimum_observation_time_of_the_protocol_is_checked(client, people,
     db.session.commit()
     session = held_session(patient, people.lead, protocols)
     login(client, people.lead)
-    note = dosing_note(substance="Esketamine (intranasal)", dose_amount="56", route="intranasal", supplemental_mg="",
-                       supplemental_given_at="", discharged_at=dosing_note()["dose_given_at"][:-2] + "59")
+    note = dosing_note(
+        substance="Esketamine (intranasal)",
+        dose_amount="56",
+        route="intranasal",
+        supplemental_mg="",
+        supplemental_given_at="",
+        discharged_at=dosing_note()["dose_given_at"][:-2] + "59",
+    )
     client.post(session_url(patient, session, "/note"), data=note)
     page = client.get(session_url(patient, session)).text
     assert "the protocol asks for at least 120 min" in page and "minimum observation time met" in page
@@ -256,8 +270,12 @@ def test_a_draft_is_not_locked_in_the_database(people, ready):
 
 
 def addendum(client, patient, session, password=PASSWORD, **overrides):
-    data = {"reason": "Correction: supplemental dose", "body": "A supplemental dose of 60 mg was offered and declined.",
-            "password": password, **overrides}
+    data = {
+        "reason": "Correction: supplemental dose",
+        "body": "A supplemental dose of 60 mg was offered and declined.",
+        "password": password,
+        **overrides,
+    }
     return client.post(session_url(patient, session, "/addenda"), data=data)
 
 
@@ -280,13 +298,16 @@ def test_an_addendum_is_signed_as_written_and_shown_beneath_the_note(client, peo
         db.session.execute(text("DELETE FROM note_addendum"))
 
 
-@pytest.mark.parametrize("field,value,message,status", [
-    ("reason", "", "Say why the addendum is needed.", 422),
-    ("body", "", "Write the addendum.", 422),
-    ("body", "\x07beep", "Remove the invisible control characters", 422),
-    ("password", "", "Enter your password to sign.", 422),
-    ("password", "wrong password entirely", "That is not your password.", 422),
-])
+@pytest.mark.parametrize(
+    "field,value,message,status",
+    [
+        ("reason", "", "Say why the addendum is needed.", 422),
+        ("body", "", "Write the addendum.", 422),
+        ("body", "\x07beep", "Remove the invisible control characters", 422),
+        ("password", "", "Enter your password to sign.", 422),
+        ("password", "wrong password entirely", "That is not your password.", 422),
+    ],
+)
 def test_bad_addenda_are_refused_beside_the_field(client, people, signed, field, value, message, status):
     response = addendum(client, people.patient, signed, **{field: value})
     assert response.status_code == status
@@ -304,8 +325,13 @@ def test_the_note_of_a_session_not_yet_held_cannot_be_signed(client, people, pro
     from tracker.models.base import utcnow
     from tracker.sessions.services import SessionInput, record_session
 
-    planned = record_session(people.lead, people.patient, SessionInput(
-        SessionKind.PREPARATION, None, None, scheduled_at=utcnow()), protocols["mdma-ptsd"], utcnow())
+    planned = record_session(
+        people.lead,
+        people.patient,
+        SessionInput(SessionKind.PREPARATION, None, None, scheduled_at=utcnow()),
+        protocols["mdma-ptsd"],
+        utcnow(),
+    )
     db.session.commit()
     login(client, people.lead)
     client.post(session_url(people.patient, planned, "/note"), data={"topics": "Written early"})

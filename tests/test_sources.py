@@ -17,8 +17,17 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Folders that are never part of the repository even when no git is at hand to say so.
-UNTRACKED = {".git", ".venv", "instance", "node_modules", "__pycache__", ".data", ".pytest_cache", ".mypy_cache",
-             ".ruff_cache"}
+UNTRACKED = {
+    ".git",
+    ".venv",
+    "instance",
+    "node_modules",
+    "__pycache__",
+    ".data",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".ruff_cache",
+}
 
 #: The names are split so that this file does not match itself.
 OUTSIDE_DOCUMENTS = re.compile(
@@ -94,8 +103,13 @@ def test_no_data_file_cites_a_source_by_number():
 
 
 def test_the_checks_catch_what_they_are_for():
-    bad = ["see " + "DOMAIN" + ".md section 4a", "../" + "shared/notes", "Kroenke cut-points [S] " + "[85]",
-           "cut-point 31-33 [V] " + "[90]" + "[91]", "as the seed " + "article describes"]
+    bad = [
+        "see " + "DOMAIN" + ".md section 4a",
+        "../" + "shared/notes",
+        "Kroenke cut-points [S] " + "[85]",
+        "cut-point 31-33 [V] " + "[90]" + "[91]",
+        "as the seed " + "article describes",
+    ]
     good = ["Kroenke 2001 [S]", "answers[0][1]", "items = [5]", "NCPTSD scoring [V]", "the seeded patients"]
     assert all(OUTSIDE_DOCUMENTS.search(text) or NUMBERED_CITATION.search(text) for text in bad)
     assert not any(OUTSIDE_DOCUMENTS.search(text) or NUMBERED_CITATION.search(text) for text in good)

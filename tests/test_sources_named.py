@@ -87,8 +87,11 @@ def test_no_message_or_form_text_in_the_code_names_a_file_of_the_code() -> None:
         docstrings = _docstrings(tree)
         for node in ast.walk(tree):
             if (
-                isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
-                and _references(node.value) and not LOADER_LITERALS.fullmatch(node.value)
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and id(node) not in docstrings
+                and _references(node.value)
+                and not LOADER_LITERALS.fullmatch(node.value)
             ):
                 found.append((str(path.relative_to(ROOT)), node.lineno, node.value))
     assert found == []

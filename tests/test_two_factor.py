@@ -134,8 +134,9 @@ def test_a_user_turns_it_on_under_account_and_can_turn_it_off(client, people):
     page = client.get("/account/two-factor")
     secret = re.search(r'id="enrol-secret">([A-Z2-7]+)<', page.text).group(1)
     assert "<svg" in page.text
-    refused = client.post("/account/two-factor", data={"password": "wrong password here",
-                                                         "code": pyotp.TOTP(secret).now()})
+    refused = client.post(
+        "/account/two-factor", data={"password": "wrong password here", "code": pyotp.TOTP(secret).now()}
+    )
     assert refused.status_code == 422
     done = client.post("/account/two-factor", data={"password": PASSWORD, "code": pyotp.TOTP(secret).now()})
     assert done.status_code == 200 and "Your recovery codes" in done.text
@@ -213,8 +214,9 @@ def test_a_password_set_or_reset_drops_a_pending_enrolment_secret(app, client, p
     login(client, people.lead)
     client.get("/account/two-factor")
     new = "tangerine orbit velvet canyon"
-    assert app.test_client().post(f"/set-password/{token}", data={"new_password": new, "confirm": new}
-                                  ).status_code == 303
+    assert (
+        app.test_client().post(f"/set-password/{token}", data={"new_password": new, "confirm": new}).status_code == 303
+    )
     db.session.expire_all()
     assert db.session.get(User, people.lead.id).totp_secret is None
 
@@ -227,7 +229,8 @@ def _half_signed_in(app, user):
     browser = app.test_client()
     _password(browser, user)
     assert browser.post("/login/two-factor", data={"code": pyotp.TOTP(secret).now()}).location.endswith(
-        "/login/new-password")
+        "/login/new-password"
+    )
     return browser, browser.get_cookie("session").value
 
 
@@ -253,8 +256,9 @@ def test_a_half_done_sign_in_is_void_after_a_password_change(app, people):
 
     _, copied = _half_signed_in(app, people.lead)
     with time_machine.travel(utcnow() + timedelta(seconds=2), tick=False):
-        credentials.set_at_sign_in(people.lead, "tangerine orbit velvet canyon", "tangerine orbit velvet canyon",
-                                   utcnow())
+        credentials.set_at_sign_in(
+            people.lead, "tangerine orbit velvet canyon", "tangerine orbit velvet canyon", utcnow()
+        )
         db.session.commit()
     thief, response = _replay(app, copied)
     assert response.location.endswith("/login") and thief.get("/patients/").status_code == 302

@@ -53,11 +53,20 @@ THRESHOLDS = [
     # (same sources).
     *[
         (code, sign, inside, outside, direction)
-        for code in ("psilocybin-cancer-hopkins", "psilocybin-cancer-nyu", "psilocybin-aud", "psilocybin-tobacco",
-                     "psilocybin-ocd")
+        for code in (
+            "psilocybin-cancer-hopkins",
+            "psilocybin-cancer-nyu",
+            "psilocybin-aud",
+            "psilocybin-tobacco",
+            "psilocybin-ocd",
+        )
         for sign, inside, outside, direction in (
-            ("systolic", 160, 161, "above"), ("systolic", 90, 89, "below"), ("diastolic", 100, 101, "above"),
-            ("diastolic", 60, 59, "below"), ("heart_rate", 130, 131, "above"), ("heart_rate", 41, 40, "below"),
+            ("systolic", 160, 161, "above"),
+            ("systolic", 90, 89, "below"),
+            ("diastolic", 100, 101, "above"),
+            ("diastolic", 60, 59, "below"),
+            ("heart_rate", 130, 131, "above"),
+            ("heart_rate", 41, 40, "below"),
         )
     ],
 ]
@@ -129,8 +138,7 @@ def test_any_value_outside_a_limit_is_flagged_and_any_inside_is_not(data, case):
     value=st.floats(-1000, 1000, allow_nan=False),
 )
 def test_the_flag_follows_the_limit_for_any_threshold(low, width, value):
-    limit = VitalLimit("heart_rate", float(low) if low is not None else None,
-                       float((low or 20) + width), "test")
+    limit = VitalLimit("heart_rate", float(low) if low is not None else None, float((low or 20) + width), "test")
     flagged = bool(vitals.check(Reading(heart_rate=value), [limit]))
     assert flagged is (value > limit.high or (limit.low is not None and value < limit.low))
 

@@ -45,17 +45,25 @@ def _put_in(patient: Patient, phase: Phase, people: Clinicians, protocols) -> No
 def _history(patient: Patient) -> list[tuple[str | None, str]]:
     rows = db.session.execute(
         select(PhaseTransition.from_phase, PhaseTransition.to_phase)
-        .where(PhaseTransition.patient_id == patient.id).order_by(PhaseTransition.id)
+        .where(PhaseTransition.patient_id == patient.id)
+        .order_by(PhaseTransition.id)
     )
     return [(a.value if a else None, b.value) for a, b in rows]
 
 
 ALLOWED = {
-    (Phase.PREPARATION, Phase.DOSING), (Phase.PREPARATION, Phase.ON_HOLD), (Phase.PREPARATION, Phase.DISCONTINUED),
-    (Phase.DOSING, Phase.INTEGRATION), (Phase.DOSING, Phase.ON_HOLD), (Phase.DOSING, Phase.DISCONTINUED),
-    (Phase.INTEGRATION, Phase.DOSING), (Phase.INTEGRATION, Phase.COMPLETED), (Phase.INTEGRATION, Phase.ON_HOLD),
+    (Phase.PREPARATION, Phase.DOSING),
+    (Phase.PREPARATION, Phase.ON_HOLD),
+    (Phase.PREPARATION, Phase.DISCONTINUED),
+    (Phase.DOSING, Phase.INTEGRATION),
+    (Phase.DOSING, Phase.ON_HOLD),
+    (Phase.DOSING, Phase.DISCONTINUED),
+    (Phase.INTEGRATION, Phase.DOSING),
+    (Phase.INTEGRATION, Phase.COMPLETED),
+    (Phase.INTEGRATION, Phase.ON_HOLD),
     (Phase.INTEGRATION, Phase.DISCONTINUED),
-    (Phase.ON_HOLD, Phase.PREPARATION), (Phase.ON_HOLD, Phase.DISCONTINUED),  # held from preparation
+    (Phase.ON_HOLD, Phase.PREPARATION),
+    (Phase.ON_HOLD, Phase.DISCONTINUED),  # held from preparation
 }
 
 
@@ -77,7 +85,8 @@ def test_it_allows_each_move_of_the_care_model(people, protocols, source, target
 
 
 FORBIDDEN = [
-    (source, target) for source, target in itertools.product(list(Phase), list(Phase))
+    (source, target)
+    for source, target in itertools.product(list(Phase), list(Phase))
     if (source, target) not in ALLOWED and source is not target
 ]
 

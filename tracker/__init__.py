@@ -19,10 +19,21 @@ ROOT = Path(__file__).resolve().parent.parent
 #: Endpoints anonymous users may reach; every other request is sent to the login page. Besides the sign-in steps and
 #: the health check, the one public page is a questionnaire link opened on the patient's own device
 #: (tracker/questionnaires/public.py).
-PUBLIC_ENDPOINTS = frozenset({
-    "auth.login", "auth.two_factor", "auth.enrol", "auth.continue_sign_in", "auth.new_password", "auth.set_password",
-    "questionnaires.fill", "calendar.feed_ics", "health.healthz", "static", "bootstrap.static",
-})
+PUBLIC_ENDPOINTS = frozenset(
+    {
+        "auth.login",
+        "auth.two_factor",
+        "auth.enrol",
+        "auth.continue_sign_in",
+        "auth.new_password",
+        "auth.set_password",
+        "questionnaires.fill",
+        "calendar.feed_ics",
+        "health.healthz",
+        "static",
+        "bootstrap.static",
+    }
+)
 
 
 def create_app(config_class: type[Config] | None = None, **overrides: Any) -> Flask:

@@ -244,8 +244,15 @@ def safety_alerts(scope: Scope) -> Select[Any]:
 def serious_adverse_events(scope: Scope) -> Select[Any]:
     """Serious adverse events whose onset was within the clinic's window (30 days by default)."""
     return (
-        select(*_row(Kind.SERIOUS_ADVERSE_EVENT, TherapySession.patient_id, AdverseEvent.onset_at,
-                     TherapySession.id, TherapySession.cycle))
+        select(
+            *_row(
+                Kind.SERIOUS_ADVERSE_EVENT,
+                TherapySession.patient_id,
+                AdverseEvent.onset_at,
+                TherapySession.id,
+                TherapySession.cycle,
+            )
+        )
         .join(SessionNote, SessionNote.id == AdverseEvent.note_id)
         .join(TherapySession, TherapySession.id == SessionNote.session_id)
         .where(
@@ -302,8 +309,11 @@ def screening_reviews(scope: Scope) -> Select[Any]:
         ScreeningReview.basis.startswith(literal("answer:") + cast(ScreeningAnswer.id, String)),
     )
     return (
-        select(*_row(Kind.SCREENING_REVIEW, ScreeningChecklist.patient_id, ScreeningAnswer.answered_at,
-                     ScreeningChecklist.id))
+        select(
+            *_row(
+                Kind.SCREENING_REVIEW, ScreeningChecklist.patient_id, ScreeningAnswer.answered_at, ScreeningChecklist.id
+            )
+        )
         .join(ScreeningChecklist, ScreeningChecklist.id == ScreeningAnswer.checklist_id)
         .join(Patient, Patient.id == ScreeningChecklist.patient_id)
         .where(
@@ -331,8 +341,9 @@ def emergency_reviews(scope: Scope) -> Select[Any]:
     """Emergency access grants to patients in the scope with no supervisor's review a day after they were made
     (``tracker.emergency.reviews``); ``target_id`` is the grant."""
     reviewed = exists().where(EmergencyReview.access_id == EmergencyAccess.id)
-    return select(*_row(Kind.EMERGENCY_REVIEW, EmergencyAccess.patient_id, EmergencyAccess.granted_at,
-                        EmergencyAccess.id)).where(
+    return select(
+        *_row(Kind.EMERGENCY_REVIEW, EmergencyAccess.patient_id, EmergencyAccess.granted_at, EmergencyAccess.id)
+    ).where(
         EmergencyAccess.patient_id.in_(scope.patient_ids),
         EmergencyAccess.granted_at < _moment(scope, "emergency_granted_before", EmergencyAccess.granted_at),
         ~reviewed,
@@ -342,8 +353,15 @@ def emergency_reviews(scope: Scope) -> Select[Any]:
 def cosignatures(scope: Scope) -> Select[Any]:
     """Signed notes waiting for a supervisor's co-signature (the co-sign queue's rule)."""
     return (
-        select(*_row(Kind.COSIGNATURE, TherapySession.patient_id, SessionNote.signed_at, TherapySession.id,
-                     TherapySession.cycle))
+        select(
+            *_row(
+                Kind.COSIGNATURE,
+                TherapySession.patient_id,
+                SessionNote.signed_at,
+                TherapySession.id,
+                TherapySession.cycle,
+            )
+        )
         .join(TherapySession, TherapySession.id == SessionNote.session_id)
         .where(cosign_pending(), TherapySession.patient_id.in_(scope.patient_ids))
     )
@@ -360,8 +378,16 @@ def returned_notes(scope: Scope) -> Select[Any]:
         or_(later.decided_at > latest.decided_at, and_(later.decided_at == latest.decided_at, later.id > latest.id)),
     )
     query = (
-        select(*_row(Kind.RETURNED_NOTE, TherapySession.patient_id, latest.decided_at, TherapySession.id,
-                     TherapySession.cycle, latest.comment))
+        select(
+            *_row(
+                Kind.RETURNED_NOTE,
+                TherapySession.patient_id,
+                latest.decided_at,
+                TherapySession.id,
+                TherapySession.cycle,
+                latest.comment,
+            )
+        )
         .join(SessionNote, SessionNote.id == latest.note_id)
         .join(TherapySession, TherapySession.id == SessionNote.session_id)
         .where(
@@ -379,8 +405,15 @@ def returned_notes(scope: Scope) -> Select[Any]:
 def unsigned_notes(scope: Scope) -> Select[Any]:
     """Held sessions whose note is still unsigned (a draft, or not started) after the clinic's window."""
     return (
-        select(*_row(Kind.UNSIGNED_NOTE, TherapySession.patient_id, TherapySession.held_at, TherapySession.id,
-                     TherapySession.cycle))
+        select(
+            *_row(
+                Kind.UNSIGNED_NOTE,
+                TherapySession.patient_id,
+                TherapySession.held_at,
+                TherapySession.id,
+                TherapySession.cycle,
+            )
+        )
         .outerjoin(SessionNote, SessionNote.session_id == TherapySession.id)
         .where(
             TherapySession.held_at < _moment(scope, "note_held_before", TherapySession.held_at),
@@ -480,8 +513,9 @@ def no_recent_sessions(scope: Scope) -> Select[Any]:
     )
     last_held = held.with_only_columns(func.max(TherapySession.held_at)).correlate(Patient).scalar_subquery()
     count = held.with_only_columns(func.count()).correlate(Patient).scalar_subquery()
-    return select(*_row(Kind.NO_RECENT_SESSION, Patient.id, func.coalesce(last_held, Patient.created_at),
-                        number=count)).where(
+    return select(
+        *_row(Kind.NO_RECENT_SESSION, Patient.id, func.coalesce(last_held, Patient.created_at), number=count)
+    ).where(
         Patient.id.in_(scope.patient_ids),
         Patient.phase.in_([p.value for p in ACTIVE_PHASES]),
         Patient.created_at < cutoff,
@@ -506,21 +540,52 @@ class Rule:
 RULES: tuple[Rule, ...] = (
     Rule(Kind.SAFETY_ALERT, "Safety alerts", safety_alerts, "raised"),
     Rule(Kind.SERIOUS_ADVERSE_EVENT, "Serious adverse events", serious_adverse_events, "onset"),
-    Rule(Kind.FOLLOW_UP_CONTACT, "Follow-up contacts not made", follow_up_contacts, "dosing held",
-         lambda policy, code: FOLLOW_UP_WINDOW),
+    Rule(
+        Kind.FOLLOW_UP_CONTACT,
+        "Follow-up contacts not made",
+        follow_up_contacts,
+        "dosing held",
+        lambda policy, code: FOLLOW_UP_WINDOW,
+    ),
     Rule(Kind.SCREENING_REVIEW, "Screening reviews", screening_reviews, "answered", supervisors_only=True),
-    Rule(Kind.EMERGENCY_REVIEW, "Emergency access to review", emergency_reviews, "granted",
-         lambda policy, code: policy.emergency_review_after, supervisors_only=True),
+    Rule(
+        Kind.EMERGENCY_REVIEW,
+        "Emergency access to review",
+        emergency_reviews,
+        "granted",
+        lambda policy, code: policy.emergency_review_after,
+        supervisors_only=True,
+    ),
     Rule(Kind.COSIGNATURE, "Co-signatures", cosignatures, "signed", supervisors_only=True),
     Rule(Kind.RETURNED_NOTE, "Returned notes", returned_notes, "returned"),
-    Rule(Kind.UNSIGNED_NOTE, "Unsigned notes", unsigned_notes, "session held",
-         lambda policy, code: policy.note_unsigned_after),
-    Rule(Kind.INTEGRATION_SESSION, "Integration sessions not held", integration_sessions, "dosing held",
-         lambda policy, code: policy.integration_window(code)),
-    Rule(Kind.MEASURE_OVERDUE, "Measures overdue", measures_overdue, "dosing held",
-         lambda policy, code: timedelta(days=policy.after_dosing_window_days + 1)),
-    Rule(Kind.NO_RECENT_SESSION, "No recent session", no_recent_sessions, "last session",
-         lambda policy, code: policy.no_session_after),
+    Rule(
+        Kind.UNSIGNED_NOTE,
+        "Unsigned notes",
+        unsigned_notes,
+        "session held",
+        lambda policy, code: policy.note_unsigned_after,
+    ),
+    Rule(
+        Kind.INTEGRATION_SESSION,
+        "Integration sessions not held",
+        integration_sessions,
+        "dosing held",
+        lambda policy, code: policy.integration_window(code),
+    ),
+    Rule(
+        Kind.MEASURE_OVERDUE,
+        "Measures overdue",
+        measures_overdue,
+        "dosing held",
+        lambda policy, code: timedelta(days=policy.after_dosing_window_days + 1),
+    ),
+    Rule(
+        Kind.NO_RECENT_SESSION,
+        "No recent session",
+        no_recent_sessions,
+        "last session",
+        lambda policy, code: policy.no_session_after,
+    ),
 )
 
 BY_KIND: dict[Kind, Rule] = {rule.kind: rule for rule in RULES}

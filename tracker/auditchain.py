@@ -44,8 +44,18 @@ GENESIS = "0" * 64
 NO_CLINIC = 0
 
 #: The columns a row's hash covers, besides its chain position and the previous hash.
-HASHED = ("created_at", "clinic_id", "actor_id", "action", "patient_id", "target_type", "target_id", "summary",
-          "data", "ip")
+HASHED = (
+    "created_at",
+    "clinic_id",
+    "actor_id",
+    "action",
+    "patient_id",
+    "target_type",
+    "target_id",
+    "summary",
+    "data",
+    "ip",
+)
 
 
 def chain_of(clinic_id: int | None) -> int:
@@ -62,7 +72,9 @@ def _plain(value: Any) -> Any:
 
 def canonical(values: Mapping[str, Any]) -> str:
     return json.dumps(
-        {key: _plain(value) for key, value in values.items()}, sort_keys=True, separators=(",", ":"),
+        {key: _plain(value) for key, value in values.items()},
+        sort_keys=True,
+        separators=(",", ":"),
         ensure_ascii=False,
     )
 
@@ -98,9 +110,10 @@ def _lock_head(db: Session, chain: int) -> AuditChainHead:
             statement = sqlite.insert(AuditChainHead).on_conflict_do_nothing()
         db.execute(statement.values(chain=chain, last_seq=0, last_hash=GENESIS))
         head = db.scalar(
-            select(AuditChainHead).where(AuditChainHead.chain == chain).with_for_update().execution_options(
-                populate_existing=True
-            )
+            select(AuditChainHead)
+            .where(AuditChainHead.chain == chain)
+            .with_for_update()
+            .execution_options(populate_existing=True)
         )
     assert head is not None
     return head
@@ -188,10 +201,16 @@ def _rows(db: AnySession, chain: int, batch: int) -> Iterator[Any]:
     table = AuditEvent.__table__
     after = 0
     while True:
-        found = db.execute(
-            select(table).where(table.c.chain == chain, table.c.chain_seq > after)
-            .order_by(table.c.chain_seq).limit(batch)
-        ).mappings().all()
+        found = (
+            db.execute(
+                select(table)
+                .where(table.c.chain == chain, table.c.chain_seq > after)
+                .order_by(table.c.chain_seq)
+                .limit(batch)
+            )
+            .mappings()
+            .all()
+        )
         if not found:
             return
         yield from found
@@ -207,19 +226,30 @@ def verify_chain(db: AnySession, chain: int, head: tuple[int, str], batch: int =
         count += 1
         seq, row_id = row["chain_seq"], row["id"]
         if seq != expected_seq:
-            problems.append(Problem(chain, expected_seq, None, "missing",
-                                    f"positions {expected_seq} to {seq - 1} are gone"))
+            problems.append(
+                Problem(chain, expected_seq, None, "missing", f"positions {expected_seq} to {seq - 1} are gone")
+            )
         if row["prev_hash"] != prev:
-            problems.append(Problem(chain, seq, row_id, "missing" if seq != expected_seq else "inserted",
-                                    "does not follow the row before it in the chain"))
+            problems.append(
+                Problem(
+                    chain,
+                    seq,
+                    row_id,
+                    "missing" if seq != expected_seq else "inserted",
+                    "does not follow the row before it in the chain",
+                )
+            )
         if row_hash(row, chain, seq, row["prev_hash"]) != row["row_hash"]:
             problems.append(Problem(chain, seq, row_id, "changed", "its content no longer matches its hash"))
         if seq > head_seq:
             problems.append(Problem(chain, seq, row_id, "inserted", "lies beyond the chain's head"))
         expected_seq, prev = seq + 1, row["row_hash"]
     if expected_seq - 1 < head_seq:
-        problems.append(Problem(chain, head_seq, None, "missing",
-                                f"the head says {head_seq} rows, the chain ends at {expected_seq - 1}"))
+        problems.append(
+            Problem(
+                chain, head_seq, None, "missing", f"the head says {head_seq} rows, the chain ends at {expected_seq - 1}"
+            )
+        )
     elif expected_seq - 1 == head_seq and prev != head_hash:
         problems.append(Problem(chain, head_seq, None, "head", "the last row's hash differs from the head's"))
     return ChainReport(chain, count, head_seq, head_hash, problems)
@@ -260,9 +290,13 @@ def note_heads(db: AnySession, now: datetime, every: timedelta | None = None) ->
     moved since). Returns how many were noted; the caller commits."""
     heads = db.execute(select(AuditChainHead.chain, AuditChainHead.last_seq, AuditChainHead.last_hash)).all()
     latest = {
-        row.chain: row for row in db.execute(
-            select(AuditHeadNote.chain, func.max(AuditHeadNote.seq).label("seq"),
-                   func.max(AuditHeadNote.noted_at).label("noted_at")).group_by(AuditHeadNote.chain)
+        row.chain: row
+        for row in db.execute(
+            select(
+                AuditHeadNote.chain,
+                func.max(AuditHeadNote.seq).label("seq"),
+                func.max(AuditHeadNote.noted_at).label("noted_at"),
+            ).group_by(AuditHeadNote.chain)
         )
     }
     noted = 0
@@ -289,13 +323,18 @@ def check_noted(db: AnySession, expected: Sequence[Noted] = ()) -> list[Problem]
     ).all()
     found = [(Noted(r.chain, r.seq, r.row_hash), r.now) for r in rows]
     for note in expected:
-        now = db.scalar(select(table.c.row_hash).where(table.c.chain == note.chain,
-                                                            table.c.chain_seq == note.seq))
+        now = db.scalar(select(table.c.row_hash).where(table.c.chain == note.chain, table.c.chain_seq == note.seq))
         if now != note.row_hash:
             found.append((note, now))
     return [
-        Problem(note.chain, note.seq, None, "truncated",
-                "a head noted earlier is gone: the newest rows were removed" if now is None
-                else "a head noted earlier has another hash now: the chain was rewritten")
+        Problem(
+            note.chain,
+            note.seq,
+            None,
+            "truncated",
+            "a head noted earlier is gone: the newest rows were removed"
+            if now is None
+            else "a head noted earlier has another hash now: the chain was rewritten",
+        )
         for note, now in found
     ]

@@ -144,8 +144,10 @@ def exclusive(database_url: str, lock: bool = True) -> Iterator[None]:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise BackupError("The web processes or the worker are running (they hold the lock on "
-                              f"{path}): stop them first, then restore.") from None
+            raise BackupError(
+                "The web processes or the worker are running (they hold the lock on "
+                f"{path}): stop them first, then restore."
+            ) from None
         try:
             yield
         finally:
@@ -169,8 +171,9 @@ def check_migration(path: Path, heads: set[str]) -> None:
         )
 
 
-def restore(backup: Path, database_url: str, heads: set[str], keep_folder: Path, now: datetime,
-            lock: bool = True) -> Path | None:
+def restore(
+    backup: Path, database_url: str, heads: set[str], keep_folder: Path, now: datetime, lock: bool = True
+) -> Path | None:
     """Replace the database's contents with ``backup`` (checked first: a sound SQLite file, a tracker database at
     the migration ``heads``), through the backup API so the ``-wal`` file is dealt with; the database replaced is
     copied into ``keep_folder`` first (returned; None if there was none).

@@ -179,9 +179,7 @@ def trend_svg(chart: Chart, width: int = 720, height: int = 260) -> Markup:
         parts.append(f'<text x="{left - 6}" y="{_num(y(value) + 4)}" text-anchor="end">{escape(label)}</text>')
     for step in range(5):
         on = start + timedelta(days=round(span * (step + 0.5) / 5))
-        parts.append(
-            f'<text x="{_num(x(on))}" y="{bottom_edge + 16}" text-anchor="middle">{on.isoformat()}</text>'
-        )
+        parts.append(f'<text x="{_num(x(on))}" y="{bottom_edge + 16}" text-anchor="middle">{on.isoformat()}</text>')
     parts.append(f'<text x="4" y="12" text-anchor="start" font-weight="bold">{escape(chart.y_label)}</text>')
     parts.append("</g>")
     for number, on in enumerate(sorted(chart.dosing), start=1):
@@ -220,8 +218,14 @@ class Bar:
 
 
 def bar_svg(
-    chart_id: str, title: str, description: str, bars: Sequence[Bar], maximum: float | None = None,
-    width: int = 520, bar_height: int = 22, label_width: int = 190,
+    chart_id: str,
+    title: str,
+    description: str,
+    bars: Sequence[Bar],
+    maximum: float | None = None,
+    width: int = 520,
+    bar_height: int = 22,
+    label_width: int = 190,
 ) -> Markup:
     """A horizontal bar chart as an inline ``<svg>``: one labelled bar per row, its value written at its end.
     The same rules as ``trend_svg``: presentation attributes only, every text escaped, ``role="img"`` with a title

@@ -27,20 +27,34 @@ users = AppGroup("users", help="Manage staff accounts.")
 @click.option("--name", "full_name", required=True, help="The person's full name.")
 @click.option("--clinic", "clinic_name", required=True, help="Clinic name; created if it does not exist.")
 @click.option(
-    "--time-zone", "time_zone", default=None,
+    "--time-zone",
+    "time_zone",
+    default=None,
     help="The clinic's IANA time zone (e.g. America/Denver): required when the clinic is created.",
 )
 @click.option(
-    "--role", "roles", multiple=True, required=True, type=click.Choice([r.value for r in Role]),
+    "--role",
+    "roles",
+    multiple=True,
+    required=True,
+    type=click.Choice([r.value for r in Role]),
     help="Repeat for several roles.",
 )
 @click.option("--supervisor", "supervisor_username", default=None, help="Username of the therapist's supervisor.")
-@click.option("--password", default=None,
-              help="The server operator's own first account only (scripts, demo set-ups): without it a one-time "
-              "set-password link is printed, for the account's owner.")
+@click.option(
+    "--password",
+    default=None,
+    help="The server operator's own first account only (scripts, demo set-ups): without it a one-time "
+    "set-password link is printed, for the account's owner.",
+)
 def create_user_command(
-    username: str, full_name: str, clinic_name: str, time_zone: str | None, roles: tuple[str, ...],
-    supervisor_username: str | None, password: str | None,
+    username: str,
+    full_name: str,
+    clinic_name: str,
+    time_zone: str | None,
+    roles: tuple[str, ...],
+    supervisor_username: str | None,
+    password: str | None,
 ) -> None:
     """Create a staff account (the first admin of a new deployment is made this way) and print a one-time link on
     BASE_URL where its owner sets the password."""
@@ -60,8 +74,9 @@ def create_user_command(
         except SettingsError as error:
             raise click.UsageError(str(error)) from None
     elif time_zone is not None and time_zone != clinic.time_zone:
-        raise click.UsageError(f"{clinic.name} already exists, in {clinic.time_zone}: change its zone under Clinic "
-                               "settings.")
+        raise click.UsageError(
+            f"{clinic.name} already exists, in {clinic.time_zone}: change its zone under Clinic settings."
+        )
     supervisor_id = None
     if supervisor_username:
         supervisor_id = db.session.scalar(select(User.id).where(User.username == supervisor_username.casefold()))
@@ -82,8 +97,12 @@ def create_user_command(
 
 @users.command("reset-password")
 @click.argument("username")
-@click.option("--next-sign-in", "at_next_sign_in", is_flag=True,
-              help="Ask for a new password at the next sign-in instead of printing a set-password link.")
+@click.option(
+    "--next-sign-in",
+    "at_next_sign_in",
+    is_flag=True,
+    help="Ask for a new password at the next sign-in instead of printing a set-password link.",
+)
 def reset_password_command(username: str, at_next_sign_in: bool) -> None:
     """Print a one-time set-password link for an account (or ask for a new password at its next sign-in), ending
     its sessions; audited as done from the command line. For the clinic's only admin who forgot theirs."""
@@ -151,21 +170,23 @@ def verify_notes_command(batch: int) -> None:
 
     checked, found, last = 0, [], 0
     while True:
-        rows = list(db.session.scalars(
-            select(SessionNote)
-            .where(SessionNote.signed_at.is_not(None), SessionNote.id > last)
-            .order_by(SessionNote.id)
-            .limit(batch)
-            .options(
-                selectinload(SessionNote.session).selectinload(TherapySession.present),
-                selectinload(SessionNote.vitals),
-                selectinload(SessionNote.adverse_events),
-                selectinload(SessionNote.addenda),
+        rows = list(
+            db.session.scalars(
+                select(SessionNote)
+                .where(SessionNote.signed_at.is_not(None), SessionNote.id > last)
+                .order_by(SessionNote.id)
+                .limit(batch)
+                .options(
+                    selectinload(SessionNote.session).selectinload(TherapySession.present),
+                    selectinload(SessionNote.vitals),
+                    selectinload(SessionNote.adverse_events),
+                    selectinload(SessionNote.addenda),
+                )
+                # What the database holds, not a copy the session already keeps: a note loaded before someone else
+                # signed it would mix its old columns with the signature's.
+                .execution_options(populate_existing=True)
             )
-            # What the database holds, not a copy the session already keeps: a note loaded before someone else
-            # signed it would mix its old columns with the signature's.
-            .execution_options(populate_existing=True)
-        ))
+        )
         if not rows:
             break
         found += verify([(note, note.session) for note in rows])
@@ -183,8 +204,13 @@ audit_group = AppGroup("audit", help="The audit trail.")
 
 @audit_group.command("verify")
 @click.option("--batch", default=1000, show_default=True, help="Rows loaded per query.")
-@click.option("--expect", "expected", multiple=True, metavar="CHAIN:SEQ:HASH",
-              help="A head printed by an earlier run and kept outside the database; repeat for each chain.")
+@click.option(
+    "--expect",
+    "expected",
+    multiple=True,
+    metavar="CHAIN:SEQ:HASH",
+    help="A head printed by an earlier run and kept outside the database; repeat for each chain.",
+)
 @click.option("--no-note", is_flag=True, help="Do not note the heads in the database after a clean check.")
 def verify_audit_command(batch: int, expected: tuple[str, ...], no_note: bool) -> None:
     """Walk every clinic's hash chain of audit rows and report any row changed, removed or inserted since it was
@@ -205,8 +231,9 @@ def verify_audit_command(batch: int, expected: tuple[str, ...], no_note: bool) -
     for report in reports:
         name = f"clinic {report.chain}" if report.chain else "no clinic"
         click.echo(f"Chain {report.chain} ({name}): {report.rows} rows, head {report.head_seq} {report.head_hash}")
-    click.echo(f"Checked {sum(r.rows for r in reports)} audit rows in {len(reports)} chains: "
-               f"{len(problems)} problem(s).")
+    click.echo(
+        f"Checked {sum(r.rows for r in reports)} audit rows in {len(reports)} chains: {len(problems)} problem(s)."
+    )
     if problems:
         raise SystemExit(1)
     if not no_note:
@@ -235,8 +262,13 @@ def unknown_names_command(days: int, limit: int) -> None:
 
 
 @click.command("backup")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Where to write the copy (default: instance/backups/tracker-DATE-TIME.sqlite).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the copy (default: instance/backups/tracker-DATE-TIME.sqlite).",
+)
 def backup_command(output: Path | None) -> None:
     """Copy the SQLite database while it is in use (SQLite's online backup API) and check the copy. For
     PostgreSQL use pg_dump (README, Backups)."""
@@ -255,8 +287,13 @@ def backup_command(output: Path | None) -> None:
 
 @click.command("restore")
 @click.argument("backup", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--keep-in", "keep_in", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where the replaced database is copied first (default: instance/backups/).")
+@click.option(
+    "--keep-in",
+    "keep_in",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the replaced database is copied first (default: instance/backups/).",
+)
 @click.confirmation_option(prompt="This replaces everything in the database. Are the web and worker stopped?")
 def restore_command(backup: Path, keep_in: Path | None) -> None:
     """Replace the SQLite database with BACKUP: checked first (a sound tracker database at this release's
@@ -273,9 +310,14 @@ def restore_command(backup: Path, keep_in: Path | None) -> None:
     db.session.remove()
     db.engine.dispose()  # no pooled connection of ours keeps the old file's pages
     try:
-        kept = restore(backup, current_app.config["SQLALCHEMY_DATABASE_URI"], heads,
-                       keep_in or Path(current_app.instance_path) / "backups", utcnow(),
-                       current_app.config["PROCESS_LOCK"])
+        kept = restore(
+            backup,
+            current_app.config["SQLALCHEMY_DATABASE_URI"],
+            heads,
+            keep_in or Path(current_app.instance_path) / "backups",
+            utcnow(),
+            current_app.config["PROCESS_LOCK"],
+        )
     except BackupError as error:
         raise click.ClickException(str(error)) from None
     if kept is not None:
@@ -290,8 +332,13 @@ WORKER_NICENESS = 10
 
 @click.command("worker")
 @click.option("--threads", default=2, show_default=True, help="Tasks run at once (each batch renders in the pool).")
-@click.option("--niceness", default=WORKER_NICENESS, show_default=True, type=click.IntRange(0, 19),
-              help="Lower CPU priority for the worker's renderers (0: the web's own).")
+@click.option(
+    "--niceness",
+    default=WORKER_NICENESS,
+    show_default=True,
+    type=click.IntRange(0, 19),
+    help="Lower CPU priority for the worker's renderers (0: the web's own).",
+)
 def worker_command(threads: int, niceness: int) -> None:
     """Run the background worker (batch reports and housekeeping) until stopped: SIGTERM stops at once, Ctrl-C
     after the running tasks. A job cut short is queued again by the housekeeping. The renderers it starts run at a

@@ -174,8 +174,13 @@ def update_settings(actor: User, clinic: Clinic, given: ClinicSettings) -> dict[
     for name in changes:
         setattr(clinic, name, getattr(checked, name))
     audit.record(
-        actor, "clinic.settings", f"Changed the clinic's {', '.join(sorted(changes)).replace('_', ' ')}"[:255],
-        target_type="clinic", target_id=clinic.id, data={"changes": changes}, clinic_id=clinic.id,
+        actor,
+        "clinic.settings",
+        f"Changed the clinic's {', '.join(sorted(changes)).replace('_', ' ')}"[:255],
+        target_type="clinic",
+        target_id=clinic.id,
+        data={"changes": changes},
+        clinic_id=clinic.id,
     )
     return changes
 

@@ -86,6 +86,7 @@ def _at(zone: ZoneInfo, day: date, clock: time) -> datetime:
     """``clock`` on ``day`` on the clinic's calendar, in UTC."""
     return start_of_day(day, zone) + timedelta(hours=clock.hour, minutes=clock.minute)
 
+
 DEMO_PASSWORD = "demo-password-2026"  # noqa: S105 - printed by `make run`; demo data only
 
 #: (username, full name, roles, supervisor username) for each clinic; the second clinic gets a "b-" prefix. The
@@ -163,7 +164,7 @@ DEMO_CLINIC_SETTINGS: dict[str, dict[str, str]] = {
 #: Plain-language plan text for the demo, by section title.
 DEMO_PLAN = {
     "Insights and themes": "You described feeling safe in your body for the first time in years. The theme you "
-    "want to keep: \"I can be with hard memories without being swept away.\"",
+    'want to keep: "I can be with hard memories without being swept away."',
     "Intentions and goals": "I will walk for 20 minutes every morning.\nI will call my sister every Sunday.\n"
     "I will write three lines in my journal before bed.",
     "Practices (sleep, movement, nature, breathwork, contemplative practice, nutrition)": "Lights out by 11 pm. "
@@ -189,8 +190,9 @@ def seed_demo(protocols: dict[str, Protocol], patients_per_clinic: int = 14) -> 
     return True
 
 
-def _seed_clinic(fake: Faker, protocols: dict[str, Protocol], clinic_name: str, prefix: str,
-                 patients_per_clinic: int) -> None:
+def _seed_clinic(
+    fake: Faker, protocols: dict[str, Protocol], clinic_name: str, prefix: str, patients_per_clinic: int
+) -> None:
     """One demo clinic, its staff and patients, laid out from the clock's now."""
     clinic = make_clinic(clinic_name, **DEMO_CLINIC_SETTINGS[clinic_name])
     staff: dict[str, User] = {}
@@ -208,13 +210,23 @@ def _seed_clinic(fake: Faker, protocols: dict[str, Protocol], clinic_name: str, 
     therapists = [staff["therapist"], staff["lead"]]
     for index in range(patients_per_clinic):
         code = DEMO_ROTATION[index % len(DEMO_ROTATION)]
-        _add_patient(fake, staff, therapists[index % 2], protocols, prefix, index, code, index % len(DEMO_PATHS),
-                     first_round=index < len(DEMO_PATHS))
+        _add_patient(
+            fake,
+            staff,
+            therapists[index % 2],
+            protocols,
+            prefix,
+            index,
+            code,
+            index % len(DEMO_PATHS),
+            first_round=index < len(DEMO_PATHS),
+        )
     # One patient of each protocol for the further psilocybin indications, after the rotation.
     for offset, (code, path_index) in enumerate(NEW_PROTOCOL_PATIENTS):
         index = patients_per_clinic + offset
-        patient = _add_patient(fake, staff, therapists[offset % 2], protocols, prefix, index, code, path_index,
-                               first_round=False)
+        patient = _add_patient(
+            fake, staff, therapists[offset % 2], protocols, prefix, index, code, path_index, first_round=False
+        )
         _evaluation(patient, therapists[offset % 2], offset)
         if path_index == 2:
             _after_the_dose(patient, therapists[offset % 2], protocols[code])
@@ -223,8 +235,15 @@ def _seed_clinic(fake: Faker, protocols: dict[str, Protocol], clinic_name: str, 
 
 
 def _add_patient(
-    fake: Faker, staff: dict[str, User], lead: User, protocols: dict[str, Protocol], prefix: str, index: int,
-    code: str, path_index: int, first_round: bool,
+    fake: Faker,
+    staff: dict[str, User],
+    lead: User,
+    protocols: dict[str, Protocol],
+    prefix: str,
+    index: int,
+    code: str,
+    path_index: int,
+    first_round: bool,
 ) -> Patient:
     """One demo patient of protocol ``code``, walked along ``DEMO_PATHS[path_index]`` with what that path shows."""
     female = index % 2 == 0
@@ -264,7 +283,11 @@ def _add_patient(
 
 
 def _walk(
-    patient: Patient, lead: User, protocol: Protocol, protocols: dict[str, Protocol], path_index: int,
+    patient: Patient,
+    lead: User,
+    protocol: Protocol,
+    protocols: dict[str, Protocol],
+    path_index: int,
     first_round: bool,
 ) -> None:
     """Move the patient along its path on a back-dated timeline, with sessions and results along the way."""
@@ -272,17 +295,23 @@ def _walk(
     now = utcnow()
     # Each move of the course (a dosing session with it) at 09:00 on the clinic's clock, that many days ago.
     zone = clinic_day_zone(patient)
-    moments = [_at(zone, local(now - timedelta(days=days), zone).date(), MOVES_AT)
-               for days in DEMO_DAYS_AGO.get(path_index, [])]
+    moments = [
+        _at(zone, local(now - timedelta(days=days), zone).date(), MOVES_AT)
+        for days in DEMO_DAYS_AGO.get(path_index, [])
+    ]
     moments += [now] * (len(path) - len(moments))
     start = (moments[0] if Phase.DOSING in path else now) - timedelta(days=35)
     _backdate_enrolment(patient, start)
     if Phase.DOSING in path:
         first = moments[0]
         clear_for_dosing(
-            patient, lead, protocols, clinic_day(patient, first - timedelta(days=4)),
+            patient,
+            lead,
+            protocols,
+            clinic_day(patient, first - timedelta(days=4)),
             sessions_days_ago=(now - first).days + 7,
-            at=first - timedelta(days=3), password=DEMO_PASSWORD,
+            at=first - timedelta(days=3),
+            password=DEMO_PASSWORD,
         )
     elif path_index == 0 and first_round:
         # One patient in preparation whose screening flagged an item for the supervisor's review.
@@ -294,8 +323,14 @@ def _walk(
     dosed = 0
     for target, when in zip(path, moments, strict=True):
         if target is Phase.COMPLETED:
-            _results(patient, lead, protocol, clinic_day(patient, when - timedelta(days=2)), severity * 0.4,
-                     "end_of_treatment")
+            _results(
+                patient,
+                lead,
+                protocol,
+                clinic_day(patient, when - timedelta(days=2)),
+                severity * 0.4,
+                "end_of_treatment",
+            )
             follow_up = clinic_day(patient, when + timedelta(days=85))
             if follow_up <= clinic_day(patient, now):  # the first follow-up (90 days after the end, a clinic setting)
                 _results(patient, lead, protocol, follow_up, severity * 0.45, "follow_up")
@@ -305,7 +340,7 @@ def _walk(
             # In the second round the patient in integration missed the measures after dosing: overdue on the
             # dashboard once the window has closed.
             if after <= clinic_day(patient, now) and (first_round or path_index != 2):
-                _results(patient, lead, protocol, after, severity * (0.78 ** dosed), "after_each_dosing")
+                _results(patient, lead, protocol, after, severity * (0.78**dosed), "after_each_dosing")
 
 
 #: Why the demo patients were put on hold or discontinued.
@@ -319,11 +354,22 @@ def _draft_integration_note(patient: Patient, lead: User, protocol: Protocol) ->
     held = utcnow() - timedelta(days=2, hours=3)
     given = SessionInput(SessionKind.INTEGRATION, held, 60, cycle=1, location="Therapy room 2", present_ids=(lead.id,))
     visit = record_session(lead, patient, given, protocol, utcnow())
-    saving.save_note(lead, patient, visit, None, saving.NoteInput(fields={
-        "themes": "Anger at the years of avoidance; relief at telling the story once, start to end.",
-        "practices": "Morning walk most days; breathing exercise twice this week.",
-        "modality": "Internal Family Systems",
-    }), None, utcnow(), protocol)
+    saving.save_note(
+        lead,
+        patient,
+        visit,
+        None,
+        saving.NoteInput(
+            fields={
+                "themes": "Anger at the years of avoidance; relief at telling the story once, start to end.",
+                "practices": "Morning walk most days; breathing exercise twice this week.",
+                "modality": "Internal Family Systems",
+            }
+        ),
+        None,
+        utcnow(),
+        protocol,
+    )
 
 
 def _dosing_under_way(patient: Patient, lead: User, protocol: Protocol) -> TherapySession:
@@ -336,32 +382,77 @@ def _dosing_under_way(patient: Patient, lead: User, protocol: Protocol) -> Thera
     cycle = current_cycle(db.session, patient)
     team = tuple(db.session.scalars(select(CareTeamMember.user_id).where(CareTeamMember.patient_id == patient.id)))
     planned = (protocol.minimum_observation_minutes or 240) + 105  # the dose, the observation, discharge
-    visit = record_session(lead, patient, SessionInput(
-        SessionKind.DOSING, start, planned, cycle=cycle, location="Session room 1", present_ids=team,
-    ), protocol, now)
+    visit = record_session(
+        lead,
+        patient,
+        SessionInput(
+            SessionKind.DOSING,
+            start,
+            planned,
+            cycle=cycle,
+            location="Session room 1",
+            present_ids=team,
+        ),
+        protocol,
+        now,
+    )
     given = start + timedelta(minutes=15)
     amount, unit, route = usual_dose(protocol, cycle)
-    note, _ = saving.save_note(lead, patient, visit, None, saving.NoteInput(
-        body="Settled before the dose; eyeshades and music from the start.",
-        dosing={
-            "substance": protocol.substance, "dose_amount": amount, "dose_unit": unit, "weight_kg": 68.0,
-            "route": route, "lot_number": f"LOT-{cycle:02d}-2026", "dose_given_at": given,
-            "supplemental_mg": None, "supplemental_given_at": None, "distress_baseline": 4,
-            "distress_at_discharge": None, "escort_name": "Partner (drives home)", "discharged_at": None,
-            "pre_dose_decision": None,
-        },
-    ), None, now, protocol)
-    readings = [(-5, Reading(122, 78, 72, 36.7, 98)), (40, Reading(134, 84, 88, 37.0, 97)),
-                (60, Reading(171, 104, 112, 37.4, 92))]  # out of range on every protocol, critical on none
+    note, _ = saving.save_note(
+        lead,
+        patient,
+        visit,
+        None,
+        saving.NoteInput(
+            body="Settled before the dose; eyeshades and music from the start.",
+            dosing={
+                "substance": protocol.substance,
+                "dose_amount": amount,
+                "dose_unit": unit,
+                "weight_kg": 68.0,
+                "route": route,
+                "lot_number": f"LOT-{cycle:02d}-2026",
+                "dose_given_at": given,
+                "supplemental_mg": None,
+                "supplemental_given_at": None,
+                "distress_baseline": 4,
+                "distress_at_discharge": None,
+                "escort_name": "Partner (drives home)",
+                "discharged_at": None,
+                "pre_dose_decision": None,
+            },
+        ),
+        None,
+        now,
+        protocol,
+    )
+    readings = [
+        (-5, Reading(122, 78, 72, 36.7, 98)),
+        (40, Reading(134, 84, 88, 37.0, 97)),
+        (60, Reading(171, 104, 112, 37.4, 92)),
+    ]  # out of range on every protocol, critical on none
     readings += [(minutes, Reading(126, 80, 78, 36.8, 98)) for minutes in range(120, 600, 60)]
     for minutes, reading in readings:
         if given + timedelta(minutes=minutes) <= now:
-            saving.add_vital_reading(lead, patient, visit, note, given + timedelta(minutes=minutes), reading,
-                                    protocol, now)
-    record_session(lead, patient, SessionInput(
-        SessionKind.FOLLOW_UP, None, None, scheduled_at=start + timedelta(days=1, hours=1), scheduled_minutes=15,
-        cycle=cycle, location="Phone", present_ids=(lead.id,),
-    ), protocol, now)
+            saving.add_vital_reading(
+                lead, patient, visit, note, given + timedelta(minutes=minutes), reading, protocol, now
+            )
+    record_session(
+        lead,
+        patient,
+        SessionInput(
+            SessionKind.FOLLOW_UP,
+            None,
+            None,
+            scheduled_at=start + timedelta(days=1, hours=1),
+            scheduled_minutes=15,
+            cycle=cycle,
+            location="Phone",
+            present_ids=(lead.id,),
+        ),
+        protocol,
+        now,
+    )
     return visit
 
 
@@ -375,8 +466,11 @@ def _serious_event(patient: Patient, lead: User, visit: TherapySession) -> None:
     onset = (visit.held_at or utcnow()) + timedelta(minutes=90)
     event = saving.AdverseEventInput(
         description="Demo: chest pain with blood pressure 182/108; transferred to the emergency department.",
-        onset_at=min(onset, utcnow()), severity=Severity.SEVERE, serious=True,
-        action_taken="Session stopped, ambulance called, handed over to the ED team.", outcome=Outcome.RECOVERING,
+        onset_at=min(onset, utcnow()),
+        severity=Severity.SEVERE,
+        serious=True,
+        action_taken="Session stopped, ambulance called, handed over to the ED team.",
+        outcome=Outcome.RECOVERING,
     )
     saving.add_adverse_event(lead, patient, visit, load_note(db.session, visit), event, utcnow())
 
@@ -403,7 +497,9 @@ def _safety_alert(patient: Patient, lead: User, supervisor: User, protocol: Prot
     if acknowledged:
         for alert in open_alerts(db.session, patient.id):
             acknowledge(
-                supervisor, patient, alert,
+                supervisor,
+                patient,
+                alert,
                 ["patient_contacted", "safety_plan_reviewed", "appointment_brought_forward"],
                 "Called the patient the same afternoon: passive thoughts, no plan or intent. Safety plan reviewed "
                 "with her; next session brought forward to Friday.",
@@ -437,8 +533,9 @@ def _evaluation(patient: Patient, lead: User, offset: int) -> None:
     """The integrative pre-treatment evaluation: a few laboratory results, magnesium below its range."""
     for marker, unit, value, days in DEMO_LABS[: 3 + offset % 3]:
         on = clinic_day(patient, utcnow() - timedelta(days=days))
-        record_lab(lead, patient, LabInput(marker, value, unit, on, laboratory="Harbour Pathology"),
-                   clinic_day(patient))
+        record_lab(
+            lead, patient, LabInput(marker, value, unit, on, laboratory="Harbour Pathology"), clinic_day(patient)
+        )
 
 
 def _after_the_dose(patient: Patient, lead: User, protocol: Protocol) -> None:
@@ -447,8 +544,9 @@ def _after_the_dose(patient: Patient, lead: User, protocol: Protocol) -> None:
     on = clinic_day(patient, utcnow() - timedelta(days=DEMO_DAYS_AGO[2][0] - 1))
     for measure in protocol.measures:
         if "after_each_dosing" in measure.timepoints:
-            record_measure(patient, lead, measure.instrument, on=on,
-                           level=0.8 if measure.instrument == "meq30" else 0.25)
+            record_measure(
+                patient, lead, measure.instrument, on=on, level=0.8 if measure.instrument == "meq30" else 0.25
+            )
 
 
 def _checked_in_integration(patient: Patient, lead: User, protocol: Protocol, staff: dict[str, User]) -> None:
@@ -458,15 +556,30 @@ def _checked_in_integration(patient: Patient, lead: User, protocol: Protocol, st
     if plan is None or not plan.practice_items:
         return
     held = utcnow() - timedelta(days=1, hours=2)
-    visit = record_session(lead, patient, SessionInput(SessionKind.INTEGRATION, held, 60, cycle=1,
-                                                         location="Therapy room 2", present_ids=(lead.id,)),
-                             protocol, utcnow())
+    visit = record_session(
+        lead,
+        patient,
+        SessionInput(SessionKind.INTEGRATION, held, 60, cycle=1, location="Therapy room 2", present_ids=(lead.id,)),
+        protocol,
+        utcnow(),
+    )
     answers = ["as_planned", "partly", "not_done"][: len(plan.practice_items)]
-    note, _ = saving.save_note(lead, patient, visit, None, saving.NoteInput(fields={
-        "themes": "Peace with the diagnosis; wanting to spend the time left well.",
-        "modality": "Compassionate Inquiry",
-        "risk_check": "no_concern",
-        "practice_checkin": {"plan_version": str(plan.number), "answers": answers},
-    }, body="Integration after the session: the experience of unity keeps coming back in meditation."), None,
-        utcnow(), protocol)
+    note, _ = saving.save_note(
+        lead,
+        patient,
+        visit,
+        None,
+        saving.NoteInput(
+            fields={
+                "themes": "Peace with the diagnosis; wanting to spend the time left well.",
+                "modality": "Compassionate Inquiry",
+                "risk_check": "no_concern",
+                "practice_checkin": {"plan_version": str(plan.number), "answers": answers},
+            },
+            body="Integration after the session: the experience of unity keeps coming back in meditation.",
+        ),
+        None,
+        utcnow(),
+        protocol,
+    )
     signing.sign_note(lead, patient, visit, note, protocol, DEMO_PASSWORD, None, True, utcnow())

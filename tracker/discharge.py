@@ -150,13 +150,15 @@ def vitals_criterion(
     last_dose = _last_dose(note)
     if last_dose is not None and last.taken_at < last_dose:
         return Criterion(
-            VITALS_LABEL, False,
+            VITALS_LABEL,
+            False,
             f"No full set after the last dose ({_clock(last_dose, tz)}); take one before discharge.",
         )
     window = protocol.discharge_reading_minutes if protocol else None
     if window is not None and discharged is not None and last.taken_at < discharged - timedelta(minutes=window):
         return Criterion(
-            VITALS_LABEL, False,
+            VITALS_LABEL,
+            False,
             f"The latest full set ({_clock(last.taken_at, tz)}) is more than {window} minutes before discharge "
             f"({_clock(discharged, tz)}): take one before the patient leaves.",
         )

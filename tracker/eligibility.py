@@ -238,7 +238,9 @@ def _requirement(
             return Reason(item.id, Status.INCOMPLETE, text), None
         if answer.lifts:
             return _reviewed(
-                item, answer, reviews,
+                item,
+                answer,
+                reviews,
                 f"Needs a supervisor's review: marked not applicable after the sign-off: {item.text}.",
                 f"Declined by the supervisor: {item.text} must be recorded.",
             )
@@ -256,7 +258,9 @@ def _flagged(
         return Reason(item.id, Status.INCOMPLETE, f"Not answered yet: {item.text}."), None
     if answer is not None and answer.lifts and not medication_ids:
         return _reviewed(
-            item, answer, reviews,
+            item,
+            answer,
+            reviews,
             f"Needs a supervisor's review: “{item.text}” was answered yes before, and is now answered no.",
             f"Declined by the supervisor: the answer yes stands: {item.text}.",
         )

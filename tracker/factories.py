@@ -149,9 +149,11 @@ def backdate_enrolment(patient: Patient, moment: datetime) -> None:
     if patient.created_at > moment:
         patient.created_at = moment
         patient.phase_changed_at = min(patient.phase_changed_at, moment)
-        for transition in db.session.scalars(select(PhaseTransition).where(
-            PhaseTransition.patient_id == patient.id, PhaseTransition.from_phase.is_(None)
-        )):
+        for transition in db.session.scalars(
+            select(PhaseTransition).where(
+                PhaseTransition.patient_id == patient.id, PhaseTransition.from_phase.is_(None)
+            )
+        ):
             transition.created_at = moment
 
 
@@ -288,7 +290,6 @@ def clear_for_dosing(
 # Sessions with signed notes: what the workflow's guards ask for before integration and before the next dosing. ----
 
 
-
 def _team_ids(patient: Patient) -> tuple[int, ...]:
     return tuple(db.session.scalars(select(CareTeamMember.user_id).where(CareTeamMember.patient_id == patient.id)))
 
@@ -312,7 +313,8 @@ def complete_dosing(
     cycle = current_cycle(db.session, patient)
     existing = db.session.scalar(
         select(TherapySession).where(
-            TherapySession.patient_id == patient.id, TherapySession.kind == SessionKind.DOSING,
+            TherapySession.patient_id == patient.id,
+            TherapySession.kind == SessionKind.DOSING,
             TherapySession.cycle == cycle,
         )
     )
@@ -324,40 +326,81 @@ def complete_dosing(
     observation = protocol.minimum_observation_minutes or 240
     start = held_at or now - timedelta(minutes=observation + 180)
     visit = record_session(
-        actor, patient,
-        SessionInput(SessionKind.DOSING, start, observation + 90, cycle=cycle, location="Session room 1",
-                     present_ids=_team_ids(patient)),
-        protocol, now,
+        actor,
+        patient,
+        SessionInput(
+            SessionKind.DOSING,
+            start,
+            observation + 90,
+            cycle=cycle,
+            location="Session room 1",
+            present_ids=_team_ids(patient),
+        ),
+        protocol,
+        now,
     )
     given = start + timedelta(minutes=15)
     amount, unit, route = usual_dose(protocol, cycle)
-    note, _ = saving.save_note(actor, patient, visit, None, saving.NoteInput(
-        body="Calm onset; the patient used the eyeshades and music for most of the session. Processing of the "
-             "index trauma in the second hour; stable and oriented at discharge.",
-        dosing={
-            "substance": protocol.substance, "dose_amount": amount, "dose_unit": unit, "weight_kg": 72.5,
-            "route": route, "lot_number": f"LOT-{cycle:02d}-2026",
-            "dose_given_at": given, "supplemental_mg": None, "supplemental_given_at": None,
-            "distress_baseline": 4, "distress_at_discharge": 2, "escort_name": "Partner (drives home)",
-            "discharged_at": given + timedelta(minutes=observation + 30), "pre_dose_decision": None,
-        },
-    ), None, now, protocol)
+    note, _ = saving.save_note(
+        actor,
+        patient,
+        visit,
+        None,
+        saving.NoteInput(
+            body="Calm onset; the patient used the eyeshades and music for most of the session. Processing of the "
+            "index trauma in the second hour; stable and oriented at discharge.",
+            dosing={
+                "substance": protocol.substance,
+                "dose_amount": amount,
+                "dose_unit": unit,
+                "weight_kg": 72.5,
+                "route": route,
+                "lot_number": f"LOT-{cycle:02d}-2026",
+                "dose_given_at": given,
+                "supplemental_mg": None,
+                "supplemental_given_at": None,
+                "distress_baseline": 4,
+                "distress_at_discharge": 2,
+                "escort_name": "Partner (drives home)",
+                "discharged_at": given + timedelta(minutes=observation + 30),
+                "pre_dose_decision": None,
+            },
+        ),
+        None,
+        now,
+        protocol,
+    )
     # Minutes after the dose: one reading before it, one at 40 minutes (esketamine's label asks for it), then
     # through the observation time, the last one 20 minutes before discharge.
     times = [-5, 40, (observation + 10) // 2, observation + 10]
-    readings = [Reading(122, 78, 72, 36.7, 98), Reading(134, 84, 88, 37.0, 97), Reading(128, 82, 80, 36.9, 98),
-                Reading(124, 80, 74, 36.8, 98)]
+    readings = [
+        Reading(122, 78, 72, 36.7, 98),
+        Reading(134, 84, 88, 37.0, 97),
+        Reading(128, 82, 80, 36.9, 98),
+        Reading(124, 80, 74, 36.8, 98),
+    ]
     if out_of_range:
         times.insert(3, (observation + 10) * 3 // 4)
         readings.insert(3, Reading(171, 104, 112, 37.4, 96))
     for minutes, reading in zip(times, readings, strict=True):
-        saving.add_vital_reading(actor, patient, visit, note, given + timedelta(minutes=minutes), reading,
-                                protocol, now)
+        saving.add_vital_reading(
+            actor, patient, visit, note, given + timedelta(minutes=minutes), reading, protocol, now
+        )
     record_session(
-        actor, patient,
-        SessionInput(SessionKind.FOLLOW_UP, None, None, scheduled_at=start + timedelta(days=1), scheduled_minutes=15,
-                     cycle=cycle, location="Phone", present_ids=(actor.id,)),
-        protocol, now,
+        actor,
+        patient,
+        SessionInput(
+            SessionKind.FOLLOW_UP,
+            None,
+            None,
+            scheduled_at=start + timedelta(days=1),
+            scheduled_minutes=15,
+            cycle=cycle,
+            location="Phone",
+            present_ids=(actor.id,),
+        ),
+        protocol,
+        now,
     )
     if sign:
         follow = signing.follow_up_ok(visit, queries.follow_ups(db.session, visit))
@@ -391,50 +434,82 @@ _DOSES = {
 
 
 def complete_integration(
-    patient: Patient, actor: User, protocols: dict[str, Protocol], *, password: str = PASSWORD,
+    patient: Patient,
+    actor: User,
+    protocols: dict[str, Protocol],
+    *,
+    password: str = PASSWORD,
     before: datetime | None = None,
 ) -> list[TherapySession]:
     """The protocol's integration sessions after the current dosing session's dose, held with signed notes: a day
     apart from the day after the dose, or (when that would reach ``before``, default now) in the hours before it."""
     protocol = protocols[patient.protocol_code]
     cycle = current_cycle(db.session, patient)
-    held = db.session.scalar(
-        select(func.count()).select_from(TherapySession).where(
-            TherapySession.patient_id == patient.id, TherapySession.kind == SessionKind.INTEGRATION,
-            TherapySession.cycle == cycle,
+    held = (
+        db.session.scalar(
+            select(func.count())
+            .select_from(TherapySession)
+            .where(
+                TherapySession.patient_id == patient.id,
+                TherapySession.kind == SessionKind.INTEGRATION,
+                TherapySession.cycle == cycle,
+            )
         )
-    ) or 0
+        or 0
+    )
     now = utcnow()
     end = before or now
     dosed = db.session.execute(
         select(func.coalesce(SessionNote.dose_given_at, TherapySession.held_at))
-        .select_from(TherapySession).outerjoin(SessionNote, SessionNote.session_id == TherapySession.id)
-        .where(TherapySession.patient_id == patient.id, TherapySession.kind == SessionKind.DOSING,
-               TherapySession.cycle == cycle)
+        .select_from(TherapySession)
+        .outerjoin(SessionNote, SessionNote.session_id == TherapySession.id)
+        .where(
+            TherapySession.patient_id == patient.id,
+            TherapySession.kind == SessionKind.DOSING,
+            TherapySession.cycle == cycle,
+        )
     ).scalar() or end - timedelta(days=4)
     needed = protocol.sessions.integration_per_dosing
     plan = current_version(db.session, patient.id)
-    checkin = {"plan_version": str(plan.number), "answers": ["as_planned" for _ in plan.practice_items]} \
-        if plan is not None and plan.practice_items else None
+    checkin = (
+        {"plan_version": str(plan.number), "answers": ["as_planned" for _ in plan.practice_items]}
+        if plan is not None and plan.practice_items
+        else None
+    )
     made = []
     for number in range(held, needed):
         when, minutes = dosed + timedelta(days=number + 1), 60
         if when >= end - timedelta(hours=1):
             when, minutes = end - timedelta(minutes=20 * (needed - number) + 1), 15
         visit = record_session(
-            actor, patient,
-            SessionInput(SessionKind.INTEGRATION, when, minutes, cycle=cycle,
-                         location="Therapy room 2", present_ids=(actor.id,)),
-            protocol, now,
+            actor,
+            patient,
+            SessionInput(
+                SessionKind.INTEGRATION, when, minutes, cycle=cycle, location="Therapy room 2", present_ids=(actor.id,)
+            ),
+            protocol,
+            now,
         )
-        note, _ = saving.save_note(actor, patient, visit, None, saving.NoteInput(fields={
-            "themes": "Grief for the years lost to avoidance; a felt sense of safety with the partner.",
-            "practices": "Daily walk at dawn; ten minutes of breath-counting before sleep.",
-            "plan_updates": "Reconnect with a friend from before the accident; journal after nightmares.",
-            "risk_notes": "Asked about thoughts of self-harm: none since the session.",
-            "risk_check": "no_concern",
-            "practice_checkin": checkin,
-        }, body=f"Integration session {number + 1} after dosing {cycle}."), None, now, protocol)
+        note, _ = saving.save_note(
+            actor,
+            patient,
+            visit,
+            None,
+            saving.NoteInput(
+                fields={
+                    "themes": "Grief for the years lost to avoidance; a felt sense of safety with the partner.",
+                    "practices": "Daily walk at dawn; ten minutes of breath-counting before sleep.",
+                    "plan_updates": "Reconnect with a friend from before the accident; journal after nightmares.",
+                    "risk_notes": "Asked about thoughts of self-harm: none since the session.",
+                    "risk_check": "no_concern",
+                    "practice_checkin": checkin,
+                },
+                body=f"Integration session {number + 1} after dosing {cycle}.",
+            ),
+            None,
+            now,
+            protocol,
+        )
         signed = min(now, when + timedelta(minutes=minutes))  # as the session ended, before the next dose
         signing.sign_note(actor, patient, visit, note, protocol, password, None, True, signed)
         made.append(visit)
@@ -448,30 +523,53 @@ def write_preparation_notes(
     """A signed note for each preparation session held that has none (``leave_last``: the newest stays a draft,
     so it shows among its author's unsigned notes)."""
     protocol = protocols[patient.protocol_code]
-    held = list(db.session.scalars(
-        select(TherapySession).outerjoin(SessionNote, SessionNote.session_id == TherapySession.id).where(
-            TherapySession.patient_id == patient.id, TherapySession.kind == SessionKind.PREPARATION,
-            TherapySession.held_at.is_not(None), SessionNote.id.is_(None),
-        ).order_by(TherapySession.held_at).options(selectinload(TherapySession.present))
-    ))
+    held = list(
+        db.session.scalars(
+            select(TherapySession)
+            .outerjoin(SessionNote, SessionNote.session_id == TherapySession.id)
+            .where(
+                TherapySession.patient_id == patient.id,
+                TherapySession.kind == SessionKind.PREPARATION,
+                TherapySession.held_at.is_not(None),
+                SessionNote.id.is_(None),
+            )
+            .order_by(TherapySession.held_at)
+            .options(selectinload(TherapySession.present))
+        )
+    )
     for number, visit in enumerate(held, start=1):
         assert visit.held_at is not None
         # Written and signed as the session ended: the dosing gate counts a note signed before the dosing session.
         now = min(utcnow(), visit.held_at + timedelta(minutes=visit.duration_minutes or 60))
-        note, _ = saving.save_note(actor, patient, visit, None, saving.NoteInput(fields={
-            "topics": "What to expect on the dosing day; the room, music and eyeshades; the support plan.",
-            "intention": "To face the memories I avoid, without being swept away by them.",
-            "consent": "Treatment consent reviewed; recording of sessions agreed; supportive touch: hand only.",
-            "questions": "Can I stop the session? (Yes, and the therapists stay with you.)",
-        }, body=f"Preparation session {number}."), None, now)
+        note, _ = saving.save_note(
+            actor,
+            patient,
+            visit,
+            None,
+            saving.NoteInput(
+                fields={
+                    "topics": "What to expect on the dosing day; the room, music and eyeshades; the support plan.",
+                    "intention": "To face the memories I avoid, without being swept away by them.",
+                    "consent": "Treatment consent reviewed; recording of sessions agreed; supportive touch: hand only.",
+                    "questions": "Can I stop the session? (Yes, and the therapists stay with you.)",
+                },
+                body=f"Preparation session {number}.",
+            ),
+            None,
+            now,
+        )
         if not (leave_last and number == len(held)):
             signing.sign_note(actor, patient, visit, note, protocol, password, None, True, now)
     db.session.flush()
 
 
 def walk_course(
-    patient: Patient, actor: User, protocols: dict[str, Protocol], steps: Sequence[tuple[Phase, datetime, str | None]],
-    *, password: str = PASSWORD,
+    patient: Patient,
+    actor: User,
+    protocols: dict[str, Protocol],
+    steps: Sequence[tuple[Phase, datetime, str | None]],
+    *,
+    password: str = PASSWORD,
 ) -> None:
     """Move ``patient`` through ``steps`` (target phase, when, reason) on a back-dated timeline, doing the paperwork
     of each move at its time: the dosing session (at the moment of the move into dosing) signed before integration;
@@ -491,8 +589,14 @@ def walk_course(
 
 
 def walk_to(
-    patient: Patient, target: Phase, actor: User, protocols: dict[str, Protocol], reason: str | None = None,
-    *, password: str = PASSWORD, at: datetime | None = None,
+    patient: Patient,
+    target: Phase,
+    actor: User,
+    protocols: dict[str, Protocol],
+    reason: str | None = None,
+    *,
+    password: str = PASSWORD,
+    at: datetime | None = None,
 ) -> None:
     """Move ``patient`` to ``target`` after doing the paperwork the gate asks for: a signed dosing note before
     integration; before a later dosing cycle, the signed integration sessions and the pre-dosing tests done again.

@@ -45,7 +45,7 @@ def _sqlite_file_missing() -> bool:
 
 
 def _database() -> str:
-    """"ok", "unreachable" (no answer, or the SQLite file is gone) or "not migrated" (another schema, or none)."""
+    """ "ok", "unreachable" (no answer, or the SQLite file is gone) or "not migrated" (another schema, or none)."""
     if _sqlite_file_missing():
         log.warning("health check: the SQLite database file is missing")
         return "unreachable"
@@ -57,8 +57,9 @@ def _database() -> str:
         log.warning("health check: the database did not answer or has no schema", exc_info=True)
         return "unreachable"
     if versions != _heads():
-        log.warning("health check: the database is at migration %s, this release needs %s", sorted(versions),
-                    sorted(_heads()))
+        log.warning(
+            "health check: the database is at migration %s, this release needs %s", sorted(versions), sorted(_heads())
+        )
         return "not migrated"
     return "ok"
 
@@ -77,6 +78,9 @@ def _queue() -> bool:
 def healthz() -> ResponseReturnValue:
     database, queue = _database(), _queue()
     healthy = database == "ok" and queue
-    body = {"status": "ok" if healthy else "unavailable", "database": database,
-            "queue": "ok" if queue else "unreachable"}
+    body = {
+        "status": "ok" if healthy else "unavailable",
+        "database": database,
+        "queue": "ok" if queue else "unreachable",
+    }
     return jsonify(body), 200 if healthy else 503

@@ -19,8 +19,12 @@ from tracker.queue import every_minute
 @every_minute
 def tidy_security() -> None:
     now, config = utcnow(), current_app.config
-    longest = max(config["LOGIN_FAILURE_WINDOW"], config["QUESTIONNAIRE_REQUEST_WINDOW"],
-                  config["QUESTIONNAIRE_REFUSAL_WINDOW"], timedelta(minutes=int(config["REAUTH_WINDOW_MINUTES"])))
+    longest = max(
+        config["LOGIN_FAILURE_WINDOW"],
+        config["QUESTIONNAIRE_REQUEST_WINDOW"],
+        config["QUESTIONNAIRE_REFUSAL_WINDOW"],
+        timedelta(minutes=int(config["REAUTH_WINDOW_MINUTES"])),
+    )
     throttle.purge_expired(db.session, now, longest)
     signin.purge_expired(now)
     auditchain.note_heads(db.session, now, timedelta(minutes=int(config["AUDIT_HEAD_NOTE_MINUTES"])))

@@ -142,8 +142,15 @@ def require_care(user: User, patient: Patient, what: str) -> None:
     """
     if db.session.scalar(select(Patient.id).where(Patient.id == patient.id, care_scope(user))) is not None:
         return
-    audit.record(user, "patient.emergency_refused", f"Refused {what} under emergency access (view only)",
-                 patient=patient, target_type="patient", target_id=patient.id, data={"emergency_access": True})
+    audit.record(
+        user,
+        "patient.emergency_refused",
+        f"Refused {what} under emergency access (view only)",
+        patient=patient,
+        target_type="patient",
+        target_id=patient.id,
+        data={"emergency_access": True},
+    )
     db.session.commit()
     abort(403, description=EMERGENCY_VIEW_ONLY.format(what=what[0].upper() + what[1:]))
 

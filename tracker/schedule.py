@@ -201,7 +201,12 @@ def _after_dosing(
             closes = min(closes, dates[index + 1])
         found.append(
             _occurrence(
-                instrument, Timepoint.AFTER_EACH_DOSING, day + timedelta(days=1), closes, results, today,
+                instrument,
+                Timepoint.AFTER_EACH_DOSING,
+                day + timedelta(days=1),
+                closes,
+                results,
+                today,
                 number=index + 1,
             )
         )
@@ -237,8 +242,14 @@ def _follow_ups(
         window = timedelta(days=s.follow_up_window_days)
         found.append(
             _occurrence(
-                instrument, Timepoint.FOLLOW_UP, middle - window, middle + window, results, today,
-                number=number, offset_days=offset,
+                instrument,
+                Timepoint.FOLLOW_UP,
+                middle - window,
+                middle + window,
+                results,
+                today,
+                number=number,
+                offset_days=offset,
             )
         )
     return found

@@ -92,8 +92,10 @@ class LocalDateTimeField(DateTimeLocalField):
         text = " ".join(str(v) for v in valuelist)
         self.data = None
         stored = self.object_data
-        if isinstance(stored, datetime) and stored.tzinfo is not None and text == clinictime.input_value(
-            stored, self.zone
+        if (
+            isinstance(stored, datetime)
+            and stored.tzinfo is not None
+            and text == clinictime.input_value(stored, self.zone)
         ):
             self.data = stored  # unchanged: keep the stored moment (its seconds, and its side of a repeated hour)
             return

@@ -112,7 +112,7 @@ class Flag:
 
 
 def outside(value: float, limit: VitalLimit) -> str | None:
-    """"above" or "below" when ``value`` is outside ``limit``, else None (a value on the limit is within it)."""
+    """ "above" or "below" when ``value`` is outside ``limit``, else None (a value on the limit is within it)."""
     if limit.high is not None and value > limit.high:
         return "above"
     if limit.low is not None and value < limit.low:

@@ -56,7 +56,11 @@ def allowed_targets(patient: Patient) -> frozenset[Phase]:
 
 
 def refusals(
-    db: AnySession, patient: Patient, protocol: Protocol | None, target: Phase, reason: str | None,
+    db: AnySession,
+    patient: Patient,
+    protocol: Protocol | None,
+    target: Phase,
+    reason: str | None,
     now: datetime | None = None,
 ) -> list[str]:
     """Every reason the move would be refused; empty when it is allowed. ``now`` is the moment of the move (a

@@ -46,14 +46,18 @@ IMMUTABLE = {
     ),
     "vital_reading": ("old.id = NEW.id", _note_signed("old.note_id")),
     "adverse_event": ("old.id = NEW.id", _note_signed("old.note_id")),
-    "session_therapist": ("old.session_id = NEW.session_id AND old.user_id = NEW.user_id",
-                          _session_signed("old.session_id")),
+    "session_therapist": (
+        "old.session_id = NEW.session_id AND old.user_id = NEW.user_id",
+        _session_signed("old.session_id"),
+    ),
     "note_addendum": ("old.id = NEW.id", "1"),
     "cosign_decision": ("old.id = NEW.id", "1"),
     "measure_result": ("old.id = NEW.id OR old.supersedes_id = NEW.supersedes_id", "1"),
     "safety_alert": ("old.id = NEW.id OR old.result_id = NEW.result_id", "1"),
-    "integration_plan_version": ("old.id = NEW.id OR (old.patient_id = NEW.patient_id AND old.number = NEW.number)",
-                                 "1"),
+    "integration_plan_version": (
+        "old.id = NEW.id OR (old.patient_id = NEW.patient_id AND old.number = NEW.number)",
+        "1",
+    ),
     "integration_plan_handout": ("old.id = NEW.id", "1"),
     "emergency_access": ("old.id = NEW.id", "1"),
 }
@@ -94,19 +98,25 @@ def _create_guards(dialect):
             )
         for table in HISTORY:
             for verb in ("update", "delete"):
-                op.execute(f"CREATE TRIGGER {table}_no_{verb} BEFORE {verb.upper()} ON {table} "
-                           f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END")
+                op.execute(
+                    f"CREATE TRIGGER {table}_no_{verb} BEFORE {verb.upper()} ON {table} "
+                    f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
+                )
         return
     op.execute(
         """CREATE FUNCTION refuse_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
            BEGIN RAISE EXCEPTION '% cannot be truncated: its rows are kept', TG_TABLE_NAME; END $$"""
     )
     for table in IMMUTABLE:
-        op.execute(f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
-                   "FOR EACH STATEMENT EXECUTE FUNCTION refuse_truncate()")
+        op.execute(
+            f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION refuse_truncate()"
+        )
     for table in HISTORY:
-        op.execute(f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-                   "FOR EACH ROW EXECUTE FUNCTION append_only_row()")
+        op.execute(
+            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION append_only_row()"
+        )
 
 
 def _drop_guards(dialect):
@@ -127,11 +137,21 @@ def _drop_guards(dialect):
 #: The audit rows as the chain hashes them (typed, so SQLite's text comes back as datetimes and dicts).
 AUDIT = sa.table(
     "audit_event",
-    sa.column("id", sa.Integer()), sa.column("created_at", UTCDateTime()), sa.column("clinic_id", sa.Integer()),
-    sa.column("actor_id", sa.Integer()), sa.column("action", sa.String()), sa.column("patient_id", sa.Integer()),
-    sa.column("target_type", sa.String()), sa.column("target_id", sa.String()), sa.column("summary", sa.String()),
-    sa.column("data", sa.JSON()), sa.column("ip", sa.String()), sa.column("chain", sa.Integer()),
-    sa.column("chain_seq", sa.Integer()), sa.column("prev_hash", sa.String()), sa.column("row_hash", sa.String()),
+    sa.column("id", sa.Integer()),
+    sa.column("created_at", UTCDateTime()),
+    sa.column("clinic_id", sa.Integer()),
+    sa.column("actor_id", sa.Integer()),
+    sa.column("action", sa.String()),
+    sa.column("patient_id", sa.Integer()),
+    sa.column("target_type", sa.String()),
+    sa.column("target_id", sa.String()),
+    sa.column("summary", sa.String()),
+    sa.column("data", sa.JSON()),
+    sa.column("ip", sa.String()),
+    sa.column("chain", sa.Integer()),
+    sa.column("chain_seq", sa.Integer()),
+    sa.column("prev_hash", sa.String()),
+    sa.column("row_hash", sa.String()),
 )
 
 
@@ -149,17 +169,27 @@ def _chain_existing_rows():
         heads[chain] = (seq, digest)
     if updates:
         bind.execute(
-            AUDIT.update().where(AUDIT.c.id == sa.bindparam("b_id"))
-            .values(chain=sa.bindparam("chain"), chain_seq=sa.bindparam("chain_seq"),
-                    prev_hash=sa.bindparam("prev_hash"), row_hash=sa.bindparam("row_hash")),
+            AUDIT.update()
+            .where(AUDIT.c.id == sa.bindparam("b_id"))
+            .values(
+                chain=sa.bindparam("chain"),
+                chain_seq=sa.bindparam("chain_seq"),
+                prev_hash=sa.bindparam("prev_hash"),
+                row_hash=sa.bindparam("row_hash"),
+            ),
             updates,
         )
-    head_table = sa.table("audit_chain_head", sa.column("chain", sa.Integer()), sa.column("last_seq", sa.Integer()),
-                          sa.column("last_hash", sa.String()))
+    head_table = sa.table(
+        "audit_chain_head",
+        sa.column("chain", sa.Integer()),
+        sa.column("last_seq", sa.Integer()),
+        sa.column("last_hash", sa.String()),
+    )
     if heads:
-        bind.execute(head_table.insert(), [
-            {"chain": chain, "last_seq": seq, "last_hash": digest} for chain, (seq, digest) in heads.items()
-        ])
+        bind.execute(
+            head_table.insert(),
+            [{"chain": chain, "last_seq": seq, "last_hash": digest} for chain, (seq, digest) in heads.items()],
+        )
 
 
 def upgrade():
@@ -172,13 +202,21 @@ def upgrade():
         sa.Column("last_hash", sa.String(length=64), nullable=False),
         sa.PrimaryKeyConstraint("chain", name=op.f("pk_audit_chain_head")),
     )
-    for name, column_type in (("chain", sa.Integer()), ("chain_seq", sa.Integer()),
-                              ("prev_hash", sa.String(length=64)), ("row_hash", sa.String(length=64))):
+    for name, column_type in (
+        ("chain", sa.Integer()),
+        ("chain_seq", sa.Integer()),
+        ("prev_hash", sa.String(length=64)),
+        ("row_hash", sa.String(length=64)),
+    ):
         op.add_column("audit_event", sa.Column(name, column_type, nullable=True))
     _chain_existing_rows()
     with op.batch_alter_table("audit_event", schema=None) as batch_op:
-        for name, column_type in (("chain", sa.Integer()), ("chain_seq", sa.Integer()),
-                                  ("prev_hash", sa.String(length=64)), ("row_hash", sa.String(length=64))):
+        for name, column_type in (
+            ("chain", sa.Integer()),
+            ("chain_seq", sa.Integer()),
+            ("prev_hash", sa.String(length=64)),
+            ("row_hash", sa.String(length=64)),
+        ):
             batch_op.alter_column(name, existing_type=column_type, nullable=False)
         batch_op.create_unique_constraint("uq_audit_event_chain_seq", ["chain", "chain_seq"])
     _create_audit_triggers(dialect)

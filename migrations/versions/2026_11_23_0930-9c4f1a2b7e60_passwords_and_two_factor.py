@@ -19,8 +19,9 @@ def upgrade():
     # Plain ADD COLUMN (no batch mode): rebuilding user_account on SQLite is not needed for nullable or defaulted
     # columns.
     op.add_column("clinic", sa.Column("require_two_factor", sa.Boolean(), server_default=sa.false(), nullable=False))
-    op.add_column("user_account", sa.Column("must_change_password", sa.Boolean(), server_default=sa.false(),
-                                            nullable=False))
+    op.add_column(
+        "user_account", sa.Column("must_change_password", sa.Boolean(), server_default=sa.false(), nullable=False)
+    )
     op.add_column("user_account", sa.Column("password_changed_at", sa.DateTime(timezone=True), nullable=True))
     op.add_column("user_account", sa.Column("totp_secret", sa.String(length=64), nullable=True))
     op.add_column("user_account", sa.Column("totp_enabled_at", sa.DateTime(timezone=True), nullable=True))
@@ -34,8 +35,9 @@ def upgrade():
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(["created_by_id"], ["user_account.id"],
-                                name=op.f("fk_password_reset_created_by_id_user_account")),
+        sa.ForeignKeyConstraint(
+            ["created_by_id"], ["user_account.id"], name=op.f("fk_password_reset_created_by_id_user_account")
+        ),
         sa.ForeignKeyConstraint(["user_id"], ["user_account.id"], name=op.f("fk_password_reset_user_id_user_account")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_password_reset")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_password_reset_token_hash")),
@@ -60,8 +62,7 @@ def downgrade():
     op.drop_index(op.f("ix_password_reset_user_id"), table_name="password_reset")
     op.drop_table("password_reset")
     with op.batch_alter_table("user_account", schema=None) as batch_op:
-        for name in ("totp_last_step", "totp_enabled_at", "totp_secret", "password_changed_at",
-                     "must_change_password"):
+        for name in ("totp_last_step", "totp_enabled_at", "totp_secret", "password_changed_at", "must_change_password"):
             batch_op.drop_column(name)
     with op.batch_alter_table("clinic", schema=None) as batch_op:
         batch_op.drop_column("require_two_factor")

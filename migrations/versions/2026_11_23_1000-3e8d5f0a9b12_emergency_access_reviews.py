@@ -25,25 +25,35 @@ def upgrade():
         sa.Column("justified", sa.Boolean(), nullable=False),
         sa.Column("comment", sa.Text(), nullable=False),
         sa.Column("reviewed_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["access_id"], ["emergency_access.id"],
-                                name=op.f("fk_emergency_review_access_id_emergency_access")),
-        sa.ForeignKeyConstraint(["reviewer_id"], ["user_account.id"],
-                                name=op.f("fk_emergency_review_reviewer_id_user_account")),
+        sa.ForeignKeyConstraint(
+            ["access_id"], ["emergency_access.id"], name=op.f("fk_emergency_review_access_id_emergency_access")
+        ),
+        sa.ForeignKeyConstraint(
+            ["reviewer_id"], ["user_account.id"], name=op.f("fk_emergency_review_reviewer_id_user_account")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_emergency_review")),
         sa.UniqueConstraint("access_id", name=op.f("uq_emergency_review_access_id")),
     )
     if op.get_bind().dialect.name == "sqlite":
         for verb in ("update", "delete"):
-            op.execute(f"CREATE TRIGGER {TABLE}_no_{verb} BEFORE {verb.upper()} ON {TABLE} "
-                       f"BEGIN SELECT RAISE(ABORT, '{TABLE} is append-only'); END")
-        op.execute(f"CREATE TRIGGER {TABLE}_no_replace BEFORE INSERT ON {TABLE} "
-                   f"WHEN EXISTS (SELECT 1 FROM {TABLE} AS old WHERE old.id = NEW.id OR old.access_id = NEW.access_id) "
-                   f"BEGIN SELECT RAISE(ABORT, '{TABLE}: an existing row cannot be replaced'); END")
+            op.execute(
+                f"CREATE TRIGGER {TABLE}_no_{verb} BEFORE {verb.upper()} ON {TABLE} "
+                f"BEGIN SELECT RAISE(ABORT, '{TABLE} is append-only'); END"
+            )
+        op.execute(
+            f"CREATE TRIGGER {TABLE}_no_replace BEFORE INSERT ON {TABLE} "
+            f"WHEN EXISTS (SELECT 1 FROM {TABLE} AS old WHERE old.id = NEW.id OR old.access_id = NEW.access_id) "
+            f"BEGIN SELECT RAISE(ABORT, '{TABLE}: an existing row cannot be replaced'); END"
+        )
     else:
-        op.execute(f"CREATE TRIGGER {TABLE}_append_only BEFORE UPDATE OR DELETE ON {TABLE} "
-                   "FOR EACH ROW EXECUTE FUNCTION append_only_row()")
-        op.execute(f"CREATE TRIGGER {TABLE}_no_truncate BEFORE TRUNCATE ON {TABLE} "
-                   "FOR EACH STATEMENT EXECUTE FUNCTION refuse_truncate()")
+        op.execute(
+            f"CREATE TRIGGER {TABLE}_append_only BEFORE UPDATE OR DELETE ON {TABLE} "
+            "FOR EACH ROW EXECUTE FUNCTION append_only_row()"
+        )
+        op.execute(
+            f"CREATE TRIGGER {TABLE}_no_truncate BEFORE TRUNCATE ON {TABLE} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION refuse_truncate()"
+        )
 
 
 def downgrade():

@@ -18,12 +18,13 @@ notes' readings and events. SQLite documents editing the stored CREATE TABLE tex
 constraints hold for every existing row (no row has the new unit; every mg/kg row has its weight), and the
 integrity check runs afterwards.
 """
+
 import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = '5e1f0c2a7b11'
-down_revision = '3e8d5f0a9b12'
+revision = "5e1f0c2a7b11"
+down_revision = "3e8d5f0a9b12"
 branch_labels = None
 depends_on = None
 
@@ -67,16 +68,20 @@ def _session_note(widen: bool):
         ).scalar()
         unit_old = _find(sql, "ck_session_note_dose_unit")
         weight_old = _find(sql, "ck_session_note_weight_for_mg_per_kg")
-        _sqlite_edit_table("session_note", [
-            (f"dose_unit {length_from}", f"dose_unit {length_to}"),
-            (unit_old, f"CONSTRAINT ck_session_note_dose_unit CHECK ({unit_to})"),
-            (weight_old, f"CONSTRAINT ck_session_note_weight_for_mg_per_kg CHECK ({weight_to})"),
-        ])
+        _sqlite_edit_table(
+            "session_note",
+            [
+                (f"dose_unit {length_from}", f"dose_unit {length_to}"),
+                (unit_old, f"CONSTRAINT ck_session_note_dose_unit CHECK ({unit_to})"),
+                (weight_old, f"CONSTRAINT ck_session_note_weight_for_mg_per_kg CHECK ({weight_to})"),
+            ],
+        )
         return
     op.drop_constraint(op.f("ck_session_note_dose_unit"), "session_note", type_="check")
     op.drop_constraint(op.f("ck_session_note_weight_for_mg_per_kg"), "session_note", type_="check")
-    op.alter_column("session_note", "dose_unit", type_=sa.String(11 if widen else 9),
-                    existing_type=sa.String(9 if widen else 11))
+    op.alter_column(
+        "session_note", "dose_unit", type_=sa.String(11 if widen else 9), existing_type=sa.String(9 if widen else 11)
+    )
     op.create_check_constraint(op.f("ck_session_note_dose_unit"), "session_note", unit_to)
     op.create_check_constraint(op.f("ck_session_note_weight_for_mg_per_kg"), "session_note", weight_to)
 
@@ -88,7 +93,7 @@ def _find(sql, name):
     for index in range(sql.index("(", start), len(sql)):
         depth += {"(": 1, ")": -1}.get(sql[index], 0)
         if depth == 0:
-            return sql[start:index + 1]
+            return sql[start : index + 1]
     raise RuntimeError(f"unbalanced CHECK constraint {name}")
 
 

@@ -14,12 +14,13 @@ the migration's transaction, and would drop the triggers that keep results immut
 The downgrade narrows the constraint again and refuses if any result was filled in on a patient's device (results
 are never deleted, so there is nothing to narrow it over).
 """
+
 import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = '5b1e2c9a7d40'
-down_revision = '5e1f0c2a7b11'
+revision = "5b1e2c9a7d40"
+down_revision = "5e1f0c2a7b11"
 branch_labels = None
 depends_on = None
 
@@ -53,38 +54,44 @@ def _set_mode_check(old: str, new: str) -> None:
 
 def upgrade():
     _set_mode_check(OLD_MODES, NEW_MODES)
-    op.create_table('questionnaire_link',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('patient_id', sa.Integer(), nullable=False),
-    sa.Column('instruments', sa.JSON(), nullable=False),
-    sa.Column('token_hash', sa.String(length=64), nullable=False),
-    sa.Column('created_by_id', sa.Integer(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('used_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('result_ids', sa.JSON(none_as_null=True), nullable=True),
-    sa.Column('withdrawn_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('withdrawn_by_id', sa.Integer(), nullable=True),
-    sa.CheckConstraint('(used_at IS NULL) = (result_ids IS NULL)',
-                       name=op.f('ck_questionnaire_link_results_iff_used')),
-    sa.CheckConstraint('expires_at > created_at', name=op.f('ck_questionnaire_link_expires_after_creation')),
-    sa.CheckConstraint('used_at IS NULL OR withdrawn_at IS NULL',
-                       name=op.f('ck_questionnaire_link_used_or_withdrawn')),
-    sa.ForeignKeyConstraint(['created_by_id'], ['user_account.id'],
-                            name=op.f('fk_questionnaire_link_created_by_id_user_account')),
-    sa.ForeignKeyConstraint(['patient_id'], ['patient.id'], name=op.f('fk_questionnaire_link_patient_id_patient')),
-    sa.ForeignKeyConstraint(['withdrawn_by_id'], ['user_account.id'],
-                            name=op.f('fk_questionnaire_link_withdrawn_by_id_user_account')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_questionnaire_link')),
-    sa.UniqueConstraint('token_hash', name=op.f('uq_questionnaire_link_token_hash'))
+    op.create_table(
+        "questionnaire_link",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("patient_id", sa.Integer(), nullable=False),
+        sa.Column("instruments", sa.JSON(), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("created_by_id", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("result_ids", sa.JSON(none_as_null=True), nullable=True),
+        sa.Column("withdrawn_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("withdrawn_by_id", sa.Integer(), nullable=True),
+        sa.CheckConstraint(
+            "(used_at IS NULL) = (result_ids IS NULL)", name=op.f("ck_questionnaire_link_results_iff_used")
+        ),
+        sa.CheckConstraint("expires_at > created_at", name=op.f("ck_questionnaire_link_expires_after_creation")),
+        sa.CheckConstraint(
+            "used_at IS NULL OR withdrawn_at IS NULL", name=op.f("ck_questionnaire_link_used_or_withdrawn")
+        ),
+        sa.ForeignKeyConstraint(
+            ["created_by_id"], ["user_account.id"], name=op.f("fk_questionnaire_link_created_by_id_user_account")
+        ),
+        sa.ForeignKeyConstraint(["patient_id"], ["patient.id"], name=op.f("fk_questionnaire_link_patient_id_patient")),
+        sa.ForeignKeyConstraint(
+            ["withdrawn_by_id"], ["user_account.id"], name=op.f("fk_questionnaire_link_withdrawn_by_id_user_account")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_questionnaire_link")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_questionnaire_link_token_hash")),
     )
-    op.create_index('ix_questionnaire_link_patient_created', 'questionnaire_link', ['patient_id', 'created_at'],
-                    unique=False)
+    op.create_index(
+        "ix_questionnaire_link_patient_created", "questionnaire_link", ["patient_id", "created_at"], unique=False
+    )
 
 
 def downgrade():
-    op.drop_index('ix_questionnaire_link_patient_created', table_name='questionnaire_link')
-    op.drop_table('questionnaire_link')
+    op.drop_index("ix_questionnaire_link_patient_created", table_name="questionnaire_link")
+    op.drop_table("questionnaire_link")
     used = op.get_bind().exec_driver_sql("SELECT count(*) FROM measure_result WHERE mode = 'patient_device'").scalar()
     if used:
         raise RuntimeError(

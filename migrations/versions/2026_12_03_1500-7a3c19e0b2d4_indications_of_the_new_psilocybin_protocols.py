@@ -10,12 +10,13 @@ stored CREATE TABLE text as SQLite documents for such changes
 (https://www.sqlite.org/lang_altertable.html#otheralter): every existing row already satisfies the wider constraint,
 and the integrity check runs afterwards. The downgrade refuses while a patient holds one of the new indications.
 """
+
 import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = '7a3c19e0b2d4'
-down_revision = '99c39ed23605'
+revision = "7a3c19e0b2d4"
+down_revision = "99c39ed23605"
 branch_labels = None
 depends_on = None
 
@@ -35,7 +36,7 @@ def _find(sql, name):
     for index in range(sql.index("(", start), len(sql)):
         depth += {"(": 1, ")": -1}.get(sql[index], 0)
         if depth == 0:
-            return sql[start:index + 1]
+            return sql[start : index + 1]
     raise RuntimeError(f"unbalanced CHECK constraint {name}")
 
 
@@ -45,9 +46,7 @@ def _sqlite_replace_check(values):
     sql = sql.replace(_find(sql, NAME), f"CONSTRAINT {NAME} CHECK ({_check(values)})")
     version = bind.execute(sa.text("PRAGMA schema_version")).scalar()
     bind.execute(sa.text("PRAGMA writable_schema = ON"))
-    bind.execute(
-        sa.text("UPDATE sqlite_master SET sql = :sql WHERE type = 'table' AND name = 'patient'"), {"sql": sql}
-    )
+    bind.execute(sa.text("UPDATE sqlite_master SET sql = :sql WHERE type = 'table' AND name = 'patient'"), {"sql": sql})
     bind.execute(sa.text(f"PRAGMA schema_version = {int(version) + 1}"))
     bind.execute(sa.text("PRAGMA writable_schema = OFF"))
     problems = bind.execute(sa.text("PRAGMA integrity_check")).scalars().all()

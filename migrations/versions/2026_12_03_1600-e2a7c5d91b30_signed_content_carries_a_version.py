@@ -18,8 +18,9 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.add_column("session_note", sa.Column("content_version", sa.Integer(), server_default=sa.text("1"),
-                                            nullable=False))
+    op.add_column(
+        "session_note", sa.Column("content_version", sa.Integer(), server_default=sa.text("1"), nullable=False)
+    )
 
 
 def downgrade() -> None:

@@ -15,31 +15,40 @@ type change without rebuilding the table (alert_notice refers to it), by editing
 SQLite documents for such changes (https://www.sqlite.org/lang_altertable.html#otheralter); the integrity check runs
 afterwards. The downgrade refuses while an alert from a questionnaire link exists (the older schema cannot hold it).
 """
+
 import re
 
 import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = '8318dae8a8dd'
-down_revision = 'e5a1c7d2f903'
+revision = "8318dae8a8dd"
+down_revision = "e5a1c7d2f903"
 branch_labels = None
 depends_on = None
 
 OLD_SOURCES = ("measure", "vital_sign", "adverse_event", "risk_check")
 NEW_SOURCES = (*OLD_SOURCES, "questionnaire_link")
-OLD_NAMES_ITS_SOURCE = ("(source = 'measure') = (result_id IS NOT NULL) AND (source = 'measure') = (session_id IS NULL) "
-                        "AND (source = 'measure') = (source_row_id IS NULL)")
-NEW_NAMES_ITS_SOURCE = ("(source = 'measure') = (result_id IS NOT NULL) "
-                        "AND (source IN ('measure', 'questionnaire_link')) = (session_id IS NULL) "
-                        "AND (source = 'measure') = (source_row_id IS NULL)")
+OLD_NAMES_ITS_SOURCE = (
+    "(source = 'measure') = (result_id IS NOT NULL) AND (source = 'measure') = (session_id IS NULL) "
+    "AND (source = 'measure') = (source_row_id IS NULL)"
+)
+NEW_NAMES_ITS_SOURCE = (
+    "(source = 'measure') = (result_id IS NOT NULL) "
+    "AND (source IN ('measure', 'questionnaire_link')) = (session_id IS NULL) "
+    "AND (source = 'measure') = (source_row_id IS NULL)"
+)
 ONE_PER_ROW = "source <> 'questionnaire_link'"
 
 REFUSE_REPLACE = "safety_alert: an existing row cannot be replaced"
-OLD_COLLIDES = ("old.id = NEW.id OR old.result_id = NEW.result_id "
-                "OR (old.source = NEW.source AND old.source_row_id = NEW.source_row_id)")
-NEW_COLLIDES = ("old.id = NEW.id OR old.result_id = NEW.result_id "
-                f"OR (old.source = NEW.source AND old.source_row_id = NEW.source_row_id AND NEW.{ONE_PER_ROW})")
+OLD_COLLIDES = (
+    "old.id = NEW.id OR old.result_id = NEW.result_id "
+    "OR (old.source = NEW.source AND old.source_row_id = NEW.source_row_id)"
+)
+NEW_COLLIDES = (
+    "old.id = NEW.id OR old.result_id = NEW.result_id "
+    f"OR (old.source = NEW.source AND old.source_row_id = NEW.source_row_id AND NEW.{ONE_PER_ROW})"
+)
 
 
 def _sources(values):
@@ -53,17 +62,21 @@ def _find(sql, name):
     for index in range(sql.index("(", start), len(sql)):
         depth += {"(": 1, ")": -1}.get(sql[index], 0)
         if depth == 0:
-            return sql[start:index + 1]
+            return sql[start : index + 1]
     raise RuntimeError(f"unbalanced CHECK constraint {name}")
 
 
 def _sqlite_edit(sources, names_its_source, length):
     bind = op.get_bind()
     sql = bind.execute(sa.text("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'safety_alert'")).scalar()
-    sql = sql.replace(_find(sql, "ck_safety_alert_alert_source"),
-                      f"CONSTRAINT ck_safety_alert_alert_source CHECK ({_sources(sources)})")
-    sql = sql.replace(_find(sql, "ck_safety_alert_names_its_source"),
-                      f"CONSTRAINT ck_safety_alert_names_its_source CHECK ({names_its_source})")
+    sql = sql.replace(
+        _find(sql, "ck_safety_alert_alert_source"),
+        f"CONSTRAINT ck_safety_alert_alert_source CHECK ({_sources(sources)})",
+    )
+    sql = sql.replace(
+        _find(sql, "ck_safety_alert_names_its_source"),
+        f"CONSTRAINT ck_safety_alert_names_its_source CHECK ({names_its_source})",
+    )
     sql, found = re.subn(r"\bsource VARCHAR\(\d+\)", f"source VARCHAR({length})", sql)
     if found != 1:
         raise RuntimeError("safety_alert.source: column definition not found")
@@ -81,14 +94,17 @@ def _sqlite_edit(sources, names_its_source, length):
 
 
 def _sqlite_no_replace(collides):
-    op.execute(f"CREATE TRIGGER safety_alert_no_replace BEFORE INSERT ON safety_alert "
-               f"WHEN EXISTS (SELECT 1 FROM safety_alert AS old WHERE ({collides}) AND (1)) "
-               f"BEGIN SELECT RAISE(ABORT, '{REFUSE_REPLACE}'); END")
+    op.execute(
+        f"CREATE TRIGGER safety_alert_no_replace BEFORE INSERT ON safety_alert "
+        f"WHEN EXISTS (SELECT 1 FROM safety_alert AS old WHERE ({collides}) AND (1)) "
+        f"BEGIN SELECT RAISE(ABORT, '{REFUSE_REPLACE}'); END"
+    )
 
 
 def _postgresql_edit(sources, names_its_source, length, old_length):
-    op.alter_column("safety_alert", "source", type_=sa.String(length), existing_type=sa.String(old_length),
-                    existing_nullable=False)
+    op.alter_column(
+        "safety_alert", "source", type_=sa.String(length), existing_type=sa.String(old_length), existing_nullable=False
+    )
     op.drop_constraint(op.f("ck_safety_alert_alert_source"), "safety_alert", type_="check")
     op.create_check_constraint(op.f("ck_safety_alert_alert_source"), "safety_alert", _sources(sources))
     op.drop_constraint(op.f("ck_safety_alert_names_its_source"), "safety_alert", type_="check")
@@ -102,8 +118,14 @@ def upgrade():
     else:
         _postgresql_edit(NEW_SOURCES, NEW_NAMES_ITS_SOURCE, 18, 13)
     op.drop_index("uq_safety_alert_source_row", table_name="safety_alert")
-    op.create_index("uq_safety_alert_source_row", "safety_alert", ["source", "source_row_id"], unique=True,
-                    sqlite_where=sa.text(ONE_PER_ROW), postgresql_where=sa.text(ONE_PER_ROW))
+    op.create_index(
+        "uq_safety_alert_source_row",
+        "safety_alert",
+        ["source", "source_row_id"],
+        unique=True,
+        sqlite_where=sa.text(ONE_PER_ROW),
+        postgresql_where=sa.text(ONE_PER_ROW),
+    )
     if sqlite:
         _sqlite_no_replace(NEW_COLLIDES)
 
@@ -112,8 +134,9 @@ def downgrade():
     bind = op.get_bind()
     held = bind.execute(sa.text("SELECT count(*) FROM safety_alert WHERE source = 'questionnaire_link'")).scalar()
     if held:
-        raise RuntimeError(f"{held} safety alert(s) were raised on closed questionnaire links; the earlier schema "
-                           "cannot hold them")
+        raise RuntimeError(
+            f"{held} safety alert(s) were raised on closed questionnaire links; the earlier schema cannot hold them"
+        )
     sqlite = bind.dialect.name == "sqlite"
     op.drop_index("uq_safety_alert_source_row", table_name="safety_alert")
     op.create_index("uq_safety_alert_source_row", "safety_alert", ["source", "source_row_id"], unique=True)

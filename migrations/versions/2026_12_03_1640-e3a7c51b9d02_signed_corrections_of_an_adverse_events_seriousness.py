@@ -8,6 +8,7 @@ A serious adverse event marked by mistake is corrected by a row of its own, sign
 its signed note are never changed. Like the addenda, the database refuses UPDATE and DELETE of a correction, and
 (as for every immutable table) an SQLite INSERT OR REPLACE onto an existing row and a PostgreSQL TRUNCATE.
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -47,15 +48,20 @@ def upgrade():
         sa.Column("signed_by_id", sa.Integer(), nullable=False),
         sa.Column("signed_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("content_sha256", sa.String(length=64), nullable=False),
-        sa.ForeignKeyConstraint(["adverse_event_id"], ["adverse_event.id"],
-                                name=op.f("fk_adverse_event_correction_adverse_event_id_adverse_event")),
-        sa.ForeignKeyConstraint(["signed_by_id"], ["user_account.id"],
-                                name=op.f("fk_adverse_event_correction_signed_by_id_user_account")),
+        sa.ForeignKeyConstraint(
+            ["adverse_event_id"],
+            ["adverse_event.id"],
+            name=op.f("fk_adverse_event_correction_adverse_event_id_adverse_event"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["signed_by_id"], ["user_account.id"], name=op.f("fk_adverse_event_correction_signed_by_id_user_account")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_adverse_event_correction")),
     )
     with op.batch_alter_table("adverse_event_correction", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_adverse_event_correction_adverse_event_id"), ["adverse_event_id"],
-                              unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_adverse_event_correction_adverse_event_id"), ["adverse_event_id"], unique=False
+        )
     dialect = op.get_bind().dialect.name
     statements = {"sqlite": SQLITE_TRIGGERS, "postgresql": POSTGRESQL_TRIGGERS}.get(dialect)
     if statements is None:

@@ -4,6 +4,7 @@ Revision ID: f1b2c3d4e5a6
 Revises: e3a7c51b9d02
 Create Date: 2026-12-03 16:10:00
 """
+
 import sqlalchemy as sa
 from alembic import op
 

@@ -111,6 +111,7 @@ def open_page(browser: Any, base_url: str) -> Iterator[Any]:
     page.on("console", on_console)
     page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
     page.on("response", on_response)
+
     def on_failed(request: Any) -> None:
         # ERR_ABORTED: the browser cancelled the load because the page navigated on (a click or a redirect while a
         # script was still loading, as on a loaded CI machine); not a resource the page could not get.

@@ -107,9 +107,7 @@ SHORT_IDLE_SECONDS = 30
 def seed(app: Flask) -> None:
     protocols = app.extensions["protocols"]
     clinic = make_clinic("Browser Test Clinic")
-    supervisor = make_user(
-        clinic, Role.SUPERVISOR, username=SUPERVISOR, full_name=SUPERVISOR_NAME, password=PASSWORD
-    )
+    supervisor = make_user(clinic, Role.SUPERVISOR, username=SUPERVISOR, full_name=SUPERVISOR_NAME, password=PASSWORD)
     therapist = make_user(
         clinic,
         Role.THERAPIST,
@@ -118,9 +116,7 @@ def seed(app: Flask) -> None:
         supervisor=supervisor,
         password=PASSWORD,
     )
-    co = make_user(
-        clinic, Role.THERAPIST, username="browser.co", full_name=CO_THERAPIST_NAME, supervisor=supervisor
-    )
+    co = make_user(clinic, Role.THERAPIST, username="browser.co", full_name=CO_THERAPIST_NAME, supervisor=supervisor)
     # One patient already on the caseload, so the list page shows its table rather than the empty state.
     make_patient(therapist, co, protocols=protocols, given_name="Existing", family_name="Caseload")
     # Screened, reviewed and moved to dosing by test_screening_gate; nothing else touches this patient. Its baseline
@@ -144,69 +140,144 @@ def seed(app: Flask) -> None:
         record_number="BRW-ALERT-1",
     )
     dosing = make_patient(
-        therapist, protocols=protocols, protocol_code=DOSING_PROTOCOL, given_name=DOSING_GIVEN_NAME,
-        family_name=DOSING_FAMILY_NAME, record_number="BRW-DOSE-1",
+        therapist,
+        protocols=protocols,
+        protocol_code=DOSING_PROTOCOL,
+        given_name=DOSING_GIVEN_NAME,
+        family_name=DOSING_FAMILY_NAME,
+        record_number="BRW-DOSE-1",
     )
     clear_for_dosing(dosing, therapist, protocols)
     walk_to(dosing, Phase.DOSING, therapist, protocols, password=PASSWORD)
     refused = make_patient(
-        therapist, protocols=protocols, protocol_code=DOSING_PROTOCOL, given_name=REFUSED_GIVEN_NAME,
-        family_name=REFUSED_FAMILY_NAME, record_number="BRW-GATE-2",
+        therapist,
+        protocols=protocols,
+        protocol_code=DOSING_PROTOCOL,
+        given_name=REFUSED_GIVEN_NAME,
+        family_name=REFUSED_FAMILY_NAME,
+        record_number="BRW-GATE-2",
     )
     clear_for_dosing(refused, therapist, protocols)
     walk_to(refused, Phase.DOSING, therapist, protocols, password=PASSWORD)
     notes = make_patient(
-        therapist, co, protocols=protocols, given_name=NOTES_GIVEN_NAME, family_name=NOTES_FAMILY_NAME,
+        therapist,
+        co,
+        protocols=protocols,
+        given_name=NOTES_GIVEN_NAME,
+        family_name=NOTES_FAMILY_NAME,
         record_number="BRW-NOTE-1",
     )
     now = utcnow()
     backdate_enrolment(notes, now - timedelta(days=20))
-    held = record_session(therapist, notes, SessionInput(SessionKind.PREPARATION, now - timedelta(hours=2), 60),
-                          protocols["mdma-ptsd"], now)
+    held = record_session(
+        therapist,
+        notes,
+        SessionInput(SessionKind.PREPARATION, now - timedelta(hours=2), 60),
+        protocols["mdma-ptsd"],
+        now,
+    )
     save_note(therapist, notes, held, None, NoteInput(fields={"topics": "Draft"}), None, now)
     printed = make_patient(
-        therapist, protocols=protocols, given_name=PLAN_GIVEN_NAME, family_name=PLAN_FAMILY_NAME,
+        therapist,
+        protocols=protocols,
+        given_name=PLAN_GIVEN_NAME,
+        family_name=PLAN_FAMILY_NAME,
         record_number="BRW-PLAN-1",
     )
     save_version(therapist, printed, {"Insights and themes": "Feeling safe in my body."}, "Crisis line 0800 1", 0)
     dashboard = make_patient(
-        co, protocols=protocols, given_name=DASHBOARD_GIVEN_NAME, family_name=DASHBOARD_FAMILY_NAME,
+        co,
+        protocols=protocols,
+        given_name=DASHBOARD_GIVEN_NAME,
+        family_name=DASHBOARD_FAMILY_NAME,
         record_number="BRW-DASH-1",
     )
     backdate_enrolment(dashboard, now - timedelta(days=20))
-    record_session(co, dashboard, SessionInput(SessionKind.PREPARATION, now - timedelta(days=3), 60),
-                   protocols["mdma-ptsd"], now)
+    record_session(
+        co, dashboard, SessionInput(SessionKind.PREPARATION, now - timedelta(days=3), 60), protocols["mdma-ptsd"], now
+    )
     phone = make_patient(
-        therapist, protocols=protocols, given_name=QUESTIONNAIRE_GIVEN_NAME, family_name=QUESTIONNAIRE_FAMILY_NAME,
+        therapist,
+        protocols=protocols,
+        given_name=QUESTIONNAIRE_GIVEN_NAME,
+        family_name=QUESTIONNAIRE_FAMILY_NAME,
         record_number="BRW-PHONE-1",
     )
-    db.session.add(QuestionnaireLink(
-        patient_id=phone.id, instruments=["phq9"], token_hash=hash_token(EXPIRED_TOKEN), created_by_id=therapist.id,
-        created_at=now - timedelta(days=4), expires_at=now - timedelta(days=1),
-    ))
+    db.session.add(
+        QuestionnaireLink(
+            patient_id=phone.id,
+            instruments=["phq9"],
+            token_hash=hash_token(EXPIRED_TOKEN),
+            created_by_id=therapist.id,
+            created_at=now - timedelta(days=4),
+            expires_at=now - timedelta(days=1),
+        )
+    )
     harbour = make_clinic(SYDNEY_CLINIC, SYDNEY_ZONE)
     harbour_supervisor = make_user(harbour, Role.SUPERVISOR, password=PASSWORD)
-    harbour_therapist = make_user(harbour, Role.THERAPIST, username=SYDNEY_THERAPIST, full_name=SYDNEY_THERAPIST_NAME,
-                                  supervisor=harbour_supervisor, password=PASSWORD)
+    harbour_therapist = make_user(
+        harbour,
+        Role.THERAPIST,
+        username=SYDNEY_THERAPIST,
+        full_name=SYDNEY_THERAPIST_NAME,
+        supervisor=harbour_supervisor,
+        password=PASSWORD,
+    )
     make_user(harbour, Role.ADMIN, username=SYDNEY_ADMIN, full_name=SYDNEY_ADMIN_NAME, password=PASSWORD)
-    quayside = make_patient(harbour_therapist, protocols=protocols, given_name=SYDNEY_GIVEN_NAME,
-                            family_name=SYDNEY_FAMILY_NAME, record_number="BRW-SYD-1")
+    quayside = make_patient(
+        harbour_therapist,
+        protocols=protocols,
+        given_name=SYDNEY_GIVEN_NAME,
+        family_name=SYDNEY_FAMILY_NAME,
+        record_number="BRW-SYD-1",
+    )
     backdate_enrolment(quayside, now - timedelta(days=20))
     refused_forms = make_patient(
-        therapist, protocols=protocols, protocol_code=DOSING_PROTOCOL, given_name=ERRORS_GIVEN_NAME,
-        family_name=ERRORS_FAMILY_NAME, record_number="BRW-ERR-1",
+        therapist,
+        protocols=protocols,
+        protocol_code=DOSING_PROTOCOL,
+        given_name=ERRORS_GIVEN_NAME,
+        family_name=ERRORS_FAMILY_NAME,
+        record_number="BRW-ERR-1",
     )
     clear_for_dosing(refused_forms, therapist, protocols)
     walk_to(refused_forms, Phase.DOSING, therapist, protocols, password=PASSWORD)
-    dosing_day = record_session(therapist, refused_forms, SessionInput(
-        SessionKind.DOSING, now - timedelta(hours=1), 120, present_ids=(therapist.id,),
-    ), protocols[DOSING_PROTOCOL], now)
-    save_note(therapist, refused_forms, dosing_day, None, NoteInput(body="Calm start; music on."), None, now,
-              protocols[DOSING_PROTOCOL])
-    make_patient(therapist, protocols=protocols, given_name=KEYS_GIVEN_NAME, family_name=KEYS_FAMILY_NAME,
-                 record_number="BRW-KEYS-1")
-    typing = make_patient(therapist, protocols=protocols, given_name=TYPING_GIVEN_NAME,
-                          family_name=TYPING_FAMILY_NAME, record_number="BRW-TYPE-1")
+    dosing_day = record_session(
+        therapist,
+        refused_forms,
+        SessionInput(
+            SessionKind.DOSING,
+            now - timedelta(hours=1),
+            120,
+            present_ids=(therapist.id,),
+        ),
+        protocols[DOSING_PROTOCOL],
+        now,
+    )
+    save_note(
+        therapist,
+        refused_forms,
+        dosing_day,
+        None,
+        NoteInput(body="Calm start; music on."),
+        None,
+        now,
+        protocols[DOSING_PROTOCOL],
+    )
+    make_patient(
+        therapist,
+        protocols=protocols,
+        given_name=KEYS_GIVEN_NAME,
+        family_name=KEYS_FAMILY_NAME,
+        record_number="BRW-KEYS-1",
+    )
+    typing = make_patient(
+        therapist,
+        protocols=protocols,
+        given_name=TYPING_GIVEN_NAME,
+        family_name=TYPING_FAMILY_NAME,
+        record_number="BRW-TYPE-1",
+    )
     record_measure(typing, therapist, "phq9", [1, 1, 1, 1, 0, 1, 0, 0, 1])  # item 9 above 0: an alert
     _seed_corrections(protocols)
     db.session.commit()
@@ -217,26 +288,56 @@ def _seed_corrections(protocols: dict[str, Any]) -> None:
     event (its high-risk alert open, the note waiting for co-signature) and another patient's dosing note still a
     draft, for the correction, confirmation, co-signature and calendar pages (test_corrections_pages)."""
     clinic = make_clinic(CORRECTIONS_CLINIC)
-    supervisor = make_user(clinic, Role.SUPERVISOR, username=CORRECTIONS_SUPERVISOR, full_name="Cora Supervisor",
-                           password=PASSWORD)
-    therapist = make_user(clinic, Role.THERAPIST, username=CORRECTIONS_THERAPIST, full_name=CORRECTIONS_THERAPIST_NAME,
-                          supervisor=supervisor, password=PASSWORD)
-    signed = make_patient(therapist, protocols=protocols, protocol_code=DOSING_PROTOCOL, given_name="Sera",
-                          family_name="Seriousness", record_number="BRW-SAE-1")
+    supervisor = make_user(
+        clinic, Role.SUPERVISOR, username=CORRECTIONS_SUPERVISOR, full_name="Cora Supervisor", password=PASSWORD
+    )
+    therapist = make_user(
+        clinic,
+        Role.THERAPIST,
+        username=CORRECTIONS_THERAPIST,
+        full_name=CORRECTIONS_THERAPIST_NAME,
+        supervisor=supervisor,
+        password=PASSWORD,
+    )
+    signed = make_patient(
+        therapist,
+        protocols=protocols,
+        protocol_code=DOSING_PROTOCOL,
+        given_name="Sera",
+        family_name="Seriousness",
+        record_number="BRW-SAE-1",
+    )
     clear_for_dosing(signed, therapist, protocols)
     walk_to(signed, Phase.DOSING, therapist, protocols, password=PASSWORD)
     therapist.needs_cosign = True
     session = complete_dosing(signed, therapist, protocols, password=PASSWORD, sign=False)
     now = utcnow()
     note = load_note(db.session, session)
-    add_adverse_event(therapist, signed, session, note, AdverseEventInput(
-        description="Vomiting; thought serious at first", onset_at=now - timedelta(hours=3),
-        severity=Severity.MODERATE, serious=True, action_taken="Antiemetic given", outcome=Outcome.RECOVERED,
-    ), now)
+    add_adverse_event(
+        therapist,
+        signed,
+        session,
+        note,
+        AdverseEventInput(
+            description="Vomiting; thought serious at first",
+            onset_at=now - timedelta(hours=3),
+            severity=Severity.MODERATE,
+            serious=True,
+            action_taken="Antiemetic given",
+            outcome=Outcome.RECOVERED,
+        ),
+        now,
+    )
     note = load_note(db.session, session)
     sign_note(therapist, signed, session, note, protocols[DOSING_PROTOCOL], PASSWORD, None, True, now)
-    draft = make_patient(therapist, protocols=protocols, protocol_code=DOSING_PROTOCOL, given_name="Dora",
-                         family_name="Draftwell", record_number="BRW-SAE-2")
+    draft = make_patient(
+        therapist,
+        protocols=protocols,
+        protocol_code=DOSING_PROTOCOL,
+        given_name="Dora",
+        family_name="Draftwell",
+        record_number="BRW-SAE-2",
+    )
     clear_for_dosing(draft, therapist, protocols)
     walk_to(draft, Phase.DOSING, therapist, protocols, password=PASSWORD)
     complete_dosing(draft, therapist, protocols, password=PASSWORD, sign=False)
@@ -246,7 +347,9 @@ def main() -> None:
     idle = os.environ.get("BROWSER_IDLE_TIMEOUT_SECONDS")
     settings = {"IDLE_TIMEOUT": timedelta(seconds=int(idle))} if idle else {}
     app = create_app(
-        TestConfig, SQLALCHEMY_DATABASE_URI=os.environ["BROWSER_TEST_DATABASE_URL"], WTF_CSRF_ENABLED=True,
+        TestConfig,
+        SQLALCHEMY_DATABASE_URI=os.environ["BROWSER_TEST_DATABASE_URL"],
+        WTF_CSRF_ENABLED=True,
         **settings,
     )
     with app.app_context():

@@ -31,8 +31,9 @@ def test_a_sydney_clinic_logs_a_session_on_its_own_clock_and_its_admin_sets_the_
 
     checked: list[str] = []
     ARTIFACTS.mkdir(exist_ok=True)
-    held = (datetime.now(UTC) - timedelta(minutes=30)).astimezone(ZoneInfo(SYDNEY_ZONE)).replace(second=0,
-                                                                                                 microsecond=0)
+    held = (
+        (datetime.now(UTC) - timedelta(minutes=30)).astimezone(ZoneInfo(SYDNEY_ZONE)).replace(second=0, microsecond=0)
+    )
     sign_in(page, checked, SYDNEY_THERAPIST, SYDNEY_THERAPIST_NAME)
     page.get_by_role("link", name=f"{SYDNEY_FAMILY_NAME}, {SYDNEY_GIVEN_NAME}").click()
     page.get_by_text("Log a session that took place").click()
@@ -62,9 +63,11 @@ def test_a_sydney_clinic_logs_a_session_on_its_own_clock_and_its_admin_sets_the_
     page.get_by_role("button", name="Save").click()
     window = page.get_by_label("Measures after a dosing session are due for (days)", exact=True)
     expect(window).to_have_attribute("aria-invalid", "true")
-    expect(window).to_have_accessible_description("From the day after the session; the window closes early on the "
-                                                  "day of the next dosing session. Enter a whole number from 1 to "
-                                                  "3660.")
+    expect(window).to_have_accessible_description(
+        "From the day after the session; the window closes early on the "
+        "day of the next dosing session. Enter a whole number from 1 to "
+        "3660."
+    )
     check_accessibility(page, checked)
     window.fill("10")
     page.get_by_role("button", name="Save").click()

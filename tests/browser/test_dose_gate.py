@@ -52,9 +52,15 @@ def test_a_dose_is_refused_at_the_session_past_an_unmet_condition(page: Any) -> 
     note.get_by_role("button", name="Save draft").click()
     dose = page.locator("#note").get_by_label("Dose", exact=True)
     expect(dose).to_have_attribute("aria-invalid", "true")
-    expect(dose).to_have_accessible_description(re.compile(re.escape(
-        "0.9 mg/kg is outside Ketamine IV series for treatment-resistant depression's dose range of 0.1 to 0.75 "
-        "mg/kg.")))
+    expect(dose).to_have_accessible_description(
+        re.compile(
+            re.escape(
+                "0.9 mg/kg is outside Ketamine IV series for treatment-resistant depression's dose range of "
+                "0.1 to 0.75 "
+                "mg/kg."
+            )
+        )
+    )
     expect(page.locator("#dose-total")).to_have_count(0)
     check_accessibility(page, checked)
 
@@ -66,8 +72,9 @@ def test_a_dose_is_refused_at_the_session_past_an_unmet_condition(page: Any) -> 
     page.get_by_label("Stopped (last day taken)", exact=True).fill(stopped.isoformat())
     page.get_by_role("button", name="Add medication").click()
     expect(flash(page, "Added")).to_have_text("Added Parnate 10 mg.")
-    expect(page.get_by_text("Tranylcypromine").or_(page.get_by_text("MAOI (monoamine oxidase inhibitor)")).first
-           ).to_be_visible()
+    expect(
+        page.get_by_text("Tranylcypromine").or_(page.get_by_text("MAOI (monoamine oxidase inhibitor)")).first
+    ).to_be_visible()
     check_accessibility(page, checked)
 
     # 3. The dose the protocol allows is now refused for this session: the gate is judged at its time.

@@ -25,8 +25,10 @@ from tests.browser.server import (
 pytestmark = pytest.mark.browser
 
 PATIENT_LINK = f"{TYPING_FAMILY_NAME}, {TYPING_GIVEN_NAME}"
-PLAN_TEXT = ("I noticed how much calmer I am after the morning walk by the sea. I want to keep writing down what "
-             "comes up in the evening and bring the notebook to every integration session.")
+PLAN_TEXT = (
+    "I noticed how much calmer I am after the morning walk by the sea. I want to keep writing down what "
+    "comes up in the evening and bring the notebook to every integration session."
+)
 ACTION_TEXT = "Called her within the hour: passive thoughts only, no plan or intent. Safety plan reviewed together."
 
 
@@ -73,7 +75,8 @@ def test_a_plan_and_an_alerts_action_typed_before_the_session_ended_are_back_aft
     page.get_by_role("link", name=re.compile(r"^Review and acknowledge")).click()
     expect(page.get_by_role("heading", name=re.compile(r"^Safety alert"), level=1)).to_be_visible()
     page.get_by_role("group", name=re.compile(r"^Actions taken")).get_by_label(
-        "Contacted the patient", exact=True).check()
+        "Contacted the patient", exact=True
+    ).check()
     words = page.get_by_label("What was done, in your words", exact=True)
     words.fill(ACTION_TEXT)
     draft_kept(page.locator("form[data-draft-url]"))
@@ -93,8 +96,9 @@ def test_a_plan_and_an_alerts_action_typed_before_the_session_ended_are_back_aft
     check_accessibility(page, checked)
 
     # The plan editor has its typing back too.
-    page.get_by_role("navigation", name="Breadcrumb").get_by_role("link", name=f"{TYPING_GIVEN_NAME} "
-                                                                 f"{TYPING_FAMILY_NAME}").click()
+    page.get_by_role("navigation", name="Breadcrumb").get_by_role(
+        "link", name=f"{TYPING_GIVEN_NAME} {TYPING_FAMILY_NAME}"
+    ).click()
     page.get_by_role("link", name="Integration plan").click()
     page.get_by_role("link", name="Write the plan").click()
     expect(page.get_by_label("Insights and themes", exact=True)).to_have_value(PLAN_TEXT)

@@ -26,8 +26,17 @@ pytestmark = pytest.mark.browser
 
 PATIENT_LINK = f"{QUESTIONNAIRE_FAMILY_NAME}, {QUESTIONNAIRE_GIVEN_NAME}"
 #: PHQ-9 answers in item order: a total of 7, with item 9 at 1 ("Several days").
-ANSWERS = ["Several days", "Several days", "More than half the days", "Several days", "Not at all",
-           "Several days", "Not at all", "Not at all", "Several days"]
+ANSWERS = [
+    "Several days",
+    "Several days",
+    "More than half the days",
+    "Several days",
+    "Not at all",
+    "Several days",
+    "Not at all",
+    "Not at all",
+    "Several days",
+]
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 3, "is_mobile": True, "has_touch": True}
 
 
@@ -39,8 +48,10 @@ def phone(browser: Any, live_server: str) -> Any:
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" and "Failed to load resource" not in
-            m.text else None)
+    page.on(
+        "console",
+        lambda m: errors.append(m.text) if m.type == "error" and "Failed to load resource" not in m.text else None,
+    )
     try:
         yield page
     finally:
@@ -89,12 +100,14 @@ def test_a_patient_fills_in_a_questionnaire_on_a_phone_through_a_link(page: Any,
         group.get_by_text(answer, exact=True).tap()
     phone.get_by_role("button", name="Send my answers").tap()
     expect(phone.get_by_role("alert").filter(has_text="Some questions need an answer")).to_contain_text(
-        "PHQ-9, question 9")
+        "PHQ-9, question 9"
+    )
     check_accessibility(phone, checked)
     item9 = phone.get_by_role("group", name=f"9. {phq9.items[8].text}", exact=True)
     expect(item9).to_contain_text("Please choose an answer.")
-    expect(phone.get_by_role("group", name=f"1. {phq9.items[0].text}", exact=True).get_by_label("Several days")) \
-        .to_be_checked()
+    expect(
+        phone.get_by_role("group", name=f"1. {phq9.items[0].text}", exact=True).get_by_label("Several days")
+    ).to_be_checked()
 
     # 4. Item 9 above 0 shows the crisis line at once; the answers are sent once.
     item9.get_by_text("Several days", exact=True).tap()
@@ -128,7 +141,8 @@ def test_a_patient_fills_in_a_questionnaire_on_a_phone_through_a_link(page: Any,
     alert.get_by_role("link", name=re.compile("^Review and acknowledge")).click()
     page.get_by_label("Contacted the patient", exact=True).check()
     page.get_by_label("What was done, in your words", exact=True).fill(
-        "Called Quinn the same hour: passive thoughts, no plan.")
+        "Called Quinn the same hour: passive thoughts, no plan."
+    )
     page.get_by_role("button", name="Acknowledge with these actions").click()
     expect(page.get_by_role("region", name="Acknowledgement")).to_contain_text(THERAPIST_NAME)
     assert len(checked) >= 8

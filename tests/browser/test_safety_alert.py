@@ -27,8 +27,17 @@ pytestmark = pytest.mark.browser
 PATIENT_NAME = f"{ALERT_GIVEN_NAME} {ALERT_FAMILY_NAME}"
 PATIENT_LINK = f"{ALERT_FAMILY_NAME}, {ALERT_GIVEN_NAME}"
 #: PHQ-9 answers in item order: a total of 7 ("mild"), with item 9 at 1, "Several days".
-ANSWERS = ["Several days", "Several days", "More than half the days", "Several days", "Not at all",
-           "Several days", "Not at all", "Not at all", "Several days"]
+ANSWERS = [
+    "Several days",
+    "Several days",
+    "More than half the days",
+    "Several days",
+    "Not at all",
+    "Several days",
+    "Not at all",
+    "Not at all",
+    "Several days",
+]
 ITEM_9 = "Item 9 (thoughts of death or of self-harm) answered above 0: needs clinician follow-up."
 ACTION = "Called her within the hour: passive thoughts, no plan or intent. Safety plan reviewed; next session Friday."
 
@@ -95,8 +104,9 @@ def test_a_phq9_item_9_alert_is_seen_then_acknowledged_by_the_supervisor_with_an
     check_accessibility(page, checked)
     page.screenshot(path=str(ARTIFACTS / "safety-alert-queue.png"), full_page=True)
     waiting.get_by_role("link", name=PATIENT_LINK).click()
-    expect(page.get_by_role("heading", name=re.compile(r"^Safety alert: urgent measure answer, PHQ-9 of"),
-                            level=1)).to_be_visible()
+    expect(
+        page.get_by_role("heading", name=re.compile(r"^Safety alert: urgent measure answer, PHQ-9 of"), level=1)
+    ).to_be_visible()
     expect(page.get_by_role("region", name="Why")).to_contain_text("Source: the PHQ-9 result of")
     check_accessibility(page, checked)
 
@@ -110,7 +120,8 @@ def test_a_phq9_item_9_alert_is_seen_then_acknowledged_by_the_supervisor_with_an
     expect(words).to_have_attribute("aria-invalid", "true")
     expect(words).to_have_accessible_description(re.compile("at least 20 characters and 3 different words"))
     expect(page.get_by_role("group", name=re.compile(r"^Actions taken"))).to_contain_text(
-        "Choose at least one action taken.")
+        "Choose at least one action taken."
+    )
     expect(banner(page)).to_contain_text(ITEM_9)
     check_accessibility(page, checked)
     actions.get_by_label("Contacted the patient", exact=True).check()

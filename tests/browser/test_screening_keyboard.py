@@ -19,8 +19,11 @@ pytestmark = pytest.mark.browser
 
 PATIENT_LINK = f"{KEYS_FAMILY_NAME}, {KEYS_GIVEN_NAME}"
 #: What is typed into the free-text requirements.
-TYPED = {"support-contact": "Sam Keyes (brother)", "overnight-escort": "Sam stays the night",
-         "baseline-vitals": "124/80 mmHg, 68 bpm"}
+TYPED = {
+    "support-contact": "Sam Keyes (brother)",
+    "overnight-escort": "Sam stays the night",
+    "baseline-vitals": "124/80 mmHg, 68 bpm",
+}
 #: The first letter typed into a requirement's list of values picks it.
 PICKED = {"informed-consent": ("s", "signed"), "pregnancy-test": ("n", "negative")}
 
@@ -90,7 +93,8 @@ def test_a_checklist_is_completed_and_signed_off_by_keyboard_alone(page: Any) ->
     tab_to(page, history, limit=8)
     page.keyboard.press("Enter")
     expect(card.get_by_role("list", name="Answers to this item, newest first")).to_contain_text(
-        f"No by {THERAPIST_NAME}")
+        f"No by {THERAPIST_NAME}"
+    )
 
     # The sign-off, by keyboard too.
     confirm = page.get_by_label("I have checked every answer with the patient's records; lock the checklist.")

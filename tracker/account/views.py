@@ -24,8 +24,12 @@ def overview() -> ResponseReturnValue:
     codes_left = db.session.scalar(
         select(func.count(RecoveryCode.id)).where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
     )
-    return render_template("account/overview.html", user=user, codes_left=codes_left,
-                           required=twofactor.required_for(user, signin.clinic_requires_two_factor(user)))
+    return render_template(
+        "account/overview.html",
+        user=user,
+        codes_left=codes_left,
+        required=twofactor.required_for(user, signin.clinic_requires_two_factor(user)),
+    )
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
@@ -35,8 +39,14 @@ def password() -> ResponseReturnValue:
     form = ChangePasswordForm()
     if form.validate_on_submit():
         try:
-            credentials.change_own(actor(), form.current_password.data or "", form.new_password.data or "",
-                                   form.confirm.data or "", current_user.get_id(), utcnow())
+            credentials.change_own(
+                actor(),
+                form.current_password.data or "",
+                form.new_password.data or "",
+                form.confirm.data or "",
+                current_user.get_id(),
+                utcnow(),
+            )
         except credentials.CredentialError as error:
             db.session.commit()  # the audit row of a wrong current password, if that was it
             show_error(form, error)
@@ -44,9 +54,12 @@ def password() -> ResponseReturnValue:
             db.session.commit()
             flash("Password changed. You were signed out everywhere else.", "success")
             return redirect(url_for("account.overview")), 303
-    return render_template("auth/new_password.html", form=form, title="Change your password",
-                           intro="Your other sessions (other browsers and devices) end when you change it."
-                           ), 422 if form.errors else 200
+    return render_template(
+        "auth/new_password.html",
+        form=form,
+        title="Change your password",
+        intro="Your other sessions (other browsers and devices) end when you change it.",
+    ), 422 if form.errors else 200
 
 
 @bp.route("/account/two-factor", methods=["GET", "POST"])
@@ -74,8 +87,14 @@ def two_factor() -> ResponseReturnValue:
             db.session.commit()
             return render_template("auth/recovery_codes.html", codes=codes, next_url=url_for("account.overview"))
     uri = twofactor.provisioning_uri(user, secret)
-    return render_template("auth/enrol.html", form=form, qr=twofactor.qr_svg(uri), secret=secret,
-                           action=url_for("account.two_factor"), required=False), 422 if form.errors else 200
+    return render_template(
+        "auth/enrol.html",
+        form=form,
+        qr=twofactor.qr_svg(uri),
+        secret=secret,
+        action=url_for("account.two_factor"),
+        required=False,
+    ), 422 if form.errors else 200
 
 
 @bp.route("/account/two-factor/recovery-codes", methods=["POST"])

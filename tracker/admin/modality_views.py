@@ -32,9 +32,15 @@ def modalities() -> ResponseReturnValue:
         else:
             if wanted != current:
                 clinic.modalities = wanted
-                audit.record(actor(), "clinic.modalities", "Changed the clinic's list of therapeutic modalities",
-                             data={"added": [n for n in wanted if n not in current],
-                                   "removed": [n for n in current if n not in wanted]})
+                audit.record(
+                    actor(),
+                    "clinic.modalities",
+                    "Changed the clinic's list of therapeutic modalities",
+                    data={
+                        "added": [n for n in wanted if n not in current],
+                        "removed": [n for n in current if n not in wanted],
+                    },
+                )
             db.session.commit()
             flash("Modalities saved." if wanted != current else "Nothing had changed.", "success")
             return redirect(url_for("admin.modalities")), 303

@@ -90,8 +90,12 @@ def _record_role_change(actor: User | None, user: User, before: frozenset[Role])
     parts = [f"gave {', '.join(granted)}"] if granted else []
     parts += [f"took away {', '.join(removed)}"] if removed else []
     audit.record(
-        actor, ROLES_CHANGED, f"Roles of {user.username}: {'; '.join(parts)}", target_type="user",
-        target_id=user.id, data={"account": user.username, "granted": granted, "removed": removed},
+        actor,
+        ROLES_CHANGED,
+        f"Roles of {user.username}: {'; '.join(parts)}",
+        target_type="user",
+        target_id=user.id,
+        data={"account": user.username, "granted": granted, "removed": removed},
         clinic_id=user.clinic_id,
     )
 
@@ -99,21 +103,26 @@ def _record_role_change(actor: User | None, user: User, before: frozenset[Role])
 def recent_role_changes(clinic_id: int, since: datetime, limit: int) -> list[AuditEvent]:
     """The clinic's role grants and removals since ``since``, newest first (the accounts page shows them to every
     admin, so no admin's grant goes unseen by the others)."""
-    return list(db.session.scalars(
-        select(AuditEvent)
-        .where(AuditEvent.clinic_id == clinic_id, AuditEvent.action == ROLES_CHANGED, AuditEvent.created_at >= since)
-        .options(joinedload(AuditEvent.actor))
-        .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
-        .limit(limit)
-    ))
+    return list(
+        db.session.scalars(
+            select(AuditEvent)
+            .where(
+                AuditEvent.clinic_id == clinic_id, AuditEvent.action == ROLES_CHANGED, AuditEvent.created_at >= since
+            )
+            .options(joinedload(AuditEvent.actor))
+            .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 #: The stored hash of an account whose owner has not set a password yet: no password verifies against it.
 NO_PASSWORD_YET = "!unset"  # noqa: S105 - a marker, not a password
 
 
-def create_user(actor: User | None, clinic_id: int, username: str, password: str | None,
-                details: AccountDetails) -> User:
+def create_user(
+    actor: User | None, clinic_id: int, username: str, password: str | None, details: AccountDetails
+) -> User:
     """Add a staff account. ``actor`` is None when created from the command line (or the demo and tests).
 
     ``password`` None (the admin pages, always): the account has no password until its owner sets one with a
@@ -140,8 +149,13 @@ def create_user(actor: User | None, clinic_id: int, username: str, password: str
     db.session.add(user)
     db.session.flush()
     audit.record(
-        actor, "user.create", f"Created account {name}", target_type="user", target_id=user.id,
-        data={"changes": audit.diff({}, _snapshot(user))}, clinic_id=clinic_id,
+        actor,
+        "user.create",
+        f"Created account {name}",
+        target_type="user",
+        target_id=user.id,
+        data={"changes": audit.diff({}, _snapshot(user))},
+        clinic_id=clinic_id,
     )
     _record_role_change(actor, user, frozenset())
     return user
@@ -162,7 +176,11 @@ def update_user(actor: User, user: User, details: AccountDetails) -> dict[str, l
     changes = audit.diff(before, _snapshot(user))
     if changes:
         audit.record(
-            actor, "user.update", f"Changed account {user.username}", target_type="user", target_id=user.id,
+            actor,
+            "user.update",
+            f"Changed account {user.username}",
+            target_type="user",
+            target_id=user.id,
             data={"changes": changes},
         )
     _record_role_change(actor, user, roles_before)
@@ -184,12 +202,18 @@ def set_active(actor: User, user: User, active: bool) -> None:
         sessions.end_all_for(db.session, user, SessionEnd.DEACTIVATED, now)
         signin.cancel_for(user)
         # Open set-password links are cancelled: reactivating the account must not bring an old link back to life.
-        db.session.execute(update(PasswordReset).where(PasswordReset.user_id == user.id,
-                                                       PasswordReset.used_at.is_(None)).values(used_at=now))
+        db.session.execute(
+            update(PasswordReset)
+            .where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
+            .values(used_at=now)
+        )
     audit.record(
-        actor, "user.activate" if active else "user.deactivate",
+        actor,
+        "user.activate" if active else "user.deactivate",
         f"{'Reactivated' if active else 'Deactivated'} account {user.username}",
-        target_type="user", target_id=user.id, data={"changes": {"active": [not active, active]}},
+        target_type="user",
+        target_id=user.id,
+        data={"changes": {"active": [not active, active]}},
     )
 
 
@@ -197,8 +221,15 @@ def unlock(actor: User, user: User) -> bool:
     """Lift the sign-in locks of ``user``'s account (from every address), as its owner asks after a guesser locked
     it; audited. Returns whether there was anything to lift."""
     lifted = throttle.clear_account(db.session, user.username) > 0
-    audit.record(actor, "user.unlock", f"Lifted the sign-in lock of {user.username}", target_type="user",
-                 target_id=user.id, data={"was_locked": lifted}, clinic_id=user.clinic_id)
+    audit.record(
+        actor,
+        "user.unlock",
+        f"Lifted the sign-in lock of {user.username}",
+        target_type="user",
+        target_id=user.id,
+        data={"was_locked": lifted},
+        clinic_id=user.clinic_id,
+    )
     return lifted
 
 

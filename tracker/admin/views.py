@@ -35,17 +35,28 @@ from tracker.protocols import ItemKind, loaded_protocols
 
 def _supervisor_choices(form: AccountForm) -> None:
     supervisors = db.session.scalars(
-        select(User).where(clinic_users(actor()), User.is_supervisor.is_(True), User.active.is_(True))
+        select(User)
+        .where(clinic_users(actor()), User.is_supervisor.is_(True), User.active.is_(True))
         .order_by(User.full_name)
     )
     form.supervisor_id.choices = [SelectChoice(0, "— none —")] + [SelectChoice(u.id, u.full_name) for u in supervisors]
 
 
 def _details(form: AccountForm) -> AccountDetails:
-    roles = {role for role, flag in ((Role.THERAPIST, form.is_therapist), (Role.SUPERVISOR, form.is_supervisor),
-                                      (Role.ADMIN, form.is_admin)) if flag.data}
+    roles = {
+        role
+        for role, flag in (
+            (Role.THERAPIST, form.is_therapist),
+            (Role.SUPERVISOR, form.is_supervisor),
+            (Role.ADMIN, form.is_admin),
+        )
+        if flag.data
+    }
     return AccountDetails(
-        form.full_name.data or "", frozenset(roles), form.supervisor_id.data or None, bool(form.needs_cosign.data),
+        form.full_name.data or "",
+        frozenset(roles),
+        form.supervisor_id.data or None,
+        bool(form.needs_cosign.data),
         form.email.data or None,
     )
 
@@ -72,13 +83,18 @@ ROLE_CHANGES_LISTED = 20
 @require_role(Role.ADMIN)
 def users() -> ResponseReturnValue:
     page = paginate(
-        select(User).where(clinic_users(actor())).options(joinedload(User.supervisor))
+        select(User)
+        .where(clinic_users(actor()))
+        .options(joinedload(User.supervisor))
         .order_by(User.active.desc(), User.full_name),
         per_page=50,
     )
     changes = recent_role_changes(actor().clinic_id, utcnow() - ROLE_CHANGES_SHOWN_FOR, ROLE_CHANGES_LISTED)
     return render_template(
-        "admin/users.html", page=page, toggle_form=EmptyForm(), role_changes=changes,
+        "admin/users.html",
+        page=page,
+        toggle_form=EmptyForm(),
+        role_changes=changes,
         role_change_days=ROLE_CHANGES_SHOWN_FOR.days,
     )
 
@@ -120,10 +136,9 @@ def edit_user(user_id: int) -> ResponseReturnValue:
             db.session.commit()
             flash("Account updated." if changes else "Nothing had changed.", "success")
             return redirect(url_for("admin.users"))
-    return render_template("admin/user_form.html", form=form, user=user, action_form=EmptyForm(),
-                           locked=is_locked(user, utcnow())), (
-        422 if form.errors else 200
-    )
+    return render_template(
+        "admin/user_form.html", form=form, user=user, action_form=EmptyForm(), locked=is_locked(user, utcnow())
+    ), (422 if form.errors else 200)
 
 
 @bp.route("/users/<int:user_id>/password", methods=["POST"])
@@ -156,8 +171,12 @@ def reset_password(user_id: int) -> ResponseReturnValue:
 
 def _show_link(user: User, token: str) -> ResponseReturnValue:
     """The set-password link, shown once (never in a cookie or the audit trail)."""
-    return render_template("admin/password_link.html", user=user, link=credentials.link_url(token),
-                           hours=current_app.config["PASSWORD_RESET_HOURS"])
+    return render_template(
+        "admin/password_link.html",
+        user=user,
+        link=credentials.link_url(token),
+        hours=current_app.config["PASSWORD_RESET_HOURS"],
+    )
 
 
 @bp.route("/users/<int:user_id>/unlock", methods=["POST"])
@@ -172,8 +191,9 @@ def unlock_user(user_id: int) -> ResponseReturnValue:
         abort(400)
     lifted = unlock(actor(), user)
     db.session.commit()
-    flash(f"Sign-in of {user.full_name} unlocked." if lifted else f"{user.full_name}'s sign-in was not locked.",
-          "success")
+    flash(
+        f"Sign-in of {user.full_name} unlocked." if lifted else f"{user.full_name}'s sign-in was not locked.", "success"
+    )
     return redirect(url_for("admin.edit_user", user_id=user.id)), 303
 
 
@@ -217,14 +237,20 @@ def clinic_settings() -> ResponseReturnValue:
             if wanted != clinic.require_two_factor:
                 clinic.require_two_factor = wanted
                 changes["require_two_factor"] = [not wanted, wanted]
-                audit.record(actor(), "clinic.settings", f"Two-factor sign-in {'required' if wanted else 'optional'} "
-                             "for every account", data={"changes": {"require_two_factor": [not wanted, wanted]}})
+                audit.record(
+                    actor(),
+                    "clinic.settings",
+                    f"Two-factor sign-in {'required' if wanted else 'optional'} for every account",
+                    data={"changes": {"require_two_factor": [not wanted, wanted]}},
+                )
             db.session.commit()
             flash("Settings saved." if changes else "Nothing had changed.", "success")
             return redirect(url_for("admin.clinic_settings")), 303
     missing = db.session.scalar(
         select(func.count(User.id)).where(
-            clinic_users(actor()), User.active.is_(True), User.totp_enabled_at.is_(None),
+            clinic_users(actor()),
+            User.active.is_(True),
+            User.totp_enabled_at.is_(None),
         )
     )
     return render_template("admin/clinic.html", form=form, clinic=clinic, missing=missing, now=utcnow()), (
@@ -247,7 +273,6 @@ def toggle_active(user_id: int) -> ResponseReturnValue:
     db.session.commit()
     flash(f"{user.full_name} {'reactivated' if activate else 'deactivated'}.", "success")
     return redirect(url_for("admin.users")), 303
-
 
 
 #: Screening item kinds in the order the protocol page shows them, with their headings.
@@ -280,6 +305,9 @@ def protocol(code: str) -> ResponseReturnValue:
         abort(404)
     groups = [(kind, title, hint, [i for i in found.screening if i.kind is kind]) for kind, title, hint in ITEM_GROUPS]
     return render_template(
-        "admin/protocol.html", protocol=found, groups=groups, protocol_dir=current_app.config["EXTRA_PROTOCOL_DIR"],
+        "admin/protocol.html",
+        protocol=found,
+        groups=groups,
+        protocol_dir=current_app.config["EXTRA_PROTOCOL_DIR"],
         lab_markers=markers(),
     )

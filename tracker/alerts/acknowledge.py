@@ -69,8 +69,9 @@ def may_close(actor: User, alert: SafetyAlert, chain: recipients.Chain) -> bool:
     return not alert.high_risk or (actor.is_supervisor and actor.id in chain.closers())
 
 
-def acknowledge(actor: User, patient: Patient, alert: SafetyAlert, actions: Sequence[str], text: str,
-                now: datetime) -> None:
+def acknowledge(
+    actor: User, patient: Patient, alert: SafetyAlert, actions: Sequence[str], text: str, now: datetime
+) -> None:
     """Close an open alert with the actions chosen and the action in words.
 
     The update touches only a row still open, so of two people acknowledging at once one succeeds and the other is
@@ -107,8 +108,12 @@ def acknowledge(actor: User, patient: Patient, alert: SafetyAlert, actions: Sequ
     if changed.rowcount != 1:  # type: ignore[attr-defined]
         raise AlertError("action_taken", "Someone else has acknowledged this alert already.")
     # Mirror the UPDATE on the loaded object without marking it dirty (a second UPDATE would hit the trigger).
-    for name, value in (("acknowledged_at", now), ("acknowledged_by_id", actor.id), ("actions", chosen),
-                        ("action_taken", text)):
+    for name, value in (
+        ("acknowledged_at", now),
+        ("acknowledged_by_id", actor.id),
+        ("actions", chosen),
+        ("action_taken", text),
+    ):
         set_committed_value(alert, name, value)
     audit.record(
         actor,

@@ -41,9 +41,13 @@ class SmtpSettings:
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> SmtpSettings:
         return cls(
-            host=config["SMTP_HOST"], port=int(config["SMTP_PORT"]), security=config["SMTP_SECURITY"],
-            username=config["SMTP_USERNAME"], password=config["SMTP_PASSWORD"] or "",
-            timeout=float(config["SMTP_TIMEOUT_SECONDS"]), sender=config["MAIL_FROM"],
+            host=config["SMTP_HOST"],
+            port=int(config["SMTP_PORT"]),
+            security=config["SMTP_SECURITY"],
+            username=config["SMTP_USERNAME"],
+            password=config["SMTP_PASSWORD"] or "",
+            timeout=float(config["SMTP_TIMEOUT_SECONDS"]),
+            sender=config["MAIL_FROM"],
         )
 
 
@@ -64,8 +68,9 @@ def send(settings: SmtpSettings, mail: EmailMessage) -> None:
     try:
         client: smtplib.SMTP
         if settings.security == "tls":
-            client = smtplib.SMTP_SSL(settings.host, settings.port, timeout=settings.timeout,
-                                      context=ssl.create_default_context())
+            client = smtplib.SMTP_SSL(
+                settings.host, settings.port, timeout=settings.timeout, context=ssl.create_default_context()
+            )
         else:
             client = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
         with client:

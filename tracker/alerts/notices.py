@@ -53,8 +53,17 @@ def queue_at_once(db: AnySession, alert: SafetyAlert, patient: Patient) -> None:
     """Level-0 notices for a new alert (care team and their supervisors), sent once the transaction commits."""
     now = utcnow()
     for user_id in sorted(recipients.chain_of(db, patient).levels()[0]):
-        db.add(AlertNotice(alert_id=alert.id, user_id=user_id, level=0, status=NoticeStatus.QUEUED,
-                                attempts=0, created_at=now, due_at=now))
+        db.add(
+            AlertNotice(
+                alert_id=alert.id,
+                user_id=user_id,
+                level=0,
+                status=NoticeStatus.QUEUED,
+                attempts=0,
+                created_at=now,
+                due_at=now,
+            )
+        )
     target: Session = db() if isinstance(db, scoped_session) else db
     target.info.setdefault(_TO_SEND, []).append(alert.id)
 
@@ -84,8 +93,11 @@ def body(alert_id: int, level: int) -> str:
     lines = ["An urgent safety alert in Care Tracker needs you.", "", f"Open it (you will be asked to sign in): {link}"]
     if level:
         hours = int(current_app.config["ALERT_ESCALATION_MINUTES"]) * level / 60
-        lines += ["", f"It has been open for {hours:g} hours without being acknowledged, so it now comes to you as "
-                      "the next supervisor up."]
+        lines += [
+            "",
+            f"It has been open for {hours:g} hours without being acknowledged, so it now comes to you as "
+            "the next supervisor up.",
+        ]
     lines += ["", "This message holds no patient information. Do not reply to it."]
     return "\n".join(lines) + "\n"
 
@@ -130,9 +142,12 @@ def _deliver(notice_id: int) -> bool:
     ).one()
     settings = mail.SmtpSettings.from_config(current_app.config)
     refused = (
-        (NoticeStatus.FAILED, "Nobody to send it to.") if notice.user_id is None
-        else (NoticeStatus.FAILED, "No e-mail address on the account: add one under Accounts.") if not email
-        else (NoticeStatus.FAILED, "E-mail is not set up (SMTP_HOST is empty).") if not settings.configured
+        (NoticeStatus.FAILED, "Nobody to send it to.")
+        if notice.user_id is None
+        else (NoticeStatus.FAILED, "No e-mail address on the account: add one under Accounts.")
+        if not email
+        else (NoticeStatus.FAILED, "E-mail is not set up (SMTP_HOST is empty).")
+        if not settings.configured
         else None
     )
     if closed_at is not None or active is False:
@@ -147,10 +162,20 @@ def _deliver(notice_id: int) -> bool:
     except mail.MailError as error:
         attempts = notice.attempts
         again = attempts < MAX_ATTEMPTS
-        log.warning("safety alert %s: e-mail to user %s failed (attempt %s): %s", notice.alert_id, notice.user_id,
-                    attempts, error)
-        _finish(notice_id, status=NoticeStatus.QUEUED if again else NoticeStatus.FAILED, address=email,
-                last_error=str(error)[:300], due_at=now + RETRY_AFTER[attempts - 1] if again else now)
+        log.warning(
+            "safety alert %s: e-mail to user %s failed (attempt %s): %s",
+            notice.alert_id,
+            notice.user_id,
+            attempts,
+            error,
+        )
+        _finish(
+            notice_id,
+            status=NoticeStatus.QUEUED if again else NoticeStatus.FAILED,
+            address=email,
+            last_error=str(error)[:300],
+            due_at=now + RETRY_AFTER[attempts - 1] if again else now,
+        )
         return False
     _finish(notice_id, status=NoticeStatus.SENT, sent_at=utcnow(), address=email, last_error=None)
     return True
@@ -162,11 +187,15 @@ def _deliver(notice_id: int) -> bool:
 def escalate(now: datetime) -> int:
     """Escalate every open alert whose next escalation is due; returns how many were escalated. Commits."""
     interval = escalation_interval()
-    candidates = db.session.execute(
-        select(SafetyAlert.id)
-        .where(SafetyAlert.acknowledged_at.is_(None), SafetyAlert.raised_at <= now - interval)
-        .order_by(SafetyAlert.id)
-    ).scalars().all()
+    candidates = (
+        db.session.execute(
+            select(SafetyAlert.id)
+            .where(SafetyAlert.acknowledged_at.is_(None), SafetyAlert.raised_at <= now - interval)
+            .order_by(SafetyAlert.id)
+        )
+        .scalars()
+        .all()
+    )
     db.session.commit()
     return sum(_escalate_one(alert_id, now, interval) for alert_id in candidates)
 
@@ -180,9 +209,10 @@ def _escalate_one(alert_id: int, now: datetime, interval: timedelta) -> bool:
         db.session.commit()
         return False
     level, dead_ends = db.session.execute(
-        select(func.coalesce(func.max(AlertNotice.level), 0), func.count(AlertNotice.id).filter(
-            AlertNotice.user_id.is_(None)))
-        .where(AlertNotice.alert_id == alert_id)
+        select(
+            func.coalesce(func.max(AlertNotice.level), 0),
+            func.count(AlertNotice.id).filter(AlertNotice.user_id.is_(None)),
+        ).where(AlertNotice.alert_id == alert_id)
     ).one()
     step = level + 1
     if dead_ends or alert.raised_at + interval * step > now:
@@ -194,19 +224,42 @@ def _escalate_one(alert_id: int, now: datetime, interval: timedelta) -> bool:
     told = set(db.session.scalars(select(AlertNotice.user_id).where(AlertNotice.alert_id == alert_id)))
     users = sorted(levels[step] - told) if step < len(levels) else []
     for user_id in users:
-        db.session.add(AlertNotice(alert_id=alert_id, user_id=user_id, level=step, status=NoticeStatus.QUEUED,
-                                   attempts=0, created_at=now, due_at=now))
+        db.session.add(
+            AlertNotice(
+                alert_id=alert_id,
+                user_id=user_id,
+                level=step,
+                status=NoticeStatus.QUEUED,
+                attempts=0,
+                created_at=now,
+                due_at=now,
+            )
+        )
     if not users:
         hours = interval.total_seconds() * step / 3600
-        db.session.add(AlertNotice(
-            alert_id=alert_id, user_id=None, level=step, status=NoticeStatus.FAILED, attempts=0, created_at=now,
-            due_at=now, last_error=f"Open {hours:g} hours: nobody further up the supervision chain to escalate to.",
-        ))
-    audit.record(None, "alert.escalate",
-                 f"Safety alert still open after {interval * step}: escalated to the next supervisor up"
-                 if users else f"Safety alert still open after {interval * step}: nobody further up to escalate to",
-                 patient=patient, target_type="safety_alert", target_id=alert_id,
-                 data={"level": step, "users": users})
+        db.session.add(
+            AlertNotice(
+                alert_id=alert_id,
+                user_id=None,
+                level=step,
+                status=NoticeStatus.FAILED,
+                attempts=0,
+                created_at=now,
+                due_at=now,
+                last_error=f"Open {hours:g} hours: nobody further up the supervision chain to escalate to.",
+            )
+        )
+    audit.record(
+        None,
+        "alert.escalate",
+        f"Safety alert still open after {interval * step}: escalated to the next supervisor up"
+        if users
+        else f"Safety alert still open after {interval * step}: nobody further up to escalate to",
+        patient=patient,
+        target_type="safety_alert",
+        target_id=alert_id,
+        data={"level": step, "users": users},
+    )
     db.session.commit()
     return bool(users)
 

@@ -82,8 +82,9 @@ def _already_alerted(patient: Patient, row: MeasureResult, standing: Sequence[St
     earlier = db.session.execute(
         select(SafetyAlert, MeasureResult.answers)
         .join(MeasureResult, MeasureResult.id == SafetyAlert.result_id)
-        .where(SafetyAlert.patient_id == patient.id, MeasureResult.instrument == row.instrument,
-               MeasureResult.id != row.id)
+        .where(
+            SafetyAlert.patient_id == patient.id, MeasureResult.instrument == row.instrument, MeasureResult.id != row.id
+        )
         .order_by(SafetyAlert.raised_at, SafetyAlert.id)
     ).all()
     for alert, answers in earlier:
@@ -104,15 +105,22 @@ def for_result(actor: User | None, patient: Patient, row: MeasureResult, result:
         earlier = _already_alerted(patient, row, standing)
         if earlier is not None:
             audit.record(
-                actor, "alert.not_repeated",
+                actor,
+                "alert.not_repeated",
                 f"No new safety alert: the {instrument.short_name} answer that made the result urgent was alerted on "
-                "before", patient=patient, target_type="measure_result", target_id=row.id,
+                "before",
+                patient=patient,
+                target_type="measure_result",
+                target_id=row.id,
                 data={"earlier_alert": earlier.id, "items": [s.item for s in standing]},
             )
             return None
     urgent = [f for f in result.flags if f.urgent]
     alert = SafetyAlert(
-        patient_id=patient.id, source=AlertSource.MEASURE, high_risk=result.high_risk, result_id=row.id,
+        patient_id=patient.id,
+        source=AlertSource.MEASURE,
+        high_risk=result.high_risk,
+        result_id=row.id,
         summary=f"{instrument.short_name} of {row.administered_on.isoformat()}: " + " ".join(f.message for f in urgent),
         raised_at=row.entered_at,
     )
@@ -124,37 +132,55 @@ def _shown(patient: Patient, moment: datetime | None) -> str:
     return clinictime.shown(moment, clinic_of(db.session, patient.clinic_id).zone)
 
 
-def for_reading(actor: User, patient: Patient, visit: TherapySession, row: VitalReading,
-                reading: vitals.Reading, protocol: Protocol | None) -> SafetyAlert | None:
+def for_reading(
+    actor: User,
+    patient: Patient,
+    visit: TherapySession,
+    row: VitalReading,
+    reading: vitals.Reading,
+    protocol: Protocol | None,
+) -> SafetyAlert | None:
     """An alert for a reading with any value past the protocol's critical limits (``vitals.check``, critical)."""
     limits = protocol.alerting_limits if protocol else GENERAL_CRITICAL_LIMITS
     critical = vitals.check(reading, limits, critical=True)
     if not critical:
         return None
     alert = SafetyAlert(
-        patient_id=patient.id, source=AlertSource.VITAL_SIGN, high_risk=False, session_id=visit.id,
-        source_row_id=row.id, raised_at=utcnow(),
+        patient_id=patient.id,
+        source=AlertSource.VITAL_SIGN,
+        high_risk=False,
+        session_id=visit.id,
+        source_row_id=row.id,
+        raised_at=utcnow(),
         summary=f"Reading of {_shown(patient, row.taken_at)} during dosing session {visit.cycle}: "
-        + "; ".join(flag.text for flag in critical) + ".",
+        + "; ".join(flag.text for flag in critical)
+        + ".",
     )
     return _raise(actor, patient, alert, {"reading": row.id, "signs": [flag.sign for flag in critical]})
 
 
-def for_adverse_event(
-    actor: User, patient: Patient, visit: TherapySession, event: AdverseEvent
-) -> SafetyAlert | None:
+def for_adverse_event(actor: User, patient: Patient, visit: TherapySession, event: AdverseEvent) -> SafetyAlert | None:
     """A high-risk alert for a serious adverse event: serious as it stands (``serious_now``: a signed correction to
     serious raises it too, ``tracker.adverse_events``), once while one is open for the event."""
     if not event.serious_now:
         return None
-    if db.session.scalar(select(exists().where(
-        SafetyAlert.source == AlertSource.ADVERSE_EVENT, SafetyAlert.source_row_id == event.id,
-        SafetyAlert.acknowledged_at.is_(None),
-    ))):
+    if db.session.scalar(
+        select(
+            exists().where(
+                SafetyAlert.source == AlertSource.ADVERSE_EVENT,
+                SafetyAlert.source_row_id == event.id,
+                SafetyAlert.acknowledged_at.is_(None),
+            )
+        )
+    ):
         return None
     alert = SafetyAlert(
-        patient_id=patient.id, source=AlertSource.ADVERSE_EVENT, high_risk=True, session_id=visit.id,
-        source_row_id=event.id, raised_at=utcnow(),
+        patient_id=patient.id,
+        source=AlertSource.ADVERSE_EVENT,
+        high_risk=True,
+        session_id=visit.id,
+        source_row_id=event.id,
+        raised_at=utcnow(),
         summary=f"Serious adverse event ({event.severity.label.lower()}) in dosing session {visit.cycle}, onset "
         f"{_shown(patient, event.onset_at)}: {_quote(event.description)}",
     )
@@ -165,16 +191,19 @@ def for_risk_check(actor: User, patient: Patient, visit: TherapySession, note: S
     """A high-risk alert the first time an integration note holds a risk check marked escalated (one per note)."""
     if note.fields.get("risk_check") != ESCALATED:
         return None
-    raised = db.session.scalar(select(exists().where(
-        SafetyAlert.source == AlertSource.RISK_CHECK, SafetyAlert.source_row_id == note.id
-    )))
+    raised = db.session.scalar(
+        select(exists().where(SafetyAlert.source == AlertSource.RISK_CHECK, SafetyAlert.source_row_id == note.id))
+    )
     if raised:
         return None
     alert = SafetyAlert(
-        patient_id=patient.id, source=AlertSource.RISK_CHECK, high_risk=True, session_id=visit.id,
-        source_row_id=note.id, raised_at=utcnow(),
-        summary=f"Risk check of the integration session of {_shown(patient, visit.when)}: "
-        f"{RISK_CHECK[ESCALATED]}.",
+        patient_id=patient.id,
+        source=AlertSource.RISK_CHECK,
+        high_risk=True,
+        session_id=visit.id,
+        source_row_id=note.id,
+        raised_at=utcnow(),
+        summary=f"Risk check of the integration session of {_shown(patient, visit.when)}: {RISK_CHECK[ESCALATED]}.",
     )
     return _raise(actor, patient, alert, {"note": note.id})
 
@@ -194,21 +223,36 @@ def for_closed_link(
     urgent = [flag for flag in flags if flag.urgent]
     if not urgent:
         return None
-    open_alert = db.session.scalar(select(SafetyAlert).where(
-        SafetyAlert.source == AlertSource.QUESTIONNAIRE_LINK, SafetyAlert.source_row_id == link.id,
-        SafetyAlert.acknowledged_at.is_(None),
-    ).limit(1))
+    open_alert = db.session.scalar(
+        select(SafetyAlert)
+        .where(
+            SafetyAlert.source == AlertSource.QUESTIONNAIRE_LINK,
+            SafetyAlert.source_row_id == link.id,
+            SafetyAlert.acknowledged_at.is_(None),
+        )
+        .limit(1)
+    )
     if open_alert is not None:
-        audit.record(None, "alert.repeat", "Another urgent answer on a closed questionnaire link (its alert is open)",
-                     patient=patient, target_type="safety_alert", target_id=open_alert.id,
-                     data={"link": link.id, "reason": reason, "flags": [f.code for f in urgent]})
+        audit.record(
+            None,
+            "alert.repeat",
+            "Another urgent answer on a closed questionnaire link (its alert is open)",
+            patient=patient,
+            target_type="safety_alert",
+            target_id=open_alert.id,
+            data={"link": link.id, "reason": reason, "flags": [f.code for f in urgent]},
+        )
         return open_alert
     names = ", ".join(get_instrument(code).short_name for code in link.instruments)
     alert = SafetyAlert(
-        patient_id=patient.id, source=AlertSource.QUESTIONNAIRE_LINK, high_risk=any(f.high_risk for f in urgent),
-        source_row_id=link.id, raised_at=now,
+        patient_id=patient.id,
+        source=AlertSource.QUESTIONNAIRE_LINK,
+        high_risk=any(f.high_risk for f in urgent),
+        source_row_id=link.id,
+        raised_at=now,
         summary=f"Answers to the {names} link sent {_shown(patient, link.created_at)} arrived after it "
-        f"{_CLOSED.get(reason, 'had closed')}, so no result was saved: " + " ".join(f.message for f in urgent)
+        f"{_CLOSED.get(reason, 'had closed')}, so no result was saved: "
+        + " ".join(f.message for f in urgent)
         + " Contact the patient.",
     )
     return _raise(None, patient, alert, {"link": link.id, "reason": reason, "flags": [f.code for f in urgent]})

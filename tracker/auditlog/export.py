@@ -25,8 +25,22 @@ from tracker.permissions import patient_scope
 #: An export larger than this is refused with a request to narrow the filters (it is built in memory).
 MAX_ROWS = 50_000
 HIDDEN = "[clinical detail: only for those who may open this patient]"
-COLUMNS = ("when_utc", "actor_username", "actor_name", "action", "patient_record_number", "target_type",
-           "target_id", "summary", "changes", "emergency_access", "ip", "chain", "chain_position", "row_hash")
+COLUMNS = (
+    "when_utc",
+    "actor_username",
+    "actor_name",
+    "action",
+    "patient_record_number",
+    "target_type",
+    "target_id",
+    "summary",
+    "changes",
+    "emergency_access",
+    "ip",
+    "chain",
+    "chain_position",
+    "row_hash",
+)
 
 
 def _cell(value: Any) -> str:
@@ -36,9 +50,13 @@ def _cell(value: Any) -> str:
 
 def rows_for(user: User, conditions: list[ColumnElement[bool]]) -> list[AuditEvent]:
     """The events ``user`` may read under ``conditions``, oldest first, at most ``MAX_ROWS`` + 1."""
-    query = (visible_events(user).where(*conditions)
-             .options(joinedload(AuditEvent.actor), joinedload(AuditEvent.patient))
-             .order_by(AuditEvent.created_at, AuditEvent.id).limit(MAX_ROWS + 1))
+    query = (
+        visible_events(user)
+        .where(*conditions)
+        .options(joinedload(AuditEvent.actor), joinedload(AuditEvent.patient))
+        .order_by(AuditEvent.created_at, AuditEvent.id)
+        .limit(MAX_ROWS + 1)
+    )
     return list(db.session.scalars(query))
 
 
@@ -55,20 +73,27 @@ def to_csv(events: Iterable[AuditEvent], may_open: set[int]) -> str:
     for event in events:
         detail = event.patient_id is None or event.patient_id in may_open
         data = event.data or {}
-        writer.writerow([_cell(value) for value in (
-            event.created_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-            event.actor.username if event.actor else "",
-            event.actor.full_name if event.actor else "",
-            event.action,
-            event.patient.record_number if event.patient else "",
-            event.target_type,
-            event.target_id,
-            event.summary if detail else HIDDEN,
-            (json.dumps(data.get("changes"), ensure_ascii=False) if data.get("changes") else "") if detail else HIDDEN,
-            "yes" if data.get("emergency_access") or event.action == "emergency.grant" else "",
-            event.ip,
-            event.chain,
-            event.chain_seq,
-            event.row_hash,
-        )])
+        writer.writerow(
+            [
+                _cell(value)
+                for value in (
+                    event.created_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                    event.actor.username if event.actor else "",
+                    event.actor.full_name if event.actor else "",
+                    event.action,
+                    event.patient.record_number if event.patient else "",
+                    event.target_type,
+                    event.target_id,
+                    event.summary if detail else HIDDEN,
+                    (json.dumps(data.get("changes"), ensure_ascii=False) if data.get("changes") else "")
+                    if detail
+                    else HIDDEN,
+                    "yes" if data.get("emergency_access") or event.action == "emergency.grant" else "",
+                    event.ip,
+                    event.chain,
+                    event.chain_seq,
+                    event.row_hash,
+                )
+            ]
+        )
     return out.getvalue()

@@ -110,9 +110,7 @@ def shows_detail(event: AuditEvent, openable: set[int]) -> bool:
 def unknown_name_failures(since: datetime, limit: int) -> tuple[int, list[AuditEvent]]:
     """Failed sign-ins with a name no account has since ``since``: how many, and the newest ``limit`` (when and from
     which address; nothing of what was typed is stored). Read through the clinic index (clinic NULL)."""
-    where = (
-        AuditEvent.clinic_id.is_(None), AuditEvent.action == UNKNOWN_NAME_FAILURE, AuditEvent.created_at >= since
-    )
+    where = (AuditEvent.clinic_id.is_(None), AuditEvent.action == UNKNOWN_NAME_FAILURE, AuditEvent.created_at >= since)
     total = db.session.scalar(select(func.count(AuditEvent.id)).where(*where)) or 0
     latest = db.session.scalars(
         select(AuditEvent).where(*where).order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc()).limit(limit)

@@ -35,8 +35,8 @@ def index() -> ResponseReturnValue:
     conditions = (
         filter_conditions(actor(), form.user.data, form.patient.data, form.start.data, form.end.data) if valid else []
     )
-    query = visible_events(actor()).where(*conditions).options(
-        joinedload(AuditEvent.actor), joinedload(AuditEvent.patient)
+    query = (
+        visible_events(actor()).where(*conditions).options(joinedload(AuditEvent.actor), joinedload(AuditEvent.patient))
     )
     page = paginate(
         query.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc()),
@@ -50,7 +50,11 @@ def index() -> ResponseReturnValue:
     audit.record(actor(), "audit.view", "Viewed the audit trail", data={"filters": request.args.to_dict()})
     db.session.commit()
     return render_template(
-        "auditlog/index.html", form=form, page=page, openable=openable, shows_detail=shows_detail,
+        "auditlog/index.html",
+        form=form,
+        page=page,
+        openable=openable,
+        shows_detail=shows_detail,
         more=counted > COUNT_LIMIT,
         export_args={k: v for k, v in request.args.to_dict().items() if k in ("user", "patient", "start", "end")},
     ), 200 if valid else 400
@@ -68,16 +72,23 @@ def export() -> ResponseReturnValue:
     users = db.session.scalars(select(User).where(clinic_users(actor()))).all()
     form.user.choices = [SelectChoice(0, "Anyone")] + [SelectChoice(u.id, u.full_name) for u in users]
     if not form.validate():
-        abort(400, description="The export cannot be made with these filters: "
-                               + "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items()))
+        abort(
+            400,
+            description="The export cannot be made with these filters: "
+            + "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items()),
+        )
     conditions = filter_conditions(actor(), form.user.data, form.patient.data, form.start.data, form.end.data)
     events = audit_export.rows_for(actor(), conditions)
     if len(events) > audit_export.MAX_ROWS:
         abort(400, description=f"More than {audit_export.MAX_ROWS:,} events match: narrow the dates.")
     body = audit_export.to_csv(events, audit_export.openable(actor()))
     filters = {k: v for k, v in request.args.to_dict().items() if k in ("user", "patient", "start", "end")}
-    audit.record(actor(), "audit.export", f"Exported {len(events)} audit events as CSV",
-                 data={"filters": filters, "rows": len(events)})
+    audit.record(
+        actor(),
+        "audit.export",
+        f"Exported {len(events)} audit events as CSV",
+        data={"filters": filters, "rows": len(events)},
+    )
     db.session.commit()
     name = f"audit-{utcnow():%Y%m%d-%H%M%S}.csv"
     return Response(body, mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}"'})

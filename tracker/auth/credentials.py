@@ -52,8 +52,9 @@ def _set(user: User, new_password: str, confirm: str, now: datetime) -> None:
     twofactor.drop_pending(user)
 
 
-def change_own(user: User, current: str, new_password: str, confirm: str, keep_token: str | None,
-               now: datetime) -> None:
+def change_own(
+    user: User, current: str, new_password: str, confirm: str, keep_token: str | None, now: datetime
+) -> None:
     """``user`` changes their own password; every other login session of theirs ends (``keep_token``: the one
     they are using).
 
@@ -67,8 +68,9 @@ def change_own(user: User, current: str, new_password: str, confirm: str, keep_t
     keep = sessions.digest(keep_token) if keep_token else None
     db.session.execute(
         update(LoginSession)
-        .where(LoginSession.user_id == user.id, LoginSession.ended_at.is_(None),
-               LoginSession.token_hash != (keep or ""))
+        .where(
+            LoginSession.user_id == user.id, LoginSession.ended_at.is_(None), LoginSession.token_hash != (keep or "")
+        )
         .values(ended_at=now, end_reason=SessionEnd.PASSWORD_CHANGED.value)
     )
     audit.record(user, "auth.password_changed", f"{user.username} changed their password; other sessions ended")
@@ -97,18 +99,32 @@ def issue_link(actor: User | None, user: User, now: datetime) -> str:
     """
     _check_target(actor, user)
     db.session.execute(
-        update(PasswordReset).where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
+        update(PasswordReset)
+        .where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
         .values(used_at=now)
     )
     token = secrets.token_urlsafe(32)
     hours = int(current_app.config["PASSWORD_RESET_HOURS"])
-    db.session.add(PasswordReset(user_id=user.id, token_hash=_digest(token), created_by_id=actor.id if actor else None,
-                                 created_at=now, expires_at=now + timedelta(hours=hours)))
+    db.session.add(
+        PasswordReset(
+            user_id=user.id,
+            token_hash=_digest(token),
+            created_by_id=actor.id if actor else None,
+            created_at=now,
+            expires_at=now + timedelta(hours=hours),
+        )
+    )
     sessions.end_all_for(db.session, user, SessionEnd.PASSWORD_CHANGED, now)
     twofactor.drop_pending(user)
     signin.cancel_for(user)
-    audit.record(actor, "user.password_link", f"Issued a set-password link for {user.username}, valid {hours} h",
-                 target_type="user", target_id=user.id, clinic_id=user.clinic_id)
+    audit.record(
+        actor,
+        "user.password_link",
+        f"Issued a set-password link for {user.username}, valid {hours} h",
+        target_type="user",
+        target_id=user.id,
+        clinic_id=user.clinic_id,
+    )
     return token
 
 
@@ -128,8 +144,14 @@ def force_change(actor: User | None, user: User, now: datetime) -> None:
     sessions.end_all_for(db.session, user, SessionEnd.PASSWORD_CHANGED, now)
     twofactor.drop_pending(user)
     signin.cancel_for(user)
-    audit.record(actor, "user.password_forced", f"{user.username} must set a new password at next sign-in",
-                 target_type="user", target_id=user.id, clinic_id=user.clinic_id)
+    audit.record(
+        actor,
+        "user.password_forced",
+        f"{user.username} must set a new password at next sign-in",
+        target_type="user",
+        target_id=user.id,
+        clinic_id=user.clinic_id,
+    )
 
 
 def _check_target(actor: User | None, user: User) -> None:
@@ -163,7 +185,9 @@ def set_with_link(token: str, new_password: str, confirm: str, now: datetime) ->
     assert user is not None
     _set(user, new_password, confirm, now)
     used = db.session.execute(
-        update(PasswordReset).where(PasswordReset.id == link.id, PasswordReset.used_at.is_(None)).values(used_at=now)
+        update(PasswordReset)
+        .where(PasswordReset.id == link.id, PasswordReset.used_at.is_(None))
+        .values(used_at=now)
         .execution_options(synchronize_session=False)
     )
     if getattr(used, "rowcount", 0) != 1:

@@ -68,8 +68,13 @@ def confirm_password(actor: User, password: str, purpose: str, *, patient: Patie
     key = f"reauth:{actor.id}"
     attempts = throttle.charge(db.session, key, utcnow(), timedelta(minutes=minutes))
     if attempts > int(config["REAUTH_MAX_FAILURES"]):
-        audit.record(actor, THROTTLED, f"Password re-entry refused after repeated failures: {purpose}",
-                     patient=patient, data={"purpose": purpose})
+        audit.record(
+            actor,
+            THROTTLED,
+            f"Password re-entry refused after repeated failures: {purpose}",
+            patient=patient,
+            data={"purpose": purpose},
+        )
         raise ReauthThrottled(throttled_message(minutes))
     stored = db.session.scalar(select(User.password_hash).where(User.id == actor.id))
     db.session.commit()  # the charge counts, and the write lock is let go before the hash is checked

@@ -54,8 +54,12 @@ def check_credentials(username: str, password: str, ip: str | None = None) -> Us
     if counts[0] > limits[0] or counts[1] > limits[1]:
         known = db.session.scalar(select(User).where(User.username == name))
         where = "from this address" if counts[0] > limits[0] else "from every address"
-        audit.record(known, "auth.login_throttled", f"Refused a sign-in: too many failures for this account {where}",
-                     clinic_id=known.clinic_id if known else None)
+        audit.record(
+            known,
+            "auth.login_throttled",
+            f"Refused a sign-in: too many failures for this account {where}",
+            clinic_id=known.clinic_id if known else None,
+        )
         db.session.commit()
         raise Throttled
     db.session.commit()  # the attempt counts, whatever happens next
@@ -106,8 +110,12 @@ def _count_address_failure(ip: str) -> None:
     failures = throttle.charge(db.session, throttle.address_key(ip), utcnow(), config["LOGIN_FAILURE_WINDOW"])
     if failures == config["LOGIN_FAILURES_FLAG_ADDRESS"]:
         log.warning("login failures from one address passed the threshold", extra={"client": ip, "failures": failures})
-        audit.record(None, "auth.address_flagged", f"{failures} failed sign-ins from {ip} within the window",
-                     data={"failures": failures})
+        audit.record(
+            None,
+            "auth.address_flagged",
+            f"{failures} failed sign-ins from {ip} within the window",
+            data={"failures": failures},
+        )
 
 
 def sign_out(user: User) -> None:

@@ -45,7 +45,13 @@ TOUCH_EVERY = timedelta(minutes=1)
 
 
 def resume(
-    db: AnySession, token: str, now: datetime, idle: timedelta, lifetime: timedelta, *, touch: bool = True,
+    db: AnySession,
+    token: str,
+    now: datetime,
+    idle: timedelta,
+    lifetime: timedelta,
+    *,
+    touch: bool = True,
     write: bool = True,
 ) -> Resumed | None:
     """The user behind ``token`` if the session is still open; otherwise end it and say why. ``touch=False`` leaves

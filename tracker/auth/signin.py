@@ -53,8 +53,13 @@ def current(now: datetime) -> tuple[User, dict[str, Any]] | None:
     pending = db.session.scalar(select(PendingSignIn).where(PendingSignIn.token_hash == _digest(state["token"])))
     user = db.session.get(User, pending.user_id) if pending is not None else None
     limit = timedelta(minutes=int(current_app.config["SIGN_IN_STEP_MINUTES"]))
-    if (pending is None or user is None or not user.active or now - pending.started_at > limit
-            or (user.password_changed_at is not None and user.password_changed_at > pending.started_at)):
+    if (
+        pending is None
+        or user is None
+        or not user.active
+        or now - pending.started_at > limit
+        or (user.password_changed_at is not None and user.password_changed_at > pending.started_at)
+    ):
         session.pop(KEY, None)
         return None
     return user, {"token": state["token"], "second": pending.second, "next": state.get("next")}
@@ -67,8 +72,11 @@ def cancel_for(user: User) -> None:
 
 def record_step(state: dict[str, Any]) -> None:
     """Keep the second factor just used on the pending row (the caller commits)."""
-    db.session.execute(update(PendingSignIn).where(PendingSignIn.token_hash == _digest(state["token"]))
-                       .values(second=state.get("second")))
+    db.session.execute(
+        update(PendingSignIn)
+        .where(PendingSignIn.token_hash == _digest(state["token"]))
+        .values(second=state.get("second"))
+    )
 
 
 def purge_expired(now: datetime) -> int:
@@ -106,8 +114,9 @@ def proceed(user: User, state: dict[str, Any]) -> ResponseReturnValue:
     session.clear()
     how = "password" + (f"+{state['second']}" if state.get("second") else "")
     with writing(db.session):  # a write, even at the end of a GET (after the recovery codes were shown)
-        consumed = db.session.execute(delete(PendingSignIn).where(PendingSignIn.token_hash == digest)
-                                      .execution_options(synchronize_session=False))
+        consumed = db.session.execute(
+            delete(PendingSignIn).where(PendingSignIn.token_hash == digest).execution_options(synchronize_session=False)
+        )
         if getattr(consumed, "rowcount", 0) != 1:  # used already (a replayed copy of the cookie), or cancelled
             db.session.rollback()
             return redirect(url_for("auth.login"))

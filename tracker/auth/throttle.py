@@ -99,8 +99,9 @@ def count(db: AnySession, key: str, now: datetime, window: timedelta) -> int:
     return row.failures
 
 
-def refused_address(db: AnySession, kind: str, address: str | None, now: datetime, window: timedelta,
-                    allowed: int) -> bool:
+def refused_address(
+    db: AnySession, kind: str, address: str | None, now: datetime, window: timedelta, allowed: int
+) -> bool:
     """Whether ``address`` has used up its ``allowed`` refusals of ``kind`` (wrong links, unknown tokens) within
     the window. Used where a guess costs nothing to try but is worthless to a colleague: a clinic behind one NAT
     address never makes ten wrong links in a quarter of an hour."""

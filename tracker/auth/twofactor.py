@@ -84,8 +84,11 @@ def _recovery_hash(code: str) -> str:
 def _use_recovery_code(user: User, code: str, now: datetime) -> bool:
     result = db.session.execute(
         update(RecoveryCode)
-        .where(RecoveryCode.user_id == user.id, RecoveryCode.code_hash == _recovery_hash(code),
-               RecoveryCode.used_at.is_(None))
+        .where(
+            RecoveryCode.user_id == user.id,
+            RecoveryCode.code_hash == _recovery_hash(code),
+            RecoveryCode.used_at.is_(None),
+        )
         .values(used_at=now)
         .execution_options(synchronize_session=False)
     )
@@ -186,8 +189,14 @@ def remove(user: User, actor: User | None, now: datetime) -> None:
     user.totp_last_step = None
     db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     by = "themselves" if actor is not None and actor.id == user.id else (actor.username if actor else "command line")
-    audit.record(actor, "auth.mfa_removed", f"Two-factor sign-in of {user.username} removed by {by}",
-                 target_type="user", target_id=user.id, clinic_id=user.clinic_id)
+    audit.record(
+        actor,
+        "auth.mfa_removed",
+        f"Two-factor sign-in of {user.username} removed by {by}",
+        target_type="user",
+        target_id=user.id,
+        clinic_id=user.clinic_id,
+    )
 
 
 def required_for(user: User, clinic_requires: bool) -> bool:

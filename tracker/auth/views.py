@@ -98,8 +98,10 @@ def two_factor() -> ResponseReturnValue:
             form.code.errors.append(str(refused))
         else:
             if state["second"] == "recovery":
-                flash("You used a recovery code; it will not work again. Make new ones under Account if few are "
-                      "left.", "warning")
+                flash(
+                    "You used a recovery code; it will not work again. Make new ones under Account if few are left.",
+                    "warning",
+                )
             return signin.proceed(user, state)
     return render_template("auth/two_factor.html", form=form), 422 if form.errors else 200
 
@@ -126,11 +128,16 @@ def enrol() -> ResponseReturnValue:
             state["second"] = "totp"
             signin.record_step(state)
             db.session.commit()
-            return render_template("auth/recovery_codes.html", codes=codes,
-                                   next_url=url_for("auth.continue_sign_in"))
+            return render_template("auth/recovery_codes.html", codes=codes, next_url=url_for("auth.continue_sign_in"))
     uri = twofactor.provisioning_uri(user, secret)
-    return render_template("auth/enrol.html", form=form, qr=twofactor.qr_svg(uri), secret=secret,
-                           action=url_for("auth.enrol"), required=True), 422 if form.errors else 200
+    return render_template(
+        "auth/enrol.html",
+        form=form,
+        qr=twofactor.qr_svg(uri),
+        secret=secret,
+        action=url_for("auth.enrol"),
+        required=True,
+    ), 422 if form.errors else 200
 
 
 @bp.route("/login/continue")
@@ -159,9 +166,12 @@ def new_password() -> ResponseReturnValue:
             show_error(form, error)
         else:
             return signin.proceed(user, state)
-    return render_template("auth/new_password.html", form=form, title="Choose a new password",
-                           intro="Your clinic's administrator asked you to choose a new password before going on."
-                           ), 422 if form.errors else 200
+    return render_template(
+        "auth/new_password.html",
+        form=form,
+        title="Choose a new password",
+        intro="Your clinic's administrator asked you to choose a new password before going on.",
+    ), 422 if form.errors else 200
 
 
 @bp.route("/set-password/<token>", methods=["GET", "POST"])
@@ -178,13 +188,19 @@ def set_password(token: str) -> ResponseReturnValue:
     link = credentials.link_for(token, now)
     if link is None:
         if throttle.refused_address(db.session, "set-password", request.remote_addr, now, window, allowed):
-            abort(429, description="Too many links that do not work were tried from here. Wait a quarter of an "
-                                   "hour, or ask your clinic's administrator for a new link.")
+            abort(
+                429,
+                description="Too many links that do not work were tried from here. Wait a quarter of an "
+                "hour, or ask your clinic's administrator for a new link.",
+            )
         with writing(db.session):
             throttle.charge_address(db.session, "set-password", request.remote_addr, now, window)
             db.session.commit()
-        abort(404, description="This link is not valid: it was used, replaced by a newer one, or expired. Ask "
-                               "your clinic's administrator for a new one.")
+        abort(
+            404,
+            description="This link is not valid: it was used, replaced by a newer one, or expired. Ask "
+            "your clinic's administrator for a new one.",
+        )
     form = NewPasswordForm()
     if form.validate_on_submit():
         try:
@@ -198,9 +214,12 @@ def set_password(token: str) -> ResponseReturnValue:
             db.session.commit()
             flash("Your new password is set. Sign in with it.", "success")
             return redirect(url_for("auth.login")), 303
-    return render_template("auth/new_password.html", form=form, title="Set your password",
-                           intro="Choose the password you will sign in with. This link works once."
-                           ), 422 if form.errors else 200
+    return render_template(
+        "auth/new_password.html",
+        form=form,
+        title="Set your password",
+        intro="Choose the password you will sign in with. This link works once.",
+    ), 422 if form.errors else 200
 
 
 def logout_current() -> None:

@@ -19,12 +19,17 @@ class CalendarArgs(FlaskForm):
     class Meta:
         csrf = False
 
-    view = SelectField("View", choices=[SelectChoice("week", "Week"), SelectChoice("month", "Month")],
-                       validators=[Optional()], default="week", invalid_choice_message="Choose week or month.")
-    on = DateField("Showing the day", validators=[Optional()],
-                   description="Any day of the week or month to show.")
-    therapist = SelectField("Therapist", validators=[Optional()], default="",
-                            invalid_choice_message="Choose one of the listed therapists.")
+    view = SelectField(
+        "View",
+        choices=[SelectChoice("week", "Week"), SelectChoice("month", "Month")],
+        validators=[Optional()],
+        default="week",
+        invalid_choice_message="Choose week or month.",
+    )
+    on = DateField("Showing the day", validators=[Optional()], description="Any day of the week or month to show.")
+    therapist = SelectField(
+        "Therapist", validators=[Optional()], default="", invalid_choice_message="Choose one of the listed therapists."
+    )
 
     def set_therapists(self, therapists: Sequence[tuple[int, str]]) -> None:
         self.therapist.choices = [SelectChoice("", "All"), *(SelectChoice(str(i), n) for i, n in therapists)]

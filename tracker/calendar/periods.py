@@ -26,7 +26,7 @@ class Period:
         """The days shown, a row of seven per week."""
         days = (self.last - self.first).days + 1
         every = [self.first + timedelta(days=n) for n in range(days)]
-        return [every[n:n + 7] for n in range(0, days, 7)]
+        return [every[n : n + 7] for n in range(0, days, 7)]
 
     @property
     def previous(self) -> date:

@@ -52,17 +52,27 @@ def sessions_between(
     when = func.coalesce(TherapySession.held_at, TherapySession.scheduled_at)
     rows = db.execute(
         select(
-            TherapySession.id, TherapySession.patient_id, TherapySession.kind, TherapySession.cycle,
-            TherapySession.held_at, TherapySession.scheduled_at, TherapySession.duration_minutes,
-            TherapySession.scheduled_minutes, Patient.given_name, Patient.family_name,
+            TherapySession.id,
+            TherapySession.patient_id,
+            TherapySession.kind,
+            TherapySession.cycle,
+            TherapySession.held_at,
+            TherapySession.scheduled_at,
+            TherapySession.duration_minutes,
+            TherapySession.scheduled_minutes,
+            Patient.given_name,
+            Patient.family_name,
         )
         .join(Patient, Patient.id == TherapySession.patient_id)
         .where(
             TherapySession.patient_id.in_(ids),
             or_(
                 and_(TherapySession.held_at >= start, TherapySession.held_at < end),
-                and_(TherapySession.held_at.is_(None), TherapySession.scheduled_at >= start,
-                     TherapySession.scheduled_at < end),
+                and_(
+                    TherapySession.held_at.is_(None),
+                    TherapySession.scheduled_at >= start,
+                    TherapySession.scheduled_at < end,
+                ),
             ),
         )
         .order_by(when, TherapySession.id)
@@ -70,9 +80,15 @@ def sessions_between(
     )
     return [
         CalendarSession(
-            row.id, row.patient_id, row.given_name, row.family_name, SessionKind(row.kind), row.cycle,
+            row.id,
+            row.patient_id,
+            row.given_name,
+            row.family_name,
+            SessionKind(row.kind),
+            row.cycle,
             _aware(row.held_at or row.scheduled_at),
-            row.duration_minutes if row.held_at else row.scheduled_minutes, row.held_at is not None,
+            row.duration_minutes if row.held_at else row.scheduled_minutes,
+            row.held_at is not None,
         )
         for row in rows
     ]

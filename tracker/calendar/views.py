@@ -44,21 +44,37 @@ def calendar() -> ResponseReturnValue:
     if not args.validate():
         return render_template("calendar/calendar.html", args=args, period=None, days={}, today=today), 400
     period = period_of(args.chosen_view, args.on.data or today)
-    ids = (patient_ids(user, Filters(therapist_id=args.therapist_id)) if user.is_supervisor
-           else patient_ids(user, Filters(), own_only=True))
+    ids = (
+        patient_ids(user, Filters(therapist_id=args.therapist_id))
+        if user.is_supervisor
+        else patient_ids(user, Filters(), own_only=True)
+    )
     rows = sessions_between(db.session, ids, period.first, period.last, home.zone)
     days: dict[object, list[object]] = {}
     for row in rows:
         days.setdefault(clinictime.day_of(row.start, home.zone), []).append(row)
     audit.record(
-        user, "calendar.view", f"Viewed the calendar: {period.title}, {len(rows)} sessions",
-        data={"patient_ids": sorted({r.patient_id for r in rows}), "view": period.view,
-              "first": period.first.isoformat(), "therapist": args.therapist_id},
+        user,
+        "calendar.view",
+        f"Viewed the calendar: {period.title}, {len(rows)} sessions",
+        data={
+            "patient_ids": sorted({r.patient_id for r in rows}),
+            "view": period.view,
+            "first": period.first.isoformat(),
+            "therapist": args.therapist_id,
+        },
     )
     db.session.commit()
     links = {key: value for key, value in {"view": period.view, "therapist": args.therapist.data}.items() if value}
-    return render_template("calendar/calendar.html", args=args, period=period, days=days, today=today,
-                           links=links, truncated=len(rows) >= 1000)
+    return render_template(
+        "calendar/calendar.html",
+        args=args,
+        period=period,
+        days=days,
+        today=today,
+        links=links,
+        truncated=len(rows) >= 1000,
+    )
 
 
 @bp.route("/account/calendar", methods=["GET", "POST"])
@@ -85,8 +101,12 @@ def feed_link() -> ResponseReturnValue:
             flash("Calendar feed link revoked: calendars using it get nothing more.", "success")
             return redirect(url_for("calendar.feed_link"))
         abort(400, description="Choose to make or to revoke the link.")
-    return render_template("calendar/feed_link.html", form=EmptyForm(formdata=None),
-                           has_link=user.calendar_token_sha256 is not None, url=None)
+    return render_template(
+        "calendar/feed_link.html",
+        form=EmptyForm(formdata=None),
+        has_link=user.calendar_token_sha256 is not None,
+        url=None,
+    )
 
 
 @bp.route("/calendar/feed/<token>.ics")
@@ -102,11 +122,14 @@ def feed_ics(token: str) -> ResponseReturnValue:
     first, last = feed.window(now)
     ids = patient_ids(user, Filters(), own_only=True)
     rows = sessions_between(db.session, ids, first - timedelta(days=1), last + timedelta(days=1), home.zone)
-    audit.record(user, "calendar.feed", f"Calendar feed fetched: {len(rows)} sessions",
-                 data={"patient_ids": sorted({r.patient_id for r in rows})})
+    audit.record(
+        user,
+        "calendar.feed",
+        f"Calendar feed fetched: {len(rows)} sessions",
+        data={"patient_ids": sorted({r.patient_id for r in rows})},
+    )
     db.session.commit()
     response = Response(feed.ics(rows, home.name, now), mimetype="text/calendar")
     response.headers["Cache-Control"] = "private, no-store"
     response.headers["Content-Disposition"] = 'inline; filename="sessions.ics"'
     return response
-

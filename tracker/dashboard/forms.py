@@ -41,7 +41,9 @@ class DashboardArgs(DayArgs):
     rules = RULES
 
     therapist = SelectField(
-        "Therapist", validators=[Optional()], default="",
+        "Therapist",
+        validators=[Optional()],
+        default="",
         invalid_choice_message="Choose one of the therapists you supervise.",
     )
     phase = SelectField("Phase", validators=[Optional()], default="", invalid_choice_message="Choose a phase.")
@@ -56,7 +58,8 @@ class DashboardArgs(DayArgs):
         self.therapist.choices = [ALL, *(SelectChoice(str(i), name) for i, name in therapists)]
         self.phase.choices = [ALL, *(SelectChoice(p.value, p.label) for p in Phase)]
         self.protocol.choices = [
-            ALL, *(SelectChoice(p.code, p.name) for p in sorted(protocols.values(), key=lambda p: p.name))
+            ALL,
+            *(SelectChoice(p.code, p.name) for p in sorted(protocols.values(), key=lambda p: p.name)),
         ]
         self.sort.choices = [SelectChoice(key, label) for key, label in SORTS.items()]
 

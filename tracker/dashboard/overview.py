@@ -84,8 +84,11 @@ def sessions_per_week(db: AnySession, clinic_id: int, today: date, tz: ZoneInfo)
     rows = db.execute(
         select(day, func.count())
         .join(Patient, Patient.id == TherapySession.patient_id)
-        .where(Patient.clinic_id == clinic_id, TherapySession.held_at >= start_of_day(first, tz),
-               TherapySession.held_at.is_not(None))
+        .where(
+            Patient.clinic_id == clinic_id,
+            TherapySession.held_at >= start_of_day(first, tz),
+            TherapySession.held_at.is_not(None),
+        )
         .group_by(day)
     )
     weeks = {first + timedelta(weeks=n): 0 for n in range(WEEKS)}
@@ -144,23 +147,31 @@ def first_dosing_day(zone_name: str = DEFAULT_ZONE) -> ColumnElement[Any]:
     day, or the day of the first move into dosing (not a return from a hold) when that cycle has no held dosing
     session and the move came first. None before any dosing."""
     held = day_of(TherapySession.held_at, zone_name)
-    dosed = (TherapySession.patient_id == Patient.id, TherapySession.kind == SessionKind.DOSING,
-             TherapySession.held_at.is_not(None))
+    dosed = (
+        TherapySession.patient_id == Patient.id,
+        TherapySession.kind == SessionKind.DOSING,
+        TherapySession.held_at.is_not(None),
+    )
     first_held = select(func.min(held)).where(*dosed).correlate(Patient).scalar_subquery()
-    moves = (PhaseTransition.patient_id == Patient.id, PhaseTransition.to_phase == Phase.DOSING,
-             PhaseTransition.from_phase != Phase.ON_HOLD)
+    moves = (
+        PhaseTransition.patient_id == Patient.id,
+        PhaseTransition.to_phase == Phase.DOSING,
+        PhaseTransition.from_phase != Phase.ON_HOLD,
+    )
     moved = day_of(PhaseTransition.created_at, zone_name)
     order = (PhaseTransition.created_at, PhaseTransition.id)
     first_move = select(moved).where(*moves).order_by(*order).limit(1).correlate(Patient).scalar_subquery()
     second_move = select(moved).where(*moves).order_by(*order).limit(1).offset(1).correlate(Patient).scalar_subquery()
-    cycle_one_held = exists().where(*dosed, held >= first_move,
-                                    or_(second_move.is_(None), held < second_move)).correlate(Patient)
+    cycle_one_held = (
+        exists().where(*dosed, held >= first_move, or_(second_move.is_(None), held < second_move)).correlate(Patient)
+    )
     earlier = case((or_(first_held.is_(None), first_move < first_held), first_move), else_=first_held)
     return case((and_(first_move.is_not(None), ~cycle_one_held), earlier), else_=first_held)
 
 
-def _around(patient_id: ColumnElement[int], instrument: ColumnElement[str], first_day: ColumnElement[Any],
-            after: bool) -> ScalarSelect[int]:
+def _around(
+    patient_id: ColumnElement[int], instrument: ColumnElement[str], first_day: ColumnElement[Any], after: bool
+) -> ScalarSelect[int]:
     """The id of the patient's newest current result on ``instrument`` on or before ``first_day`` (the baseline),
     or after it (the latest): one index seek each (``ix_measure_result_patient_instrument``)."""
     newer = aliased(MeasureResult)
@@ -190,8 +201,12 @@ def outcomes(
     pairs = [(code, instrument.code) for code, found in measured.items() for instrument in found]
     if not pairs:
         return []
-    table = union_all(*(select(literal(code).label("protocol_code"), literal(instrument).label("instrument"))
-                        for code, instrument in pairs)).subquery("pair")
+    table = union_all(
+        *(
+            select(literal(code).label("protocol_code"), literal(instrument).label("instrument"))
+            for code, instrument in pairs
+        )
+    ).subquery("pair")
     dosed = (
         select(Patient.id, Patient.protocol_code, first_dosing_day(tz.key if tz else DEFAULT_ZONE).label("first_day"))
         .where(Patient.clinic_id == clinic_id, Patient.protocol_code.in_(measured))
@@ -227,8 +242,7 @@ def outcomes(
         if result.clinically_meaningful is not None:
             summary.improved = (summary.improved or 0) + (result.clinically_meaningful and result.difference < 0)
     order = {code: [i.code for i in found] for code, found in measured.items()}
-    return sorted(summaries.values(),
-                  key=lambda s: (s.protocol.name, order[s.protocol.code].index(s.instrument.code)))
+    return sorted(summaries.values(), key=lambda s: (s.protocol.name, order[s.protocol.code].index(s.instrument.code)))
 
 
 @dataclass(frozen=True)
@@ -264,8 +278,9 @@ FORMAT = 1
 KEEP_WAIT = timedelta(seconds=1)
 
 
-def figures(db: AnySession, clinic: Clinic, protocols: Mapping[str, Protocol], now: datetime,
-            max_age: timedelta) -> Snapshot:
+def figures(
+    db: AnySession, clinic: Clinic, protocols: Mapping[str, Protocol], now: datetime, max_age: timedelta
+) -> Snapshot:
     """The clinic's figures as last kept, if computed less than ``max_age`` ago; else computed now and kept (in a
     short write transaction of its own: a view is a read request). A recount never fails the page for want of the
     database's locks: figures counted but not kept are shown as they are; kept figures, however old, are shown
@@ -304,10 +319,12 @@ def keep(db: AnySession, clinic_id: int, figures: Snapshot) -> None:
     values = {"clinic_id": clinic_id, "computed_at": figures.computed_at, "figures": encode(figures)}
     insert = postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
     statement = insert(ClinicOverview).values(values)
-    db.execute(statement.on_conflict_do_update(
-        index_elements=[ClinicOverview.clinic_id],
-        set_={"computed_at": statement.excluded.computed_at, "figures": statement.excluded.figures},
-    ))
+    db.execute(
+        statement.on_conflict_do_update(
+            index_elements=[ClinicOverview.clinic_id],
+            set_={"computed_at": statement.excluded.computed_at, "figures": statement.excluded.figures},
+        )
+    )
 
 
 def encode(figures: Snapshot) -> dict[str, Any]:
@@ -317,8 +334,10 @@ def encode(figures: Snapshot) -> dict[str, Any]:
         "phases": [[code, phase.value, total] for (code, phase), total in sorted(figures.phases.items())],
         "weeks": [[monday.isoformat(), total] for monday, total in figures.weeks],
         "events": [[e.severity.value, e.total, e.serious] for e in figures.events],
-        "outcomes": [[o.protocol.code, o.instrument.code, o.patients, o.total_change, o.response, o.remission,
-                      o.improved] for o in figures.outcomes],
+        "outcomes": [
+            [o.protocol.code, o.instrument.code, o.patients, o.total_change, o.response, o.remission, o.improved]
+            for o in figures.outcomes
+        ],
     }
 
 
@@ -328,8 +347,11 @@ def decode(data: dict[str, Any], computed_at: datetime, protocols: Mapping[str, 
     for code, instrument, patients, total_change, response, remission, improved in data["outcomes"]:
         if code not in protocols:
             return None
-        outcomes.append(OutcomeSummary(protocols[code], get_instrument(instrument), patients, total_change,
-                                       response, remission, improved))
+        outcomes.append(
+            OutcomeSummary(
+                protocols[code], get_instrument(instrument), patients, total_change, response, remission, improved
+            )
+        )
     return Snapshot(
         computed_at=computed_at,
         phases={(code, Phase(phase)): total for code, phase, total in data["phases"]},

@@ -129,7 +129,11 @@ def _order(item: Any, sort: str) -> list[Any]:
 
 
 def attention_page(
-    db: AnySession, scope: Scope, filters: Filters, page: int, per_page: int,
+    db: AnySession,
+    scope: Scope,
+    filters: Filters,
+    page: int,
+    per_page: int,
     rules: Sequence[Rule] = RULES,
 ) -> QueuePage:
     """Tab counts and one page of the queue (of ``rules``), in one statement: the union of the rules is a CTE
@@ -161,17 +165,25 @@ _kept: OrderedDict[Hashable, tuple[object, CompoundSelect[Any]]] = OrderedDict()
 _kept_lock = threading.Lock()
 
 
-def _statement(scope: Scope, filters: Filters, page: int, per_page: int, rules: Sequence[Rule]
-               ) -> CompoundSelect[Any]:
+def _statement(scope: Scope, filters: Filters, page: int, per_page: int, rules: Sequence[Rule]) -> CompoundSelect[Any]:
     """The page's statement: kept for its shape when the scope has a key, else built for this view alone."""
     if scope.key is None:
         return _build(scope, filters, page, per_page, rules)
     policy = scope.policy
     # The protocols by identity (frozen, loaded at start-up; the entry holds them, so no identity is reused while
     # it is kept), the calendar's zone and window (in the SQL's text), everything else the statement depends on.
-    key = (scope.key, scope.author_id, policy.zone_name, policy.after_dosing_window_days,
-           tuple((code, id(protocol)) for code, protocol in policy.protocols.items()),
-           tuple(rule.kind for rule in rules), filters.kind, filters.sort, page, per_page)
+    key = (
+        scope.key,
+        scope.author_id,
+        policy.zone_name,
+        policy.after_dosing_window_days,
+        tuple((code, id(protocol)) for code, protocol in policy.protocols.items()),
+        tuple(rule.kind for rule in rules),
+        filters.kind,
+        filters.sort,
+        page,
+        per_page,
+    )
     with _kept_lock:
         kept = _kept.get(key)
         if kept is not None:
@@ -188,15 +200,25 @@ def _statement(scope: Scope, filters: Filters, page: int, per_page: int, rules: 
 def _build(scope: Scope, filters: Filters, page: int, per_page: int, rules: Sequence[Rule]) -> CompoundSelect[Any]:
     items = queue(scope, [rule.kind for rule in rules]).cte("item")
     counts = select(
-        literal("count").label("row_type"), items.c.kind, func.count().label("total"),
+        literal("count").label("row_type"),
+        items.c.kind,
+        func.count().label("total"),
         *(null().label(name) for name in _ITEM_COLUMNS),
     ).group_by(items.c.kind)
     ordered = (
         select(
             items.c.kind,
             func.row_number().over(order_by=_order(items, filters.sort)).label("position"),
-            items.c.patient_id, items.c.since, items.c.target_id, items.c.number, items.c.detail,
-            Patient.given_name, Patient.family_name, Patient.record_number, Patient.phase, Patient.protocol_code,
+            items.c.patient_id,
+            items.c.since,
+            items.c.target_id,
+            items.c.number,
+            items.c.detail,
+            Patient.given_name,
+            Patient.family_name,
+            Patient.record_number,
+            Patient.phase,
+            Patient.protocol_code,
         )
         .join(Patient, Patient.id == items.c.patient_id)
         .where(items.c.kind == filters.kind.value if filters.kind else true())
@@ -206,7 +228,9 @@ def _build(scope: Scope, filters: Filters, page: int, per_page: int, rules: Sequ
         .subquery("page_item")
     )
     rows_of_page = select(
-        literal("item").label("row_type"), ordered.c.kind, ordered.c.position,
+        literal("item").label("row_type"),
+        ordered.c.kind,
+        ordered.c.position,
         *(ordered.c[name] for name in _ITEM_COLUMNS),
     )
     return union_all(counts, rows_of_page)
@@ -214,7 +238,15 @@ def _build(scope: Scope, filters: Filters, page: int, per_page: int, rules: Sequ
 
 #: The columns of an item row after ``row_type``, ``kind`` and the position.
 _ITEM_COLUMNS = (
-    "patient_id", "since", "target_id", "number", "detail", "given_name", "family_name", "record_number", "phase",
+    "patient_id",
+    "since",
+    "target_id",
+    "number",
+    "detail",
+    "given_name",
+    "family_name",
+    "record_number",
+    "phase",
     "protocol_code",
 )
 
@@ -255,9 +287,7 @@ class TherapistCaseload:
         return sum(self.by_phase.values())
 
 
-def caseloads(
-    db: AnySession, therapists: Sequence[tuple[int, str]], ids: Select[Any]
-) -> list[TherapistCaseload]:
+def caseloads(db: AnySession, therapists: Sequence[tuple[int, str]], ids: Select[Any]) -> list[TherapistCaseload]:
     """Patients per therapist (any role on the care team) by phase, for ``therapists``: one GROUP BY."""
     if not therapists:
         return []
@@ -293,30 +323,52 @@ def week_sessions(db: AnySession, user: User, today: date, tz: tzinfo, limit: in
     when = func.coalesce(TherapySession.held_at, TherapySession.scheduled_at)
     own = select(CareTeamMember.patient_id).where(CareTeamMember.user_id == user.id)
     rows = db.execute(
-        select(TherapySession.id, TherapySession.patient_id, TherapySession.kind, TherapySession.cycle,
-               TherapySession.held_at, TherapySession.scheduled_at, Patient.given_name, Patient.family_name)
+        select(
+            TherapySession.id,
+            TherapySession.patient_id,
+            TherapySession.kind,
+            TherapySession.cycle,
+            TherapySession.held_at,
+            TherapySession.scheduled_at,
+            Patient.given_name,
+            Patient.family_name,
+        )
         .join(Patient, Patient.id == TherapySession.patient_id)
         .where(
             TherapySession.patient_id.in_(own),
             Patient.clinic_id == user.clinic_id,
             or_(
                 and_(TherapySession.held_at >= start, TherapySession.held_at < end),
-                and_(TherapySession.held_at.is_(None), TherapySession.scheduled_at >= start,
-                     TherapySession.scheduled_at < end),
+                and_(
+                    TherapySession.held_at.is_(None),
+                    TherapySession.scheduled_at >= start,
+                    TherapySession.scheduled_at < end,
+                ),
             ),
         )
         .order_by(when, TherapySession.id)
         .limit(limit)
     )
     return [
-        DaySession(row.id, row.patient_id, f"{row.family_name}, {row.given_name}", SessionKind(row.kind), row.cycle,
-                   row.held_at or row.scheduled_at, row.held_at is not None)
+        DaySession(
+            row.id,
+            row.patient_id,
+            f"{row.family_name}, {row.given_name}",
+            SessionKind(row.kind),
+            row.cycle,
+            row.held_at or row.scheduled_at,
+            row.held_at is not None,
+        )
         for row in rows
     ]
 
 
 def make_scope(
-    ids: Select[Any], now: datetime, clinic: Clinic, protocols: Mapping[str, Any], author_id: int | None = None,
+    ids: Select[Any],
+    now: datetime,
+    clinic: Clinic,
+    protocols: Mapping[str, Any],
+    author_id: int | None = None,
     key: Hashable | None = None,
 ) -> Scope:
     """The rules' scope: ``ids`` as a CTE, so the statement works out whose patients they are once, not once per
@@ -328,5 +380,13 @@ def make_scope(
 
 def scope_key(user: User, filters: Filters, *, own_only: bool = False) -> Hashable:
     """Everything ``patient_ids(user, filters, own_only=own_only)`` depends on (its statement's text and values)."""
-    return (user.id, user.clinic_id, user.is_clinician, user.is_supervisor, own_only, filters.therapist_id,
-            filters.phase, filters.protocol)
+    return (
+        user.id,
+        user.clinic_id,
+        user.is_clinician,
+        user.is_supervisor,
+        own_only,
+        filters.therapist_id,
+        filters.phase,
+        filters.protocol,
+    )

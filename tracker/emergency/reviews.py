@@ -37,13 +37,17 @@ def clinic_grants(user: User) -> Select[EmergencyAccess, EmergencyReview]:
 
 
 def waiting(user: User) -> Select[EmergencyAccess, EmergencyReview]:
-    return clinic_grants(user).where(EmergencyReview.id.is_(None)).order_by(EmergencyAccess.granted_at,
-                                                                           EmergencyAccess.id)
+    return (
+        clinic_grants(user).where(EmergencyReview.id.is_(None)).order_by(EmergencyAccess.granted_at, EmergencyAccess.id)
+    )
 
 
 def reviewed(user: User) -> Select[EmergencyAccess, EmergencyReview]:
-    return (clinic_grants(user).where(EmergencyReview.id.is_not(None))
-            .order_by(EmergencyReview.reviewed_at.desc(), EmergencyReview.id.desc()))
+    return (
+        clinic_grants(user)
+        .where(EmergencyReview.id.is_not(None))
+        .order_by(EmergencyReview.reviewed_at.desc(), EmergencyReview.id.desc())
+    )
 
 
 def actions_under(grants: list[EmergencyAccess]) -> dict[int, int]:
@@ -52,10 +56,15 @@ def actions_under(grants: list[EmergencyAccess]) -> dict[int, int]:
         return {}
     rows = db.session.execute(
         select(EmergencyAccess.id, func.count(AuditEvent.id))
-        .join(AuditEvent, and_(
-            AuditEvent.actor_id == EmergencyAccess.user_id, AuditEvent.patient_id == EmergencyAccess.patient_id,
-            AuditEvent.created_at >= EmergencyAccess.granted_at, AuditEvent.created_at <= EmergencyAccess.expires_at,
-        ))
+        .join(
+            AuditEvent,
+            and_(
+                AuditEvent.actor_id == EmergencyAccess.user_id,
+                AuditEvent.patient_id == EmergencyAccess.patient_id,
+                AuditEvent.created_at >= EmergencyAccess.granted_at,
+                AuditEvent.created_at <= EmergencyAccess.expires_at,
+            ),
+        )
         .where(EmergencyAccess.id.in_([g.id for g in grants]))
         .group_by(EmergencyAccess.id)
     )
@@ -79,15 +88,19 @@ def review(actor: User, access: EmergencyAccess, justified: bool, comment: str, 
         raise ReviewError("justified", "This emergency access has been reviewed already.")
     if len(comment.strip()) < COMMENT_MIN_LENGTH:
         raise ReviewError("comment", f"Give your reasons in at least {COMMENT_MIN_LENGTH} characters.")
-    row = EmergencyReview(access_id=access.id, reviewer_id=actor.id, justified=justified, comment=comment.strip(),
-                          reviewed_at=now)
+    row = EmergencyReview(
+        access_id=access.id, reviewer_id=actor.id, justified=justified, comment=comment.strip(), reviewed_at=now
+    )
     db.session.add(row)
     db.session.flush()
     patient = db.session.get(Patient, access.patient_id)
     audit.record(
-        actor, "emergency.review",
+        actor,
+        "emergency.review",
         f"Reviewed emergency access #{access.id}: {'justified' if justified else 'not justified'}",
-        patient=patient, target_type="emergency_access", target_id=access.id,
+        patient=patient,
+        target_type="emergency_access",
+        target_id=access.id,
         data={"justified": justified, "user_id": access.user_id},
     )
     return row

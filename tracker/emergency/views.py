@@ -61,8 +61,12 @@ def reviews() -> ResponseReturnValue:
     done = db.session.execute(emergency_reviews.reviewed(actor()).limit(REVIEWED_SHOWN)).all()
     grants = [row for row in page.items]
     counts = emergency_reviews.actions_under(grants + [access for access, _ in done])
-    audit.record(actor(), "emergency.review_queue", f"Listed {len(grants)} emergency access grants to review",
-                 data={"patient_ids": sorted({g.patient_id for g in grants} | {a.patient_id for a, _ in done})})
+    audit.record(
+        actor(),
+        "emergency.review_queue",
+        f"Listed {len(grants)} emergency access grants to review",
+        data={"patient_ids": sorted({g.patient_id for g in grants} | {a.patient_id for a, _ in done})},
+    )
     db.session.commit()
     return render_template("emergency/reviews.html", page=page, done=done, counts=counts)
 
@@ -90,9 +94,16 @@ def review(access_id: int) -> ResponseReturnValue:
             flash("Review recorded.", "success")
             return redirect(url_for("emergency.reviews")), 303
     counts = emergency_reviews.actions_under([access])
-    audit.record(actor(), "emergency.review_view", f"Opened emergency access #{access.id} for review",
-                 target_type="emergency_access", target_id=access.id, data={"patient_id": access.patient_id})
+    audit.record(
+        actor(),
+        "emergency.review_view",
+        f"Opened emergency access #{access.id} for review",
+        target_type="emergency_access",
+        target_id=access.id,
+        data={"patient_id": access.patient_id},
+    )
     db.session.commit()
     own = access.user_id == actor().id
-    return render_template("emergency/review.html", access=access, done=done, form=form, own=own,
-                           actions=counts.get(access.id, 0)), 422 if form.errors else 200
+    return render_template(
+        "emergency/review.html", access=access, done=done, form=form, own=own, actions=counts.get(access.id, 0)
+    ), 422 if form.errors else 200

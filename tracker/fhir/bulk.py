@@ -58,7 +58,7 @@ def patients_in_scope(actor: User) -> int:
 
 def _batches(ids: Sequence[int], size: int) -> Iterator[Sequence[int]]:
     for start in range(0, len(ids), size):
-        yield ids[start:start + size]
+        yield ids[start : start + size]
 
 
 MANIFEST = "manifest.json"
@@ -84,9 +84,17 @@ class _Files:
             file.flush()
 
 
-def export_clinic(clinic: Clinic, actor: User | None, output: Path, progress: Progress | None = None, *,
-                  export_id: str | None = None, ip: str | None = None,
-                  request_url: str | None = None, base_url: str | None = None) -> dict[str, Any]:
+def export_clinic(
+    clinic: Clinic,
+    actor: User | None,
+    output: Path,
+    progress: Progress | None = None,
+    *,
+    export_id: str | None = None,
+    ip: str | None = None,
+    request_url: str | None = None,
+    base_url: str | None = None,
+) -> dict[str, Any]:
     """Write every patient of ``actor``'s export scope (``permissions.bulk_export_scope``) in ``clinic`` to
     ``output`` as NDJSON, one file per resource type, plus ``manifest.json``; return the manifest.
 
@@ -121,9 +129,11 @@ def export_clinic(clinic: Clinic, actor: User | None, output: Path, progress: Pr
             files.write(questionnaire_resource(instrument, clinic.id))
         done = 0
         for batch in _batches(ids, BATCH):
-            patients = list(db.session.scalars(
-                select(Patient).where(Patient.id.in_(batch)).options(*patient_options()).order_by(Patient.id)
-            ))
+            patients = list(
+                db.session.scalars(
+                    select(Patient).where(Patient.id.in_(batch)).options(*patient_options()).order_by(Patient.id)
+                )
+            )
             records = load_records(db.session, clinic, patients)
             new_staff = load_staff(db.session, staff_ids(records) - set(staff))
             staff.update(new_staff)
@@ -132,9 +142,16 @@ def export_clinic(clinic: Clinic, actor: User | None, output: Path, progress: Pr
             for record in records:
                 for resource in RecordResources(record, staff, relative_reference).all():
                     files.write(resource)
-                audit.record(actor, "fhir.bulk_export", f"Exported patient {record.patient.record_number} in a "
-                             "bulk FHIR export", patient=record.patient, target_type="fhir_export",
-                             target_id=export_id, ip=ip, data=by_operator)
+                audit.record(
+                    actor,
+                    "fhir.bulk_export",
+                    f"Exported patient {record.patient.record_number} in a bulk FHIR export",
+                    patient=record.patient,
+                    target_type="fhir_export",
+                    target_id=export_id,
+                    ip=ip,
+                    data=by_operator,
+                )
             files.flush()
             db.session.commit()
             db.session.expunge_all()
@@ -145,25 +162,35 @@ def export_clinic(clinic: Clinic, actor: User | None, output: Path, progress: Pr
         "transactionTime": instant(started),
         "request": request_url or "",
         "requiresAccessToken": False,
-        "output": [{"type": kind, "url": f"{kind}.ndjson", "count": files.counts[kind]}
-                   for kind in sorted(files.counts)],
+        "output": [
+            {"type": kind, "url": f"{kind}.ndjson", "count": files.counts[kind]} for kind in sorted(files.counts)
+        ],
         "error": [],
     }
     if request_url is not None and base_url is not None:
         manifest = with_locations(manifest, request_url, base_url)
     write_private(output / MANIFEST, json.dumps(manifest, indent=2) + "\n")
-    audit.record(actor, "fhir.bulk_export_done", f"Bulk FHIR export of {len(ids)} patients", target_type="fhir_export",
-                 target_id=export_id, data={"patients": len(ids), "files": len(files.counts), **(by_operator or {})},
-                 clinic_id=clinic.id, ip=ip)
+    audit.record(
+        actor,
+        "fhir.bulk_export_done",
+        f"Bulk FHIR export of {len(ids)} patients",
+        target_type="fhir_export",
+        target_id=export_id,
+        data={"patients": len(ids), "files": len(files.counts), **(by_operator or {})},
+        clinic_id=clinic.id,
+        ip=ip,
+    )
     db.session.commit()
     return manifest
 
 
 def with_locations(manifest: dict[str, Any], request_url: str, base_url: str) -> dict[str, Any]:
     """The manifest with its kick-off request's URL and each file's absolute URL (``base_url`` + the file name)."""
-    return {**manifest, "request": request_url,
-            "output": [{**o, "url": base_url + o["url"].rsplit("/", 1)[-1].rsplit("#", 1)[-1]}
-                       for o in manifest["output"]]}
+    return {
+        **manifest,
+        "request": request_url,
+        "output": [{**o, "url": base_url + o["url"].rsplit("/", 1)[-1].rsplit("#", 1)[-1]} for o in manifest["output"]],
+    }
 
 
 def relocate_zip(content: bytes, request_url: str, base_url: str) -> bytes:
@@ -191,8 +218,9 @@ def zip_directory(directory: Path) -> bytes:
     return _zip({path.name: path.read_bytes() for path in directory.iterdir()})
 
 
-def run_export(clinic_id: int, actor_id: int, progress: Progress | None = None, *, job_id: str | None = None,
-               ip: str | None = None) -> bytes:
+def run_export(
+    clinic_id: int, actor_id: int, progress: Progress | None = None, *, job_id: str | None = None, ip: str | None = None
+) -> bytes:
     """The job a queue runs: load the clinic and the actor by id, export into a temporary directory, and return the
     files zipped (the directory is removed). Needs an app context.
 
@@ -210,7 +238,8 @@ def run_export(clinic_id: int, actor_id: int, progress: Progress | None = None, 
 def requested_from(job_id: str) -> str | None:
     """The address the web export ``job_id`` was started from, as its start's audit row holds it."""
     address: str | None = db.session.scalar(
-        select(AuditEvent.ip).where(AuditEvent.action == "fhir.bulk_export_started",
-                                    AuditEvent.target_id == job_id).limit(1)
+        select(AuditEvent.ip)
+        .where(AuditEvent.action == "fhir.bulk_export_started", AuditEvent.target_id == job_id)
+        .limit(1)
     )
     return address

@@ -68,10 +68,11 @@ def patient_bundle(actor: User, patient_id: int) -> JSON:
     staff = load_staff(db.session, staff_ids([record]))
     resources = list(RecordResources(record, staff, bundle_reference).all())
     resources += [practitioner_resource(user, clinic.id) for user in staff.values()]
-    resources += [questionnaire_resource(get_instrument(code), clinic.id)
-                  for code in sorted({r.instrument for r in record.results})]
-    entries = [{"fullUrl": bundle_reference(r["resourceType"], r["id"]), "resource": validated(r)}
-               for r in resources]
+    resources += [
+        questionnaire_resource(get_instrument(code), clinic.id)
+        for code in sorted({r.instrument for r in record.results})
+    ]
+    entries = [{"fullUrl": bundle_reference(r["resourceType"], r["id"]), "resource": validated(r)} for r in resources]
     now = utcnow()
     bundle: JSON = {
         "resourceType": "Bundle",

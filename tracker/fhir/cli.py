@@ -31,8 +31,13 @@ fhir = AppGroup("fhir", help="FHIR R4B export.")
 def _refuse(message: str, actor: User | None, clinic_id: int | None, **data: object) -> click.ClickException:
     """Audit a refused export (committed at once: the command stops here) and the error to raise."""
     db.session.rollback()
-    audit.record(actor, "fhir.export_refused", f"Refused a FHIR export on the command line: {message}",
-                 clinic_id=clinic_id, data={"os_user": _os_user(), **data})
+    audit.record(
+        actor,
+        "fhir.export_refused",
+        f"Refused a FHIR export on the command line: {message}",
+        clinic_id=clinic_id,
+        data={"os_user": _os_user(), **data},
+    )
     db.session.commit()
     return click.ClickException(message)
 
@@ -55,11 +60,20 @@ def _user(username: str, clinic_id: int | None) -> User:
 
 @fhir.command("export")
 @click.option("--patient", "record_number", help="One patient, by record number in the user's clinic: a Bundle.")
-@click.option("--clinic", "clinic_name", help="A clinic: NDJSON files of the whole clinic (server operator), or of "
-              "the care scope of the user named with --as.")
+@click.option(
+    "--clinic",
+    "clinic_name",
+    help="A clinic: NDJSON files of the whole clinic (server operator), or of "
+    "the care scope of the user named with --as.",
+)
 @click.option("--as", "username", help="The user the export is made (and audited) as; needed with --patient.")
-@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
-              help="A file for --patient, a new or empty directory for --clinic (created readable by you alone).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="A file for --patient, a new or empty directory for --clinic (created readable by you alone).",
+)
 def export_command(record_number: str | None, clinic_name: str | None, username: str | None, output: Path) -> None:
     """Export one patient's record (--patient) or a clinic (--clinic) as FHIR R4B."""
     if (record_number is None) == (clinic_name is None):
@@ -79,13 +93,20 @@ def _export_patient(record_number: str, username: str, output: Path) -> None:
         select(Patient.id).where(Patient.clinic_id == user.clinic_id, Patient.record_number == record_number)
     )
     if patient_id is None:
-        raise _refuse(f"No patient with record number {record_number!r} in {username}'s clinic.", user, None,
-                      record_number=record_number)
+        raise _refuse(
+            f"No patient with record number {record_number!r} in {username}'s clinic.",
+            user,
+            None,
+            record_number=record_number,
+        )
     try:
         bundle = patient_bundle(user, patient_id)
     except HTTPException as error:
-        message = (f"{username} sees this patient only under emergency access, which is for viewing: no export."
-                   if error.code == 403 else f"{username} may not see this patient.")
+        message = (
+            f"{username} sees this patient only under emergency access, which is for viewing: no export."
+            if error.code == 403
+            else f"{username} may not see this patient."
+        )
         raise _refuse(message, user, None, patient_id=patient_id) from None
     try:
         write_private(output, dumps(bundle) + "\n")
@@ -105,13 +126,20 @@ def _export_clinic(clinic_name: str, username: str | None, output: Path) -> None
         raise click.ClickException(f"{output} must be a new or empty directory.")
     directory = output.resolve()
     try:
-        manifest = export_clinic(clinic, user, output, lambda done, total: click.echo(f"{done} of {total} patients"),
-                                 request_url=directory.as_uri(), base_url=directory.as_uri() + "/")
+        manifest = export_clinic(
+            clinic,
+            user,
+            output,
+            lambda done, total: click.echo(f"{done} of {total} patients"),
+            request_url=directory.as_uri(),
+            base_url=directory.as_uri() + "/",
+        )
     except ExportRefused:
         raise _refuse(
             f"{username} may not export {clinic_name} in bulk (supervisors, and admins who also hold a clinical "
             "role, may export the patients in their care; the whole clinic is exported without --as).",
-            user, clinic.id,
+            user,
+            clinic.id,
         ) from None
     except OSError as error:
         db.session.rollback()  # the batch being written is not claimed as exported

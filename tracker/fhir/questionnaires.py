@@ -40,8 +40,11 @@ def answer_coding(instrument: Instrument, item: Item, value: int | str) -> JSON:
     if loinc is not None and len(loinc) == len(item.scale.options):
         position = item.scale.values.index(value)
         return {"system": codes().loinc, "code": loinc[position], "display": option.label}
-    return {"system": f"{LOCAL}:instrument:{instrument.code}:{item.scale.name}", "code": str(value),
-            "display": option.label}
+    return {
+        "system": f"{LOCAL}:instrument:{instrument.code}:{item.scale.name}",
+        "code": str(value),
+        "display": option.label,
+    }
 
 
 def _item(instrument: Instrument, item: Item) -> JSON:
@@ -58,20 +61,24 @@ def _item(instrument: Instrument, item: Item) -> JSON:
         entry["code"] = [{"system": codes().loinc, "code": loinc_items[item.number - 1]}]
     if item.ask_if is not None:
         condition = instrument.item(item.ask_if.item)
-        entry["enableWhen"] = [{
-            "question": link_id(condition),
-            "operator": "=",
-            "answerCoding": answer_coding(instrument, condition, item.ask_if.equals),
-        }]
+        entry["enableWhen"] = [
+            {
+                "question": link_id(condition),
+                "operator": "=",
+                "answerCoding": answer_coding(instrument, condition, item.ask_if.equals),
+            }
+        ]
     return entry
 
 
 def questionnaire(instrument: Instrument) -> JSON:
     """The Questionnaire of ``instrument`` as FHIR JSON (validated by the caller)."""
     panel = codes().instrument(instrument.code).panel
-    coding = [{"system": codes().loinc, "code": panel.code, "display": panel.display}] if panel else [
-        {"system": f"{LOCAL}:instrument", "code": instrument.code, "display": instrument.name}
-    ]
+    coding = (
+        [{"system": codes().loinc, "code": panel.code, "display": panel.display}]
+        if panel
+        else [{"system": f"{LOCAL}:instrument", "code": instrument.code, "display": instrument.name}]
+    )
     description = (
         f"{instrument.name}, {instrument.administration.value.replace('_', ' ')}; recall period: "
         f"{instrument.recall_period}. {WORDING[instrument.wording]}"

@@ -101,9 +101,7 @@ def load_records(db: AnySession, clinic: Clinic, patients: Sequence[Patient]) ->
         select(SafetyAlert).where(SafetyAlert.patient_id.in_(ids)).order_by(SafetyAlert.raised_at, SafetyAlert.id)
     ):
         records[alert.patient_id].alerts.append(alert)
-    for medication in db.scalars(
-        select(Medication).where(Medication.patient_id.in_(ids)).order_by(Medication.id)
-    ):
+    for medication in db.scalars(select(Medication).where(Medication.patient_id.in_(ids)).order_by(Medication.id)):
         records[medication.patient_id].medications.append(medication)
     newest = (
         select(IntegrationPlanVersion.patient_id, func.max(IntegrationPlanVersion.number).label("number"))
@@ -156,4 +154,3 @@ def load_staff(db: AnySession, ids: set[int]) -> dict[int, User]:
     if not ids:
         return {}
     return {u.id: u for u in db.scalars(select(User).where(User.id.in_(sorted(ids))))}
-

@@ -173,12 +173,14 @@ class RecordResources:
         resource: JSON = {
             "resourceType": "Patient",
             "id": self.patient_id,
-            "identifier": [{
-                "use": "usual",
-                "type": _concept(f"{TERMINOLOGY}/v2-0203", "MR", "Medical record number"),
-                "system": f"{LOCAL}:clinic:{self.clinic_id}:record-number",
-                "value": patient.record_number,
-            }],
+            "identifier": [
+                {
+                    "use": "usual",
+                    "type": _concept(f"{TERMINOLOGY}/v2-0203", "MR", "Medical record number"),
+                    "system": f"{LOCAL}:clinic:{self.clinic_id}:record-number",
+                    "value": patient.record_number,
+                }
+            ],
             "active": patient.phase.is_active or patient.phase is Phase.ON_HOLD,
             "name": [{"use": "official", "family": patient.family_name, "given": [patient.given_name]}],
             "birthDate": patient.date_of_birth.isoformat(),
@@ -208,11 +210,13 @@ class RecordResources:
             period: JSON = {"start": instant(move.created_at)}
             if index + 1 < len(moves):
                 period["end"] = instant(moves[index + 1].created_at)
-            history.append({
-                "extension": [{"url": f"{LOCAL}:fhir:phase", "valueCode": move.to_phase.value}],
-                "status": episode_status(move.to_phase, started),
-                "period": period,
-            })
+            history.append(
+                {
+                    "extension": [{"url": f"{LOCAL}:fhir:phase", "valueCode": move.to_phase.value}],
+                    "status": episode_status(move.to_phase, started),
+                    "period": period,
+                }
+            )
         resource: JSON = {
             "resourceType": "EpisodeOfCare",
             "id": self.id("episode", patient.id),
@@ -242,8 +246,11 @@ class RecordResources:
             "resourceType": "Encounter",
             "id": self.id("session", held.id),
             "status": "finished",
-            "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB",
-                      "display": "ambulatory"},
+            "class": {
+                "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+                "code": "AMB",
+                "display": "ambulatory",
+            },
             "type": [_concept(f"{LOCAL}:session-kind", held.kind.value, held.kind.label)],
             "subject": self.subject(),
             "episodeOfCare": [self.ref("EpisodeOfCare", self.id("episode", self.record.patient.id))],
@@ -313,8 +320,9 @@ class RecordResources:
         if reading.spo2 is not None:
             resource = self._vital(held, note, f"{reading.id}/spo2", reading.taken_at, signs["spo2"])
             oximetry = signs["spo2_pulse_oximetry"]
-            resource["code"]["coding"].append({"system": codes().loinc, "code": oximetry.code,
-                                               "display": oximetry.display})
+            resource["code"]["coding"].append(
+                {"system": codes().loinc, "code": oximetry.code, "display": oximetry.display}
+            )
             resource["valueQuantity"] = _quantity(reading.spo2, "%")
             yield flagged(resource, "spo2")
 
@@ -322,8 +330,9 @@ class RecordResources:
         if note.weight_kg is None:
             return None
         assert held.held_at is not None
-        resource = self._vital(held, note, f"note-{note.id}/weight", note.dose_given_at or held.held_at,
-                               codes().vital_signs["weight"])
+        resource = self._vital(
+            held, note, f"note-{note.id}/weight", note.dose_given_at or held.held_at, codes().vital_signs["weight"]
+        )
         resource["valueQuantity"] = _quantity(note.weight_kg, "kg")
         return resource
 
@@ -344,21 +353,34 @@ class RecordResources:
             dosage: JSON = {"text": text, "dose": _quantity(note.dose_total_mg, "mg")}
             if note.route is not None:
                 dosage["route"] = {"text": note.route.label}
-            yield {**base, "id": self.id("dose", note.id), "medicationCodeableConcept": {"text": note.substance},
-                   "effectiveDateTime": instant(note.dose_given_at), "dosage": dosage}
+            yield {
+                **base,
+                "id": self.id("dose", note.id),
+                "medicationCodeableConcept": {"text": note.substance},
+                "effectiveDateTime": instant(note.dose_given_at),
+                "dosage": dosage,
+            }
             if note.supplemental_mg is not None and note.supplemental_given_at is not None:
-                yield {**base, "id": self.id("supplemental-dose", note.id),
-                       "medicationCodeableConcept": {"text": note.substance},
-                       "effectiveDateTime": instant(note.supplemental_given_at),
-                       "dosage": {"text": f"Supplemental dose {note.supplemental_mg:g} mg",
-                                  "dose": _quantity(note.supplemental_mg, "mg")}}
+                yield {
+                    **base,
+                    "id": self.id("supplemental-dose", note.id),
+                    "medicationCodeableConcept": {"text": note.substance},
+                    "effectiveDateTime": instant(note.supplemental_given_at),
+                    "dosage": {
+                        "text": f"Supplemental dose {note.supplemental_mg:g} mg",
+                        "dose": _quantity(note.supplemental_mg, "mg"),
+                    },
+                }
         for event in note.adverse_events:
             if event.rescue_medication and event.rescue_given_at is not None:
-                yield {**base, "id": self.id("rescue", event.id),
-                       "medicationCodeableConcept": {"text": event.rescue_medication},
-                       "effectiveDateTime": instant(event.rescue_given_at),
-                       "reasonReference": [self.ref("AdverseEvent", self.id("adverse-event", event.id))],
-                       "dosage": {"text": event.rescue_dose or ""}}
+                yield {
+                    **base,
+                    "id": self.id("rescue", event.id),
+                    "medicationCodeableConcept": {"text": event.rescue_medication},
+                    "effectiveDateTime": instant(event.rescue_given_at),
+                    "reasonReference": [self.ref("AdverseEvent", self.id("adverse-event", event.id))],
+                    "dosage": {"text": event.rescue_dose or ""},
+                }
 
     def adverse_event(self, held: TherapySession, event: AdverseEvent, dose: JSON | None) -> JSON:
         code, display = AE_OUTCOME[event.outcome]
@@ -386,23 +408,38 @@ class RecordResources:
         targets = [self.encounter(held)] + [self.ref(r["resourceType"], r["id"]) for r in derived]
         author = _concept("http://terminology.hl7.org/CodeSystem/provenance-participant-type", "author", "Author")
         agents = [{"type": author, "who": self.practitioner(note.signed_by_id)}]
-        signatures = [{
-            "type": [{"system": "urn:iso-astm:E1762-95:2013", "code": "1.2.840.10065.1.12.1.1",
-                      "display": "Author's Signature"}],
-            "when": instant(note.signed_at),
-            "who": self.practitioner(note.signed_by_id),
-        }]
+        signatures = [
+            {
+                "type": [
+                    {
+                        "system": "urn:iso-astm:E1762-95:2013",
+                        "code": "1.2.840.10065.1.12.1.1",
+                        "display": "Author's Signature",
+                    }
+                ],
+                "when": instant(note.signed_at),
+                "who": self.practitioner(note.signed_by_id),
+            }
+        ]
         for decision in note.cosign_decisions:
             if decision.decision is CosignOutcome.COSIGNED:
-                verifier = _concept("http://terminology.hl7.org/CodeSystem/provenance-participant-type", "verifier",
-                                    "Verifier")
+                verifier = _concept(
+                    "http://terminology.hl7.org/CodeSystem/provenance-participant-type", "verifier", "Verifier"
+                )
                 agents.append({"type": verifier, "who": self.practitioner(decision.supervisor_id)})
-                signatures.append({
-                    "type": [{"system": "urn:iso-astm:E1762-95:2013", "code": "1.2.840.10065.1.12.1.5",
-                              "display": "Verification Signature"}],
-                    "when": instant(decision.decided_at),
-                    "who": self.practitioner(decision.supervisor_id),
-                })
+                signatures.append(
+                    {
+                        "type": [
+                            {
+                                "system": "urn:iso-astm:E1762-95:2013",
+                                "code": "1.2.840.10065.1.12.1.5",
+                                "display": "Verification Signature",
+                            }
+                        ],
+                        "when": instant(decision.decided_at),
+                        "who": self.practitioner(decision.supervisor_id),
+                    }
+                )
         return {
             "resourceType": "Provenance",
             "id": self.id("provenance", note.id),
@@ -438,7 +475,8 @@ class RecordResources:
             "subject": self.subject(),
             "authored": result.administered_on.isoformat(),  # the day it was answered, not the day it was typed in
             "author": self._reporter(result),
-            "source": self.subject() if result.mode is not AdministrationMode.CLINICIAN_RATED
+            "source": self.subject()
+            if result.mode is not AdministrationMode.CLINICIAN_RATED
             else self.practitioner(result.entered_by_id),
             "item": items,
         }
@@ -460,17 +498,23 @@ class RecordResources:
             "method": {"text": result.mode.label},
         }
         if result.total is not None:
-            resource["code"] = _loinc(total) if total else _concept(
-                f"{LOCAL}:instrument", f"{instrument.code}-total", f"{instrument.short_name} total score")
+            resource["code"] = (
+                _loinc(total)
+                if total
+                else _concept(f"{LOCAL}:instrument", f"{instrument.code}-total", f"{instrument.short_name} total score")
+            )
             resource["valueInteger"] = result.total
         else:
-            resource["code"] = _concept(f"{LOCAL}:instrument", f"{instrument.code}-level",
-                                        f"{instrument.short_name} result")
+            resource["code"] = _concept(
+                f"{LOCAL}:instrument", f"{instrument.code}-level", f"{instrument.short_name} result"
+            )
             resource["valueCodeableConcept"] = {"text": result.band}
         if result.subscales:
             resource["component"] = [
-                {"code": _concept(f"{LOCAL}:instrument:{instrument.code}:subscale", s["code"], s["name"]),
-                 "valueInteger": s["score"]}
+                {
+                    "code": _concept(f"{LOCAL}:instrument:{instrument.code}:subscale", s["code"], s["name"]),
+                    "valueInteger": s["score"],
+                }
                 for s in result.subscales
             ]
         return resource
@@ -530,4 +574,3 @@ def practitioner_resource(user: User, clinic_id: int) -> JSON:
         "active": user.active,
         "name": [{"text": user.full_name}],
     }
-

@@ -57,10 +57,12 @@ def alert_flag(resources: RecordResources, alert: SafetyAlert) -> JSON:
     if alert.acknowledged_at is not None:
         period["end"] = instant(alert.acknowledged_at)
         by = resources.staff.get(alert.acknowledged_by_id) if alert.acknowledged_by_id is not None else None
-        extensions.append({
-            "url": f"{LOCAL}:fhir:alert-acknowledgement",
-            "valueString": f"Acknowledged by {by.full_name if by else 'staff'}: {alert.action_taken}",
-        })
+        extensions.append(
+            {
+                "url": f"{LOCAL}:fhir:alert-acknowledgement",
+                "valueString": f"Acknowledged by {by.full_name if by else 'staff'}: {alert.action_taken}",
+            }
+        )
     if extensions:
         flag["extension"] = extensions
     return flag

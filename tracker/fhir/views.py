@@ -67,14 +67,20 @@ def start_bulk() -> ResponseReturnValue:
     job_id = jobs.new_id()
     try:
         jobs.check_room(db.session, user.id, now)
-        jobs.create_export(db.session, job_id, user.id, patients_in_scope(user),
-                           f"fhir-export-{clinictime.local(now, current_zone()):%Y%m%d-%H%M}.zip")
+        jobs.create_export(
+            db.session,
+            job_id,
+            user.id,
+            patients_in_scope(user),
+            f"fhir-export-{clinictime.local(now, current_zone()):%Y%m%d-%H%M}.zip",
+        )
     except jobs.TooManyJobs:
         db.session.rollback()
         flash(f"You already have {jobs.MAX_JOBS_PER_USER} exports or batches in progress; wait for one.", "warning")
         return redirect(url_for("fhir.bulk"))
-    audit.record(user, "fhir.bulk_export_started", "Started a bulk FHIR export", target_type="fhir_export",
-                 target_id=job_id)
+    audit.record(
+        user, "fhir.bulk_export_started", "Started a bulk FHIR export", target_type="fhir_export", target_id=job_id
+    )
     db.session.commit()
     try:
         jobs.start(job_id, JobKind.FHIR_EXPORT)
@@ -106,10 +112,19 @@ def bulk_download(job_id: str) -> ResponseReturnValue:
             db.session.commit()
             abort(404, description="This export is not ready, has expired or was already downloaded.")
         output, filename = taken
-        output = relocate_zip(output, url_for("fhir.start_bulk", _external=True),
-                              url_for("fhir.bulk_download", job_id=job_id, _external=True) + "#")
-        audit.record(user, "fhir.bulk_download", "Downloaded a bulk FHIR export", target_type="fhir_export",
-                     target_id=job_id, data={"bytes": len(output)})
+        output = relocate_zip(
+            output,
+            url_for("fhir.start_bulk", _external=True),
+            url_for("fhir.bulk_download", job_id=job_id, _external=True) + "#",
+        )
+        audit.record(
+            user,
+            "fhir.bulk_download",
+            "Downloaded a bulk FHIR export",
+            target_type="fhir_export",
+            target_id=job_id,
+            data={"bytes": len(output)},
+        )
         db.session.commit()
     response = Response(output, mimetype="application/zip")
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'

@@ -175,7 +175,9 @@ def screening_eligible(facts: Facts) -> list[str]:
             late = facts.signed_off_at is not None and facts.signed_off_at > facts.at
             problems.append(
                 f"The screening checklist was signed off on {facts.day(facts.signed_off_at).isoformat()}, after "
-                f"{_when(facts)}." if late and facts.signed_off_at else reason.text
+                f"{_when(facts)}."
+                if late and facts.signed_off_at
+                else reason.text
             )
     return problems
 
@@ -280,7 +282,8 @@ def preparation_held(facts: Facts) -> list[str]:
     protocol = _protocol(facts)
     required = protocol.sessions.preparation
     held = [
-        visit for visit in facts.visits
+        visit
+        for visit in facts.visits
         if visit.kind is SessionKind.PREPARATION and visit.held_at is not None and visit.held_at <= facts.at
     ]
     signed = sum(1 for visit in held if visit.signed_by(facts.at))
@@ -346,9 +349,13 @@ def previous_cycle_complete(facts: Facts) -> list[str]:
     if needed:
         dosed_at = dosing.dosed_at if dosing is not None else None
         held = [
-            v for v in facts.visits
-            if v.kind is SessionKind.INTEGRATION and v.cycle == previous and v.held_at is not None
-            and v.held_at <= facts.at and (dosed_at is None or v.held_at >= dosed_at)
+            v
+            for v in facts.visits
+            if v.kind is SessionKind.INTEGRATION
+            and v.cycle == previous
+            and v.held_at is not None
+            and v.held_at <= facts.at
+            and (dosed_at is None or v.held_at >= dosed_at)
         ]
         signed = sum(1 for v in held if v.signed_by(facts.at))
         if len(held) < needed or signed < needed:
@@ -523,9 +530,12 @@ def _pre_dose_reading(facts: Facts) -> discharge.ReadingLike | None:
         return None
     earliest = facts.session.held_at - ARRIVAL if facts.session and facts.session.held_at else None
     before = [
-        r for r in facts.readings
-        if r.taken_at <= given.dose_given_at and (earliest is None or r.taken_at >= earliest)
-        and r.systolic is not None and r.diastolic is not None
+        r
+        for r in facts.readings
+        if r.taken_at <= given.dose_given_at
+        and (earliest is None or r.taken_at >= earliest)
+        and r.systolic is not None
+        and r.diastolic is not None
     ]
     return max(before, key=lambda r: (r.taken_at, r.id), default=None)
 
@@ -628,12 +638,16 @@ def no_open_high_risk_alert(facts: Facts) -> list[str]:
     for alert in sorted(facts.alerts, key=lambda a: (a.raised_at, a.id)):
         raised = f"#{alert.id}, {alert.source.lower()}, raised {clinictime.shown(alert.raised_at, facts.tz)}"
         if alert.open_at(moment):
-            unmet.append(f"A high-risk safety alert is open ({raised}): {alert.summary} A supervisor of the care team "
-                         "must close it before dosing.")
+            unmet.append(
+                f"A high-risk safety alert is open ({raised}): {alert.summary} A supervisor of the care team "
+                "must close it before dosing."
+            )
         elif dosed and alert.open_at(facts.now) and alert.raised_at > moment and alert.session_id != own:
-            unmet.append(f"A high-risk safety alert is open now ({raised}), after the time entered for this dose: "
-                         f"{alert.summary} A dose dated before an open alert is recorded only once a supervisor of "
-                         "the care team has closed it.")
+            unmet.append(
+                f"A high-risk safety alert is open now ({raised}), after the time entered for this dose: "
+                f"{alert.summary} A dose dated before an open alert is recorded only once a supervisor of "
+                "the care team has closed it."
+            )
     return unmet
 
 
@@ -661,58 +675,147 @@ _DOSE = _doors(Door.DOSE, Door.SIGN)
 #: The gate, in the order its refusals are listed. A condition guards the doors it names.
 CONDITIONS: tuple[Condition, ...] = (
     Condition("protocol_known", _doors(*Door), protocol_known, "The patient's protocol is installed."),
-    Condition("session_time", _SESSION, session_time,
-              "The session took place, not in the future and not before the patient was enrolled."),
-    Condition("in_dosing", _SESSION, in_dosing,
-              "A session is recorded as held only while the patient is in dosing, under the current cycle."),
-    Condition("after_the_move", _SESSION, after_the_move,
-              "The patient had moved into this dosing cycle before the session started."),
-    Condition("cycles_remaining", _doors(Door.MOVE_TO_DOSING, *SESSION_DOORS), cycles_remaining,
-              "A planned dosing session remains."),
-    Condition("screening_eligible", DOSING_DOORS, screening_eligible,
-              "The screening was complete, signed off and eligible at the time."),
-    Condition("pre_dosing_checks", DOSING_DOORS, pre_dosing_checks,
-              "Each pre-dosing check recorded within its window before the session."),
-    Condition("required_labs", DOSING_DOORS, required_labs,
-              "Each laboratory result the protocol requires, collected within its window before the session."),
-    Condition("medications_stopped", DOSING_DOORS, medications_stopped,
-              "Every medication to taper stopped, its washout over, by the session's day."),
-    Condition("preparation_held", DOSING_DOORS, preparation_held,
-              "The preparation sessions held, and their notes signed, before the session."),
-    Condition("baseline_measures", DOSING_DOORS, baseline_measures,
-              "The baseline measures recorded before the first dosing session."),
-    Condition("co_therapist_on_team", _doors(Door.MOVE_TO_DOSING), co_therapist_on_team,
-              "A co-therapist on the care team, where the protocol needs co-therapy."),
-    Condition("two_therapists_present", _SESSION, two_therapists_present,
-              "Two therapists present at the dosing session, where the protocol needs co-therapy."),
-    Condition("previous_cycle_complete", DOSING_DOORS, previous_cycle_complete,
-              "The previous dosing note signed and its integration sessions held after that dose and signed."),
-    Condition("dose_spacing", _SESSION, dose_spacing,
-              "At least the protocol's days between the previous dose and this one."),
-    Condition("within_the_session", _SESSION, within_the_session,
-              "The doses within the session's recorded time; discharge and readings during it."),
+    Condition(
+        "session_time",
+        _SESSION,
+        session_time,
+        "The session took place, not in the future and not before the patient was enrolled.",
+    ),
+    Condition(
+        "in_dosing",
+        _SESSION,
+        in_dosing,
+        "A session is recorded as held only while the patient is in dosing, under the current cycle.",
+    ),
+    Condition(
+        "after_the_move",
+        _SESSION,
+        after_the_move,
+        "The patient had moved into this dosing cycle before the session started.",
+    ),
+    Condition(
+        "cycles_remaining",
+        _doors(Door.MOVE_TO_DOSING, *SESSION_DOORS),
+        cycles_remaining,
+        "A planned dosing session remains.",
+    ),
+    Condition(
+        "screening_eligible",
+        DOSING_DOORS,
+        screening_eligible,
+        "The screening was complete, signed off and eligible at the time.",
+    ),
+    Condition(
+        "pre_dosing_checks",
+        DOSING_DOORS,
+        pre_dosing_checks,
+        "Each pre-dosing check recorded within its window before the session.",
+    ),
+    Condition(
+        "required_labs",
+        DOSING_DOORS,
+        required_labs,
+        "Each laboratory result the protocol requires, collected within its window before the session.",
+    ),
+    Condition(
+        "medications_stopped",
+        DOSING_DOORS,
+        medications_stopped,
+        "Every medication to taper stopped, its washout over, by the session's day.",
+    ),
+    Condition(
+        "preparation_held",
+        DOSING_DOORS,
+        preparation_held,
+        "The preparation sessions held, and their notes signed, before the session.",
+    ),
+    Condition(
+        "baseline_measures",
+        DOSING_DOORS,
+        baseline_measures,
+        "The baseline measures recorded before the first dosing session.",
+    ),
+    Condition(
+        "co_therapist_on_team",
+        _doors(Door.MOVE_TO_DOSING),
+        co_therapist_on_team,
+        "A co-therapist on the care team, where the protocol needs co-therapy.",
+    ),
+    Condition(
+        "two_therapists_present",
+        _SESSION,
+        two_therapists_present,
+        "Two therapists present at the dosing session, where the protocol needs co-therapy.",
+    ),
+    Condition(
+        "previous_cycle_complete",
+        DOSING_DOORS,
+        previous_cycle_complete,
+        "The previous dosing note signed and its integration sessions held after that dose and signed.",
+    ),
+    Condition(
+        "dose_spacing", _SESSION, dose_spacing, "At least the protocol's days between the previous dose and this one."
+    ),
+    Condition(
+        "within_the_session",
+        _SESSION,
+        within_the_session,
+        "The doses within the session's recorded time; discharge and readings during it.",
+    ),
     # Not at signing: signing records a dose already given (and the note may hold the very serious adverse event
     # that raised the alert); the doors before it never let a dose through while such an alert was open.
-    Condition("no_open_high_risk_alert", _doors(Door.MOVE_TO_DOSING, Door.SESSION, Door.DOSE),
-              no_open_high_risk_alert,
-              "No high-risk safety alert open (C-SSRS high risk, a suicide-plan answer, a serious adverse event, an "
-              "escalated risk check): a supervisor closes it first."),
-    Condition("dose_within_protocol", _DOSE, dose_within_protocol,
-              "The protocol's substance, route, unit and dose bounds; the supplemental dose as it defines."),
-    Condition("pre_dose_decision", _DOSE, pre_dose_decision,
-              "A written decision to dose when the blood pressure before it was above the protocol's threshold."),
-    Condition("pre_dose_reading", _doors(Door.SIGN), pre_dose_reading,
-              "A blood pressure reading before the dose, where the protocol asks for it."),
-    Condition("dose_complete", _doors(Door.SIGN), dose_complete,
-              "Dose, unit, weight where needed, route, lot number and time recorded."),
-    Condition("required_readings", _doors(Door.SIGN), required_readings,
-              "The readings the protocol requires at set times after the dose."),
-    Condition("discharge_complete", _doors(Door.SIGN), discharge_complete,
-              "Discharge criteria met: vital signs, distress, observation time, escort."),
-    Condition("follow_up_scheduled", _doors(Door.SIGN), follow_up_scheduled,
-              "The next-day follow-up contact scheduled."),
-    Condition("dosing_note_signed", _doors(Door.MOVE_TO_INTEGRATION), dosing_note_signed,
-              "The cycle's dosing session held and its note signed."),
+    Condition(
+        "no_open_high_risk_alert",
+        _doors(Door.MOVE_TO_DOSING, Door.SESSION, Door.DOSE),
+        no_open_high_risk_alert,
+        "No high-risk safety alert open (C-SSRS high risk, a suicide-plan answer, a serious adverse event, an "
+        "escalated risk check): a supervisor closes it first.",
+    ),
+    Condition(
+        "dose_within_protocol",
+        _DOSE,
+        dose_within_protocol,
+        "The protocol's substance, route, unit and dose bounds; the supplemental dose as it defines.",
+    ),
+    Condition(
+        "pre_dose_decision",
+        _DOSE,
+        pre_dose_decision,
+        "A written decision to dose when the blood pressure before it was above the protocol's threshold.",
+    ),
+    Condition(
+        "pre_dose_reading",
+        _doors(Door.SIGN),
+        pre_dose_reading,
+        "A blood pressure reading before the dose, where the protocol asks for it.",
+    ),
+    Condition(
+        "dose_complete",
+        _doors(Door.SIGN),
+        dose_complete,
+        "Dose, unit, weight where needed, route, lot number and time recorded.",
+    ),
+    Condition(
+        "required_readings",
+        _doors(Door.SIGN),
+        required_readings,
+        "The readings the protocol requires at set times after the dose.",
+    ),
+    Condition(
+        "discharge_complete",
+        _doors(Door.SIGN),
+        discharge_complete,
+        "Discharge criteria met: vital signs, distress, observation time, escort.",
+    ),
+    Condition(
+        "follow_up_scheduled", _doors(Door.SIGN), follow_up_scheduled, "The next-day follow-up contact scheduled."
+    ),
+    Condition(
+        "dosing_note_signed",
+        _doors(Door.MOVE_TO_INTEGRATION),
+        dosing_note_signed,
+        "The cycle's dosing session held and its note signed.",
+    ),
 )
 
 

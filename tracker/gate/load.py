@@ -80,8 +80,12 @@ def _screening(db: AnySession, patient: Patient) -> _Screening:
         Recorded(a.id, a.item_id, a.answer.value, a.value, a.done_on, a.answered_at)
         for a in db.execute(
             select(
-                ScreeningAnswer.id, ScreeningAnswer.item_id, ScreeningAnswer.answer, ScreeningAnswer.value,
-                ScreeningAnswer.done_on, ScreeningAnswer.answered_at,
+                ScreeningAnswer.id,
+                ScreeningAnswer.item_id,
+                ScreeningAnswer.answer,
+                ScreeningAnswer.value,
+                ScreeningAnswer.done_on,
+                ScreeningAnswer.answered_at,
             )
             .where(ScreeningAnswer.checklist_id == checklist_id)
             .order_by(ScreeningAnswer.id)
@@ -91,7 +95,10 @@ def _screening(db: AnySession, patient: Patient) -> _Screening:
         Review(r.item_id, r.decision.value, r.rationale, r.basis, r.decided_at)
         for r in db.execute(
             select(
-                ScreeningReview.item_id, ScreeningReview.decision, ScreeningReview.rationale, ScreeningReview.basis,
+                ScreeningReview.item_id,
+                ScreeningReview.decision,
+                ScreeningReview.rationale,
+                ScreeningReview.basis,
                 ScreeningReview.decided_at,
             )
             .where(ScreeningReview.checklist_id == checklist_id)
@@ -106,8 +113,12 @@ def _medications(db: AnySession, patient_id: int) -> tuple[Medication, ...]:
         Medication(m.id, m.name, m.drug_class, m.started_on, m.stopped_on, m.taper_end_on)
         for m in db.execute(
             select(
-                MedicationRow.id, MedicationRow.name, MedicationRow.drug_class, MedicationRow.started_on,
-                MedicationRow.stopped_on, MedicationRow.taper_end_on,
+                MedicationRow.id,
+                MedicationRow.name,
+                MedicationRow.drug_class,
+                MedicationRow.started_on,
+                MedicationRow.stopped_on,
+                MedicationRow.taper_end_on,
             )
             .where(MedicationRow.patient_id == patient_id)
             .order_by(MedicationRow.id)
@@ -126,8 +137,14 @@ def _visits(db: AnySession, patient_id: int) -> tuple[Visit, ...]:
     )
     rows = db.execute(
         select(
-            TherapySession.id, TherapySession.kind, TherapySession.cycle, TherapySession.held_at,
-            SessionNote.signed_at, SessionNote.dose_given_at, therapists, TherapySession.duration_minutes,
+            TherapySession.id,
+            TherapySession.kind,
+            TherapySession.cycle,
+            TherapySession.held_at,
+            SessionNote.signed_at,
+            SessionNote.dose_given_at,
+            therapists,
+            TherapySession.duration_minutes,
         )
         .outerjoin(SessionNote, SessionNote.session_id == TherapySession.id)
         .where(TherapySession.patient_id == patient_id)
@@ -142,8 +159,9 @@ def _visits(db: AnySession, patient_id: int) -> tuple[Visit, ...]:
 def _results(db: AnySession, patient_id: int) -> tuple[Dated, ...]:
     rows = list(
         db.execute(
-            select(MeasureResult.id, MeasureResult.instrument, MeasureResult.administered_on,
-                   MeasureResult.supersedes_id).where(MeasureResult.patient_id == patient_id)
+            select(
+                MeasureResult.id, MeasureResult.instrument, MeasureResult.administered_on, MeasureResult.supersedes_id
+            ).where(MeasureResult.patient_id == patient_id)
         )
     )
     replaced = {row.supersedes_id for row in rows if row.supersedes_id is not None}
@@ -165,21 +183,31 @@ def _labs(db: AnySession, patient_id: int, protocol: Protocol | None) -> tuple[L
 
 
 def _co_therapists(db: AnySession, patient_id: int) -> int:
-    return db.scalar(
-        select(func.count())
-        .select_from(CareTeamMember)
-        .where(CareTeamMember.patient_id == patient_id, CareTeamMember.role == CareRole.CO_THERAPIST)
-    ) or 0
+    return (
+        db.scalar(
+            select(func.count())
+            .select_from(CareTeamMember)
+            .where(CareTeamMember.patient_id == patient_id, CareTeamMember.role == CareRole.CO_THERAPIST)
+        )
+        or 0
+    )
 
 
 def _holding_alerts(db: AnySession, patient_id: int) -> tuple[HoldingAlert, ...]:
     """The patient's high-risk safety alerts (a handful at most), open or closed."""
     return tuple(
-        HoldingAlert(row.id, AlertSource(row.source).label, row.summary, row.raised_at, row.acknowledged_at,
-                     row.session_id)
+        HoldingAlert(
+            row.id, AlertSource(row.source).label, row.summary, row.raised_at, row.acknowledged_at, row.session_id
+        )
         for row in db.execute(
-            select(SafetyAlert.id, SafetyAlert.source, SafetyAlert.summary, SafetyAlert.raised_at,
-                   SafetyAlert.acknowledged_at, SafetyAlert.session_id)
+            select(
+                SafetyAlert.id,
+                SafetyAlert.source,
+                SafetyAlert.summary,
+                SafetyAlert.raised_at,
+                SafetyAlert.acknowledged_at,
+                SafetyAlert.session_id,
+            )
             .where(SafetyAlert.patient_id == patient_id, SafetyAlert.high_risk.is_(True))
             .order_by(SafetyAlert.id)
         )
@@ -193,8 +221,13 @@ def readings_of(db: AnySession, note_id: int | None) -> tuple[Reading, ...]:
         Reading(r.taken_at, r.systolic, r.diastolic, r.heart_rate, r.temperature, r.spo2, r.id)
         for r in db.execute(
             select(
-                VitalReading.id, VitalReading.taken_at, VitalReading.systolic, VitalReading.diastolic,
-                VitalReading.heart_rate, VitalReading.temperature, VitalReading.spo2,
+                VitalReading.id,
+                VitalReading.taken_at,
+                VitalReading.systolic,
+                VitalReading.diastolic,
+                VitalReading.heart_rate,
+                VitalReading.temperature,
+                VitalReading.spo2,
             )
             .where(VitalReading.note_id == note_id)
             .order_by(VitalReading.taken_at, VitalReading.id)
@@ -217,8 +250,16 @@ def visit_of(row: TherapySession, present: Sequence[User] | None = None) -> Visi
     """The gate's view of a session as it would be saved (``present``: the people present after the change; None
     keeps the row's, which must be loaded)."""
     people = row.present if present is None else present
-    return Visit(row.id, row.kind, row.cycle, row.held_at, None, None, sum(1 for u in people if u.is_therapist),
-                 row.duration_minutes)
+    return Visit(
+        row.id,
+        row.kind,
+        row.cycle,
+        row.held_at,
+        None,
+        None,
+        sum(1 for u in people if u.is_therapist),
+        row.duration_minutes,
+    )
 
 
 def _note_of(db: AnySession, session_id: int) -> tuple[Administration | None, int | None]:

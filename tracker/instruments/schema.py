@@ -169,8 +169,7 @@ def _items(top: _Reader, scales: dict[str, Scale]) -> tuple[Item, ...]:
         ask_if = _condition(condition, items) if condition else None
         at_most = reader.get("at_most_item", int, None)
         if at_most is not None and (
-            not 1 <= at_most <= len(items) or not items[at_most - 1].scale.numeric
-            or not scales[scale_name].numeric
+            not 1 <= at_most <= len(items) or not items[at_most - 1].scale.numeric or not scales[scale_name].numeric
         ):
             raise reader.fail("at_most_item", f"must be the number of an earlier numeric item, got {at_most}")
         items.append(Item(number, reader.get("text", str), scales[scale_name], ask_if, at_most))
@@ -266,11 +265,12 @@ def _share_of_maximum(reader: _Reader, subscales: tuple[Subscale, ...], items: t
     unknown = [code for code in named if code not in codes]
     if unknown:
         raise reader.fail("subscales", f"names {unknown[0]!r}, which is not a subscale")
-    required = tuple(
-        (code, -(-percent * subscale_maximum(codes[code], items) // 100)) for code in named
-    )
+    required = tuple((code, -(-percent * subscale_maximum(codes[code], items) // 100)) for code in named)
     return Diagnosis(
-        label=reader.get("label", str), endorsed_at_least=None, required=required, source=reader.get("source", str),
+        label=reader.get("label", str),
+        endorsed_at_least=None,
+        required=required,
+        source=reader.get("source", str),
         percent_of_maximum=percent,
     )
 
@@ -301,7 +301,16 @@ def _diagnosis(reader: _Reader, subscales: tuple[Subscale, ...], items: tuple[It
 
 def _flag(reader: _Reader, instrument: Instrument) -> FlagRule:
     reader.only(
-        "code", "message", "urgent", "high_risk", "source", "item", "at_least", "at_most", "total_at_least", "band",
+        "code",
+        "message",
+        "urgent",
+        "high_risk",
+        "source",
+        "item",
+        "at_least",
+        "at_most",
+        "total_at_least",
+        "band",
         "setting_note",
     )
     item = reader.item_number("item", len(instrument.items), None)

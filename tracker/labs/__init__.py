@@ -77,8 +77,14 @@ def load_markers(path: Path = MARKERS_FILE) -> dict[str, Marker]:
         units = tuple(_unit(u, f"{where}.units[{n}]") for n, u in enumerate(entry.get("units", [])))
         if not units or not entry.get("sources") or not entry.get("code") or not entry.get("name"):
             raise MarkerError(f"{where} needs a code, a name, units and sources")
-        marker = Marker(entry["code"], entry["name"], entry.get("category", ""), units, tuple(entry["sources"]),
-                        entry.get("setting_note"))
+        marker = Marker(
+            entry["code"],
+            entry["name"],
+            entry.get("category", ""),
+            units,
+            tuple(entry["sources"]),
+            entry.get("setting_note"),
+        )
         if marker.code in catalogue:
             raise MarkerError(f"{where}: code {marker.code!r} repeats")
         catalogue[marker.code] = marker
@@ -92,7 +98,7 @@ def markers() -> dict[str, Marker]:
 
 
 def out_of_range(value: float, low: float | None, high: float | None) -> str | None:
-    """"low" below the range, "high" above it, None within it (the limits themselves are within)."""
+    """ "low" below the range, "high" above it, None within it (the limits themselves are within)."""
     if low is not None and value < low:
         return "low"
     if high is not None and value > high:

@@ -22,37 +22,51 @@ def marker_choices() -> list[SelectChoice]:
     for marker in markers().values():
         for unit in marker.units:
             shown = describe_range(unit.low, unit.high, unit.unit)
-            choices.append(SelectChoice(f"{marker.code}{SEPARATOR}{unit.unit}",
-                                        f"{marker.name} ({unit.unit}; default range: {shown})",
-                                        optgroup=marker.category))
+            choices.append(
+                SelectChoice(
+                    f"{marker.code}{SEPARATOR}{unit.unit}",
+                    f"{marker.name} ({unit.unit}; default range: {shown})",
+                    optgroup=marker.category,
+                )
+            )
     return choices
 
 
 def _number(label: str, description: str = "", required: bool = False) -> DecimalField:
     first = InputRequired(message="Enter the value as the report gives it.") if required else Optional()
-    return DecimalField(label, places=None, validators=[first, finite], description=description,
-                        render_kw={"inputmode": "decimal"})
+    return DecimalField(
+        label, places=None, validators=[first, finite], description=description, render_kw={"inputmode": "decimal"}
+    )
 
 
 class LabForm(FlaskForm):
     marker_unit = SelectField(
-        "Marker and unit", choices=marker_choices(), validators=[InputRequired(message="Choose the marker.")],
+        "Marker and unit",
+        choices=marker_choices(),
+        validators=[InputRequired(message="Choose the marker.")],
         description="The unit the laboratory reported the result in.",
     )
     value = _number("Value", required=True)
     collected_on = DateField(
         "Sample collected on",
-        validators=[InputRequired(message="Enter the day the sample was taken."),
-                    DateRange(EARLIEST, "The date cannot be in the future (or before 1900).")],
+        validators=[
+            InputRequired(message="Enter the day the sample was taken."),
+            DateRange(EARLIEST, "The date cannot be in the future (or before 1900)."),
+        ],
         description="The dosing gate counts a result from this day.",
     )
-    reference_low = _number("Reference range: low", "From the laboratory's report. Leave both empty to use the "
-                                                    "default range shown beside the marker.")
+    reference_low = _number(
+        "Reference range: low",
+        "From the laboratory's report. Leave both empty to use the default range shown beside the marker.",
+    )
     reference_high = _number("Reference range: high")
     laboratory = StringField(
         "Laboratory",
-        validators=[Optional(), Length(max=LABORATORY_MAX_LENGTH, message=f"Use at most {LABORATORY_MAX_LENGTH} "
-                                                                          "characters."), no_control_characters],
+        validators=[
+            Optional(),
+            Length(max=LABORATORY_MAX_LENGTH, message=f"Use at most {LABORATORY_MAX_LENGTH} characters."),
+            no_control_characters,
+        ],
         filters=[empty_to_none],
     )
 
@@ -65,8 +79,12 @@ class LabForm(FlaskForm):
         value = number(self.value)
         assert value is not None  # InputRequired
         return LabInput(
-            marker=code, value=value, unit=unit, collected_on=self.collected_on.data,
-            reference_low=number(self.reference_low), reference_high=number(self.reference_high),
+            marker=code,
+            value=value,
+            unit=unit,
+            collected_on=self.collected_on.data,
+            reference_low=number(self.reference_low),
+            reference_high=number(self.reference_high),
             laboratory=self.laboratory.data,
         )
 
@@ -74,11 +92,12 @@ class LabForm(FlaskForm):
 class LabCorrectionForm(LabForm):
     reason = TextAreaField(
         "Why it is being corrected",
-        validators=[DataRequired(message="Say why the result is being corrected."),
-                    Length(max=REASON_MAX_LENGTH, message=f"Use at most {REASON_MAX_LENGTH} characters."),
-                    no_control_characters],
+        validators=[
+            DataRequired(message="Say why the result is being corrected."),
+            Length(max=REASON_MAX_LENGTH, message=f"Use at most {REASON_MAX_LENGTH} characters."),
+            no_control_characters,
+        ],
         filters=[strip],
         description="Kept with both results, e.g. “value copied from the wrong line of the report”.",
         render_kw={"rows": 2},
     )
-

@@ -34,9 +34,7 @@ def latest_per_marker(db: AnySession, patient_id: int) -> list[LabResult]:
         .where(LabResult.patient_id == patient_id, current())
         .subquery()
     )
-    rows = db.scalars(
-        select(LabResult).join(ranked, ranked.c.id == LabResult.id).where(ranked.c.rank == 1)
-    ).all()
+    rows = db.scalars(select(LabResult).join(ranked, ranked.c.id == LabResult.id).where(ranked.c.rank == 1)).all()
     order = {code: index for index, code in enumerate(markers())}
     return sorted(rows, key=lambda r: order.get(r.marker, len(order)))
 
@@ -75,6 +73,9 @@ def requirements(protocol: Protocol | None, latest: list[LabResult], today: date
         fresh = row is not None and (
             required.within_days is None or row.collected_on >= today - timedelta(days=required.within_days)
         )
-        found.append(Requirement(required.marker, markers()[required.marker].name, required.within_days,
-                                 required.source, row, fresh))
+        found.append(
+            Requirement(
+                required.marker, markers()[required.marker].name, required.within_days, required.source, row, fresh
+            )
+        )
     return found

@@ -74,17 +74,29 @@ def _checked(given: LabInput, today: date) -> tuple[Marker, float | None, float 
 def _row(actor: User, patient: Patient, given: LabInput, today: date) -> LabResult:
     marker, low, high, from_laboratory, source = _checked(given, today)
     return LabResult(
-        patient_id=patient.id, marker=marker.code, value=given.value, unit=given.unit, reference_low=low,
-        reference_high=high, range_from_laboratory=from_laboratory, range_source=source,
-        flag=out_of_range(given.value, low, high), collected_on=given.collected_on, laboratory=given.laboratory,
+        patient_id=patient.id,
+        marker=marker.code,
+        value=given.value,
+        unit=given.unit,
+        reference_low=low,
+        reference_high=high,
+        range_from_laboratory=from_laboratory,
+        range_source=source,
+        flag=out_of_range(given.value, low, high),
+        collected_on=given.collected_on,
+        laboratory=given.laboratory,
         entered_by_id=actor.id,
     )
 
 
 def _audit_data(row: LabResult) -> dict[str, object]:
     return {
-        "marker": row.marker, "value": row.value, "unit": row.unit, "collected_on": row.collected_on,
-        "range": describe_range(row.reference_low, row.reference_high, row.unit), "flag": row.flag,
+        "marker": row.marker,
+        "value": row.value,
+        "unit": row.unit,
+        "collected_on": row.collected_on,
+        "range": describe_range(row.reference_low, row.reference_high, row.unit),
+        "flag": row.flag,
     }
 
 
@@ -95,8 +107,13 @@ def record_result(actor: User, patient: Patient, given: LabInput, today: date) -
     db.session.flush()
     name = markers()[row.marker].name
     audit.record(
-        actor, "lab.record", f"Recorded a laboratory result: {name}" + (f" ({row.flag})" if row.flag else ""),
-        patient=patient, target_type="lab_result", target_id=row.id, data=_audit_data(row),
+        actor,
+        "lab.record",
+        f"Recorded a laboratory result: {name}" + (f" ({row.flag})" if row.flag else ""),
+        patient=patient,
+        target_type="lab_result",
+        target_id=row.id,
+        data=_audit_data(row),
     )
     return row
 
@@ -124,7 +141,12 @@ def correct_result(
     db.session.add(row)
     db.session.flush()
     audit.record(
-        actor, "lab.correct", f"Corrected a laboratory result: {markers()[row.marker].name}", patient=patient,
-        target_type="lab_result", target_id=row.id, data={**_audit_data(row), "supersedes": original.id},
+        actor,
+        "lab.correct",
+        f"Corrected a laboratory result: {markers()[row.marker].name}",
+        patient=patient,
+        target_type="lab_result",
+        target_id=row.id,
+        data={**_audit_data(row), "supersedes": original.id},
     )
     return row

@@ -39,12 +39,24 @@ def _render(patient: Patient, form: LabForm, status: int = 200) -> ResponseRetur
     superseded = {r.supersedes_id for r in page.items if r.supersedes_id is not None}
     latest = latest_per_marker(db.session, patient.id)
     protocol = protocol_of(patient)
-    audit.record(actor(), "lab.view", f"Viewed the laboratory results of patient {patient.record_number}",
-                 patient=patient, data={"result_ids": [r.id for r in page.items]})
+    audit.record(
+        actor(),
+        "lab.view",
+        f"Viewed the laboratory results of patient {patient.record_number}",
+        patient=patient,
+        data={"result_ids": [r.id for r in page.items]},
+    )
     db.session.commit()
     return render_template(
-        "labs/index.html", patient=patient, page=page, superseded=superseded, latest=latest, form=form,
-        required=requirements(protocol, latest, local_today()), protocol=protocol, markers=markers(),
+        "labs/index.html",
+        patient=patient,
+        page=page,
+        superseded=superseded,
+        latest=latest,
+        form=form,
+        required=requirements(protocol, latest, local_today()),
+        protocol=protocol,
+        markers=markers(),
     ), status
 
 
@@ -88,7 +100,8 @@ def _field(form: LabForm, name: str) -> Field:
 def _result_or_404(patient: Patient, result_id: int) -> LabResult:
     """:raise 404: no such result for this patient."""
     row = db.session.scalar(
-        select(LabResult).where(LabResult.id == result_id, LabResult.patient_id == patient.id)
+        select(LabResult)
+        .where(LabResult.id == result_id, LabResult.patient_id == patient.id)
         .options(joinedload(LabResult.entered_by))
     )
     if row is None:
@@ -97,12 +110,24 @@ def _result_or_404(patient: Patient, result_id: int) -> LabResult:
 
 
 def _render_correction(
-    patient: Patient, row: LabResult, form: LabCorrectionForm, status: int, *, restored: bool = False,
+    patient: Patient,
+    row: LabResult,
+    form: LabCorrectionForm,
+    status: int,
+    *,
+    restored: bool = False,
     notice: str | None = None,
 ) -> ResponseReturnValue:
-    return render_template("labs/correct.html", patient=patient, row=row, form=form,
-                           marker=markers().get(row.marker), restored=restored, notice=notice,
-                           draft_key=f"labfix-{row.id}"), status
+    return render_template(
+        "labs/correct.html",
+        patient=patient,
+        row=row,
+        form=form,
+        marker=markers().get(row.marker),
+        restored=restored,
+        notice=notice,
+        draft_key=f"labfix-{row.id}",
+    ), status
 
 
 def _rerender_correction(view_args: dict[str, Any], typing: MultiDict[str, str]) -> ResponseReturnValue:
@@ -122,14 +147,25 @@ def correct(patient_id: int, lab_id: int) -> ResponseReturnValue:
     key = f"labfix-{row.id}"
     if request.method == "GET":
         typing = drafts.kept(actor(), patient, key)
-        form = LabCorrectionForm(formdata=typing, data={
-            "marker_unit": f"{row.marker}{SEPARATOR}{row.unit}", "value": row.value, "collected_on": row.collected_on,
-            "reference_low": row.reference_low if row.range_from_laboratory else None,
-            "reference_high": row.reference_high if row.range_from_laboratory else None,
-            "laboratory": row.laboratory,
-        })
-        audit.record(actor(), "lab.view", "Opened a laboratory result to correct it", patient=patient,
-                     target_type="lab_result", target_id=row.id)
+        form = LabCorrectionForm(
+            formdata=typing,
+            data={
+                "marker_unit": f"{row.marker}{SEPARATOR}{row.unit}",
+                "value": row.value,
+                "collected_on": row.collected_on,
+                "reference_low": row.reference_low if row.range_from_laboratory else None,
+                "reference_high": row.reference_high if row.range_from_laboratory else None,
+                "laboratory": row.laboratory,
+            },
+        )
+        audit.record(
+            actor(),
+            "lab.view",
+            "Opened a laboratory result to correct it",
+            patient=patient,
+            target_type="lab_result",
+            target_id=row.id,
+        )
         db.session.commit()
         status = 409 if is_superseded(row) else 200
         return _render_correction(patient, row, form, status, restored=typing is not None)
@@ -145,7 +181,8 @@ def correct(patient_id: int, lab_id: int) -> ResponseReturnValue:
         else:
             drafts.discard(actor(), patient, key)
             db.session.commit()
-            flash(f"Corrected: the result of {new.collected_on.isoformat()} replaces the one entered before.",
-                  "success")
+            flash(
+                f"Corrected: the result of {new.collected_on.isoformat()} replaces the one entered before.", "success"
+            )
             return redirect(url_for("labs.index", patient_id=patient.id))
     return _render_correction(patient, row, form, 422)

@@ -94,9 +94,7 @@ class SessionNote(Base):
         CheckConstraint("dose_amount IS NULL OR dose_amount > 0", name="dose_positive"),
         CheckConstraint("weight_kg IS NULL OR weight_kg > 0", name="weight_positive"),
         CheckConstraint("supplemental_mg IS NULL OR supplemental_mg > 0", name="supplemental_positive"),
-        CheckConstraint(
-            "dose_unit IS NULL OR dose_unit = 'mg' OR weight_kg IS NOT NULL", name="weight_for_mg_per_kg"
-        ),
+        CheckConstraint("dose_unit IS NULL OR dose_unit = 'mg' OR weight_kg IS NOT NULL", name="weight_for_mg_per_kg"),
         CheckConstraint("distress_baseline IS NULL OR distress_baseline BETWEEN 0 AND 10", name="suds_baseline"),
         CheckConstraint(
             "distress_at_discharge IS NULL OR distress_at_discharge BETWEEN 0 AND 10", name="suds_discharge"
@@ -313,7 +311,8 @@ class AdverseEvent(Base):
 
     note: Mapped[SessionNote] = relationship(back_populates="adverse_events", lazy="raise_on_sql")
     corrections: Mapped[list[AdverseEventCorrection]] = relationship(
-        order_by=(AdverseEventCorrection.signed_at, AdverseEventCorrection.id), lazy="raise_on_sql",
+        order_by=(AdverseEventCorrection.signed_at, AdverseEventCorrection.id),
+        lazy="raise_on_sql",
         viewonly=True,
     )
 

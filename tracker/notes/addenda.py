@@ -49,14 +49,22 @@ def add_addendum(
         raise NoteError("body", "This note is still a draft: edit it instead of adding an addendum.")
     check_password(actor, patient, password, "an addendum")
     addendum = NoteAddendum(
-        reason=reason, body=body, signed_by=actor, signed_at=now,
+        reason=reason,
+        body=body,
+        signed_by=actor,
+        signed_at=now,
         content_sha256=sha256(addendum_content(note, reason, body)),
     )
     note.addenda.append(addendum)
     db.session.flush()
     audit.record(
-        actor, "note.addendum", "Signed an addendum to a note", patient=patient, target_type="note_addendum",
-        target_id=addendum.id, data={"note_id": note.id, "content_sha256": addendum.content_sha256},
+        actor,
+        "note.addendum",
+        "Signed an addendum to a note",
+        patient=patient,
+        target_type="note_addendum",
+        target_id=addendum.id,
+        data={"note_id": note.id, "content_sha256": addendum.content_sha256},
     )
     return addendum
 
@@ -67,8 +75,15 @@ def correction_content(event: AdverseEvent, note: SessionNote, serious: bool, re
 
 
 def correct(
-    actor: User, patient: Patient, visit: TherapySession, note: SessionNote, event: AdverseEvent, serious: bool,
-    reason: str, password: str, now: datetime,
+    actor: User,
+    patient: Patient,
+    visit: TherapySession,
+    note: SessionNote,
+    event: AdverseEvent,
+    serious: bool,
+    reason: str,
+    password: str,
+    now: datetime,
 ) -> AdverseEventCorrection:
     """Sign a correction of ``event``'s seriousness on a signed note.
 
@@ -84,16 +99,23 @@ def correct(
         raise NoteError("reason", "Say why the seriousness is corrected.")
     check_password(actor, patient, password, "a correction of an adverse event's seriousness")
     row = AdverseEventCorrection(
-        adverse_event_id=event.id, serious=serious, reason=reason.strip(), signed_by_id=actor.id, signed_at=now,
+        adverse_event_id=event.id,
+        serious=serious,
+        reason=reason.strip(),
+        signed_by_id=actor.id,
+        signed_at=now,
         content_sha256=sha256(correction_content(event, note, serious, reason.strip())),
     )
     db.session.add(row)
     db.session.flush()
     db.session.refresh(event, ["serious_now"])
     audit.record(
-        actor, "adverse_event.correct_seriousness",
+        actor,
+        "adverse_event.correct_seriousness",
         f"Signed a correction of an adverse event's seriousness: {label(before)} to {label(serious)}",
-        patient=patient, target_type="adverse_event", target_id=event.id,
+        patient=patient,
+        target_type="adverse_event",
+        target_id=event.id,
         data={"from": before, "to": serious, "correction_id": row.id, "content_sha256": row.content_sha256},
     )
     if serious:

@@ -26,14 +26,18 @@ DRAFT_NOTICE = "This note is still a draft: edit it instead of adding an addendu
 DRAFT = "This note is still a draft: remove the event and record it again instead of correcting it."
 
 
-def _render(patient: Patient, visit: TherapySession, event: AdverseEvent, form: SeriousnessCorrectionForm,
-            status: int = 200) -> ResponseReturnValue:
-    return render_template("sessions/correct_seriousness.html", patient=patient, session=visit, event=event,
-                           form=form), status
+def _render(
+    patient: Patient, visit: TherapySession, event: AdverseEvent, form: SeriousnessCorrectionForm, status: int = 200
+) -> ResponseReturnValue:
+    return render_template(
+        "sessions/correct_seriousness.html", patient=patient, session=visit, event=event, form=form
+    ), status
 
 
-@bp.route("/patients/<int:patient_id>/sessions/<int:session_id>/adverse-events/<int:event_id>/seriousness",
-          methods=["GET", "POST"])
+@bp.route(
+    "/patients/<int:patient_id>/sessions/<int:session_id>/adverse-events/<int:event_id>/seriousness",
+    methods=["GET", "POST"],
+)
 @require_role(*CLINICAL_ROLES)
 def correct_seriousness(patient_id: int, session_id: int, event_id: int) -> ResponseReturnValue:
     """GET: the event and the correction form (audited as a view); POST: sign the correction.
@@ -50,24 +54,40 @@ def correct_seriousness(patient_id: int, session_id: int, event_id: int) -> Resp
         return render_session(patient, visit, Forms(notices=[DRAFT]), 409)
     form = SeriousnessCorrectionForm()
     if not form.is_submitted():
-        audit.record(actor(), "session.view", "Opened the correction of an adverse event's seriousness",
-                     patient=patient, target_type="adverse_event", target_id=event.id)
+        audit.record(
+            actor(),
+            "session.view",
+            "Opened the correction of an adverse event's seriousness",
+            patient=patient,
+            target_type="adverse_event",
+            target_id=event.id,
+        )
         db.session.commit()
         return _render(patient, visit, event, SeriousnessCorrectionForm(formdata=None))
     if not form.validate():
         return _render(patient, visit, event, form, 422)
     try:
-        addenda.correct(actor(), patient, visit, note, event, form.serious.data == "yes",
-                            form.reason.data or "", form.password.data or "", utcnow())
+        addenda.correct(
+            actor(),
+            patient,
+            visit,
+            note,
+            event,
+            form.serious.data == "yes",
+            form.reason.data or "",
+            form.password.data or "",
+            utcnow(),
+        )
     except NoteError as error:
         db.session.commit()  # the audit row of a wrong password
         getattr(form, error.field).errors.append(str(error))
         return _render(patient, visit, event, form, 422)
     db.session.commit()
-    flash(f"Correction signed: the event now stands as {label(is_serious(event))}. The signed "
-          "note is unchanged.", "success")
-    return redirect(url_for("sessions.detail", patient_id=patient.id, session_id=visit.id,
-                            _anchor="adverse-events"))
+    flash(
+        f"Correction signed: the event now stands as {label(is_serious(event))}. The signed note is unchanged.",
+        "success",
+    )
+    return redirect(url_for("sessions.detail", patient_id=patient.id, session_id=visit.id, _anchor="adverse-events"))
 
 
 @bp.route("/patients/<int:patient_id>/sessions/<int:session_id>/addenda", methods=["POST"])
@@ -82,8 +102,9 @@ def addendum(patient_id: int, session_id: int) -> ResponseReturnValue:
     form = AddendumForm()
     if form.validate_on_submit():
         try:
-            add_addendum(actor(), patient, note, form.reason.data or "", form.body.data or "",
-                         form.password.data or "", utcnow())
+            add_addendum(
+                actor(), patient, note, form.reason.data or "", form.body.data or "", form.password.data or "", utcnow()
+            )
         except NoteError as error:
             db.session.commit()  # the audit row of a wrong password
             getattr(form, error.field).errors.append(str(error))

@@ -54,8 +54,16 @@ def review_hash(note: SessionNote) -> str:
 
 
 def decide_cosign(
-    actor: User, patient: Patient, note: SessionNote, signer: User, decision: CosignOutcome, comment: str | None,
-    seen_hash: str | None, now: datetime, *, password: str,
+    actor: User,
+    patient: Patient,
+    note: SessionNote,
+    signer: User,
+    decision: CosignOutcome,
+    comment: str | None,
+    seen_hash: str | None,
+    now: datetime,
+    *,
+    password: str,
 ) -> CosignDecision:
     """The supervisor co-signs the note or returns it to its author with a comment, with their password as for
     signing (a co-signature is a signature too; the same throttle).
@@ -71,19 +79,28 @@ def decide_cosign(
         raise NoteError("decision", "This note is not waiting for a co-signature.")
     if decision is CosignOutcome.RETURNED and not (comment and comment.strip()):
         raise NoteError("comment", "Say what the author should correct or add.")
-    check_password(actor, patient, password, "a note", verb="co-sign" if decision is CosignOutcome.COSIGNED
-                   else "return")
+    check_password(
+        actor, patient, password, "a note", verb="co-sign" if decision is CosignOutcome.COSIGNED else "return"
+    )
     digest = review_hash(note)
     if seen_hash is not None and seen_hash != digest:
         raise ContentChanged()
     row = CosignDecision(
-        supervisor=actor, decision=decision, comment=(comment or "").strip() or None, content_sha256=digest,
+        supervisor=actor,
+        decision=decision,
+        comment=(comment or "").strip() or None,
+        content_sha256=digest,
         decided_at=now,
     )
     note.cosign_decisions.append(row)
     db.session.flush()
     audit.record(
-        actor, f"note.{decision.value}", f"{decision.label}: note of a session", patient=patient,
-        target_type="session_note", target_id=note.id, data={"content_sha256": digest},
+        actor,
+        f"note.{decision.value}",
+        f"{decision.label}: note of a session",
+        patient=patient,
+        target_type="session_note",
+        target_id=note.id,
+        data={"content_sha256": digest},
     )
     return row

@@ -43,8 +43,17 @@ def cosign(patient_id: int, session_id: int) -> ResponseReturnValue:
     if form.validate_on_submit():
         decision = CosignOutcome(form.decision.data)
         try:
-            decide_cosign(actor(), patient, note, note.signed_by, decision, form.comment.data,
-                          form.content_hash.data or None, utcnow(), password=form.password.data or "")
+            decide_cosign(
+                actor(),
+                patient,
+                note,
+                note.signed_by,
+                decision,
+                form.comment.data,
+                form.content_hash.data or None,
+                utcnow(),
+                password=form.password.data or "",
+            )
         except NotTheirSupervisor:
             abort(403)
         except NoteError as error:
@@ -65,7 +74,9 @@ def cosign_queue() -> ResponseReturnValue:
     """Notes signed by the supervisor's supervisees that wait for their co-signature, oldest first."""
     page = db.paginate(queries.cosign_queue(actor()), page=list_page(), per_page=LIST_PAGE_SIZE, error_out=False)
     audit.record(
-        actor(), "note.cosign_queue", f"Listed {len(page.items)} notes waiting for co-signature",
+        actor(),
+        "note.cosign_queue",
+        f"Listed {len(page.items)} notes waiting for co-signature",
         data={"note_ids": [n.id for n in page.items]},
     )
     db.session.commit()

@@ -159,8 +159,14 @@ def save(actor: User, patient: Patient, key: str, data: dict[str, list[str]], no
         draft = FormDraft(user_id=actor.id, patient_id=patient.id, key=key, data=data, saved_at=now)
         db.session.add(draft)
         db.session.flush()
-        audit.record(actor, "draft.save", "Kept unsaved typing as a draft", patient=patient,
-                     target_type="form_draft", target_id=key)
+        audit.record(
+            actor,
+            "draft.save",
+            "Kept unsaved typing as a draft",
+            patient=patient,
+            target_type="form_draft",
+            target_id=key,
+        )
     else:
         draft.patient_id, draft.data, draft.saved_at = patient.id, data, now
     return draft
@@ -178,8 +184,14 @@ def load(actor: User, patient: Patient, keys: Iterable[str]) -> dict[str, FormDr
 
 def restored(actor: User, patient: Patient, draft: FormDraft) -> MultiDict[str, str]:
     """The draft as form data, auditing that it was shown again."""
-    audit.record(actor, "draft.restore", "Restored a draft of unsaved typing", patient=patient,
-                 target_type="form_draft", target_id=draft.key)
+    audit.record(
+        actor,
+        "draft.restore",
+        "Restored a draft of unsaved typing",
+        patient=patient,
+        target_type="form_draft",
+        target_id=draft.key,
+    )
     return MultiDict([(name, value) for name, values in draft.data.items() for value in values])
 
 
@@ -192,13 +204,17 @@ def kept(actor: User, patient: Patient, key: str) -> MultiDict[str, str] | None:
 def discard(actor: User, patient: Patient, key: str, *, on_request: bool = False) -> bool:
     """Drop ``actor``'s draft of ``key`` (after the form was saved, or ``on_request``, which is audited); returns
     whether there was one."""
-    result = db.session.execute(
-        delete(FormDraft).where(FormDraft.user_id == actor.id, FormDraft.key == key)
-    )
+    result = db.session.execute(delete(FormDraft).where(FormDraft.user_id == actor.id, FormDraft.key == key))
     gone = bool(getattr(result, "rowcount", 0))
     if gone and on_request:
-        audit.record(actor, "draft.discard", "Discarded a draft of unsaved typing", patient=patient,
-                     target_type="form_draft", target_id=key)
+        audit.record(
+            actor,
+            "draft.discard",
+            "Discarded a draft of unsaved typing",
+            patient=patient,
+            target_type="form_draft",
+            target_id=key,
+        )
     return gone
 
 
@@ -232,6 +248,4 @@ def rescue() -> ResponseReturnValue | None:
 
 
 #: Shown above a form that came back after a refused CSRF token.
-EXPIRED_NOTICE = (
-    "The form had expired, so nothing was saved; what you typed is shown below. Check it and save again."
-)
+EXPIRED_NOTICE = "The form had expired, so nothing was saved; what you typed is shown below. Check it and save again."

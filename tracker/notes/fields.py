@@ -222,30 +222,84 @@ DOSING: tuple[DosingField, ...] = (
     DosingField("substance", "Substance", A, widgets.line(80), width=12, line=Line("Substance", _text("substance"))),
     DosingField("dose_amount", "Dose", A, widgets.amount(2000), "In the unit chosen below.", line=Line("Dose", _dose)),
     DosingField("dose_unit", "Unit", A, widgets.choice(DoseUnit)),
-    DosingField("weight_kg", "Weight today (kg)", A, widgets.amount(350),
-                "Measured on the day; needed for mg/kg and mg/70 kg dosing.",
-                line=Line("Weight today", lambda note, tz: f"{_number(note.weight_kg)} kg", _weight_apart)),
-    DosingField("route", "Route", A, widgets.choice(Route),
-                line=Line("Route", lambda note, tz: note.route.label if note.route else NONE)),
-    DosingField("lot_number", "Lot number", A, widgets.line(60, "Use at most 60 characters.", LOT_NUMBER),
-                line=Line("Lot number", _text("lot_number"))),
+    DosingField(
+        "weight_kg",
+        "Weight today (kg)",
+        A,
+        widgets.amount(350),
+        "Measured on the day; needed for mg/kg and mg/70 kg dosing.",
+        line=Line("Weight today", lambda note, tz: f"{_number(note.weight_kg)} kg", _weight_apart),
+    ),
+    DosingField(
+        "route",
+        "Route",
+        A,
+        widgets.choice(Route),
+        line=Line("Route", lambda note, tz: note.route.label if note.route else NONE),
+    ),
+    DosingField(
+        "lot_number",
+        "Lot number",
+        A,
+        widgets.line(60, "Use at most 60 characters.", LOT_NUMBER),
+        line=Line("Lot number", _text("lot_number")),
+    ),
     DosingField("dose_given_at", "Time given", A, widgets.moment(), line=Line("Given at", _time("dose_given_at"))),
-    DosingField("supplemental_mg", "Supplemental dose (mg)", S, widgets.amount(2000), "Leave empty if none was given.",
-                width=6, line=Line("Supplemental dose", _supplemental)),
+    DosingField(
+        "supplemental_mg",
+        "Supplemental dose (mg)",
+        S,
+        widgets.amount(2000),
+        "Leave empty if none was given.",
+        width=6,
+        line=Line("Supplemental dose", _supplemental),
+    ),
     DosingField("supplemental_given_at", "Supplemental dose given at", S, widgets.moment(), width=6),
-    DosingField("dose_total_mg", "Dose given (mg)", S, None,
-                line=Line("Total given", lambda note, tz: NONE if note.total_mg is None else f"{note.total_mg:g} mg")),
-    DosingField("distress_baseline", "Distress at baseline (SUDS 0-10)", D, widgets.score(0, 10), width=6,
-                line=Line("Distress (SUDS)", _distress)),
+    DosingField(
+        "dose_total_mg",
+        "Dose given (mg)",
+        S,
+        None,
+        line=Line("Total given", lambda note, tz: NONE if note.total_mg is None else f"{note.total_mg:g} mg"),
+    ),
+    DosingField(
+        "distress_baseline",
+        "Distress at baseline (SUDS 0-10)",
+        D,
+        widgets.score(0, 10),
+        width=6,
+        line=Line("Distress (SUDS)", _distress),
+    ),
     DosingField("distress_at_discharge", "Distress at discharge (SUDS 0-10)", D, widgets.score(0, 10), width=6),
-    DosingField("escort_name", "Escort or driver", D, widgets.line(120, "Use at most 120 characters."),
-                "Who takes the patient home.", width=6, text=True,
-                line=Line("Escort or driver", _text("escort_name"))),
-    DosingField("discharged_at", "Discharged at", D, widgets.moment(), width=6,
-                line=Line("Discharged at", _time("discharged_at"))),
-    DosingField("pre_dose_decision", "Decision to dose despite the blood pressure", B, widgets.text(4000),
-                "Where the protocol asks for it: why the dose was given although the blood pressure before it was "
-                "above the protocol's threshold.", width=12, text=True, later=True),
+    DosingField(
+        "escort_name",
+        "Escort or driver",
+        D,
+        widgets.line(120, "Use at most 120 characters."),
+        "Who takes the patient home.",
+        width=6,
+        text=True,
+        line=Line("Escort or driver", _text("escort_name")),
+    ),
+    DosingField(
+        "discharged_at",
+        "Discharged at",
+        D,
+        widgets.moment(),
+        width=6,
+        line=Line("Discharged at", _time("discharged_at")),
+    ),
+    DosingField(
+        "pre_dose_decision",
+        "Decision to dose despite the blood pressure",
+        B,
+        widgets.text(4000),
+        "Where the protocol asks for it: why the dose was given although the blood pressure before it was "
+        "above the protocol's threshold.",
+        width=12,
+        text=True,
+        later=True,
+    ),
 )
 
 #: The dosing columns the form gives and saving copies, in form order.
@@ -332,8 +386,18 @@ def _vital(reading: VitalReading) -> dict[str, Any]:
 
 
 def _event(event: AdverseEvent) -> dict[str, Any]:
-    names = ("id", "description", "onset_at", "severity", "serious", "action_taken", "outcome", "rescue_medication",
-             "rescue_dose", "rescue_given_at")
+    names = (
+        "id",
+        "description",
+        "onset_at",
+        "severity",
+        "serious",
+        "action_taken",
+        "outcome",
+        "rescue_medication",
+        "rescue_dose",
+        "rescue_given_at",
+    )
     return {name: _value(getattr(event, name)) for name in names}
 
 

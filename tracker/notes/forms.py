@@ -60,8 +60,11 @@ def _modality() -> SelectField:
     """The session's therapeutic modality: choices are the clinic's list (set when the page is built), checked
     against it by the service (``tracker.modalities.check_choice``)."""
     return SelectField(
-        "Therapeutic modality", choices=[SelectChoice("", "Not recorded")], validate_choice=False,
-        validators=[Optional()], description="The approach the session followed, from the clinic's list.",
+        "Therapeutic modality",
+        choices=[SelectChoice("", "Not recorded")],
+        validate_choice=False,
+        validators=[Optional()],
+        description="The approach the session followed, from the clinic's list.",
     )
 
 
@@ -104,9 +107,14 @@ class _IntegrationExtras(_ModalityExtras):
     )
     #: One answer per practice of the integration plan, in the plan's order (entries added when the page is built).
     practice_checkin = FieldList(
-        SelectField(choices=[SelectChoice("", "Not answered yet")] + [SelectChoice(k, v) for k, v in ADHERENCE.items()],
-                    validate_choice=False, validators=[Optional()]),
-        label="Check-in on the plan's practices", min_entries=0, max_entries=MAX_PRACTICES,
+        SelectField(
+            choices=[SelectChoice("", "Not answered yet")] + [SelectChoice(k, v) for k, v in ADHERENCE.items()],
+            validate_choice=False,
+            validators=[Optional()],
+        ),
+        label="Check-in on the plan's practices",
+        min_entries=0,
+        max_entries=MAX_PRACTICES,
     )
     #: The plan version the check-in was answered against: a newer plan asks for the check-in again.
     checkin_plan_version = HiddenField()
@@ -163,9 +171,12 @@ DosingNoteForm = type(
     {
         **{f.name: f.input.field(f.label, f.help) for f in DOSING if f.input is not None},
         "set_and_setting": SelectMultipleField(
-            "Set and setting confirmed", choices=[], validate_choice=False, validators=[Optional()],
+            "Set and setting confirmed",
+            choices=[],
+            validate_choice=False,
+            validators=[Optional()],
             description="Each item of the protocol's checklist confirmed for this session (recorded, not a condition "
-                        "of the dose).",
+            "of the dose).",
         ),
         "body": area_field(BODY_LABEL[SessionKind.DOSING], BODY_LIMIT),
     },
@@ -182,8 +193,9 @@ NOTE_FORMS: dict[SessionKind, type[NoteForm]] = {
 
 def _sign_value(label: str, unit: str, decimal: bool = False) -> Field:
     if decimal:
-        return DecimalField(f"{label} ({unit})", places=None, validators=[Optional(), finite],
-                            render_kw={"inputmode": "decimal"})
+        return DecimalField(
+            f"{label} ({unit})", places=None, validators=[Optional(), finite], render_kw={"inputmode": "decimal"}
+        )
     return IntegerField(f"{label} ({unit})", validators=[Optional()], render_kw={"inputmode": "numeric"})
 
 
@@ -227,12 +239,16 @@ class AdverseEventForm(FlaskForm):
         render_kw={"rows": 2},
     )
     onset_at = time_field("Onset", required=True)
-    severity = SelectField("Severity", choices=choices_of(Severity, "Choose…"),
-                           validators=[InputRequired(message="Choose the severity.")])
+    severity = SelectField(
+        "Severity", choices=choices_of(Severity, "Choose…"), validators=[InputRequired(message="Choose the severity.")]
+    )
     serious = SelectField(
         "Serious",
-        choices=[SelectChoice("", "Choose…"), SelectChoice("no", "No"),
-                 SelectChoice("yes", "Yes: death, life-threatening, hospitalisation or disability")],
+        choices=[
+            SelectChoice("", "Choose…"),
+            SelectChoice("no", "No"),
+            SelectChoice("yes", "Yes: death, life-threatening, hospitalisation or disability"),
+        ],
         validators=[InputRequired(message="Say whether the event is serious.")],
     )
     action_taken = TextAreaField(
@@ -241,10 +257,13 @@ class AdverseEventForm(FlaskForm):
         filters=[strip],
         render_kw={"rows": 2},
     )
-    outcome = SelectField("Outcome", choices=choices_of(Outcome, "Choose…"),
-                          validators=[InputRequired(message="Choose the outcome.")])
+    outcome = SelectField(
+        "Outcome", choices=choices_of(Outcome, "Choose…"), validators=[InputRequired(message="Choose the outcome.")]
+    )
     rescue_medication = StringField(
-        "Rescue medication", validators=[Optional(), Length(max=120), no_control_characters], filters=[empty_to_none],
+        "Rescue medication",
+        validators=[Optional(), Length(max=120), no_control_characters],
+        filters=[empty_to_none],
         description="Leave empty if none was given.",
     )
     rescue_dose = StringField(
@@ -302,8 +321,10 @@ class AddendumForm(FlaskForm):
 class CosignForm(FlaskForm):
     decision = SelectField(
         "Decision",
-        choices=[SelectChoice(CosignOutcome.COSIGNED.value, "Co-sign the note"),
-                 SelectChoice(CosignOutcome.RETURNED.value, "Return it to the author with a comment")],
+        choices=[
+            SelectChoice(CosignOutcome.COSIGNED.value, "Co-sign the note"),
+            SelectChoice(CosignOutcome.RETURNED.value, "Return it to the author with a comment"),
+        ],
         validators=[InputRequired(message="Choose a decision.")],
     )
     comment = TextAreaField(
@@ -318,8 +339,11 @@ class CosignForm(FlaskForm):
 
 
 class ProcessNoteForm(FlaskForm):
-    body = area_field("Private process note", BODY_LIMIT,
-                 "Only you can read this note. It is not part of the patient's record and is never signed.")
+    body = area_field(
+        "Private process note",
+        BODY_LIMIT,
+        "Only you can read this note. It is not part of the patient's record and is never signed.",
+    )
     version_id = HiddenField()
 
     def seen_version(self) -> int:
@@ -335,15 +359,20 @@ class SeriousnessCorrectionForm(FlaskForm):
     serious = SelectField(
         "The event is",
         choices=[SelectChoice("", "Choose…"), SelectChoice("no", "Not serious"), SelectChoice("yes", "Serious")],
-        validators=[InputRequired(message="Say whether the event is serious."),
-                    AnyOf(["yes", "no"], message="Say whether the event is serious.")],
+        validators=[
+            InputRequired(message="Say whether the event is serious."),
+            AnyOf(["yes", "no"], message="Say whether the event is serious."),
+        ],
         description="Serious: death, a threat to life, hospitalisation, lasting disability, or an important medical "
         "event (ICH E2A, Clinical Safety Data Management, 1994).",
     )
     reason = StringField(
         "Reason",
-        validators=[DataRequired(message="Say why the seriousness is corrected."), Length(max=200),
-                    no_control_characters],
+        validators=[
+            DataRequired(message="Say why the seriousness is corrected."),
+            Length(max=200),
+            no_control_characters,
+        ],
         filters=[strip],
         description="E.g. “marked serious by mistake: no hospitalisation, recovered on site”.",
     )

@@ -37,8 +37,14 @@ def start(actor: User, patient: Patient, visit: TherapySession, now: datetime) -
     note = ProcessNote(session_id=visit.id, author_id=actor.id, body="", created_at=now, updated_at=now)
     db.session.add(note)
     db.session.flush()
-    audit.record(actor, "process_note.create", "Started a private process note", patient=patient,
-                 target_type="process_note", target_id=note.id)
+    audit.record(
+        actor,
+        "process_note.create",
+        "Started a private process note",
+        patient=patient,
+        target_type="process_note",
+        target_id=note.id,
+    )
     return note
 
 
@@ -53,8 +59,14 @@ def get_for_author_or_404(actor: User, patient: Patient, note_id: int) -> Proces
         .where(ProcessNote.id == note_id, ProcessNote.author_id == actor.id, TherapySession.patient_id == patient.id)
     )
     if note is None:
-        audit.record(actor, "process_note.access_denied", f"Refused access to process note #{note_id}",
-                     patient=patient, target_type="process_note", target_id=note_id)
+        audit.record(
+            actor,
+            "process_note.access_denied",
+            f"Refused access to process note #{note_id}",
+            patient=patient,
+            target_type="process_note",
+            target_id=note_id,
+        )
         db.session.commit()
         abort(404)
     return note
@@ -71,6 +83,12 @@ def save(actor: User, patient: Patient, note: ProcessNote, body: str, seen_versi
         return False
     note.body, note.updated_at = body, now
     db.session.flush()
-    audit.record(actor, "process_note.update", "Edited a private process note", patient=patient,
-                 target_type="process_note", target_id=note.id)
+    audit.record(
+        actor,
+        "process_note.update",
+        "Edited a private process note",
+        patient=patient,
+        target_type="process_note",
+        target_id=note.id,
+    )
     return True

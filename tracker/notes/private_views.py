@@ -44,13 +44,27 @@ def _rerender_private(view_args: dict[str, Any], typing: MultiDict[str, str]) ->
 
 
 def _page(
-    patient: Patient, visit: TherapySession, note: ProcessNote, form: ProcessNoteForm, *,
-    conflict: dict[str, Any] | None = None, restored: bool = False, notice: str | None = None,
+    patient: Patient,
+    visit: TherapySession,
+    note: ProcessNote,
+    form: ProcessNoteForm,
+    *,
+    conflict: dict[str, Any] | None = None,
+    restored: bool = False,
+    notice: str | None = None,
 ) -> str:
     return render_template(
-        "sessions/private_note.html", patient=patient, session=visit, note=note, form=form,
-        conflict=conflict, restored=restored, draft_key=f"private-{note.id}", discard_form=EmptyForm(formdata=None),
-        label=label_of(visit, protocol_of(patient)), notice=notice,
+        "sessions/private_note.html",
+        patient=patient,
+        session=visit,
+        note=note,
+        form=form,
+        conflict=conflict,
+        restored=restored,
+        draft_key=f"private-{note.id}",
+        discard_form=EmptyForm(formdata=None),
+        label=label_of(visit, protocol_of(patient)),
+        notice=notice,
     )
 
 
@@ -78,8 +92,14 @@ def private_note(patient_id: int, note_id: int) -> ResponseReturnValue:
             restored = True
         else:
             form = ProcessNoteForm(formdata=None, body=note.body, version_id=str(note.version_id))
-        audit.record(actor(), "process_note.view", "Opened a private process note", patient=patient,
-                     target_type="process_note", target_id=note.id)
+        audit.record(
+            actor(),
+            "process_note.view",
+            "Opened a private process note",
+            patient=patient,
+            target_type="process_note",
+            target_id=note.id,
+        )
         db.session.commit()
     elif form.validate_on_submit():
         try:

@@ -123,8 +123,12 @@ GATE_FIELDS = {
 
 
 def _check_gate(
-    patient: Patient, visit: TherapySession, note: SessionNote | None, values: dict[str, Any],
-    protocol: Protocol | None, now: datetime,
+    patient: Patient,
+    visit: TherapySession,
+    note: SessionNote | None,
+    values: dict[str, Any],
+    protocol: Protocol | None,
+    now: datetime,
 ) -> None:
     """Saving a dose opens the gate's dose door: judged at the session's time, with the values as they would be
     saved.
@@ -135,7 +139,12 @@ def _check_gate(
         return  # a draft without a dose (the narrative, discharge) records no dose
     present = list(visit.present)
     unmet = gate.check(
-        db.session, patient, protocol, gate.Door.DOSE, now=now, visit=gate.visit_of(visit, present),
+        db.session,
+        patient,
+        protocol,
+        gate.Door.DOSE,
+        now=now,
+        visit=gate.visit_of(visit, present),
         administration=gate.Administration(**{k: values.get(k) for k in gate.Administration.__dataclass_fields__}),
         note_id=note.id if note is not None else None,
     )
@@ -147,9 +156,17 @@ def _check_gate(
 def new_note(actor: User, visit: TherapySession, now: datetime) -> SessionNote:
     """An empty draft, not yet in the database (``_insert`` adds it)."""
     return SessionNote(
-        session_id=visit.id, author_id=actor.id, updated_by_id=actor.id, created_at=now, updated_at=now,
-        fields={name: None for name in field_names(visit.kind)}, body="", vitals=[], adverse_events=[],
-        addenda=[], cosign_decisions=[],
+        session_id=visit.id,
+        author_id=actor.id,
+        updated_by_id=actor.id,
+        created_at=now,
+        updated_at=now,
+        fields={name: None for name in field_names(visit.kind)},
+        body="",
+        vitals=[],
+        adverse_events=[],
+        addenda=[],
+        cosign_decisions=[],
     )
 
 
@@ -163,8 +180,9 @@ def _insert(note: SessionNote) -> None:
         raise StaleNote({}) from None
 
 
-def ensure_note(actor: User, patient: Patient, visit: TherapySession, note: SessionNote | None,
-                now: datetime) -> SessionNote:
+def ensure_note(
+    actor: User, patient: Patient, visit: TherapySession, note: SessionNote | None, now: datetime
+) -> SessionNote:
     """The session's note, started as an empty draft if there is none yet.
 
     :raise NoteSigned: the note is signed.
@@ -175,8 +193,14 @@ def ensure_note(actor: User, patient: Patient, visit: TherapySession, note: Sess
         return note
     note = new_note(actor, visit, now)
     _insert(note)
-    audit.record(actor, "note.create", f"Started the note of a {visit.kind.label.lower()} session",
-                 patient=patient, target_type="session_note", target_id=note.id)
+    audit.record(
+        actor,
+        "note.create",
+        f"Started the note of a {visit.kind.label.lower()} session",
+        patient=patient,
+        target_type="session_note",
+        target_id=note.id,
+    )
     return note
 
 
@@ -256,14 +280,20 @@ def _total(note: SessionNote) -> float | None:
 
 
 def add_vital_reading(
-    actor: User, patient: Patient, visit: TherapySession, note: SessionNote | None, taken_at: datetime,
-    reading: vitals.Reading, protocol: Protocol | None, now: datetime,
+    actor: User,
+    patient: Patient,
+    visit: TherapySession,
+    note: SessionNote | None,
+    taken_at: datetime,
+    reading: vitals.Reading,
+    protocol: Protocol | None,
+    now: datetime,
 ) -> VitalReading:
     """Add a reading to a dosing note (started if needed), flagging values outside the protocol's limits; a value
-past its critical limit raises a safety alert.
+    past its critical limit raises a safety alert.
 
-    :raise NoteSigned: the note is signed.
-    :raise NoteError: an impossible value (``tracker.vitals.validate``), or a time in the future.
+        :raise NoteSigned: the note is signed.
+        :raise NoteError: an impossible value (``tracker.vitals.validate``), or a time in the future.
     """
     if visit.kind is not SessionKind.DOSING:
         raise NoteError("taken_at", "Vital signs are recorded on dosing sessions.")
@@ -285,14 +315,21 @@ past its critical limit raises a safety alert.
     note = ensure_note(actor, patient, visit, note, now)
     flags = vitals.check(reading, protocol.vital_limits if protocol else ())
     row = VitalReading(
-        taken_at=taken_at, recorded_by_id=actor.id, created_at=now,
-        flags={flag.sign: flag.text for flag in flags} or None, **reading.values(),
+        taken_at=taken_at,
+        recorded_by_id=actor.id,
+        created_at=now,
+        flags={flag.sign: flag.text for flag in flags} or None,
+        **reading.values(),
     )
     note.vitals.append(row)  # keeps the loaded collection (hashed when signing) in step with the database
     db.session.flush()
     audit.record(
-        actor, "vitals.add", "Recorded vital signs" + (" (out of range)" if flags else ""), patient=patient,
-        target_type="vital_reading", target_id=row.id,
+        actor,
+        "vitals.add",
+        "Recorded vital signs" + (" (out of range)" if flags else ""),
+        patient=patient,
+        target_type="vital_reading",
+        target_id=row.id,
         data={"taken_at": taken_at, **reading.values(), "out_of_range": sorted(f.sign for f in flags)},
     )
     raising.for_reading(actor, patient, visit, row, reading, protocol)
@@ -311,8 +348,15 @@ def remove_vital_reading(actor: User, patient: Patient, note: SessionNote, row: 
     note.vitals.remove(row)
     db.session.delete(row)
     db.session.flush()
-    audit.record(actor, "vitals.remove", "Removed a vital-signs reading from a draft note", patient=patient,
-                 target_type="vital_reading", target_id=row.id, data={"taken_at": row.taken_at, **values})
+    audit.record(
+        actor,
+        "vitals.remove",
+        "Removed a vital-signs reading from a draft note",
+        patient=patient,
+        target_type="vital_reading",
+        target_id=row.id,
+        data={"taken_at": row.taken_at, **values},
+    )
 
 
 @dataclass(frozen=True)
@@ -329,7 +373,11 @@ class AdverseEventInput:
 
 
 def add_adverse_event(
-    actor: User, patient: Patient, visit: TherapySession, note: SessionNote | None, given: AdverseEventInput,
+    actor: User,
+    patient: Patient,
+    visit: TherapySession,
+    note: SessionNote | None,
+    given: AdverseEventInput,
     now: datetime,
 ) -> AdverseEvent:
     """Record an adverse event on a dosing note (started if needed); a serious one raises a high-risk safety alert.
@@ -352,10 +400,18 @@ def add_adverse_event(
     note.adverse_events.append(row)
     db.session.flush()
     audit.record(
-        actor, "adverse_event.add", f"Recorded a {given.severity.value} adverse event"
-        + (" (serious)" if given.serious else ""), patient=patient, target_type="adverse_event", target_id=row.id,
-        data={"severity": given.severity, "serious": given.serious, "outcome": given.outcome,
-              "rescue": given.rescue_medication is not None},
+        actor,
+        "adverse_event.add",
+        f"Recorded a {given.severity.value} adverse event" + (" (serious)" if given.serious else ""),
+        patient=patient,
+        target_type="adverse_event",
+        target_id=row.id,
+        data={
+            "severity": given.severity,
+            "serious": given.serious,
+            "outcome": given.outcome,
+            "rescue": given.rescue_medication is not None,
+        },
     )
     raising.for_adverse_event(actor, patient, visit, row)
     return row
@@ -372,7 +428,12 @@ def remove_adverse_event(actor: User, patient: Patient, note: SessionNote, row: 
     note.adverse_events.remove(row)
     db.session.delete(row)
     db.session.flush()
-    audit.record(actor, "adverse_event.remove", "Removed an adverse event from a draft note", patient=patient,
-                 target_type="adverse_event", target_id=row.id,
-                 data={"severity": row.severity, "serious": row.serious})
-
+    audit.record(
+        actor,
+        "adverse_event.remove",
+        "Removed an adverse event from a draft note",
+        patient=patient,
+        target_type="adverse_event",
+        target_id=row.id,
+        data={"severity": row.severity, "serious": row.serious},
+    )

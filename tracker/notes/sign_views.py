@@ -59,8 +59,17 @@ def sign(patient_id: int, session_id: int) -> ResponseReturnValue:
         return render_session(patient, visit, Forms(sign=form), 422)
     follows = follow_up_ok(visit, queries.follow_ups(db.session, visit))
     try:
-        sign_note(actor(), patient, visit, note, protocol_of(patient), form.password.data or "",
-                  form.content_hash.data or None, follows, utcnow())
+        sign_note(
+            actor(),
+            patient,
+            visit,
+            note,
+            protocol_of(patient),
+            form.password.data or "",
+            form.content_hash.data or None,
+            follows,
+            utcnow(),
+        )
     except NoteError as error:  # wrong password: keep the audit row of the attempt
         db.session.commit()
         form.password.errors.append(str(error))
@@ -102,7 +111,9 @@ def my_notes() -> ResponseReturnValue:
     number = list_page()
     rows = db.session.execute(query.limit(LIST_PAGE_SIZE).offset((number - 1) * LIST_PAGE_SIZE)).all()
     audit.record(
-        actor(), "note.my_list", f"Listed own notes: {titles[show].lower()}",
+        actor(),
+        "note.my_list",
+        f"Listed own notes: {titles[show].lower()}",
         data={"session_ids": [visit.id for visit, _ in rows]},
     )
     db.session.commit()
@@ -110,6 +121,13 @@ def my_notes() -> ResponseReturnValue:
     labels = {visit.id: label_of(visit, catalogue.get(visit.patient.protocol_code)) for visit, _ in rows}
     pages = max(1, -(-total // LIST_PAGE_SIZE))
     return render_template(
-        "sessions/my_notes.html", rows=rows, labels=labels, show=show, counts=counts, titles=titles,
-        page=number, pages=pages, now=now,
+        "sessions/my_notes.html",
+        rows=rows,
+        labels=labels,
+        show=show,
+        counts=counts,
+        titles=titles,
+        page=number,
+        pages=pages,
+        now=now,
     )

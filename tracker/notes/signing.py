@@ -53,14 +53,19 @@ def follow_up_ok(visit: TherapySession, follow_ups: Sequence[TherapySession]) ->
         return False
     after = visit.ended_at or visit.held_at
     return any(
-        f.kind is SessionKind.FOLLOW_UP and f.cycle == visit.cycle and after < f.when <= visit.held_at
-        + FOLLOW_UP_WINDOW
+        f.kind is SessionKind.FOLLOW_UP
+        and f.cycle == visit.cycle
+        and after < f.when <= visit.held_at + FOLLOW_UP_WINDOW
         for f in follow_ups
     )
 
 
 def blockers(
-    patient: Patient, note: SessionNote, visit: TherapySession, protocol: Protocol | None, follow_ups_ok: bool,
+    patient: Patient,
+    note: SessionNote,
+    visit: TherapySession,
+    protocol: Protocol | None,
+    follow_ups_ok: bool,
     now: datetime,
 ) -> list[str]:
     """Why the note cannot be signed yet; empty when it can. A dosing note is signed only through the dosing gate
@@ -68,8 +73,15 @@ def blockers(
     Needs the session's therapists present loaded."""
     if visit.kind is SessionKind.DOSING:
         unmet = gate.check(
-            db.session, patient, protocol, gate.Door.SIGN, now=now, visit=gate.visit_of(visit),
-            administration=gate.administration_of(note), note_id=note.id, follow_up_ok=follow_ups_ok,
+            db.session,
+            patient,
+            protocol,
+            gate.Door.SIGN,
+            now=now,
+            visit=gate.visit_of(visit),
+            administration=gate.administration_of(note),
+            note_id=note.id,
+            follow_up_ok=follow_ups_ok,
         )
         return [u.message for u in unmet]
     reasons = []
@@ -83,8 +95,11 @@ def blockers(
     if visit.kind is SessionKind.INTEGRATION:
         missing = unanswered_practices(db.session, patient, note)
         if missing:
-            reasons.append("Check in on each practice of the integration plan (or mark it not discussed): "
-                           + ", ".join(missing) + ".")
+            reasons.append(
+                "Check in on each practice of the integration plan (or mark it not discussed): "
+                + ", ".join(missing)
+                + "."
+            )
     return reasons
 
 
@@ -105,8 +120,15 @@ def check_password(actor: User, patient: Patient, password: str, what: str, verb
 
 
 def sign_note(
-    actor: User, patient: Patient, visit: TherapySession, note: SessionNote, protocol: Protocol | None,
-    password: str, seen_hash: str | None, follow_ups_ok: bool, now: datetime,
+    actor: User,
+    patient: Patient,
+    visit: TherapySession,
+    note: SessionNote,
+    protocol: Protocol | None,
+    password: str,
+    seen_hash: str | None,
+    follow_ups_ok: bool,
+    now: datetime,
 ) -> str:
     """Sign and lock the note; returns the stored hash. Needs the session's therapists, and the note's vitals and
     adverse events, loaded.
@@ -130,10 +152,17 @@ def sign_note(
     note.cosign_required = actor.needs_cosign
     db.session.flush()
     audit.record(
-        actor, "note.sign", f"Signed the note of a {visit.kind.label.lower()} session", patient=patient,
-        target_type="session_note", target_id=note.id,
-        data={"content_sha256": digest, "content_version": note.content_version,
-              "cosign_required": note.cosign_required},
+        actor,
+        "note.sign",
+        f"Signed the note of a {visit.kind.label.lower()} session",
+        patient=patient,
+        target_type="session_note",
+        target_id=note.id,
+        data={
+            "content_sha256": digest,
+            "content_version": note.content_version,
+            "cosign_required": note.cosign_required,
+        },
     )
     return digest
 

@@ -43,12 +43,15 @@ def _check_in(plan: IntegrationPlanVersion | None, given: Any) -> dict[str, Any]
     answers = list(given.get("answers") or [])
     if not practices:
         if any(answers):
-            raise StructuredError("practice_checkin", "The integration plan has no practices any more: reload the "
-                                                      "page.")
+            raise StructuredError(
+                "practice_checkin", "The integration plan has no practices any more: reload the page."
+            )
         return None
     if str(given.get("plan_version") or "") != str(plan.number if plan else ""):
-        raise StructuredError("practice_checkin", "The integration plan changed since the page was opened: check in "
-                                                  "on its practices again.")
+        raise StructuredError(
+            "practice_checkin",
+            "The integration plan changed since the page was opened: check in on its practices again.",
+        )
     try:
         items = check_in(practices, answers)
     except PracticeError as error:
@@ -68,7 +71,11 @@ def _set_and_setting(protocol: Protocol | None, given: Any) -> list[dict[str, An
 
 
 def later_values(
-    db: AnySession, patient: Patient, kind: SessionKind, note: SessionNote | None, given: Mapping[str, Any],
+    db: AnySession,
+    patient: Patient,
+    kind: SessionKind,
+    note: SessionNote | None,
+    given: Mapping[str, Any],
     protocol: Protocol | None,
 ) -> dict[str, Any]:
     """The later fields of a note of ``kind`` as they will be saved (None where not filled in).

@@ -79,8 +79,9 @@ def save_note_draft(patient_id: int, session_id: int) -> ResponseReturnValue:
     if not form.validate_on_submit():
         return render_session(patient, visit, Forms(note=form), 422)
     try:
-        note, changed = save_note(actor(), patient, visit, note, form.to_input(), form.seen_version(), utcnow(),
-                                  protocol_of(patient))
+        note, changed = save_note(
+            actor(), patient, visit, note, form.to_input(), form.seen_version(), utcnow(), protocol_of(patient)
+        )
         drafts.discard(actor(), patient, f"note-{visit.id}")
         db.session.commit()
     except NoteError as error:
@@ -117,8 +118,9 @@ def add_vitals(patient_id: int, session_id: int) -> ResponseReturnValue:
     form = VitalsForm()
     if form.validate_on_submit():
         try:
-            row = add_vital_reading(actor(), patient, visit, note, form.taken(), form.reading(),
-                                    protocol_of(patient), utcnow())
+            row = add_vital_reading(
+                actor(), patient, visit, note, form.taken(), form.reading(), protocol_of(patient), utcnow()
+            )
         except NoteError as error:
             getattr(form, error.field).errors.append(str(error))
         except NoteSigned:
@@ -139,19 +141,35 @@ NOT_CONFIRMED = "Nothing was removed yet: check what you are removing, then conf
 
 
 def _confirm_removal(
-    patient: Patient, visit: TherapySession, *, reading: VitalReading | None = None,
-    event: AdverseEvent | None = None, refused: bool = False,
+    patient: Patient,
+    visit: TherapySession,
+    *,
+    reading: VitalReading | None = None,
+    event: AdverseEvent | None = None,
+    refused: bool = False,
 ) -> ResponseReturnValue:
     """The confirmation step before a removal, a page of its own so it works without JavaScript: what is about to
     go, a button that removes it, a link that keeps it. A POST that did not come from it answers 400 with this
     page."""
     what = "a vital-signs reading" if reading is not None else "an adverse event"
-    audit.record(actor(), "session.view", f"Asked to confirm the removal of {what} from a draft note",
-                 patient=patient, target_type="therapy_session", target_id=visit.id)
+    audit.record(
+        actor(),
+        "session.view",
+        f"Asked to confirm the removal of {what} from a draft note",
+        patient=patient,
+        target_type="therapy_session",
+        target_id=visit.id,
+    )
     db.session.commit()
     return render_template(
-        "sessions/confirm_removal.html", patient=patient, session=visit, reading=reading, event=event,
-        form=EmptyForm(formdata=None), confirmed=CONFIRMED, refused=NOT_CONFIRMED if refused else None,
+        "sessions/confirm_removal.html",
+        patient=patient,
+        session=visit,
+        reading=reading,
+        event=event,
+        form=EmptyForm(formdata=None),
+        confirmed=CONFIRMED,
+        refused=NOT_CONFIRMED if refused else None,
     ), (400 if refused else 200)
 
 
@@ -159,8 +177,9 @@ def _confirmed() -> bool:
     return request.method == "POST" and request.form.get("confirm") == CONFIRMED
 
 
-@bp.route("/patients/<int:patient_id>/sessions/<int:session_id>/vitals/<int:reading_id>/remove",
-          methods=["GET", "POST"])
+@bp.route(
+    "/patients/<int:patient_id>/sessions/<int:session_id>/vitals/<int:reading_id>/remove", methods=["GET", "POST"]
+)
 @require_role(*CLINICAL_ROLES)
 def remove_vitals(patient_id: int, session_id: int, reading_id: int) -> ResponseReturnValue:
     """GET: ask to confirm; POST with the confirmation: take the reading out of the draft."""
@@ -222,4 +241,3 @@ def remove_event(patient_id: int, session_id: int, event_id: int) -> ResponseRet
     db.session.commit()
     flash("Adverse event removed from the draft.", "success")
     return _back(patient, visit, "adverse-events")
-

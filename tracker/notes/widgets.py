@@ -53,8 +53,11 @@ def amount_field(label: str, high: float, description: str = "") -> DecimalField
     return DecimalField(
         label,
         places=None,  # shown as entered: rounding for display would change the dose on the next save
-        validators=[Optional(), finite, NumberRange(min=0.001, max=high, message=f"Enter a number above 0 and at most "
-                                                                                f"{high:g}.")],
+        validators=[
+            Optional(),
+            finite,
+            NumberRange(min=0.001, max=high, message=f"Enter a number above 0 and at most {high:g}."),
+        ],
         description=description,
         render_kw={"inputmode": "decimal"},
     )
@@ -88,8 +91,7 @@ def moment() -> Input:
 def choice(members: type[Any]) -> Input:
     """One member of the enum ``members`` (by value), or none."""
     return Input(
-        lambda label, help: SelectField(label, choices=choices_of(members), validators=[Optional()],
-                                        description=help),
+        lambda label, help: SelectField(label, choices=choices_of(members), validators=[Optional()], description=help),
         lambda data: enum_member(members, data),
     )
 
@@ -108,10 +110,14 @@ def line(limit: int, message: str | None = None, pattern: tuple[str, str] | None
 
 def score(low: int, high: int) -> Input:
     """A whole number on a scale from ``low`` to ``high``."""
-    return Input(lambda label, help: IntegerField(
-        label, validators=[Optional(), NumberRange(low, high, message=f"Enter a number from {low} to {high}.")],
-        render_kw={"min": low, "max": high}, description=help,
-    ))
+    return Input(
+        lambda label, help: IntegerField(
+            label,
+            validators=[Optional(), NumberRange(low, high, message=f"Enter a number from {low} to {high}.")],
+            render_kw={"min": low, "max": high},
+            description=help,
+        )
+    )
 
 
 def text(limit: int = TEXT_LIMIT) -> Input:

@@ -40,7 +40,8 @@ from tracker.permissions import CLINICAL_ROLES, actor, can_view_patient, require
 
 #: Where a removed entry of a draft note would have been.
 _ROWS: dict[AlertSource, type[VitalReading] | type[AdverseEvent]] = {
-    AlertSource.VITAL_SIGN: VitalReading, AlertSource.ADVERSE_EVENT: AdverseEvent,
+    AlertSource.VITAL_SIGN: VitalReading,
+    AlertSource.ADVERSE_EVENT: AdverseEvent,
 }
 
 
@@ -81,15 +82,22 @@ def _page(patient: Patient, alert: SafetyAlert) -> AlertPage:
     if not alert.high_risk:
         return AlertPage(alert, visit, removed, [], True, corrected)
     chain = recipients.chain_of(db.session, patient)
-    return AlertPage(alert, visit, removed, recipients.names(db.session, chain.closers()),
-                     may_close(actor(), alert, chain), corrected)
+    return AlertPage(
+        alert,
+        visit,
+        removed,
+        recipients.names(db.session, chain.closers()),
+        may_close(actor(), alert, chain),
+        corrected,
+    )
 
 
 def _correction(alert: SafetyAlert) -> AdverseEventCorrection | None:
     """The newest signed correction of the alert's adverse event, when the event no longer stands as serious
     (``tracker.adverse_events``)."""
     event = db.session.scalar(
-        select(AdverseEvent).where(AdverseEvent.id == alert.source_row_id)
+        select(AdverseEvent)
+        .where(AdverseEvent.id == alert.source_row_id)
         .options(selectinload(AdverseEvent.corrections).joinedload(AdverseEventCorrection.signed_by))
     )
     if event is None or is_serious(event) or not event.corrections:
@@ -98,13 +106,27 @@ def _correction(alert: SafetyAlert) -> AdverseEventCorrection | None:
 
 
 def _render(
-    patient: Patient, alert: SafetyAlert, form: AcknowledgeForm, status: int = 200, *, restored: bool = False,
+    patient: Patient,
+    alert: SafetyAlert,
+    form: AcknowledgeForm,
+    status: int = 200,
+    *,
+    restored: bool = False,
     notice: str | None = None,
 ) -> ResponseReturnValue:
     instrument = get_instrument(alert.result.instrument) if alert.result is not None else None
-    page = render_template("outcomes/alert.html", patient=patient, alert=alert, instrument=instrument, form=form,
-                           page=_page(patient, alert), actions=ACTIONS, restored=restored,
-                           draft_key=f"alert-{alert.id}", notice=notice)
+    page = render_template(
+        "outcomes/alert.html",
+        patient=patient,
+        alert=alert,
+        instrument=instrument,
+        form=form,
+        page=_page(patient, alert),
+        actions=ACTIONS,
+        restored=restored,
+        draft_key=f"alert-{alert.id}",
+        notice=notice,
+    )
     return page, status
 
 
@@ -132,7 +154,11 @@ def alert(patient_id: int, alert_id: int) -> ResponseReturnValue:
     if request.method == "GET":
         typing = drafts.kept(actor(), patient, key) if found.is_open else None
         audit.record(
-            actor(), "alert.view", "Viewed a safety alert", patient=patient, target_type="safety_alert",
+            actor(),
+            "alert.view",
+            "Viewed a safety alert",
+            patient=patient,
+            target_type="safety_alert",
             target_id=found.id,
         )
         db.session.commit()
@@ -143,11 +169,18 @@ def alert(patient_id: int, alert_id: int) -> ResponseReturnValue:
         ]
         return _render(patient, found, form, 409)
     if found.high_risk and not may_close(actor(), found, recipients.chain_of(db.session, patient)):
-        audit.record(actor(), "alert.acknowledge_refused", "Refused closing a high-risk safety alert",
-                     patient=patient, target_type="safety_alert", target_id=found.id)
+        audit.record(
+            actor(),
+            "alert.acknowledge_refused",
+            "Refused closing a high-risk safety alert",
+            patient=patient,
+            target_type="safety_alert",
+            target_id=found.id,
+        )
         db.session.commit()
-        form.action_taken.errors = ["A high-risk alert holds the next dose and is closed only by a supervisor of "
-                                    "the care team."]
+        form.action_taken.errors = [
+            "A high-risk alert holds the next dose and is closed only by a supervisor of the care team."
+        ]
         return _render(patient, found, form, 403)
     if not form.validate_on_submit():
         return _render(patient, found, form, 422)
@@ -198,11 +231,22 @@ def from_mail(alert_id: int) -> ResponseReturnValue:
         return redirect(url_for("outcomes.alert", patient_id=row.patient_id, alert_id=alert_id))
     told = db.session.scalar(select(exists().where(AlertNotice.alert_id == alert_id, AlertNotice.user_id == user.id)))
     if not told:
-        audit.record(user, "alert.access_denied", f"Refused the link of safety alert #{alert_id}",
-                     target_type="safety_alert", target_id=alert_id)
+        audit.record(
+            user,
+            "alert.access_denied",
+            f"Refused the link of safety alert #{alert_id}",
+            target_type="safety_alert",
+            target_id=alert_id,
+        )
         db.session.commit()
         abort(404)
-    audit.record(user, "alert.escalated_link", "Opened the link of a safety alert escalated to them, outside their "
-                 "care", target_type="safety_alert", target_id=alert_id, data={"patient_id": row.patient_id})
+    audit.record(
+        user,
+        "alert.escalated_link",
+        "Opened the link of a safety alert escalated to them, outside their care",
+        target_type="safety_alert",
+        target_id=alert_id,
+        data={"patient_id": row.patient_id},
+    )
     db.session.commit()
     return render_template("outcomes/alert_escalated.html", record_number=row.record_number)

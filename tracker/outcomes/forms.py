@@ -148,4 +148,3 @@ class AcknowledgeForm(FlaskForm):
         "current intent; appointment brought forward.”",
         render_kw={"rows": 4},
     )
-

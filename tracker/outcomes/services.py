@@ -78,12 +78,20 @@ def _row(actor: User, patient: Patient, given: ResultInput, result: ScoreResult)
         band=result.band,
         band_index=result.band_index,
         subscales=[
-            {"code": s.code, "name": s.name, "score": s.score, "endorsed": s.endorsed, "required": s.required,
-             "met": s.met}
+            {
+                "code": s.code,
+                "name": s.name,
+                "score": s.score,
+                "endorsed": s.endorsed,
+                "required": s.required,
+                "met": s.met,
+            }
             for s in result.subscales
         ],
-        flags=[{"code": f.code, "message": f.message, "urgent": f.urgent, "source": f.source, "high_risk": f.high_risk}
-               for f in result.flags],
+        flags=[
+            {"code": f.code, "message": f.message, "urgent": f.urgent, "source": f.source, "high_risk": f.high_risk}
+            for f in result.flags
+        ],
         provisional_diagnosis=result.provisional_diagnosis,
         cut_point=result.cut_point,
         entered_by_id=actor.id,
@@ -117,8 +125,9 @@ def record_result(actor: User, patient: Patient, given: ResultInput, today: date
     return row
 
 
-def record_patient_reported(sender: User, patient: Patient, code: str, answers: list[Any], today: date,
-                            link_id: int) -> MeasureResult:
+def record_patient_reported(
+    sender: User, patient: Patient, code: str, answers: list[Any], today: date, link_id: int
+) -> MeasureResult:
     """Score and store what the patient answered on their own device through a questionnaire link, and raise its
     safety alert exactly as ``record_result`` does. The audit rows have no actor (the patient has no account) and
     name the link; the result names ``sender`` as the one who entered it, with the mode ``patient_device``.

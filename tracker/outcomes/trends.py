@@ -43,8 +43,10 @@ def _chart(instrument: Instrument, results: Sequence[MeasureResult], dosing: Seq
         low, high, ticks, label = -0.5, len(bands) - 0.5, [], "Risk level"
     else:
         low, high = instrument.total_range
-        bands = [Band(b.min if b.min is not None else low, b.max if b.max is not None else high, b.label)
-                 for b in instrument.bands]
+        bands = [
+            Band(b.min if b.min is not None else low, b.max if b.max is not None else high, b.label)
+            for b in instrument.bands
+        ]
         points = [Point(r.administered_on, r.total or 0, point_text(r)) for r in results]
         ticks = sorted({(b.low, str(int(b.low))) for b in bands} | {(high, str(high))})
         label = f"{name} total"
@@ -83,8 +85,11 @@ def change_sentences(instrument: Instrument, baseline: MeasureResult, latest: Me
     assert baseline.total is not None and latest.total is not None
     read: ChangeResult = change(instrument.code, baseline.total, latest.total)
     name, difference = instrument.short_name, read.difference
-    moved = "no change" if difference == 0 else f"{abs(difference)} point{'s' if abs(difference) != 1 else ''} " + (
-        "lower" if difference < 0 else "higher"
+    moved = (
+        "no change"
+        if difference == 0
+        else f"{abs(difference)} point{'s' if abs(difference) != 1 else ''} "
+        + ("lower" if difference < 0 else "higher")
     )
     sentences = [
         f"{name} {baseline.total} at baseline ({baseline.administered_on.isoformat()}), {latest.total} on "
@@ -147,8 +152,9 @@ def _trend(instrument: Instrument, results: list[MeasureResult], dosing: Sequenc
         sentences = [f"No {instrument.short_name} result since the first dosing session yet."]
     else:
         sentences = change_sentences(instrument, baseline, latest)
-    return Trend(instrument, results, _chart(instrument, results, dosing, " ".join(sentences)), baseline, latest,
-                 sentences)
+    return Trend(
+        instrument, results, _chart(instrument, results, dosing, " ".join(sentences)), baseline, latest, sentences
+    )
 
 
 def trends(planned: Sequence[str], current: Sequence[MeasureResult], dosing: Sequence[date]) -> list[Trend]:

@@ -62,17 +62,33 @@ def overview(patient_id: int) -> ResponseReturnValue:
     )
     db.session.commit()
     return render_template(
-        "outcomes/overview.html", patient=patient, state=state, page=page, alerts=alerts, catalogue=instruments(),
-        check_ins=check_ins, practices=practices,
+        "outcomes/overview.html",
+        patient=patient,
+        state=state,
+        page=page,
+        alerts=alerts,
+        catalogue=instruments(),
+        check_ins=check_ins,
+        practices=practices,
     )
 
 
 def _render_form(
-    patient: Patient, form: MeasureForm, status: int = 200, correcting: MeasureResult | None = None, *,
-    restored: bool = False, notice: str | None = None,
+    patient: Patient,
+    form: MeasureForm,
+    status: int = 200,
+    correcting: MeasureResult | None = None,
+    *,
+    restored: bool = False,
+    notice: str | None = None,
 ) -> ResponseReturnValue:
     return render_template(
-        "outcomes/form.html", patient=patient, form=form, correcting=correcting, restored=restored, notice=notice,
+        "outcomes/form.html",
+        patient=patient,
+        form=form,
+        correcting=correcting,
+        restored=restored,
+        notice=notice,
         draft_key=f"resultfix-{correcting.id}" if correcting is not None else None,
     ), status
 
@@ -127,8 +143,11 @@ def _saved_message(saved: MeasureResult, instrument: Instrument) -> str:
     message = f"Saved the {instrument.short_name}: {score}."
     if saved.urgent_flags:
         alerted = db.session.scalar(select(exists().where(SafetyAlert.result_id == saved.id)))
-        message += (" A safety alert was raised for the care team and the supervisor." if alerted else
-                    " Its urgent answer was alerted on before, so no new alert was raised; the result shows it.")
+        message += (
+            " A safety alert was raised for the care team and the supervisor."
+            if alerted
+            else " Its urgent answer was alerted on before, so no new alert was raised; the result shows it."
+        )
     return message
 
 

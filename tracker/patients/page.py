@@ -30,8 +30,13 @@ def phase_key(patient_id: int) -> str:
 
 
 def render_detail(
-    patient: Patient, phase_form: PhaseForm, status: int = 200, session_form: SessionForm | None = None, *,
-    restored: bool = False, notice: str | None = None,
+    patient: Patient,
+    phase_form: PhaseForm,
+    status: int = 200,
+    session_form: SessionForm | None = None,
+    *,
+    restored: bool = False,
+    notice: str | None = None,
 ) -> ResponseReturnValue:
     """The patient page. The move form offers every other phase, so a refused move is explained, not hidden;
     it starts on the first move the rules allow. The screening verdict, the sessions (planned against done, what

@@ -166,16 +166,23 @@ def possible_duplicates(actor: User, details: PatientDetails) -> list[Patient]:
     their record, so enrolment asks first."""
     given = " ".join(details.given_name.lower().split())
     family = " ".join(details.family_name.lower().split())
-    return list(db.session.scalars(
-        select(Patient).where(
-            Patient.clinic_id == actor.clinic_id,
-            # lower() on both sides, as the database lowers: casefold would make "ß" "ss" and miss "Straße"; the
-            # names either way round ("Noble, Tina" typed as given name Noble).
-            or_(and_(func.lower(Patient.given_name) == given, func.lower(Patient.family_name) == family),
-                and_(func.lower(Patient.given_name) == family, func.lower(Patient.family_name) == given)),
-            Patient.date_of_birth == details.date_of_birth,
-        ).order_by(Patient.id).limit(5)
-    ))
+    return list(
+        db.session.scalars(
+            select(Patient)
+            .where(
+                Patient.clinic_id == actor.clinic_id,
+                # lower() on both sides, as the database lowers: casefold would make "ß" "ss" and miss "Straße"; the
+                # names either way round ("Noble, Tina" typed as given name Noble).
+                or_(
+                    and_(func.lower(Patient.given_name) == given, func.lower(Patient.family_name) == family),
+                    and_(func.lower(Patient.given_name) == family, func.lower(Patient.family_name) == given),
+                ),
+                Patient.date_of_birth == details.date_of_birth,
+            )
+            .order_by(Patient.id)
+            .limit(5)
+        )
+    )
 
 
 def create_patient(actor: User, details: PatientDetails, team: CareTeam, protocols: dict[str, Protocol]) -> Patient:
@@ -301,8 +308,12 @@ def caseload_query(actor: User, search: str | None, sort: str, descending: bool)
     for word in search_words(search):
         term = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         query = query.where(
-            or_(*(func.lower(column).like(term, escape="\\") for column in
-                  (Patient.given_name, Patient.family_name, Patient.record_number)))
+            or_(
+                *(
+                    func.lower(column).like(term, escape="\\")
+                    for column in (Patient.given_name, Patient.family_name, Patient.record_number)
+                )
+            )
         )
     columns = SORTS.get(sort, SORTS["name"])
     return query.order_by(*(c.desc() if descending else c.asc() for c in columns))

@@ -40,8 +40,6 @@ from tracker.workflow import TransitionError
 SEARCH_KEY = "patient_search"  # kept in the session, so names typed into search never appear in URLs or logs
 
 
-
-
 @bp.route("/")
 @require_role(*CLINICAL_ROLES)
 def index() -> ResponseReturnValue:
@@ -126,8 +124,12 @@ def create() -> ResponseReturnValue:
         details = _details(form)
         found = possible_duplicates(actor(), details)
         if found and not form.enrol_anyway.data:
-            visible = {p.id for p in db.session.scalars(select(Patient).where(
-                Patient.id.in_([p.id for p in found]), patient_scope(actor())))}
+            visible = {
+                p.id
+                for p in db.session.scalars(
+                    select(Patient).where(Patient.id.in_([p.id for p in found]), patient_scope(actor()))
+                )
+            }
             duplicates = [p.record_number if p.id in visible else "a patient outside your caseload" for p in found]
             form.enrol_anyway.errors.append(
                 "A patient with this name and date of birth is already enrolled. Open that record instead, or tick "
@@ -143,8 +145,7 @@ def create() -> ResponseReturnValue:
                 flash(f"{patient.full_name} was enrolled and starts in preparation.", "success")
                 return redirect(url_for("patients.detail", patient_id=patient.id))
     status = 422 if form.errors else 200
-    return render_template("patients/form.html", form=form, patient=None, conflict=None,
-                           duplicates=duplicates), status
+    return render_template("patients/form.html", form=form, patient=None, conflict=None, duplicates=duplicates), status
 
 
 @bp.route("/<int:patient_id>")
@@ -168,8 +169,14 @@ def _rerender_edit(view_args: dict[str, Any], typing: MultiDict[str, str]) -> Re
     patient = load_patient(view_args["patient_id"], phase_history=True)
     form = PatientForm(formdata=typing)
     _prepare_form(form, patient)
-    return render_template("patients/form.html", form=form, patient=patient, conflict=None,
-                           notice=drafts.EXPIRED_NOTICE, draft_key=f"patient-{patient.id}"), 400
+    return render_template(
+        "patients/form.html",
+        form=form,
+        patient=patient,
+        conflict=None,
+        notice=drafts.EXPIRED_NOTICE,
+        draft_key=f"patient-{patient.id}",
+    ), 400
 
 
 @bp.route("/<int:patient_id>/edit", methods=["GET", "POST"])
@@ -210,8 +217,9 @@ def edit(patient_id: int) -> ResponseReturnValue:
             flash("Changes saved." if changes else "Nothing had changed.", "success")
             return redirect(url_for("patients.detail", patient_id=patient.id))
     status = 422 if form.errors else 200
-    return render_template("patients/form.html", form=form, patient=patient, conflict=conflict,
-                           restored=typing is not None, draft_key=key), status
+    return render_template(
+        "patients/form.html", form=form, patient=patient, conflict=conflict, restored=typing is not None, draft_key=key
+    ), status
 
 
 def _conflict(patient_id: int, form: PatientForm, current: dict[str, Any] | None) -> ResponseReturnValue:
@@ -221,8 +229,9 @@ def _conflict(patient_id: int, form: PatientForm, current: dict[str, Any] | None
         current = {name: getattr(patient, name) for name in DETAIL_FIELDS}
     form.version_id.data = str(patient.version_id)
     return (
-        render_template("patients/form.html", form=form, patient=patient, conflict=current,
-                        draft_key=f"patient-{patient.id}"),
+        render_template(
+            "patients/form.html", form=form, patient=patient, conflict=current, draft_key=f"patient-{patient.id}"
+        ),
         409,
     )
 
@@ -236,7 +245,10 @@ def move_phase(patient_id: int) -> ResponseReturnValue:
     if form.validate_on_submit():
         try:
             change_phase(
-                actor(), patient, Phase(form.target.data), form.reason.data,
+                actor(),
+                patient,
+                Phase(form.target.data),
+                form.reason.data,
                 protocol_of(patient),
             )
         except TransitionError as refused:

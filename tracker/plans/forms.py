@@ -56,9 +56,9 @@ class PlanForm(FlaskForm):
 def practice_row_count(formdata: Mapping[str, Any], saved: int) -> int:
     """How many practice rows the form has: the rows posted (at most ``MAX_PRACTICES``), or on a new form the
     saved practices and three empty rows."""
-    posted = [key for key in formdata if key.startswith("practice_") and key[len("practice_"):].isdigit()]
+    posted = [key for key in formdata if key.startswith("practice_") and key[len("practice_") :].isdigit()]
     if posted:
-        return min(max(int(key[len("practice_"):]) for key in posted), MAX_PRACTICES)
+        return min(max(int(key[len("practice_") :]) for key in posted), MAX_PRACTICES)
     return min(saved + 3, MAX_PRACTICES)
 
 
@@ -82,8 +82,11 @@ def plan_form(titles: Sequence[str], rows: int = 3, **kwargs: Any) -> PlanForm:
     for number in range(1, rows + 1):
         fields[f"practice_{number}"] = StringField(
             f"Practice {number}",
-            validators=[Optional(), Length(max=MAX_PRACTICE_LENGTH, message=f"Use at most {MAX_PRACTICE_LENGTH} "
-                                                                           "characters."), no_control_characters],
+            validators=[
+                Optional(),
+                Length(max=MAX_PRACTICE_LENGTH, message=f"Use at most {MAX_PRACTICE_LENGTH} characters."),
+                no_control_characters,
+            ],
             filters=[strip],
             render_kw={"list": "practice-suggestions"},
         )
@@ -106,4 +109,3 @@ class GivenForm(FlaskForm):
             DateRange(EARLIEST, "The date cannot be in the future (or before 1900)."),
         ],
     )
-

@@ -83,8 +83,11 @@ def check_in(practices: Sequence[Mapping[str, str]], answers: Sequence[str | Non
     :raise PracticeError: more or fewer answers than practices, or an answer that is not an adherence level.
     """
     if len(answers) != len(practices):
-        raise PracticeError(0, "practice_checkin", "The integration plan changed since the page was opened: "
-                                                   "check in on its practices again.")
+        raise PracticeError(
+            0,
+            "practice_checkin",
+            "The integration plan changed since the page was opened: check in on its practices again.",
+        )
     items: list[dict[str, str | None]] = []
     for index, (practice, answer) in enumerate(zip(practices, answers, strict=True)):
         if answer and answer not in ADHERENCE:
@@ -113,7 +116,7 @@ class AdherenceRow:
 
     @property
     def share(self) -> str:
-        """"2 of 3 check-ins as planned" over the check-ins that asked about it."""
+        """ "2 of 3 check-ins as planned" over the check-ins that asked about it."""
         asked = [c for c in self.cells if c is not None and c != "not_discussed"]
         kept = sum(1 for c in asked if c == "as_planned")
         return f"{kept} of {len(asked)} check-ins as planned" if asked else "not checked in yet"
@@ -130,6 +133,5 @@ def adherence(current: Sequence[Mapping[str, str]], check_ins: Sequence[CheckIn]
                 rows.append((name, ""))
                 seen.add(name.casefold())
     return [
-        AdherenceRow(name, frequency, tuple(entry.answers.get(name) for entry in check_ins))
-        for name, frequency in rows
+        AdherenceRow(name, frequency, tuple(entry.answers.get(name) for entry in check_ins)) for name, frequency in rows
     ]

@@ -47,7 +47,11 @@ def current_version(db: AnySession, patient_id: int) -> IntegrationPlanVersion |
 
 
 def save_version(
-    actor: User, patient: Patient, texts: Mapping[str, str], crisis_line: str, based_on: int,
+    actor: User,
+    patient: Patient,
+    texts: Mapping[str, str],
+    crisis_line: str,
+    based_on: int,
     practices: Sequence[Mapping[str, str]] | None = None,
 ) -> IntegrationPlanVersion | None:
     """Save the plan as a new version: ``texts`` maps each section title to its text, in the order to keep;
@@ -75,10 +79,7 @@ def save_version(
         raise PlanError("crisis_line", f"Use at most {CRISIS_LINE_MAX_LENGTH} characters.")
     before = current.practice_items if current is not None else []
     kept = [dict(p) for p in practices] if practices is not None else before
-    if (
-        current is not None and current.sections == sections and current.crisis_line == crisis_line
-        and before == kept
-    ):
+    if current is not None and current.sections == sections and current.crisis_line == crisis_line and before == kept:
         return None
     version = IntegrationPlanVersion(
         patient_id=patient.id,
@@ -91,9 +92,7 @@ def save_version(
     )
     db.session.add(version)
     db.session.flush()
-    changed = [
-        s["title"] for s in sections if current is None or current.text_of(s["title"]) != s["text"]
-    ]
+    changed = [s["title"] for s in sections if current is None or current.text_of(s["title"]) != s["text"]]
     audit.record(
         actor,
         "plan.save",

@@ -145,7 +145,8 @@ def _follow_up_draft(patient: Patient) -> str:
     lines = []
     for occurrence in state.schedule or []:
         if occurrence.status is Status.DONE or occurrence.timepoint not in (
-            Timepoint.END_OF_TREATMENT, Timepoint.FOLLOW_UP,
+            Timepoint.END_OF_TREATMENT,
+            Timepoint.FOLLOW_UP,
         ):
             continue
         name = get_instrument(occurrence.instrument).short_name
@@ -243,10 +244,21 @@ def _field_of(form: PlanForm, name: str) -> Any:
 
 
 def _render_edit(
-    patient: Patient, form: PlanForm, newer: IntegrationPlanVersion | None, status: int, *, restored: bool = False,
+    patient: Patient,
+    form: PlanForm,
+    newer: IntegrationPlanVersion | None,
+    status: int,
+    *,
+    restored: bool = False,
     notice: str | None = None,
 ) -> ResponseReturnValue:
     return render_template(
-        "plans/edit.html", patient=patient, form=form, newer=newer, suggestions=SUGGESTED, restored=restored,
-        draft_key=draft_key(patient), notice=notice,
+        "plans/edit.html",
+        patient=patient,
+        form=form,
+        newer=newer,
+        suggestions=SUGGESTED,
+        restored=restored,
+        draft_key=draft_key(patient),
+        notice=notice,
     ), status

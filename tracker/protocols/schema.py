@@ -120,17 +120,42 @@ _GENERAL = "No protocol source gives an in-session critical limit for this sign:
 #: protocol does not monitor (an SpO2 of 75% in a psilocybin session) must still raise a safety alert. Each value
 #: is the protocol files' own for that sign, from the same sources.
 GENERAL_CRITICAL_LIMITS: tuple[VitalLimit, ...] = (
-    VitalLimit("systolic", None, 180, "Above 180 mmHg systolic is a hypertensive crisis, to be evaluated at once "
-               "(ACC/AHA 2017)", _GENERAL),
-    VitalLimit("diastolic", None, 120, "Above 120 mmHg diastolic is a hypertensive crisis, to be evaluated at once "
-               "(ACC/AHA 2017)", _GENERAL),
-    VitalLimit("heart_rate", 41, 130, "40/min or less and 131/min or more score 3 on NEWS2: a single red score calls "
-               "for an urgent clinical review (NEWS2 2017)", _GENERAL),
-    VitalLimit("spo2", 92, None, "91% or less scores 3 on NEWS2 scale 1: a single red score calls for an urgent "
-               "clinical review (NEWS2 2017)", _GENERAL),
-    VitalLimit("temperature", 35.1, 39.0, "Low: 35.0 C or less scores 3 on NEWS2 (NEWS2 2017); high: 39.1 C or "
-               "more is NEWS2's highest temperature band", _GENERAL + " The high limit is the clinic's choice, not a "
-               "NEWS2 red score."),
+    VitalLimit(
+        "systolic",
+        None,
+        180,
+        "Above 180 mmHg systolic is a hypertensive crisis, to be evaluated at once (ACC/AHA 2017)",
+        _GENERAL,
+    ),
+    VitalLimit(
+        "diastolic",
+        None,
+        120,
+        "Above 120 mmHg diastolic is a hypertensive crisis, to be evaluated at once (ACC/AHA 2017)",
+        _GENERAL,
+    ),
+    VitalLimit(
+        "heart_rate",
+        41,
+        130,
+        "40/min or less and 131/min or more score 3 on NEWS2: a single red score calls "
+        "for an urgent clinical review (NEWS2 2017)",
+        _GENERAL,
+    ),
+    VitalLimit(
+        "spo2",
+        92,
+        None,
+        "91% or less scores 3 on NEWS2 scale 1: a single red score calls for an urgent clinical review (NEWS2 2017)",
+        _GENERAL,
+    ),
+    VitalLimit(
+        "temperature",
+        35.1,
+        39.0,
+        "Low: 35.0 C or less scores 3 on NEWS2 (NEWS2 2017); high: 39.1 C or more is NEWS2's highest temperature band",
+        _GENERAL + " The high limit is the clinic's choice, not a NEWS2 red score.",
+    ),
 )
 
 
@@ -304,7 +329,7 @@ class Protocol:
 
     @property
     def research_marker(self) -> str | None:
-        """"Research protocol - not an approved treatment" where that is the regulatory state, else None."""
+        """ "Research protocol - not an approved treatment" where that is the regulatory state, else None."""
         return self.regulatory.marker if self.regulatory else None
 
     @property
@@ -370,9 +395,7 @@ class _Reader:
         """``value`` (an element of a list field) when it is one of ``options``."""
         allowed = tuple(m.value for m in options)
         if value not in allowed:
-            raise ProtocolError(
-                f"{self.file.name}: field '{self.prefix}' holds {value!r}; use {', '.join(allowed)}"
-            )
+            raise ProtocolError(f"{self.file.name}: field '{self.prefix}' holds {value!r}; use {', '.join(allowed)}")
         return value
 
     def reject_unknown(self) -> None:

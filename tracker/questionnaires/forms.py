@@ -15,7 +15,9 @@ from tracker.outcomes.forms import AnswerField
 
 class SendForm(FlaskForm):
     instruments = SelectMultipleField(
-        "Measures to send", validate_choice=True, option_widget=CheckboxInput(),
+        "Measures to send",
+        validate_choice=True,
+        option_widget=CheckboxInput(),
         widget=ListWidget(prefix_label=False),
     )
 
@@ -39,7 +41,8 @@ def field_name(instrument: Instrument, number: int) -> str:
 def patient_form(instruments: list[Instrument], **kwargs: Any) -> PatientForm:
     fields = {
         field_name(instrument, item.number): AnswerField(item)
-        for instrument in instruments for item in instrument.items
+        for instrument in instruments
+        for item in instrument.items
     }
     form_class = type("QuestionnaireForm", (PatientForm,), fields)
     form: PatientForm = form_class(**kwargs)

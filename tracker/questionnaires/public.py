@@ -42,18 +42,26 @@ log = logging.getLogger(__name__)
 
 #: What the patient reads for each refusal, and its status.
 REFUSALS = {
-    "unknown": (404, "This link does not open a questionnaire. Check that it was copied whole, or ask the clinic "
-                     "for a new one."),
-    "used": (410, "This questionnaire has already been filled in with this link, so it cannot be opened again. "
-                  "Thank you."),
+    "unknown": (
+        404,
+        "This link does not open a questionnaire. Check that it was copied whole, or ask the clinic for a new one.",
+    ),
+    "used": (
+        410,
+        "This questionnaire has already been filled in with this link, so it cannot be opened again. Thank you.",
+    ),
     "withdrawn": (410, "The clinic has withdrawn this link. Ask the clinic for a new one if you still need it."),
     "expired": (410, "This link has expired. Ask the clinic for a new one."),
 }
 
-TOO_MANY = ("Too many requests came for this link, or too many links that open nothing came from this connection. "
-            "Wait a few minutes and try again.")
-DUPLICATED = ("The answers could not be read: a question was answered twice in one form. Nothing was saved; "
-              "reload the page and answer each question once.")
+TOO_MANY = (
+    "Too many requests came for this link, or too many links that open nothing came from this connection. "
+    "Wait a few minutes and try again."
+)
+DUPLICATED = (
+    "The answers could not be read: a question was answered twice in one form. Nothing was saved; "
+    "reload the page and answer each question once."
+)
 
 
 def crisis_line(clinic: Clinic | None) -> str | None:
@@ -78,8 +86,14 @@ def _charge(key: str) -> int:
 
 
 def _too_many(clinic: Clinic | None) -> ResponseReturnValue:
-    return render_template("questionnaires/refused.html", message=TOO_MANY, clinic=None,
-                           crisis=crisis_line(clinic), title="Please wait", urgent=False), 429
+    return render_template(
+        "questionnaires/refused.html",
+        message=TOO_MANY,
+        clinic=None,
+        crisis=crisis_line(clinic),
+        title="Please wait",
+        urgent=False,
+    ), 429
 
 
 def _link_over_limit(link: QuestionnaireLink) -> bool:
@@ -89,22 +103,38 @@ def _link_over_limit(link: QuestionnaireLink) -> bool:
 def _unknown_token() -> ResponseReturnValue:
     """A token that opens nothing: audited, counted against the address, 429 past its limit (flagged once)."""
     config, address = current_app.config, request.remote_addr
-    audit.record(None, "questionnaire.refused", "A questionnaire link was refused (unknown)",
-                 target_type="questionnaire_link", data={"reason": "unknown"})
+    audit.record(
+        None,
+        "questionnaire.refused",
+        "A questionnaire link was refused (unknown)",
+        target_type="questionnaire_link",
+        data={"reason": "unknown"},
+    )
     db.session.commit()
     with writing(db.session):
-        count = throttle.charge_address(db.session, "questionnaire-refused", address, utcnow(),
-                                        config["QUESTIONNAIRE_REFUSAL_WINDOW"])
+        count = throttle.charge_address(
+            db.session, "questionnaire-refused", address, utcnow(), config["QUESTIONNAIRE_REFUSAL_WINDOW"]
+        )
         if count == config["QUESTIONNAIRE_REFUSALS_PER_ADDRESS"] + 1:
             log.warning("questionnaire links: %s tried %s unknown tokens", address, count)
-            audit.record(None, "questionnaire.address_flagged", f"{count} questionnaire links that open nothing "
-                         "from one address", data={"refused": count})
+            audit.record(
+                None,
+                "questionnaire.address_flagged",
+                f"{count} questionnaire links that open nothing from one address",
+                data={"refused": count},
+            )
         db.session.commit()
     if count > config["QUESTIONNAIRE_REFUSALS_PER_ADDRESS"]:
         return _too_many(None)
     status, message = REFUSALS["unknown"]
-    return render_template("questionnaires/refused.html", message=message, clinic=None, crisis=crisis_line(None),
-                           title="Link not available", urgent=False), status
+    return render_template(
+        "questionnaires/refused.html",
+        message=message,
+        clinic=None,
+        crisis=crisis_line(None),
+        title="Link not available",
+        urgent=False,
+    ), status
 
 
 def _refusal(closed: LinkClosed, answers: dict[str, list[object]] | None = None) -> ResponseReturnValue:
@@ -115,8 +145,15 @@ def _refusal(closed: LinkClosed, answers: dict[str, list[object]] | None = None)
         return _unknown_token()
     patient, clinic = _clinic_of(link)
     assert patient is not None
-    audit.record(None, "questionnaire.refused", f"A questionnaire link was refused ({closed.reason})",
-                 patient=patient, target_type="questionnaire_link", target_id=link.id, data={"reason": closed.reason})
+    audit.record(
+        None,
+        "questionnaire.refused",
+        f"A questionnaire link was refused ({closed.reason})",
+        patient=patient,
+        target_type="questionnaire_link",
+        target_id=link.id,
+        data={"reason": closed.reason},
+    )
     flags = urgent_flags(link.instruments, answers) if answers is not None else []
     if flags:
         raising.for_closed_link(patient, link, closed.reason, flags, utcnow())
@@ -124,8 +161,14 @@ def _refusal(closed: LinkClosed, answers: dict[str, list[object]] | None = None)
     if _link_over_limit(link):
         return _too_many(clinic)
     status, message = REFUSALS[closed.reason]
-    return render_template("questionnaires/refused.html", message=message, clinic=clinic if flags else None,
-                           crisis=crisis_line(clinic), urgent=bool(flags), title="Link not available"), status
+    return render_template(
+        "questionnaires/refused.html",
+        message=message,
+        clinic=clinic if flags else None,
+        crisis=crisis_line(clinic),
+        urgent=bool(flags),
+        title="Link not available",
+    ), status
 
 
 def _urgent_options(instrument: Instrument) -> dict[int, set[int | str]]:
@@ -141,8 +184,12 @@ def _urgent_options(instrument: Instrument) -> dict[int, set[int | str]]:
 
 def _render(link: QuestionnaireLink, clinic: Clinic, form: PatientForm, status: int = 200) -> ResponseReturnValue:
     return render_template(
-        "questionnaires/fill.html", form=form, clinic=clinic, field_name=field_name,
-        urgent={i.code: _urgent_options(i) for i in form.instruments}, crisis=crisis_line(clinic),
+        "questionnaires/fill.html",
+        form=form,
+        clinic=clinic,
+        field_name=field_name,
+        urgent={i.code: _urgent_options(i) for i in form.instruments},
+        crisis=crisis_line(clinic),
     ), status
 
 
@@ -176,8 +223,14 @@ def fill(token: str) -> ResponseReturnValue:
         return _too_many(clinic)
     form = patient_form([get_instrument(code) for code in link.instruments], meta={"csrf": False})
     if not form.is_submitted():
-        audit.record(None, "questionnaire.open", "The patient opened a questionnaire link", patient=patient,
-                     target_type="questionnaire_link", target_id=link.id)
+        audit.record(
+            None,
+            "questionnaire.open",
+            "The patient opened a questionnaire link",
+            patient=patient,
+            target_type="questionnaire_link",
+            target_id=link.id,
+        )
         db.session.commit()
         return _render(link, clinic, form)
     if any(len(request.form.getlist(name)) > 1 for name in request.form):
@@ -196,15 +249,29 @@ def fill(token: str) -> ResponseReturnValue:
         db.session.rollback()
         return _refusal(closed, form.answers())
     db.session.commit()
-    return render_template("questionnaires/done.html", clinic=clinic, urgent=submitted.urgent,
-                           crisis=crisis_line(clinic))
+    return render_template(
+        "questionnaires/done.html", clinic=clinic, urgent=submitted.urgent, crisis=crisis_line(clinic)
+    )
 
 
-def _rejected(link: QuestionnaireLink, patient: Patient, clinic: Clinic, form: PatientForm, data: dict[str, object],
-              message: str | None = None) -> ResponseReturnValue:
+def _rejected(
+    link: QuestionnaireLink,
+    patient: Patient,
+    clinic: Clinic,
+    form: PatientForm,
+    data: dict[str, object],
+    message: str | None = None,
+) -> ResponseReturnValue:
     """A submission refused with 422 (nothing saved, the link still open), audited without the answers."""
-    audit.record(None, "questionnaire.rejected", "A questionnaire submission was refused (answers to correct)",
-                 patient=patient, target_type="questionnaire_link", target_id=link.id, data=data)
+    audit.record(
+        None,
+        "questionnaire.rejected",
+        "A questionnaire submission was refused (answers to correct)",
+        patient=patient,
+        target_type="questionnaire_link",
+        target_id=link.id,
+        data=data,
+    )
     db.session.commit()
     if message is not None:
         form.form_errors.append(message)

@@ -59,16 +59,20 @@ def sendable() -> list[Instrument]:
     """The instruments a patient may fill in alone: self-report questionnaires whose published wording the file
     holds (a clinician rates the MADRS; the C-SSRS screener is asked by a clinician or trained staff; the QIDS-SR16
     file holds item labels only, which a patient cannot answer from)."""
-    return [i for i in instruments().values()
-            if i.administration is Administration.SELF_REPORT and i.wording is Wording.VERBATIM]
+    return [
+        i
+        for i in instruments().values()
+        if i.administration is Administration.SELF_REPORT and i.wording is Wording.VERBATIM
+    ]
 
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def send_link(actor: User, patient: Patient, codes: Sequence[str], now: datetime, hours: int) -> tuple[
-        QuestionnaireLink, str]:
+def send_link(
+    actor: User, patient: Patient, codes: Sequence[str], now: datetime, hours: int
+) -> tuple[QuestionnaireLink, str]:
     """A new link for ``codes`` (in that order), and its token (returned once, never stored).
 
     :raise LinkError: no instrument, too many, an unknown one, or one the patient cannot fill in alone.
@@ -81,18 +85,27 @@ def send_link(actor: User, patient: Patient, codes: Sequence[str], now: datetime
     allowed = {i.code for i in sendable()}
     refused = [code for code in wanted if code not in allowed]
     if refused:
-        raise LinkError("instruments", "Only self-report questionnaires with their published wording can be sent "
-                        "to the patient.")
+        raise LinkError(
+            "instruments", "Only self-report questionnaires with their published wording can be sent to the patient."
+        )
     token = secrets.token_urlsafe(TOKEN_BYTES)
     link = QuestionnaireLink(
-        patient_id=patient.id, instruments=wanted, token_hash=hash_token(token), created_by_id=actor.id,
-        created_at=now, expires_at=now + timedelta(hours=hours),
+        patient_id=patient.id,
+        instruments=wanted,
+        token_hash=hash_token(token),
+        created_by_id=actor.id,
+        created_at=now,
+        expires_at=now + timedelta(hours=hours),
     )
     db.session.add(link)
     db.session.flush()
     audit.record(
-        actor, "questionnaire.send", f"Sent {', '.join(get_instrument(c).short_name for c in wanted)} to the patient",
-        patient=patient, target_type="questionnaire_link", target_id=link.id,
+        actor,
+        "questionnaire.send",
+        f"Sent {', '.join(get_instrument(c).short_name for c in wanted)} to the patient",
+        patient=patient,
+        target_type="questionnaire_link",
+        target_id=link.id,
         data={"instruments": wanted, "expires_at": link.expires_at},
     )
     return link, token
@@ -102,15 +115,24 @@ def withdraw(actor: User, patient: Patient, link: QuestionnaireLink, now: dateti
     """Close an open link so it can no longer be used. :raise LinkError: it was used or closed already."""
     changed = db.session.execute(
         update(QuestionnaireLink)
-        .where(QuestionnaireLink.id == link.id, QuestionnaireLink.used_at.is_(None),
-               QuestionnaireLink.withdrawn_at.is_(None))
+        .where(
+            QuestionnaireLink.id == link.id,
+            QuestionnaireLink.used_at.is_(None),
+            QuestionnaireLink.withdrawn_at.is_(None),
+        )
         .values(withdrawn_at=now, withdrawn_by_id=actor.id)
         .execution_options(synchronize_session=False)
     )
     if changed.rowcount != 1:  # type: ignore[attr-defined]
         raise LinkError("link", "This link was used or withdrawn already.")
-    audit.record(actor, "questionnaire.withdraw", "Withdrew a questionnaire link", patient=patient,
-                 target_type="questionnaire_link", target_id=link.id)
+    audit.record(
+        actor,
+        "questionnaire.withdraw",
+        "Withdrew a questionnaire link",
+        patient=patient,
+        target_type="questionnaire_link",
+        target_id=link.id,
+    )
 
 
 def find_open(token: str, now: datetime) -> QuestionnaireLink:
@@ -172,8 +194,12 @@ def submit(link: QuestionnaireLink, answers: Mapping[str, list[Any]], today: dat
         raise AnswersRefused(problems)
     closed = db.session.execute(
         update(QuestionnaireLink)
-        .where(QuestionnaireLink.id == link.id, QuestionnaireLink.used_at.is_(None),
-               QuestionnaireLink.withdrawn_at.is_(None), QuestionnaireLink.expires_at > now)
+        .where(
+            QuestionnaireLink.id == link.id,
+            QuestionnaireLink.used_at.is_(None),
+            QuestionnaireLink.withdrawn_at.is_(None),
+            QuestionnaireLink.expires_at > now,
+        )
         .values(used_at=now, result_ids=[])
         .execution_options(synchronize_session=False)
     )
@@ -182,14 +208,24 @@ def submit(link: QuestionnaireLink, answers: Mapping[str, list[Any]], today: dat
     patient = db.session.get(Patient, link.patient_id)
     sender = db.session.get(User, link.created_by_id)
     assert patient is not None and sender is not None
-    results = [record_patient_reported(sender, patient, code, list(answers[code]), today, link.id)
-               for code in link.instruments]
+    results = [
+        record_patient_reported(sender, patient, code, list(answers[code]), today, link.id) for code in link.instruments
+    ]
     db.session.execute(
-        update(QuestionnaireLink).where(QuestionnaireLink.id == link.id)
-        .values(result_ids=[r.id for r in results]).execution_options(synchronize_session=False)
+        update(QuestionnaireLink)
+        .where(QuestionnaireLink.id == link.id)
+        .values(result_ids=[r.id for r in results])
+        .execution_options(synchronize_session=False)
     )
-    audit.record(None, "questionnaire.submit", "The patient submitted a questionnaire link", patient=patient,
-                 target_type="questionnaire_link", target_id=link.id, data={"results": [r.id for r in results]})
+    audit.record(
+        None,
+        "questionnaire.submit",
+        "The patient submitted a questionnaire link",
+        patient=patient,
+        target_type="questionnaire_link",
+        target_id=link.id,
+        data={"results": [r.id for r in results]},
+    )
     return Submitted(results)
 
 
@@ -204,8 +240,11 @@ def urgent_flags(codes: Sequence[str], answers: Mapping[str, Sequence[object]]) 
         try:
             flags = [flag for flag in score(code, given).flags if flag.urgent]
         except ScoringError:
-            flags = [Flag(rule.code, rule.message, rule.urgent, rule.source, rule.high_risk)
-                     for rule in instrument.flags if _item_rule_raised(instrument, rule, given)]
+            flags = [
+                Flag(rule.code, rule.message, rule.urgent, rule.source, rule.high_risk)
+                for rule in instrument.flags
+                if _item_rule_raised(instrument, rule, given)
+            ]
         found.update(((code, flag.code), flag) for flag in flags)
     return list(found.values())
 
@@ -222,8 +261,12 @@ def _item_rule_raised(instrument: Instrument, rule: FlagRule, given: Sequence[ob
 
 def links_of(patient_id: int, limit: int = 50) -> list[QuestionnaireLink]:
     """The patient's newest links (one query)."""
-    return list(db.session.scalars(
-        select(QuestionnaireLink).where(QuestionnaireLink.patient_id == patient_id)
-        .options(joinedload(QuestionnaireLink.created_by))
-        .order_by(QuestionnaireLink.created_at.desc(), QuestionnaireLink.id.desc()).limit(limit)
-    ))
+    return list(
+        db.session.scalars(
+            select(QuestionnaireLink)
+            .where(QuestionnaireLink.patient_id == patient_id)
+            .options(joinedload(QuestionnaireLink.created_by))
+            .order_by(QuestionnaireLink.created_at.desc(), QuestionnaireLink.id.desc())
+            .limit(limit)
+        )
+    )

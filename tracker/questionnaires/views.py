@@ -22,8 +22,7 @@ from tracker.questionnaires.services import LinkError, links_of, send_link, send
 
 def _due(patient: Patient) -> list[str]:
     """The sendable measures the protocol has due or overdue now, in the catalogue's order."""
-    state = measures_state(db.session, patient, protocol_of(patient), local_today(),
-                           with_trends=False)
+    state = measures_state(db.session, patient, protocol_of(patient), local_today(), with_trends=False)
     due = {o.instrument for o in state.attention}
     return [i.code for i in sendable() if i.code in due]
 
@@ -31,8 +30,14 @@ def _due(patient: Patient) -> list[str]:
 def _page(patient: Patient, form: SendForm, status: int = 200) -> ResponseReturnValue:
     now = utcnow()
     return render_template(
-        "questionnaires/index.html", patient=patient, form=form, links=links_of(patient.id), now=now,
-        due=_due(patient), withdraw_form=EmptyForm(), hours=current_app.config["QUESTIONNAIRE_LINK_HOURS"],
+        "questionnaires/index.html",
+        patient=patient,
+        form=form,
+        links=links_of(patient.id),
+        now=now,
+        due=_due(patient),
+        withdraw_form=EmptyForm(),
+        hours=current_app.config["QUESTIONNAIRE_LINK_HOURS"],
     ), status
 
 
@@ -72,8 +77,9 @@ def index(patient_id: int) -> ResponseReturnValue:
     clinic = db.session.get(Clinic, patient.clinic_id)
     assert clinic is not None
     emailed = bool(patient.email) and email_questionnaire_link(patient, url, link.expires_at, clinic.name)
-    return render_template("questionnaires/sent.html", patient=patient, link=link, url=url, qr=qr_svg(url),
-                           emailed=emailed)
+    return render_template(
+        "questionnaires/sent.html", patient=patient, link=link, url=url, qr=qr_svg(url), emailed=emailed
+    )
 
 
 @bp.route("/patients/<int:patient_id>/questionnaires/<int:link_id>/withdraw", methods=["POST"])

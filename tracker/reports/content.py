@@ -96,7 +96,6 @@ def _clinic(db: AnySession, clinic_id: int) -> Clinic:
     return clinic
 
 
-
 def _page(template: str, patient: Patient, clinic: Clinic, stamp: Stamp, title: str, **context: object) -> str:
     """The document's HTML. Rendered without the request's context processors (the navigation, the CSRF token of
     the sign-out form): a report needs no request, so the CLI makes the same document. Times print on the clinic's
@@ -104,7 +103,12 @@ def _page(template: str, patient: Patient, clinic: Clinic, stamp: Stamp, title: 
     state is "research" puts its marker in every page's running header."""
     protocol = protocol_of(patient)
     return current_app.jinja_env.get_template(template).render(
-        patient=patient, clinic=clinic, stamp=stamp, draft=stamp.draft, title=title, stylesheet=PRINT_CSS,
+        patient=patient,
+        clinic=clinic,
+        stamp=stamp,
+        draft=stamp.draft,
+        title=title,
+        stylesheet=PRINT_CSS,
         clinic_zone=clinic.zone,
         # "Research protocol - not an approved treatment" on every page where that is the regulatory state.
         research_marker=protocol.research_marker if protocol else None,
@@ -116,9 +120,7 @@ def _page(template: str, patient: Patient, clinic: Clinic, stamp: Stamp, title: 
 # Integration plan ------------------------------------------------------------------------------------------------
 
 
-def upcoming_sessions(
-    db: AnySession, patient_ids: Sequence[int], now: datetime
-) -> dict[int, list[TherapySession]]:
+def upcoming_sessions(db: AnySession, patient_ids: Sequence[int], now: datetime) -> dict[int, list[TherapySession]]:
     """Each patient's sessions still to come, soonest first (one query for any number of patients)."""
     rows = db.scalars(
         select(TherapySession)
@@ -195,9 +197,7 @@ def session_lines(
 ) -> tuple[list[SessionLine], int]:
     """The patient's newest ``SUMMARY_SESSIONS`` sessions, oldest first, with their notes, and how many older ones
     were left out (three queries)."""
-    total = db.scalar(
-        select(func.count(TherapySession.id)).where(TherapySession.patient_id == patient.id)
-    ) or 0
+    total = db.scalar(select(func.count(TherapySession.id)).where(TherapySession.patient_id == patient.id)) or 0
     rows = list(
         db.scalars(
             select(TherapySession)
@@ -329,11 +329,7 @@ def record_document(db: AnySession, patient: Patient, therapy_session: TherapySe
         text_fields=TEXT_FIELDS[therapy_session.kind],
         risk_labels=RISK_CHECK,
         body_label=BODY_LABEL[therapy_session.kind],
-        criteria=(
-            discharge.criteria(note, note.vitals, protocol, clinic.zone)
-            if dosing else []
-        ),
+        criteria=(discharge.criteria(note, note.vitals, protocol, clinic.zone) if dosing else []),
         follow_ups=follow_ups(db, therapy_session) if dosing else [],
         protocol=protocol,
     )
-

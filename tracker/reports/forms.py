@@ -45,8 +45,10 @@ SELECTIONS = [
 class BatchForm(FlaskForm):
     kind = RadioField(
         "Report",
-        choices=[SelectChoice(ReportKind.PLAN.value, "Integration plans (for patients)"),
-                 SelectChoice(ReportKind.SUMMARY.value, "Patient summaries (for clinicians)")],
+        choices=[
+            SelectChoice(ReportKind.PLAN.value, "Integration plans (for patients)"),
+            SelectChoice(ReportKind.SUMMARY.value, "Patient summaries (for clinicians)"),
+        ],
         default=ReportKind.PLAN.value,
         validators=[InputRequired(message="Choose a report.")],
     )

@@ -95,8 +95,15 @@ def create(db: AnySession, job_id: str, user_id: int, documents: Sequence[str], 
 
     :raise TooManyJobs: at commit, when the user's other batches filled the room meanwhile."""
     job = ReportJob(
-        id=job_id, kind=JobKind.PDF_BATCH, user_id=user_id, total=len(documents), filename=filename,
-        status=JobStatus.QUEUED, done=0, attempts=0, created_at=utcnow(),
+        id=job_id,
+        kind=JobKind.PDF_BATCH,
+        user_id=user_id,
+        total=len(documents),
+        filename=filename,
+        status=JobStatus.QUEUED,
+        done=0,
+        attempts=0,
+        created_at=utcnow(),
         documents=[ReportJobDocument(position=n, html=html) for n, html in enumerate(documents)],
     )
     add_on_commit(db, job, _room_when_written(user_id))
@@ -104,8 +111,17 @@ def create(db: AnySession, job_id: str, user_id: int, documents: Sequence[str], 
 
 def create_export(db: AnySession, job_id: str, user_id: int, total: int, filename: str) -> None:
     """Add a FHIR export of the user's export scope; the worker reads (and audits) the patients itself."""
-    job = ReportJob(id=job_id, kind=JobKind.FHIR_EXPORT, user_id=user_id, total=total, filename=filename,
-                    status=JobStatus.QUEUED, done=0, attempts=0, created_at=utcnow())
+    job = ReportJob(
+        id=job_id,
+        kind=JobKind.FHIR_EXPORT,
+        user_id=user_id,
+        total=total,
+        filename=filename,
+        status=JobStatus.QUEUED,
+        done=0,
+        attempts=0,
+        created_at=utcnow(),
+    )
     add_on_commit(db, job, _room_when_written(user_id))
 
 
@@ -114,27 +130,37 @@ def start(job_id: str, kind: JobKind = JobKind.PDF_BATCH) -> None:
     enqueue(_WORK[kind], job_id)
 
 
-def progress(db: AnySession, job_id: str, user_id: int, now: datetime,
-             kind: JobKind = JobKind.PDF_BATCH) -> Progress | None:
+def progress(
+    db: AnySession, job_id: str, user_id: int, now: datetime, kind: JobKind = JobKind.PDF_BATCH
+) -> Progress | None:
     """How far the user's own, unexpired job of this kind has got; None for anyone else's, an expired or a
     downloaded one."""
     row = db.execute(
         select(ReportJob.done, ReportJob.total, ReportJob.status, ReportJob.error).where(
-            ReportJob.id == job_id, ReportJob.kind == kind, ReportJob.user_id == user_id,
-            ReportJob.status != JobStatus.TAKEN, _alive(now),
+            ReportJob.id == job_id,
+            ReportJob.kind == kind,
+            ReportJob.user_id == user_id,
+            ReportJob.status != JobStatus.TAKEN,
+            _alive(now),
         )
     ).one_or_none()
     return Progress(row.done, row.total, row.status, row.error) if row else None
 
 
-def take(db: AnySession, job_id: str, user_id: int, now: datetime,
-         kind: JobKind = JobKind.PDF_BATCH) -> tuple[bytes, str] | None:
+def take(
+    db: AnySession, job_id: str, user_id: int, now: datetime, kind: JobKind = JobKind.PDF_BATCH
+) -> tuple[bytes, str] | None:
     """The user's finished output and its file name, deleted from the database as it is handed over (a job is
     downloaded once). Call inside a write transaction: of two simultaneous downloads only one gets it."""
     job = db.scalar(
         select(ReportJob)
-        .where(ReportJob.id == job_id, ReportJob.kind == kind, ReportJob.user_id == user_id,
-               ReportJob.status == JobStatus.READY, _alive(now))
+        .where(
+            ReportJob.id == job_id,
+            ReportJob.kind == kind,
+            ReportJob.user_id == user_id,
+            ReportJob.status == JobStatus.READY,
+            _alive(now),
+        )
         .with_for_update()
     )
     if job is None or job.output is None:
@@ -169,13 +195,18 @@ def render_batch(job_id: str) -> None:
     claim = _claim(job_id)
     if claim is None:
         return
-    documents = list(db.session.scalars(
-        select(ReportJobDocument.html).where(ReportJobDocument.job_id == job_id).order_by(ReportJobDocument.position)
-    ))
+    documents = list(
+        db.session.scalars(
+            select(ReportJobDocument.html)
+            .where(ReportJobDocument.job_id == job_id)
+            .order_by(ReportJobDocument.position)
+        )
+    )
     db.session.commit()
     try:
-        pdfs = renderer.render_each(documents, int(current_app.config["REPORT_WORKERS"]),
-                                    lambda done: _step(job_id, claim, done=done))
+        pdfs = renderer.render_each(
+            documents, int(current_app.config["REPORT_WORKERS"]), lambda done: _step(job_id, claim, done=done)
+        )
         merged = renderer.merge(list(pdfs))
     except Superseded:
         log.info("report job %s was claimed by another run; this one stops", job_id)
@@ -205,8 +236,9 @@ def export_fhir(job_id: str) -> None:
     try:
         if owner is None or clinic_id is None:
             raise LookupError("the job's owner is gone")
-        output = run_export(clinic_id, owner, lambda done, _total: _step(job_id, claim, done=done), job_id=job_id,
-                            ip=address)
+        output = run_export(
+            clinic_id, owner, lambda done, _total: _step(job_id, claim, done=done), job_id=job_id, ip=address
+        )
     except Superseded:
         log.info("FHIR export %s was claimed by another run; this one stops", job_id)
         return
@@ -241,13 +273,17 @@ def tidy_jobs() -> None:
     db.session.execute(delete(ReportJobDocument).where(ReportJobDocument.job_id.in_(expired)))
     db.session.execute(delete(ReportJob).where(ReportJob.created_at <= now - JOB_TTL))
     quiet = now - STALE_AFTER
-    stalled = list(db.session.scalars(
-        select(ReportJob).where(
-            ReportJob.status.in_((JobStatus.QUEUED, JobStatus.RUNNING)),
-            func.coalesce(ReportJob.heartbeat_at, ReportJob.created_at) <= quiet,
-            _alive(now),
-        ).with_for_update()
-    ))
+    stalled = list(
+        db.session.scalars(
+            select(ReportJob)
+            .where(
+                ReportJob.status.in_((JobStatus.QUEUED, JobStatus.RUNNING)),
+                func.coalesce(ReportJob.heartbeat_at, ReportJob.created_at) <= quiet,
+                _alive(now),
+            )
+            .with_for_update()
+        )
+    )
     again: list[tuple[str, JobKind]] = []
     for job in stalled:
         if job.attempts >= MAX_ATTEMPTS:

@@ -93,7 +93,9 @@ def _current(workers: int) -> ProcessPoolExecutor:
         if _pool is not None:
             _pool.shutdown(wait=False, cancel_futures=True)
         _pool = ProcessPoolExecutor(
-            max_workers=workers, mp_context=multiprocessing.get_context("forkserver"), initializer=_start_worker,
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("forkserver"),
+            initializer=_start_worker,
             initargs=(_niceness,),
         )
         _pool_size, _submitted = workers, 0

@@ -32,7 +32,6 @@ bp = Blueprint("reports", __name__)
 PICKABLE = 300
 
 
-
 def workers() -> int:
     return int(current_app.config["REPORT_WORKERS"])
 
@@ -116,8 +115,12 @@ def _selected(form: BatchForm) -> list[int]:
 def _render_page(form: BatchForm, status: int, message: str | None = None) -> ResponseReturnValue:
     shown = len(form.patient_ids.choices or [])
     return render_template(
-        "reports/batch.html", form=form, message=message, max_batch=MAX_BATCH, tick_limit=PICKABLE if shown >= PICKABLE
-        else None, queued=None,
+        "reports/batch.html",
+        form=form,
+        message=message,
+        max_batch=MAX_BATCH,
+        tick_limit=PICKABLE if shown >= PICKABLE else None,
+        queued=None,
     ), status
 
 
@@ -182,7 +185,11 @@ def _queue_batch(form: BatchForm, ids: list[int]) -> ResponseReturnValue:
     if not _commit_job(job_id, prepared):
         return _render_page(form, 429, f"You already have {jobs.MAX_JOBS_PER_USER} batches in progress; wait for one.")
     return render_template(
-        "reports/batch.html", form=form, message=None, max_batch=MAX_BATCH, tick_limit=None,
+        "reports/batch.html",
+        form=form,
+        message=None,
+        max_batch=MAX_BATCH,
+        tick_limit=None,
         queued={"total": len(prepared.documents), "download_url": url_for("reports.job_pdf", job_id=job_id)},
     ), 202
 

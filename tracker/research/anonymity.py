@@ -95,8 +95,9 @@ def protect(participants: Mapping[int, QuasiIdentifiers], k: int) -> Protected:
     best: tuple[tuple[float, int, int], tuple[int, ...], dict[int, tuple[str, ...]]] | None = None
     for rungs in itertools.product(*(range(len(ladder)) for ladder in LADDERS)):
         coded = {
-            pid: tuple(ladder[rung](value) for ladder, rung, value in zip(LADDERS, rungs, participants[pid],
-                                                                            strict=True))
+            pid: tuple(
+                ladder[rung](value) for ladder, rung, value in zip(LADDERS, rungs, participants[pid], strict=True)
+            )
             for pid in ids
         }
         loss = _loss(rungs, Counter(coded.values()), k)

@@ -82,7 +82,8 @@ def _first_dosing(patient_ids: Sequence[int], tz: tzinfo) -> dict[int, date]:
     held: dict[int, list[date]] = defaultdict(list)
     for patient_id, when in db.session.execute(
         select(TherapySession.patient_id, TherapySession.held_at).where(
-            TherapySession.patient_id.in_(patient_ids), TherapySession.kind == SessionKind.DOSING,
+            TherapySession.patient_id.in_(patient_ids),
+            TherapySession.kind == SessionKind.DOSING,
             TherapySession.held_at.is_not(None),
         )
     ):
@@ -91,7 +92,8 @@ def _first_dosing(patient_ids: Sequence[int], tz: tzinfo) -> dict[int, date]:
     starts: dict[int, list[date]] = defaultdict(list)
     for patient_id, when in db.session.execute(
         select(PhaseTransition.patient_id, PhaseTransition.created_at).where(
-            PhaseTransition.patient_id.in_(patient_ids), PhaseTransition.to_phase == Phase.DOSING,
+            PhaseTransition.patient_id.in_(patient_ids),
+            PhaseTransition.to_phase == Phase.DOSING,
             PhaseTransition.from_phase != Phase.ON_HOLD,
         )
     ):
@@ -115,7 +117,9 @@ def _result_row(
 ) -> list[object]:
     subscales = {s["code"]: s["score"] for s in row.subscales}
     values: list[object] = [
-        study_id, instrument.code, instance,
+        study_id,
+        instrument.code,
+        instance,
         (row.administered_on - first).days if first is not None else "",
         row.mode.value,
         *("" if answer is None else answer for answer in row.answers),
@@ -132,17 +136,24 @@ def _result_row(
 
 
 def _readme(k: int, protected: Protected) -> str:
-    coarse = {"protocol": "the protocol is left out", "indication": "the indication is left out",
-              "phase": "the phase is given as in treatment or ended", "dosing_sessions": "dosing sessions are given "
-              "as 0, 1 to 2 or 3 or more"}
+    coarse = {
+        "protocol": "the protocol is left out",
+        "indication": "the indication is left out",
+        "phase": "the phase is given as in treatment or ended",
+        "dosing_sessions": "dosing sessions are given as 0, 1 to 2 or 3 or more",
+    }
     steps = [coarse[name] for name in protected.generalised]
     if "phase" in protected.generalised and protected.rungs[2] == 2:
         steps[steps.index(coarse["phase"])] = "the phase is left out"
     if "dosing_sessions" in protected.generalised and protected.rungs[3] == 2:
         steps[steps.index(coarse["dosing_sessions"])] = "dosing sessions are left out"
     generalised = "; ".join(steps) if steps else "nothing had to be coarsened"
-    return README.format(k=k, generalised=generalised, suppressed=protected.suppressed - len(protected.withheld),
-                         withheld=len(protected.withheld))
+    return README.format(
+        k=k,
+        generalised=generalised,
+        suppressed=protected.suppressed - len(protected.withheld),
+        withheld=len(protected.withheld),
+    )
 
 
 def research_export(actor: User, seed: int | None = None, k: int | None = None) -> ResearchExport:
@@ -156,8 +167,13 @@ def research_export(actor: User, seed: int | None = None, k: int | None = None) 
     consenting = list(db.session.scalars(select(Patient).where(research_export_scope(actor)).order_by(Patient.id)))
     all_ids = [p.id for p in consenting]
     held_dosings = _dosing_counts(all_ids)
-    protected = protect({p.id: (p.protocol_code.replace("-", "_"), p.indication.value, p.phase.value,
-                                held_dosings.get(p.id, 0)) for p in consenting}, k)
+    protected = protect(
+        {
+            p.id: (p.protocol_code.replace("-", "_"), p.indication.value, p.phase.value, held_dosings.get(p.id, 0))
+            for p in consenting
+        },
+        k,
+    )
     patients = [p for p in consenting if p.id not in protected.withheld]
     ids = [p.id for p in patients]
     order = list(patients)
@@ -167,7 +183,8 @@ def research_export(actor: User, seed: int | None = None, k: int | None = None) 
     by_patient: dict[int, list[MeasureResult]] = defaultdict(list)
     if ids:
         for row in db.session.scalars(
-            select(MeasureResult).where(MeasureResult.patient_id.in_(ids))
+            select(MeasureResult)
+            .where(MeasureResult.patient_id.in_(ids))
             .order_by(MeasureResult.administered_on, MeasureResult.id)
         ):
             by_patient[row.patient_id].append(row)
@@ -191,12 +208,27 @@ def research_export(actor: User, seed: int | None = None, k: int | None = None) 
         dictionary += [list(row) for row in instrument_rows(instrument)]
     files["data_dictionary.csv"] = _csv(dictionary)
     for patient in patients:
-        audit.record(actor, "research.export", "Included in a de-identified research export", patient=patient,
-                     target_type="research_export")
-    audit.record(actor, "research.export_done", f"De-identified research export of {len(patients)} patients",
-                 target_type="research_export",
-                 data={"patients": len(patients), "results": exported, "k": k, "withheld": len(protected.withheld),
-                       "generalised": list(protected.generalised), "suppressed": protected.suppressed})
+        audit.record(
+            actor,
+            "research.export",
+            "Included in a de-identified research export",
+            patient=patient,
+            target_type="research_export",
+        )
+    audit.record(
+        actor,
+        "research.export_done",
+        f"De-identified research export of {len(patients)} patients",
+        target_type="research_export",
+        data={
+            "patients": len(patients),
+            "results": exported,
+            "k": k,
+            "withheld": len(protected.withheld),
+            "generalised": list(protected.generalised),
+            "suppressed": protected.suppressed,
+        },
+    )
     return ResearchExport(_zip(files), len(patients), exported, len(protected.withheld))
 
 
@@ -207,7 +239,8 @@ def _dosing_counts(patient_ids: Sequence[int]) -> dict[int, int]:
     counts: dict[int, int] = defaultdict(int)
     for (patient_id,) in db.session.execute(
         select(TherapySession.patient_id).where(
-            TherapySession.patient_id.in_(patient_ids), TherapySession.kind == SessionKind.DOSING,
+            TherapySession.patient_id.in_(patient_ids),
+            TherapySession.kind == SessionKind.DOSING,
             TherapySession.held_at.is_not(None),
         )
     ):

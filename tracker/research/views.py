@@ -33,5 +33,10 @@ def export() -> ResponseReturnValue:
     in_care = db.session.scalar(select(func.count()).select_from(Patient).where(care_scope(actor()))) or 0
     audit.record(actor(), "research.export_page", "Opened the research export page")
     db.session.commit()
-    return render_template("research/export.html", form=form, count=count, not_consenting=in_care - count,
-                           k=current_app.config["RESEARCH_MIN_CELL_SIZE"])
+    return render_template(
+        "research/export.html",
+        form=form,
+        count=count,
+        not_consenting=in_care - count,
+        k=current_app.config["RESEARCH_MIN_CELL_SIZE"],
+    )

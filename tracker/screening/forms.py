@@ -30,6 +30,7 @@ from tracker.validators import DateRange, empty_to_none, no_control_characters, 
 
 CHOOSE = SelectChoice("", "Choose…")
 
+
 def drug_class_label(code: str) -> str:
     return DRUG_CLASSES.get(code, code.replace("_", " ").capitalize())
 
@@ -96,9 +97,7 @@ class YesNoForm(AnswerForm):
         choices=[SelectChoice("yes", "Yes"), SelectChoice("no", "No")],
         validators=[InputRequired(message="Choose yes or no.")],
     )
-    note = _note(
-        "Changing a yes to no needs the reason here; a supervisor then reviews it before it counts."
-    )
+    note = _note("Changing a yes to no needs the reason here; a supervisor then reviews it before it counts.")
 
     def to_input(self) -> AnswerInput:
         return AnswerInput(AnswerValue(self.answer.data), note=self.note.data)
@@ -209,8 +208,11 @@ def review_form(item: ScreeningItem, **kwargs: Any) -> ReviewForm:
 def _optional_text(label: str, max_length: int, **kwargs: Any) -> StringField:
     return StringField(
         label,
-        validators=[Optional(), Length(max=max_length, message=f"Use at most {max_length} characters."),
-                    no_control_characters],
+        validators=[
+            Optional(),
+            Length(max=max_length, message=f"Use at most {max_length} characters."),
+            no_control_characters,
+        ],
         filters=[empty_to_none],
         **kwargs,
     )
@@ -263,4 +265,3 @@ class MedicationForm(FlaskForm):
             taper_plan=self.taper_plan.data,
             taper_end_on=self.taper_end_on.data,
         )
-

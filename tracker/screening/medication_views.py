@@ -30,7 +30,12 @@ def _medication_key(patient: Patient) -> str:
 
 
 def _render_list(
-    patient: Patient, state: ScreeningState, form: MedicationForm, status: int = 200, *, restored: bool = False,
+    patient: Patient,
+    state: ScreeningState,
+    form: MedicationForm,
+    status: int = 200,
+    *,
+    restored: bool = False,
     notice: str | None = None,
 ) -> ResponseReturnValue:
     current = [m for m in state.medications if m.is_current(local_today())]
@@ -56,8 +61,9 @@ def _render_list(
 def _rerender_add(view_args: dict[str, Any], typing: MultiDict[str, str]) -> ResponseReturnValue:
     """After a refused CSRF token: the medication review with the posted medication in its form."""
     patient = load_patient(view_args["patient_id"])
-    return _render_list(patient, load_state(patient), MedicationForm(formdata=typing), 400,
-                        notice=drafts.EXPIRED_NOTICE)
+    return _render_list(
+        patient, load_state(patient), MedicationForm(formdata=typing), 400, notice=drafts.EXPIRED_NOTICE
+    )
 
 
 @bp.route("/patients/<int:patient_id>/medications")

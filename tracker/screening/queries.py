@@ -177,8 +177,10 @@ FINAL_PHASES = (Phase.COMPLETED, Phase.DISCONTINUED)
 
 
 def _reviewable_patients(db: AnySession, actor: User) -> list[Patient]:
-    supervised_on_team = select(CareTeamMember.patient_id).join(User, User.id == CareTeamMember.user_id).where(
-        User.supervisor_id == actor.id
+    supervised_on_team = (
+        select(CareTeamMember.patient_id)
+        .join(User, User.id == CareTeamMember.user_id)
+        .where(User.supervisor_id == actor.id)
     )
     rows = db.scalars(
         select(Patient)
@@ -210,9 +212,7 @@ def _current_checklists(db: AnySession, patient_ids: Sequence[int]) -> dict[int,
     return {checklist.patient_id: checklist for checklist in rows}
 
 
-def pending_reviews(
-    db: AnySession, actor: User, protocols: dict[str, Protocol], today: date
-) -> list[PendingReview]:
+def pending_reviews(db: AnySession, actor: User, protocols: dict[str, Protocol], today: date) -> list[PendingReview]:
     """Every review item waiting for a decision ``actor`` may make (``may_review``), oldest first.
 
     A constant number of queries whatever the caseload: the patients with their care teams, their checklists

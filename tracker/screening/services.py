@@ -61,11 +61,16 @@ def start_checklist(
     tz = clinic_of(db, patient.clinic_id).zone
     for item_id, (since, source) in standing_yes(db, patient, protocol, protocols or {}, tz).items():
         under = "this protocol" if source.code == protocol.code else source.name
-        checklist.answers.append(ScreeningAnswer(
-            item_id=item_id, answer=AnswerValue.YES, answered_by_id=actor.id, answered_at=now,
-            note=f"Carried over from the screening started on {since.isoformat()} under {under}: an answer of yes "
-            "stays on the record.",
-        ))
+        checklist.answers.append(
+            ScreeningAnswer(
+                item_id=item_id,
+                answer=AnswerValue.YES,
+                answered_by_id=actor.id,
+                answered_at=now,
+                note=f"Carried over from the screening started on {since.isoformat()} under {under}: an answer of yes "
+                "stays on the record.",
+            )
+        )
     return checklist
 
 
@@ -75,12 +80,14 @@ def standing_yes(
     """Exclusion and review items of ``protocol`` answered "yes" on the patient's earlier checklists (of any
     protocol asking an item of the same id) and not lifted by a correction a supervisor cleared: item id -> the
     day that checklist was started (on the clinic's calendar, ``tz``) and its protocol."""
-    earlier = list(db.scalars(
-        select(ScreeningChecklist)
-        .where(ScreeningChecklist.patient_id == patient.id)
-        .order_by(ScreeningChecklist.id)
-        .options(selectinload(ScreeningChecklist.answers), selectinload(ScreeningChecklist.reviews))
-    ))
+    earlier = list(
+        db.scalars(
+            select(ScreeningChecklist)
+            .where(ScreeningChecklist.patient_id == patient.id)
+            .order_by(ScreeningChecklist.id)
+            .options(selectinload(ScreeningChecklist.answers), selectinload(ScreeningChecklist.reviews))
+        )
+    )
     asked = {item.id for item in protocol.screening if item.kind is not ItemKind.REQUIREMENT}
     standing: dict[str, tuple[date, Protocol]] = {}
     for checklist in earlier:
@@ -190,8 +197,12 @@ def assess(
         for item_id, r in latest_reviews(checklist).items()
     }
     return eligibility.evaluate(
-        protocol, answers, medication_facts(medications, today), reviews,
-        signed_off=checklist.signed_off_at is not None, record=record,
+        protocol,
+        answers,
+        medication_facts(medications, today),
+        reviews,
+        signed_off=checklist.signed_off_at is not None,
+        record=record,
     )
 
 
@@ -238,7 +249,12 @@ def _check_answer(item: ScreeningItem, given: AnswerInput, today: date) -> None:
 
 
 def answer_item(
-    actor: User, checklist: ScreeningChecklist, protocol: Protocol, item_id: str, given: AnswerInput, today: date,
+    actor: User,
+    checklist: ScreeningChecklist,
+    protocol: Protocol,
+    item_id: str,
+    given: AnswerInput,
+    today: date,
     now: datetime | None = None,
 ) -> ScreeningAnswer:
     """Record or revise the answer to one item; the earlier answer stays in the history.
@@ -294,7 +310,11 @@ def answer_item(
 
 
 def answer_items(
-    actor: User, checklist: ScreeningChecklist, protocol: Protocol, given: dict[str, AnswerInput], today: date,
+    actor: User,
+    checklist: ScreeningChecklist,
+    protocol: Protocol,
+    given: dict[str, AnswerInput],
+    today: date,
 ) -> dict[str, ScreeningError]:
     """Record several answers at once (the checklist-wide form), each through ``answer_item`` so that every rule of
     one answer holds for each; returns the refusals by item id. The caller commits only when there is none (all
@@ -340,8 +360,7 @@ def sign_off(actor: User, checklist: ScreeningChecklist, protocol: Protocol, now
     answered = latest_answers(checklist, zone_of(checklist))
     record = record_of(checklist.patient)
     missing = [
-        item.text for item in protocol.screening
-        if item.id not in answered and eligibility.applies(item, record)
+        item.text for item in protocol.screening if item.id not in answered and eligibility.applies(item, record)
     ]
     if missing:
         raise ScreeningError("confirm", f"Answer every item first ({len(missing)} left).")
@@ -390,8 +409,7 @@ def review_item(
     if corrected is not None and corrected.answered_by_id == actor.id:
         raise ScreeningError(
             "decision",
-            "You gave this correction, so another supervisor reviews it (a correction is never cleared by its "
-            "author).",
+            "You gave this correction, so another supervisor reviews it (a correction is never cleared by its author).",
         )
     if not rationale.strip():
         raise ScreeningError("rationale", "Write the rationale for the decision.")
@@ -514,11 +532,16 @@ def _refuse_a_later_start(patient: Patient, medication: Medication, given: Medic
     if new is None or (old is not None and new <= old):
         return
     zone = clinic_of(db.session, patient.clinic_id).zone
-    held = db.session.scalars(select(TherapySession.held_at).where(
-        TherapySession.patient_id == patient.id, TherapySession.kind == SessionKind.DOSING,
-        TherapySession.held_at.is_not(None)))
-    uncovered = sorted(d for d in (day_of(at, zone) for at in held if at is not None)
-                       if (old is None or d >= old) and d < new)
+    held = db.session.scalars(
+        select(TherapySession.held_at).where(
+            TherapySession.patient_id == patient.id,
+            TherapySession.kind == SessionKind.DOSING,
+            TherapySession.held_at.is_not(None),
+        )
+    )
+    uncovered = sorted(
+        d for d in (day_of(at, zone) for at in held if at is not None) if (old is None or d >= old) and d < new
+    )
     if uncovered:
         shown = f"from {old.isoformat()}" if old is not None else "with no start date (taken all along)"
         raise ScreeningError(

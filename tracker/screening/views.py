@@ -39,7 +39,6 @@ from tracker.screening.services import (
 REVIEWS_PER_PAGE = 25
 
 
-
 @bp.app_template_test("applicable")
 def applicable(item: ScreeningItem, state: ScreeningState) -> bool:
     """Jinja test: the item applies to the patient of ``state`` (``select("applicable", state)``)."""
@@ -140,8 +139,9 @@ def _rerender_answers(view_args: dict[str, Any], typing: MultiDict[str, str]) ->
     """After a refused CSRF token: the checklist with the posted answers in its form (``drafts.rescue``)."""
     patient = load_patient(view_args["patient_id"])
     state = load_state(patient)
-    return _render_checklist(patient, state, submitted=item_forms(state, typing), status=400,
-                             notice=drafts.EXPIRED_NOTICE)
+    return _render_checklist(
+        patient, state, submitted=item_forms(state, typing), status=400, notice=drafts.EXPIRED_NOTICE
+    )
 
 
 @bp.route("/patients/<int:patient_id>/screening/answers", methods=["POST"])

@@ -72,7 +72,9 @@ class SessionDetailsForm(FlaskForm):
         description="Room, or phone / video for a remote contact.",
     )
     present_ids = SelectMultipleField(
-        "Therapists present", coerce=int, validators=[Optional()],
+        "Therapists present",
+        coerce=int,
+        validators=[Optional()],
         description="Hold Ctrl (Cmd on a Mac) to choose several.",
     )
 

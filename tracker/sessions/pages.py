@@ -129,9 +129,7 @@ def render_session(
     follow = queries.follow_ups(db.session, visit) if visit.kind is SessionKind.DOSING else []
     follows_ok = follow_up_ok(visit, follow)
     cosign = cosign_state(note) if note is not None else CosignState.NOT_REQUIRED
-    is_cosigner = bool(
-        note is not None and note.signed_by is not None and note.signed_by.supervisor_id == user.id
-    )
+    is_cosigner = bool(note is not None and note.signed_by is not None and note.signed_by.supervisor_id == user.id)
     context: dict[str, Any] = {
         "patient": patient,
         "session": visit,
@@ -146,22 +144,22 @@ def render_session(
         "note_form": note_form,
         "vitals_form": forms.vitals or VitalsForm(formdata=None, taken_at=minute(utcnow())),
         "ae_form": forms.adverse_event or from_draft("ae", AdverseEventForm),
-        "sign_form": forms.sign or SignForm(
-            formdata=None, content_hash=content_hash(note, visit) if note and not signed else ""
-        ),
+        "sign_form": forms.sign
+        or SignForm(formdata=None, content_hash=content_hash(note, visit) if note and not signed else ""),
         "addendum_form": forms.addendum or (from_draft("addendum", AddendumForm) if signed else None),
-        "cosign_form": forms.cosign or CosignForm(
-            formdata=None, content_hash=review_hash(note) if note is not None and signed else ""
-        ),
+        "cosign_form": forms.cosign
+        or CosignForm(formdata=None, content_hash=review_hash(note) if note is not None and signed else ""),
         "conflict": forms.conflict,
         "notices": forms.notices,
         "restored": restored,
         "draft_keys": keys,
         "blockers": blockers(patient, note, visit, protocol, follows_ok, utcnow())
-        if note is not None and not signed else [],
+        if note is not None and not signed
+        else [],
         "criteria": (
             discharge.criteria(note, note.vitals, protocol, current_zone())
-            if note is not None and visit.kind is SessionKind.DOSING else []
+            if note is not None and visit.kind is SessionKind.DOSING
+            else []
         ),
         "follow_ups": follow,
         "follow_up_ok": follows_ok,
@@ -173,7 +171,10 @@ def render_session(
         "body_label": BODY_LABEL[visit.kind],
         # The next day at the same time on the clinic's clock, as the session form's scheduled start takes it.
         "follow_up_at": (clinictime.local(visit.held_at, current_zone()) + timedelta(days=1)).strftime(
-            clinictime.INPUT_FORMAT) if visit.held_at else "",
+            clinictime.INPUT_FORMAT
+        )
+        if visit.held_at
+        else "",
     }
     return render_template("sessions/detail.html", **context), status
 

@@ -78,8 +78,9 @@ def progress(plan: SessionPlan, tallies: list[Tally], phase: Phase, cycle: int, 
     if plan.integration_per_dosing:
         for number in cycles:
             held, signed, scheduled = _sum(tallies, SessionKind.INTEGRATION, number)
-            rows.append(PlanRow(f"Integration after dosing {number}", plan.integration_per_dosing, held, signed,
-                                scheduled))
+            rows.append(
+                PlanRow(f"Integration after dosing {number}", plan.integration_per_dosing, held, signed, scheduled)
+            )
     follow_held, follow_signed, follow_scheduled = _sum(tallies, SessionKind.FOLLOW_UP)
     if follow_held or follow_scheduled:
         rows.append(PlanRow("Follow-up contacts", None, follow_held, follow_signed, follow_scheduled))

@@ -43,9 +43,7 @@ def ordinal_expression() -> Any:
     """The session's 1-based position among the patient's sessions of the same kind and cycle, by time then id: a
     correlated subquery, so it works for one row or a page of rows."""
     other = aliased(TherapySession)
-    same_cycle = or_(
-        other.cycle == TherapySession.cycle, and_(other.cycle.is_(None), TherapySession.cycle.is_(None))
-    )
+    same_cycle = or_(other.cycle == TherapySession.cycle, and_(other.cycle.is_(None), TherapySession.cycle.is_(None)))
     earlier = or_(_when(other) < _when(), and_(_when(other) == _when(), other.id <= TherapySession.id))
     return (
         select(func.count(other.id))
@@ -110,11 +108,13 @@ def follow_ups(db: AnySession, therapy_session: TherapySession) -> list[TherapyS
     """The follow-up contacts of the dosing session's cycle."""
     return list(
         db.scalars(
-            select(TherapySession).where(
+            select(TherapySession)
+            .where(
                 TherapySession.patient_id == therapy_session.patient_id,
                 TherapySession.kind == SessionKind.FOLLOW_UP,
                 TherapySession.cycle == therapy_session.cycle,
-            ).order_by(_when(), TherapySession.id)
+            )
+            .order_by(_when(), TherapySession.id)
         )
     )
 
@@ -243,8 +243,10 @@ def cosign_returned() -> ColumnElement[bool]:
     # its own (every note of the clinic: any later decision anywhere would hide the return).
     newer = exists().where(
         later.note_id == decision.note_id,
-        or_(later.decided_at > decision.decided_at, and_(later.decided_at == decision.decided_at,
-                                                         later.id > decision.id)),
+        or_(
+            later.decided_at > decision.decided_at,
+            and_(later.decided_at == decision.decided_at, later.id > decision.id),
+        ),
     )
     return exists().where(
         decision.note_id == SessionNote.id,
@@ -281,9 +283,7 @@ def cosign_queue(actor: User) -> Select[SessionNote]:
 MY_LISTS = ("overdue", "returned", "waiting")
 
 
-def my_notes(
-    actor: User, which: str, now: datetime, overdue_after: timedelta
-) -> Select[TherapySession, SessionNote]:
+def my_notes(actor: User, which: str, now: datetime, overdue_after: timedelta) -> Select[TherapySession, SessionNote]:
     """``actor``'s own notes needing attention: ``overdue`` (sessions held over ``overdue_after`` ago — the
     dashboard's window, the clinic's ``attention_note_unsigned_hours``, so both lists agree — whose note they
     started, or logged without starting one, and nobody has signed), ``returned`` by their supervisor, or
@@ -296,15 +296,14 @@ def my_notes(
         .options(with_ordinal(), joinedload(TherapySession.patient))
     )
     if which == "overdue":
-        mine = or_(SessionNote.author_id == actor.id, and_(SessionNote.id.is_(None),
-                                                           TherapySession.logged_by_id == actor.id))
-        return base.where(
-            TherapySession.held_at < now - overdue_after, SessionNote.signed_at.is_(None), mine
-        ).order_by(TherapySession.held_at, TherapySession.id)
+        mine = or_(
+            SessionNote.author_id == actor.id, and_(SessionNote.id.is_(None), TherapySession.logged_by_id == actor.id)
+        )
+        return base.where(TherapySession.held_at < now - overdue_after, SessionNote.signed_at.is_(None), mine).order_by(
+            TherapySession.held_at, TherapySession.id
+        )
     condition = cosign_returned() if which == "returned" else cosign_pending()
-    return base.where(SessionNote.signed_by_id == actor.id, condition).order_by(
-        SessionNote.signed_at, SessionNote.id
-    )
+    return base.where(SessionNote.signed_by_id == actor.id, condition).order_by(SessionNote.signed_at, SessionNote.id)
 
 
 def count(db: AnySession, query: Select[Any, Any] | Select[Any]) -> int:

@@ -78,7 +78,11 @@ def care_team_ids(patient: Patient) -> set[int]:
 
 
 def _check(
-    actor: User, patient: Patient, given: SessionInput, protocol: Protocol | None, now: datetime,
+    actor: User,
+    patient: Patient,
+    given: SessionInput,
+    protocol: Protocol | None,
+    now: datetime,
     editing: TherapySession | None = None,
 ) -> None:
     """:raise SessionError: with the field and the message for the form."""
@@ -130,7 +134,11 @@ def _check_times(patient: Patient, given: SessionInput, now: datetime) -> None:
 
 
 def _check_dosing(
-    actor: User, patient: Patient, given: SessionInput, protocol: Protocol | None, now: datetime,
+    actor: User,
+    patient: Patient,
+    given: SessionInput,
+    protocol: Protocol | None,
+    now: datetime,
     editing: TherapySession | None,
 ) -> None:
     """One dosing session per cycle; a held one only through the dosing gate, judged at its time.
@@ -158,8 +166,12 @@ def _check_dosing(
     present = _present(actor, patient, given) if given.present_ids is not None or editing is None else None
     therapists = present if present is not None else (editing.present if editing else [])
     visit = gate.Visit(
-        editing.id if editing else None, SessionKind.DOSING, given.cycle, given.held_at,
-        present_therapists=sum(1 for u in therapists if u.is_therapist), duration_minutes=given.duration_minutes,
+        editing.id if editing else None,
+        SessionKind.DOSING,
+        given.cycle,
+        given.held_at,
+        present_therapists=sum(1 for u in therapists if u.is_therapist),
+        duration_minutes=given.duration_minutes,
     )
     recording = editing is None or editing.held_at is None
     unmet = gate.check(db.session, patient, protocol, gate.Door.SESSION, now=now, visit=visit, recording=recording)
@@ -230,8 +242,9 @@ def record_session(
     return row
 
 
-def log_session(actor: User, patient: Patient, given: SessionInput, now: datetime,
-                protocol: Protocol | None = None) -> TherapySession:
+def log_session(
+    actor: User, patient: Patient, given: SessionInput, now: datetime, protocol: Protocol | None = None
+) -> TherapySession:
     """Record a session that took place (the quick form on the patient page).
 
     :raise SessionError: as for ``record_session``.
@@ -240,14 +253,16 @@ def log_session(actor: User, patient: Patient, given: SessionInput, now: datetim
 
 
 def note_is_signed(db: AnySession, therapy_session: TherapySession) -> bool:
-    signed = db.scalar(
-        select(SessionNote.signed_at).where(SessionNote.session_id == therapy_session.id)
-    )
+    signed = db.scalar(select(SessionNote.signed_at).where(SessionNote.session_id == therapy_session.id))
     return signed is not None
 
 
 def update_session(
-    actor: User, patient: Patient, row: TherapySession, given: SessionInput, protocol: Protocol | None,
+    actor: User,
+    patient: Patient,
+    row: TherapySession,
+    given: SessionInput,
+    protocol: Protocol | None,
     now: datetime,
 ) -> dict[str, list[object]]:
     """Change a session's times, cycle, place or therapists present (its kind stays); returns the changes.
@@ -269,8 +284,13 @@ def update_session(
     if changes:
         db.session.flush()
         audit.record(
-            actor, "session.update", f"Edited a {row.kind.label.lower()} session", patient=patient,
-            target_type="therapy_session", target_id=row.id, data={"changes": changes},
+            actor,
+            "session.update",
+            f"Edited a {row.kind.label.lower()} session",
+            patient=patient,
+            target_type="therapy_session",
+            target_id=row.id,
+            data={"changes": changes},
         )
     return changes
 

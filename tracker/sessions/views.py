@@ -53,22 +53,27 @@ def index(patient_id: int) -> ResponseReturnValue:
     patient = load_patient(patient_id)
     page_number = requested_page(request.args.get("page"))
     protocol = protocol_of(patient)
-    page = db.paginate(
-        queries.sessions_query(patient), page=page_number, per_page=SESSIONS_PER_PAGE, error_out=False
-    )
+    page = db.paginate(queries.sessions_query(patient), page=page_number, per_page=SESSIONS_PER_PAGE, error_out=False)
     counts = queries.tallies(db.session, patient)
     summary = (
-        progress(protocol.sessions, counts, patient.phase, current_cycle(db.session, patient),
-                 patient.held_from_phase)
-        if protocol else None
+        progress(protocol.sessions, counts, patient.phase, current_cycle(db.session, patient), patient.held_from_phase)
+        if protocol
+        else None
     )
     audit.record(
-        actor(), "session.list", f"Listed the sessions of patient {patient.record_number}", patient=patient,
+        actor(),
+        "session.list",
+        f"Listed the sessions of patient {patient.record_number}",
+        patient=patient,
         data={"session_ids": [s.id for s in page.items]},
     )
     db.session.commit()
     return render_template(
-        "sessions/list.html", patient=patient, protocol=protocol, page=page, summary=summary,
+        "sessions/list.html",
+        patient=patient,
+        protocol=protocol,
+        page=page,
+        summary=summary,
         notes=queries.note_states(db.session, [s.id for s in page.items]),
         labels={s.id: label_of(s, protocol) for s in page.items},
     )
@@ -86,7 +91,11 @@ def _render_form(
     protocol = protocol_of(patient)
     return (
         render_template(
-            "sessions/form.html", patient=patient, form=form, session=visit, protocol=protocol,
+            "sessions/form.html",
+            patient=patient,
+            form=form,
+            session=visit,
+            protocol=protocol,
             label=label_of(visit, protocol) if visit else None,
         ),
         status,
@@ -159,8 +168,12 @@ def detail(patient_id: int, session_id: int) -> ResponseReturnValue:
     visit = queries.load_session_or_404(db.session, patient, session_id)
     response = render_session(patient, visit)
     audit.record(
-        actor(), "session.view", f"Viewed a {visit.kind.label.lower()} session and its note", patient=patient,
-        target_type="therapy_session", target_id=visit.id,
+        actor(),
+        "session.view",
+        f"Viewed a {visit.kind.label.lower()} session and its note",
+        patient=patient,
+        target_type="therapy_session",
+        target_id=visit.id,
     )
     db.session.commit()
     return response
@@ -185,14 +198,19 @@ def edit(patient_id: int, session_id: int) -> ResponseReturnValue:
             value = getattr(visit, name)
             getattr(form, name).data = minute(value) if value else None
         form.present_ids.data = [u.id for u in visit.present]
-        audit.record(actor(), "session.view", f"Opened a {visit.kind.label.lower()} session for editing",
-                     patient=patient, target_type="therapy_session", target_id=visit.id)
+        audit.record(
+            actor(),
+            "session.view",
+            f"Opened a {visit.kind.label.lower()} session for editing",
+            patient=patient,
+            target_type="therapy_session",
+            target_id=visit.id,
+        )
         db.session.commit()
         return _render_form(patient, form, visit)
     if form.validate_on_submit():
         try:
-            changes = update_session(actor(), patient, visit, form.to_input(visit.kind), protocol_of(patient),
-                                     utcnow())
+            changes = update_session(actor(), patient, visit, form.to_input(visit.kind), protocol_of(patient), utcnow())
         except SessionLocked:
             abort(409, description=LOCKED)
         except SessionError as error:
