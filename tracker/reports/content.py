@@ -323,7 +323,7 @@ def record_document(db: AnySession, patient: Patient, therapy_session: TherapySe
         clinic,
         stamp,
         "Session record",
-        visit=therapy_session,
+        session=therapy_session,
         label=label_of(therapy_session, protocol),
         note=note,
         text_fields=TEXT_FIELDS[therapy_session.kind],
