@@ -50,6 +50,21 @@ def _count(action: str, user) -> int:
     )
 
 
+def test_the_right_password_never_counts_as_wrong_when_the_step_is_refused_for_another_reason(
+    app, client, people, ready
+):
+    """Pressing Sign again and again on a note the rules refuse (here: a stale page) with the right password must not
+    lock the clinician out of signing or adding an addendum."""
+    login(client, people.lead)
+    for _ in range(int(app.config["REAUTH_MAX_FAILURES"]) + 3):
+        refused = client.post(
+            session_url(people.patient, ready, "/sign"), data={"password": PASSWORD, "content_hash": "0" * 64}
+        )
+        assert refused.status_code in (409, 422) and "Too many wrong passwords" not in refused.text
+    assert "auth.reauth_throttled" not in audit_actions()
+    assert "Too many wrong passwords" not in _addendum(client, people, ready, PASSWORD).text
+
+
 def test_signing_is_refused_after_repeated_wrong_passwords_even_with_the_right_one(client, people, ready):
     login(client, people.lead)
     for _ in range(25):

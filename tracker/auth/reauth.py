@@ -80,6 +80,7 @@ def confirm_password(actor: User, password: str, purpose: str, *, patient: Patie
     db.session.commit()  # the charge counts, and the write lock is let go before the hash is checked
     if passwords.verify_password(stored, password):
         throttle.refund(db.session, key)
-        return
+        db.session.commit()  # kept whatever the caller does next: a step refused after this (a signing the gate
+        return  # holds back, a note changed meanwhile) rolls back, and a right password must never count as wrong
     audit.record(actor, FAILED, f"Wrong password re-entered to {purpose}", patient=patient, data={"purpose": purpose})
     raise ReauthFailed(WRONG_PASSWORD)
