@@ -13,9 +13,9 @@ from tracker.models.base import utcnow
 from tracker.notes.cosign import CosignState, NotTheirSupervisor, cosign_state, decide_cosign
 from tracker.notes.forms import CosignForm
 from tracker.notes.saving import NoteError
-from tracker.notes.sign_views import CHANGED, LIST_PAGE_SIZE, fresh, list_page
+from tracker.notes.sign_views import CHANGED, LIST_PAGE_SIZE, fresh
 from tracker.notes.signing import ContentChanged
-from tracker.pages import load_patient
+from tracker.pages import load_patient, paginate
 from tracker.permissions import actor, require_role
 from tracker.protocols import loaded_protocols
 from tracker.sessions import bp, queries
@@ -72,7 +72,7 @@ def cosign(patient_id: int, session_id: int) -> ResponseReturnValue:
 @require_role(Role.SUPERVISOR)
 def cosign_queue() -> ResponseReturnValue:
     """Notes signed by the supervisor's supervisees that wait for their co-signature, oldest first."""
-    page = db.paginate(queries.cosign_queue(actor()), page=list_page(), per_page=LIST_PAGE_SIZE, error_out=False)
+    page = paginate(queries.cosign_queue(actor()), LIST_PAGE_SIZE)
     audit.record(
         actor(),
         "note.cosign_queue",

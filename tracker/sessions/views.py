@@ -19,7 +19,7 @@ from tracker.extensions import db
 from tracker.models import Patient, SessionKind, SessionNote, TherapySession
 from tracker.models.base import utcnow
 from tracker.notes import record
-from tracker.pages import load_patient, protocol_of
+from tracker.pages import load_patient, paginate, protocol_of
 from tracker.patients.forms import PhaseForm
 from tracker.patients.page import render_detail
 from tracker.permissions import CLINICAL_ROLES, actor, require_role
@@ -37,7 +37,6 @@ from tracker.sessions.services import (
     record_session,
     update_session,
 )
-from tracker.validators import requested_page
 
 SESSIONS_PER_PAGE = 25
 LOCKED = (
@@ -51,9 +50,8 @@ LOCKED = (
 def index(patient_id: int) -> ResponseReturnValue:
     """Every session of the patient, newest first, a page at a time, with planned against done."""
     patient = load_patient(patient_id)
-    page_number = requested_page(request.args.get("page"))
     protocol = protocol_of(patient)
-    page = db.paginate(queries.sessions_query(patient), page=page_number, per_page=SESSIONS_PER_PAGE, error_out=False)
+    page = paginate(queries.sessions_query(patient), SESSIONS_PER_PAGE)
     counts = queries.tallies(db.session, patient)
     summary = (
         progress(protocol.sessions, counts, patient.phase, current_cycle(db.session, patient), patient.held_from_phase)
