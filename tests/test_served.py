@@ -79,7 +79,10 @@ def clinic_db(monkeypatch) -> object:
 
 def test_several_workers_share_jobs_and_throttles(clinic_db, queue_url, tmp_path):
     url, app, ids = clinic_db
-    figures: dict[str, object] = {"database": make_url(url).get_backend_name(), "queue": str(queue_url)[:5]}
+    figures: dict[str, object] = {
+        "database": make_url(url).get_backend_name(),
+        "queue": str(queue_url).split(":", 1)[0],
+    }
     with serve(url, str(queue_url), tmp_path, workers=4) as served:
         lead = Client(served)
         assert lead.login("served.lead", PASSWORD).status == 302
