@@ -298,6 +298,7 @@ def test_nonsense_vital_signs_are_refused_beside_the_field(client, people, dosin
 AE_BAD = [
     ("description", "", "Describe the event."),
     ("onset_at", "", "Enter the date and time."),
+    ("onset_at", "2000-01-01T00:00", "The onset cannot be before the patient arrived for this session."),
     ("severity", "", "Choose the severity."),
     ("severity", "catastrophic", "Not a valid choice"),
     ("serious", "", "Say whether the event is serious."),

@@ -383,12 +383,17 @@ def add_adverse_event(
     """Record an adverse event on a dosing note (started if needed); a serious one raises a high-risk safety alert.
 
     :raise NoteSigned: the note is signed.
-    :raise NoteError: a time in the future, or rescue medication without its dose and time.
+    :raise NoteError: a time in the future, an onset before the patient arrived for the session, or rescue
+        medication without its dose and time.
     """
     if visit.kind is not SessionKind.DOSING:
         raise NoteError("description", "Adverse events are recorded on dosing sessions.")
     if given.onset_at > now:
         raise NoteError("onset_at", "This time is in the future.")
+    if visit.held_at is not None and given.onset_at < visit.held_at - gate.ARRIVAL:
+        # An event of this session starts once the patient has arrived; one that began earlier is history, not an
+        # adverse event of this dose (a slipped date, 2000 for 2026, is the usual cause).
+        raise NoteError("onset_at", "The onset cannot be before the patient arrived for this session.")
     rescue = (given.rescue_medication, given.rescue_dose, given.rescue_given_at)
     if any(v is not None for v in rescue) and not all(v is not None for v in rescue):
         missing = ("rescue_medication", "rescue_dose", "rescue_given_at")[[v is None for v in rescue].index(True)]
