@@ -299,14 +299,14 @@ def restore_command(backup: Path, keep_in: Path | None) -> None:
     """Replace the SQLite database with BACKUP: checked first (a sound tracker database at this release's
     migration), the current database copied to instance/backups/ first, refused while the web processes or the
     worker run."""
-    from alembic.script import ScriptDirectory
     from flask import current_app
 
     from tracker.backup import BackupError, restore
     from tracker.extensions import db
+    from tracker.health import migration_heads
     from tracker.models.base import utcnow
 
-    heads = set(ScriptDirectory(current_app.extensions["migrate"].directory).get_heads())
+    heads = migration_heads()
     db.session.remove()
     db.engine.dispose()  # no pooled connection of ours keeps the old file's pages
     try:

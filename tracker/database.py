@@ -86,7 +86,7 @@ def writing(db: AnySession, lock_wait: timedelta | None = None) -> Iterator[None
     ``lock_wait``: for a write that may be skipped (kept figures a later view can count again), wait at most this
     long for the lock (SQLite's write lock; a row lock on PostgreSQL, ``lock_timeout``) instead of the usual five
     seconds, then fail with ``OperationalError`` for the caller to catch."""
-    target = db() if isinstance(db, scoped_session) else db
+    target = plain(db)
     if target.info.get(_READ_ONLY) and target.in_transaction():
         target.commit()
     token = _writing.set(True)
@@ -161,7 +161,7 @@ def _write_step() -> Iterator[None]:
 
 def add_on_commit(db: AnySession, instance: object, guard: Guard | None = None) -> None:
     """``ReadThenWrite.add_on_commit`` for any session (a plain one checks the guard and adds the row)."""
-    target = db() if isinstance(db, scoped_session) else db
+    target = plain(db)
     if isinstance(target, ReadThenWrite):
         target.add_on_commit(instance, guard)
     else:
@@ -240,6 +240,11 @@ def configure_engine(engine: Engine) -> None:
             driver.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
 
+def plain(db: AnySession) -> Session:
+    """The session itself behind Flask-SQLAlchemy's scoped proxy (``db`` when it is already one)."""
+    return db() if isinstance(db, scoped_session) else db
+
+
 #: What services accept as a database session: a plain Session (tests, scripts) or Flask-SQLAlchemy's scoped one.
 AnySession = Session | scoped_session[Any]
 
@@ -252,7 +257,7 @@ class CommitRefused(RuntimeError):
 def refusing_commits(db: AnySession) -> Iterator[None]:
     """Run the block with every commit of ``session`` refused (``CommitRefused``) and no autoflush: for answering a
     request that must write nothing, whatever the code it reuses would otherwise commit."""
-    target: Session = db() if isinstance(db, scoped_session) else db
+    target = plain(db)
 
     def refuse(_session: Session) -> None:
         raise CommitRefused("this request writes nothing")

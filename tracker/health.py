@@ -25,8 +25,9 @@ log = logging.getLogger(__name__)
 bp = Blueprint("health", __name__)
 
 
-def _heads() -> set[str]:
-    """This release's migration heads, read once per process (the migrations do not change while it runs)."""
+def migration_heads() -> set[str]:
+    """This release's migration heads (what its database must be at), read once per process: the migrations do not
+    change while it runs. The health check and ``flask restore`` compare a database with them."""
     heads: set[str] | None = current_app.extensions.get("tracker_migration_heads")
     if heads is None:
         from alembic.script import ScriptDirectory
@@ -56,9 +57,11 @@ def _database() -> str:
         db.session.rollback()
         log.warning("health check: the database did not answer or has no schema", exc_info=True)
         return "unreachable"
-    if versions != _heads():
+    if versions != migration_heads():
         log.warning(
-            "health check: the database is at migration %s, this release needs %s", sorted(versions), sorted(_heads())
+            "health check: the database is at migration %s, this release needs %s",
+            sorted(versions),
+            sorted(migration_heads()),
         )
         return "not migrated"
     return "ok"

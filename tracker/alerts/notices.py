@@ -24,11 +24,11 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import event, func, select, update
-from sqlalchemy.orm import Session, SessionTransaction, scoped_session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from tracker import audit
 from tracker.alerts import mail, recipients
-from tracker.database import AnySession
+from tracker.database import AnySession, plain
 from tracker.extensions import db
 from tracker.models import AlertNotice, NoticeStatus, Patient, SafetyAlert, User
 from tracker.models.base import utcnow
@@ -64,7 +64,7 @@ def queue_at_once(db: AnySession, alert: SafetyAlert, patient: Patient) -> None:
                 due_at=now,
             )
         )
-    target: Session = db() if isinstance(db, scoped_session) else db
+    target = plain(db)
     target.info.setdefault(_TO_SEND, []).append(alert.id)
 
 
