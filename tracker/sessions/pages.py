@@ -23,7 +23,7 @@ from tracker.models import Clinic, FormDraft, Patient, SessionKind, SessionNote,
 from tracker.models.base import utcnow
 from tracker.notes import drafts, private
 from tracker.notes.cosign import CosignState, cosign_state, review_hash
-from tracker.notes.fields import BODY_LABEL, DOSING_FIELDS, RISK_CHECK, TEXT_FIELDS
+from tracker.notes.fields import BODY_LABEL, RISK_CHECK, TEXT_FIELDS
 from tracker.notes.forms import (
     NOTE_FORMS,
     AddendumForm,
@@ -139,7 +139,6 @@ def render_session(
         "signed": signed,
         "text_fields": TEXT_FIELDS[visit.kind],
         "checkin_practices": checkin_practices,
-        "dosing_fields": DOSING_FIELDS,
         "risk_labels": RISK_CHECK,
         "note_form": note_form,
         "vitals_form": forms.vitals or VitalsForm(formdata=None, taken_at=minute(utcnow())),
