@@ -215,7 +215,7 @@ def patient_sessions(
     )
 
 
-# Co-signature: the same rule as ``signing.cosign_state``, in SQL. ------------------------------------------------
+# Co-signature: the same rule as ``notes.cosign.cosign_state``, in SQL. --------------------------------------------
 
 
 def _addendum_after(decision: Any) -> Any:
