@@ -125,7 +125,7 @@ BAD_SETTINGS = [
     ("measure_after_dosing_window_days", "0", "Enter a whole number from 1 to 3660."),
     ("measure_baseline_max_age_days", "-1", "Enter a whole number from 0 to 3660."),
     ("attention_note_unsigned_hours", "99999", "Enter a whole number from 1 to 8784."),
-    ("attention_serious_ae_days", "soon", "Not a valid integer value."),
+    ("attention_serious_ae_days", "soon", "Enter a whole number (digits 0-9)."),
     ("measure_follow_up_days", "90, soon", "Enter whole numbers of days separated by commas"),
     ("measure_follow_up_days", "0", "Use days from 1 to 3660."),
     ("crisis_line", "x" * 201, "Use at most 200 characters."),

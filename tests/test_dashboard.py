@@ -185,7 +185,9 @@ def test_pages_of_the_queue(app, client, people, protocols):
         ("kind=gossip", "kind", "Choose one of the listed kinds."),
         ("sort=random", "sort", "Choose one of the orders."),
         ("page=0", "page", "Use a page number from 1 to 1,000,000."),
-        ("page=x", "page", "Not a valid integer value."),
+        ("page=x", "page", "Enter a whole number"),
+        ("page=%2B1", "page", "Enter a whole number"),
+        ("page=%EF%BC%92", "page", "Enter a whole number"),
     ],
 )
 def test_bad_filters_are_refused_next_to_the_filter(client, people, query, field, message):

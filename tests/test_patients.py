@@ -208,7 +208,7 @@ def test_the_list_sorts_and_paginates(app, client, people, protocols):
 
 def test_bad_list_arguments_are_refused(client, people):
     login(client, people.lead)
-    for query in ["page=abc", "sort=password", "order=sideways"]:
+    for query in ["page=abc", "page=%2B1", "page=%EF%BC%92", "sort=password", "order=sideways"]:
         response = client.get(f"/patients/?{query}")
         assert response.status_code == 400, query
         assert "cannot be shown with these settings" in response.text

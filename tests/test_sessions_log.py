@@ -65,7 +65,8 @@ BAD_INPUT = [
     ("duration_minutes", "", "Enter the duration in minutes."),
     ("duration_minutes", "0", "Enter a duration between 1 and 720 minutes."),
     ("duration_minutes", "721", "Enter a duration between 1 and 720 minutes."),
-    ("duration_minutes", "ninety", "Not a valid integer value."),
+    ("duration_minutes", "ninety", "Enter a whole number (digits 0-9)."),
+    ("duration_minutes", "1_20", "Enter a whole number (digits 0-9)."),
 ]
 
 

@@ -6,11 +6,12 @@ import enum
 import re
 from collections.abc import Sequence
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from flask import abort
-from wtforms import DateTimeLocalField, Field, Form, IntegerField
+from wtforms import DateTimeLocalField, DecimalField, Field, Form, IntegerField
 from wtforms.validators import Optional, ValidationError
 
 from tracker import clinictime
@@ -111,6 +112,44 @@ class LocalDateTimeField(DateTimeLocalField):
             raise ValueError("Enter a real date and time.") from None
 
 
+#: A typed number: ASCII digits, an optional minus sign and (for amounts) one decimal point. Python's ``int`` and
+#: ``Decimal``, which WTForms' number fields call, also read "1_000", "+5", "1e3", "NaN" and digits of other scripts
+#: (full-width or Arabic-Indic digits), so a dose could be stored as something other than what the screen showed
+#: as typed; those are refused beside the field instead.
+_WHOLE_NUMBER = re.compile(r"-?[0-9]+")
+_DECIMAL_NUMBER = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+
+
+def _typed(valuelist: Sequence[Any]) -> str:
+    return str(valuelist[0]).strip() if valuelist and valuelist[0] is not None else ""
+
+
+class WholeNumberField(IntegerField):
+    """``IntegerField`` that reads only the digits 0-9 (see ``_WHOLE_NUMBER``)."""
+
+    data: int | None
+
+    def process_formdata(self, valuelist: Sequence[Any]) -> None:
+        text = _typed(valuelist)
+        if text and not _WHOLE_NUMBER.fullmatch(text):
+            self.data = None
+            raise ValueError("Enter a whole number (digits 0-9).")
+        super().process_formdata(valuelist)
+
+
+class DecimalNumberField(DecimalField):
+    """``DecimalField`` that reads only the digits 0-9 and one decimal point (see ``_WHOLE_NUMBER``)."""
+
+    data: Decimal | None
+
+    def process_formdata(self, valuelist: Sequence[Any]) -> None:
+        text = _typed(valuelist)
+        if text and not _DECIMAL_NUMBER.fullmatch(text):
+            self.data = None
+            raise ValueError("Enter a number (digits 0-9, with a point for decimals).")
+        super().process_formdata(valuelist)
+
+
 #: The last page a list opens: far past any clinic's list (a million pages), and small enough that the row offset
 #: fits the 64-bit integers SQLite and PostgreSQL take (``?page=10**20`` once answered 500).
 MAX_PAGE = 1_000_000
@@ -124,9 +163,9 @@ def _page_in_range(form: Form, field: Field) -> None:
         raise ValidationError(PAGE_MESSAGE)
 
 
-def page_field() -> IntegerField:
+def page_field() -> WholeNumberField:
     """The ``page`` argument of a list's query-string form."""
-    return IntegerField("Page", validators=[Optional(), _page_in_range], default=1)
+    return WholeNumberField("Page", validators=[Optional(), _page_in_range], default=1)
 
 
 def requested_page(raw: str | None) -> int:

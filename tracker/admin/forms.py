@@ -1,12 +1,12 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, SelectChoice, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional, Regexp
 
 from tracker.clinics import MAXIMUM_DAYS, MAXIMUM_HOURS, MINIMUMS, ClinicSettings
 from tracker.clinictime import zone_names
-from tracker.validators import empty_to_none, no_control_characters, strip
+from tracker.validators import WholeNumberField, empty_to_none, no_control_characters, strip
 
 
 class AccountForm(FlaskForm):
@@ -63,10 +63,10 @@ def _text(label: str, limit: int, description: str = "", required: bool = False)
     )
 
 
-def _window(label: str, column: str, description: str) -> IntegerField:
+def _window(label: str, column: str, description: str) -> WholeNumberField:
     low = MINIMUMS[column]
     high = MAXIMUM_HOURS if column.endswith("_hours") else MAXIMUM_DAYS
-    return IntegerField(
+    return WholeNumberField(
         label,
         validators=[
             InputRequired(message="Enter a whole number."),

@@ -4,14 +4,14 @@ the sample was taken, and the laboratory's reference range when its report gives
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, DecimalField, SelectChoice, SelectField, StringField, TextAreaField
+from wtforms import DateField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from tracker.labs import describe_range, markers
 from tracker.labs.services import LABORATORY_MAX_LENGTH, REASON_MAX_LENGTH, LabInput
 from tracker.notes.widgets import finite
 from tracker.validators import EARLIEST_DATE as EARLIEST
-from tracker.validators import DateRange, empty_to_none, no_control_characters, strip
+from tracker.validators import DateRange, DecimalNumberField, empty_to_none, no_control_characters, strip
 
 SEPARATOR = "|"
 
@@ -32,9 +32,9 @@ def marker_choices() -> list[SelectChoice]:
     return choices
 
 
-def _number(label: str, description: str = "", required: bool = False) -> DecimalField:
+def _number(label: str, description: str = "", required: bool = False) -> DecimalNumberField:
     first = InputRequired(message="Enter the value as the report gives it.") if required else Optional()
-    return DecimalField(
+    return DecimalNumberField(
         label, places=None, validators=[first, finite], description=description, render_kw={"inputmode": "decimal"}
     )
 
@@ -73,7 +73,7 @@ class LabForm(FlaskForm):
     def to_input(self) -> LabInput:
         code, _, unit = (self.marker_unit.data or "").partition(SEPARATOR)
 
-        def number(field: DecimalField) -> float | None:
+        def number(field: DecimalNumberField) -> float | None:
             return float(field.data) if field.data is not None else None
 
         value = number(self.value)

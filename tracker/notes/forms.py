@@ -8,11 +8,9 @@ from typing import Any
 
 from flask_wtf import FlaskForm
 from wtforms import (
-    DecimalField,
     Field,
     FieldList,
     HiddenField,
-    IntegerField,
     PasswordField,
     SelectChoice,
     SelectField,
@@ -28,7 +26,7 @@ from tracker.notes.fields import BODY_LABEL, DOSING, RISK_CHECK, TEXT_FIELDS, Te
 from tracker.notes.saving import AdverseEventInput, NoteInput
 from tracker.notes.widgets import TEXT_LIMIT, area_field, choices_of, finite, time_field
 from tracker.plans.practices import ADHERENCE, MAX_PRACTICES
-from tracker.validators import empty_to_none, no_control_characters, strip
+from tracker.validators import DecimalNumberField, WholeNumberField, empty_to_none, no_control_characters, strip
 
 BODY_LIMIT = 50_000
 #: Upper bounds that catch a slipped decimal point, not clinical maxima.
@@ -152,7 +150,7 @@ class _DosingExtras(NoteForm):
 
     kind = SessionKind.DOSING
 
-    def validate_dose_amount(self, field: DecimalField) -> None:
+    def validate_dose_amount(self, field: DecimalNumberField) -> None:
         units = {member.value: member for member in DoseUnit}
         unit = units.get(self.dose_unit.data or "")  # the unit field is checked after this one
         if field.data is not None and unit is not None and field.data > MAX_DOSE[unit]:
@@ -193,10 +191,10 @@ NOTE_FORMS: dict[SessionKind, type[NoteForm]] = {
 
 def _sign_value(label: str, unit: str, decimal: bool = False) -> Field:
     if decimal:
-        return DecimalField(
+        return DecimalNumberField(
             f"{label} ({unit})", places=None, validators=[Optional(), finite], render_kw={"inputmode": "decimal"}
         )
-    return IntegerField(f"{label} ({unit})", validators=[Optional()], render_kw={"inputmode": "numeric"})
+    return WholeNumberField(f"{label} ({unit})", validators=[Optional()], render_kw={"inputmode": "numeric"})
 
 
 class VitalsForm(FlaskForm):

@@ -10,11 +10,19 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from wtforms import DecimalField, Field, Form, IntegerField, SelectChoice, SelectField, StringField, TextAreaField
+from wtforms import Field, Form, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.fields.core import UnboundField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp, StopValidation
 
-from tracker.validators import LocalDateTimeField, empty_to_none, enum_member, no_control_characters, strip
+from tracker.validators import (
+    DecimalNumberField,
+    LocalDateTimeField,
+    WholeNumberField,
+    empty_to_none,
+    enum_member,
+    no_control_characters,
+    strip,
+)
 
 TEXT_LIMIT = 20_000
 
@@ -49,8 +57,8 @@ def time_field(label: str, required: bool = False, description: str = "") -> Loc
     return LocalDateTimeField(label, validators=[first], description=description)
 
 
-def amount_field(label: str, high: float, description: str = "") -> DecimalField:
-    return DecimalField(
+def amount_field(label: str, high: float, description: str = "") -> DecimalNumberField:
+    return DecimalNumberField(
         label,
         places=None,  # shown as entered: rounding for display would change the dose on the next save
         validators=[
@@ -111,7 +119,7 @@ def line(limit: int, message: str | None = None, pattern: tuple[str, str] | None
 def score(low: int, high: int) -> Input:
     """A whole number on a scale from ``low`` to ``high``."""
     return Input(
-        lambda label, help: IntegerField(
+        lambda label, help: WholeNumberField(
             label,
             validators=[Optional(), NumberRange(low, high, message=f"Enter a number from {low} to {high}.")],
             render_kw={"min": low, "max": high},

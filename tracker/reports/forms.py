@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, IntegerField, RadioField, SelectChoice, SelectField, SelectMultipleField
+from wtforms import DateField, RadioField, SelectChoice, SelectField, SelectMultipleField
 from wtforms.validators import InputRequired, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from tracker.models import Phase
 from tracker.reports.content import ReportKind
+from tracker.validators import WholeNumberField
 
 
 class ReportArgs(FlaskForm):
@@ -17,7 +18,7 @@ class ReportArgs(FlaskForm):
     class Meta:
         csrf = False
 
-    draft = IntegerField(validators=[Optional()], default=0)
+    draft = WholeNumberField(validators=[Optional()], default=0)
 
     def wants_draft(self) -> bool:
         """:raise ValueError: ``draft`` is not 0 or 1 (the message is for the user)."""

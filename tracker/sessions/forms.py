@@ -4,22 +4,22 @@ schedule or record a session. Times are typed on the clinic's clock (``LocalDate
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, SelectChoice, SelectField, SelectMultipleField, StringField
+from wtforms import SelectChoice, SelectField, SelectMultipleField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
 from tracker.models import SessionKind
 from tracker.models.base import utcnow
 from tracker.sessions.services import MAX_DURATION_MINUTES, SessionInput
-from tracker.validators import LocalDateTimeField, empty_to_none, no_control_characters
+from tracker.validators import LocalDateTimeField, WholeNumberField, empty_to_none, no_control_characters
 
 DURATION_MESSAGE = f"Enter a duration between 1 and {MAX_DURATION_MINUTES} minutes."
 KIND_CHOICES = [SelectChoice(k.value, k.label) for k in SessionKind]
 IN_THE_FUTURE = "A session that took place cannot be in the future."
 
 
-def _minutes(label: str, required: bool = False) -> IntegerField:
+def _minutes(label: str, required: bool = False) -> WholeNumberField:
     first = InputRequired(message="Enter the duration in minutes.") if required else Optional()
-    return IntegerField(
+    return WholeNumberField(
         label,
         validators=[first, NumberRange(1, MAX_DURATION_MINUTES, message=DURATION_MESSAGE)],
         render_kw={"min": 1, "max": MAX_DURATION_MINUTES},
@@ -52,7 +52,7 @@ class SessionDetailsForm(FlaskForm):
     """Schedule a session, record one that took place, or both; the kind is chosen only when it is created."""
 
     kind = SelectField("Kind", choices=KIND_CHOICES, validators=[InputRequired(message="Choose the kind of session.")])
-    cycle = IntegerField(
+    cycle = WholeNumberField(
         "Dosing cycle",
         validators=[Optional(), NumberRange(1, 99, message="Enter a cycle number from 1.")],
         description="The dosing session this belongs to: 2 for dosing 2 and the sessions after it. Leave it empty "

@@ -1,0 +1,75 @@
+"""The number fields every form uses read only what a person sees: the digits 0-9, a minus sign and (for amounts)
+one decimal point. Python's parsers, which WTForms calls, read more ("1_000", "+5", "1e3", "NaN", digits of other
+scripts), so a dose typed one way could be stored as another."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from werkzeug.datastructures import MultiDict
+from wtforms import Form
+
+from tracker.validators import DecimalNumberField, WholeNumberField
+
+
+class Numbers(Form):
+    whole = WholeNumberField()
+    amount = DecimalNumberField(places=None)
+
+
+def read(**typed: str) -> Numbers:
+    form = Numbers(MultiDict(typed))
+    form.validate()
+    return form
+
+
+@pytest.mark.parametrize(("typed", "value"), [("0", 0), ("120", 120), ("-3", -3), (" 42 ", 42), ("007", 7)])
+def test_a_whole_number_in_ascii_digits_is_read(typed: str, value: int) -> None:
+    form = read(whole=typed)
+    assert form.whole.data == value and not form.whole.errors
+
+
+@pytest.mark.parametrize(
+    "typed", ["1_000", "+5", "1e3", "12.5", "\uff11\uff12\uff10", "\u0661\u0662", "\u00b2", "nan", "12 mg", "1,000"]
+)
+def test_anything_else_is_refused_as_a_whole_number(typed: str) -> None:
+    form = read(whole=typed)
+    assert form.whole.data is None
+    assert form.whole.errors == ["Enter a whole number (digits 0-9)."]
+
+
+@pytest.mark.parametrize(
+    ("typed", "value"), [("120", "120"), ("1.5", "1.5"), (".5", "0.5"), ("12.", "12"), ("-0.25", "-0.25")]
+)
+def test_an_amount_in_ascii_digits_is_read_as_typed(typed: str, value: str) -> None:
+    form = read(amount=typed)
+    assert form.amount.data == Decimal(value) and not form.amount.errors
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "1_000",
+        "+5",
+        "1e2",
+        "1E-3",
+        "NaN",
+        "sNaN",
+        "inf",
+        "Infinity",
+        "\uff11\uff12\uff10",
+        "\u0661.\u0665",
+        "1.2.3",
+        ".",
+    ],
+)
+def test_anything_else_is_refused_as_an_amount(typed: str) -> None:
+    form = read(amount=typed)
+    assert form.amount.data is None
+    assert form.amount.errors == ["Enter a number (digits 0-9, with a point for decimals)."]
+
+
+def test_an_empty_field_is_left_to_the_fields_own_validators() -> None:
+    form = read(whole="", amount="  ")
+    assert form.whole.data is None and form.amount.data is None
