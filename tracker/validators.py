@@ -11,8 +11,11 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from flask import abort
+from markupsafe import Markup, escape
 from wtforms import DateTimeLocalField, DecimalField, Field, Form, IntegerField
+from wtforms.fields.choices import Choice
 from wtforms.validators import Optional, ValidationError
+from wtforms.widgets import Select
 
 from tracker import clinictime
 
@@ -188,3 +191,19 @@ def enum_member(kind: type[_E], value: object) -> _E | None:
     ``Optional`` without the field's choices being checked, so it must not reach ``kind(value)``)."""
     text = str(value or "").strip()
     return next((member for member in kind if member.value == text), None)
+
+
+class LongSelect(Select):
+    """WTForms' ``Select`` for a list of hundreds of options (a large clinic's staff): each plain option is written
+    directly instead of through ``html_params``, which took about 17 microseconds an option here (10 ms for the
+    audit trail's 600-person filter on every view). The HTML is the same; an option with attributes of its own
+    goes the usual way."""
+
+    @classmethod
+    def render_option(cls, choice: Choice, **kwargs: Any) -> Markup:
+        if kwargs or choice.render_kw or isinstance(choice.value, bool):
+            option: Markup = super().render_option(choice, **kwargs)
+            return option
+        selected = "selected " if choice.selected else ""  # html_params' order: attributes sorted by name
+        label = escape(choice.label or choice.value)
+        return Markup(f'<option {selected}value="{escape(choice.value)}">{label}</option>')  # noqa: S704 - escaped

@@ -25,12 +25,18 @@ from tracker.pages import paginate
 from tracker.permissions import actor, clinic_users, require_role
 
 
+def person_choices() -> list[SelectChoice]:
+    """The filter's people: everyone of the clinic by name, read as two columns (a clinic of 600 staff loaded as
+    whole accounts cost the page more than its events did)."""
+    people = db.session.execute(select(User.id, User.full_name).where(clinic_users(actor())).order_by(User.full_name))
+    return [SelectChoice(0, "Anyone")] + [SelectChoice(user_id, name) for user_id, name in people]
+
+
 @bp.route("/")
 @require_role(Role.SUPERVISOR, Role.ADMIN)
 def index() -> ResponseReturnValue:
     form = AuditFilterForm(formdata=request.args)
-    users = db.session.scalars(select(User).where(clinic_users(actor())).order_by(User.full_name)).all()
-    form.user.choices = [SelectChoice(0, "Anyone")] + [SelectChoice(u.id, u.full_name) for u in users]
+    form.user.choices = person_choices()
     valid = form.validate()
     conditions = (
         filter_conditions(actor(), form.user.data, form.patient.data, form.start.data, form.end.data) if valid else []
@@ -69,8 +75,7 @@ def export() -> ResponseReturnValue:
     :raise 400: bad filters, or more rows than one export holds (narrow the dates).
     """
     form = AuditFilterForm(formdata=request.args)
-    users = db.session.scalars(select(User).where(clinic_users(actor()))).all()
-    form.user.choices = [SelectChoice(0, "Anyone")] + [SelectChoice(u.id, u.full_name) for u in users]
+    form.user.choices = person_choices()
     if not form.validate():
         abort(
             400,
