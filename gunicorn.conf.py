@@ -8,8 +8,10 @@ separate process, so it renders a single PDF itself (``REPORT_WORKERS=0``); batc
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
+from typing import Any
 
 wsgi_app = "tracker:create_app()"
 
@@ -37,3 +39,11 @@ proc_name = "tracker"
 control_socket_disable = True
 
 os.environ.setdefault("REPORT_WORKERS", "0")
+
+
+def post_worker_init(worker: Any) -> None:
+    """Once a worker has loaded the app, move what it holds so far (modules, the ORM's mappings, settings: about
+    260,000 objects at 50,000 patients) out of the garbage collector's reach (``gc.freeze``,
+    https://docs.python.org/3/library/gc.html#gc.freeze). A full collection otherwise walks them all, about 110 ms
+    measured here, at some unlucky request every few hundred; frozen, it walks only what requests left behind."""
+    gc.freeze()

@@ -14,6 +14,7 @@ reports are built elsewhere) is reported as not available and skipped.
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 import shutil
@@ -237,6 +238,7 @@ def run_size(
     try:
         subjects = pick_subjects(app)
         clients = {persona: sign_in(app, username) for persona, username in ACCOUNTS.items()}
+        gc.freeze()  # as each gunicorn worker does once the app is loaded (gunicorn.conf.py)
         run = SizeRun(patients, [], [])
         for case in cases:
             url = case.path.format(patient=subjects.patient_id, therapist=subjects.therapist_id)
@@ -254,6 +256,7 @@ def run_size(
             report(f"  {case.name}: p50 {measured.p50:.1f} ms, p95 {measured.p95:.1f} ms, {measured.queries} SQL")
         return run
     finally:
+        gc.unfreeze()
         with app.app_context():
             db.engine.dispose()
         for suffix in ("", "-wal", "-shm"):
