@@ -22,7 +22,7 @@ help:
 	@echo "make test   set up and run the test suite (PYTEST_ARGS=... for pytest)"
 	@echo "make lint   ruff check, ruff format --check, mypy strict"
 	@echo "make bench  seed 500- and 5,000-patient clinics (cached) and time the pages; bench/results.jsonl"
-	@echo "make loadtest  10, 25, 50 users at once through gunicorn on SQLite and PostgreSQL (~15 min)"
+	@echo "make loadtest  10, 25, 50 users at once through gunicorn on SQLite and PostgreSQL (~8 min once seeded)"
 
 # The virtualenv, rebuilt only when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml

@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         "--sizes",
         default="500,5000",
         help="clinic sizes in patients (default: 500,5000; add 50000 for the large clinic, about "
-        "six minutes to seed the first time each day)",
+        "forty minutes to seed the first time each day)",
     )
     parser.add_argument("--repeats", type=int, default=None, help="timed requests per case (default: per case)")
     parser.add_argument("--output", type=Path, default=RESULTS)
