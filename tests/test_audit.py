@@ -92,6 +92,9 @@ def test_the_admin_sees_the_clinics_events_and_filters_them(client, people):
         ("page=0", "Use a page number from 1 to 1,000,000."),
         ("page=100000000000000000000", "Use a page number from 1 to 1,000,000."),
         ("user=abc", "Invalid Choice"),
+        ("user=%D9%A1", "Invalid Choice"),  # an Arabic-Indic 1 was read as user 1
+        ("user=%2B1", "Invalid Choice"),
+        ("user=" + "9" * 400, "Invalid Choice"),
     ],
 )
 def test_bad_filters_are_refused_with_a_message(client, people, query, message):
@@ -99,6 +102,7 @@ def test_bad_filters_are_refused_with_a_message(client, people, query, message):
     response = client.get(f"/audit/?{query}")
     assert response.status_code == 400
     assert message in response.text
+    assert "No events match these filters." in response.text  # not the whole trail, which would read as filtered
 
 
 def test_viewing_the_audit_trail_is_itself_audited(client, people):

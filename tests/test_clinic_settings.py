@@ -128,6 +128,12 @@ BAD_SETTINGS = [
     ("attention_serious_ae_days", "soon", "Enter a whole number (digits 0-9)."),
     ("measure_follow_up_days", "90, soon", "Enter whole numbers of days separated by commas"),
     ("measure_follow_up_days", "0", "Use days from 1 to 3660."),
+    # Digits to Python, not typed numbers: a superscript was a 500, Arabic-Indic and full-width digits were saved.
+    ("measure_follow_up_days", "90, \u00b2", "Enter whole numbers of days separated by commas"),
+    ("measure_follow_up_days", "\u0663\u0660", "Enter whole numbers of days separated by commas"),
+    ("measure_follow_up_days", "\uff11\uff18\uff10", "Enter whole numbers of days separated by commas"),
+    ("measure_baseline_max_age_days", "9" * 400, "Enter the number with fewer digits."),
+    ("attention_note_unsigned_hours", "9" * 400, "Enter the number with fewer digits."),
     ("crisis_line", "x" * 201, "Use at most 200 characters."),
     ("phone", "\x00", "Remove the invisible control characters"),
 ]

@@ -242,6 +242,9 @@ NOTE_BAD = [
     ("dose_amount", "1e2", "Enter a number (digits 0-9"),
     ("dose_amount", "\uff11\uff12\uff10", "Enter a number (digits 0-9"),
     ("weight_kg", "+70", "Enter a number (digits 0-9"),
+    ("distress_baseline", "9" * 400, "Enter the number with fewer digits."),
+    ("distress_at_discharge", "9" * 400, "Enter the number with fewer digits."),
+    ("dose_amount", "0." + "0" * 40 + "1", "Enter the number with fewer digits."),
     ("dose_amount", "5000", "at most 2000"),
     ("weight_kg", "0", "Enter a number above 0"),
     ("dose_unit", "grams", "Not a valid choice"),
@@ -265,6 +268,16 @@ def test_bad_note_input_is_refused_beside_the_field_and_nothing_is_saved(client,
     assert note_of(dosing) is None
 
 
+def test_a_unit_per_kilogram_needs_the_weight_even_before_the_dose_is_entered(client, people, dosing):
+    """The table's check (ck_session_note_weight_for_mg_per_kg) refused such a draft as a 409 "conflict"."""
+    login(client, people.lead)
+    data = dosing_note(dose_unit="mg_per_70kg", dose_amount="", weight_kg="")
+    response = client.post(session_url(people.patient, dosing, "/note"), data=data)
+    assert response.status_code == 422
+    assert 'id="weight_kg-error"' in response.text and "Enter the weight measured today" in response.text
+    assert note_of(dosing) is None
+
+
 def test_cross_field_dose_times_are_checked(client, people, dosing):
     login(client, people.lead)
     early = dosing_note(supplemental_given_at=minutes_ago(STARTED - 5))  # before the first dose
@@ -284,6 +297,10 @@ VITALS_BAD = [
     ({"temperature": "inf"}, "temperature", "Enter a number (digits 0-9"),
     ({"spo2": "ninety"}, "spo2", "Enter a whole number (digits 0-9)."),
     ({"heart_rate": "\u0668\u0660"}, "heart_rate", "Enter a whole number (digits 0-9)."),
+    # 400 digits overflowed a float conversion (a 500); a decimal one read as infinity.
+    ({"heart_rate": "9" * 400}, "heart_rate", "Enter the number with fewer digits."),
+    ({"spo2": "9" * 13}, "spo2", "Enter the number with fewer digits."),
+    ({"temperature": "9" * 400}, "temperature", "Enter the number with fewer digits."),
     ({}, "systolic", "Enter at least one measurement."),
     ({"taken_at": "", "heart_rate": "80"}, "taken_at", "Enter the date and time."),
     ({"taken_at": "2999-01-01T00:00", "heart_rate": "80"}, "taken_at", "This time is in the future."),

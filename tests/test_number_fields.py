@@ -8,9 +8,10 @@ from decimal import Decimal
 
 import pytest
 from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import HTTPException
 from wtforms import Form
 
-from tracker.validators import DecimalNumberField, WholeNumberField
+from tracker.validators import DecimalNumberField, WholeNumberField, requested_page, whole_number
 
 
 class Numbers(Form):
@@ -73,3 +74,33 @@ def test_anything_else_is_refused_as_an_amount(typed: str) -> None:
 def test_an_empty_field_is_left_to_the_fields_own_validators() -> None:
     form = read(whole="", amount="  ")
     assert form.whole.data is None and form.amount.data is None
+
+
+@pytest.mark.parametrize("typed", ["1\n", "+1", "\uff12", "0", "1000001", "1 "])
+def test_a_page_number_read_by_hand_is_refused_unless_plain_digits_in_range(typed: str) -> None:
+    with pytest.raises(HTTPException) as refused:
+        requested_page(typed)
+    assert refused.value.code == 400
+
+
+def test_a_page_number_read_by_hand() -> None:
+    assert requested_page(None) == 1 and requested_page("") == 1 and requested_page("42") == 42
+
+
+@pytest.mark.parametrize("typed", ["9" * 13, "9" * 400, "1" + "0" * 12])
+def test_a_whole_number_past_twelve_digits_is_refused(typed: str) -> None:
+    form = read(whole=typed)
+    assert form.whole.data is None and form.whole.errors == ["Enter the number with fewer digits."]
+
+
+@pytest.mark.parametrize("typed", ["9" * 13, "9" * 400 + ".5", "0." + "0" * 40 + "1"])
+def test_an_amount_past_twelve_digits_or_thirty_characters_is_refused(typed: str) -> None:
+    form = read(amount=typed)
+    assert form.amount.data is None and form.amount.errors == ["Enter the number with fewer digits."]
+
+
+def test_ids_in_selects_and_tick_boxes_are_read_as_whole_numbers() -> None:
+    assert whole_number("42") == 42 and whole_number(7) == 7 and whole_number(" 3 ") == 3
+    for typed in ["\u0661", "+1", "1_0", "9" * 400, "", "1.0"]:
+        with pytest.raises(ValueError, match="Enter a whole number"):
+            whole_number(typed)

@@ -188,6 +188,9 @@ def test_an_empty_selection_says_so(client, people):
         ({"kind": "plan", "selection": "caseload", "therapist_id": "1", "phase": "asleep"}, "Not a valid choice"),
         ({"kind": "plan", "selection": "ticked"}, "Tick at least one patient"),
         ({"kind": "plan", "selection": "ticked", "patient_ids": "abc"}, "could not be coerced"),
+        # A 400-digit id reached SQL (a 500); another script's digit was read as patient 1.
+        ({"kind": "plan", "selection": "ticked", "patient_ids": "9" * 400}, "could not be coerced"),
+        ({"kind": "plan", "selection": "ticked", "patient_ids": "\u0661"}, "could not be coerced"),
         ({"kind": "plan", "selection": "everyone"}, "Not a valid choice"),
     ],
 )

@@ -67,6 +67,7 @@ BAD_INPUT = [
     ("duration_minutes", "721", "Enter a duration between 1 and 720 minutes."),
     ("duration_minutes", "ninety", "Enter a whole number (digits 0-9)."),
     ("duration_minutes", "1_20", "Enter a whole number (digits 0-9)."),
+    ("duration_minutes", "9" * 400, "Enter the number with fewer digits."),
 ]
 
 

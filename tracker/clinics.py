@@ -127,7 +127,7 @@ def parse_follow_ups(text: str) -> str:
     :raise SettingsError: not whole numbers from 1, or too many.
     """
     parts = [p.strip() for p in text.replace(";", ",").split(",") if p.strip()]
-    if not all(p.isdigit() for p in parts):
+    if not all(p.isascii() and p.isdigit() and len(p) <= 5 for p in parts):  # "²" and "٣٠" are digits to Python
         raise SettingsError("measure_follow_up_days", "Enter whole numbers of days separated by commas, e.g. 90, 180.")
     days = sorted({int(p) for p in parts})
     if any(not 1 <= d <= MAXIMUM_DAYS for d in days):

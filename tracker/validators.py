@@ -127,16 +127,45 @@ def _typed(valuelist: Sequence[Any]) -> str:
     return str(valuelist[0]).strip() if valuelist and valuelist[0] is not None else ""
 
 
+#: The most digits a typed number may have before its decimal point: far past any dose, reading, window or id,
+#: and short of what breaks a float conversion (a 400-digit whole number overflowed in WTForms' ``NumberRange``
+#: and in the vital signs' messages: a 500).
+MAX_DIGITS = 12
+#: The longest typed number, decimals included.
+MAX_NUMBER_LENGTH = 30
+WHOLE_NUMBER_MESSAGE = "Enter a whole number (digits 0-9)."
+TOO_LONG_MESSAGE = "Enter the number with fewer digits."
+
+
+def _too_long(text: str) -> bool:
+    return len(text) > MAX_NUMBER_LENGTH or len(text.lstrip("-").split(".")[0]) > MAX_DIGITS
+
+
+def whole_number(value: object) -> int:
+    """``int`` for what a person typed, read as ``WholeNumberField`` reads it (a select's or tick box's ``coerce``).
+
+    :raise ValueError: anything but a whole number in the digits 0-9 of at most ``MAX_DIGITS`` digits.
+    """
+    text = str(value).strip()
+    if not _WHOLE_NUMBER.fullmatch(text) or _too_long(text):
+        raise ValueError(WHOLE_NUMBER_MESSAGE)
+    return int(text)
+
+
 class WholeNumberField(IntegerField):
-    """``IntegerField`` that reads only the digits 0-9 (see ``_WHOLE_NUMBER``)."""
+    """``IntegerField`` that reads only the digits 0-9 (see ``_WHOLE_NUMBER``), at most ``MAX_DIGITS`` of them."""
 
     data: int | None
+    too_long_message = TOO_LONG_MESSAGE
 
     def process_formdata(self, valuelist: Sequence[Any]) -> None:
         text = _typed(valuelist)
         if text and not _WHOLE_NUMBER.fullmatch(text):
             self.data = None
-            raise ValueError("Enter a whole number (digits 0-9).")
+            raise ValueError(WHOLE_NUMBER_MESSAGE)
+        if _too_long(text):
+            self.data = None
+            raise ValueError(self.too_long_message)
         super().process_formdata(valuelist)
 
 
@@ -150,13 +179,16 @@ class DecimalNumberField(DecimalField):
         if text and not _DECIMAL_NUMBER.fullmatch(text):
             self.data = None
             raise ValueError("Enter a number (digits 0-9, with a point for decimals).")
+        if _too_long(text):
+            self.data = None
+            raise ValueError(TOO_LONG_MESSAGE)
         super().process_formdata(valuelist)
 
 
 #: The last page a list opens: far past any clinic's list (a million pages), and small enough that the row offset
 #: fits the 64-bit integers SQLite and PostgreSQL take (``?page=10**20`` once answered 500).
 MAX_PAGE = 1_000_000
-_DIGITS = re.compile(r"^[0-9]{1,7}$")
+_DIGITS = re.compile(r"[0-9]{1,7}")  # matched whole (fullmatch: "$" would let a trailing newline through)
 PAGE_MESSAGE = f"Use a page number from 1 to {MAX_PAGE:,}."
 
 
@@ -166,9 +198,13 @@ def _page_in_range(form: Form, field: Field) -> None:
         raise ValidationError(PAGE_MESSAGE)
 
 
+class _PageNumberField(WholeNumberField):
+    too_long_message = PAGE_MESSAGE
+
+
 def page_field() -> WholeNumberField:
     """The ``page`` argument of a list's query-string form."""
-    return WholeNumberField("Page", validators=[Optional(), _page_in_range], default=1)
+    return _PageNumberField("Page", validators=[Optional(), _page_in_range], default=1)
 
 
 def requested_page(raw: str | None) -> int:
@@ -178,7 +214,7 @@ def requested_page(raw: str | None) -> int:
     """
     if raw is None or raw == "":
         return 1
-    if not _DIGITS.match(raw) or not 1 <= int(raw) <= MAX_PAGE:
+    if not _DIGITS.fullmatch(raw) or not 1 <= int(raw) <= MAX_PAGE:
         abort(400, description=PAGE_MESSAGE)
     return int(raw)
 

@@ -6,7 +6,7 @@ from wtforms.validators import DataRequired, Email, InputRequired, Length, Numbe
 
 from tracker.clinics import MAXIMUM_DAYS, MAXIMUM_HOURS, MINIMUMS, ClinicSettings
 from tracker.clinictime import zone_names
-from tracker.validators import WholeNumberField, empty_to_none, no_control_characters, strip
+from tracker.validators import WholeNumberField, empty_to_none, no_control_characters, strip, whole_number
 
 
 class AccountForm(FlaskForm):
@@ -34,7 +34,7 @@ class AccountForm(FlaskForm):
         description="Manages accounts and the clinic's settings; sees no clinical content. An admin account "
         "holds no clinical role: a person who is both has two accounts.",
     )
-    supervisor_id = SelectField("Supervisor", coerce=int, description="Required for therapists.")
+    supervisor_id = SelectField("Supervisor", coerce=whole_number, description="Required for therapists.")
     needs_cosign = BooleanField(
         "Needs co-signature",
         description="Their signed notes go to their supervisor's co-sign queue (trainees, supervised licences).",

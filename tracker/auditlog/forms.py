@@ -4,7 +4,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, StringField
 from wtforms.validators import Length, Optional, ValidationError
 
-from tracker.validators import LongSelect, no_control_characters, page_field, strip
+from tracker.validators import LongSelect, no_control_characters, page_field, strip, whole_number
 
 
 class AuditFilterForm(FlaskForm):
@@ -13,7 +13,8 @@ class AuditFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    user = SelectField("User", coerce=int, validators=[Optional()], widget=LongSelect())  # every person of the clinic
+    #: Every person of the clinic.
+    user = SelectField("User", coerce=whole_number, validators=[Optional()], widget=LongSelect())
     patient = StringField(
         "Patient record number", validators=[Optional(), Length(max=40), no_control_characters], filters=[strip]
     )

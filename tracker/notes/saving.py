@@ -90,7 +90,7 @@ def _check_dosing(values: dict[str, Any], visit: TherapySession, now: datetime) 
             raise NoteError(name, "This time is in the future.")
     unit = values.get("dose_unit")
     weighed = values.get("weight_kg") is not None
-    if isinstance(unit, DoseUnit) and unit.per_weight and values.get("dose_amount") is not None and not weighed:
+    if isinstance(unit, DoseUnit) and unit.per_weight and not weighed:  # the table's check ck_..._weight_for_mg_per_kg
         raise NoteError("weight_kg", f"Enter the weight measured today: the dose is in {unit.label}.")
     supplement, supplement_at = values.get("supplemental_mg"), values.get("supplemental_given_at")
     if (supplement is None) != (supplement_at is None):

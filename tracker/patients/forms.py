@@ -18,7 +18,7 @@ from wtforms.validators import DataRequired, Email, InputRequired, Length, Optio
 
 from tracker.models import Indication, Phase, SexAtBirth
 from tracker.pages import PageArgs
-from tracker.validators import DateRange, empty_to_none, no_control_characters, strip
+from tracker.validators import DateRange, empty_to_none, no_control_characters, strip, whole_number
 
 PHONE = Regexp(r"^\+?[0-9 ()\-.]{6,40}$", message="Use digits, spaces, brackets, dashes, and an optional leading +.")
 
@@ -92,10 +92,10 @@ class PatientForm(FlaskForm):
         validators=[InputRequired(message="Choose the indication.")],
     )
     protocol_code = SelectField("Protocol", validators=[InputRequired(message="Choose a protocol.")])
-    lead_therapist_id = SelectField("Lead therapist", coerce=int, validators=[InputRequired()])
+    lead_therapist_id = SelectField("Lead therapist", coerce=whole_number, validators=[InputRequired()])
     co_therapist_ids = SelectMultipleField(
         "Co-therapists",
-        coerce=int,
+        coerce=whole_number,
         validators=[Optional()],
         description="Hold Ctrl (Cmd on a Mac) to choose several. MDMA and psilocybin protocols need one.",
     )

@@ -9,7 +9,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from tracker.models import Phase
 from tracker.reports.content import ReportKind
-from tracker.validators import WholeNumberField
+from tracker.validators import WholeNumberField, whole_number
 
 
 class ReportArgs(FlaskForm):
@@ -57,14 +57,14 @@ class BatchForm(FlaskForm):
         "Patients", choices=SELECTIONS, default="seen", validators=[InputRequired(message="Choose which patients.")]
     )
     day = DateField("Day the sessions were held", validators=[Optional()])
-    therapist_id = SelectField("Therapist", coerce=int, validators=[Optional()])
+    therapist_id = SelectField("Therapist", coerce=whole_number, validators=[Optional()])
     phase = SelectField(
         "Phase",
         choices=[SelectChoice(p.value, p.label) for p in Phase],
         default=Phase.INTEGRATION.value,
         validators=[Optional()],
     )
-    patient_ids = TickBoxes("Patients", coerce=int, validators=[Optional()])
+    patient_ids = TickBoxes("Patients", coerce=whole_number, validators=[Optional()])
     draft = RadioField(
         "Unsigned content",
         choices=[SelectChoice("0", "Leave it out"), SelectChoice("1", "Print it, marked DRAFT on every page")],

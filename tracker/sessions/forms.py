@@ -10,7 +10,7 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional, Val
 from tracker.models import SessionKind
 from tracker.models.base import utcnow
 from tracker.sessions.services import MAX_DURATION_MINUTES, SessionInput
-from tracker.validators import LocalDateTimeField, WholeNumberField, empty_to_none, no_control_characters
+from tracker.validators import LocalDateTimeField, WholeNumberField, empty_to_none, no_control_characters, whole_number
 
 DURATION_MESSAGE = f"Enter a duration between 1 and {MAX_DURATION_MINUTES} minutes."
 KIND_CHOICES = [SelectChoice(k.value, k.label) for k in SessionKind]
@@ -73,7 +73,7 @@ class SessionDetailsForm(FlaskForm):
     )
     present_ids = SelectMultipleField(
         "Therapists present",
-        coerce=int,
+        coerce=whole_number,
         validators=[Optional()],
         description="Hold Ctrl (Cmd on a Mac) to choose several.",
     )
