@@ -58,6 +58,21 @@ def test_ticked_patients_print_in_order_each_with_its_own_page_numbers(client, p
     assert all("Your integration plan" in t for t in texts)
 
 
+def test_a_batch_of_one_patient_without_a_plan_prints_the_page_that_says_so_at_both_doors(client, people, protocols):
+    """A batch that came down to one such patient raised the single plan's NothingToPrint: a 500."""
+    fresh = make_patient(people.lead, people.co_therapist, protocols=protocols, family_name="Planless")
+    db.session.commit()
+    login(client, people.lead)
+    response = client.post("/reports/batch", data=ticked([fresh.id]))
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    assert "No integration plan has been written yet" in " ".join(pages(response.data))
+    started = client.post("/reports/batch/jobs", data=ticked([fresh.id]))
+    assert started.status_code == 202
+    assert wait_ready(client, started.get_json()["status_url"])["ready"] is True
+    alone = client.get(f"/patients/{fresh.id}/reports/plan.pdf")  # the patient's own plan PDF still says why not
+    assert alone.status_code == 409 and "No integration plan has been written for this patient yet." in alone.text
+
+
 def test_summaries_can_be_batched(client, people, caseload):
     login(client, people.supervisor)
     response = client.post("/reports/batch", data=ticked([p.id for p in caseload[:2]], kind="summary"))

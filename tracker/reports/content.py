@@ -151,16 +151,17 @@ def current_versions(db: AnySession, patient_ids: Sequence[int]) -> dict[int, In
     return newest
 
 
-def plan_documents(db: AnySession, patients: Sequence[Patient], stamp: Stamp) -> list[str]:
+def plan_documents(db: AnySession, patients: Sequence[Patient], stamp: Stamp, *, alone: bool = False) -> list[str]:
     """The integration plan of each patient (care teams loaded), in the order given: four queries in all.
 
-    :raise NothingToPrint: a single patient has no plan yet (in a batch, that patient's page says so instead).
+    :raise NothingToPrint: ``alone`` (one patient's own plan PDF) and no plan yet; in a batch, even of one, that
+        patient's page says so instead.
     """
     ids = [p.id for p in patients]
     versions = current_versions(db, ids)
     upcoming = upcoming_sessions(db, ids, stamp.at)
     clinics = {c.id: c for c in db.scalars(select(Clinic).where(Clinic.id.in_({p.clinic_id for p in patients})))}
-    if len(patients) == 1 and patients[0].id not in versions:
+    if alone and any(patient.id not in versions for patient in patients):
         raise NothingToPrint("No integration plan has been written for this patient yet.")
     documents = []
     for patient in patients:

@@ -74,7 +74,7 @@ def export_one(actor: User, kind: ReportKind, patient_id: int, stamp: Stamp, ses
     """
     patient = get_patient_for_user_or_404(actor, patient_id, *patient_loader_options())
     if kind is ReportKind.PLAN:
-        documents = plan_documents(db.session, [patient], stamp)
+        documents = plan_documents(db.session, [patient], stamp, alone=True)
         name = f"integration-plan-{patient.record_number}"
     elif kind is ReportKind.SUMMARY:
         documents = [summary_document(db.session, patient, stamp)]
