@@ -10,6 +10,7 @@ import pytest
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 from wtforms import Form
+from wtforms.validators import NumberRange, Optional
 
 from tracker.validators import DecimalNumberField, WholeNumberField, requested_page, whole_number
 
@@ -104,3 +105,17 @@ def test_ids_in_selects_and_tick_boxes_are_read_as_whole_numbers() -> None:
     for typed in ["\u0661", "+1", "1_0", "9" * 400, "", "1.0"]:
         with pytest.raises(ValueError, match="Enter a whole number"):
             whole_number(typed)
+
+
+class Ranged(Form):
+    score = WholeNumberField(validators=[Optional(), NumberRange(0, 10, message="Enter a number from 0 to 10.")])
+    dose = DecimalNumberField(places=None, validators=[Optional(), NumberRange(0, 10, message="At most 10.")])
+
+
+def test_a_number_that_cannot_be_read_has_one_message_not_the_range_too() -> None:
+    form = Ranged(MultiDict({"score": "9" * 400, "dose": "+5"}))
+    assert not form.validate()
+    assert form.score.errors == ["Enter the number with fewer digits."]
+    assert form.dose.errors == ["Enter a number (digits 0-9, with a point for decimals)."]
+    form = Ranged(MultiDict({"score": "11", "dose": "5"}))
+    assert not form.validate() and form.score.errors == ["Enter a number from 0 to 10."] and not form.dose.errors

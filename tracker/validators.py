@@ -14,7 +14,7 @@ from flask import abort
 from markupsafe import Markup, escape
 from wtforms import DateTimeLocalField, DecimalField, Field, Form, IntegerField
 from wtforms.fields.choices import Choice
-from wtforms.validators import Optional, ValidationError
+from wtforms.validators import Optional, StopValidation, ValidationError
 from wtforms.widgets import Select
 
 from tracker import clinictime
@@ -152,6 +152,12 @@ def whole_number(value: object) -> int:
     return int(text)
 
 
+def _stop_if_unread(field: Field) -> None:
+    """A number that could not be read has its one message: the field's range check would add a second."""
+    if field.process_errors and _typed(field.raw_data or []):  # empty: Optional or InputRequired has its say
+        raise StopValidation()
+
+
 class WholeNumberField(IntegerField):
     """``IntegerField`` that reads only the digits 0-9 (see ``_WHOLE_NUMBER``), at most ``MAX_DIGITS`` of them."""
 
@@ -168,6 +174,9 @@ class WholeNumberField(IntegerField):
             raise ValueError(self.too_long_message)
         super().process_formdata(valuelist)
 
+    def pre_validate(self, form: Form) -> None:
+        _stop_if_unread(self)
+
 
 class DecimalNumberField(DecimalField):
     """``DecimalField`` that reads only the digits 0-9 and one decimal point (see ``_WHOLE_NUMBER``)."""
@@ -183,6 +192,9 @@ class DecimalNumberField(DecimalField):
             self.data = None
             raise ValueError(TOO_LONG_MESSAGE)
         super().process_formdata(valuelist)
+
+    def pre_validate(self, form: Form) -> None:
+        _stop_if_unread(self)
 
 
 #: The last page a list opens: far past any clinic's list (a million pages), and small enough that the row offset
