@@ -94,8 +94,13 @@ def open_page(browser: Any, base_url: str) -> Iterator[Any]:
     Script errors, console errors (CSP violations among them) and failed sub-resources (stylesheets, scripts)
     fail the test. Pages answered with an error status are left to the test (a refused move is a 409 page).
     """
+    from playwright.sync_api import expect
+
     context = browser.new_context(base_url=base_url, viewport={"width": 1024, "height": 768})
     context.set_default_timeout(10_000)
+    # Assertions wait as long as actions do (their default is 5 s): a form posted on a machine running both
+    # suites and a load test beside them once took longer to come back than that.
+    expect.set_options(timeout=10_000)
     page = context.new_page()
     problems: list[str] = []
 
