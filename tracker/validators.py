@@ -152,49 +152,46 @@ def whole_number(value: object) -> int:
     return int(text)
 
 
-def _stop_if_unread(field: Field) -> None:
-    """A number that could not be read has its one message: the field's range check would add a second."""
-    if field.process_errors and _typed(field.raw_data or []):  # empty: Optional or InputRequired has its say
-        raise StopValidation()
+class _TypedNumber(Field):
+    """What both number fields do before WTForms parses: refuse anything but ``pattern`` (beside the field, with
+    ``unread_message``) or a number of more than ``MAX_DIGITS`` digits, and give such a value its one message
+    (the field's range check would add a second)."""
 
-
-class WholeNumberField(IntegerField):
-    """``IntegerField`` that reads only the digits 0-9 (see ``_WHOLE_NUMBER``), at most ``MAX_DIGITS`` of them."""
-
-    data: int | None
+    data: Any
+    pattern: re.Pattern[str]
+    unread_message: str
     too_long_message = TOO_LONG_MESSAGE
 
     def process_formdata(self, valuelist: Sequence[Any]) -> None:
         text = _typed(valuelist)
-        if text and not _WHOLE_NUMBER.fullmatch(text):
+        if text and not self.pattern.fullmatch(text):
             self.data = None
-            raise ValueError(WHOLE_NUMBER_MESSAGE)
+            raise ValueError(self.unread_message)
         if _too_long(text):
             self.data = None
             raise ValueError(self.too_long_message)
         super().process_formdata(valuelist)
 
     def pre_validate(self, form: Form) -> None:
-        _stop_if_unread(self)
+        if self.process_errors and _typed(self.raw_data or []):  # empty: Optional or InputRequired has its say
+            raise StopValidation()
 
 
-class DecimalNumberField(DecimalField):
-    """``DecimalField`` that reads only the digits 0-9 and one decimal point (see ``_WHOLE_NUMBER``)."""
+class WholeNumberField(_TypedNumber, IntegerField):
+    """``IntegerField`` that reads only the digits 0-9 (see ``_WHOLE_NUMBER``), at most ``MAX_DIGITS`` of them."""
+
+    data: int | None
+    pattern = _WHOLE_NUMBER
+    unread_message = WHOLE_NUMBER_MESSAGE
+
+
+class DecimalNumberField(_TypedNumber, DecimalField):
+    """``DecimalField`` that reads only the digits 0-9 and one decimal point (see ``_WHOLE_NUMBER``); NaN and
+    infinity are not numbers a person types, so they never reach the field's range checks."""
 
     data: Decimal | None
-
-    def process_formdata(self, valuelist: Sequence[Any]) -> None:
-        text = _typed(valuelist)
-        if text and not _DECIMAL_NUMBER.fullmatch(text):
-            self.data = None
-            raise ValueError("Enter a number (digits 0-9, with a point for decimals).")
-        if _too_long(text):
-            self.data = None
-            raise ValueError(TOO_LONG_MESSAGE)
-        super().process_formdata(valuelist)
-
-    def pre_validate(self, form: Form) -> None:
-        _stop_if_unread(self)
+    pattern = _DECIMAL_NUMBER
+    unread_message = "Enter a number (digits 0-9, with a point for decimals)."
 
 
 #: The last page a list opens: far past any clinic's list (a million pages), and small enough that the row offset

@@ -38,13 +38,9 @@ def index() -> ResponseReturnValue:
     form = AuditFilterForm(formdata=request.args)
     form.user.choices = person_choices()
     valid = form.validate()
-    conditions: list[
-        ColumnElement[bool]
-    ] = (  # refused filters show no events: the whole trail under a 400 would read as the filtered one
-        filter_conditions(actor(), form.user.data, form.patient.data, form.start.data, form.end.data)
-        if valid
-        else [false()]
-    )
+    conditions: list[ColumnElement[bool]] = [false()]  # refused filters show no events, not the whole trail
+    if valid:
+        conditions = filter_conditions(actor(), form.user.data, form.patient.data, form.start.data, form.end.data)
     query = (
         visible_events(actor()).where(*conditions).options(joinedload(AuditEvent.actor), joinedload(AuditEvent.patient))
     )

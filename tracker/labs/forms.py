@@ -9,7 +9,6 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from tracker.labs import describe_range, markers
 from tracker.labs.services import LABORATORY_MAX_LENGTH, REASON_MAX_LENGTH, LabInput
-from tracker.notes.widgets import finite
 from tracker.validators import EARLIEST_DATE as EARLIEST
 from tracker.validators import DateRange, DecimalNumberField, empty_to_none, no_control_characters, strip
 
@@ -35,7 +34,7 @@ def marker_choices() -> list[SelectChoice]:
 def _number(label: str, description: str = "", required: bool = False) -> DecimalNumberField:
     first = InputRequired(message="Enter the value as the report gives it.") if required else Optional()
     return DecimalNumberField(
-        label, places=None, validators=[first, finite], description=description, render_kw={"inputmode": "decimal"}
+        label, places=None, validators=[first], description=description, render_kw={"inputmode": "decimal"}
     )
 
 

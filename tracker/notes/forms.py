@@ -24,7 +24,7 @@ from tracker import vitals
 from tracker.models import CosignOutcome, DoseUnit, Outcome, SessionKind, Severity
 from tracker.notes.fields import BODY_LABEL, DOSING, RISK_CHECK, TEXT_FIELDS, TextField
 from tracker.notes.saving import AdverseEventInput, NoteInput
-from tracker.notes.widgets import TEXT_LIMIT, area_field, choices_of, finite, time_field
+from tracker.notes.widgets import TEXT_LIMIT, area_field, choices_of, time_field
 from tracker.plans.practices import ADHERENCE, MAX_PRACTICES
 from tracker.validators import DecimalNumberField, WholeNumberField, empty_to_none, no_control_characters, strip
 
@@ -192,7 +192,7 @@ NOTE_FORMS: dict[SessionKind, type[NoteForm]] = {
 def _sign_value(label: str, unit: str, decimal: bool = False) -> Field:
     if decimal:
         return DecimalNumberField(
-            f"{label} ({unit})", places=None, validators=[Optional(), finite], render_kw={"inputmode": "decimal"}
+            f"{label} ({unit})", places=None, validators=[Optional()], render_kw={"inputmode": "decimal"}
         )
     return WholeNumberField(f"{label} ({unit})", validators=[Optional()], render_kw={"inputmode": "numeric"})
 

@@ -4,15 +4,14 @@ Each input checks its field alone; rules across fields live in the services."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from wtforms import Field, Form, SelectChoice, SelectField, StringField, TextAreaField
+from wtforms import SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.fields.core import UnboundField
-from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp, StopValidation
+from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp
 
 from tracker.validators import (
     DecimalNumberField,
@@ -25,16 +24,6 @@ from tracker.validators import (
 )
 
 TEXT_LIMIT = 20_000
-
-
-def finite(form: Form, field: Field) -> None:
-    """Refuse NaN and infinity, which Python's number parsers accept ("nan", "sNaN", "inf", "1e999")."""
-    value = field.data
-    if value is None:
-        return
-    ok = value.is_finite() if isinstance(value, Decimal) else math.isfinite(value)
-    if not ok:
-        raise StopValidation("Enter a number.")
 
 
 def as_float(value: Decimal | None) -> float | None:
@@ -63,7 +52,6 @@ def amount_field(label: str, high: float, description: str = "") -> DecimalNumbe
         places=None,  # shown as entered: rounding for display would change the dose on the next save
         validators=[
             Optional(),
-            finite,
             NumberRange(min=0.001, max=high, message=f"Enter a number above 0 and at most {high:g}."),
         ],
         description=description,
